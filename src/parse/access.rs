@@ -1,0 +1,1 @@
+//! Access-log parsing (placeholder until the access parser lands).

@@ -1,0 +1,1 @@
+//! sshd log parsing (placeholder until the auth parser lands).

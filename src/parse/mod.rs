@@ -1,0 +1,115 @@
+//! Parsers: bytes of one complete line in, a borrowing event out.
+//!
+//! Nothing here allocates per line or copies a field: events borrow the line
+//! buffer, and `IpTable::apply` is the only place that copies (DESIGN.md).
+//! Every client address is parsed as an `IpAddr` and made canonical
+//! (`::ffff:1.2.3.4` → `1.2.3.4`), so nothing but a canonical IP leaves here.
+
+use std::net::IpAddr;
+
+pub mod access;
+pub mod auth;
+pub mod sockets;
+pub mod time;
+
+/// Seconds since the Unix epoch, UTC.
+pub type UnixTime = i64;
+
+/// One HTTP request from an access log line, borrowing the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessHit<'a> {
+    /// The address that connected to the server (`$remote_addr`), canonical.
+    pub peer: IpAddr,
+    /// The client after `trusted_proxies` resolution; equals `peer` unless the
+    /// peer is a trusted proxy and the line names a client behind it.
+    pub client: IpAddr,
+    /// Event time from the line; `None` when the line carries none we can read.
+    pub time: Option<UnixTime>,
+    pub method: &'a [u8],
+    pub path: &'a [u8],
+    /// 0 when the line has no readable status.
+    pub status: u16,
+    /// Body bytes (`$body_bytes_sent`, else `$bytes_sent`); `-` is 0.
+    pub bytes: u64,
+    pub user_agent: &'a [u8],
+    /// Raw `$http_x_forwarded_for` (or empty).
+    pub forwarded_for: &'a [u8],
+    /// Caddy's `request.client_ip` when present (or empty).
+    pub client_ip_field: &'a [u8],
+    pub host: &'a [u8],
+}
+
+/// Why a line could not be used. Fieldless and `Copy`, as httparse's errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// The line does not have the shape of the format.
+    Shape,
+    /// The client field is not an IP address.
+    ClientNotIp,
+    /// A JSON line without a client address.
+    NoClient,
+    /// The line was longer than `MAX_LINE` and was skipped.
+    TooLong,
+}
+
+/// What kind of sshd event a line reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthKind {
+    /// `Failed password|publickey|keyboard-interactive|none for [invalid user] U from IP port N`
+    Failed,
+    /// `Invalid user U from IP`
+    InvalidUser,
+    /// `Accepted <method> for U from IP port N`
+    Accepted,
+    /// `Connection closed by` / `Disconnected from` `[authenticating|invalid] user U IP port N [preauth]`
+    ClosedPreauth,
+    /// `maximum authentication attempts exceeded for ... from IP port N`
+    MaxAttempts,
+}
+
+impl AuthKind {
+    /// Stable code used in JSON and the activity log.
+    pub fn code(self) -> &'static str {
+        match self {
+            AuthKind::Failed => "failed",
+            AuthKind::InvalidUser => "invalid_user",
+            AuthKind::Accepted => "accepted",
+            AuthKind::ClosedPreauth => "closed_preauth",
+            AuthKind::MaxAttempts => "max_attempts",
+        }
+    }
+
+    /// Whether nethergaze counts this as an authentication failure
+    /// (`failed` + `invalid_user`, as nethergaze 0.2.0 does).
+    pub fn is_failure(self) -> bool {
+        matches!(self, AuthKind::Failed | AuthKind::InvalidUser)
+    }
+}
+
+/// One sshd event, borrowing the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthEvent<'a> {
+    pub kind: AuthKind,
+    /// Canonical client address, taken from the anchored right-hand part.
+    pub ip: IpAddr,
+    /// The user name as logged (may be empty, may be hostile).
+    pub user: &'a [u8],
+    pub time: Option<UnixTime>,
+}
+
+/// Canonical form of an address: IPv4-mapped IPv6 becomes IPv4.
+#[inline]
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
+}
+
+/// Parse an IP address from bytes and make it canonical.
+/// Accepts only the textual forms `IpAddr::from_str` accepts (no brackets, no port).
+#[inline]
+pub fn parse_ip(bytes: &[u8]) -> Option<IpAddr> {
+    if bytes.is_empty() || bytes.len() > 45 {
+        return None;
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    text.parse::<IpAddr>().ok().map(canonical)
+}
