@@ -1,0 +1,293 @@
+//! Suspicious reasons: what makes a row stand out, as a small bitset.
+//!
+//! Path and user-agent checks run once per request as it arrives (one
+//! multi-pattern regex-automata matcher each) and stick to the row; the
+//! threshold checks read the row's counters whenever a view asks.
+
+use regex_automata::meta::Regex;
+use regex_automata::util::syntax;
+
+use crate::table::Row;
+
+/// One reason an IP is suspicious. Codes are a contract (JSON, filters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Reason {
+    SynRecv = 1 << 0,
+    ConnsNoRequests = 1 << 1,
+    Burst = 1 << 2,
+    ScannerUa = 1 << 3,
+    ExploitPath = 1 << 4,
+    AuthFailures = 1 << 5,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 6] = [
+        Reason::SynRecv,
+        Reason::ConnsNoRequests,
+        Reason::Burst,
+        Reason::ScannerUa,
+        Reason::ExploitPath,
+        Reason::AuthFailures,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::SynRecv => "syn_recv",
+            Reason::ConnsNoRequests => "conns_no_requests",
+            Reason::Burst => "burst",
+            Reason::ScannerUa => "scanner_ua",
+            Reason::ExploitPath => "exploit_path",
+            Reason::AuthFailures => "auth_failures",
+        }
+    }
+
+    /// In words, for the drill-down.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Reason::SynRecv => "half-open SYN_RECV sockets and no requests",
+            Reason::ConnsNoRequests => "many connections, at most one request",
+            Reason::Burst => "request burst above the per-minute threshold",
+            Reason::ScannerUa => "user agent of a known scanner",
+            Reason::ExploitPath => "requested an exploit or probe path",
+            Reason::AuthFailures => "repeated sshd authentication failures",
+        }
+    }
+}
+
+/// A set of [`Reason`]s.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reasons(u8);
+
+impl Reasons {
+    pub fn insert(&mut self, r: Reason) {
+        self.0 |= r as u8;
+    }
+    pub fn contains(self, r: Reason) -> bool {
+        self.0 & r as u8 != 0
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    pub fn union(self, other: Reasons) -> Reasons {
+        Reasons(self.0 | other.0)
+    }
+    pub fn iter(self) -> impl Iterator<Item = Reason> {
+        Reason::ALL.into_iter().filter(move |r| self.contains(*r))
+    }
+}
+
+/// Scanner user agents matched as case-insensitive substrings.
+pub const DEFAULT_SCANNER_USER_AGENTS: &[&str] = &[
+    "zgrab",
+    "masscan",
+    "nmap",
+    "nikto",
+    "sqlmap",
+    "gobuster",
+    "dirbuster",
+    "wfuzz",
+    "nuclei",
+    "httpx",
+    "censys",
+    "shodan",
+];
+
+/// Exploit and probe paths, case-insensitive regexes over the raw path bytes.
+pub const DEFAULT_EXPLOIT_PATH_PATTERNS: &[&str] = &[
+    r"\.env",
+    r"wp-login\.php",
+    r"wp-admin",
+    r"\$\{jndi:",
+    r"(\.|%2e)(\.|%2e)(/|\\|%2f|%5c)", // ../ in any percent-encoding mix
+    r"%252e%252e",                     // double-encoded ..
+    r"/etc/passwd",
+    r"phpmyadmin",
+    r"/\.git",
+    r"/cgi-bin/",
+    r"/shell",
+    r"\.(asp|aspx|jsp|cgi)([?#;/]|$)",
+];
+
+/// Thresholds and user patterns, from `[filters]`.
+#[derive(Debug, Clone)]
+pub struct DetectSettings {
+    pub burst_rpm: f64,
+    pub min_conns: u32,
+    pub min_auth_failures: u32,
+    pub scanner_user_agents: Vec<String>,
+    pub exploit_path_patterns: Vec<String>,
+}
+
+impl Default for DetectSettings {
+    fn default() -> Self {
+        DetectSettings {
+            burst_rpm: 60.0,
+            min_conns: 5,
+            min_auth_failures: 3,
+            scanner_user_agents: Vec::new(),
+            exploit_path_patterns: Vec::new(),
+        }
+    }
+}
+
+pub struct Detector {
+    settings: DetectSettings,
+    exploit_path: Regex,
+    scanner_ua: Regex,
+}
+
+impl Detector {
+    /// Compile the matchers; an error names the pattern that failed.
+    pub fn new(settings: DetectSettings) -> Result<Detector, String> {
+        let paths = DEFAULT_EXPLOIT_PATH_PATTERNS
+            .iter()
+            .map(|p| p.to_string())
+            .chain(settings.exploit_path_patterns.iter().cloned());
+        let agents = DEFAULT_SCANNER_USER_AGENTS
+            .iter()
+            .map(|a| a.to_string())
+            .chain(settings.scanner_user_agents.iter().cloned())
+            .map(|a| regex_syntax_escape(&a));
+        Ok(Detector {
+            exploit_path: byte_matcher(paths.collect())
+                .map_err(|e| format!("exploit_path_patterns: {e}"))?,
+            scanner_ua: byte_matcher(agents.collect())
+                .map_err(|e| format!("scanner_user_agents: {e}"))?,
+            settings,
+        })
+    }
+
+    pub fn is_exploit_path(&self, path: &[u8]) -> bool {
+        !path.is_empty() && self.exploit_path.is_match(path)
+    }
+
+    pub fn is_scanner_ua(&self, user_agent: &[u8]) -> bool {
+        !user_agent.is_empty() && self.scanner_ua.is_match(user_agent)
+    }
+
+    /// Every reason that applies to a row now.
+    pub fn reasons(&self, row: &Row) -> Reasons {
+        let mut r = row.sticky_reasons;
+        let s = &self.settings;
+        if row.sockets.syn_recv_in() > 0 && row.requests == 0 {
+            r.insert(Reason::SynRecv);
+        }
+        if row.sockets.conns_in >= s.min_conns && row.requests <= 1 {
+            r.insert(Reason::ConnsNoRequests);
+        }
+        if f64::from(row.rate.peak()) > s.burst_rpm {
+            r.insert(Reason::Burst);
+        }
+        if row.auth_failures() >= u64::from(s.min_auth_failures) && s.min_auth_failures > 0 {
+            r.insert(Reason::AuthFailures);
+        }
+        r
+    }
+}
+
+/// One case-insensitive multi-pattern matcher over arbitrary bytes.
+fn byte_matcher(patterns: Vec<String>) -> Result<Regex, String> {
+    Regex::builder()
+        .syntax(
+            syntax::Config::new()
+                .case_insensitive(true)
+                .unicode(false)
+                .utf8(false),
+        )
+        .build_many(&patterns)
+        .map_err(|e| e.to_string())
+}
+
+/// Escape a literal for use inside a regex.
+fn regex_syntax_escape(literal: &str) -> String {
+    let mut out = String::with_capacity(literal.len() + 8);
+    for c in literal.chars() {
+        if "\\.+*?()|[]{}^$#&-~ ".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detector() -> Detector {
+        Detector::new(DetectSettings {
+            scanner_user_agents: vec!["EvilBot/1.0 (x)".into()],
+            exploit_path_patterns: vec![r"^/secret-[0-9]+$".into()],
+            ..DetectSettings::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn exploit_paths() {
+        let d = detector();
+        for p in [
+            "/.env",
+            "/app/.ENV",
+            "/wp-login.php",
+            "/wp-admin/setup.php",
+            "/?x=${jndi:ldap://a/b}",
+            "/../../etc/passwd",
+            "/%2e%2e/%2E%2E%2fetc",
+            "/..%2f..%2f",
+            "/%252e%252e/",
+            "/phpMyAdmin/",
+            "/.git/config",
+            "/cgi-bin/luci",
+            "/shell?cd",
+            "/index.aspx",
+            "/login.jsp?x=1",
+            "/a.cgi",
+            "/secret-42",
+        ] {
+            assert!(d.is_exploit_path(p.as_bytes()), "{p}");
+        }
+        for p in [
+            "/",
+            "/index.html",
+            "/environment/x",
+            "/api/v1/users",
+            "/a.asp.html",
+            "/secret-42/x",
+            "",
+        ] {
+            assert!(!d.is_exploit_path(p.as_bytes()), "{p}");
+        }
+    }
+
+    #[test]
+    fn scanner_agents() {
+        let d = detector();
+        for ua in [
+            "Mozilla/5.0 zgrab/0.x",
+            "masscan/1.3",
+            "Nmap Scripting Engine",
+            "sqlmap/1.7",
+            "EvilBot/1.0 (x) more",
+        ] {
+            assert!(d.is_scanner_ua(ua.as_bytes()), "{ua}");
+        }
+        for ua in [
+            "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
+            "curl/8.0",
+            "EvilBot/1.0",
+        ] {
+            assert!(!d.is_scanner_ua(ua.as_bytes()), "{ua}");
+        }
+    }
+
+    #[test]
+    fn bad_user_pattern_names_the_key() {
+        let err = Detector::new(DetectSettings {
+            exploit_path_patterns: vec!["(".into()],
+            ..Default::default()
+        });
+        assert!(err.err().unwrap().starts_with("exploit_path_patterns"));
+    }
+}

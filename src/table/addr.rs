@@ -1,0 +1,118 @@
+//! Which addresses are shown by default, and what a port is called.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Whether an address is globally routable. Loopback, private, link-local,
+/// CGNAT, documentation, benchmarking, multicast and reserved ranges are not;
+/// they are hidden unless `--show-private-ips`. (`IpAddr::is_global` is unstable.)
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(a == 0
+        || a == 10
+        || a == 127
+        || a >= 224 // multicast 224/4, reserved 240/4, broadcast
+        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64/10
+        || (a == 169 && b == 254)
+        || (a == 172 && (16..32).contains(&b))
+        || (a == 192 && b == 168)
+        || (a == 192 && b == 0 && (c == 0 || c == 2)) // IETF 192.0.0/24, TEST-NET-1
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking 198.18/15
+        || (a == 198 && b == 51 && c == 100) // TEST-NET-2
+        || (a == 203 && b == 0 && c == 113)) // TEST-NET-3
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || s[0] & 0xfe00 == 0xfc00 // unique local fc00::/7
+        || s[0] & 0xffc0 == 0xfe80 // link-local fe80::/10
+        || s[0] & 0xff00 == 0xff00 // multicast
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard 100::/64
+        || (s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 1) // local-use NAT64 64:ff9b:1::/48
+        || (s[0] == 0x2001 && s[1] < 0x0200)) // IETF protocol assignments 2001::/23
+}
+
+/// Short service name for a port, as nethergaze 0.2.0 names them.
+pub fn service_name(port: u16) -> Option<&'static str> {
+    Some(match port {
+        22 => "ssh",
+        25 => "smtp",
+        53 => "dns",
+        80 => "http",
+        110 => "pop3",
+        143 => "imap",
+        443 => "https",
+        465 => "smtps",
+        587 => "submission",
+        993 => "imaps",
+        995 => "pop3s",
+        3306 => "mysql",
+        5432 => "pg",
+        6379 => "redis",
+        8080 => "http-alt",
+        8443 => "https-alt",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn public(s: &str) -> bool {
+        is_public(s.parse().unwrap())
+    }
+
+    #[test]
+    fn hidden_ranges() {
+        for s in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "100.64.0.1",
+            "169.254.1.1",
+            "192.0.2.7",
+            "198.51.100.7",
+            "203.0.113.7",
+            "198.18.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "2001:db8::1",
+            "ff02::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(!public(s), "{s} should be hidden");
+        }
+    }
+
+    #[test]
+    fn shown_ranges() {
+        for s in [
+            "8.8.4.4",
+            "1.1.1.1",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2a01:4f8::1",
+            "::ffff:8.8.8.8",
+            "2606:4700::1111",
+        ] {
+            assert!(public(s), "{s} should be shown");
+        }
+    }
+}

@@ -1,0 +1,489 @@
+//! The IP table: every source joined by client address.
+//!
+//! Rows live in a `Vec` arena indexed by a `u32` id, with a free list and a
+//! hash index by address. `apply_*` are the only places where parsed events
+//! (which borrow the read buffer) are copied: counters, rate rings and
+//! interned strings. Memory is bounded: rows with no sockets and no activity
+//! for `IDLE_EXPIRY_SECS` age out, and at `max_tracked_ips` the least recently
+//! active rows are evicted in a batch.
+
+mod addr;
+mod intern;
+mod rate;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+
+use smallvec::SmallVec;
+
+pub use addr::{is_public, service_name};
+pub use intern::{Interner, StrId};
+pub use rate::RateRing;
+
+use crate::detect::{Detector, Reason, Reasons};
+use crate::parse::sockets::{SocketEntry, TcpState};
+use crate::parse::{AccessHit, AuthEvent, AuthKind, UnixTime};
+
+/// Rows without sockets and without activity for this long are dropped.
+pub const IDLE_EXPIRY_SECS: UnixTime = 5 * 60;
+/// Recent requests kept per row.
+pub const RECENT_REQUESTS: usize = 20;
+/// String bytes the interner may hold (paths, user agents, methods).
+const INTERNER_BYTE_CAP: usize = 8 << 20; // 8 MiB
+/// Share of rows evicted at once when the table is full (1/16).
+const EVICT_SHIFT: u32 = 4;
+
+/// One request remembered for the drill-down, 24 bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct RecentRequest {
+    /// Unix seconds (u32 lasts until 2106).
+    pub time: u32,
+    pub bytes: u32,
+    pub method: StrId,
+    pub path: StrId,
+    pub user_agent: StrId,
+    pub status: u16,
+}
+
+/// Sockets of one remote address, rebuilt from every dump.
+#[derive(Debug, Clone, Default)]
+pub struct SocketSummary {
+    pub in_states: [u16; TcpState::COUNT],
+    pub out_states: [u16; TcpState::COUNT],
+    /// Inbound sockets in any state but LISTEN.
+    pub conns_in: u32,
+    pub conns_out: u32,
+    /// Local ports of inbound sockets (our services).
+    pub services_in: SmallVec<[u16; 2]>,
+    /// Remote ports of outbound sockets (their services).
+    pub services_out: SmallVec<[u16; 2]>,
+}
+
+impl SocketSummary {
+    pub fn syn_recv_in(&self) -> u32 {
+        u32::from(self.in_states[TcpState::SynRecv.index()])
+            + u32::from(self.in_states[TcpState::NewSynRecv.index()])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.conns_in == 0 && self.conns_out == 0
+    }
+
+    /// Socket counts by state name over both directions, SYN_RECV merged.
+    pub fn states(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
+        let mut merged: SmallVec<[(&'static str, u32); 6]> = SmallVec::new();
+        for i in 0..TcpState::COUNT {
+            let n = u32::from(self.in_states[i]) + u32::from(self.out_states[i]);
+            let Some(state) = TcpState::from_kernel(i as u8 + 1).filter(|_| n > 0) else {
+                continue;
+            };
+            match merged.iter_mut().find(|(name, _)| *name == state.name()) {
+                Some(entry) => entry.1 += n,
+                None => merged.push((state.name(), n)),
+            }
+        }
+        merged.into_iter()
+    }
+
+    fn add(&mut self, state: TcpState, inbound: bool, port: u16) {
+        let (states, conns, services) = if inbound {
+            (
+                &mut self.in_states,
+                &mut self.conns_in,
+                &mut self.services_in,
+            )
+        } else {
+            (
+                &mut self.out_states,
+                &mut self.conns_out,
+                &mut self.services_out,
+            )
+        };
+        states[state.index()] = states[state.index()].saturating_add(1);
+        *conns += 1;
+        if !services.contains(&port) {
+            services.push(port);
+        }
+    }
+}
+
+/// Everything known about one client address.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub ip: IpAddr,
+    pub sockets: SocketSummary,
+    pub requests: u64,
+    pub bytes: u64,
+    /// Requests by status class: index 0 other/unknown, 1..=5 for 1xx..5xx.
+    pub status: [u32; 6],
+    pub rate: RateRing,
+    pub recent: VecDeque<RecentRequest>,
+    /// sshd events by kind, indexed by `auth_index`.
+    pub auth: [u32; 5],
+    /// Event time of the first and last thing seen from this address.
+    pub first_seen: UnixTime,
+    pub last_seen: UnixTime,
+    /// Wall clock of the last update (expiry and eviction).
+    pub last_active: UnixTime,
+    /// Reasons found in requests as they arrived (paths, user agents).
+    pub sticky_reasons: Reasons,
+}
+
+/// Index into `Row::status`: 1..=5 for 1xx..5xx, 0 for anything else.
+pub fn status_class(status: u16) -> usize {
+    match status {
+        100..=599 => usize::from(status / 100),
+        _ => 0,
+    }
+}
+
+fn auth_index(kind: AuthKind) -> usize {
+    match kind {
+        AuthKind::Failed => 0,
+        AuthKind::InvalidUser => 1,
+        AuthKind::Accepted => 2,
+        AuthKind::ClosedPreauth => 3,
+        AuthKind::MaxAttempts => 4,
+    }
+}
+
+impl Row {
+    fn new(ip: IpAddr, seen: UnixTime, now: UnixTime) -> Row {
+        Row {
+            ip,
+            sockets: SocketSummary::default(),
+            requests: 0,
+            bytes: 0,
+            status: [0; 6],
+            rate: RateRing::default(),
+            recent: VecDeque::new(),
+            auth: [0; 5],
+            first_seen: seen,
+            last_seen: seen,
+            last_active: now,
+            sticky_reasons: Reasons::default(),
+        }
+    }
+
+    pub fn auth_count(&self, kind: AuthKind) -> u32 {
+        self.auth[auth_index(kind)]
+    }
+
+    /// `failed` + `invalid_user` lines, as nethergaze 0.2.0 counts them.
+    pub fn auth_failures(&self) -> u64 {
+        u64::from(self.auth_count(AuthKind::Failed))
+            + u64::from(self.auth_count(AuthKind::InvalidUser))
+    }
+
+    fn seen_at(&mut self, t: UnixTime, now: UnixTime) {
+        self.first_seen = self.first_seen.min(t);
+        self.last_seen = self.last_seen.max(t);
+        self.last_active = now;
+    }
+
+    /// Whether only outbound sockets tie this address to us.
+    pub fn is_outbound_only(&self) -> bool {
+        self.sockets.conns_out > 0
+            && self.sockets.conns_in == 0
+            && self.requests == 0
+            && self.auth == [0; 5]
+    }
+}
+
+/// Session totals, including rows that have aged out since.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub requests: u64,
+    pub bytes: u64,
+    pub auth_failures: u64,
+    /// Inbound sockets seen for the first time in the last dump.
+    pub new_conns_last_dump: u32,
+    /// Requests over all rows, per second of event time.
+    pub rate: RateRing,
+}
+
+pub struct IpTable {
+    rows: Vec<Option<Row>>,
+    free: Vec<u32>,
+    index: HashMap<IpAddr, u32>,
+    pub strings: Interner,
+    max_rows: usize,
+    show_private: bool,
+    pub totals: Totals,
+    /// Rows whose socket summary must be cleared before the next dump.
+    with_sockets: Vec<u32>,
+    listen_ports: Vec<u16>,
+    inbound_now: HashSet<(SocketAddr, u16)>,
+    inbound_before: HashSet<(SocketAddr, u16)>,
+}
+
+impl IpTable {
+    pub fn new(max_rows: usize, show_private: bool) -> IpTable {
+        IpTable {
+            rows: Vec::new(),
+            free: Vec::new(),
+            index: HashMap::new(),
+            strings: Interner::new(INTERNER_BYTE_CAP),
+            max_rows: max_rows.max(1),
+            show_private,
+            totals: Totals::default(),
+            with_sockets: Vec::new(),
+            listen_ports: Vec::new(),
+            inbound_now: HashSet::new(),
+            inbound_before: HashSet::new(),
+        }
+    }
+
+    /// Whether an address is tracked at all (non-global ones only with `--show-private-ips`).
+    pub fn is_shown(&self, ip: IpAddr) -> bool {
+        self.show_private || is_public(ip)
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    pub fn get(&self, ip: IpAddr) -> Option<&Row> {
+        self.index
+            .get(&ip)
+            .and_then(|&id| self.rows[id as usize].as_ref())
+    }
+
+    pub fn rows(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter().flatten()
+    }
+
+    /// Text of an interned string.
+    pub fn text(&self, id: StrId) -> &[u8] {
+        self.strings.get(id)
+    }
+
+    fn row_id(&mut self, ip: IpAddr, seen: UnixTime, now: UnixTime) -> u32 {
+        if let Some(&id) = self.index.get(&ip) {
+            return id;
+        }
+        if self.index.len() >= self.max_rows {
+            self.evict_least_active();
+        }
+        let row = Some(Row::new(ip, seen, now));
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.rows[id as usize] = row;
+                id
+            }
+            None => {
+                self.rows.push(row);
+                (self.rows.len() - 1) as u32
+            }
+        };
+        self.index.insert(ip, id);
+        id
+    }
+
+    fn row_mut(&mut self, id: u32) -> &mut Row {
+        match &mut self.rows[id as usize] {
+            Some(row) => row,
+            None => unreachable!("row ids in the index always point at live rows"),
+        }
+    }
+
+    fn remove(&mut self, id: u32) {
+        if let Some(row) = self.rows[id as usize].take() {
+            for r in &row.recent {
+                self.release_request(r);
+            }
+            self.index.remove(&row.ip);
+            self.free.push(id);
+        }
+    }
+
+    fn release_request(&mut self, r: &RecentRequest) {
+        self.strings.release(r.method);
+        self.strings.release(r.path);
+        self.strings.release(r.user_agent);
+    }
+
+    /// Evict the least recently active 1/16 of the rows in one pass.
+    fn evict_least_active(&mut self) {
+        let mut by_age: Vec<(UnixTime, u32)> = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter_map(|(id, r)| r.as_ref().map(|r| (r.last_active, id as u32)))
+            .collect();
+        let count = (by_age.len() >> EVICT_SHIFT).max(1);
+        by_age.select_nth_unstable(count - 1);
+        for &(_, id) in &by_age[..count] {
+            self.remove(id);
+        }
+    }
+
+    /// Count one HTTP request. Returns false when the client is not tracked.
+    pub fn apply_access(
+        &mut self,
+        hit: &AccessHit<'_>,
+        detector: &Detector,
+        now: UnixTime,
+    ) -> bool {
+        if !self.is_shown(hit.client) {
+            return false;
+        }
+        let t = hit.time.unwrap_or(now);
+        let id = self.row_id(hit.client, t, now);
+        let request = RecentRequest {
+            time: t.clamp(0, i64::from(u32::MAX)) as u32,
+            bytes: hit.bytes.min(u64::from(u32::MAX)) as u32,
+            method: self.strings.intern(hit.method),
+            path: self.strings.intern(hit.path),
+            user_agent: self.strings.intern(hit.user_agent),
+            status: hit.status,
+        };
+        self.totals.requests += 1;
+        self.totals.bytes += hit.bytes;
+        self.totals.rate.record(t);
+        let row = self.row_mut(id);
+        row.requests += 1;
+        row.bytes += hit.bytes;
+        row.status[status_class(hit.status)] += 1;
+        row.rate.record(t);
+        row.seen_at(t, now);
+        if !row.sticky_reasons.contains(Reason::ExploitPath) && detector.is_exploit_path(hit.path) {
+            row.sticky_reasons.insert(Reason::ExploitPath);
+        }
+        if !row.sticky_reasons.contains(Reason::ScannerUa) && detector.is_scanner_ua(hit.user_agent)
+        {
+            row.sticky_reasons.insert(Reason::ScannerUa);
+        }
+        let evicted = if row.recent.len() == RECENT_REQUESTS {
+            row.recent.pop_front()
+        } else {
+            None
+        };
+        row.recent.push_back(request);
+        if let Some(old) = evicted {
+            self.release_request(&old);
+        }
+        true
+    }
+
+    /// Count one sshd event. Returns false when the address is not tracked.
+    pub fn apply_auth(&mut self, event: &AuthEvent<'_>, now: UnixTime) -> bool {
+        if !self.is_shown(event.ip) {
+            return false;
+        }
+        let t = event.time.unwrap_or(now);
+        let id = self.row_id(event.ip, t, now);
+        if event.kind.is_failure() {
+            self.totals.auth_failures += 1;
+        }
+        let row = self.row_mut(id);
+        row.auth[auth_index(event.kind)] += 1;
+        row.seen_at(t, now);
+        true
+    }
+
+    /// Replace every row's socket summary with a complete dump.
+    ///
+    /// A socket whose local port is a LISTEN port is inbound (service = that
+    /// port); any other non-LISTEN socket is outbound (service = remote port).
+    pub fn apply_sockets(&mut self, dump: &[SocketEntry], now: UnixTime) {
+        for id in std::mem::take(&mut self.with_sockets) {
+            if let Some(row) = self.rows[id as usize].as_mut() {
+                row.sockets = SocketSummary::default();
+            }
+        }
+        self.listen_ports.clear();
+        self.listen_ports.extend(
+            dump.iter()
+                .filter(|s| s.state == TcpState::Listen)
+                .map(|s| s.local.port()),
+        );
+        self.listen_ports.sort_unstable();
+        self.listen_ports.dedup();
+        std::mem::swap(&mut self.inbound_now, &mut self.inbound_before);
+        self.inbound_now.clear();
+        for socket in dump.iter().filter(|s| s.state != TcpState::Listen) {
+            self.apply_socket(socket, now);
+        }
+        self.totals.new_conns_last_dump = self
+            .inbound_now
+            .iter()
+            .filter(|k| !self.inbound_before.contains(k))
+            .count() as u32;
+    }
+
+    fn apply_socket(&mut self, socket: &SocketEntry, now: UnixTime) {
+        let remote = socket.remote.ip().to_canonical();
+        if remote.is_unspecified() || !self.is_shown(remote) {
+            return;
+        }
+        let inbound = self
+            .listen_ports
+            .binary_search(&socket.local.port())
+            .is_ok();
+        let port = if inbound {
+            socket.local.port()
+        } else {
+            socket.remote.port()
+        };
+        if inbound {
+            self.inbound_now.insert((
+                SocketAddr::new(remote, socket.remote.port()),
+                socket.local.port(),
+            ));
+        }
+        let id = self.row_id(remote, now, now);
+        let row = self.row_mut(id);
+        if row.sockets.is_empty() {
+            self.with_sockets.push(id);
+        }
+        let row = self.row_mut(id);
+        row.sockets.add(socket.state, inbound, port);
+        row.last_seen = row.last_seen.max(now);
+        row.last_active = now;
+    }
+
+    /// Drop rows with no sockets and nothing new for `IDLE_EXPIRY_SECS`.
+    pub fn expire(&mut self, now: UnixTime) {
+        let idle: Vec<u32> = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter_map(|(id, r)| r.as_ref().map(|r| (id as u32, r)))
+            .filter(|(_, r)| r.sockets.is_empty() && now - r.last_active >= IDLE_EXPIRY_SECS)
+            .map(|(id, _)| id)
+            .collect();
+        for id in idle {
+            self.remove(id);
+        }
+    }
+
+    /// Inbound sockets (any state but LISTEN) over all rows.
+    pub fn connections(&self) -> u64 {
+        self.rows().map(|r| u64::from(r.sockets.conns_in)).sum()
+    }
+
+    /// End of the live rate window: the newest event or now, whichever is later.
+    pub fn window_end(&self, now: UnixTime) -> UnixTime {
+        self.totals.rate.newest().map_or(now, |t| t.max(now))
+    }
+
+    /// Rows in snapshot order: inbound connections, then requests, descending;
+    /// then address, for a stable order.
+    pub fn sorted(&self) -> Vec<&Row> {
+        let mut rows: Vec<&Row> = self.rows().collect();
+        rows.sort_by(|a, b| {
+            (b.sockets.conns_in, b.requests)
+                .cmp(&(a.sockets.conns_in, a.requests))
+                .then_with(|| a.ip.cmp(&b.ip))
+        });
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,137 @@
+//! Per-second request counts over the last minute, in event time.
+
+use crate::parse::UnixTime;
+
+const WINDOW_SECS: usize = 60;
+
+/// A 60-slot ring of per-second counts ending at `head` (the newest second
+/// seen), with the running sum of the window and the highest sum reached.
+/// Events older than the window still count as requests but not as rate.
+#[derive(Debug, Clone)]
+pub struct RateRing {
+    slots: [u16; WINDOW_SECS],
+    head: UnixTime,
+    sum: u32,
+    peak: u32,
+}
+
+impl Default for RateRing {
+    fn default() -> Self {
+        RateRing {
+            slots: [0; WINDOW_SECS],
+            head: UnixTime::MIN,
+            sum: 0,
+            peak: 0,
+        }
+    }
+}
+
+impl RateRing {
+    /// Count one event at second `t`.
+    pub fn record(&mut self, t: UnixTime) {
+        if self.head == UnixTime::MIN {
+            self.head = t;
+        }
+        if t > self.head {
+            self.advance(t);
+        } else if t <= self.head - WINDOW_SECS as UnixTime {
+            return; // older than the window: no effect on rate
+        }
+        let slot = &mut self.slots[t.rem_euclid(WINDOW_SECS as UnixTime) as usize];
+        *slot = slot.saturating_add(1);
+        self.sum += 1;
+        self.peak = self.peak.max(self.sum);
+    }
+
+    /// Move the window's end to `t`, dropping the seconds that leave it.
+    fn advance(&mut self, t: UnixTime) {
+        let gap = (t - self.head).min(WINDOW_SECS as UnixTime);
+        for step in 1..=gap {
+            let slot =
+                &mut self.slots[(self.head + step).rem_euclid(WINDOW_SECS as UnixTime) as usize];
+            self.sum -= u32::from(*slot);
+            *slot = 0;
+        }
+        self.head = t;
+    }
+
+    /// Events in the 60 s ending at `end` (normally `max(now, newest event)`).
+    pub fn per_minute(&self, end: UnixTime) -> u32 {
+        if self.head == UnixTime::MIN || end - self.head >= WINDOW_SECS as UnixTime {
+            return 0;
+        }
+        let first_kept = end - WINDOW_SECS as UnixTime + 1;
+        (first_kept..=self.head)
+            .map(|s| u32::from(self.slots[s.rem_euclid(WINDOW_SECS as UnixTime) as usize]))
+            .sum()
+    }
+
+    /// The most events seen in any 60 s window.
+    pub fn peak(&self) -> u32 {
+        self.peak
+    }
+
+    /// Newest second recorded, if any.
+    pub fn newest(&self) -> Option<UnixTime> {
+        (self.head != UnixTime::MIN).then_some(self.head)
+    }
+
+    /// Counts per second for the last `N` seconds ending at `end`, oldest first.
+    pub fn recent_seconds<const N: usize>(&self, end: UnixTime) -> [u16; N] {
+        let mut out = [0; N];
+        for (i, v) in out.iter_mut().enumerate() {
+            let s = end - (N - 1 - i) as UnixTime;
+            if s <= self.head && self.head - s < WINDOW_SECS as UnixTime {
+                *v = self.slots[s.rem_euclid(WINDOW_SECS as UnixTime) as usize];
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Naive oracle: keep every timestamp, count windows directly.
+    fn naive(times: &[UnixTime], end: UnixTime) -> (u32, u32) {
+        let in_window =
+            |e: UnixTime| times.iter().filter(|&&t| t > e - 60 && t <= e).count() as u32;
+        let peak = times.iter().map(|&t| in_window(t)).max().unwrap_or(0);
+        (in_window(end), peak)
+    }
+
+    #[test]
+    fn matches_naive_oracle_on_ordered_events() {
+        let mut seed = 7u64;
+        let mut t = 1_000_000;
+        let mut times = Vec::new();
+        let mut ring = RateRing::default();
+        for _ in 0..3000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            t += (seed >> 60) as i64 % 5; // 0..4 s apart, bursts of equal seconds
+            times.push(t);
+            ring.record(t);
+            if times.len() % 97 == 0 {
+                for end in [t, t + 1, t + 30, t + 59, t + 60, t + 500] {
+                    let (rpm, _) = naive(&times, end);
+                    assert_eq!(ring.per_minute(end), rpm, "end {end}");
+                }
+            }
+        }
+        assert_eq!(ring.peak(), naive(&times, t).1);
+    }
+
+    #[test]
+    fn old_events_do_not_count_as_rate() {
+        let mut ring = RateRing::default();
+        ring.record(1000);
+        ring.record(900);
+        assert_eq!(ring.per_minute(1000), 1);
+        ring.record(990);
+        assert_eq!(ring.per_minute(1000), 2);
+        assert_eq!(ring.peak(), 2);
+    }
+}

@@ -1,0 +1,184 @@
+use std::net::{IpAddr, SocketAddr};
+
+use super::*;
+use crate::detect::{DetectSettings, Detector};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn hit<'a>(client: &str, t: UnixTime, path: &'a [u8], status: u16, bytes: u64) -> AccessHit<'a> {
+    AccessHit {
+        peer: ip(client),
+        client: ip(client),
+        time: Some(t),
+        method: b"GET",
+        path,
+        status,
+        bytes,
+        user_agent: b"curl/8.0",
+        forwarded_for: b"",
+        client_ip_field: b"",
+        host: b"",
+    }
+}
+
+fn sock(local: &str, remote: &str, state: TcpState) -> SocketEntry {
+    SocketEntry {
+        local: local.parse::<SocketAddr>().unwrap(),
+        remote: remote.parse().unwrap(),
+        state,
+    }
+}
+
+#[test]
+fn requests_are_counted_per_client() {
+    let d = Detector::new(DetectSettings::default()).unwrap();
+    let mut t = IpTable::new(100, false);
+    assert!(t.apply_access(&hit("8.8.8.8", 1000, b"/", 200, 10), &d, 1000));
+    assert!(t.apply_access(&hit("8.8.8.8", 1001, b"/x", 404, 5), &d, 1001));
+    assert!(
+        !t.apply_access(&hit("10.0.0.1", 1001, b"/", 200, 5), &d, 1001),
+        "private hidden"
+    );
+    let row = t.get(ip("8.8.8.8")).unwrap();
+    assert_eq!(
+        (row.requests, row.bytes, row.status[2], row.status[4]),
+        (2, 15, 1, 1)
+    );
+    assert_eq!((row.first_seen, row.last_seen), (1000, 1001));
+    assert_eq!(t.text(row.recent.back().unwrap().path), b"/x");
+    assert_eq!(t.totals.requests, 2);
+    assert_eq!(t.len(), 1);
+}
+
+#[test]
+fn recent_ring_is_bounded_and_releases_strings() {
+    let d = Detector::new(DetectSettings::default()).unwrap();
+    let mut t = IpTable::new(100, false);
+    for n in 0..1000 {
+        let path = format!("/unique/{n}");
+        t.apply_access(&hit("8.8.8.8", 1000 + n, path.as_bytes(), 200, 1), &d, 1000);
+    }
+    let row = t.get(ip("8.8.8.8")).unwrap();
+    assert_eq!(row.recent.len(), RECENT_REQUESTS);
+    // method + user agent + the 20 paths still referenced
+    assert_eq!(t.strings.len(), 2 + RECENT_REQUESTS);
+    assert_eq!(t.text(row.recent.back().unwrap().path), b"/unique/999");
+}
+
+#[test]
+fn sticky_reasons_from_paths_and_agents() {
+    let d = Detector::new(DetectSettings::default()).unwrap();
+    let mut t = IpTable::new(100, false);
+    t.apply_access(&hit("8.8.8.8", 1000, b"/.env", 404, 0), &d, 1000);
+    t.apply_access(&hit("8.8.8.8", 1001, b"/", 200, 0), &d, 1000);
+    let r = d.reasons(t.get(ip("8.8.8.8")).unwrap());
+    assert!(r.contains(Reason::ExploitPath));
+    assert!(!r.contains(Reason::ScannerUa));
+}
+
+#[test]
+fn sockets_split_inbound_and_outbound() {
+    let mut t = IpTable::new(100, false);
+    let dump = [
+        sock("0.0.0.0:443", "0.0.0.0:0", TcpState::Listen),
+        sock("[::]:22", "[::]:0", TcpState::Listen),
+        sock("192.0.2.1:443", "8.8.8.8:50000", TcpState::Established),
+        sock("192.0.2.1:443", "8.8.8.8:50001", TcpState::SynRecv),
+        sock("192.0.2.1:22", "8.8.8.8:50002", TcpState::Established),
+        sock("192.0.2.1:40000", "1.1.1.1:443", TcpState::Established),
+        sock("127.0.0.1:443", "127.0.0.1:5555", TcpState::Established),
+    ];
+    t.apply_sockets(&dump, 1000);
+    let row = t.get(ip("8.8.8.8")).unwrap();
+    assert_eq!((row.sockets.conns_in, row.sockets.conns_out), (3, 0));
+    assert_eq!(row.sockets.syn_recv_in(), 1);
+    assert_eq!(row.sockets.services_in.as_slice(), &[443, 22]);
+    let out = t.get(ip("1.1.1.1")).unwrap();
+    assert_eq!((out.sockets.conns_in, out.sockets.conns_out), (0, 1));
+    assert_eq!(out.sockets.services_out.as_slice(), &[443]);
+    assert!(out.is_outbound_only());
+    assert!(
+        t.get(ip("127.0.0.1")).is_none(),
+        "loopback hidden by default"
+    );
+    assert_eq!(t.totals.new_conns_last_dump, 3);
+    assert_eq!(t.connections(), 3);
+
+    // The next dump replaces the summary; only the new socket counts as new.
+    let dump2 = [
+        sock("0.0.0.0:443", "0.0.0.0:0", TcpState::Listen),
+        sock("192.0.2.1:443", "8.8.8.8:50000", TcpState::Established),
+        sock("192.0.2.1:443", "8.8.8.8:50009", TcpState::Established),
+    ];
+    t.apply_sockets(&dump2, 1001);
+    let row = t.get(ip("8.8.8.8")).unwrap();
+    assert_eq!((row.sockets.conns_in, row.sockets.syn_recv_in()), (2, 0));
+    assert_eq!(t.totals.new_conns_last_dump, 1);
+    assert_eq!(t.get(ip("1.1.1.1")).unwrap().sockets.conns_out, 0);
+}
+
+#[test]
+fn idle_rows_expire_but_rows_with_sockets_stay() {
+    let d = Detector::new(DetectSettings::default()).unwrap();
+    let mut t = IpTable::new(100, false);
+    t.apply_access(&hit("8.8.8.8", 1000, b"/", 200, 0), &d, 1000);
+    t.apply_sockets(
+        &[
+            sock("0.0.0.0:80", "0.0.0.0:0", TcpState::Listen),
+            sock("192.0.2.1:80", "1.1.1.1:5000", TcpState::Established),
+        ],
+        1000,
+    );
+    t.expire(1000 + IDLE_EXPIRY_SECS - 1);
+    assert_eq!(t.len(), 2);
+    t.expire(1000 + IDLE_EXPIRY_SECS);
+    assert!(t.get(ip("8.8.8.8")).is_none());
+    assert!(t.get(ip("1.1.1.1")).is_some());
+    assert_eq!(
+        t.strings.len(),
+        0,
+        "strings of the expired row were released"
+    );
+}
+
+#[test]
+fn cap_evicts_least_recently_active() {
+    let d = Detector::new(DetectSettings::default()).unwrap();
+    let mut t = IpTable::new(64, false);
+    for n in 0..10_000u32 {
+        let addr = IpAddr::from([8, (n >> 16) as u8, (n >> 8) as u8, n as u8]);
+        let mut h = hit("8.8.8.8", 1000, b"/", 200, 0);
+        h.client = addr;
+        t.apply_access(&h, &d, i64::from(n));
+    }
+    assert!(t.len() <= 64);
+    assert!(
+        t.get(IpAddr::from([8, 0, 39, 15])).is_some(),
+        "the newest row is kept"
+    );
+    assert!(
+        t.get(IpAddr::from([8, 0, 0, 1])).is_none(),
+        "an old row was evicted"
+    );
+    assert_eq!(t.totals.requests, 10_000);
+}
+
+#[test]
+fn snapshot_order() {
+    let d = Detector::new(DetectSettings::default()).unwrap();
+    let mut t = IpTable::new(100, false);
+    t.apply_access(&hit("8.8.8.8", 1000, b"/", 200, 0), &d, 1000);
+    t.apply_access(&hit("9.9.9.9", 1000, b"/", 200, 0), &d, 1000);
+    t.apply_access(&hit("9.9.9.9", 1000, b"/", 200, 0), &d, 1000);
+    t.apply_sockets(
+        &[
+            sock("0.0.0.0:80", "0.0.0.0:0", TcpState::Listen),
+            sock("192.0.2.1:80", "1.1.1.1:5000", TcpState::Established),
+        ],
+        1000,
+    );
+    let order: Vec<String> = t.sorted().iter().map(|r| r.ip.to_string()).collect();
+    assert_eq!(order, ["1.1.1.1", "9.9.9.9", "8.8.8.8"]);
+}
