@@ -4,5 +4,7 @@
 //! arena-backed IP table, a headless snapshot and a hand-rolled renderer.
 
 pub mod detect;
+pub mod headless;
 pub mod parse;
+pub mod sys;
 pub mod table;

@@ -1,0 +1,4 @@
+//! Thin libc wrappers that own their fds: timerfd, signalfd, inotify.
+
+pub mod signalfd;
+pub mod timerfd;
