@@ -4,3 +4,5 @@
 //! arena-backed IP table, a headless snapshot and a hand-rolled renderer.
 
 pub mod parse;
+pub mod source;
+pub mod sys;
