@@ -2,3 +2,8 @@
 //! the line splitter they share.
 
 pub mod linebuf;
+pub mod logset;
+mod tailed_file;
+
+pub use linebuf::{Line, LineBuf, MAX_LINE};
+pub use logset::{LineVerdict, LogKind, LogSet, SourceStats};
