@@ -471,7 +471,7 @@ impl Files {
                 self.tails.len() - 1
             }
         };
-        set_error(&mut self.stats[i], why);
+        self.stats[i].set_error(why);
     }
 
     /// The source for file `name` of pattern `p`'s directory, created (or
@@ -609,14 +609,14 @@ impl Files {
             }
             Ok(meta) => {
                 self.retire(i, sink);
-                set_error(&mut self.stats[i], not_regular(&meta));
+                self.stats[i].set_error(not_regular(&meta));
             }
             Err(e) => {
                 self.retire(i, sink);
                 if e.kind() == io::ErrorKind::NotFound && !self.tails[i].literal {
                     self.stats[i].error = None; // a globbed file went away
                 } else {
-                    set_error(&mut self.stats[i], e);
+                    self.stats[i].set_error(e);
                 }
             }
         }
@@ -632,7 +632,7 @@ impl Files {
             return;
         };
         if let Err(e) = pump_file(&mut file, &mut self.stats[i], i, sink) {
-            set_error(&mut self.stats[i], e);
+            self.stats[i].set_error(e);
         }
         file.idle_ticks = 0;
         self.tails[i].draining.push(file);
@@ -656,7 +656,7 @@ impl Files {
             if same {
                 // Two names for one file (symlink, hard link): read it once.
                 let other = self.stats[j].path.display().to_string();
-                set_error(&mut self.stats[i], format_args!("same file as {other}"));
+                self.stats[i].set_error(format_args!("same file as {other}"));
                 return;
             }
             self.tails[i].current = self.tails[j].current.take();
@@ -673,7 +673,7 @@ impl Files {
                 self.tails[i].current = Some(file);
                 self.stats[i].error = None;
             }
-            Err(e) => set_error(&mut self.stats[i], e),
+            Err(e) => self.stats[i].set_error(e),
         }
     }
 
@@ -686,7 +686,7 @@ impl Files {
         }
         if let Some(file) = tail.current.as_mut() {
             if let Err(e) = pump_file(file, stats, i, sink) {
-                set_error(stats, e);
+                stats.set_error(e);
             }
         }
     }
@@ -726,28 +726,36 @@ fn pump_file(
     file.pump(&mut |line| deliver(stats, i, sink, line))
 }
 
-/// Count one line and hand it to the sink (over-long lines are counted
-/// malformed without bothering the sink).
+/// Hand one line of source `i` to the sink, counting it.
 fn deliver(
     stats: &mut SourceStats,
     i: usize,
     sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict,
     line: Line<'_>,
 ) {
-    stats.lines += 1;
-    let malformed = match line {
-        Line::TooLong => true,
-        Line::Complete(bytes) => sink(stats.kind, i, bytes) == LineVerdict::Malformed,
-    };
-    stats.malformed += u64::from(malformed);
+    let kind = stats.kind;
+    stats.count(line, |bytes| sink(kind, i, bytes));
 }
 
-/// Set a source's error, reusing its string (a persistent error is set
-/// again every tick).
-fn set_error(stats: &mut SourceStats, why: impl Display) {
-    let s = stats.error.get_or_insert_with(String::new);
-    s.clear();
-    let _ = write!(s, "{why}");
+impl SourceStats {
+    /// Count one line. Over-long lines are counted malformed without
+    /// bothering `judge`, which sees complete lines only.
+    pub(crate) fn count(&mut self, line: Line<'_>, judge: impl FnOnce(&[u8]) -> LineVerdict) {
+        self.lines += 1;
+        let malformed = match line {
+            Line::TooLong => true,
+            Line::Complete(bytes) => judge(bytes) == LineVerdict::Malformed,
+        };
+        self.malformed += u64::from(malformed);
+    }
+
+    /// Set the error, reusing its string (a persistent fault is set again
+    /// every tick; this keeps that from allocating).
+    pub(crate) fn set_error(&mut self, why: impl Display) {
+        let s = self.error.get_or_insert_with(String::new);
+        s.clear();
+        let _ = write!(s, "{why}");
+    }
 }
 
 #[cfg(test)]
