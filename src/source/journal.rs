@@ -49,6 +49,9 @@ pub const JOURNAL_ARGS: &[&str] = &[
 
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// How long a child may live on after closing its output (exiting takes
+/// a moment after the last write) before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// Exponential restart delay: 1 s doubling to 60 s, back to 1 s after a
 /// child that ran at least 60 s (it was working; this is a new failure).
@@ -78,6 +81,9 @@ struct Running {
     /// `None` once the pipe reached EOF (the child is about to exit).
     stdout: Option<ChildStdout>,
     started: Instant,
+    /// When the pipe reached EOF; a child still alive `EXIT_GRACE` later
+    /// is killed.
+    eof_at: Option<Instant>,
 }
 
 /// The journald source. Register it in mio (readable) and call
@@ -194,6 +200,7 @@ impl Journal {
             child,
             stdout: Some(stdout),
             started: now,
+            eof_at: None,
         })
     }
 
@@ -206,6 +213,7 @@ impl Journal {
         }
         self.close_pipe();
         if let Some(run) = self.running.as_mut() {
+            run.eof_at = Some(now);
             match run.child.try_wait() {
                 Ok(Some(status)) => self.child_gone(now, status),
                 Ok(None) => {} // exiting; the tick reaps it
@@ -215,7 +223,8 @@ impl Journal {
     }
 
     /// Every tick (and on `SIGCHLD`): reap a child that exited, kill one
-    /// that closed its output but lives on, start a new one when due.
+    /// that closed its output `EXIT_GRACE` ago but lives on, start a new
+    /// one when due.
     pub fn on_tick(&mut self, now: Instant, sink: &mut impl FnMut(&[u8]) -> LineVerdict) {
         if let Some(run) = self.running.as_mut() {
             match run.child.try_wait() {
@@ -223,7 +232,7 @@ impl Journal {
                     self.read_pipe(sink); // what it wrote before dying
                     self.child_gone(now, status);
                 }
-                Ok(None) if run.stdout.is_none() => {
+                Ok(None) if run.eof_at.is_some_and(|eof| now >= eof + EXIT_GRACE) => {
                     let _ = run.child.kill();
                     let _ = run.child.wait(); // brief: SIGKILL was sent
                     self.child_gone(now, "closed its output");
@@ -440,6 +449,39 @@ mod tests {
         run_until_reaped(&mut journal, &mut poll, t1, &mut got)?;
         assert_eq!(got.len(), 4, "the new child's pipe was registered: {got:?}");
         assert_eq!(journal.restart_at(), Some(t1 + Duration::from_secs(2)));
+        Ok(())
+    }
+
+    #[test]
+    fn child_that_closes_its_output_but_lingers_is_killed_after_grace() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let fake = script(dir.path(), "echo bye\nexec >&- sleep 600\n")?;
+        let mut journal = Journal::with_command(fake.as_os_str(), &[] as &[&str]);
+        let mut poll = mio::Poll::new()?;
+        poll.registry()
+            .register(&mut journal, Token(3), Interest::READABLE)?;
+        let t0 = Instant::now();
+        journal.start(t0)?;
+        let mut events = mio::Events::with_capacity(8);
+        let mut got = 0;
+        let mut sink = |_: &[u8]| {
+            got += 1;
+            LineVerdict::Used
+        };
+        for _ in 0..100 {
+            poll.poll(&mut events, Some(Duration::from_millis(50)))?;
+            journal.on_readable(t0, &mut sink);
+            if journal.running.as_ref().is_some_and(|r| r.stdout.is_none()) {
+                break;
+            }
+        }
+        journal.on_tick(t0 + Duration::from_secs(1), &mut sink);
+        assert!(journal.is_running(), "killed before its grace period");
+        journal.on_tick(t0 + EXIT_GRACE, &mut sink);
+        assert!(!journal.is_running());
+        let err = journal.stats().error.clone().unwrap_or_default();
+        assert!(err.contains("closed its output"), "{err}");
+        assert_eq!(got, 1);
         Ok(())
     }
 

@@ -85,6 +85,7 @@ pub enum LineVerdict {
 pub struct SourceStats {
     /// The file followed, or the pattern while it matches no file.
     pub path: PathBuf,
+    /// Which parser its lines go to.
     pub kind: LogKind,
     /// Non-empty lines handed to the sink, plus over-long lines.
     pub lines: u64,

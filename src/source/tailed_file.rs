@@ -59,7 +59,10 @@ impl TailedFile {
             .open(path)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
-            return Err(not_regular(&meta));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                not_regular(&meta),
+            ));
         }
         let mut buf = LineBuf::new();
         let offset = match start {
@@ -132,23 +135,20 @@ impl TailedFile {
     }
 }
 
-/// The error for a path that exists but is not a regular file.
-pub(crate) fn not_regular(meta: &Metadata) -> io::Error {
+/// Why a path that exists is refused: it is not a regular file. Static, so
+/// a source that stays refused does not allocate its message every tick.
+pub(crate) fn not_regular(meta: &Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     let ft = meta.file_type();
-    let what = if ft.is_dir() {
-        "a directory"
+    if ft.is_dir() {
+        "not a regular file (a directory)"
     } else if ft.is_fifo() {
-        "a FIFO"
+        "not a regular file (a FIFO)"
     } else if ft.is_socket() {
-        "a socket"
+        "not a regular file (a socket)"
     } else if ft.is_block_device() || ft.is_char_device() {
-        "a device"
+        "not a regular file (a device)"
     } else {
         "not a regular file"
-    };
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("not a regular file ({what})"),
-    )
+    }
 }

@@ -32,8 +32,11 @@ pub struct Watch(pub i32);
 /// One event, borrowing the read buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct Event<'a> {
+    /// The watch (directory or file) the event is about.
     pub watch: Watch,
+    /// `IN_*` bits.
     pub mask: u32,
+    /// Pairs an `IN_MOVED_FROM` with its `IN_MOVED_TO`.
     pub cookie: u32,
     /// The entry's name inside a watched directory; `None` for events about
     /// the watched object itself (`IN_DELETE_SELF`, `IN_IGNORED`, ...).
