@@ -6,5 +6,6 @@
 pub mod detect;
 pub mod headless;
 pub mod parse;
+pub mod source;
 pub mod sys;
 pub mod table;

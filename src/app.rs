@@ -1,0 +1,84 @@
+//! From arguments to an exit code: load the config, build the engine, run
+//! the loop in the chosen mode, print the snapshot.
+
+use std::ffi::OsString;
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+
+use crate::config::{self, Config, Invocation, Mode};
+use crate::engine::Engine;
+use crate::event_loop::EventLoop;
+use crate::headless::{self, RunInfo};
+use crate::parse::time;
+
+/// Exit code for usage and start-up errors.
+const EXIT_USAGE: u8 = 2;
+
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let env = |key: &str| std::env::var(key).ok();
+    match config::load(args, &env) {
+        Ok(Invocation::Help(text)) | Ok(Invocation::Version(text)) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Ok(Invocation::Run(config)) => match run(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("nethergaze: {message}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn run(config: &Config) -> Result<(), String> {
+    let run_for = match config.mode {
+        Mode::Once => None,
+        Mode::For(d) => Some(d),
+        Mode::Dashboard if !io::stdout().is_terminal() => {
+            return Err("stdout is not a terminal: use --once or --for DURATION for a headless snapshot (add --json for JSON Lines)".into());
+        }
+        Mode::Dashboard => {
+            return Err("the interactive dashboard is not part of this build yet: use --once or --for DURATION".into());
+        }
+    };
+    let mut engine = Engine::new(config)?;
+    let mut event_loop = EventLoop::new(&mut engine).map_err(|e| format!("cannot start the event loop: {e}"))?;
+    match run_for {
+        None => {
+            engine.touch_clock();
+            engine.read_logs_now();
+            event_loop.one_dump(&mut engine).map_err(|e| format!("socket dump: {e}"))?;
+        }
+        Some(duration) => {
+            event_loop.run_for(&mut engine, Some(duration)).map_err(|e| format!("event loop: {e}"))?;
+            engine.touch_clock();
+            engine.read_logs_now(); // lines written just before the end still count
+        }
+    }
+    print_snapshot(&engine, config).map_err(|e| format!("cannot write the snapshot: {e}"))
+}
+
+fn print_snapshot(engine: &Engine, config: &Config) -> io::Result<()> {
+    let sources = engine.source_reports();
+    let info = RunInfo {
+        started: engine.started,
+        ended: time::now(),
+        sources: &sources,
+        interval_secs: engine.interval.as_secs_f64(),
+        suspicious_only: config.suspicious_only,
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let table = &engine.core.table;
+    if config.json {
+        headless::write_json(&mut out, table, &engine.core.detector, &info)?;
+    } else {
+        headless::write_text(&mut out, table, &engine.core.detector, &info)?;
+    }
+    out.flush()
+}

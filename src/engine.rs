@@ -1,0 +1,324 @@
+//! Program state below the screen: parsers, the table, sources, and what
+//! each kind of input does to them. The event loop owns one `Engine` and
+//! calls into it from its single dispatch `match`.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::config::{AuthSource, Config};
+use crate::detect::{DetectSettings, Detector};
+use crate::headless::SourceReport;
+use crate::parse::access::AccessParser;
+use crate::parse::auth::AuthParser;
+use crate::parse::sockets::{ProcNetReader, SocketEntry};
+use crate::parse::time;
+use crate::parse::UnixTime;
+use crate::source::journal::Journal;
+use crate::source::sockdiag::{DumpProgress, SockDiag};
+use crate::source::{LineVerdict, LogKind, LogSet};
+use crate::table::IpTable;
+
+/// Where socket dumps come from.
+pub enum SocketReader {
+    /// netlink sock_diag: a real non-blocking socket in the loop.
+    Netlink(SockDiag),
+    /// /proc/net/tcp{,6}: the fallback, and `--proc-root`.
+    Proc(ProcNetReader),
+}
+
+/// State of the socket source for the summary.
+#[derive(Default)]
+struct SocketStatus {
+    dumps: u64,
+    malformed: u64,
+    error: Option<String>,
+    dump_in_flight: bool,
+}
+
+/// What lines and dumps are applied to: parsers, detector, table, clock.
+pub struct Core {
+    pub table: IpTable,
+    pub detector: Detector,
+    access: AccessParser,
+    auth: AuthParser,
+    /// Format each access source was last seen in, by source index.
+    formats: Vec<&'static str>,
+    /// Wall clock, refreshed once per loop iteration (not per line).
+    pub now: UnixTime,
+}
+
+pub struct Engine {
+    pub core: Core,
+    pub logs: LogSet,
+    pub journal: Option<Journal>,
+    pub sockets: SocketReader,
+    socket_status: SocketStatus,
+    /// Socket records of the dump in progress (reused).
+    dump: Vec<SocketEntry>,
+    format_spec: String,
+    pub started: UnixTime,
+    pub interval: Duration,
+}
+
+impl Engine {
+    /// Build everything from a validated config. Errors here are start-up
+    /// errors (before the terminal goes raw).
+    pub fn new(config: &Config) -> Result<Engine, String> {
+        let now = time::now();
+        let detector = Detector::new(detect_settings(config))?;
+        let access = AccessParser::new(&config.log_format, config.trusted_proxies.clone()).map_err(|e| format!("log_format: {e}"))?;
+        let mut patterns: Vec<(String, LogKind)> = config.log_paths.iter().map(|p| (p.clone(), LogKind::Access)).collect();
+        if let AuthSource::File(path) = &config.auth.source {
+            patterns.push((path.display().to_string(), LogKind::Auth));
+        }
+        let logs = LogSet::open(&patterns, config.from_start).map_err(|e| format!("cannot watch logs: {e}"))?;
+        let journal = match config.auth.source {
+            AuthSource::Journald => {
+                let mut journal = Journal::new();
+                // A failure is recorded on the source and retried with back-off.
+                let _ = journal.start(Instant::now());
+                Some(journal)
+            }
+            _ => None,
+        };
+        Ok(Engine {
+            core: Core {
+                table: IpTable::new(config.max_tracked_ips, config.show_private_ips),
+                detector,
+                access,
+                auth: AuthParser::new(now),
+                formats: Vec::new(),
+                now,
+            },
+            logs,
+            journal,
+            sockets: open_socket_reader(config.proc_root.clone()),
+            socket_status: SocketStatus::default(),
+            dump: Vec::new(),
+            format_spec: config.log_format.clone(),
+            started: now,
+            interval: config.connections_interval,
+        })
+    }
+
+    /// inotify said something changed.
+    pub fn on_files_ready(&mut self) {
+        let core = &mut self.core;
+        self.logs.on_inotify(&mut |kind, source, line| core.on_line(kind, source, line));
+    }
+
+    /// Read whatever the logs hold now (start of `--once`, end of a run).
+    pub fn read_logs_now(&mut self) {
+        let core = &mut self.core;
+        self.logs.read_available(&mut |kind, source, line| core.on_line(kind, source, line));
+    }
+
+    /// journalctl wrote something.
+    pub fn on_journal_ready(&mut self) {
+        let Some(journal) = self.journal.as_mut() else { return };
+        let core = &mut self.core;
+        journal.on_readable(Instant::now(), &mut |line| core.on_auth_line(line));
+    }
+
+    /// The periodic tick: logs' safety net, a socket dump, expiry.
+    pub fn on_tick(&mut self) {
+        let core = &mut self.core;
+        self.logs.on_tick(&mut |kind, source, line| core.on_line(kind, source, line));
+        self.on_child_exit();
+        self.start_socket_dump();
+        self.core.table.expire(self.core.now);
+    }
+
+    /// SIGCHLD or a tick: reap and restart the journal reader when due.
+    pub fn on_child_exit(&mut self) {
+        if let Some(journal) = self.journal.as_mut() {
+            let core = &mut self.core;
+            journal.on_tick(Instant::now(), &mut |line| core.on_auth_line(line));
+        }
+    }
+
+    /// Ask for a dump (netlink), or read /proc now.
+    pub fn start_socket_dump(&mut self) {
+        match &mut self.sockets {
+            SocketReader::Netlink(diag) => {
+                if self.socket_status.dump_in_flight {
+                    return; // the previous dump is still arriving; don't stack requests
+                }
+                self.dump.clear();
+                match diag.request_dump() {
+                    Ok(()) => self.socket_status.dump_in_flight = true,
+                    Err(e) => self.socket_status.error = Some(format!("netlink: {e}")),
+                }
+            }
+            SocketReader::Proc(reader) => {
+                self.dump.clear();
+                let dump = &mut self.dump;
+                let result = reader.read(&mut |s| dump.push(s));
+                self.socket_status.malformed += result.stats().malformed;
+                self.socket_status.error = proc_error(&result);
+                self.finish_dump();
+            }
+        }
+    }
+
+    /// The netlink socket is readable. Returns true when a dump completed.
+    pub fn on_sockets_ready(&mut self) -> bool {
+        let SocketReader::Netlink(diag) = &mut self.sockets else { return false };
+        let dump = &mut self.dump;
+        match diag.read_replies(&mut |s| dump.push(s)) {
+            Ok(DumpProgress::Done) => {
+                self.socket_status.dump_in_flight = false;
+                self.socket_status.error = None;
+                self.finish_dump();
+                true
+            }
+            Ok(DumpProgress::Pending) => false,
+            Err(e) => {
+                self.socket_status.dump_in_flight = false;
+                self.socket_status.error = Some(format!("netlink: {e}"));
+                false
+            }
+        }
+    }
+
+    fn finish_dump(&mut self) {
+        self.core.table.apply_sockets(&self.dump, self.core.now);
+        if self.socket_status.dumps == 0 {
+            // No baseline yet: every socket would look new.
+            self.core.table.totals.new_conns_last_dump = 0;
+        }
+        self.socket_status.dumps += 1;
+    }
+
+    /// Every source as the summary reports it.
+    pub fn source_reports(&self) -> Vec<SourceReport> {
+        let mut reports: Vec<SourceReport> = self
+            .logs
+            .sources()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SourceReport {
+                path: s.path.display().to_string(),
+                kind: match s.kind {
+                    LogKind::Access => "access",
+                    LogKind::Auth => "auth",
+                },
+                format: match s.kind {
+                    LogKind::Access => self.format_name(i),
+                    LogKind::Auth => "sshd".into(),
+                },
+                lines: s.lines,
+                malformed: s.malformed,
+                error: s.error.clone(),
+            })
+            .collect();
+        if let Some(journal) = &self.journal {
+            reports.push(SourceReport {
+                path: "journald".into(),
+                kind: "auth",
+                format: "sshd".into(),
+                lines: journal.stats().lines,
+                malformed: journal.stats().malformed,
+                error: journal.stats().error.clone(),
+            });
+        }
+        reports.push(self.socket_report());
+        reports
+    }
+
+    /// The configured format, with the detected one for `auto`: `auto(combined)`.
+    fn format_name(&self, source: usize) -> String {
+        match self.core.formats.get(source).filter(|f| !f.is_empty()) {
+            Some(seen) if self.format_spec == "auto" => format!("auto({seen})"),
+            _ if self.format_spec.contains('$') => "custom".into(),
+            _ => self.format_spec.clone(),
+        }
+    }
+
+    fn socket_report(&self) -> SourceReport {
+        let (path, format) = match &self.sockets {
+            SocketReader::Netlink(_) => ("netlink".to_string(), "sock_diag"),
+            SocketReader::Proc(reader) => (reader.root().join("net/tcp{,6}").display().to_string(), "procnet"),
+        };
+        SourceReport {
+            path,
+            kind: "sockets",
+            format: format.into(),
+            lines: 0,
+            malformed: self.socket_status.malformed,
+            error: self.socket_status.error.clone(),
+        }
+    }
+
+    pub fn is_dump_in_flight(&self) -> bool {
+        self.socket_status.dump_in_flight
+    }
+}
+
+impl Core {
+    /// Refresh the clock; called once per loop iteration.
+    pub fn touch_clock(&mut self) {
+        self.now = time::now();
+        self.auth.set_now(self.now);
+    }
+
+    /// Apply one sshd line (from a file or the journal).
+    fn on_auth_line(&mut self, line: &[u8]) -> LineVerdict {
+        match self.auth.parse(line) {
+            Some(event) => {
+                self.table.apply_auth(&event, self.now);
+                LineVerdict::Used
+            }
+            None => LineVerdict::Ignored,
+        }
+    }
+
+    /// Feed one complete line from a log source.
+    fn on_line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict {
+        match kind {
+            LogKind::Access => match self.access.parse(line) {
+                Ok((hit, format)) => {
+                    if self.formats.len() <= source {
+                        self.formats.resize(source + 1, "");
+                    }
+                    self.formats[source] = format.name();
+                    self.table.apply_access(&hit, &self.detector, self.now);
+                    LineVerdict::Used
+                }
+                Err(_) => LineVerdict::Malformed,
+            },
+            LogKind::Auth => self.on_auth_line(line),
+        }
+    }
+
+}
+
+fn detect_settings(config: &Config) -> DetectSettings {
+    DetectSettings {
+        burst_rpm: config.detect.burst_rpm,
+        min_conns: config.detect.min_conns,
+        min_auth_failures: config.detect.min_auth_failures,
+        scanner_user_agents: config.detect.scanner_user_agents.clone(),
+        exploit_path_patterns: config.detect.exploit_path_patterns.clone(),
+    }
+}
+
+/// netlink unless `--proc-root` asks for files, or netlink is refused.
+fn open_socket_reader(proc_root: Option<PathBuf>) -> SocketReader {
+    if let Some(root) = proc_root {
+        return SocketReader::Proc(ProcNetReader::new(root));
+    }
+    match SockDiag::open() {
+        Ok(diag) => SocketReader::Netlink(diag),
+        Err(_) => SocketReader::Proc(ProcNetReader::default()),
+    }
+}
+
+fn proc_error(result: &crate::parse::sockets::ProcReadResult) -> Option<String> {
+    let errors: Vec<String> = [("tcp", &result.v4), ("tcp6", &result.v6)]
+        .into_iter()
+        .filter_map(|(name, r)| r.as_ref().err().map(|e: &io::Error| format!("{name}: {e}")))
+        .collect();
+    (!errors.is_empty()).then(|| errors.join("; "))
+}

@@ -1,0 +1,153 @@
+//! The one loop: a `mio::Poll` on one thread, every input an fd with a Token,
+//! dispatched by one `match`. With nothing happening the process sits in
+//! `epoll_wait`; nothing sleeps or polls a flag.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+
+use crate::engine::{Engine, SocketReader};
+use crate::sys::signalfd::SignalFd;
+use crate::sys::timerfd::TimerFd;
+
+const TICK: Token = Token(0);
+const SOCKETS: Token = Token(1);
+const FILES: Token = Token(2);
+const SIGNAL: Token = Token(3);
+const JOURNAL: Token = Token(4);
+const DEADLINE: Token = Token(5);
+
+/// How long `--once` waits for one netlink dump before giving up on it.
+const ONCE_DUMP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// `--for` ran its course.
+    Deadline,
+    /// SIGTERM, SIGINT or SIGHUP.
+    Signal(i32),
+}
+
+pub struct EventLoop {
+    poll: Poll,
+    events: Events,
+    tick: TimerFd,
+    signals: SignalFd,
+}
+
+impl EventLoop {
+    /// Block the handled signals and register the fixed fds. Call before any
+    /// thread or child starts, so they inherit the signal mask.
+    pub fn new(engine: &mut Engine) -> io::Result<EventLoop> {
+        let poll = Poll::new()?;
+        let mut signals = SignalFd::open()?;
+        let mut tick = TimerFd::periodic(engine.interval)?;
+        let registry = poll.registry();
+        registry.register(&mut tick, TICK, Interest::READABLE)?;
+        registry.register(&mut signals, SIGNAL, Interest::READABLE)?;
+        registry.register(&mut engine.logs, FILES, Interest::READABLE)?;
+        if let SocketReader::Netlink(diag) = &mut engine.sockets {
+            registry.register(diag, SOCKETS, Interest::READABLE)?;
+        }
+        if let Some(journal) = engine.journal.as_mut() {
+            registry.register(journal, JOURNAL, Interest::READABLE)?;
+        }
+        Ok(EventLoop { poll, events: Events::with_capacity(64), tick, signals })
+    }
+
+    /// Run the live engine until `deadline` passes or a terminating signal.
+    pub fn run_for(&mut self, engine: &mut Engine, run_for: Option<Duration>) -> io::Result<Ending> {
+        let mut deadline = match run_for {
+            Some(d) => {
+                let mut timer = TimerFd::periodic(d)?;
+                timer.arm(d, Duration::ZERO)?;
+                self.poll.registry().register(&mut timer, DEADLINE, Interest::READABLE)?;
+                Some(timer)
+            }
+            None => None,
+        };
+        engine.touch_clock();
+        engine.start_socket_dump();
+        loop {
+            if let Err(e) = self.poll.poll(&mut self.events, None) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            engine.touch_clock();
+            for event in self.events.iter() {
+                match event.token() {
+                    TICK => {
+                        if self.tick.drain() > 0 {
+                            engine.on_tick();
+                        }
+                    }
+                    SOCKETS => {
+                        engine.on_sockets_ready();
+                    }
+                    FILES => engine.on_files_ready(),
+                    JOURNAL => engine.on_journal_ready(),
+                    SIGNAL => {
+                        while let Some(sig) = self.signals.next() {
+                            if sig == libc::SIGCHLD {
+                                engine.on_child_exit();
+                            }
+                            if let Some(ending) = on_signal(sig) {
+                                if let Some(timer) = deadline.as_mut() {
+                                    let _ = self.poll.registry().deregister(timer);
+                                }
+                                return Ok(ending);
+                            }
+                        }
+                    }
+                    DEADLINE => {
+                        if deadline.as_ref().is_some_and(|t| t.drain() > 0) {
+                            return Ok(Ending::Deadline);
+                        }
+                    }
+                    _ => {} // unknown tokens are ignored
+                }
+            }
+        }
+    }
+
+    /// One netlink dump, waited for in the loop (used by `--once`).
+    pub fn one_dump(&mut self, engine: &mut Engine) -> io::Result<()> {
+        engine.start_socket_dump();
+        let started = Instant::now();
+        while engine.is_dump_in_flight() {
+            let left = ONCE_DUMP_TIMEOUT.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            match self.poll.poll(&mut self.events, Some(left)) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
+            if self.events.iter().any(|e| e.token() == SOCKETS) && engine.on_sockets_ready() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a signal means for a headless run. CHLD is handled by the sources
+/// that own children (their tick reaps them); WINCH/TSTP/CONT matter only to
+/// the dashboard.
+fn on_signal(sig: i32) -> Option<Ending> {
+    match sig {
+        libc::SIGTERM | libc::SIGINT | libc::SIGHUP => Some(Ending::Signal(sig)),
+        libc::SIGTSTP => {
+            // Headless: behave like the default action would.
+            // SAFETY: raising SIGSTOP on ourselves has no memory effects.
+            unsafe { libc::raise(libc::SIGSTOP) };
+            None
+        }
+        _ => None,
+    }
+}
