@@ -1,7 +1,121 @@
-//! Parser benchmarks (filled in by the parser work).
-use criterion::{criterion_group, criterion_main, Criterion};
+//! Parser benchmarks: bytes/s per format over a few thousand generated lines.
+//! Lines/s = lines per iteration / time per iteration (printed by criterion
+//! as the time; each access bench names its line count).
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-fn placeholder(_c: &mut Criterion) {}
+use nethergaze::parse::access::AccessParser;
 
-criterion_group!(benches, placeholder);
+// ---- access logs -------------------------------------------------------------
+
+/// Lines per access bench iteration.
+const ACCESS_LINES: usize = 4096;
+
+/// A custom nginx format of the kind operators write for reverse proxies.
+const MAIN_EXT: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for" rt=$request_time urt="$upstream_response_time""#;
+
+/// Small deterministic generator (xorshift64*), so runs are comparable.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+fn client(r: &mut Rng) -> String {
+    if r.below(10) == 0 {
+        format!("2001:db8:{:x}::{:x}", r.below(0xffff), r.below(0xffff))
+    } else {
+        format!(
+            "{}.{}.{}.{}",
+            1 + r.below(223),
+            r.below(256),
+            r.below(256),
+            r.below(256)
+        )
+    }
+}
+
+fn request(r: &mut Rng) -> &'static str {
+    const REQUESTS: [&str; 6] = [
+        "GET / HTTP/1.1",
+        "GET /static/app.3f9a1c.js HTTP/2.0",
+        "POST /api/v1/login HTTP/1.1",
+        "GET /wp-login.php HTTP/1.1",
+        "GET /search?q=nethergaze+rust&page=2 HTTP/1.1",
+        r"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+    ];
+    REQUESTS[r.below(REQUESTS.len() as u64) as usize]
+}
+
+const UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const TIME: &str = "25/Nov/2026:17:41:52 +0000";
+
+fn access_log(kind: &str) -> Vec<u8> {
+    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut out = String::new();
+    for _ in 0..ACCESS_LINES {
+        let (ip, req, status, bytes) = (
+            client(&mut r),
+            request(&mut r),
+            200 + r.below(300),
+            r.below(100_000),
+        );
+        let line = match kind {
+            "common" => format!("{ip} - - [{TIME}] \"{req}\" {status} {bytes}"),
+            "vhost_combined" => format!(
+                "www.example.com:443 {ip} - - [{TIME}] \"{req}\" {status} {bytes} \"https://www.example.com/\" \"{UA}\""
+            ),
+            "json" => format!(
+                r#"{{"level":"info","ts":1795628512.5241024,"logger":"http.log.access.log0","msg":"handled request","request":{{"remote_ip":"{ip}","remote_port":"41342","client_ip":"{ip}","proto":"HTTP/2.0","method":"GET","host":"example.com","uri":"/static/app.js","headers":{{"Accept":["*/*"],"User-Agent":["{UA}"],"Accept-Encoding":["gzip, br"]}},"tls":{{"resumed":false,"version":772,"cipher_suite":4865,"proto":"h2","server_name":"example.com"}}}},"bytes_read":0,"user_id":"","duration":0.000929675,"size":{bytes},"status":{status},"resp_headers":{{"Server":["Caddy"],"Content-Type":["text/javascript"]}}}}"#
+            ),
+            "custom" => format!(
+                "{ip} - - [{TIME}] \"{req}\" {status} {bytes} \"-\" \"{UA}\" \"198.51.100.7, 10.0.0.2\" rt=0.004 urt=\"0.002, 0.001\""
+            ),
+            _ => format!("{ip} - - [{TIME}] \"{req}\" {status} {bytes} \"https://www.example.com/\" \"{UA}\""),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+fn access(c: &mut Criterion) {
+    let mut group = c.benchmark_group("access");
+    for (kind, spec) in [
+        ("combined", "combined"),
+        ("common", "common"),
+        ("vhost_combined", "vhost_combined"),
+        ("json", "json"),
+        ("custom", MAIN_EXT),
+        ("auto_combined", "auto"),
+    ] {
+        let parser = AccessParser::new(spec, Vec::new()).expect("valid format");
+        let log = access_log(kind.trim_start_matches("auto_"));
+        let lines: Vec<&[u8]> = log
+            .split(|&c| c == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert!(
+            lines.iter().all(|l| parser.parse(l).is_ok()),
+            "{kind}: generated lines must parse"
+        );
+        group.throughput(Throughput::Bytes(log.len() as u64));
+        group.bench_with_input(BenchmarkId::new(kind, ACCESS_LINES), &lines, |b, lines| {
+            b.iter(|| {
+                let mut ok = 0u32;
+                for line in lines {
+                    ok += u32::from(parser.parse(black_box(line)).is_ok());
+                }
+                ok
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, access);
 criterion_main!(benches);

@@ -1,6 +1,11 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use nethergaze::parse::access::AccessParser;
+use std::sync::LazyLock;
+
+static PARSER: LazyLock<AccessParser> =
+    LazyLock::new(|| AccessParser::new("vhost_combined", Vec::new()).expect("valid format"));
 
 fuzz_target!(|data: &[u8]| {
-    let _ = data; // filled in by the parser that owns this target
+    let _ = PARSER.parse(data);
 });

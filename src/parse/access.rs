@@ -1,1 +1,0 @@
-//! Access-log parsing (placeholder until the access parser lands).

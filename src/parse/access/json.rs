@@ -1,0 +1,309 @@
+//! A zero-copy scanner for the few keys of a Caddy JSON access line.
+//!
+//! Not a JSON parser: it walks the top-level object, steps into `request` and
+//! `headers`, and skips every other value by counting brackets outside
+//! strings (no recursion, so deep nesting cannot overflow the stack).
+//! Strings are returned *raw*: the bytes between the quotes, JSON escapes
+//! left as written (`/a\"b`, `\u00e9`). Keys are compared raw too, so an
+//! escaped key is a different key. Truncated or broken JSON is
+//! [`Malformed::Shape`]; nothing here panics on any input.
+
+use super::super::Malformed;
+
+/// Raw values of the keys we read, empty when absent.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct CaddyFields<'a> {
+    pub(super) ts: &'a [u8],
+    pub(super) ts_is_string: bool,
+    pub(super) status: &'a [u8],
+    pub(super) size: &'a [u8],
+    pub(super) method: &'a [u8],
+    pub(super) uri: &'a [u8],
+    pub(super) host: &'a [u8],
+    /// `request.client_ip`, else a top-level `client_ip`.
+    pub(super) client_ip: &'a [u8],
+    /// `request.remote_ip`, else a top-level `remote_ip`: no port.
+    pub(super) remote_ip: &'a [u8],
+    /// `remote_addr` at either level: `ip:port` or `[v6]:port`.
+    pub(super) remote_addr: &'a [u8],
+    pub(super) user_agent: &'a [u8],
+    pub(super) forwarded_for: &'a [u8],
+}
+
+/// Which object the scanner is in; decides which keys matter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Top,
+    Request,
+}
+
+/// Scan one line that starts with `{`.
+pub(super) fn scan(line: &[u8]) -> Result<CaddyFields<'_>, Malformed> {
+    let mut out = CaddyFields::default();
+    let mut cur = Cursor { b: line, at: 0 };
+    cur.object(|cur, key| cur.member(key, Level::Top, &mut out))
+        .ok_or(Malformed::Shape)?;
+    Ok(out)
+}
+
+/// Position in the line; every method returns `None` on anything unexpected.
+struct Cursor<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.at).copied()
+    }
+
+    #[inline]
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    #[inline]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        self.skip_ws();
+        (self.peek()? == c).then(|| self.at += 1)
+    }
+
+    /// `{ "key": value, ... }`: `member` must consume each value.
+    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        self.skip_ws();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            self.skip_ws();
+            let key = self.string()?;
+            self.eat(b':')?;
+            self.skip_ws();
+            member(self, key)?;
+            self.skip_ws();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string at the cursor: its raw contents, escapes untouched.
+    fn string(&mut self) -> Option<&'a [u8]> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.at + 1;
+        let mut from = start;
+        loop {
+            let quote = from + memchr::memchr(b'"', self.b.get(from..)?)?;
+            let backslashes = self.b[start..quote]
+                .iter()
+                .rev()
+                .take_while(|&&c| c == b'\\')
+                .count();
+            if backslashes % 2 == 0 {
+                self.at = quote + 1;
+                return Some(&self.b[start..quote]);
+            }
+            from = quote + 1;
+        }
+    }
+
+    /// A number or `true`/`false`/`null`: the bytes up to a delimiter.
+    fn bare(&mut self) -> Option<&'a [u8]> {
+        let start = self.at;
+        while let Some(c) = self.peek() {
+            if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                break;
+            }
+            if matches!(c, b'"' | b'{' | b'[' | b':') {
+                return None;
+            }
+            self.at += 1;
+        }
+        (self.at > start).then(|| &self.b[start..self.at])
+    }
+
+    /// A scalar value: (raw bytes, whether it was a string). `None` for
+    /// objects and arrays, which are skipped.
+    fn scalar(&mut self) -> Option<(&'a [u8], bool)> {
+        match self.peek()? {
+            b'"' => Some((self.string()?, true)),
+            b'{' | b'[' => {
+                self.skip_value()?;
+                Some((&[], false))
+            }
+            _ => Some((self.bare()?, false)),
+        }
+    }
+
+    /// Skip any value. Containers are skipped by depth counting, strings by
+    /// [`Cursor::string`], so brackets inside strings don't count.
+    fn skip_value(&mut self) -> Option<()> {
+        let mut depth = 0usize;
+        loop {
+            self.skip_ws();
+            match self.peek()? {
+                b'{' | b'[' => {
+                    depth += 1;
+                    self.at += 1;
+                }
+                b'}' | b']' if depth > 0 => {
+                    depth -= 1;
+                    self.at += 1;
+                }
+                b'"' => {
+                    self.string()?;
+                }
+                b',' | b':' if depth > 0 => self.at += 1,
+                _ => {
+                    self.bare()?;
+                }
+            }
+            if depth == 0 {
+                return Some(());
+            }
+        }
+    }
+
+    /// A string, or the first string of an array (`"headers":{"User-Agent":["x"]}`).
+    fn first_string(&mut self) -> Option<&'a [u8]> {
+        if self.peek()? != b'[' {
+            return Some(self.scalar()?.0);
+        }
+        let start = self.at;
+        self.at += 1;
+        self.skip_ws();
+        let first = if self.peek()? == b'"' {
+            self.string()?
+        } else {
+            &[]
+        };
+        self.at = start;
+        self.skip_value()?;
+        Some(first)
+    }
+
+    /// One member of the top-level or `request` object.
+    fn member(&mut self, key: &'a [u8], level: Level, out: &mut CaddyFields<'a>) -> Option<()> {
+        let slot = match key {
+            b"request" if level == Level::Top && self.peek()? == b'{' => {
+                return self.object(|cur, key| cur.member(key, Level::Request, out));
+            }
+            b"headers" if self.peek()? == b'{' => {
+                return self.object(|cur, key| cur.header(key, out));
+            }
+            b"ts" if level == Level::Top => {
+                let (ts, is_string) = self.scalar()?;
+                (out.ts, out.ts_is_string) = (ts, is_string);
+                return Some(());
+            }
+            b"status" => &mut out.status,
+            b"size" => &mut out.size,
+            b"method" => &mut out.method,
+            b"uri" => &mut out.uri,
+            b"host" => &mut out.host,
+            b"client_ip" => &mut out.client_ip,
+            b"remote_ip" => &mut out.remote_ip,
+            b"remote_addr" => &mut out.remote_addr,
+            _ => return self.skip_value(),
+        };
+        let value = self.scalar()?.0;
+        // `request.*` is what Caddy writes; a flat key only fills a gap.
+        if level == Level::Request || slot.is_empty() {
+            *slot = value;
+        }
+        Some(())
+    }
+
+    /// One member of a `headers` object (Go canonicalises names; we still
+    /// compare without case, as HTTP does).
+    fn header(&mut self, key: &'a [u8], out: &mut CaddyFields<'a>) -> Option<()> {
+        if key.eq_ignore_ascii_case(b"user-agent") {
+            out.user_agent = self.first_string()?;
+        } else if key.eq_ignore_ascii_case(b"x-forwarded-for") {
+            out.forwarded_for = self.first_string()?;
+        } else {
+            self.skip_value()?;
+        }
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CADDY: &[u8] = br#"{"level":"info","ts":1764092512.5241024,"logger":"http.log.access.log0","msg":"handled request","request":{"remote_ip":"10.0.0.2","remote_port":"41342","client_ip":"203.0.113.7","proto":"HTTP/2.0","method":"GET","host":"example.com","uri":"/a?b=\"c\"","headers":{"Accept":["*/*"],"User-Agent":["curl/8.5.0"],"X-Forwarded-For":["203.0.113.7, 10.0.0.9"]},"tls":{"resumed":false,"version":772,"cipher_suite":4865,"proto":"h2","server_name":"example.com"}},"bytes_read":0,"user_id":"","duration":0.000929675,"size":10900,"status":200,"resp_headers":{"Server":["Caddy"]}}"#;
+
+    #[test]
+    fn reads_caddy_v2_line() {
+        let f = scan(CADDY).unwrap();
+        assert_eq!(f.ts, b"1764092512.5241024");
+        assert!(!f.ts_is_string);
+        assert_eq!(f.status, b"200");
+        assert_eq!(f.size, b"10900");
+        assert_eq!(f.method, b"GET");
+        assert_eq!(f.uri, br#"/a?b=\"c\""#);
+        assert_eq!(f.host, b"example.com");
+        assert_eq!(f.client_ip, b"203.0.113.7");
+        assert_eq!(f.remote_ip, b"10.0.0.2");
+        assert_eq!(f.user_agent, b"curl/8.5.0");
+        assert_eq!(f.forwarded_for, b"203.0.113.7, 10.0.0.9");
+    }
+
+    #[test]
+    fn flat_keys_and_string_headers() {
+        let line = br#"{"ts":"2026-11-25T17:41:52Z","remote_addr":"[::1]:5555","method":"POST","uri":"/x","status":404,"size":0,"headers":{"user-agent":"ua \"q\""}}"#;
+        let f = scan(line).unwrap();
+        assert_eq!(f.ts, b"2026-11-25T17:41:52Z");
+        assert!(f.ts_is_string);
+        assert_eq!(f.remote_addr, b"[::1]:5555");
+        assert_eq!(f.method, b"POST");
+        assert_eq!(f.status, b"404");
+        assert_eq!(f.user_agent, br#"ua \"q\""#);
+    }
+
+    #[test]
+    fn nested_request_beats_flat_keys() {
+        let line = br#"{"method":"FLAT","request":{"method":"GET"},"uri":"/flat"}"#;
+        let f = scan(line).unwrap();
+        assert_eq!(f.method, b"GET");
+        assert_eq!(f.uri, b"/flat");
+    }
+
+    #[test]
+    fn hostile_json_never_panics() {
+        let deep = format!("{{\"x\":{}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(scan(deep.as_bytes()).is_ok());
+        for end in 0..CADDY.len() {
+            assert!(scan(&CADDY[..end]).is_err(), "truncated at {end}");
+        }
+        for bad in [
+            &br#"{"ts":}"#[..],
+            br#"{"request":{"client_ip":"1.1.1.1""#,
+            br#"{"a":"\"}"#,
+            br#"{"a":[}"#,
+            br#"{"a":1 2}"#,
+            br#"{"request":"x","headers":["a"]}"#,
+            b"{\"a\":\"\xff\x00\"}",
+            b"{",
+            br#"{"a":{"b":}}"#,
+        ] {
+            let _ = scan(bad);
+        }
+        assert!(scan(br#"{"a":1 2}"#).is_err());
+        assert!(scan(br#"{"a":[}"#).is_err());
+        assert!(scan(b"{\"a\":\"\xff\x00\"}").is_ok());
+    }
+}
