@@ -3,4 +3,6 @@
 //! See DESIGN.md for the shape: one mio loop, zero-copy parsing into an
 //! arena-backed IP table, a headless snapshot and a hand-rolled renderer.
 
+pub mod cli;
+pub mod config;
 pub mod parse;
