@@ -3,7 +3,12 @@
 //! See DESIGN.md for the shape: one mio loop, zero-copy parsing into an
 //! arena-backed IP table, a headless snapshot and a hand-rolled renderer.
 
+pub mod app;
+pub mod cli;
+pub mod config;
 pub mod detect;
+pub mod engine;
+pub mod event_loop;
 pub mod headless;
 pub mod parse;
 pub mod source;

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    nethergaze::app::main(std::env::args_os().skip(1))
+    nethergaze::app::main(std::env::args_os())
 }

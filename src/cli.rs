@@ -1,0 +1,616 @@
+//! Command line, phase one: a lexopt loop that turns argv into raw flags.
+//!
+//! Nothing here touches the file system or the environment, and values are
+//! kept as given: `config.rs` validates them together with the config file
+//! and the environment (as ripgrep's lowargs / hiargs). Every flag the parser
+//! knows comes from [`FLAGS`], the same table that renders `--help` (and,
+//! later, the man page and shell completions), so the three cannot drift.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::config::ConfigError;
+
+/// The help section a flag is listed under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    /// Where data comes from: access logs, sshd, sockets.
+    Sources,
+    /// `--once` / `--for` snapshots and their output.
+    Headless,
+    /// What is shown and how.
+    Display,
+    /// GeoIP, whois and history.
+    Enrichment,
+    /// The config file, help and version.
+    Config,
+}
+
+impl Group {
+    /// Every group, in the order `--help` lists them.
+    pub const ALL: [Group; 5] = [
+        Group::Sources,
+        Group::Headless,
+        Group::Display,
+        Group::Enrichment,
+        Group::Config,
+    ];
+
+    /// The heading used in `--help`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::Sources => "Sources",
+            Group::Headless => "Headless",
+            Group::Display => "Display",
+            Group::Enrichment => "Enrichment",
+            Group::Config => "Config",
+        }
+    }
+}
+
+/// Identifies a flag independently of its spelling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlagId {
+    Config,
+    LogPath,
+    LogFormat,
+    ConnectionsInterval,
+    Interface,
+    ShowPrivateIps,
+    NoGeoip,
+    NoWhois,
+    AuthLogPath,
+    NoAuthLog,
+    AuthSource,
+    FromStart,
+    Once,
+    For,
+    Json,
+    Suspicious,
+    ProcRoot,
+    HistoryDb,
+    NoHistory,
+    Color,
+    Help,
+    Version,
+}
+
+/// One flag: everything the parser, `--help`, the man page and the shell
+/// completions need to know about it.
+#[derive(Clone, Copy, Debug)]
+pub struct Flag {
+    /// Which flag this is.
+    pub id: FlagId,
+    /// Long name without the leading `--`.
+    pub long: &'static str,
+    /// Short name, if any.
+    pub short: Option<char>,
+    /// Name of the value (`GLOB`, `SECS`…), `None` for a switch.
+    pub value: Option<&'static str>,
+    /// The closed set of accepted values, empty when free-form.
+    pub choices: &'static [&'static str],
+    /// May be given more than once, every value kept (others: last wins).
+    pub repeatable: bool,
+    /// Help section.
+    pub group: Group,
+    /// One-line help, defaults included.
+    pub help: &'static str,
+}
+
+const fn switch(id: FlagId, long: &'static str, group: Group, help: &'static str) -> Flag {
+    Flag {
+        id,
+        long,
+        short: None,
+        value: None,
+        choices: &[],
+        repeatable: false,
+        group,
+        help,
+    }
+}
+
+const fn valued(
+    id: FlagId,
+    long: &'static str,
+    value: &'static str,
+    group: Group,
+    help: &'static str,
+) -> Flag {
+    Flag {
+        id,
+        long,
+        short: None,
+        value: Some(value),
+        choices: &[],
+        repeatable: false,
+        group,
+        help,
+    }
+}
+
+/// Every flag nethergaze accepts. The parser looks names up here.
+pub const FLAGS: &[Flag] = &[
+    Flag {
+        repeatable: true,
+        ..valued(
+            FlagId::LogPath,
+            "log-path",
+            "GLOB",
+            Group::Sources,
+            "HTTP access log(s) to read; a glob, repeatable (default: the first of \
+             /var/log/nginx/*.access.log, /var/log/nginx/access.log, \
+             /var/log/apache2/*access.log, /var/log/caddy/*.log that matches)",
+        )
+    },
+    Flag {
+        choices: &["auto", "combined", "common", "vhost_combined", "json"],
+        ..valued(
+            FlagId::LogFormat,
+            "log-format",
+            "FORMAT",
+            Group::Sources,
+            "auto, combined, common, vhost_combined, json, or an nginx log_format \
+             string containing $variables (default: auto, detected per line)",
+        )
+    },
+    switch(
+        FlagId::FromStart,
+        "from-start",
+        Group::Sources,
+        "Read logs present at start from their beginning instead of their end",
+    ),
+    valued(
+        FlagId::AuthLogPath,
+        "auth-log-path",
+        "PATH",
+        Group::Sources,
+        "sshd log file to read (implies --auth-source file)",
+    ),
+    Flag {
+        choices: &["auto", "file", "journald"],
+        ..valued(
+            FlagId::AuthSource,
+            "auth-source",
+            "SOURCE",
+            Group::Sources,
+            "auto, file or journald (default: auto: /var/log/auth.log, else \
+             /var/log/secure, else journald when journalctl exists)",
+        )
+    },
+    switch(
+        FlagId::NoAuthLog,
+        "no-auth-log",
+        Group::Sources,
+        "Do not read sshd events (wins over --auth-log-path and --auth-source)",
+    ),
+    valued(
+        FlagId::ConnectionsInterval,
+        "connections-interval",
+        "SECS",
+        Group::Sources,
+        "Seconds between socket table reads, at least 0.1 (default: 1)",
+    ),
+    valued(
+        FlagId::ProcRoot,
+        "proc-root",
+        "DIR",
+        Group::Sources,
+        "Read DIR/net/tcp and DIR/net/tcp6 instead of asking the kernel over netlink",
+    ),
+    valued(
+        FlagId::Interface,
+        "interface",
+        "IFACE",
+        Group::Sources,
+        "Network interface for bandwidth figures",
+    ),
+    switch(
+        FlagId::Once,
+        "once",
+        Group::Headless,
+        "Take one snapshot, print it and exit (no screen)",
+    ),
+    valued(
+        FlagId::For,
+        "for",
+        "DURATION",
+        Group::Headless,
+        "Run without a screen for DURATION (30s, 5m, 1h; a bare number is seconds), \
+         then print a snapshot and exit",
+    ),
+    switch(
+        FlagId::Json,
+        "json",
+        Group::Headless,
+        "Print the snapshot as JSON Lines (with --once or --for)",
+    ),
+    switch(
+        FlagId::Suspicious,
+        "suspicious",
+        Group::Headless,
+        "Only suspicious IPs (in the dashboard: start in suspicious mode)",
+    ),
+    switch(
+        FlagId::ShowPrivateIps,
+        "show-private-ips",
+        Group::Display,
+        "Also show loopback, private, link-local and other non-global addresses",
+    ),
+    Flag {
+        choices: &["auto", "always", "never"],
+        ..valued(
+            FlagId::Color,
+            "color",
+            "WHEN",
+            Group::Display,
+            "auto, always or never (default: auto; NO_COLOR and TERM=dumb also turn it off)",
+        )
+    },
+    switch(
+        FlagId::NoGeoip,
+        "no-geoip",
+        Group::Enrichment,
+        "Do not look addresses up in the GeoIP databases",
+    ),
+    switch(
+        FlagId::NoWhois,
+        "no-whois",
+        Group::Enrichment,
+        "No RDAP/whois lookups: no outbound connection at all",
+    ),
+    valued(
+        FlagId::HistoryDb,
+        "history-db",
+        "PATH",
+        Group::Enrichment,
+        "History database (default: $XDG_STATE_HOME/nethergaze/history.db)",
+    ),
+    switch(
+        FlagId::NoHistory,
+        "no-history",
+        Group::Enrichment,
+        "Neither read nor write the history database (wins over --history-db)",
+    ),
+    valued(
+        FlagId::Config,
+        "config",
+        "PATH",
+        Group::Config,
+        "Config file (default: $XDG_CONFIG_HOME/nethergaze/config.toml, else \
+         ~/.nethergaze.toml); must exist when given",
+    ),
+    Flag {
+        short: Some('h'),
+        ..switch(
+            FlagId::Help,
+            "help",
+            Group::Config,
+            "Print this help and exit",
+        )
+    },
+    Flag {
+        short: Some('V'),
+        ..switch(
+            FlagId::Version,
+            "version",
+            Group::Config,
+            "Print the version and exit",
+        )
+    },
+];
+
+/// Raw flags as given on the command line; `None` / empty when absent.
+/// Values are not validated here.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawArgs {
+    pub config: Option<PathBuf>,
+    pub log_paths: Vec<String>,
+    pub log_format: Option<String>,
+    pub connections_interval: Option<String>,
+    pub interface: Option<String>,
+    pub show_private_ips: bool,
+    pub no_geoip: bool,
+    pub no_whois: bool,
+    pub auth_log_path: Option<PathBuf>,
+    pub no_auth_log: bool,
+    pub auth_source: Option<String>,
+    pub from_start: bool,
+    pub once: bool,
+    pub for_duration: Option<String>,
+    pub json: bool,
+    pub suspicious: bool,
+    pub proc_root: Option<PathBuf>,
+    pub history_db: Option<PathBuf>,
+    pub no_history: bool,
+    pub color: Option<String>,
+    pub help: bool,
+    pub version: bool,
+}
+
+/// Parses argv (the program name first, as `std::env::args_os()` gives it).
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<RawArgs, ConfigError> {
+    let mut parser = lexopt::Parser::from_iter(args);
+    let mut raw = RawArgs::default();
+    while let Some(arg) = parser.next().map_err(usage)? {
+        let flag = match arg {
+            lexopt::Arg::Long(name) => find_long(name)?,
+            lexopt::Arg::Short(c) => find_short(c)?,
+            lexopt::Arg::Value(v) => {
+                return Err(ConfigError::usage(format!(
+                    "unexpected argument `{}` (see --help)",
+                    v.to_string_lossy()
+                )))
+            }
+        };
+        let value = match flag.value {
+            Some(_) => Some(parser.value().map_err(|e| flag_err(flag, e))?),
+            None => None,
+        };
+        store(&mut raw, flag, value)?;
+    }
+    Ok(raw)
+}
+
+fn find_long(name: &str) -> Result<&'static Flag, ConfigError> {
+    FLAGS
+        .iter()
+        .find(|f| f.long == name)
+        .ok_or_else(|| ConfigError::usage(format!("unknown flag `--{name}` (see --help)")))
+}
+
+fn find_short(c: char) -> Result<&'static Flag, ConfigError> {
+    FLAGS
+        .iter()
+        .find(|f| f.short == Some(c))
+        .ok_or_else(|| ConfigError::usage(format!("unknown flag `-{c}` (see --help)")))
+}
+
+fn usage(e: lexopt::Error) -> ConfigError {
+    match e {
+        lexopt::Error::UnexpectedValue { option, value } => {
+            let flag = option.trim_start_matches('-');
+            let msg = format!("takes no value (got `{}`)", value.to_string_lossy());
+            match FLAGS.iter().find(|f| f.long == flag) {
+                Some(f) => ConfigError::flag(f.long, msg),
+                None => ConfigError::usage(format!("{option}: {msg}")),
+            }
+        }
+        other => ConfigError::usage(other.to_string()),
+    }
+}
+
+fn flag_err(flag: &Flag, e: lexopt::Error) -> ConfigError {
+    let msg = match e {
+        lexopt::Error::MissingValue { .. } => {
+            format!("needs a value ({})", flag.value.unwrap_or("VALUE"))
+        }
+        other => other.to_string(),
+    };
+    ConfigError::flag(flag.long, msg)
+}
+
+/// Records one flag occurrence. `value` is `Some` exactly when the flag takes one.
+fn store(raw: &mut RawArgs, flag: &Flag, value: Option<OsString>) -> Result<(), ConfigError> {
+    let text = || utf8(flag, value.clone());
+    let path = || value.clone().map(PathBuf::from);
+    match flag.id {
+        FlagId::Config => raw.config = path(),
+        FlagId::LogPath => raw.log_paths.extend(text()?),
+        FlagId::LogFormat => raw.log_format = text()?,
+        FlagId::ConnectionsInterval => raw.connections_interval = text()?,
+        FlagId::Interface => raw.interface = text()?,
+        FlagId::ShowPrivateIps => raw.show_private_ips = true,
+        FlagId::NoGeoip => raw.no_geoip = true,
+        FlagId::NoWhois => raw.no_whois = true,
+        FlagId::AuthLogPath => raw.auth_log_path = path(),
+        FlagId::NoAuthLog => raw.no_auth_log = true,
+        FlagId::AuthSource => raw.auth_source = text()?,
+        FlagId::FromStart => raw.from_start = true,
+        FlagId::Once => raw.once = true,
+        FlagId::For => raw.for_duration = text()?,
+        FlagId::Json => raw.json = true,
+        FlagId::Suspicious => raw.suspicious = true,
+        FlagId::ProcRoot => raw.proc_root = path(),
+        FlagId::HistoryDb => raw.history_db = path(),
+        FlagId::NoHistory => raw.no_history = true,
+        FlagId::Color => raw.color = text()?,
+        FlagId::Help => raw.help = true,
+        FlagId::Version => raw.version = true,
+    }
+    Ok(())
+}
+
+/// Values that end up in text (globs, formats, numbers) must be UTF-8;
+/// paths need not be.
+fn utf8(flag: &Flag, value: Option<OsString>) -> Result<Option<String>, ConfigError> {
+    value
+        .map(|v| {
+            v.into_string().map_err(|v| {
+                ConfigError::flag(
+                    flag.long,
+                    format!("`{}` is not valid UTF-8", v.to_string_lossy()),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// The `--version` line.
+pub fn version_text() -> String {
+    format!("nethergaze {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The complete `--help` text, rendered from [`FLAGS`].
+pub fn help_text() -> String {
+    let mut out = format!(
+        "{}\n{}\n\nUsage: nethergaze [OPTIONS]\n",
+        version_text(),
+        env!("CARGO_PKG_DESCRIPTION")
+    );
+    let width = FLAGS.iter().map(|f| spelling(f).len()).max().unwrap_or(0);
+    for group in Group::ALL {
+        out.push('\n');
+        out.push_str(group.title());
+        out.push_str(":\n");
+        for flag in FLAGS.iter().filter(|f| f.group == group) {
+            let left = format!("  {:<width$}  ", spelling(flag));
+            push_wrapped(&mut out, &left, flag.help);
+        }
+    }
+    out.push_str(
+        "\nPrecedence: flags > NETHERGAZE_* environment > config file > defaults.\n\
+         Environment: NETHERGAZE_LOG_PATH, NETHERGAZE_LOG_FORMAT, NETHERGAZE_INTERFACE,\n\
+         NETHERGAZE_GEOIP_ENABLED, NETHERGAZE_WHOIS_ENABLED, NETHERGAZE_GEOIP_CITY_DB,\n\
+         NETHERGAZE_GEOIP_ASN_DB (booleans: 1/true/yes/on or 0/false/no/off).\n",
+    );
+    out
+}
+
+/// Help lines stay within this many columns (the left column permitting).
+const HELP_WIDTH: usize = 100;
+
+/// Appends `left` then `text` word-wrapped, continuation lines indented
+/// under the first.
+fn push_wrapped(out: &mut String, left: &str, text: &str) {
+    let indent = left.len();
+    let room = HELP_WIDTH.saturating_sub(indent).max(30);
+    out.push_str(left);
+    let mut col = 0;
+    for word in text.split_whitespace() {
+        if col > 0 && col + 1 + word.len() > room {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            col = 0;
+        }
+        if col > 0 {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += word.len();
+    }
+    out.push('\n');
+}
+
+/// `-h, --help` or `    --for DURATION`: the left column of a help line.
+fn spelling(flag: &Flag) -> String {
+    let short = match flag.short {
+        Some(c) => format!("-{c}, "),
+        None => "    ".to_string(),
+    };
+    match flag.value {
+        Some(v) => format!("{short}--{} {v}", flag.long),
+        None => format!("{short}--{}", flag.long),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        std::iter::once("nethergaze")
+            .chain(list.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    fn parse_ok(list: &[&str]) -> RawArgs {
+        match parse(args(list)) {
+            Ok(raw) => raw,
+            Err(e) => panic!("{list:?}: {e}"),
+        }
+    }
+
+    fn parse_err(list: &[&str]) -> String {
+        match parse(args(list)) {
+            Ok(raw) => panic!("{list:?} parsed: {raw:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn every_flag_parses_from_the_table() {
+        for flag in FLAGS {
+            let mut list = vec![format!("--{}", flag.long)];
+            if flag.value.is_some() {
+                list.push("x".to_string());
+            }
+            let refs: Vec<&str> = list.iter().map(String::as_str).collect();
+            assert_ne!(parse_ok(&refs), RawArgs::default(), "--{}", flag.long);
+        }
+    }
+
+    #[test]
+    fn table_names_are_unique() {
+        for (i, a) in FLAGS.iter().enumerate() {
+            for b in &FLAGS[i + 1..] {
+                assert_ne!(a.long, b.long);
+                assert_ne!(a.id, b.id);
+                assert!(a.short.is_none() || a.short != b.short);
+            }
+        }
+    }
+
+    #[test]
+    fn values_and_repeats() {
+        let raw = parse_ok(&[
+            "--log-path",
+            "/a/*.log",
+            "--log-path=/b/x.log",
+            "--for",
+            "5m",
+            "--color=never",
+            "--once",
+            "--json",
+            "-h",
+        ]);
+        assert_eq!(raw.log_paths, ["/a/*.log", "/b/x.log"]);
+        assert_eq!(raw.for_duration.as_deref(), Some("5m"));
+        assert_eq!(raw.color.as_deref(), Some("never"));
+        assert!(raw.once && raw.json && raw.help);
+        assert!(!raw.suspicious);
+    }
+
+    #[test]
+    fn last_single_value_wins() {
+        let raw = parse_ok(&["--log-format", "common", "--log-format", "json"]);
+        assert_eq!(raw.log_format.as_deref(), Some("json"));
+    }
+
+    #[test]
+    fn usage_errors_name_the_flag() {
+        assert!(parse_err(&["--nope"]).contains("unknown flag `--nope`"));
+        assert!(parse_err(&["-x"]).contains("unknown flag `-x`"));
+        assert!(parse_err(&["stray"]).contains("unexpected argument `stray`"));
+        assert!(parse_err(&["--for"]).contains("--for: needs a value (DURATION)"));
+        assert_eq!(
+            parse_err(&["--once=yes"]),
+            "nethergaze: --once: takes no value (got `yes`)"
+        );
+    }
+
+    #[test]
+    fn help_lists_every_flag_under_its_group() {
+        let help = help_text();
+        for flag in FLAGS {
+            assert!(help.contains(&format!("--{}", flag.long)), "{}", flag.long);
+        }
+        let positions: Vec<usize> = Group::ALL
+            .iter()
+            .map(|g| {
+                help.find(&format!("\n{}:\n", g.title()))
+                    .unwrap_or(usize::MAX)
+            })
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+        assert!(help.contains("-h, --help"));
+        assert!(help.contains("--for DURATION"));
+    }
+
+    #[test]
+    fn version_line() {
+        assert_eq!(version_text(), "nethergaze 0.3.0");
+    }
+}

@@ -1,0 +1,839 @@
+//! Configuration, phase two: config file + environment + raw flags → one
+//! validated [`Config`], before anything starts.
+//!
+//! Each source becomes a `Layer` of typed, validated values (`None` = not
+//! set there); layers merge as flags > `NETHERGAZE_*` environment > file, and
+//! what is still unset takes its default. Names follow nethergaze 0.2.0: its
+//! flat keys (`log_path`, `log_format`, `interface`, `show_private_ips`), its
+//! sections and its environment variables keep working. Every error names the
+//! flag, variable or key, and for the file its line.
+//!
+//! The only I/O is reading the config file and [`Probe`]'s look at the machine
+//! (which default log glob matches a file, which sshd log exists, whether
+//! `journalctl` is on `PATH`); tests substitute the probe.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::cli::{self, RawArgs};
+
+mod file;
+pub mod glob;
+
+use file::read_file_layer;
+pub use glob::{check_glob, glob_has_file, glob_matches, split_glob};
+
+/// Default access-log globs, in order: the first that matches a file wins.
+pub const DEFAULT_LOG_CANDIDATES: [&str; 4] = [
+    "/var/log/nginx/*.access.log",
+    "/var/log/nginx/access.log",
+    "/var/log/apache2/*access.log",
+    "/var/log/caddy/*.log",
+];
+/// sshd log files tried by `--auth-source auto`, in order.
+pub const DEFAULT_AUTH_CANDIDATES: [&str; 2] = ["/var/log/auth.log", "/var/log/secure"];
+/// Default `max_tracked_ips`.
+pub const DEFAULT_MAX_TRACKED_IPS: usize = 50_000;
+/// Default `[whois] rdap_bootstrap_url`: the folder holding ipv4.json and ipv6.json.
+pub const DEFAULT_RDAP_BOOTSTRAP_URL: &str = "https://data.iana.org/rdap/";
+/// Default `[geoip] city_db`.
+pub const DEFAULT_CITY_DB: &str = "/usr/share/GeoIP/GeoLite2-City.mmdb";
+/// Default `[geoip] asn_db`.
+pub const DEFAULT_ASN_DB: &str = "/usr/share/GeoIP/GeoLite2-ASN.mmdb";
+/// Default `[actions] hooks[].timeout`.
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `[whois] cache_ttl`: 24 h.
+pub const DEFAULT_WHOIS_CACHE_TTL: Duration = Duration::from_secs(86_400);
+/// Default `connections_interval`.
+pub const DEFAULT_CONNECTIONS_INTERVAL: Duration = Duration::from_secs(1);
+/// Shortest accepted `connections_interval`: below it the dump costs more than it tells.
+pub const MIN_CONNECTIONS_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Access-log formats known by name; anything containing `$` is an nginx `log_format`.
+pub const LOG_FORMAT_NAMES: [&str; 5] = ["auto", "combined", "common", "vhost_combined", "json"];
+
+/// What `main` should do.
+// Built once at start-up, so the size difference between variants is irrelevant.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Invocation {
+    /// Start with this configuration.
+    Run(Config),
+    /// Print this (`--help`) to stdout and exit 0.
+    Help(String),
+    /// Print this (`--version`) to stdout and exit 0.
+    Version(String),
+}
+
+/// How the run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The interactive dashboard (needs a terminal).
+    Dashboard,
+    /// `--once`: one snapshot, printed.
+    Once,
+    /// `--for`: live without a screen for this long, then a snapshot.
+    For(Duration),
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorChoice {
+    /// Colour on a terminal unless `NO_COLOR` is non-empty or `TERM=dumb`.
+    Auto,
+    /// Always colour (an explicit flag wins over `NO_COLOR`).
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to emit colour, given whether the output is a terminal.
+    pub fn enabled(self, is_tty: bool, env: &dyn Fn(&str) -> Option<String>) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
+                let dumb = env("TERM").as_deref() == Some("dumb");
+                is_tty && !no_color && !dumb
+            }
+        }
+    }
+}
+
+/// Where sshd events come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthSource {
+    /// Tail this file.
+    File(PathBuf),
+    /// Read `journalctl -f` for sshd.
+    Journald,
+    /// No sshd events (disabled, or nothing found: see [`AuthConfig::note`]).
+    None,
+}
+
+/// The sshd source and why it was chosen when that is worth telling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    pub source: AuthSource,
+    /// For the header / summary, e.g. why there is no sshd source.
+    pub note: Option<String>,
+}
+
+/// Suspicious-IP thresholds and extra patterns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectConfig {
+    /// `burst` when `peak_rpm` exceeds this (`suspicious_burst_rpm`, default 60).
+    pub burst_rpm: f64,
+    /// `conns_no_requests` from this many inbound sockets (default 5).
+    pub min_conns: u32,
+    /// `auth_failures` from this many failures (default 3).
+    pub min_auth_failures: u32,
+    /// Extra scanner user-agent substrings, added to the built-in list.
+    pub scanner_user_agents: Vec<String>,
+    /// Extra exploit path regexes (each known to compile), added to the built-in ones.
+    pub exploit_path_patterns: Vec<String>,
+}
+
+/// CIDR filters applied to what is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FilterConfig {
+    /// When non-empty, only addresses inside one of these are shown.
+    pub cidr_allow: Vec<IpNet>,
+    /// Addresses inside one of these are hidden.
+    pub cidr_deny: Vec<IpNet>,
+}
+
+/// `[geoip]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeoipConfig {
+    pub enabled: bool,
+    pub city_db: PathBuf,
+    pub asn_db: PathBuf,
+}
+
+/// `[whois]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhoisConfig {
+    /// `false` means no outbound connection at all.
+    pub enabled: bool,
+    pub cache_ttl: Duration,
+    /// Accepted for 0.2.0 compatibility; lookups run on one worker thread.
+    pub max_workers: u32,
+    /// Always ends with `/`.
+    pub rdap_bootstrap_url: String,
+}
+
+/// `[history]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryConfig {
+    pub enabled: bool,
+    /// `None` when no path was given and neither `$XDG_STATE_HOME` nor `$HOME` is set.
+    pub db: Option<PathBuf>,
+}
+
+/// One `[[actions.hooks]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hook {
+    /// `'1'`..=`'9'`, unique.
+    pub key: char,
+    pub label: String,
+    /// Run under `sh -c` with `{ip}` replaced.
+    pub command: String,
+    pub timeout: Duration,
+}
+
+/// `[actions]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ActionsConfig {
+    pub enable_block_execution: bool,
+    pub hooks: Vec<Hook>,
+}
+
+/// Display limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DisplayConfig {
+    pub max_log_lines: usize,
+    pub max_log_entries_per_ip: usize,
+}
+
+/// The validated configuration of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The config file that was read, if any.
+    pub config_file: Option<PathBuf>,
+    /// Access-log globs (directory part literal, checked).
+    pub log_paths: Vec<String>,
+    /// A name of [`LOG_FORMAT_NAMES`] or an nginx `log_format` string.
+    pub log_format: String,
+    pub from_start: bool,
+    pub connections_interval: Duration,
+    /// `None`: the interface of the default route.
+    pub interface: Option<String>,
+    pub show_private_ips: bool,
+    pub trusted_proxies: Vec<IpNet>,
+    pub max_tracked_ips: usize,
+    pub proc_root: Option<PathBuf>,
+    pub mode: Mode,
+    pub json: bool,
+    pub suspicious_only: bool,
+    pub color: ColorChoice,
+    pub auth: AuthConfig,
+    pub detect: DetectConfig,
+    pub filters: FilterConfig,
+    pub geoip: GeoipConfig,
+    pub whois: WhoisConfig,
+    pub history: HistoryConfig,
+    pub actions: ActionsConfig,
+    pub display: DisplayConfig,
+    /// `[cache] dir`, else `$XDG_CACHE_HOME/nethergaze`, else `~/.cache/nethergaze`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// A start-up error; `main` prints it to stderr and exits 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The command line as a whole (unknown flag, stray argument, conflict).
+    Usage(String),
+    /// The value of one flag (long name without `--`).
+    Flag { flag: &'static str, msg: String },
+    /// The value of one environment variable.
+    Env { var: &'static str, msg: String },
+    /// The config file; `msg` names the key.
+    File {
+        path: PathBuf,
+        line: Option<usize>,
+        msg: String,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn usage(msg: impl Into<String>) -> Self {
+        ConfigError::Usage(msg.into())
+    }
+
+    pub(crate) fn flag(flag: &'static str, msg: impl Into<String>) -> Self {
+        ConfigError::Flag {
+            flag,
+            msg: msg.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Usage(msg) => write!(f, "nethergaze: {msg}"),
+            ConfigError::Flag { flag, msg } => write!(f, "nethergaze: --{flag}: {msg}"),
+            ConfigError::Env { var, msg } => write!(f, "nethergaze: {var}: {msg}"),
+            ConfigError::File { path, line, msg } => {
+                write!(f, "nethergaze: config file {}", path.display())?;
+                if let Some(line) = line {
+                    write!(f, " line {line}")?;
+                }
+                write!(f, ": {msg}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// What config building may look at on this machine. Tests substitute it.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// Access-log globs tried when none is configured, in order.
+    pub log_candidates: Vec<String>,
+    /// sshd log files tried by `auto`, in order.
+    pub auth_candidates: Vec<PathBuf>,
+}
+
+impl Probe {
+    /// The real paths of a Debian / RHEL / Caddy box.
+    pub fn system() -> Self {
+        Probe {
+            log_candidates: DEFAULT_LOG_CANDIDATES.map(String::from).to_vec(),
+            auth_candidates: DEFAULT_AUTH_CANDIDATES.map(PathBuf::from).to_vec(),
+        }
+    }
+}
+
+/// Parses the command line, reads the config file and the environment
+/// (through `env`, so tests can fake it) and validates everything.
+pub fn load(
+    args: impl IntoIterator<Item = OsString>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Invocation, ConfigError> {
+    load_with(args, env, &Probe::system())
+}
+
+/// [`load`] with the machine probe given explicitly.
+pub fn load_with(
+    args: impl IntoIterator<Item = OsString>,
+    env: &dyn Fn(&str) -> Option<String>,
+    probe: &Probe,
+) -> Result<Invocation, ConfigError> {
+    let raw = cli::parse(args)?;
+    if raw.help {
+        return Ok(Invocation::Help(cli::help_text()));
+    }
+    if raw.version {
+        return Ok(Invocation::Version(cli::version_text()));
+    }
+    let (config_file, file) = match config_path(raw.config.as_deref(), env)? {
+        Some(path) => {
+            let layer = read_file_layer(&path)?;
+            (Some(path), layer)
+        }
+        None => (None, Layer::default()),
+    };
+    let merged = flag_layer(&raw)?.over(env_layer(env)?).over(file);
+    finish(&raw, merged, config_file, env, probe).map(Invocation::Run)
+}
+
+// ---------------------------------------------------------------------------
+// Layers and merging
+
+/// One source's values, validated; `None` = this source does not set it.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Layer {
+    log_paths: Option<Vec<String>>,
+    log_format: Option<String>,
+    connections_interval: Option<Duration>,
+    interface: Option<String>,
+    show_private_ips: Option<bool>,
+    trusted_proxies: Option<Vec<IpNet>>,
+    max_tracked_ips: Option<usize>,
+    auth_enabled: Option<bool>,
+    auth_path: Option<PathBuf>,
+    auth_source: Option<AuthChoice>,
+    burst_rpm: Option<f64>,
+    min_conns: Option<u32>,
+    min_auth_failures: Option<u32>,
+    scanner_user_agents: Option<Vec<String>>,
+    exploit_path_patterns: Option<Vec<String>>,
+    cidr_allow: Option<Vec<IpNet>>,
+    cidr_deny: Option<Vec<IpNet>>,
+    geoip_enabled: Option<bool>,
+    city_db: Option<PathBuf>,
+    asn_db: Option<PathBuf>,
+    whois_enabled: Option<bool>,
+    cache_ttl: Option<Duration>,
+    max_workers: Option<u32>,
+    rdap_bootstrap_url: Option<String>,
+    history_enabled: Option<bool>,
+    history_db: Option<PathBuf>,
+    enable_block_execution: Option<bool>,
+    hooks: Option<Vec<Hook>>,
+    max_log_lines: Option<usize>,
+    max_log_entries_per_ip: Option<usize>,
+    cache_dir: Option<PathBuf>,
+}
+
+/// `--auth-source` / `[auth] source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AuthChoice {
+    Auto,
+    File,
+    Journald,
+}
+
+macro_rules! over {
+    ($hi:ident, $lo:ident; $($field:ident),* $(,)?) => {
+        Layer { $($field: $hi.$field.or($lo.$field)),* }
+    };
+}
+
+impl Layer {
+    /// `self` wins wherever it sets a value.
+    fn over(self, lower: Layer) -> Layer {
+        let (hi, lo) = (self, lower);
+        over!(hi, lo;
+            log_paths, log_format, connections_interval, interface, show_private_ips,
+            trusted_proxies, max_tracked_ips, auth_enabled, auth_path, auth_source,
+            burst_rpm, min_conns, min_auth_failures, scanner_user_agents,
+            exploit_path_patterns, cidr_allow, cidr_deny, geoip_enabled, city_db, asn_db,
+            whois_enabled, cache_ttl, max_workers, rdap_bootstrap_url, history_enabled,
+            history_db, enable_block_execution, hooks, max_log_lines,
+            max_log_entries_per_ip, cache_dir,
+        )
+    }
+}
+
+/// The flags that have a config or environment counterpart.
+fn flag_layer(raw: &RawArgs) -> Result<Layer, ConfigError> {
+    let on = |set: bool| set.then_some(true);
+    let off = |set: bool| set.then_some(false);
+    let mut layer = Layer {
+        show_private_ips: on(raw.show_private_ips),
+        geoip_enabled: off(raw.no_geoip),
+        whois_enabled: off(raw.no_whois),
+        interface: raw.interface.clone(),
+        ..Layer::default()
+    };
+    if !raw.log_paths.is_empty() {
+        for glob in &raw.log_paths {
+            check_glob(glob).map_err(|m| ConfigError::flag("log-path", m))?;
+        }
+        layer.log_paths = Some(raw.log_paths.clone());
+    }
+    if let Some(v) = &raw.log_format {
+        layer.log_format =
+            Some(parse_log_format(v).map_err(|m| ConfigError::flag("log-format", m))?);
+    }
+    if let Some(v) = &raw.connections_interval {
+        let d = parse_interval_text(v).map_err(|m| ConfigError::flag("connections-interval", m))?;
+        layer.connections_interval = Some(d);
+    }
+    flag_auth(raw, &mut layer)?;
+    // A path given on the command line means "do keep history", unless
+    // --no-history says otherwise on the same command line: the "no" wins.
+    layer.history_db = raw.history_db.clone();
+    layer.history_enabled = match (raw.no_history, raw.history_db.is_some()) {
+        (true, _) => Some(false),
+        (false, true) => Some(true),
+        (false, false) => None,
+    };
+    Ok(layer)
+}
+
+/// `--no-auth-log` wins over `--auth-log-path` / `--auth-source`, as it did in
+/// nethergaze 0.2.0; `--auth-log-path` with `--auth-source journald` is an error.
+fn flag_auth(raw: &RawArgs, layer: &mut Layer) -> Result<(), ConfigError> {
+    let choice = match &raw.auth_source {
+        Some(v) => Some(parse_auth_source(v).map_err(|m| ConfigError::flag("auth-source", m))?),
+        None => None,
+    };
+    if raw.auth_log_path.is_some() && choice == Some(AuthChoice::Journald) {
+        return Err(ConfigError::usage(
+            "--auth-log-path and --auth-source journald exclude each other",
+        ));
+    }
+    layer.auth_path = raw.auth_log_path.clone();
+    layer.auth_source = choice.or(raw.auth_log_path.as_ref().map(|_| AuthChoice::File));
+    if raw.no_auth_log {
+        layer.auth_enabled = Some(false);
+    } else if layer.auth_source.is_some() {
+        layer.auth_enabled = Some(true);
+    }
+    Ok(())
+}
+
+/// The `NETHERGAZE_*` variables of nethergaze 0.2.0. An empty value counts as unset.
+fn env_layer(env: &dyn Fn(&str) -> Option<String>) -> Result<Layer, ConfigError> {
+    let get = |var: &str| env(var).filter(|v| !v.is_empty());
+    let bool_var = |var: &'static str| -> Result<Option<bool>, ConfigError> {
+        get(var)
+            .map(|v| parse_env_bool(&v).map_err(|msg| ConfigError::Env { var, msg }))
+            .transpose()
+    };
+    let mut layer = Layer {
+        interface: get("NETHERGAZE_INTERFACE"),
+        geoip_enabled: bool_var("NETHERGAZE_GEOIP_ENABLED")?,
+        whois_enabled: bool_var("NETHERGAZE_WHOIS_ENABLED")?,
+        city_db: get("NETHERGAZE_GEOIP_CITY_DB").map(PathBuf::from),
+        asn_db: get("NETHERGAZE_GEOIP_ASN_DB").map(PathBuf::from),
+        ..Layer::default()
+    };
+    if let Some(glob) = get("NETHERGAZE_LOG_PATH") {
+        let var = "NETHERGAZE_LOG_PATH";
+        check_glob(&glob).map_err(|msg| ConfigError::Env { var, msg })?;
+        layer.log_paths = Some(vec![glob]);
+    }
+    if let Some(v) = get("NETHERGAZE_LOG_FORMAT") {
+        let var = "NETHERGAZE_LOG_FORMAT";
+        layer.log_format = Some(parse_log_format(&v).map_err(|msg| ConfigError::Env { var, msg })?);
+    }
+    Ok(layer)
+}
+
+// ---------------------------------------------------------------------------
+// Final assembly
+
+fn finish(
+    raw: &RawArgs,
+    m: Layer,
+    config_file: Option<PathBuf>,
+    env: &dyn Fn(&str) -> Option<String>,
+    probe: &Probe,
+) -> Result<Config, ConfigError> {
+    let mode = mode(raw)?;
+    let color = match &raw.color {
+        Some(v) => parse_color(v).map_err(|msg| ConfigError::flag("color", msg))?,
+        None => ColorChoice::Auto,
+    };
+    let auth = resolve_auth(&m, env, probe);
+    let home = |rel: &str| {
+        env("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| Path::new(&h).join(rel))
+    };
+    let xdg = |var: &str, fallback: &str| {
+        xdg_dir(env, var)
+            .or_else(|| home(fallback))
+            .map(|d| d.join("nethergaze"))
+    };
+    let log_paths = match m.log_paths {
+        Some(paths) => paths,
+        None => vec![resolve_default_log_path(&probe.log_candidates)],
+    };
+    Ok(Config {
+        config_file,
+        log_paths,
+        log_format: m.log_format.unwrap_or_else(|| "auto".to_string()),
+        from_start: raw.from_start,
+        connections_interval: m
+            .connections_interval
+            .unwrap_or(DEFAULT_CONNECTIONS_INTERVAL),
+        interface: m.interface,
+        show_private_ips: m.show_private_ips.unwrap_or(false),
+        trusted_proxies: m.trusted_proxies.unwrap_or_default(),
+        max_tracked_ips: m.max_tracked_ips.unwrap_or(DEFAULT_MAX_TRACKED_IPS),
+        proc_root: raw.proc_root.clone(),
+        mode,
+        json: raw.json,
+        suspicious_only: raw.suspicious,
+        color,
+        auth,
+        detect: DetectConfig {
+            burst_rpm: m.burst_rpm.unwrap_or(60.0),
+            min_conns: m.min_conns.unwrap_or(5),
+            min_auth_failures: m.min_auth_failures.unwrap_or(3),
+            scanner_user_agents: m.scanner_user_agents.unwrap_or_default(),
+            exploit_path_patterns: m.exploit_path_patterns.unwrap_or_default(),
+        },
+        filters: FilterConfig {
+            cidr_allow: m.cidr_allow.unwrap_or_default(),
+            cidr_deny: m.cidr_deny.unwrap_or_default(),
+        },
+        geoip: GeoipConfig {
+            enabled: m.geoip_enabled.unwrap_or(true),
+            city_db: m.city_db.unwrap_or_else(|| DEFAULT_CITY_DB.into()),
+            asn_db: m.asn_db.unwrap_or_else(|| DEFAULT_ASN_DB.into()),
+        },
+        whois: WhoisConfig {
+            enabled: m.whois_enabled.unwrap_or(true),
+            cache_ttl: m.cache_ttl.unwrap_or(DEFAULT_WHOIS_CACHE_TTL),
+            max_workers: m.max_workers.unwrap_or(3),
+            rdap_bootstrap_url: m
+                .rdap_bootstrap_url
+                .unwrap_or_else(|| DEFAULT_RDAP_BOOTSTRAP_URL.to_string()),
+        },
+        history: HistoryConfig {
+            enabled: m.history_enabled.unwrap_or(true),
+            db: m
+                .history_db
+                .or_else(|| xdg("XDG_STATE_HOME", ".local/state").map(|d| d.join("history.db"))),
+        },
+        actions: ActionsConfig {
+            enable_block_execution: m.enable_block_execution.unwrap_or(false),
+            hooks: m.hooks.unwrap_or_default(),
+        },
+        display: DisplayConfig {
+            max_log_lines: m.max_log_lines.unwrap_or(500),
+            max_log_entries_per_ip: m.max_log_entries_per_ip.unwrap_or(100),
+        },
+        cache_dir: m.cache_dir.or_else(|| xdg("XDG_CACHE_HOME", ".cache")),
+    })
+}
+
+fn mode(raw: &RawArgs) -> Result<Mode, ConfigError> {
+    let mode = match (&raw.for_duration, raw.once) {
+        (Some(_), true) => {
+            return Err(ConfigError::usage("--once and --for exclude each other"));
+        }
+        (Some(v), false) => Mode::For(parse_duration(v).map_err(|m| ConfigError::flag("for", m))?),
+        (None, true) => Mode::Once,
+        (None, false) => Mode::Dashboard,
+    };
+    if raw.json && mode == Mode::Dashboard {
+        return Err(ConfigError::flag("json", "needs --once or --for"));
+    }
+    Ok(mode)
+}
+
+/// An XDG base directory from the environment; relative values are ignored,
+/// as the XDG spec says.
+fn xdg_dir(env: &dyn Fn(&str) -> Option<String>, var: &str) -> Option<PathBuf> {
+    env(var).map(PathBuf::from).filter(|p| p.is_absolute())
+}
+
+/// `--config PATH` (must exist), else the XDG path, else `~/.nethergaze.toml`,
+/// else no file.
+fn config_path(
+    explicit: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<PathBuf>, ConfigError> {
+    if let Some(path) = explicit {
+        if !path.exists() {
+            return Err(ConfigError::flag(
+                "config",
+                format!("{} does not exist", path.display()),
+            ));
+        }
+        return Ok(Some(path.to_path_buf()));
+    }
+    let home = env("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+    let xdg = xdg_dir(env, "XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config")));
+    let candidates = [
+        xdg.map(|d| d.join("nethergaze").join("config.toml")),
+        home.map(|h| h.join(".nethergaze.toml")),
+    ];
+    Ok(candidates.into_iter().flatten().find(|p| p.exists()))
+}
+
+/// The first glob of `candidates` that matches a regular file; if none
+/// does, the first one (so the source reports it missing).
+pub fn resolve_default_log_path(candidates: &[String]) -> String {
+    candidates
+        .iter()
+        .find(|c| glob_has_file(c))
+        .or(candidates.first())
+        .cloned()
+        .unwrap_or_else(|| DEFAULT_LOG_CANDIDATES[0].to_string())
+}
+
+fn resolve_auth(m: &Layer, env: &dyn Fn(&str) -> Option<String>, probe: &Probe) -> AuthConfig {
+    let plain = |source| AuthConfig { source, note: None };
+    if m.auth_enabled == Some(false) {
+        return AuthConfig {
+            source: AuthSource::None,
+            note: Some("sshd events off (--no-auth-log or [auth] enabled = false)".into()),
+        };
+    }
+    let existing = || probe.auth_candidates.iter().find(|p| p.exists()).cloned();
+    let journalctl = on_path("journalctl", env);
+    match m.auth_source.unwrap_or(AuthChoice::Auto) {
+        AuthChoice::File => {
+            let path = m.auth_path.clone().or_else(existing);
+            let first = probe.auth_candidates.first().cloned();
+            match path.or(first) {
+                Some(p) => plain(AuthSource::File(p)),
+                None => AuthConfig {
+                    source: AuthSource::None,
+                    note: Some("no sshd log file given".into()),
+                },
+            }
+        }
+        AuthChoice::Journald if journalctl => plain(AuthSource::Journald),
+        AuthChoice::Journald => AuthConfig {
+            source: AuthSource::Journald,
+            note: Some("journalctl is not on PATH".into()),
+        },
+        AuthChoice::Auto => match m.auth_path.clone().or_else(existing) {
+            Some(p) => plain(AuthSource::File(p)),
+            None if journalctl => plain(AuthSource::Journald),
+            None => AuthConfig {
+                source: AuthSource::None,
+                note: Some(format!(
+                    "no sshd log: {} missing and journalctl not on PATH",
+                    probe
+                        .auth_candidates
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            },
+        },
+    }
+}
+
+/// Whether an executable `name` is in one of `$PATH`'s directories.
+fn on_path(name: &str, env: &dyn Fn(&str) -> Option<String>) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(path) = env("PATH") else {
+        return false;
+    };
+    path.split(':').filter(|d| !d.is_empty()).any(|dir| {
+        std::fs::metadata(Path::new(dir).join(name))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Value validators, shared by flags, environment and file. They return the
+// message without the key; the caller says which key.
+
+/// `30s`, `5m`, `1h`, or bare seconds; more than zero.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("invalid duration `{s}` (use 30s, 5m, 1h)");
+    let (digits, unit) = match s.as_bytes().last() {
+        Some(b's') => (&s[..s.len() - 1], 1),
+        Some(b'm') => (&s[..s.len() - 1], 60),
+        Some(b'h') => (&s[..s.len() - 1], 3600),
+        _ => (s, 1),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let secs = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(bad)?;
+    if secs == 0 {
+        return Err(format!("duration `{s}` must be more than zero"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// Seconds as a decimal number, for `--connections-interval`.
+fn parse_interval_text(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid number of seconds `{s}`"))?;
+    parse_interval(secs)
+}
+
+/// A refresh interval: at least [`MIN_CONNECTIONS_INTERVAL`], at most a day.
+fn parse_interval(secs: f64) -> Result<Duration, String> {
+    let min = MIN_CONNECTIONS_INTERVAL.as_secs_f64();
+    if !(min..=86_400.0).contains(&secs) {
+        return Err(format!("{secs} s is out of range ({min} to 86400 seconds)"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A network or a bare address (as a /32 or /128); host bits are cleared,
+/// as Python's `ip_network(strict=False)` did.
+pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
+    let t = s.trim();
+    if let Ok(net) = t.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    t.parse::<std::net::IpAddr>()
+        .map(|ip| IpNet::from(ip.to_canonical()))
+        .map_err(|_| format!("invalid CIDR `{s}` (use e.g. 203.0.113.0/24 or 2001:db8::/32)"))
+}
+
+/// The named formats or an nginx `log_format` string (anything with `$`).
+pub fn parse_log_format(s: &str) -> Result<String, String> {
+    if s.contains('$') {
+        return Ok(s.to_string());
+    }
+    let name = s.trim().to_ascii_lowercase();
+    if LOG_FORMAT_NAMES.contains(&name.as_str()) {
+        return Ok(name);
+    }
+    Err(format!(
+        "invalid log format `{s}` (use {}, or an nginx log_format string with $variables)",
+        LOG_FORMAT_NAMES.join(", ")
+    ))
+}
+
+/// Compiles the pattern once to prove it is valid.
+pub fn check_regex(pattern: &str) -> Result<(), String> {
+    regex_automata::meta::Regex::new(pattern)
+        .map(|_| ())
+        .map_err(|e| {
+            // The syntax error's Display is a multi-line drawing; its last
+            // `error: ` line is the part worth a one-line message.
+            let why = e
+                .syntax_error()
+                .map(|se| se.to_string())
+                .and_then(|t| {
+                    t.lines()
+                        .rev()
+                        .find_map(|l| l.strip_prefix("error: "))
+                        .map(String::from)
+                })
+                .unwrap_or_else(|| e.to_string());
+            format!("invalid regex `{pattern}`: {why}")
+        })
+}
+
+fn parse_color(s: &str) -> Result<ColorChoice, String> {
+    match s {
+        "auto" => Ok(ColorChoice::Auto),
+        "always" => Ok(ColorChoice::Always),
+        "never" => Ok(ColorChoice::Never),
+        _ => Err(format!("invalid value `{s}` (use auto, always or never)")),
+    }
+}
+
+fn parse_auth_source(s: &str) -> Result<AuthChoice, String> {
+    match s {
+        "auto" => Ok(AuthChoice::Auto),
+        "file" => Ok(AuthChoice::File),
+        "journald" => Ok(AuthChoice::Journald),
+        _ => Err(format!("invalid value `{s}` (use auto, file or journald)")),
+    }
+}
+
+/// 0.2.0 took 1/true/yes as true and anything else as false; a value that is
+/// neither clearly true nor clearly false is now an error rather than a guess.
+fn parse_env_bool(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(format!(
+            "invalid boolean `{s}` (use 1/true/yes/on or 0/false/no/off)"
+        )),
+    }
+}
+
+fn parse_url(s: &str) -> Result<String, String> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !s.contains(char::is_whitespace) => {
+            Ok(if s.ends_with('/') {
+                s.to_string()
+            } else {
+                format!("{s}/")
+            })
+        }
+        _ => Err(format!("invalid URL `{s}` (use http:// or https://)")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,577 @@
+//! The config file: its serde shape (every table denies unknown keys) and
+//! its conversion into a validated `Layer`, with errors that name the key
+//! and its line.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    check_glob, check_regex, parse_auth_source, parse_cidr, parse_interval, parse_log_format,
+    parse_url, AuthChoice, ConfigError, Hook, Layer, DEFAULT_HOOK_TIMEOUT,
+};
+
+/// The config file as written. Every table denies unknown keys.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct FileRoot {
+    log_path: Option<Spanned<toml::Value>>,
+    log_format: Option<Spanned<String>>,
+    interface: Option<String>,
+    show_private_ips: Option<bool>,
+    trusted_proxies: Option<Vec<Spanned<String>>>,
+    max_tracked_ips: Option<Spanned<i64>>,
+    log: LogSection,
+    refresh: RefreshSection,
+    geoip: GeoipSection,
+    whois: WhoisSection,
+    auth: AuthSection,
+    cache: CacheSection,
+    filters: FiltersSection,
+    actions: ActionsSection,
+    history: HistorySection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct LogSection {
+    path: Option<Spanned<toml::Value>>,
+    format: Option<Spanned<String>>,
+    max_log_lines: Option<Spanned<i64>>,
+    max_log_entries_per_ip: Option<Spanned<i64>>,
+}
+
+/// Only `connections_interval` still matters: logs are followed through
+/// inotify and bandwidth is read at each tick. The others are accepted so
+/// 0.2.0 files keep loading.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RefreshSection {
+    connections_interval: Option<Spanned<f64>>,
+    log_interval: Option<Spanned<f64>>,
+    bandwidth_interval: Option<Spanned<f64>>,
+    auth_log_interval: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct GeoipSection {
+    enabled: Option<bool>,
+    city_db: Option<PathBuf>,
+    asn_db: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct WhoisSection {
+    enabled: Option<bool>,
+    cache_ttl: Option<Spanned<i64>>,
+    max_workers: Option<Spanned<i64>>,
+    rdap_bootstrap_url: Option<Spanned<String>>,
+}
+
+/// 0.2.0's code read `log_path`, `log_enabled`, `log_interval` here while its
+/// README documented `path`, `enabled`, `interval`: both spellings work.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct AuthSection {
+    path: Option<PathBuf>,
+    log_path: Option<PathBuf>,
+    enabled: Option<bool>,
+    log_enabled: Option<bool>,
+    interval: Option<Spanned<f64>>,
+    log_interval: Option<Spanned<f64>>,
+    source: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct CacheSection {
+    dir: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct FiltersSection {
+    cidr_allow: Option<Vec<Spanned<String>>>,
+    cidr_deny: Option<Vec<Spanned<String>>>,
+    suspicious_burst_rpm: Option<Spanned<f64>>,
+    suspicious_min_conns: Option<Spanned<i64>>,
+    suspicious_min_auth_failures: Option<Spanned<i64>>,
+    scanner_user_agents: Option<Vec<Spanned<String>>>,
+    exploit_path_patterns: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct ActionsSection {
+    enable_block_execution: Option<bool>,
+    hooks: Option<Vec<HookEntry>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HookEntry {
+    key: Spanned<toml::Value>,
+    label: Option<String>,
+    command: Spanned<String>,
+    timeout: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct HistorySection {
+    enabled: Option<bool>,
+    db: Option<PathBuf>,
+}
+
+/// The file's text and path, to turn byte spans into line numbers.
+struct FileCtx<'a> {
+    path: &'a Path,
+    src: &'a str,
+}
+
+impl FileCtx<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        let end = offset.min(self.src.len());
+        self.src.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn err(&self, span: Option<Range<usize>>, msg: String) -> ConfigError {
+        ConfigError::File {
+            path: self.path.to_path_buf(),
+            line: span.map(|s| self.line_of(s.start)),
+            msg,
+        }
+    }
+
+    /// Validates one spanned value; the error names `key` and the value's line.
+    fn check<S, T>(
+        &self,
+        key: &str,
+        value: &Spanned<S>,
+        f: impl FnOnce(&S) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        f(value.get_ref()).map_err(|m| self.err(Some(value.span()), format!("{key}: {m}")))
+    }
+
+    fn opt<S, T>(
+        &self,
+        key: &str,
+        value: &Option<Spanned<S>>,
+        f: impl FnOnce(&S) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        value.as_ref().map(|v| self.check(key, v, f)).transpose()
+    }
+
+    fn list<S, T>(
+        &self,
+        key: &str,
+        values: &Option<Vec<Spanned<S>>>,
+        f: impl Fn(&S) -> Result<T, String>,
+    ) -> Result<Option<Vec<T>>, ConfigError> {
+        values
+            .as_ref()
+            .map(|vs| vs.iter().map(|v| self.check(key, v, &f)).collect())
+            .transpose()
+    }
+}
+
+pub(super) fn read_file_layer(path: &Path) -> Result<Layer, ConfigError> {
+    let src = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        path: path.to_path_buf(),
+        line: None,
+        msg: format!("cannot read: {e}"),
+    })?;
+    parse_file(path, &src)
+}
+
+/// Parses and validates a config file's text (`path` is for messages).
+fn parse_file(path: &Path, src: &str) -> Result<Layer, ConfigError> {
+    let ctx = FileCtx { path, src };
+    let root: FileRoot = toml::from_str(src).map_err(|e| toml_error(&ctx, &e))?;
+    let mut layer = Layer {
+        interface: root.interface.clone(),
+        show_private_ips: root.show_private_ips,
+        trusted_proxies: ctx.list("trusted_proxies", &root.trusted_proxies, |s| parse_cidr(s))?,
+        max_tracked_ips: ctx.opt("max_tracked_ips", &root.max_tracked_ips, |&n| {
+            at_least(n, 1)
+        })?,
+        ..Layer::default()
+    };
+    file_log(&ctx, &root, &mut layer)?;
+    file_sources(&ctx, &root, &mut layer)?;
+    file_filters(&ctx, &root.filters, &mut layer)?;
+    file_enrichment(&ctx, &root, &mut layer)?;
+    layer.enable_block_execution = root.actions.enable_block_execution;
+    if let Some(hooks) = &root.actions.hooks {
+        layer.hooks = Some(file_hooks(&ctx, hooks)?);
+    }
+    Ok(layer)
+}
+
+/// Flat `log_path` / `log_format` (0.2.0) and `[log]`; the section wins, as in 0.2.0.
+fn file_log(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(), ConfigError> {
+    let log = &root.log;
+    let flat_paths = ctx.opt("log_path", &root.log_path, globs_value)?;
+    layer.log_paths = ctx
+        .opt("[log] path", &log.path, globs_value)?
+        .or(flat_paths);
+    let flat_format = ctx.opt("log_format", &root.log_format, |s| parse_log_format(s))?;
+    layer.log_format = ctx
+        .opt("[log] format", &log.format, |s| parse_log_format(s))?
+        .or(flat_format);
+    let positive = |&n: &i64| at_least(n, 1);
+    layer.max_log_lines = ctx.opt("[log] max_log_lines", &log.max_log_lines, positive)?;
+    layer.max_log_entries_per_ip = ctx.opt(
+        "[log] max_log_entries_per_ip",
+        &log.max_log_entries_per_ip,
+        positive,
+    )?;
+    Ok(())
+}
+
+/// `[refresh]` and `[auth]`.
+fn file_sources(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(), ConfigError> {
+    let r = &root.refresh;
+    layer.connections_interval = ctx.opt(
+        "[refresh] connections_interval",
+        &r.connections_interval,
+        |&s| parse_interval(s),
+    )?;
+    let ignored = |&s: &f64| non_negative(s);
+    ctx.opt("[refresh] log_interval", &r.log_interval, ignored)?;
+    ctx.opt(
+        "[refresh] bandwidth_interval",
+        &r.bandwidth_interval,
+        ignored,
+    )?;
+    ctx.opt("[refresh] auth_log_interval", &r.auth_log_interval, ignored)?;
+
+    let a = &root.auth;
+    ctx.opt("[auth] interval", &a.interval, ignored)?;
+    ctx.opt("[auth] log_interval", &a.log_interval, ignored)?;
+    let twice = |a: &str, b: &str| {
+        ctx.err(
+            None,
+            format!("[auth] `{a}` and `{b}` are the same key; keep one"),
+        )
+    };
+    if a.path.is_some() && a.log_path.is_some() {
+        return Err(twice("path", "log_path"));
+    }
+    if a.enabled.is_some() && a.log_enabled.is_some() {
+        return Err(twice("enabled", "log_enabled"));
+    }
+    layer.auth_path = a.path.clone().or_else(|| a.log_path.clone());
+    layer.auth_enabled = a.enabled.or(a.log_enabled);
+    let source = ctx.opt("[auth] source", &a.source, |s| parse_auth_source(s))?;
+    if let (Some(AuthChoice::Journald), Some(_), Some(s)) = (source, &layer.auth_path, &a.source) {
+        return Err(ctx.err(
+            Some(s.span()),
+            "[auth] source: `journald` while a path is set; remove one".into(),
+        ));
+    }
+    // A path alone means "this file", as it did in 0.2.0.
+    layer.auth_source = match (source, &layer.auth_path) {
+        (None | Some(AuthChoice::Auto), Some(_)) => Some(AuthChoice::File),
+        (s, _) => s,
+    };
+    Ok(())
+}
+
+fn file_filters(ctx: &FileCtx, f: &FiltersSection, layer: &mut Layer) -> Result<(), ConfigError> {
+    layer.cidr_allow = ctx.list("[filters] cidr_allow", &f.cidr_allow, |s| parse_cidr(s))?;
+    layer.cidr_deny = ctx.list("[filters] cidr_deny", &f.cidr_deny, |s| parse_cidr(s))?;
+    layer.burst_rpm = ctx.opt(
+        "[filters] suspicious_burst_rpm",
+        &f.suspicious_burst_rpm,
+        |&r| {
+            if r.is_finite() && r > 0.0 {
+                Ok(r)
+            } else {
+                Err(format!("{r} must be a number above 0"))
+            }
+        },
+    )?;
+    let count = |&n: &i64| at_least(n, 1).and_then(|n| u32::try_from(n).map_err(|e| e.to_string()));
+    layer.min_conns = ctx.opt(
+        "[filters] suspicious_min_conns",
+        &f.suspicious_min_conns,
+        count,
+    )?;
+    layer.min_auth_failures = ctx.opt(
+        "[filters] suspicious_min_auth_failures",
+        &f.suspicious_min_auth_failures,
+        count,
+    )?;
+    layer.scanner_user_agents = ctx.list(
+        "[filters] scanner_user_agents",
+        &f.scanner_user_agents,
+        |s: &String| {
+            if s.is_empty() {
+                Err("an empty pattern would match every user agent".into())
+            } else {
+                Ok(s.clone())
+            }
+        },
+    )?;
+    layer.exploit_path_patterns = ctx.list(
+        "[filters] exploit_path_patterns",
+        &f.exploit_path_patterns,
+        |s: &String| check_regex(s).map(|()| s.clone()),
+    )?;
+    Ok(())
+}
+
+/// `[geoip]`, `[whois]`, `[history]`, `[cache]`.
+fn file_enrichment(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(), ConfigError> {
+    layer.geoip_enabled = root.geoip.enabled;
+    layer.city_db = root.geoip.city_db.clone();
+    layer.asn_db = root.geoip.asn_db.clone();
+    let w = &root.whois;
+    layer.whois_enabled = w.enabled;
+    layer.cache_ttl = ctx.opt("[whois] cache_ttl", &w.cache_ttl, |&n| {
+        at_least(n, 0).map(|n| Duration::from_secs(n as u64))
+    })?;
+    layer.max_workers = ctx.opt("[whois] max_workers", &w.max_workers, |&n| {
+        at_least(n, 1).and_then(|n| u32::try_from(n).map_err(|e| e.to_string()))
+    })?;
+    layer.rdap_bootstrap_url =
+        ctx.opt("[whois] rdap_bootstrap_url", &w.rdap_bootstrap_url, |s| {
+            parse_url(s)
+        })?;
+    layer.history_enabled = root.history.enabled;
+    layer.history_db = root.history.db.clone();
+    layer.cache_dir = root.cache.dir.clone();
+    Ok(())
+}
+
+fn file_hooks(ctx: &FileCtx, entries: &[HookEntry]) -> Result<Vec<Hook>, ConfigError> {
+    let mut hooks: Vec<Hook> = Vec::with_capacity(entries.len());
+    for e in entries {
+        let key = ctx.check("[[actions.hooks]] key", &e.key, hook_key)?;
+        if hooks.iter().any(|h| h.key == key) {
+            return Err(ctx.err(
+                Some(e.key.span()),
+                format!("[[actions.hooks]] key: `{key}` is used by an earlier hook"),
+            ));
+        }
+        let command = ctx.check("[[actions.hooks]] command", &e.command, |c: &String| {
+            if c.trim().is_empty() {
+                Err("empty command".to_string())
+            } else {
+                Ok(c.clone())
+            }
+        })?;
+        let timeout = ctx.opt("[[actions.hooks]] timeout", &e.timeout, |&s| {
+            if s.is_finite() && s > 0.0 && s <= 86_400.0 {
+                Ok(Duration::from_secs_f64(s))
+            } else {
+                Err(format!("{s} must be between 0 and 86400 seconds"))
+            }
+        })?;
+        hooks.push(Hook {
+            key,
+            label: e.label.clone().unwrap_or_else(|| command.clone()),
+            command,
+            timeout: timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT),
+        });
+    }
+    Ok(hooks)
+}
+
+/// `"1"`..`"9"`, or the integer for convenience.
+fn hook_key(v: &toml::Value) -> Result<char, String> {
+    let text = match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(n) => n.to_string(),
+        other => {
+            return Err(format!(
+                "expected a string \"1\"..\"9\", found {}",
+                other.type_str()
+            ))
+        }
+    };
+    match text.as_bytes() {
+        [c @ b'1'..=b'9'] => Ok(char::from(*c)),
+        _ => Err(format!("`{text}` is not a key from 1 to 9")),
+    }
+}
+
+/// `log_path` / `[log] path`: one glob or an array of globs.
+fn globs_value(v: &toml::Value) -> Result<Vec<String>, String> {
+    let globs: Vec<String> = match v {
+        toml::Value::String(s) => vec![s.clone()],
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|i| match i {
+                toml::Value::String(s) => Ok(s.clone()),
+                other => Err(format!(
+                    "expected a glob string, found {}",
+                    other.type_str()
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        other => {
+            return Err(format!(
+                "expected a glob or an array of globs, found {}",
+                other.type_str()
+            ))
+        }
+    };
+    if globs.is_empty() {
+        return Err("empty array: give at least one glob".into());
+    }
+    globs.iter().try_for_each(|g| check_glob(g))?;
+    Ok(globs)
+}
+
+fn at_least(n: i64, min: i64) -> Result<usize, String> {
+    if n < min {
+        return Err(format!("{n} must be at least {min}"));
+    }
+    usize::try_from(n).map_err(|e| e.to_string())
+}
+
+fn non_negative(s: f64) -> Result<f64, String> {
+    if s.is_finite() && s >= 0.0 {
+        Ok(s)
+    } else {
+        Err(format!("{s} must be a number of seconds, 0 or more"))
+    }
+}
+
+/// Turns toml's error (syntax, unknown key, wrong type, missing key) into
+/// one that names the table and key and gives the line.
+fn toml_error(ctx: &FileCtx, e: &toml::de::Error) -> ConfigError {
+    let span = e.span();
+    let start = span.as_ref().map_or(0, |s| s.start);
+    let msg = plain_types(e.message());
+    let unknown = msg.strip_prefix("unknown field `");
+    let table = span
+        .as_ref()
+        .map(|_| table_at(ctx.src, start, unknown.is_some()));
+    let where_ = |t: Option<&str>| match t {
+        Some("") => "at the top level".to_string(),
+        Some(t) => format!("in [{t}]"),
+        None => String::new(),
+    };
+    if let Some(rest) = unknown {
+        let (name, tail) = rest.split_once('`').unwrap_or((rest, ""));
+        let hint = tail.trim_start_matches(',').trim();
+        let hint = if hint.is_empty() {
+            String::new()
+        } else {
+            format!(" ({hint})")
+        };
+        // `filters.foo = 1` puts `foo` in [filters], not in the current table.
+        let dotted =
+            key_at(ctx.src, start).and_then(|k| k.rsplit_once('.').map(|(p, _)| p.to_string()));
+        let table = match (table, dotted) {
+            (Some(t), Some(p)) if t.is_empty() => Some(p),
+            (Some(t), Some(p)) => Some(format!("{t}.{p}")),
+            (t, None) => t,
+            (None, Some(p)) => Some(p),
+        };
+        let where_ = where_(table.as_deref());
+        return ctx.err(span, format!("unknown key `{name}` {where_}{hint}"));
+    }
+    let where_ = where_(table.as_deref());
+    let key = span.as_ref().and_then(|_| key_at(ctx.src, start));
+    let label = match (table.as_deref(), key) {
+        (Some("") | None, Some(k)) => format!("{k}: "),
+        (Some(t), Some(k)) => format!("[{t}] {k}: "),
+        (Some(_), None) => format!("{where_}: "),
+        (None, None) => String::new(),
+    };
+    ctx.err(span, format!("{label}{msg}"))
+}
+
+/// One line, in TOML's words rather than Rust's.
+fn plain_types(msg: &str) -> String {
+    let mut out = msg.trim_end().replace('\n', ": ");
+    for (rust, toml) in [
+        ("expected i64", "expected an integer"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected a table"),
+    ] {
+        out = out.replace(rust, toml);
+    }
+    if let Some(i) = out.find("expected struct ") {
+        out.replace_range(i.., "expected a table");
+    }
+    out
+}
+
+/// The dotted name of the table a byte offset belongs to ("" = top level).
+/// On a header line, an unknown key is the header's own name, which belongs
+/// to the parent table; any other error there is about the table itself.
+fn table_at(src: &str, offset: usize, header_is_parent: bool) -> String {
+    let offset = offset.min(src.len());
+    let line_start = src.as_bytes()[..offset]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = src[line_start..].lines().next().unwrap_or("");
+    if let Some(name) = header_name(line) {
+        if !header_is_parent {
+            return name;
+        }
+        return name
+            .rsplit_once('.')
+            .map_or(String::new(), |(p, _)| p.to_string());
+    }
+    src[..line_start]
+        .lines()
+        .rev()
+        .find_map(header_name)
+        .unwrap_or_default()
+}
+
+/// `[a.b]` or `[[a.b]]` → `a.b`.
+fn header_name(line: &str) -> Option<String> {
+    let t = line.trim_start();
+    let t = t.strip_prefix('[')?;
+    let t = t.strip_prefix('[').unwrap_or(t);
+    let end = t.find(']')?;
+    let name: String = t[..end]
+        .split('.')
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(".");
+    Some(name)
+}
+
+/// The key assigned on the line holding `offset`, or on the nearest line
+/// above it that assigns one (an array value spread over several lines),
+/// stopping at a table header.
+fn key_at(src: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(src.len());
+    // `get`: a span off a char boundary gives no key rather than a panic.
+    let line_end = src
+        .get(offset..)?
+        .find('\n')
+        .map_or(src.len(), |i| offset + i);
+    for line in src.get(..line_end)?.lines().rev() {
+        if header_name(line).is_some() {
+            return None;
+        }
+        if let Some((k, _)) = line.split_once('=') {
+            let k = k.trim();
+            let bare = |c: char| c.is_ascii_alphanumeric() || "_-.\"'".contains(c);
+            if !k.is_empty() && k.chars().all(bare) {
+                return Some(k.to_string());
+            }
+        }
+    }
+    None
+}
