@@ -4,3 +4,4 @@
 //! arena-backed IP table, a headless snapshot and a hand-rolled renderer.
 
 pub mod parse;
+pub mod source;
