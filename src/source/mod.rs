@@ -1,9 +1,10 @@
-//! Byte sources: log files followed like `tail -F`, the journald pipe, and
-//! the line splitter they share.
+//! Byte sources: log files followed like `tail -F`, the journald pipe, the
+//! line splitter they share, and the netlink socket dump.
 
 pub mod journal;
 pub mod linebuf;
 pub mod logset;
+pub mod sockdiag;
 mod tailed_file;
 
 pub use journal::Journal;

@@ -1,0 +1,1016 @@
+//! The kernel's TCP socket table through netlink `NETLINK_SOCK_DIAG`.
+//!
+//! One non-blocking netlink socket, registered in the mio loop. Each tick asks
+//! for one dump of every TCP socket in every state, IPv4 then IPv6; the replies
+//! are parsed as they arrive, from one reused buffer, without allocating.
+//!
+//! Why one family after the other: a netlink socket runs at most one dump at a
+//! time, and a dump request sent while another is still running is refused with
+//! `EBUSY` (`netlink_dump_start`). So the IPv6 request goes out when the IPv4
+//! dump's `NLMSG_DONE` arrives.
+//!
+//! A new request while a dump is still in flight (a slow tick, a reader that
+//! fell behind) is sent at once with a fresh sequence number; replies that carry
+//! an older number are dropped. If the kernel answers `EBUSY` because the old
+//! dump is still running, the request is sent again when that dump's
+//! `NLMSG_DONE` arrives.
+
+use std::io;
+use std::mem::{size_of, MaybeUninit};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use mio::event::Source;
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
+
+use crate::parse::sockets::{Family, SocketEntry, TcpState};
+
+/// Receive buffer. The kernel sizes dump datagrams to the reader's buffer but
+/// caps them at 32 KiB, so 64 KiB never truncates; `MSG_TRUNC` still tells.
+const RECV_BUF: usize = 64 << 10; // 64 KiB
+
+/// `SOCK_DIAG_BY_FAMILY` (linux/sock_diag.h): request and reply message type.
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
+const NLMSG_HDRLEN: usize = size_of::<libc::nlmsghdr>();
+
+/// `struct inet_diag_sockid` (linux/inet_diag.h). Ports and addresses are in
+/// network byte order; an IPv4 address is the first 4 bytes of `src`/`dst`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+#[allow(dead_code)] // the kernel's layout, read whole; not every field is used
+struct InetDiagSockId {
+    sport: [u8; 2],
+    dport: [u8; 2],
+    src: [u8; 16],
+    dst: [u8; 16],
+    interface: u32,
+    cookie: [u32; 2],
+}
+
+/// `struct inet_diag_req_v2`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+#[allow(dead_code)] // the kernel's layout, read whole; not every field is used
+struct InetDiagReqV2 {
+    family: u8,
+    protocol: u8,
+    ext: u8,
+    pad: u8,
+    states: u32,
+    id: InetDiagSockId,
+}
+
+/// `struct inet_diag_msg`: the fixed head of each reply; attributes follow.
+#[repr(C)]
+#[derive(Clone, Copy)]
+#[allow(dead_code)] // the kernel's layout, read whole; not every field is used
+struct InetDiagMsg {
+    family: u8,
+    state: u8,
+    timer: u8,
+    retrans: u8,
+    id: InetDiagSockId,
+    expires: u32,
+    rqueue: u32,
+    wqueue: u32,
+    uid: u32,
+    inode: u32,
+}
+
+/// A dump request as sent: header and body, no padding between them.
+#[repr(C)]
+struct DumpRequest {
+    header: libc::nlmsghdr,
+    body: InetDiagReqV2,
+}
+
+// The kernel ABI: a size mismatch here would misread every reply.
+const _: () = assert!(size_of::<InetDiagSockId>() == 48);
+const _: () = assert!(size_of::<InetDiagReqV2>() == 56);
+const _: () = assert!(size_of::<InetDiagMsg>() == 72);
+const _: () = assert!(size_of::<DumpRequest>() == 72);
+
+/// Plain integer structs: every bit pattern is a valid value.
+///
+/// # Safety
+/// Implement only for `Copy` types made of integers and arrays of integers.
+unsafe trait Pod: Copy {}
+unsafe impl Pod for libc::nlmsghdr {}
+unsafe impl Pod for InetDiagMsg {}
+unsafe impl Pod for i32 {}
+
+/// Read a `T` from the start of `bytes`, or `None` if there are too few.
+fn read_pod<T: Pod>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() < size_of::<T>() {
+        return None;
+    }
+    // SAFETY: the length is checked above, read_unaligned needs no alignment,
+    // and `T: Pod` makes any bytes a valid `T`.
+    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+}
+
+/// One netlink message of a dump reply, as [`parse_dump_chunk`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    /// A socket of the dump with sequence number `seq`.
+    Socket { seq: u32, entry: SocketEntry },
+    /// `NLMSG_DONE`: the dump `seq` is over; `errno` is 0 or the negative
+    /// error that cut it short.
+    Done { seq: u32, errno: i32 },
+    /// `NLMSG_ERROR` for request `seq`: 0 is an ack, else a negative errno.
+    Error { seq: u32, errno: i32 },
+}
+
+/// What one datagram held.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChunkResult {
+    /// Messages whose header could be read (any type).
+    pub messages: u32,
+    /// Messages with an unreadable body, plus one if a broken header or a cut
+    /// message ended the walk early.
+    pub malformed: u32,
+}
+
+/// Walk the netlink messages in `bytes` (one received datagram), calling `out`
+/// for each socket, `NLMSG_DONE` and `NLMSG_ERROR`. Other message types are
+/// skipped. Pure and panic-free on any input; the fuzz target calls it.
+pub fn parse_dump_chunk(bytes: &[u8], out: &mut impl FnMut(Reply)) -> ChunkResult {
+    let mut result = ChunkResult::default();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let Some(header) = read_pod::<libc::nlmsghdr>(rest) else {
+            result.malformed += 1;
+            break;
+        };
+        let len = header.nlmsg_len as usize;
+        if len < NLMSG_HDRLEN || len > rest.len() {
+            result.malformed += 1;
+            break;
+        }
+        result.messages += 1;
+        if !read_message(&header, &rest[NLMSG_HDRLEN..len], out) {
+            result.malformed += 1;
+        }
+        // Messages are 4-byte aligned; the last one may end without padding.
+        let next = len.saturating_add(3) & !3;
+        rest = rest.get(next..).unwrap_or_default();
+    }
+    result
+}
+
+/// Hand one message to `out`; `false` if its body is unreadable.
+fn read_message(header: &libc::nlmsghdr, body: &[u8], out: &mut impl FnMut(Reply)) -> bool {
+    let seq = header.nlmsg_seq;
+    match i32::from(header.nlmsg_type) {
+        libc::NLMSG_DONE => {
+            // The kernel appends the dump's result; an old kernel may not.
+            let errno = read_pod::<i32>(body).unwrap_or(0);
+            out(Reply::Done { seq, errno });
+            true
+        }
+        libc::NLMSG_ERROR => match read_pod::<i32>(body) {
+            Some(errno) => {
+                out(Reply::Error { seq, errno });
+                true
+            }
+            None => false,
+        },
+        _ if header.nlmsg_type == SOCK_DIAG_BY_FAMILY => match socket_entry(body) {
+            Some(entry) => {
+                out(Reply::Socket { seq, entry });
+                true
+            }
+            None => false,
+        },
+        _ => true,
+    }
+}
+
+/// A socket from the body of a `SOCK_DIAG_BY_FAMILY` reply.
+fn socket_entry(body: &[u8]) -> Option<SocketEntry> {
+    let msg = read_pod::<InetDiagMsg>(body)?;
+    let ip = |raw: [u8; 16]| -> Option<IpAddr> {
+        match i32::from(msg.family) {
+            libc::AF_INET => Some(IpAddr::V4(Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]))),
+            libc::AF_INET6 => Some(IpAddr::V6(Ipv6Addr::from(raw)).to_canonical()),
+            _ => None,
+        }
+    };
+    Some(SocketEntry {
+        local: SocketAddr::new(ip(msg.id.src)?, u16::from_be_bytes(msg.id.sport)),
+        remote: SocketAddr::new(ip(msg.id.dst)?, u16::from_be_bytes(msg.id.dport)),
+        state: TcpState::from_kernel(msg.state)?,
+    })
+}
+
+/// Where a dump stands after [`SockDiag::read_replies`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpProgress {
+    /// A dump is in flight; more replies will make the socket readable.
+    Pending,
+    /// The dump finished during this call (both families): the sockets handed
+    /// out since [`SockDiag::request_dump`] are the whole table.
+    Done,
+    /// No dump in flight (none requested since the last `Done`); anything that
+    /// arrived was stale and dropped.
+    Idle,
+}
+
+/// Counters of the current (or last) dump, reset by each request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DumpStats {
+    /// Sockets handed out.
+    pub sockets: u32,
+    /// Replies of an older request, dropped.
+    pub stale: u32,
+    /// Unreadable messages (see [`ChunkResult::malformed`]).
+    pub malformed: u32,
+    /// Datagrams larger than the receive buffer (their tail was lost).
+    pub truncated: u32,
+    /// Datagrams not from the kernel, dropped.
+    pub foreign: u32,
+    /// The first error the kernel reported for a family (negative errno);
+    /// that family's sockets are missing. `-EAFNOSUPPORT` for IPv6 means the
+    /// host has no IPv6.
+    pub error: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    /// Dumping `family` under `seq`. `busy`: the kernel refused the request
+    /// because an older dump still runs; send again when that one ends.
+    Running {
+        family: Family,
+        seq: u32,
+        busy: bool,
+    },
+}
+
+/// The request/reply state machine, apart from the socket so it can be tested
+/// with synthetic replies.
+#[derive(Debug)]
+struct DumpState {
+    phase: Phase,
+    last_seq: u32,
+    /// A request for the current phase must be sent once this chunk is read.
+    must_send: bool,
+    /// The dump finished while reading the current batch.
+    finished: bool,
+    stats: DumpStats,
+}
+
+impl DumpState {
+    fn new() -> Self {
+        DumpState {
+            phase: Phase::Idle,
+            last_seq: 0,
+            must_send: false,
+            finished: false,
+            stats: DumpStats::default(),
+        }
+    }
+
+    fn fresh_seq(&mut self) -> u32 {
+        self.last_seq = self.last_seq.wrapping_add(1);
+        self.last_seq
+    }
+
+    /// Start a new dump (IPv4 first); the caller sends the request.
+    fn start(&mut self) {
+        let seq = self.fresh_seq();
+        self.phase = Phase::Running {
+            family: Family::V4,
+            seq,
+            busy: false,
+        };
+        self.must_send = true;
+        self.finished = false;
+        self.stats = DumpStats::default();
+    }
+
+    fn on_reply(&mut self, reply: Reply, out: &mut impl FnMut(SocketEntry)) {
+        let Phase::Running { family, seq, busy } = self.phase else {
+            self.stats.stale += 1;
+            return;
+        };
+        match reply {
+            Reply::Socket { seq: s, entry } if s == seq => {
+                self.stats.sockets += 1;
+                out(entry);
+            }
+            Reply::Done { seq: s, errno } if s == seq => self.family_done(family, errno),
+            Reply::Error { seq: s, errno } if s == seq => match -errno {
+                0 => {}
+                libc::EBUSY => self.set_busy(),
+                _ => self.family_done(family, errno),
+            },
+            // The end of an older dump frees the socket for the refused request.
+            Reply::Done { .. } if busy => {
+                self.stats.stale += 1;
+                let seq = self.fresh_seq();
+                self.phase = Phase::Running {
+                    family,
+                    seq,
+                    busy: false,
+                };
+                self.must_send = true;
+            }
+            _ => self.stats.stale += 1,
+        }
+    }
+
+    fn set_busy(&mut self) {
+        if let Phase::Running { busy, .. } = &mut self.phase {
+            *busy = true;
+        }
+    }
+
+    fn family_done(&mut self, family: Family, errno: i32) {
+        if errno != 0 && self.stats.error.is_none() {
+            self.stats.error = Some(errno);
+        }
+        match family {
+            Family::V4 => {
+                let seq = self.fresh_seq();
+                self.phase = Phase::Running {
+                    family: Family::V6,
+                    seq,
+                    busy: false,
+                };
+                self.must_send = true;
+            }
+            Family::V6 => {
+                self.phase = Phase::Idle;
+                self.finished = true;
+            }
+        }
+    }
+}
+
+/// A non-blocking `NETLINK_SOCK_DIAG` socket that dumps the TCP table.
+///
+/// Register it in the loop (it is a `mio::event::Source`), call
+/// [`request_dump`](Self::request_dump) each tick and
+/// [`read_replies`](Self::read_replies) when it is readable, collecting sockets
+/// until `Done`.
+#[derive(Debug)]
+pub struct SockDiag {
+    fd: OwnedFd,
+    buf: Vec<u8>,
+    state: DumpState,
+}
+
+impl SockDiag {
+    /// Open the socket and connect it to the kernel, so the kernel refuses
+    /// messages from any other netlink sender. Fails cleanly where netlink is
+    /// refused (sandboxes, seccomp); the caller then reads /proc.
+    pub fn open() -> io::Result<SockDiag> {
+        let flags = libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+        // SAFETY: plain syscall with constant arguments.
+        let raw = unsafe { libc::socket(libc::AF_NETLINK, flags, libc::NETLINK_SOCK_DIAG) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let kernel = kernel_addr();
+        // SAFETY: `kernel` is a valid sockaddr_nl and the length is its size.
+        let rc = unsafe {
+            libc::connect(
+                fd.as_raw_fd(),
+                std::ptr::from_ref(&kernel).cast(),
+                sockaddr_nl_len(),
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(SockDiag {
+            fd,
+            buf: vec![0; RECV_BUF],
+            state: DumpState::new(),
+        })
+    }
+
+    /// Start a dump of every TCP socket in every state, IPv4 then IPv6. A dump
+    /// still in flight is abandoned: its remaining replies are dropped.
+    pub fn request_dump(&mut self) -> io::Result<()> {
+        self.state.start();
+        self.send_pending()
+    }
+
+    /// Read every reply queued on the socket (until `WouldBlock`), calling
+    /// `out` for each socket of the current dump. Sockets of one dump may come
+    /// over several calls; `Done` marks the call that completed it.
+    pub fn read_replies(&mut self, out: &mut impl FnMut(SocketEntry)) -> io::Result<DumpProgress> {
+        let was_running = self.state.phase != Phase::Idle;
+        while let Some(len) = self.recv()? {
+            let chunk = &self.buf[..len.min(self.buf.len())];
+            if len > self.buf.len() {
+                self.state.stats.truncated += 1;
+            }
+            let state = &mut self.state;
+            let result = parse_dump_chunk(chunk, &mut |reply| state.on_reply(reply, out));
+            state.stats.malformed += result.malformed;
+            self.send_pending()?;
+        }
+        Ok(if std::mem::take(&mut self.state.finished) {
+            DumpProgress::Done
+        } else if was_running {
+            DumpProgress::Pending
+        } else {
+            DumpProgress::Idle
+        })
+    }
+
+    /// Counters of the current dump, or of the last one once it is done.
+    pub fn stats(&self) -> DumpStats {
+        self.state.stats
+    }
+
+    /// Send the request the state machine asked for, if any.
+    fn send_pending(&mut self) -> io::Result<()> {
+        if !std::mem::take(&mut self.state.must_send) {
+            return Ok(());
+        }
+        let Phase::Running { family, seq, .. } = self.state.phase else {
+            return Ok(());
+        };
+        let request = dump_request(family, seq);
+        loop {
+            // SAFETY: `request` is a live repr(C) value of the size given.
+            let rc = unsafe {
+                libc::send(
+                    self.fd.as_raw_fd(),
+                    std::ptr::from_ref(&request).cast(),
+                    size_of::<DumpRequest>(),
+                    0,
+                )
+            };
+            if rc >= 0 {
+                return Ok(());
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+
+    /// One datagram into `buf`: `Some(full length)` (may exceed the buffer, see
+    /// `MSG_TRUNC`), `None` when nothing is queued. Datagrams from anyone but
+    /// the kernel are dropped and counted.
+    fn recv(&mut self) -> io::Result<Option<usize>> {
+        loop {
+            let mut from = MaybeUninit::<libc::sockaddr_nl>::zeroed();
+            let mut from_len = sockaddr_nl_len();
+            // SAFETY: the buffer pointer and length describe `self.buf`; `from`
+            // is large enough for the address the kernel writes.
+            let rc = unsafe {
+                libc::recvfrom(
+                    self.fd.as_raw_fd(),
+                    self.buf.as_mut_ptr().cast(),
+                    self.buf.len(),
+                    libc::MSG_TRUNC,
+                    from.as_mut_ptr().cast(),
+                    &mut from_len,
+                )
+            };
+            if rc < 0 {
+                let err = io::Error::last_os_error();
+                match err.kind() {
+                    io::ErrorKind::Interrupted => continue,
+                    io::ErrorKind::WouldBlock => return Ok(None),
+                    _ => return Err(err),
+                }
+            }
+            // SAFETY: zero-initialised, and a sockaddr_nl is plain integers.
+            let from = unsafe { from.assume_init() };
+            if from.nl_pid != 0 {
+                self.state.stats.foreign += 1;
+                continue;
+            }
+            return Ok(Some(rc.unsigned_abs()));
+        }
+    }
+}
+
+impl AsRawFd for SockDiag {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl Source for SockDiag {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        SourceFd(&self.fd.as_raw_fd()).register(registry, token, interests)
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        SourceFd(&self.fd.as_raw_fd()).reregister(registry, token, interests)
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        SourceFd(&self.fd.as_raw_fd()).deregister(registry)
+    }
+}
+
+/// The kernel's netlink address (port id 0).
+fn kernel_addr() -> libc::sockaddr_nl {
+    // SAFETY: sockaddr_nl is plain integers; all-zero is valid.
+    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    addr
+}
+
+fn sockaddr_nl_len() -> libc::socklen_t {
+    size_of::<libc::sockaddr_nl>() as libc::socklen_t
+}
+
+/// A dump request for every TCP socket of `family` in every state.
+fn dump_request(family: Family, seq: u32) -> DumpRequest {
+    let family = match family {
+        Family::V4 => libc::AF_INET,
+        Family::V6 => libc::AF_INET6,
+    };
+    DumpRequest {
+        header: libc::nlmsghdr {
+            nlmsg_len: size_of::<DumpRequest>() as u32,
+            nlmsg_type: SOCK_DIAG_BY_FAMILY,
+            nlmsg_flags: (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16,
+            nlmsg_seq: seq,
+            nlmsg_pid: 0,
+        },
+        body: InetDiagReqV2 {
+            family: family as u8,
+            protocol: libc::IPPROTO_TCP as u8,
+            ext: 0,
+            pad: 0,
+            states: !0,
+            id: InetDiagSockId {
+                sport: [0; 2],
+                dport: [0; 2],
+                src: [0; 16],
+                dst: [0; 16],
+                interface: 0,
+                cookie: [0; 2],
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::sockets::ProcNetReader;
+    use std::collections::BTreeSet;
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
+
+    // ---- synthetic replies -------------------------------------------------
+
+    fn message(ty: u16, seq: u32, body: &[u8]) -> Vec<u8> {
+        let len = (NLMSG_HDRLEN + body.len()) as u32;
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&len.to_ne_bytes());
+        bytes.extend_from_slice(&ty.to_ne_bytes());
+        bytes.extend_from_slice(&2u16.to_ne_bytes()); // NLM_F_MULTI
+        bytes.extend_from_slice(&seq.to_ne_bytes());
+        bytes.extend_from_slice(&0u32.to_ne_bytes());
+        bytes.extend_from_slice(body);
+        while bytes.len() % 4 != 0 {
+            bytes.push(0);
+        }
+        bytes
+    }
+
+    /// The body of a `SOCK_DIAG_BY_FAMILY` reply, laid out as the kernel does,
+    /// followed by one attribute as real replies carry.
+    fn diag_body(family: u8, state: u8, local: SocketAddr, remote: SocketAddr) -> Vec<u8> {
+        let raw = |ip: IpAddr| match ip {
+            IpAddr::V4(v4) => {
+                let mut b = [0u8; 16];
+                b[..4].copy_from_slice(&v4.octets());
+                b
+            }
+            IpAddr::V6(v6) => v6.octets(),
+        };
+        let mut body = vec![family, state, 0, 0];
+        body.extend_from_slice(&local.port().to_be_bytes());
+        body.extend_from_slice(&remote.port().to_be_bytes());
+        body.extend_from_slice(&raw(local.ip()));
+        body.extend_from_slice(&raw(remote.ip()));
+        body.extend_from_slice(&[0; 12 + 20]); // if, cookie, expires..inode
+        body.extend_from_slice(&[5, 0, 8, 0, 0, 0, 0, 0]); // INET_DIAG_SHUTDOWN attr
+        body
+    }
+
+    fn socket_msg(seq: u32, local: &str, remote: &str, state: TcpState) -> Vec<u8> {
+        let (local, remote): (SocketAddr, SocketAddr) =
+            (local.parse().expect("addr"), remote.parse().expect("addr"));
+        let family = if local.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
+        let body = diag_body(family as u8, state as u8, local, remote);
+        message(SOCK_DIAG_BY_FAMILY, seq, &body)
+    }
+
+    fn done(seq: u32, errno: i32) -> Vec<u8> {
+        message(libc::NLMSG_DONE as u16, seq, &errno.to_ne_bytes())
+    }
+
+    fn error(seq: u32, errno: i32) -> Vec<u8> {
+        let mut body = errno.to_ne_bytes().to_vec();
+        body.extend_from_slice(&[0; NLMSG_HDRLEN]); // the echoed request header
+        message(libc::NLMSG_ERROR as u16, seq, &body)
+    }
+
+    fn parse(bytes: &[u8]) -> (Vec<Reply>, ChunkResult) {
+        let mut replies = Vec::new();
+        let result = parse_dump_chunk(bytes, &mut |r| replies.push(r));
+        (replies, result)
+    }
+
+    fn entry(local: &str, remote: &str, state: TcpState) -> SocketEntry {
+        SocketEntry {
+            local: local.parse().expect("addr"),
+            remote: remote.parse().expect("addr"),
+            state,
+        }
+    }
+
+    #[test]
+    fn chunk_with_sockets_done_and_error() {
+        let mut bytes = socket_msg(7, "127.0.0.1:80", "127.0.0.1:50000", TcpState::Established);
+        bytes.extend(socket_msg(
+            7,
+            "[::ffff:10.0.0.1]:443",
+            "[::ffff:203.0.113.5]:4000",
+            TcpState::SynRecv,
+        ));
+        bytes.extend(socket_msg(7, "[::1]:22", "[::]:0", TcpState::Listen));
+        bytes.extend(message(libc::NLMSG_NOOP as u16, 7, &[]));
+        bytes.extend(error(8, -libc::EBUSY));
+        bytes.extend(done(7, 0));
+        let (replies, result) = parse(&bytes);
+        assert_eq!(
+            result,
+            ChunkResult {
+                messages: 6,
+                malformed: 0
+            }
+        );
+        assert_eq!(
+            replies,
+            [
+                Reply::Socket {
+                    seq: 7,
+                    entry: entry("127.0.0.1:80", "127.0.0.1:50000", TcpState::Established)
+                },
+                // IPv4-mapped comes out as IPv4.
+                Reply::Socket {
+                    seq: 7,
+                    entry: entry("10.0.0.1:443", "203.0.113.5:4000", TcpState::SynRecv)
+                },
+                Reply::Socket {
+                    seq: 7,
+                    entry: entry("[::1]:22", "[::]:0", TcpState::Listen)
+                },
+                Reply::Error {
+                    seq: 8,
+                    errno: -libc::EBUSY
+                },
+                Reply::Done { seq: 7, errno: 0 },
+            ]
+        );
+    }
+
+    #[test]
+    fn broken_messages_are_counted_not_panicked_on() {
+        let good = socket_msg(1, "127.0.0.1:80", "127.0.0.1:5", TcpState::Established);
+        // Cut anywhere inside the message: the walk stops and counts one.
+        for cut in 1..good.len() {
+            let (replies, result) = parse(&good[..cut]);
+            assert!(replies.is_empty(), "cut at {cut}");
+            assert_eq!(result.malformed, 1, "cut at {cut}");
+        }
+        // A length below the header size would loop forever if trusted.
+        let mut tiny = good.clone();
+        tiny[..4].copy_from_slice(&3u32.to_ne_bytes());
+        assert_eq!(
+            parse(&tiny).1,
+            ChunkResult {
+                messages: 0,
+                malformed: 1
+            }
+        );
+        // A body too short, an unknown family and an unknown state.
+        let short = message(SOCK_DIAG_BY_FAMILY, 1, &[2, 1, 0, 0]);
+        let mut bad_family = good.clone();
+        bad_family[NLMSG_HDRLEN] = 99;
+        let mut bad_state = good.clone();
+        bad_state[NLMSG_HDRLEN + 1] = 0;
+        let empty_error = message(libc::NLMSG_ERROR as u16, 1, &[]);
+        let mut bytes = [short, bad_family, bad_state, empty_error].concat();
+        bytes.extend_from_slice(&good);
+        let (replies, result) = parse(&bytes);
+        assert_eq!(
+            result,
+            ChunkResult {
+                messages: 5,
+                malformed: 4
+            }
+        );
+        assert_eq!(replies.len(), 1);
+        // A DONE without its errno (old kernels) still ends the dump.
+        let (replies, _) = parse(&message(libc::NLMSG_DONE as u16, 4, &[]));
+        assert_eq!(replies, [Reply::Done { seq: 4, errno: 0 }]);
+    }
+
+    fn feed(state: &mut DumpState, bytes: &[u8]) -> Vec<SocketEntry> {
+        let mut got = Vec::new();
+        parse_dump_chunk(bytes, &mut |r| state.on_reply(r, &mut |e| got.push(e)));
+        got
+    }
+
+    fn running(state: &DumpState) -> Option<(Family, u32, bool)> {
+        match state.phase {
+            Phase::Running { family, seq, busy } => Some((family, seq, busy)),
+            Phase::Idle => None,
+        }
+    }
+
+    #[test]
+    fn state_machine_v4_then_v6_then_done() {
+        let mut state = DumpState::new();
+        state.start();
+        assert!(std::mem::take(&mut state.must_send));
+        assert_eq!(running(&state), Some((Family::V4, 1, false)));
+        let got = feed(
+            &mut state,
+            &[
+                socket_msg(1, "1.2.3.4:1", "5.6.7.8:2", TcpState::Established),
+                done(1, 0),
+            ]
+            .concat(),
+        );
+        assert_eq!(got.len(), 1);
+        assert!(
+            std::mem::take(&mut state.must_send),
+            "IPv6 request after IPv4 DONE"
+        );
+        assert_eq!(running(&state), Some((Family::V6, 2, false)));
+        let got = feed(
+            &mut state,
+            &[
+                socket_msg(2, "[::1]:1", "[::1]:2", TcpState::Listen),
+                done(2, 0),
+            ]
+            .concat(),
+        );
+        assert_eq!(got.len(), 1);
+        assert!(state.finished && running(&state).is_none() && !state.must_send);
+        assert_eq!(state.stats.sockets, 2);
+        assert_eq!(state.stats.error, None);
+    }
+
+    #[test]
+    fn state_machine_family_error_still_finishes() {
+        let mut state = DumpState::new();
+        state.start();
+        feed(&mut state, &done(1, 0));
+        feed(&mut state, &error(2, -libc::EAFNOSUPPORT));
+        assert!(state.finished);
+        assert_eq!(state.stats.error, Some(-libc::EAFNOSUPPORT));
+    }
+
+    /// Request A is in flight, request B is refused with EBUSY: A's replies
+    /// are dropped, and B goes out again (fresh seq) when A's DONE arrives.
+    #[test]
+    fn state_machine_new_request_while_in_flight() {
+        let mut state = DumpState::new();
+        state.start(); // A, seq 1
+        let a = socket_msg(1, "1.1.1.1:1", "2.2.2.2:2", TcpState::Established);
+        assert_eq!(feed(&mut state, &a).len(), 1);
+        state.start(); // B, seq 2
+        state.must_send = false;
+        let got = feed(
+            &mut state,
+            &[a.clone(), error(2, -libc::EBUSY), a.clone()].concat(),
+        );
+        assert!(got.is_empty());
+        assert_eq!(running(&state), Some((Family::V4, 2, true)));
+        assert!(!state.must_send);
+        feed(&mut state, &[a.clone(), done(1, 0)].concat());
+        assert!(state.must_send, "resend when the old dump ends");
+        assert_eq!(running(&state), Some((Family::V4, 3, false)));
+        assert_eq!(state.stats.stale, 4);
+        // A stale DONE when not busy changes nothing.
+        state.must_send = false;
+        feed(&mut state, &done(1, 0));
+        assert!(!state.must_send);
+        assert_eq!(running(&state), Some((Family::V4, 3, false)));
+        // Replies with no dump in flight are stale.
+        let mut idle = DumpState::new();
+        assert!(feed(&mut idle, &a).is_empty());
+        assert_eq!(idle.stats.stale, 1);
+    }
+
+    // ---- the real kernel ---------------------------------------------------
+
+    /// Open the socket, or say why the test cannot run here.
+    fn open_or_skip() -> Option<SockDiag> {
+        match SockDiag::open() {
+            Ok(diag) => Some(diag),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EPERM | libc::EACCES | libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT)
+                ) =>
+            {
+                eprintln!("skipped: netlink sock_diag refused here: {e}");
+                None
+            }
+            Err(e) => panic!("SockDiag::open: {e}"),
+        }
+    }
+
+    /// One full dump through a mio Poll, as the event loop will drive it.
+    fn dump(diag: &mut SockDiag) -> Vec<SocketEntry> {
+        let mut poll = mio::Poll::new().expect("poll");
+        let mut events = mio::Events::with_capacity(8);
+        poll.registry()
+            .register(diag, Token(1), Interest::READABLE)
+            .expect("register");
+        let mut got = Vec::new();
+        diag.request_dump().expect("request");
+        // A bound on rounds so a broken dump fails the test instead of hanging.
+        for _ in 0..100 {
+            match diag.read_replies(&mut |e| got.push(e)).expect("read") {
+                DumpProgress::Done => {
+                    poll.registry().deregister(diag).expect("deregister");
+                    return got;
+                }
+                DumpProgress::Pending => {
+                    poll.poll(&mut events, Some(Duration::from_secs(1)))
+                        .expect("poll");
+                }
+                DumpProgress::Idle => panic!("idle while a dump was requested"),
+            }
+        }
+        panic!("dump never finished: {:?}", diag.stats());
+    }
+
+    fn proc_read() -> Vec<SocketEntry> {
+        let mut got = Vec::new();
+        let result = ProcNetReader::default().read(&mut |e| got.push(e));
+        assert_eq!(result.v4.expect("/proc/net/tcp").malformed, 0);
+        got
+    }
+
+    /// The test's own sockets: those on its listening ports. TIME_WAIT is left
+    /// out because an old connection may have used one of those ports.
+    fn ours(all: &[SocketEntry], ports: &[u16]) -> BTreeSet<(SocketAddr, SocketAddr, TcpState)> {
+        all.iter()
+            .filter(|e| e.state != TcpState::TimeWait)
+            .filter(|e| ports.contains(&e.local.port()) || ports.contains(&e.remote.port()))
+            .map(|e| (e.local, e.remote, e.state))
+            .collect()
+    }
+
+    struct Pair {
+        listener: TcpListener,
+        client: TcpStream,
+        server: TcpStream,
+    }
+
+    fn pair(bind: &str, connect_ip: &str) -> io::Result<Pair> {
+        let listener = TcpListener::bind(bind)?;
+        let port = listener.local_addr()?.port();
+        let client = TcpStream::connect((connect_ip, port))?;
+        let (server, _) = listener.accept()?;
+        Ok(Pair {
+            listener,
+            client,
+            server,
+        })
+    }
+
+    /// The three sockets of a pair, as both readers must report them.
+    fn expected(p: &Pair, listen: &str) -> Vec<(SocketAddr, SocketAddr, TcpState)> {
+        let c = p.client.local_addr().expect("addr");
+        let s = p.server.local_addr().expect("addr");
+        let l = p.listener.local_addr().expect("addr");
+        let canon = |a: SocketAddr| SocketAddr::new(a.ip().to_canonical(), a.port());
+        vec![
+            (l, listen.parse().expect("addr"), TcpState::Listen),
+            (canon(c), canon(s), TcpState::Established),
+            (canon(s), canon(c), TcpState::Established),
+        ]
+    }
+
+    #[test]
+    fn netlink_and_proc_see_the_same_real_sockets() {
+        let Some(mut diag) = open_or_skip() else {
+            return;
+        };
+        let v4 = pair("127.0.0.1:0", "127.0.0.1").expect("IPv4 loopback");
+        let mut want = expected(&v4, "0.0.0.0:0");
+        let mut ports = vec![v4.listener.local_addr().expect("addr").port()];
+        let mut held = Vec::new(); // open to the end of the test
+                                   // IPv6 may be off on a CI host; IPv4 is then still checked.
+        match (pair("[::1]:0", "::1"), pair("[::]:0", "127.0.0.1")) {
+            (Ok(v6), Ok(dual)) => {
+                want.extend(expected(&v6, "[::]:0"));
+                // The accepted side lives in the IPv6 table as ::ffff:127.0.0.1
+                // and must come out as 127.0.0.1.
+                let dual_want = expected(&dual, "[::]:0");
+                assert!(dual_want[2].0.is_ipv4(), "expected() canonicalises");
+                want.extend(dual_want);
+                ports.push(v6.listener.local_addr().expect("addr").port());
+                ports.push(dual.listener.local_addr().expect("addr").port());
+                held.extend([v6, dual]);
+            }
+            (a, b) => eprintln!("IPv6 part skipped: {:?} {:?}", a.err(), b.err()),
+        }
+        let want: BTreeSet<_> = want.into_iter().collect();
+
+        let from_netlink = ours(&dump(&mut diag), &ports);
+        let from_proc = ours(&proc_read(), &ports);
+        assert_eq!(from_netlink, want);
+        assert_eq!(from_proc, want);
+        assert_eq!(diag.stats().malformed, 0);
+        assert_eq!(diag.stats().error, None);
+        drop((v4, held));
+    }
+
+    /// A second request while the first dump is still running: the kernel
+    /// refuses it (EBUSY), the first dump's replies are dropped, and the
+    /// resent request yields every socket exactly once.
+    #[test]
+    fn request_while_in_flight_yields_each_socket_once() {
+        let Some(mut diag) = open_or_skip() else {
+            return;
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut held = Vec::new();
+        // Enough sockets that the first datagram cannot hold the whole dump,
+        // so the kernel dump is still running when the second request arrives.
+        for _ in 0..200 {
+            let client = TcpStream::connect(addr).expect("connect");
+            let (server, _) = listener.accept().expect("accept");
+            held.push((client, server));
+        }
+        diag.request_dump().expect("first request");
+        let all = dump(&mut diag);
+        let stats = diag.stats();
+        assert!(stats.stale > 0, "the first dump was in flight: {stats:?}");
+        let mut seen = std::collections::BTreeMap::new();
+        for e in all
+            .iter()
+            .filter(|e| e.local.port() == addr.port() || e.remote.port() == addr.port())
+        {
+            if e.state != TcpState::TimeWait {
+                *seen.entry((e.local, e.remote, e.state)).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(seen.len(), 1 + 2 * held.len());
+        assert!(
+            seen.values().all(|&n| n == 1),
+            "duplicates: stale replies leaked"
+        );
+    }
+
+    #[test]
+    fn idle_socket_reads_idle() {
+        let Some(mut diag) = open_or_skip() else {
+            return;
+        };
+        let mut n = 0;
+        assert_eq!(
+            diag.read_replies(&mut |_| n += 1).expect("read"),
+            DumpProgress::Idle
+        );
+        assert_eq!(n, 0);
+        dump(&mut diag);
+        assert_eq!(
+            diag.read_replies(&mut |_| n += 1).expect("read"),
+            DumpProgress::Idle
+        );
+    }
+}
