@@ -544,3 +544,332 @@ fn trim_end(b: &[u8]) -> &[u8] {
         .count();
     &b[..b.len() - n]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::time::unix_from_civil;
+    use AuthKind::*;
+
+    /// Expected result: kind, address text, user bytes.
+    type Want = Option<(AuthKind, &'static str, &'static [u8])>;
+
+    /// Local civil time through libc directly (the oracle for syslog stamps).
+    fn local(y: i32, mo: i32, d: i32, h: i32, mi: i32, s: i32) -> UnixTime {
+        // SAFETY: all-zero is a valid struct tm; mktime gets a valid pointer.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        (tm.tm_year, tm.tm_mon, tm.tm_mday) = (y - 1900, mo - 1, d);
+        (tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_isdst) = (h, mi, s, -1);
+        // SAFETY: as above.
+        let t = unsafe { libc::mktime(&mut tm) };
+        assert_ne!(t, -1);
+        t as UnixTime
+    }
+
+    fn utc(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> UnixTime {
+        unix_from_civil(y, mo, d, h, mi, s).expect("valid date")
+    }
+
+    fn check(got: Option<AuthEvent<'_>>, want: Want, context: &str) {
+        let got = got.map(|e| (e.kind, e.ip, e.user.to_vec()));
+        let want = want.map(|(k, ip, user)| (k, ip.parse().expect("test ip"), user.to_vec()));
+        assert_eq!(got, want, "{context}");
+    }
+
+    /// Each sshd message variant, with what it must yield in any frame.
+    const MESSAGES: &[(&str, Want)] = &[
+        ("Failed password for root from 203.0.113.5 port 50000 ssh2", Some((Failed, "203.0.113.5", b"root"))),
+        ("Failed password for invalid user bob from 127.0.0.1 port 50000 ssh2", Some((Failed, "127.0.0.1", b"bob"))),
+        ("Failed publickey for root from 127.0.0.1 port 38046 ssh2: RSA SHA256:PQjqWhBzQ42OCGWg1hisQEuW0Ai0JTt9VyRxuj2AZg4", Some((Failed, "127.0.0.1", b"root"))),
+        ("Failed keyboard-interactive/pam for invalid user admin from 198.51.100.7 port 2222 ssh2", Some((Failed, "198.51.100.7", b"admin"))),
+        ("Failed none for invalid user test from 2001:db8::5 port 40000 ssh2", Some((Failed, "2001:db8::5", b"test"))),
+        ("Failed password for invalid user  from 192.0.2.1 port 1 ssh2", Some((Failed, "192.0.2.1", b""))),
+        ("Failed password for root from ::ffff:192.0.2.9 port 22 ssh2", Some((Failed, "192.0.2.9", b"root"))),
+        ("message repeated 3 times: [ Failed password for root from 192.0.2.10 port 22 ssh2]", Some((Failed, "192.0.2.10", b"root"))),
+        ("Invalid user bob from 127.0.0.1 port 42946", Some((InvalidUser, "127.0.0.1", b"bob"))),
+        ("Invalid user admin from 192.0.2.3", Some((InvalidUser, "192.0.2.3", b"admin"))),
+        ("Invalid user  from 192.0.2.4 port 5", Some((InvalidUser, "192.0.2.4", b""))),
+        ("Invalid user oracle from 2001:db8:0:0::7 port 5", Some((InvalidUser, "2001:db8::7", b"oracle"))),
+        ("Accepted publickey for root from 127.0.0.1 port 44486 ssh2: ED25519 SHA256:8W5DM1qFfxTKbdMnLtlZCm2rNdU+vW+bJrkxbvi0pGY", Some((Accepted, "127.0.0.1", b"root"))),
+        ("Accepted password for alice from 192.0.2.20 port 51515 ssh2", Some((Accepted, "192.0.2.20", b"alice"))),
+        ("Accepted keyboard-interactive/pam for alice from 2001:db8::20 port 51515 ssh2", Some((Accepted, "2001:db8::20", b"alice"))),
+        ("Accepted publickey for alice from 192.0.2.21 port 50001 ssh2: ED25519-CERT SHA256:abc ID alice@corp (serial 42) CA ED25519 SHA256:def", Some((Accepted, "192.0.2.21", b"alice"))),
+        ("Connection closed by invalid user bob 127.0.0.1 port 42946 [preauth]", Some((ClosedPreauth, "127.0.0.1", b"bob"))),
+        ("Connection closed by authenticating user root 127.0.0.1 port 42962 [preauth]", Some((ClosedPreauth, "127.0.0.1", b"root"))),
+        ("Connection closed by 192.0.2.30 port 44552 [preauth]", Some((ClosedPreauth, "192.0.2.30", b""))),
+        ("Connection closed by 192.0.2.31 port 44502", Some((ClosedPreauth, "192.0.2.31", b""))),
+        ("Connection closed by invalid user  192.0.2.37 port 9 [preauth]", Some((ClosedPreauth, "192.0.2.37", b""))),
+        ("Disconnected from invalid user bob 192.0.2.32 port 5 [preauth]", Some((ClosedPreauth, "192.0.2.32", b"bob"))),
+        ("Disconnected from authenticating user root 192.0.2.33 port 5 [preauth]", Some((ClosedPreauth, "192.0.2.33", b"root"))),
+        ("Disconnected from 192.0.2.34 port 5 [preauth]", Some((ClosedPreauth, "192.0.2.34", b""))),
+        ("Connection reset by 192.0.2.35 port 51106", Some((ClosedPreauth, "192.0.2.35", b""))),
+        ("Connection reset by authenticating user root 2001:db8::36 port 51106 [preauth]", Some((ClosedPreauth, "2001:db8::36", b"root"))),
+        ("error: maximum authentication attempts exceeded for root from 127.0.0.1 port 38046 ssh2 [preauth]", Some((MaxAttempts, "127.0.0.1", b"root"))),
+        ("error: maximum authentication attempts exceeded for invalid user nosuch from 127.0.0.1 port 51070 ssh2 [preauth]", Some((MaxAttempts, "127.0.0.1", b"nosuch"))),
+        ("maximum authentication attempts exceeded for root from 192.0.2.40 port 1 ssh2 [preauth]", Some((MaxAttempts, "192.0.2.40", b"root"))),
+        ("Disconnecting authenticating user root 127.0.0.1 port 38046: Too many authentication failures [preauth]", Some((MaxAttempts, "127.0.0.1", b"root"))),
+        ("Disconnecting invalid user nosuch ::1 port 51070: Too many authentication failures [preauth]", Some((MaxAttempts, "::1", b"nosuch"))),
+        // Other sshd messages.
+        ("Server listening on 0.0.0.0 port 22.", None),
+        ("Server listening on :: port 22.", None),
+        ("Received disconnect from 127.0.0.1 port 44486:11: disconnected by user", None),
+        ("Disconnected from user root 127.0.0.1 port 44486", None),
+        ("Accepted key ED25519 SHA256:8W5DM1qFfxTKbdMnLtlZCm2rNdU+vW+bJrkxbvi0pGY found at /root/.ssh/authorized_keys:1", None),
+        ("Postponed publickey for root from 127.0.0.1 port 44486 ssh2 [preauth]", None),
+        ("Partial publickey for root from 127.0.0.1 port 1 ssh2: ED25519 SHA256:x", None),
+        ("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.1  user=root", None),
+        ("pam_unix(sshd:session): session opened for user root(uid=0) by (uid=0)", None),
+        ("Connection from 127.0.0.1 port 38046 on 127.0.0.1 port 22 rdomain \"\"", None),
+        ("kex_exchange_identification: Connection closed by remote host", None),
+        ("Unable to negotiate with 192.0.2.1 port 5: no matching key exchange method found. Their offer: ssh-rsa [preauth]", None),
+        ("Starting session: command for root from 127.0.0.1 port 44486 id 0", None),
+        ("Received signal 15; terminating.", None),
+        ("fatal: Timeout before authentication for 192.0.2.1 port 5", None),
+        ("Disconnecting invalid user bob 192.0.2.1 port 5: Change of username or service not allowed: (bob,ssh-connection) -> (root,ssh-connection) [preauth]", None),
+        // Shapes that are not sshd's: a non-IP in the address slot, bad ports.
+        ("Failed password for root from UNKNOWN port 65535 ssh2", None),
+        ("Invalid user bob from host.example.com port 5", None),
+        ("Connection closed by 999.1.1.1 port 5 [preauth]", None),
+        ("Connection closed by [192.0.2.1] port 5 [preauth]", None),
+        ("Failed password for root from fe80::1%eth0 port 5 ssh2", None),
+        ("Failed password for root from 192.0.2.1 port 123456 ssh2", None),
+        ("Failed password for root from 192.0.2.1 port 22", None),
+        ("Failed password for root from 192.0.2.1 port ssh2", None),
+        ("Failed pass word for root from 192.0.2.1 port 22 ssh2", None),
+        ("Connection closed by 192.0.2.1 port x [preauth]", None),
+        ("", None),
+    ];
+
+    /// Frame prefixes, with the event time a line in that frame must carry
+    /// (the clock is 2026-11-26 12:00 local for the yearless ones).
+    fn frames() -> Vec<(&'static str, Option<UnixTime>)> {
+        let t = utc(2026, 11, 25, 17, 41, 52);
+        vec![
+            (
+                "Nov 25 17:41:52 web1 sshd[1234]: ",
+                Some(local(2026, 11, 25, 17, 41, 52)),
+            ),
+            (
+                "Nov  5 17:41:52 web1 sshd[1234]: ",
+                Some(local(2026, 11, 5, 17, 41, 52)),
+            ),
+            (
+                "Nov 05 17:41:52 web1 sshd: ",
+                Some(local(2026, 11, 5, 17, 41, 52)),
+            ),
+            (
+                "Nov 25 17:41:52 sshd-session[1]: ",
+                Some(local(2026, 11, 25, 17, 41, 52)),
+            ),
+            (
+                "<38>Nov 25 17:41:52 sshd[1234]: ",
+                Some(local(2026, 11, 25, 17, 41, 52)),
+            ),
+            (
+                "2026-11-25T17:41:52.123456+00:00 web1 sshd[1234]: ",
+                Some(t),
+            ),
+            (
+                "2026-11-25T17:41:52+0000 web1 sshd-session[1234]: ",
+                Some(t),
+            ),
+            ("2026-11-25T18:41:52.000123+0100 web1 sshd[1234]: ", Some(t)),
+            ("<38>2026-11-25T17:41:52Z web1 sshd[1234]: ", Some(t)),
+            (
+                "<38>1 2026-11-25T17:41:52.003Z web1 sshd 1234 - - ",
+                Some(t),
+            ),
+            (
+                "<38>1 2026-11-25T17:41:52Z web1 sshd-session 1234 - -  ",
+                Some(t),
+            ),
+            (
+                "<38>1 2026-11-25T17:41:52Z web1 sshd - ID47 [a b=\"x]\\\"y\"][c] \u{feff}",
+                Some(t),
+            ),
+            ("<38>1 - web1 sshd 1234 - - ", None),
+        ]
+    }
+
+    #[test]
+    fn every_message_in_every_frame() {
+        let now = local(2026, 11, 26, 12, 0, 0);
+        for (prefix, time) in frames() {
+            for &(msg, want) in MESSAGES {
+                let line = format!("{prefix}{msg}");
+                let got = AuthParser::new(now).parse(line.as_bytes());
+                if want.is_some() {
+                    assert_eq!(got.as_ref().and_then(|e| e.time), time, "time of {line:?}");
+                }
+                check(got, want, &line);
+            }
+        }
+    }
+
+    #[test]
+    fn crlf_and_trailing_space_are_ignored() {
+        let mut p = AuthParser::new(0);
+        let line = b"2026-11-25T17:41:52Z h sshd[1]: Failed password for root from 192.0.2.1 port 2 ssh2\r";
+        check(p.parse(line), Some((Failed, "192.0.2.1", b"root")), "CRLF");
+    }
+
+    #[test]
+    fn other_programs_and_garbage_are_none() {
+        let lines: &[&[u8]] = &[
+            b"Nov 25 17:41:52 web1 CRON[1]: (root) CMD (true)",
+            b"Nov 25 17:41:52 web1 sudo:   alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/ls",
+            b"Nov 25 17:41:52 web1 sshd[1]: Server listening on 0.0.0.0 port 22.",
+            b"Nov 25 17:41:52 web1 notsshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2",
+            b"Nov 25 17:41:52 web1 sshdx: Failed password for root from 192.0.2.1 port 22 ssh2",
+            b"Nov 25 17:41:52 web1 sshd-keygen[1]: Failed password for root from 192.0.2.1 port 22 ssh2",
+            b"Nov 25 17:41:52 web1 sshd[x]: Failed password for root from 192.0.2.1 port 22 ssh2",
+            b"Nov 25 17:41:52 web1 logger: sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2",
+            b"Nov 25 17:41:52 web1: sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2",
+            b"2026-11-25T17:41:52+0000 web1 systemd[1]: Started ssh.service - OpenBSD Secure Shell server.",
+            b"<38>1 2026-11-25T17:41:52Z web1 CRON 1 - - Failed password for root from 192.0.2.1 port 22 ssh2",
+            b"<38>1 2026-11-25T17:41:52Z web1 sshd 1 - [unterminated Failed password for root from 192.0.2.1 port 22 ssh2",
+            b"<38>1 2026-11-25T17:41:52Z web1 sshd 1 - -Failed password for root from 192.0.2.1 port 22 ssh2",
+            b"<3821>1 2026-11-25T17:41:52Z web1 sshd 1 - - Failed password for root from 192.0.2.1 port 22 ssh2",
+            b"Failed password for root from 192.0.2.1 port 22 ssh2",
+            b"-- Boot 4d1d9a2e7c9b4f0c8e3b1f2a5d6c7e8f --",
+            b"-- No entries --",
+            b"Nov 25 17:41:52",
+            b"Nov 25 17:41:52 ",
+            b"<",
+            b"\xff\xfe\x00\x01",
+            b"",
+        ];
+        let mut p = AuthParser::new(0);
+        for line in lines {
+            check(p.parse(line), None, &String::from_utf8_lossy(line));
+        }
+    }
+
+    #[test]
+    fn sshd_auth_lines_are_preauth_without_the_suffix() {
+        // sshd-auth (OpenSSH 10) only runs before authentication.
+        let mut p = AuthParser::new(0);
+        let line = b"2026-11-25T17:44:02+0000 h sshd-auth[9]: Disconnected from user test 192.0.2.211 port 33002";
+        check(
+            p.parse(line),
+            Some((ClosedPreauth, "192.0.2.211", b"test")),
+            "sshd-auth",
+        );
+        let line = b"2026-11-25T17:44:02+0000 h sshd-session[9]: Disconnected from user test 192.0.2.211 port 33002";
+        check(p.parse(line), None, "post-auth logout");
+        let line = b"2026-11-25T17:44:02+0000 h sshd[9]: Connection closed by user test 192.0.2.211 port 33002 [preauth]";
+        check(
+            p.parse(line),
+            Some((ClosedPreauth, "192.0.2.211", b"test")),
+            "user form with [preauth]",
+        );
+    }
+
+    /// `(1-based line number, kind, ip, user)` for every corpus line that is
+    /// an event; every other line must give `None`.
+    const CORPUS_EVENTS: &[(usize, AuthKind, &str, &[u8])] = &[
+        (5, InvalidUser, "127.0.0.1", b"bob"),
+        (8, Failed, "127.0.0.1", b"bob"),
+        (9, ClosedPreauth, "127.0.0.1", b"bob"),
+        (11, Failed, "127.0.0.1", b"root"),
+        (12, ClosedPreauth, "127.0.0.1", b"root"),
+        (13, InvalidUser, "::1", b"bob"),
+        (14, Failed, "::1", b"bob"),
+        (15, ClosedPreauth, "::1", b"bob"),
+        (16, Accepted, "127.0.0.1", b"root"),
+        (22, Failed, "127.0.0.1", b"root"),
+        (23, Failed, "127.0.0.1", b"root"),
+        (24, MaxAttempts, "127.0.0.1", b"root"),
+        (25, MaxAttempts, "127.0.0.1", b"root"),
+        (26, InvalidUser, "127.0.0.1", b"nosuch"),
+        (27, MaxAttempts, "127.0.0.1", b"nosuch"),
+        (28, MaxAttempts, "127.0.0.1", b"nosuch"),
+        (
+            29,
+            InvalidUser,
+            "127.0.0.1",
+            b"x from 10.9.9.9 port 22 ssh2",
+        ),
+        (30, Failed, "127.0.0.1", b"x from 10.9.9.9 port 22 ssh2"),
+        (
+            31,
+            ClosedPreauth,
+            "127.0.0.1",
+            b"x from 10.9.9.9 port 22 ssh2",
+        ),
+        (32, InvalidUser, "127.0.0.1", b"admin from 1.2.3.4"),
+        (33, Failed, "127.0.0.1", b"admin from 1.2.3.4"),
+        (34, ClosedPreauth, "127.0.0.1", b"admin from 1.2.3.4"),
+        (
+            35,
+            InvalidUser,
+            "127.0.0.1",
+            b"q 10.9.9.9 port 22 [preauth]",
+        ),
+        (36, Failed, "127.0.0.1", b"q 10.9.9.9 port 22 [preauth]"),
+        (
+            37,
+            ClosedPreauth,
+            "127.0.0.1",
+            b"q 10.9.9.9 port 22 [preauth]",
+        ),
+        (39, ClosedPreauth, "127.0.0.1", b""),
+        (41, ClosedPreauth, "127.0.0.1", b""),
+        (42, ClosedPreauth, "203.0.113.77", b""),
+        (46, ClosedPreauth, "203.0.113.80", b"root"),
+        (48, ClosedPreauth, "203.0.113.81", b"oracle"),
+        (49, Failed, "2001:db8::77", b"ubnt"),
+        (50, Failed, "198.51.100.23", b"pi"),
+        (51, Accepted, "198.51.100.24", b"deploy"),
+        (52, Accepted, "198.51.100.25", b"deploy"),
+        (61, Failed, "192.0.2.200", b"root"),
+        (62, Failed, "192.0.2.200", b"root"),
+        (63, MaxAttempts, "192.0.2.200", b"root"),
+        (64, InvalidUser, "192.0.2.201", b"admin"),
+        (66, Failed, "192.0.2.210", b"test"),
+        (67, ClosedPreauth, "192.0.2.210", b"test"),
+        (68, ClosedPreauth, "192.0.2.211", b"test"),
+        (71, Failed, "192.0.2.220", b"root"),
+        (72, InvalidUser, "192.0.2.221", b"guest"),
+    ];
+
+    const CORPUS: &str = include_str!("../../tests/data/sshd_corpus.txt");
+
+    #[test]
+    fn debian_corpus_matches_its_table() {
+        let mut p = AuthParser::new(local(2026, 11, 26, 0, 0, 0));
+        let mut expected = CORPUS_EVENTS.iter().peekable();
+        for (i, line) in CORPUS.lines().enumerate() {
+            let want = expected
+                .next_if(|e| e.0 == i + 1)
+                .map(|&(_, kind, ip, user)| (kind, ip, user));
+            let got = p.parse(line.as_bytes());
+            if want.is_some() {
+                assert!(
+                    got.as_ref().is_some_and(|e| e.time.is_some()),
+                    "time of line {}",
+                    i + 1
+                );
+            }
+            check(got, want, &format!("line {}: {line}", i + 1));
+        }
+        assert!(
+            expected.next().is_none(),
+            "table names lines past the corpus"
+        );
+    }
+
+    #[test]
+    fn corpus_times() {
+        let mut p = AuthParser::new(local(2026, 11, 26, 0, 0, 0));
+        let time = |p: &mut AuthParser, n: usize| {
+            let line = CORPUS.lines().nth(n - 1).expect("corpus line");
+            p.parse(line.as_bytes()).and_then(|e| e.time)
+        };
+        assert_eq!(time(&mut p, 8), Some(utc(2026, 11, 25, 17, 41, 56)));
+        assert_eq!(time(&mut p, 61), Some(local(2026, 11, 25, 17, 43, 1)));
+        assert_eq!(time(&mut p, 64), Some(local(2026, 11, 5, 9, 3, 4)));
+        assert_eq!(time(&mut p, 66), Some(utc(2026, 11, 25, 17, 44, 0)));
+        assert_eq!(time(&mut p, 71), Some(utc(2026, 11, 25, 17, 45, 0)));
+    }
+}
