@@ -404,7 +404,12 @@ fn strip_invalid(user: &[u8]) -> &[u8] {
 /// construction and is dropped rather than attributed to a forged address.
 fn from_port_ssh2<'a>(text: &'a [u8], from: &memmem::Finder) -> Option<(&'a [u8], &'a [u8])> {
     let (mut simple, mut last, mut count) = (None, None, 0usize);
-    for at in from.find_iter(text) {
+    // Overlapping search: in `U from from IP`, a non-overlapping iterator
+    // would consume the real anchor's leading space and lose the event.
+    let mut next = 0;
+    while let Some(found) = from.find(&text[next..]) {
+        let at = next + found;
+        next = at + 1;
         let Some((ip, extra)) = from_candidate(&text[at + 6..]) else {
             continue;
         };
@@ -434,12 +439,17 @@ fn from_candidate(s: &[u8]) -> Option<(&[u8], &[u8])> {
     }
 }
 
-/// Empty, or exactly `TYPE FINGERPRINT` (two tokens, one space).
+/// Empty, or exactly `TYPE FINGERPRINT` (two tokens, one space). Looks at
+/// most two spaces ahead, so many candidates on one line stay linear.
 fn is_plain_extra(extra: &[u8]) -> bool {
-    extra.is_empty()
-        || (memchr::memchr_iter(b' ', extra).count() == 1
-            && extra.first() != Some(&b' ')
-            && extra.last() != Some(&b' '))
+    if extra.is_empty() {
+        return true;
+    }
+    let Some(sp) = memchr::memchr(b' ', extra) else {
+        return false;
+    };
+    let fingerprint = &extra[sp + 1..];
+    sp > 0 && !fingerprint.is_empty() && memchr::memchr(b' ', fingerprint).is_none()
 }
 
 /// After `Invalid user `: `U from IP port N`, or `U from IP` (before 7.x).
@@ -871,5 +881,350 @@ mod tests {
         assert_eq!(time(&mut p, 64), Some(local(2026, 11, 5, 9, 3, 4)));
         assert_eq!(time(&mut p, 66), Some(utc(2026, 11, 25, 17, 44, 0)));
         assert_eq!(time(&mut p, 71), Some(utc(2026, 11, 25, 17, 45, 0)));
+    }
+
+    fn parse_one(line: &[u8]) -> Option<AuthEvent<'_>> {
+        AuthParser::new(0).parse(line)
+    }
+
+    fn sshd(msg: &[u8]) -> Vec<u8> {
+        [b"2026-11-25T17:41:52+0000 h sshd[1]: ".as_slice(), msg].concat()
+    }
+
+    #[test]
+    fn forged_addresses_in_user_names_are_ignored() {
+        let cases: &[(&[u8], Want)] = &[
+            (b"Failed password for x from 6.6.6.6 port 22 ssh2: RSA SHA256:a from 192.0.2.1 port 5 ssh2", Some((Failed, "192.0.2.1", b"x from 6.6.6.6 port 22 ssh2: RSA SHA256:a"))),
+            (b"Failed password for x from 6.6.6.6 port 22 ssh2 from UNKNOWN port 65535 ssh2", None),
+            (b"Failed password for invalid user a from 2001:db8::bad port 1 ssh2 from 2001:db8::1 port 2 ssh2", Some((Failed, "2001:db8::1", b"a from 2001:db8::bad port 1 ssh2"))),
+            (b"Failed password for invalid user a from ::ffff:6.6.6.6 port 1 ssh2 from ::ffff:192.0.2.7 port 2 ssh2", Some((Failed, "192.0.2.7", b"a from ::ffff:6.6.6.6 port 1 ssh2"))),
+            // Regression (found by the oracle test below): a user name
+            // ending in ` from` overlaps the real anchor's leading space; a
+            // non-overlapping search skipped the anchor and dropped the event.
+            (b"Failed password for invalid user x from from 192.0.2.1 port 2 ssh2", Some((Failed, "192.0.2.1", b"x from"))),
+            (b"Failed password for invalid user from from from 192.0.2.1 port 2 ssh2", Some((Failed, "192.0.2.1", b"from from"))),
+            (b"Accepted password for x from 6.6.6.6 port 1 ssh2 from 192.0.2.1 port 2 ssh2", Some((Accepted, "192.0.2.1", b"x from 6.6.6.6 port 1 ssh2"))),
+            (b"Invalid user x from 6.6.6.6 from UNKNOWN port 65535", None),
+            (b"Invalid user x from 6.6.6.6 port 1 from UNKNOWN", None),
+            (b"Invalid user x from 6.6.6.6 port 22 from 192.0.2.1", Some((InvalidUser, "192.0.2.1", b"x from 6.6.6.6 port 22"))),
+            (b"Connection closed by invalid user x 6.6.6.6 port 22 [preauth] UNKNOWN port 65535 [preauth]", None),
+            (b"Connection closed by invalid user 6.6.6.6 port 1 192.0.2.1 port 2 [preauth]", Some((ClosedPreauth, "192.0.2.1", b"6.6.6.6 port 1"))),
+            (b"error: maximum authentication attempts exceeded for invalid user a from 6.6.6.6 port 1 ssh2 from 192.0.2.1 port 2 ssh2 [preauth]", Some((MaxAttempts, "192.0.2.1", b"a from 6.6.6.6 port 1 ssh2"))),
+            (b"Disconnecting invalid user a 6.6.6.6 port 1: Too many authentication failures 192.0.2.1 port 2: Too many authentication failures [preauth]", Some((MaxAttempts, "192.0.2.1", b"a 6.6.6.6 port 1: Too many authentication failures"))),
+            // A certificate's key ID is chosen by the client too: one anchor
+            // is fine, two are ambiguous by construction and dropped.
+            (b"Failed publickey for root from 192.0.2.1 port 5 ssh2: ED25519-CERT SHA256:a ID z (serial 1) CA ED25519 SHA256:c", Some((Failed, "192.0.2.1", b"root"))),
+            (b"Failed publickey for root from 192.0.2.1 port 5 ssh2: ED25519-CERT SHA256:a ID z from 6.6.6.6 port 22 ssh2: RSA SHA256:b ID q (serial 1) CA ED25519 SHA256:c", None),
+            (b"Failed publickey for u from 6.6.6.6 port 1 ssh2: RSA-CERT SHA256:x ID y from 192.0.2.1 port 5 ssh2: ED25519-CERT SHA256:a ID k (serial 1) CA ED25519 SHA256:c", None),
+            (b"Failed publickey for u from 6.6.6.6 port 1 ssh2: RSA SHA256:x from 192.0.2.1 port 5 ssh2: ED25519 SHA256:a", Some((Failed, "192.0.2.1", b"u from 6.6.6.6 port 1 ssh2: RSA SHA256:x"))),
+        ];
+        for &(msg, want) in cases {
+            check(parse_one(&sshd(msg)), want, &String::from_utf8_lossy(msg));
+        }
+    }
+
+    #[test]
+    fn hostile_user_bytes_are_kept_verbatim() {
+        let users: &[&[u8]] = &[
+            b"a\x01b\x1b[31m\"x'",
+            b"\xff\xfe\x00",
+            b"\\001\\033",
+            b"bob\ttab",
+            b"  spaced  out  ",
+            b"\xe2\x80\xaeevil",
+            b"[preauth]",
+        ];
+        for &user in users {
+            let msg = [
+                b"Failed password for invalid user ".as_slice(),
+                user,
+                b" from 192.0.2.9 port 7 ssh2",
+            ]
+            .concat();
+            check(
+                parse_one(&sshd(&msg)),
+                Some((Failed, "192.0.2.9", user)),
+                "failed",
+            );
+            let msg = [b"Invalid user ".as_slice(), user, b" from 192.0.2.9 port 7"].concat();
+            check(
+                parse_one(&sshd(&msg)),
+                Some((InvalidUser, "192.0.2.9", user)),
+                "invalid",
+            );
+            let msg = [
+                b"Connection closed by invalid user ".as_slice(),
+                user,
+                b" 192.0.2.9 port 7 [preauth]",
+            ]
+            .concat();
+            check(
+                parse_one(&sshd(&msg)),
+                Some((ClosedPreauth, "192.0.2.9", user)),
+                "closed",
+            );
+        }
+    }
+
+    #[test]
+    fn very_long_forged_user_still_gives_the_real_address() {
+        let user = b"a from 6.6.6.6 port 1 ssh2 ".repeat(2_000);
+        let user = &user[..user.len() - 1];
+        let msg = [
+            b"Failed password for invalid user ".as_slice(),
+            user,
+            b" from 192.0.2.1 port 2 ssh2",
+        ]
+        .concat();
+        let line = sshd(&msg);
+        let event = parse_one(&line).expect("event");
+        assert_eq!(
+            (event.ip, event.user),
+            ("192.0.2.1".parse().expect("ip"), user)
+        );
+    }
+
+    /// Tiny deterministic generator for the property tests (no extra crates).
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    /// A user name built from the pieces an attacker would use.
+    fn hostile_user(rng: &mut XorShift) -> Vec<u8> {
+        const PIECES: &[&[u8]] = &[
+            b"from",
+            b"port",
+            b"ssh2",
+            b"ssh2:",
+            b"6.6.6.6",
+            b"::1",
+            b"::ffff:6.6.6.6",
+            b"22",
+            b"[preauth]",
+            b"invalid",
+            b"user",
+            b"authenticating",
+            b"RSA",
+            b"SHA256:x",
+            b"ID",
+            b"(serial",
+            b"1)",
+            b"CA",
+            b":",
+            b"x",
+            b"",
+            b"\x1b",
+            b"\xff",
+        ];
+        const GLUE: &[&[u8]] = &[b" ", b" ", b" ", b"", b"  ", b": "];
+        let mut user = Vec::new();
+        for _ in 0..rng.below(12) {
+            user.extend_from_slice(PIECES[rng.below(PIECES.len())]);
+            user.extend_from_slice(GLUE[rng.below(GLUE.len())]);
+        }
+        user
+    }
+
+    /// The oracle is how sshd builds the line: whatever the user name, the
+    /// parser must return exactly that name and the address sshd appended.
+    #[test]
+    fn anchored_address_matches_the_sshd_format_oracle() {
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let ips = ["192.0.2.44", "2001:db8::44", "::ffff:192.0.2.45"];
+        for round in 0..20_000 {
+            let user = hostile_user(&mut rng);
+            let ip = ips[rng.below(ips.len())];
+            let canon: IpAddr = parse_ip(ip.as_bytes()).expect("ip");
+            let port = rng.below(65_536);
+            let u = String::from_utf8_lossy(&user).into_owned();
+            let (kind, line): (AuthKind, Vec<u8>) = match rng.below(6) {
+                0 => (
+                    Failed,
+                    [
+                        b"Failed password for invalid user ".as_slice(),
+                        &user,
+                        format!(" from {ip} port {port} ssh2").as_bytes(),
+                    ]
+                    .concat(),
+                ),
+                1 => (
+                    Failed,
+                    [
+                        b"Failed publickey for invalid user ".as_slice(),
+                        &user,
+                        format!(" from {ip} port {port} ssh2: ED25519 SHA256:abc").as_bytes(),
+                    ]
+                    .concat(),
+                ),
+                2 => (
+                    InvalidUser,
+                    [
+                        b"Invalid user ".as_slice(),
+                        &user,
+                        format!(" from {ip} port {port}").as_bytes(),
+                    ]
+                    .concat(),
+                ),
+                3 => (
+                    ClosedPreauth,
+                    [
+                        b"Connection closed by invalid user ".as_slice(),
+                        &user,
+                        format!(" {ip} port {port} [preauth]").as_bytes(),
+                    ]
+                    .concat(),
+                ),
+                4 => (
+                    MaxAttempts,
+                    [
+                        b"error: maximum authentication attempts exceeded for invalid user "
+                            .as_slice(),
+                        &user,
+                        format!(" from {ip} port {port} ssh2 [preauth]").as_bytes(),
+                    ]
+                    .concat(),
+                ),
+                _ => (
+                    MaxAttempts,
+                    [
+                        b"Disconnecting invalid user ".as_slice(),
+                        &user,
+                        format!(" {ip} port {port}: Too many authentication failures [preauth]")
+                            .as_bytes(),
+                    ]
+                    .concat(),
+                ),
+            };
+            let framed = sshd(&line);
+            let got = parse_one(&framed).map(|e| (e.kind, e.ip, e.user.to_vec()));
+            assert_eq!(
+                got,
+                Some((kind, canon, user.clone())),
+                "round {round}: user {u:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_panic_on_truncations_and_byte_flips() {
+        let mut rng = XorShift(7);
+        let mut p = AuthParser::new(local(2026, 11, 26, 0, 0, 0));
+        let mut corpus: Vec<Vec<u8>> = CORPUS.lines().map(|l| l.as_bytes().to_vec()).collect();
+        for (prefix, _) in frames() {
+            corpus.extend(
+                MESSAGES
+                    .iter()
+                    .map(|(m, _)| format!("{prefix}{m}").into_bytes()),
+            );
+        }
+        for line in &corpus {
+            for end in 0..=line.len() {
+                let _ = p.parse(&line[..end]);
+                let _ = p.parse(&line[end..]);
+            }
+            for _ in 0..64 {
+                let mut bad = line.clone();
+                if let Some(at) = (!bad.is_empty()).then(|| rng.below(bad.len())) {
+                    bad[at] = b" :[]<>-0\xff"[rng.below(9)];
+                }
+                let _ = p.parse(&bad);
+            }
+        }
+    }
+
+    fn year_of(p: &mut AuthParser, stamp: &str) -> Option<UnixTime> {
+        let line =
+            format!("{stamp} h sshd[1]: Failed password for root from 192.0.2.1 port 2 ssh2");
+        p.parse(line.as_bytes()).expect("event").time
+    }
+
+    #[test]
+    fn year_across_new_year() {
+        let mut p = AuthParser::new(local(2027, 1, 1, 0, 1, 0));
+        assert_eq!(
+            year_of(&mut p, "Dec 31 23:59:00"),
+            Some(local(2026, 12, 31, 23, 59, 0))
+        );
+        let mut p = AuthParser::new(local(2027, 1, 1, 0, 1, 0));
+        assert_eq!(
+            year_of(&mut p, "Jan  1 00:00:30"),
+            Some(local(2027, 1, 1, 0, 0, 30))
+        );
+        // Up to a day ahead of the clock is still this year (clock skew)...
+        let mut p = AuthParser::new(local(2027, 1, 1, 0, 1, 0));
+        assert_eq!(
+            year_of(&mut p, "Jan  1 23:00:00"),
+            Some(local(2027, 1, 1, 23, 0, 0))
+        );
+        // ...but further ahead is the past.
+        let mut p = AuthParser::new(local(2027, 1, 1, 0, 1, 0));
+        assert_eq!(
+            year_of(&mut p, "Jun  1 12:00:00"),
+            Some(local(2026, 6, 1, 12, 0, 0))
+        );
+    }
+
+    #[test]
+    fn year_follows_the_clock_set_by_set_now() {
+        let mut p = AuthParser::new(local(2026, 6, 1, 0, 0, 0));
+        assert_eq!(
+            year_of(&mut p, "Dec 31 23:59:00"),
+            Some(local(2025, 12, 31, 23, 59, 0))
+        );
+        p.set_now(local(2027, 1, 1, 0, 1, 0));
+        assert_eq!(
+            year_of(&mut p, "Dec 31 23:59:00"),
+            Some(local(2026, 12, 31, 23, 59, 0))
+        );
+    }
+
+    #[test]
+    fn stream_advances_the_year_dec_to_jan_even_with_a_lagging_clock() {
+        let mut p = AuthParser::new(local(2026, 12, 31, 12, 0, 0));
+        let seq = [
+            ("Dec 31 23:00:00", local(2026, 12, 31, 23, 0, 0)),
+            ("Jan  1 00:30:00", local(2027, 1, 1, 0, 30, 0)),
+            ("Jan  1 18:00:00", local(2027, 1, 1, 18, 0, 0)),
+            ("Jan  2 09:00:00", local(2027, 1, 2, 9, 0, 0)),
+            // A late line from the old year stays in the old year.
+            ("Dec 31 23:59:59", local(2026, 12, 31, 23, 59, 59)),
+            ("Jan  2 10:00:00", local(2027, 1, 2, 10, 0, 0)),
+        ];
+        for (stamp, want) in seq {
+            assert_eq!(year_of(&mut p, stamp), Some(want), "{stamp}");
+        }
+    }
+
+    #[test]
+    fn year_after_a_long_quiet_gap_follows_the_clock() {
+        let mut p = AuthParser::new(local(2025, 3, 10, 0, 0, 0));
+        assert_eq!(
+            year_of(&mut p, "Mar  9 10:00:00"),
+            Some(local(2025, 3, 9, 10, 0, 0))
+        );
+        p.set_now(local(2026, 5, 10, 0, 0, 0));
+        assert_eq!(
+            year_of(&mut p, "May  3 10:00:00"),
+            Some(local(2026, 5, 3, 10, 0, 0))
+        );
+    }
+
+    #[test]
+    fn feb_29_lands_in_a_leap_year_and_bad_dates_have_no_time() {
+        let mut p = AuthParser::new(local(2027, 3, 1, 0, 0, 0));
+        assert_eq!(
+            year_of(&mut p, "Feb 29 12:00:00"),
+            Some(local(2024, 2, 29, 12, 0, 0))
+        );
+        assert_eq!(year_of(&mut p, "Feb 30 12:00:00"), None);
+        assert_eq!(year_of(&mut p, "Nov 25 25:00:00"), None);
+        assert_eq!(year_of(&mut p, "Foo 25 12:00:00"), None);
     }
 }
