@@ -2,5 +2,6 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = data; // filled in by the parser that owns this target
+    let mut parser = nethergaze::parse::auth::AuthParser::new(1_764_092_512);
+    data.split(|&b| b == b'\n').for_each(|line| drop(parser.parse(line)));
 });
