@@ -130,6 +130,11 @@ impl Engine {
         self.core.table.expire(self.core.now);
     }
 
+    /// Refresh the clock; called once per loop iteration.
+    pub fn touch_clock(&mut self) {
+        self.core.touch_clock();
+    }
+
     /// SIGCHLD or a tick: reap and restart the journal reader when due.
     pub fn on_child_exit(&mut self) {
         if let Some(journal) = self.journal.as_mut() {
@@ -173,7 +178,7 @@ impl Engine {
                 self.finish_dump();
                 true
             }
-            Ok(DumpProgress::Pending) => false,
+            Ok(DumpProgress::Pending | DumpProgress::Idle) => false,
             Err(e) => {
                 self.socket_status.dump_in_flight = false;
                 self.socket_status.error = Some(format!("netlink: {e}"));
