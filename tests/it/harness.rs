@@ -285,6 +285,11 @@ impl Daemon {
         }
     }
 
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// True when the daemon has exited (it stays unreaped until dropped).
     pub fn has_exited(&self) -> bool {
         self.child.as_ref().map_or(true, has_exited)

@@ -109,9 +109,14 @@ impl Nginx {
             cmd.arg("-p").arg(dir.path()).arg("-c").arg(&conf);
             cmd.args(["-e", "stderr", "-g", "daemon off;"]);
             let daemon = Daemon::spawn("nginx", cmd, &dir.path().join("nginx.out"));
+            // nginx writes its pid file only after binding every port, so a port
+            // that answers is nginx's, not whoever may have taken it meanwhile.
+            let pid_file = dir.path().join("nginx.pid");
             harness::wait_until("nginx to listen", READY_TIMEOUT, || {
                 daemon.has_exited()
-                    || harness::is_listening(port) && harness::is_listening(custom_port)
+                    || pid_file.exists()
+                        && harness::is_listening(port)
+                        && harness::is_listening(custom_port)
             });
             if !daemon.has_exited() {
                 return Nginx {

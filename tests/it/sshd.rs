@@ -204,7 +204,11 @@ impl Sshd {
             let port = harness::free_ports(1)[0];
             write_sshd_config(&conf, dir, &key, port);
             let daemon = Daemon::spawn("sshd", sshd_command(&conf, syslog), &dir.join("sshd.out"));
-            let listening = format!("Server listening on 127.0.0.1 port {port}.");
+            // The line names the daemon's pid: a stale line from a failed try never counts.
+            let listening = format!(
+                "[{}]: Server listening on 127.0.0.1 port {port}.",
+                daemon.pid()
+            );
             harness::wait_until(
                 "sshd's `Server listening` line in the log",
                 READY_TIMEOUT,
@@ -346,12 +350,14 @@ fn lines_per_attempt(user: &str) -> u64 {
 }
 
 /// rsyslogd, sshd and the failed logins of [`PLAN`], all in both log files.
+///
+/// Fields drop in order: sshd, then rsyslogd, then the directory they write in.
 struct Scene {
-    dir: tempfile::TempDir,
-    syslog: Syslog,
     _sshd: Sshd,
+    syslog: Syslog,
     /// Failure lines expected per address (attempts that reached sshd).
     expect: BTreeMap<String, u64>,
+    dir: tempfile::TempDir,
 }
 
 fn scene() -> Scene {
@@ -388,10 +394,10 @@ fn scene() -> Scene {
         );
     }
     Scene {
-        dir,
-        syslog,
         _sshd: sshd,
+        syslog,
         expect,
+        dir,
     }
 }
 
