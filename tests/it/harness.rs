@@ -57,7 +57,6 @@ pub fn skip_unless(bins: &[&str]) -> bool {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     assert!(!ci, "CI=true but {}", reasons.join(", "));
     for reason in reasons {
-        println!("SKIP: {reason}");
         eprintln!("SKIP: {reason}");
     }
     true
@@ -661,4 +660,16 @@ pub fn assert_reasons(obj: &Value, want: &[&str]) {
     want.sort_unstable();
     assert_eq!(got, want, "reasons of {}", obj["ip"]);
     assert_eq!(obj["suspicious"], !want.is_empty(), "suspicious of {obj}");
+}
+
+/// The skip contract itself: a missing peer skips, or fails under `CI=true`.
+#[test]
+fn skip_unless_skips_a_missing_binary_or_fails_in_ci() {
+    let missing = ["nethergaze-itest-no-such-binary"];
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        assert!(std::panic::catch_unwind(|| skip_unless(&missing)).is_err());
+    } else {
+        assert!(skip_unless(&missing));
+    }
+    assert!(which("sh").is_some_and(|p| p.is_absolute()));
 }
