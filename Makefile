@@ -1,0 +1,41 @@
+# Everything a developer or CI runs. `make test` is exactly what CI checks.
+
+CARGO        ?= cargo
+MUSL_TARGET  := x86_64-unknown-linux-musl
+# Seconds of fuzzing per target for `make fuzz`.
+FUZZ_SECONDS ?= 20
+# What `make run` passes: the headless live mode on this machine's logs until the
+# dashboard exists (then: nothing, the dashboard is the default).
+RUN_ARGS     ?= --for 1h
+
+FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
+
+.PHONY: run test bench fuzz static
+
+run:
+	$(CARGO) build --release
+	./target/release/nethergaze $(RUN_ARGS)
+
+test:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) test
+	cd fuzz && $(CARGO) check
+
+bench:
+	$(CARGO) bench
+
+# cargo-fuzz needs nightly (sanitizer flags); both are installed on first use.
+fuzz:
+	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+		cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS); \
+	done
+
+# A fully static binary (musl; rusqlite's bundled SQLite is built with musl-gcc).
+static:
+	rustup target add $(MUSL_TARGET)
+	$(CARGO) build --release --target $(MUSL_TARGET)
+	@echo "built target/$(MUSL_TARGET)/release/nethergaze"

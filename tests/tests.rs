@@ -1,0 +1,12 @@
+//! The one integration-test binary: it runs the real `nethergaze` against fixtures and
+//! against real peers (nginx, sshd through rsyslog) started on loopback by the tests.
+//!
+//! Real-peer tests need root and the peer binaries; where one is missing they print
+//! `SKIP: …` and pass, except under `CI=true`, where a missing peer is a failure.
+#![allow(clippy::unwrap_used)]
+
+mod it {
+    pub mod harness;
+    mod nginx;
+    mod sshd;
+}
