@@ -357,7 +357,6 @@ fn nginx_logs_every_curl_request() {
 
 /// The snapshot of a real combined log plus the live socket table.
 #[test]
-#[ignore = "needs the nethergaze engine (issue 2 §5)"]
 fn nginx_snapshot_counts_every_request() {
     if harness::skip_unless(&["nginx", "curl"]) {
         return;
@@ -418,7 +417,6 @@ fn nginx_snapshot_counts_every_request() {
 /// The snapshot of a real log in a custom `log_format`, with a forwarded-for chain
 /// that must not move requests away from the peer (no trusted proxies).
 #[test]
-#[ignore = "needs the nethergaze engine (issue 2 §5)"]
 fn nginx_custom_format_snapshot() {
     if harness::skip_unless(&["nginx", "curl"]) {
         return;
@@ -454,7 +452,6 @@ fn nginx_custom_format_snapshot() {
 /// A live `--for` run started after some traffic counts exactly the requests sent
 /// after it started (files present at start are read from their end).
 #[test]
-#[ignore = "needs the nethergaze engine (issue 2 §5)"]
 fn nginx_live_counts_only_requests_after_start() {
     if harness::skip_unless(&["nginx", "curl"]) {
         return;

@@ -433,7 +433,6 @@ fn sshd_failures_reach_the_auth_log() {
 /// The snapshot of each auth log counts every failure per address and flags the
 /// addresses at or over the threshold (3), whichever timestamp style the file has.
 #[test]
-#[ignore = "needs the nethergaze engine (issue 2 §5)"]
 fn sshd_snapshot_counts_every_failure() {
     if harness::skip_unless(&["sshd", "rsyslogd", "sshpass", "ssh", "ssh-keygen"]) {
         return;
