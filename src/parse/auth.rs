@@ -212,7 +212,7 @@ fn frame_3164(line: &[u8]) -> Option<Frame<'_>> {
         if !is_syslog_stamp(field) || line.get(15) != Some(&b' ') {
             return None;
         }
-        // Single-digit days may be padded with a second space by some writers.
+        // Some writers pad the host column with extra spaces.
         (Stamp::Syslog(field), trim_start(&line[16..]))
     };
     let (first, after_first) = split_space(rest)?;
