@@ -47,15 +47,20 @@ fn run(config: &Config) -> Result<(), String> {
         }
     };
     let mut engine = Engine::new(config)?;
-    let mut event_loop = EventLoop::new(&mut engine).map_err(|e| format!("cannot start the event loop: {e}"))?;
+    let mut event_loop =
+        EventLoop::new(&mut engine).map_err(|e| format!("cannot start the event loop: {e}"))?;
     match run_for {
         None => {
             engine.touch_clock();
             engine.read_logs_now();
-            event_loop.one_dump(&mut engine).map_err(|e| format!("socket dump: {e}"))?;
+            event_loop
+                .one_dump(&mut engine)
+                .map_err(|e| format!("socket dump: {e}"))?;
         }
         Some(duration) => {
-            event_loop.run_for(&mut engine, Some(duration)).map_err(|e| format!("event loop: {e}"))?;
+            event_loop
+                .run_for(&mut engine, Some(duration))
+                .map_err(|e| format!("event loop: {e}"))?;
             engine.touch_clock();
             engine.read_logs_now(); // lines written just before the end still count
         }

@@ -67,12 +67,18 @@ impl Engine {
     pub fn new(config: &Config) -> Result<Engine, String> {
         let now = time::now();
         let detector = Detector::new(detect_settings(config))?;
-        let access = AccessParser::new(&config.log_format, config.trusted_proxies.clone()).map_err(|e| format!("log_format: {e}"))?;
-        let mut patterns: Vec<(String, LogKind)> = config.log_paths.iter().map(|p| (p.clone(), LogKind::Access)).collect();
+        let access = AccessParser::new(&config.log_format, config.trusted_proxies.clone())
+            .map_err(|e| format!("log_format: {e}"))?;
+        let mut patterns: Vec<(String, LogKind)> = config
+            .log_paths
+            .iter()
+            .map(|p| (p.clone(), LogKind::Access))
+            .collect();
         if let AuthSource::File(path) = &config.auth.source {
             patterns.push((path.display().to_string(), LogKind::Auth));
         }
-        let logs = LogSet::open(&patterns, config.from_start).map_err(|e| format!("cannot watch logs: {e}"))?;
+        let logs = LogSet::open(&patterns, config.from_start)
+            .map_err(|e| format!("cannot watch logs: {e}"))?;
         let journal = match config.auth.source {
             AuthSource::Journald => {
                 let mut journal = Journal::new();
@@ -105,18 +111,22 @@ impl Engine {
     /// inotify said something changed.
     pub fn on_files_ready(&mut self) {
         let core = &mut self.core;
-        self.logs.on_inotify(&mut |kind, source, line| core.on_line(kind, source, line));
+        self.logs
+            .on_inotify(&mut |kind, source, line| core.on_line(kind, source, line));
     }
 
     /// Read whatever the logs hold now (start of `--once`, end of a run).
     pub fn read_logs_now(&mut self) {
         let core = &mut self.core;
-        self.logs.read_available(&mut |kind, source, line| core.on_line(kind, source, line));
+        self.logs
+            .read_available(&mut |kind, source, line| core.on_line(kind, source, line));
     }
 
     /// journalctl wrote something.
     pub fn on_journal_ready(&mut self) {
-        let Some(journal) = self.journal.as_mut() else { return };
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
         let core = &mut self.core;
         journal.on_readable(Instant::now(), &mut |line| core.on_auth_line(line));
     }
@@ -124,7 +134,8 @@ impl Engine {
     /// The periodic tick: logs' safety net, a socket dump, expiry.
     pub fn on_tick(&mut self) {
         let core = &mut self.core;
-        self.logs.on_tick(&mut |kind, source, line| core.on_line(kind, source, line));
+        self.logs
+            .on_tick(&mut |kind, source, line| core.on_line(kind, source, line));
         self.on_child_exit();
         self.start_socket_dump();
         self.core.table.expire(self.core.now);
@@ -169,7 +180,9 @@ impl Engine {
 
     /// The netlink socket is readable. Returns true when a dump completed.
     pub fn on_sockets_ready(&mut self) -> bool {
-        let SocketReader::Netlink(diag) = &mut self.sockets else { return false };
+        let SocketReader::Netlink(diag) = &mut self.sockets else {
+            return false;
+        };
         let dump = &mut self.dump;
         match diag.read_replies(&mut |s| dump.push(s)) {
             Ok(DumpProgress::Done) => {
@@ -244,7 +257,10 @@ impl Engine {
     fn socket_report(&self) -> SourceReport {
         let (path, format) = match &self.sockets {
             SocketReader::Netlink(_) => ("netlink".to_string(), "sock_diag"),
-            SocketReader::Proc(reader) => (reader.root().join("net/tcp{,6}").display().to_string(), "procnet"),
+            SocketReader::Proc(reader) => (
+                reader.root().join("net/tcp{,6}").display().to_string(),
+                "procnet",
+            ),
         };
         SourceReport {
             path,
@@ -296,7 +312,6 @@ impl Core {
             LogKind::Auth => self.on_auth_line(line),
         }
     }
-
 }
 
 fn detect_settings(config: &Config) -> DetectSettings {

@@ -54,16 +54,27 @@ impl EventLoop {
         if let Some(journal) = engine.journal.as_mut() {
             registry.register(journal, JOURNAL, Interest::READABLE)?;
         }
-        Ok(EventLoop { poll, events: Events::with_capacity(64), tick, signals })
+        Ok(EventLoop {
+            poll,
+            events: Events::with_capacity(64),
+            tick,
+            signals,
+        })
     }
 
     /// Run the live engine until `deadline` passes or a terminating signal.
-    pub fn run_for(&mut self, engine: &mut Engine, run_for: Option<Duration>) -> io::Result<Ending> {
+    pub fn run_for(
+        &mut self,
+        engine: &mut Engine,
+        run_for: Option<Duration>,
+    ) -> io::Result<Ending> {
         let mut deadline = match run_for {
             Some(d) => {
                 let mut timer = TimerFd::periodic(d)?;
                 timer.arm(d, Duration::ZERO)?;
-                self.poll.registry().register(&mut timer, DEADLINE, Interest::READABLE)?;
+                self.poll
+                    .registry()
+                    .register(&mut timer, DEADLINE, Interest::READABLE)?;
                 Some(timer)
             }
             None => None,
@@ -80,11 +91,7 @@ impl EventLoop {
             engine.touch_clock();
             for event in self.events.iter() {
                 match event.token() {
-                    TICK => {
-                        if self.tick.drain() > 0 {
-                            engine.on_tick();
-                        }
-                    }
+                    TICK if self.tick.drain() > 0 => engine.on_tick(),
                     SOCKETS => {
                         engine.on_sockets_ready();
                     }
@@ -103,10 +110,8 @@ impl EventLoop {
                             }
                         }
                     }
-                    DEADLINE => {
-                        if deadline.as_ref().is_some_and(|t| t.drain() > 0) {
-                            return Ok(Ending::Deadline);
-                        }
+                    DEADLINE if deadline.as_ref().is_some_and(|t| t.drain() > 0) => {
+                        return Ok(Ending::Deadline);
                     }
                     _ => {} // unknown tokens are ignored
                 }

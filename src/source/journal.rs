@@ -37,6 +37,7 @@ pub const JOURNALCTL: &str = "journalctl";
 /// "-- Journal begins --" style banners.
 pub const JOURNAL_ARGS: &[&str] = &[
     "-f",
+    "-a", // print messages with unprintable bytes (hostile user names) as text
     "-n",
     "0",
     "-q",
