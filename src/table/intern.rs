@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use super::hash::{random_seed, seeded_hash};
+
 use smallvec::SmallVec;
 
 /// Longest string kept, in bytes (longer ones are cut).
@@ -26,9 +28,18 @@ impl StrId {
     pub const DROPPED: StrId = StrId(1);
 }
 
+/// HTTP methods held for the whole run: matched without hashing, never freed.
+const PINNED_METHODS: [&[u8]; 8] = [
+    b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT",
+];
+/// Ids below this are placeholders or pinned strings.
+const FIRST_DYNAMIC: u32 = 2 + PINNED_METHODS.len() as u32;
+
 struct Slot {
     bytes: Box<[u8]>,
     refs: u32,
+    /// Verdicts cached for this exact text (see [`Interner::memo`]).
+    memo: u8,
     hash: u64,
 }
 
@@ -57,15 +68,18 @@ pub struct Interner {
 
 impl Interner {
     pub fn new(byte_cap: usize) -> Interner {
-        let placeholder = |text: &[u8]| {
+        let pinned = |text: &[u8]| {
             Some(Slot {
                 bytes: text.into(),
                 refs: u32::MAX,
+                memo: 0,
                 hash: 0,
             })
         };
+        let mut slots = vec![pinned(b""), pinned("…".as_bytes())];
+        slots.extend(PINNED_METHODS.iter().map(|m| pinned(m)));
         Interner {
-            slots: vec![placeholder(b""), placeholder("…".as_bytes())],
+            slots,
             free: Vec::new(),
             by_hash: HashMap::default(),
             seed: random_seed(),
@@ -79,6 +93,9 @@ impl Interner {
         let text = &text[..text.len().min(MAX_STRING)];
         if text.is_empty() {
             return StrId::EMPTY;
+        }
+        if let Some(i) = PINNED_METHODS.iter().position(|m| *m == text) {
+            return StrId(2 + i as u32);
         }
         let hash = seeded_hash(self.seed, text);
         if let Some(ids) = self.by_hash.get(&hash) {
@@ -102,6 +119,7 @@ impl Interner {
         let slot = Some(Slot {
             bytes: text.into(),
             refs: 1,
+            memo: 0,
             hash,
         });
         let id = match self.free.pop() {
@@ -121,7 +139,7 @@ impl Interner {
 
     /// Drop one reference; the string is freed with its last one.
     pub fn release(&mut self, id: StrId) {
-        if id == StrId::EMPTY || id == StrId::DROPPED {
+        if id.0 < FIRST_DYNAMIC {
             return;
         }
         let Some(slot) = self.slots.get_mut(id.0 as usize).and_then(Option::as_mut) else {
@@ -151,6 +169,26 @@ impl Interner {
             .map_or(&[], |s| &s.bytes)
     }
 
+    /// Bits a caller cached for this string's text (0 when none, and always
+    /// 0 for the placeholders and pinned strings). Valid while the id lives:
+    /// a freed slot starts again from 0.
+    pub fn memo(&self, id: StrId) -> u8 {
+        match self.slots.get(id.0 as usize).and_then(Option::as_ref) {
+            Some(slot) if id.0 >= FIRST_DYNAMIC => slot.memo,
+            _ => 0,
+        }
+    }
+
+    /// Cache bits for a string whose whole text was interned (not cut).
+    pub fn set_memo(&mut self, id: StrId, bits: u8) {
+        if id.0 < FIRST_DYNAMIC {
+            return;
+        }
+        if let Some(slot) = self.slots.get_mut(id.0 as usize).and_then(Option::as_mut) {
+            slot.memo |= bits;
+        }
+    }
+
     /// Bytes of string data held now.
     pub fn bytes_held(&self) -> usize {
         self.bytes_held
@@ -158,45 +196,11 @@ impl Interner {
 
     /// Number of distinct strings held (placeholders excluded).
     pub fn len(&self) -> usize {
-        self.slots.len() - 2 - self.free.len()
+        self.slots.len() - FIRST_DYNAMIC as usize - self.free.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-/// A fast keyed hash (per-process random seed, so attackers can't aim collisions
-/// at the table without knowing it). 8 bytes per multiply.
-fn seeded_hash(seed: u64, bytes: &[u8]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h = seed ^ (bytes.len() as u64).wrapping_mul(K);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        h = (h ^ u64::from_le_bytes(word))
-            .wrapping_mul(K)
-            .rotate_left(29);
-    }
-    let mut tail = [0u8; 8];
-    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(K);
-    h ^ (h >> 32)
-}
-
-fn random_seed() -> u64 {
-    let mut seed = [0u8; 8];
-    // SAFETY: getrandom writes at most `len` bytes into the buffer we own.
-    let got = unsafe { libc::getrandom(seed.as_mut_ptr().cast(), seed.len(), libc::GRND_NONBLOCK) };
-    if got == 8 {
-        u64::from_le_bytes(seed)
-    } else {
-        // No entropy yet (early boot): fall back to the clock and our address.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        t ^ (&seed as *const _ as u64)
     }
 }
 

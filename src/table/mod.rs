@@ -8,6 +8,7 @@
 //! active rows are evicted in a batch.
 
 mod addr;
+mod hash;
 mod intern;
 mod rate;
 
@@ -30,6 +31,9 @@ pub const IDLE_EXPIRY_SECS: UnixTime = 5 * 60;
 pub const RECENT_REQUESTS: usize = 20;
 /// String bytes the interner may hold (paths, user agents, methods).
 const INTERNER_BYTE_CAP: usize = 8 << 20; // 8 MiB
+/// Memo bits on interned strings: "checked" and (shifted left once) "yes".
+const MEMO_EXPLOIT: u8 = 1 << 0;
+const MEMO_SCANNER: u8 = 1 << 2;
 /// Share of rows evicted at once when the table is full (1/16).
 const EVICT_SHIFT: u32 = 4;
 
@@ -205,7 +209,7 @@ pub struct Totals {
 pub struct IpTable {
     rows: Vec<Option<Row>>,
     free: Vec<u32>,
-    index: HashMap<IpAddr, u32>,
+    index: HashMap<IpAddr, u32, hash::SeededState>,
     pub strings: Interner,
     max_rows: usize,
     show_private: bool,
@@ -222,7 +226,7 @@ impl IpTable {
         IpTable {
             rows: Vec::new(),
             free: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             strings: Interner::new(INTERNER_BYTE_CAP),
             max_rows: max_rows.max(1),
             show_private,
@@ -342,6 +346,12 @@ impl IpTable {
             user_agent: self.strings.intern(hit.user_agent),
             status: hit.status,
         };
+        let exploit = self.verdict(request.path, hit.path, MEMO_EXPLOIT, |b| {
+            detector.is_exploit_path(b)
+        });
+        let scanner = self.verdict(request.user_agent, hit.user_agent, MEMO_SCANNER, |b| {
+            detector.is_scanner_ua(b)
+        });
         self.totals.requests += 1;
         self.totals.bytes += hit.bytes;
         self.totals.rate.record(t);
@@ -351,11 +361,10 @@ impl IpTable {
         row.status[status_class(hit.status)] += 1;
         row.rate.record(t);
         row.seen_at(t, now);
-        if !row.sticky_reasons.contains(Reason::ExploitPath) && detector.is_exploit_path(hit.path) {
+        if exploit {
             row.sticky_reasons.insert(Reason::ExploitPath);
         }
-        if !row.sticky_reasons.contains(Reason::ScannerUa) && detector.is_scanner_ua(hit.user_agent)
-        {
+        if scanner {
             row.sticky_reasons.insert(Reason::ScannerUa);
         }
         let evicted = if row.recent.len() == RECENT_REQUESTS {
@@ -368,6 +377,24 @@ impl IpTable {
             self.release_request(&old);
         }
         true
+    }
+
+    /// A detector check on request text, run once per distinct string: the
+    /// verdict is cached on the interned string (only when it holds the
+    /// whole text, so a cut string never answers for a longer one).
+    fn verdict(&mut self, id: StrId, text: &[u8], bits: u8, check: impl Fn(&[u8]) -> bool) -> bool {
+        if text.len() > intern::MAX_STRING {
+            return check(text);
+        }
+        let (checked, yes) = (bits, bits << 1);
+        let memo = self.strings.memo(id);
+        if memo & checked != 0 {
+            return memo & yes != 0;
+        }
+        let verdict = check(text);
+        self.strings
+            .set_memo(id, checked | if verdict { yes } else { 0 });
+        verdict
     }
 
     /// Count one sshd event. Returns false when the address is not tracked.

@@ -37,7 +37,7 @@ impl RateRing {
         } else if t <= self.head - WINDOW_SECS as UnixTime {
             return; // older than the window: no effect on rate
         }
-        let slot = &mut self.slots[t.rem_euclid(WINDOW_SECS as UnixTime) as usize];
+        let slot = &mut self.slots[slot_of(t)];
         *slot = slot.saturating_add(1);
         self.sum += 1;
         self.peak = self.peak.max(self.sum);
@@ -45,12 +45,18 @@ impl RateRing {
 
     /// Move the window's end to `t`, dropping the seconds that leave it.
     fn advance(&mut self, t: UnixTime) {
-        let gap = (t - self.head).min(WINDOW_SECS as UnixTime);
-        for step in 1..=gap {
-            let slot =
-                &mut self.slots[(self.head + step).rem_euclid(WINDOW_SECS as UnixTime) as usize];
-            self.sum -= u32::from(*slot);
-            *slot = 0;
+        let gap = t - self.head;
+        if gap >= WINDOW_SECS as UnixTime {
+            // The whole window left: no need to walk it.
+            self.slots = [0; WINDOW_SECS];
+            self.sum = 0;
+        } else {
+            let mut slot = slot_of(self.head);
+            for _ in 0..gap {
+                slot = if slot + 1 == WINDOW_SECS { 0 } else { slot + 1 };
+                self.sum -= u32::from(self.slots[slot]);
+                self.slots[slot] = 0;
+            }
         }
         self.head = t;
     }
@@ -62,7 +68,7 @@ impl RateRing {
         }
         let first_kept = end - WINDOW_SECS as UnixTime + 1;
         (first_kept..=self.head)
-            .map(|s| u32::from(self.slots[s.rem_euclid(WINDOW_SECS as UnixTime) as usize]))
+            .map(|s| u32::from(self.slots[slot_of(s)]))
             .sum()
     }
 
@@ -82,11 +88,17 @@ impl RateRing {
         for (i, v) in out.iter_mut().enumerate() {
             let s = end - (N - 1 - i) as UnixTime;
             if s <= self.head && self.head - s < WINDOW_SECS as UnixTime {
-                *v = self.slots[s.rem_euclid(WINDOW_SECS as UnixTime) as usize];
+                *v = self.slots[slot_of(s)];
             }
         }
         out
     }
+}
+
+/// Ring index of a second.
+#[inline]
+fn slot_of(t: UnixTime) -> usize {
+    t.rem_euclid(WINDOW_SECS as UnixTime) as usize
 }
 
 #[cfg(test)]

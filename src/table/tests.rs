@@ -62,8 +62,8 @@ fn recent_ring_is_bounded_and_releases_strings() {
     }
     let row = t.get(ip("8.8.8.8")).unwrap();
     assert_eq!(row.recent.len(), RECENT_REQUESTS);
-    // method + user agent + the 20 paths still referenced
-    assert_eq!(t.strings.len(), 2 + RECENT_REQUESTS);
+    // the user agent + the 20 paths still referenced (GET is pinned)
+    assert_eq!(t.strings.len(), 1 + RECENT_REQUESTS);
     assert_eq!(t.text(row.recent.back().unwrap().path), b"/unique/999");
 }
 
@@ -181,4 +181,32 @@ fn snapshot_order() {
     );
     let order: Vec<String> = t.sorted().iter().map(|r| r.ip.to_string()).collect();
     assert_eq!(order, ["1.1.1.1", "9.9.9.9", "8.8.8.8"]);
+}
+
+#[test]
+fn cached_verdicts_answer_for_every_row_and_never_for_cut_strings() {
+    let d = Detector::new(DetectSettings::default()).unwrap();
+    let mut t = IpTable::new(100, false);
+    // The same exploit path from two clients: the second is answered from the memo.
+    t.apply_access(&hit("8.8.8.8", 1000, b"/wp-login.php", 404, 0), &d, 1000);
+    t.apply_access(&hit("9.9.9.9", 1000, b"/wp-login.php", 404, 0), &d, 1000);
+    assert!(d
+        .reasons(t.get(ip("9.9.9.9")).unwrap())
+        .contains(Reason::ExploitPath));
+    // Clean path, then a long path whose probe lies past the interner's cut:
+    // both share the cut text, but the long one must still be flagged.
+    let clean = vec![b'a'; intern::MAX_STRING];
+    let mut long = clean.clone();
+    long.extend_from_slice(b"/../../etc/passwd");
+    t.apply_access(&hit("1.1.1.1", 1000, &clean, 200, 0), &d, 1000);
+    assert!(d.reasons(t.get(ip("1.1.1.1")).unwrap()).is_empty());
+    t.apply_access(&hit("2.2.2.2", 1000, &long, 200, 0), &d, 1000);
+    assert!(d
+        .reasons(t.get(ip("2.2.2.2")).unwrap())
+        .contains(Reason::ExploitPath));
+    t.apply_access(&hit("3.3.3.3", 1000, &clean, 200, 0), &d, 1000);
+    assert!(
+        d.reasons(t.get(ip("3.3.3.3")).unwrap()).is_empty(),
+        "the long path's verdict was not cached on the cut text"
+    );
 }

@@ -308,7 +308,7 @@ fn find_term(hay: &[u8], term: &[u8]) -> Option<usize> {
     while let Some(found) = memchr::memchr(first, &hay[from..]) {
         let at = from + found;
         from = at + 1;
-        if !hay[at..].starts_with(term) {
+        if !starts_with_short(&hay[at..], term) {
             continue;
         }
         if first == b'"' && escaped(&hay[..at]) {
@@ -320,6 +320,13 @@ fn find_term(hay: &[u8], term: &[u8]) -> Option<usize> {
         return Some(at);
     }
     None
+}
+
+/// `hay.starts_with(term)` without a libc `bcmp` call: terms are a few bytes
+/// of format text, and this runs for every candidate on every line.
+#[inline]
+fn starts_with_short(hay: &[u8], term: &[u8]) -> bool {
+    hay.len() >= term.len() && hay.iter().zip(term).all(|(a, b)| a == b)
 }
 
 /// Whether the byte after `before` is escaped by an odd run of backslashes.
