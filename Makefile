@@ -10,7 +10,7 @@ RUN_ARGS     ?= --for 1h
 
 FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
 
-.PHONY: run test bench fuzz static
+.PHONY: run test bench bench-compare fuzz static
 
 run:
 	$(CARGO) build --release
@@ -24,6 +24,12 @@ test:
 
 bench:
 	$(CARGO) bench
+
+# Side-by-side figures against GoAccess (when installed): batch over a generated
+# 1 M-line log, then live CPU and peak RSS at 0, 1 000 and 5 000 lines/s.
+bench-compare:
+	$(CARGO) build --release
+	python3 benches/compare.py ./target/release/nethergaze
 
 # cargo-fuzz needs nightly (sanitizer flags); both are installed on first use.
 fuzz:

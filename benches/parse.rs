@@ -3,7 +3,11 @@
 //! as the time; each access bench names its line count).
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
+use nethergaze::detect::{DetectSettings, Detector};
 use nethergaze::parse::access::AccessParser;
+use nethergaze::parse::auth::AuthParser;
+use nethergaze::parse::sockets::{parse_proc_net_tcp, Family};
+use nethergaze::table::IpTable;
 
 // ---- access logs -------------------------------------------------------------
 
@@ -117,5 +121,97 @@ fn access(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, access);
+// ---- sshd ---------------------------------------------------------------------
+
+/// The sshd corpus (real OpenSSH 9.2 lines mixed with other programs' lines).
+fn auth(c: &mut Criterion) {
+    let corpus = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/sshd_corpus.txt"
+    ))
+    .expect("corpus");
+    let lines: Vec<&[u8]> = corpus
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
+        .collect();
+    let mut group = c.benchmark_group("auth");
+    group.throughput(Throughput::Bytes(
+        lines.iter().map(|l| l.len() as u64 + 1).sum(),
+    ));
+    group.bench_with_input(
+        BenchmarkId::new("corpus", lines.len()),
+        &lines,
+        |b, lines| {
+            let mut parser = AuthParser::new(1_795_628_512);
+            b.iter(|| {
+                let mut events = 0u32;
+                for line in lines {
+                    events += u32::from(parser.parse(black_box(line)).is_some());
+                }
+                events
+            })
+        },
+    );
+    group.finish();
+}
+
+// ---- /proc/net/tcp --------------------------------------------------------------
+
+fn procnet(c: &mut Criterion) {
+    let fixture = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/proc/net/tcp"
+    ))
+    .expect("fixture");
+    let (header, rows) =
+        fixture.split_at(fixture.iter().position(|&c| c == b'\n').unwrap_or(0) + 1);
+    // About 10 000 sockets: the fixture's rows repeated.
+    let mut table = header.to_vec();
+    while table.len() < 1_500_000 {
+        table.extend_from_slice(rows);
+    }
+    let mut group = c.benchmark_group("procnet");
+    group.throughput(Throughput::Bytes(table.len() as u64));
+    group.bench_function("tcp", |b| {
+        b.iter(|| {
+            let mut n = 0u32;
+            parse_proc_net_tcp(black_box(&table), Family::V4, &mut |_| n += 1);
+            n
+        })
+    });
+    group.finish();
+}
+
+// ---- the table -------------------------------------------------------------------
+
+/// Parse and apply combined lines: the whole per-line path below the reader.
+fn table_apply(c: &mut Criterion) {
+    let parser = AccessParser::new("combined", Vec::new()).expect("valid format");
+    let detector = Detector::new(DetectSettings::default()).expect("default patterns");
+    let log = access_log("combined");
+    let lines: Vec<&[u8]> = log
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut group = c.benchmark_group("table");
+    group.throughput(Throughput::Bytes(log.len() as u64));
+    group.bench_with_input(
+        BenchmarkId::new("parse_and_apply", ACCESS_LINES),
+        &lines,
+        |b, lines| {
+            let mut table = IpTable::new(50_000, true);
+            b.iter(|| {
+                for line in lines {
+                    if let Ok((hit, _)) = parser.parse(black_box(line)) {
+                        table.apply_access(&hit, &detector, 1_795_628_512);
+                    }
+                }
+                table.len()
+            })
+        },
+    );
+    group.finish();
+}
+
+criterion_group!(benches, access, auth, procnet, table_apply);
 criterion_main!(benches);

@@ -18,7 +18,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let env = |key: &str| std::env::var(key).ok();
     match config::load(args, &env) {
         Ok(Invocation::Help(text)) | Ok(Invocation::Version(text)) => {
-            print!("{text}");
+            println!("{}", text.trim_end());
             ExitCode::SUCCESS
         }
         Ok(Invocation::Run(config)) => match run(&config) {
