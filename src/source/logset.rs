@@ -34,11 +34,9 @@ use std::ffi::{CStr, CString, OsStr};
 use std::fmt::{Display, Write as _};
 use std::fs;
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-
-use mio::event::Source;
-use mio::{Interest, Registry, Token};
 
 use super::linebuf::Line;
 use super::tailed_file::{not_regular, FileId, Start, TailedFile};
@@ -315,29 +313,13 @@ impl LogSet {
     }
 }
 
-impl Source for LogSet {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        self.inotify.register(registry, token, interests)
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        self.inotify.reregister(registry, token, interests)
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        self.inotify.deregister(registry)
+impl AsRawFd for LogSet {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inotify.as_raw_fd()
     }
 }
+
+crate::sys::impl_fd_source!(LogSet);
 
 impl Tail {
     fn new(dir: usize, name: CString, literal: bool, placeholder: bool) -> Tail {
@@ -1098,9 +1080,9 @@ mod tests {
         File::create(&log)?;
         let mut set = LogSet::open(&pattern(&log), false)?;
         let mut poll = mio::Poll::new()?;
-        let token = Token(7);
+        let token = mio::Token(7);
         poll.registry()
-            .register(&mut set, token, Interest::READABLE)?;
+            .register(&mut set, token, mio::Interest::READABLE)?;
         let mut mio_events = mio::Events::with_capacity(8);
         poll.poll(&mut mio_events, Some(Duration::from_millis(0)))?;
         assert!(mio_events.is_empty());

@@ -5,6 +5,35 @@
 
 use std::ffi::CStr;
 
+/// `mio::event::Source` for a type that owns one fd (`AsRawFd`): the loop
+/// registers it like a socket. One impl instead of one per wrapper.
+macro_rules! impl_fd_source {
+    ($ty:ty) => {
+        impl mio::event::Source for $ty {
+            fn register(
+                &mut self,
+                r: &mio::Registry,
+                t: mio::Token,
+                i: mio::Interest,
+            ) -> std::io::Result<()> {
+                mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(self)).register(r, t, i)
+            }
+            fn reregister(
+                &mut self,
+                r: &mio::Registry,
+                t: mio::Token,
+                i: mio::Interest,
+            ) -> std::io::Result<()> {
+                mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(self)).reregister(r, t, i)
+            }
+            fn deregister(&mut self, r: &mio::Registry) -> std::io::Result<()> {
+                mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(self)).deregister(r)
+            }
+        }
+    };
+}
+pub(crate) use impl_fd_source;
+
 pub mod inotify;
 pub mod signalfd;
 pub mod timerfd;

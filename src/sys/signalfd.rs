@@ -4,10 +4,6 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use mio::event::Source;
-use mio::unix::SourceFd;
-use mio::{Interest, Registry, Token};
-
 /// The signals the loop handles.
 pub const HANDLED: [libc::c_int; 7] = [
     libc::SIGTERM,
@@ -90,14 +86,4 @@ impl AsRawFd for SignalFd {
     }
 }
 
-impl Source for SignalFd {
-    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        SourceFd(&self.fd.as_raw_fd()).register(r, t, i)
-    }
-    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        SourceFd(&self.fd.as_raw_fd()).reregister(r, t, i)
-    }
-    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
-        SourceFd(&self.fd.as_raw_fd()).deregister(r)
-    }
-}
+crate::sys::impl_fd_source!(SignalFd);

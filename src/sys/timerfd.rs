@@ -4,10 +4,6 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use mio::event::Source;
-use mio::unix::SourceFd;
-use mio::{Interest, Registry, Token};
-
 pub struct TimerFd {
     fd: OwnedFd,
 }
@@ -78,14 +74,4 @@ impl AsRawFd for TimerFd {
     }
 }
 
-impl Source for TimerFd {
-    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        SourceFd(&self.fd.as_raw_fd()).register(r, t, i)
-    }
-    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        SourceFd(&self.fd.as_raw_fd()).reregister(r, t, i)
-    }
-    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
-        SourceFd(&self.fd.as_raw_fd()).deregister(r)
-    }
-}
+crate::sys::impl_fd_source!(TimerFd);
