@@ -1,0 +1,1 @@
+//! Rotation cases against a live `--for` run (filled in next).
