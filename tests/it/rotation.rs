@@ -1,1 +1,378 @@
-//! Rotation cases against a live `--for` run (filled in next).
+//! Every rotation case of issue 2 §3 against a live `nethergaze --for` run: the test
+//! writes lines, rotates the log the way logrotate or a daemon would, writes more, waits
+//! until nethergaze has read everything, ends the run with SIGTERM and checks exact
+//! totals: nothing lost, nothing counted twice.
+//!
+//! Each phase of a test writes from its own client address, so a per-address count
+//! shows which lines were lost or read twice. "Consumed" is decided from
+//! /proc/PID/fdinfo: nethergaze's read position on a file has reached the file's size
+//! and the process is back in `epoll_wait`, so what it read has been applied.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use super::harness::{self, num, Live, Snapshot};
+
+/// The /proc fixture: fixed sockets, so real ones on this machine don't show up.
+const PROC_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/proc");
+
+/// Peak memory allowed while a 10 MB line goes by (the line must not be held).
+const MAX_HWM_KIB: u64 = 40 << 10; // 40 MiB
+
+/// A temp dir of logs followed by a live `nethergaze --for 300s` over `DIR/*.log`.
+struct Rig {
+    dir: tempfile::TempDir,
+    live: Live,
+}
+
+impl Rig {
+    /// Creates `present` (name, contents) in a fresh dir, then starts nethergaze on
+    /// `DIR/*.log` and waits until it holds every `present` file open and is idle.
+    fn start(present: &[(&str, &str)]) -> Rig {
+        let dir = harness::tempdir();
+        for (name, text) in present {
+            fs::write(dir.path().join(name), text).unwrap();
+        }
+        let glob = dir.path().join("*.log");
+        let mut live = Live::start(&[
+            &"--for",
+            &"300s",
+            &"--log-path",
+            &glob,
+            &"--no-auth-log",
+            &"--proc-root",
+            &PROC_ROOT,
+        ]);
+        let paths: Vec<PathBuf> = present.iter().map(|(n, _)| dir.path().join(n)).collect();
+        let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+        live.wait_ready(&refs);
+        Rig { dir, live }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Waits until nethergaze has read `name` to its end and applied it.
+    fn consumed(&mut self, name: &str) {
+        let path = self.path(name);
+        let len = fs::metadata(&path).unwrap().len();
+        self.live
+            .wait_for(&format!("nethergaze to read {name} to byte {len}"), |pid| {
+                let pos = harness::open_fd(pid, &path).and_then(|fd| harness::fd_pos(pid, fd));
+                pos == Some(len) && harness::in_epoll_wait(pid)
+            });
+    }
+
+    /// Waits until nethergaze has read the deleted file `name` (still open through
+    /// `writer`) to its end: such an fd links to `PATH (deleted)`.
+    fn consumed_deleted(&mut self, name: &str, writer: &File) {
+        let target = format!("{} (deleted)", self.path(name).display());
+        let len = writer.metadata().unwrap().len();
+        self.live.wait_for(
+            &format!("nethergaze to read the deleted {name} to byte {len}"),
+            |pid| {
+                let pos = fd_linking_to(pid, &target).and_then(|fd| harness::fd_pos(pid, fd));
+                pos == Some(len) && harness::in_epoll_wait(pid)
+            },
+        );
+    }
+
+    /// Waits until nethergaze's position on `name` is back at 0 (it saw the truncation).
+    fn rewound(&mut self, name: &str) {
+        let path = self.path(name);
+        self.live
+            .wait_for(&format!("nethergaze to rewind {name}"), |pid| {
+                let pos = harness::open_fd(pid, &path).and_then(|fd| harness::fd_pos(pid, fd));
+                pos == Some(0) && harness::in_epoll_wait(pid)
+            });
+    }
+
+    /// Opens `name` for appending (creating it), as a logging daemon does.
+    fn writer(&self, name: &str) -> File {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path(name))
+            .unwrap()
+    }
+
+    /// Ends the run with SIGTERM and returns the snapshot.
+    fn stop(self) -> (Snapshot, tempfile::TempDir) {
+        (self.live.stop(), self.dir)
+    }
+}
+
+/// The fd of process `pid` whose link reads exactly `target`.
+fn fd_linking_to(pid: u32, target: &str) -> Option<u32> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .flatten()
+        .find(|e| fs::read_link(e.path()).is_ok_and(|t| t.as_os_str() == target))
+        .and_then(|e| e.file_name().to_str()?.parse().ok())
+}
+
+/// The client address of phase `n`.
+fn client(n: u8) -> Ipv4Addr {
+    Ipv4Addr::new(45, 33, 32, n)
+}
+
+/// `count` combined-format lines from `client(phase)`, 100 bytes each, at times in
+/// 2023 (so rates are 0 and rows never age out during the run).
+fn lines(phase: u8, count: usize) -> String {
+    (0..count)
+        .map(|i| {
+            format!(
+                "{} - - [10/Oct/2023:13:{:02}:{:02} +0000] \"GET /p{phase}/{i} HTTP/1.1\" 200 100 \"-\" \"rotation-test\"\n",
+                client(phase),
+                phase % 60,
+                i % 60
+            )
+        })
+        .collect()
+}
+
+fn write(file: &mut File, text: &str) {
+    file.write_all(text.as_bytes()).unwrap();
+}
+
+/// Asserts the snapshot counted exactly `want` (phase, lines) requests, 100 bytes
+/// each, and nothing else from the logs.
+fn assert_counts(snap: &Snapshot, want: &[(u8, u64)]) {
+    for &(phase, count) in want {
+        let row = snap.ip(client(phase));
+        assert_eq!(
+            num(row, "requests"),
+            count,
+            "requests of phase {phase}: {row}"
+        );
+        assert_eq!(
+            num(row, "bytes"),
+            count * 100,
+            "bytes of phase {phase}: {row}"
+        );
+    }
+    let total: u64 = want.iter().map(|w| w.1).sum();
+    assert_eq!(num(&snap.summary, "requests"), total, "{}", snap.summary);
+    assert_eq!(num(&snap.summary, "lines"), total, "{}", snap.summary);
+    assert_eq!(num(&snap.summary, "malformed"), 0, "{}", snap.summary);
+    // The log rows, plus the two global rows of the /proc fixture.
+    assert_eq!(
+        snap.ips.len(),
+        want.len() + 2,
+        "rows: {:?}",
+        snap.ips.keys()
+    );
+}
+
+/// Asserts the source for `path` read `lines` lines without an error.
+fn assert_source(snap: &Snapshot, path: &Path, lines: u64, malformed: u64) {
+    let source = snap.source(path);
+    assert_eq!(num(source, "lines"), lines, "{source}");
+    assert_eq!(num(source, "malformed"), malformed, "{source}");
+    assert_eq!(source["error"], serde_json::Value::Null, "{source}");
+}
+
+#[test]
+fn a_file_present_at_start_is_read_from_its_end() {
+    // Old lines, then half a line whose writer is caught mid-way.
+    let old = lines(1, 5) + "45.33.32.9 - - [10/Oct/2023:13:00:00 +0000] \"GET /half";
+    let mut rig = Rig::start(&[("access.log", &old)]);
+    let mut log = rig.writer("access.log");
+    // The tail of the half line, then new lines.
+    write(&mut log, " HTTP/1.1\" 200 100 \"-\" \"x\"\n");
+    write(&mut log, &lines(2, 3));
+    rig.consumed("access.log");
+    let (snap, dir) = rig.stop();
+    // Neither the old lines nor the fragment count (the fragment is not malformed).
+    assert_counts(&snap, &[(2, 3)]);
+    assert_source(&snap, &dir.path().join("access.log"), 3, 0);
+}
+
+#[test]
+fn from_start_reads_a_present_file_once() {
+    let dir = harness::tempdir();
+    let path = dir.path().join("access.log");
+    fs::write(&path, lines(1, 4)).unwrap();
+    let glob = dir.path().join("*.log");
+    let mut live = Live::start(&[
+        &"--for",
+        &"300s",
+        &"--from-start",
+        &"--log-path",
+        &glob,
+        &"--no-auth-log",
+        &"--proc-root",
+        &PROC_ROOT,
+    ]);
+    live.wait_ready(&[&path]);
+    let mut log = OpenOptions::new().append(true).open(&path).unwrap();
+    write(&mut log, &lines(2, 2));
+    live.wait_caught_up(&path);
+    let snap = live.stop();
+    assert_counts(&snap, &[(1, 4), (2, 2)]);
+}
+
+#[test]
+fn rename_rotation_drains_the_old_file_while_its_writer_goes_on() {
+    let mut rig = Rig::start(&[("access.log", "")]);
+    let mut old = rig.writer("access.log");
+    write(&mut old, &lines(1, 4));
+    rig.consumed("access.log");
+    fs::rename(rig.path("access.log"), rig.path("access.log.1")).unwrap();
+    // The writer has not reopened its log yet: these go to access.log.1.
+    write(&mut old, &lines(2, 3));
+    let mut new = rig.writer("access.log");
+    write(&mut new, &lines(3, 5));
+    rig.consumed("access.log");
+    // nethergaze has switched to the new file; the old writer still appends.
+    write(&mut old, &lines(4, 2));
+    rig.consumed("access.log.1");
+    write(&mut new, &lines(5, 1));
+    rig.consumed("access.log");
+    let (snap, dir) = rig.stop();
+    assert_counts(&snap, &[(1, 4), (2, 3), (3, 5), (4, 2), (5, 1)]);
+    // One source: the path, whichever file it named.
+    assert_source(&snap, &dir.path().join("access.log"), 15, 0);
+}
+
+#[test]
+fn copytruncate_restarts_at_zero() {
+    let mut rig = Rig::start(&[("access.log", "")]);
+    let mut log = rig.writer("access.log");
+    write(&mut log, &lines(1, 6));
+    rig.consumed("access.log");
+    // logrotate's copytruncate: copy to a name outside the glob, truncate in place;
+    // the writer keeps its O_APPEND fd and goes on at the new end.
+    fs::copy(rig.path("access.log"), rig.path("access.log.1")).unwrap();
+    File::options()
+        .write(true)
+        .open(rig.path("access.log"))
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    rig.rewound("access.log");
+    write(&mut log, &lines(2, 3));
+    rig.consumed("access.log");
+    let (snap, dir) = rig.stop();
+    assert_counts(&snap, &[(1, 6), (2, 3)]);
+    assert_source(&snap, &dir.path().join("access.log"), 9, 0);
+}
+
+#[test]
+fn delete_then_recreate_reads_the_new_file_from_its_start() {
+    let mut rig = Rig::start(&[("access.log", "")]);
+    let mut old = rig.writer("access.log");
+    write(&mut old, &lines(1, 4));
+    rig.consumed("access.log");
+    fs::remove_file(rig.path("access.log")).unwrap();
+    // The writer's fd keeps the deleted file (and its inode number) alive.
+    write(&mut old, &lines(2, 2));
+    let mut new = rig.writer("access.log");
+    write(&mut new, &lines(3, 5));
+    rig.consumed("access.log");
+    rig.consumed_deleted("access.log", &old);
+    let (snap, dir) = rig.stop();
+    assert_counts(&snap, &[(1, 4), (2, 2), (3, 5)]);
+    assert_source(&snap, &dir.path().join("access.log"), 11, 0);
+}
+
+#[test]
+fn mv_new_log_into_place() {
+    let mut rig = Rig::start(&[("access.log", "")]);
+    let mut old = rig.writer("access.log");
+    write(&mut old, &lines(1, 3));
+    rig.consumed("access.log");
+    // A new log prepared aside (outside the glob), then renamed over the live one.
+    fs::write(rig.path("access.log.new"), lines(2, 4)).unwrap();
+    fs::rename(rig.path("access.log.new"), rig.path("access.log")).unwrap();
+    write(&mut old, &lines(3, 2));
+    let mut new = rig.writer("access.log");
+    write(&mut new, &lines(4, 3));
+    rig.consumed("access.log");
+    rig.consumed_deleted("access.log", &old);
+    let (snap, dir) = rig.stop();
+    assert_counts(&snap, &[(1, 3), (2, 4), (3, 2), (4, 3)]);
+    assert_source(&snap, &dir.path().join("access.log"), 12, 0);
+}
+
+#[test]
+fn a_glob_that_gains_a_file_reads_it_from_its_start() {
+    let mut rig = Rig::start(&[("a.log", "")]);
+    let mut a = rig.writer("a.log");
+    write(&mut a, &lines(1, 2));
+    rig.consumed("a.log");
+    // A new vhost's log appears with lines already in it: all of them count.
+    let mut b = rig.writer("b.log");
+    write(&mut b, &lines(2, 5));
+    rig.consumed("b.log");
+    write(&mut b, &lines(3, 1));
+    write(&mut a, &lines(4, 1));
+    rig.consumed("b.log");
+    rig.consumed("a.log");
+    let (snap, dir) = rig.stop();
+    assert_counts(&snap, &[(1, 2), (2, 5), (3, 1), (4, 1)]);
+    assert_source(&snap, &dir.path().join("a.log"), 3, 0);
+    assert_source(&snap, &dir.path().join("b.log"), 6, 0);
+}
+
+#[test]
+fn a_ten_megabyte_line_is_skipped_once_in_bounded_memory() {
+    let mut rig = Rig::start(&[("access.log", "")]);
+    let mut log = rig.writer("access.log");
+    write(&mut log, &lines(1, 1));
+    // 10 MB that look like the start of a good line, written in 1 MiB pieces.
+    let head = format!("{} - - [10/Oct/2023:13:00:00 +0000] \"GET /", client(9));
+    write(&mut log, &head);
+    let chunk = "a".repeat(1 << 20);
+    for _ in 0..10 {
+        write(&mut log, &chunk);
+    }
+    write(&mut log, " HTTP/1.1\" 200 100 \"-\" \"x\"\n");
+    write(&mut log, &lines(2, 1));
+    rig.consumed("access.log");
+    let hwm = vm_hwm_kib(rig.live.pid());
+    let (snap, dir) = rig.stop();
+    assert!(
+        hwm < MAX_HWM_KIB,
+        "VmHWM {hwm} KiB while a 10 MB line went by"
+    );
+    let source = dir.path().join("access.log");
+    assert_source(&snap, &source, 3, 1);
+    for phase in [1, 2] {
+        assert_eq!(num(snap.ip(client(phase)), "requests"), 1);
+    }
+    assert!(!snap.ips.contains_key(&client(9).to_string()));
+    assert_eq!(num(&snap.summary, "requests"), 2);
+    assert_eq!(num(&snap.summary, "malformed"), 1);
+}
+
+/// Peak resident set of `pid`, from /proc/PID/status.
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_line_written_in_pieces_counts_once() {
+    let mut rig = Rig::start(&[("access.log", "")]);
+    let mut log = rig.writer("access.log");
+    let line = lines(1, 1);
+    // Split inside the address, so a piece read as a line would be malformed; then
+    // between `\r` and `\n` of a CRLF ending.
+    let line = line.trim_end_matches('\n').to_owned() + "\r\n";
+    let (first, rest) = line.split_at(7);
+    let (middle, last) = rest.split_at(rest.len() - 1);
+    for piece in [first, middle] {
+        write(&mut log, piece);
+        rig.consumed("access.log");
+    }
+    write(&mut log, last);
+    rig.consumed("access.log");
+    let (snap, dir) = rig.stop();
+    assert_counts(&snap, &[(1, 1)]);
+    assert_source(&snap, &dir.path().join("access.log"), 1, 0);
+}
