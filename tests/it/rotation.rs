@@ -13,7 +13,7 @@ use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use super::harness::{self, num, Live, Snapshot};
+use super::harness::{self, num, Arg, Live, Snapshot};
 
 /// The /proc fixture: fixed sockets, so real ones on this machine don't show up.
 const PROC_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/proc");
@@ -28,24 +28,25 @@ struct Rig {
 }
 
 impl Rig {
-    /// Creates `present` (name, contents) in a fresh dir, then starts nethergaze on
-    /// `DIR/*.log` and waits until it holds every `present` file open and is idle.
+    /// Creates `present` (name, contents) in a fresh dir, then follows `DIR/*.log`.
     fn start(present: &[(&str, &str)]) -> Rig {
         let dir = harness::tempdir();
         for (name, text) in present {
             fs::write(dir.path().join(name), text).unwrap();
         }
-        let glob = dir.path().join("*.log");
-        let mut live = Live::start(&[
-            &"--for",
-            &"300s",
-            &"--log-path",
-            &glob,
-            &"--no-auth-log",
-            &"--proc-root",
-            &PROC_ROOT,
-        ]);
-        let paths: Vec<PathBuf> = present.iter().map(|(n, _)| dir.path().join(n)).collect();
+        let names: Vec<&str> = present.iter().map(|p| p.0).collect();
+        Rig::follow(dir, "*.log", &[], &names)
+    }
+
+    /// Starts nethergaze on `DIR/pattern` (plus `extra` flags) and waits until it
+    /// holds the files `ready` open and is idle.
+    fn follow(dir: tempfile::TempDir, pattern: &str, extra: &[Arg], ready: &[&str]) -> Rig {
+        let pattern = dir.path().join(pattern);
+        let mut args: Vec<Arg> = vec![&"--for", &"300s", &"--log-path", &pattern];
+        args.extend_from_slice(&[&"--no-auth-log", &"--proc-root", &PROC_ROOT]);
+        args.extend_from_slice(extra);
+        let mut live = Live::start(&args);
+        let paths: Vec<PathBuf> = ready.iter().map(|n| dir.path().join(n)).collect();
         let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
         live.wait_ready(&refs);
         Rig { dir, live }
@@ -194,24 +195,12 @@ fn a_file_present_at_start_is_read_from_its_end() {
 #[test]
 fn from_start_reads_a_present_file_once() {
     let dir = harness::tempdir();
-    let path = dir.path().join("access.log");
-    fs::write(&path, lines(1, 4)).unwrap();
-    let glob = dir.path().join("*.log");
-    let mut live = Live::start(&[
-        &"--for",
-        &"300s",
-        &"--from-start",
-        &"--log-path",
-        &glob,
-        &"--no-auth-log",
-        &"--proc-root",
-        &PROC_ROOT,
-    ]);
-    live.wait_ready(&[&path]);
-    let mut log = OpenOptions::new().append(true).open(&path).unwrap();
+    fs::write(dir.path().join("access.log"), lines(1, 4)).unwrap();
+    let mut rig = Rig::follow(dir, "*.log", &[&"--from-start"], &["access.log"]);
+    let mut log = rig.writer("access.log");
     write(&mut log, &lines(2, 2));
-    live.wait_caught_up(&path);
-    let snap = live.stop();
+    rig.consumed("access.log");
+    let (snap, _dir) = rig.stop();
     assert_counts(&snap, &[(1, 4), (2, 2)]);
 }
 
@@ -375,4 +364,94 @@ fn a_line_written_in_pieces_counts_once() {
     let (snap, dir) = rig.stop();
     assert_counts(&snap, &[(1, 1)]);
     assert_source(&snap, &dir.path().join("access.log"), 1, 0);
+}
+
+#[test]
+fn rename_rotation_right_after_writes_loses_nothing() {
+    // No waiting between the steps: nethergaze may see the rename before it has
+    // read the lines written before it.
+    let mut rig = Rig::start(&[("access.log", "")]);
+    let mut old = rig.writer("access.log");
+    write(&mut old, &lines(1, 5));
+    fs::rename(rig.path("access.log"), rig.path("access.log.1")).unwrap();
+    write(&mut old, &lines(2, 2));
+    let mut new = rig.writer("access.log");
+    write(&mut new, &lines(3, 4));
+    write(&mut old, &lines(4, 1));
+    rig.consumed("access.log");
+    rig.consumed("access.log.1");
+    let (snap, dir) = rig.stop();
+    assert_counts(&snap, &[(1, 5), (2, 2), (3, 4), (4, 1)]);
+    assert_source(&snap, &dir.path().join("access.log"), 12, 0);
+}
+
+#[test]
+fn renamed_to_a_name_the_glob_also_matches_keeps_its_position() {
+    let mut rig = Rig::start(&[("access.log", "")]);
+    let mut old = rig.writer("access.log");
+    write(&mut old, &lines(1, 3));
+    rig.consumed("access.log");
+    // `old.log` matches `*.log` too: it must not be read again from its start.
+    fs::rename(rig.path("access.log"), rig.path("old.log")).unwrap();
+    write(&mut old, &lines(2, 2));
+    let mut new = rig.writer("access.log");
+    write(&mut new, &lines(3, 4));
+    rig.consumed("access.log");
+    rig.consumed("old.log");
+    let (snap, _dir) = rig.stop();
+    assert_counts(&snap, &[(1, 3), (2, 2), (3, 4)]);
+}
+
+#[test]
+fn a_missing_directory_is_followed_once_it_appears() {
+    let dir = harness::tempdir();
+    let logs = dir.path().join("later");
+    let glob = logs.join("*.log");
+    let mut live = Live::start(&[
+        &"--for",
+        &"300s",
+        &"--log-path",
+        &glob,
+        &"--no-auth-log",
+        &"--proc-root",
+        &PROC_ROOT,
+    ]);
+    live.wait_ready(&[]);
+    fs::create_dir(&logs).unwrap();
+    let path = logs.join("access.log");
+    fs::write(&path, lines(1, 3)).unwrap();
+    // Found by the tick that re-watches the directory: read from its start.
+    live.wait_caught_up(&path);
+    assert!(
+        harness::open_fd(live.pid(), &path).is_some(),
+        "never opened"
+    );
+    let mut log = OpenOptions::new().append(true).open(&path).unwrap();
+    write(&mut log, &lines(2, 2));
+    live.wait_caught_up(&path);
+    let snap = live.stop();
+    assert_counts(&snap, &[(1, 3), (2, 2)]);
+    assert_source(&snap, &path, 5, 0);
+}
+
+#[test]
+fn unreadable_matches_get_errors_and_the_others_keep_working() {
+    let dir = harness::tempdir();
+    fs::create_dir(dir.path().join("dir.log")).unwrap();
+    let fifo = std::ffi::CString::new(dir.path().join("fifo.log").to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo touches nothing else.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    fs::write(dir.path().join("access.log"), "").unwrap();
+    let mut rig = Rig::follow(dir, "*.log", &[], &["access.log"]);
+    let mut log = rig.writer("access.log");
+    write(&mut log, &lines(1, 4));
+    rig.consumed("access.log");
+    let (snap, dir) = rig.stop();
+    assert_counts(&snap, &[(1, 4)]);
+    assert_source(&snap, &dir.path().join("access.log"), 4, 0);
+    for name in ["dir.log", "fifo.log"] {
+        let source = snap.source(&dir.path().join(name));
+        assert!(source["error"].is_string(), "{name}: {source}");
+        assert_eq!(num(source, "lines"), 0, "{source}");
+    }
 }
