@@ -621,3 +621,45 @@ fn bad_config_key_is_a_usage_error_naming_key_and_line() {
     assert!(named, "{out:?}");
     assert!(out.stdout.is_empty(), "nothing may run: {out:?}");
 }
+
+#[test]
+fn once_without_from_start_reads_nothing_from_the_logs() {
+    let log = fixture("combined.log");
+    let snap = harness::snapshot(&[
+        &"--once",
+        &"--no-auth-log",
+        &"--proc-root",
+        &PROC_ROOT,
+        &"--log-path",
+        &log,
+    ]);
+    assert_rows(&snap, &[], &PROC_IPS);
+    assert_summary(
+        &snap,
+        &json!({"requests": 0, "lines": 0, "malformed": 0}),
+        &json!([
+            access_source("combined.log", "auto", 0, 0),
+            procnet_source()
+        ]),
+    );
+}
+
+#[test]
+fn a_file_reached_by_two_patterns_is_read_once() {
+    let dir = harness::tempdir();
+    let alias = dir.path().join("alias.log");
+    std::os::unix::fs::symlink(fixture("combined.log"), &alias).unwrap();
+    let glob = dir.path().join("*.log");
+    let snap = once_over(
+        "combined.log",
+        &[&"--log-format", &"combined", &"--log-path", &glob],
+    );
+    assert_eq!(num(&snap.summary, "requests"), 134);
+    assert_eq!(num(&snap.summary, "lines"), 138);
+    let source = snap.source(&alias);
+    assert_eq!(num(source, "lines"), 0, "{source}");
+    assert!(
+        str_of(source, "error").starts_with("same file as"),
+        "{source}"
+    );
+}

@@ -81,6 +81,21 @@ impl Rig {
         );
     }
 
+    /// Waits until nethergaze has read the rotated-away `name` to its end, or has
+    /// closed it (it closes a drained file only after reading it to its end).
+    fn drained(&mut self, name: &str) {
+        let path = self.path(name);
+        let len = fs::metadata(&path).unwrap().len();
+        self.live
+            .wait_for(&format!("nethergaze to drain {name}"), |pid| {
+                let done = match harness::open_fd(pid, &path) {
+                    None => true,
+                    Some(fd) => harness::fd_pos(pid, fd) == Some(len),
+                };
+                done && harness::in_epoll_wait(pid)
+            });
+    }
+
     /// Waits until nethergaze's position on `name` is back at 0 (it saw the truncation).
     fn rewound(&mut self, name: &str) {
         let path = self.path(name);
@@ -454,4 +469,65 @@ fn unreadable_matches_get_errors_and_the_others_keep_working() {
         assert!(source["error"].is_string(), "{name}: {source}");
         assert_eq!(num(source, "lines"), 0, "{source}");
     }
+}
+
+/// Rename rotation then delete and re-create, on a literal `--log-path` (no glob).
+#[test]
+fn a_literal_path_follows_rename_and_re_creation() {
+    let dir = harness::tempdir();
+    fs::write(dir.path().join("access.log"), "").unwrap();
+    let mut rig = Rig::follow(dir, "access.log", &[], &["access.log"]);
+    let mut first = rig.writer("access.log");
+    write(&mut first, &lines(1, 3));
+    rig.consumed("access.log");
+    fs::rename(rig.path("access.log"), rig.path("access.log.1")).unwrap();
+    write(&mut first, &lines(2, 1));
+    let mut second = rig.writer("access.log");
+    write(&mut second, &lines(3, 2));
+    rig.consumed("access.log");
+    rig.consumed("access.log.1");
+    fs::remove_file(rig.path("access.log")).unwrap();
+    write(&mut second, &lines(4, 2));
+    rig.consumed_deleted("access.log", &second);
+    let mut third = rig.writer("access.log");
+    write(&mut third, &lines(5, 3));
+    rig.consumed("access.log");
+    let (snap, dir) = rig.stop();
+    assert_counts(&snap, &[(1, 3), (2, 1), (3, 2), (4, 2), (5, 3)]);
+    assert_source(&snap, &dir.path().join("access.log"), 11, 0);
+}
+
+/// A writer that never pauses, each line in two writes, its log renamed away four
+/// times (each time once nethergaze follows the new file, as rotations are seconds
+/// apart in life): every line is counted exactly once.
+#[test]
+fn rotation_under_a_busy_writer_loses_nothing() {
+    const FILES: u8 = 4;
+    const PER_FILE: usize = 2500;
+    let mut rig = Rig::start(&[("access.log", "")]);
+    let mut log = rig.writer("access.log");
+    for phase in 1..=FILES {
+        for (i, line) in lines(phase, PER_FILE).lines().enumerate() {
+            let (a, b) = line.split_at(1 + i % (line.len() - 1));
+            write(&mut log, a);
+            write(&mut log, &format!("{b}\n"));
+        }
+        let rotated = format!("access.log.{phase}");
+        fs::rename(rig.path("access.log"), rig.path(&rotated)).unwrap();
+        log = rig.writer("access.log");
+        let path = rig.path("access.log");
+        rig.live
+            .wait_for("nethergaze to follow the new access.log", |pid| {
+                harness::open_fd(pid, &path).is_some()
+            });
+    }
+    rig.consumed("access.log");
+    for phase in 1..=FILES {
+        rig.drained(&format!("access.log.{phase}"));
+    }
+    let (snap, dir) = rig.stop();
+    let want: Vec<(u8, u64)> = (1..=FILES).map(|p| (p, PER_FILE as u64)).collect();
+    assert_counts(&snap, &want);
+    let total = u64::from(FILES) * PER_FILE as u64;
+    assert_source(&snap, &dir.path().join("access.log"), total, 0);
 }
