@@ -553,15 +553,28 @@ impl Live {
         });
     }
 
+    /// Waits for a run to end by itself (`--for` ran its course) and returns its
+    /// snapshot; asserts exit 0.
+    pub fn wait_end(mut self) -> Snapshot {
+        let out = self.run.finish(RUN_TIMEOUT);
+        assert!(out.status.success(), "nethergaze failed: {out:?}");
+        Snapshot::parse(&out.stdout)
+    }
+
     /// Ends the run with SIGTERM and returns its snapshot; asserts exit 0.
-    pub fn stop(mut self) -> Snapshot {
+    pub fn stop(self) -> Snapshot {
+        self.stop_with(libc::SIGTERM)
+    }
+
+    /// Ends the run with `signal` and returns its snapshot; asserts exit 0.
+    pub fn stop_with(mut self, signal: libc::c_int) -> Snapshot {
         self.run.assert_running();
-        self.run.signal(libc::SIGTERM);
+        self.run.signal(signal);
         let out = self.run.finish(RUN_TIMEOUT);
         let died_of = out.status.signal();
         assert!(
             out.status.success(),
-            "nethergaze did not exit 0 on SIGTERM (signal {died_of:?}): {out:?}"
+            "nethergaze did not exit 0 on signal {signal} (died of {died_of:?}): {out:?}"
         );
         Snapshot::parse(&out.stdout)
     }

@@ -531,3 +531,36 @@ fn rotation_under_a_busy_writer_loses_nothing() {
     let total = u64::from(FILES) * PER_FILE as u64;
     assert_source(&snap, &dir.path().join("access.log"), total, 0);
 }
+
+#[test]
+fn lines_written_just_before_the_end_still_count() {
+    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        let rig = Rig::start(&[("access.log", "")]);
+        let mut log = rig.writer("access.log");
+        write(&mut log, &lines(1, 7));
+        // No wait: the signal may well be handled before the inotify event.
+        let snap = rig.live.stop_with(signal);
+        assert_counts(&snap, &[(1, 7)]);
+    }
+}
+
+#[test]
+fn a_run_for_a_duration_ends_by_itself_with_its_snapshot() {
+    let dir = harness::tempdir();
+    let path = dir.path().join("access.log");
+    fs::write(&path, "").unwrap();
+    let mut live = Live::start(&[
+        &"--for",
+        &"4s", // long enough to be ready before it ends, on a loaded machine
+        &"--log-path",
+        &path,
+        &"--no-auth-log",
+        &"--proc-root",
+        &PROC_ROOT,
+    ]);
+    live.wait_ready(&[&path]);
+    let mut log = OpenOptions::new().append(true).open(&path).unwrap();
+    write(&mut log, &lines(1, 3));
+    let snap = live.wait_end();
+    assert_counts(&snap, &[(1, 3)]);
+}
