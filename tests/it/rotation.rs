@@ -11,6 +11,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::net::Ipv4Addr;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::harness::{self, num, Arg, Live, Snapshot};
@@ -67,16 +68,21 @@ impl Rig {
             });
     }
 
-    /// Waits until nethergaze has read the deleted file `name` (still open through
-    /// `writer`) to its end: such an fd links to `PATH (deleted)`.
-    fn consumed_deleted(&mut self, name: &str, writer: &File) {
-        let target = format!("{} (deleted)", self.path(name).display());
-        let len = writer.metadata().unwrap().len();
+    /// Waits until nethergaze has read the deleted file that `writer` still holds
+    /// to its end, or has closed it (it closes a rotated-away file only after reading
+    /// it to its end and a few quiet ticks). Found by inode: several deleted files
+    /// may show the same `PATH (deleted)` name.
+    fn consumed_deleted(&mut self, writer: &File) {
+        let meta = writer.metadata().unwrap();
+        let (ino, len) = (meta.ino(), meta.len());
         self.live.wait_for(
-            &format!("nethergaze to read the deleted {name} to byte {len}"),
+            &format!("nethergaze to read deleted inode {ino} to byte {len}"),
             |pid| {
-                let pos = fd_linking_to(pid, &target).and_then(|fd| harness::fd_pos(pid, fd));
-                pos == Some(len) && harness::in_epoll_wait(pid)
+                let done = match fd_of_inode(pid, ino) {
+                    None => true,
+                    Some(fd) => harness::fd_pos(pid, fd) == Some(len),
+                };
+                done && harness::in_epoll_wait(pid)
             },
         );
     }
@@ -121,12 +127,13 @@ impl Rig {
     }
 }
 
-/// The fd of process `pid` whose link reads exactly `target`.
-fn fd_linking_to(pid: u32, target: &str) -> Option<u32> {
+/// The fd under which process `pid` holds the file with inode `ino` (the test's
+/// files all live in one temp dir, so one filesystem).
+fn fd_of_inode(pid: u32, ino: u64) -> Option<u32> {
     fs::read_dir(format!("/proc/{pid}/fd"))
         .ok()?
         .flatten()
-        .find(|e| fs::read_link(e.path()).is_ok_and(|t| t.as_os_str() == target))
+        .find(|e| fs::metadata(e.path()).is_ok_and(|m| m.is_file() && m.ino() == ino))
         .and_then(|e| e.file_name().to_str()?.parse().ok())
 }
 
@@ -277,7 +284,7 @@ fn delete_then_recreate_reads_the_new_file_from_its_start() {
     let mut new = rig.writer("access.log");
     write(&mut new, &lines(3, 5));
     rig.consumed("access.log");
-    rig.consumed_deleted("access.log", &old);
+    rig.consumed_deleted(&old);
     let (snap, dir) = rig.stop();
     assert_counts(&snap, &[(1, 4), (2, 2), (3, 5)]);
     assert_source(&snap, &dir.path().join("access.log"), 11, 0);
@@ -296,7 +303,7 @@ fn mv_new_log_into_place() {
     let mut new = rig.writer("access.log");
     write(&mut new, &lines(4, 3));
     rig.consumed("access.log");
-    rig.consumed_deleted("access.log", &old);
+    rig.consumed_deleted(&old);
     let (snap, dir) = rig.stop();
     assert_counts(&snap, &[(1, 3), (2, 4), (3, 2), (4, 3)]);
     assert_source(&snap, &dir.path().join("access.log"), 12, 0);
@@ -488,7 +495,7 @@ fn a_literal_path_follows_rename_and_re_creation() {
     rig.consumed("access.log.1");
     fs::remove_file(rig.path("access.log")).unwrap();
     write(&mut second, &lines(4, 2));
-    rig.consumed_deleted("access.log", &second);
+    rig.consumed_deleted(&second);
     let mut third = rig.writer("access.log");
     write(&mut third, &lines(5, 3));
     rig.consumed("access.log");
@@ -563,4 +570,35 @@ fn a_run_for_a_duration_ends_by_itself_with_its_snapshot() {
     write(&mut log, &lines(1, 3));
     let snap = live.wait_end();
     assert_counts(&snap, &[(1, 3)]);
+}
+
+#[test]
+fn mv_into_place_of_a_file_the_glob_already_follows() {
+    let mut rig = Rig::start(&[("access.log", "")]);
+    let mut old = rig.writer("access.log");
+    write(&mut old, &lines(1, 3));
+    rig.consumed("access.log");
+    // `next.log` matches `*.log`: it is followed (and counted) as soon as it appears,
+    // and keeps its position when it becomes access.log.
+    let mut next = rig.writer("next.log");
+    write(&mut next, &lines(2, 4));
+    rig.consumed("next.log");
+    fs::rename(rig.path("next.log"), rig.path("access.log")).unwrap();
+    write(&mut next, &lines(3, 2));
+    write(&mut old, &lines(4, 1));
+    rig.consumed("access.log");
+    rig.consumed_deleted(&old);
+    // And once more without waiting for anything in between.
+    let mut third = rig.writer("third.log");
+    write(&mut third, &lines(5, 2));
+    fs::rename(rig.path("third.log"), rig.path("access.log")).unwrap();
+    write(&mut third, &lines(6, 3));
+    write(&mut next, &lines(7, 1));
+    rig.consumed("access.log");
+    rig.consumed_deleted(&next);
+    let (snap, _dir) = rig.stop();
+    assert_counts(
+        &snap,
+        &[(1, 3), (2, 4), (3, 2), (4, 1), (5, 2), (6, 3), (7, 1)],
+    );
 }
