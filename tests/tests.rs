@@ -6,7 +6,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod it {
+    mod fixtures;
     pub mod harness;
     mod nginx;
+    mod rotation;
     mod sshd;
 }

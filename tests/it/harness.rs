@@ -538,22 +538,50 @@ impl Live {
         );
     }
 
+    /// nethergaze's pid (for /proc/PID/{fd,fdinfo,status}).
+    pub fn pid(&self) -> u32 {
+        self.run.pid()
+    }
+
+    /// Polls `ready(pid)` until it returns true; panics naming `what` after
+    /// [`READY_TIMEOUT`], or at once if nethergaze has exited.
+    pub fn wait_for(&mut self, what: &str, mut ready: impl FnMut(u32) -> bool) {
+        let pid = self.run.pid();
+        wait_until(what, READY_TIMEOUT, || {
+            self.run.assert_running();
+            ready(pid)
+        });
+    }
+
+    /// Waits for a run to end by itself (`--for` ran its course) and returns its
+    /// snapshot; asserts exit 0.
+    pub fn wait_end(mut self) -> Snapshot {
+        let out = self.run.finish(RUN_TIMEOUT);
+        assert!(out.status.success(), "nethergaze failed: {out:?}");
+        Snapshot::parse(&out.stdout)
+    }
+
     /// Ends the run with SIGTERM and returns its snapshot; asserts exit 0.
-    pub fn stop(mut self) -> Snapshot {
+    pub fn stop(self) -> Snapshot {
+        self.stop_with(libc::SIGTERM)
+    }
+
+    /// Ends the run with `signal` and returns its snapshot; asserts exit 0.
+    pub fn stop_with(mut self, signal: libc::c_int) -> Snapshot {
         self.run.assert_running();
-        self.run.signal(libc::SIGTERM);
+        self.run.signal(signal);
         let out = self.run.finish(RUN_TIMEOUT);
         let died_of = out.status.signal();
         assert!(
             out.status.success(),
-            "nethergaze did not exit 0 on SIGTERM (signal {died_of:?}): {out:?}"
+            "nethergaze did not exit 0 on signal {signal} (died of {died_of:?}): {out:?}"
         );
         Snapshot::parse(&out.stdout)
     }
 }
 
 /// The fd number under which process `pid` has `file` open.
-fn open_fd(pid: u32, file: &Path) -> Option<u32> {
+pub fn open_fd(pid: u32, file: &Path) -> Option<u32> {
     let want = fs::canonicalize(file).ok()?;
     fs::read_dir(format!("/proc/{pid}/fd"))
         .ok()?
@@ -563,14 +591,14 @@ fn open_fd(pid: u32, file: &Path) -> Option<u32> {
 }
 
 /// The file offset of `fd` in process `pid`, from /proc/PID/fdinfo.
-fn fd_pos(pid: u32, fd: u32) -> Option<u64> {
+pub fn fd_pos(pid: u32, fd: u32) -> Option<u64> {
     let info = fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
     let line = info.lines().find(|l| l.starts_with("pos:"))?;
     line["pos:".len()..].trim().parse().ok()
 }
 
 /// True when the process is asleep in epoll_wait (its one loop is idle).
-fn in_epoll_wait(pid: u32) -> bool {
+pub fn in_epoll_wait(pid: u32) -> bool {
     let wchan = fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
     matches!(wchan.trim(), "do_epoll_wait" | "ep_poll" | "sys_epoll_wait")
 }
