@@ -22,10 +22,9 @@ use ipnet::IpNet;
 use crate::cli::{self, RawArgs};
 
 mod file;
-pub mod glob;
 
+pub use crate::source::glob::{check_glob, glob_has_file, glob_matches, split_glob};
 use file::read_file_layer;
-pub use glob::{check_glob, glob_has_file, glob_matches, split_glob};
 
 /// Default access-log globs, in order: the first that matches a file wins.
 pub const DEFAULT_LOG_CANDIDATES: [&str; 4] = [

@@ -1,7 +1,7 @@
 //! A set of log files followed like `tail -F`, driven by one inotify fd.
 //!
 //! Each pattern is a literal directory plus a file-name glob matched with
-//! `fnmatch(3)` (`*`, `?`, `[...]`; a leading `.` must be explicit). Only the
+//! `source::glob` (`*`, `?`, `[...]`; a leading `.` must be explicit). Only the
 //! *file name* may contain wildcards: `/var/log/*/access.log` means a
 //! directory literally named `*`. The directory of every pattern is watched
 //! (not the files), so one watch sees files appear, be renamed, deleted or
@@ -38,6 +38,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::glob::{glob_matches, has_wildcard};
 use super::linebuf::Line;
 use super::tailed_file::{not_regular, FileId, Start, TailedFile};
 use crate::sys::inotify::{
@@ -45,7 +46,6 @@ use crate::sys::inotify::{
     IN_DELETE_SELF, IN_IGNORED, IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO, IN_MOVE_SELF, IN_ONLYDIR,
     IN_Q_OVERFLOW,
 };
-use crate::sys::{fnmatch, has_glob_meta};
 
 /// What a log source holds, which decides the parser its lines go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -367,7 +367,7 @@ impl Files {
                 self.dirs.len() - 1
             }
         };
-        let literal = !has_glob_meta(name.as_bytes());
+        let literal = !has_wildcard(&name.to_string_lossy());
         self.patterns.push(Pattern {
             dir,
             name,
@@ -385,7 +385,7 @@ impl Files {
         if pat.literal {
             pat.name.as_c_str() == name
         } else {
-            fnmatch(&pat.name, name)
+            glob_matches(pat.name.as_bytes(), name.to_bytes())
         }
     }
 

@@ -13,7 +13,7 @@ pub fn split_glob(glob: &str) -> (&str, &str) {
     }
 }
 
-fn has_wildcard(s: &str) -> bool {
+pub fn has_wildcard(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
