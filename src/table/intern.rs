@@ -1,28 +1,37 @@
-//! A bounded, reference-counted string interner for request fields.
+//! A bounded string interner for request fields, swept by its owner.
 //!
 //! Paths and user agents repeat heavily, so rows keep `StrId`s instead of
-//! copies. Attackers can send unique strings, so the interner is bounded two
-//! ways: each string is cut at `MAX_STRING` bytes, and once `byte_cap` bytes are
-//! held, new strings map to `StrId::DROPPED` until references are released.
-//! Strings are freed when their last reference goes (rows release theirs as
-//! requests leave their ring or the row ages out).
+//! copies. There is no reference counting on the per-line path (it cost a
+//! cache miss per evicted request): the table sweeps instead. When the bytes
+//! held pass `sweep_at`, the table marks every id it still holds and
+//! [`Interner::sweep`] frees the rest; `sweep_at` then moves to twice what
+//! survived, so sweeps are rare when strings repeat. Attackers can send unique
+//! strings, so the interner is bounded two ways: each string is cut at
+//! `MAX_STRING` bytes, and at `byte_cap` bytes held (after a sweep) new
+//! strings map to `StrId::DROPPED`.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::hash::{random_seed, seeded_hash};
-
 use smallvec::SmallVec;
+
+use super::hash::{random_seed, seeded_hash};
 
 /// Longest string kept, in bytes (longer ones are cut).
 pub const MAX_STRING: usize = 512;
+/// At the cap, a sweep is asked for after this many refused strings: often
+/// enough to make room again, rarely enough that a flood of unique strings
+/// can't make every line pay for a sweep.
+const REFUSALS_PER_SWEEP: u32 = 4096;
+/// Bytes held before the first sweep is asked for.
+const FIRST_SWEEP_AT: usize = 1 << 20; // 1 MiB
 
 /// Handle to an interned string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StrId(u32);
 
 impl StrId {
-    /// The empty string; never counted, never freed.
+    /// The empty string; never freed.
     pub const EMPTY: StrId = StrId(0);
     /// Stands for a string that was not kept because the interner was full.
     pub const DROPPED: StrId = StrId(1);
@@ -37,10 +46,11 @@ const FIRST_DYNAMIC: u32 = 2 + PINNED_METHODS.len() as u32;
 
 struct Slot {
     bytes: Box<[u8]>,
-    refs: u32,
+    hash: u64,
     /// Verdicts cached for this exact text (see [`Interner::memo`]).
     memo: u8,
-    hash: u64,
+    /// Set by [`Interner::mark`] during a sweep.
+    marked: bool,
 }
 
 /// Identity hasher for keys that already are hashes.
@@ -64,6 +74,9 @@ pub struct Interner {
     seed: u64,
     bytes_held: usize,
     byte_cap: usize,
+    sweep_at: usize,
+    /// Strings refused for lack of room since the last sweep.
+    refused: u32,
 }
 
 impl Interner {
@@ -71,9 +84,9 @@ impl Interner {
         let pinned = |text: &[u8]| {
             Some(Slot {
                 bytes: text.into(),
-                refs: u32::MAX,
-                memo: 0,
                 hash: 0,
+                memo: 0,
+                marked: true,
             })
         };
         let mut slots = vec![pinned(b""), pinned("…".as_bytes())];
@@ -85,10 +98,12 @@ impl Interner {
             seed: random_seed(),
             bytes_held: 0,
             byte_cap,
+            sweep_at: FIRST_SWEEP_AT.min(byte_cap),
+            refused: 0,
         }
     }
 
-    /// Take a reference to `text` (cut at `MAX_STRING`), adding it if new.
+    /// The id of `text` (cut at `MAX_STRING`), adding it if new.
     pub fn intern(&mut self, text: &[u8]) -> StrId {
         let text = &text[..text.len().min(MAX_STRING)];
         if text.is_empty() {
@@ -100,16 +115,16 @@ impl Interner {
         let hash = seeded_hash(self.seed, text);
         if let Some(ids) = self.by_hash.get(&hash) {
             for &id in ids {
-                if let Some(slot) = self.slots[id as usize]
-                    .as_mut()
-                    .filter(|s| &*s.bytes == text)
+                if self.slots[id as usize]
+                    .as_ref()
+                    .is_some_and(|s| &*s.bytes == text)
                 {
-                    slot.refs += 1;
                     return StrId(id);
                 }
             }
         }
         if self.bytes_held + text.len() > self.byte_cap {
+            self.refused += 1;
             return StrId::DROPPED;
         }
         self.insert(text, hash)
@@ -118,9 +133,9 @@ impl Interner {
     fn insert(&mut self, text: &[u8], hash: u64) -> StrId {
         let slot = Some(Slot {
             bytes: text.into(),
-            refs: 1,
-            memo: 0,
             hash,
+            memo: 0,
+            marked: false,
         });
         let id = match self.free.pop() {
             Some(id) => {
@@ -137,28 +152,44 @@ impl Interner {
         StrId(id)
     }
 
-    /// Drop one reference; the string is freed with its last one.
-    pub fn release(&mut self, id: StrId) {
-        if id.0 < FIRST_DYNAMIC {
-            return;
+    /// Whether enough has been added since the last sweep to run one.
+    pub fn wants_sweep(&self) -> bool {
+        self.bytes_held >= self.sweep_at || self.refused >= REFUSALS_PER_SWEEP
+    }
+
+    /// Keep `id` through the sweep in progress.
+    pub fn mark(&mut self, id: StrId) {
+        if let Some(slot) = self.slots.get_mut(id.0 as usize).and_then(Option::as_mut) {
+            slot.marked = true;
         }
-        let Some(slot) = self.slots.get_mut(id.0 as usize).and_then(Option::as_mut) else {
-            return;
-        };
-        slot.refs -= 1;
-        if slot.refs > 0 {
-            return;
-        }
-        let (hash, len) = (slot.hash, slot.bytes.len());
-        self.slots[id.0 as usize] = None;
-        self.free.push(id.0);
-        self.bytes_held -= len;
-        if let Some(ids) = self.by_hash.get_mut(&hash) {
-            ids.retain(|i| *i != id.0);
-            if ids.is_empty() {
-                self.by_hash.remove(&hash);
+    }
+
+    /// Free every dynamic string not marked since the last sweep, then clear
+    /// the marks. Returns the number of strings freed.
+    pub fn sweep(&mut self) -> usize {
+        let mut freed = 0;
+        for id in FIRST_DYNAMIC as usize..self.slots.len() {
+            let Some(slot) = self.slots[id].as_mut() else {
+                continue;
+            };
+            if std::mem::take(&mut slot.marked) {
+                continue;
             }
+            let (hash, len) = (slot.hash, slot.bytes.len());
+            self.slots[id] = None;
+            self.free.push(id as u32);
+            self.bytes_held -= len;
+            if let Some(ids) = self.by_hash.get_mut(&hash) {
+                ids.retain(|i| *i != id as u32);
+                if ids.is_empty() {
+                    self.by_hash.remove(&hash);
+                }
+            }
+            freed += 1;
         }
+        self.refused = 0;
+        self.sweep_at = (self.bytes_held * 2).max(FIRST_SWEEP_AT).min(self.byte_cap);
+        freed
     }
 
     /// The bytes of an interned string.
@@ -171,7 +202,7 @@ impl Interner {
 
     /// Bits a caller cached for this string's text (0 when none, and always
     /// 0 for the placeholders and pinned strings). Valid while the id lives:
-    /// a freed slot starts again from 0.
+    /// a reused slot starts again from 0.
     pub fn memo(&self, id: StrId) -> u8 {
         match self.slots.get(id.0 as usize).and_then(Option::as_ref) {
             Some(slot) if id.0 >= FIRST_DYNAMIC => slot.memo,
@@ -194,7 +225,7 @@ impl Interner {
         self.bytes_held
     }
 
-    /// Number of distinct strings held (placeholders excluded).
+    /// Distinct strings held (placeholders and pinned methods excluded).
     pub fn len(&self) -> usize {
         self.slots.len() - FIRST_DYNAMIC as usize - self.free.len()
     }
@@ -209,19 +240,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dedupes_and_frees_on_last_release() {
+    fn dedupes_and_sweeps_what_is_not_marked() {
         let mut i = Interner::new(1 << 20);
         let a = i.intern(b"/index.html");
         let b = i.intern(b"/index.html");
+        let c = i.intern(b"/gone");
         assert_eq!(a, b);
+        assert_eq!(i.len(), 2);
+        i.mark(a);
+        assert_eq!(i.sweep(), 1);
+        assert_eq!(i.get(a), b"/index.html");
         assert_eq!(i.len(), 1);
-        i.release(a);
-        assert_eq!(i.get(b), b"/index.html");
-        i.release(b);
+        assert_eq!(i.bytes_held(), "/index.html".len());
+        // `c`'s slot is reused by a new string; the old text is not found.
+        let d = i.intern(b"/new");
+        assert_eq!(d, c);
+        assert_eq!(i.get(d), b"/new");
+        // Unmarked in the next sweep: everything dynamic goes.
+        assert_eq!(i.sweep(), 2);
         assert_eq!(i.len(), 0);
-        assert_eq!(i.bytes_held(), 0);
-        let c = i.intern(b"/other");
-        assert_eq!(i.get(c), b"/other");
+        assert_eq!(
+            i.get(StrId(2)),
+            b"GET",
+            "pinned strings survive every sweep"
+        );
     }
 
     #[test]
@@ -231,13 +273,17 @@ mod tests {
         let id = i.intern(&long);
         assert_eq!(i.get(id).len(), MAX_STRING);
         let mut dropped = 0;
-        for n in 0..1000 {
+        for n in 0..10_000 {
             if i.intern(format!("/unique/{n}").as_bytes()) == StrId::DROPPED {
                 dropped += 1;
             }
         }
-        assert!(dropped > 900);
+        assert!(dropped > 9000);
         assert!(i.bytes_held() <= 1000);
+        assert!(i.wants_sweep());
+        i.sweep();
+        assert_eq!(i.bytes_held(), 0);
+        assert_ne!(i.intern(b"/after-sweep"), StrId::DROPPED);
         assert_eq!(i.get(StrId::DROPPED), "…".as_bytes());
     }
 }

@@ -297,18 +297,21 @@ impl IpTable {
 
     fn remove(&mut self, id: u32) {
         if let Some(row) = self.rows[id as usize].take() {
-            for r in &row.recent {
-                self.release_request(r);
-            }
             self.index.remove(&row.ip);
             self.free.push(id);
         }
     }
 
-    fn release_request(&mut self, r: &RecentRequest) {
-        self.strings.release(r.method);
-        self.strings.release(r.path);
-        self.strings.release(r.user_agent);
+    /// Free the strings no row refers to any more (mark and sweep).
+    fn sweep_strings(&mut self) {
+        for row in self.rows.iter().flatten() {
+            for r in &row.recent {
+                self.strings.mark(r.method);
+                self.strings.mark(r.path);
+                self.strings.mark(r.user_agent);
+            }
+        }
+        self.strings.sweep();
     }
 
     /// Evict the least recently active 1/16 of the rows in one pass.
@@ -367,14 +370,20 @@ impl IpTable {
         if scanner {
             row.sticky_reasons.insert(Reason::ScannerUa);
         }
-        let evicted = if row.recent.len() == RECENT_REQUESTS {
-            row.recent.pop_front()
-        } else {
-            None
-        };
+        if row.recent.len() == RECENT_REQUESTS {
+            row.recent.pop_front();
+        } else if row.recent.len() == row.recent.capacity() {
+            // Grow 4, 8, 16, 20: never past the ring's size.
+            let more = row
+                .recent
+                .len()
+                .max(4)
+                .min(RECENT_REQUESTS - row.recent.len());
+            row.recent.reserve_exact(more);
+        }
         row.recent.push_back(request);
-        if let Some(old) = evicted {
-            self.release_request(&old);
+        if self.strings.wants_sweep() {
+            self.sweep_strings();
         }
         true
     }

@@ -53,16 +53,17 @@ fn requests_are_counted_per_client() {
 }
 
 #[test]
-fn recent_ring_is_bounded_and_releases_strings() {
+fn recent_ring_is_bounded_and_sweeps_strings() {
     let d = Detector::new(DetectSettings::default()).unwrap();
     let mut t = IpTable::new(100, false);
     for n in 0..1000 {
         let path = format!("/unique/{n}");
         t.apply_access(&hit("8.8.8.8", 1000 + n, path.as_bytes(), 200, 1), &d, 1000);
     }
+    t.sweep_strings();
     let row = t.get(ip("8.8.8.8")).unwrap();
     assert_eq!(row.recent.len(), RECENT_REQUESTS);
-    // the user agent + the 20 paths still referenced (GET is pinned)
+    // the user agent + the 20 paths still referenced survive a sweep (GET is pinned)
     assert_eq!(t.strings.len(), 1 + RECENT_REQUESTS);
     assert_eq!(t.text(row.recent.back().unwrap().path), b"/unique/999");
 }
@@ -136,6 +137,7 @@ fn idle_rows_expire_but_rows_with_sockets_stay() {
     t.expire(1000 + IDLE_EXPIRY_SECS);
     assert!(t.get(ip("8.8.8.8")).is_none());
     assert!(t.get(ip("1.1.1.1")).is_some());
+    t.sweep_strings();
     assert_eq!(
         t.strings.len(),
         0,
@@ -208,5 +210,38 @@ fn cached_verdicts_answer_for_every_row_and_never_for_cut_strings() {
     assert!(
         d.reasons(t.get(ip("3.3.3.3")).unwrap()).is_empty(),
         "the long path's verdict was not cached on the cut text"
+    );
+}
+
+#[test]
+fn string_memory_stays_bounded_under_unique_paths() {
+    let d = Detector::new(DetectSettings::default()).unwrap();
+    let mut t = IpTable::new(1000, false);
+    let mut path = Vec::new();
+    for n in 0..200_000u32 {
+        path.clear();
+        path.extend_from_slice(format!("/unique/{n}/").as_bytes());
+        path.resize(300, b'x');
+        let mut h = hit("8.8.8.8", 1000, &path, 200, 0);
+        h.client = IpAddr::from([8, 8, (n >> 8) as u8 % 4, n as u8]);
+        t.apply_access(&h, &d, 1000);
+    }
+    // 1 000 rows x 20 recent paths x 300 bytes = 6 MB live at most; the sweep
+    // keeps the interner near twice the live set, never past its cap.
+    assert!(
+        t.strings.bytes_held() <= INTERNER_BYTE_CAP,
+        "{}",
+        t.strings.bytes_held()
+    );
+    let last = t
+        .get(IpAddr::from([8, 8, 3, 63]))
+        .unwrap()
+        .recent
+        .back()
+        .copied()
+        .unwrap();
+    assert!(
+        t.text(last.path).starts_with(b"/unique/"),
+        "recent paths survive sweeps"
     );
 }
