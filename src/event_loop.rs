@@ -5,7 +5,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Registry, Token};
 
 use crate::engine::{Engine, SocketReader};
 use crate::sys::signalfd::SignalFd;
@@ -17,6 +17,13 @@ const FILES: Token = Token(2);
 const SIGNAL: Token = Token(3);
 const JOURNAL: Token = Token(4);
 const DEADLINE: Token = Token(5);
+const FILES_PACED: Token = Token(6);
+
+/// Logs are read at most this often. A busy nginx writes one line per
+/// request and inotify reports every write; reading on each would cost a
+/// wake-up per line. Within the gap, the inotify fd is taken out of the poll
+/// (so further writes don't wake us) and a one-shot timer brings it back.
+const MIN_READ_GAP: Duration = Duration::from_millis(50);
 
 /// How long `--once` waits for one netlink dump before giving up on it.
 const ONCE_DUMP_TIMEOUT: Duration = Duration::from_secs(3);
@@ -35,6 +42,15 @@ pub struct EventLoop {
     events: Events,
     tick: TimerFd,
     signals: SignalFd,
+    pacer: ReadPacer,
+}
+
+/// Spaces log reads at least `MIN_READ_GAP` apart (see there).
+struct ReadPacer {
+    timer: TimerFd,
+    last_read: Option<Instant>,
+    /// The inotify fd is out of the poll until the timer fires.
+    deferred: bool,
 }
 
 impl EventLoop {
@@ -54,11 +70,18 @@ impl EventLoop {
         if let Some(journal) = engine.journal.as_mut() {
             registry.register(journal, JOURNAL, Interest::READABLE)?;
         }
+        let mut pacer = ReadPacer {
+            timer: TimerFd::disarmed()?,
+            last_read: None,
+            deferred: false,
+        };
+        registry.register(&mut pacer.timer, FILES_PACED, Interest::READABLE)?;
         Ok(EventLoop {
             poll,
             events: Events::with_capacity(64),
             tick,
             signals,
+            pacer,
         })
     }
 
@@ -95,7 +118,8 @@ impl EventLoop {
                     SOCKETS => {
                         engine.on_sockets_ready();
                     }
-                    FILES => engine.on_files_ready(),
+                    FILES => self.pacer.on_files_event(self.poll.registry(), engine)?,
+                    FILES_PACED => self.pacer.on_timer(self.poll.registry(), engine)?,
                     JOURNAL => engine.on_journal_ready(),
                     SIGNAL => {
                         while let Some(sig) = self.signals.next() {
@@ -138,6 +162,39 @@ impl EventLoop {
             }
         }
         Ok(())
+    }
+}
+
+impl ReadPacer {
+    /// inotify has events: read now, or later if the last read was recent.
+    fn on_files_event(&mut self, registry: &Registry, engine: &mut Engine) -> io::Result<()> {
+        match self.last_read.map(|t| t.elapsed()) {
+            Some(since) if since < MIN_READ_GAP => {
+                if !self.deferred {
+                    registry.deregister(&mut engine.logs)?;
+                    self.timer.arm(MIN_READ_GAP - since, Duration::ZERO)?;
+                    self.deferred = true;
+                }
+            }
+            _ => self.read(engine),
+        }
+        Ok(())
+    }
+
+    /// The gap has passed: watch inotify again and read what came meanwhile.
+    fn on_timer(&mut self, registry: &Registry, engine: &mut Engine) -> io::Result<()> {
+        if self.timer.drain() == 0 || !self.deferred {
+            return Ok(());
+        }
+        registry.register(&mut engine.logs, FILES, Interest::READABLE)?;
+        self.deferred = false;
+        self.read(engine);
+        Ok(())
+    }
+
+    fn read(&mut self, engine: &mut Engine) {
+        engine.on_files_ready();
+        self.last_read = Some(Instant::now());
     }
 }
 

@@ -9,8 +9,8 @@ pub struct TimerFd {
 }
 
 impl TimerFd {
-    /// A monotonic timer firing every `interval`, first after one interval.
-    pub fn periodic(interval: Duration) -> io::Result<TimerFd> {
+    /// A monotonic timer that does not fire until [`arm`](Self::arm)ed.
+    pub fn disarmed() -> io::Result<TimerFd> {
         // SAFETY: plain syscall; the fd is checked before use and then owned.
         let raw = unsafe {
             libc::timerfd_create(
@@ -22,9 +22,14 @@ impl TimerFd {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `raw` is a fresh fd that nothing else owns.
-        let timer = TimerFd {
+        Ok(TimerFd {
             fd: unsafe { OwnedFd::from_raw_fd(raw) },
-        };
+        })
+    }
+
+    /// A monotonic timer firing every `interval`, first after one interval.
+    pub fn periodic(interval: Duration) -> io::Result<TimerFd> {
+        let timer = TimerFd::disarmed()?;
         timer.arm(interval, interval)?;
         Ok(timer)
     }
