@@ -211,7 +211,10 @@ impl KeyDecoder {
         }
         let bytes = &self.utf8[..self.utf8_len];
         // from_utf8 rejects overlong forms and surrogates: those are dropped.
-        if let Some(c) = std::str::from_utf8(bytes).ok().and_then(|s| s.chars().next()) {
+        if let Some(c) = std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| s.chars().next())
+        {
             out(if c.is_control() {
                 Key::Unknown
             } else {
@@ -338,11 +341,9 @@ fn first_param(params: &[u8]) -> Option<u16> {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(
-        digits
-            .iter()
-            .fold(0u16, |n, &d| n.saturating_mul(10).saturating_add(u16::from(d - b'0'))),
-    )
+    Some(digits.iter().fold(0u16, |n, &d| {
+        n.saturating_mul(10).saturating_add(u16::from(d - b'0'))
+    }))
 }
 
 fn tilde_key(n: u16) -> Key {

@@ -176,10 +176,18 @@ fn all_sequences_in_one_stream_split_anywhere() {
 fn utf8_split_across_feeds_and_invalid_bytes_dropped() {
     assert_eq!(
         decode_pieces(&[b"a\xe2", b"\x82", b"\xacb\xf0\x9f", b"\x98\x80"]),
-        [Key::Char('a'), Key::Char('€'), Key::Char('b'), Key::Char('😀')]
+        [
+            Key::Char('a'),
+            Key::Char('€'),
+            Key::Char('b'),
+            Key::Char('😀')
+        ]
     );
     // Stray continuation, 0xff, overlong '/', surrogate, too-high code point.
-    assert_eq!(decode(b"\x80\xff\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80x"), [Key::Char('x')]);
+    assert_eq!(
+        decode(b"\x80\xff\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80x"),
+        [Key::Char('x')]
+    );
     // A lead byte cut by ASCII: the lead is dropped, the ASCII kept.
     assert_eq!(decode(b"\xe2\x82q"), [Key::Char('q')]);
     // A lead cut by ESC: the escape still works.
