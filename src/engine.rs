@@ -137,7 +137,7 @@ impl Engine {
         self.logs
             .on_tick(&mut |kind, source, line| core.on_line(kind, source, line));
         self.on_child_exit();
-        self.start_socket_dump();
+        self.socket_dump(false);
         self.core.table.expire(self.core.now);
     }
 
@@ -156,15 +156,34 @@ impl Engine {
 
     /// Ask for a dump (netlink), or read /proc now.
     pub fn start_socket_dump(&mut self) {
+        self.socket_dump(true);
+    }
+
+    /// `always`: false on ticks, where netlink skips the dump when the
+    /// kernel's TCP counters have not moved (see `SockDiag::request_dump_if_due`).
+    fn socket_dump(&mut self, always: bool) {
         match &mut self.sockets {
             SocketReader::Netlink(diag) => {
                 if self.socket_status.dump_in_flight {
                     return; // the previous dump is still arriving; don't stack requests
                 }
-                self.dump.clear();
-                match diag.request_dump() {
-                    Ok(()) => self.socket_status.dump_in_flight = true,
-                    Err(e) => self.socket_status.error = Some(format!("netlink: {e}")),
+                let sent = if always {
+                    diag.request_dump().map(|()| true)
+                } else {
+                    diag.request_dump_if_due()
+                };
+                match sent {
+                    Ok(true) => {
+                        self.dump.clear();
+                        self.socket_status.dump_in_flight = true;
+                    }
+                    // Skipped: the last dump's sockets are still the table;
+                    // apply them again, as an identical dump would be.
+                    Ok(false) => self.core.table.apply_sockets(&self.dump, self.core.now),
+                    Err(e) => {
+                        self.dump.clear();
+                        self.socket_status.error = Some(format!("netlink: {e}"));
+                    }
                 }
             }
             SocketReader::Proc(reader) => {
