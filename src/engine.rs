@@ -34,7 +34,12 @@ struct SocketStatus {
     malformed: u64,
     error: Option<String>,
     dump_in_flight: bool,
+    /// Ticks since the dump in flight was requested.
+    ticks_in_flight: u32,
 }
+
+/// A netlink dump unanswered for this many ticks is requested again.
+const STALLED_DUMP_TICKS: u32 = 5;
 
 /// What lines and dumps are applied to: parsers, detector, table, clock.
 pub struct Core {
@@ -164,9 +169,18 @@ impl Engine {
     fn socket_dump(&mut self, always: bool) {
         match &mut self.sockets {
             SocketReader::Netlink(diag) => {
+                let mut always = always;
                 if self.socket_status.dump_in_flight {
-                    return; // the previous dump is still arriving; don't stack requests
+                    // The previous dump is still arriving: don't stack requests,
+                    // unless it has stalled (a lost reply), then ask afresh.
+                    self.socket_status.ticks_in_flight += 1;
+                    if self.socket_status.ticks_in_flight < STALLED_DUMP_TICKS {
+                        return;
+                    }
+                    self.socket_status.error = Some("netlink: a dump stalled; asked again".into());
+                    always = true;
                 }
+                self.socket_status.ticks_in_flight = 0;
                 let sent = if always {
                     diag.request_dump().map(|()| true)
                 } else {
