@@ -14,3 +14,4 @@ pub mod parse;
 pub mod source;
 pub mod sys;
 pub mod table;
+pub mod ui;
