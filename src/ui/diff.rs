@@ -118,6 +118,9 @@ impl Encoder<'_> {
         for y in 0..next.height() {
             let row = next.row(y);
             let old = prev.map(|p| p.row(y));
+            if old == Some(row) {
+                continue; // one slice comparison for the common unchanged row
+            }
             for (x, &cell) in row.iter().enumerate() {
                 let before = old.and_then(|o| o.get(x)).copied().unwrap_or(Cell::BLANK);
                 if cell.is_continuation() || self.looks_same(before, cell) {
