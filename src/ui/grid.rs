@@ -96,21 +96,46 @@ impl Grid {
     /// further than the right edge), sanitised, cut with `…` when it does
     /// not fit. Returns the cells used. Cells past the text are untouched.
     pub fn put_str(&mut self, x: u16, y: u16, max_width: u16, text: &str, style: Style) -> u16 {
-        self.put_units(x, y, max_width, sanitize::str_units(text), style)
+        self.put_units(
+            x,
+            y,
+            max_width,
+            text.len(),
+            sanitize::str_units(text),
+            style,
+        )
     }
 
     /// [`put_str`](Self::put_str) for raw bytes from the outside world:
     /// each invalid UTF-8 sequence shows as one placeholder.
     pub fn put_bytes(&mut self, x: u16, y: u16, max_width: u16, bytes: &[u8], style: Style) -> u16 {
-        self.put_units(x, y, max_width, sanitize::byte_units(bytes), style)
+        self.put_units(
+            x,
+            y,
+            max_width,
+            bytes.len(),
+            sanitize::byte_units(bytes),
+            style,
+        )
     }
 
     /// One character (a border, a marker); returns the cells used.
     pub fn put_char(&mut self, x: u16, y: u16, ch: char, style: Style) -> u16 {
-        self.put_units(x, y, u16::MAX, Units::new(std::iter::once(ch)), style)
+        let units = Units::new(std::iter::once(ch));
+        self.put_units(x, y, u16::MAX, ch.len_utf8(), units, style)
     }
 
-    fn put_units<I>(&mut self, x: u16, y: u16, max_width: u16, units: Units<I>, style: Style) -> u16
+    /// `len` is the input's length in bytes: no unit takes more cells than
+    /// it has bytes, so input that short fits without measuring.
+    fn put_units<I>(
+        &mut self,
+        x: u16,
+        y: u16,
+        max_width: u16,
+        len: usize,
+        units: Units<I>,
+        style: Style,
+    ) -> u16
     where
         I: Iterator<Item = char> + Clone,
     {
@@ -123,7 +148,9 @@ impl Grid {
         }
         // Measure first (stops one cell past `room`), so a string that fits
         // exactly is not cut and one that does not keeps a cell for `…`.
-        let fits = sanitize::width_up_to(units.clone(), usize::from(room)) <= usize::from(room);
+        let room_cells = usize::from(room);
+        let fits =
+            len <= room_cells || sanitize::width_up_to(units.clone(), room_cells) <= room_cells;
         let limit = if fits { room } else { room - 1 };
         let row = self.row_mut(y);
         let mut used = 0;

@@ -369,6 +369,15 @@ mod tests {
     fn every_unit_is_a_cell_char() {
         // Every code point in the BMP and the emoji planes, in one string.
         let all: String = (0u32..0x2_0000).filter_map(char::from_u32).collect();
+        // No character takes more cells than its UTF-8 bytes (the grid's
+        // shortcut for short strings relies on it).
+        for c in all.chars() {
+            assert!(
+                text_width(c.encode_utf8(&mut [0; 4])) <= c.len_utf8(),
+                "{:?}",
+                c
+            );
+        }
         for unit in str_units(&all) {
             let c = unit.ch();
             assert!(is_cell_char(c), "{:?}", c);
