@@ -229,7 +229,10 @@ impl Program {
             values: [&[]; Var::COUNT],
             short: false,
         };
-        let mut rest = line.strip_prefix(&*self.lead).ok_or(Malformed::Shape)?;
+        if !starts_with_short(line, &self.lead) {
+            return Err(Malformed::Shape);
+        }
+        let mut rest = &line[self.lead.len()..];
         for (i, field) in self.fields.iter().enumerate() {
             if field.term.is_empty() {
                 let single_word = field.var.is_some_and(Var::is_single_word);
