@@ -373,12 +373,13 @@ impl IpTable {
         if row.recent.len() == RECENT_REQUESTS {
             row.recent.pop_front();
         } else if row.recent.len() == row.recent.capacity() {
-            // Grow 4, 8, 16, 20: never past the ring's size.
-            let more = row
-                .recent
-                .len()
-                .max(4)
-                .min(RECENT_REQUESTS - row.recent.len());
+            // 4 slots, then the whole ring: most clients send a few requests,
+            // and each step is a realloc on the per-line path.
+            let more = if row.recent.is_empty() {
+                4
+            } else {
+                RECENT_REQUESTS - row.recent.len()
+            };
             row.recent.reserve_exact(more);
         }
         row.recent.push_back(request);
