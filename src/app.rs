@@ -58,6 +58,8 @@ fn run(config: &Config) -> Result<(), String> {
                 .map_err(|e| format!("socket dump: {e}"))?;
         }
         Some(duration) => {
+            engine.touch_clock();
+            engine.read_logs_now(); // `--from-start`: what the logs hold already
             event_loop
                 .run_for(&mut engine, Some(duration))
                 .map_err(|e| format!("event loop: {e}"))?;

@@ -218,6 +218,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     pub max_tracked_ips: usize,
     pub proc_root: Option<PathBuf>,
+    /// `--demo`: synthetic traffic replaces the log, auth and socket sources.
+    pub demo: bool,
     pub mode: Mode,
     pub json: bool,
     pub suspicious_only: bool,
@@ -534,6 +536,7 @@ fn finish(
         trusted_proxies: m.trusted_proxies.unwrap_or_default(),
         max_tracked_ips: m.max_tracked_ips.unwrap_or(DEFAULT_MAX_TRACKED_IPS),
         proc_root: raw.proc_root.clone(),
+        demo: raw.demo,
         mode,
         json: raw.json,
         suspicious_only: raw.suspicious,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::config::{AuthSource, Config};
+use crate::demo::Demo;
 use crate::detect::{DetectSettings, Detector};
 use crate::headless::SourceReport;
 use crate::parse::access::AccessParser;
@@ -64,6 +65,8 @@ pub struct Engine {
     format_spec: String,
     pub started: UnixTime,
     pub interval: Duration,
+    /// `--demo`'s files, written to on every tick.
+    demo: Option<Demo>,
 }
 
 impl Engine {
@@ -71,6 +74,12 @@ impl Engine {
     /// errors (before the terminal goes raw).
     pub fn new(config: &Config) -> Result<Engine, String> {
         let now = time::now();
+        let demo = match config.demo {
+            true => Some(Demo::create(now).map_err(|e| format!("--demo: {e}"))?),
+            false => None,
+        };
+        let demo_config = demo.as_ref().map(|d| demo_sources(config, d));
+        let config = demo_config.as_ref().unwrap_or(config);
         let detector = Detector::new(detect_settings(config))?;
         let access = AccessParser::new(&config.log_format, config.trusted_proxies.clone())
             .map_err(|e| format!("log_format: {e}"))?;
@@ -108,6 +117,7 @@ impl Engine {
             socket_status: SocketStatus::default(),
             dump: Vec::new(),
             format_spec: config.log_format.clone(),
+            demo,
             started: now,
             interval: config.connections_interval,
         })
@@ -138,6 +148,10 @@ impl Engine {
 
     /// The periodic tick: logs' safety net, a socket dump, expiry.
     pub fn on_tick(&mut self) {
+        if let Some(demo) = self.demo.as_mut() {
+            // A write failure (disk full) just stops the demo's traffic.
+            let _ = demo.on_tick(self.core.now);
+        }
         let core = &mut self.core;
         self.logs
             .on_tick(&mut |kind, source, line| core.on_line(kind, source, line));
@@ -345,6 +359,18 @@ impl Core {
             LogKind::Auth => self.on_auth_line(line),
         }
     }
+}
+
+/// The config with the demo's files in place of the real sources.
+fn demo_sources(config: &Config, demo: &Demo) -> Config {
+    let mut config = config.clone();
+    config.log_paths = vec![demo.access_log().display().to_string()];
+    config.log_format = "auto".into();
+    config.auth.source = AuthSource::File(demo.auth_log());
+    config.proc_root = Some(demo.proc_root());
+    config.show_private_ips = true; // the demo uses documentation ranges only
+    config.from_start = true;
+    config
 }
 
 fn detect_settings(config: &Config) -> DetectSettings {

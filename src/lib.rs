@@ -6,6 +6,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod detect;
 pub mod engine;
 pub mod event_loop;
