@@ -3,6 +3,7 @@
 //! See DESIGN.md for the shape: one mio loop, zero-copy parsing into an
 //! arena-backed IP table, a headless snapshot and a hand-rolled renderer.
 
+pub mod actions;
 pub mod app;
 pub mod cli;
 pub mod config;

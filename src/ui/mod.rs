@@ -8,6 +8,7 @@
 
 pub mod cell;
 pub mod diff;
+pub mod filter;
 pub mod grid;
 pub mod input;
 pub mod rect;

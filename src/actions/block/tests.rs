@@ -1,0 +1,475 @@
+use std::fs;
+use std::path::Path;
+
+use super::*;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn net(s: &str) -> IpNet {
+    s.parse().unwrap()
+}
+
+/// A temp dir with fake tools that append their argv (one word a line,
+/// then `[end]`) to `calls.log`; `fail` names tools that exit 1.
+struct FakeTools {
+    dir: tempfile::TempDir,
+}
+
+impl FakeTools {
+    fn new(names: &[&str], fail: &[&str]) -> FakeTools {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("calls.log");
+        for name in names {
+            let code = if fail.contains(name) { 1 } else { 0 };
+            let script = format!(
+                "#!/bin/sh\n{{ printf '%s\\n' \"$0\"; for a in \"$@\"; do printf '%s\\n' \"$a\"; done; echo '[end]'; }} >> '{}'\necho {name} ran; echo {name} warns >&2\nexit {code}\n",
+                log.display()
+            );
+            let path = dir.path().join(name);
+            fs::write(&path, script).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        FakeTools { dir }
+    }
+
+    fn tools(&self) -> Tools {
+        Tools::detect_in(self.dir.path().as_os_str())
+    }
+
+    /// Each recorded call as its argv (program file name first).
+    fn calls(&self) -> Vec<Vec<String>> {
+        let Ok(text) = fs::read_to_string(self.dir.path().join("calls.log")) else {
+            return Vec::new();
+        };
+        text.split("[end]\n")
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                let mut argv: Vec<String> = c.lines().map(String::from).collect();
+                argv[0] = Path::new(&argv[0])
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into();
+                argv
+            })
+            .collect()
+    }
+}
+
+const ALL_TOOLS: [&str; 6] = [
+    "ufw",
+    "nft",
+    "iptables",
+    "ip6tables",
+    "fail2ban-client",
+    "cscli",
+];
+
+#[test]
+fn detection_searches_the_given_path_and_skips_non_executables() {
+    let fake = FakeTools::new(&["nft", "cscli"], &[]);
+    let other = tempfile::tempdir().unwrap();
+    fs::write(other.path().join("ufw"), "not executable").unwrap();
+    fs::create_dir(other.path().join("iptables")).unwrap();
+    let path = std::env::join_paths([other.path(), fake.dir.path()]).unwrap();
+    let tools = Tools::detect_in(&path);
+    assert_eq!(tools.iter().collect::<Vec<_>>(), [Tool::Nft, Tool::Cscli]);
+    assert_eq!(
+        tools.path(Tool::Nft),
+        Some(fake.dir.path().join("nft").as_path())
+    );
+    assert_eq!(tools.path(Tool::Ufw), None);
+    assert_eq!(Tools::detect_in(OsStr::new("")).iter().count(), 0);
+}
+
+#[test]
+fn scopes_give_the_address_its_subnet_or_the_whois_network() {
+    let v4 = ip("203.0.113.77");
+    let v6 = ip("2001:db8:1:2:3:4:5:6");
+    assert_eq!(target(v4, Scope::Address), Ok(net("203.0.113.77/32")));
+    assert_eq!(target(v4, Scope::Subnet), Ok(net("203.0.113.0/24")));
+    assert_eq!(target(v6, Scope::Subnet), Ok(net("2001:db8:1:2::/64")));
+    assert_eq!(
+        target(ip("::ffff:203.0.113.77"), Scope::Address),
+        Ok(net("203.0.113.77/32"))
+    );
+    assert_eq!(
+        target(v4, Scope::Network(net("203.0.112.9/22"))),
+        Ok(net("203.0.112.0/22"))
+    );
+    assert_eq!(
+        target(v4, Scope::Network(net("198.51.100.0/24"))),
+        Err(ScopeError::NotContaining(net("198.51.100.0/24")))
+    );
+    assert_eq!(
+        target(v4, Scope::Network(net("192.0.0.0/2"))),
+        Err(ScopeError::TooBroad(net("192.0.0.0/2")))
+    );
+    assert_eq!(target_text(net("203.0.113.77/32")), "203.0.113.77");
+    assert_eq!(target_text(net("2001:db8::1/128")), "2001:db8::1");
+    assert_eq!(target_text(net("2001:db8:1:2::/64")), "2001:db8:1:2::/64");
+}
+
+#[test]
+fn commands_for_each_tool_and_family() {
+    let a4 = net("203.0.113.7/32");
+    let n4 = net("203.0.113.0/24");
+    let a6 = net("2001:db8::7/128");
+    let block = |tool, target| BlockPlan::new(tool, target).map(|p| p.block.join(" "));
+    assert_eq!(
+        block(Tool::Ufw, a4).unwrap(),
+        "ufw prepend deny from 203.0.113.7"
+    );
+    assert_eq!(
+        block(Tool::Ufw, n4).unwrap(),
+        "ufw prepend deny from 203.0.113.0/24"
+    );
+    assert_eq!(
+        block(Tool::Iptables, a4).unwrap(),
+        "iptables -I INPUT -s 203.0.113.7 -j DROP"
+    );
+    assert_eq!(block(Tool::Iptables, a6), None);
+    assert_eq!(
+        block(Tool::Ip6tables, a6).unwrap(),
+        "ip6tables -I INPUT -s 2001:db8::7 -j DROP"
+    );
+    assert_eq!(block(Tool::Ip6tables, a4), None);
+    assert_eq!(
+        block(Tool::Fail2ban, a4).unwrap(),
+        "fail2ban-client set sshd banip 203.0.113.7"
+    );
+    assert_eq!(
+        block(Tool::Fail2ban, n4),
+        None,
+        "fail2ban bans single addresses"
+    );
+    assert_eq!(
+        block(Tool::Cscli, a6).unwrap(),
+        "cscli decisions add --ip 2001:db8::7 --duration 4h"
+    );
+    assert_eq!(
+        block(Tool::Cscli, n4).unwrap(),
+        "cscli decisions add --range 203.0.113.0/24 --duration 4h"
+    );
+    assert_eq!(
+        block(Tool::Nft, a4).unwrap(),
+        "nft add element inet nethergaze blocked4 { 203.0.113.7 }"
+    );
+    assert_eq!(
+        block(Tool::Nft, a6).unwrap(),
+        "nft add element inet nethergaze blocked6 { 2001:db8::7 }"
+    );
+}
+
+#[test]
+fn nft_plan_shows_its_own_table_sets_and_chain() {
+    let plan = BlockPlan::new(Tool::Nft, net("203.0.113.0/24")).unwrap();
+    let shown: Vec<String> = plan.commands().map(shell_display).collect();
+    assert_eq!(
+        shown,
+        [
+            "nft add table inet nethergaze",
+            "nft add set inet nethergaze blocked4 '{' type ipv4_addr ';' flags interval ';' '}'",
+            "nft add set inet nethergaze blocked6 '{' type ipv6_addr ';' flags interval ';' '}'",
+            "nft -- add chain inet nethergaze input '{' type filter hook input priority -10 ';' '}'",
+            "nft flush chain inet nethergaze input",
+            "nft add rule inet nethergaze input ip saddr @blocked4 drop",
+            "nft add rule inet nethergaze input ip6 saddr @blocked6 drop",
+            "nft add element inet nethergaze blocked4 '{' 203.0.113.0/24 '}'",
+        ]
+    );
+}
+
+#[test]
+fn shell_display_quotes_what_a_shell_would_interpret() {
+    let argv = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        shell_display(&argv(&["a", "b c", "it's", ""])),
+        "a 'b c' 'it'\\''s' ''"
+    );
+}
+
+#[test]
+fn plans_follow_detected_tools_in_preference_order() {
+    let fake = FakeTools::new(&ALL_TOOLS, &[]);
+    let tools = fake.tools();
+    let of = |target| {
+        BlockPlan::for_tools(&tools, target)
+            .into_iter()
+            .map(|p| p.tool)
+            .collect::<Vec<_>>()
+    };
+    use Tool::*;
+    assert_eq!(
+        of(net("203.0.113.7/32")),
+        [Ufw, Nft, Iptables, Cscli, Fail2ban]
+    );
+    assert_eq!(of(net("2001:db8::/64")), [Ufw, Nft, Ip6tables, Cscli]);
+}
+
+fn quiet_context() -> SafetyContext {
+    SafetyContext::default()
+}
+
+fn flow_for(tool: Tool, addr: &str, ctx: &SafetyContext, enabled: bool) -> BlockFlow {
+    let target = target(ip(addr), Scope::Address).unwrap();
+    let plan = BlockPlan::new(tool, target).unwrap();
+    BlockFlow::new(ip(addr), plan, ctx.check(target), enabled)
+}
+
+#[test]
+fn nothing_runs_when_execution_is_disabled() {
+    let fake = FakeTools::new(&ALL_TOOLS, &[]);
+    let mut flow = flow_for(Tool::Ufw, "203.0.113.7", &quiet_context(), false);
+    assert_eq!(flow.advance(), Err(FlowError::ExecutionDisabled));
+    assert_eq!(flow.step(), Step::Propose);
+    assert_eq!(
+        flow.run(&fake.tools(), 0).err(),
+        Some(FlowError::ExecutionDisabled)
+    );
+    assert!(fake.calls().is_empty());
+}
+
+#[test]
+fn nothing_runs_before_confirmation() {
+    let fake = FakeTools::new(&ALL_TOOLS, &[]);
+    let mut flow = flow_for(Tool::Ufw, "203.0.113.7", &quiet_context(), true);
+    assert_eq!(
+        flow.run(&fake.tools(), 0).err(),
+        Some(FlowError::NotConfirmed)
+    );
+    assert_eq!(flow.advance(), Ok(Step::Confirm));
+    assert_eq!(
+        flow.run(&fake.tools(), 0).err(),
+        Some(FlowError::NotConfirmed)
+    );
+    flow.cancel();
+    assert_eq!(flow.step(), Step::Propose);
+    assert!(fake.calls().is_empty());
+}
+
+#[test]
+fn confirmed_block_runs_exactly_the_command_by_argv() {
+    let fake = FakeTools::new(&ALL_TOOLS, &[]);
+    let mut flow = flow_for(Tool::Ufw, "203.0.113.7", &quiet_context(), true);
+    assert_eq!(flow.advance(), Ok(Step::Confirm));
+    assert_eq!(
+        flow.advance(),
+        Ok(Step::Ready),
+        "no refusal: one confirmation"
+    );
+    let record = flow.run(&fake.tools(), 1_700_000_000).unwrap().clone();
+    assert_eq!(
+        fake.calls(),
+        [["ufw", "prepend", "deny", "from", "203.0.113.7"]]
+    );
+    assert!(record.succeeded());
+    assert_eq!(
+        (record.time, record.ip, record.tool),
+        (1_700_000_000, ip("203.0.113.7"), Tool::Ufw)
+    );
+    assert_eq!(record.commands[0].output.bytes(), b"ufw ran\nufw warns\n");
+    assert_eq!(flow.step(), Step::Done);
+    assert_eq!(
+        flow.run(&fake.tools(), 0).err(),
+        Some(FlowError::NotConfirmed),
+        "once"
+    );
+    assert_eq!(fake.calls().len(), 1);
+}
+
+#[test]
+fn each_tool_records_only_the_canonical_address() {
+    let fake = FakeTools::new(&ALL_TOOLS, &[]);
+    let tools = fake.tools();
+    let cases = [
+        (Tool::Iptables, "::ffff:198.51.100.4", "198.51.100.4"),
+        (Tool::Ip6tables, "2001:DB8:0::9", "2001:db8::9"),
+        (Tool::Fail2ban, "198.51.100.4", "198.51.100.4"),
+        (Tool::Cscli, "2001:db8::9", "2001:db8::9"),
+    ];
+    for (tool, addr, canonical) in cases {
+        let mut flow = flow_for(tool, addr, &quiet_context(), true);
+        flow.advance().unwrap();
+        flow.advance().unwrap();
+        assert!(flow.run(&tools, 0).unwrap().succeeded());
+        let calls = fake.calls();
+        let last = calls.last().unwrap();
+        assert_eq!(last[0], tool.program());
+        // The only word not fixed by the tool's syntax is the address.
+        let expected = BlockPlan::new(tool, IpNet::from(ip(canonical)))
+            .unwrap()
+            .block;
+        assert_eq!(last, &expected);
+        assert!(last.contains(&canonical.to_string()), "{last:?}");
+    }
+}
+
+#[test]
+fn nft_runs_setup_then_the_element_and_stops_at_a_failure() {
+    let fake = FakeTools::new(&ALL_TOOLS, &[]);
+    let mut flow = flow_for(Tool::Nft, "2001:db8::7", &quiet_context(), true);
+    flow.advance().unwrap();
+    flow.advance().unwrap();
+    assert!(flow.run(&fake.tools(), 0).unwrap().succeeded());
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 8);
+    assert_eq!(
+        calls[7],
+        [
+            "nft",
+            "add",
+            "element",
+            "inet",
+            "nethergaze",
+            "blocked6",
+            "{",
+            "2001:db8::7",
+            "}"
+        ]
+    );
+
+    let failing = FakeTools::new(&["nft"], &["nft"]);
+    let mut flow = flow_for(Tool::Nft, "2001:db8::7", &quiet_context(), true);
+    flow.advance().unwrap();
+    flow.advance().unwrap();
+    let record = flow.run(&failing.tools(), 0).unwrap();
+    assert!(!record.succeeded());
+    assert_eq!(record.commands.len(), 1, "stops after the first failure");
+    assert_eq!(record.commands[0].status.as_ref().unwrap().code(), Some(1));
+    assert_eq!(failing.calls().len(), 1);
+}
+
+#[test]
+fn missing_tool_is_a_failed_record_not_a_panic() {
+    let empty = FakeTools::new(&[], &[]);
+    let mut flow = flow_for(Tool::Ufw, "203.0.113.7", &quiet_context(), true);
+    flow.advance().unwrap();
+    flow.advance().unwrap();
+    let record = flow.run(&empty.tools(), 0).unwrap();
+    assert!(!record.succeeded());
+    assert!(record.commands[0].status.is_err());
+}
+
+#[test]
+fn operator_address_needs_a_second_confirmation() {
+    let env = |k: &str| match k {
+        "SSH_CLIENT" => Some("203.0.113.7 50022 22".to_string()),
+        "SSH_CONNECTION" => Some("2001:db8::5 50022 2001:db8::1 22".to_string()),
+        _ => None,
+    };
+    let ctx = SafetyContext {
+        operator: operator_addresses(env),
+        ..Default::default()
+    };
+    assert_eq!(ctx.operator, [ip("203.0.113.7"), ip("2001:db8::5")]);
+    let fake = FakeTools::new(&ALL_TOOLS, &[]);
+    let mut flow = flow_for(Tool::Ufw, "203.0.113.7", &ctx, true);
+    assert_eq!(
+        flow.verdict.refusals,
+        [Refusal::Operator(ip("203.0.113.7"))]
+    );
+    assert_eq!(flow.advance(), Ok(Step::Confirm));
+    assert_eq!(
+        flow.run(&fake.tools(), 0).err(),
+        Some(FlowError::NotConfirmed)
+    );
+    assert_eq!(flow.advance(), Ok(Step::SecondConfirm));
+    assert_eq!(
+        flow.run(&fake.tools(), 0).err(),
+        Some(FlowError::NotConfirmed)
+    );
+    assert!(fake.calls().is_empty());
+    assert_eq!(flow.advance(), Ok(Step::Ready));
+    assert!(flow.run(&fake.tools(), 0).unwrap().succeeded());
+    assert_eq!(fake.calls().len(), 1);
+    // A subnet holding the operator is refused as well.
+    assert_eq!(
+        ctx.check(net("2001:db8::/64")).refusals,
+        [Refusal::Operator(ip("2001:db8::5"))]
+    );
+}
+
+#[test]
+fn malformed_ssh_environment_is_ignored() {
+    let env = |k: &str| match k {
+        "SSH_CLIENT" => Some("not-an-ip 1 2".to_string()),
+        "SSH_CONNECTION" => Some(String::new()),
+        _ => None,
+    };
+    assert!(operator_addresses(env).is_empty());
+    assert!(operator_addresses(|_| None).is_empty());
+}
+
+#[test]
+fn local_and_allowlisted_addresses_are_refused() {
+    let ctx = SafetyContext {
+        local: vec![ip("198.51.100.10"), ip("2001:db8:aa::10")],
+        allow: vec![net("192.0.2.0/28")],
+        ..Default::default()
+    };
+    let refusals = |s: &str| ctx.check(net(s)).refusals;
+    assert_eq!(refusals("127.0.0.1/32"), [Refusal::Local(ip("127.0.0.1"))]);
+    assert_eq!(refusals("::1/128"), [Refusal::Local(ip("::1"))]);
+    assert_eq!(
+        refusals("198.51.100.10/32"),
+        [Refusal::Local(ip("198.51.100.10"))]
+    );
+    assert_eq!(
+        refusals("198.51.100.0/24"),
+        [Refusal::Local(ip("198.51.100.10"))]
+    );
+    assert_eq!(
+        refusals("2001:db8:aa::/64"),
+        [Refusal::Local(ip("2001:db8:aa::10"))]
+    );
+    assert_eq!(
+        refusals("192.0.2.3/32"),
+        [Refusal::Allowed(net("192.0.2.0/28"))]
+    );
+    assert_eq!(
+        refusals("192.0.2.0/24"),
+        [Refusal::Allowed(net("192.0.2.0/28"))]
+    );
+    assert!(refusals("198.51.101.0/24").is_empty());
+    assert!(ctx.check(net("192.0.2.3/32")).needs_second_confirmation());
+}
+
+#[test]
+fn trusted_proxies_cdns_and_wide_networks_warn() {
+    let ctx = SafetyContext {
+        trusted_proxies: vec![net("10.1.0.0/16")],
+        ..Default::default()
+    };
+    let v = ctx.check(net("10.1.2.3/32"));
+    assert_eq!(v.warnings, [Warning::TrustedProxy(net("10.1.0.0/16"))]);
+    assert!(!v.needs_second_confirmation(), "a warning, not a refusal");
+    let cdn = ctx.check(net("104.16.5.5/32")).warnings;
+    assert_eq!(cdn, [Warning::Cdn("Cloudflare", net("104.16.0.0/13"))]);
+    assert!(cdn[0].to_string().contains("blocks everyone"));
+    assert!(matches!(
+        ctx.check(net("151.101.1.1/32")).warnings[..],
+        [Warning::Cdn("Fastly", _)]
+    ));
+    assert_eq!(
+        ctx.check(net("203.0.112.0/22")).warnings,
+        [Warning::Wide(net("203.0.112.0/22"))]
+    );
+    assert!(ctx.check(net("203.0.113.0/24")).warnings.is_empty());
+}
+
+#[test]
+fn cdn_ranges_all_parse() {
+    for (name, text) in CDN_RANGES {
+        let parsed: IpNet = text.parse().unwrap_or_else(|_| panic!("{name} {text}"));
+        assert_eq!(parsed, parsed.trunc(), "{text} has host bits");
+    }
+}
+
+#[test]
+fn local_addresses_include_loopback() {
+    let local = local_addresses().unwrap();
+    assert!(local.iter().any(IpAddr::is_loopback), "{local:?}");
+}
