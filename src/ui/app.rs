@@ -182,21 +182,29 @@ pub struct Dashboard {
 impl Dashboard {
     /// A dashboard for `host`, coloured or not, with the config's hooks and
     /// `--suspicious` honoured.
-    pub fn new(config: &Config, host: String, color: bool) -> Dashboard {
+    pub fn from_config(config: &Config, host: String, color: bool) -> Dashboard {
+        let hooks = config
+            .actions
+            .hooks
+            .iter()
+            .map(|h| (h.key, h.label.clone()))
+            .collect();
+        let mut d = Dashboard::new(host, color, hooks);
+        d.suspicious = config.suspicious_only;
+        d
+    }
+
+    /// A dashboard for `host` with hooks `(key, label)`.
+    pub fn new(host: String, color: bool, hooks: Vec<(char, String)>) -> Dashboard {
         Dashboard {
             host,
             theme: Theme { color },
-            hooks: config
-                .actions
-                .hooks
-                .iter()
-                .map(|h| (h.key, h.label.clone()))
-                .collect(),
+            hooks,
             focus: Panel::Table,
             sort: SortKey::Conns,
             cursor: Cursor::default(),
             activity_scroll: 0,
-            suspicious: config.suspicious_only,
+            suspicious: false,
             text_filter: None,
             filter: None,
             saved: None,
@@ -483,8 +491,8 @@ fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
             .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
-/// Our key as tui-textarea input, for keys that edit one line. Enter,
-/// Tab, Ctrl-M and Ctrl-J are never passed (they would add a line).
+/// Our key as tui-textarea input, for keys that edit one line. Enter, Tab
+/// and Ctrl-M are never passed (they would add a line or a tab).
 fn edit_input(key: Key) -> Option<Input> {
     let plain = |key| Input {
         key,
@@ -497,6 +505,12 @@ fn edit_input(key: Key) -> Option<Input> {
         Key::Alt(c) => Input {
             alt: true,
             ..plain(EditKey::Char(c))
+        },
+        // Ctrl-U deletes to the line's head, as in a shell (tui-textarea
+        // binds that to Ctrl-J and undo to Ctrl-U).
+        Key::Ctrl('u') => Input {
+            ctrl: true,
+            ..plain(EditKey::Char('j'))
         },
         Key::Ctrl(c) if c.is_ascii_lowercase() && !matches!(c, 'm' | 'j') => Input {
             ctrl: true,

@@ -75,7 +75,7 @@ impl Session {
             color,
             ..RenderMode::default()
         };
-        let mut dashboard = Dashboard::new(config, app::host_name(), color);
+        let mut dashboard = Dashboard::from_config(config, app::host_name(), color);
         dashboard.utc_offset = app::local_utc_offset(crate::parse::time::now());
         Ok(Session {
             terminal,

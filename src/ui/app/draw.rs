@@ -20,8 +20,9 @@ pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 10;
 /// From this width the activity log gets the right part of the screen.
 pub const SPLIT_MIN_WIDTH: u16 = 120;
-/// Share of the main area the table gets when split (numerator of 5).
-const TABLE_FIFTHS: u16 = 3;
+/// Share of the main area the table gets when split (eighths): every
+/// column fits from 160 columns on.
+const TABLE_EIGHTHS: u16 = 5;
 
 /// Writes left to right along one row, never past `right`.
 pub(super) struct Pen<'g> {
@@ -83,7 +84,7 @@ pub(super) fn screen(d: &mut Dashboard, g: &mut Grid, m: &Model<'_>) {
     header(d, g, header_row, m);
     offenders(d, g, offenders_row, m);
     if main.width >= SPLIT_MIN_WIDTH {
-        let (left, right) = main.split_ratio(TABLE_FIFTHS, 5);
+        let (left, right) = main.split_ratio(TABLE_EIGHTHS, 8);
         let (sep, right) = right.split_left(1);
         g.fill_char(sep, '│', d.theme.faint());
         table::draw(d, g, left, &rows, m);

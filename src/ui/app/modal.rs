@@ -26,7 +26,7 @@ pub(super) const BINDINGS: [(&str, &str); 19] = [
     ("Enter", "drill down into the selected IP"),
     (
         "s",
-        "cycle sort: connections, requests, bytes, auth, services, IP",
+        "sort by connections, requests, bytes, auth, services, IP",
     ),
     ("w", "whois lookup for the selected IP now"),
     ("r", "refresh all data now"),

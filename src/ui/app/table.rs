@@ -82,10 +82,10 @@ impl Col {
         match self {
             Col::Ip => ip_width,
             Col::Cc => 2,
-            Col::Org => 14,
+            Col::Org => 12,
             Col::Conns => 6,
             Col::State => 8,
-            Col::Svc => 10,
+            Col::Svc => 9,
             Col::Reqs => 6,
             Col::Bytes => 9,
             Col::Auth => 5,
