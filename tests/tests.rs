@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod it {
+    mod dashboard;
     mod fixtures;
     pub mod harness;
     mod nginx;
