@@ -222,6 +222,13 @@ fn dashboard_in_tmux() {
         s[2].contains("Reqs▼") && !s[2].contains("Conns▼")
     });
 
+    // SIGWINCH: a narrower window drops the activity log, and the frame fits it.
+    tmux.run(&["resize-window", "-t", "ng", "-x", "100", "-y", "30"]);
+    let screen = tmux.wait_for("the narrow layout", |s| {
+        s.len() == 30 && !s[2].contains("Activity")
+    });
+    assert!(screen[28].contains("sort: requests"), "{}", screen[28]);
+
     // `q`: exit 0, the terminal as it was.
     tmux.send(&["-l", "q"]);
     wait_until("nethergaze to exit", READY_TIMEOUT, || {

@@ -175,7 +175,10 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, rows: &[&Row], m
         .map(|r| ip_len(r) + 1)
         .max()
         .unwrap_or(0)
-        .clamp(IP_MIN, IP_MAX);
+        .clamp(IP_MIN, IP_MAX)
+        // A long IPv6 address is cut (with `…`) rather than crowd out every
+        // other column of a narrow panel.
+        .min((rect.width / 3).max(IP_MIN));
     let cols = layout(rect.x, rect.width, ip_width);
 
     let focused = d.focus == Panel::Table;
