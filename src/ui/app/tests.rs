@@ -777,3 +777,36 @@ fn outbound_rows_are_marked_and_dim() {
     assert!(lines[4].starts_with("→1.1.1.1"));
     assert!(g.cell(2, 4).unwrap().style().is_dim());
 }
+
+#[test]
+fn frames_carry_no_sequence_from_the_logs() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let mut renderer = crate::ui::Renderer::new(160, 45, crate::ui::RenderMode::default());
+    let mut out = Vec::new();
+    // The main screen, then the hostile row's drill-down (its user agent holds
+    // a bidi override and a zero-width space), each frame audited byte by byte.
+    for open in [&[][..], &[Key::Char('/')], &[Key::Enter, Key::Enter]] {
+        keys(&mut d, &f, open);
+        if open == [Key::Char('/')] {
+            type_text(&mut d, &f, "151.101");
+        }
+        d.draw(renderer.frame(), &f.model());
+        out.clear();
+        renderer.render(&mut out);
+        crate::ui::diff::audit(&out).unwrap();
+        for bad in [
+            &b"\x1b]"[..],
+            b"\x07",
+            "\u{9b}".as_bytes(),
+            b"\x9b",
+            "\u{202e}".as_bytes(),
+        ] {
+            assert!(!out.windows(bad.len()).any(|w| w == bad), "{bad:?} written");
+        }
+    }
+    assert!(
+        String::from_utf8_lossy(&out).contains("evil"),
+        "the drill-down was drawn"
+    );
+}
