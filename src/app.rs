@@ -10,6 +10,7 @@ use crate::engine::Engine;
 use crate::event_loop::EventLoop;
 use crate::headless::{self, RunInfo};
 use crate::parse::time;
+use crate::ui::session::Session;
 
 /// Exit code for usage and start-up errors.
 const EXIT_USAGE: u8 = 2;
@@ -42,9 +43,7 @@ fn run(config: &Config) -> Result<(), String> {
         Mode::Dashboard if !io::stdout().is_terminal() => {
             return Err("stdout is not a terminal: use --once or --for DURATION for a headless snapshot (add --json for JSON Lines)".into());
         }
-        Mode::Dashboard => {
-            return Err("the interactive dashboard is not part of this build yet: use --once or --for DURATION".into());
-        }
+        Mode::Dashboard => return run_dashboard(config),
     };
     let mut engine = Engine::new(config)?;
     let mut event_loop =
@@ -68,6 +67,27 @@ fn run(config: &Config) -> Result<(), String> {
         }
     }
     print_snapshot(&engine, config).map_err(|e| format!("cannot write the snapshot: {e}"))
+}
+
+/// The interactive screen. Everything that can fail at start-up (config,
+/// sources, the loop, the tty) fails before the terminal goes raw, so its
+/// message prints normally; once entered, the terminal is restored on every
+/// way out (quit, signals, drop, the panic hook).
+fn run_dashboard(config: &Config) -> Result<(), String> {
+    let mut engine = Engine::new(config)?;
+    let mut event_loop =
+        EventLoop::new(&mut engine).map_err(|e| format!("cannot start the event loop: {e}"))?;
+    let mut session =
+        Session::open(config).map_err(|e| format!("cannot open the terminal: {e}"))?;
+    engine.touch_clock();
+    engine.read_logs_now();
+    session
+        .enter()
+        .map_err(|e| format!("cannot set up the terminal: {e}"))?;
+    let ended = event_loop.run_dashboard(&mut engine, &mut session);
+    let left = session.leave();
+    ended.map_err(|e| format!("event loop: {e}"))?;
+    left.map_err(|e| format!("cannot restore the terminal: {e}"))
 }
 
 fn print_snapshot(engine: &Engine, config: &Config) -> io::Result<()> {

@@ -6,7 +6,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::config::{AuthSource, Config};
+use crate::config::{AuthSource, Config, Mode};
 use crate::demo::Demo;
 use crate::detect::{DetectSettings, Detector};
 use crate::headless::SourceReport;
@@ -52,6 +52,9 @@ pub struct Core {
     formats: Vec<&'static str>,
     /// Wall clock, refreshed once per loop iteration (not per line).
     pub now: UnixTime,
+    /// Bumped whenever a line or a dump changed the table, so a screen
+    /// knows when to draw without comparing anything.
+    pub changes: u64,
 }
 
 pub struct Engine {
@@ -102,14 +105,19 @@ impl Engine {
             }
             _ => None,
         };
+        let mut table = IpTable::new(config.max_tracked_ips, config.show_private_ips);
+        if config.mode == Mode::Dashboard {
+            table.activity.set_capacity(config.display.max_log_lines);
+        }
         Ok(Engine {
             core: Core {
-                table: IpTable::new(config.max_tracked_ips, config.show_private_ips),
+                table,
                 detector,
                 access,
                 auth: AuthParser::new(now),
                 formats: Vec::new(),
                 now,
+                changes: 0,
             },
             logs,
             journal,
@@ -249,6 +257,7 @@ impl Engine {
 
     fn finish_dump(&mut self) {
         self.core.table.apply_sockets(&self.dump, self.core.now);
+        self.core.changes += 1;
         if self.socket_status.dumps == 0 {
             // No baseline yet: every socket would look new.
             self.core.table.totals.new_conns_last_dump = 0;
@@ -336,6 +345,7 @@ impl Core {
         match self.auth.parse(line) {
             Some(event) => {
                 self.table.apply_auth(&event, self.now);
+                self.changes += 1;
                 LineVerdict::Used
             }
             None => LineVerdict::Ignored,
@@ -352,6 +362,7 @@ impl Core {
                     }
                     self.formats[source] = format.name();
                     self.table.apply_access(&hit, &self.detector, self.now);
+                    self.changes += 1;
                     LineVerdict::Used
                 }
                 Err(_) => LineVerdict::Malformed,

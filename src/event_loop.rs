@@ -10,6 +10,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use crate::engine::{Engine, SocketReader};
 use crate::sys::signalfd::SignalFd;
 use crate::sys::timerfd::TimerFd;
+use crate::ui::session::{Flow, Session};
 
 const TICK: Token = Token(0);
 const SOCKETS: Token = Token(1);
@@ -18,6 +19,10 @@ const SIGNAL: Token = Token(3);
 const JOURNAL: Token = Token(4);
 const DEADLINE: Token = Token(5);
 const FILES_PACED: Token = Token(6);
+/// The dashboard's tty, its lone-ESC timer and its frame timer.
+const INPUT: Token = Token(7);
+const KEY_TIMER: Token = Token(8);
+const FRAME: Token = Token(9);
 
 /// Logs are read at most this often. A busy nginx writes one line per
 /// request and inotify reports every write; reading on each would cost a
@@ -35,6 +40,8 @@ pub enum Ending {
     Deadline,
     /// SIGTERM, SIGINT or SIGHUP.
     Signal(i32),
+    /// The operator quit the dashboard (`q`, Ctrl-C, or the tty went away).
+    Quit,
 }
 
 pub struct EventLoop {
@@ -102,9 +109,33 @@ impl EventLoop {
             }
             None => None,
         };
+        let ending = self.run(engine, deadline.as_ref(), None);
+        if let Some(timer) = deadline.as_mut() {
+            let _ = self.poll.registry().deregister(timer);
+        }
+        ending
+    }
+
+    /// Run the dashboard until the operator quits or a terminating signal.
+    pub fn run_dashboard(&mut self, engine: &mut Engine, ui: &mut Session) -> io::Result<Ending> {
+        ui.register(self.poll.registry(), INPUT, KEY_TIMER, FRAME)?;
+        self.run(engine, None, Some(ui))
+    }
+
+    /// The loop itself: one poll, one dispatch `match`, then (with a
+    /// screen) at most one frame.
+    fn run(
+        &mut self,
+        engine: &mut Engine,
+        deadline: Option<&TimerFd>,
+        mut ui: Option<&mut Session>,
+    ) -> io::Result<Ending> {
         engine.touch_clock();
         engine.start_socket_dump();
         loop {
+            if let Some(ui) = ui.as_deref_mut() {
+                ui.after_events(engine);
+            }
             if let Err(e) = self.poll.poll(&mut self.events, None) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -114,7 +145,12 @@ impl EventLoop {
             engine.touch_clock();
             for event in self.events.iter() {
                 match event.token() {
-                    TICK if self.tick.drain() > 0 => engine.on_tick(),
+                    TICK if self.tick.drain() > 0 => {
+                        engine.on_tick();
+                        if let Some(ui) = ui.as_deref_mut() {
+                            ui.on_tick(engine);
+                        }
+                    }
                     SOCKETS => {
                         engine.on_sockets_ready();
                     }
@@ -126,16 +162,35 @@ impl EventLoop {
                             if sig == libc::SIGCHLD {
                                 engine.on_child_exit();
                             }
-                            if let Some(ending) = on_signal(sig) {
-                                if let Some(timer) = deadline.as_mut() {
-                                    let _ = self.poll.registry().deregister(timer);
-                                }
-                                return Ok(ending);
+                            let ends = match ui.as_deref_mut() {
+                                Some(ui) => ui.on_signal(sig),
+                                None => on_signal(sig),
+                            };
+                            if ends {
+                                return Ok(Ending::Signal(sig));
                             }
                         }
                     }
-                    DEADLINE if deadline.as_ref().is_some_and(|t| t.drain() > 0) => {
+                    DEADLINE if deadline.is_some_and(|t| t.drain() > 0) => {
                         return Ok(Ending::Deadline);
+                    }
+                    INPUT | KEY_TIMER => {
+                        let Some(ui) = ui.as_deref_mut() else {
+                            continue;
+                        };
+                        let flow = if event.token() == INPUT {
+                            ui.on_input(engine)
+                        } else {
+                            ui.on_key_timer(engine)
+                        };
+                        if flow == Flow::Quit {
+                            return Ok(Ending::Quit);
+                        }
+                    }
+                    FRAME => {
+                        if let Some(ui) = ui.as_deref_mut() {
+                            ui.on_frame_timer();
+                        }
                     }
                     _ => {} // unknown tokens are ignored
                 }
@@ -198,18 +253,18 @@ impl ReadPacer {
     }
 }
 
-/// What a signal means for a headless run. CHLD is handled by the sources
-/// that own children (their tick reaps them); WINCH/TSTP/CONT matter only to
-/// the dashboard.
-fn on_signal(sig: i32) -> Option<Ending> {
+/// What a signal means for a headless run: true when it ends the run. CHLD
+/// is handled by the sources that own children (their tick reaps them);
+/// WINCH/TSTP/CONT matter only to the dashboard (`Session::on_signal`).
+fn on_signal(sig: i32) -> bool {
     match sig {
-        libc::SIGTERM | libc::SIGINT | libc::SIGHUP => Some(Ending::Signal(sig)),
+        libc::SIGTERM | libc::SIGINT | libc::SIGHUP => true,
         libc::SIGTSTP => {
             // Headless: behave like the default action would.
             // SAFETY: raising SIGSTOP on ourselves has no memory effects.
             unsafe { libc::raise(libc::SIGSTOP) };
-            None
+            false
         }
-        _ => None,
+        _ => false,
     }
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod it {
+    mod dashboard;
     mod demo;
     mod fixtures;
     pub mod harness;

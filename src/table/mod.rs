@@ -7,6 +7,7 @@
 //! for `IDLE_EXPIRY_SECS` age out, and at `max_tracked_ips` the least recently
 //! active rows are evicted in a batch.
 
+mod activity;
 mod addr;
 mod hash;
 mod intern;
@@ -17,6 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use smallvec::SmallVec;
 
+pub use activity::{Activity, ActivityKind, ActivityLog};
 pub use addr::{is_public, service_name};
 pub use intern::{Interner, StrId};
 pub use rate::RateRing;
@@ -214,6 +216,8 @@ pub struct IpTable {
     max_rows: usize,
     show_private: bool,
     pub totals: Totals,
+    /// Recent requests and sshd events for the dashboard (off unless sized).
+    pub activity: ActivityLog,
     /// Rows whose socket summary must be cleared before the next dump.
     with_sockets: Vec<u32>,
     listen_ports: Vec<u16>,
@@ -231,6 +235,7 @@ impl IpTable {
             max_rows: max_rows.max(1),
             show_private,
             totals: Totals::default(),
+            activity: ActivityLog::default(),
             with_sockets: Vec::new(),
             listen_ports: Vec::new(),
             inbound_now: HashSet::new(),
@@ -311,6 +316,7 @@ impl IpTable {
                 self.strings.mark(r.user_agent);
             }
         }
+        self.activity.mark(&mut self.strings);
         self.strings.sweep();
     }
 
@@ -383,6 +389,17 @@ impl IpTable {
             row.recent.reserve_exact(more);
         }
         row.recent.push_back(request);
+        self.activity.push(Activity {
+            time: request.time,
+            ip: hit.client,
+            kind: ActivityKind::Http {
+                method: request.method,
+                path: request.path,
+                user_agent: request.user_agent,
+                status: request.status,
+                bytes: request.bytes,
+            },
+        });
         if self.strings.wants_sweep() {
             self.sweep_strings();
         }
@@ -420,6 +437,20 @@ impl IpTable {
         let row = self.row_mut(id);
         row.auth[auth_index(event.kind)] += 1;
         row.seen_at(t, now);
+        if self.activity.is_enabled() {
+            let user = self.strings.intern(event.user);
+            self.activity.push(Activity {
+                time: t.clamp(0, i64::from(u32::MAX)) as u32,
+                ip: event.ip,
+                kind: ActivityKind::Ssh {
+                    kind: event.kind,
+                    user,
+                },
+            });
+            if self.strings.wants_sweep() {
+                self.sweep_strings();
+            }
+        }
         true
     }
 

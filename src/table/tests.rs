@@ -245,3 +245,108 @@ fn string_memory_stays_bounded_under_unique_paths() {
         "recent paths survive sweeps"
     );
 }
+
+fn auth<'a>(client: &str, t: UnixTime, kind: AuthKind, user: &'a [u8]) -> AuthEvent<'a> {
+    AuthEvent {
+        kind,
+        ip: ip(client),
+        user,
+        time: Some(t),
+    }
+}
+
+#[test]
+fn activity_is_off_until_sized() {
+    let d = Detector::new(DetectSettings::default()).unwrap();
+    let mut t = IpTable::new(100, false);
+    t.apply_access(&hit("8.8.8.8", 1000, b"/", 200, 1), &d, 1000);
+    t.apply_auth(&auth("8.8.8.8", 1000, AuthKind::Failed, b"root"), 1000);
+    assert!(t.activity.is_empty());
+    assert_eq!(t.strings.len(), 2, "path and user agent only: no user name");
+}
+
+#[test]
+fn activity_ring_keeps_the_newest_in_order() {
+    let d = Detector::new(DetectSettings::default()).unwrap();
+    let mut t = IpTable::new(100, false);
+    t.activity.set_capacity(3);
+    t.apply_access(&hit("8.8.8.8", 1000, b"/a", 200, 1), &d, 1000);
+    t.apply_auth(
+        &auth("9.9.9.9", 1001, AuthKind::InvalidUser, b"admin"),
+        1001,
+    );
+    t.apply_access(&hit("8.8.8.8", 1002, b"/b", 404, 1), &d, 1002);
+    t.apply_access(&hit("10.0.0.1", 1002, b"/private", 200, 1), &d, 1002);
+    t.apply_access(&hit("8.8.8.8", 1003, b"/c", 500, 1), &d, 1003);
+    assert_eq!(t.activity.len(), 3);
+    assert_eq!(
+        t.activity.recorded(),
+        4,
+        "the private address is not tracked"
+    );
+    let seen: Vec<(u32, String)> = t
+        .activity
+        .iter()
+        .map(|a| {
+            let what = match a.kind {
+                ActivityKind::Http { path, status, .. } => {
+                    format!("{status} {}", String::from_utf8_lossy(t.text(path)))
+                }
+                ActivityKind::Ssh { kind, user } => {
+                    format!("{} {}", kind.code(), String::from_utf8_lossy(t.text(user)))
+                }
+            };
+            (a.time, what)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1001, "invalid_user admin".to_string()),
+            (1002, "404 /b".to_string()),
+            (1003, "500 /c".to_string())
+        ]
+    );
+}
+
+#[test]
+fn activity_strings_survive_sweeps() {
+    let d = Detector::new(DetectSettings::default()).unwrap();
+    let mut t = IpTable::new(100, false);
+    t.activity.set_capacity(50);
+    t.apply_auth(&auth("9.9.9.9", 999, AuthKind::Failed, b"the-user"), 999);
+    // Requests from many rows push the first rows' strings out of their own rings
+    // (each row keeps 20), but the activity ring still holds the newest 50.
+    for n in 0..2000 {
+        let path = format!("/unique/{n}");
+        let client = format!("8.8.{}.{}", n / 200, n % 200 + 1);
+        t.apply_access(&hit(&client, 1000 + n, path.as_bytes(), 200, 1), &d, 1000);
+    }
+    t.sweep_strings();
+    let paths: Vec<&[u8]> = t
+        .activity
+        .iter()
+        .filter_map(|a| match a.kind {
+            ActivityKind::Http { path, .. } => Some(t.text(path)),
+            ActivityKind::Ssh { .. } => None,
+        })
+        .collect();
+    assert_eq!(paths.len(), 50);
+    assert_eq!(paths[0], b"/unique/1950");
+    assert_eq!(paths[49], b"/unique/1999");
+
+    // A user name is kept while its entry is in the ring, freed after.
+    let mut t = IpTable::new(100, false);
+    t.activity.set_capacity(2);
+    t.apply_auth(&auth("9.9.9.9", 999, AuthKind::Failed, b"the-user"), 999);
+    t.sweep_strings();
+    assert!(t.strings.len() == 1);
+    t.apply_access(&hit("8.8.8.8", 1000, b"/x", 200, 1), &d, 1000);
+    t.apply_access(&hit("8.8.8.8", 1001, b"/y", 200, 1), &d, 1000);
+    t.sweep_strings();
+    assert_eq!(
+        t.strings.len(),
+        3,
+        "user agent, /x, /y; the user name is gone"
+    );
+}

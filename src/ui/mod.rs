@@ -6,6 +6,7 @@
 //! [`sanitize`]); the [`Renderer`] diffs it against the grid on screen and
 //! appends the bytes to send to the terminal.
 
+pub mod app;
 pub mod cell;
 pub mod diff;
 pub mod filter;
@@ -13,6 +14,7 @@ pub mod grid;
 pub mod input;
 pub mod rect;
 pub mod sanitize;
+pub mod session;
 pub mod terminal;
 #[cfg(test)]
 pub(crate) mod vt;

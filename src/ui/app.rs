@@ -1,0 +1,557 @@
+//! The dashboard's state and what keys do to it, apart from the tty.
+//!
+//! [`Dashboard`] knows nothing of file descriptors: the loop's tty session
+//! (`ui::session`) feeds it keys and asks it to draw a frame of a [`Model`]
+//! (borrowed views of the table and the sources) into a [`Grid`]. Tests do
+//! the same with a table fed from fixtures and read the grid as text.
+//!
+//! What a key asks of the world outside the screen (quit, copy, refresh,
+//! a hook, block assist) comes back as an [`Action`] for the session.
+
+mod activity;
+mod draw;
+mod modal;
+mod table;
+mod theme;
+
+use std::net::IpAddr;
+
+use tui_textarea::{Input, Key as EditKey, TextArea};
+
+use super::grid::Grid;
+use super::input::Key;
+use crate::config::Config;
+use crate::detect::Detector;
+use crate::headless::SourceReport;
+use crate::parse::UnixTime;
+use crate::table::{IpTable, Row};
+
+pub use theme::Theme;
+
+/// How long a status message stays in the hints line.
+const STATUS_SECS: UnixTime = 5;
+/// Longest quick filter text, in characters.
+const MAX_FILTER_CHARS: usize = 200;
+
+/// What a frame shows: borrowed from the engine for the time of one draw.
+pub struct Model<'a> {
+    pub table: &'a IpTable,
+    pub detector: &'a Detector,
+    pub sources: &'a [SourceReport],
+    /// When the run started (Unix seconds).
+    pub started: UnixTime,
+    /// Wall clock now.
+    pub now: UnixTime,
+    /// Seconds between socket dumps, for new connections per second.
+    pub interval_secs: f64,
+}
+
+/// A structured row filter, composed with the quick text filter and
+/// suspicious mode. The `f` modal's parsed filter implements it.
+pub trait RowFilter {
+    /// Whether `row` is shown.
+    fn matches(&self, row: &Row, table: &IpTable, detector: &Detector) -> bool;
+    /// Short text for the header's filter marker.
+    fn describe(&self) -> String;
+}
+
+/// What a key asks of the session (beyond redrawing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    None,
+    Quit,
+    /// Ctrl-Z: leave the screen and stop as a shell job.
+    Suspend,
+    /// `r`: read logs and dump sockets now.
+    Refresh,
+    /// `c`: copy this address to the clipboard (OSC 52).
+    Copy(IpAddr),
+    /// `w`: look this address up now.
+    Whois(IpAddr),
+    /// `b`: open block assist for this address.
+    Block(IpAddr),
+    /// `1`…`9`: run configured hook `index` for this address.
+    Hook {
+        index: usize,
+        ip: IpAddr,
+    },
+    /// `f`: open the structured filter modal.
+    OpenFilter,
+}
+
+/// The two panels Tab switches between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    Table,
+    Activity,
+}
+
+/// Orders `s` cycles through, as nethergaze 0.2.0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Conns,
+    Requests,
+    Bytes,
+    Auth,
+    Services,
+    Ip,
+}
+
+impl SortKey {
+    fn next(self) -> SortKey {
+        match self {
+            SortKey::Conns => SortKey::Requests,
+            SortKey::Requests => SortKey::Bytes,
+            SortKey::Bytes => SortKey::Auth,
+            SortKey::Auth => SortKey::Services,
+            SortKey::Services => SortKey::Ip,
+            SortKey::Ip => SortKey::Conns,
+        }
+    }
+
+    /// Name for the status line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Conns => "connections",
+            SortKey::Requests => "requests",
+            SortKey::Bytes => "bytes",
+            SortKey::Auth => "auth failures",
+            SortKey::Services => "services",
+            SortKey::Ip => "IP",
+        }
+    }
+}
+
+/// What sits over the panels and takes the keys.
+pub enum Modal {
+    None,
+    Help,
+    /// Drill-down into one address, live while open.
+    Detail(IpAddr),
+    /// The `/` line being edited.
+    FilterLine(Box<TextArea<'static>>),
+    // Block assist, hook output and the structured filter modal join here.
+}
+
+/// Filters put aside by suspicious mode, put back when it ends.
+struct SavedFilters {
+    text: Option<String>,
+    filter: Option<Box<dyn RowFilter>>,
+}
+
+/// The table's cursor: the address it is on, so it follows that address
+/// across refreshes and re-sorts, and the index as a fallback when the
+/// address leaves the list.
+#[derive(Debug, Default)]
+struct Cursor {
+    ip: Option<IpAddr>,
+    index: usize,
+    /// First row shown.
+    scroll: usize,
+}
+
+/// The dashboard's state. See the module doc.
+pub struct Dashboard {
+    host: String,
+    theme: Theme,
+    /// `(key, label)` of each configured hook, for help and the digit keys.
+    hooks: Vec<(char, String)>,
+    focus: Panel,
+    sort: SortKey,
+    cursor: Cursor,
+    /// Activity lines scrolled back from the newest; 0 follows new lines.
+    activity_scroll: usize,
+    suspicious: bool,
+    /// Quick text filter, lower-case.
+    text_filter: Option<String>,
+    /// Structured filter (`f`); `None` shows every row.
+    pub filter: Option<Box<dyn RowFilter>>,
+    saved: Option<SavedFilters>,
+    modal: Modal,
+    status: Option<(String, UnixTime)>,
+    /// Seconds east of UTC for clock times (refreshed by the session).
+    pub utc_offset: i64,
+    /// Rows of the table body at the last draw (PgUp/PgDn step).
+    table_page: usize,
+    /// Lines of the activity body at the last draw.
+    activity_page: usize,
+    /// Whether the right panel was drawn last time (Tab skips it if not).
+    activity_shown: bool,
+}
+
+impl Dashboard {
+    /// A dashboard for `host`, coloured or not, with the config's hooks and
+    /// `--suspicious` honoured.
+    pub fn from_config(config: &Config, host: String, color: bool) -> Dashboard {
+        let hooks = config
+            .actions
+            .hooks
+            .iter()
+            .map(|h| (h.key, h.label.clone()))
+            .collect();
+        let mut d = Dashboard::new(host, color, hooks);
+        d.suspicious = config.suspicious_only;
+        d
+    }
+
+    /// A dashboard for `host` with hooks `(key, label)`.
+    pub fn new(host: String, color: bool, hooks: Vec<(char, String)>) -> Dashboard {
+        Dashboard {
+            host,
+            theme: Theme { color },
+            hooks,
+            focus: Panel::Table,
+            sort: SortKey::Conns,
+            cursor: Cursor::default(),
+            activity_scroll: 0,
+            suspicious: false,
+            text_filter: None,
+            filter: None,
+            saved: None,
+            modal: Modal::None,
+            status: None,
+            utc_offset: 0,
+            table_page: 10,
+            activity_page: 10,
+            activity_shown: true,
+        }
+    }
+
+    /// Show `text` in the hints line for a few seconds.
+    pub fn set_status(&mut self, text: impl Into<String>, now: UnixTime) {
+        self.status = Some((text.into(), now));
+    }
+
+    /// The address under the table cursor, as of the last draw or key.
+    pub fn selected(&self) -> Option<IpAddr> {
+        self.cursor.ip
+    }
+
+    pub fn is_suspicious_mode(&self) -> bool {
+        self.suspicious
+    }
+
+    pub fn sort(&self) -> SortKey {
+        self.sort
+    }
+
+    pub fn modal(&self) -> &Modal {
+        &self.modal
+    }
+
+    /// Whether a key goes to a text field (so `q` is a letter, not quit).
+    pub fn is_editing(&self) -> bool {
+        matches!(self.modal, Modal::FilterLine(_))
+    }
+
+    /// Rows shown in the table, filtered and in the chosen order.
+    pub fn visible_rows<'t>(&self, m: &Model<'t>) -> Vec<&'t Row> {
+        let needle = self.text_filter.as_deref().map(str::as_bytes);
+        let mut ip_text = String::new();
+        let mut rows: Vec<&Row> = m
+            .table
+            .rows()
+            .filter(|r| !self.suspicious || !m.detector.reasons(r).is_empty())
+            .filter(|r| {
+                self.filter
+                    .as_ref()
+                    .map_or(true, |f| f.matches(r, m.table, m.detector))
+            })
+            .filter(|r| needle.map_or(true, |n| row_has_text(r, m.table, n, &mut ip_text)))
+            .collect();
+        table::sort_rows(&mut rows, self.sort);
+        rows
+    }
+
+    /// Handle one key; returns what the session must do besides redrawing.
+    pub fn on_key(&mut self, key: Key, m: &Model<'_>) -> Action {
+        if key == Key::Ctrl('c') {
+            return Action::Quit;
+        }
+        if key == Key::Ctrl('z') {
+            return Action::Suspend;
+        }
+        if let (Key::Alt(c), false) = (key, self.is_editing()) {
+            // ESC then a key, sent together (a fast typist, tmux send-keys):
+            // no Alt binding exists, so it is Escape followed by that key.
+            let _ = self.on_key(Key::Esc, m);
+            return self.on_key(Key::Char(c), m);
+        }
+        match self.modal {
+            Modal::FilterLine(_) => {
+                self.on_filter_key(key);
+                Action::None
+            }
+            Modal::Help => {
+                if matches!(key, Key::Esc | Key::Char('?') | Key::Enter) {
+                    self.modal = Modal::None;
+                    return Action::None;
+                }
+                self.on_main_key(key, m, None)
+            }
+            Modal::Detail(ip) => {
+                if matches!(key, Key::Esc | Key::Enter) {
+                    self.modal = Modal::None;
+                    return Action::None;
+                }
+                self.on_main_key(key, m, Some(ip))
+            }
+            Modal::None => {
+                let selected = self.sync_cursor(&self.visible_rows(m));
+                self.on_main_key(key, m, selected)
+            }
+        }
+    }
+
+    /// Keys of the main screen. In a modal, the ones that act on an address
+    /// act on `ip` (the drill-down's), and moving keys are ignored.
+    fn on_main_key(&mut self, key: Key, m: &Model<'_>, ip: Option<IpAddr>) -> Action {
+        let in_modal = !matches!(self.modal, Modal::None);
+        match key {
+            Key::Char('q') => return Action::Quit,
+            Key::Esc => self.status = None,
+            Key::Char('?') => self.modal = Modal::Help,
+            Key::Char('r') => return Action::Refresh,
+            Key::Char('f') => return Action::OpenFilter,
+            Key::Char('c') => return ip.map_or(Action::None, Action::Copy),
+            Key::Char('w') => return ip.map_or(Action::None, Action::Whois),
+            Key::Char('b') => return ip.map_or(Action::None, Action::Block),
+            Key::Char(c @ '1'..='9') => return self.hook_action(c, ip, m.now),
+            _ if in_modal => {}
+            Key::Char('s') => {
+                self.sort = self.sort.next();
+                self.set_status(format!("sorted by {}", self.sort.name()), m.now);
+            }
+            Key::Char('!') => self.toggle_suspicious(m.now),
+            Key::Char('/') => self.open_filter_line(),
+            Key::Tab | Key::BackTab => self.switch_panel(),
+            Key::Enter => {
+                if let Some(ip) = ip {
+                    self.modal = Modal::Detail(ip);
+                }
+            }
+            _ => self.move_key(key, m),
+        }
+        Action::None
+    }
+
+    fn hook_action(&mut self, c: char, ip: Option<IpAddr>, now: UnixTime) -> Action {
+        let Some(index) = self.hooks.iter().position(|(k, _)| *k == c) else {
+            return Action::None;
+        };
+        match ip {
+            Some(ip) => Action::Hook { index, ip },
+            None => {
+                self.set_status("no IP selected", now);
+                Action::None
+            }
+        }
+    }
+
+    fn switch_panel(&mut self) {
+        self.focus = match self.focus {
+            Panel::Table if self.activity_shown => Panel::Activity,
+            _ => Panel::Table,
+        };
+    }
+
+    /// `!`: show only suspicious rows, putting the other filters aside;
+    /// pressed again, put them back.
+    fn toggle_suspicious(&mut self, now: UnixTime) {
+        if self.suspicious {
+            self.suspicious = false;
+            if let Some(saved) = self.saved.take() {
+                self.text_filter = saved.text;
+                self.filter = saved.filter;
+            }
+            self.set_status("suspicious mode off", now);
+        } else {
+            self.suspicious = true;
+            self.saved = Some(SavedFilters {
+                text: self.text_filter.take(),
+                filter: self.filter.take(),
+            });
+            self.set_status("suspicious mode: only suspicious IPs, with reasons", now);
+        }
+        self.activity_scroll = 0;
+    }
+
+    fn open_filter_line(&mut self) {
+        let text = self.text_filter.clone().unwrap_or_default();
+        let mut area = TextArea::new(vec![text]);
+        area.move_cursor(tui_textarea::CursorMove::End);
+        self.modal = Modal::FilterLine(Box::new(area));
+    }
+
+    /// A key while the `/` line is open: Enter applies, Escape dismisses
+    /// (the filter in force stays), anything else edits.
+    fn on_filter_key(&mut self, key: Key) {
+        let Modal::FilterLine(area) = &mut self.modal else {
+            return;
+        };
+        match key {
+            Key::Enter => {
+                let text = area.lines().first().map_or("", |l| l.trim());
+                self.text_filter = (!text.is_empty()).then(|| text.to_lowercase());
+                self.modal = Modal::None;
+                self.activity_scroll = 0;
+            }
+            Key::Esc => self.modal = Modal::None,
+            key => {
+                let len = area.lines().first().map_or(0, |l| l.chars().count());
+                if matches!(key, Key::Char(_)) && len >= MAX_FILTER_CHARS {
+                    return;
+                }
+                if let Some(input) = edit_input(key) {
+                    area.input(input);
+                }
+            }
+        }
+    }
+
+    /// Arrows, j/k, PgUp/PgDn, Home/End in the focused panel.
+    fn move_key(&mut self, key: Key, m: &Model<'_>) {
+        let page = |n: usize| n.saturating_sub(1).max(1);
+        match self.focus {
+            Panel::Table => {
+                let rows = self.visible_rows(m);
+                let last = rows.len().saturating_sub(1);
+                let i = self.cursor.index;
+                let to = match key {
+                    Key::Up | Key::Char('k') => i.saturating_sub(1),
+                    Key::Down | Key::Char('j') => (i + 1).min(last),
+                    Key::PageUp => i.saturating_sub(page(self.table_page)),
+                    Key::PageDown => (i + page(self.table_page)).min(last),
+                    Key::Home | Key::Char('g') => 0,
+                    Key::End | Key::Char('G') => last,
+                    _ => return,
+                };
+                self.cursor.index = to;
+                self.cursor.ip = rows.get(to).map(|r| r.ip);
+            }
+            Panel::Activity => {
+                let back = self.activity_scroll;
+                self.activity_scroll = match key {
+                    Key::Up | Key::Char('k') => back + 1,
+                    Key::Down | Key::Char('j') => back.saturating_sub(1),
+                    Key::PageUp => back + page(self.activity_page),
+                    Key::PageDown => back.saturating_sub(page(self.activity_page)),
+                    Key::Home | Key::Char('g') => usize::MAX,
+                    Key::End | Key::Char('G') => 0,
+                    _ => return,
+                };
+            }
+        }
+    }
+
+    /// Put the cursor back on its address in `rows` (or keep its index when
+    /// the address left), and return the address now under it.
+    fn sync_cursor(&mut self, rows: &[&Row]) -> Option<IpAddr> {
+        let c = &mut self.cursor;
+        if let Some(i) = c.ip.and_then(|ip| rows.iter().position(|r| r.ip == ip)) {
+            c.index = i;
+        } else {
+            c.index = c.index.min(rows.len().saturating_sub(1));
+        }
+        c.ip = rows.get(c.index).map(|r| r.ip);
+        c.ip
+    }
+
+    /// Draw the whole screen for `m` into `grid` (cleared by the caller).
+    pub fn draw(&mut self, grid: &mut Grid, m: &Model<'_>) {
+        if self
+            .status
+            .as_ref()
+            .is_some_and(|(_, at)| m.now - at >= STATUS_SECS)
+        {
+            self.status = None;
+        }
+        draw::screen(self, grid, m);
+    }
+}
+
+/// Whether the quick filter `needle` (lower-case) is in the row's address,
+/// or in a path or user agent of its recent requests.
+fn row_has_text(row: &Row, table: &IpTable, needle: &[u8], ip_text: &mut String) -> bool {
+    use std::fmt::Write as _;
+    ip_text.clear();
+    let _ = write!(ip_text, "{}", row.ip);
+    contains_ignore_case(ip_text.as_bytes(), needle)
+        || row.recent.iter().any(|r| {
+            contains_ignore_case(table.text(r.path), needle)
+                || contains_ignore_case(table.text(r.user_agent), needle)
+        })
+}
+
+/// ASCII case-insensitive substring test (`needle` already lower-case).
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty()
+        || haystack
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Our key as tui-textarea input, for keys that edit one line. Enter, Tab
+/// and Ctrl-M are never passed (they would add a line or a tab).
+fn edit_input(key: Key) -> Option<Input> {
+    let plain = |key| Input {
+        key,
+        ctrl: false,
+        alt: false,
+        shift: false,
+    };
+    Some(match key {
+        Key::Char(c) => plain(EditKey::Char(c)),
+        Key::Alt(c) => Input {
+            alt: true,
+            ..plain(EditKey::Char(c))
+        },
+        // Ctrl-U deletes to the line's head, as in a shell (tui-textarea
+        // binds that to Ctrl-J and undo to Ctrl-U).
+        Key::Ctrl('u') => Input {
+            ctrl: true,
+            ..plain(EditKey::Char('j'))
+        },
+        Key::Ctrl(c) if c.is_ascii_lowercase() && !matches!(c, 'm' | 'j') => Input {
+            ctrl: true,
+            ..plain(EditKey::Char(c))
+        },
+        Key::Backspace => plain(EditKey::Backspace),
+        Key::Delete => plain(EditKey::Delete),
+        Key::Left => plain(EditKey::Left),
+        Key::Right => plain(EditKey::Right),
+        Key::Home => plain(EditKey::Home),
+        Key::End => plain(EditKey::End),
+        _ => return None,
+    })
+}
+
+/// Seconds east of UTC at `t` in the local time zone (0 if unknown).
+pub fn local_utc_offset(t: UnixTime) -> i64 {
+    let t = t as libc::time_t;
+    let mut tm = std::mem::MaybeUninit::<libc::tm>::zeroed();
+    // SAFETY: localtime_r writes only into `tm`, which is large enough.
+    let ok = unsafe { !libc::localtime_r(&t, tm.as_mut_ptr()).is_null() };
+    if !ok {
+        return 0;
+    }
+    // SAFETY: localtime_r succeeded, so `tm` is initialised.
+    // tm_gmtoff is a c_long: i64 on the 64-bit targets we build for.
+    #[allow(clippy::useless_conversion)]
+    i64::from(unsafe { tm.assume_init() }.tm_gmtoff)
+}
+
+/// The host name (`gethostname`), or `?`.
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "?".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests;

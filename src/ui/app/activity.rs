@@ -1,0 +1,141 @@
+//! The right panel: HTTP requests and sshd events as they arrive, newest at
+//! the bottom, each coloured by what it is. Filters and suspicious mode
+//! apply here as in the table: an entry shows when its address would.
+
+use super::draw::Pen;
+use super::{contains_ignore_case, Dashboard, Model, Panel};
+use crate::parse::AuthKind;
+use crate::table::{Activity, ActivityKind, IpTable};
+use crate::ui::{Grid, Rect};
+
+/// Width the address is padded to (an IPv4 address fits).
+const IP_PAD: usize = 15;
+
+pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
+    if rect.is_empty() {
+        return;
+    }
+    let t = d.theme;
+    let (head, body) = rect.split_top(1);
+    let focused = d.focus == Panel::Activity;
+    let page = usize::from(body.height);
+    d.activity_page = page;
+
+    let log = &m.table.activity;
+    let matching = log.iter().filter(|a| shows(d, m, a)).count();
+    d.activity_scroll = d.activity_scroll.min(matching.saturating_sub(page));
+    let back = d.activity_scroll;
+
+    g.fill(head, t.column_header(focused));
+    let mut title = String::from(" Activity: HTTP requests and sshd events");
+    if back > 0 {
+        title.push_str(&format!(" (scrolled back {back}, End follows)"));
+    }
+    g.put_str(head.x, head.y, head.width, &title, t.column_header(focused));
+    if matching == 0 {
+        let text = if log.is_enabled() {
+            "nothing yet"
+        } else {
+            "activity log off (display.max_log_lines = 0)"
+        };
+        g.put_str(
+            body.x + 1,
+            body.y,
+            body.width.saturating_sub(1),
+            text,
+            t.faint(),
+        );
+        return;
+    }
+    let shown = log
+        .iter()
+        .rev()
+        .filter(|a| shows(d, m, a))
+        .skip(back)
+        .take(page);
+    for (i, entry) in shown.enumerate() {
+        let y = body.bottom() - 1 - i as u16;
+        line(d, g, Rect::new(body.x, y, body.width, 1), entry, m.table);
+    }
+}
+
+/// Whether the filters in force let `a` through.
+fn shows(d: &Dashboard, m: &Model<'_>, a: &Activity) -> bool {
+    let row = m.table.get(a.ip);
+    if d.suspicious && !row.is_some_and(|r| !m.detector.reasons(r).is_empty()) {
+        return false;
+    }
+    if let Some(f) = &d.filter {
+        if !row.is_some_and(|r| f.matches(r, m.table, m.detector)) {
+            return false;
+        }
+    }
+    match &d.text_filter {
+        None => true,
+        Some(needle) => entry_has_text(a, m.table, needle.as_bytes()),
+    }
+}
+
+fn entry_has_text(a: &Activity, table: &IpTable, needle: &[u8]) -> bool {
+    let ip = a.ip.to_string();
+    contains_ignore_case(ip.as_bytes(), needle)
+        || match a.kind {
+            ActivityKind::Http {
+                path, user_agent, ..
+            } => {
+                contains_ignore_case(table.text(path), needle)
+                    || contains_ignore_case(table.text(user_agent), needle)
+            }
+            ActivityKind::Ssh { user, .. } => contains_ignore_case(table.text(user), needle),
+        }
+}
+
+/// `HH:MM:SS` of Unix second `t` shifted by `offset` seconds.
+pub(super) fn clock(t: i64, offset: i64) -> String {
+    let s = (t + offset).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
+}
+
+/// How an sshd event reads in the log.
+pub(super) fn ssh_label(kind: AuthKind) -> &'static str {
+    match kind {
+        AuthKind::Failed => "failed",
+        AuthKind::InvalidUser => "invalid user",
+        AuthKind::Accepted => "accepted",
+        AuthKind::ClosedPreauth => "closed preauth",
+        AuthKind::MaxAttempts => "max attempts",
+    }
+}
+
+fn line(d: &Dashboard, g: &mut Grid, rect: Rect, a: &Activity, table: &IpTable) {
+    let t = d.theme;
+    let mut pen = Pen::new(g, rect);
+    pen.text(" ", t.faint());
+    pen.text(&clock(i64::from(a.time), d.utc_offset), t.faint());
+    let ip = format!(" {:<IP_PAD$} ", a.ip);
+    pen.text(&ip, t.heading());
+    match a.kind {
+        ActivityKind::Http {
+            method,
+            path,
+            status,
+            ..
+        } => {
+            pen.text(&format!("{status:>3}"), t.status(status));
+            pen.text(" ", t.faint());
+            let m = table.text(method);
+            pen.bytes(m, t.heading());
+            pen.text(
+                &" ".repeat(7usize.saturating_sub(m.len()).max(1)),
+                t.faint(),
+            );
+            pen.bytes(table.text(path), Default::default());
+        }
+        ActivityKind::Ssh { kind, user } => {
+            pen.text("ssh ", t.ssh(kind));
+            pen.text(ssh_label(kind), t.ssh(kind));
+            pen.text(" user=", t.faint());
+            pen.bytes(table.text(user), Default::default());
+        }
+    }
+}

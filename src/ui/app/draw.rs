@@ -1,0 +1,270 @@
+//! The screen's layout and its one-line bars: header, top offenders, stats,
+//! and the hints line (which also shows status messages and the `/` line).
+//!
+//! ```text
+//! header     host, uptime, totals, SUSPICIOUS / filter markers
+//! offenders  req/s, new conns/s, top 3 by request rate and by connections
+//! main       IP table │ activity log (the log only from SPLIT_MIN_WIDTH)
+//! stats      lines read, malformed, sources with errors
+//! hints      keys, or a status message, or the filter line being edited
+//! ```
+
+use std::fmt::Write as _;
+
+use super::{activity, modal, table, Dashboard, Modal, Model, Panel};
+use crate::parse::sockets::TcpState;
+use crate::ui::{Grid, Rect, Style};
+
+/// Below this the dashboard shows one line saying so.
+pub const MIN_WIDTH: u16 = 40;
+pub const MIN_HEIGHT: u16 = 10;
+/// From this width the activity log gets the right part of the screen.
+pub const SPLIT_MIN_WIDTH: u16 = 120;
+/// Share of the main area the table gets when split (eighths): every
+/// column fits from 160 columns on.
+const TABLE_EIGHTHS: u16 = 5;
+
+/// Writes left to right along one row, never past `right`.
+pub(super) struct Pen<'g> {
+    pub grid: &'g mut Grid,
+    pub x: u16,
+    pub y: u16,
+    pub right: u16,
+}
+
+impl<'g> Pen<'g> {
+    /// A pen on the first row of `rect`.
+    pub fn new(grid: &'g mut Grid, rect: Rect) -> Pen<'g> {
+        Pen {
+            grid,
+            x: rect.x,
+            y: rect.y,
+            right: if rect.is_empty() {
+                rect.x
+            } else {
+                rect.right()
+            },
+        }
+    }
+
+    /// Cells left on the row.
+    pub fn room(&self) -> u16 {
+        self.right.saturating_sub(self.x)
+    }
+
+    /// Program text (still sanitised by the grid).
+    pub fn text(&mut self, text: &str, style: Style) -> &mut Self {
+        let room = self.room();
+        self.x += self.grid.put_str(self.x, self.y, room, text, style);
+        self
+    }
+
+    /// Text from the outside world.
+    pub fn bytes(&mut self, bytes: &[u8], style: Style) -> &mut Self {
+        let room = self.room();
+        self.x += self.grid.put_bytes(self.x, self.y, room, bytes, style);
+        self
+    }
+}
+
+pub(super) fn screen(d: &mut Dashboard, g: &mut Grid, m: &Model<'_>) {
+    let area = g.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(g);
+        d.activity_shown = false;
+        return;
+    }
+    let (header_row, rest) = area.split_top(1);
+    let (offenders_row, rest) = rest.split_top(1);
+    let (main, bottom) = rest.split_bottom(2);
+    let (stats_row, hints_row) = bottom.split_top(1);
+
+    let rows = d.visible_rows(m);
+    d.sync_cursor(&rows);
+    header(d, g, header_row, m);
+    offenders(d, g, offenders_row, m);
+    if main.width >= SPLIT_MIN_WIDTH {
+        let (left, right) = main.split_ratio(TABLE_EIGHTHS, 8);
+        let (sep, right) = right.split_left(1);
+        g.fill_char(sep, '│', d.theme.faint());
+        table::draw(d, g, left, &rows, m);
+        activity::draw(d, g, right, m);
+        d.activity_shown = true;
+    } else {
+        table::draw(d, g, main, &rows, m);
+        d.activity_shown = false;
+        d.focus = Panel::Table;
+    }
+    stats(d, g, stats_row, m, rows.len());
+    hints(d, g, hints_row);
+    modal::draw(d, g, area, m);
+}
+
+/// One line, as much of it as fits: no layout below the minimum size.
+fn too_small(g: &mut Grid) {
+    let text = format!("terminal too small: {MIN_WIDTH}×{MIN_HEIGHT} needed");
+    let w = g.width();
+    g.put_str(0, 0, w, &text, Style::new().bold());
+}
+
+fn header(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
+    let t = d.theme;
+    g.fill(rect, t.header());
+    // Markers first, right-aligned, so a narrow header never hides them.
+    let mut markers = String::new();
+    if d.suspicious {
+        markers.push_str(" SUSPICIOUS ");
+    }
+    if let Some(text) = &d.text_filter {
+        let _ = write!(markers, " filter: {text} ");
+    }
+    if let Some(f) = &d.filter {
+        let _ = write!(markers, " {} ", f.describe());
+    }
+    let marker_w = (crate::ui::sanitize::text_width(&markers) as u16).min(rect.width / 2);
+    let (left, right) = rect.split_right(marker_w);
+    g.put_str(right.x, right.y, right.width, &markers, t.marker());
+
+    let table = m.table;
+    let established: u64 = table
+        .rows()
+        .map(|r| u64::from(r.sockets.in_states[TcpState::Established.index()]))
+        .sum();
+    let end = table.window_end(m.now);
+    let mut line = String::with_capacity(128);
+    let _ = write!(
+        line,
+        " nethergaze │ {} │ up {} │ {} IPs │ {} conns ({} est) │ {} req │ {} req/min ",
+        d.host,
+        duration(m.now - m.started),
+        table.len(),
+        table.connections(),
+        established,
+        table.totals.requests,
+        table.totals.rate.per_minute(end),
+    );
+    g.put_str(left.x, left.y, left.width, &line, t.header());
+}
+
+/// `45s`, `12m05s`, `3h04m`, `2d03h`.
+pub(super) fn duration(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+fn offenders(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
+    let t = d.theme;
+    g.fill(rect, t.offenders());
+    let table = m.table;
+    let end = table.window_end(m.now);
+    let req_per_sec = f64::from(table.totals.rate.per_minute(end)) / 60.0;
+    let new_per_sec = f64::from(table.totals.new_conns_last_dump) / m.interval_secs.max(0.001);
+    let mut by_rate: [(u32, Option<std::net::IpAddr>); 3] = [(0, None); 3];
+    let mut by_conns: [(u32, Option<std::net::IpAddr>); 3] = [(0, None); 3];
+    for row in table.rows() {
+        keep_top(&mut by_rate, row.rate.per_minute(end), row.ip);
+        keep_top(&mut by_conns, row.sockets.conns_in, row.ip);
+    }
+    let mut line = format!(" req/s {req_per_sec:.1} │ new conns/s {new_per_sec:.1} │ top req/min:");
+    push_top(&mut line, &by_rate);
+    line.push_str(" │ top conns:");
+    push_top(&mut line, &by_conns);
+    g.put_str(rect.x, rect.y, rect.width, &line, t.offenders());
+}
+
+/// Insert `(n, ip)` into a descending top list if it belongs there (n > 0).
+/// Ties go to the lower address, so the bar does not flicker between equals.
+fn keep_top(top: &mut [(u32, Option<std::net::IpAddr>)], n: u32, ip: std::net::IpAddr) {
+    if n == 0 {
+        return;
+    }
+    let beats = |&(m, other): &(u32, Option<std::net::IpAddr>)| {
+        n > m || (n == m && other.map_or(true, |other| ip < other))
+    };
+    let Some(at) = top.iter().position(beats) else {
+        return;
+    };
+    top[at..].rotate_right(1);
+    top[at] = (n, Some(ip));
+}
+
+fn push_top(line: &mut String, top: &[(u32, Option<std::net::IpAddr>)]) {
+    let mut any = false;
+    for (n, ip) in top {
+        if let Some(ip) = ip {
+            let _ = write!(line, " {ip} ({n})");
+            any = true;
+        }
+    }
+    if !any {
+        line.push_str(" -");
+    }
+}
+
+fn stats(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>, shown: usize) {
+    let t = d.theme;
+    g.fill(rect, t.bar());
+    // Log lines only: the socket source counts malformed records per dump.
+    let logs = || m.sources.iter().filter(|s| s.kind != "sockets");
+    let lines: u64 = logs().map(|s| s.lines).sum();
+    let malformed: u64 = logs().map(|s| s.malformed).sum();
+    let mut text = format!(" lines {lines} │ malformed {malformed} │ ");
+    if shown != m.table.len() {
+        let _ = write!(text, "showing {shown} of {} IPs │ ", m.table.len());
+    }
+    let _ = write!(text, "sort: {} ", d.sort.name());
+    let mut pen = Pen::new(g, rect);
+    pen.text(&text, t.bar());
+    let errors: Vec<_> = m.sources.iter().filter(|s| s.error.is_some()).collect();
+    if let Some(first) = errors.first() {
+        let msg = format!(
+            "│ {} of {} sources with errors: ",
+            errors.len(),
+            m.sources.len()
+        );
+        pen.text(&msg, t.bar());
+        pen.bytes(first.path.as_bytes(), t.error());
+        pen.text(": ", t.error());
+        pen.bytes(first.error.as_deref().unwrap_or("").as_bytes(), t.error());
+    } else {
+        let msg = format!("│ {} sources ok", m.sources.len());
+        pen.text(&msg, t.bar());
+    }
+}
+
+/// Bindings shown in the hints line, as (key, what).
+const HINTS: [(&str, &str); 9] = [
+    ("q", "quit"),
+    ("Tab", "panel"),
+    ("↑↓", "move"),
+    ("Enter", "detail"),
+    ("s", "sort"),
+    ("/", "filter"),
+    ("!", "suspicious"),
+    ("c", "copy"),
+    ("?", "help"),
+];
+
+fn hints(d: &Dashboard, g: &mut Grid, rect: Rect) {
+    let t = d.theme;
+    g.fill(rect, t.bar());
+    if let Modal::FilterLine(area) = &d.modal {
+        modal::filter_line(t, g, rect, area);
+        return;
+    }
+    let mut pen = Pen::new(g, rect);
+    if let Some((text, _)) = &d.status {
+        pen.text(" ", t.bar()).text(text, t.bar().bold());
+        return;
+    }
+    for (key, what) in HINTS {
+        pen.text(" ", t.bar()).text(key, t.key()).text(" ", t.bar());
+        pen.text(what, t.bar());
+        pen.text(" ", t.bar());
+    }
+}

@@ -1,0 +1,352 @@
+//! What draws over the panels: help, the drill-down, and the `/` line.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use tui_textarea::TextArea;
+
+use super::activity::{clock, ssh_label};
+use super::draw::{duration, Pen};
+use super::{Dashboard, Modal, Model, Theme};
+use crate::detect::Reasons;
+use crate::headless::{human_bytes, services};
+use crate::parse::time::format_rfc3339;
+use crate::parse::AuthKind;
+use crate::table::{service_name, Row, RECENT_REQUESTS};
+use crate::ui::sanitize::text_width;
+use crate::ui::{Grid, Rect, Style};
+
+/// Every binding, as (keys, what), in help order.
+pub(super) const BINDINGS: [(&str, &str); 19] = [
+    ("q", "quit"),
+    ("Tab / Shift+Tab", "switch panel (IP table, activity log)"),
+    ("↑ ↓  j k", "move the cursor, or scroll the log"),
+    ("PgUp PgDn", "move a page"),
+    ("Home End", "first / last row (End: follow the log)"),
+    ("Enter", "drill down into the selected IP"),
+    (
+        "s",
+        "sort by connections, requests, bytes, auth, services, IP",
+    ),
+    ("w", "whois lookup for the selected IP now"),
+    ("r", "refresh all data now"),
+    ("/", "quick text filter: IP, path, user agent"),
+    ("f", "structured filter"),
+    ("!", "suspicious mode (again: restore the filters)"),
+    ("c", "copy the selected IP (OSC 52)"),
+    ("b", "block assist for the selected IP"),
+    ("1 … 9", "custom hooks (below)"),
+    ("?", "this help"),
+    ("Esc", "close any modal"),
+    ("Ctrl+Z", "suspend (fg to come back)"),
+    ("Ctrl+C", "quit"),
+];
+
+pub(super) fn draw(d: &Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>) {
+    match &d.modal {
+        Modal::None | Modal::FilterLine(_) => {}
+        Modal::Help => help(d, g, area),
+        Modal::Detail(ip) => detail(d, g, area, m, *ip),
+    }
+}
+
+/// Clear `rect`, draw its frame with `title`, return the inside (1 cell of
+/// padding left and right).
+fn frame(g: &mut Grid, rect: Rect, title: &str, hint: &str, t: Theme) -> Rect {
+    g.fill(rect, Style::new());
+    if rect.width < 2 || rect.height < 2 {
+        return Rect::default();
+    }
+    let (r, b) = (rect.right() - 1, rect.bottom() - 1);
+    g.fill_char(
+        Rect::new(rect.x + 1, rect.y, rect.width - 2, 1),
+        '─',
+        t.border(),
+    );
+    g.fill_char(Rect::new(rect.x + 1, b, rect.width - 2, 1), '─', t.border());
+    g.fill_char(
+        Rect::new(rect.x, rect.y + 1, 1, rect.height - 2),
+        '│',
+        t.border(),
+    );
+    g.fill_char(
+        Rect::new(r, rect.y + 1, 1, rect.height - 2),
+        '│',
+        t.border(),
+    );
+    g.put_char(rect.x, rect.y, '┌', t.border());
+    g.put_char(r, rect.y, '┐', t.border());
+    g.put_char(rect.x, b, '└', t.border());
+    g.put_char(r, b, '┘', t.border());
+    let hint_w = text_width(hint) as u16;
+    let room = rect.width.saturating_sub(4);
+    let used = g.put_str(rect.x + 2, rect.y, room, title, t.heading().reverse());
+    if used + hint_w + 2 <= room {
+        g.put_str(r - 1 - hint_w, rect.y, hint_w, hint, t.border());
+    }
+    Rect::new(
+        rect.x + 2,
+        rect.y + 1,
+        rect.width.saturating_sub(4),
+        rect.height - 2,
+    )
+}
+
+/// Lines inside a modal, top to bottom, until it is full.
+struct Lines<'g> {
+    grid: &'g mut Grid,
+    inner: Rect,
+    y: u16,
+}
+
+impl<'g> Lines<'g> {
+    fn new(grid: &'g mut Grid, inner: Rect) -> Lines<'g> {
+        Lines {
+            grid,
+            inner,
+            y: inner.y,
+        }
+    }
+
+    /// A pen on the next line, or `None` when the modal is full.
+    fn next(&mut self) -> Option<Pen<'_>> {
+        if self.y >= self.inner.bottom() || self.inner.is_empty() {
+            return None;
+        }
+        let rect = Rect::new(self.inner.x, self.y, self.inner.width, 1);
+        self.y += 1;
+        Some(Pen::new(self.grid, rect))
+    }
+
+    fn text(&mut self, text: &str, style: Style) {
+        if let Some(mut pen) = self.next() {
+            pen.text(text, style);
+        }
+    }
+
+    fn rows_left(&self) -> u16 {
+        self.inner.bottom().saturating_sub(self.y)
+    }
+}
+
+fn help(d: &Dashboard, g: &mut Grid, area: Rect) {
+    let t = d.theme;
+    let hooks = d.hooks.len().max(1) as u16;
+    let height = BINDINGS.len() as u16 + hooks + 5;
+    let rect = area.centered(80, height);
+    let inner = frame(g, rect, " Key bindings ", " Esc close ", t);
+    let mut lines = Lines::new(g, inner);
+    for (keys, what) in BINDINGS {
+        if let Some(mut pen) = lines.next() {
+            let pad = 18usize.saturating_sub(text_width(keys));
+            pen.text(keys, t.key()).text(&" ".repeat(pad), Style::new());
+            pen.text(what, Style::new());
+        }
+    }
+    lines.text("", Style::new());
+    lines.text("Custom hooks ([[actions.hooks]])", t.heading());
+    if d.hooks.is_empty() {
+        lines.text("none configured", t.faint());
+    }
+    for (key, label) in &d.hooks {
+        if let Some(mut pen) = lines.next() {
+            pen.text(key.encode_utf8(&mut [0; 4]), t.key());
+            pen.text(&" ".repeat(17), Style::new());
+            pen.bytes(label.as_bytes(), Style::new());
+        }
+    }
+}
+
+fn detail(d: &Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>, ip: IpAddr) {
+    let t = d.theme;
+    let rect = area.centered(
+        area.width.saturating_sub(4).min(120),
+        area.height.saturating_sub(2),
+    );
+    let title = format!(" {ip} ");
+    let inner = frame(g, rect, &title, " Esc close · c copy · b block ", t);
+    let mut lines = Lines::new(g, inner);
+    let Some(row) = m.table.get(ip) else {
+        lines.text("no longer tracked (it aged out or was evicted)", t.error());
+        return;
+    };
+    let reasons = m.detector.reasons(row);
+    summary(&mut lines, d, m, row, reasons);
+    sparkline(&mut lines, d, m, row);
+    lines.text("", Style::new());
+    requests(&mut lines, d, m, row);
+}
+
+fn summary(lines: &mut Lines<'_>, d: &Dashboard, m: &Model<'_>, row: &Row, reasons: Reasons) {
+    let t = d.theme;
+    if reasons.is_empty() {
+        lines.text("not suspicious", t.faint());
+    } else {
+        lines.text("! suspicious:", t.suspicious());
+        for r in reasons.iter() {
+            lines.text(&format!("  - {}", r.describe()), t.suspicious());
+        }
+    }
+    let end = m.table.window_end(m.now);
+    let s = &row.status;
+    lines.text(
+        &format!(
+            "requests {} (2xx {} · 3xx {} · 4xx {} · 5xx {}) · bytes {} · now {}/min · peak {}/min",
+            row.requests,
+            s[2],
+            s[3],
+            s[4],
+            s[5],
+            human_bytes(row.bytes),
+            row.rate.per_minute(end),
+            row.rate.peak()
+        ),
+        Style::new(),
+    );
+    lines.text(
+        &format!(
+            "first seen {} · last seen {} ({} ago)",
+            format_rfc3339(row.first_seen),
+            format_rfc3339(row.last_seen),
+            duration(m.now - row.last_seen)
+        ),
+        Style::new(),
+    );
+    lines.text(&sockets_line(row), Style::new());
+    let auth: Vec<String> = [
+        AuthKind::Failed,
+        AuthKind::InvalidUser,
+        AuthKind::Accepted,
+        AuthKind::ClosedPreauth,
+        AuthKind::MaxAttempts,
+    ]
+    .iter()
+    .map(|&k| format!("{} {}", ssh_label(k), row.auth_count(k)))
+    .collect();
+    lines.text(&format!("sshd: {}", auth.join(" · ")), Style::new());
+    lines.text("GeoIP: - · whois: -", t.faint());
+}
+
+/// `sockets: 3 in, 1 out · ESTABLISHED 3 · SYN_RECV 1 · services https, ssh`
+fn sockets_line(row: &Row) -> String {
+    let s = &row.sockets;
+    let mut line = format!("sockets: {} in, {} out", s.conns_in, s.conns_out);
+    for (name, n) in s.states() {
+        let _ = write!(line, " · {name} {n}");
+    }
+    let names = services(row);
+    if !names.is_empty() {
+        let _ = write!(line, " · services {}", names.join(", "));
+    }
+    if !s.services_out.is_empty() {
+        let ports: Vec<String> = s
+            .services_out
+            .iter()
+            .map(|&p| service_name(p).map_or_else(|| p.to_string(), str::to_string))
+            .collect();
+        let _ = write!(line, " (outbound to {})", ports.join(", "));
+    }
+    line
+}
+
+/// Requests per second over the last minute, one cell a second.
+fn sparkline(lines: &mut Lines<'_>, d: &Dashboard, m: &Model<'_>, row: &Row) {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let end = m.table.window_end(m.now);
+    let counts = row.rate.recent_seconds::<60>(end);
+    let max = counts.iter().copied().max().unwrap_or(0);
+    let Some(mut pen) = lines.next() else { return };
+    pen.text(&format!("rate, last 60 s (max {max}/s): "), Style::new());
+    let room = usize::from(pen.room());
+    for &n in &counts[counts.len().saturating_sub(room)..] {
+        let (ch, style) = if n == 0 {
+            ('·', d.theme.faint())
+        } else {
+            let level = (usize::from(n) * BARS.len()).div_ceil(usize::from(max).max(1));
+            (BARS[level.clamp(1, BARS.len()) - 1], d.theme.status(200))
+        };
+        pen.text(ch.encode_utf8(&mut [0; 4]), style);
+    }
+}
+
+/// The last requests, newest first: time, status, method, bytes, path, user agent.
+fn requests(lines: &mut Lines<'_>, d: &Dashboard, m: &Model<'_>, row: &Row) {
+    let t = d.theme;
+    lines.text(
+        &format!("last {RECENT_REQUESTS} requests, newest first"),
+        t.heading(),
+    );
+    if row.recent.is_empty() {
+        lines.text("none", t.faint());
+        return;
+    }
+    let width = lines.inner.width;
+    let path_w = (width.saturating_sub(34) / 2).max(10);
+    if let Some(mut pen) = lines.next() {
+        let head = format!(
+            "{:<8} {:>3} {:<7} {:>9} {:<w$} user agent",
+            "time",
+            "st",
+            "method",
+            "bytes",
+            "path",
+            w = usize::from(path_w)
+        );
+        pen.text(&head, t.faint().underline());
+    }
+    for r in row.recent.iter().rev() {
+        if lines.rows_left() == 0 {
+            break;
+        }
+        let Some(mut pen) = lines.next() else { break };
+        let x0 = pen.x;
+        pen.text(&clock(i64::from(r.time), d.utc_offset), t.faint());
+        pen.text(" ", Style::new());
+        pen.text(&format!("{:>3}", r.status), t.status(r.status));
+        pen.text(" ", Style::new());
+        let method = m.table.text(r.method);
+        pen.bytes(method, t.heading());
+        pen.x = x0 + 21;
+        pen.text(
+            &format!("{:>9} ", human_bytes(u64::from(r.bytes))),
+            Style::new(),
+        );
+        let path_end = pen.x.saturating_add(path_w).min(pen.right);
+        let right = pen.right;
+        pen.right = path_end;
+        pen.bytes(m.table.text(r.path), Style::new());
+        pen.right = right;
+        pen.x = path_end;
+        pen.text(" ", Style::new());
+        pen.bytes(m.table.text(r.user_agent), t.faint());
+    }
+}
+
+/// The `/` line: prompt, the text with its cursor, and what Enter/Esc do.
+pub(super) fn filter_line(t: Theme, g: &mut Grid, rect: Rect, area: &TextArea<'_>) {
+    let hint = " Enter apply · Esc dismiss ";
+    let hint_w = text_width(hint) as u16;
+    let (field, hint_rect) = if rect.width > hint_w + 20 {
+        rect.split_right(hint_w)
+    } else {
+        (rect, Rect::default())
+    };
+    g.put_str(hint_rect.x, hint_rect.y, hint_rect.width, hint, t.bar());
+    let prompt = " filter: ";
+    let used = g.put_str(field.x, field.y, field.width, prompt, t.key());
+    let room = usize::from(field.width.saturating_sub(used + 1));
+    let text = area.lines().first().map_or("", String::as_str);
+    let col = area.cursor().1;
+    let chars: Vec<char> = text.chars().collect();
+    let start = (col + 1).saturating_sub(room);
+    let shown: String = chars.iter().skip(start).take(room).collect();
+    let x = field.x + used;
+    g.put_str(x, field.y, room as u16, &shown, Style::new().bold());
+    let before: String = chars
+        .iter()
+        .skip(start)
+        .take(col - start.min(col))
+        .collect();
+    let cx = x + text_width(&before) as u16;
+    g.map_style(Rect::new(cx, field.y, 1, 1), Style::reverse);
+}

@@ -1,0 +1,326 @@
+//! The left panel: one row per address, columns as nethergaze 0.2.0.
+//!
+//! Columns give way as the panel narrows, least useful first (Hx, Org, CC,
+//! Auth, Svc, State, Bytes); `Last path` takes whatever is left.
+
+use smallvec::SmallVec;
+
+use super::draw::Pen;
+use super::{Dashboard, Model, Panel, SortKey};
+use crate::detect::Reasons;
+use crate::headless::{human_bytes, services, state_summary};
+use crate::table::Row;
+use crate::ui::sanitize::text_width;
+use crate::ui::{Grid, Rect, Style};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Ip,
+    Cc,
+    Org,
+    Conns,
+    State,
+    Svc,
+    Reqs,
+    Bytes,
+    Auth,
+    Hx,
+    Last,
+}
+
+const ALL: [Col; 11] = [
+    Col::Ip,
+    Col::Cc,
+    Col::Org,
+    Col::Conns,
+    Col::State,
+    Col::Svc,
+    Col::Reqs,
+    Col::Bytes,
+    Col::Auth,
+    Col::Hx,
+    Col::Last,
+];
+
+/// Which columns go first when the panel is too narrow.
+const DROP_ORDER: [Col; 7] = [
+    Col::Hx,
+    Col::Org,
+    Col::Cc,
+    Col::Auth,
+    Col::Svc,
+    Col::State,
+    Col::Bytes,
+];
+
+/// `Last path` is dropped too rather than shown narrower than this.
+const LAST_MIN: u16 = 10;
+/// The IP column fits `!255.255.255.255` at least, an IPv6 address at most.
+const IP_MIN: u16 = 16;
+const IP_MAX: u16 = 40;
+
+impl Col {
+    fn title(self, suspicious: bool) -> &'static str {
+        match self {
+            Col::Ip => " IP",
+            Col::Cc => "CC",
+            Col::Org => "Organization",
+            Col::Conns => "Conns",
+            Col::State => "State",
+            Col::Svc => "Svc",
+            Col::Reqs => "Reqs",
+            Col::Bytes => "Bytes",
+            Col::Auth => "Auth",
+            Col::Hx => "Hx",
+            Col::Last if suspicious => "Reasons",
+            Col::Last => "Last path",
+        }
+    }
+
+    /// Width before `Last path` takes the rest (room for a sort marker).
+    fn width(self, ip_width: u16) -> u16 {
+        match self {
+            Col::Ip => ip_width,
+            Col::Cc => 2,
+            Col::Org => 12,
+            Col::Conns => 6,
+            Col::State => 8,
+            Col::Svc => 9,
+            Col::Reqs => 6,
+            Col::Bytes => 9,
+            Col::Auth => 5,
+            Col::Hx => 3,
+            Col::Last => LAST_MIN,
+        }
+    }
+
+    fn is_numeric(self) -> bool {
+        matches!(self, Col::Conns | Col::Reqs | Col::Bytes | Col::Auth)
+    }
+
+    fn sort_key(self) -> Option<SortKey> {
+        match self {
+            Col::Ip => Some(SortKey::Ip),
+            Col::Conns => Some(SortKey::Conns),
+            Col::Svc => Some(SortKey::Services),
+            Col::Reqs => Some(SortKey::Requests),
+            Col::Bytes => Some(SortKey::Bytes),
+            Col::Auth => Some(SortKey::Auth),
+            _ => None,
+        }
+    }
+}
+
+/// Sort rows for `key`: counts descending, addresses ascending; ties by address.
+pub(super) fn sort_rows(rows: &mut [&Row], key: SortKey) {
+    let conns = |r: &Row| r.sockets.conns_in + r.sockets.conns_out;
+    rows.sort_by(|a, b| {
+        let order = match key {
+            SortKey::Conns => (conns(b), b.requests).cmp(&(conns(a), a.requests)),
+            SortKey::Requests => b.requests.cmp(&a.requests),
+            SortKey::Bytes => b.bytes.cmp(&a.bytes),
+            SortKey::Auth => b.auth_failures().cmp(&a.auth_failures()),
+            SortKey::Services => service_count(b).cmp(&service_count(a)),
+            SortKey::Ip => std::cmp::Ordering::Equal,
+        };
+        order.then_with(|| a.ip.cmp(&b.ip))
+    });
+}
+
+fn service_count(r: &Row) -> usize {
+    r.sockets.services_in.len() + r.sockets.services_out.len()
+}
+
+/// `(column, x, width)` of each column shown in `width` cells.
+fn layout(x0: u16, width: u16, ip_width: u16) -> SmallVec<[(Col, u16, u16); 11]> {
+    let mut cols: SmallVec<[Col; 11]> = ALL.iter().copied().collect();
+    let total = |cols: &[Col]| -> u32 {
+        cols.iter()
+            .map(|c| u32::from(c.width(ip_width)) + 1)
+            .sum::<u32>()
+            .saturating_sub(1)
+    };
+    let mut drops = DROP_ORDER.iter();
+    while total(&cols) > u32::from(width) {
+        let next = drops
+            .next()
+            .copied()
+            .or(Some(Col::Last).filter(|_| cols.contains(&Col::Last)));
+        let Some(drop) = next else { break };
+        cols.retain(|c| *c != drop);
+    }
+    let mut out = SmallVec::new();
+    let mut x = x0;
+    let right = x0.saturating_add(width);
+    for c in cols {
+        let w = if c == Col::Last {
+            right.saturating_sub(x)
+        } else {
+            c.width(ip_width)
+        };
+        out.push((c, x, w));
+        x = x.saturating_add(w).saturating_add(1);
+    }
+    out
+}
+
+pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, rows: &[&Row], m: &Model<'_>) {
+    if rect.is_empty() {
+        return;
+    }
+    let t = d.theme;
+    let (head, body) = rect.split_top(1);
+    let ip_width = rows
+        .iter()
+        .map(|r| ip_len(r) + 1)
+        .max()
+        .unwrap_or(0)
+        .clamp(IP_MIN, IP_MAX)
+        // A long IPv6 address is cut (with `…`) rather than crowd out every
+        // other column of a narrow panel.
+        .min((rect.width / 3).max(IP_MIN));
+    let cols = layout(rect.x, rect.width, ip_width);
+
+    let focused = d.focus == Panel::Table;
+    g.fill(head, t.column_header(focused));
+    for &(col, x, w) in &cols {
+        let mut title = col.title(d.suspicious).to_string();
+        if col.sort_key() == Some(d.sort) {
+            title.push(if d.sort == SortKey::Ip { '▲' } else { '▼' });
+        }
+        put_cell(
+            g,
+            x,
+            head.y,
+            w,
+            &title,
+            col.is_numeric(),
+            t.column_header(focused),
+        );
+    }
+
+    let page = usize::from(body.height);
+    d.table_page = page;
+    let cursor = &mut d.cursor;
+    if cursor.index < cursor.scroll {
+        cursor.scroll = cursor.index;
+    } else if page > 0 && cursor.index >= cursor.scroll + page {
+        cursor.scroll = cursor.index + 1 - page;
+    }
+    cursor.scroll = cursor.scroll.min(rows.len().saturating_sub(page));
+    let (scroll, selected) = (cursor.scroll, cursor.index);
+
+    if rows.is_empty() {
+        empty_message(d, g, body, m);
+        return;
+    }
+    for (i, row) in rows.iter().enumerate().skip(scroll).take(page) {
+        let y = body.y + (i - scroll) as u16;
+        let reasons = m.detector.reasons(row);
+        let base = if row.is_outbound_only() {
+            t.outbound()
+        } else {
+            Style::new()
+        };
+        for &(col, x, w) in &cols {
+            draw_cell(d, g, (col, x, y, w), row, reasons, m, base);
+        }
+        if i == selected {
+            g.map_style(Rect::new(rect.x, y, rect.width, 1), |s| t.selected(s));
+        }
+    }
+}
+
+fn empty_message(d: &Dashboard, g: &mut Grid, body: Rect, m: &Model<'_>) {
+    let text = if m.table.is_empty() {
+        "no IPs yet: waiting for sockets and log lines"
+    } else if d.suspicious {
+        "no suspicious IPs (press ! to show all)"
+    } else {
+        "no IP matches the filter (/ then Enter on an empty line clears it)"
+    };
+    g.put_str(
+        body.x + 1,
+        body.y,
+        body.width.saturating_sub(1),
+        text,
+        d.theme.faint(),
+    );
+}
+
+/// Characters of the address as text (what `Display` writes).
+fn ip_len(row: &Row) -> u16 {
+    use std::io::Write as _;
+    let mut buf = [0u8; 48];
+    let mut cur = std::io::Cursor::new(&mut buf[..]);
+    let _ = write!(cur, "{}", row.ip);
+    cur.position() as u16
+}
+
+/// Text in a column, right-aligned for numbers.
+fn put_cell(g: &mut Grid, x: u16, y: u16, w: u16, text: &str, numeric: bool, style: Style) {
+    let tw = text_width(text).min(usize::from(w)) as u16;
+    let x = if numeric { x + (w - tw) } else { x };
+    g.put_str(x, y, w, text, style);
+}
+
+fn draw_cell(
+    d: &Dashboard,
+    g: &mut Grid,
+    (col, x, y, w): (Col, u16, u16, u16),
+    row: &Row,
+    reasons: Reasons,
+    m: &Model<'_>,
+    base: Style,
+) {
+    let t = d.theme;
+    let dash = || "-".to_string();
+    let text = match col {
+        Col::Ip => {
+            let (mark, style) = if !reasons.is_empty() {
+                ('!', t.suspicious())
+            } else if row.is_outbound_only() {
+                ('→', base)
+            } else {
+                (' ', base)
+            };
+            let mut pen = Pen::new(g, Rect::new(x, y, w, 1));
+            pen.text(mark.encode_utf8(&mut [0; 4]), style);
+            pen.text(
+                &row.ip.to_string(),
+                if reasons.is_empty() { base } else { style },
+            );
+            return;
+        }
+        Col::Cc | Col::Org | Col::Hx => dash(),
+        Col::Conns => (row.sockets.conns_in + row.sockets.conns_out).to_string(),
+        Col::State => Some(state_summary(row))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(dash),
+        Col::Svc => Some(services(row).join(","))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(dash),
+        Col::Reqs => row.requests.to_string(),
+        Col::Bytes => human_bytes(row.bytes),
+        Col::Auth => match row.auth_failures() {
+            0 => dash(),
+            n => n.to_string(),
+        },
+        Col::Last if d.suspicious => {
+            let codes: Vec<&str> = reasons.iter().map(|r| r.code()).collect();
+            let mut pen = Pen::new(g, Rect::new(x, y, w, 1));
+            pen.text(&codes.join(","), t.suspicious());
+            return;
+        }
+        Col::Last => {
+            if let Some(r) = row.recent.back() {
+                let mut pen = Pen::new(g, Rect::new(x, y, w, 1));
+                pen.bytes(m.table.text(r.method), base.bold());
+                pen.text(" ", base);
+                pen.bytes(m.table.text(r.path), base);
+            }
+            return;
+        }
+    };
+    put_cell(g, x, y, w, &text, col.is_numeric(), base);
+}

@@ -1,0 +1,812 @@
+//! Views drawn into a grid and read back as text, from a table fed in
+//! process: every panel, each modal, the keys, narrow and tiny sizes, and
+//! no colour.
+
+use std::net::{IpAddr, SocketAddr};
+
+use super::*;
+use crate::detect::DetectSettings;
+use crate::parse::sockets::{SocketEntry, TcpState};
+use crate::parse::{AccessHit, AuthEvent, AuthKind};
+use crate::ui::Color;
+
+const NOW: UnixTime = 1_700_000_100;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// A table with a little of everything (see each line).
+struct Fixture {
+    table: IpTable,
+    detector: Detector,
+    sources: Vec<SourceReport>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let detector = Detector::new(DetectSettings::default()).unwrap();
+        let mut table = IpTable::new(1000, false);
+        table.activity.set_capacity(500);
+        let mut f = Fixture {
+            table,
+            detector,
+            sources: vec![
+                SourceReport {
+                    path: "/var/log/nginx/access.log".into(),
+                    kind: "access",
+                    format: "combined".into(),
+                    lines: 10,
+                    malformed: 1,
+                    error: None,
+                },
+                SourceReport {
+                    path: "netlink".into(),
+                    kind: "sockets",
+                    format: "sock_diag".into(),
+                    lines: 0,
+                    malformed: 7,
+                    error: Some("netlink: refused".into()),
+                },
+            ],
+        };
+        // An ordinary visitor: three requests.
+        f.hit(
+            "45.33.32.156",
+            -50,
+            "GET",
+            b"/index.html",
+            200,
+            5000,
+            b"Mozilla/5.0",
+        );
+        f.hit(
+            "45.33.32.156",
+            -40,
+            "GET",
+            b"/about",
+            200,
+            3000,
+            b"Mozilla/5.0",
+        );
+        f.hit(
+            "45.33.32.156",
+            -30,
+            "GET",
+            b"/missing",
+            404,
+            100,
+            b"Mozilla/5.0",
+        );
+        // An exploit prober.
+        f.hit("91.198.174.192", -20, "GET", b"/.env", 404, 10, b"curl/8.0");
+        f.hit(
+            "91.198.174.192",
+            -19,
+            "POST",
+            b"/wp-login.php",
+            404,
+            10,
+            b"curl/8.0",
+        );
+        // A scanner.
+        f.hit("64.233.160.5", -10, "GET", b"/", 200, 600, b"zgrab/0.x");
+        // Hostile bytes in the path and the user agent.
+        f.hit(
+            "151.101.1.69",
+            -5,
+            "GET",
+            b"/\x1b[2J\x1b]0;pwned\x07\xc2\x9b31m",
+            500,
+            0,
+            "\u{202e}evil\u{200b}".as_bytes(),
+        );
+        // An sshd brute forcer, with one login.
+        for n in 0..3 {
+            f.auth("185.199.108.153", -15 + n, AuthKind::Failed, b"root");
+        }
+        f.auth("185.199.108.153", -11, AuthKind::Accepted, b"deploy");
+        // Sockets: two established and one half-open from 8.8.4.4 to our
+        // https, and our own connection out to 1.1.1.1.
+        let sock = |local: &str, remote: &str, state| SocketEntry {
+            local: local.parse::<SocketAddr>().unwrap(),
+            remote: remote.parse().unwrap(),
+            state,
+        };
+        f.table.apply_sockets(
+            &[
+                sock("0.0.0.0:443", "0.0.0.0:0", TcpState::Listen),
+                sock("192.0.2.1:443", "8.8.4.4:50000", TcpState::Established),
+                sock("192.0.2.1:443", "8.8.4.4:50001", TcpState::Established),
+                sock("192.0.2.1:443", "8.8.4.4:50002", TcpState::SynRecv),
+                sock("192.0.2.1:40000", "1.1.1.1:443", TcpState::Established),
+            ],
+            NOW,
+        );
+        f
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn hit(
+        &mut self,
+        client: &str,
+        dt: i64,
+        method: &str,
+        path: &[u8],
+        status: u16,
+        bytes: u64,
+        ua: &[u8],
+    ) {
+        let hit = AccessHit {
+            peer: ip(client),
+            client: ip(client),
+            time: Some(NOW + dt),
+            method: method.as_bytes(),
+            path,
+            status,
+            bytes,
+            user_agent: ua,
+            forwarded_for: b"",
+            client_ip_field: b"",
+            host: b"",
+        };
+        self.table.apply_access(&hit, &self.detector, NOW);
+    }
+
+    fn auth(&mut self, client: &str, dt: i64, kind: AuthKind, user: &[u8]) {
+        let event = AuthEvent {
+            kind,
+            ip: ip(client),
+            user,
+            time: Some(NOW + dt),
+        };
+        self.table.apply_auth(&event, NOW);
+    }
+
+    fn model(&self) -> Model<'_> {
+        Model {
+            table: &self.table,
+            detector: &self.detector,
+            sources: &self.sources,
+            started: NOW - 3725,
+            now: NOW,
+            interval_secs: 1.0,
+        }
+    }
+}
+
+fn dashboard() -> Dashboard {
+    Dashboard::new("web1".into(), true, vec![('1', "whois via shell".into())])
+}
+
+fn draw(d: &mut Dashboard, f: &Fixture, w: u16, h: u16) -> Grid {
+    let mut g = Grid::new(w, h);
+    d.draw(&mut g, &f.model());
+    g.check_invariants().unwrap();
+    g
+}
+
+fn screen(d: &mut Dashboard, f: &Fixture, w: u16, h: u16) -> Vec<String> {
+    draw(d, f, w, h).text_lines()
+}
+
+fn keys(d: &mut Dashboard, f: &Fixture, keys: &[Key]) -> Vec<Action> {
+    keys.iter().map(|&k| d.on_key(k, &f.model())).collect()
+}
+
+fn type_text(d: &mut Dashboard, f: &Fixture, text: &str) {
+    for c in text.chars() {
+        d.on_key(Key::Char(c), &f.model());
+    }
+}
+
+/// The table's body rows (below the column header, left of the separator).
+fn table_rows(lines: &[String]) -> Vec<String> {
+    lines[3..lines.len() - 2]
+        .iter()
+        .map(|l| l.split('│').next().unwrap_or("").trim_end().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// The activity panel's lines (right of the separator).
+fn activity_lines(lines: &[String]) -> Vec<String> {
+    lines[3..lines.len() - 2]
+        .iter()
+        .filter_map(|l| l.split_once('│').map(|(_, r)| r.trim().to_string()))
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+fn row_of<'a>(rows: &'a [String], ip: &str) -> &'a str {
+    rows.iter()
+        .find(|r| {
+            r.split_whitespace()
+                .next()
+                .is_some_and(|w| w.trim_start_matches(['!', '→']) == ip)
+        })
+        .unwrap_or_else(|| panic!("no row for {ip} in {rows:#?}"))
+}
+
+#[test]
+fn full_screen_shows_every_panel() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let lines = screen(&mut d, &f, 160, 45);
+    let header = &lines[0];
+    for part in [
+        "nethergaze",
+        "web1",
+        "up 1h02m",
+        "7 IPs",
+        "3 conns (2 est)",
+        "7 req",
+        "7 req/min",
+    ] {
+        assert!(header.contains(part), "{part:?} not in {header:?}");
+    }
+    let offenders = &lines[1];
+    assert!(offenders.contains("req/s 0.1"), "{offenders}");
+    assert!(
+        offenders.contains("top req/min: 45.33.32.156 (3) 91.198.174.192 (2) 64.233.160.5 (1) │"),
+        "{offenders}"
+    );
+    assert!(offenders.contains("top conns: 8.8.4.4 (3)"), "{offenders}");
+    let head = &lines[2];
+    for col in [
+        "IP",
+        "CC",
+        "Organization",
+        "Conns▼",
+        "State",
+        "Svc",
+        "Reqs",
+        "Bytes",
+        "Auth",
+        "Hx",
+        "Last path",
+        "Activity",
+    ] {
+        assert!(head.contains(col), "{col:?} not in {head:?}");
+    }
+
+    let rows = table_rows(&lines);
+    assert_eq!(rows.len(), 7, "{rows:#?}");
+    // Sorted by connections: 8.8.4.4 (3) first, then 1.1.1.1 (1 outbound).
+    assert!(rows[0].starts_with("!8.8.4.4"), "{rows:#?}");
+    assert!(
+        rows[1].starts_with("→1.1.1.1"),
+        "outbound-only marked: {rows:#?}"
+    );
+    let busy = row_of(&rows, "8.8.4.4");
+    assert!(busy.contains("2E 1S") && busy.contains("https"), "{busy}");
+    let visitor = row_of(&rows, "45.33.32.156");
+    assert!(
+        visitor.contains("7.9 KiB") && visitor.contains("GET /missing"),
+        "{visitor}"
+    );
+    assert!(row_of(&rows, "91.198.174.192").starts_with('!'));
+    assert!(row_of(&rows, "64.233.160.5").starts_with('!'));
+    let brute = row_of(&rows, "185.199.108.153");
+    assert!(
+        brute.starts_with('!') && brute.contains(" 3 "),
+        "auth failures: {brute}"
+    );
+
+    let log = activity_lines(&lines);
+    assert_eq!(log.len(), 11, "{log:#?}");
+    assert!(
+        log[0].ends_with("45.33.32.156    200 GET    /index.html"),
+        "{}",
+        log[0]
+    );
+    assert!(log
+        .iter()
+        .any(|l| l.contains("185.199.108.153 ssh failed user=root")));
+    assert!(log.iter().any(|l| l.contains("ssh accepted user=deploy")));
+    assert!(log.iter().any(|l| l.contains("404 POST   /wp-login.php")));
+    // In arrival order, newest last (as a tail): the sshd lines came last.
+    assert!(log[6].contains("151.101.1.69    500 GET"), "{}", log[6]);
+    assert!(log[10].contains("ssh accepted user=deploy"), "{}", log[10]);
+
+    let stats = &lines[43];
+    assert!(
+        stats.contains("lines 10 │ malformed 1"),
+        "log sources only: {stats}"
+    );
+    assert!(
+        stats.contains("1 of 2 sources with errors: netlink: netlink: refused"),
+        "{stats}"
+    );
+    assert!(lines[44].contains("q quit") && lines[44].contains("? help"));
+}
+
+#[test]
+fn hostile_bytes_never_reach_a_cell() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let g = draw(&mut d, &f, 160, 45);
+    for y in 0..g.height() {
+        for cell in g.row(y) {
+            let c = cell.ch();
+            assert!(!c.is_control(), "control {c:?} in row {y}");
+            assert!(!('\u{202a}'..='\u{202e}').contains(&c) && c != '\u{200b}');
+        }
+    }
+    let text = g.text_lines().join("\n");
+    assert!(
+        text.contains("500 GET    /�[2J�]0;pwned��31m"),
+        "placeholders: {text}"
+    );
+}
+
+#[test]
+fn suspicious_mode_narrows_both_panels_and_restores_filters() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    // A text filter in force before `!`.
+    keys(&mut d, &f, &[Key::Char('/')]);
+    type_text(&mut d, &f, "45.33");
+    keys(&mut d, &f, &[Key::Enter]);
+    assert_eq!(table_rows(&screen(&mut d, &f, 160, 45)).len(), 1);
+
+    keys(&mut d, &f, &[Key::Char('!')]);
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(lines[0].contains("SUSPICIOUS"));
+    assert!(
+        !lines[0].contains("filter: 45.33"),
+        "the text filter is put aside"
+    );
+    assert!(lines[2].contains("Reasons"));
+    let rows = table_rows(&lines);
+    let ips: Vec<&str> = rows
+        .iter()
+        .map(|r| r.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(
+        ips,
+        [
+            "!8.8.4.4",
+            "!91.198.174.192",
+            "!64.233.160.5",
+            "!185.199.108.153"
+        ],
+        "{rows:#?}"
+    );
+    assert!(row_of(&rows, "8.8.4.4").ends_with("syn_recv"));
+    assert!(row_of(&rows, "91.198.174.192").ends_with("exploit_path"));
+    assert!(row_of(&rows, "64.233.160.5").ends_with("scanner_ua"));
+    assert!(row_of(&rows, "185.199.108.153").ends_with("auth_failures"));
+    let log = activity_lines(&lines);
+    assert_eq!(log.len(), 7, "{log:#?}");
+    assert!(log
+        .iter()
+        .all(|l| !l.contains("45.33.32.156") && !l.contains("151.101.1.69")));
+
+    keys(&mut d, &f, &[Key::Char('!')]);
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(!lines[0].contains("SUSPICIOUS"));
+    assert!(lines[0].contains("filter: 45.33"), "restored: {}", lines[0]);
+    assert_eq!(table_rows(&lines).len(), 1);
+}
+
+#[test]
+fn quick_filter_edits_applies_and_dismisses() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    keys(&mut d, &f, &[Key::Char('/')]);
+    assert!(d.is_editing());
+    type_text(&mut d, &f, "wpx-q");
+    // Editing through tui-textarea: Left, Backspace, Ctrl-M (never a new line).
+    keys(
+        &mut d,
+        &f,
+        &[Key::Left, Key::Left, Key::Backspace, Key::Ctrl('m')],
+    );
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(lines[44].starts_with(" filter: wp-q"), "{}", lines[44]);
+    assert!(lines[44].ends_with("Enter apply · Esc dismiss"));
+    // `q` was a letter, not quit; Escape keeps the filter in force (none).
+    keys(&mut d, &f, &[Key::Esc]);
+    assert!(!d.is_editing());
+    assert_eq!(table_rows(&screen(&mut d, &f, 160, 45)).len(), 7);
+
+    keys(&mut d, &f, &[Key::Char('/')]);
+    type_text(&mut d, &f, "WP-LOGIN");
+    keys(&mut d, &f, &[Key::Enter]);
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(lines[0].contains("filter: wp-login"));
+    let rows = table_rows(&lines);
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].starts_with("!91.198.174.192"));
+    let log = activity_lines(&lines);
+    assert_eq!(log.len(), 1, "only the matching request: {log:#?}");
+    assert!(log[0].contains("/wp-login.php"));
+    // A user agent matches too; an empty line clears.
+    keys(&mut d, &f, &[Key::Char('/'), Key::Ctrl('u')]);
+    type_text(&mut d, &f, "zgrab");
+    keys(&mut d, &f, &[Key::Enter]);
+    assert_eq!(table_rows(&screen(&mut d, &f, 160, 45)).len(), 1);
+    keys(&mut d, &f, &[Key::Char('/'), Key::Ctrl('u'), Key::Enter]);
+    assert_eq!(table_rows(&screen(&mut d, &f, 160, 45)).len(), 7);
+}
+
+#[test]
+fn sort_cycles_and_the_cursor_follows_its_ip() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    screen(&mut d, &f, 160, 45);
+    // Down to the visitor (third by connections: 8.8.4.4, 1.1.1.1, then the
+    // rows without sockets by requests: 45.33.32.156).
+    keys(&mut d, &f, &[Key::Down, Key::Char('j')]);
+    let lines = screen(&mut d, &f, 160, 45);
+    assert_eq!(d.selected(), Some(ip("45.33.32.156")));
+    let g = draw(&mut d, &f, 160, 45);
+    assert!(g.cell(5, 5).unwrap().style().is_reverse(), "{lines:#?}");
+
+    let markers = ["Reqs▼", "Bytes▼", "Auth▼", "Svc▼", "IP▲", "Conns▼"];
+    for marker in markers {
+        keys(&mut d, &f, &[Key::Char('s')]);
+        let lines = screen(&mut d, &f, 160, 45);
+        assert!(lines[2].contains(marker), "{marker} in {}", lines[2]);
+        assert_eq!(lines[2].matches(['▼', '▲']).count(), 1);
+        assert_eq!(
+            d.selected(),
+            Some(ip("45.33.32.156")),
+            "cursor kept through {marker}"
+        );
+        let rows = table_rows(&lines);
+        let at = rows
+            .iter()
+            .position(|r| r.contains("45.33.32.156"))
+            .unwrap();
+        let g = draw(&mut d, &f, 160, 45);
+        assert!(g.cell(5, 3 + at as u16).unwrap().style().is_reverse());
+        if marker == "Reqs▼" {
+            assert!(rows[0].contains("45.33.32.156"), "most requests first");
+        }
+        if marker == "IP▲" {
+            assert!(rows[0].contains("1.1.1.1") && rows[6].contains("185.199.108.153"));
+        }
+    }
+    // The row leaving the list keeps the cursor at its index.
+    keys(&mut d, &f, &[Key::Char('!')]);
+    screen(&mut d, &f, 160, 45);
+    assert!(d.selected().is_some_and(|s| s != ip("45.33.32.156")));
+    // End and Home.
+    keys(&mut d, &f, &[Key::Char('!'), Key::End]);
+    screen(&mut d, &f, 160, 45);
+    assert_eq!(d.selected(), Some(ip("185.199.108.153")));
+    keys(&mut d, &f, &[Key::Home]);
+    assert_eq!(d.selected(), Some(ip("8.8.4.4")));
+}
+
+#[test]
+fn drill_down_is_live_and_escape_closes_it() {
+    let mut f = Fixture::new();
+    let mut d = dashboard();
+    screen(&mut d, &f, 160, 45);
+    d.on_key(Key::Char('!'), &f.model());
+    screen(&mut d, &f, 160, 45);
+    // The brute forcer is last among suspicious rows (no connections, no requests).
+    keys(&mut d, &f, &[Key::End, Key::Enter]);
+    assert!(matches!(d.modal(), Modal::Detail(_)));
+    let text = screen(&mut d, &f, 160, 45).join("\n");
+    assert!(text.contains(" 185.199.108.153 "));
+    assert!(text.contains("! suspicious:"));
+    assert!(text.contains("- repeated sshd authentication failures"));
+    assert!(text.contains("sshd: failed 3 · invalid user 0 · accepted 1"));
+    assert!(text.contains("last 20 requests"));
+
+    // Another address: requests, status classes, the sparkline, sockets.
+    keys(&mut d, &f, &[Key::Esc, Key::Char('!')]);
+    keys(&mut d, &f, &[Key::Char('/')]);
+    type_text(&mut d, &f, "45.33.32.156");
+    keys(&mut d, &f, &[Key::Enter, Key::Enter]);
+    let text = screen(&mut d, &f, 160, 45).join("\n");
+    assert!(text.contains("not suspicious"));
+    assert!(
+        text.contains("requests 3 (2xx 2 · 3xx 0 · 4xx 1 · 5xx 0) · bytes 7.9 KiB"),
+        "{text}"
+    );
+    assert!(text.contains("rate, last 60 s (max 1/s): "));
+    assert_eq!(text.matches('█').count(), 3, "one bar per request second");
+    let requests: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" Mozilla/5.0"))
+        .collect();
+    assert_eq!(requests.len(), 3);
+    assert!(
+        requests[0].contains("404 GET") && requests[0].contains("/missing"),
+        "newest first"
+    );
+
+    // Live: a request arriving while open shows at the next frame.
+    f.hit("45.33.32.156", -1, "GET", b"/fresh", 201, 1, b"Mozilla/5.0");
+    let text = screen(&mut d, &f, 160, 45).join("\n");
+    assert!(text.contains("/fresh") && text.contains("requests 4"));
+
+    // Keys that act on an address act on the drill-down's.
+    assert_eq!(
+        keys(&mut d, &f, &[Key::Char('c')]),
+        [Action::Copy(ip("45.33.32.156"))]
+    );
+    assert_eq!(
+        keys(&mut d, &f, &[Key::Char('1')]),
+        [Action::Hook {
+            index: 0,
+            ip: ip("45.33.32.156")
+        }]
+    );
+    keys(&mut d, &f, &[Key::Esc]);
+    assert!(matches!(d.modal(), Modal::None));
+    assert!(!screen(&mut d, &f, 160, 45)
+        .join("\n")
+        .contains("last 20 requests"));
+}
+
+#[test]
+fn sockets_in_the_drill_down() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    screen(&mut d, &f, 160, 45);
+    keys(&mut d, &f, &[Key::Enter]);
+    let text = screen(&mut d, &f, 160, 45).join("\n");
+    assert!(
+        text.contains("sockets: 3 in, 0 out · ESTABLISHED 2 · SYN_RECV 1 · services https"),
+        "{text}"
+    );
+    assert!(text.contains("- half-open SYN_RECV sockets and no requests"));
+}
+
+#[test]
+fn help_lists_every_binding_and_the_hooks() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    keys(&mut d, &f, &[Key::Char('?')]);
+    let text = screen(&mut d, &f, 160, 45).join("\n");
+    for (key, what) in modal::BINDINGS {
+        assert!(text.contains(key) && text.contains(what), "{key} {what}");
+    }
+    assert!(text.contains("Custom hooks"));
+    assert!(text.contains("whois via shell"));
+    keys(&mut d, &f, &[Key::Char('?')]);
+    assert!(!screen(&mut d, &f, 160, 45)
+        .join("\n")
+        .contains("Custom hooks"));
+    // Escape closes it too, and ESC+key sent together is Escape then the key.
+    keys(&mut d, &f, &[Key::Char('?'), Key::Alt('s')]);
+    assert!(matches!(d.modal(), Modal::None));
+    assert_eq!(d.sort(), SortKey::Requests);
+}
+
+#[test]
+fn keys_that_leave_the_screen() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    screen(&mut d, &f, 160, 45);
+    assert_eq!(
+        keys(&mut d, &f, &[Key::Char('c')]),
+        [Action::Copy(ip("8.8.4.4"))]
+    );
+    assert_eq!(keys(&mut d, &f, &[Key::Char('q')]), [Action::Quit]);
+    assert_eq!(keys(&mut d, &f, &[Key::Ctrl('c')]), [Action::Quit]);
+    assert_eq!(keys(&mut d, &f, &[Key::Ctrl('z')]), [Action::Suspend]);
+    assert_eq!(keys(&mut d, &f, &[Key::Char('r')]), [Action::Refresh]);
+    assert_eq!(keys(&mut d, &f, &[Key::Char('f')]), [Action::OpenFilter]);
+    assert_eq!(
+        keys(&mut d, &f, &[Key::Char('b')]),
+        [Action::Block(ip("8.8.4.4"))]
+    );
+    assert_eq!(
+        keys(&mut d, &f, &[Key::Char('w')]),
+        [Action::Whois(ip("8.8.4.4"))]
+    );
+    assert_eq!(
+        keys(&mut d, &f, &[Key::Char('9')]),
+        [Action::None],
+        "no hook on 9"
+    );
+    d.set_status("copied 8.8.4.4", NOW);
+    assert!(screen(&mut d, &f, 160, 45)[44].contains("copied 8.8.4.4"));
+    let later = Model {
+        now: NOW + STATUS_SECS,
+        ..f.model()
+    };
+    let mut g = Grid::new(160, 45);
+    d.draw(&mut g, &later);
+    assert!(g.text_lines()[44].contains("q quit"), "the message expired");
+}
+
+#[test]
+fn activity_panel_scrolls_when_focused() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let before = activity_lines(&screen(&mut d, &f, 160, 14));
+    assert_eq!(before.len(), 9, "a 14-row screen shows the newest 9");
+    keys(&mut d, &f, &[Key::Tab, Key::Up]);
+    let lines = screen(&mut d, &f, 160, 14);
+    assert!(lines[2].contains("scrolled back 1"));
+    let after = activity_lines(&lines);
+    assert_eq!(after[1..], before[..8], "one line further back");
+    keys(&mut d, &f, &[Key::End]);
+    assert_eq!(activity_lines(&screen(&mut d, &f, 160, 14)), before);
+    // Home goes to the oldest; the table cursor did not move.
+    keys(&mut d, &f, &[Key::Home]);
+    assert!(activity_lines(&screen(&mut d, &f, 160, 14))[0].contains("/index.html"));
+    assert_eq!(d.selected(), Some(ip("8.8.4.4")));
+    keys(&mut d, &f, &[Key::BackTab, Key::Down]);
+    assert_eq!(d.selected(), Some(ip("1.1.1.1")));
+}
+
+#[test]
+fn narrow_screens_drop_the_log_then_columns() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let lines = screen(&mut d, &f, 100, 30);
+    assert!(!lines[2].contains("Activity"));
+    assert!(lines[2].contains("Organization") && lines[2].contains("Last path"));
+    assert_eq!(table_rows(&lines).len(), 7);
+    // Tab has nowhere to go.
+    keys(&mut d, &f, &[Key::Tab, Key::Down]);
+    assert_eq!(d.selected(), Some(ip("1.1.1.1")));
+
+    let lines = screen(&mut d, &f, 60, 20);
+    let head = &lines[2];
+    assert!(!head.contains("Organization") && !head.contains("Hx") && !head.contains("CC"));
+    assert!(
+        head.contains("IP") && head.contains("Conns") && head.contains("Reqs"),
+        "{head}"
+    );
+    assert!(row_of(&table_rows(&lines), "45.33.32.156").contains(" 3"));
+
+    let lines = screen(&mut d, &f, 40, 10);
+    assert!(
+        lines[2].contains("IP") && lines[2].contains("Reqs"),
+        "{}",
+        lines[2]
+    );
+    assert!(lines.iter().all(|l| l.chars().count() <= 40));
+}
+
+#[test]
+fn below_forty_by_ten_one_line_says_so() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    for (w, h) in [(39, 10), (40, 9), (80, 3)] {
+        let lines = screen(&mut d, &f, w, h);
+        assert!(
+            lines[0].starts_with("terminal too small"),
+            "{w}x{h}: {lines:?}"
+        );
+        assert!(lines[1..].iter().all(String::is_empty));
+    }
+    assert_eq!(screen(&mut d, &f, 1, 1), ["…"]);
+    assert!(screen(&mut d, &f, 0, 0).is_empty());
+}
+
+#[test]
+fn no_size_and_no_modal_panics() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let sizes = (0..=130u16)
+        .step_by(7)
+        .flat_map(|w| (0..=50u16).step_by(3).map(move |h| (w, h)));
+    let sizes: Vec<(u16, u16)> = sizes
+        .chain([(400, 120), (2048, 1024), (1, 1), (40, 10)])
+        .collect();
+    let modes: [&[Key]; 4] = [
+        &[],
+        &[Key::Char('?')],
+        &[Key::Enter],
+        &[Key::Char('/'), Key::Char('x')],
+    ];
+    for open in modes {
+        let mut d2 = dashboard();
+        keys(&mut d2, &f, open);
+        for &(w, h) in &sizes {
+            draw(&mut d2, &f, w, h);
+        }
+    }
+    let lines = screen(&mut d, &f, 400, 120);
+    assert_eq!(lines.len(), 120);
+    assert!(
+        lines[119].contains("q quit") && lines[118].contains("lines 10"),
+        "fills the screen"
+    );
+    assert_eq!(
+        lines[3].chars().nth(250),
+        Some('│'),
+        "the log starts at 5/8"
+    );
+    assert_eq!(table_rows(&lines).len(), 7);
+}
+
+#[test]
+fn without_colour_state_shows_by_attributes_and_markers() {
+    let f = Fixture::new();
+    let mut d = Dashboard::new("web1".into(), false, Vec::new());
+    keys(&mut d, &f, &[Key::Down]);
+    let g = draw(&mut d, &f, 160, 45);
+    for y in 0..g.height() {
+        for cell in g.row(y) {
+            assert_eq!(cell.style().fg_color(), Color::Default, "row {y}");
+            assert_eq!(cell.style().bg_color(), Color::Default, "row {y}");
+        }
+    }
+    let lines = g.text_lines();
+    // Header and the focused panel's column header in reverse video.
+    assert!(g.cell(1, 0).unwrap().style().is_reverse());
+    assert!(g.cell(1, 2).unwrap().style().is_reverse());
+    // The selected row (second) is reverse, the first is not.
+    assert!(g.cell(3, 4).unwrap().style().is_reverse());
+    assert!(!g.cell(3, 3).unwrap().style().is_reverse());
+    // Suspicious rows: the `!` marker, in bold.
+    let rows = table_rows(&lines);
+    let at = rows
+        .iter()
+        .position(|r| r.starts_with("!91.198.174.192"))
+        .unwrap();
+    assert!(g.cell(0, 3 + at as u16).unwrap().style().is_bold());
+    // 4xx/5xx statuses and sshd failures in bold.
+    let y = lines.iter().position(|l| l.contains("ssh failed")).unwrap() as u16;
+    // Cells and characters line up here: no wide characters on screen.
+    let cell_x = lines[y as usize]
+        .find("ssh failed")
+        .map(|b| lines[y as usize][..b].chars().count())
+        .unwrap() as u16;
+    assert!(g.cell(cell_x, y).unwrap().style().is_bold());
+    let y = lines.iter().position(|l| l.contains(" 404 GET")).unwrap();
+    let cell_x = lines[y]
+        .find(" 404 GET")
+        .map(|b| lines[y][..b].chars().count())
+        .unwrap() as u16;
+    assert!(
+        g.cell(cell_x + 1, y as u16).unwrap().style().is_bold(),
+        "4xx bold"
+    );
+}
+
+#[test]
+fn outbound_rows_are_marked_and_dim() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    keys(&mut d, &f, &[Key::Down, Key::Down]);
+    let g = draw(&mut d, &f, 160, 45);
+    let lines = g.text_lines();
+    assert!(lines[4].starts_with("→1.1.1.1"));
+    assert!(g.cell(2, 4).unwrap().style().is_dim());
+}
+
+#[test]
+fn frames_carry_no_sequence_from_the_logs() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let mut renderer = crate::ui::Renderer::new(160, 45, crate::ui::RenderMode::default());
+    let mut out = Vec::new();
+    // The main screen, then the hostile row's drill-down (its user agent holds
+    // a bidi override and a zero-width space), each frame audited byte by byte.
+    for open in [&[][..], &[Key::Char('/')], &[Key::Enter, Key::Enter]] {
+        keys(&mut d, &f, open);
+        if open == [Key::Char('/')] {
+            type_text(&mut d, &f, "151.101");
+        }
+        d.draw(renderer.frame(), &f.model());
+        out.clear();
+        renderer.render(&mut out);
+        crate::ui::diff::audit(&out).unwrap();
+        for bad in [
+            &b"\x1b]"[..],
+            b"\x07",
+            "\u{9b}".as_bytes(),
+            b"\x9b",
+            "\u{202e}".as_bytes(),
+        ] {
+            assert!(!out.windows(bad.len()).any(|w| w == bad), "{bad:?} written");
+        }
+    }
+    assert!(
+        String::from_utf8_lossy(&out).contains("evil"),
+        "the drill-down was drawn"
+    );
+}

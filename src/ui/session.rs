@@ -1,0 +1,313 @@
+//! The dashboard on the real tty, as the event loop drives it: keys in,
+//! frames out, signals that concern the screen.
+//!
+//! Frames are drawn only when something changed (a key, new data applied, a
+//! tick, a resize) and at most every [`MIN_FRAME_GAP`]: when the last frame
+//! is more recent, a one-shot timer brings the loop back for the next one,
+//! so a key press is answered in the next frame, at once if the screen was
+//! quiet. A resize only marks the screen dirty (a storm of SIGWINCH costs
+//! one frame); the size is read when the frame is drawn. Each frame is one
+//! `write`.
+
+use std::io;
+use std::mem;
+use std::time::{Duration, Instant};
+
+use mio::{Interest, Registry, Token};
+
+use super::app::{self, Action, Dashboard, Model};
+use super::input::{Key, KeyDecoder};
+use super::terminal::{self, Terminal};
+use super::{RenderMode, Renderer};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::headless::SourceReport;
+use crate::sys::timerfd::TimerFd;
+
+/// Shortest time between two frames (10 frames a second at most).
+pub const MIN_FRAME_GAP: Duration = Duration::from_millis(100);
+/// A lone ESC with nothing after it for this long is the Escape key.
+const ESC_TIMEOUT: Duration = Duration::from_millis(30);
+/// Bytes read from the tty at once.
+const READ_CHUNK: usize = 1024;
+
+/// Whether the loop goes on after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Quit,
+}
+
+/// The tty, the key decoder, the renderer and the dashboard's state.
+pub struct Session {
+    terminal: Terminal,
+    decoder: KeyDecoder,
+    renderer: Renderer,
+    dashboard: Dashboard,
+    /// Settles a lone ESC (see `ui::input`).
+    key_timer: TimerFd,
+    /// Brings the loop back for a frame that had to wait.
+    frame_timer: TimerFd,
+    frame_armed: bool,
+    last_frame: Option<Instant>,
+    dirty: bool,
+    /// The size must be read again before the next frame.
+    resized: bool,
+    /// `Core::changes` at the last frame.
+    seen_changes: u64,
+    /// Bytes of the next write: anything queued (OSC 52), then the frame.
+    out: Vec<u8>,
+    pending: Vec<u8>,
+    /// Keys decoded from one read, handled after the decoder lets go.
+    keys: Vec<Key>,
+    tmux: bool,
+}
+
+impl Session {
+    /// Open the tty and install the panic hook; the screen is untouched
+    /// until [`enter`](Self::enter).
+    pub fn open(config: &Config) -> io::Result<Session> {
+        let terminal = Terminal::open()?;
+        terminal::install_panic_hook();
+        let env = |key: &str| std::env::var(key).ok();
+        let color = config.color.enabled(true, &env);
+        let mode = RenderMode {
+            color,
+            ..RenderMode::default()
+        };
+        let mut dashboard = Dashboard::from_config(config, app::host_name(), color);
+        dashboard.utc_offset = app::local_utc_offset(crate::parse::time::now());
+        Ok(Session {
+            terminal,
+            decoder: KeyDecoder::new(),
+            renderer: Renderer::new(0, 0, mode),
+            dashboard,
+            key_timer: TimerFd::disarmed()?,
+            frame_timer: TimerFd::disarmed()?,
+            frame_armed: false,
+            last_frame: None,
+            dirty: true,
+            resized: true,
+            seen_changes: 0,
+            out: Vec::new(),
+            pending: Vec::new(),
+            keys: Vec::new(),
+            tmux: terminal::in_tmux(std::env::var_os("TMUX").as_deref()),
+        })
+    }
+
+    /// Raw mode and the alternate screen; the first frame follows.
+    pub fn enter(&mut self) -> io::Result<()> {
+        self.terminal.enter()?;
+        self.resized = true;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Put the terminal back as it was (also done on drop and by the panic hook).
+    pub fn leave(&mut self) -> io::Result<()> {
+        self.terminal.leave()
+    }
+
+    /// Register the tty and the two timers with the loop's poll.
+    pub fn register(
+        &mut self,
+        registry: &Registry,
+        input: Token,
+        key_timer: Token,
+        frame: Token,
+    ) -> io::Result<()> {
+        registry.register(&mut self.terminal, input, Interest::READABLE)?;
+        registry.register(&mut self.key_timer, key_timer, Interest::READABLE)?;
+        registry.register(&mut self.frame_timer, frame, Interest::READABLE)
+    }
+
+    /// The tty is readable: read until it would block, decode, handle keys.
+    pub fn on_input(&mut self, engine: &mut Engine) -> Flow {
+        let mut buf = [0u8; READ_CHUNK];
+        loop {
+            match self.terminal.read_input(&mut buf) {
+                // End of file or an error: the terminal is gone (hang-up).
+                Ok(0) => return Flow::Quit,
+                Ok(n) => {
+                    let mut keys = mem::take(&mut self.keys);
+                    self.decoder.feed(&buf[..n], &mut |k| keys.push(k));
+                    let flow = self.on_keys(&mut keys, engine);
+                    self.keys = keys;
+                    if flow == Flow::Quit {
+                        return flow;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return Flow::Quit,
+            }
+        }
+        if self.decoder.pending_escape() {
+            // If arming fails the ESC is settled by the next byte instead.
+            let _ = self.key_timer.arm(ESC_TIMEOUT, Duration::ZERO);
+        }
+        Flow::Continue
+    }
+
+    /// Nothing followed an ESC in time: it was the Escape key.
+    pub fn on_key_timer(&mut self, engine: &mut Engine) -> Flow {
+        if self.key_timer.drain() == 0 {
+            return Flow::Continue;
+        }
+        let mut keys = mem::take(&mut self.keys);
+        self.decoder.flush_timeout(&mut |k| keys.push(k));
+        let flow = self.on_keys(&mut keys, engine);
+        self.keys = keys;
+        flow
+    }
+
+    fn on_keys(&mut self, keys: &mut Vec<Key>, engine: &mut Engine) -> Flow {
+        let mut flow = Flow::Continue;
+        for key in keys.drain(..) {
+            if flow == Flow::Continue {
+                flow = self.on_key(key, engine);
+            }
+        }
+        flow
+    }
+
+    fn on_key(&mut self, key: Key, engine: &mut Engine) -> Flow {
+        self.dirty = true;
+        let action = {
+            let model = model(engine, &[]);
+            self.dashboard.on_key(key, &model)
+        };
+        let now = engine.core.now;
+        let later = |what: &str| format!("{what} is not part of this build yet");
+        match action {
+            Action::None => {}
+            Action::Quit => return Flow::Quit,
+            Action::Suspend => self.suspend(),
+            Action::Refresh => {
+                engine.read_logs_now();
+                engine.start_socket_dump();
+                self.dashboard
+                    .set_status("refreshed: logs read, sockets asked for", now);
+            }
+            Action::Copy(ip) => {
+                let text = ip.to_string();
+                self.pending
+                    .extend_from_slice(&terminal::osc52_copy(&text, self.tmux));
+                let via = if self.tmux { ", through tmux" } else { "" };
+                self.dashboard.set_status(
+                    format!(
+                        "copied {text} to the clipboard (OSC 52{via}; the terminal must allow it)"
+                    ),
+                    now,
+                );
+            }
+            Action::Whois(_) => self.dashboard.set_status(later("whois lookup"), now),
+            Action::Block(_) => self.dashboard.set_status(later("block assist"), now),
+            Action::Hook { .. } => self.dashboard.set_status(later("running hooks"), now),
+            Action::OpenFilter => self
+                .dashboard
+                .set_status(later("the structured filter"), now),
+        }
+        Flow::Continue
+    }
+
+    /// Ctrl-Z or SIGTSTP: give the terminal back and stop; on return we
+    /// were continued, so take it again and repaint everything.
+    fn suspend(&mut self) {
+        let _ = self.terminal.suspend();
+        self.after_continue();
+    }
+
+    fn after_continue(&mut self) {
+        let _ = self.terminal.resume();
+        self.renderer.invalidate();
+        self.resized = true;
+        self.dirty = true;
+    }
+
+    /// A screen signal from the signalfd. Returns true for the ones that
+    /// end the run (TERM, INT, HUP).
+    pub fn on_signal(&mut self, sig: i32) -> bool {
+        match sig {
+            libc::SIGWINCH => {
+                self.resized = true;
+                self.dirty = true;
+            }
+            libc::SIGTSTP => self.suspend(),
+            libc::SIGCONT => self.after_continue(),
+            libc::SIGTERM | libc::SIGINT | libc::SIGHUP => return true,
+            _ => {}
+        }
+        false
+    }
+
+    /// The periodic tick: uptime and rates moved, status messages age.
+    pub fn on_tick(&mut self, engine: &Engine) {
+        self.dashboard.utc_offset = app::local_utc_offset(engine.core.now);
+        self.dirty = true;
+    }
+
+    /// The frame timer fired: the gap has passed; the frame itself is drawn
+    /// by [`after_events`](Self::after_events).
+    pub fn on_frame_timer(&mut self) {
+        self.frame_timer.drain();
+        self.frame_armed = false;
+    }
+
+    /// After every batch of events: draw if something changed and the last
+    /// frame is old enough, else make sure the frame timer will come.
+    pub fn after_events(&mut self, engine: &Engine) {
+        if engine.core.changes != self.seen_changes {
+            self.seen_changes = engine.core.changes;
+            self.dirty = true;
+        }
+        if !self.dirty || self.frame_armed {
+            return;
+        }
+        match self.last_frame.map(|t| t.elapsed()) {
+            Some(since) if since < MIN_FRAME_GAP => {
+                self.frame_armed = self
+                    .frame_timer
+                    .arm(MIN_FRAME_GAP - since, Duration::ZERO)
+                    .is_ok();
+                if !self.frame_armed {
+                    self.draw(engine);
+                }
+            }
+            _ => self.draw(engine),
+        }
+    }
+
+    fn draw(&mut self, engine: &Engine) {
+        if mem::take(&mut self.resized) {
+            let (w, h) = self.terminal.size().unwrap_or((0, 0));
+            self.renderer.resize(w, h);
+        }
+        if self.terminal.take_redraw() {
+            self.renderer.invalidate();
+        }
+        let sources = engine.source_reports();
+        let model = model(engine, &sources);
+        self.dashboard.draw(self.renderer.frame(), &model);
+        self.out.clear();
+        self.out.append(&mut self.pending);
+        self.renderer.render(&mut self.out);
+        if !self.out.is_empty() {
+            // A stalled tty gives up on this frame and asks for a full one.
+            let _ = self.terminal.write_frame(&self.out);
+        }
+        self.dirty = false;
+        self.last_frame = Some(Instant::now());
+    }
+}
+
+fn model<'e>(engine: &'e Engine, sources: &'e [SourceReport]) -> Model<'e> {
+    Model {
+        table: &engine.core.table,
+        detector: &engine.core.detector,
+        sources,
+        started: engine.started,
+        now: engine.core.now,
+        interval_secs: engine.interval.as_secs_f64(),
+    }
+}

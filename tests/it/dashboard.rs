@@ -1,0 +1,244 @@
+//! The dashboard end to end, in a real pseudo-terminal: tmux runs the binary on the
+//! combined.log and /proc fixtures in a 160×45 window; the test sends keys and reads
+//! the screen with `capture-pane`. The pane's shell records `stty -g` before and after
+//! the run, so a terminal left raw (or a non-zero exit) fails the test.
+//!
+//! Needs tmux: without it the test prints `SKIP: tmux not installed` and passes,
+//! except under `CI=true` (.ci/run installs it), where that is a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::harness::{self, wait_until, READY_TIMEOUT};
+
+const PROC_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/proc");
+
+/// The fixture addresses with a row (tests/data/logs/README), and the suspicious ones.
+const ROWS: [&str; 9] = [
+    "8.8.4.4",
+    "2a01:4f8::1",
+    "104.16.0.1",
+    "185.199.108.153",
+    "45.33.32.156",
+    "91.198.174.192",
+    "2a03:2880:f003:c07:face:b00c:0:2",
+    "64.233.160.5",
+    "151.101.1.69",
+];
+const SUSPICIOUS: [&str; 3] = ["185.199.108.153", "91.198.174.192", "64.233.160.5"];
+
+/// A private tmux server (its own socket), killed when dropped.
+struct Tmux {
+    socket: PathBuf,
+}
+
+impl Tmux {
+    fn cmd(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-S").arg(&self.socket);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.cmd().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> Vec<String> {
+        self.run(&["capture-pane", "-p", "-t", "ng"])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Send `keys` (tmux key names, or literal text with `-l`).
+    fn send(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "ng"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// Waits until the screen satisfies `check`; returns that screen.
+    fn wait_for(&self, what: &str, check: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let mut last = Vec::new();
+        let mut seen = |s: Vec<String>| {
+            let ok = check(&s);
+            last = s;
+            ok
+        };
+        let deadline = std::time::Instant::now() + READY_TIMEOUT;
+        while std::time::Instant::now() < deadline {
+            if seen(self.screen()) {
+                return last;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("timed out waiting for {what}; screen:\n{}", last.join("\n"));
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+    }
+}
+
+/// The IP table's rows: below the column header, left of the log's separator,
+/// above the two bars.
+fn table_ips(screen: &[String]) -> Vec<String> {
+    let end = screen.len().saturating_sub(2);
+    screen
+        .get(3..end)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|l| l.split('│').next())
+        .filter_map(|l| l.split_whitespace().next())
+        .map(|w| w.trim_start_matches(['!', '→']).to_owned())
+        .collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn skip_without_tmux() -> bool {
+    if harness::which("tmux").is_some() {
+        return false;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    assert!(!ci, "CI=true but tmux is not installed");
+    eprintln!("SKIP: tmux not installed");
+    true
+}
+
+fn shell_quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+}
+
+#[test]
+fn dashboard_in_tmux() {
+    if skip_without_tmux() {
+        return;
+    }
+    let dir = harness::tempdir();
+    let tmux = Tmux {
+        socket: dir.path().join("tmux.sock"),
+    };
+    let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logs/combined.log");
+    let (before, after, rc) = (
+        dir.path().join("stty.before"),
+        dir.path().join("stty.after"),
+        dir.path().join("rc"),
+    );
+    let home = dir.path().join("home");
+    let script = format!(
+        "stty -g > {before}; HOME={home} XDG_CONFIG_HOME={home} {bin} --log-path {log} \
+         --from-start --no-auth-log --proc-root {proc} --no-geoip --no-whois --no-history; \
+         echo $? > {rc}; stty -g > {after}; exec sleep 600",
+        before = shell_quote(&before),
+        home = shell_quote(&home),
+        bin = shell_quote(&harness::nethergaze_bin()),
+        log = shell_quote(&log),
+        proc = shell_quote(Path::new(PROC_ROOT)),
+        rc = shell_quote(&rc),
+        after = shell_quote(&after),
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "ng",
+        "-x",
+        "160",
+        "-y",
+        "45",
+        "sh",
+        "-c",
+        &script,
+    ]);
+
+    // The table shows every fixture address.
+    let screen = tmux.wait_for("every fixture IP", |s| table_ips(s).len() == ROWS.len());
+    let want: Vec<String> = ROWS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(sorted(table_ips(&screen)), sorted(want.clone()));
+    assert!(screen[0].contains("9 IPs"), "{}", screen[0]);
+    assert!(screen[2].contains("Conns▼") && screen[2].contains("Activity"));
+
+    // `!`: only the suspicious rows, with reasons; `!` again restores.
+    tmux.send(&["-l", "!"]);
+    let screen = tmux.wait_for("suspicious mode", |s| s[0].contains("SUSPICIOUS"));
+    let want_bad: Vec<String> = SUSPICIOUS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(sorted(table_ips(&screen)), sorted(want_bad));
+    assert!(screen[2].contains("Reasons"));
+    assert!(screen.iter().any(|l| l.contains("exploit_path")));
+    tmux.send(&["-l", "!"]);
+    let screen = tmux.wait_for("all rows again", |s| {
+        !s[0].contains("SUSPICIOUS") && table_ips(s).len() == ROWS.len()
+    });
+    assert_eq!(sorted(table_ips(&screen)), sorted(want));
+
+    // `/feed` Enter: only the feed reader.
+    tmux.send(&["-l", "/"]);
+    tmux.wait_for("the filter line", |s| s[44].contains("filter:"));
+    tmux.send(&["-l", "feed"]);
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for("the text filter", |s| s[0].contains("filter: feed"));
+    assert_eq!(table_ips(&screen), ["104.16.0.1"]);
+
+    // Enter: the drill-down of the selected row; Escape closes it.
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for("the drill-down", |s| {
+        s.iter().any(|l| l.contains("last 20 requests"))
+    });
+    let text = screen.join("\n");
+    assert!(
+        text.contains(" 104.16.0.1 ") && text.contains("requests 61"),
+        "{text}"
+    );
+    assert!(text.contains("feedreader"));
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the drill-down to close", |s| {
+        !s.iter().any(|l| l.contains("last 20 requests"))
+    });
+
+    // `?`: help.
+    tmux.send(&["-l", "?"]);
+    let screen = tmux.wait_for("help", |s| s.iter().any(|l| l.contains("Key bindings")));
+    assert!(screen.iter().any(|l| l.contains("quick text filter")));
+    tmux.send(&["Escape"]);
+    tmux.wait_for("help to close", |s| {
+        !s.iter().any(|l| l.contains("Key bindings"))
+    });
+
+    // `s`: the sort marker moves to Reqs.
+    tmux.send(&["-l", "s"]);
+    tmux.wait_for("the sort marker", |s| {
+        s[2].contains("Reqs▼") && !s[2].contains("Conns▼")
+    });
+
+    // SIGWINCH: a narrower window drops the activity log, and the frame fits it.
+    tmux.run(&["resize-window", "-t", "ng", "-x", "100", "-y", "30"]);
+    let screen = tmux.wait_for("the narrow layout", |s| {
+        s.len() == 30 && !s[2].contains("Activity")
+    });
+    assert!(screen[28].contains("sort: requests"), "{}", screen[28]);
+
+    // `q`: exit 0, the terminal as it was.
+    tmux.send(&["-l", "q"]);
+    wait_until("nethergaze to exit", READY_TIMEOUT, || {
+        !harness::read_or_empty(&after).is_empty()
+    });
+    assert_eq!(harness::read_or_empty(&rc).trim(), "0");
+    let (b, a) = (
+        harness::read_or_empty(&before),
+        harness::read_or_empty(&after),
+    );
+    assert!(!b.trim().is_empty());
+    assert_eq!(a, b, "stty -g before and after");
+}
