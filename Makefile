@@ -4,9 +4,9 @@ CARGO        ?= cargo
 MUSL_TARGET  := x86_64-unknown-linux-musl
 # Seconds of fuzzing per target for `make fuzz`.
 FUZZ_SECONDS ?= 20
-# What `make run` passes: the headless live mode on this machine's logs until the
-# dashboard exists (then: nothing, the dashboard is the default).
-RUN_ARGS     ?= --for 1h
+# Extra flags for `make run` (the dashboard on this machine's logs by default),
+# e.g. `make run RUN_ARGS=--demo`.
+RUN_ARGS     ?=
 
 FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
 
