@@ -211,19 +211,27 @@ fn parse_ipv6_fast(b: &[u8]) -> Option<std::net::Ipv6Addr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Debug;
+    use std::str::FromStr;
 
-    /// The fast IPv6 path must agree with the standard parser on every input.
-    #[test]
-    fn ipv6_fast_path_matches_std() {
-        let alphabet = b"0123456789abcdefABCDEF::::..%g";
-        let mut seed = 0x9e37_79b9_u64;
+    /// Checks a fast address parser against the standard one: whenever the
+    /// fast path answers it must agree, it must answer for (almost) every
+    /// valid input, and `parse_ip` must always equal the standard parser.
+    fn check_against_std<T: FromStr + PartialEq + Debug>(
+        fast: fn(&[u8]) -> Option<T>,
+        fixed: &[&str],
+        lengths: std::ops::Range<usize>,
+        alphabet: &[u8],
+        near_valid: impl Fn(usize) -> Option<u8>,
+    ) {
         let (mut valid, mut fast_hits) = (0, 0);
         let mut check = |text: &[u8]| {
+            let shown = String::from_utf8_lossy(text);
             let expect = std::str::from_utf8(text)
                 .ok()
-                .and_then(|t| t.parse::<std::net::Ipv6Addr>().ok());
-            if let Some(fast) = parse_ipv6_fast(text) {
-                assert_eq!(Some(fast), expect, "{:?}", String::from_utf8_lossy(text));
+                .and_then(|t| t.parse::<T>().ok());
+            if let Some(got) = fast(text) {
+                assert_eq!(Some(got), expect, "{shown:?}");
                 fast_hits += 1;
             }
             valid += usize::from(expect.is_some());
@@ -231,14 +239,38 @@ mod tests {
                 .ok()
                 .and_then(|t| t.parse::<IpAddr>().ok())
                 .map(canonical);
-            assert_eq!(
-                parse_ip(text),
-                via_std,
-                "{:?}",
-                String::from_utf8_lossy(text)
-            );
+            assert_eq!(parse_ip(text), via_std, "{shown:?}");
         };
-        for fixed in [
+        fixed.iter().for_each(|t| check(t.as_bytes()));
+        let mut seed = 0x9e37_79b9_u64;
+        for _ in 0..300_000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = lengths.start + (seed >> 40) as usize % lengths.len();
+            let mut r = seed;
+            let text: Vec<u8> = (0..len)
+                .map(|_| {
+                    r = r.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    near_valid((r >> 59) as usize)
+                        .unwrap_or(alphabet[(r >> 33) as usize % alphabet.len()])
+                })
+                .collect();
+            check(&text);
+        }
+        assert!(
+            valid > 500,
+            "the generator must produce valid addresses too ({valid})"
+        );
+        assert!(
+            fast_hits * 10 > valid * 9,
+            "the fast path takes almost all ({fast_hits} of {valid})"
+        );
+    }
+
+    #[test]
+    fn ipv6_fast_path_matches_std() {
+        let fixed = [
             "::",
             "::1",
             "1::",
@@ -260,70 +292,25 @@ mod tests {
             "1:2:3:4:5:6:7",
             "1::2:3:4:5:6:7:8",
             "ABCD:EF01::",
-        ] {
-            check(fixed.as_bytes());
-        }
-        for _ in 0..300_000 {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let len = 2 + (seed >> 58) as usize % 30;
-            let mut r = seed;
-            let text: Vec<u8> = (0..len)
-                .map(|_| {
-                    r = r.wrapping_mul(6364136223846793005).wrapping_add(1);
-                    // Mostly hex digits and colons, so many inputs are near-valid.
-                    let pick = (r >> 59) as usize;
-                    if pick < 20 {
-                        alphabet[pick % 16]
-                    } else if pick < 29 {
-                        b':'
-                    } else {
-                        alphabet[(r >> 33) as usize % alphabet.len()]
-                    }
-                })
-                .collect();
-            check(&text);
-        }
-        assert!(
-            valid > 500,
-            "the generator must produce valid addresses too ({valid})"
-        );
-        assert!(
-            fast_hits * 10 > valid * 9,
-            "the fast path takes almost all ({fast_hits} of {valid})"
+        ];
+        let hex = b"0123456789abcdef";
+        // Mostly hex digits and colons, so many inputs are near-valid.
+        check_against_std(
+            parse_ipv6_fast,
+            &fixed,
+            2..32,
+            b"0123456789abcdefABCDEF::..%g",
+            |pick| match pick {
+                0..=19 => Some(hex[pick % 16]),
+                20..=28 => Some(b':'),
+                _ => None,
+            },
         );
     }
 
-    /// The fast IPv4 path must agree with the standard parser on every input.
     #[test]
     fn ipv4_fast_path_matches_std() {
-        let alphabet = b"0123456789..:a ";
-        let mut seed = 0x1234_5678_u64;
-        let mut valid = 0;
-        let mut check = |text: &[u8]| {
-            let expect = std::str::from_utf8(text)
-                .ok()
-                .and_then(|t| t.parse::<std::net::Ipv4Addr>().ok());
-            assert_eq!(
-                parse_ipv4_fast(text),
-                expect,
-                "{:?}",
-                String::from_utf8_lossy(text)
-            );
-            valid += usize::from(expect.is_some());
-            let via_std = std::str::from_utf8(text)
-                .ok()
-                .and_then(|t| t.parse::<IpAddr>().ok())
-                .map(canonical);
-            assert_eq!(
-                parse_ip(text),
-                via_std,
-                "{:?}",
-                String::from_utf8_lossy(text)
-            );
-        };
-        for fixed in [
+        let fixed = [
             "1.2.3.4",
             "255.255.255.255",
             "256.1.1.1",
@@ -336,33 +323,19 @@ mod tests {
             "1.2.3.04",
             "::ffff:1.2.3.4",
             "1.2.3.4 ",
-        ] {
-            check(fixed.as_bytes());
-        }
-        for _ in 0..200_000 {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let len = 7 + (seed >> 59) as usize % 9;
-            let mut text = Vec::with_capacity(len);
-            let mut r = seed;
-            for _ in 0..len {
-                r = r.wrapping_mul(6364136223846793005).wrapping_add(1);
-                // Mostly digits and dots, so many inputs are near-valid.
-                let pick = (r >> 60) as usize;
-                text.push(if pick < 11 {
-                    alphabet[pick % 10]
-                } else if pick < 15 {
-                    b'.'
-                } else {
-                    alphabet[(r >> 33) as usize % alphabet.len()]
-                });
-            }
-            check(&text);
-        }
-        assert!(
-            valid > 500,
-            "the generator must produce valid addresses too ({valid})"
+        ];
+        let digits = b"0123456789";
+        // Short digit runs and dots, so many inputs are near-valid.
+        check_against_std(
+            parse_ipv4_fast,
+            &fixed,
+            7..16,
+            b"0123456789..:a ",
+            |pick| match pick {
+                0..=21 => Some(digits[pick % 10]),
+                22..=28 => Some(b'.'),
+                _ => None,
+            },
         );
     }
 }

@@ -35,10 +35,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
 
-use mio::event::Source;
-use mio::unix::SourceFd;
-use mio::{Interest, Registry, Token};
-
 use crate::parse::sockets::{Family, SocketEntry, TcpState};
 
 /// Receive buffer. The kernel sizes dump datagrams to the reader's buffer but
@@ -629,29 +625,7 @@ impl AsRawFd for SockDiag {
     }
 }
 
-impl Source for SockDiag {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        SourceFd(&self.fd.as_raw_fd()).register(registry, token, interests)
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        SourceFd(&self.fd.as_raw_fd()).reregister(registry, token, interests)
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        SourceFd(&self.fd.as_raw_fd()).deregister(registry)
-    }
-}
+crate::sys::impl_fd_source!(SockDiag);
 
 /// The kernel's TCP socket counters (`/proc/net/sockstat` and `sockstat6`).
 /// Creating, closing, orphaning a socket or moving it to TIME_WAIT changes at
@@ -1260,7 +1234,7 @@ mod tests {
         let mut poll = mio::Poll::new().expect("poll");
         let mut events = mio::Events::with_capacity(8);
         poll.registry()
-            .register(diag, Token(1), Interest::READABLE)
+            .register(diag, mio::Token(1), mio::Interest::READABLE)
             .expect("register");
         let mut got = Vec::new();
         // A bound on rounds so a broken dump fails the test instead of hanging.
