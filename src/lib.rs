@@ -3,6 +3,9 @@
 //! See DESIGN.md for the shape: one mio loop, zero-copy parsing into an
 //! arena-backed IP table, a headless snapshot and a hand-rolled renderer.
 
+// Tests may unwrap; the library may not (`unwrap_used` in Cargo.toml).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod actions;
 pub mod app;
 pub mod cli;
