@@ -10,6 +10,7 @@
 
 mod activity;
 mod draw;
+mod filter_form;
 mod modal;
 mod table;
 mod theme;
@@ -20,12 +21,14 @@ use tui_textarea::{Input, Key as EditKey, TextArea};
 
 use super::grid::Grid;
 use super::input::Key;
-use crate::config::Config;
+use crate::config::{Config, FilterConfig};
 use crate::detect::Detector;
 use crate::headless::SourceReport;
 use crate::parse::UnixTime;
 use crate::table::{IpTable, Row};
+use crate::ui::filter::FilterSpec;
 
+pub use filter_form::FilterForm;
 pub use theme::Theme;
 
 /// How long a status message stays in the hints line.
@@ -44,15 +47,6 @@ pub struct Model<'a> {
     pub now: UnixTime,
     /// Seconds between socket dumps, for new connections per second.
     pub interval_secs: f64,
-}
-
-/// A structured row filter, composed with the quick text filter and
-/// suspicious mode. The `f` modal's parsed filter implements it.
-pub trait RowFilter {
-    /// Whether `row` is shown.
-    fn matches(&self, row: &Row, table: &IpTable, detector: &Detector) -> bool;
-    /// Short text for the header's filter marker.
-    fn describe(&self) -> String;
 }
 
 /// What a key asks of the session (beyond redrawing).
@@ -75,8 +69,6 @@ pub enum Action {
         index: usize,
         ip: IpAddr,
     },
-    /// `f`: open the structured filter modal.
-    OpenFilter,
 }
 
 /// The two panels Tab switches between.
@@ -130,13 +122,22 @@ pub enum Modal {
     Detail(IpAddr),
     /// The `/` line being edited.
     FilterLine(Box<TextArea<'static>>),
-    // Block assist, hook output and the structured filter modal join here.
+    /// The structured filter (`f`) being edited.
+    Filter(Box<FilterForm>),
+}
+
+/// The structured filter in force and the text of its fields as typed
+/// (the `f` modal opens on them again).
+#[derive(Debug, Clone, Default)]
+struct StructuredFilter {
+    spec: FilterSpec,
+    fields: filter_form::FieldTexts,
 }
 
 /// Filters put aside by suspicious mode, put back when it ends.
 struct SavedFilters {
     text: Option<String>,
-    filter: Option<Box<dyn RowFilter>>,
+    filter: StructuredFilter,
 }
 
 /// The table's cursor: the address it is on, so it follows that address
@@ -164,8 +165,10 @@ pub struct Dashboard {
     suspicious: bool,
     /// Quick text filter, lower-case.
     text_filter: Option<String>,
-    /// Structured filter (`f`); `None` shows every row.
-    pub filter: Option<Box<dyn RowFilter>>,
+    /// Structured filter (`f`); it always holds the config's CIDR lists.
+    filter: StructuredFilter,
+    /// `[filters]` of the config, part of every structured filter.
+    filter_config: FilterConfig,
     saved: Option<SavedFilters>,
     modal: Modal,
     status: Option<(String, UnixTime)>,
@@ -191,7 +194,20 @@ impl Dashboard {
             .collect();
         let mut d = Dashboard::new(host, color, hooks);
         d.suspicious = config.suspicious_only;
+        d.set_filter_config(config.filters.clone());
         d
+    }
+
+    /// The config's `[filters]`: always applied, beside what `f` sets.
+    pub fn set_filter_config(&mut self, config: FilterConfig) {
+        self.filter.spec = FilterSpec::from_config(&config);
+        self.filter.fields = Default::default();
+        self.filter_config = config;
+    }
+
+    /// The structured filter in force.
+    pub fn filter(&self) -> &FilterSpec {
+        &self.filter.spec
     }
 
     /// A dashboard for `host` with hooks `(key, label)`.
@@ -206,7 +222,8 @@ impl Dashboard {
             activity_scroll: 0,
             suspicious: false,
             text_filter: None,
-            filter: None,
+            filter: StructuredFilter::default(),
+            filter_config: FilterConfig::default(),
             saved: None,
             modal: Modal::None,
             status: None,
@@ -241,22 +258,20 @@ impl Dashboard {
 
     /// Whether a key goes to a text field (so `q` is a letter, not quit).
     pub fn is_editing(&self) -> bool {
-        matches!(self.modal, Modal::FilterLine(_))
+        matches!(self.modal, Modal::FilterLine(_) | Modal::Filter(_))
     }
 
     /// Rows shown in the table, filtered and in the chosen order.
     pub fn visible_rows<'t>(&self, m: &Model<'t>) -> Vec<&'t Row> {
         let needle = self.text_filter.as_deref().map(str::as_bytes);
         let mut ip_text = String::new();
+        let end = m.table.window_end(m.now);
         let mut rows: Vec<&Row> = m
             .table
             .rows()
             .filter(|r| !self.suspicious || !m.detector.reasons(r).is_empty())
-            .filter(|r| {
-                self.filter
-                    .as_ref()
-                    .map_or(true, |f| f.matches(r, m.table, m.detector))
-            })
+            // No whois or GeoIP organisation yet: text matches IP, path, agent.
+            .filter(|r| self.filter.spec.matches(r, m.table, None, end))
             .filter(|r| needle.map_or(true, |n| row_has_text(r, m.table, n, &mut ip_text)))
             .collect();
         table::sort_rows(&mut rows, self.sort);
@@ -280,6 +295,10 @@ impl Dashboard {
         match self.modal {
             Modal::FilterLine(_) => {
                 self.on_filter_key(key);
+                Action::None
+            }
+            Modal::Filter(_) => {
+                self.on_form_key(key);
                 Action::None
             }
             Modal::Help => {
@@ -312,7 +331,6 @@ impl Dashboard {
             Key::Esc => self.status = None,
             Key::Char('?') => self.modal = Modal::Help,
             Key::Char('r') => return Action::Refresh,
-            Key::Char('f') => return Action::OpenFilter,
             Key::Char('c') => return ip.map_or(Action::None, Action::Copy),
             Key::Char('w') => return ip.map_or(Action::None, Action::Whois),
             Key::Char('b') => return ip.map_or(Action::None, Action::Block),
@@ -324,6 +342,10 @@ impl Dashboard {
             }
             Key::Char('!') => self.toggle_suspicious(m.now),
             Key::Char('/') => self.open_filter_line(),
+            Key::Char('f') => {
+                let form = FilterForm::new(&self.filter.fields);
+                self.modal = Modal::Filter(Box::new(form));
+            }
             Key::Tab | Key::BackTab => self.switch_panel(),
             Key::Enter => {
                 if let Some(ip) = ip {
@@ -367,9 +389,13 @@ impl Dashboard {
             self.set_status("suspicious mode off", now);
         } else {
             self.suspicious = true;
+            let config_only = StructuredFilter {
+                spec: FilterSpec::from_config(&self.filter_config),
+                fields: Default::default(),
+            };
             self.saved = Some(SavedFilters {
                 text: self.text_filter.take(),
-                filter: self.filter.take(),
+                filter: std::mem::replace(&mut self.filter, config_only),
             });
             self.set_status("suspicious mode: only suspicious IPs, with reasons", now);
         }
@@ -377,9 +403,7 @@ impl Dashboard {
     }
 
     fn open_filter_line(&mut self) {
-        let text = self.text_filter.clone().unwrap_or_default();
-        let mut area = TextArea::new(vec![text]);
-        area.move_cursor(tui_textarea::CursorMove::End);
+        let area = line_editor(self.text_filter.as_deref().unwrap_or(""));
         self.modal = Modal::FilterLine(Box::new(area));
     }
 
@@ -391,20 +415,30 @@ impl Dashboard {
         };
         match key {
             Key::Enter => {
-                let text = area.lines().first().map_or("", |l| l.trim());
+                let text = line_text(area).trim();
                 self.text_filter = (!text.is_empty()).then(|| text.to_lowercase());
                 self.modal = Modal::None;
                 self.activity_scroll = 0;
             }
             Key::Esc => self.modal = Modal::None,
-            key => {
-                let len = area.lines().first().map_or(0, |l| l.chars().count());
-                if matches!(key, Key::Char(_)) && len >= MAX_FILTER_CHARS {
-                    return;
-                }
-                if let Some(input) = edit_input(key) {
-                    area.input(input);
-                }
+            key => edit_line(area, key),
+        }
+    }
+
+    /// A key while the `f` modal is open: Enter applies what parses (or
+    /// shows the errors beside their fields and applies nothing).
+    fn on_form_key(&mut self, key: Key) {
+        let Modal::Filter(form) = &mut self.modal else {
+            return;
+        };
+        match form.on_key(key, &self.filter_config) {
+            filter_form::Outcome::Editing => {}
+            filter_form::Outcome::Close => self.modal = Modal::None,
+            filter_form::Outcome::Apply(applied) => {
+                let (spec, fields) = *applied;
+                self.filter = StructuredFilter { spec, fields };
+                self.modal = Modal::None;
+                self.activity_scroll = 0;
             }
         }
     }
@@ -489,6 +523,30 @@ fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
         || haystack
             .windows(needle.len())
             .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// A one-line editor holding `text`, the cursor at its end.
+fn line_editor(text: &str) -> TextArea<'static> {
+    let mut area = TextArea::new(vec![text.to_string()]);
+    area.move_cursor(tui_textarea::CursorMove::End);
+    area
+}
+
+/// The text of a one-line editor.
+fn line_text<'a>(area: &'a TextArea<'_>) -> &'a str {
+    area.lines().first().map_or("", String::as_str)
+}
+
+/// Edit a one-line field with `key` (the `/` line and the `f` modal's
+/// fields), up to `MAX_FILTER_CHARS` characters.
+fn edit_line(area: &mut TextArea<'_>, key: Key) {
+    let len = line_text(area).chars().count();
+    if matches!(key, Key::Char(_)) && len >= MAX_FILTER_CHARS {
+        return;
+    }
+    if let Some(input) = edit_input(key) {
+        area.input(input);
+    }
 }
 
 /// Our key as tui-textarea input, for keys that edit one line. Enter, Tab

@@ -204,9 +204,6 @@ impl Session {
             Action::Whois(_) => self.dashboard.set_status(later("whois lookup"), now),
             Action::Block(_) => self.dashboard.set_status(later("block assist"), now),
             Action::Hook { .. } => self.dashboard.set_status(later("running hooks"), now),
-            Action::OpenFilter => self
-                .dashboard
-                .set_status(later("the structured filter"), now),
         }
         Flow::Continue
     }

@@ -1,4 +1,5 @@
-//! What draws over the panels: help, the drill-down, and the `/` line.
+//! What draws over the panels: help, the drill-down, the `/` line, and the
+//! pieces the other modals share (frame, lines, an edited text field).
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -47,12 +48,13 @@ pub(super) fn draw(d: &Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>) {
         Modal::None | Modal::FilterLine(_) => {}
         Modal::Help => help(d, g, area),
         Modal::Detail(ip) => detail(d, g, area, m, *ip),
+        Modal::Filter(form) => form.draw(d.theme, g, area, &d.filter_config),
     }
 }
 
 /// Clear `rect`, draw its frame with `title`, return the inside (1 cell of
 /// padding left and right).
-fn frame(g: &mut Grid, rect: Rect, title: &str, hint: &str, t: Theme) -> Rect {
+pub(super) fn frame(g: &mut Grid, rect: Rect, title: &str, hint: &str, t: Theme) -> Rect {
     g.fill(rect, Style::new());
     if rect.width < 2 || rect.height < 2 {
         return Rect::default();
@@ -93,14 +95,14 @@ fn frame(g: &mut Grid, rect: Rect, title: &str, hint: &str, t: Theme) -> Rect {
 }
 
 /// Lines inside a modal, top to bottom, until it is full.
-struct Lines<'g> {
+pub(super) struct Lines<'g> {
     grid: &'g mut Grid,
-    inner: Rect,
+    pub inner: Rect,
     y: u16,
 }
 
 impl<'g> Lines<'g> {
-    fn new(grid: &'g mut Grid, inner: Rect) -> Lines<'g> {
+    pub fn new(grid: &'g mut Grid, inner: Rect) -> Lines<'g> {
         Lines {
             grid,
             inner,
@@ -109,7 +111,7 @@ impl<'g> Lines<'g> {
     }
 
     /// A pen on the next line, or `None` when the modal is full.
-    fn next(&mut self) -> Option<Pen<'_>> {
+    pub fn next(&mut self) -> Option<Pen<'_>> {
         if self.y >= self.inner.bottom() || self.inner.is_empty() {
             return None;
         }
@@ -118,13 +120,13 @@ impl<'g> Lines<'g> {
         Some(Pen::new(self.grid, rect))
     }
 
-    fn text(&mut self, text: &str, style: Style) {
+    pub fn text(&mut self, text: &str, style: Style) {
         if let Some(mut pen) = self.next() {
             pen.text(text, style);
         }
     }
 
-    fn rows_left(&self) -> u16 {
+    pub fn rows_left(&self) -> u16 {
         self.inner.bottom().saturating_sub(self.y)
     }
 }
@@ -334,19 +336,38 @@ pub(super) fn filter_line(t: Theme, g: &mut Grid, rect: Rect, area: &TextArea<'_
     g.put_str(hint_rect.x, hint_rect.y, hint_rect.width, hint, t.bar());
     let prompt = " filter: ";
     let used = g.put_str(field.x, field.y, field.width, prompt, t.key());
-    let room = usize::from(field.width.saturating_sub(used + 1));
-    let text = area.lines().first().map_or("", String::as_str);
+    let rest = Rect::new(field.x + used, field.y, field.width.saturating_sub(used), 1);
+    text_field(g, rest, area, true, Style::new().bold());
+}
+
+/// One edited line in `rect`: the part around the cursor that fits, and
+/// the cursor as a reversed cell when `focused` (the last cell is kept for
+/// a cursor past the end of the text).
+pub(super) fn text_field(
+    g: &mut Grid,
+    rect: Rect,
+    area: &TextArea<'_>,
+    focused: bool,
+    style: Style,
+) {
+    if rect.is_empty() {
+        return;
+    }
+    let room = usize::from(rect.width - 1);
+    let text = super::line_text(area);
     let col = area.cursor().1;
     let chars: Vec<char> = text.chars().collect();
     let start = (col + 1).saturating_sub(room);
     let shown: String = chars.iter().skip(start).take(room).collect();
-    let x = field.x + used;
-    g.put_str(x, field.y, room as u16, &shown, Style::new().bold());
+    g.put_str(rect.x, rect.y, rect.width - 1, &shown, style);
+    if !focused {
+        return;
+    }
     let before: String = chars
         .iter()
         .skip(start)
         .take(col - start.min(col))
         .collect();
-    let cx = x + text_width(&before) as u16;
-    g.map_style(Rect::new(cx, field.y, 1, 1), Style::reverse);
+    let cx = rect.x + text_width(&before) as u16;
+    g.map_style(Rect::new(cx, rect.y, 1, 1), Style::reverse);
 }

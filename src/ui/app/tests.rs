@@ -593,7 +593,12 @@ fn keys_that_leave_the_screen() {
     assert_eq!(keys(&mut d, &f, &[Key::Ctrl('c')]), [Action::Quit]);
     assert_eq!(keys(&mut d, &f, &[Key::Ctrl('z')]), [Action::Suspend]);
     assert_eq!(keys(&mut d, &f, &[Key::Char('r')]), [Action::Refresh]);
-    assert_eq!(keys(&mut d, &f, &[Key::Char('f')]), [Action::OpenFilter]);
+    assert_eq!(keys(&mut d, &f, &[Key::Char('f')]), [Action::None]);
+    assert!(
+        matches!(d.modal(), Modal::Filter(_)),
+        "f opens the form here"
+    );
+    keys(&mut d, &f, &[Key::Esc]);
     assert_eq!(
         keys(&mut d, &f, &[Key::Char('b')]),
         [Action::Block(ip("8.8.4.4"))]
@@ -695,11 +700,26 @@ fn no_size_and_no_modal_panics() {
     let sizes: Vec<(u16, u16)> = sizes
         .chain([(400, 120), (2048, 1024), (1, 1), (40, 10)])
         .collect();
-    let modes: [&[Key]; 4] = [
+    let modes: [&[Key]; 6] = [
         &[],
         &[Key::Char('?')],
         &[Key::Enter],
         &[Key::Char('/'), Key::Char('x')],
+        &[Key::Char('f'), Key::Char('x')],
+        // The form with an error under every field.
+        &[
+            Key::Char('f'),
+            Key::Char('x'),
+            Key::Tab,
+            Key::Char('x'),
+            Key::Tab,
+            Key::Char('x'),
+            Key::Tab,
+            Key::Char('x'),
+            Key::Tab,
+            Key::Char('x'),
+            Key::Enter,
+        ],
     ];
     for open in modes {
         let mut d2 = dashboard();
@@ -809,4 +829,182 @@ fn frames_carry_no_sequence_from_the_logs() {
         String::from_utf8_lossy(&out).contains("evil"),
         "the drill-down was drawn"
     );
+}
+
+/// The lines inside the modal whose title contains `title`, trimmed.
+fn modal_lines(lines: &[String], title: &str) -> Vec<String> {
+    let top = lines
+        .iter()
+        .position(|l| l.contains(title))
+        .unwrap_or_else(|| panic!("no modal {title:?}: {lines:#?}"));
+    let chars: Vec<char> = lines[top].chars().collect();
+    let left = chars.iter().position(|&c| c == '┌').unwrap();
+    let right = chars.iter().position(|&c| c == '┐').unwrap();
+    lines[top + 1..]
+        .iter()
+        .map(|l| l.chars().collect::<Vec<char>>())
+        .take_while(|l| l.get(left) == Some(&'│'))
+        .map(|l| l[left + 1..right.min(l.len())].iter().collect::<String>())
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+/// The `f` modal's lines.
+fn form_lines(lines: &[String]) -> Vec<String> {
+    modal_lines(lines, "Filter (all parts must match)")
+}
+
+#[test]
+fn filter_form_shows_errors_inline_and_applies_nothing() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    keys(&mut d, &f, &[Key::Char('f')]);
+    assert!(d.is_editing(), "letters go to the fields");
+    let form = form_lines(&screen(&mut d, &f, 160, 45));
+    assert!(form[0].starts_with("›TCP states"), "{form:#?}");
+    assert!(form[1].contains("e.g. SYN_RECV,ESTABLISHED"));
+    assert!(form[2].starts_with("status codes"));
+    assert!(form[10].starts_with("text"));
+    assert_eq!(form[12], "empty fields: no constraint");
+
+    // Status field: a bad token, and a bad CIDR further down.
+    keys(&mut d, &f, &[Key::Tab]);
+    type_text(&mut d, &f, "4xq,404");
+    keys(&mut d, &f, &[Key::Tab, Key::Tab]);
+    type_text(&mut d, &f, "10.0.0.0/33");
+    keys(&mut d, &f, &[Key::Enter]);
+    let lines = screen(&mut d, &f, 160, 45);
+    let form = form_lines(&lines);
+    assert!(
+        form[2].starts_with("›status codes"),
+        "cursor on the first bad field"
+    );
+    assert!(form[2].contains("4xq,404"), "{}", form[2]);
+    assert_eq!(
+        form[3],
+        "✗ status codes: not a status code `4xq` (e.g. 4xx, 400-499 or 404)"
+    );
+    assert!(form[7].starts_with("✗ CIDR allow: not a network or address `10.0.0.0/33`"));
+    assert!(
+        form[5].contains("requests per minute"),
+        "good fields keep their hint"
+    );
+    // Nothing applied: every row still there, no marker.
+    assert!(!lines[0].contains("status:"));
+    assert_eq!(d.visible_rows(&f.model()).len(), 7);
+
+    // Fix both; Enter applies; the header shows the marker.
+    keys(&mut d, &f, &[Key::Ctrl('u')]);
+    type_text(&mut d, &f, "404");
+    keys(
+        &mut d,
+        &f,
+        &[Key::Tab, Key::Tab, Key::Ctrl('u'), Key::Enter],
+    );
+    assert!(!d.is_editing());
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(lines[0].contains(" status:404"), "{}", lines[0]);
+    let rows = table_rows(&lines);
+    let ips: Vec<&str> = rows
+        .iter()
+        .map(|r| r.split_whitespace().next().unwrap().trim_start_matches('!'))
+        .collect();
+    assert_eq!(ips, ["45.33.32.156", "91.198.174.192"], "{rows:#?}");
+    // The log shows the 404 lines only (not their addresses' other lines).
+    let log = activity_lines(&lines);
+    assert_eq!(log.len(), 3, "{log:#?}");
+    assert!(log.iter().all(|l| l.contains(" 404 ")));
+
+    // Reopened, the form holds what was applied; Escape changes nothing.
+    keys(&mut d, &f, &[Key::Char('f')]);
+    let form = form_lines(&screen(&mut d, &f, 160, 45));
+    assert!(form[2].ends_with("404"), "{}", form[2]);
+    keys(&mut d, &f, &[Key::Char('5'), Key::Esc]);
+    assert!(screen(&mut d, &f, 160, 45)[0].contains(" status:404"));
+}
+
+#[test]
+fn filter_form_composes_with_the_text_filter_and_suspicious_mode() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    // Free text and a state: only 8.8.4.4 has a SYN_RECV socket.
+    keys(&mut d, &f, &[Key::Char('f')]);
+    type_text(&mut d, &f, "syn-recv");
+    keys(&mut d, &f, &[Key::Enter]);
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(lines[0].contains("state:SYN_RECV"), "{}", lines[0]);
+    assert_eq!(table_rows(&lines).len(), 1);
+    // The activity log follows the row's state: 8.8.4.4 logged nothing.
+    assert!(activity_lines(&lines)[0].contains("nothing yet"));
+
+    // `/` narrows further (AND): nothing matches both.
+    keys(&mut d, &f, &[Key::Char('/')]);
+    type_text(&mut d, &f, "wp-");
+    keys(&mut d, &f, &[Key::Enter]);
+    assert!(table_rows(&screen(&mut d, &f, 160, 45))[0].contains("no IP matches"));
+
+    // `!` puts both aside and brings both back.
+    keys(&mut d, &f, &[Key::Char('!')]);
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(!lines[0].contains("state:") && !lines[0].contains("filter: wp-"));
+    assert_eq!(table_rows(&lines).len(), 4, "{lines:#?}");
+    keys(&mut d, &f, &[Key::Char('!')]);
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(lines[0].contains("state:SYN_RECV") && lines[0].contains("filter: wp-"));
+
+    // Deny list from the form: hides the address in both panels.
+    let mut d = dashboard();
+    keys(&mut d, &f, &[Key::Char('f'), Key::BackTab, Key::BackTab]);
+    type_text(&mut d, &f, "91.198.174.0/24");
+    keys(&mut d, &f, &[Key::Enter]);
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(lines[0].contains("deny:1"));
+    assert_eq!(table_rows(&lines).len(), 6);
+    assert!(activity_lines(&lines)
+        .iter()
+        .all(|l| !l.contains("91.198.174.192")));
+}
+
+#[test]
+fn config_cidr_lists_always_apply() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    d.set_filter_config(FilterConfig {
+        cidr_allow: vec![],
+        cidr_deny: vec!["45.33.32.0/24".parse().unwrap()],
+    });
+    let lines = screen(&mut d, &f, 160, 45);
+    assert_eq!(table_rows(&lines).len(), 6);
+    keys(&mut d, &f, &[Key::Char('f')]);
+    let form = form_lines(&screen(&mut d, &f, 160, 45));
+    assert!(
+        form[12].ends_with("config's cidr_allow 0, cidr_deny 1 always apply"),
+        "{form:#?}"
+    );
+    keys(&mut d, &f, &[Key::Enter, Key::Char('!'), Key::Char('!')]);
+    assert_eq!(table_rows(&screen(&mut d, &f, 160, 45)).len(), 6);
+}
+
+#[test]
+fn filter_form_on_a_short_screen_marks_the_bad_field() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    keys(&mut d, &f, &[Key::Char('f'), Key::Tab]);
+    type_text(&mut d, &f, "9x9");
+    keys(&mut d, &f, &[Key::Enter]);
+    let lines = screen(&mut d, &f, 40, 12);
+    let form = form_lines(&lines);
+    assert_eq!(
+        form.len(),
+        7,
+        "one line a field and the message: {lines:#?}"
+    );
+    assert!(form[1].starts_with("✗status codes"), "{form:#?}");
+    assert!(
+        form[6].starts_with("✗ status codes: not a status"),
+        "{form:#?}"
+    );
+    for (w, h) in [(40, 10), (41, 11), (60, 19), (60, 20), (3, 3)] {
+        draw(&mut d, &f, w, h);
+    }
 }
