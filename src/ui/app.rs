@@ -12,6 +12,7 @@ mod activity;
 mod draw;
 mod filter_form;
 mod modal;
+mod output;
 mod table;
 mod theme;
 
@@ -21,6 +22,7 @@ use tui_textarea::{Input, Key as EditKey, TextArea};
 
 use super::grid::Grid;
 use super::input::Key;
+use crate::actions::hooks::HookRun;
 use crate::config::{Config, FilterConfig};
 use crate::detect::Detector;
 use crate::headless::SourceReport;
@@ -29,6 +31,7 @@ use crate::table::{IpTable, Row};
 use crate::ui::filter::FilterSpec;
 
 pub use filter_form::FilterForm;
+pub use output::OutputScroll;
 pub use theme::Theme;
 
 /// How long a status message stays in the hints line.
@@ -47,6 +50,8 @@ pub struct Model<'a> {
     pub now: UnixTime,
     /// Seconds between socket dumps, for new connections per second.
     pub interval_secs: f64,
+    /// The hook run the hook modal shows (running or finished).
+    pub hook: Option<&'a HookRun>,
 }
 
 /// What a key asks of the session (beyond redrawing).
@@ -69,6 +74,10 @@ pub enum Action {
         index: usize,
         ip: IpAddr,
     },
+    /// The hook modal was closed: stop its run if it still goes.
+    CloseJob,
+    /// `c` in the hook modal: copy its output.
+    CopyOutput,
 }
 
 /// The two panels Tab switches between.
@@ -124,6 +133,8 @@ pub enum Modal {
     FilterLine(Box<TextArea<'static>>),
     /// The structured filter (`f`) being edited.
     Filter(Box<FilterForm>),
+    /// A hook's output (`Model::hook`), live while it runs.
+    Hook(OutputScroll),
 }
 
 /// The structured filter in force and the text of its fields as typed
@@ -301,6 +312,7 @@ impl Dashboard {
                 self.on_form_key(key);
                 Action::None
             }
+            Modal::Hook(_) => self.on_hook_key(key, m),
             Modal::Help => {
                 if matches!(key, Key::Esc | Key::Char('?') | Key::Enter) {
                     self.modal = Modal::None;
@@ -355,6 +367,36 @@ impl Dashboard {
             _ => self.move_key(key, m),
         }
         Action::None
+    }
+
+    /// A key in the hook modal: scroll, copy, close, or run a hook again
+    /// (for the same address).
+    fn on_hook_key(&mut self, key: Key, m: &Model<'_>) -> Action {
+        if let Modal::Hook(scroll) = &mut self.modal {
+            if scroll.on_key(key) {
+                return Action::None;
+            }
+        }
+        match key {
+            Key::Esc | Key::Enter => {
+                self.modal = Modal::None;
+                Action::CloseJob
+            }
+            Key::Char('c') => Action::CopyOutput,
+            Key::Char('q') => Action::Quit,
+            Key::Char(c @ '1'..='9') => self.hook_action(c, m.hook.map(|h| h.ip), m.now),
+            _ => Action::None,
+        }
+    }
+
+    /// Whether a child's output is on screen (its run is kept for it).
+    pub fn shows_output(&self) -> bool {
+        matches!(self.modal, Modal::Hook(_))
+    }
+
+    /// Show the output of the hook the session just started.
+    pub fn open_hook_output(&mut self) {
+        self.modal = Modal::Hook(OutputScroll::default());
     }
 
     fn hook_action(&mut self, c: char, ip: Option<IpAddr>, now: UnixTime) -> Action {

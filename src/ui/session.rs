@@ -8,9 +8,15 @@
 //! quiet. A resize only marks the screen dirty (a storm of SIGWINCH costs
 //! one frame); the size is read when the frame is drawn. Each frame is one
 //! `write`.
+//!
+//! A hook (`1`…`9`) runs as a child whose output pipe joins the loop under
+//! the CHILD token: its bytes stream into the hook modal, SIGCHLD reaps it,
+//! the tick enforces its timeout, and frames keep coming meanwhile. One
+//! child at a time.
 
 use std::io;
 use std::mem;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry, Token};
@@ -19,9 +25,11 @@ use super::app::{self, Action, Dashboard, Model};
 use super::input::{Key, KeyDecoder};
 use super::terminal::{self, Terminal};
 use super::{RenderMode, Renderer};
-use crate::config::Config;
+use crate::actions::hooks::HookRun;
+use crate::config::{Config, Hook};
 use crate::engine::Engine;
 use crate::headless::SourceReport;
+use crate::parse::UnixTime;
 use crate::sys::timerfd::TimerFd;
 
 /// Shortest time between two frames (10 frames a second at most).
@@ -61,6 +69,40 @@ pub struct Session {
     /// Keys decoded from one read, handled after the decoder lets go.
     keys: Vec<Key>,
     tmux: bool,
+    /// The loop's registry, for a child's pipe, and the token it gets.
+    registry: Option<Registry>,
+    child_token: Token,
+    /// The child the dashboard runs (kept after it ends while its modal shows).
+    job: Option<Job>,
+    /// The job's pipe is in the poll.
+    job_registered: bool,
+    hooks: Vec<Hook>,
+}
+
+/// A child run for the operator.
+enum Job {
+    Hook(HookRun),
+}
+
+impl Job {
+    fn is_finished(&self) -> bool {
+        match self {
+            Job::Hook(run) => run.is_finished(),
+        }
+    }
+
+    /// For messages: `hook 1`.
+    fn name(&self) -> String {
+        match self {
+            Job::Hook(run) => format!("hook {}", run.key),
+        }
+    }
+
+    fn output(&self) -> &[u8] {
+        match self {
+            Job::Hook(run) => run.output().bytes(),
+        }
+    }
 }
 
 impl Session {
@@ -93,6 +135,11 @@ impl Session {
             pending: Vec::new(),
             keys: Vec::new(),
             tmux: terminal::in_tmux(std::env::var_os("TMUX").as_deref()),
+            registry: None,
+            child_token: Token(usize::MAX),
+            job: None,
+            job_registered: false,
+            hooks: config.actions.hooks.clone(),
         })
     }
 
@@ -109,17 +156,19 @@ impl Session {
         self.terminal.leave()
     }
 
-    /// Register the tty and the two timers with the loop's poll.
+    /// Register the tty and the two timers with the loop's poll; a child's
+    /// pipe will be registered under `child` while it runs.
     pub fn register(
         &mut self,
         registry: &Registry,
-        input: Token,
-        key_timer: Token,
-        frame: Token,
+        [input, key_timer, frame, child]: [Token; 4],
     ) -> io::Result<()> {
         registry.register(&mut self.terminal, input, Interest::READABLE)?;
         registry.register(&mut self.key_timer, key_timer, Interest::READABLE)?;
-        registry.register(&mut self.frame_timer, frame, Interest::READABLE)
+        registry.register(&mut self.frame_timer, frame, Interest::READABLE)?;
+        self.registry = Some(registry.try_clone()?);
+        self.child_token = child;
+        Ok(())
     }
 
     /// The tty is readable: read until it would block, decode, handle keys.
@@ -174,7 +223,7 @@ impl Session {
     fn on_key(&mut self, key: Key, engine: &mut Engine) -> Flow {
         self.dirty = true;
         let action = {
-            let model = model(engine, &[]);
+            let model = model(engine, &[], self.job.as_ref());
             self.dashboard.on_key(key, &model)
         };
         let now = engine.core.now;
@@ -203,9 +252,126 @@ impl Session {
             }
             Action::Whois(_) => self.dashboard.set_status(later("whois lookup"), now),
             Action::Block(_) => self.dashboard.set_status(later("block assist"), now),
-            Action::Hook { .. } => self.dashboard.set_status(later("running hooks"), now),
+            Action::Hook { index, ip } => self.start_hook(index, ip, now),
+            Action::CloseJob => self.close_job(),
+            Action::CopyOutput => self.copy_output(now),
         }
         Flow::Continue
+    }
+
+    /// Run hook `index` for `ip`, unless a child is still running.
+    fn start_hook(&mut self, index: usize, ip: IpAddr, now: UnixTime) {
+        if let Some(job) = self.job.as_ref().filter(|j| !j.is_finished()) {
+            let text = format!(
+                "{} is still running: wait for it, or Esc in its window stops it",
+                job.name()
+            );
+            self.dashboard.set_status(text, now);
+            return;
+        }
+        self.end_job();
+        let Some(hook) = self.hooks.get(index) else {
+            return;
+        };
+        match HookRun::spawn(hook, ip, Instant::now()) {
+            Ok(run) => {
+                self.job = Some(Job::Hook(run));
+                self.register_job(now);
+                self.dashboard.open_hook_output();
+            }
+            Err(e) => {
+                let text = format!("hook {}: cannot start: {e}", hook.key);
+                self.dashboard.set_status(text, now);
+            }
+        }
+    }
+
+    fn register_job(&mut self, now: UnixTime) {
+        let (Some(registry), Some(job)) = (&self.registry, self.job.as_mut()) else {
+            return;
+        };
+        let done = match job {
+            Job::Hook(run) => registry.register(run, self.child_token, Interest::READABLE),
+        };
+        match done {
+            Ok(()) => self.job_registered = true,
+            // Its output is still read when it is reaped.
+            Err(e) => self
+                .dashboard
+                .set_status(format!("cannot watch the output: {e}"), now),
+        }
+    }
+
+    fn deregister_job(&mut self) {
+        if !mem::take(&mut self.job_registered) {
+            return;
+        }
+        if let (Some(registry), Some(job)) = (&self.registry, self.job.as_mut()) {
+            let _ = match job {
+                Job::Hook(run) => registry.deregister(run),
+            };
+        }
+    }
+
+    /// Forget the job (a child still running is killed with its group).
+    fn end_job(&mut self) {
+        self.deregister_job();
+        self.job = None;
+    }
+
+    /// Its modal was closed: stop a running child (it is reaped later),
+    /// forget a finished one.
+    fn close_job(&mut self) {
+        match self.job.as_mut() {
+            Some(Job::Hook(run)) if !run.is_finished() => run.cancel(Instant::now()),
+            _ => self.end_job(),
+        }
+    }
+
+    /// The child's pipe is readable.
+    pub fn on_child_ready(&mut self) {
+        let got = match self.job.as_mut() {
+            Some(Job::Hook(run)) => run.on_readable(),
+            None => false,
+        };
+        self.dirty |= got;
+    }
+
+    /// SIGCHLD (or a tick, in case signals were merged): reap the child if
+    /// it ended; forget it when nobody looks at it any more.
+    fn reap_job(&mut self) {
+        let reaped = match self.job.as_mut() {
+            Some(Job::Hook(run)) => !run.is_finished() && run.try_reap().is_some(),
+            None => false,
+        };
+        if !reaped {
+            return;
+        }
+        self.deregister_job();
+        self.dirty = true;
+        if !self.dashboard.shows_output() {
+            self.end_job();
+        }
+    }
+
+    fn copy_output(&mut self, now: UnixTime) {
+        let Some(job) = &self.job else { return };
+        let text = String::from_utf8_lossy(job.output());
+        self.pending
+            .extend_from_slice(&terminal::osc52_copy_lines(&text, self.tmux));
+        let cut = if text.len() > terminal::OSC52_MAX_TEXT {
+            format!(" (the first {} KiB)", terminal::OSC52_MAX_TEXT >> 10)
+        } else {
+            String::new()
+        };
+        let via = if self.tmux { ", through tmux" } else { "" };
+        let lines = text.lines().count();
+        self.dashboard.set_status(
+            format!(
+                "copied {lines} lines of output{cut} (OSC 52{via}; the terminal must allow it)"
+            ),
+            now,
+        );
     }
 
     /// Ctrl-Z or SIGTSTP: give the terminal back and stop; on return we
@@ -233,6 +399,7 @@ impl Session {
             libc::SIGTSTP => self.suspend(),
             libc::SIGCONT => self.after_continue(),
             libc::SIGTERM | libc::SIGINT | libc::SIGHUP => return true,
+            libc::SIGCHLD => self.reap_job(),
             _ => {}
         }
         false
@@ -242,6 +409,10 @@ impl Session {
     pub fn on_tick(&mut self, engine: &Engine) {
         self.dashboard.utc_offset = app::local_utc_offset(engine.core.now);
         self.dirty = true;
+        if let Some(Job::Hook(run)) = self.job.as_mut() {
+            run.on_tick(Instant::now());
+        }
+        self.reap_job();
     }
 
     /// The frame timer fired: the gap has passed; the frame itself is drawn
@@ -284,7 +455,7 @@ impl Session {
             self.renderer.invalidate();
         }
         let sources = engine.source_reports();
-        let model = model(engine, &sources);
+        let model = model(engine, &sources, self.job.as_ref());
         self.dashboard.draw(self.renderer.frame(), &model);
         self.out.clear();
         self.out.append(&mut self.pending);
@@ -298,8 +469,9 @@ impl Session {
     }
 }
 
-fn model<'e>(engine: &'e Engine, sources: &'e [SourceReport]) -> Model<'e> {
+fn model<'e>(engine: &'e Engine, sources: &'e [SourceReport], job: Option<&'e Job>) -> Model<'e> {
     Model {
+        hook: job.map(|Job::Hook(run)| run),
         table: &engine.core.table,
         detector: &engine.core.detector,
         sources,

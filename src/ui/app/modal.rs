@@ -8,6 +8,7 @@ use tui_textarea::TextArea;
 
 use super::activity::{clock, ssh_label};
 use super::draw::{duration, Pen};
+use super::output;
 use super::{Dashboard, Modal, Model, Theme};
 use crate::detect::Reasons;
 use crate::headless::{human_bytes, services};
@@ -43,9 +44,13 @@ pub(super) const BINDINGS: [(&str, &str); 19] = [
     ("Ctrl+C", "quit"),
 ];
 
-pub(super) fn draw(d: &Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>) {
+pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>) {
+    let t = d.theme;
+    if let Modal::Hook(scroll) = &mut d.modal {
+        return output::hook(scroll, t, g, area, m);
+    }
     match &d.modal {
-        Modal::None | Modal::FilterLine(_) => {}
+        Modal::None | Modal::FilterLine(_) | Modal::Hook(_) => {}
         Modal::Help => help(d, g, area),
         Modal::Detail(ip) => detail(d, g, area, m, *ip),
         Modal::Filter(form) => form.draw(d.theme, g, area, &d.filter_config),
@@ -128,6 +133,14 @@ impl<'g> Lines<'g> {
 
     pub fn rows_left(&self) -> u16 {
         self.inner.bottom().saturating_sub(self.y)
+    }
+
+    /// What is left below the lines drawn so far.
+    pub fn rest(&self) -> Rect {
+        if self.inner.is_empty() {
+            return Rect::default();
+        }
+        Rect::new(self.inner.x, self.y, self.inner.width, self.rows_left())
     }
 }
 

@@ -3,6 +3,7 @@
 //! no colour.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use super::*;
 use crate::detect::DetectSettings;
@@ -171,6 +172,7 @@ impl Fixture {
             started: NOW - 3725,
             now: NOW,
             interval_secs: 1.0,
+            hook: None,
         }
     }
 }
@@ -1007,4 +1009,148 @@ fn filter_form_on_a_short_screen_marks_the_bad_field() {
     for (w, h) in [(40, 10), (41, 11), (60, 19), (60, 20), (3, 3)] {
         draw(&mut d, &f, w, h);
     }
+}
+
+/// A hook run to its end as the session would (without a loop: the pipe
+/// is read and the child reaped until it is done).
+fn finished_hook(command: &str, addr: &str) -> HookRun {
+    let hook = crate::config::Hook {
+        key: '1',
+        label: "whois via shell".into(),
+        command: command.into(),
+        timeout: Duration::from_secs(20),
+    };
+    let mut run = HookRun::spawn(&hook, ip(addr), Instant::now()).unwrap();
+    // A bound on rounds, not a timing assertion.
+    for _ in 0..2000 {
+        run.on_readable();
+        if run.try_reap().is_some() {
+            return run;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("the hook did not end");
+}
+
+fn with_hook<'a>(f: &'a Fixture, run: &'a HookRun) -> Model<'a> {
+    Model {
+        hook: Some(run),
+        ..f.model()
+    }
+}
+
+fn hook_lines(d: &mut Dashboard, m: &Model<'_>, w: u16, h: u16) -> Vec<String> {
+    let mut g = Grid::new(w, h);
+    d.draw(&mut g, m);
+    g.check_invariants().unwrap();
+    modal_lines(&g.text_lines(), "Hook 1:")
+}
+
+#[test]
+fn hook_output_streams_into_a_scrollable_modal() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    screen(&mut d, &f, 160, 45);
+    assert_eq!(
+        keys(&mut d, &f, &[Key::Char('1')]),
+        [Action::Hook {
+            index: 0,
+            ip: ip("8.8.4.4")
+        }]
+    );
+    let run = finished_hook(
+        "echo hook {ip} $NETHERGAZE_IP; seq 1 60; \
+         printf 'a\\tb\\033]0;pwned\\007\\033[31mred\\r\\n'; exit 3",
+        "8.8.4.4",
+    );
+    d.open_hook_output();
+    let m = with_hook(&f, &run);
+    let lines = hook_lines(&mut d, &m, 160, 45);
+    assert!(
+        lines[0].starts_with("$ echo hook 8.8.4.4 $NETHERGAZE_IP; seq 1 60"),
+        "{lines:#?}"
+    );
+    assert_eq!(lines[1], "exit 3");
+    // Following the end: the last line, its tab expanded, its controls shown
+    // as placeholders (never sent), the \r dropped.
+    let last = lines.last().unwrap();
+    assert_eq!(last, "a       b�]0;pwned��[31mred", "{lines:#?}");
+    assert_eq!(lines[lines.len() - 2], "60");
+    assert!(
+        !lines.iter().any(|l| l.starts_with("hook ")),
+        "scrolled to the end"
+    );
+
+    // Home: the top, with the address from {ip} and from the environment.
+    keys(&mut d, &f, &[Key::Home]);
+    let lines = hook_lines(&mut d, &m, 160, 45);
+    assert_eq!(lines[2], "hook 8.8.4.4 8.8.4.4");
+    assert_eq!(lines[3], "1");
+    // Down one line scrolls one line; End follows again.
+    keys(&mut d, &f, &[Key::Char('j')]);
+    assert_eq!(hook_lines(&mut d, &m, 160, 45)[2], "1");
+    keys(&mut d, &f, &[Key::End]);
+    assert_eq!(hook_lines(&mut d, &m, 160, 45).last(), Some(&last.clone()));
+
+    // c copies, a digit runs the hook again for the same address, Esc closes.
+    assert_eq!(d.on_key(Key::Char('c'), &m), Action::CopyOutput);
+    assert_eq!(
+        d.on_key(Key::Char('1'), &m),
+        Action::Hook {
+            index: 0,
+            ip: ip("8.8.4.4")
+        }
+    );
+    assert!(d.shows_output());
+    assert_eq!(d.on_key(Key::Esc, &m), Action::CloseJob);
+    assert!(!d.shows_output());
+}
+
+#[test]
+fn a_running_hook_says_so_and_small_screens_hold() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let hook = crate::config::Hook {
+        key: '1',
+        label: "slow".into(),
+        command: "echo started; exec sleep 30".into(),
+        timeout: Duration::from_secs(60),
+    };
+    let mut run = HookRun::spawn(&hook, ip("2001:db8::1"), Instant::now()).unwrap();
+    for _ in 0..2000 {
+        if run.on_readable() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    d.open_hook_output();
+    let m = Model {
+        hook: Some(&run),
+        ..f.model()
+    };
+    let mut g = Grid::new(160, 45);
+    d.draw(&mut g, &m);
+    let lines = modal_lines(&g.text_lines(), "Hook 1: slow · 2001:db8::1");
+    assert!(lines[1].starts_with("running (pid "), "{lines:#?}");
+    assert_eq!(lines[2], "started");
+    for (w, h) in [(40, 10), (41, 11), (60, 12), (3, 3), (1, 1), (0, 0)] {
+        let mut g = Grid::new(w, h);
+        d.draw(&mut g, &m);
+        g.check_invariants().unwrap();
+    }
+    run.cancel(Instant::now());
+    for _ in 0..2000 {
+        if run.try_reap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let m = Model {
+        hook: Some(&run),
+        ..f.model()
+    };
+    let mut g = Grid::new(160, 45);
+    d.draw(&mut g, &m);
+    let lines = modal_lines(&g.text_lines(), "Hook 1: slow");
+    assert_eq!(lines[1], "killed by signal 15 (timeout or cancelled)");
 }
