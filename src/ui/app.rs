@@ -9,6 +9,7 @@
 //! a hook, block assist) comes back as an [`Action`] for the session.
 
 mod activity;
+mod block_modal;
 mod draw;
 mod filter_form;
 mod modal;
@@ -22,6 +23,7 @@ use tui_textarea::{Input, Key as EditKey, TextArea};
 
 use super::grid::Grid;
 use super::input::Key;
+use crate::actions::block::BlockRun;
 use crate::actions::hooks::HookRun;
 use crate::config::{Config, FilterConfig};
 use crate::detect::Detector;
@@ -30,6 +32,7 @@ use crate::parse::UnixTime;
 use crate::table::{IpTable, Row};
 use crate::ui::filter::FilterSpec;
 
+pub use block_modal::BlockAssist;
 pub use filter_form::FilterForm;
 pub use output::OutputScroll;
 pub use theme::Theme;
@@ -52,10 +55,12 @@ pub struct Model<'a> {
     pub interval_secs: f64,
     /// The hook run the hook modal shows (running or finished).
     pub hook: Option<&'a HookRun>,
+    /// The block commands the block modal shows (running or finished).
+    pub block: Option<&'a BlockRun>,
 }
 
 /// What a key asks of the session (beyond redrawing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     None,
     Quit,
@@ -74,10 +79,15 @@ pub enum Action {
         index: usize,
         ip: IpAddr,
     },
-    /// The hook modal was closed: stop its run if it still goes.
+    /// The hook modal was closed: stop its run if it still goes (block
+    /// commands are left to finish).
     CloseJob,
     /// `c` in the hook modal: copy its output.
     CopyOutput,
+    /// `c` in block assist: copy these commands.
+    CopyText(String),
+    /// Block assist was confirmed: start its commands.
+    RunBlock,
 }
 
 /// The two panels Tab switches between.
@@ -135,6 +145,8 @@ pub enum Modal {
     Filter(Box<FilterForm>),
     /// A hook's output (`Model::hook`), live while it runs.
     Hook(OutputScroll),
+    /// Block assist, then its commands' output (`Model::block`).
+    Block(Box<BlockAssist>),
 }
 
 /// The structured filter in force and the text of its fields as typed
@@ -313,6 +325,14 @@ impl Dashboard {
                 Action::None
             }
             Modal::Hook(_) => self.on_hook_key(key, m),
+            Modal::Block(ref mut assist) => match key {
+                Key::Esc => {
+                    self.modal = Modal::None;
+                    Action::CloseJob
+                }
+                Key::Char('q') => Action::Quit,
+                key => assist.on_key(key),
+            },
             Modal::Help => {
                 if matches!(key, Key::Esc | Key::Char('?') | Key::Enter) {
                     self.modal = Modal::None;
@@ -391,7 +411,20 @@ impl Dashboard {
 
     /// Whether a child's output is on screen (its run is kept for it).
     pub fn shows_output(&self) -> bool {
-        matches!(self.modal, Modal::Hook(_))
+        matches!(self.modal, Modal::Hook(_) | Modal::Block(_))
+    }
+
+    /// Open block assist (the session detects the tools and the context).
+    pub fn open_block(&mut self, assist: BlockAssist) {
+        self.modal = Modal::Block(Box::new(assist));
+    }
+
+    /// Block assist, when it is open.
+    pub fn block_assist_mut(&mut self) -> Option<&mut BlockAssist> {
+        match &mut self.modal {
+            Modal::Block(assist) => Some(assist),
+            _ => None,
+        }
     }
 
     /// Show the output of the hook the session just started.

@@ -11,22 +11,25 @@
 //!
 //! A hook (`1`…`9`) runs as a child whose output pipe joins the loop under
 //! the CHILD token: its bytes stream into the hook modal, SIGCHLD reaps it,
-//! the tick enforces its timeout, and frames keep coming meanwhile. One
-//! child at a time.
+//! the tick enforces its timeout, and frames keep coming meanwhile. Block
+//! assist's commands (`b`, once confirmed) run the same way, one after
+//! another, each by argv. One child at a time.
 
 use std::io;
 use std::mem;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
 use super::app::{self, Action, Dashboard, Model};
 use super::input::{Key, KeyDecoder};
 use super::terminal::{self, Terminal};
 use super::{RenderMode, Renderer};
+use crate::actions::block::{BlockRecord, BlockRun, SafetyContext, Tools};
 use crate::actions::hooks::HookRun;
-use crate::config::{Config, Hook};
+use crate::config::Config;
 use crate::engine::Engine;
 use crate::headless::SourceReport;
 use crate::parse::UnixTime;
@@ -74,20 +77,25 @@ pub struct Session {
     child_token: Token,
     /// The child the dashboard runs (kept after it ends while its modal shows).
     job: Option<Job>,
-    /// The job's pipe is in the poll.
-    job_registered: bool,
-    hooks: Vec<Hook>,
+    /// The job's pipe is in the poll (for a block run: this fd).
+    job_registered: Option<i32>,
+    /// Hooks, `[filters]`, block execution and the safety checks' inputs.
+    config: Config,
+    /// Every block run to its end in this session, for history (issue 4).
+    pub blocks: Vec<BlockRecord>,
 }
 
 /// A child run for the operator.
 enum Job {
     Hook(HookRun),
+    Block(BlockRun),
 }
 
 impl Job {
     fn is_finished(&self) -> bool {
         match self {
             Job::Hook(run) => run.is_finished(),
+            Job::Block(run) => run.is_finished(),
         }
     }
 
@@ -95,12 +103,32 @@ impl Job {
     fn name(&self) -> String {
         match self {
             Job::Hook(run) => format!("hook {}", run.key),
+            Job::Block(_) => "a block command".into(),
         }
     }
 
+    /// The output the modal shows: the hook's, or the current (else the
+    /// last) block command's.
     fn output(&self) -> &[u8] {
         match self {
             Job::Hook(run) => run.output().bytes(),
+            Job::Block(run) => match run.running() {
+                Some((_, out)) => out.bytes(),
+                None => run
+                    .record()
+                    .commands
+                    .last()
+                    .map_or(&[][..], |c| c.output.bytes()),
+            },
+        }
+    }
+
+    /// The pipe to watch now.
+    fn fd(&self) -> Option<i32> {
+        use std::os::fd::AsRawFd;
+        match self {
+            Job::Hook(run) => Some(run.as_raw_fd()),
+            Job::Block(run) => run.fd(),
         }
     }
 }
@@ -138,8 +166,9 @@ impl Session {
             registry: None,
             child_token: Token(usize::MAX),
             job: None,
-            job_registered: false,
-            hooks: config.actions.hooks.clone(),
+            job_registered: None,
+            config: config.clone(),
+            blocks: Vec::new(),
         })
     }
 
@@ -251,26 +280,36 @@ impl Session {
                 );
             }
             Action::Whois(_) => self.dashboard.set_status(later("whois lookup"), now),
-            Action::Block(_) => self.dashboard.set_status(later("block assist"), now),
+            Action::Block(ip) => self.open_block(ip),
             Action::Hook { index, ip } => self.start_hook(index, ip, now),
             Action::CloseJob => self.close_job(),
             Action::CopyOutput => self.copy_output(now),
+            Action::CopyText(text) => self.copy_text(&text, "the command", now),
+            Action::RunBlock => self.start_block(now),
         }
         Flow::Continue
     }
 
+    /// Whether a child still runs (then says so: one at a time).
+    fn is_busy(&mut self, now: UnixTime) -> bool {
+        let Some(job) = self.job.as_ref().filter(|j| !j.is_finished()) else {
+            return false;
+        };
+        let text = format!(
+            "{} is still running: wait for it (Esc in a hook's window stops the hook)",
+            job.name()
+        );
+        self.dashboard.set_status(text, now);
+        true
+    }
+
     /// Run hook `index` for `ip`, unless a child is still running.
     fn start_hook(&mut self, index: usize, ip: IpAddr, now: UnixTime) {
-        if let Some(job) = self.job.as_ref().filter(|j| !j.is_finished()) {
-            let text = format!(
-                "{} is still running: wait for it, or Esc in its window stops it",
-                job.name()
-            );
-            self.dashboard.set_status(text, now);
+        if self.is_busy(now) {
             return;
         }
         self.end_job();
-        let Some(hook) = self.hooks.get(index) else {
+        let Some(hook) = self.config.actions.hooks.get(index) else {
             return;
         };
         match HookRun::spawn(hook, ip, Instant::now()) {
@@ -286,15 +325,54 @@ impl Session {
         }
     }
 
-    fn register_job(&mut self, now: UnixTime) {
-        let (Some(registry), Some(job)) = (&self.registry, self.job.as_mut()) else {
+    /// `b`: block assist for `ip`, with the tools and the safety context
+    /// as they are now.
+    fn open_block(&mut self, ip: IpAddr) {
+        let assist = app::BlockAssist::new(
+            ip,
+            Tools::detect(),
+            SafetyContext::from_system(&self.config),
+            self.config.actions.enable_block_execution,
+        );
+        if self.job.as_ref().is_some_and(Job::is_finished) {
+            self.end_job();
+        }
+        self.dashboard.open_block(assist);
+    }
+
+    /// Block assist was confirmed: start its commands in the loop.
+    fn start_block(&mut self, now: UnixTime) {
+        let busy = self.is_busy(now);
+        let Some(assist) = self.dashboard.block_assist_mut() else {
             return;
         };
-        let done = match job {
-            Job::Hook(run) => registry.register(run, self.child_token, Interest::READABLE),
+        if busy {
+            assist.cancel();
+            return;
+        }
+        match assist.start(now) {
+            Ok(run) => {
+                self.end_job();
+                let ended = run.is_finished(); // the tool could not start
+                self.job = Some(Job::Block(run));
+                if ended {
+                    self.block_finished();
+                } else {
+                    self.register_job(now);
+                }
+            }
+            Err(e) => self.dashboard.set_status(format!("block: {e}"), now),
+        }
+    }
+
+    /// Put the job's current pipe in the poll.
+    fn register_job(&mut self, now: UnixTime) {
+        let (Some(registry), Some(fd)) = (&self.registry, self.job.as_ref().and_then(Job::fd))
+        else {
+            return;
         };
-        match done {
-            Ok(()) => self.job_registered = true,
+        match registry.register(&mut SourceFd(&fd), self.child_token, Interest::READABLE) {
+            Ok(()) => self.job_registered = Some(fd),
             // Its output is still read when it is reaped.
             Err(e) => self
                 .dashboard
@@ -302,14 +380,10 @@ impl Session {
         }
     }
 
+    /// Take the pipe out of the poll (before it is closed).
     fn deregister_job(&mut self) {
-        if !mem::take(&mut self.job_registered) {
-            return;
-        }
-        if let (Some(registry), Some(job)) = (&self.registry, self.job.as_mut()) {
-            let _ = match job {
-                Job::Hook(run) => registry.deregister(run),
-            };
+        if let (Some(registry), Some(fd)) = (&self.registry, self.job_registered.take()) {
+            let _ = registry.deregister(&mut SourceFd(&fd));
         }
     }
 
@@ -319,11 +393,13 @@ impl Session {
         self.job = None;
     }
 
-    /// Its modal was closed: stop a running child (it is reaped later),
-    /// forget a finished one.
+    /// Its modal was closed: stop a running hook (it is reaped later),
+    /// forget a finished job. Block commands are left to finish: stopping
+    /// a firewall change half-way helps nobody.
     fn close_job(&mut self) {
         match self.job.as_mut() {
             Some(Job::Hook(run)) if !run.is_finished() => run.cancel(Instant::now()),
+            Some(Job::Block(run)) if !run.is_finished() => {}
             _ => self.end_job(),
         }
     }
@@ -332,43 +408,75 @@ impl Session {
     pub fn on_child_ready(&mut self) {
         let got = match self.job.as_mut() {
             Some(Job::Hook(run)) => run.on_readable(),
+            Some(Job::Block(run)) => run.on_readable(),
             None => false,
         };
         self.dirty |= got;
     }
 
     /// SIGCHLD (or a tick, in case signals were merged): reap the child if
-    /// it ended; forget it when nobody looks at it any more.
+    /// it ended, start a block's next command; forget the job when it is
+    /// over and nobody looks at it any more.
     fn reap_job(&mut self) {
         let reaped = match self.job.as_mut() {
             Some(Job::Hook(run)) => !run.is_finished() && run.try_reap().is_some(),
+            Some(Job::Block(run)) => run.reap(),
             None => false,
         };
         if !reaped {
             return;
         }
-        self.deregister_job();
         self.dirty = true;
+        self.deregister_job();
+        if let Some(Job::Block(run)) = self.job.as_mut() {
+            if run.start_next() {
+                return self.register_job(crate::parse::time::now());
+            }
+            self.block_finished();
+        }
         if !self.dashboard.shows_output() {
             self.end_job();
         }
     }
 
+    /// A block run ended: keep its record, say how it went (also when its
+    /// modal was closed).
+    fn block_finished(&mut self) {
+        let Some(Job::Block(run)) = &self.job else {
+            return;
+        };
+        let record = run.record().clone();
+        let target = crate::actions::block::target_text(record.target);
+        let tool = record.tool.program();
+        let text = if record.succeeded() {
+            format!("blocked {target} with {tool}")
+        } else {
+            format!("blocking {target} with {tool} failed")
+        };
+        self.blocks.push(record);
+        self.dashboard.set_status(text, crate::parse::time::now());
+    }
+
     fn copy_output(&mut self, now: UnixTime) {
         let Some(job) = &self.job else { return };
-        let text = String::from_utf8_lossy(job.output());
+        let text = String::from_utf8_lossy(job.output()).into_owned();
+        let what = format!("{} lines of output", text.lines().count());
+        self.copy_text(&text, &what, now);
+    }
+
+    /// OSC 52 with `text` (line breaks kept), and a message saying so.
+    fn copy_text(&mut self, text: &str, what: &str, now: UnixTime) {
         self.pending
-            .extend_from_slice(&terminal::osc52_copy_lines(&text, self.tmux));
+            .extend_from_slice(&terminal::osc52_copy_lines(text, self.tmux));
         let cut = if text.len() > terminal::OSC52_MAX_TEXT {
             format!(" (the first {} KiB)", terminal::OSC52_MAX_TEXT >> 10)
         } else {
             String::new()
         };
         let via = if self.tmux { ", through tmux" } else { "" };
-        let lines = text.lines().count();
         self.dashboard.set_status(
             format!(
-                "copied {lines} lines of output{cut} (OSC 52{via}; the terminal must allow it)"
+                "copied {what}{cut} to the clipboard (OSC 52{via}; the terminal must allow it)"
             ),
             now,
         );
@@ -409,8 +517,10 @@ impl Session {
     pub fn on_tick(&mut self, engine: &Engine) {
         self.dashboard.utc_offset = app::local_utc_offset(engine.core.now);
         self.dirty = true;
-        if let Some(Job::Hook(run)) = self.job.as_mut() {
-            run.on_tick(Instant::now());
+        match self.job.as_mut() {
+            Some(Job::Hook(run)) => run.on_tick(Instant::now()),
+            Some(Job::Block(run)) => run.on_tick(Instant::now()),
+            None => {}
         }
         self.reap_job();
     }
@@ -471,7 +581,14 @@ impl Session {
 
 fn model<'e>(engine: &'e Engine, sources: &'e [SourceReport], job: Option<&'e Job>) -> Model<'e> {
     Model {
-        hook: job.map(|Job::Hook(run)| run),
+        hook: match job {
+            Some(Job::Hook(run)) => Some(run),
+            _ => None,
+        },
+        block: match job {
+            Some(Job::Block(run)) => Some(run),
+            _ => None,
+        },
         table: &engine.core.table,
         detector: &engine.core.detector,
         sources,

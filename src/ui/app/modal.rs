@@ -46,11 +46,13 @@ pub(super) const BINDINGS: [(&str, &str); 19] = [
 
 pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>) {
     let t = d.theme;
-    if let Modal::Hook(scroll) = &mut d.modal {
-        return output::hook(scroll, t, g, area, m);
+    match &mut d.modal {
+        Modal::Hook(scroll) => return output::hook(scroll, t, g, area, m),
+        Modal::Block(assist) => return assist.draw(t, g, area, m),
+        _ => {}
     }
     match &d.modal {
-        Modal::None | Modal::FilterLine(_) | Modal::Hook(_) => {}
+        Modal::None | Modal::FilterLine(_) | Modal::Hook(_) | Modal::Block(_) => {}
         Modal::Help => help(d, g, area),
         Modal::Detail(ip) => detail(d, g, area, m, *ip),
         Modal::Filter(form) => form.draw(d.theme, g, area, &d.filter_config),
@@ -133,6 +135,11 @@ impl<'g> Lines<'g> {
 
     pub fn rows_left(&self) -> u16 {
         self.inner.bottom().saturating_sub(self.y)
+    }
+
+    /// The grid, to draw into [`rest`](Self::rest).
+    pub fn grid_mut(&mut self) -> &mut Grid {
+        self.grid
     }
 
     /// What is left below the lines drawn so far.

@@ -173,6 +173,7 @@ impl Fixture {
             now: NOW,
             interval_secs: 1.0,
             hook: None,
+            block: None,
         }
     }
 }
@@ -1153,4 +1154,232 @@ fn a_running_hook_says_so_and_small_screens_hold() {
     d.draw(&mut g, &m);
     let lines = modal_lines(&g.text_lines(), "Hook 1: slow");
     assert_eq!(lines[1], "killed by signal 15 (timeout or cancelled)");
+}
+
+/// A directory of fake firewall tools that append their argv to `calls`.
+struct FakeTools {
+    dir: tempfile::TempDir,
+}
+
+impl FakeTools {
+    fn new(names: &[&str]) -> FakeTools {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for name in names {
+            let path = dir.path().join(name);
+            let script = format!(
+                "#!/bin/sh\necho \"{name} $*\" >> '{}'\necho {name}: ok\n",
+                dir.path().join("calls").display()
+            );
+            std::fs::write(&path, script).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        FakeTools { dir }
+    }
+
+    fn tools(&self) -> Tools {
+        Tools::detect_in(self.dir.path().as_os_str())
+    }
+
+    fn calls(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("calls")).unwrap_or_default()
+    }
+}
+
+use crate::actions::block::{SafetyContext, Step, Tools};
+
+fn block_lines(d: &mut Dashboard, m: &Model<'_>, w: u16, h: u16) -> Vec<String> {
+    let mut g = Grid::new(w, h);
+    d.draw(&mut g, m);
+    g.check_invariants().unwrap();
+    modal_lines(&g.text_lines(), "Block assist:")
+}
+
+fn assist_step(d: &mut Dashboard) -> Option<Step> {
+    d.block_assist_mut().and_then(|a| a.step())
+}
+
+#[test]
+fn block_assist_shows_the_command_and_runs_nothing_when_disabled() {
+    let f = Fixture::new();
+    let fake = FakeTools::new(&["ufw", "iptables"]);
+    let mut d = dashboard();
+    let addr = ip("45.33.32.156");
+    d.open_block(BlockAssist::new(
+        addr,
+        fake.tools(),
+        SafetyContext::default(),
+        false,
+    ));
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert_eq!(lines[0], "tools: ufw, iptables");
+    assert!(
+        lines[1].starts_with("scope (s): ● the address 45.33.32.156   ○ its /24 45.33.32.0/24")
+            && lines[1].ends_with("whois network: unknown"),
+        "{lines:#?}"
+    );
+    assert_eq!(lines[2], "tool (t): ● ufw  ○ iptables");
+    assert_eq!(lines[4], "ufw prepend deny from 45.33.32.156");
+    let off = "execution is off: set [actions] enable_block_execution = true";
+    assert!(lines[6].starts_with(off), "{lines:#?}");
+
+    // x, y, Y: nothing moves; c copies the exact command.
+    for k in ['y', 'Y', 'x'] {
+        assert_eq!(d.on_key(Key::Char(k), &f.model()), Action::None);
+    }
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert!(
+        lines[6].starts_with("execution is off (set [actions]"),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        d.on_key(Key::Char('c'), &f.model()),
+        Action::CopyText("ufw prepend deny from 45.33.32.156".into())
+    );
+    // t: the other tool; s: the /24.
+    keys(&mut d, &f, &[Key::Char('t'), Key::Char('s')]);
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert_eq!(lines[4], "iptables -I INPUT -s 45.33.32.0/24 -j DROP");
+    assert!(lines[1].contains("● its /24 45.33.32.0/24"));
+    assert_eq!(d.on_key(Key::Esc, &f.model()), Action::CloseJob);
+    assert!(matches!(d.modal(), Modal::None));
+    assert_eq!(fake.calls(), "", "nothing ran");
+}
+
+#[test]
+fn block_assist_confirms_then_shows_the_run() {
+    let f = Fixture::new();
+    let fake = FakeTools::new(&["ufw", "iptables"]);
+    let mut d = dashboard();
+    let addr = ip("45.33.32.156");
+    d.open_block(BlockAssist::new(
+        addr,
+        fake.tools(),
+        SafetyContext::default(),
+        true,
+    ));
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert_eq!(lines[6], "x run it · c copy · s scope · t tool");
+    // y before x does nothing; x asks; n goes back; x y runs.
+    keys(&mut d, &f, &[Key::Char('y')]);
+    assert_eq!(assist_step(&mut d), Some(Step::Propose));
+    keys(&mut d, &f, &[Key::Char('x')]);
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert_eq!(
+        lines[6],
+        "Run this now to block 45.33.32.156?  y yes · n no"
+    );
+    keys(&mut d, &f, &[Key::Char('n')]);
+    assert_eq!(assist_step(&mut d), Some(Step::Propose));
+    keys(&mut d, &f, &[Key::Char('x')]);
+    assert_eq!(d.on_key(Key::Char('y'), &f.model()), Action::RunBlock);
+
+    // What the session does on RunBlock, then reaping as SIGCHLD would.
+    let mut run = d.block_assist_mut().unwrap().start(NOW).unwrap();
+    for _ in 0..2000 {
+        run.on_readable();
+        if run.reap() && !run.start_next() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(run.is_finished());
+    assert_eq!(fake.calls(), "ufw prepend deny from 45.33.32.156\n");
+    let m = Model {
+        block: Some(&run),
+        ..f.model()
+    };
+    let lines = block_lines(&mut d, &m, 160, 45);
+    assert_eq!(lines[6], "1/1 exit 0  $ ufw prepend deny from 45.33.32.156");
+    assert_eq!(lines[7], "done: 45.33.32.156 blocked");
+    assert_eq!(lines[8], "ufw: ok");
+    // Done: s and t change nothing, x runs nothing again.
+    keys(
+        &mut d,
+        &f,
+        &[
+            Key::Char('s'),
+            Key::Char('t'),
+            Key::Char('x'),
+            Key::Char('y'),
+        ],
+    );
+    assert_eq!(
+        block_lines(&mut d, &m, 160, 45)[4],
+        "ufw prepend deny from 45.33.32.156"
+    );
+    assert_eq!(fake.calls().lines().count(), 1);
+}
+
+#[test]
+fn block_assist_refusals_need_shift_y_and_warnings_show() {
+    let f = Fixture::new();
+    let fake = FakeTools::new(&["ufw"]);
+    let mut d = dashboard();
+    let addr = ip("45.33.32.156");
+    let ctx = SafetyContext {
+        operator: vec![addr],
+        trusted_proxies: vec!["45.33.32.0/24".parse().unwrap()],
+        ..SafetyContext::default()
+    };
+    d.open_block(BlockAssist::new(addr, fake.tools(), ctx, true));
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert_eq!(
+        lines[6],
+        "✗ 45.33.32.156 is your own SSH connection: you would lock yourself out"
+    );
+    assert_eq!(
+        lines[7],
+        "⚠ trusted proxy 45.33.32.0/24: a ban blocks every client behind it"
+    );
+    assert!(lines[9].starts_with("x run it (asks twice"), "{lines:#?}");
+    keys(&mut d, &f, &[Key::Char('x'), Key::Char('y')]);
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert!(lines[9].starts_with("Refused for the reason above. Y (shift+y)"));
+    assert_eq!(d.on_key(Key::Char('y'), &f.model()), Action::None);
+    assert_eq!(d.on_key(Key::Char('Y'), &f.model()), Action::RunBlock);
+}
+
+#[test]
+fn block_assist_without_tools_and_for_ipv6() {
+    let f = Fixture::new();
+    let none = FakeTools::new(&[]);
+    let mut d = dashboard();
+    d.open_block(BlockAssist::new(
+        ip("2a01:4f8::1"),
+        none.tools(),
+        SafetyContext::default(),
+        true,
+    ));
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert!(lines[0].starts_with("tools: none found"));
+    assert!(lines[1].contains("○ its /64 2a01:4f8::/64"), "{lines:#?}");
+    assert_eq!(lines[3], "no tool found here: the command would be");
+    assert_eq!(lines[4], "ufw prepend deny from 2a01:4f8::1");
+    keys(&mut d, &f, &[Key::Char('x')]);
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert!(lines
+        .iter()
+        .any(|l| l == "no firewall tool was found on PATH or in /usr/sbin, /sbin"));
+    // The IPv4-only tool is not offered for IPv6.
+    let fake = FakeTools::new(&["iptables", "ip6tables"]);
+    d.open_block(BlockAssist::new(
+        ip("2a01:4f8::1"),
+        fake.tools(),
+        SafetyContext::default(),
+        true,
+    ));
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert_eq!(lines[2], "tool (t): ● ip6tables");
+    assert_eq!(lines[4], "ip6tables -I INPUT -s 2a01:4f8::1 -j DROP");
+    for (w, h) in [(40, 10), (41, 11), (60, 15), (3, 3), (1, 1), (0, 0)] {
+        block_lines_any(&mut d, &f, w, h);
+    }
+}
+
+/// Draw at any size: no panic, a consistent grid.
+fn block_lines_any(d: &mut Dashboard, f: &Fixture, w: u16, h: u16) {
+    let mut g = Grid::new(w, h);
+    d.draw(&mut g, &f.model());
+    g.check_invariants().unwrap();
 }
