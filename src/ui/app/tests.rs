@@ -1383,3 +1383,33 @@ fn block_lines_any(d: &mut Dashboard, f: &Fixture, w: u16, h: u16) {
     d.draw(&mut g, &f.model());
     g.check_invariants().unwrap();
 }
+
+#[test]
+fn hook_output_frames_carry_no_sequence_from_the_child() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let run = finished_hook(
+        "printf 'osc8 \\033]8;;http://x\\033\\\\link\\n'; \
+         printf 'title \\033]0;pwned\\007 c1 \\302\\233 31m raw \\233 31m\\n'; \
+         printf 'dcs \\033P+q\\033\\\\ da \\033[>0q bidi \\342\\200\\256evil\\n'",
+        "8.8.4.4",
+    );
+    d.open_hook_output();
+    let mut renderer = crate::ui::Renderer::new(160, 45, crate::ui::RenderMode::default());
+    let mut out = Vec::new();
+    d.draw(renderer.frame(), &with_hook(&f, &run));
+    renderer.render(&mut out);
+    crate::ui::diff::audit(&out).unwrap();
+    for bad in [
+        &b"\x1b]"[..],
+        b"\x1bP",
+        b"\x1b[>",
+        b"\x07",
+        "\u{9b}".as_bytes(),
+        "\u{202e}".as_bytes(),
+    ] {
+        assert!(!out.windows(bad.len()).any(|w| w == bad), "{bad:?} written");
+    }
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("evil") && text.contains("pwned"), "drawn");
+}
