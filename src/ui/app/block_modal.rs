@@ -70,6 +70,13 @@ impl BlockAssist {
         assist
     }
 
+    /// The whois network of the address (issue 4 fills it in): a third
+    /// scope choice.
+    pub fn with_network(mut self, network: Option<IpNet>) -> BlockAssist {
+        self.network = network;
+        self
+    }
+
     pub fn ip(&self) -> IpAddr {
         self.ip
     }

@@ -1244,6 +1244,21 @@ fn block_assist_shows_the_command_and_runs_nothing_when_disabled() {
     assert_eq!(d.on_key(Key::Esc, &f.model()), Action::CloseJob);
     assert!(matches!(d.modal(), Modal::None));
     assert_eq!(fake.calls(), "", "nothing ran");
+
+    // A whois network is the third scope.
+    let assist = BlockAssist::new(addr, fake.tools(), SafetyContext::default(), false)
+        .with_network(Some("45.32.0.0/15".parse().unwrap()));
+    d.open_block(assist);
+    keys(&mut d, &f, &[Key::Char('s'), Key::Char('s')]);
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert!(
+        lines[1].ends_with("● whois network 45.32.0.0/15"),
+        "{lines:#?}"
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l == "⚠ 45.32.0.0/15 covers many addresses"));
+    assert_eq!(lines[4], "ufw prepend deny from 45.32.0.0/15");
 }
 
 #[test]
