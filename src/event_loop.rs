@@ -23,6 +23,8 @@ const FILES_PACED: Token = Token(6);
 const INPUT: Token = Token(7);
 const KEY_TIMER: Token = Token(8);
 const FRAME: Token = Token(9);
+/// The output pipe of the dashboard's running hook or block command.
+const CHILD: Token = Token(10);
 
 /// Logs are read at most this often. A busy nginx writes one line per
 /// request and inotify reports every write; reading on each would cost a
@@ -118,7 +120,7 @@ impl EventLoop {
 
     /// Run the dashboard until the operator quits or a terminating signal.
     pub fn run_dashboard(&mut self, engine: &mut Engine, ui: &mut Session) -> io::Result<Ending> {
-        ui.register(self.poll.registry(), INPUT, KEY_TIMER, FRAME)?;
+        ui.register(self.poll.registry(), [INPUT, KEY_TIMER, FRAME, CHILD])?;
         self.run(engine, None, Some(ui))
     }
 
@@ -190,6 +192,11 @@ impl EventLoop {
                     FRAME => {
                         if let Some(ui) = ui.as_deref_mut() {
                             ui.on_frame_timer();
+                        }
+                    }
+                    CHILD => {
+                        if let Some(ui) = ui.as_deref_mut() {
+                            ui.on_child_ready();
                         }
                     }
                     _ => {} // unknown tokens are ignored

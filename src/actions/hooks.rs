@@ -104,6 +104,11 @@ impl HookRun {
         self.child.status().is_some()
     }
 
+    /// The exit status once reaped.
+    pub fn status(&self) -> Option<ExitStatus> {
+        self.child.status()
+    }
+
     /// Process (and process group) id, for the status line.
     pub fn pid(&self) -> i32 {
         self.child.pid()

@@ -9,8 +9,11 @@
 //! a hook, block assist) comes back as an [`Action`] for the session.
 
 mod activity;
+mod block_modal;
 mod draw;
+mod filter_form;
 mod modal;
+mod output;
 mod table;
 mod theme;
 
@@ -20,12 +23,18 @@ use tui_textarea::{Input, Key as EditKey, TextArea};
 
 use super::grid::Grid;
 use super::input::Key;
-use crate::config::Config;
+use crate::actions::block::BlockRun;
+use crate::actions::hooks::HookRun;
+use crate::config::{Config, FilterConfig};
 use crate::detect::Detector;
 use crate::headless::SourceReport;
 use crate::parse::UnixTime;
 use crate::table::{IpTable, Row};
+use crate::ui::filter::FilterSpec;
 
+pub use block_modal::BlockAssist;
+pub use filter_form::FilterForm;
+pub use output::OutputScroll;
 pub use theme::Theme;
 
 /// How long a status message stays in the hints line.
@@ -44,19 +53,14 @@ pub struct Model<'a> {
     pub now: UnixTime,
     /// Seconds between socket dumps, for new connections per second.
     pub interval_secs: f64,
-}
-
-/// A structured row filter, composed with the quick text filter and
-/// suspicious mode. The `f` modal's parsed filter implements it.
-pub trait RowFilter {
-    /// Whether `row` is shown.
-    fn matches(&self, row: &Row, table: &IpTable, detector: &Detector) -> bool;
-    /// Short text for the header's filter marker.
-    fn describe(&self) -> String;
+    /// The hook run the hook modal shows (running or finished).
+    pub hook: Option<&'a HookRun>,
+    /// The block commands the block modal shows (running or finished).
+    pub block: Option<&'a BlockRun>,
 }
 
 /// What a key asks of the session (beyond redrawing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     None,
     Quit,
@@ -75,8 +79,15 @@ pub enum Action {
         index: usize,
         ip: IpAddr,
     },
-    /// `f`: open the structured filter modal.
-    OpenFilter,
+    /// The hook modal was closed: stop its run if it still goes (block
+    /// commands are left to finish).
+    CloseJob,
+    /// `c` in the hook modal: copy its output.
+    CopyOutput,
+    /// `c` in block assist: copy these commands.
+    CopyText(String),
+    /// Block assist was confirmed: start its commands.
+    RunBlock,
 }
 
 /// The two panels Tab switches between.
@@ -130,13 +141,26 @@ pub enum Modal {
     Detail(IpAddr),
     /// The `/` line being edited.
     FilterLine(Box<TextArea<'static>>),
-    // Block assist, hook output and the structured filter modal join here.
+    /// The structured filter (`f`) being edited.
+    Filter(Box<FilterForm>),
+    /// A hook's output (`Model::hook`), live while it runs.
+    Hook(OutputScroll),
+    /// Block assist, then its commands' output (`Model::block`).
+    Block(Box<BlockAssist>),
+}
+
+/// The structured filter in force and the text of its fields as typed
+/// (the `f` modal opens on them again).
+#[derive(Debug, Clone, Default)]
+struct StructuredFilter {
+    spec: FilterSpec,
+    fields: filter_form::FieldTexts,
 }
 
 /// Filters put aside by suspicious mode, put back when it ends.
 struct SavedFilters {
     text: Option<String>,
-    filter: Option<Box<dyn RowFilter>>,
+    filter: StructuredFilter,
 }
 
 /// The table's cursor: the address it is on, so it follows that address
@@ -164,8 +188,10 @@ pub struct Dashboard {
     suspicious: bool,
     /// Quick text filter, lower-case.
     text_filter: Option<String>,
-    /// Structured filter (`f`); `None` shows every row.
-    pub filter: Option<Box<dyn RowFilter>>,
+    /// Structured filter (`f`); it always holds the config's CIDR lists.
+    filter: StructuredFilter,
+    /// `[filters]` of the config, part of every structured filter.
+    filter_config: FilterConfig,
     saved: Option<SavedFilters>,
     modal: Modal,
     status: Option<(String, UnixTime)>,
@@ -191,7 +217,20 @@ impl Dashboard {
             .collect();
         let mut d = Dashboard::new(host, color, hooks);
         d.suspicious = config.suspicious_only;
+        d.set_filter_config(config.filters.clone());
         d
+    }
+
+    /// The config's `[filters]`: always applied, beside what `f` sets.
+    pub fn set_filter_config(&mut self, config: FilterConfig) {
+        self.filter.spec = FilterSpec::from_config(&config);
+        self.filter.fields = Default::default();
+        self.filter_config = config;
+    }
+
+    /// The structured filter in force.
+    pub fn filter(&self) -> &FilterSpec {
+        &self.filter.spec
     }
 
     /// A dashboard for `host` with hooks `(key, label)`.
@@ -206,7 +245,8 @@ impl Dashboard {
             activity_scroll: 0,
             suspicious: false,
             text_filter: None,
-            filter: None,
+            filter: StructuredFilter::default(),
+            filter_config: FilterConfig::default(),
             saved: None,
             modal: Modal::None,
             status: None,
@@ -241,22 +281,20 @@ impl Dashboard {
 
     /// Whether a key goes to a text field (so `q` is a letter, not quit).
     pub fn is_editing(&self) -> bool {
-        matches!(self.modal, Modal::FilterLine(_))
+        matches!(self.modal, Modal::FilterLine(_) | Modal::Filter(_))
     }
 
     /// Rows shown in the table, filtered and in the chosen order.
     pub fn visible_rows<'t>(&self, m: &Model<'t>) -> Vec<&'t Row> {
         let needle = self.text_filter.as_deref().map(str::as_bytes);
         let mut ip_text = String::new();
+        let end = m.table.window_end(m.now);
         let mut rows: Vec<&Row> = m
             .table
             .rows()
             .filter(|r| !self.suspicious || !m.detector.reasons(r).is_empty())
-            .filter(|r| {
-                self.filter
-                    .as_ref()
-                    .map_or(true, |f| f.matches(r, m.table, m.detector))
-            })
+            // No whois or GeoIP organisation yet: text matches IP, path, agent.
+            .filter(|r| self.filter.spec.matches(r, m.table, None, end))
             .filter(|r| needle.map_or(true, |n| row_has_text(r, m.table, n, &mut ip_text)))
             .collect();
         table::sort_rows(&mut rows, self.sort);
@@ -282,6 +320,19 @@ impl Dashboard {
                 self.on_filter_key(key);
                 Action::None
             }
+            Modal::Filter(_) => {
+                self.on_form_key(key);
+                Action::None
+            }
+            Modal::Hook(_) => self.on_hook_key(key, m),
+            Modal::Block(ref mut assist) => match key {
+                Key::Esc => {
+                    self.modal = Modal::None;
+                    Action::CloseJob
+                }
+                Key::Char('q') => Action::Quit,
+                key => assist.on_key(key),
+            },
             Modal::Help => {
                 if matches!(key, Key::Esc | Key::Char('?') | Key::Enter) {
                     self.modal = Modal::None;
@@ -312,7 +363,6 @@ impl Dashboard {
             Key::Esc => self.status = None,
             Key::Char('?') => self.modal = Modal::Help,
             Key::Char('r') => return Action::Refresh,
-            Key::Char('f') => return Action::OpenFilter,
             Key::Char('c') => return ip.map_or(Action::None, Action::Copy),
             Key::Char('w') => return ip.map_or(Action::None, Action::Whois),
             Key::Char('b') => return ip.map_or(Action::None, Action::Block),
@@ -324,6 +374,10 @@ impl Dashboard {
             }
             Key::Char('!') => self.toggle_suspicious(m.now),
             Key::Char('/') => self.open_filter_line(),
+            Key::Char('f') => {
+                let form = FilterForm::new(&self.filter.fields);
+                self.modal = Modal::Filter(Box::new(form));
+            }
             Key::Tab | Key::BackTab => self.switch_panel(),
             Key::Enter => {
                 if let Some(ip) = ip {
@@ -333,6 +387,49 @@ impl Dashboard {
             _ => self.move_key(key, m),
         }
         Action::None
+    }
+
+    /// A key in the hook modal: scroll, copy, close, or run a hook again
+    /// (for the same address).
+    fn on_hook_key(&mut self, key: Key, m: &Model<'_>) -> Action {
+        if let Modal::Hook(scroll) = &mut self.modal {
+            if scroll.on_key(key) {
+                return Action::None;
+            }
+        }
+        match key {
+            Key::Esc | Key::Enter => {
+                self.modal = Modal::None;
+                Action::CloseJob
+            }
+            Key::Char('c') => Action::CopyOutput,
+            Key::Char('q') => Action::Quit,
+            Key::Char(c @ '1'..='9') => self.hook_action(c, m.hook.map(|h| h.ip), m.now),
+            _ => Action::None,
+        }
+    }
+
+    /// Whether a child's output is on screen (its run is kept for it).
+    pub fn shows_output(&self) -> bool {
+        matches!(self.modal, Modal::Hook(_) | Modal::Block(_))
+    }
+
+    /// Open block assist (the session detects the tools and the context).
+    pub fn open_block(&mut self, assist: BlockAssist) {
+        self.modal = Modal::Block(Box::new(assist));
+    }
+
+    /// Block assist, when it is open.
+    pub fn block_assist_mut(&mut self) -> Option<&mut BlockAssist> {
+        match &mut self.modal {
+            Modal::Block(assist) => Some(assist),
+            _ => None,
+        }
+    }
+
+    /// Show the output of the hook the session just started.
+    pub fn open_hook_output(&mut self) {
+        self.modal = Modal::Hook(OutputScroll::default());
     }
 
     fn hook_action(&mut self, c: char, ip: Option<IpAddr>, now: UnixTime) -> Action {
@@ -367,9 +464,13 @@ impl Dashboard {
             self.set_status("suspicious mode off", now);
         } else {
             self.suspicious = true;
+            let config_only = StructuredFilter {
+                spec: FilterSpec::from_config(&self.filter_config),
+                fields: Default::default(),
+            };
             self.saved = Some(SavedFilters {
                 text: self.text_filter.take(),
-                filter: self.filter.take(),
+                filter: std::mem::replace(&mut self.filter, config_only),
             });
             self.set_status("suspicious mode: only suspicious IPs, with reasons", now);
         }
@@ -377,9 +478,7 @@ impl Dashboard {
     }
 
     fn open_filter_line(&mut self) {
-        let text = self.text_filter.clone().unwrap_or_default();
-        let mut area = TextArea::new(vec![text]);
-        area.move_cursor(tui_textarea::CursorMove::End);
+        let area = line_editor(self.text_filter.as_deref().unwrap_or(""));
         self.modal = Modal::FilterLine(Box::new(area));
     }
 
@@ -391,20 +490,30 @@ impl Dashboard {
         };
         match key {
             Key::Enter => {
-                let text = area.lines().first().map_or("", |l| l.trim());
+                let text = line_text(area).trim();
                 self.text_filter = (!text.is_empty()).then(|| text.to_lowercase());
                 self.modal = Modal::None;
                 self.activity_scroll = 0;
             }
             Key::Esc => self.modal = Modal::None,
-            key => {
-                let len = area.lines().first().map_or(0, |l| l.chars().count());
-                if matches!(key, Key::Char(_)) && len >= MAX_FILTER_CHARS {
-                    return;
-                }
-                if let Some(input) = edit_input(key) {
-                    area.input(input);
-                }
+            key => edit_line(area, key),
+        }
+    }
+
+    /// A key while the `f` modal is open: Enter applies what parses (or
+    /// shows the errors beside their fields and applies nothing).
+    fn on_form_key(&mut self, key: Key) {
+        let Modal::Filter(form) = &mut self.modal else {
+            return;
+        };
+        match form.on_key(key, &self.filter_config) {
+            filter_form::Outcome::Editing => {}
+            filter_form::Outcome::Close => self.modal = Modal::None,
+            filter_form::Outcome::Apply(applied) => {
+                let (spec, fields) = *applied;
+                self.filter = StructuredFilter { spec, fields };
+                self.modal = Modal::None;
+                self.activity_scroll = 0;
             }
         }
     }
@@ -489,6 +598,30 @@ fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
         || haystack
             .windows(needle.len())
             .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// A one-line editor holding `text`, the cursor at its end.
+fn line_editor(text: &str) -> TextArea<'static> {
+    let mut area = TextArea::new(vec![text.to_string()]);
+    area.move_cursor(tui_textarea::CursorMove::End);
+    area
+}
+
+/// The text of a one-line editor.
+fn line_text<'a>(area: &'a TextArea<'_>) -> &'a str {
+    area.lines().first().map_or("", String::as_str)
+}
+
+/// Edit a one-line field with `key` (the `/` line and the `f` modal's
+/// fields), up to `MAX_FILTER_CHARS` characters.
+fn edit_line(area: &mut TextArea<'_>, key: Key) {
+    let len = line_text(area).chars().count();
+    if matches!(key, Key::Char(_)) && len >= MAX_FILTER_CHARS {
+        return;
+    }
+    if let Some(input) = edit_input(key) {
+        area.input(input);
+    }
 }
 
 /// Our key as tui-textarea input, for keys that edit one line. Enter, Tab

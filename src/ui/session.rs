@@ -8,20 +8,31 @@
 //! quiet. A resize only marks the screen dirty (a storm of SIGWINCH costs
 //! one frame); the size is read when the frame is drawn. Each frame is one
 //! `write`.
+//!
+//! A hook (`1`…`9`) runs as a child whose output pipe joins the loop under
+//! the CHILD token: its bytes stream into the hook modal, SIGCHLD reaps it,
+//! the tick enforces its timeout, and frames keep coming meanwhile. Block
+//! assist's commands (`b`, once confirmed) run the same way, one after
+//! another, each by argv. One child at a time.
 
 use std::io;
 use std::mem;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
 use super::app::{self, Action, Dashboard, Model};
 use super::input::{Key, KeyDecoder};
 use super::terminal::{self, Terminal};
 use super::{RenderMode, Renderer};
+use crate::actions::block::{BlockRecord, BlockRun, SafetyContext, Tools};
+use crate::actions::hooks::HookRun;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::headless::SourceReport;
+use crate::parse::UnixTime;
 use crate::sys::timerfd::TimerFd;
 
 /// Shortest time between two frames (10 frames a second at most).
@@ -61,6 +72,65 @@ pub struct Session {
     /// Keys decoded from one read, handled after the decoder lets go.
     keys: Vec<Key>,
     tmux: bool,
+    /// The loop's registry, for a child's pipe, and the token it gets.
+    registry: Option<Registry>,
+    child_token: Token,
+    /// The child the dashboard runs (kept after it ends while its modal shows).
+    job: Option<Job>,
+    /// The job's pipe is in the poll (for a block run: this fd).
+    job_registered: Option<i32>,
+    /// Hooks, `[filters]`, block execution and the safety checks' inputs.
+    config: Config,
+    /// Every block run to its end in this session, for history (issue 4).
+    pub blocks: Vec<BlockRecord>,
+}
+
+/// A child run for the operator.
+enum Job {
+    Hook(HookRun),
+    Block(BlockRun),
+}
+
+impl Job {
+    fn is_finished(&self) -> bool {
+        match self {
+            Job::Hook(run) => run.is_finished(),
+            Job::Block(run) => run.is_finished(),
+        }
+    }
+
+    /// For messages: `hook 1`.
+    fn name(&self) -> String {
+        match self {
+            Job::Hook(run) => format!("hook {}", run.key),
+            Job::Block(_) => "a block command".into(),
+        }
+    }
+
+    /// The output the modal shows: the hook's, or the current (else the
+    /// last) block command's.
+    fn output(&self) -> &[u8] {
+        match self {
+            Job::Hook(run) => run.output().bytes(),
+            Job::Block(run) => match run.running() {
+                Some((_, out)) => out.bytes(),
+                None => run
+                    .record()
+                    .commands
+                    .last()
+                    .map_or(&[][..], |c| c.output.bytes()),
+            },
+        }
+    }
+
+    /// The pipe to watch now.
+    fn fd(&self) -> Option<i32> {
+        use std::os::fd::AsRawFd;
+        match self {
+            Job::Hook(run) => Some(run.as_raw_fd()),
+            Job::Block(run) => run.fd(),
+        }
+    }
 }
 
 impl Session {
@@ -93,6 +163,12 @@ impl Session {
             pending: Vec::new(),
             keys: Vec::new(),
             tmux: terminal::in_tmux(std::env::var_os("TMUX").as_deref()),
+            registry: None,
+            child_token: Token(usize::MAX),
+            job: None,
+            job_registered: None,
+            config: config.clone(),
+            blocks: Vec::new(),
         })
     }
 
@@ -109,17 +185,19 @@ impl Session {
         self.terminal.leave()
     }
 
-    /// Register the tty and the two timers with the loop's poll.
+    /// Register the tty and the two timers with the loop's poll; a child's
+    /// pipe will be registered under `child` while it runs.
     pub fn register(
         &mut self,
         registry: &Registry,
-        input: Token,
-        key_timer: Token,
-        frame: Token,
+        [input, key_timer, frame, child]: [Token; 4],
     ) -> io::Result<()> {
         registry.register(&mut self.terminal, input, Interest::READABLE)?;
         registry.register(&mut self.key_timer, key_timer, Interest::READABLE)?;
-        registry.register(&mut self.frame_timer, frame, Interest::READABLE)
+        registry.register(&mut self.frame_timer, frame, Interest::READABLE)?;
+        self.registry = Some(registry.try_clone()?);
+        self.child_token = child;
+        Ok(())
     }
 
     /// The tty is readable: read until it would block, decode, handle keys.
@@ -174,7 +252,7 @@ impl Session {
     fn on_key(&mut self, key: Key, engine: &mut Engine) -> Flow {
         self.dirty = true;
         let action = {
-            let model = model(engine, &[]);
+            let model = model(engine, &[], self.job.as_ref());
             self.dashboard.on_key(key, &model)
         };
         let now = engine.core.now;
@@ -202,13 +280,206 @@ impl Session {
                 );
             }
             Action::Whois(_) => self.dashboard.set_status(later("whois lookup"), now),
-            Action::Block(_) => self.dashboard.set_status(later("block assist"), now),
-            Action::Hook { .. } => self.dashboard.set_status(later("running hooks"), now),
-            Action::OpenFilter => self
-                .dashboard
-                .set_status(later("the structured filter"), now),
+            Action::Block(ip) => self.open_block(ip),
+            Action::Hook { index, ip } => self.start_hook(index, ip, now),
+            Action::CloseJob => self.close_job(),
+            Action::CopyOutput => self.copy_output(now),
+            Action::CopyText(text) => self.copy_text(&text, "the command", now),
+            Action::RunBlock => self.start_block(now),
         }
         Flow::Continue
+    }
+
+    /// Whether a child still runs (then says so: one at a time).
+    fn is_busy(&mut self, now: UnixTime) -> bool {
+        let Some(job) = self.job.as_ref().filter(|j| !j.is_finished()) else {
+            return false;
+        };
+        let text = format!(
+            "{} is still running: wait for it (Esc in a hook's window stops the hook)",
+            job.name()
+        );
+        self.dashboard.set_status(text, now);
+        true
+    }
+
+    /// Run hook `index` for `ip`, unless a child is still running.
+    fn start_hook(&mut self, index: usize, ip: IpAddr, now: UnixTime) {
+        if self.is_busy(now) {
+            return;
+        }
+        self.end_job();
+        let Some(hook) = self.config.actions.hooks.get(index) else {
+            return;
+        };
+        match HookRun::spawn(hook, ip, Instant::now()) {
+            Ok(run) => {
+                self.job = Some(Job::Hook(run));
+                self.register_job(now);
+                self.dashboard.open_hook_output();
+            }
+            Err(e) => {
+                let text = format!("hook {}: cannot start: {e}", hook.key);
+                self.dashboard.set_status(text, now);
+            }
+        }
+    }
+
+    /// `b`: block assist for `ip`, with the tools and the safety context
+    /// as they are now.
+    fn open_block(&mut self, ip: IpAddr) {
+        let assist = app::BlockAssist::new(
+            ip,
+            Tools::detect(),
+            SafetyContext::from_system(&self.config),
+            self.config.actions.enable_block_execution,
+        );
+        if self.job.as_ref().is_some_and(Job::is_finished) {
+            self.end_job();
+        }
+        self.dashboard.open_block(assist);
+    }
+
+    /// Block assist was confirmed: start its commands in the loop.
+    fn start_block(&mut self, now: UnixTime) {
+        let busy = self.is_busy(now);
+        let Some(assist) = self.dashboard.block_assist_mut() else {
+            return;
+        };
+        if busy {
+            assist.cancel();
+            return;
+        }
+        match assist.start(now) {
+            Ok(run) => {
+                self.end_job();
+                let ended = run.is_finished(); // the tool could not start
+                self.job = Some(Job::Block(run));
+                if ended {
+                    self.block_finished();
+                } else {
+                    self.register_job(now);
+                }
+            }
+            Err(e) => self.dashboard.set_status(format!("block: {e}"), now),
+        }
+    }
+
+    /// Put the job's current pipe in the poll.
+    fn register_job(&mut self, now: UnixTime) {
+        let (Some(registry), Some(fd)) = (&self.registry, self.job.as_ref().and_then(Job::fd))
+        else {
+            return;
+        };
+        match registry.register(&mut SourceFd(&fd), self.child_token, Interest::READABLE) {
+            Ok(()) => self.job_registered = Some(fd),
+            // Its output is still read when it is reaped.
+            Err(e) => self
+                .dashboard
+                .set_status(format!("cannot watch the output: {e}"), now),
+        }
+    }
+
+    /// Take the pipe out of the poll (before it is closed).
+    fn deregister_job(&mut self) {
+        if let (Some(registry), Some(fd)) = (&self.registry, self.job_registered.take()) {
+            let _ = registry.deregister(&mut SourceFd(&fd));
+        }
+    }
+
+    /// Forget the job (a child still running is killed with its group).
+    fn end_job(&mut self) {
+        self.deregister_job();
+        self.job = None;
+    }
+
+    /// Its modal was closed: stop a running hook (it is reaped later),
+    /// forget a finished job. Block commands are left to finish: stopping
+    /// a firewall change half-way helps nobody.
+    fn close_job(&mut self) {
+        match self.job.as_mut() {
+            Some(Job::Hook(run)) if !run.is_finished() => run.cancel(Instant::now()),
+            Some(Job::Block(run)) if !run.is_finished() => {}
+            _ => self.end_job(),
+        }
+    }
+
+    /// The child's pipe is readable.
+    pub fn on_child_ready(&mut self) {
+        let got = match self.job.as_mut() {
+            Some(Job::Hook(run)) => run.on_readable(),
+            Some(Job::Block(run)) => run.on_readable(),
+            None => false,
+        };
+        self.dirty |= got;
+    }
+
+    /// SIGCHLD (or a tick, in case signals were merged): reap the child if
+    /// it ended, start a block's next command; forget the job when it is
+    /// over and nobody looks at it any more.
+    fn reap_job(&mut self) {
+        let reaped = match self.job.as_mut() {
+            Some(Job::Hook(run)) => !run.is_finished() && run.try_reap().is_some(),
+            Some(Job::Block(run)) => run.reap(),
+            None => false,
+        };
+        if !reaped {
+            return;
+        }
+        self.dirty = true;
+        self.deregister_job();
+        if let Some(Job::Block(run)) = self.job.as_mut() {
+            if run.start_next() {
+                return self.register_job(crate::parse::time::now());
+            }
+            self.block_finished();
+        }
+        if !self.dashboard.shows_output() {
+            self.end_job();
+        }
+    }
+
+    /// A block run ended: keep its record, say how it went (also when its
+    /// modal was closed).
+    fn block_finished(&mut self) {
+        let Some(Job::Block(run)) = &self.job else {
+            return;
+        };
+        let record = run.record().clone();
+        let target = crate::actions::block::target_text(record.target);
+        let tool = record.tool.program();
+        let text = if record.succeeded() {
+            format!("blocked {target} with {tool}")
+        } else {
+            format!("blocking {target} with {tool} failed")
+        };
+        self.blocks.push(record);
+        self.dashboard.set_status(text, crate::parse::time::now());
+    }
+
+    fn copy_output(&mut self, now: UnixTime) {
+        let Some(job) = &self.job else { return };
+        let text = String::from_utf8_lossy(job.output()).into_owned();
+        let what = format!("{} lines of output", text.lines().count());
+        self.copy_text(&text, &what, now);
+    }
+
+    /// OSC 52 with `text` (line breaks kept), and a message saying so.
+    fn copy_text(&mut self, text: &str, what: &str, now: UnixTime) {
+        self.pending
+            .extend_from_slice(&terminal::osc52_copy_lines(text, self.tmux));
+        let cut = if text.len() > terminal::OSC52_MAX_TEXT {
+            format!(" (the first {} KiB)", terminal::OSC52_MAX_TEXT >> 10)
+        } else {
+            String::new()
+        };
+        let via = if self.tmux { ", through tmux" } else { "" };
+        self.dashboard.set_status(
+            format!(
+                "copied {what}{cut} to the clipboard (OSC 52{via}; the terminal must allow it)"
+            ),
+            now,
+        );
     }
 
     /// Ctrl-Z or SIGTSTP: give the terminal back and stop; on return we
@@ -236,6 +507,7 @@ impl Session {
             libc::SIGTSTP => self.suspend(),
             libc::SIGCONT => self.after_continue(),
             libc::SIGTERM | libc::SIGINT | libc::SIGHUP => return true,
+            libc::SIGCHLD => self.reap_job(),
             _ => {}
         }
         false
@@ -245,6 +517,12 @@ impl Session {
     pub fn on_tick(&mut self, engine: &Engine) {
         self.dashboard.utc_offset = app::local_utc_offset(engine.core.now);
         self.dirty = true;
+        match self.job.as_mut() {
+            Some(Job::Hook(run)) => run.on_tick(Instant::now()),
+            Some(Job::Block(run)) => run.on_tick(Instant::now()),
+            None => {}
+        }
+        self.reap_job();
     }
 
     /// The frame timer fired: the gap has passed; the frame itself is drawn
@@ -287,7 +565,7 @@ impl Session {
             self.renderer.invalidate();
         }
         let sources = engine.source_reports();
-        let model = model(engine, &sources);
+        let model = model(engine, &sources, self.job.as_ref());
         self.dashboard.draw(self.renderer.frame(), &model);
         self.out.clear();
         self.out.append(&mut self.pending);
@@ -301,8 +579,16 @@ impl Session {
     }
 }
 
-fn model<'e>(engine: &'e Engine, sources: &'e [SourceReport]) -> Model<'e> {
+fn model<'e>(engine: &'e Engine, sources: &'e [SourceReport], job: Option<&'e Job>) -> Model<'e> {
     Model {
+        hook: match job {
+            Some(Job::Hook(run)) => Some(run),
+            _ => None,
+        },
+        block: match job {
+            Some(Job::Block(run)) => Some(run),
+            _ => None,
+        },
         table: &engine.core.table,
         detector: &engine.core.detector,
         sources,

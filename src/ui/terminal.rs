@@ -387,8 +387,18 @@ fn stop_self() {
 /// C1) are dropped from `text` first, and it is cut to [`OSC52_MAX_TEXT`]
 /// bytes, so the result is always one well-formed sequence.
 pub fn osc52_copy(text: &str, tmux: bool) -> Vec<u8> {
+    osc52(text, tmux, |c| !c.is_control())
+}
+
+/// As [`osc52_copy`], but line breaks and tabs are kept (a command's
+/// output). Inside the base64 payload they cannot act on the terminal.
+pub fn osc52_copy_lines(text: &str, tmux: bool) -> Vec<u8> {
+    osc52(text, tmux, |&c| !c.is_control() || c == '\n' || c == '\t')
+}
+
+fn osc52(text: &str, tmux: bool, keep: fn(&char) -> bool) -> Vec<u8> {
     let mut clean = String::with_capacity(text.len().min(OSC52_MAX_TEXT));
-    for c in text.chars().filter(|c| !c.is_control()) {
+    for c in text.chars().filter(keep) {
         if clean.len() + c.len_utf8() > OSC52_MAX_TEXT {
             break;
         }

@@ -121,47 +121,86 @@ fn shell_quote(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
 }
 
+/// One dashboard run in a 160×45 tmux window on the fixtures. The pane's
+/// shell records `stty -g` before and after, and the exit code, in `dir`.
+struct Run {
+    tmux: Tmux,
+    before: PathBuf,
+    after: PathBuf,
+    rc: PathBuf,
+}
+
+impl Run {
+    /// Start it; `env` is put before the command (`VAR=value …`), `args`
+    /// after the fixture flags (already quoted).
+    fn start(dir: &Path, env: &str, args: &str) -> Run {
+        let tmux = Tmux {
+            socket: dir.join("tmux.sock"),
+        };
+        let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logs/combined.log");
+        let (before, after, rc) = (
+            dir.join("stty.before"),
+            dir.join("stty.after"),
+            dir.join("rc"),
+        );
+        let home = dir.join("home");
+        let script = format!(
+            "stty -g > {before}; HOME={home} XDG_CONFIG_HOME={home} {env} {bin} --log-path {log} \
+             --from-start --no-auth-log --proc-root {proc} --no-geoip --no-whois --no-history \
+             {args}; echo $? > {rc}; stty -g > {after}; exec sleep 600",
+            before = shell_quote(&before),
+            home = shell_quote(&home),
+            bin = shell_quote(&harness::nethergaze_bin()),
+            log = shell_quote(&log),
+            proc = shell_quote(Path::new(PROC_ROOT)),
+            rc = shell_quote(&rc),
+            after = shell_quote(&after),
+        );
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "ng",
+            "-x",
+            "160",
+            "-y",
+            "45",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        Run {
+            tmux,
+            before,
+            after,
+            rc,
+        }
+    }
+
+    /// `q`: exit 0, the terminal as it was.
+    fn quit(&self) {
+        self.tmux.send(&["-l", "q"]);
+        wait_until("nethergaze to exit", READY_TIMEOUT, || {
+            !harness::read_or_empty(&self.after).is_empty()
+        });
+        assert_eq!(harness::read_or_empty(&self.rc).trim(), "0");
+        let (b, a) = (
+            harness::read_or_empty(&self.before),
+            harness::read_or_empty(&self.after),
+        );
+        assert!(!b.trim().is_empty());
+        assert_eq!(a, b, "stty -g before and after");
+    }
+}
+
 #[test]
 fn dashboard_in_tmux() {
     if skip_without_tmux() {
         return;
     }
     let dir = harness::tempdir();
-    let tmux = Tmux {
-        socket: dir.path().join("tmux.sock"),
-    };
-    let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logs/combined.log");
-    let (before, after, rc) = (
-        dir.path().join("stty.before"),
-        dir.path().join("stty.after"),
-        dir.path().join("rc"),
-    );
-    let home = dir.path().join("home");
-    let script = format!(
-        "stty -g > {before}; HOME={home} XDG_CONFIG_HOME={home} {bin} --log-path {log} \
-         --from-start --no-auth-log --proc-root {proc} --no-geoip --no-whois --no-history; \
-         echo $? > {rc}; stty -g > {after}; exec sleep 600",
-        before = shell_quote(&before),
-        home = shell_quote(&home),
-        bin = shell_quote(&harness::nethergaze_bin()),
-        log = shell_quote(&log),
-        proc = shell_quote(Path::new(PROC_ROOT)),
-        rc = shell_quote(&rc),
-        after = shell_quote(&after),
-    );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "ng",
-        "-x",
-        "160",
-        "-y",
-        "45",
-        "sh",
-        "-c",
-        &script,
-    ]);
+    let run = Run::start(dir.path(), "", "");
+    let tmux = &run.tmux;
 
     // The table shows every fixture address.
     let screen = tmux.wait_for("every fixture IP", |s| table_ips(s).len() == ROWS.len());
@@ -222,6 +261,12 @@ fn dashboard_in_tmux() {
         s[2].contains("Reqs▼") && !s[2].contains("Conns▼")
     });
 
+    // `r`: logs read and a socket dump now.
+    tmux.send(&["-l", "r"]);
+    tmux.wait_for("the refresh message", |s| {
+        s[44].contains("refreshed: logs read, sockets asked for")
+    });
+
     // SIGWINCH: a narrower window drops the activity log, and the frame fits it.
     tmux.run(&["resize-window", "-t", "ng", "-x", "100", "-y", "30"]);
     let screen = tmux.wait_for("the narrow layout", |s| {
@@ -229,16 +274,158 @@ fn dashboard_in_tmux() {
     });
     assert!(screen[28].contains("sort: requests"), "{}", screen[28]);
 
-    // `q`: exit 0, the terminal as it was.
-    tmux.send(&["-l", "q"]);
-    wait_until("nethergaze to exit", READY_TIMEOUT, || {
-        !harness::read_or_empty(&after).is_empty()
-    });
-    assert_eq!(harness::read_or_empty(&rc).trim(), "0");
-    let (b, a) = (
-        harness::read_or_empty(&before),
-        harness::read_or_empty(&after),
+    run.quit();
+}
+
+/// A bin directory with fake `ufw` and `iptables` that write their argv,
+/// one word a line, to `NAME.argv` beside them.
+fn fake_firewall(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for name in ["ufw", "iptables"] {
+        let path = bin.join(name);
+        let script = format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done >> {log}\necho {name}: rule added\n",
+            log = shell_quote(&bin.join(format!("{name}.argv"))),
+        );
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    bin
+}
+
+/// A config with one hook and block execution on or off.
+fn config_file(dir: &Path, enable_block: bool) -> PathBuf {
+    let path = dir.join(format!("config-{enable_block}.toml"));
+    let text = format!(
+        "[actions]\nenable_block_execution = {enable_block}\n\n\
+         [[actions.hooks]]\nkey = \"1\"\nlabel = \"echo it\"\n\
+         command = \"echo hook {{ip}} $NETHERGAZE_IP\"\n"
     );
-    assert!(!b.trim().is_empty());
-    assert_eq!(a, b, "stty -g before and after");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn has(screen: &[String], text: &str) -> bool {
+    screen.iter().any(|l| l.contains(text))
+}
+
+/// `/ADDR` Enter: the table holds that address alone, the cursor on it.
+fn select(tmux: &Tmux, addr: &str) {
+    tmux.send(&["-l", "/"]);
+    tmux.wait_for("the filter line", |s| s[44].contains("filter:"));
+    tmux.send(&["C-u"]);
+    tmux.send(&["-l", addr]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("one row", |s| table_ips(s) == [addr]);
+}
+
+#[test]
+fn hooks_block_assist_and_the_filter_modal_in_tmux() {
+    if skip_without_tmux() {
+        return;
+    }
+    let dir = harness::tempdir();
+    let bin = fake_firewall(dir.path());
+    let (ufw_log, iptables_log) = (bin.join("ufw.argv"), bin.join("iptables.argv"));
+    let path = format!("PATH={}:\"$PATH\"", shell_quote(&bin));
+    let config = shell_quote(&config_file(dir.path(), false));
+    let run = Run::start(dir.path(), &path, &format!("--config {config}"));
+    let tmux = &run.tmux;
+    tmux.wait_for("every fixture IP", |s| table_ips(s).len() == ROWS.len());
+
+    // `f` with a bad status token: the error under its field, nothing applied.
+    tmux.send(&["-l", "f"]);
+    tmux.wait_for("the filter modal", |s| {
+        has(s, "Filter (all parts must match)")
+    });
+    tmux.send(&["Tab"]);
+    tmux.send(&["-l", "4xq"]);
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for("the inline error", |s| {
+        has(s, "✗ status codes: not a status code `4xq`")
+    });
+    assert!(!screen[0].contains("status:"), "{}", screen[0]);
+    // A good one narrows the table (and the header says so).
+    tmux.send(&["C-u"]);
+    tmux.send(&["-l", "404"]);
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for("the status filter", |s| {
+        s[0].contains("status:404") && !has(s, "Filter (all parts")
+    });
+    assert_eq!(
+        sorted(table_ips(&screen)),
+        ["151.101.1.69", "45.33.32.156", "91.198.174.192"]
+    );
+    // Cleared again: every row.
+    tmux.send(&["-l", "f"]);
+    tmux.wait_for("the filter modal", |s| {
+        has(s, "Filter (all parts must match)")
+    });
+    tmux.send(&["Tab", "C-u", "Enter"]);
+    tmux.wait_for("every row again", |s| {
+        table_ips(s).len() == ROWS.len() && !s[0].contains("status:")
+    });
+
+    // `1`: the hook's output, with the selected address twice ({ip} and
+    // $NETHERGAZE_IP).
+    select(tmux, "45.33.32.156");
+    tmux.send(&["-l", "1"]);
+    let screen = tmux.wait_for("the hook's output", |s| {
+        has(s, "hook 45.33.32.156 45.33.32.156") && has(s, "exit 0")
+    });
+    assert!(has(&screen, "Hook 1: echo it · 45.33.32.156"));
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the hook modal to close", |s| !has(s, "Hook 1:"));
+
+    // `b` with execution off: the command shown, x and y run nothing.
+    tmux.send(&["-l", "b"]);
+    let screen = tmux.wait_for("block assist", |s| has(s, "Block assist: 45.33.32.156"));
+    assert!(
+        has(&screen, "tools: ufw, iptables"),
+        "{}",
+        screen.join("\n")
+    );
+    assert!(has(&screen, "ufw prepend deny from 45.33.32.156"));
+    assert!(has(
+        &screen,
+        "execution is off: set [actions] enable_block_execution = true"
+    ));
+    tmux.send(&["-l", "yx"]);
+    tmux.wait_for("the refusal to run", |s| has(s, "execution is off (set"));
+    tmux.send(&["Escape"]);
+    tmux.wait_for("block assist to close", |s| !has(s, "Block assist:"));
+    run.quit();
+    assert!(!ufw_log.exists() && !iptables_log.exists(), "nothing ran");
+
+    // Execution on: `x` asks, `y` runs exactly the ufw command.
+    let dir2 = harness::tempdir();
+    let config = shell_quote(&config_file(dir.path(), true));
+    let run = Run::start(dir2.path(), &path, &format!("--config {config}"));
+    let tmux = &run.tmux;
+    tmux.wait_for("every fixture IP", |s| table_ips(s).len() == ROWS.len());
+    select(tmux, "45.33.32.156");
+    tmux.send(&["-l", "b"]);
+    tmux.wait_for("block assist", |s| has(s, "x run it"));
+    tmux.send(&["-l", "x"]);
+    tmux.wait_for("the question", |s| {
+        has(s, "Run this now to block 45.33.32.156?  y yes · n no")
+    });
+    tmux.send(&["-l", "y"]);
+    let screen = tmux.wait_for("the result", |s| has(s, "done: 45.33.32.156 blocked"));
+    assert!(has(
+        &screen,
+        "1/1 exit 0  $ ufw prepend deny from 45.33.32.156"
+    ));
+    assert!(has(&screen, "ufw: rule added"));
+    assert!(screen[44].contains("blocked 45.33.32.156 with ufw"));
+    assert_eq!(
+        harness::read_or_empty(&ufw_log),
+        "prepend\ndeny\nfrom\n45.33.32.156\n"
+    );
+    assert!(!iptables_log.exists(), "only the chosen tool ran");
+    tmux.send(&["Escape"]);
+    tmux.wait_for("block assist to close", |s| !has(s, "Block assist:"));
+    run.quit();
 }

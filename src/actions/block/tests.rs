@@ -473,3 +473,90 @@ fn local_addresses_include_loopback() {
     let local = local_addresses().unwrap();
     assert!(local.iter().any(IpAddr::is_loopback), "{local:?}");
 }
+
+/// Drive a run as the loop does: its fd in a poll (re-registered for each
+/// command), reaping after each wake-up, never waiting on a child.
+fn drive(run: &mut BlockRun) {
+    use mio::unix::SourceFd;
+    use mio::{Events, Interest, Poll, Token};
+    let mut poll = Poll::new().unwrap();
+    let mut events = Events::with_capacity(4);
+    let mut registered = run.fd();
+    if let Some(fd) = registered {
+        poll.registry()
+            .register(&mut SourceFd(&fd), Token(1), Interest::READABLE)
+            .unwrap();
+    }
+    // A bound on rounds (50 ms each), not a timing assertion.
+    for _ in 0..400 {
+        if run.is_finished() {
+            return;
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(50)))
+            .unwrap();
+        run.on_readable();
+        if run.reap() {
+            if let Some(fd) = registered.take() {
+                poll.registry().deregister(&mut SourceFd(&fd)).unwrap();
+            }
+            if run.start_next() {
+                let fd = run.fd().unwrap();
+                poll.registry()
+                    .register(&mut SourceFd(&fd), Token(1), Interest::READABLE)
+                    .unwrap();
+                registered = Some(fd);
+            }
+        }
+    }
+    panic!("the block run did not finish: {:?}", run.record());
+}
+
+#[test]
+fn block_run_drives_each_command_from_a_poll() {
+    let fake = FakeTools::new(&ALL_TOOLS, &[]);
+    let mut flow = flow_for(Tool::Nft, "203.0.113.7", &quiet_context(), true);
+    assert_eq!(
+        flow.start(&fake.tools(), 5).err(),
+        Some(FlowError::NotConfirmed)
+    );
+    flow.advance().unwrap();
+    flow.advance().unwrap();
+    let mut run = flow.start(&fake.tools(), 5).unwrap();
+    assert_eq!(flow.step(), Step::Done);
+    assert_eq!(run.len(), 8);
+    assert!(run
+        .running()
+        .is_some_and(|(argv, _)| argv[..3] == ["nft", "add", "table"]));
+    drive(&mut run);
+    let record = run.record();
+    assert!(record.succeeded(), "{record:?}");
+    assert_eq!(record.commands.len(), 8);
+    assert_eq!(record.commands[7].output.bytes(), b"nft ran\nnft warns\n");
+    assert_eq!(fake.calls().len(), 8);
+    assert_eq!(fake.calls()[7][7], "203.0.113.7");
+    assert!(run.running().is_none() && run.fd().is_none());
+}
+
+#[test]
+fn block_run_stops_at_a_failure_and_a_missing_tool() {
+    let failing = FakeTools::new(&["nft"], &["nft"]);
+    let plan = BlockPlan::new(Tool::Nft, net("203.0.113.7/32")).unwrap();
+    let mut run = BlockRun::start(&plan, &failing.tools(), ip("203.0.113.7"), 0, BLOCK_TIMEOUT);
+    drive(&mut run);
+    assert_eq!(run.record().commands.len(), 1);
+    assert!(!run.record().succeeded());
+    assert_eq!(failing.calls().len(), 1);
+
+    let none = FakeTools::new(&[], &[]);
+    let plan = BlockPlan::new(Tool::Ufw, net("203.0.113.7/32")).unwrap();
+    let run = BlockRun::start(&plan, &none.tools(), ip("203.0.113.7"), 0, BLOCK_TIMEOUT);
+    assert!(run.is_finished(), "nothing to wait for");
+    assert_eq!(
+        run.record().commands[0]
+            .status
+            .as_ref()
+            .err()
+            .map(String::as_str),
+        Some("tool not found")
+    );
+}

@@ -6,6 +6,7 @@ use super::draw::Pen;
 use super::{contains_ignore_case, Dashboard, Model, Panel};
 use crate::parse::AuthKind;
 use crate::table::{Activity, ActivityKind, IpTable};
+use crate::ui::filter::EventView;
 use crate::ui::{Grid, Rect};
 
 /// Width the address is padded to (an IPv4 address fits).
@@ -65,14 +66,39 @@ fn shows(d: &Dashboard, m: &Model<'_>, a: &Activity) -> bool {
     if d.suspicious && !row.is_some_and(|r| !m.detector.reasons(r).is_empty()) {
         return false;
     }
-    if let Some(f) = &d.filter {
-        if !row.is_some_and(|r| f.matches(r, m.table, m.detector)) {
-            return false;
-        }
+    let end = m.table.window_end(m.now);
+    if !d
+        .filter
+        .spec
+        .matches_event(&event_view(a, m.table), row, end)
+    {
+        return false;
     }
     match &d.text_filter {
         None => true,
         Some(needle) => entry_has_text(a, m.table, needle.as_bytes()),
+    }
+}
+
+/// A log entry as the structured filter sees it. An sshd event has no
+/// status (it never passes a status filter); its user name stands as the
+/// text a free-text filter searches.
+fn event_view<'t>(a: &Activity, table: &'t IpTable) -> EventView<'t> {
+    let (status, path, user_agent) = match a.kind {
+        ActivityKind::Http {
+            status,
+            path,
+            user_agent,
+            ..
+        } => (Some(status), table.text(path), table.text(user_agent)),
+        ActivityKind::Ssh { user, .. } => (None, table.text(user), &b""[..]),
+    };
+    EventView {
+        ip: a.ip,
+        status,
+        path,
+        user_agent,
+        org: None,
     }
 }
 

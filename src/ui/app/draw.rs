@@ -118,8 +118,8 @@ fn header(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
     if let Some(text) = &d.text_filter {
         let _ = write!(markers, " filter: {text} ");
     }
-    if let Some(f) = &d.filter {
-        let _ = write!(markers, " {} ", f.describe());
+    if d.filter.spec.is_active() {
+        let _ = write!(markers, " {} ", d.filter.spec.describe());
     }
     let marker_w = (crate::ui::sanitize::text_width(&markers) as u16).min(rect.width / 2);
     let (left, right) = rect.split_right(marker_w);

@@ -1,4 +1,5 @@
-//! What draws over the panels: help, the drill-down, and the `/` line.
+//! What draws over the panels: help, the drill-down, the `/` line, and the
+//! pieces the other modals share (frame, lines, an edited text field).
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -7,6 +8,7 @@ use tui_textarea::TextArea;
 
 use super::activity::{clock, ssh_label};
 use super::draw::{duration, Pen};
+use super::output;
 use super::{Dashboard, Modal, Model, Theme};
 use crate::detect::Reasons;
 use crate::headless::{human_bytes, services};
@@ -42,17 +44,24 @@ pub(super) const BINDINGS: [(&str, &str); 19] = [
     ("Ctrl+C", "quit"),
 ];
 
-pub(super) fn draw(d: &Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>) {
+pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>) {
+    let t = d.theme;
+    match &mut d.modal {
+        Modal::Hook(scroll) => return output::hook(scroll, t, g, area, m),
+        Modal::Block(assist) => return assist.draw(t, g, area, m),
+        _ => {}
+    }
     match &d.modal {
-        Modal::None | Modal::FilterLine(_) => {}
+        Modal::None | Modal::FilterLine(_) | Modal::Hook(_) | Modal::Block(_) => {}
         Modal::Help => help(d, g, area),
         Modal::Detail(ip) => detail(d, g, area, m, *ip),
+        Modal::Filter(form) => form.draw(d.theme, g, area, &d.filter_config),
     }
 }
 
 /// Clear `rect`, draw its frame with `title`, return the inside (1 cell of
 /// padding left and right).
-fn frame(g: &mut Grid, rect: Rect, title: &str, hint: &str, t: Theme) -> Rect {
+pub(super) fn frame(g: &mut Grid, rect: Rect, title: &str, hint: &str, t: Theme) -> Rect {
     g.fill(rect, Style::new());
     if rect.width < 2 || rect.height < 2 {
         return Rect::default();
@@ -93,14 +102,14 @@ fn frame(g: &mut Grid, rect: Rect, title: &str, hint: &str, t: Theme) -> Rect {
 }
 
 /// Lines inside a modal, top to bottom, until it is full.
-struct Lines<'g> {
+pub(super) struct Lines<'g> {
     grid: &'g mut Grid,
-    inner: Rect,
+    pub inner: Rect,
     y: u16,
 }
 
 impl<'g> Lines<'g> {
-    fn new(grid: &'g mut Grid, inner: Rect) -> Lines<'g> {
+    pub fn new(grid: &'g mut Grid, inner: Rect) -> Lines<'g> {
         Lines {
             grid,
             inner,
@@ -109,7 +118,7 @@ impl<'g> Lines<'g> {
     }
 
     /// A pen on the next line, or `None` when the modal is full.
-    fn next(&mut self) -> Option<Pen<'_>> {
+    pub fn next(&mut self) -> Option<Pen<'_>> {
         if self.y >= self.inner.bottom() || self.inner.is_empty() {
             return None;
         }
@@ -118,14 +127,27 @@ impl<'g> Lines<'g> {
         Some(Pen::new(self.grid, rect))
     }
 
-    fn text(&mut self, text: &str, style: Style) {
+    pub fn text(&mut self, text: &str, style: Style) {
         if let Some(mut pen) = self.next() {
             pen.text(text, style);
         }
     }
 
-    fn rows_left(&self) -> u16 {
+    pub fn rows_left(&self) -> u16 {
         self.inner.bottom().saturating_sub(self.y)
+    }
+
+    /// The grid, to draw into [`rest`](Self::rest).
+    pub fn grid_mut(&mut self) -> &mut Grid {
+        self.grid
+    }
+
+    /// What is left below the lines drawn so far.
+    pub fn rest(&self) -> Rect {
+        if self.inner.is_empty() {
+            return Rect::default();
+        }
+        Rect::new(self.inner.x, self.y, self.inner.width, self.rows_left())
     }
 }
 
@@ -334,19 +356,38 @@ pub(super) fn filter_line(t: Theme, g: &mut Grid, rect: Rect, area: &TextArea<'_
     g.put_str(hint_rect.x, hint_rect.y, hint_rect.width, hint, t.bar());
     let prompt = " filter: ";
     let used = g.put_str(field.x, field.y, field.width, prompt, t.key());
-    let room = usize::from(field.width.saturating_sub(used + 1));
-    let text = area.lines().first().map_or("", String::as_str);
+    let rest = Rect::new(field.x + used, field.y, field.width.saturating_sub(used), 1);
+    text_field(g, rest, area, true, Style::new().bold());
+}
+
+/// One edited line in `rect`: the part around the cursor that fits, and
+/// the cursor as a reversed cell when `focused` (the last cell is kept for
+/// a cursor past the end of the text).
+pub(super) fn text_field(
+    g: &mut Grid,
+    rect: Rect,
+    area: &TextArea<'_>,
+    focused: bool,
+    style: Style,
+) {
+    if rect.is_empty() {
+        return;
+    }
+    let room = usize::from(rect.width - 1);
+    let text = super::line_text(area);
     let col = area.cursor().1;
     let chars: Vec<char> = text.chars().collect();
     let start = (col + 1).saturating_sub(room);
     let shown: String = chars.iter().skip(start).take(room).collect();
-    let x = field.x + used;
-    g.put_str(x, field.y, room as u16, &shown, Style::new().bold());
+    g.put_str(rect.x, rect.y, rect.width - 1, &shown, style);
+    if !focused {
+        return;
+    }
     let before: String = chars
         .iter()
         .skip(start)
         .take(col - start.min(col))
         .collect();
-    let cx = x + text_width(&before) as u16;
-    g.map_style(Rect::new(cx, field.y, 1, 1), Style::reverse);
+    let cx = rect.x + text_width(&before) as u16;
+    g.map_style(Rect::new(cx, rect.y, 1, 1), Style::reverse);
 }

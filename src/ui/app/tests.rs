@@ -3,6 +3,7 @@
 //! no colour.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use super::*;
 use crate::detect::DetectSettings;
@@ -171,6 +172,8 @@ impl Fixture {
             started: NOW - 3725,
             now: NOW,
             interval_secs: 1.0,
+            hook: None,
+            block: None,
         }
     }
 }
@@ -593,7 +596,12 @@ fn keys_that_leave_the_screen() {
     assert_eq!(keys(&mut d, &f, &[Key::Ctrl('c')]), [Action::Quit]);
     assert_eq!(keys(&mut d, &f, &[Key::Ctrl('z')]), [Action::Suspend]);
     assert_eq!(keys(&mut d, &f, &[Key::Char('r')]), [Action::Refresh]);
-    assert_eq!(keys(&mut d, &f, &[Key::Char('f')]), [Action::OpenFilter]);
+    assert_eq!(keys(&mut d, &f, &[Key::Char('f')]), [Action::None]);
+    assert!(
+        matches!(d.modal(), Modal::Filter(_)),
+        "f opens the form here"
+    );
+    keys(&mut d, &f, &[Key::Esc]);
     assert_eq!(
         keys(&mut d, &f, &[Key::Char('b')]),
         [Action::Block(ip("8.8.4.4"))]
@@ -695,11 +703,26 @@ fn no_size_and_no_modal_panics() {
     let sizes: Vec<(u16, u16)> = sizes
         .chain([(400, 120), (2048, 1024), (1, 1), (40, 10)])
         .collect();
-    let modes: [&[Key]; 4] = [
+    let modes: [&[Key]; 6] = [
         &[],
         &[Key::Char('?')],
         &[Key::Enter],
         &[Key::Char('/'), Key::Char('x')],
+        &[Key::Char('f'), Key::Char('x')],
+        // The form with an error under every field.
+        &[
+            Key::Char('f'),
+            Key::Char('x'),
+            Key::Tab,
+            Key::Char('x'),
+            Key::Tab,
+            Key::Char('x'),
+            Key::Tab,
+            Key::Char('x'),
+            Key::Tab,
+            Key::Char('x'),
+            Key::Enter,
+        ],
     ];
     for open in modes {
         let mut d2 = dashboard();
@@ -809,4 +832,599 @@ fn frames_carry_no_sequence_from_the_logs() {
         String::from_utf8_lossy(&out).contains("evil"),
         "the drill-down was drawn"
     );
+}
+
+/// The lines inside the modal whose title contains `title`, trimmed.
+fn modal_lines(lines: &[String], title: &str) -> Vec<String> {
+    let top = lines
+        .iter()
+        .position(|l| l.contains(title))
+        .unwrap_or_else(|| panic!("no modal {title:?}: {lines:#?}"));
+    let chars: Vec<char> = lines[top].chars().collect();
+    let left = chars.iter().position(|&c| c == '┌').unwrap();
+    let right = chars.iter().position(|&c| c == '┐').unwrap();
+    lines[top + 1..]
+        .iter()
+        .map(|l| l.chars().collect::<Vec<char>>())
+        .take_while(|l| l.get(left) == Some(&'│'))
+        .map(|l| l[left + 1..right.min(l.len())].iter().collect::<String>())
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+/// The `f` modal's lines.
+fn form_lines(lines: &[String]) -> Vec<String> {
+    modal_lines(lines, "Filter (all parts must match)")
+}
+
+#[test]
+fn filter_form_shows_errors_inline_and_applies_nothing() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    keys(&mut d, &f, &[Key::Char('f')]);
+    assert!(d.is_editing(), "letters go to the fields");
+    let form = form_lines(&screen(&mut d, &f, 160, 45));
+    assert!(form[0].starts_with("›TCP states"), "{form:#?}");
+    assert!(form[1].contains("e.g. SYN_RECV,ESTABLISHED"));
+    assert!(form[2].starts_with("status codes"));
+    assert!(form[10].starts_with("text"));
+    assert_eq!(form[12], "empty fields: no constraint");
+
+    // Status field: a bad token, and a bad CIDR further down.
+    keys(&mut d, &f, &[Key::Tab]);
+    type_text(&mut d, &f, "4xq,404");
+    keys(&mut d, &f, &[Key::Tab, Key::Tab]);
+    type_text(&mut d, &f, "10.0.0.0/33");
+    keys(&mut d, &f, &[Key::Enter]);
+    let lines = screen(&mut d, &f, 160, 45);
+    let form = form_lines(&lines);
+    assert!(
+        form[2].starts_with("›status codes"),
+        "cursor on the first bad field"
+    );
+    assert!(form[2].contains("4xq,404"), "{}", form[2]);
+    assert_eq!(
+        form[3],
+        "✗ status codes: not a status code `4xq` (e.g. 4xx, 400-499 or 404)"
+    );
+    assert!(form[7].starts_with("✗ CIDR allow: not a network or address `10.0.0.0/33`"));
+    assert!(
+        form[5].contains("requests per minute"),
+        "good fields keep their hint"
+    );
+    // Nothing applied: every row still there, no marker.
+    assert!(!lines[0].contains("status:"));
+    assert_eq!(d.visible_rows(&f.model()).len(), 7);
+
+    // Fix both; Enter applies; the header shows the marker.
+    keys(&mut d, &f, &[Key::Ctrl('u')]);
+    type_text(&mut d, &f, "404");
+    keys(
+        &mut d,
+        &f,
+        &[Key::Tab, Key::Tab, Key::Ctrl('u'), Key::Enter],
+    );
+    assert!(!d.is_editing());
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(lines[0].contains(" status:404"), "{}", lines[0]);
+    let rows = table_rows(&lines);
+    let ips: Vec<&str> = rows
+        .iter()
+        .map(|r| r.split_whitespace().next().unwrap().trim_start_matches('!'))
+        .collect();
+    assert_eq!(ips, ["45.33.32.156", "91.198.174.192"], "{rows:#?}");
+    // The log shows the 404 lines only (not their addresses' other lines).
+    let log = activity_lines(&lines);
+    assert_eq!(log.len(), 3, "{log:#?}");
+    assert!(log.iter().all(|l| l.contains(" 404 ")));
+
+    // Reopened, the form holds what was applied; Escape changes nothing.
+    keys(&mut d, &f, &[Key::Char('f')]);
+    let form = form_lines(&screen(&mut d, &f, 160, 45));
+    assert!(form[2].ends_with("404"), "{}", form[2]);
+    keys(&mut d, &f, &[Key::Char('5'), Key::Esc]);
+    assert!(screen(&mut d, &f, 160, 45)[0].contains(" status:404"));
+}
+
+#[test]
+fn filter_form_composes_with_the_text_filter_and_suspicious_mode() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    // Free text and a state: only 8.8.4.4 has a SYN_RECV socket.
+    keys(&mut d, &f, &[Key::Char('f')]);
+    type_text(&mut d, &f, "syn-recv");
+    keys(&mut d, &f, &[Key::Enter]);
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(lines[0].contains("state:SYN_RECV"), "{}", lines[0]);
+    assert_eq!(table_rows(&lines).len(), 1);
+    // The activity log follows the row's state: 8.8.4.4 logged nothing.
+    assert!(activity_lines(&lines)[0].contains("nothing yet"));
+
+    // `/` narrows further (AND): nothing matches both.
+    keys(&mut d, &f, &[Key::Char('/')]);
+    type_text(&mut d, &f, "wp-");
+    keys(&mut d, &f, &[Key::Enter]);
+    assert!(table_rows(&screen(&mut d, &f, 160, 45))[0].contains("no IP matches"));
+
+    // `!` puts both aside and brings both back.
+    keys(&mut d, &f, &[Key::Char('!')]);
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(!lines[0].contains("state:") && !lines[0].contains("filter: wp-"));
+    assert_eq!(table_rows(&lines).len(), 4, "{lines:#?}");
+    keys(&mut d, &f, &[Key::Char('!')]);
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(lines[0].contains("state:SYN_RECV") && lines[0].contains("filter: wp-"));
+
+    // Deny list from the form: hides the address in both panels.
+    let mut d = dashboard();
+    keys(&mut d, &f, &[Key::Char('f'), Key::BackTab, Key::BackTab]);
+    type_text(&mut d, &f, "91.198.174.0/24");
+    keys(&mut d, &f, &[Key::Enter]);
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(lines[0].contains("deny:1"));
+    assert_eq!(table_rows(&lines).len(), 6);
+    assert!(activity_lines(&lines)
+        .iter()
+        .all(|l| !l.contains("91.198.174.192")));
+}
+
+#[test]
+fn config_cidr_lists_always_apply() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    d.set_filter_config(FilterConfig {
+        cidr_allow: vec![],
+        cidr_deny: vec!["45.33.32.0/24".parse().unwrap()],
+    });
+    let lines = screen(&mut d, &f, 160, 45);
+    assert_eq!(table_rows(&lines).len(), 6);
+    keys(&mut d, &f, &[Key::Char('f')]);
+    let form = form_lines(&screen(&mut d, &f, 160, 45));
+    assert!(
+        form[12].ends_with("config's cidr_allow 0, cidr_deny 1 always apply"),
+        "{form:#?}"
+    );
+    keys(&mut d, &f, &[Key::Enter, Key::Char('!'), Key::Char('!')]);
+    assert_eq!(table_rows(&screen(&mut d, &f, 160, 45)).len(), 6);
+}
+
+#[test]
+fn filter_form_on_a_short_screen_marks_the_bad_field() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    keys(&mut d, &f, &[Key::Char('f'), Key::Tab]);
+    type_text(&mut d, &f, "9x9");
+    keys(&mut d, &f, &[Key::Enter]);
+    let lines = screen(&mut d, &f, 40, 12);
+    let form = form_lines(&lines);
+    assert_eq!(
+        form.len(),
+        7,
+        "one line a field and the message: {lines:#?}"
+    );
+    assert!(form[1].starts_with("✗status codes"), "{form:#?}");
+    assert!(
+        form[6].starts_with("✗ status codes: not a status"),
+        "{form:#?}"
+    );
+    for (w, h) in [(40, 10), (41, 11), (60, 19), (60, 20), (3, 3)] {
+        draw(&mut d, &f, w, h);
+    }
+}
+
+/// A hook run to its end as the session would (without a loop: the pipe
+/// is read and the child reaped until it is done).
+fn finished_hook(command: &str, addr: &str) -> HookRun {
+    let hook = crate::config::Hook {
+        key: '1',
+        label: "whois via shell".into(),
+        command: command.into(),
+        timeout: Duration::from_secs(20),
+    };
+    let mut run = HookRun::spawn(&hook, ip(addr), Instant::now()).unwrap();
+    // A bound on rounds, not a timing assertion.
+    for _ in 0..2000 {
+        run.on_readable();
+        if run.try_reap().is_some() {
+            return run;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("the hook did not end");
+}
+
+fn with_hook<'a>(f: &'a Fixture, run: &'a HookRun) -> Model<'a> {
+    Model {
+        hook: Some(run),
+        ..f.model()
+    }
+}
+
+fn hook_lines(d: &mut Dashboard, m: &Model<'_>, w: u16, h: u16) -> Vec<String> {
+    let mut g = Grid::new(w, h);
+    d.draw(&mut g, m);
+    g.check_invariants().unwrap();
+    modal_lines(&g.text_lines(), "Hook 1:")
+}
+
+#[test]
+fn hook_output_streams_into_a_scrollable_modal() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    screen(&mut d, &f, 160, 45);
+    assert_eq!(
+        keys(&mut d, &f, &[Key::Char('1')]),
+        [Action::Hook {
+            index: 0,
+            ip: ip("8.8.4.4")
+        }]
+    );
+    let run = finished_hook(
+        "echo hook {ip} $NETHERGAZE_IP; seq 1 60; \
+         printf 'a\\tb\\033]0;pwned\\007\\033[31mred\\r\\n'; exit 3",
+        "8.8.4.4",
+    );
+    d.open_hook_output();
+    let m = with_hook(&f, &run);
+    let lines = hook_lines(&mut d, &m, 160, 45);
+    assert!(
+        lines[0].starts_with("$ echo hook 8.8.4.4 $NETHERGAZE_IP; seq 1 60"),
+        "{lines:#?}"
+    );
+    assert_eq!(lines[1], "exit 3");
+    // Following the end: the last line, its tab expanded, its controls shown
+    // as placeholders (never sent), the \r dropped.
+    let last = lines.last().unwrap();
+    assert_eq!(last, "a       b�]0;pwned��[31mred", "{lines:#?}");
+    assert_eq!(lines[lines.len() - 2], "60");
+    assert!(
+        !lines.iter().any(|l| l.starts_with("hook ")),
+        "scrolled to the end"
+    );
+
+    // Home: the top, with the address from {ip} and from the environment.
+    keys(&mut d, &f, &[Key::Home]);
+    let lines = hook_lines(&mut d, &m, 160, 45);
+    assert_eq!(lines[2], "hook 8.8.4.4 8.8.4.4");
+    assert_eq!(lines[3], "1");
+    // Down one line scrolls one line; End follows again.
+    keys(&mut d, &f, &[Key::Char('j')]);
+    assert_eq!(hook_lines(&mut d, &m, 160, 45)[2], "1");
+    keys(&mut d, &f, &[Key::End]);
+    assert_eq!(hook_lines(&mut d, &m, 160, 45).last(), Some(&last.clone()));
+
+    // c copies, a digit runs the hook again for the same address, Esc closes.
+    assert_eq!(d.on_key(Key::Char('c'), &m), Action::CopyOutput);
+    assert_eq!(
+        d.on_key(Key::Char('1'), &m),
+        Action::Hook {
+            index: 0,
+            ip: ip("8.8.4.4")
+        }
+    );
+    assert!(d.shows_output());
+    assert_eq!(d.on_key(Key::Esc, &m), Action::CloseJob);
+    assert!(!d.shows_output());
+}
+
+#[test]
+fn a_running_hook_says_so_and_small_screens_hold() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let hook = crate::config::Hook {
+        key: '1',
+        label: "slow".into(),
+        command: "echo started; exec sleep 30".into(),
+        timeout: Duration::from_secs(60),
+    };
+    let mut run = HookRun::spawn(&hook, ip("2001:db8::1"), Instant::now()).unwrap();
+    for _ in 0..2000 {
+        if run.on_readable() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    d.open_hook_output();
+    let m = Model {
+        hook: Some(&run),
+        ..f.model()
+    };
+    let mut g = Grid::new(160, 45);
+    d.draw(&mut g, &m);
+    let lines = modal_lines(&g.text_lines(), "Hook 1: slow · 2001:db8::1");
+    assert!(lines[1].starts_with("running (pid "), "{lines:#?}");
+    assert_eq!(lines[2], "started");
+    for (w, h) in [(40, 10), (41, 11), (60, 12), (3, 3), (1, 1), (0, 0)] {
+        let mut g = Grid::new(w, h);
+        d.draw(&mut g, &m);
+        g.check_invariants().unwrap();
+    }
+    run.cancel(Instant::now());
+    for _ in 0..2000 {
+        if run.try_reap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let m = Model {
+        hook: Some(&run),
+        ..f.model()
+    };
+    let mut g = Grid::new(160, 45);
+    d.draw(&mut g, &m);
+    let lines = modal_lines(&g.text_lines(), "Hook 1: slow");
+    assert_eq!(lines[1], "killed by signal 15 (timeout or cancelled)");
+}
+
+/// A directory of fake firewall tools that append their argv to `calls`.
+struct FakeTools {
+    dir: tempfile::TempDir,
+}
+
+impl FakeTools {
+    fn new(names: &[&str]) -> FakeTools {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for name in names {
+            let path = dir.path().join(name);
+            let script = format!(
+                "#!/bin/sh\necho \"{name} $*\" >> '{}'\necho {name}: ok\n",
+                dir.path().join("calls").display()
+            );
+            std::fs::write(&path, script).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        FakeTools { dir }
+    }
+
+    fn tools(&self) -> Tools {
+        Tools::detect_in(self.dir.path().as_os_str())
+    }
+
+    fn calls(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("calls")).unwrap_or_default()
+    }
+}
+
+use crate::actions::block::{SafetyContext, Step, Tools};
+
+fn block_lines(d: &mut Dashboard, m: &Model<'_>, w: u16, h: u16) -> Vec<String> {
+    let mut g = Grid::new(w, h);
+    d.draw(&mut g, m);
+    g.check_invariants().unwrap();
+    modal_lines(&g.text_lines(), "Block assist:")
+}
+
+fn assist_step(d: &mut Dashboard) -> Option<Step> {
+    d.block_assist_mut().and_then(|a| a.step())
+}
+
+#[test]
+fn block_assist_shows_the_command_and_runs_nothing_when_disabled() {
+    let f = Fixture::new();
+    let fake = FakeTools::new(&["ufw", "iptables"]);
+    let mut d = dashboard();
+    let addr = ip("45.33.32.156");
+    d.open_block(BlockAssist::new(
+        addr,
+        fake.tools(),
+        SafetyContext::default(),
+        false,
+    ));
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert_eq!(lines[0], "tools: ufw, iptables");
+    assert!(
+        lines[1].starts_with("scope (s): ● the address 45.33.32.156   ○ its /24 45.33.32.0/24")
+            && lines[1].ends_with("whois network: unknown"),
+        "{lines:#?}"
+    );
+    assert_eq!(lines[2], "tool (t): ● ufw  ○ iptables");
+    assert_eq!(lines[4], "ufw prepend deny from 45.33.32.156");
+    let off = "execution is off: set [actions] enable_block_execution = true";
+    assert!(lines[6].starts_with(off), "{lines:#?}");
+
+    // x, y, Y: nothing moves; c copies the exact command.
+    for k in ['y', 'Y', 'x'] {
+        assert_eq!(d.on_key(Key::Char(k), &f.model()), Action::None);
+    }
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert!(
+        lines[6].starts_with("execution is off (set [actions]"),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        d.on_key(Key::Char('c'), &f.model()),
+        Action::CopyText("ufw prepend deny from 45.33.32.156".into())
+    );
+    // t: the other tool; s: the /24.
+    keys(&mut d, &f, &[Key::Char('t'), Key::Char('s')]);
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert_eq!(lines[4], "iptables -I INPUT -s 45.33.32.0/24 -j DROP");
+    assert!(lines[1].contains("● its /24 45.33.32.0/24"));
+    assert_eq!(d.on_key(Key::Esc, &f.model()), Action::CloseJob);
+    assert!(matches!(d.modal(), Modal::None));
+    assert_eq!(fake.calls(), "", "nothing ran");
+
+    // A whois network is the third scope.
+    let assist = BlockAssist::new(addr, fake.tools(), SafetyContext::default(), false)
+        .with_network(Some("45.32.0.0/15".parse().unwrap()));
+    d.open_block(assist);
+    keys(&mut d, &f, &[Key::Char('s'), Key::Char('s')]);
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert!(
+        lines[1].ends_with("● whois network 45.32.0.0/15"),
+        "{lines:#?}"
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l == "⚠ 45.32.0.0/15 covers many addresses"));
+    assert_eq!(lines[4], "ufw prepend deny from 45.32.0.0/15");
+}
+
+#[test]
+fn block_assist_confirms_then_shows_the_run() {
+    let f = Fixture::new();
+    let fake = FakeTools::new(&["ufw", "iptables"]);
+    let mut d = dashboard();
+    let addr = ip("45.33.32.156");
+    d.open_block(BlockAssist::new(
+        addr,
+        fake.tools(),
+        SafetyContext::default(),
+        true,
+    ));
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert_eq!(lines[6], "x run it · c copy · s scope · t tool");
+    // y before x does nothing; x asks; n goes back; x y runs.
+    keys(&mut d, &f, &[Key::Char('y')]);
+    assert_eq!(assist_step(&mut d), Some(Step::Propose));
+    keys(&mut d, &f, &[Key::Char('x')]);
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert_eq!(
+        lines[6],
+        "Run this now to block 45.33.32.156?  y yes · n no"
+    );
+    keys(&mut d, &f, &[Key::Char('n')]);
+    assert_eq!(assist_step(&mut d), Some(Step::Propose));
+    keys(&mut d, &f, &[Key::Char('x')]);
+    assert_eq!(d.on_key(Key::Char('y'), &f.model()), Action::RunBlock);
+
+    // What the session does on RunBlock, then reaping as SIGCHLD would.
+    let mut run = d.block_assist_mut().unwrap().start(NOW).unwrap();
+    for _ in 0..2000 {
+        run.on_readable();
+        if run.reap() && !run.start_next() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(run.is_finished());
+    assert_eq!(fake.calls(), "ufw prepend deny from 45.33.32.156\n");
+    let m = Model {
+        block: Some(&run),
+        ..f.model()
+    };
+    let lines = block_lines(&mut d, &m, 160, 45);
+    assert_eq!(lines[6], "1/1 exit 0  $ ufw prepend deny from 45.33.32.156");
+    assert_eq!(lines[7], "done: 45.33.32.156 blocked");
+    assert_eq!(lines[8], "ufw: ok");
+    // Done: s and t change nothing, x runs nothing again.
+    keys(
+        &mut d,
+        &f,
+        &[
+            Key::Char('s'),
+            Key::Char('t'),
+            Key::Char('x'),
+            Key::Char('y'),
+        ],
+    );
+    assert_eq!(
+        block_lines(&mut d, &m, 160, 45)[4],
+        "ufw prepend deny from 45.33.32.156"
+    );
+    assert_eq!(fake.calls().lines().count(), 1);
+}
+
+#[test]
+fn block_assist_refusals_need_shift_y_and_warnings_show() {
+    let f = Fixture::new();
+    let fake = FakeTools::new(&["ufw"]);
+    let mut d = dashboard();
+    let addr = ip("45.33.32.156");
+    let ctx = SafetyContext {
+        operator: vec![addr],
+        trusted_proxies: vec!["45.33.32.0/24".parse().unwrap()],
+        ..SafetyContext::default()
+    };
+    d.open_block(BlockAssist::new(addr, fake.tools(), ctx, true));
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert_eq!(
+        lines[6],
+        "✗ 45.33.32.156 is your own SSH connection: you would lock yourself out"
+    );
+    assert_eq!(
+        lines[7],
+        "⚠ trusted proxy 45.33.32.0/24: a ban blocks every client behind it"
+    );
+    assert!(lines[9].starts_with("x run it (asks twice"), "{lines:#?}");
+    keys(&mut d, &f, &[Key::Char('x'), Key::Char('y')]);
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert!(lines[9].starts_with("Refused for the reason above. Y (shift+y)"));
+    assert_eq!(d.on_key(Key::Char('y'), &f.model()), Action::None);
+    assert_eq!(d.on_key(Key::Char('Y'), &f.model()), Action::RunBlock);
+}
+
+#[test]
+fn block_assist_without_tools_and_for_ipv6() {
+    let f = Fixture::new();
+    let none = FakeTools::new(&[]);
+    let mut d = dashboard();
+    d.open_block(BlockAssist::new(
+        ip("2a01:4f8::1"),
+        none.tools(),
+        SafetyContext::default(),
+        true,
+    ));
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert!(lines[0].starts_with("tools: none found"));
+    assert!(lines[1].contains("○ its /64 2a01:4f8::/64"), "{lines:#?}");
+    assert_eq!(lines[3], "no tool found here: the command would be");
+    assert_eq!(lines[4], "ufw prepend deny from 2a01:4f8::1");
+    keys(&mut d, &f, &[Key::Char('x')]);
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert!(lines
+        .iter()
+        .any(|l| l == "no firewall tool was found on PATH or in /usr/sbin, /sbin"));
+    // The IPv4-only tool is not offered for IPv6.
+    let fake = FakeTools::new(&["iptables", "ip6tables"]);
+    d.open_block(BlockAssist::new(
+        ip("2a01:4f8::1"),
+        fake.tools(),
+        SafetyContext::default(),
+        true,
+    ));
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert_eq!(lines[2], "tool (t): ● ip6tables");
+    assert_eq!(lines[4], "ip6tables -I INPUT -s 2a01:4f8::1 -j DROP");
+    for (w, h) in [(40, 10), (41, 11), (60, 15), (3, 3), (1, 1), (0, 0)] {
+        block_lines_any(&mut d, &f, w, h);
+    }
+}
+
+/// Draw at any size: no panic, a consistent grid.
+fn block_lines_any(d: &mut Dashboard, f: &Fixture, w: u16, h: u16) {
+    let mut g = Grid::new(w, h);
+    d.draw(&mut g, &f.model());
+    g.check_invariants().unwrap();
+}
+
+#[test]
+fn hook_output_frames_carry_no_sequence_from_the_child() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let run = finished_hook(
+        "printf 'osc8 \\033]8;;http://x\\033\\\\link\\n'; \
+         printf 'title \\033]0;pwned\\007 c1 \\302\\233 31m raw \\233 31m\\n'; \
+         printf 'dcs \\033P+q\\033\\\\ da \\033[>0q bidi \\342\\200\\256evil\\n'",
+        "8.8.4.4",
+    );
+    d.open_hook_output();
+    let mut renderer = crate::ui::Renderer::new(160, 45, crate::ui::RenderMode::default());
+    let mut out = Vec::new();
+    d.draw(renderer.frame(), &with_hook(&f, &run));
+    renderer.render(&mut out);
+    crate::ui::diff::audit(&out).unwrap();
+    for bad in [
+        &b"\x1b]"[..],
+        b"\x1bP",
+        b"\x1b[>",
+        b"\x07",
+        "\u{9b}".as_bytes(),
+        "\u{202e}".as_bytes(),
+    ] {
+        assert!(!out.windows(bad.len()).any(|w| w == bad), "{bad:?} written");
+    }
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("evil") && text.contains("pwned"), "drawn");
 }

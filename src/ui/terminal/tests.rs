@@ -484,6 +484,13 @@ fn osc52_plain_and_for_tmux() {
 }
 
 #[test]
+fn osc52_for_output_keeps_lines_and_tabs_only() {
+    let out = osc52_copy_lines("a\tb\r\n\x1b]0;x\x07\u{9b}c\n", false);
+    let want = format!("\x1b]52;c;{}\x07", b64(b"a\tb\n]0;xc\n"));
+    assert_eq!(text(&out), want);
+}
+
+#[test]
 fn osc52_strips_controls_and_caps_length() {
     let hostile = "1.2.3.4\x1b]0;pwned\x07\u{9b}31m\r\n\u{7f}";
     assert_eq!(
