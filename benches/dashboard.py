@@ -36,6 +36,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import genlog  # noqa: E402  (clients, paths and agents of the batch benchmark)
 
 TICKS = os.sysconf("SC_CLK_TCK")
