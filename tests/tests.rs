@@ -10,6 +10,7 @@ mod it {
     mod demo;
     mod fixtures;
     pub mod harness;
+    mod hostile;
     mod nginx;
     mod rotation;
     mod sshd;

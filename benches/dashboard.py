@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""What the interactive dashboard costs: bytes to the terminal and CPU while a
+log grows. Run through `make bench-dashboard` (a measurement, not a test).
+
+    dashboard.py BINARY [--secs 30] [--rates 1000,5000] [--cols 200]
+                        [--rows 50] [--idle-secs 5] [--headless]
+
+The binary runs in a pseudo-terminal opened here (COLSxROWS set with
+TIOCSWINSZ, the slave its controlling terminal), following an empty log with
+the machine's own /proc; this script drains the master and timestamps every
+read. A writer appends combined lines stamped with the wall clock from
+genlog.py's clients, paths and agents.
+
+One run per rate in --rates (lines/s for --secs, after --idle-secs with no
+lines), each on a fresh dashboard: bytes written to the terminal per 1 s
+window (median and max), frames per second, where the bytes went (header and
+bars, IP table, activity log, found by following the cursor through the
+stream), and CPU % of one core (utime+stime from /proc/PID/stat over the
+writing window). The issue's figures: bytes/s at 1 000 lines/s, CPU at 5 000.
+--headless adds, per rate, the CPU of `--for 1h --json` on the same feed (no
+terminal): the engine alone, so the difference is what drawing costs.
+"""
+import fcntl
+import os
+import random
+import re
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import genlog  # noqa: E402  (clients, paths and agents of the batch benchmark)
+
+TICKS = os.sysconf("SC_CLK_TCK")
+FRAME_START = b"\x1b[?2026h"
+CSI = re.compile(rb"\x1b\[(\??)([0-9;]*)([A-Za-z])")
+
+
+def arg(name, default):
+    return type(default)(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+class Headless:
+    """The same binary without a terminal (`--for 1h --json`), for a CPU baseline."""
+
+    def __init__(self, binary, log):
+        self.proc = subprocess.Popen(
+            [binary, "--for", "1h", "--json", "--log-path", log, "--no-auth-log", "--no-geoip", "--no-whois", "--no-history"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.reads = []
+
+    def quit(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stream(self, t0=None, t1=None):
+        return b""
+
+
+class Dashboard:
+    """The binary on a fresh pty; every read from the master is kept with its time."""
+
+    def __init__(self, binary, log, cols, rows):
+        master, slave = os.openpty()
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        env = dict(os.environ, TERM="xterm-256color", HOME=tempfile.mkdtemp(prefix="ng-home-"))
+        for key in ("TMUX", "NO_COLOR"):
+            env.pop(key, None)
+
+        def controlling_tty():
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        self.proc = subprocess.Popen(
+            [binary, "--log-path", log, "--no-auth-log", "--no-geoip", "--no-whois", "--no-history"],
+            stdin=slave, stdout=slave, stderr=slave, env=env,
+            start_new_session=True, preexec_fn=controlling_tty)
+        os.close(slave)
+        self.master = master
+        self.reads = []  # (monotonic time, bytes)
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
+
+    def _drain(self):
+        while True:
+            try:
+                data = os.read(self.master, 1 << 16)
+            except OSError:  # EIO: the program exited
+                return
+            if not data:
+                return
+            self.reads.append((time.monotonic(), data))
+
+    def quit(self):
+        os.write(self.master, b"q")
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(timeout=5)
+        os.close(self.master)
+
+    def stream(self, t0=None, t1=None):
+        return b"".join(d for t, d in self.reads if (t0 is None or t >= t0) and (t1 is None or t < t1))
+
+
+def feeder(log, rate, secs, rng, ips):
+    """Append `rate` combined lines/s to `log` for `secs`, stamped with the wall clock."""
+    written = 0
+    t0 = time.monotonic()
+    with open(log, "ab", buffering=0) as out:
+        while (now := time.monotonic()) - t0 < secs:
+            due = int((now - t0) * rate)
+            if due > written:
+                stamp = genlog.clf_time(int(time.time()))
+                chunk = []
+                for _ in range(due - written):
+                    ip = ips[min(int(rng.paretovariate(1.2)) - 1, len(ips) - 1) if rng.random() < 0.5 else rng.randrange(len(ips))]
+                    path = rng.choice(genlog.PROBES) if rng.random() < 0.02 else rng.choice(genlog.PATHS)
+                    status = 404 if path in genlog.PROBES else rng.choice([200, 200, 200, 200, 304, 301, 500])
+                    chunk.append('%s - - [%s] "GET %s HTTP/1.1" %d %d "-" "%s"\n'
+                                 % (ip, stamp, path, status, rng.randrange(100, 60000), rng.choice(genlog.AGENTS)))
+                out.write("".join(chunk).encode())
+                written = due
+            time.sleep(0.01)
+    return written
+
+
+def per_second(reads, t0, secs):
+    buckets = [0] * secs
+    frames = [0] * secs
+    for t, data in reads:
+        i = int(t - t0)
+        if 0 <= i < secs:
+            buckets[i] += len(data)
+            frames[i] += data.count(FRAME_START)
+    return buckets, frames
+
+
+def regions(stream, a, b, cols, rows):
+    """Bytes of `stream[a:b]` by screen region, following the cursor from the
+    start of the stream (CUP/CUF and printed characters; the renderer never
+    relies on wrapping). The activity log is right of the `│` that separates
+    it from the table on the column-header row."""
+    row2 = [" "] * cols
+    x = y = 0
+    out = {"header and bars": 0, "IP table": 0, "activity log": 0}
+    cost = []  # (x, y, nbytes) of each piece inside the window
+    pos = 0
+    for m in CSI.finditer(stream):
+        seg = stream[pos:m.start()]
+        for ch in seg.decode("utf-8", "replace"):
+            n = len(ch.encode())
+            if y == 2 and 0 <= x < cols:
+                row2[x] = ch
+            if a <= pos < b:
+                cost.append((x, y, n))
+            pos += n
+            x = min(x + 1, cols - 1)
+        pos = m.start()
+        private, params, final = m.groups()
+        nums = [int(p) if p else 1 for p in params.split(b";")] if params else []
+        if final == b"H" and not private:
+            y, x = (nums + [1, 1])[0] - 1, (nums[1:] + [1])[0] - 1
+        elif final == b"C":
+            x = min(x + (nums[0] if nums else 1), cols - 1)
+        if a <= pos < b:
+            cost.append((x, y, m.end() - m.start()))
+        pos = m.end()
+    sep = "".join(row2).find("│")
+    for cx, cy, n in cost:
+        if cy < 2 or cy >= rows - 2:
+            out["header and bars"] += n
+        elif sep >= 0 and cx >= sep:
+            out["activity log"] += n
+        else:
+            out["IP table"] += n
+    return out, sep
+
+
+def run(binary, rate, secs, idle, cols, rows, work, headless=False):
+    log = os.path.join(work, f"live-{rate}-{headless}.log")
+    open(log, "wb").close()
+    dash = Headless(binary, log) if headless else Dashboard(binary, log, cols, rows)
+    time.sleep(2)  # start-up and the first full frame are not what we measure
+    t_idle = time.monotonic()
+    time.sleep(idle)
+    rng = random.Random(7)
+    ips = genlog.clients(random.Random(42), arg("--clients", 20000))
+    t0, c0 = time.monotonic(), cpu_ticks(dash.proc.pid)
+    written = feeder(log, rate, secs, rng, ips)
+    t1, c1 = time.monotonic(), cpu_ticks(dash.proc.pid)
+    time.sleep(0.5)
+    dash.quit()
+    idle_bytes = len(dash.stream(t_idle, t0)) / idle if idle else 0.0
+    buckets, frames = per_second(dash.reads, t0, secs)
+    before = len(dash.stream(None, t0))
+    where, sep = regions(dash.stream(), before, before + len(dash.stream(t0, t1)), cols, rows)
+    return {
+        "rate": rate, "written": written, "elapsed": t1 - t0,
+        "cpu": (c1 - c0) / TICKS / (t1 - t0) * 100,
+        "idle_bps": idle_bytes, "buckets": buckets, "frames": frames,
+        "where": where, "sep": sep,
+    }
+
+
+def report(r, cols, rows):
+    b, f = r["buckets"], r["frames"]
+    if not sum(b):
+        sys.exit("the dashboard wrote nothing: did it start? (run the binary by hand)")
+    total = sum(b)
+    print(f"{r['rate']:>6} lines/s ({r['written']} written in {r['elapsed']:.1f} s), {cols}x{rows}:")
+    print(f"         bytes/s to the terminal: median {statistics.median(b) / 1000:.1f} kB, max {max(b) / 1000:.1f} kB, mean {total / len(b) / 1000:.1f} kB")
+    print(f"         frames/s: median {statistics.median(f)}, max {max(f)}; bytes/frame {total / max(sum(f), 1):.0f}")
+    print(f"         idle (no lines) before: {r['idle_bps'] / 1000:.2f} kB/s")
+    parts = ", ".join(f"{k} {v / total * 100:.0f} %" for k, v in r["where"].items()) if total else "-"
+    print(f"         bytes by region (activity log right of column {r['sep']}): {parts}")
+    print(f"         CPU {r['cpu']:.2f} % of one core (utime+stime)")
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    binary = sys.argv[1]
+    secs, idle = arg("--secs", 30), arg("--idle-secs", 5)
+    cols, rows = arg("--cols", 200), arg("--rows", 50)
+    work = tempfile.mkdtemp(prefix="ng-dash-bench-")
+    load = os.getloadavg()
+    print(f"# {time.strftime('%Y-%m-%d')} on {os.uname().nodename}, {os.cpu_count()} cores, load {load[0]:.2f}")
+    for rate in (int(r) for r in arg("--rates", "1000,5000").split(",")):
+        report(run(binary, rate, secs, idle, cols, rows, work), cols, rows)
+        if "--headless" in sys.argv:
+            r = run(binary, rate, secs, 0, cols, rows, work, headless=True)
+            print(f"{rate:>6} lines/s headless (--for, no terminal): CPU {r['cpu']:.2f} % of one core")
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    main()
