@@ -15,6 +15,7 @@ use crate::parse::auth::AuthParser;
 use crate::parse::sockets::{ProcNetReader, SocketEntry};
 use crate::parse::time;
 use crate::parse::UnixTime;
+use crate::source::bandwidth::Bandwidth;
 use crate::source::journal::Journal;
 use crate::source::sockdiag::{DumpProgress, SockDiag};
 use crate::source::{LineVerdict, LogKind, LogSet};
@@ -68,6 +69,8 @@ pub struct Engine {
     format_spec: String,
     pub started: UnixTime,
     pub interval: Duration,
+    /// rx/tx of the interface for the dashboard's header.
+    pub bandwidth: Bandwidth,
     /// `--demo`'s files, written to on every tick.
     demo: Option<Demo>,
 }
@@ -128,6 +131,7 @@ impl Engine {
             demo,
             started: now,
             interval: config.connections_interval,
+            bandwidth: Bandwidth::system(config.interface.as_deref()),
         })
     }
 
@@ -156,6 +160,7 @@ impl Engine {
 
     /// The periodic tick: logs' safety net, a socket dump, expiry.
     pub fn on_tick(&mut self) {
+        self.bandwidth.on_tick(Instant::now());
         if let Some(demo) = self.demo.as_mut() {
             // A write failure (disk full) just stops the demo's traffic.
             let _ = demo.on_tick(self.core.now);

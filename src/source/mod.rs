@@ -1,6 +1,7 @@
 //! Byte sources: log files followed like `tail -F`, the journald pipe, the
 //! line splitter they share, and the netlink socket dump.
 
+pub mod bandwidth;
 pub mod glob;
 pub mod journal;
 pub mod linebuf;

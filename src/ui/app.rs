@@ -29,6 +29,7 @@ use crate::config::{Config, FilterConfig};
 use crate::detect::Detector;
 use crate::headless::SourceReport;
 use crate::parse::UnixTime;
+use crate::source::bandwidth::Bandwidth;
 use crate::table::{IpTable, Row};
 use crate::ui::filter::FilterSpec;
 
@@ -57,6 +58,8 @@ pub struct Model<'a> {
     pub hook: Option<&'a HookRun>,
     /// The block commands the block modal shows (running or finished).
     pub block: Option<&'a BlockRun>,
+    /// Interface rx/tx for the header (`None` in tests and when unknown).
+    pub bandwidth: Option<&'a Bandwidth>,
 }
 
 /// What a key asks of the session (beyond redrawing).

@@ -595,5 +595,6 @@ fn model<'e>(engine: &'e Engine, sources: &'e [SourceReport], job: Option<&'e Jo
         started: engine.started,
         now: engine.core.now,
         interval_secs: engine.interval.as_secs_f64(),
+        bandwidth: Some(&engine.bandwidth),
     }
 }

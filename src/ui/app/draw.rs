@@ -143,6 +143,23 @@ fn header(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
         table.totals.requests,
         table.totals.rate.per_minute(end),
     );
+    if let Some(bw) = m.bandwidth {
+        match bw.rates() {
+            Some(r) => {
+                let _ = write!(
+                    line,
+                    "│ {} rx {}/s tx {}/s ",
+                    bw.iface(),
+                    crate::headless::human_bytes(r.rx as u64),
+                    crate::headless::human_bytes(r.tx as u64)
+                );
+            }
+            None if bw.error().is_some() => {
+                let _ = write!(line, "│ rx/tx: {} ", bw.error().unwrap_or_default());
+            }
+            None => {}
+        }
+    }
     g.put_str(left.x, left.y, left.width, &line, t.header());
 }
 

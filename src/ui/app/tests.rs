@@ -174,6 +174,7 @@ impl Fixture {
             interval_secs: 1.0,
             hook: None,
             block: None,
+            bandwidth: None,
         }
     }
 }
@@ -1427,4 +1428,36 @@ fn hook_output_frames_carry_no_sequence_from_the_child() {
     }
     let text = String::from_utf8_lossy(&out);
     assert!(text.contains("evil") && text.contains("pwned"), "drawn");
+}
+
+#[test]
+fn header_shows_the_interface_rates() {
+    use crate::source::bandwidth::Bandwidth;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let stats = dir.path().join("class/net/eth9/statistics");
+    std::fs::create_dir_all(&stats).unwrap();
+    let counters = |rx: u64, tx: u64| {
+        std::fs::write(stats.join("rx_bytes"), format!("{rx}\n")).unwrap();
+        std::fs::write(stats.join("tx_bytes"), format!("{tx}\n")).unwrap();
+    };
+    counters(0, 0);
+    let mut bw = Bandwidth::open(Some("eth9"), dir.path(), &dir.path().join("route"));
+    let t0 = Instant::now();
+    bw.on_tick(t0);
+    counters(3 << 20, 1536);
+    bw.on_tick(t0 + Duration::from_secs(1));
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let mut g = Grid::new(200, 30);
+    let m = Model {
+        bandwidth: Some(&bw),
+        ..f.model()
+    };
+    d.draw(&mut g, &m);
+    assert!(
+        g.row_text(0).contains("eth9 rx 3.0 MiB/s tx 1.5 KiB/s"),
+        "{}",
+        g.row_text(0)
+    );
 }
