@@ -66,6 +66,9 @@ pub struct Engine {
     socket_status: SocketStatus,
     /// Socket records of the dump in progress (reused).
     dump: Vec<SocketEntry>,
+    /// The last complete dump (the drill-down lists its sockets; a skipped
+    /// tick re-applies it). Swapped with `dump`, never copied.
+    last_dump: Vec<SocketEntry>,
     format_spec: String,
     pub started: UnixTime,
     pub interval: Duration,
@@ -127,6 +130,7 @@ impl Engine {
             sockets: open_socket_reader(config.proc_root.clone()),
             socket_status: SocketStatus::default(),
             dump: Vec::new(),
+            last_dump: Vec::new(),
             format_spec: config.log_format.clone(),
             demo,
             started: now,
@@ -220,7 +224,10 @@ impl Engine {
                     }
                     // Skipped: the last dump's sockets are still the table;
                     // apply them again, as an identical dump would be.
-                    Ok(false) => self.core.table.apply_sockets(&self.dump, self.core.now),
+                    Ok(false) => self
+                        .core
+                        .table
+                        .apply_sockets(&self.last_dump, self.core.now),
                     Err(e) => {
                         self.dump.clear();
                         self.socket_status.error = Some(format!("netlink: {e}"));
@@ -261,13 +268,22 @@ impl Engine {
     }
 
     fn finish_dump(&mut self) {
-        self.core.table.apply_sockets(&self.dump, self.core.now);
+        std::mem::swap(&mut self.dump, &mut self.last_dump);
+        self.dump.clear();
+        self.core
+            .table
+            .apply_sockets(&self.last_dump, self.core.now);
         self.core.changes += 1;
         if self.socket_status.dumps == 0 {
             // No baseline yet: every socket would look new.
             self.core.table.totals.new_conns_last_dump = 0;
         }
         self.socket_status.dumps += 1;
+    }
+
+    /// The sockets of the last complete dump.
+    pub fn last_dump(&self) -> &[SocketEntry] {
+        &self.last_dump
     }
 
     /// Every source as the summary reports it.

@@ -515,6 +515,11 @@ impl IpTable {
         row.last_active = now;
     }
 
+    /// Whether a local port was listening in the last dump (inbound sockets).
+    pub fn is_listen_port(&self, port: u16) -> bool {
+        self.listen_ports.binary_search(&port).is_ok()
+    }
+
     /// Drop rows with no sockets and nothing new for `IDLE_EXPIRY_SECS`.
     pub fn expire(&mut self, now: UnixTime) {
         let idle: Vec<u32> = self

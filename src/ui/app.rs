@@ -28,6 +28,7 @@ use crate::actions::hooks::HookRun;
 use crate::config::{Config, FilterConfig};
 use crate::detect::Detector;
 use crate::headless::SourceReport;
+use crate::parse::sockets::SocketEntry;
 use crate::parse::UnixTime;
 use crate::source::bandwidth::Bandwidth;
 use crate::table::{IpTable, Row};
@@ -58,6 +59,8 @@ pub struct Model<'a> {
     pub hook: Option<&'a HookRun>,
     /// The block commands the block modal shows (running or finished).
     pub block: Option<&'a BlockRun>,
+    /// The sockets of the last complete dump (the drill-down lists a row's).
+    pub sockets: &'a [SocketEntry],
     /// Interface rx/tx for the header (`None` in tests and when unknown).
     pub bandwidth: Option<&'a Bandwidth>,
 }

@@ -596,5 +596,6 @@ fn model<'e>(engine: &'e Engine, sources: &'e [SourceReport], job: Option<&'e Jo
         now: engine.core.now,
         interval_secs: engine.interval.as_secs_f64(),
         bandwidth: Some(&engine.bandwidth),
+        sockets: engine.last_dump(),
     }
 }

@@ -13,6 +13,7 @@ use super::{Dashboard, Modal, Model, Theme};
 use crate::detect::Reasons;
 use crate::headless::{human_bytes, services};
 use crate::parse::time::format_rfc3339;
+use crate::parse::sockets::TcpState;
 use crate::parse::AuthKind;
 use crate::table::{service_name, Row, RECENT_REQUESTS};
 use crate::ui::sanitize::text_width;
@@ -235,6 +236,7 @@ fn summary(lines: &mut Lines<'_>, d: &Dashboard, m: &Model<'_>, row: &Row, reaso
         Style::new(),
     );
     lines.text(&sockets_line(row), Style::new());
+    socket_list(lines, m, row);
     let auth: Vec<String> = [
         AuthKind::Failed,
         AuthKind::InvalidUser,
@@ -269,6 +271,36 @@ fn sockets_line(row: &Row) -> String {
         let _ = write!(line, " (outbound to {})", ports.join(", "));
     }
     line
+}
+
+/// Sockets listed one per line, from the last dump:
+/// `  in  ESTABLISHED  https ← :51234` / `  out ESTABLISHED  → 443`.
+fn socket_list(lines: &mut Lines<'_>, m: &Model<'_>, row: &Row) {
+    const SHOWN: usize = 8;
+    let mut of_row = m
+        .sockets
+        .iter()
+        .filter(|s| s.remote.ip().to_canonical() == row.ip && s.state != TcpState::Listen);
+    for s in of_row.by_ref().take(SHOWN) {
+        let local = s.local.port();
+        let line = if m.table.is_listen_port(local) {
+            let service = service_name(local).map_or_else(|| local.to_string(), str::to_string);
+            format!(
+                "  in  {:<12} {service} ← :{}",
+                s.state.name(),
+                s.remote.port()
+            )
+        } else {
+            let remote = s.remote.port();
+            let service = service_name(remote).map_or_else(|| remote.to_string(), str::to_string);
+            format!("  out {:<12} → {service} (from :{local})", s.state.name())
+        };
+        lines.text(&line, Style::new());
+    }
+    let more = of_row.count();
+    if more > 0 {
+        lines.text(&format!("  … and {more} more"), Style::new());
+    }
 }
 
 /// Requests per second over the last minute, one cell a second.

@@ -22,6 +22,8 @@ struct Fixture {
     table: IpTable,
     detector: Detector,
     sources: Vec<SourceReport>,
+    /// The socket dump the table was fed, as the engine keeps it.
+    sockets: Vec<SocketEntry>,
 }
 
 impl Fixture {
@@ -32,6 +34,7 @@ impl Fixture {
         let mut f = Fixture {
             table,
             detector,
+            sockets: Vec::new(),
             sources: vec![
                 SourceReport {
                     path: "/var/log/nginx/access.log".into(),
@@ -114,16 +117,14 @@ impl Fixture {
             remote: remote.parse().unwrap(),
             state,
         };
-        f.table.apply_sockets(
-            &[
-                sock("0.0.0.0:443", "0.0.0.0:0", TcpState::Listen),
-                sock("192.0.2.1:443", "8.8.4.4:50000", TcpState::Established),
-                sock("192.0.2.1:443", "8.8.4.4:50001", TcpState::Established),
-                sock("192.0.2.1:443", "8.8.4.4:50002", TcpState::SynRecv),
-                sock("192.0.2.1:40000", "1.1.1.1:443", TcpState::Established),
-            ],
-            NOW,
-        );
+        f.sockets = vec![
+            sock("0.0.0.0:443", "0.0.0.0:0", TcpState::Listen),
+            sock("192.0.2.1:443", "8.8.4.4:50000", TcpState::Established),
+            sock("192.0.2.1:443", "8.8.4.4:50001", TcpState::Established),
+            sock("192.0.2.1:443", "8.8.4.4:50002", TcpState::SynRecv),
+            sock("192.0.2.1:40000", "1.1.1.1:443", TcpState::Established),
+        ];
+        f.table.apply_sockets(&f.sockets, NOW);
         f
     }
 
@@ -175,6 +176,7 @@ impl Fixture {
             hook: None,
             block: None,
             bandwidth: None,
+            sockets: &self.sockets,
         }
     }
 }
@@ -561,6 +563,38 @@ fn sockets_in_the_drill_down() {
         "{text}"
     );
     assert!(text.contains("- half-open SYN_RECV sockets and no requests"));
+    // Every socket, with its direction, service and remote port.
+    assert!(text.contains("in  ESTABLISHED  https ← :50000"), "{text}");
+    assert!(text.contains("in  ESTABLISHED  https ← :50001"), "{text}");
+    assert!(text.contains("in  SYN_RECV     https ← :50002"), "{text}");
+}
+
+#[test]
+fn outbound_sockets_in_the_drill_down() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    // Select 1.1.1.1 (our own connection out) with the quick filter.
+    keys(
+        &mut d,
+        &f,
+        &[
+            Key::Char('/'),
+            Key::Char('1'),
+            Key::Char('.'),
+            Key::Char('1'),
+            Key::Char('.'),
+            Key::Enter,
+            Key::Enter,
+        ],
+    );
+    let text = screen(&mut d, &f, 160, 45).join(
+        "
+",
+    );
+    assert!(
+        text.contains("out ESTABLISHED  → https (from :40000)"),
+        "{text}"
+    );
 }
 
 #[test]
