@@ -5,7 +5,9 @@
 //! tick, a resize) and at most every [`MIN_FRAME_GAP`]: when the last frame
 //! is more recent, a one-shot timer brings the loop back for the next one,
 //! so a key press is answered in the next frame, at once if the screen was
-//! quiet. A resize only marks the screen dirty (a storm of SIGWINCH costs
+//! quiet. Frames that only show new data (lines, dumps, ticks, a child's
+//! output) wait [`DATA_FRAME_GAP`] instead: under load every new line
+//! scrolls the whole activity log, so fewer such frames write less. A resize only marks the screen dirty (a storm of SIGWINCH costs
 //! one frame); the size is read when the frame is drawn. Each frame is one
 //! `write`.
 //!
@@ -37,6 +39,8 @@ use crate::sys::timerfd::TimerFd;
 
 /// Shortest time between two frames (10 frames a second at most).
 pub const MIN_FRAME_GAP: Duration = Duration::from_millis(100);
+/// Shortest time between two frames when only data changed (4 a second).
+pub const DATA_FRAME_GAP: Duration = Duration::from_millis(250);
 /// A lone ESC with nothing after it for this long is the Escape key.
 const ESC_TIMEOUT: Duration = Duration::from_millis(30);
 /// Bytes read from the tty at once.
@@ -62,6 +66,9 @@ pub struct Session {
     frame_armed: bool,
     last_frame: Option<Instant>,
     dirty: bool,
+    /// What changed was the operator's doing (a key, a resize): the next
+    /// frame comes after [`MIN_FRAME_GAP`], not [`DATA_FRAME_GAP`].
+    urgent: bool,
     /// The size must be read again before the next frame.
     resized: bool,
     /// `Core::changes` at the last frame.
@@ -157,6 +164,7 @@ impl Session {
             frame_armed: false,
             last_frame: None,
             dirty: true,
+            urgent: true,
             resized: true,
             seen_changes: 0,
             out: Vec::new(),
@@ -177,6 +185,7 @@ impl Session {
         self.terminal.enter()?;
         self.resized = true;
         self.dirty = true;
+        self.urgent = true;
         Ok(())
     }
 
@@ -251,6 +260,7 @@ impl Session {
 
     fn on_key(&mut self, key: Key, engine: &mut Engine) -> Flow {
         self.dirty = true;
+        self.urgent = true;
         let action = {
             let model = model(engine, &[], self.job.as_ref());
             self.dashboard.on_key(key, &model)
@@ -494,6 +504,7 @@ impl Session {
         self.renderer.invalidate();
         self.resized = true;
         self.dirty = true;
+        self.urgent = true;
     }
 
     /// A screen signal from the signalfd. Returns true for the ones that
@@ -503,6 +514,7 @@ impl Session {
             libc::SIGWINCH => {
                 self.resized = true;
                 self.dirty = true;
+                self.urgent = true;
             }
             libc::SIGTSTP => self.suspend(),
             libc::SIGCONT => self.after_continue(),
@@ -539,20 +551,18 @@ impl Session {
             self.seen_changes = engine.core.changes;
             self.dirty = true;
         }
-        if !self.dirty || self.frame_armed {
+        // An armed timer comes soon enough unless a key now wants the
+        // shorter gap; when it comes the wait is worked out again.
+        if !self.dirty || (self.frame_armed && !self.urgent) {
             return;
         }
-        match self.last_frame.map(|t| t.elapsed()) {
-            Some(since) if since < MIN_FRAME_GAP => {
-                self.frame_armed = self
-                    .frame_timer
-                    .arm(MIN_FRAME_GAP - since, Duration::ZERO)
-                    .is_ok();
-                if !self.frame_armed {
-                    self.draw(engine);
-                }
-            }
-            _ => self.draw(engine),
+        let wait = frame_wait(self.last_frame.map(|t| t.elapsed()), self.urgent);
+        if wait.is_zero() {
+            return self.draw(engine);
+        }
+        self.frame_armed = self.frame_timer.arm(wait, Duration::ZERO).is_ok();
+        if !self.frame_armed {
+            self.draw(engine);
         }
     }
 
@@ -575,6 +585,7 @@ impl Session {
             let _ = self.terminal.write_frame(&self.out);
         }
         self.dirty = false;
+        self.urgent = false;
         self.last_frame = Some(Instant::now());
     }
 }
@@ -597,5 +608,49 @@ fn model<'e>(engine: &'e Engine, sources: &'e [SourceReport], job: Option<&'e Jo
         interval_secs: engine.interval.as_secs_f64(),
         bandwidth: Some(&engine.bandwidth),
         sockets: engine.last_dump(),
+    }
+}
+
+/// How long the next frame must wait, `since` the last one (none yet: now).
+/// Zero means draw now.
+fn frame_wait(since: Option<Duration>, urgent: bool) -> Duration {
+    let gap = if urgent {
+        MIN_FRAME_GAP
+    } else {
+        DATA_FRAME_GAP
+    };
+    since.map_or(Duration::ZERO, |s| gap.saturating_sub(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn first_frame_is_drawn_at_once() {
+        assert_eq!(frame_wait(None, false), Duration::ZERO);
+        assert_eq!(frame_wait(None, true), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_key_gets_the_next_frame_after_the_short_gap() {
+        // Quiet screen: at once.
+        assert_eq!(frame_wait(Some(ms(100)), true), Duration::ZERO);
+        assert_eq!(frame_wait(Some(ms(5_000)), true), Duration::ZERO);
+        // Just after a data frame: the rest of MIN_FRAME_GAP, not of the data gap.
+        assert_eq!(frame_wait(Some(ms(30)), true), ms(70));
+        assert_eq!(frame_wait(Some(ms(150)), true), Duration::ZERO);
+    }
+
+    #[test]
+    fn data_only_frames_wait_the_longer_gap() {
+        assert_eq!(frame_wait(Some(ms(100)), false), ms(150));
+        assert_eq!(frame_wait(Some(ms(249)), false), ms(1));
+        assert_eq!(frame_wait(Some(ms(250)), false), Duration::ZERO);
+        assert!(DATA_FRAME_GAP > MIN_FRAME_GAP);
     }
 }

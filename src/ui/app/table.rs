@@ -3,6 +3,8 @@
 //! Columns give way as the panel narrows, least useful first (Hx, Org, CC,
 //! Auth, Svc, State, Bytes); `Last path` takes whatever is left.
 
+use std::net::IpAddr;
+
 use smallvec::SmallVec;
 
 use super::draw::Pen;
@@ -112,19 +114,38 @@ impl Col {
 }
 
 /// Sort rows for `key`: counts descending, addresses ascending; ties by address.
-pub(super) fn sort_rows(rows: &mut [&Row], key: SortKey) {
-    let conns = |r: &Row| r.sockets.conns_in + r.sockets.conns_out;
-    rows.sort_by(|a, b| {
-        let order = match key {
-            SortKey::Conns => (conns(b), b.requests).cmp(&(conns(a), a.requests)),
-            SortKey::Requests => b.requests.cmp(&a.requests),
-            SortKey::Bytes => b.bytes.cmp(&a.bytes),
-            SortKey::Auth => b.auth_failures().cmp(&a.auth_failures()),
-            SortKey::Services => service_count(b).cmp(&service_count(a)),
-            SortKey::Ip => std::cmp::Ordering::Equal,
-        };
-        order.then_with(|| a.ip.cmp(&b.ip))
-    });
+///
+/// Each row's key is computed once into a compact tuple and the tuples are
+/// sorted: with tens of thousands of rows, most at 0 connections, a
+/// comparator reading the rows would mostly compare `IpAddr`s through
+/// pointers, and that was most of a frame's cost. Addresses are unique, so
+/// the order is total and an unstable sort gives the one order there is.
+pub(super) fn sort_rows(rows: &mut Vec<&Row>, key: SortKey) {
+    let mut keyed: Vec<((u128, u8, u128), &Row)> =
+        rows.iter().map(|&r| (row_key(r, key), r)).collect();
+    keyed.sort_unstable_by_key(|&(k, _)| k);
+    rows.clear();
+    rows.extend(keyed.into_iter().map(|(_, r)| r));
+}
+
+/// `(count descending, address family, address)`: ascending order of this
+/// tuple is the table's order for `key` (IPv4 before IPv6, as `IpAddr`).
+fn row_key(r: &Row, key: SortKey) -> (u128, u8, u128) {
+    let conns = u128::from(r.sockets.conns_in) + u128::from(r.sockets.conns_out);
+    let count: u128 = match key {
+        // Connections, then requests: 33 bits over 64.
+        SortKey::Conns => (conns << 64) | u128::from(r.requests),
+        SortKey::Requests => u128::from(r.requests),
+        SortKey::Bytes => u128::from(r.bytes),
+        SortKey::Auth => u128::from(r.auth_failures()),
+        SortKey::Services => service_count(r) as u128,
+        SortKey::Ip => 0,
+    };
+    let (family, addr) = match r.ip {
+        IpAddr::V4(a) => (4, u128::from(u32::from(a))),
+        IpAddr::V6(a) => (6, u128::from(a)),
+    };
+    (u128::MAX - count, family, addr)
 }
 
 fn service_count(r: &Row) -> usize {
@@ -170,15 +191,7 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, rows: &[&Row], m
     }
     let t = d.theme;
     let (head, body) = rect.split_top(1);
-    let ip_width = rows
-        .iter()
-        .map(|r| ip_len(r) + 1)
-        .max()
-        .unwrap_or(0)
-        .clamp(IP_MIN, IP_MAX)
-        // A long IPv6 address is cut (with `…`) rather than crowd out every
-        // other column of a narrow panel.
-        .min((rect.width / 3).max(IP_MIN));
+    let ip_width = ip_width(rows, rect.width);
     let cols = layout(rect.x, rect.width, ip_width);
 
     let focused = d.focus == Panel::Table;
@@ -231,6 +244,21 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, rows: &[&Row], m
     }
 }
 
+/// Width of the IP column: the longest address and its mark, within bounds.
+fn ip_width(rows: &[&Row], panel_width: u16) -> u16 {
+    // A long IPv6 address is cut (with `…`) rather than crowd out every
+    // other column of a narrow panel.
+    let cap = IP_MAX.min((panel_width / 3).max(IP_MIN));
+    let mut widest = 0;
+    for r in rows {
+        widest = widest.max(ip_len(r) + 1);
+        if widest >= cap {
+            break;
+        }
+    }
+    widest.clamp(IP_MIN, IP_MAX).min(cap)
+}
+
 fn empty_message(d: &Dashboard, g: &mut Grid, body: Rect, m: &Model<'_>) {
     let text = if m.table.is_empty() {
         "no IPs yet: waiting for sockets and log lines"
@@ -249,12 +277,26 @@ fn empty_message(d: &Dashboard, g: &mut Grid, body: Rect, m: &Model<'_>) {
 }
 
 /// Characters of the address as text (what `Display` writes).
+///
+/// Every row's address is measured each frame, so IPv4 (the common case)
+/// is counted from its octets rather than formatted.
 fn ip_len(row: &Row) -> u16 {
-    use std::io::Write as _;
-    let mut buf = [0u8; 48];
-    let mut cur = std::io::Cursor::new(&mut buf[..]);
-    let _ = write!(cur, "{}", row.ip);
-    cur.position() as u16
+    match row.ip {
+        IpAddr::V4(a) => {
+            a.octets()
+                .iter()
+                .map(|&o| 1 + u16::from(o >= 10) + u16::from(o >= 100))
+                .sum::<u16>()
+                + 3
+        }
+        IpAddr::V6(a) => {
+            use std::io::Write as _;
+            let mut buf = [0u8; 48];
+            let mut cur = std::io::Cursor::new(&mut buf[..]);
+            let _ = write!(cur, "{a}");
+            cur.position() as u16
+        }
+    }
 }
 
 /// Text in a column, right-aligned for numbers.
@@ -323,4 +365,43 @@ fn draw_cell(
         }
     };
     put_cell(g, x, y, w, &text, col.is_numeric(), base);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::IpTable;
+
+    #[test]
+    fn ip_len_is_the_displayed_length() {
+        let mut table = IpTable::new(100, true);
+        let addrs = [
+            "0.0.0.0",
+            "1.2.3.4",
+            "9.10.99.100",
+            "255.255.255.255",
+            "100.64.0.1",
+            "::",
+            "::1",
+            "2a00:1450:4001:80b::200e",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            "::ffff:1.2.3.4",
+        ];
+        for a in addrs {
+            let ip: IpAddr = a.parse().unwrap();
+            table.apply_auth(
+                &crate::parse::AuthEvent {
+                    kind: crate::parse::AuthKind::Failed,
+                    ip,
+                    user: b"u",
+                    time: Some(1),
+                },
+                1,
+            );
+        }
+        assert_eq!(table.len(), addrs.len());
+        for row in table.rows() {
+            assert_eq!(usize::from(ip_len(row)), row.ip.to_string().len());
+        }
+    }
 }

@@ -1495,3 +1495,81 @@ fn header_shows_the_interface_rates() {
         g.row_text(0)
     );
 }
+
+/// Many addresses, both families, with counts that tie a lot.
+fn crowded() -> Fixture {
+    let mut f = Fixture::new();
+    for i in 0u32..400 {
+        let addr = if i % 5 == 0 {
+            format!("2a00:1450:{:x}::{:x}", i % 3, i * 7919 % 65_536)
+        } else {
+            format!("45.{}.{}.{}", i * 37 % 256, i % 3, i * 13 % 256)
+        };
+        for n in 0..(i * 7 % 5) {
+            let dt = -(i64::from(n) * 17 % 120);
+            f.hit(&addr, dt, "GET", b"/", 200, u64::from(i % 4) * 100, b"ua");
+        }
+        if i % 9 == 0 {
+            f.auth(&addr, -3, AuthKind::Failed, b"root");
+        }
+    }
+    f
+}
+
+#[test]
+fn sort_matches_the_row_comparator() {
+    let f = crowded();
+    let conns = |r: &Row| r.sockets.conns_in + r.sockets.conns_out;
+    let svc = |r: &Row| r.sockets.services_in.len() + r.sockets.services_out.len();
+    for key in [
+        SortKey::Conns,
+        SortKey::Requests,
+        SortKey::Bytes,
+        SortKey::Auth,
+        SortKey::Services,
+        SortKey::Ip,
+    ] {
+        let mut fast: Vec<&Row> = f.table.rows().collect();
+        table::sort_rows(&mut fast, key);
+        // The comparator the table used before keys were precomputed.
+        let mut naive: Vec<&Row> = f.table.rows().collect();
+        naive.sort_by(|a, b| {
+            let order = match key {
+                SortKey::Conns => (conns(b), b.requests).cmp(&(conns(a), a.requests)),
+                SortKey::Requests => b.requests.cmp(&a.requests),
+                SortKey::Bytes => b.bytes.cmp(&a.bytes),
+                SortKey::Auth => b.auth_failures().cmp(&a.auth_failures()),
+                SortKey::Services => svc(b).cmp(&svc(a)),
+                SortKey::Ip => std::cmp::Ordering::Equal,
+            };
+            order.then_with(|| a.ip.cmp(&b.ip))
+        });
+        let ips = |rows: &[&Row]| rows.iter().map(|r| r.ip).collect::<Vec<_>>();
+        assert_eq!(ips(&fast), ips(&naive), "{key:?}");
+        assert!(fast.len() > 300);
+    }
+}
+
+#[test]
+fn top_offenders_match_a_full_sort() {
+    let f = crowded();
+    let m = f.model();
+    let end = f.table.window_end(m.now);
+    let mut rates: Vec<(u32, IpAddr)> = f
+        .table
+        .rows()
+        .map(|r| (r.rate.per_minute(end), r.ip))
+        .filter(|&(n, _)| n > 0)
+        .collect();
+    rates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let expected: String = rates[..3]
+        .iter()
+        .map(|(n, ip)| format!(" {ip} ({n})"))
+        .collect();
+    let lines = screen(&mut dashboard(), &f, 240, 40);
+    assert!(
+        lines[1].contains(&format!("top req/min:{expected} │")),
+        "{}\nwanted{expected}",
+        lines[1]
+    );
+}
