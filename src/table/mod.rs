@@ -204,6 +204,8 @@ pub struct Totals {
     pub auth_failures: u64,
     /// Inbound sockets seen for the first time in the last dump.
     pub new_conns_last_dump: u32,
+    /// Inbound ESTABLISHED sockets in the last dump (shown rows only).
+    pub established_in: u64,
     /// Requests over all rows, per second of event time.
     pub rate: RateRing,
 }
@@ -477,6 +479,10 @@ impl IpTable {
         for socket in dump.iter().filter(|s| s.state != TcpState::Listen) {
             self.apply_socket(socket, now);
         }
+        self.totals.established_in = self
+            .rows()
+            .map(|r| u64::from(r.sockets.in_states[TcpState::Established.index()]))
+            .sum();
         self.totals.new_conns_last_dump = self
             .inbound_now
             .iter()

@@ -12,7 +12,6 @@
 use std::fmt::Write as _;
 
 use super::{activity, modal, table, Dashboard, Modal, Model, Panel};
-use crate::parse::sockets::TcpState;
 use crate::ui::{Grid, Rect, Style};
 
 /// Below this the dashboard shows one line saying so.
@@ -126,10 +125,6 @@ fn header(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
     g.put_str(right.x, right.y, right.width, &markers, t.marker());
 
     let table = m.table;
-    let established: u64 = table
-        .rows()
-        .map(|r| u64::from(r.sockets.in_states[TcpState::Established.index()]))
-        .sum();
     let end = table.window_end(m.now);
     let mut line = String::with_capacity(128);
     let _ = write!(
@@ -139,7 +134,7 @@ fn header(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
         duration(m.now - m.started),
         table.len(),
         table.connections(),
-        established,
+        table.totals.established_in,
         table.totals.requests,
         table.totals.rate.per_minute(end),
     );
