@@ -331,3 +331,52 @@ fn twenty_thousand_rows_in_one_snapshot() {
     assert_eq!(again, SnapshotOutcome::Written { changed: 20_000 });
     assert_eq!(h.lookup(v4(19_999)).unwrap().unwrap().requests, 40_000);
 }
+
+#[test]
+fn a_full_disk_is_an_error_and_loses_nothing_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = History::open(&db_in(&dir), 1).unwrap();
+    h.snapshot((0..10).map(|i| row(i, 1, 2, 1))).unwrap();
+    // Cap the file at its current size: the next growth is SQLITE_FULL.
+    let pages: i64 = h
+        .conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    h.conn
+        .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+        .unwrap();
+    let err = h.snapshot((0..2000).map(|i| row(i, 2, 2, 1))).unwrap_err();
+    assert!(!err.is_busy(), "{err:?}");
+    assert!(err.to_string().contains("full"), "{err}");
+    // Rolled back: the first snapshot's totals stand.
+    assert_eq!(h.lookup(v4(9)).unwrap().unwrap().requests, 5);
+    // Space again: the same rows write their whole increase once.
+    h.conn
+        .query_row("PRAGMA max_page_count = 1000000", [], |_| Ok(()))
+        .unwrap();
+    h.snapshot((0..2000).map(|i| row(i, 2, 2, 1))).unwrap();
+    let got = h.lookup(v4(9)).unwrap().unwrap();
+    assert_eq!((got.sessions, got.requests), (1, 10));
+}
+
+#[test]
+fn open_while_another_instance_writes_defers_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_in(&dir);
+    let mut a = History::open(&path, 1).unwrap();
+    let tx = a
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .unwrap();
+    let mut b = History::open(&path, 2).unwrap();
+    assert_eq!(b.session_id(), None);
+    assert_eq!(
+        b.snapshot(std::iter::empty()).unwrap(),
+        SnapshotOutcome::Busy
+    );
+    drop(tx);
+    b.snapshot((0..2).map(|i| row(i, 1, 1, 2))).unwrap();
+    let id = b.session_id().unwrap();
+    assert!(id > a.session_id().unwrap());
+    assert_eq!(a.lookup(v4(1)).unwrap().unwrap().sessions, 1);
+}
