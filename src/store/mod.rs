@@ -359,8 +359,7 @@ impl History {
         let mut max_seen: Option<UnixTime> = None;
         {
             let mut upsert = tx.prepare_cached(UPSERT_IP)?;
-            for row in rows {
-                let ip = row.ip.to_canonical();
+            for (ip, row) in by_address(rows) {
                 let prev = self.written.get(&ip);
                 let suspicious = row.suspicious || prev.is_some_and(|p| p.suspicious);
                 let now = Written::of(&row, suspicious);
@@ -564,6 +563,37 @@ ON CONFLICT(ip) DO UPDATE SET
     org = coalesce(excluded.org, org),
     last_paths = coalesce(excluded.last_paths, last_paths),
     last_session = excluded.last_session";
+
+/// The rows keyed by canonical address, in address order (SQLite's B-tree
+/// takes ordered keys faster), duplicates (an IPv4 address and its
+/// IPv4-mapped IPv6 form, if a caller kept both) summed: two rows for one
+/// key would otherwise each be diffed against the other's committed state.
+fn by_address(rows: impl Iterator<Item = SessionRow>) -> Vec<(IpAddr, SessionRow)> {
+    let mut sorted: Vec<(IpAddr, SessionRow)> = rows.map(|r| (r.ip.to_canonical(), r)).collect();
+    sorted.sort_unstable_by_key(|(ip, _)| *ip);
+    let mut out: Vec<(IpAddr, SessionRow)> = Vec::with_capacity(sorted.len());
+    for (ip, row) in sorted {
+        match out.last_mut() {
+            Some((last, into)) if *last == ip => merge(into, row),
+            _ => out.push((ip, row)),
+        }
+    }
+    out
+}
+
+fn merge(into: &mut SessionRow, row: SessionRow) {
+    into.first_seen = into.first_seen.min(row.first_seen);
+    into.requests = into.requests.saturating_add(row.requests);
+    into.bytes = into.bytes.saturating_add(row.bytes);
+    into.auth_failures = into.auth_failures.saturating_add(row.auth_failures);
+    into.suspicious |= row.suspicious;
+    into.country = into.country.take().or(row.country);
+    into.org = into.org.take().or(row.org);
+    if row.last_seen >= into.last_seen && !row.last_paths.is_empty() {
+        into.last_paths = row.last_paths;
+    }
+    into.last_seen = into.last_seen.max(row.last_seen);
+}
 
 /// A stored count back as unsigned (never negative as written; a hand-edited
 /// file reads as 0 rather than wrapping).

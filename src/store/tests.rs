@@ -380,3 +380,18 @@ fn open_while_another_instance_writes_defers_the_session() {
     assert!(id > a.session_id().unwrap());
     assert_eq!(a.lookup(v4(1)).unwrap().unwrap().sessions, 1);
 }
+
+#[test]
+fn a_mapped_duplicate_in_one_snapshot_is_summed_consistently() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = History::open(&db_in(&dir), 1).unwrap();
+    let mapped = IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
+    for step in 1..=5 {
+        let a = row(1, step, 5, 1); // 2 requests at the end
+        let mut b = row(1, step, 5, 1);
+        b.ip = mapped;
+        h.snapshot([a, b].into_iter()).unwrap();
+    }
+    let got = h.lookup(v4(1)).unwrap().unwrap();
+    assert_eq!((got.sessions, got.requests, got.bytes), (1, 4, 400));
+}
