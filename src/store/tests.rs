@@ -330,6 +330,15 @@ fn twenty_thousand_rows_in_one_snapshot() {
     assert_eq!(out, SnapshotOutcome::Written { changed: 20_000 });
     assert_eq!(again, SnapshotOutcome::Written { changed: 20_000 });
     assert_eq!(h.lookup(v4(19_999)).unwrap().unwrap().requests, 40_000);
+    let path = h.path().to_path_buf();
+    drop(h);
+    let started = Instant::now();
+    let h = History::open(&path, 2).unwrap();
+    eprintln!(
+        "reopen (quick_check) of a 20 000-row file: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(h.lookup(v4(0)).unwrap().unwrap().sessions, 1);
 }
 
 #[test]
