@@ -17,6 +17,7 @@ pub mod event_loop;
 pub mod headless;
 pub mod parse;
 pub mod source;
+pub mod store;
 pub mod sys;
 pub mod table;
 pub mod ui;

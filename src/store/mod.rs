@@ -1,0 +1,824 @@
+//! SQLite history: what every address did across runs, the block log and
+//! the whois cache, in one WAL-mode file (0600 in a 0700 folder).
+//!
+//! The loop owns one [`History`]. Every call is short and never waits more
+//! than [`BUSY_TIMEOUT`] for another instance's lock: a snapshot that can't
+//! get it returns [`SnapshotOutcome::Busy`] and the engine tries again at the
+//! next one. Any other error is the engine's cue to turn history off with a
+//! visible message; nothing here panics or stops the run.
+
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::hash::{Hash, Hasher};
+use std::io;
+use std::net::IpAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+
+use crate::actions::block::{target_text, BlockRecord, CommandResult};
+use crate::parse::UnixTime;
+
+pub use schema::VERSION as SCHEMA_VERSION;
+
+/// How long any call waits for another instance's write lock. Short: two
+/// instances must not stall each other's loop.
+pub const BUSY_TIMEOUT: Duration = Duration::from_millis(50);
+/// At open only (before the loop runs) a first-time schema creation by
+/// another instance is worth waiting a little longer for.
+const OPEN_BUSY_TIMEOUT: Duration = Duration::from_millis(500);
+/// Paths kept per address.
+pub const MAX_PATHS: usize = 5;
+/// Longest path stored (bytes); hostile request lines can be huge.
+const MAX_PATH_LEN: usize = 256;
+const DIR_MODE: u32 = 0o700;
+const FILE_MODE: u32 = 0o600;
+
+/// One address as the current session sees it: running totals since the
+/// row was created. Handed to [`History::snapshot`] as often as wanted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub ip: IpAddr,
+    pub first_seen: UnixTime,
+    pub last_seen: UnixTime,
+    pub requests: u64,
+    pub bytes: u64,
+    pub auth_failures: u64,
+    /// Whether the detector flags it now; a session counts as suspicious
+    /// for the address once it was flagged at any snapshot.
+    pub suspicious: bool,
+    pub country: Option<String>,
+    pub org: Option<String>,
+    /// A few recent paths, oldest first; at most [`MAX_PATHS`] are kept.
+    pub last_paths: Vec<String>,
+}
+
+/// Lifetime record of an address, including the current session up to its
+/// latest committed snapshot: the JSON `history` object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpHistory {
+    pub sessions: u64,
+    pub first_seen: UnixTime,
+    pub last_seen: UnixTime,
+    pub requests: u64,
+    pub bytes: u64,
+    pub auth_failures: u64,
+    pub suspicious_sessions: u64,
+    pub country: Option<String>,
+    pub org: Option<String>,
+    pub last_paths: Vec<String>,
+}
+
+/// What a snapshot did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotOutcome {
+    /// Committed; `changed` rows differed from the previous snapshot (the
+    /// others cost no write).
+    Written { changed: usize },
+    /// Another instance held the lock past [`BUSY_TIMEOUT`]; nothing was
+    /// written and the next snapshot carries the same changes.
+    Busy,
+}
+
+/// A cached RDAP/whois answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhoisEntry {
+    pub body: String,
+    pub fetched_at: UnixTime,
+    /// `false`: the lookup failed; cached so it is not hammered.
+    pub ok: bool,
+}
+
+/// Why history is unavailable or a call failed. `Display` is the message the
+/// UI shows when it turns history off.
+#[derive(Debug)]
+pub enum HistoryError {
+    /// Creating the folder or file, or fixing its mode.
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        source: io::Error,
+    },
+    /// SQLite refused: read-only location, disk full, I/O error, ...
+    Sqlite(rusqlite::Error),
+    /// The file was written by a newer nethergaze; left untouched.
+    NewerSchema(i64),
+    /// Another instance held the lock past [`BUSY_TIMEOUT`] (not fatal).
+    Busy,
+}
+
+impl HistoryError {
+    /// Whether the engine should keep history on and simply retry later.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, HistoryError::Busy)
+    }
+}
+
+impl fmt::Display for HistoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HistoryError::Io { path, what, source } => {
+                write!(f, "history: {what} {}: {source}", path.display())
+            }
+            HistoryError::Sqlite(e) => write!(f, "history: {e}"),
+            HistoryError::NewerSchema(v) => write!(
+                f,
+                "history: file has schema version {v}, newer than this nethergaze ({})",
+                schema::VERSION
+            ),
+            HistoryError::Busy => write!(f, "history: database busy (another instance)"),
+        }
+    }
+}
+
+impl std::error::Error for HistoryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HistoryError::Io { source, .. } => Some(source),
+            HistoryError::Sqlite(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for HistoryError {
+    fn from(e: rusqlite::Error) -> Self {
+        if is_busy(&e) {
+            HistoryError::Busy
+        } else {
+            HistoryError::Sqlite(e)
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+fn is_corrupt(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+    )
+}
+
+/// What this session last committed for one address, to turn running
+/// totals into increments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Written {
+    first_seen: UnixTime,
+    last_seen: UnixTime,
+    requests: u64,
+    bytes: u64,
+    auth_failures: u64,
+    suspicious: bool,
+    /// Hash of country, org and paths: rewrite them only when they change.
+    text: u64,
+}
+
+/// One row's change against what was committed, as bound to the upsert.
+struct Delta {
+    sessions: i64,
+    requests: i64,
+    bytes: i64,
+    auth_failures: i64,
+    suspicious_sessions: i64,
+}
+
+impl Written {
+    fn of(row: &SessionRow, suspicious: bool) -> Written {
+        let mut h = DefaultHasher::new();
+        (&row.country, &row.org, &row.last_paths).hash(&mut h);
+        Written {
+            first_seen: row.first_seen,
+            last_seen: row.last_seen,
+            requests: row.requests,
+            bytes: row.bytes,
+            auth_failures: row.auth_failures,
+            suspicious,
+            text: h.finish(),
+        }
+    }
+
+    /// The increment from `self` (previously committed, if any) to `now`.
+    /// A row the table expired and recreated restarts its counters: a
+    /// counter going down or a later first_seen means a new incarnation,
+    /// whose whole count is new.
+    fn delta(prev: Option<&Written>, now: &Written) -> Delta {
+        let fresh = |p: &Written| {
+            now.first_seen > p.first_seen
+                || now.requests < p.requests
+                || now.bytes < p.bytes
+                || now.auth_failures < p.auth_failures
+        };
+        let base = prev.filter(|p| !fresh(p));
+        let diff = |n: u64, p: u64| n.saturating_sub(p).min(i64::MAX as u64) as i64;
+        Delta {
+            sessions: i64::from(prev.is_none()),
+            requests: diff(now.requests, base.map_or(0, |p| p.requests)),
+            bytes: diff(now.bytes, base.map_or(0, |p| p.bytes)),
+            auth_failures: diff(now.auth_failures, base.map_or(0, |p| p.auth_failures)),
+            suspicious_sessions: i64::from(now.suspicious && !prev.is_some_and(|p| p.suspicious)),
+        }
+    }
+}
+
+/// The open history file and this run's session in it.
+pub struct History {
+    conn: Connection,
+    path: PathBuf,
+    started: UnixTime,
+    /// `None` until the session row is written (deferred when the file was
+    /// busy at open).
+    session: Option<i64>,
+    written: HashMap<IpAddr, Written>,
+    /// Block records that met a busy file; written with the next snapshot.
+    pending_blocks: Vec<BlockRow>,
+    notice: Option<String>,
+}
+
+impl fmt::Debug for History {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("History")
+            .field("path", &self.path)
+            .field("session", &self.session)
+            .field("ips", &self.written.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl History {
+    /// Opens (creating as needed) the history file at `path` and starts a
+    /// session at `now`. The folder is made 0700 and the file 0600. A
+    /// corrupt file is moved aside to `<name>.corrupt-<now>` and a new one
+    /// created; [`History::take_notice`] then says so.
+    pub fn open(path: &Path, now: UnixTime) -> Result<History, HistoryError> {
+        prepare_dir(path)?;
+        prepare_file(path)?;
+        let (mut conn, notice) = match connect(path) {
+            Ok(conn) => (conn, None),
+            Err(Fault::Corrupt(why)) => {
+                let aside = move_aside(path, now)?;
+                prepare_file(path)?;
+                let conn = connect(path).map_err(Fault::into_error)?;
+                let notice = format!(
+                    "history: {} was unreadable ({why}); moved to {} and started afresh",
+                    path.display(),
+                    aside.display()
+                );
+                (conn, Some(notice))
+            }
+            Err(Fault::Other(e)) => return Err(e),
+        };
+        schema::migrate(&mut conn)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let mut history = History {
+            conn,
+            path: path.to_path_buf(),
+            started: now,
+            session: None,
+            written: HashMap::new(),
+            pending_blocks: Vec::new(),
+            notice,
+        };
+        match history.start_session() {
+            Ok(_) | Err(HistoryError::Busy) => Ok(history),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The file in use.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This run's session id, once its row is written.
+    pub fn session_id(&self) -> Option<i64> {
+        self.session
+    }
+
+    /// A message for the UI from [`History::open`] (a recovered file), once.
+    pub fn take_notice(&mut self) -> Option<String> {
+        self.notice.take()
+    }
+
+    fn start_session(&mut self) -> Result<i64, HistoryError> {
+        if let Some(id) = self.session {
+            return Ok(id);
+        }
+        self.conn
+            .execute("INSERT INTO sessions (started) VALUES (?1)", [self.started])?;
+        let id = self.conn.last_insert_rowid();
+        self.session = Some(id);
+        Ok(id)
+    }
+
+    /// Writes this session's running totals in one transaction. Rows equal
+    /// to the previous snapshot cost nothing; the others add only their
+    /// increase to the lifetime totals, so calling this every minute and at
+    /// exit counts each session once.
+    pub fn snapshot(
+        &mut self,
+        rows: impl Iterator<Item = SessionRow>,
+    ) -> Result<SnapshotOutcome, HistoryError> {
+        match self.write_snapshot(rows) {
+            Ok(changed) => Ok(SnapshotOutcome::Written { changed }),
+            Err(HistoryError::Busy) => Ok(SnapshotOutcome::Busy),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write_snapshot(
+        &mut self,
+        rows: impl Iterator<Item = SessionRow>,
+    ) -> Result<usize, HistoryError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let session = match self.session {
+            Some(id) => id,
+            None => {
+                tx.execute("INSERT INTO sessions (started) VALUES (?1)", [self.started])?;
+                tx.last_insert_rowid()
+            }
+        };
+        // Committed state changes only after commit succeeds.
+        let mut updates: Vec<(IpAddr, Written)> = Vec::new();
+        let mut max_seen: Option<UnixTime> = None;
+        {
+            let mut upsert = tx.prepare_cached(UPSERT_IP)?;
+            for (ip, row) in by_address(rows) {
+                let prev = self.written.get(&ip);
+                let suspicious = row.suspicious || prev.is_some_and(|p| p.suspicious);
+                let now = Written::of(&row, suspicious);
+                if prev == Some(&now) {
+                    continue;
+                }
+                let d = Written::delta(prev, &now);
+                let text_changed = prev.map_or(true, |p| p.text != now.text);
+                let paths = text_changed.then(|| paths_text(&row.last_paths));
+                upsert.execute(params![
+                    ip.to_string(),
+                    row.first_seen,
+                    row.last_seen,
+                    d.sessions,
+                    d.requests,
+                    d.bytes,
+                    d.auth_failures,
+                    d.suspicious_sessions,
+                    row.country.as_deref().filter(|_| text_changed),
+                    row.org.as_deref().filter(|_| text_changed),
+                    paths,
+                    session,
+                ])?;
+                max_seen = max_seen.max(Some(row.last_seen));
+                updates.push((ip, now));
+            }
+        }
+        let new_ips = updates
+            .iter()
+            .filter(|(ip, _)| !self.written.contains_key(ip))
+            .count();
+        tx.execute(
+            "UPDATE sessions SET ips = ips + ?2, last_seen = max(coalesce(last_seen, ?3), ?3)
+             WHERE id = ?1",
+            params![session, new_ips as i64, max_seen],
+        )?;
+        write_blocks(&tx, &self.pending_blocks, session)?;
+        tx.commit()?;
+        self.session = Some(session);
+        self.pending_blocks.clear();
+        let changed = updates.len();
+        self.written.extend(updates);
+        Ok(changed)
+    }
+
+    /// The lifetime record of `ip`, including this session up to its last
+    /// committed snapshot; `None` when it was never written.
+    pub fn lookup(&self, ip: IpAddr) -> Result<Option<IpHistory>, HistoryError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT sessions, first_seen, last_seen, requests, bytes, auth_failures,
+                    suspicious_sessions, country, org, last_paths
+             FROM ips WHERE ip = ?1",
+        )?;
+        let found = stmt
+            .query_row([ip.to_canonical().to_string()], |r| {
+                let paths: Option<String> = r.get(9)?;
+                Ok(IpHistory {
+                    sessions: count(r.get(0)?),
+                    first_seen: r.get(1)?,
+                    last_seen: r.get(2)?,
+                    requests: count(r.get(3)?),
+                    bytes: count(r.get(4)?),
+                    auth_failures: count(r.get(5)?),
+                    suspicious_sessions: count(r.get(6)?),
+                    country: r.get(7)?,
+                    org: r.get(8)?,
+                    last_paths: paths
+                        .map(|p| {
+                            p.split('\n')
+                                .filter(|s| !s.is_empty())
+                                .map(String::from)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                })
+            })
+            .optional()?;
+        Ok(found)
+    }
+
+    /// Logs a block: one row per command run (argv joined by spaces, its
+    /// result). When the file is busy the record is kept and written with
+    /// the next snapshot, so this never fails with `Busy`.
+    pub fn record_block(&mut self, record: &BlockRecord) -> Result<(), HistoryError> {
+        let rows = BlockRow::of(record);
+        let Some(session) = self.session else {
+            self.pending_blocks.extend(rows);
+            return Ok(());
+        };
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            write_blocks(&tx, &rows, session)?;
+            tx.commit()
+        })();
+        match result.map_err(HistoryError::from) {
+            Ok(()) => Ok(()),
+            Err(HistoryError::Busy) => {
+                self.pending_blocks.extend(rows);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The block log for `ip`, oldest first: (time, command, result, ok).
+    pub fn blocks_for(&self, ip: IpAddr) -> Result<Vec<BlockLogEntry>, HistoryError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT time, target, command, result, ok FROM blocks WHERE ip = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([ip.to_canonical().to_string()], |r| {
+            Ok(BlockLogEntry {
+                time: r.get(0)?,
+                target: r.get(1)?,
+                command: r.get(2)?,
+                result: r.get(3)?,
+                ok: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A cached whois/RDAP answer for `key` (an address or CIDR) that is
+    /// still fresh at `now`: successes for `ttl_ok`, failures for
+    /// `ttl_failed` (shorter, so they are retried on a later encounter).
+    pub fn whois_get(
+        &self,
+        key: &str,
+        now: UnixTime,
+        ttl_ok: Duration,
+        ttl_failed: Duration,
+    ) -> Result<Option<WhoisEntry>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT body, fetched_at, ok FROM whois_cache WHERE key = ?1")?;
+        let entry = stmt
+            .query_row([key], |r| {
+                Ok(WhoisEntry {
+                    body: r.get(0)?,
+                    fetched_at: r.get(1)?,
+                    ok: r.get(2)?,
+                })
+            })
+            .optional()?;
+        Ok(entry.filter(|e| {
+            let ttl = if e.ok { ttl_ok } else { ttl_failed };
+            let age = now.saturating_sub(e.fetched_at);
+            (0..i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)).contains(&age)
+        }))
+    }
+
+    /// Stores a whois/RDAP answer (or failure). `Ok(false)` when the file
+    /// was busy and nothing was stored (the answer is still good to use).
+    pub fn whois_put(
+        &mut self,
+        key: &str,
+        now: UnixTime,
+        ok: bool,
+        body: &str,
+    ) -> Result<bool, HistoryError> {
+        let result = self.conn.execute(
+            "INSERT INTO whois_cache (key, fetched_at, ok, body) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(key) DO UPDATE SET fetched_at = excluded.fetched_at,
+                 ok = excluded.ok, body = excluded.body",
+            params![key, now, ok, body],
+        );
+        match result.map_err(HistoryError::from) {
+            Ok(_) => Ok(true),
+            Err(HistoryError::Busy) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// One logged block command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockLogEntry {
+    pub time: UnixTime,
+    pub target: String,
+    pub command: String,
+    pub result: String,
+    pub ok: bool,
+}
+
+/// Deltas are added to the stored totals; first/last seen widen; text
+/// columns are replaced only when given (NULL keeps the old value).
+const UPSERT_IP: &str = "
+INSERT INTO ips (ip, first_seen, last_seen, sessions, requests, bytes, auth_failures,
+                 suspicious_sessions, country, org, last_paths, last_session)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+ON CONFLICT(ip) DO UPDATE SET
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen = max(last_seen, excluded.last_seen),
+    sessions = sessions + excluded.sessions,
+    requests = requests + excluded.requests,
+    bytes = bytes + excluded.bytes,
+    auth_failures = auth_failures + excluded.auth_failures,
+    suspicious_sessions = suspicious_sessions + excluded.suspicious_sessions,
+    country = coalesce(excluded.country, country),
+    org = coalesce(excluded.org, org),
+    last_paths = coalesce(excluded.last_paths, last_paths),
+    last_session = excluded.last_session";
+
+/// The rows keyed by canonical address, in address order (SQLite's B-tree
+/// takes ordered keys faster), duplicates (an IPv4 address and its
+/// IPv4-mapped IPv6 form, if a caller kept both) summed: two rows for one
+/// key would otherwise each be diffed against the other's committed state.
+fn by_address(rows: impl Iterator<Item = SessionRow>) -> Vec<(IpAddr, SessionRow)> {
+    let mut sorted: Vec<(IpAddr, SessionRow)> = rows.map(|r| (r.ip.to_canonical(), r)).collect();
+    sorted.sort_unstable_by_key(|(ip, _)| *ip);
+    let mut out: Vec<(IpAddr, SessionRow)> = Vec::with_capacity(sorted.len());
+    for (ip, row) in sorted {
+        match out.last_mut() {
+            Some((last, into)) if *last == ip => merge(into, row),
+            _ => out.push((ip, row)),
+        }
+    }
+    out
+}
+
+fn merge(into: &mut SessionRow, row: SessionRow) {
+    into.first_seen = into.first_seen.min(row.first_seen);
+    into.requests = into.requests.saturating_add(row.requests);
+    into.bytes = into.bytes.saturating_add(row.bytes);
+    into.auth_failures = into.auth_failures.saturating_add(row.auth_failures);
+    into.suspicious |= row.suspicious;
+    into.country = into.country.take().or(row.country);
+    into.org = into.org.take().or(row.org);
+    if row.last_seen >= into.last_seen && !row.last_paths.is_empty() {
+        into.last_paths = row.last_paths;
+    }
+    into.last_seen = into.last_seen.max(row.last_seen);
+}
+
+/// A stored count back as unsigned (never negative as written; a hand-edited
+/// file reads as 0 rather than wrapping).
+fn count(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// The last [`MAX_PATHS`] paths, each cut to [`MAX_PATH_LEN`] bytes on a
+/// char boundary, newline-separated (a newline inside a path becomes a space).
+fn paths_text(paths: &[String]) -> String {
+    let skip = paths.len().saturating_sub(MAX_PATHS);
+    let mut out = String::new();
+    for p in &paths[skip..] {
+        let mut end = p.len().min(MAX_PATH_LEN);
+        while !p.is_char_boundary(end) {
+            end -= 1;
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.extend(p[..end].chars().map(|c| if c == '\n' { ' ' } else { c }));
+    }
+    out
+}
+
+/// One block-log row before it is written.
+#[derive(Debug, Clone)]
+struct BlockRow {
+    time: UnixTime,
+    ip: String,
+    target: String,
+    tool: &'static str,
+    command: String,
+    result: String,
+    ok: bool,
+}
+
+impl BlockRow {
+    fn of(record: &BlockRecord) -> Vec<BlockRow> {
+        let row = |command: String, result: String, ok: bool| BlockRow {
+            time: record.time,
+            ip: record.ip.to_canonical().to_string(),
+            target: target_text(record.target),
+            tool: record.tool.program(),
+            command,
+            result,
+            ok,
+        };
+        if record.commands.is_empty() {
+            return vec![row(String::new(), "not run".into(), false)];
+        }
+        record
+            .commands
+            .iter()
+            .map(|c| row(c.argv.join(" "), result_text(c), c.succeeded()))
+            .collect()
+    }
+}
+
+fn result_text(c: &CommandResult) -> String {
+    if c.timed_out {
+        return "timed out".into();
+    }
+    match &c.status {
+        Err(e) => format!("not started: {e}"),
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => format!("exit {code}"),
+            (None, Some(sig)) => format!("signal {sig}"),
+            (None, None) => "unknown".into(),
+        },
+    }
+}
+
+fn write_blocks(tx: &Connection, rows: &[BlockRow], session: i64) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO blocks (time, ip, target, tool, command, result, ok, session)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for b in rows {
+        stmt.execute(params![
+            b.time, b.ip, b.target, b.tool, b.command, b.result, b.ok, session
+        ])?;
+    }
+    Ok(())
+}
+
+/// Creates the folder 0700. An existing folder's mode is tightened only when
+/// it is ours by name (`nethergaze`): `--history-db /tmp/h.db` must not
+/// chmod /tmp.
+fn prepare_dir(path: &Path) -> Result<(), HistoryError> {
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let io_err = |what, source| HistoryError::Io {
+        path: dir.to_path_buf(),
+        what,
+        source,
+    };
+    if !dir.exists() {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(dir)
+            .map_err(|e| io_err("cannot create folder", e))?;
+    }
+    let meta = fs::metadata(dir).map_err(|e| io_err("cannot read folder", e))?;
+    if !meta.is_dir() {
+        let e = io::Error::from_raw_os_error(libc::ENOTDIR);
+        return Err(io_err("cannot use folder", e));
+    }
+    let ours = dir.file_name().is_some_and(|n| n == "nethergaze");
+    if ours && meta.permissions().mode() & 0o777 != DIR_MODE {
+        fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))
+            .map_err(|e| io_err("cannot set mode 0700 on", e))?;
+    }
+    Ok(())
+}
+
+/// Creates the file 0600 before SQLite touches it (so it is never briefly
+/// world-readable under a 022 umask) and tightens an existing one.
+fn prepare_file(path: &Path) -> Result<(), HistoryError> {
+    let io_err = |what, source| HistoryError::Io {
+        path: path.to_path_buf(),
+        what,
+        source,
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(FILE_MODE)
+        .open(path)
+        .map_err(|e| io_err("cannot open", e))?;
+    let meta = file.metadata().map_err(|e| io_err("cannot read", e))?;
+    if meta.permissions().mode() & 0o777 != FILE_MODE {
+        file.set_permissions(fs::Permissions::from_mode(FILE_MODE))
+            .map_err(|e| io_err("cannot set mode 0600 on", e))?;
+    }
+    Ok(())
+}
+
+/// Why a connection could not be made ready.
+enum Fault {
+    Corrupt(String),
+    Other(HistoryError),
+}
+
+impl Fault {
+    fn into_error(self) -> HistoryError {
+        match self {
+            Fault::Corrupt(why) => HistoryError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+                Some(why),
+            )),
+            Fault::Other(e) => e,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Fault {
+    fn from(e: rusqlite::Error) -> Self {
+        if is_corrupt(&e) {
+            Fault::Corrupt(e.to_string())
+        } else {
+            Fault::Other(e.into())
+        }
+    }
+}
+
+/// Opens the file, checks it is a sound database and switches it to WAL.
+fn connect(path: &Path) -> Result<Connection, Fault> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(OPEN_BUSY_TIMEOUT)?;
+    // The first read is where a garbage file shows ("file is not a database").
+    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if check != "ok" {
+        return Err(Fault::Corrupt(check));
+    }
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        // Still usable (e.g. a filesystem without shared memory); just slower.
+        conn.pragma_update(None, "journal_mode", "DELETE")?;
+    }
+    // WAL + NORMAL is durable across application crashes, which is what a
+    // history needs; a power cut may lose the last snapshot.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+/// Renames a corrupt file (and its -wal/-shm, which belong to it) to
+/// `<name>.corrupt-<now>[.<n>]`.
+fn move_aside(path: &Path, now: UnixTime) -> Result<PathBuf, HistoryError> {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(format!(".corrupt-{now}"));
+    let mut aside = PathBuf::from(&name);
+    for n in 1..100 {
+        if !aside.exists() {
+            break;
+        }
+        aside = PathBuf::from(format!("{}.{n}", name.to_string_lossy()));
+    }
+    fs::rename(path, &aside).map_err(|source| HistoryError::Io {
+        path: path.to_path_buf(),
+        what: "cannot move aside corrupt",
+        source,
+    })?;
+    for suffix in ["-wal", "-shm"] {
+        let mut from = path.as_os_str().to_os_string();
+        from.push(suffix);
+        let mut to = aside.as_os_str().to_os_string();
+        to.push(suffix);
+        // Absent in the usual case; a leftover would be replayed into the
+        // new file, so a failure to move it is an error.
+        match fs::rename(&from, &to) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(HistoryError::Io {
+                    path: PathBuf::from(from),
+                    what: "cannot move aside",
+                    source: e,
+                })
+            }
+            _ => {}
+        }
+    }
+    Ok(aside)
+}

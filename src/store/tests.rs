@@ -1,0 +1,406 @@
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::time::Instant;
+
+use super::*;
+use crate::actions::block::{BlockRecord, CommandResult, Tool};
+
+fn v4(n: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n))
+}
+
+/// Row `n` of a session after `step` of `steps` snapshots: counts grow
+/// linearly to `n + 1` requests, `(n + 1) * 100` bytes, `n % 3` failures.
+fn row(n: u32, step: u64, steps: u64, t0: UnixTime) -> SessionRow {
+    let scale = |total: u64| total * step / steps;
+    SessionRow {
+        ip: v4(n),
+        first_seen: t0,
+        last_seen: t0 + step as i64,
+        requests: scale(u64::from(n) + 1),
+        bytes: scale((u64::from(n) + 1) * 100),
+        auth_failures: scale(u64::from(n % 3)),
+        suspicious: n % 2 == 0 && step == steps,
+        country: Some("NL".into()),
+        org: None,
+        last_paths: vec![format!("/p/{n}/{step}")],
+    }
+}
+
+fn db_in(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path()
+        .join("state")
+        .join("nethergaze")
+        .join("history.db")
+}
+
+/// Runs one session of `steps` snapshots over `n` rows at time `t0`.
+fn run_session(path: &Path, n: u32, steps: u64, t0: UnixTime) {
+    let mut h = History::open(path, t0).unwrap();
+    for step in 1..=steps {
+        let out = h.snapshot((0..n).map(|i| row(i, step, steps, t0))).unwrap();
+        assert!(matches!(out, SnapshotOutcome::Written { .. }), "{out:?}");
+    }
+}
+
+#[test]
+fn two_sessions_of_five_snapshots_count_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_in(&dir);
+    run_session(&path, 10, 5, 1000);
+    run_session(&path, 10, 5, 2000);
+    let h = History::open(&path, 3000).unwrap();
+    for i in 0..10u32 {
+        let got = h.lookup(v4(i)).unwrap().unwrap();
+        let n = u64::from(i);
+        assert_eq!(got.sessions, 2, "ip {i}");
+        assert_eq!(got.requests, 2 * (n + 1));
+        assert_eq!(got.bytes, 2 * (n + 1) * 100);
+        assert_eq!(got.auth_failures, 2 * (n % 3));
+        assert_eq!(got.suspicious_sessions, if i % 2 == 0 { 2 } else { 0 });
+        assert_eq!(got.first_seen, 1000);
+        assert_eq!(got.last_seen, 2005);
+        assert_eq!(got.country.as_deref(), Some("NL"));
+        assert_eq!(got.last_paths, vec![format!("/p/{i}/5")]);
+    }
+    assert_eq!(h.lookup(v4(99)).unwrap(), None);
+    let sessions: i64 = h
+        .conn
+        .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sessions, 3);
+}
+
+#[test]
+fn lookup_includes_the_current_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_in(&dir);
+    run_session(&path, 3, 2, 1000);
+    let mut h = History::open(&path, 2000).unwrap();
+    h.snapshot((0..3).map(|i| row(i, 1, 2, 2000))).unwrap();
+    // Row 2 after one of two steps: 3 * 1 / 2 = 1 request, plus 3 before.
+    let got = h.lookup(v4(2)).unwrap().unwrap();
+    assert_eq!((got.sessions, got.requests), (2, 4));
+    // An unchanged snapshot writes nothing and changes nothing.
+    let out = h.snapshot((0..3).map(|i| row(i, 1, 2, 2000))).unwrap();
+    assert_eq!(out, SnapshotOutcome::Written { changed: 0 });
+    assert_eq!(h.lookup(v4(2)).unwrap().unwrap().requests, 4);
+}
+
+#[test]
+fn a_recreated_row_adds_its_new_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = History::open(&db_in(&dir), 1000).unwrap();
+    let mut r = row(0, 1, 1, 1000);
+    r.requests = 10;
+    h.snapshot(std::iter::once(r.clone())).unwrap();
+    // Expired and seen again later: counters restart from zero.
+    r.first_seen = 1500;
+    r.requests = 3;
+    h.snapshot(std::iter::once(r.clone())).unwrap();
+    r.requests = 4;
+    h.snapshot(std::iter::once(r)).unwrap();
+    let got = h.lookup(v4(0)).unwrap().unwrap();
+    assert_eq!((got.sessions, got.requests, got.first_seen), (1, 14, 1000));
+}
+
+#[test]
+fn modes_are_0700_and_0600_and_get_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_in(&dir);
+    drop(History::open(&path, 1).unwrap());
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let folder = path.parent().unwrap();
+    assert_eq!(mode(folder), 0o700);
+    assert_eq!(mode(&path), 0o600);
+    fs::set_permissions(folder, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    drop(History::open(&path, 2).unwrap());
+    assert_eq!(mode(folder), 0o700);
+    assert_eq!(mode(&path), 0o600);
+}
+
+#[test]
+fn a_foreign_folder_keeps_its_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path().join("h.db");
+    drop(History::open(&path, 1).unwrap());
+    let mode = fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755);
+}
+
+#[test]
+fn garbage_file_is_moved_aside_and_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_in(&dir);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // Deterministic noise, 8 KiB, no SQLite header.
+    let mut x: u32 = 0x1234_5678;
+    let noise: Vec<u8> = (0..8192)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    fs::write(&path, &noise).unwrap();
+    let mut h = History::open(&path, 4242).unwrap();
+    let notice = h.take_notice().unwrap();
+    assert!(notice.contains("corrupt-4242"), "{notice}");
+    assert_eq!(h.take_notice(), None);
+    let aside = path.with_file_name("history.db.corrupt-4242");
+    assert_eq!(fs::read(&aside).unwrap(), noise);
+    h.snapshot((0..2).map(|i| row(i, 1, 1, 4242))).unwrap();
+    assert_eq!(h.lookup(v4(1)).unwrap().unwrap().requests, 2);
+}
+
+#[test]
+fn damaged_pages_are_moved_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_in(&dir);
+    run_session(&path, 2000, 1, 1000);
+    // Keep the header, smash everything after the first page.
+    let mut bytes = fs::read(&path).unwrap();
+    assert!(bytes.len() > 8192, "{}", bytes.len());
+    for b in &mut bytes[4096..] {
+        *b = 0xA5;
+    }
+    fs::write(&path, &bytes).unwrap();
+    let mut h = History::open(&path, 5000).unwrap();
+    assert!(h.take_notice().is_some());
+    assert_eq!(h.lookup(v4(1)).unwrap(), None);
+}
+
+#[test]
+fn unusable_locations_are_error_values() {
+    let dir = tempfile::tempdir().unwrap();
+    // The folder is a regular file (root ignores chmod 0555, so this
+    // stands in for a read-only location).
+    let blocker = dir.path().join("nethergaze");
+    fs::write(&blocker, b"x").unwrap();
+    let err = History::open(&blocker.join("history.db"), 1).unwrap_err();
+    assert!(matches!(err, HistoryError::Io { .. }), "{err:?}");
+    assert!(err.to_string().starts_with("history: "), "{err}");
+    // /proc refuses new files even to root.
+    let err = History::open(Path::new("/proc/nethergaze-test/history.db"), 1).unwrap_err();
+    assert!(!err.is_busy(), "{err}");
+    // The database path is a directory.
+    let err = History::open(dir.path(), 1).unwrap_err();
+    assert!(matches!(err, HistoryError::Io { .. }), "{err:?}");
+}
+
+#[test]
+fn newer_schema_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_in(&dir);
+    drop(History::open(&path, 1).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = History::open(&path, 2).unwrap_err();
+    assert!(matches!(err, HistoryError::NewerSchema(99)), "{err:?}");
+}
+
+#[test]
+fn a_held_lock_makes_snapshot_busy_not_blocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_in(&dir);
+    let mut a = History::open(&path, 1).unwrap();
+    let mut b = History::open(&path, 2).unwrap();
+    b.snapshot((0..3).map(|i| row(i, 1, 2, 2))).unwrap();
+    let tx = a
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .unwrap();
+    let started = Instant::now();
+    let out = b.snapshot((0..3).map(|i| row(i, 2, 2, 2))).unwrap();
+    eprintln!("busy snapshot returned after {:?}", started.elapsed());
+    assert_eq!(out, SnapshotOutcome::Busy);
+    // Readers are not blocked by a writer in WAL mode.
+    assert_eq!(b.lookup(v4(2)).unwrap().unwrap().requests, 1);
+    // A block during the lock is kept, not lost.
+    b.record_block(&block_record(2)).unwrap();
+    drop(tx);
+    // The retry carries the whole change, counted once.
+    let out = b.snapshot((0..3).map(|i| row(i, 2, 2, 2))).unwrap();
+    assert_eq!(out, SnapshotOutcome::Written { changed: 3 });
+    let got = b.lookup(v4(2)).unwrap().unwrap();
+    assert_eq!(
+        (got.sessions, got.requests, got.suspicious_sessions),
+        (1, 3, 1)
+    );
+    assert_eq!(b.blocks_for(v4(2)).unwrap().len(), 2);
+    // The other handle sees it too.
+    assert_eq!(a.lookup(v4(2)).unwrap().unwrap().requests, 3);
+}
+
+fn block_record(n: u32) -> BlockRecord {
+    let ok = CommandResult {
+        argv: vec!["nft".into(), "add".into(), "element".into()],
+        status: Ok(ExitStatus::from_raw(0)),
+        timed_out: false,
+        output: Default::default(),
+    };
+    let failed = CommandResult {
+        argv: vec!["nft".into(), "list".into()],
+        status: Ok(ExitStatus::from_raw(1 << 8)),
+        timed_out: false,
+        output: Default::default(),
+    };
+    BlockRecord {
+        time: 77,
+        ip: v4(n),
+        target: ipnet::IpNet::from(v4(n)),
+        tool: Tool::Nft,
+        commands: vec![ok, failed],
+    }
+}
+
+#[test]
+fn blocks_are_logged_per_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = History::open(&db_in(&dir), 1).unwrap();
+    h.record_block(&block_record(5)).unwrap();
+    let log = h.blocks_for(v4(5)).unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].command, "nft add element");
+    assert_eq!((log[0].result.as_str(), log[0].ok), ("exit 0", true));
+    assert_eq!((log[1].result.as_str(), log[1].ok), ("exit 1", false));
+    assert_eq!(log[1].time, 77);
+    assert_eq!(log[1].target, "10.0.0.5");
+    assert!(h.blocks_for(v4(6)).unwrap().is_empty());
+}
+
+#[test]
+fn whois_cache_honours_ttls() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = History::open(&db_in(&dir), 1).unwrap();
+    let day = Duration::from_secs(86_400);
+    let hour = Duration::from_secs(3600);
+    assert!(h
+        .whois_put("192.0.2.0/24", 1000, true, "{\"n\":1}")
+        .unwrap());
+    assert!(h.whois_put("198.51.100.7", 1000, false, "timeout").unwrap());
+    let get = |k, now| h.whois_get(k, now, day, hour).unwrap();
+    assert_eq!(
+        get("192.0.2.0/24", 1000 + 86_399).unwrap().body,
+        "{\"n\":1}"
+    );
+    assert_eq!(get("192.0.2.0/24", 1000 + 86_400), None);
+    assert!(!get("198.51.100.7", 1000 + 3599).unwrap().ok);
+    assert_eq!(get("198.51.100.7", 1000 + 3600), None);
+    assert_eq!(get("203.0.113.1", 1000), None);
+}
+
+#[test]
+fn v6_and_mapped_addresses_share_one_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = History::open(&db_in(&dir), 1).unwrap();
+    let mapped = IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
+    let mut r = row(1, 1, 1, 1);
+    r.ip = mapped;
+    h.snapshot(std::iter::once(r)).unwrap();
+    assert_eq!(h.lookup(v4(1)).unwrap().unwrap().requests, 2);
+    let mut r = row(1, 1, 1, 1);
+    r.ip = IpAddr::V6(Ipv6Addr::LOCALHOST);
+    r.last_paths = vec!["/a\nb".into(), "é".repeat(200)];
+    h.snapshot(std::iter::once(r)).unwrap();
+    let got = h.lookup(IpAddr::V6(Ipv6Addr::LOCALHOST)).unwrap().unwrap();
+    assert_eq!(got.last_paths[0], "/a b");
+    assert_eq!(got.last_paths[1].len(), MAX_PATH_LEN);
+}
+
+#[test]
+fn twenty_thousand_rows_in_one_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = History::open(&db_in(&dir), 1).unwrap();
+    let started = Instant::now();
+    let out = h.snapshot((0..20_000).map(|i| row(i, 1, 1, 1))).unwrap();
+    let first = started.elapsed();
+    let started = Instant::now();
+    let again = h.snapshot((0..20_000).map(|i| row(i, 2, 1, 1))).unwrap();
+    eprintln!(
+        "20 000 rows: first snapshot {first:?}, all-changed second {:?}",
+        started.elapsed()
+    );
+    assert_eq!(out, SnapshotOutcome::Written { changed: 20_000 });
+    assert_eq!(again, SnapshotOutcome::Written { changed: 20_000 });
+    assert_eq!(h.lookup(v4(19_999)).unwrap().unwrap().requests, 40_000);
+    let path = h.path().to_path_buf();
+    drop(h);
+    let started = Instant::now();
+    let h = History::open(&path, 2).unwrap();
+    eprintln!(
+        "reopen (quick_check) of a 20 000-row file: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(h.lookup(v4(0)).unwrap().unwrap().sessions, 1);
+}
+
+#[test]
+fn a_full_disk_is_an_error_and_loses_nothing_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = History::open(&db_in(&dir), 1).unwrap();
+    h.snapshot((0..10).map(|i| row(i, 1, 2, 1))).unwrap();
+    // Cap the file at its current size: the next growth is SQLITE_FULL.
+    let pages: i64 = h
+        .conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    h.conn
+        .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+        .unwrap();
+    let err = h.snapshot((0..2000).map(|i| row(i, 2, 2, 1))).unwrap_err();
+    assert!(!err.is_busy(), "{err:?}");
+    assert!(err.to_string().contains("full"), "{err}");
+    // Rolled back: the first snapshot's totals stand.
+    assert_eq!(h.lookup(v4(9)).unwrap().unwrap().requests, 5);
+    // Space again: the same rows write their whole increase once.
+    h.conn
+        .query_row("PRAGMA max_page_count = 1000000", [], |_| Ok(()))
+        .unwrap();
+    h.snapshot((0..2000).map(|i| row(i, 2, 2, 1))).unwrap();
+    let got = h.lookup(v4(9)).unwrap().unwrap();
+    assert_eq!((got.sessions, got.requests), (1, 10));
+}
+
+#[test]
+fn open_while_another_instance_writes_defers_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_in(&dir);
+    let mut a = History::open(&path, 1).unwrap();
+    let tx = a
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .unwrap();
+    let mut b = History::open(&path, 2).unwrap();
+    assert_eq!(b.session_id(), None);
+    assert_eq!(
+        b.snapshot(std::iter::empty()).unwrap(),
+        SnapshotOutcome::Busy
+    );
+    drop(tx);
+    b.snapshot((0..2).map(|i| row(i, 1, 1, 2))).unwrap();
+    let id = b.session_id().unwrap();
+    assert!(id > a.session_id().unwrap());
+    assert_eq!(a.lookup(v4(1)).unwrap().unwrap().sessions, 1);
+}
+
+#[test]
+fn a_mapped_duplicate_in_one_snapshot_is_summed_consistently() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = History::open(&db_in(&dir), 1).unwrap();
+    let mapped = IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
+    for step in 1..=5 {
+        let a = row(1, step, 5, 1); // 2 requests at the end
+        let mut b = row(1, step, 5, 1);
+        b.ip = mapped;
+        h.snapshot([a, b].into_iter()).unwrap();
+    }
+    let got = h.lookup(v4(1)).unwrap().unwrap();
+    assert_eq!((got.sessions, got.requests, got.bytes), (1, 4, 400));
+}
