@@ -512,3 +512,46 @@ fn random_and_mutated_databases_never_panic() {
         probe_everything(&geo, &mut rng);
     }
 }
+
+#[test]
+fn rewritten_in_place_reopens_and_never_keeps_a_stale_mapping() {
+    let dir = geolite_dir();
+    let city = dir.path().join("GeoLite2-City.mmdb");
+    let mut geo = GeoIp::open(&cfg(dir.path(), "GeoLite2-City.mmdb", "GeoLite2-ASN.mmdb"));
+    let ino = Stamp::of(&city).unwrap().ino;
+    // Same inode, new contents (`cp new old`): reopened.
+    let next = mmdb(
+        "GeoLite2-City",
+        IpVersion::V6,
+        &[("81.0.0.0/8", city_rec("GB", "Leeds"))],
+    );
+    fs::write(&city, &next).unwrap();
+    assert_eq!(Stamp::of(&city).unwrap().ino, ino, "rewritten in place");
+    assert!(geo.reopen_if_changed());
+    assert_eq!(geo.lookup(ip("81.2.69.160")).city.as_deref(), Some("Leeds"));
+    // Same inode, now garbage: the old mapping shows garbage too, so it is
+    // dropped rather than kept; the ASN file still answers.
+    fs::write(&city, b"garbage").unwrap();
+    assert!(geo.reopen_if_changed());
+    let note = geo.note().unwrap();
+    assert!(
+        note.contains("city database") && note.contains("unreadable"),
+        "{note}"
+    );
+    let got = geo.lookup(ip("81.2.69.160"));
+    assert_eq!((got.city, got.asn), (None, Some(20712)));
+}
+
+#[test]
+#[ignore = "timing, run by hand with --nocapture"]
+fn lookup_speed() {
+    let dir = geolite_dir();
+    let geo = GeoIp::open(&cfg(dir.path(), "GeoLite2-City.mmdb", "GeoLite2-ASN.mmdb"));
+    let t = std::time::Instant::now();
+    let n = 200_000u32;
+    for i in 0..n {
+        let a = Ipv4Addr::from(0x5102_0000 | (i & 0xffff));
+        std::hint::black_box(geo.lookup(IpAddr::V4(a)));
+    }
+    println!("{:?} per lookup", t.elapsed() / n);
+}
