@@ -13,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod detect;
 pub mod engine;
+pub mod enrich;
 pub mod event_loop;
 pub mod headless;
 pub mod parse;

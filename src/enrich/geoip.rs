@@ -1,0 +1,556 @@
+//! Country, city, ASN and organisation from local MaxMind DB (`.mmdb`) files.
+//!
+//! Two slots, `[geoip] city_db` and `asn_db`. Each file is memory-mapped: a
+//! GeoLite2-City file is ~60 MB and DB-IP City Lite ~130 MB, of which a run
+//! touches a few pages; the mapping shares the page cache instead of copying
+//! it onto our heap. What a file provides is decided by the fields its
+//! records carry (GeoLite2 and DB-IP Lite share the field names), so a DB-IP
+//! file that also carries ASN fields serves both slots.
+//!
+//! Nothing here fails: a missing, unreadable or broken database becomes a
+//! [`GeoIp::note`] for the header and the summary, and lookups come back empty.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use maxminddb::{Mmap, Reader};
+use serde::Deserialize;
+
+use crate::config::GeoipConfig;
+use crate::table::is_public;
+
+/// What is known about one address; every field may be missing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeoInfo {
+    /// ISO 3166-1 alpha-2 code (`country`, else `registered_country`).
+    pub country: Option<String>,
+    /// English city name.
+    pub city: Option<String>,
+    /// Autonomous system number.
+    pub asn: Option<u32>,
+    /// Autonomous system organisation.
+    pub org: Option<String>,
+}
+
+/// Which kinds of data a database's records carry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Kinds {
+    /// `country.iso_code` or `city.names.en`.
+    pub city: bool,
+    /// `autonomous_system_number` or `autonomous_system_organization`.
+    pub asn: bool,
+}
+
+/// The GeoIP databases of one run. Cheap to query, never an error.
+#[derive(Debug)]
+pub struct GeoIp {
+    enabled: bool,
+    slots: [Slot; 2],
+    /// All slot notes joined, rebuilt whenever a slot changes.
+    note: Option<String>,
+}
+
+/// Which configured file a slot stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    City,
+    Asn,
+}
+
+impl Role {
+    fn label(self) -> &'static str {
+        match self {
+            Role::City => "city",
+            Role::Asn => "ASN",
+        }
+    }
+
+    /// File names DB-IP Lite downloads carry (`dbip-city-lite-2026-11.mmdb`).
+    fn dbip_prefix(self) -> &'static str {
+        match self {
+            Role::City => "dbip-city-lite",
+            Role::Asn => "dbip-asn-lite",
+        }
+    }
+
+    fn wants(self, kinds: Kinds) -> bool {
+        match self {
+            Role::City => kinds.city,
+            Role::Asn => kinds.asn,
+        }
+    }
+}
+
+/// Identity of a file on disk: a rename over it changes `ino`, an in-place
+/// rewrite changes `size` or `mtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> io::Result<Stamp> {
+        let m = fs::metadata(path)?;
+        Ok(Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: m.mtime(),
+            mtime_nsec: m.mtime_nsec(),
+        })
+    }
+
+    fn same_inode(&self, other: &Stamp) -> bool {
+        self.dev == other.dev && self.ino == other.ino
+    }
+}
+
+/// One opened database.
+struct Db {
+    reader: Reader<Mmap>,
+    path: PathBuf,
+    stamp: Stamp,
+    kinds: Kinds,
+    dbip: bool,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("path", &self.path)
+            .field("kinds", &self.kinds)
+            .field("dbip", &self.dbip)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    role: Role,
+    configured: PathBuf,
+    db: Option<Db>,
+    /// A file that failed to open, so it is not retried every tick.
+    rejected: Option<(PathBuf, Stamp)>,
+    note: Option<String>,
+}
+
+/// The fields we read, borrowed from the mapping: decoding allocates nothing.
+#[derive(Deserialize, Default)]
+struct Record<'a> {
+    #[serde(borrow)]
+    country: Option<Iso<'a>>,
+    #[serde(borrow)]
+    registered_country: Option<Iso<'a>>,
+    #[serde(borrow)]
+    city: Option<Named<'a>>,
+    autonomous_system_number: Option<u32>,
+    #[serde(borrow)]
+    autonomous_system_organization: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct Iso<'a> {
+    #[serde(borrow)]
+    iso_code: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct Named<'a> {
+    #[serde(borrow)]
+    names: Option<En<'a>>,
+}
+
+#[derive(Deserialize)]
+struct En<'a> {
+    #[serde(borrow)]
+    en: Option<&'a str>,
+}
+
+impl<'a> Record<'a> {
+    fn country(&self) -> Option<&'a str> {
+        let code = |c: &Option<Iso<'a>>| c.as_ref().and_then(|c| c.iso_code);
+        non_empty(code(&self.country)).or_else(|| non_empty(code(&self.registered_country)))
+    }
+
+    fn city(&self) -> Option<&'a str> {
+        non_empty(self.city.as_ref()?.names.as_ref()?.en)
+    }
+
+    fn org(&self) -> Option<&'a str> {
+        non_empty(self.autonomous_system_organization)
+    }
+
+    fn kinds(&self) -> Kinds {
+        Kinds {
+            city: self.country().is_some() || self.city().is_some(),
+            asn: self.autonomous_system_number.is_some() || self.org().is_some(),
+        }
+    }
+}
+
+fn non_empty(s: Option<&str>) -> Option<&str> {
+    s.filter(|s| !s.is_empty())
+}
+
+/// Addresses looked up to learn what a database carries. Well-known public
+/// resolvers plus one address in every public IPv4 /8: a bounded number of
+/// point lookups (each at most 128 tree steps), where walking the whole tree
+/// of a corrupt file could run for ever.
+fn probe_addrs() -> impl Iterator<Item = IpAddr> {
+    const V6: [[u16; 2]; 8] = [
+        [0x2001, 0x4860], // Google
+        [0x2606, 0x4700], // Cloudflare
+        [0x2620, 0x00fe], // Quad9
+        [0x2a00, 0x1450], // Google, RIPE region
+        [0x2400, 0xcb00], // Cloudflare, APNIC region
+        [0x2800, 0x03f0], // Google, LACNIC region
+        [0x2c0f, 0xfb50], // AFRINIC region
+        [0x2a01, 0x04f8], // Hetzner
+    ];
+    let v6 = V6
+        .into_iter()
+        .map(|[a, b]| IpAddr::V6(Ipv6Addr::new(a, b, 0, 0, 0, 0, 0, 1)));
+    let v4 = (1u8..224).map(|a| IpAddr::V4(Ipv4Addr::new(a, 1, 1, 1)));
+    let resolvers = [
+        Ipv4Addr::new(8, 8, 8, 8),
+        Ipv4Addr::new(1, 1, 1, 1),
+        Ipv4Addr::new(9, 9, 9, 9),
+    ];
+    resolvers.into_iter().map(IpAddr::V4).chain(v6).chain(v4)
+}
+
+impl Db {
+    /// Maps `path`; `Err` is the message for the note.
+    fn open(path: &Path) -> Result<Db, String> {
+        let stamp = Stamp::of(path).map_err(|e| e.to_string())?;
+        // SAFETY: the mapping is only sound while nobody truncates or rewrites
+        // the file in place. Updaters (geoipupdate, DB-IP scripts) write a new
+        // file and rename it over the old one, which leaves our inode intact;
+        // `reopen_if_changed` drops a mapping whose inode changed in place.
+        let reader = unsafe { Reader::open_mmap(path) }.map_err(|e| e.to_string())?;
+        let kinds = probe(&reader);
+        if kinds == Kinds::default() {
+            return Err("its records carry neither country/city nor ASN fields".into());
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase());
+        let dbip = name.is_some_and(|n| n.starts_with("dbip"))
+            || reader
+                .metadata()
+                .database_type
+                .to_ascii_lowercase()
+                .contains("dbip");
+        Ok(Db {
+            reader,
+            path: path.to_path_buf(),
+            stamp,
+            kinds,
+            dbip,
+        })
+    }
+
+    /// Decodes the record for `ip`; `None` when absent or undecodable.
+    fn record(&self, ip: IpAddr) -> Option<Record<'_>> {
+        self.reader.lookup(ip).ok()?.decode::<Record>().ok()?
+    }
+}
+
+fn probe(reader: &Reader<Mmap>) -> Kinds {
+    let mut kinds = Kinds::default();
+    for ip in probe_addrs() {
+        let found = reader
+            .lookup(ip)
+            .ok()
+            .and_then(|r| r.decode::<Record>().ok());
+        if let Some(Some(rec)) = found {
+            let k = rec.kinds();
+            kinds.city |= k.city;
+            kinds.asn |= k.asn;
+        }
+        if kinds.city && kinds.asn {
+            break;
+        }
+    }
+    kinds
+}
+
+/// The file a slot should use: the configured one, or when it does not exist,
+/// the newest (by name) `dbip-<kind>-lite*.mmdb` in the same folder.
+fn resolve(configured: &Path, role: Role) -> PathBuf {
+    match fs::metadata(configured) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            dbip_fallback(configured, role).unwrap_or_else(|| configured.to_path_buf())
+        }
+        _ => configured.to_path_buf(),
+    }
+}
+
+fn dbip_fallback(configured: &Path, role: Role) -> Option<PathBuf> {
+    let dir = match configured.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let prefix = role.dbip_prefix();
+    fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .filter(|n| {
+            let n = n.to_string_lossy();
+            n.starts_with(prefix) && n.ends_with(".mmdb")
+        })
+        .max()
+        .map(|n| dir.join(n))
+}
+
+impl Slot {
+    fn new(role: Role, configured: &Path) -> Slot {
+        let mut slot = Slot {
+            role,
+            configured: configured.to_path_buf(),
+            db: None,
+            rejected: None,
+            note: None,
+        };
+        slot.refresh();
+        slot
+    }
+
+    /// Opens the slot's file if it differs from what is loaded. Returns
+    /// whether anything (database or note) changed.
+    fn refresh(&mut self) -> bool {
+        let path = resolve(&self.configured, self.role);
+        let stamp = match Stamp::of(&path) {
+            Ok(s) => s,
+            Err(e) => return self.unavailable(&path, &e),
+        };
+        let loaded = self
+            .db
+            .as_ref()
+            .is_some_and(|d| d.path == path && d.stamp == stamp);
+        if loaded || self.rejected.as_ref() == Some(&(path.clone(), stamp)) {
+            return false;
+        }
+        match Db::open(&path) {
+            Ok(db) => {
+                self.db = Some(db);
+                self.rejected = None;
+                self.set_note(None);
+                true
+            }
+            Err(msg) => self.broken(path, stamp, &msg),
+        }
+    }
+
+    /// The file is missing or can't be stat'ed: a loaded copy stays usable
+    /// (an unlinked inode stays mapped), otherwise the slot is empty.
+    fn unavailable(&mut self, path: &Path, err: &io::Error) -> bool {
+        let what = self.role.label();
+        let note = match (&self.db, err.kind()) {
+            (Some(db), _) => format!(
+                "GeoIP {what} database {} is gone ({err}); still using the copy loaded before",
+                db.path.display()
+            ),
+            (None, io::ErrorKind::NotFound) => format!(
+                "GeoIP {what} database not found: {} (nor {}*.mmdb beside it)",
+                path.display(),
+                self.role.dbip_prefix()
+            ),
+            (None, _) => format!("GeoIP {what} database {}: {err}", path.display()),
+        };
+        self.set_note(Some(note))
+    }
+
+    /// `path` failed to open. A previous database from another inode is kept;
+    /// one rewritten in place is dropped, since its mapping now shows the
+    /// half-written bytes.
+    fn broken(&mut self, path: PathBuf, stamp: Stamp, msg: &str) -> bool {
+        let what = self.role.label();
+        let rewritten = self.db.as_ref().is_some_and(|d| d.stamp.same_inode(&stamp));
+        if rewritten {
+            self.db = None;
+        }
+        let note = match &self.db {
+            Some(_) => format!(
+                "GeoIP {what} database {} was replaced by an unreadable file ({msg}); still using the previous one",
+                path.display()
+            ),
+            None => format!("GeoIP {what} database {} unreadable: {msg}", path.display()),
+        };
+        self.rejected = Some((path, stamp));
+        self.set_note(Some(note))
+    }
+
+    fn set_note(&mut self, note: Option<String>) -> bool {
+        let changed = self.note != note;
+        self.note = note;
+        changed
+    }
+}
+
+impl GeoIp {
+    /// Opens the configured databases. Never fails; see [`GeoIp::note`].
+    pub fn open(config: &GeoipConfig) -> GeoIp {
+        let slots = if config.enabled {
+            [
+                Slot::new(Role::City, &config.city_db),
+                Slot::new(Role::Asn, &config.asn_db),
+            ]
+        } else {
+            [Slot::empty(Role::City), Slot::empty(Role::Asn)]
+        };
+        let mut geo = GeoIp {
+            enabled: config.enabled,
+            slots,
+            note: None,
+        };
+        geo.rebuild_note();
+        geo
+    }
+
+    /// Looks `ip` up. Private and reserved addresses come back empty without a
+    /// lookup. Allocates only the returned strings.
+    pub fn lookup(&self, ip: IpAddr) -> GeoInfo {
+        let mut info = GeoInfo::default();
+        if !self.enabled || !is_public(ip) {
+            return info;
+        }
+        let ip = ip.to_canonical();
+        let city_db = self.provider(Role::City);
+        let asn_db = self.provider(Role::Asn);
+        match (city_db, asn_db) {
+            (Some(c), Some(a)) if std::ptr::eq(c, a) => {
+                if let Some(rec) = c.record(ip) {
+                    fill_city(&mut info, &rec);
+                    fill_asn(&mut info, &rec);
+                }
+            }
+            _ => {
+                if let Some(rec) = city_db.and_then(|d| d.record(ip)) {
+                    fill_city(&mut info, &rec);
+                }
+                if let Some(rec) = asn_db.and_then(|d| d.record(ip)) {
+                    fill_asn(&mut info, &rec);
+                }
+            }
+        }
+        info
+    }
+
+    /// Reopens a database whose file was replaced (new inode, size or mtime),
+    /// appeared, or — for the DB-IP fallback — has a newer file beside it.
+    /// Costs one or two `stat`s (plus a directory listing while a configured
+    /// file is absent). A broken new file keeps the old database and sets a
+    /// note. Returns whether anything changed (so the header can redraw).
+    pub fn reopen_if_changed(&mut self) -> bool {
+        if !self.enabled {
+            return false;
+        }
+        let mut changed = false;
+        for slot in &mut self.slots {
+            changed |= slot.refresh();
+        }
+        if changed {
+            self.rebuild_note();
+        }
+        changed
+    }
+
+    /// Why GeoIP is missing or degraded, for the header and the summary's
+    /// sources; `None` when all is well (or GeoIP is off).
+    pub fn note(&self) -> Option<&str> {
+        self.note.as_deref()
+    }
+
+    /// Whether DB-IP data is in use: `--help` and `--version` must then credit
+    /// it ("IP geolocation by DB-IP", CC BY 4.0).
+    pub fn uses_dbip(&self) -> bool {
+        self.slots
+            .iter()
+            .filter_map(|s| s.db.as_ref())
+            .any(|d| d.dbip)
+    }
+
+    /// Whether any database is loaded (a lookup can return something).
+    pub fn is_active(&self) -> bool {
+        self.enabled && self.slots.iter().any(|s| s.db.is_some())
+    }
+
+    /// The loaded files and what each provides, e.g.
+    /// `GeoLite2-City.mmdb (city), GeoLite2-ASN.mmdb (ASN)`; empty when none.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for db in self.slots.iter().filter_map(|s| s.db.as_ref()) {
+            let name = db.path.file_name().unwrap_or(db.path.as_os_str());
+            let kinds = match (db.kinds.city, db.kinds.asn) {
+                (true, true) => "city, ASN",
+                (true, false) => "city",
+                _ => "ASN",
+            };
+            let sep = if out.is_empty() { "" } else { ", " };
+            let _ = write!(out, "{sep}{} ({kinds})", name.to_string_lossy());
+        }
+        out
+    }
+
+    /// The database serving `role`: its own slot first, else the other slot
+    /// when that file carries the fields too (a combined DB-IP file).
+    fn provider(&self, role: Role) -> Option<&Db> {
+        let own = usize::from(role == Role::Asn);
+        [own, 1 - own]
+            .into_iter()
+            .filter_map(|i| self.slots[i].db.as_ref())
+            .find(|d| role.wants(d.kinds))
+    }
+
+    /// Joins slot notes, leaving out a missing file whose data the other
+    /// file provides anyway.
+    fn rebuild_note(&mut self) {
+        let mut out = String::new();
+        for slot in &self.slots {
+            let Some(note) = &slot.note else { continue };
+            if slot.db.is_none() && self.provider(slot.role).is_some() {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push_str("; ");
+            }
+            out.push_str(note);
+        }
+        self.note = (!out.is_empty()).then_some(out);
+    }
+}
+
+impl Slot {
+    fn empty(role: Role) -> Slot {
+        Slot {
+            role,
+            configured: PathBuf::new(),
+            db: None,
+            rejected: None,
+            note: None,
+        }
+    }
+}
+
+fn fill_city(info: &mut GeoInfo, rec: &Record<'_>) {
+    info.country = rec.country().map(str::to_owned);
+    info.city = rec.city().map(str::to_owned);
+}
+
+fn fill_asn(info: &mut GeoInfo, rec: &Record<'_>) {
+    info.asn = rec.autonomous_system_number;
+    info.org = rec.org().map(str::to_owned);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,557 @@
+//! MMDB files are written by the tests (mmdb-writer) in the shapes GeoLite2
+//! and DB-IP Lite ship; no downloaded database.
+
+use super::*;
+use mmdb_writer::{IpVersion, Value, Writer};
+use std::collections::BTreeMap;
+use tempfile::TempDir;
+
+fn names(en: &str) -> Value {
+    Value::map([("names", Value::map([("en", Value::from(en))]))])
+}
+
+/// A GeoLite2-City / DB-IP City Lite record (extra fields the reader skips).
+fn city_rec(cc: &str, city: &str) -> Value {
+    Value::map([
+        ("city", names(city)),
+        ("continent", Value::map([("code", Value::from("EU"))])),
+        ("country", Value::map([("iso_code", Value::from(cc))])),
+        (
+            "location",
+            Value::map([
+                ("latitude", Value::Double(1.5)),
+                ("longitude", Value::Double(2.5)),
+            ]),
+        ),
+    ])
+}
+
+fn asn_rec(asn: u32, org: &str) -> Value {
+    Value::map([
+        ("autonomous_system_number", Value::from(asn)),
+        ("autonomous_system_organization", Value::from(org)),
+    ])
+}
+
+/// A DB-IP combined record: city fields and ASN fields together.
+fn combined_rec(cc: &str, city: &str, asn: u32, org: &str) -> Value {
+    let mut m: BTreeMap<String, Value> = BTreeMap::new();
+    for v in [city_rec(cc, city), asn_rec(asn, org)] {
+        if let Value::Map(inner) = v {
+            m.extend(inner);
+        }
+    }
+    Value::Map(m)
+}
+
+fn mmdb(db_type: &str, version: IpVersion, entries: &[(&str, Value)]) -> Vec<u8> {
+    let mut w = Writer::builder(db_type).ip_version(version).build();
+    for (net, v) in entries {
+        w.insert_value(net.parse::<ipnet::IpNet>().unwrap(), v.clone())
+            .unwrap();
+    }
+    w.to_bytes().unwrap()
+}
+
+fn geolite_city() -> Vec<u8> {
+    mmdb(
+        "GeoLite2-City",
+        IpVersion::V6,
+        &[
+            ("81.2.0.0/16", city_rec("GB", "London")),
+            ("2a00:1450::/32", city_rec("IE", "Dublin")),
+            // Country only (a city-less network): still a city-kind file.
+            ("8.8.8.0/24", city_rec("US", "")),
+        ],
+    )
+}
+
+fn geolite_asn() -> Vec<u8> {
+    mmdb(
+        "GeoLite2-ASN",
+        IpVersion::V6,
+        &[
+            ("81.2.0.0/16", asn_rec(20712, "Andrews & Arnold Ltd")),
+            ("2a00:1450::/32", asn_rec(15169, "GOOGLE")),
+        ],
+    )
+}
+
+fn cfg(dir: &Path, city: &str, asn: &str) -> GeoipConfig {
+    GeoipConfig {
+        enabled: true,
+        city_db: dir.join(city),
+        asn_db: dir.join(asn),
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn info(cc: &str, city: Option<&str>, asn: Option<u32>, org: Option<&str>) -> GeoInfo {
+    GeoInfo {
+        country: Some(cc.into()),
+        city: city.map(Into::into),
+        asn,
+        org: org.map(Into::into),
+    }
+}
+
+/// Writes via a temp file renamed over `path`, as updaters do.
+fn replace(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, bytes).unwrap();
+    fs::rename(&tmp, path).unwrap();
+}
+
+fn geolite_dir() -> TempDir {
+    let dir = TempDir::new().unwrap();
+    fs::write(dir.path().join("GeoLite2-City.mmdb"), geolite_city()).unwrap();
+    fs::write(dir.path().join("GeoLite2-ASN.mmdb"), geolite_asn()).unwrap();
+    dir
+}
+
+#[test]
+fn geolite2_lookups_field_by_field() {
+    let dir = geolite_dir();
+    let geo = GeoIp::open(&cfg(dir.path(), "GeoLite2-City.mmdb", "GeoLite2-ASN.mmdb"));
+    assert_eq!(geo.note(), None);
+    assert!(geo.is_active());
+    assert!(!geo.uses_dbip());
+    let london = info(
+        "GB",
+        Some("London"),
+        Some(20712),
+        Some("Andrews & Arnold Ltd"),
+    );
+    assert_eq!(geo.lookup(ip("81.2.69.160")), london);
+    // IPv4-mapped IPv6 is the same address.
+    assert_eq!(geo.lookup(ip("::ffff:81.2.69.160")), london);
+    let dublin = info("IE", Some("Dublin"), Some(15169), Some("GOOGLE"));
+    assert_eq!(geo.lookup(ip("2a00:1450:4001::200e")), dublin);
+    // Empty city name is no city; no ASN network.
+    assert_eq!(geo.lookup(ip("8.8.8.8")), info("US", None, None, None));
+    assert_eq!(geo.lookup(ip("5.5.5.5")), GeoInfo::default());
+    assert_eq!(
+        geo.describe(),
+        "GeoLite2-City.mmdb (city), GeoLite2-ASN.mmdb (ASN)"
+    );
+}
+
+#[test]
+fn private_and_reserved_addresses_are_empty() {
+    let dir = TempDir::new().unwrap();
+    // A database that answers for private space too: the lookup must not happen.
+    let bytes = mmdb(
+        "GeoLite2-City",
+        IpVersion::V6,
+        &[
+            ("10.0.0.0/8", city_rec("ZZ", "Nowhere")),
+            ("192.168.0.0/16", city_rec("ZZ", "Nowhere")),
+            ("fc00::/7", city_rec("ZZ", "Nowhere")),
+            ("81.0.0.0/8", city_rec("GB", "London")),
+        ],
+    );
+    fs::write(dir.path().join("c.mmdb"), bytes).unwrap();
+    let geo = GeoIp::open(&cfg(dir.path(), "c.mmdb", "none.mmdb"));
+    for s in [
+        "10.1.2.3",
+        "192.168.1.1",
+        "127.0.0.1",
+        "fd00::1",
+        "::1",
+        "::ffff:10.0.0.1",
+    ] {
+        assert_eq!(geo.lookup(ip(s)), GeoInfo::default(), "{s}");
+    }
+    assert_eq!(geo.lookup(ip("81.1.1.1")).city.as_deref(), Some("London"));
+}
+
+#[test]
+fn ipv4_only_database() {
+    let dir = TempDir::new().unwrap();
+    let bytes = mmdb(
+        "DBIP-ASN-Lite (compat=GeoLite2-ASN)",
+        IpVersion::V4,
+        &[("81.0.0.0/8", asn_rec(20712, "AAISP"))],
+    );
+    fs::write(dir.path().join("a.mmdb"), bytes).unwrap();
+    let geo = GeoIp::open(&cfg(dir.path(), "none.mmdb", "a.mmdb"));
+    let got = geo.lookup(ip("81.2.3.4"));
+    assert_eq!((got.asn, got.org.as_deref()), (Some(20712), Some("AAISP")));
+    // An IPv6 address in an IPv4 database: empty, no error.
+    assert_eq!(geo.lookup(ip("2a00:1450::1")), GeoInfo::default());
+    assert!(geo.uses_dbip(), "DB-IP by metadata type");
+}
+
+#[test]
+fn missing_files_are_notes() {
+    let dir = TempDir::new().unwrap();
+    let geo = GeoIp::open(&cfg(dir.path(), "GeoLite2-City.mmdb", "GeoLite2-ASN.mmdb"));
+    let note = geo.note().unwrap();
+    assert!(note.contains("city database not found"), "{note}");
+    assert!(note.contains("ASN database not found"), "{note}");
+    assert!(note.contains("dbip-city-lite*.mmdb"), "{note}");
+    assert!(!geo.is_active());
+    assert_eq!(geo.lookup(ip("81.2.69.160")), GeoInfo::default());
+    assert_eq!(geo.describe(), "");
+}
+
+#[test]
+fn disabled_is_silent_and_empty() {
+    let dir = geolite_dir();
+    let mut c = cfg(dir.path(), "GeoLite2-City.mmdb", "GeoLite2-ASN.mmdb");
+    c.enabled = false;
+    let mut geo = GeoIp::open(&c);
+    assert_eq!(geo.note(), None);
+    assert!(!geo.is_active());
+    assert!(!geo.reopen_if_changed());
+    assert_eq!(geo.lookup(ip("81.2.69.160")), GeoInfo::default());
+}
+
+#[test]
+fn dbip_fallback_newest_by_name() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let old = mmdb(
+        "DBIP-City-Lite",
+        IpVersion::V6,
+        &[("81.0.0.0/8", city_rec("FR", "Old"))],
+    );
+    let new = mmdb(
+        "DBIP-City-Lite",
+        IpVersion::V6,
+        &[("81.0.0.0/8", city_rec("DE", "New"))],
+    );
+    fs::write(d.join("dbip-city-lite-2026-10.mmdb"), old).unwrap();
+    fs::write(d.join("dbip-city-lite-2026-11.mmdb"), new).unwrap();
+    // Not candidates: wrong suffix, wrong kind.
+    fs::write(d.join("dbip-city-lite-2026-12.mmdb.gz"), b"x").unwrap();
+    fs::write(d.join("dbip-country-lite-2026-12.mmdb"), b"x").unwrap();
+    let asn = mmdb(
+        "DBIP-ASN-Lite",
+        IpVersion::V6,
+        &[("81.0.0.0/8", asn_rec(3320, "DTAG"))],
+    );
+    fs::write(d.join("dbip-asn-lite-2026-11.mmdb"), asn).unwrap();
+
+    let mut geo = GeoIp::open(&cfg(d, "GeoLite2-City.mmdb", "GeoLite2-ASN.mmdb"));
+    assert_eq!(geo.note(), None, "fallback found, nothing to report");
+    assert!(geo.uses_dbip());
+    assert_eq!(
+        geo.lookup(ip("81.1.1.1")),
+        info("DE", Some("New"), Some(3320), Some("DTAG"))
+    );
+    assert_eq!(
+        geo.describe(),
+        "dbip-city-lite-2026-11.mmdb (city), dbip-asn-lite-2026-11.mmdb (ASN)"
+    );
+
+    // Next month's file beside it is picked up by the tick.
+    let dec = mmdb(
+        "DBIP-City-Lite",
+        IpVersion::V6,
+        &[("81.0.0.0/8", city_rec("NL", "Dec"))],
+    );
+    fs::write(d.join("dbip-city-lite-2026-12.mmdb"), dec).unwrap();
+    assert!(geo.reopen_if_changed(), "{geo:?}");
+    assert_eq!(geo.lookup(ip("81.1.1.1")).city.as_deref(), Some("Dec"));
+
+    // A GeoLite2 file at the configured path wins over DB-IP.
+    fs::write(d.join("GeoLite2-City.mmdb"), geolite_city()).unwrap();
+    assert!(geo.reopen_if_changed());
+    assert_eq!(
+        geo.lookup(ip("81.2.69.160")).city.as_deref(),
+        Some("London")
+    );
+    assert!(geo.uses_dbip(), "the ASN slot is still DB-IP");
+}
+
+#[test]
+fn kind_decided_by_fields_not_type_name() {
+    let dir = TempDir::new().unwrap();
+    // A combined DB-IP file configured as the city DB, whose metadata type
+    // says nothing useful; no ASN file at all.
+    let bytes = mmdb(
+        "Whatever",
+        IpVersion::V6,
+        &[
+            ("81.2.0.0/16", combined_rec("GB", "London", 20712, "AAISP")),
+            (
+                "2a00:1450::/32",
+                combined_rec("IE", "Dublin", 15169, "GOOGLE"),
+            ),
+        ],
+    );
+    fs::write(dir.path().join("dbip-full.mmdb"), bytes).unwrap();
+    let geo = GeoIp::open(&cfg(dir.path(), "dbip-full.mmdb", "GeoLite2-ASN.mmdb"));
+    assert_eq!(
+        geo.note(),
+        None,
+        "the ASN data is there, no missing-file note"
+    );
+    assert_eq!(
+        geo.lookup(ip("2a00:1450::1")),
+        info("IE", Some("Dublin"), Some(15169), Some("GOOGLE"))
+    );
+    assert_eq!(geo.describe(), "dbip-full.mmdb (city, ASN)");
+
+    // Files swapped in the config: each still serves what it carries.
+    let dir = geolite_dir();
+    let geo = GeoIp::open(&cfg(dir.path(), "GeoLite2-ASN.mmdb", "GeoLite2-City.mmdb"));
+    assert_eq!(
+        geo.lookup(ip("81.2.69.160")),
+        info(
+            "GB",
+            Some("London"),
+            Some(20712),
+            Some("Andrews & Arnold Ltd")
+        )
+    );
+}
+
+#[test]
+fn file_without_known_fields_is_a_note() {
+    let dir = TempDir::new().unwrap();
+    let bytes = mmdb(
+        "GeoLite2-City",
+        IpVersion::V6,
+        &[("81.0.0.0/8", Value::map([("foo", Value::from(1u32))]))],
+    );
+    fs::write(dir.path().join("c.mmdb"), bytes).unwrap();
+    let geo = GeoIp::open(&cfg(dir.path(), "c.mmdb", "none.mmdb"));
+    let note = geo.note().unwrap();
+    assert!(note.contains("neither country/city nor ASN"), "{note}");
+    assert!(!geo.is_active());
+}
+
+#[test]
+fn registered_country_when_country_missing() {
+    let dir = TempDir::new().unwrap();
+    let rec = Value::map([(
+        "registered_country",
+        Value::map([("iso_code", Value::from("SE"))]),
+    )]);
+    let bytes = mmdb("GeoLite2-City", IpVersion::V6, &[("81.0.0.0/8", rec)]);
+    fs::write(dir.path().join("c.mmdb"), bytes).unwrap();
+    let geo = GeoIp::open(&cfg(dir.path(), "c.mmdb", "none.mmdb"));
+    assert_eq!(geo.lookup(ip("81.1.1.1")).country.as_deref(), Some("SE"));
+}
+
+#[test]
+fn replaced_file_is_reopened() {
+    let dir = geolite_dir();
+    let city = dir.path().join("GeoLite2-City.mmdb");
+    let mut geo = GeoIp::open(&cfg(dir.path(), "GeoLite2-City.mmdb", "GeoLite2-ASN.mmdb"));
+    assert!(!geo.reopen_if_changed(), "nothing changed");
+    let next = mmdb(
+        "GeoLite2-City",
+        IpVersion::V6,
+        &[("81.0.0.0/8", city_rec("GB", "Manchester"))],
+    );
+    replace(&city, &next);
+    assert!(geo.reopen_if_changed());
+    assert_eq!(
+        geo.lookup(ip("81.2.69.160")).city.as_deref(),
+        Some("Manchester")
+    );
+    assert_eq!(
+        geo.lookup(ip("81.2.69.160")).asn,
+        Some(20712),
+        "ASN untouched"
+    );
+    assert_eq!(geo.note(), None);
+}
+
+#[test]
+fn broken_replacement_keeps_the_old_database() {
+    let dir = geolite_dir();
+    let city = dir.path().join("GeoLite2-City.mmdb");
+    let mut geo = GeoIp::open(&cfg(dir.path(), "GeoLite2-City.mmdb", "GeoLite2-ASN.mmdb"));
+    let good = geolite_city();
+    replace(&city, &good[..good.len() / 2]);
+    assert!(geo.reopen_if_changed());
+    let note = geo.note().unwrap();
+    assert!(note.contains("still using the previous one"), "{note}");
+    assert_eq!(
+        geo.lookup(ip("81.2.69.160")).city.as_deref(),
+        Some("London")
+    );
+    // The broken file is not retried every tick.
+    assert!(!geo.reopen_if_changed());
+    // A good file later clears the note.
+    replace(&city, &good);
+    assert!(geo.reopen_if_changed());
+    assert_eq!(geo.note(), None);
+    assert_eq!(
+        geo.lookup(ip("81.2.69.160")).city.as_deref(),
+        Some("London")
+    );
+}
+
+#[test]
+fn missing_file_that_appears_later_is_opened() {
+    let dir = TempDir::new().unwrap();
+    let mut geo = GeoIp::open(&cfg(dir.path(), "GeoLite2-City.mmdb", "GeoLite2-ASN.mmdb"));
+    assert!(geo.note().is_some());
+    fs::write(dir.path().join("GeoLite2-City.mmdb"), geolite_city()).unwrap();
+    fs::write(dir.path().join("GeoLite2-ASN.mmdb"), geolite_asn()).unwrap();
+    assert!(geo.reopen_if_changed());
+    assert_eq!(geo.note(), None);
+    assert_eq!(geo.lookup(ip("81.2.69.160")).asn, Some(20712));
+}
+
+#[test]
+fn deleted_file_keeps_the_loaded_copy() {
+    let dir = geolite_dir();
+    let mut geo = GeoIp::open(&cfg(dir.path(), "GeoLite2-City.mmdb", "GeoLite2-ASN.mmdb"));
+    fs::remove_file(dir.path().join("GeoLite2-City.mmdb")).unwrap();
+    assert!(geo.reopen_if_changed());
+    assert!(geo.note().unwrap().contains("is gone"));
+    assert_eq!(
+        geo.lookup(ip("81.2.69.160")).city.as_deref(),
+        Some("London")
+    );
+}
+
+#[test]
+fn truncated_and_garbage_files_are_notes() {
+    let dir = TempDir::new().unwrap();
+    let good = geolite_city();
+    let cases: [(&str, &[u8]); 4] = [
+        ("empty", b""),
+        ("text", b"not a database\n"),
+        ("head", &good[..good.len() / 3]),
+        ("tail", &good[good.len() - 40..]),
+    ];
+    for (name, bytes) in cases {
+        fs::write(dir.path().join(name), bytes).unwrap();
+        let geo = GeoIp::open(&cfg(dir.path(), name, "none.mmdb"));
+        let note = geo.note().unwrap();
+        assert!(note.contains("unreadable"), "{name}: {note}");
+        assert_eq!(geo.lookup(ip("81.2.69.160")), GeoInfo::default());
+    }
+    // A directory where a file should be.
+    fs::create_dir(dir.path().join("adir")).unwrap();
+    let geo = GeoIp::open(&cfg(dir.path(), "adir", "none.mmdb"));
+    assert!(geo.note().unwrap().contains("unreadable"));
+}
+
+/// xorshift64*: deterministic bytes without a rand dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn probe_everything(geo: &GeoIp, rng: &mut Rng) {
+    for s in ["81.2.69.160", "8.8.8.8", "2a00:1450::1", "1.1.1.1"] {
+        let _ = geo.lookup(ip(s));
+    }
+    for _ in 0..20 {
+        let v4 = Ipv4Addr::from(rng.next() as u32);
+        let _ = geo.lookup(IpAddr::V4(v4));
+        let v6 = Ipv6Addr::from(u128::from(rng.next()) << 64 | u128::from(rng.next()));
+        let _ = geo.lookup(IpAddr::V6(v6));
+    }
+}
+
+#[test]
+fn random_and_mutated_databases_never_panic() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("f.mmdb");
+    let good = mmdb(
+        "GeoLite2-City",
+        IpVersion::V6,
+        &[
+            ("81.2.0.0/16", combined_rec("GB", "London", 20712, "AAISP")),
+            (
+                "2a00:1450::/32",
+                combined_rec("IE", "Dublin", 15169, "GOOGLE"),
+            ),
+            (
+                "8.8.8.0/24",
+                combined_rec("US", "Mountain View", 15169, "GOOGLE"),
+            ),
+        ],
+    );
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for i in 0..400 {
+        let bytes: Vec<u8> = if i % 4 == 0 {
+            // Pure noise, sometimes with the metadata marker so parsing goes on.
+            let mut b: Vec<u8> = (0..rng.below(4096)).map(|_| rng.next() as u8).collect();
+            if i % 8 == 0 {
+                b.extend_from_slice(b"\xab\xcd\xefMaxMind.com");
+                b.extend((0..rng.below(64)).map(|_| rng.next() as u8));
+            }
+            b
+        } else {
+            // A valid file with a few bytes flipped, or truncated.
+            let mut b = good.clone();
+            for _ in 0..1 + rng.below(8) {
+                let at = rng.below(b.len());
+                b[at] = rng.next() as u8;
+            }
+            if i % 3 == 0 {
+                b.truncate(rng.below(b.len()));
+            }
+            b
+        };
+        fs::write(&path, &bytes).unwrap();
+        let geo = GeoIp::open(&cfg(dir.path(), "f.mmdb", "f.mmdb"));
+        probe_everything(&geo, &mut rng);
+    }
+}
+
+#[test]
+fn rewritten_in_place_reopens_and_never_keeps_a_stale_mapping() {
+    let dir = geolite_dir();
+    let city = dir.path().join("GeoLite2-City.mmdb");
+    let mut geo = GeoIp::open(&cfg(dir.path(), "GeoLite2-City.mmdb", "GeoLite2-ASN.mmdb"));
+    let ino = Stamp::of(&city).unwrap().ino;
+    // Same inode, new contents (`cp new old`): reopened.
+    let next = mmdb(
+        "GeoLite2-City",
+        IpVersion::V6,
+        &[("81.0.0.0/8", city_rec("GB", "Leeds"))],
+    );
+    fs::write(&city, &next).unwrap();
+    assert_eq!(Stamp::of(&city).unwrap().ino, ino, "rewritten in place");
+    assert!(geo.reopen_if_changed());
+    assert_eq!(geo.lookup(ip("81.2.69.160")).city.as_deref(), Some("Leeds"));
+    // Same inode, now garbage: the old mapping shows garbage too, so it is
+    // dropped rather than kept; the ASN file still answers.
+    fs::write(&city, b"garbage").unwrap();
+    assert!(geo.reopen_if_changed());
+    let note = geo.note().unwrap();
+    assert!(
+        note.contains("city database") && note.contains("unreadable"),
+        "{note}"
+    );
+    let got = geo.lookup(ip("81.2.69.160"));
+    assert_eq!((got.city, got.asn), (None, Some(20712)));
+}
+
+#[test]
+#[ignore = "timing, run by hand with --nocapture"]
+fn lookup_speed() {
+    let dir = geolite_dir();
+    let geo = GeoIp::open(&cfg(dir.path(), "GeoLite2-City.mmdb", "GeoLite2-ASN.mmdb"));
+    let t = std::time::Instant::now();
+    let n = 200_000u32;
+    for i in 0..n {
+        let a = Ipv4Addr::from(0x5102_0000 | (i & 0xffff));
+        std::hint::black_box(geo.lookup(IpAddr::V4(a)));
+    }
+    println!("{:?} per lookup", t.elapsed() / n);
+}
