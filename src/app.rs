@@ -66,6 +66,7 @@ fn run(config: &Config) -> Result<(), String> {
             engine.read_logs_now(); // lines written just before the end still count
         }
     }
+    engine.snapshot_history(); // the session is kept, and `history` includes it
     print_snapshot(&engine, config).map_err(|e| format!("cannot write the snapshot: {e}"))
 }
 
@@ -86,6 +87,7 @@ fn run_dashboard(config: &Config) -> Result<(), String> {
         .map_err(|e| format!("cannot set up the terminal: {e}"))?;
     let ended = event_loop.run_dashboard(&mut engine, &mut session);
     let left = session.leave();
+    engine.snapshot_history();
     ended.map_err(|e| format!("event loop: {e}"))?;
     left.map_err(|e| format!("cannot restore the terminal: {e}"))
 }
@@ -98,6 +100,7 @@ fn print_snapshot(engine: &Engine, config: &Config) -> io::Result<()> {
         sources: &sources,
         interval_secs: engine.interval.as_secs_f64(),
         suspicious_only: config.suspicious_only,
+        history: engine.history.as_ref(),
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());

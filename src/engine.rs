@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::config::{AuthSource, Config, Mode};
 use crate::demo::Demo;
 use crate::detect::{DetectSettings, Detector};
+use crate::enrich::geoip::GeoIp;
 use crate::headless::SourceReport;
 use crate::parse::access::AccessParser;
 use crate::parse::auth::AuthParser;
@@ -19,7 +20,8 @@ use crate::source::bandwidth::Bandwidth;
 use crate::source::journal::Journal;
 use crate::source::sockdiag::{DumpProgress, SockDiag};
 use crate::source::{LineVerdict, LogKind, LogSet};
-use crate::table::IpTable;
+use crate::store::{History, SessionRow, MAX_PATHS};
+use crate::table::{IpTable, Row};
 
 /// Where socket dumps come from.
 pub enum SocketReader {
@@ -39,6 +41,9 @@ struct SocketStatus {
     /// Ticks since the dump in flight was requested.
     ticks_in_flight: u32,
 }
+
+/// How often history is written (and GeoIP files checked for replacement).
+const HISTORY_EVERY_SECS: UnixTime = 60;
 
 /// A netlink dump unanswered for this many ticks is requested again.
 const STALLED_DUMP_TICKS: u32 = 5;
@@ -74,6 +79,11 @@ pub struct Engine {
     pub interval: Duration,
     /// rx/tx of the interface for the dashboard's header.
     pub bandwidth: Bandwidth,
+    /// Lifetime history (`None` when disabled or when it failed: see `history_error`).
+    pub history: Option<History>,
+    history_path: Option<PathBuf>,
+    history_error: Option<String>,
+    last_history_snapshot: UnixTime,
     /// `--demo`'s files, written to on every tick.
     demo: Option<Demo>,
 }
@@ -115,7 +125,7 @@ impl Engine {
         if config.mode == Mode::Dashboard {
             table.activity.set_capacity(config.display.max_log_lines);
         }
-        Ok(Engine {
+        let mut engine = Engine {
             core: Core {
                 table,
                 detector,
@@ -136,7 +146,18 @@ impl Engine {
             started: now,
             interval: config.connections_interval,
             bandwidth: Bandwidth::system(config.interface.as_deref()),
-        })
+            history: None,
+            history_path: None,
+            history_error: None,
+            last_history_snapshot: now,
+        };
+        if config.geoip.enabled {
+            engine.core.table.geoip = Some(GeoIp::open(&config.geoip));
+        }
+        if config.history.enabled {
+            engine.open_history(config.history.db.clone());
+        }
+        Ok(engine)
     }
 
     /// inotify said something changed.
@@ -165,6 +186,12 @@ impl Engine {
     /// The periodic tick: logs' safety net, a socket dump, expiry.
     pub fn on_tick(&mut self) {
         self.bandwidth.on_tick(Instant::now());
+        if self.core.now - self.last_history_snapshot >= HISTORY_EVERY_SECS {
+            self.snapshot_history();
+            if let Some(geoip) = self.core.table.geoip.as_mut() {
+                geoip.reopen_if_changed(); // a monthly update replaced the file
+            }
+        }
         if let Some(demo) = self.demo.as_mut() {
             // A write failure (disk full) just stops the demo's traffic.
             let _ = demo.on_tick(self.core.now);
@@ -180,6 +207,42 @@ impl Engine {
     /// Refresh the clock; called once per loop iteration.
     pub fn touch_clock(&mut self) {
         self.core.touch_clock();
+    }
+
+    /// Open the history file; a failure turns history off with a message
+    /// (the run goes on).
+    fn open_history(&mut self, path: Option<PathBuf>) {
+        let Some(path) = path else {
+            self.history_error =
+                Some("history: no $XDG_STATE_HOME or $HOME for the default path".into());
+            return;
+        };
+        match History::open(&path, self.core.now) {
+            Ok(mut history) => {
+                self.history_error = history.take_notice();
+                self.history = Some(history);
+            }
+            Err(e) => self.history_error = Some(format!("{e} (history is off)")),
+        }
+        self.history_path = Some(path);
+    }
+
+    /// Write this session's running totals (every 60 s and at every clean
+    /// exit). Busy (another instance) is retried next time; any other error
+    /// turns history off with a message.
+    pub fn snapshot_history(&mut self) {
+        let Some(history) = self.history.as_mut() else {
+            return;
+        };
+        self.last_history_snapshot = self.core.now;
+        let core = &self.core;
+        let rows = core.table.rows().map(|row| session_row(core, row));
+        if let Err(e) = history.snapshot(rows) {
+            if !e.is_busy() {
+                self.history_error = Some(format!("{e} (history is off)"));
+                self.history = None;
+            }
+        }
     }
 
     /// SIGCHLD or a tick: reap and restart the journal reader when due.
@@ -319,6 +382,26 @@ impl Engine {
             });
         }
         reports.push(self.socket_report());
+        if let Some(geoip) = &self.core.table.geoip {
+            reports.push(SourceReport {
+                path: geoip.describe(),
+                kind: "geoip",
+                format: "mmdb".into(),
+                lines: 0,
+                malformed: 0,
+                error: geoip.note().map(str::to_string),
+            });
+        }
+        if let Some(path) = &self.history_path {
+            reports.push(SourceReport {
+                path: path.display().to_string(),
+                kind: "history",
+                format: "sqlite".into(),
+                lines: 0,
+                malformed: 0,
+                error: self.history_error.clone(),
+            });
+        }
         reports
     }
 
@@ -390,6 +473,30 @@ impl Core {
             },
             LogKind::Auth => self.on_auth_line(line),
         }
+    }
+}
+
+/// What history keeps of a row: its running totals this session.
+fn session_row(core: &Core, row: &Row) -> SessionRow {
+    let text = |id| String::from_utf8_lossy(core.table.text(id)).into_owned();
+    SessionRow {
+        ip: row.ip,
+        first_seen: row.first_seen,
+        last_seen: row.last_seen,
+        requests: row.requests,
+        bytes: row.bytes,
+        auth_failures: row.auth_failures(),
+        suspicious: !core.detector.reasons(row).is_empty(),
+        country: row.geo.as_ref().and_then(|g| g.country.clone()),
+        org: row.geo.as_ref().and_then(|g| g.org.clone()),
+        last_paths: row
+            .recent
+            .iter()
+            .rev()
+            .take(MAX_PATHS)
+            .rev()
+            .map(|r| text(r.path))
+            .collect(),
     }
 }
 

@@ -8,8 +8,10 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::detect::Detector;
+use crate::enrich::geoip::GeoInfo;
 use crate::parse::time::format_rfc3339;
 use crate::parse::UnixTime;
+use crate::store::{History, IpHistory};
 use crate::table::{service_name, IpTable, Row};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -33,6 +35,8 @@ pub struct RunInfo<'a> {
     /// Seconds between socket dumps, for new connections per second.
     pub interval_secs: f64,
     pub suspicious_only: bool,
+    /// Lifetime history for the `history` object (`None`: disabled → null).
+    pub history: Option<&'a History>,
 }
 
 /// Rows to print, in snapshot order, honouring `--suspicious`.
@@ -55,7 +59,7 @@ pub fn write_json(
     let mut line = String::with_capacity(512);
     for row in &rows {
         line.clear();
-        ip_object(&mut line, table, detector, row, end);
+        ip_object(&mut line, table, detector, row, end, info.history);
         line.push('\n');
         out.write_all(line.as_bytes())?;
     }
@@ -66,7 +70,14 @@ pub fn write_json(
     out.flush()
 }
 
-fn ip_object(s: &mut String, table: &IpTable, detector: &Detector, row: &Row, end: UnixTime) {
+fn ip_object(
+    s: &mut String,
+    table: &IpTable,
+    detector: &Detector,
+    row: &Row,
+    end: UnixTime,
+    history: Option<&History>,
+) {
     let sockets = &row.sockets;
     let _ = write!(
         s,
@@ -96,12 +107,13 @@ fn ip_object(s: &mut String, table: &IpTable, detector: &Detector, row: &Row, en
     }
     let _ = write!(
         s,
-        r#"}},"rpm":{},"peak_rpm":{},"auth_failures":{},"auth_accepted":{},"country":null,"city":null,"asn":null,"org":null,"#,
+        r#"}},"rpm":{},"peak_rpm":{},"auth_failures":{},"auth_accepted":{},"#,
         row.rate.per_minute(end),
         row.rate.peak(),
         row.auth_failures(),
         row.auth_count(crate::parse::AuthKind::Accepted),
     );
+    geo_fields(s, row.geo.as_deref());
     let reasons = detector.reasons(row);
     let _ = write!(s, r#""suspicious":{},"reasons":["#, !reasons.is_empty());
     for (i, r) in reasons.iter().enumerate() {
@@ -130,10 +142,52 @@ fn ip_object(s: &mut String, table: &IpTable, detector: &Detector, row: &Row, en
     }
     let _ = write!(
         s,
-        r#","first_seen":"{}","last_seen":"{}","history":null}}"#,
+        r#","first_seen":"{}","last_seen":"{}","history":"#,
         format_rfc3339(row.first_seen),
         format_rfc3339(row.last_seen)
     );
+    history_object(s, history.and_then(|h| h.lookup(row.ip).ok().flatten()));
+    s.push('}');
+}
+
+/// `"country":…,"city":…,"asn":…,"org":…,` (null when unknown).
+fn geo_fields(s: &mut String, geo: Option<&GeoInfo>) {
+    let text = |s: &mut String, key: &str, value: Option<&String>| {
+        let _ = write!(s, r#""{key}":"#);
+        match value {
+            Some(v) => json_str(s, v.as_bytes()),
+            None => s.push_str("null"),
+        }
+        s.push(',');
+    };
+    text(s, "country", geo.and_then(|g| g.country.as_ref()));
+    text(s, "city", geo.and_then(|g| g.city.as_ref()));
+    match geo.and_then(|g| g.asn) {
+        Some(asn) => {
+            let _ = write!(s, r#""asn":{asn},"#);
+        }
+        None => s.push_str(r#""asn":null,"#),
+    }
+    text(s, "org", geo.and_then(|g| g.org.as_ref()));
+}
+
+/// The `history` object, or null when history is off or has no record.
+fn history_object(s: &mut String, h: Option<IpHistory>) {
+    match h {
+        Some(h) => {
+            let _ = write!(
+                s,
+                r#"{{"sessions":{},"first_seen":"{}","requests":{},"bytes":{},"auth_failures":{},"suspicious_sessions":{}}}"#,
+                h.sessions,
+                format_rfc3339(h.first_seen),
+                h.requests,
+                h.bytes,
+                h.auth_failures,
+                h.suspicious_sessions
+            );
+        }
+        None => s.push_str("null"),
+    }
 }
 
 fn summary_object(s: &mut String, table: &IpTable, info: &RunInfo<'_>, ips: usize, end: UnixTime) {
@@ -266,17 +320,27 @@ pub fn write_text(
             .recent
             .back()
             .map_or(String::new(), |r| printable(table.text(r.path), 60));
+        let geo = |field: fn(&GeoInfo) -> Option<&String>| {
+            row.geo
+                .as_deref()
+                .and_then(field)
+                .map_or_else(|| "-".into(), |v| printable(v.as_bytes(), 30))
+        };
+        let sessions = info
+            .history
+            .and_then(|h| h.lookup(row.ip).ok().flatten())
+            .map_or_else(|| "-".into(), |h| h.sessions.to_string());
         cells.push([
             format!("{marker}{}{out_only}", row.ip),
-            "-".into(),
-            "-".into(),
+            geo(|g| g.country.as_ref()),
+            geo(|g| g.org.as_ref()),
             (row.sockets.conns_in + row.sockets.conns_out).to_string(),
             state_summary(row),
             services(row).join(","),
             row.requests.to_string(),
             human_bytes(row.bytes),
             row.auth_failures().to_string(),
-            "-".into(),
+            sessions,
             last_path,
         ]);
     }

@@ -8,6 +8,7 @@
 mod it {
     mod dashboard;
     mod demo;
+    mod enrich;
     mod fixtures;
     pub mod harness;
     mod hostile;

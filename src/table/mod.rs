@@ -24,6 +24,7 @@ pub use intern::{Interner, StrId};
 pub use rate::RateRing;
 
 use crate::detect::{Detector, Reason, Reasons};
+use crate::enrich::geoip::{GeoInfo, GeoIp};
 use crate::parse::sockets::{SocketEntry, TcpState};
 use crate::parse::{AccessHit, AuthEvent, AuthKind, UnixTime};
 
@@ -133,6 +134,9 @@ pub struct Row {
     pub last_active: UnixTime,
     /// Reasons found in requests as they arrived (paths, user agents).
     pub sticky_reasons: Reasons,
+    /// GeoIP, looked up once when the row is created; `None` without a
+    /// database or for an address it doesn't know (boxed: 8 bytes when absent).
+    pub geo: Option<Box<GeoInfo>>,
 }
 
 /// Index into `Row::status`: 1..=5 for 1xx..5xx, 0 for anything else.
@@ -168,6 +172,7 @@ impl Row {
             last_seen: seen,
             last_active: now,
             sticky_reasons: Reasons::default(),
+            geo: None,
         }
     }
 
@@ -211,6 +216,8 @@ pub struct Totals {
 }
 
 pub struct IpTable {
+    /// Looked up once per new row (sub-microsecond, memory-mapped).
+    pub geoip: Option<GeoIp>,
     rows: Vec<Option<Row>>,
     free: Vec<u32>,
     index: HashMap<IpAddr, u32, hash::SeededState>,
@@ -230,6 +237,7 @@ pub struct IpTable {
 impl IpTable {
     pub fn new(max_rows: usize, show_private: bool) -> IpTable {
         IpTable {
+            geoip: None,
             rows: Vec::new(),
             free: Vec::new(),
             index: HashMap::default(),
@@ -280,7 +288,12 @@ impl IpTable {
         if self.index.len() >= self.max_rows {
             self.evict_least_active();
         }
-        let row = Some(Row::new(ip, seen, now));
+        let mut row = Row::new(ip, seen, now);
+        if let Some(geoip) = &self.geoip {
+            let info = geoip.lookup(ip);
+            row.geo = (info != GeoInfo::default()).then(|| Box::new(info));
+        }
+        let row = Some(row);
         let id = match self.free.pop() {
             Some(id) => {
                 self.rows[id as usize] = row;

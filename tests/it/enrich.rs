@@ -1,0 +1,263 @@
+//! GeoIP and history in the headless snapshot (issue 4): real MMDB files
+//! written by the test, real SQLite files, the real binary.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use mmdb_writer::{IpVersion, Value, Writer};
+use serde_json::Value as Json;
+
+use super::harness::{self, nethergaze, Running, Snapshot};
+
+const LOG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/logs/combined.log");
+const PROC_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/proc");
+/// A client of the combined fixture, and what it sends there.
+const CLIENT: &str = "45.33.32.156";
+
+/// `--once --json --from-start` over the combined fixture, history in `db`.
+fn once(db: &Path, extra: &[&str]) -> Snapshot {
+    let mut cmd = base(db);
+    cmd.args(["--once", "--from-start"]).args(extra);
+    let out = Running::spawn(cmd).finish(Duration::from_secs(30));
+    assert!(out.status.success(), "{out:?}");
+    Snapshot::parse(&out.stdout)
+}
+
+fn base(db: &Path) -> Command {
+    let mut cmd = nethergaze();
+    cmd.args([
+        "--json",
+        "--log-path",
+        LOG,
+        "--no-auth-log",
+        "--proc-root",
+        PROC_ROOT,
+        "--no-whois",
+        "--no-geoip",
+    ]);
+    cmd.arg("--history-db").arg(db);
+    cmd
+}
+
+fn history(snap: &Snapshot) -> &Json {
+    &snap.ips[CLIENT]["history"]
+}
+
+fn history_source(snap: &Snapshot) -> Json {
+    snap.summary["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "history")
+        .cloned()
+        .unwrap()
+}
+
+#[test]
+fn each_session_counts_once() {
+    let dir = harness::tempdir();
+    let db = dir.path().join("state/nethergaze/history.db");
+    let first = once(&db, &[]);
+    let requests = first.ips[CLIENT]["requests"].as_u64().unwrap();
+    assert!(requests > 0);
+    assert_eq!(history(&first)["sessions"], 1);
+    assert_eq!(history(&first)["requests"], requests);
+    let second = once(&db, &[]);
+    assert_eq!(history(&second)["sessions"], 2);
+    assert_eq!(
+        history(&second)["requests"],
+        2 * requests,
+        "lifetime = exactly the sum of the sessions"
+    );
+    assert_eq!(
+        history(&second)["bytes"],
+        2 * first.ips[CLIENT]["bytes"].as_u64().unwrap()
+    );
+    assert_eq!(history_source(&second)["error"], Json::Null);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(db.parent().unwrap()), 0o700);
+}
+
+#[test]
+fn a_run_ended_by_sigterm_keeps_its_session() {
+    let dir = harness::tempdir();
+    let db = dir.path().join("history.db");
+    let mut cmd = base(&db);
+    cmd.args(["--for", "300s", "--from-start"]);
+    let mut run = Running::spawn(cmd);
+    let pid = run.pid();
+    harness::wait_until("nethergaze idle", Duration::from_secs(20), || {
+        harness::in_epoll_wait(pid)
+    });
+    run.signal(libc::SIGTERM);
+    let out = run.finish(Duration::from_secs(20));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(history(&Snapshot::parse(&out.stdout))["sessions"], 1);
+    assert_eq!(
+        history(&once(&db, &[]))["sessions"],
+        2,
+        "the SIGTERM'd session was written"
+    );
+}
+
+#[test]
+fn a_corrupt_file_is_moved_aside_and_replaced() {
+    let dir = harness::tempdir();
+    let db = dir.path().join("history.db");
+    std::fs::write(&db, vec![0x5a; 8192]).unwrap();
+    let snap = once(&db, &[]);
+    assert_eq!(history(&snap)["sessions"], 1);
+    let error = history_source(&snap)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(error.contains("corrupt"), "the summary says so: {error:?}");
+    let aside = std::fs::read_dir(dir.path()).unwrap().flatten().any(|e| {
+        e.file_name()
+            .to_string_lossy()
+            .starts_with("history.db.corrupt-")
+    });
+    assert!(aside, "the corrupt file was kept aside");
+}
+
+#[test]
+fn an_unusable_location_turns_history_off_and_the_run_goes_on() {
+    let dir = harness::tempdir();
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "").unwrap();
+    let snap = once(&blocker.join("history.db"), &[]);
+    assert_eq!(history(&snap), &Json::Null);
+    assert!(
+        snap.ips[CLIENT]["requests"].as_u64().unwrap() > 0,
+        "everything else works"
+    );
+    assert!(history_source(&snap)["error"]
+        .as_str()
+        .unwrap()
+        .contains("history is off"));
+}
+
+#[test]
+fn no_history_means_null_and_no_file() {
+    let dir = harness::tempdir();
+    let db = dir.path().join("history.db");
+    let snap = once(&db, &["--no-history"]);
+    assert_eq!(history(&snap), &Json::Null);
+    assert!(!db.exists());
+}
+
+fn mmdb(db_type: &str, entries: &[(&str, Value)]) -> Vec<u8> {
+    let mut w = Writer::builder(db_type).ip_version(IpVersion::V6).build();
+    for (net, v) in entries {
+        w.insert_value(net.parse::<ipnet::IpNet>().unwrap(), v.clone())
+            .unwrap();
+    }
+    w.to_bytes().unwrap()
+}
+
+fn city(cc: &str, name: &str) -> Value {
+    Value::map([
+        (
+            "city",
+            Value::map([("names", Value::map([("en", Value::from(name))]))]),
+        ),
+        ("country", Value::map([("iso_code", Value::from(cc))])),
+    ])
+}
+
+fn asn(number: u32, org: &str) -> Value {
+    Value::map([
+        ("autonomous_system_number", Value::from(number)),
+        ("autonomous_system_organization", Value::from(org)),
+    ])
+}
+
+#[test]
+fn geoip_fields_come_from_the_databases() {
+    let dir = harness::tempdir();
+    // 8.8.8.0/24 is there too: the reader decides a file's kind by probing
+    // well-known addresses.
+    let city_db = dir.path().join("GeoLite2-City.mmdb");
+    let asn_db = dir.path().join("GeoLite2-ASN.mmdb");
+    std::fs::write(
+        &city_db,
+        mmdb(
+            "GeoLite2-City",
+            &[
+                ("45.33.0.0/16", city("US", "Fremont")),
+                ("8.8.8.0/24", city("US", "")),
+            ],
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &asn_db,
+        mmdb(
+            "GeoLite2-ASN",
+            &[
+                ("45.33.0.0/16", asn(63949, "Akamai\u{1b}[2J Cloud")),
+                ("8.8.8.0/24", asn(15169, "GOOGLE")),
+            ],
+        ),
+    )
+    .unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[geoip]\ncity_db = {:?}\nasn_db = {:?}\n",
+            city_db.display().to_string(),
+            asn_db.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut cmd = nethergaze();
+    cmd.args([
+        "--once",
+        "--json",
+        "--from-start",
+        "--log-path",
+        LOG,
+        "--no-auth-log",
+        "--proc-root",
+        PROC_ROOT,
+        "--no-whois",
+        "--no-history",
+        "--config",
+    ]);
+    cmd.arg(&config);
+    let out = Running::spawn(cmd).finish(Duration::from_secs(30));
+    assert!(out.status.success(), "{out:?}");
+    let snap = Snapshot::parse(&out.stdout);
+    let row = &snap.ips[CLIENT];
+    assert_eq!(
+        (&row["country"], &row["city"], &row["asn"]),
+        (
+            &Json::from("US"),
+            &Json::from("Fremont"),
+            &Json::from(63949)
+        )
+    );
+    assert_eq!(
+        row["org"], "Akamai\u{1b}[2J Cloud",
+        "JSON escapes it; the terminal paths sanitise it"
+    );
+    assert!(
+        !out.stdout.contains('\u{1b}'),
+        "no raw escape byte in the JSON"
+    );
+    let other = snap
+        .ips
+        .iter()
+        .find(|(ip, _)| *ip != CLIENT)
+        .map(|(_, v)| v)
+        .unwrap();
+    assert_eq!(
+        other["country"],
+        Json::Null,
+        "an address outside the databases has nulls"
+    );
+}
