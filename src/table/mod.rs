@@ -276,6 +276,13 @@ impl IpTable {
         self.rows.iter().flatten()
     }
 
+    /// A row to change by hand in tests (GeoIP without a database).
+    #[cfg(test)]
+    pub(crate) fn get_mut(&mut self, ip: IpAddr) -> Option<&mut Row> {
+        let id = *self.index.get(&ip)?;
+        self.rows[id as usize].as_mut()
+    }
+
     /// Text of an interned string.
     pub fn text(&self, id: StrId) -> &[u8] {
         self.strings.get(id)

@@ -248,7 +248,20 @@ fn summary(lines: &mut Lines<'_>, d: &Dashboard, m: &Model<'_>, row: &Row, reaso
     .map(|&k| format!("{} {}", ssh_label(k), row.auth_count(k)))
     .collect();
     lines.text(&format!("sshd: {}", auth.join(" · ")), Style::new());
-    lines.text("GeoIP: - · whois: -", t.faint());
+    match row.geo.as_deref() {
+        Some(g) => {
+            let field = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            let asn = g.asn.map_or_else(|| "-".into(), |n| format!("AS{n}"));
+            let line = format!(
+                "GeoIP: {} · {} · {asn} {} · whois: -",
+                field(&g.country),
+                field(&g.city),
+                field(&g.org)
+            );
+            lines.text(&line, Style::new());
+        }
+        None => lines.text("GeoIP: - · whois: -", t.faint()),
+    }
 }
 
 /// `sockets: 3 in, 1 out · ESTABLISHED 3 · SYN_RECV 1 · services https, ssh`

@@ -334,7 +334,17 @@ fn draw_cell(
             );
             return;
         }
-        Col::Cc | Col::Org | Col::Hx => dash(),
+        Col::Cc => row
+            .geo
+            .as_ref()
+            .and_then(|g| g.country.clone())
+            .unwrap_or_else(dash),
+        Col::Org => row
+            .geo
+            .as_ref()
+            .and_then(|g| g.org.clone())
+            .unwrap_or_else(dash),
+        Col::Hx => dash(),
         Col::Conns => (row.sockets.conns_in + row.sockets.conns_out).to_string(),
         Col::State => Some(state_summary(row))
             .filter(|s| !s.is_empty())

@@ -1573,3 +1573,30 @@ fn top_offenders_match_a_full_sort() {
         lines[1]
     );
 }
+
+#[test]
+fn geoip_fills_cc_organization_and_the_drill_down() {
+    use crate::enrich::geoip::GeoInfo;
+    let mut f = Fixture::new();
+    let ip: IpAddr = "8.8.4.4".parse().unwrap();
+    f.table.get_mut(ip).unwrap().geo = Some(Box::new(GeoInfo {
+        country: Some("US".into()),
+        city: Some("Mountain View".into()),
+        asn: Some(15169),
+        org: Some("GOOGLE\u{1b}]0;x\u{7}".into()),
+    }));
+    let mut d = dashboard();
+    let lines = screen(&mut d, &f, 200, 45);
+    let row = lines
+        .iter()
+        .find(|l| l.trim_start_matches(['!', ' ']).starts_with("8.8.4.4"))
+        .unwrap();
+    assert!(row.contains(" US ") && row.contains("GOOGLE"), "{row}");
+    assert!(!row.contains('\u{1b}'), "the organisation is sanitised");
+    keys(&mut d, &f, &[Key::Enter]);
+    let text = screen(&mut d, &f, 200, 45).join("\n");
+    assert!(
+        text.contains("GeoIP: US · Mountain View · AS15169 GOOGLE"),
+        "{text}"
+    );
+}
