@@ -6,6 +6,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::actions::block::BlockRecord;
 use crate::config::{AuthSource, Config, Mode};
 use crate::demo::Demo;
 use crate::detect::{DetectSettings, Detector};
@@ -225,6 +226,18 @@ impl Engine {
             Err(e) => self.history_error = Some(format!("{e} (history is off)")),
         }
         self.history_path = Some(path);
+    }
+
+    /// Log a block command that ran (history's `blocks` table). A busy file
+    /// queues it inside `History`; another error turns history off.
+    pub fn record_block(&mut self, record: &BlockRecord) {
+        let Some(history) = self.history.as_mut() else {
+            return;
+        };
+        if let Err(e) = history.record_block(record) {
+            self.history_error = Some(format!("{e} (history is off)"));
+            self.history = None;
+        }
     }
 
     /// Write this session's running totals (every 60 s and at every clean

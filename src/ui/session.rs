@@ -89,6 +89,7 @@ pub struct Session {
     /// Hooks, `[filters]`, block execution and the safety checks' inputs.
     config: Config,
     /// Every block run to its end in this session, for history (issue 4).
+    /// Finished block runs, handed to history after this loop iteration.
     pub blocks: Vec<BlockRecord>,
 }
 
@@ -546,7 +547,10 @@ impl Session {
 
     /// After every batch of events: draw if something changed and the last
     /// frame is old enough, else make sure the frame timer will come.
-    pub fn after_events(&mut self, engine: &Engine) {
+    pub fn after_events(&mut self, engine: &mut Engine) {
+        for record in self.blocks.drain(..) {
+            engine.record_block(&record);
+        }
         if engine.core.changes != self.seen_changes {
             self.seen_changes = engine.core.changes;
             self.dirty = true;

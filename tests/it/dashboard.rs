@@ -144,10 +144,13 @@ impl Run {
             dir.join("rc"),
         );
         let home = dir.join("home");
-        let script = format!(
+        let script =
+            format!(
             "stty -g > {before}; HOME={home} XDG_CONFIG_HOME={home} {env} {bin} --log-path {log} \
-             --from-start --no-auth-log --proc-root {proc} --no-geoip --no-whois --no-history \
+             --from-start --no-auth-log --proc-root {proc} --no-geoip --no-whois {history} \
              {args}; echo $? > {rc}; stty -g > {after}; exec sleep 600",
+            // `--no-history` unless the test gives its own file.
+            history = if args.contains("--history-db") { "" } else { "--no-history" },
             before = shell_quote(&before),
             home = shell_quote(&home),
             bin = shell_quote(&harness::nethergaze_bin()),
@@ -402,7 +405,12 @@ fn hooks_block_assist_and_the_filter_modal_in_tmux() {
     // Execution on: `x` asks, `y` runs exactly the ufw command.
     let dir2 = harness::tempdir();
     let config = shell_quote(&config_file(dir.path(), true));
-    let run = Run::start(dir2.path(), &path, &format!("--config {config}"));
+    let db = dir2.path().join("history.db");
+    let run = Run::start(
+        dir2.path(),
+        &path,
+        &format!("--config {config} --history-db {}", shell_quote(&db)),
+    );
     let tmux = &run.tmux;
     tmux.wait_for("every fixture IP", |s| table_ips(s).len() == ROWS.len());
     select(tmux, "45.33.32.156");
@@ -428,4 +436,14 @@ fn hooks_block_assist_and_the_filter_modal_in_tmux() {
     tmux.send(&["Escape"]);
     tmux.wait_for("block assist to close", |s| !has(s, "Block assist:"));
     run.quit();
+    // The block is in history's log.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let logged: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM blocks WHERE ip = '45.33.32.156'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(logged, 1, "the block command was recorded in history");
 }
