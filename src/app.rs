@@ -17,9 +17,13 @@ const EXIT_USAGE: u8 = 2;
 
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let env = |key: &str| std::env::var(key).ok();
-    match config::load(args, &env) {
+    let args: Vec<OsString> = args.into_iter().collect();
+    match config::load(args.clone(), &env) {
         Ok(Invocation::Help(text)) | Ok(Invocation::Version(text)) => {
             println!("{}", text.trim_end());
+            if let Some(credit) = dbip_credit(args, &env) {
+                println!("\n{credit}");
+            }
             ExitCode::SUCCESS
         }
         Ok(Invocation::Run(config)) => match run(&config) {
@@ -35,6 +39,24 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     }
 }
+
+/// DB-IP Lite's licence (CC BY 4.0) asks for credit where its data is used:
+/// `--help` and `--version` say so when the GeoIP databases this run would
+/// open are DB-IP's. The config is loaded without the help/version flag to
+/// find them; no credit when it can't be.
+fn dbip_credit(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> Option<&'static str> {
+    let is_info = |a: &OsString| matches!(a.to_str(), Some("--help" | "-h" | "--version" | "-V"));
+    let Ok(Invocation::Run(config)) = config::load(args.into_iter().filter(|a| !is_info(a)), env)
+    else {
+        return None;
+    };
+    let geoip = crate::enrich::geoip::GeoIp::open(&config.geoip);
+    geoip.uses_dbip().then_some(DBIP_CREDIT)
+}
+
+/// The attribution DB-IP Lite's licence asks for.
+pub const DBIP_CREDIT: &str =
+    "IP geolocation by DB-IP (https://db-ip.com), licensed under CC BY 4.0.";
 
 fn run(config: &Config) -> Result<(), String> {
     let run_for = match config.mode {

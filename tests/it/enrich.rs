@@ -261,3 +261,42 @@ fn geoip_fields_come_from_the_databases() {
         "an address outside the databases has nulls"
     );
 }
+
+/// `--version` (and `--help`) credit DB-IP when its Lite files are the
+/// databases this run would use, and only then.
+#[test]
+fn dbip_data_is_credited_in_version() {
+    let dir = harness::tempdir();
+    let config = dir.path().join("config.toml");
+    let absent = |name: &str| dir.path().join(name).display().to_string();
+    std::fs::write(
+        &config,
+        format!(
+            "[geoip]\ncity_db = {:?}\nasn_db = {:?}\n",
+            absent("GeoLite2-City.mmdb"),
+            absent("GeoLite2-ASN.mmdb")
+        ),
+    )
+    .unwrap();
+    let version = || {
+        let mut cmd = nethergaze();
+        cmd.arg("--version").arg("--config").arg(&config);
+        let out = Running::spawn(cmd).finish(Duration::from_secs(30));
+        assert!(out.status.success(), "{out:?}");
+        out.stdout
+    };
+    assert!(!version().contains("DB-IP"), "no DB-IP files, no credit");
+    std::fs::write(
+        dir.path().join("dbip-city-lite-2026-11.mmdb"),
+        mmdb(
+            "DBIP-City-Lite",
+            &[("8.8.8.0/24", city("US", "Mountain View"))],
+        ),
+    )
+    .unwrap();
+    assert!(
+        version().contains("IP geolocation by DB-IP"),
+        "{}",
+        version()
+    );
+}

@@ -54,7 +54,10 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>) {
     }
     match &d.modal {
         Modal::None | Modal::FilterLine(_) | Modal::Hook(_) | Modal::Block(_) => {}
-        Modal::Help => help(d, g, area),
+        Modal::Help => {
+            let dbip = m.table.geoip.as_ref().is_some_and(|g| g.uses_dbip());
+            help(d, g, area, dbip)
+        }
         Modal::Detail(ip) => detail(d, g, area, m, *ip),
         Modal::Filter(form) => form.draw(d.theme, g, area, &d.filter_config),
     }
@@ -152,10 +155,10 @@ impl<'g> Lines<'g> {
     }
 }
 
-fn help(d: &Dashboard, g: &mut Grid, area: Rect) {
+fn help(d: &Dashboard, g: &mut Grid, area: Rect, dbip: bool) {
     let t = d.theme;
     let hooks = d.hooks.len().max(1) as u16;
-    let height = BINDINGS.len() as u16 + hooks + 5;
+    let height = BINDINGS.len() as u16 + hooks + 5 + if dbip { 2 } else { 0 };
     let rect = area.centered(80, height);
     let inner = frame(g, rect, " Key bindings ", " Esc close ", t);
     let mut lines = Lines::new(g, inner);
@@ -177,6 +180,10 @@ fn help(d: &Dashboard, g: &mut Grid, area: Rect) {
             pen.text(&" ".repeat(17), Style::new());
             pen.bytes(label.as_bytes(), Style::new());
         }
+    }
+    if dbip {
+        lines.text("", Style::new());
+        lines.text(crate::app::DBIP_CREDIT, t.faint());
     }
 }
 
