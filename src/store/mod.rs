@@ -11,6 +11,7 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
+use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::fmt;
@@ -247,7 +248,13 @@ pub struct History {
     /// Block records that met a busy file; written with the next snapshot.
     pending_blocks: Vec<BlockRow>,
     notice: Option<String>,
+    /// Answers of `lookup` since the last snapshot: the dashboard asks for
+    /// the visible rows on every frame, the file changes only at snapshots.
+    looked_up: RefCell<HashMap<IpAddr, Option<IpHistory>>>,
 }
+
+/// Cached lookups are dropped past this many addresses (memory bound).
+const LOOKUP_CACHE_MAX: usize = 4096;
 
 impl fmt::Debug for History {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -292,6 +299,7 @@ impl History {
             written: HashMap::new(),
             pending_blocks: Vec::new(),
             notice,
+            looked_up: RefCell::new(HashMap::new()),
         };
         match history.start_session() {
             Ok(_) | Err(HistoryError::Busy) => Ok(history),
@@ -334,7 +342,10 @@ impl History {
         rows: impl Iterator<Item = SessionRow>,
     ) -> Result<SnapshotOutcome, HistoryError> {
         match self.write_snapshot(rows) {
-            Ok(changed) => Ok(SnapshotOutcome::Written { changed }),
+            Ok(changed) => {
+                self.looked_up.borrow_mut().clear(); // the file moved on
+                Ok(SnapshotOutcome::Written { changed })
+            }
             Err(HistoryError::Busy) => Ok(SnapshotOutcome::Busy),
             Err(e) => Err(e),
         }
@@ -408,6 +419,20 @@ impl History {
     /// The lifetime record of `ip`, including this session up to its last
     /// committed snapshot; `None` when it was never written.
     pub fn lookup(&self, ip: IpAddr) -> Result<Option<IpHistory>, HistoryError> {
+        let ip = ip.to_canonical();
+        if let Some(known) = self.looked_up.borrow().get(&ip) {
+            return Ok(known.clone());
+        }
+        let found = self.query(ip)?;
+        let mut cache = self.looked_up.borrow_mut();
+        if cache.len() >= LOOKUP_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(ip, found.clone());
+        Ok(found)
+    }
+
+    fn query(&self, ip: IpAddr) -> Result<Option<IpHistory>, HistoryError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT sessions, first_seen, last_seen, requests, bytes, auth_failures,
                     suspicious_sessions, country, org, last_paths

@@ -31,6 +31,7 @@ use crate::headless::SourceReport;
 use crate::parse::sockets::SocketEntry;
 use crate::parse::UnixTime;
 use crate::source::bandwidth::Bandwidth;
+use crate::store::History;
 use crate::table::{IpTable, Row};
 use crate::ui::filter::FilterSpec;
 
@@ -59,6 +60,8 @@ pub struct Model<'a> {
     pub hook: Option<&'a HookRun>,
     /// The block commands the block modal shows (running or finished).
     pub block: Option<&'a BlockRun>,
+    /// Lifetime history (the Hx column and the drill-down's history line).
+    pub history: Option<&'a History>,
     /// The sockets of the last complete dump (the drill-down lists a row's).
     pub sockets: &'a [SocketEntry],
     /// Interface rx/tx for the header (`None` in tests and when unknown).

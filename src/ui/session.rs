@@ -612,6 +612,7 @@ fn model<'e>(engine: &'e Engine, sources: &'e [SourceReport], job: Option<&'e Jo
         interval_secs: engine.interval.as_secs_f64(),
         bandwidth: Some(&engine.bandwidth),
         sockets: engine.last_dump(),
+        history: engine.history.as_ref(),
     }
 }
 

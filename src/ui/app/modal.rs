@@ -269,6 +269,28 @@ fn summary(lines: &mut Lines<'_>, d: &Dashboard, m: &Model<'_>, row: &Row, reaso
         }
         None => lines.text("GeoIP: - · whois: -", t.faint()),
     }
+    if let Some(h) = m.history.and_then(|h| h.lookup(row.ip).ok().flatten()) {
+        lines.text(&history_line(&h), Style::new());
+    }
+}
+
+/// `seen 4 sessions since 2026-11-02, 1200 requests, suspicious twice`
+fn history_line(h: &crate::store::IpHistory) -> String {
+    let times = match h.suspicious_sessions {
+        0 => "never".to_string(),
+        1 => "once".to_string(),
+        2 => "twice".to_string(),
+        n => format!("{n} times"),
+    };
+    let since = format_rfc3339(h.first_seen);
+    format!(
+        "history: seen {} session{} since {}, {} requests, {} auth failures, suspicious {times}",
+        h.sessions,
+        if h.sessions == 1 { "" } else { "s" },
+        since.get(..10).unwrap_or(&since),
+        h.requests,
+        h.auth_failures
+    )
 }
 
 /// `sockets: 3 in, 1 out · ESTABLISHED 3 · SYN_RECV 1 · services https, ssh`

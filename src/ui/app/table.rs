@@ -344,7 +344,10 @@ fn draw_cell(
             .as_ref()
             .and_then(|g| g.org.clone())
             .unwrap_or_else(dash),
-        Col::Hx => dash(),
+        Col::Hx => m
+            .history
+            .and_then(|h| h.lookup(row.ip).ok().flatten())
+            .map_or_else(dash, |h| h.sessions.to_string()),
         Col::Conns => (row.sockets.conns_in + row.sockets.conns_out).to_string(),
         Col::State => Some(state_summary(row))
             .filter(|s| !s.is_empty())

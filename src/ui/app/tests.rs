@@ -177,6 +177,7 @@ impl Fixture {
             block: None,
             bandwidth: None,
             sockets: &self.sockets,
+            history: None,
         }
     }
 }
@@ -1597,6 +1598,54 @@ fn geoip_fills_cc_organization_and_the_drill_down() {
     let text = screen(&mut d, &f, 200, 45).join("\n");
     assert!(
         text.contains("GeoIP: US · Mountain View · AS15169 GOOGLE"),
+        "{text}"
+    );
+}
+
+#[test]
+fn history_fills_hx_and_the_drill_down() {
+    use crate::store::{History, SessionRow};
+    let f = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut history = History::open(&dir.path().join("history.db"), NOW).unwrap();
+    let ip: IpAddr = "8.8.4.4".parse().unwrap();
+    let row = SessionRow {
+        ip,
+        first_seen: NOW - 86_400,
+        last_seen: NOW,
+        requests: 1200,
+        bytes: 0,
+        auth_failures: 0,
+        suspicious: true,
+        country: None,
+        org: None,
+        last_paths: Vec::new(),
+    };
+    history.snapshot(std::iter::once(row)).unwrap();
+    let mut d = dashboard();
+    let mut g = Grid::new(200, 45);
+    let m = Model {
+        history: Some(&history),
+        ..f.model()
+    };
+    d.draw(&mut g, &m);
+    let table_row = g
+        .text_lines()
+        .into_iter()
+        .find(|l| l.trim_start_matches(['!', ' ']).starts_with("8.8.4.4"))
+        .unwrap();
+    assert!(
+        table_row.contains(" 1 "),
+        "Hx shows one session: {table_row}"
+    );
+    d.on_key(Key::Enter, &m);
+    d.draw(&mut g, &m);
+    let text = g.text_lines().join("\n");
+    let day = &crate::parse::time::format_rfc3339(NOW - 86_400)[..10];
+    assert!(
+        text.contains(&format!(
+            "history: seen 1 session since {day}, 1200 requests, 0 auth failures, suspicious once"
+        )),
         "{text}"
     );
 }
