@@ -21,4 +21,6 @@ pub mod source;
 pub mod store;
 pub mod sys;
 pub mod table;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod ui;

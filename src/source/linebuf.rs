@@ -275,6 +275,7 @@ fn is_blank(line: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::Rng;
 
     /// What the splitter must produce, computed the obvious way on the whole
     /// input at once.
@@ -332,28 +333,14 @@ mod tests {
         (out, peak)
     }
 
-    /// xorshift64*: a tiny deterministic PRNG, enough to vary chunk sizes.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: u64) -> usize {
-            usize::try_from(self.next() % n).unwrap_or(0)
-        }
-    }
-
     fn random_input(rng: &mut Rng, len: usize) -> Vec<u8> {
         (0..len)
-            .map(|_| match rng.below(10) {
+            .map(|_| match rng.index(10) {
                 0..=1 => b'\n',
                 2 => b'\r',
                 3 => 0,
                 4 => 0xff,
-                _ => b'a' + u8::try_from(rng.below(26)).unwrap_or(0),
+                _ => b'a' + u8::try_from(rng.index(26)).unwrap_or(0),
             })
             .collect()
     }
@@ -363,12 +350,12 @@ mod tests {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for round in 0..400 {
             let max_line = [1, 3, 7, 16, 64][round % 5];
-            let len = rng.below(300);
+            let len = rng.index(300);
             let input = random_input(&mut rng, len);
             for at_eof in [false, true] {
                 let expected = oracle(&input, max_line, at_eof);
                 let mut chunks = Rng(rng.next() | 1);
-                let (got, peak) = split_chunked(&input, max_line, at_eof, || chunks.below(40) + 1);
+                let (got, peak) = split_chunked(&input, max_line, at_eof, || chunks.index(40) + 1);
                 assert_eq!(
                     got, expected,
                     "round {round} max {max_line} input {input:?}"
@@ -392,7 +379,7 @@ mod tests {
             let (got, _) = split_chunked(&input, MAX_LINE, false, || chunk);
             assert_eq!(got, oracle(&input, MAX_LINE, false), "chunk {chunk}");
         }
-        let (got, _) = split_chunked(&input, MAX_LINE, false, || rng.below(20_000) + 1);
+        let (got, _) = split_chunked(&input, MAX_LINE, false, || rng.index(20_000) + 1);
         assert_eq!(got.len(), 4);
         assert_eq!(got[2], None);
     }

@@ -2,6 +2,7 @@
 //! and DB-IP Lite ship; no downloaded database.
 
 use super::*;
+use crate::testutil::Rng;
 use mmdb_writer::{IpVersion, Value, Writer};
 use std::collections::BTreeMap;
 use tempfile::TempDir;
@@ -438,22 +439,6 @@ fn truncated_and_garbage_files_are_notes() {
     assert!(geo.note().unwrap().contains("unreadable"));
 }
 
-/// xorshift64*: deterministic bytes without a rand dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 fn probe_everything(geo: &GeoIp, rng: &mut Rng) {
     for s in ["81.2.69.160", "8.8.8.8", "2a00:1450::1", "1.1.1.1"] {
         let _ = geo.lookup(ip(s));
@@ -489,21 +474,21 @@ fn random_and_mutated_databases_never_panic() {
     for i in 0..400 {
         let bytes: Vec<u8> = if i % 4 == 0 {
             // Pure noise, sometimes with the metadata marker so parsing goes on.
-            let mut b: Vec<u8> = (0..rng.below(4096)).map(|_| rng.next() as u8).collect();
+            let mut b: Vec<u8> = (0..rng.index(4096)).map(|_| rng.next() as u8).collect();
             if i % 8 == 0 {
                 b.extend_from_slice(b"\xab\xcd\xefMaxMind.com");
-                b.extend((0..rng.below(64)).map(|_| rng.next() as u8));
+                b.extend((0..rng.index(64)).map(|_| rng.next() as u8));
             }
             b
         } else {
             // A valid file with a few bytes flipped, or truncated.
             let mut b = good.clone();
-            for _ in 0..1 + rng.below(8) {
-                let at = rng.below(b.len());
+            for _ in 0..1 + rng.index(8) {
+                let at = rng.index(b.len());
                 b[at] = rng.next() as u8;
             }
             if i % 3 == 0 {
-                b.truncate(rng.below(b.len()));
+                b.truncate(rng.index(b.len()));
             }
             b
         };

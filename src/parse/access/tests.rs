@@ -8,6 +8,7 @@ use regex_automata::meta::Regex;
 
 use super::*;
 use crate::parse::time::parse_clf;
+use crate::testutil::Rng;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -445,24 +446,6 @@ fn text_lines_behind_a_trusted_proxy() {
 }
 
 // ---- naive oracles over generated lines -------------------------------------
-
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 fn gen_ip(r: &mut Rng) -> String {
     match r.below(4) {

@@ -3,6 +3,7 @@
 //! the next grid exactly, over thousands of random grid pairs.
 
 use super::*;
+use crate::testutil::Rng;
 use crate::ui::rect::Rect;
 use crate::ui::vt::Vt;
 
@@ -26,23 +27,10 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).replace('\x1b', "^")
 }
 
-/// Xorshift64*, so every run sees the same grids.
-struct Rng(u64);
-
+/// Grid-shaped draws from the shared test PRNG.
 impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
-    }
-
     fn coord(&mut self, n: u16) -> u16 {
         self.below(u64::from(n) + 2) as u16
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
     }
 
     fn style(&mut self) -> Style {
