@@ -269,6 +269,7 @@ impl ProcNetReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::Rng;
 
     const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/proc");
 
@@ -448,17 +449,6 @@ mod tests {
         // A v4 line read as v6 (and the reverse) is the wrong shape.
         let v4 = b"0: 0100007F:0050 00000000:0000 01";
         assert_eq!(parse_all(v4, Family::V6).1.malformed, 1);
-    }
-
-    /// Tiny deterministic PRNG (xorshift) so the oracle test needs no crate.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
     }
 
     /// Lines printed the way the kernel prints them, then damaged at random,

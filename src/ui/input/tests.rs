@@ -1,4 +1,5 @@
 use super::*;
+use crate::testutil::Rng;
 
 fn decode(bytes: &[u8]) -> Vec<Key> {
     let mut d = KeyDecoder::new();
@@ -224,27 +225,11 @@ fn overlong_sequence_cut_by_a_key_keeps_the_key() {
     assert_eq!(decode(&seq), [Key::Unknown, Key::Enter, Key::Down]);
 }
 
-/// Deterministic xorshift; no rand crate.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[test]
 fn random_bytes_in_random_pieces_match_one_shot_and_stay_bounded() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for round in 0..2_000 {
-        let len = rng.below(200);
+        let len = rng.index(200);
         // Half the rounds bias towards escape-heavy streams.
         let stream: Vec<u8> = (0..len)
             .map(|_| {
@@ -265,7 +250,7 @@ fn random_bytes_in_random_pieces_match_one_shot_and_stay_bounded() {
         let mut rest = &stream[..];
         let mut pieces = Vec::new();
         while !rest.is_empty() {
-            let (a, b) = rest.split_at(rng.below(rest.len()) + 1);
+            let (a, b) = rest.split_at(rng.index(rest.len()) + 1);
             pieces.push(a);
             rest = b;
         }
