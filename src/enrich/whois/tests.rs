@@ -157,6 +157,31 @@ fn redirect_targets() {
     );
 }
 
+#[test]
+fn urgent_requests_go_first_in_order() {
+    let mut q = super::worker::Queue::default();
+    for (last, urgent) in [(1, false), (2, true), (3, false), (4, true)] {
+        q.push(Request {
+            ip: IpAddr::from([9, 9, 9, last]),
+            urgent,
+        });
+    }
+    assert_eq!(q.len(), 4);
+    let order: Vec<IpAddr> = std::iter::from_fn(|| q.pop()).collect();
+    let want: Vec<IpAddr> = [2, 4, 1, 3].map(|l| IpAddr::from([9, 9, 9, l])).to_vec();
+    assert_eq!(order, want);
+}
+
+#[test]
+fn lacnic_is_spaced_more() {
+    let c = test_config();
+    assert_eq!(
+        c.spacing_for("https://rdap.lacnic.net/rdap/"),
+        Duration::from_secs(6)
+    );
+    assert_eq!(c.spacing_for("https://rdap.db.ripe.net/"), Duration::ZERO);
+}
+
 // ---- loopback server ----
 
 /// What the fake server does for one request path.
@@ -167,6 +192,8 @@ enum Answer {
     Huge(usize),
     /// Accept and say nothing.
     Hang,
+    /// Headers promising 1000 bytes, then one byte every 200 ms.
+    Trickle,
 }
 
 type Handler = Arc<dyn Fn(&str, u16) -> Answer + Send + Sync>;
@@ -215,6 +242,16 @@ fn answer(conn: TcpStream, handler: &(dyn Fn(&str, u16) -> Answer + Send + Sync)
             }
         }
         Answer::Hang => thread::sleep(Duration::from_secs(20)),
+        Answer::Trickle => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{";
+            let _ = out.write_all(head.as_bytes());
+            for _ in 0..100 {
+                thread::sleep(Duration::from_millis(200));
+                if out.write_all(b" ").is_err() {
+                    break;
+                }
+            }
+        }
     }
 }
 
@@ -306,6 +343,7 @@ fn lookup_hostile_servers() {
                 .into(),
         ),
         "/rdap/ip/1.0.0.6" => redirect("elsewhere"),
+        "/rdap/ip/1.0.0.8" => Answer::Trickle,
         _ => Answer::Hang,
     }));
     let run = |a| lookup_within(client_for(port), a);
@@ -324,6 +362,7 @@ fn lookup_hostile_servers() {
     );
     assert_eq!(run("1.0.0.6"), Err(WhoisError::BadRedirect));
     assert_eq!(run("1.0.0.7"), Err(WhoisError::Timeout));
+    assert_eq!(run("1.0.0.8"), Err(WhoisError::Timeout));
 }
 
 #[test]

@@ -101,12 +101,35 @@ impl Worker {
     }
 }
 
-/// The worker's state: its queues (urgent first) and when each registry may be asked
-/// again.
-struct State {
-    client: Client,
+/// Requests taken from the channel, urgent ones first, each kind in arrival order.
+#[derive(Debug, Default)]
+pub(crate) struct Queue {
     urgent: VecDeque<IpAddr>,
     normal: VecDeque<IpAddr>,
+}
+
+impl Queue {
+    pub(crate) fn push(&mut self, req: Request) {
+        if req.urgent {
+            self.urgent.push_back(req.ip);
+        } else {
+            self.normal.push_back(req.ip);
+        }
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<IpAddr> {
+        self.urgent.pop_front().or_else(|| self.normal.pop_front())
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.urgent.len() + self.normal.len()
+    }
+}
+
+/// The worker's state: its queue and when each registry may be asked again.
+struct State {
+    client: Client,
+    queue: Queue,
     not_before: HashMap<String, Instant>,
     bootstrap_due: Instant,
 }
@@ -115,26 +138,25 @@ fn run(config: Config, inbox: &Receiver<Request>, outbox: &Sender<Reply>, waker:
     let cap = config.queue.max(1);
     let mut st = State {
         client: Client::new(config, Bootstrap::builtin()),
-        urgent: VecDeque::new(),
-        normal: VecDeque::new(),
+        queue: Queue::default(),
         not_before: HashMap::new(),
         bootstrap_due: Instant::now(),
     };
     loop {
-        if st.urgent.is_empty() && st.normal.is_empty() {
+        if st.queue.len() == 0 {
             // Nothing to do: block for the next request; Err means the loop is gone.
             let Ok(req) = inbox.recv() else { return };
-            st.push(req);
+            st.queue.push(req);
         }
         // Take what else is waiting (bounded, so the channel keeps back-pressure).
-        while st.urgent.len() + st.normal.len() < cap {
+        while st.queue.len() < cap {
             match inbox.try_recv() {
-                Ok(req) => st.push(req),
+                Ok(req) => st.queue.push(req),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return,
             }
         }
-        let Some(ip) = st.urgent.pop_front().or_else(|| st.normal.pop_front()) else {
+        let Some(ip) = st.queue.pop() else {
             continue;
         };
         let result = st.lookup(ip);
@@ -147,14 +169,6 @@ fn run(config: Config, inbox: &Receiver<Request>, outbox: &Sender<Reply>, waker:
 }
 
 impl State {
-    fn push(&mut self, req: Request) {
-        if req.urgent {
-            self.urgent.push_back(req.ip);
-        } else {
-            self.normal.push_back(req.ip);
-        }
-    }
-
     /// Refreshes the bootstrap when due, waits out the registry's spacing, looks up.
     fn lookup(&mut self, ip: IpAddr) -> Result<WhoisInfo, WhoisError> {
         if Instant::now() >= self.bootstrap_due {
