@@ -1,3 +1,4 @@
-//! Who an address is: local GeoIP databases (and, later, the whois worker).
+//! Who an address is: local GeoIP databases and the RDAP whois worker.
 
 pub mod geoip;
+pub mod whois;

@@ -1,0 +1,171 @@
+//! Blocking RDAP lookups with ureq: our own redirect handling, a deadline per lookup,
+//! capped bodies. Runs on the worker thread only.
+
+use std::io::Read;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::{rdap, Bootstrap, Config, WhoisError, WhoisInfo};
+
+/// An HTTP agent plus the bootstrap it routes by.
+pub struct Client {
+    agent: ureq::Agent,
+    bootstrap: Bootstrap,
+    config: Config,
+}
+
+impl Client {
+    /// A client routing by `bootstrap`. ureq's own redirect following is off: we follow
+    /// `Location` ourselves to count hops and refuse https → http.
+    pub fn new(config: Config, bootstrap: Bootstrap) -> Client {
+        let agent = ureq::AgentBuilder::new()
+            .redirects(0)
+            .timeout(config.request_timeout)
+            .user_agent(concat!("nethergaze/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Client {
+            agent,
+            bootstrap,
+            config,
+        }
+    }
+
+    /// The limits this client was made with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The registry base URL that [`Client::lookup`] would ask about `ip`.
+    pub fn registry_for(&self, ip: IpAddr) -> Option<&str> {
+        self.bootstrap.base_for(ip)
+    }
+
+    /// Replaces the bootstrap with a fresh one from `config.bootstrap_url`
+    /// (`ipv4.json` and `ipv6.json`); on any failure the current one is kept.
+    pub fn refresh_bootstrap(&mut self) -> Result<(), WhoisError> {
+        let Some(url) = self.config.bootstrap_url.clone() else {
+            return Ok(());
+        };
+        let mut fresh = Bootstrap::default();
+        for file in ["ipv4.json", "ipv6.json"] {
+            let deadline = Instant::now() + self.config.deadline;
+            let body = self.get(&format!("{url}{file}"), "application/json", deadline)?;
+            fresh.add_json(&body)?;
+        }
+        self.bootstrap = fresh;
+        Ok(())
+    }
+
+    /// Asks the registry for `ip` about the network holding it. Private and reserved
+    /// addresses are refused without any connection.
+    pub fn lookup(&self, ip: IpAddr) -> Result<WhoisInfo, WhoisError> {
+        if !crate::table::is_public(ip) {
+            return Err(WhoisError::NotPublic);
+        }
+        let base = self.bootstrap.base_for(ip).ok_or(WhoisError::NoRegistry)?;
+        let url = format!("{base}ip/{}", ip.to_canonical());
+        let deadline = Instant::now() + self.config.deadline;
+        let body = self.get(&url, "application/rdap+json", deadline)?;
+        rdap::parse_ip_network(&body)
+    }
+
+    /// GET `url`, following at most `max_redirects` redirects, within `deadline`;
+    /// returns the body, at most `max_body` bytes.
+    fn get(&self, url: &str, accept: &str, deadline: Instant) -> Result<Vec<u8>, WhoisError> {
+        let mut url = url.to_owned();
+        for _ in 0..=self.config.max_redirects {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(WhoisError::Timeout);
+            }
+            let resp = self
+                .agent
+                .get(&url)
+                .set("Accept", accept)
+                .timeout(left.min(self.config.request_timeout))
+                .call()
+                .map_err(|e| call_error(e, deadline))?;
+            if (300..400).contains(&resp.status()) {
+                let location = resp.header("Location").ok_or(WhoisError::BadRedirect)?;
+                url = next_url(&url, location)?;
+                continue;
+            }
+            return self.read_body(resp, deadline);
+        }
+        Err(WhoisError::TooManyRedirects)
+    }
+
+    /// Reads at most `max_body` bytes: one more than that means the body is too large,
+    /// and the rest is never read.
+    fn read_body(&self, resp: ureq::Response, deadline: Instant) -> Result<Vec<u8>, WhoisError> {
+        let mut body = Vec::new();
+        let cap = self.config.max_body;
+        resp.into_reader()
+            .take(cap + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| io_error(&e, deadline))?;
+        if body.len() as u64 > cap {
+            return Err(WhoisError::TooLarge);
+        }
+        Ok(body)
+    }
+}
+
+/// Convenience for [`Client::lookup`].
+pub fn lookup(ip: IpAddr, client: &Client) -> Result<WhoisInfo, WhoisError> {
+    client.lookup(ip)
+}
+
+fn call_error(e: ureq::Error, deadline: Instant) -> WhoisError {
+    match e {
+        ureq::Error::Status(429, resp) => WhoisError::RateLimited {
+            retry_after: resp
+                .header("Retry-After")
+                .and_then(|s| s.trim().parse().ok()),
+        },
+        ureq::Error::Status(code, _) => WhoisError::Status(code),
+        ureq::Error::Transport(_) if Instant::now() >= deadline => WhoisError::Timeout,
+        ureq::Error::Transport(t) => WhoisError::Transport(t.to_string()),
+    }
+}
+
+fn io_error(e: &std::io::Error, deadline: Instant) -> WhoisError {
+    if Instant::now() >= deadline {
+        WhoisError::Timeout
+    } else {
+        WhoisError::Transport(e.to_string())
+    }
+}
+
+/// Where a redirect from `current` to `location` goes: absolute http(s) URLs and
+/// absolute paths on the same origin. Never from https to http.
+pub(crate) fn next_url(current: &str, location: &str) -> Result<String, WhoisError> {
+    let location = location.trim();
+    let next = if location.starts_with("https://") || location.starts_with("http://") {
+        location.to_owned()
+    } else if location.starts_with('/') && !location.starts_with("//") {
+        format!(
+            "{}{location}",
+            origin(current).ok_or(WhoisError::BadRedirect)?
+        )
+    } else {
+        return Err(WhoisError::BadRedirect);
+    };
+    if current.starts_with("https://") && !next.starts_with("https://") {
+        return Err(WhoisError::BadRedirect);
+    }
+    Ok(next)
+}
+
+/// `scheme://host[:port]` of an absolute URL.
+fn origin(url: &str) -> Option<&str> {
+    let after_scheme = url.find("://")? + 3;
+    let end = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
+    Some(&url[..end])
+}
+
+/// Retry-After of at most this is honoured; a larger one is clamped (a hostile server
+/// shouldn't park the worker for a day).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);

@@ -1,0 +1,152 @@
+//! Who runs an address, from RDAP (RFC 7480-9083): network name, CIDR, organisation,
+//! country and abuse contact.
+//!
+//! All network I/O happens on one dedicated thread ([`worker::Worker`]); the loop only
+//! sends requests and receives replies through a `mio::Waker`. The registry for an
+//! address is found from the IANA bootstrap ([`bootstrap`], RFC 9224); the answer is
+//! parsed by [`rdap`]. Legacy whois (port 43) and the SQLite cache are not here yet.
+
+pub mod bootstrap;
+pub mod client;
+pub mod rdap;
+pub mod worker;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use bootstrap::Bootstrap;
+pub use client::{lookup, Client};
+pub use rdap::parse_ip_network;
+pub use worker::{Reply, Request, Submit, Worker};
+
+/// What RDAP says about the network holding an address. Every string is trimmed of
+/// control characters and capped at [`MAX_FIELD`] characters: it comes from the
+/// network and ends up on a terminal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WhoisInfo {
+    /// The registry's name for the network (`name`), e.g. `GOOGLE`.
+    pub network: Option<String>,
+    /// The network's extent, `a.b.c.d/n` (or `start - end` when it is no single prefix).
+    pub cidr: Option<String>,
+    /// The registrant's name (vCard `fn`), else the first description remark.
+    pub org: Option<String>,
+    /// Two-letter country code as the registry gives it.
+    pub country: Option<String>,
+    /// The abuse contact's e-mail address.
+    pub abuse: Option<String>,
+}
+
+/// Longest string kept from an answer, in characters.
+pub const MAX_FIELD: usize = 200;
+
+/// Why a lookup gave no answer. Plain data so it can be cached and sent across threads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WhoisError {
+    /// Private, reserved or otherwise non-public address: never looked up.
+    NotPublic,
+    /// No registry in the bootstrap covers the address.
+    NoRegistry,
+    /// The registry answered 429; `retry_after` is its `Retry-After` in seconds, if given
+    /// as a number.
+    RateLimited {
+        /// Seconds to wait before asking this registry again.
+        retry_after: Option<u64>,
+    },
+    /// Any other non-success HTTP status (404: the registry has no such network).
+    Status(u16),
+    /// More redirects than allowed (a registry redirecting to itself ends here).
+    TooManyRedirects,
+    /// A redirect from https to plain http, or to a URL we can't follow.
+    BadRedirect,
+    /// The response body was larger than the cap.
+    TooLarge,
+    /// The overall deadline passed.
+    Timeout,
+    /// Connection, TLS or read failure.
+    Transport(String),
+    /// The body was no RDAP JSON we understand.
+    BadAnswer(String),
+}
+
+impl fmt::Display for WhoisError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotPublic => f.write_str("not a public address"),
+            Self::NoRegistry => f.write_str("no RDAP registry for this address"),
+            Self::RateLimited {
+                retry_after: Some(s),
+            } => write!(f, "rate limited, retry after {s} s"),
+            Self::RateLimited { retry_after: None } => f.write_str("rate limited"),
+            Self::Status(code) => write!(f, "HTTP status {code}"),
+            Self::TooManyRedirects => f.write_str("too many redirects"),
+            Self::BadRedirect => f.write_str("refused redirect"),
+            Self::TooLarge => f.write_str("response too large"),
+            Self::Timeout => f.write_str("timed out"),
+            Self::Transport(e) => write!(f, "connection failed: {e}"),
+            Self::BadAnswer(e) => write!(f, "bad RDAP answer: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for WhoisError {}
+
+/// Limits and addresses for lookups. [`Config::default`] is what production uses;
+/// tests shorten the times.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Folder holding `ipv4.json` and `ipv6.json` (RFC 9224), ending in `/`; `None`
+    /// keeps the built-in subset.
+    pub bootstrap_url: Option<String>,
+    /// Longest a single HTTP request may take.
+    pub request_timeout: Duration,
+    /// Longest one lookup may take, redirects included.
+    pub deadline: Duration,
+    /// Largest response body read, in bytes.
+    pub max_body: u64,
+    /// Redirects followed per lookup.
+    pub max_redirects: u8,
+    /// Capacity of the request queue between the loop and the worker.
+    pub queue: usize,
+    /// Least time between two requests to the same registry.
+    pub spacing: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bootstrap_url: Some("https://data.iana.org/rdap/".to_owned()),
+            request_timeout: Duration::from_secs(10),
+            deadline: Duration::from_secs(20),
+            max_body: 1 << 20,
+            max_redirects: 3,
+            queue: 64,
+            spacing: Duration::from_millis(500),
+        }
+    }
+}
+
+impl Config {
+    /// Least time between requests to the registry at `base`: LACNIC allows about ten
+    /// a minute, the others are more generous than [`Config::spacing`].
+    pub fn spacing_for(&self, base: &str) -> Duration {
+        if base.contains("lacnic") {
+            self.spacing.max(Duration::from_secs(6))
+        } else {
+            self.spacing
+        }
+    }
+}
+
+/// `s` without control characters, at most [`MAX_FIELD`] characters, `None` if empty.
+fn clean(s: &str) -> Option<String> {
+    let out: String = s
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_FIELD)
+        .collect();
+    (!out.is_empty()).then_some(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,436 @@
+//! Parsing tests, and lookups against loopback HTTP servers started here.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use super::client::next_url;
+use super::*;
+
+const ARIN_LIKE: &str = r#"{
+  "objectClassName": "ip network", "handle": "NET-8-8-8-0-2",
+  "startAddress": "8.8.8.0", "endAddress": "8.8.8.255", "ipVersion": "v4",
+  "name": "GOGL", "type": "DIRECT ALLOCATION", "country": "US",
+  "cidr0_cidrs": [{"v4prefix": "8.8.8.0", "length": 24}],
+  "remarks": [{"title": "description", "description": ["Google's resolver"]}],
+  "entities": [{
+    "objectClassName": "entity", "handle": "GOGL", "roles": ["registrant"],
+    "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", "Google LLC"]]],
+    "entities": [{
+      "objectClassName": "entity", "handle": "ABUSE5250-ARIN", "roles": ["abuse"],
+      "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", "Abuse"],
+        ["email", {}, "text", "network-abuse@google.com"]]]
+    }]
+  }]
+}"#;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("test address")
+}
+
+#[test]
+fn parses_every_field() {
+    let info = parse_ip_network(ARIN_LIKE.as_bytes()).expect("valid answer");
+    assert_eq!(info.network.as_deref(), Some("GOGL"));
+    assert_eq!(info.cidr.as_deref(), Some("8.8.8.0/24"));
+    assert_eq!(info.org.as_deref(), Some("Google LLC"));
+    assert_eq!(info.country.as_deref(), Some("US"));
+    assert_eq!(info.abuse.as_deref(), Some("network-abuse@google.com"));
+}
+
+#[test]
+fn falls_back_to_range_and_description() {
+    let body = r#"{"name": "EXAMPLE-NET", "startAddress": "193.0.0.0",
+        "endAddress": "193.0.7.255", "remarks": [{"description": ["", "  Example B.V.\u0007 "]}],
+        "entities": [{"roles": ["technical"], "vcardArray": ["vcard", [["fn", {}, "text", "Tech"]]]}]}"#;
+    let info = parse_ip_network(body.as_bytes()).expect("valid answer");
+    assert_eq!(info.cidr.as_deref(), Some("193.0.0.0/21"));
+    assert_eq!(info.org.as_deref(), Some("Example B.V."));
+    assert_eq!(info.abuse, None);
+    assert_eq!(info.country, None);
+    let odd = r#"{"startAddress": "10.0.0.1", "endAddress": "10.0.0.2"}"#;
+    let info = parse_ip_network(odd.as_bytes()).expect("valid answer");
+    assert_eq!(info.cidr.as_deref(), Some("10.0.0.1 - 10.0.0.2"));
+}
+
+#[test]
+fn hostile_answers_are_errors_or_capped() {
+    for bad in [&b"not json"[..], b"", b"[1,2]", b"\"str\"", b"{\"name\": "] {
+        assert!(
+            matches!(parse_ip_network(bad), Err(WhoisError::BadAnswer(_))),
+            "{bad:?}"
+        );
+    }
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(parse_ip_network(deep.as_bytes()).is_err());
+    let deep_entities = format!(
+        r#"{{"name": "X", "entities": [{}]}}"#,
+        r#"{"roles": [], "entities": ["#.repeat(60) + &"]}".repeat(60)
+    );
+    let info = parse_ip_network(deep_entities.as_bytes()).expect("valid if deep");
+    assert_eq!(info.network.as_deref(), Some("X"));
+    let huge = format!(r#"{{"name": "{}", "country": 7}}"#, "é".repeat(100_000));
+    let info = parse_ip_network(huge.as_bytes()).expect("valid answer");
+    assert_eq!(info.network.map(|n| n.chars().count()), Some(MAX_FIELD));
+    assert_eq!(info.country, None);
+}
+
+#[test]
+fn bootstrap_longest_prefix_and_builtin() {
+    let mut b = Bootstrap::default();
+    let v4 = r#"{"version": "1.0", "services": [
+        [["41.0.0.0/8"], ["http://wide.example/rdap", "https://wide.example/rdap/"]],
+        [["41.1.0.0/16", "bogus"], ["http://narrow.example/"]],
+        ["malformed"], [[], []]]}"#;
+    b.add_json(v4.as_bytes()).expect("valid bootstrap");
+    assert_eq!(
+        b.base_for(ip("41.2.3.4")),
+        Some("https://wide.example/rdap/")
+    );
+    assert_eq!(b.base_for(ip("41.1.3.4")), Some("http://narrow.example/"));
+    assert_eq!(
+        b.base_for(ip("::ffff:41.1.3.4")),
+        Some("http://narrow.example/")
+    );
+    assert_eq!(b.base_for(ip("42.1.3.4")), None);
+    assert!(b.add_json(b"{\"services\": []}").is_err());
+    assert!(b.add_json(b"nope").is_err());
+
+    let builtin = Bootstrap::builtin();
+    assert_eq!(
+        builtin.base_for(ip("8.8.8.8")),
+        Some("https://rdap.arin.net/registry/")
+    );
+    assert_eq!(
+        builtin.base_for(ip("193.0.6.139")),
+        Some("https://rdap.db.ripe.net/")
+    );
+    assert_eq!(
+        builtin.base_for(ip("1.1.1.1")),
+        Some("https://rdap.apnic.net/")
+    );
+    assert_eq!(
+        builtin.base_for(ip("200.3.14.10")),
+        Some("https://rdap.lacnic.net/rdap/")
+    );
+    assert_eq!(
+        builtin.base_for(ip("196.216.2.1")),
+        Some("https://rdap.afrinic.net/rdap/")
+    );
+    assert_eq!(
+        builtin.base_for(ip("2a00:1450::1")),
+        Some("https://rdap.db.ripe.net/")
+    );
+    assert_eq!(
+        builtin.base_for(ip("2c0f:f000::1")),
+        Some("https://rdap.afrinic.net/rdap/")
+    );
+}
+
+#[test]
+fn redirect_targets() {
+    let cur = "https://rdap.example:8443/rdap/ip/1.2.3.4";
+    assert_eq!(
+        next_url(cur, "https://other/x").as_deref(),
+        Ok("https://other/x")
+    );
+    assert_eq!(
+        next_url(cur, "/y/ip/1").as_deref(),
+        Ok("https://rdap.example:8443/y/ip/1")
+    );
+    assert_eq!(
+        next_url(cur, "http://other/x"),
+        Err(WhoisError::BadRedirect)
+    );
+    assert_eq!(next_url(cur, "//other/x"), Err(WhoisError::BadRedirect));
+    assert_eq!(next_url(cur, "ftp://other/x"), Err(WhoisError::BadRedirect));
+    assert_eq!(
+        next_url("http://a/b", "http://c/d").as_deref(),
+        Ok("http://c/d")
+    );
+    assert_eq!(
+        next_url("http://a/b", "https://c/d").as_deref(),
+        Ok("https://c/d")
+    );
+}
+
+#[test]
+fn urgent_requests_go_first_in_order() {
+    let mut q = super::worker::Queue::default();
+    for (last, urgent) in [(1, false), (2, true), (3, false), (4, true)] {
+        q.push(Request {
+            ip: IpAddr::from([9, 9, 9, last]),
+            urgent,
+        });
+    }
+    assert_eq!(q.len(), 4);
+    let order: Vec<IpAddr> = std::iter::from_fn(|| q.pop()).collect();
+    let want: Vec<IpAddr> = [2, 4, 1, 3].map(|l| IpAddr::from([9, 9, 9, l])).to_vec();
+    assert_eq!(order, want);
+}
+
+#[test]
+fn lacnic_is_spaced_more() {
+    let c = test_config();
+    assert_eq!(
+        c.spacing_for("https://rdap.lacnic.net/rdap/"),
+        Duration::from_secs(6)
+    );
+    assert_eq!(c.spacing_for("https://rdap.db.ripe.net/"), Duration::ZERO);
+}
+
+// ---- loopback server ----
+
+/// What the fake server does for one request path.
+enum Answer {
+    /// A complete HTTP response.
+    Raw(String),
+    /// 200 with a body of this many bytes, written until the client hangs up.
+    Huge(usize),
+    /// Accept and say nothing.
+    Hang,
+    /// Headers promising 1000 bytes, then one byte every 200 ms.
+    Trickle,
+}
+
+type Handler = Arc<dyn Fn(&str, u16) -> Answer + Send + Sync>;
+
+/// Serves `handler` on 127.0.0.1 (one thread per connection); returns the port.
+fn serve(handler: Handler) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("local addr").port();
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let handler = Arc::clone(&handler);
+            thread::spawn(move || answer(conn, &*handler, port));
+        }
+    });
+    port
+}
+
+fn answer(conn: TcpStream, handler: &(dyn Fn(&str, u16) -> Answer + Send + Sync), port: u16) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut reader = BufReader::new(&conn);
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let path = line.split(' ').nth(1).unwrap_or("").to_owned();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).map_or(true, |n| n == 0) || h == "\r\n" {
+            break;
+        }
+    }
+    let mut out = &conn;
+    match handler(&path, port) {
+        Answer::Raw(resp) => {
+            let _ = out.write_all(resp.as_bytes());
+        }
+        Answer::Huge(n) => {
+            let head =
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\nConnection: close\r\n\r\n");
+            let _ = out.write_all(head.as_bytes());
+            let chunk = vec![b'x'; 64 * 1024];
+            let mut sent = 0;
+            while sent < n && out.write_all(&chunk).is_ok() {
+                sent += chunk.len();
+            }
+        }
+        Answer::Hang => thread::sleep(Duration::from_secs(20)),
+        Answer::Trickle => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{";
+            let _ = out.write_all(head.as_bytes());
+            for _ in 0..100 {
+                thread::sleep(Duration::from_millis(200));
+                if out.write_all(b" ").is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn ok(body: &str) -> Answer {
+    Answer::Raw(format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/rdap+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ))
+}
+
+fn redirect(to: &str) -> Answer {
+    Answer::Raw(format!(
+        "HTTP/1.1 301 Moved\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    ))
+}
+
+fn test_config() -> Config {
+    Config {
+        bootstrap_url: None,
+        request_timeout: Duration::from_secs(5),
+        deadline: Duration::from_secs(1),
+        spacing: Duration::ZERO,
+        ..Config::default()
+    }
+}
+
+/// A client sending every IPv4 address to `http://127.0.0.1:port/rdap/`.
+fn client_for(port: u16) -> Client {
+    let mut b = Bootstrap::default();
+    let v4 = format!(r#"{{"services": [[["0.0.0.0/0"], ["http://127.0.0.1:{port}/rdap/"]]]}}"#);
+    b.add_json(v4.as_bytes()).expect("test bootstrap");
+    Client::new(test_config(), b)
+}
+
+/// `lookup` on another thread, with a generous outer timeout so a hang fails the test.
+fn lookup_within(client: Client, addr: &str) -> Result<WhoisInfo, WhoisError> {
+    let addr = ip(addr);
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(lookup(addr, &client));
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("lookup hung")
+}
+
+#[test]
+fn lookup_normal_answer_and_redirect() {
+    let port = serve(Arc::new(|path, port| match path {
+        "/rdap/ip/8.8.8.8" => ok(ARIN_LIKE),
+        "/rdap/ip/9.9.9.9" => redirect(&format!("http://127.0.0.1:{port}/other/ip/9.9.9.9")),
+        "/other/ip/9.9.9.9" => redirect("/final/ip/9.9.9.9"),
+        "/final/ip/9.9.9.9" => ok(r#"{"name": "QUAD9", "country": "CH"}"#),
+        _ => Answer::Raw("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into()),
+    }));
+    let info = lookup_within(client_for(port), "8.8.8.8").expect("answer");
+    assert_eq!(info, parse_ip_network(ARIN_LIKE.as_bytes()).expect("valid"));
+    let info = lookup_within(client_for(port), "9.9.9.9").expect("answer after redirects");
+    assert_eq!(info.network.as_deref(), Some("QUAD9"));
+    assert_eq!(info.country.as_deref(), Some("CH"));
+    assert_eq!(
+        lookup_within(client_for(port), "4.4.4.4"),
+        Err(WhoisError::Status(404))
+    );
+}
+
+#[test]
+fn lookup_refuses_private_and_unrouted() {
+    // Port 9 (discard) on loopback: nothing must connect for these anyway.
+    let client = client_for(9);
+    assert_eq!(
+        lookup(ip("192.168.1.1"), &client),
+        Err(WhoisError::NotPublic)
+    );
+    assert_eq!(lookup(ip("127.0.0.1"), &client), Err(WhoisError::NotPublic));
+    assert_eq!(lookup(ip("2a00::1"), &client), Err(WhoisError::NoRegistry));
+}
+
+#[test]
+fn lookup_hostile_servers() {
+    let port = serve(Arc::new(|path, port| match path {
+        "/rdap/ip/1.0.0.1" => redirect(&format!("http://127.0.0.1:{port}/rdap/ip/1.0.0.1")),
+        "/rdap/ip/1.0.0.2" => ok("{\"name\": oops"),
+        "/rdap/ip/1.0.0.3" => Answer::Huge(10 << 20),
+        "/rdap/ip/1.0.0.4" => Answer::Raw(
+            "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 42\r\nContent-Length: 0\r\n\r\n".into(),
+        ),
+        "/rdap/ip/1.0.0.5" => Answer::Raw(
+            "HTTP/1.1 429 Too Many Requests\r\nRetry-After: soon\r\nContent-Length: 0\r\n\r\n"
+                .into(),
+        ),
+        "/rdap/ip/1.0.0.6" => redirect("elsewhere"),
+        "/rdap/ip/1.0.0.8" => Answer::Trickle,
+        _ => Answer::Hang,
+    }));
+    let run = |a| lookup_within(client_for(port), a);
+    assert_eq!(run("1.0.0.1"), Err(WhoisError::TooManyRedirects));
+    assert!(matches!(run("1.0.0.2"), Err(WhoisError::BadAnswer(_))));
+    assert_eq!(run("1.0.0.3"), Err(WhoisError::TooLarge));
+    assert_eq!(
+        run("1.0.0.4"),
+        Err(WhoisError::RateLimited {
+            retry_after: Some(42)
+        })
+    );
+    assert_eq!(
+        run("1.0.0.5"),
+        Err(WhoisError::RateLimited { retry_after: None })
+    );
+    assert_eq!(run("1.0.0.6"), Err(WhoisError::BadRedirect));
+    assert_eq!(run("1.0.0.7"), Err(WhoisError::Timeout));
+    assert_eq!(run("1.0.0.8"), Err(WhoisError::Timeout));
+}
+
+#[test]
+fn worker_end_to_end_with_fresh_bootstrap() {
+    let port = serve(Arc::new(|path, port| match path {
+        "/iana/ipv4.json" => ok(&format!(
+            r#"{{"services": [[["1.0.0.0/8", "8.0.0.0/8"], ["http://127.0.0.1:{port}/rdap/"]]]}}"#
+        )),
+        "/iana/ipv6.json" => ok(r#"{"services": [[["2001:db8::/32"], ["https://x.example/"]]]}"#),
+        "/rdap/ip/8.8.8.8" => ok(ARIN_LIKE),
+        "/rdap/ip/1.1.1.1" => ok(r#"{"name": "APNIC-LABS", "country": "AU"}"#),
+        _ => Answer::Raw("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into()),
+    }));
+    let mut poll = mio::Poll::new().expect("poll");
+    let waker = mio::Waker::new(poll.registry(), mio::Token(7)).expect("waker");
+    let config = Config {
+        bootstrap_url: Some(format!("http://127.0.0.1:{port}/iana/")),
+        ..test_config()
+    };
+    let mut worker = Worker::spawn(config, waker).expect("spawn");
+    assert_eq!(worker.request(ip("8.8.8.8"), false), Submit::Queued);
+    assert_eq!(worker.request(ip("1.1.1.1"), true), Submit::Queued);
+    assert_eq!(worker.request(ip("8.8.8.8"), true), Submit::Pending);
+    assert_eq!(worker.request(ip("10.0.0.1"), true), Submit::NotPublic);
+    assert_eq!(worker.pending(), 2);
+
+    let mut replies = Vec::new();
+    let mut events = mio::Events::with_capacity(4);
+    let give_up = std::time::Instant::now() + Duration::from_secs(60);
+    while replies.len() < 2 && std::time::Instant::now() < give_up {
+        poll.poll(&mut events, Some(Duration::from_secs(1)))
+            .expect("poll");
+        if events.iter().any(|e| e.token() == mio::Token(7)) {
+            while let Some(r) = worker.try_recv() {
+                replies.push(r);
+            }
+        }
+    }
+    replies.sort_by_key(|r| r.0);
+    assert_eq!(replies.len(), 2, "both replies arrive through the waker");
+    assert_eq!(replies[0].0, ip("1.1.1.1"));
+    let apnic = replies[0].1.as_ref().expect("1.1.1.1 answered");
+    assert_eq!(apnic.network.as_deref(), Some("APNIC-LABS"));
+    assert_eq!(replies[1].0, ip("8.8.8.8"));
+    let google = replies[1].1.as_ref().expect("8.8.8.8 answered");
+    assert_eq!(google.abuse.as_deref(), Some("network-abuse@google.com"));
+    assert_eq!(worker.pending(), 0);
+    // Once answered, the address may be asked again.
+    assert_eq!(worker.request(ip("8.8.8.8"), false), Submit::Queued);
+}
+
+#[test]
+fn worker_full_queue_drops_without_blocking() {
+    let port = serve(Arc::new(|_, _| Answer::Hang));
+    let mut poll = mio::Poll::new().expect("poll");
+    let waker = mio::Waker::new(poll.registry(), mio::Token(1)).expect("waker");
+    let config = Config {
+        bootstrap_url: Some(format!("http://127.0.0.1:{port}/")),
+        queue: 1,
+        ..test_config()
+    };
+    let mut worker = Worker::spawn(config, waker).expect("spawn");
+    let results: Vec<Submit> = (1..=8u8)
+        .map(|i| worker.request(IpAddr::from([6, 6, 6, i]), false))
+        .collect();
+    // 6/8 is in no built-in prefix: no real registry is asked once the bootstrap
+    // fetch fails. The worker holds at most one in hand, one in its queue and one in the channel.
+    assert!(results.contains(&Submit::Full), "{results:?}");
+    assert_eq!(results[0], Submit::Queued);
+    let _ = poll.poll(&mut mio::Events::with_capacity(1), Some(Duration::ZERO));
+}

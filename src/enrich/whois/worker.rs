@@ -1,0 +1,198 @@
+//! The one thread that does network lookups, and the loop's handle to it.
+//!
+//! The loop calls [`Worker::request`] (never blocks: a full queue says
+//! [`Submit::Full`] and the loop tries again later) and drains [`Worker::try_recv`]
+//! when the `mio::Waker` fires. The worker sleeps to honour per-registry spacing and
+//! `Retry-After`; that's its own thread, so the loop never waits.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io;
+use std::net::IpAddr;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::client::MAX_RETRY_AFTER;
+use super::{Bootstrap, Client, Config, WhoisError, WhoisInfo};
+
+/// A lookup asked of the worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    /// The address to look up.
+    pub ip: IpAddr,
+    /// Goes before every non-urgent request (the row the user is looking at).
+    pub urgent: bool,
+}
+
+/// A finished lookup.
+pub type Reply = (IpAddr, Result<WhoisInfo, WhoisError>);
+
+/// What became of [`Worker::request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submit {
+    /// Queued; a reply will come.
+    Queued,
+    /// Already queued or in progress; its reply will come.
+    Pending,
+    /// The queue is full: nothing was queued, ask again later.
+    Full,
+    /// Private or reserved address: never looked up.
+    NotPublic,
+    /// The worker thread is gone.
+    Stopped,
+}
+
+/// The loop's handle: request sender, reply receiver and the set of pending IPs.
+pub struct Worker {
+    requests: SyncSender<Request>,
+    replies: Receiver<Reply>,
+    pending: HashSet<IpAddr>,
+}
+
+/// How often the bootstrap is fetched again, and after a failed fetch.
+const BOOTSTRAP_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+const BOOTSTRAP_RETRY: Duration = Duration::from_secs(3600);
+
+impl Worker {
+    /// Starts the thread `nethergaze-whois`. It calls `waker.wake()` after each reply
+    /// and ends when the `Worker` is dropped (after the lookup in progress, if any;
+    /// nobody waits for it).
+    pub fn spawn(config: Config, waker: mio::Waker) -> io::Result<Worker> {
+        let (requests, inbox) = mpsc::sync_channel(config.queue.max(1));
+        let (outbox, replies) = mpsc::channel();
+        thread::Builder::new()
+            .name("nethergaze-whois".to_owned())
+            .spawn(move || run(config, &inbox, &outbox, &waker))?;
+        Ok(Worker {
+            requests,
+            replies,
+            pending: HashSet::new(),
+        })
+    }
+
+    /// Queues a lookup of `ip` unless it is pending already. Never blocks.
+    pub fn request(&mut self, ip: IpAddr, urgent: bool) -> Submit {
+        if !crate::table::is_public(ip) {
+            return Submit::NotPublic;
+        }
+        if self.pending.contains(&ip) {
+            return Submit::Pending;
+        }
+        match self.requests.try_send(Request { ip, urgent }) {
+            Ok(()) => {
+                self.pending.insert(ip);
+                Submit::Queued
+            }
+            Err(TrySendError::Full(_)) => Submit::Full,
+            Err(TrySendError::Disconnected(_)) => Submit::Stopped,
+        }
+    }
+
+    /// The next finished lookup, if any. Call until `None` when the waker fires.
+    pub fn try_recv(&mut self) -> Option<Reply> {
+        let reply = self.replies.try_recv().ok()?;
+        self.pending.remove(&reply.0);
+        Some(reply)
+    }
+
+    /// Number of lookups queued or in progress.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+/// Requests taken from the channel, urgent ones first, each kind in arrival order.
+#[derive(Debug, Default)]
+pub(crate) struct Queue {
+    urgent: VecDeque<IpAddr>,
+    normal: VecDeque<IpAddr>,
+}
+
+impl Queue {
+    pub(crate) fn push(&mut self, req: Request) {
+        if req.urgent {
+            self.urgent.push_back(req.ip);
+        } else {
+            self.normal.push_back(req.ip);
+        }
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<IpAddr> {
+        self.urgent.pop_front().or_else(|| self.normal.pop_front())
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.urgent.len() + self.normal.len()
+    }
+}
+
+/// The worker's state: its queue and when each registry may be asked again.
+struct State {
+    client: Client,
+    queue: Queue,
+    not_before: HashMap<String, Instant>,
+    bootstrap_due: Instant,
+}
+
+fn run(config: Config, inbox: &Receiver<Request>, outbox: &Sender<Reply>, waker: &mio::Waker) {
+    let cap = config.queue.max(1);
+    let mut st = State {
+        client: Client::new(config, Bootstrap::builtin()),
+        queue: Queue::default(),
+        not_before: HashMap::new(),
+        bootstrap_due: Instant::now(),
+    };
+    loop {
+        if st.queue.len() == 0 {
+            // Nothing to do: block for the next request; Err means the loop is gone.
+            let Ok(req) = inbox.recv() else { return };
+            st.queue.push(req);
+        }
+        // Take what else is waiting (bounded, so the channel keeps back-pressure).
+        while st.queue.len() < cap {
+            match inbox.try_recv() {
+                Ok(req) => st.queue.push(req),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        }
+        let Some(ip) = st.queue.pop() else {
+            continue;
+        };
+        let result = st.lookup(ip);
+        if outbox.send((ip, result)).is_err() {
+            return;
+        }
+        // A failed wake only delays the reply to the loop's next turn.
+        let _ = waker.wake();
+    }
+}
+
+impl State {
+    /// Refreshes the bootstrap when due, waits out the registry's spacing, looks up.
+    fn lookup(&mut self, ip: IpAddr) -> Result<WhoisInfo, WhoisError> {
+        if Instant::now() >= self.bootstrap_due {
+            let ok = self.client.refresh_bootstrap().is_ok();
+            let wait = if ok {
+                BOOTSTRAP_MAX_AGE
+            } else {
+                BOOTSTRAP_RETRY
+            };
+            self.bootstrap_due = Instant::now() + wait;
+        }
+        let Some(base) = self.client.registry_for(ip).map(str::to_owned) else {
+            return self.client.lookup(ip);
+        };
+        if let Some(&at) = self.not_before.get(&base) {
+            thread::sleep(at.saturating_duration_since(Instant::now()));
+        }
+        let result = self.client.lookup(ip);
+        let mut gap = self.client.config().spacing_for(&base);
+        if let Err(WhoisError::RateLimited { retry_after }) = &result {
+            let asked = Duration::from_secs(retry_after.unwrap_or(60));
+            gap = gap.max(asked.min(MAX_RETRY_AFTER));
+        }
+        self.not_before.insert(base, Instant::now() + gap);
+        result
+    }
+}
