@@ -2,7 +2,9 @@
 //! each kind of input does to them. The event loop owns one `Engine` and
 //! calls into it from its single dispatch `match`.
 
+use std::collections::HashSet;
 use std::io;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,7 @@ use crate::config::{AuthSource, Config, Mode};
 use crate::demo::Demo;
 use crate::detect::{DetectSettings, Detector};
 use crate::enrich::geoip::GeoIp;
+use crate::enrich::whois::{Config as WhoisClientConfig, Submit, Worker};
 use crate::headless::SourceReport;
 use crate::parse::access::AccessParser;
 use crate::parse::auth::AuthParser;
@@ -22,7 +25,7 @@ use crate::source::journal::Journal;
 use crate::source::sockdiag::{DumpProgress, SockDiag};
 use crate::source::{LineVerdict, LogKind, LogSet};
 use crate::store::{History, SessionRow, MAX_PATHS};
-use crate::table::{IpTable, Row};
+use crate::table::{is_public, IpTable, Row};
 
 /// Where socket dumps come from.
 pub enum SocketReader {
@@ -42,6 +45,10 @@ struct SocketStatus {
     /// Ticks since the dump in flight was requested.
     ticks_in_flight: u32,
 }
+
+/// Background whois lookups asked per tick, and addresses remembered as asked.
+const WHOIS_PER_TICK: usize = 8;
+const WHOIS_ASKED_MAX: usize = 100_000;
 
 /// How often history is written (and GeoIP files checked for replacement).
 const HISTORY_EVERY_SECS: UnixTime = 60;
@@ -80,6 +87,13 @@ pub struct Engine {
     pub interval: Duration,
     /// rx/tx of the interface for the dashboard's header.
     pub bandwidth: Bandwidth,
+    /// The RDAP/whois worker (`None` with `--no-whois`, before the loop
+    /// starts it, or when its thread could not start).
+    whois: Option<Worker>,
+    /// The worker's settings until it is started (`None`: disabled).
+    whois_config: Option<WhoisClientConfig>,
+    /// Addresses already asked this run (answered or pending): asked once.
+    whois_asked: HashSet<IpAddr>,
     /// Lifetime history (`None` when disabled or when it failed: see `history_error`).
     pub history: Option<History>,
     history_path: Option<PathBuf>,
@@ -147,6 +161,12 @@ impl Engine {
             started: now,
             interval: config.connections_interval,
             bandwidth: Bandwidth::system(config.interface.as_deref()),
+            whois: None,
+            whois_config: config.whois.enabled.then(|| WhoisClientConfig {
+                bootstrap_url: Some(config.whois.rdap_bootstrap_url.clone()),
+                ..WhoisClientConfig::default()
+            }),
+            whois_asked: HashSet::new(),
             history: None,
             history_path: None,
             history_error: None,
@@ -187,6 +207,7 @@ impl Engine {
     /// The periodic tick: logs' safety net, a socket dump, expiry.
     pub fn on_tick(&mut self) {
         self.bandwidth.on_tick(Instant::now());
+        self.request_whois_background();
         if self.core.now - self.last_history_snapshot >= HISTORY_EVERY_SECS {
             self.snapshot_history();
             if let Some(geoip) = self.core.table.geoip.as_mut() {
@@ -226,6 +247,72 @@ impl Engine {
             Err(e) => self.history_error = Some(format!("{e} (history is off)")),
         }
         self.history_path = Some(path);
+    }
+
+    /// Start the whois worker, which wakes the loop through `waker`.
+    pub fn start_whois(&mut self, waker: mio::Waker) {
+        if let Some(config) = self.whois_config.take() {
+            self.whois = Worker::spawn(config, waker).ok();
+        }
+    }
+
+    pub fn whois_enabled(&self) -> bool {
+        self.whois.is_some()
+    }
+
+    /// Ask for a lookup now, before background ones (`w`, the drill-down).
+    pub fn request_whois_now(&mut self, ip: IpAddr) {
+        if let Some(worker) = self.whois.as_mut() {
+            if !matches!(worker.request(ip, true), Submit::Full | Submit::Stopped) {
+                self.whois_asked.insert(ip);
+            }
+        }
+    }
+
+    /// Background lookups: suspicious addresses first, then the busiest,
+    /// a few per tick; a full queue is simply asked again next tick.
+    fn request_whois_background(&mut self) {
+        let Some(worker) = self.whois.as_mut() else {
+            return;
+        };
+        let core = &self.core;
+        let mut wanted: Vec<(bool, u64, IpAddr)> = core
+            .table
+            .rows()
+            .filter(|r| r.whois.is_none() && !self.whois_asked.contains(&r.ip) && is_public(r.ip))
+            .map(|r| {
+                (
+                    !core.detector.reasons(r).is_empty(),
+                    r.requests + u64::from(r.sockets.conns_in),
+                    r.ip,
+                )
+            })
+            .collect();
+        wanted.sort_unstable_by_key(|&(suspicious, busy, _)| std::cmp::Reverse((suspicious, busy)));
+        for (_, _, ip) in wanted.into_iter().take(WHOIS_PER_TICK) {
+            match worker.request(ip, false) {
+                Submit::Full | Submit::Stopped => break,
+                _ => {
+                    self.whois_asked.insert(ip);
+                }
+            }
+        }
+        if self.whois_asked.len() > WHOIS_ASKED_MAX {
+            self.whois_asked.clear(); // bounded; a few addresses may be asked twice
+        }
+    }
+
+    /// The worker has replies: attach answers to their rows.
+    pub fn on_whois_replies(&mut self) {
+        let Some(worker) = self.whois.as_mut() else {
+            return;
+        };
+        while let Some((ip, reply)) = worker.try_recv() {
+            if let Ok(info) = reply {
+                self.core.table.set_whois(ip, info);
+                self.core.changes += 1;
+            }
+        }
     }
 
     /// Log a block command that ran (history's `blocks` table). A busy file

@@ -25,6 +25,8 @@ const KEY_TIMER: Token = Token(8);
 const FRAME: Token = Token(9);
 /// The output pipe of the dashboard's running hook or block command.
 const CHILD: Token = Token(10);
+/// The whois worker's `mio::Waker`: replies are waiting.
+const WORKER: Token = Token(11);
 
 /// Logs are read at most this often. A busy nginx writes one line per
 /// request and inotify reports every write; reading on each would cost a
@@ -85,6 +87,8 @@ impl EventLoop {
             deferred: false,
         };
         registry.register(&mut pacer.timer, FILES_PACED, Interest::READABLE)?;
+        // After the signal mask is set, so the worker thread inherits it.
+        engine.start_whois(mio::Waker::new(registry, WORKER)?);
         Ok(EventLoop {
             poll,
             events: Events::with_capacity(64),
@@ -194,6 +198,7 @@ impl EventLoop {
                             ui.on_frame_timer();
                         }
                     }
+                    WORKER => engine.on_whois_replies(),
                     CHILD => {
                         if let Some(ui) = ui.as_deref_mut() {
                             ui.on_child_ready();

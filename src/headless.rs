@@ -9,6 +9,7 @@ use std::io::{self, Write};
 
 use crate::detect::Detector;
 use crate::enrich::geoip::GeoInfo;
+use crate::enrich::whois::WhoisInfo;
 use crate::parse::time::format_rfc3339;
 use crate::parse::UnixTime;
 use crate::store::{History, IpHistory};
@@ -113,7 +114,8 @@ fn ip_object(
         row.auth_failures(),
         row.auth_count(crate::parse::AuthKind::Accepted),
     );
-    geo_fields(s, row.geo.as_deref());
+    geo_fields(s, row);
+    whois_object(s, row.whois.as_deref());
     let reasons = detector.reasons(row);
     let _ = write!(s, r#""suspicious":{},"reasons":["#, !reasons.is_empty());
     for (i, r) in reasons.iter().enumerate() {
@@ -150,9 +152,11 @@ fn ip_object(
     s.push('}');
 }
 
-/// `"country":…,"city":…,"asn":…,"org":…,` (null when unknown).
-fn geo_fields(s: &mut String, geo: Option<&GeoInfo>) {
-    let text = |s: &mut String, key: &str, value: Option<&String>| {
+/// `"country":…,"city":…,"asn":…,"org":…,` (null when unknown). `org` is
+/// GeoIP's ASN organisation, else whois's organisation or network name.
+fn geo_fields(s: &mut String, row: &Row) {
+    let geo = row.geo.as_deref();
+    let text = |s: &mut String, key: &str, value: Option<&str>| {
         let _ = write!(s, r#""{key}":"#);
         match value {
             Some(v) => json_str(s, v.as_bytes()),
@@ -160,15 +164,39 @@ fn geo_fields(s: &mut String, geo: Option<&GeoInfo>) {
         }
         s.push(',');
     };
-    text(s, "country", geo.and_then(|g| g.country.as_ref()));
-    text(s, "city", geo.and_then(|g| g.city.as_ref()));
+    text(s, "country", geo.and_then(|g| g.country.as_deref()));
+    text(s, "city", geo.and_then(|g| g.city.as_deref()));
     match geo.and_then(|g| g.asn) {
         Some(asn) => {
             let _ = write!(s, r#""asn":{asn},"#);
         }
         None => s.push_str(r#""asn":null,"#),
     }
-    text(s, "org", geo.and_then(|g| g.org.as_ref()));
+    text(s, "org", row.org());
+}
+
+/// `"whois":{"network","cidr","org","country","abuse"},` or null until known.
+fn whois_object(s: &mut String, whois: Option<&WhoisInfo>) {
+    let Some(w) = whois else {
+        s.push_str(r#""whois":null,"#);
+        return;
+    };
+    s.push_str(r#""whois":{"#);
+    let fields = [
+        ("network", &w.network),
+        ("cidr", &w.cidr),
+        ("org", &w.org),
+        ("country", &w.country),
+        ("abuse", &w.abuse),
+    ];
+    for (i, (key, value)) in fields.into_iter().enumerate() {
+        let _ = write!(s, r#"{}"{key}":"#, if i > 0 { "," } else { "" });
+        match value {
+            Some(v) => json_str(s, v.as_bytes()),
+            None => s.push_str("null"),
+        }
+    }
+    s.push_str("},");
 }
 
 /// The `history` object, or null when history is off or has no record.
@@ -333,7 +361,8 @@ pub fn write_text(
         cells.push([
             format!("{marker}{}{out_only}", row.ip),
             geo(|g| g.country.as_ref()),
-            geo(|g| g.org.as_ref()),
+            row.org()
+                .map_or_else(|| "-".into(), |o| printable(o.as_bytes(), 30)),
             (row.sockets.conns_in + row.sockets.conns_out).to_string(),
             state_summary(row),
             services(row).join(","),

@@ -15,4 +15,5 @@ mod it {
     mod nginx;
     mod rotation;
     mod sshd;
+    mod whois;
 }

@@ -25,6 +25,7 @@ pub use rate::RateRing;
 
 use crate::detect::{Detector, Reason, Reasons};
 use crate::enrich::geoip::{GeoInfo, GeoIp};
+use crate::enrich::whois::WhoisInfo;
 use crate::parse::sockets::{SocketEntry, TcpState};
 use crate::parse::{AccessHit, AuthEvent, AuthKind, UnixTime};
 
@@ -137,6 +138,8 @@ pub struct Row {
     /// GeoIP, looked up once when the row is created; `None` without a
     /// database or for an address it doesn't know (boxed: 8 bytes when absent).
     pub geo: Option<Box<GeoInfo>>,
+    /// RDAP/whois answer, filled in when the worker replies.
+    pub whois: Option<Box<WhoisInfo>>,
 }
 
 /// Index into `Row::status`: 1..=5 for 1xx..5xx, 0 for anything else.
@@ -158,6 +161,15 @@ fn auth_index(kind: AuthKind) -> usize {
 }
 
 impl Row {
+    /// The organisation shown: GeoIP's ASN organisation, else whois's
+    /// organisation, else its network name.
+    pub fn org(&self) -> Option<&str> {
+        let geo = self.geo.as_deref().and_then(|g| g.org.as_deref());
+        let whois = self.whois.as_deref();
+        geo.or_else(|| whois.and_then(|w| w.org.as_deref()))
+            .or_else(|| whois.and_then(|w| w.network.as_deref()))
+    }
+
     fn new(ip: IpAddr, seen: UnixTime, now: UnixTime) -> Row {
         Row {
             ip,
@@ -173,6 +185,7 @@ impl Row {
             last_active: now,
             sticky_reasons: Reasons::default(),
             geo: None,
+            whois: None,
         }
     }
 
@@ -274,6 +287,13 @@ impl IpTable {
 
     pub fn rows(&self) -> impl Iterator<Item = &Row> {
         self.rows.iter().flatten()
+    }
+
+    /// Attach a whois answer to the row of `ip`, if it is still tracked.
+    pub fn set_whois(&mut self, ip: IpAddr, info: WhoisInfo) {
+        if let Some(&id) = self.index.get(&ip) {
+            self.row_mut(id).whois = Some(Box::new(info));
+        }
     }
 
     /// A row to change by hand in tests (GeoIP without a database).

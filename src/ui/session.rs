@@ -267,7 +267,6 @@ impl Session {
             self.dashboard.on_key(key, &model)
         };
         let now = engine.core.now;
-        let later = |what: &str| format!("{what} is not part of this build yet");
         match action {
             Action::None => {}
             Action::Quit => return Flow::Quit,
@@ -290,7 +289,15 @@ impl Session {
                     now,
                 );
             }
-            Action::Whois(_) => self.dashboard.set_status(later("whois lookup"), now),
+            Action::Whois(ip) => {
+                engine.request_whois_now(ip);
+                let text = if engine.whois_enabled() {
+                    format!("whois lookup for {ip} asked (first in line)")
+                } else {
+                    "whois is off (--no-whois or [whois] enabled = false)".to_string()
+                };
+                self.dashboard.set_status(text, now);
+            }
             Action::Block(ip) => self.open_block(ip),
             Action::Hook { index, ip } => self.start_hook(index, ip, now),
             Action::CloseJob => self.close_job(),

@@ -53,7 +53,7 @@ fn row(fields: &Value) -> Value {
         "type": "ip", "conns": 0, "conns_out": 0, "states": {}, "services": [],
         "requests": 0, "bytes": 0, "status": {}, "rpm": 0, "peak_rpm": 0,
         "auth_failures": 0, "auth_accepted": 0,
-        "country": null, "city": null, "asn": null, "org": null,
+        "country": null, "city": null, "asn": null, "org": null, "whois": null,
         "suspicious": false, "reasons": [], "last_request": null, "history": null,
     });
     for (key, value) in fields.as_object().unwrap() {

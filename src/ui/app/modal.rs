@@ -260,14 +260,29 @@ fn summary(lines: &mut Lines<'_>, d: &Dashboard, m: &Model<'_>, row: &Row, reaso
             let field = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
             let asn = g.asn.map_or_else(|| "-".into(), |n| format!("AS{n}"));
             let line = format!(
-                "GeoIP: {} · {} · {asn} {} · whois: -",
+                "GeoIP: {} · {} · {asn} {}",
                 field(&g.country),
                 field(&g.city),
                 field(&g.org)
             );
             lines.text(&line, Style::new());
         }
-        None => lines.text("GeoIP: - · whois: -", t.faint()),
+        None => lines.text("GeoIP: -", t.faint()),
+    }
+    match row.whois.as_deref() {
+        Some(w) => {
+            let field = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            let line = format!(
+                "whois: {} · {} · {} · {} · abuse {}",
+                field(&w.network),
+                field(&w.cidr),
+                field(&w.org),
+                field(&w.country),
+                field(&w.abuse)
+            );
+            lines.text(&line, Style::new());
+        }
+        None => lines.text("whois: - (w asks now)", t.faint()),
     }
     if let Some(h) = m.history.and_then(|h| h.lookup(row.ip).ok().flatten()) {
         lines.text(&history_line(&h), Style::new());
