@@ -298,7 +298,17 @@ impl Session {
                 };
                 self.dashboard.set_status(text, now);
             }
-            Action::Block(ip) => self.open_block(ip),
+            Action::Block(ip) => {
+                // The whois network is a scope choice once RDAP has answered.
+                let network = engine
+                    .core
+                    .table
+                    .get(ip)
+                    .and_then(|row| row.whois.as_deref())
+                    .and_then(|w| w.cidr.as_deref())
+                    .and_then(|cidr| cidr.parse::<ipnet::IpNet>().ok());
+                self.open_block(ip, network);
+            }
             Action::Hook { index, ip } => self.start_hook(index, ip, now),
             Action::CloseJob => self.close_job(),
             Action::CopyOutput => self.copy_output(now),
@@ -345,13 +355,14 @@ impl Session {
 
     /// `b`: block assist for `ip`, with the tools and the safety context
     /// as they are now.
-    fn open_block(&mut self, ip: IpAddr) {
+    fn open_block(&mut self, ip: IpAddr, network: Option<ipnet::IpNet>) {
         let assist = app::BlockAssist::new(
             ip,
             Tools::detect(),
             SafetyContext::from_system(&self.config),
             self.config.actions.enable_block_execution,
-        );
+        )
+        .with_network(network);
         if self.job.as_ref().is_some_and(Job::is_finished) {
             self.end_job();
         }
