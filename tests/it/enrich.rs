@@ -10,8 +10,6 @@ use serde_json::Value as Json;
 
 use super::harness::{self, nethergaze, Running, Snapshot};
 
-const LOG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/logs/combined.log");
-const PROC_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/proc");
 /// A client of the combined fixture, and what it sends there.
 const CLIENT: &str = "45.33.32.156";
 
@@ -25,18 +23,9 @@ fn once(db: &Path, extra: &[&str]) -> Snapshot {
 }
 
 fn base(db: &Path) -> Command {
-    let mut cmd = nethergaze();
-    cmd.args([
-        "--json",
-        "--log-path",
-        LOG,
-        "--no-auth-log",
-        "--proc-root",
-        PROC_ROOT,
-        "--no-whois",
-        "--no-geoip",
-    ]);
-    cmd.arg("--history-db").arg(db);
+    let mut cmd = harness::on_fixtures();
+    cmd.args(["--no-whois", "--no-geoip", "--history-db"])
+        .arg(db);
     cmd
 }
 
@@ -214,16 +203,10 @@ fn geoip_fields_come_from_the_databases() {
         ),
     )
     .unwrap();
-    let mut cmd = nethergaze();
+    let mut cmd = harness::on_fixtures();
     cmd.args([
         "--once",
-        "--json",
         "--from-start",
-        "--log-path",
-        LOG,
-        "--no-auth-log",
-        "--proc-root",
-        PROC_ROOT,
         "--no-whois",
         "--no-history",
         "--config",

@@ -466,6 +466,20 @@ pub fn nethergaze() -> Command {
     cmd
 }
 
+/// `nethergaze --json` reading the combined log fixture (from its end unless
+/// `--from-start` follows) and the /proc fixture, no sshd log: the base of the
+/// enrichment tests, which add their own GeoIP, whois and history flags.
+pub fn on_fixtures() -> Command {
+    let mut cmd = nethergaze();
+    let root = env!("CARGO_MANIFEST_DIR");
+    cmd.arg("--json")
+        .arg("--log-path")
+        .arg(format!("{root}/tests/data/logs/combined.log"))
+        .args(["--no-auth-log", "--proc-root"])
+        .arg(format!("{root}/tests/data/proc"));
+    cmd
+}
+
 fn with_args(args: &[Arg]) -> Command {
     let mut cmd = nethergaze();
     cmd.args(QUIET_FLAGS);

@@ -8,10 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::harness::{self, nethergaze, Running, Snapshot};
+use super::harness::{self, Running, Snapshot};
 
-const LOG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/logs/combined.log");
-const PROC_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/proc");
 const CLIENT: &str = "45.33.32.156";
 
 /// Serves the IANA bootstrap files and one RDAP answer; counts connections.
@@ -90,21 +88,11 @@ fn config_with(dir: &Path, base: &str, enabled: bool) -> std::path::PathBuf {
 }
 
 fn run_for(config: &Path, extra: &[&str]) -> Snapshot {
-    let mut cmd = nethergaze();
-    cmd.args([
-        "--for",
-        "6s",
-        "--json",
-        "--from-start",
-        "--log-path",
-        LOG,
-        "--no-auth-log",
-        "--proc-root",
-        PROC_ROOT,
-    ])
-    .args(["--no-geoip", "--no-history", "--config"])
-    .arg(config)
-    .args(extra);
+    let mut cmd = harness::on_fixtures();
+    cmd.args(["--for", "6s", "--from-start"])
+        .args(["--no-geoip", "--no-history", "--config"])
+        .arg(config)
+        .args(extra);
     let out = Running::spawn(cmd).finish(Duration::from_secs(60));
     assert!(out.status.success(), "{out:?}");
     Snapshot::parse(&out.stdout)
