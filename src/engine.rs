@@ -13,7 +13,7 @@ use crate::config::{AuthSource, Config, Mode};
 use crate::demo::Demo;
 use crate::detect::{DetectSettings, Detector};
 use crate::enrich::geoip::GeoIp;
-use crate::enrich::whois::{Config as WhoisClientConfig, Submit, Worker};
+use crate::enrich::whois::{Config as WhoisClientConfig, Submit, WhoisError, WhoisInfo, Worker};
 use crate::headless::SourceReport;
 use crate::parse::access::AccessParser;
 use crate::parse::auth::AuthParser;
@@ -94,6 +94,8 @@ pub struct Engine {
     whois_config: Option<WhoisClientConfig>,
     /// Addresses already asked this run (answered or pending): asked once.
     whois_asked: HashSet<IpAddr>,
+    /// How long a cached RDAP answer is used (`[whois] cache_ttl`).
+    whois_cache_ttl: Duration,
     /// Lifetime history (`None` when disabled or when it failed: see `history_error`).
     pub history: Option<History>,
     history_path: Option<PathBuf>,
@@ -167,6 +169,7 @@ impl Engine {
                 ..WhoisClientConfig::default()
             }),
             whois_asked: HashSet::new(),
+            whois_cache_ttl: config.whois.cache_ttl,
             history: None,
             history_path: None,
             history_error: None,
@@ -272,9 +275,9 @@ impl Engine {
     /// Background lookups: suspicious addresses first, then the busiest,
     /// a few per tick; a full queue is simply asked again next tick.
     fn request_whois_background(&mut self) {
-        let Some(worker) = self.whois.as_mut() else {
+        if self.whois.is_none() {
             return;
-        };
+        }
         let core = &self.core;
         let mut wanted: Vec<(bool, u64, IpAddr)> = core
             .table
@@ -289,7 +292,20 @@ impl Engine {
             })
             .collect();
         wanted.sort_unstable_by_key(|&(suspicious, busy, _)| std::cmp::Reverse((suspicious, busy)));
+        let now = core.now;
         for (_, _, ip) in wanted.into_iter().take(WHOIS_PER_TICK) {
+            if let Some(cached) = cached_whois(self.history.as_ref(), ip, now, self.whois_cache_ttl)
+            {
+                self.whois_asked.insert(ip);
+                if let Some(info) = cached {
+                    self.core.table.set_whois(ip, info);
+                    self.core.changes += 1;
+                }
+                continue;
+            }
+            let Some(worker) = self.whois.as_mut() else {
+                return;
+            };
             match worker.request(ip, false) {
                 Submit::Full | Submit::Stopped => break,
                 _ => {
@@ -308,6 +324,18 @@ impl Engine {
             return;
         };
         while let Some((ip, reply)) = worker.try_recv() {
+            // Answers and lasting failures are cached (failures for a
+            // shorter time); a rate limit or timeout is just retried later.
+            let cached = match &reply {
+                Ok(info) => serde_json::to_string(info).ok().map(|body| (true, body)),
+                Err(
+                    e @ (WhoisError::NoRegistry | WhoisError::Status(_) | WhoisError::BadAnswer(_)),
+                ) => Some((false, e.to_string())),
+                Err(_) => None,
+            };
+            if let (Some((ok, body)), Some(history)) = (cached, self.history.as_mut()) {
+                let _ = history.whois_put(&ip.to_string(), self.core.now, ok, &body);
+            }
             if let Ok(info) = reply {
                 self.core.table.set_whois(ip, info);
                 self.core.changes += 1;
@@ -574,6 +602,29 @@ impl Core {
             LogKind::Auth => self.on_auth_line(line),
         }
     }
+}
+
+/// How long a lookup that failed for good (no registry, an error status, a
+/// bad answer) is remembered before it is tried again.
+const WHOIS_FAILURE_TTL: Duration = Duration::from_secs(3600);
+
+/// A fresh cached answer for `ip`: `Some(Some(info))` for an answer,
+/// `Some(None)` for a remembered failure, `None` when nothing fresh is cached.
+fn cached_whois(
+    history: Option<&History>,
+    ip: IpAddr,
+    now: UnixTime,
+    ttl: Duration,
+) -> Option<Option<WhoisInfo>> {
+    let entry = history?
+        .whois_get(&ip.to_string(), now, ttl, WHOIS_FAILURE_TTL)
+        .ok()??;
+    Some(
+        entry
+            .ok
+            .then(|| serde_json::from_str(&entry.body).ok())
+            .flatten(),
+    )
 }
 
 /// What history keeps of a row: its running totals this session.

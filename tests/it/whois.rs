@@ -87,12 +87,15 @@ fn config_with(dir: &Path, base: &str, enabled: bool) -> std::path::PathBuf {
     config
 }
 
+/// A 6 s live run over the fixtures; `--no-history` unless `extra` names a file.
 fn run_for(config: &Path, extra: &[&str]) -> Snapshot {
     let mut cmd = harness::on_fixtures();
-    cmd.args(["--for", "6s", "--from-start"])
-        .args(["--no-geoip", "--no-history", "--config"])
+    cmd.args(["--for", "6s", "--from-start", "--no-geoip", "--config"])
         .arg(config)
         .args(extra);
+    if !extra.contains(&"--history-db") {
+        cmd.arg("--no-history");
+    }
     let out = Running::spawn(cmd).finish(Duration::from_secs(60));
     assert!(out.status.success(), "{out:?}");
     Snapshot::parse(&out.stdout)
@@ -133,5 +136,34 @@ fn no_whois_makes_no_connection_at_all() {
         seen.load(Ordering::SeqCst),
         0,
         "[whois] enabled = false: no connection either"
+    );
+}
+
+#[test]
+fn answers_are_cached_in_history_and_reused_without_a_connection() {
+    let dir = harness::tempdir();
+    let db = dir.path().join("history.db");
+    let db_arg = db.to_str().unwrap();
+    let (base, seen) = fake_rdap();
+    let first = run_for(
+        &config_with(dir.path(), &base, true),
+        &["--history-db", db_arg],
+    );
+    assert_eq!(first.ips[CLIENT]["whois"]["network"], "LINODE-US");
+    assert!(seen.load(Ordering::SeqCst) > 0);
+    // A second run with a fresh server: the answer comes from the cache.
+    let (base, seen) = fake_rdap();
+    let second = run_for(
+        &config_with(dir.path(), &base, true),
+        &["--history-db", db_arg],
+    );
+    assert_eq!(
+        second.ips[CLIENT]["whois"]["org"],
+        "Akamai Technologies, Inc."
+    );
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        0,
+        "no RDAP connection for a cached answer"
     );
 }

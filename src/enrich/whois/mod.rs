@@ -22,7 +22,7 @@ pub use worker::{Reply, Request, Submit, Worker};
 /// What RDAP says about the network holding an address. Every string is trimmed of
 /// control characters and capped at [`MAX_FIELD`] characters: it comes from the
 /// network and ends up on a terminal.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WhoisInfo {
     /// The registry's name for the network (`name`), e.g. `GOOGLE`.
     pub network: Option<String>,
