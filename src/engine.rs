@@ -497,6 +497,7 @@ impl Engine {
                 lines: s.lines,
                 malformed: s.malformed,
                 error: s.error.clone(),
+                note: None,
             })
             .collect();
         if let Some(journal) = &self.journal {
@@ -507,6 +508,7 @@ impl Engine {
                 lines: journal.stats().lines,
                 malformed: journal.stats().malformed,
                 error: journal.stats().error.clone(),
+                note: None,
             });
         }
         reports.push(self.socket_report());
@@ -517,7 +519,8 @@ impl Engine {
                 format: "mmdb".into(),
                 lines: 0,
                 malformed: 0,
-                error: geoip.note().map(str::to_string),
+                error: None,
+                note: geoip.note().map(str::to_string),
             });
         }
         if let Some(path) = &self.history_path {
@@ -528,6 +531,7 @@ impl Engine {
                 lines: 0,
                 malformed: 0,
                 error: self.history_error.clone(),
+                note: None,
             });
         }
         reports
@@ -557,6 +561,7 @@ impl Engine {
             lines: 0,
             malformed: self.socket_status.malformed,
             error: self.socket_status.error.clone(),
+            note: None,
         }
     }
 

@@ -26,6 +26,9 @@ pub struct SourceReport {
     pub lines: u64,
     pub malformed: u64,
     pub error: Option<String>,
+    /// Something worth knowing that is not a failure (a GeoIP database
+    /// that is not installed): shown, but the source counts as working.
+    pub note: Option<String>,
 }
 
 /// What the snapshot needs besides the table.
@@ -263,6 +266,11 @@ fn summary_object(s: &mut String, table: &IpTable, info: &RunInfo<'_>, ips: usiz
             Some(e) => json_str(s, e.as_bytes()),
             None => s.push_str("null"),
         }
+        // Only where there is one, so the other sources keep the schema's shape.
+        if let Some(note) = &src.note {
+            s.push_str(r#","note":"#);
+            json_str(s, note.as_bytes());
+        }
         s.push('}');
     }
     s.push_str("]}");
@@ -405,13 +413,17 @@ pub fn write_text(
         lines,
         f64::from(table.totals.rate.per_minute(end)) / 60.0
     );
-    for src in info.sources.iter().filter(|s| s.error.is_some()) {
-        let _ = writeln!(
-            text,
-            "source {}: {}",
-            printable(src.path.as_bytes(), 200),
-            src.error.as_deref().unwrap_or("")
-        );
+    for src in info.sources {
+        for (label, message) in [("source", &src.error), ("note", &src.note)] {
+            if let Some(message) = message {
+                let _ = writeln!(
+                    text,
+                    "{label} {}: {}",
+                    printable(src.path.as_bytes(), 200),
+                    printable(message.as_bytes(), 400)
+                );
+            }
+        }
     }
     out.write_all(text.as_bytes())?;
     out.flush()

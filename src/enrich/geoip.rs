@@ -486,7 +486,8 @@ impl GeoIp {
     }
 
     /// The loaded files and what each provides, e.g.
-    /// `GeoLite2-City.mmdb (city), GeoLite2-ASN.mmdb (ASN)`; empty when none.
+    /// `GeoLite2-City.mmdb (city), GeoLite2-ASN.mmdb (ASN)`; the configured
+    /// paths when none is loaded.
     pub fn describe(&self) -> String {
         let mut out = String::new();
         for db in self.slots.iter().filter_map(|s| s.db.as_ref()) {
@@ -498,6 +499,14 @@ impl GeoIp {
             };
             let sep = if out.is_empty() { "" } else { ", " };
             let _ = write!(out, "{sep}{} ({kinds})", name.to_string_lossy());
+        }
+        if out.is_empty() {
+            let paths: Vec<String> = self
+                .slots
+                .iter()
+                .map(|s| s.configured.display().to_string())
+                .collect();
+            out = paths.join(", ");
         }
         out
     }

@@ -245,6 +245,64 @@ fn geoip_fields_come_from_the_databases() {
     );
 }
 
+/// Without database files the run works as before, with nulls, and the
+/// summary's GeoIP source carries a note naming the path, not an error.
+#[test]
+fn missing_databases_are_a_note_not_an_error() {
+    let dir = harness::tempdir();
+    let config = dir.path().join("config.toml");
+    let city_db = dir.path().join("absent/GeoLite2-City.mmdb");
+    let asn_db = dir.path().join("absent/GeoLite2-ASN.mmdb");
+    std::fs::write(
+        &config,
+        format!(
+            "[geoip]\ncity_db = {:?}\nasn_db = {:?}\n",
+            city_db.display().to_string(),
+            asn_db.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut cmd = harness::on_fixtures();
+    cmd.args([
+        "--once",
+        "--from-start",
+        "--no-whois",
+        "--no-history",
+        "--config",
+    ])
+    .arg(&config);
+    let out = Running::spawn(cmd).finish(Duration::from_secs(30));
+    assert!(out.status.success(), "{out:?}");
+    let snap = Snapshot::parse(&out.stdout);
+    assert_eq!(snap.ips[CLIENT]["country"], Json::Null);
+    assert!(snap.ips[CLIENT]["requests"].as_u64().unwrap() > 0);
+    let geoip = snap.summary["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "geoip")
+        .cloned()
+        .unwrap();
+    assert_eq!(geoip["error"], Json::Null, "{geoip}");
+    let note = geoip["note"].as_str().unwrap();
+    assert!(
+        note.contains("not found") && note.contains(&city_db.display().to_string()),
+        "{note}"
+    );
+    assert!(geoip["path"]
+        .as_str()
+        .unwrap()
+        .contains("GeoLite2-City.mmdb"));
+    let others = snap.summary["sources"].as_array().unwrap();
+    assert!(
+        others
+            .iter()
+            .filter(|s| s["kind"] != "geoip")
+            .all(|s| s["error"].is_null() && s.get("note").is_none()),
+        "only a source with a note has the key: {others:?}"
+    );
+}
+
 /// `--version` (and `--help`) credit DB-IP when its Lite files are the
 /// databases this run would use, and only then.
 #[test]

@@ -155,6 +155,10 @@ fn header(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
             None => {}
         }
     }
+    if let Some(geoip) = m.table.geoip.as_ref().filter(|g| g.note().is_some()) {
+        let what = if geoip.is_active() { "partial" } else { "none" };
+        let _ = write!(line, "│ GeoIP: {what} ");
+    }
     g.put_str(left.x, left.y, left.width, &line, t.header());
 }
 
@@ -250,6 +254,10 @@ fn stats(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>, shown: usize) {
     } else {
         let msg = format!("│ {} sources ok", m.sources.len());
         pen.text(&msg, t.bar());
+        if let Some(note) = m.sources.iter().find_map(|s| s.note.as_deref()) {
+            pen.text(" │ note: ", t.bar());
+            pen.bytes(note.as_bytes(), t.faint());
+        }
     }
 }
 

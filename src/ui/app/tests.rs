@@ -43,6 +43,7 @@ impl Fixture {
                     lines: 10,
                     malformed: 1,
                     error: None,
+                    note: None,
                 },
                 SourceReport {
                     path: "netlink".into(),
@@ -51,6 +52,7 @@ impl Fixture {
                     lines: 0,
                     malformed: 7,
                     error: Some("netlink: refused".into()),
+                    note: None,
                 },
             ],
         };
@@ -1599,6 +1601,32 @@ fn geoip_fills_cc_organization_and_the_drill_down() {
     assert!(
         text.contains("GeoIP: US · Mountain View · AS15169 GOOGLE"),
         "{text}"
+    );
+}
+
+#[test]
+fn a_missing_geoip_database_is_a_note_in_the_header_and_stats() {
+    use crate::config::GeoipConfig;
+    use crate::enrich::geoip::GeoIp;
+    let mut f = Fixture::new();
+    f.sources[1].error = None;
+    f.sources[1].note = Some("GeoIP city database not found: /nowhere/City.mmdb".into());
+    f.table.geoip = Some(GeoIp::open(&GeoipConfig {
+        enabled: true,
+        city_db: "/nowhere/City.mmdb".into(),
+        asn_db: "/nowhere/ASN.mmdb".into(),
+    }));
+    let mut d = dashboard();
+    let lines = screen(&mut d, &f, 200, 45);
+    assert!(lines[0].contains("GeoIP: none"), "{}", lines[0]);
+    let stats = &lines[lines.len() - 2];
+    assert!(
+        stats.contains("sources ok"),
+        "a note is not an error: {stats}"
+    );
+    assert!(
+        stats.contains("note: GeoIP city database not found"),
+        "{stats}"
     );
 }
 
