@@ -95,7 +95,7 @@ impl std::error::Error for WhoisError {}
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Folder holding `ipv4.json` and `ipv6.json` (RFC 9224), ending in `/`; `None`
-    /// keeps the built-in subset.
+    /// keeps the built-in copy.
     pub bootstrap_url: Option<String>,
     /// Longest a single HTTP request may take.
     pub request_timeout: Duration,

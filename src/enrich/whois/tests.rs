@@ -131,6 +131,65 @@ fn bootstrap_longest_prefix_and_builtin() {
 }
 
 #[test]
+fn builtin_knows_the_registry_of_well_known_addresses() {
+    let b = Bootstrap::builtin();
+    let want = [
+        ("8.8.8.8", "https://rdap.arin.net/registry/"),
+        ("1.1.1.1", "https://rdap.apnic.net/"),
+        ("193.0.6.139", "https://rdap.db.ripe.net/"),
+        ("200.160.2.3", "https://rdap.lacnic.net/rdap/"),
+        ("196.216.2.1", "https://rdap.afrinic.net/rdap/"),
+        ("2001:4860::8888", "https://rdap.arin.net/registry/"),
+        ("2a00:1450::1", "https://rdap.db.ripe.net/"),
+        ("2400:cb00::1", "https://rdap.apnic.net/"),
+        ("2800:3f0::1", "https://rdap.lacnic.net/rdap/"),
+        ("2c0f:fb50::1", "https://rdap.afrinic.net/rdap/"),
+        ("2001:67c:2e8::1", "https://rdap.db.ripe.net/"),
+        ("2001:200::1", "https://rdap.apnic.net/"),
+        ("2003:de::1", "https://rdap.db.ripe.net/"),
+        ("2620:fe::fe", "https://rdap.arin.net/registry/"),
+        // Legacy /8s: ARIN's unless another registry administers them.
+        ("17.253.144.10", "https://rdap.arin.net/registry/"),
+        ("25.1.2.3", "https://rdap.db.ripe.net/"),
+        ("133.1.2.3", "https://rdap.apnic.net/"),
+        ("::ffff:41.1.2.3", "https://rdap.afrinic.net/rdap/"),
+    ];
+    for (addr, base) in want {
+        assert_eq!(b.base_for(ip(addr)), Some(base), "{addr}");
+    }
+    assert_eq!(b.base_for(ip("fd00::1")), None, "unique local");
+    assert_eq!(b.base_for(ip("10.1.2.3")), None, "private");
+}
+
+#[test]
+fn builtin_covers_every_public_ipv4_slash_8_once() {
+    let b = Bootstrap::builtin();
+    let mut seen = [0u8; 256];
+    for (net, _) in b.entries() {
+        if let ipnet::IpNet::V4(n) = net {
+            assert_eq!(n.prefix_len(), 8, "{n}");
+            seen[usize::from(n.network().octets()[0])] += 1;
+        }
+    }
+    for a in 0..=255u8 {
+        // Any address of the /8 that is public must have a registry.
+        let public = [[a, 1, 2, 3], [a, 200, 2, 3]]
+            .into_iter()
+            .any(|o| crate::table::is_public(IpAddr::from(o)));
+        let want = u8::from(public);
+        assert_eq!(
+            seen[usize::from(a)],
+            want,
+            "{a}/8 listed {} times",
+            seen[usize::from(a)]
+        );
+        if public {
+            assert!(b.base_for(IpAddr::from([a, 1, 2, 3])).is_some(), "{a}/8");
+        }
+    }
+}
+
+#[test]
 fn redirect_targets() {
     let cur = "https://rdap.example:8443/rdap/ip/1.2.3.4";
     assert_eq!(
@@ -416,7 +475,14 @@ fn worker_end_to_end_with_fresh_bootstrap() {
 
 #[test]
 fn worker_full_queue_drops_without_blocking() {
-    let port = serve(Arc::new(|_, _| Answer::Hang));
+    // The bootstrap sends every address to the server, which then never answers:
+    // the built-in copy (real registries) is never used.
+    let port = serve(Arc::new(|path, port| match path {
+        "/ipv4.json" | "/ipv6.json" => ok(&format!(
+            r#"{{"services": [[["0.0.0.0/0", "::/0"], ["http://127.0.0.1:{port}/rdap/"]]]}}"#
+        )),
+        _ => Answer::Hang,
+    }));
     let mut poll = mio::Poll::new().expect("poll");
     let waker = mio::Waker::new(poll.registry(), mio::Token(1)).expect("waker");
     let config = Config {
@@ -428,8 +494,7 @@ fn worker_full_queue_drops_without_blocking() {
     let results: Vec<Submit> = (1..=8u8)
         .map(|i| worker.request(IpAddr::from([6, 6, 6, i]), false))
         .collect();
-    // 6/8 is in no built-in prefix: no real registry is asked once the bootstrap
-    // fetch fails. The worker holds at most one in hand, one in its queue and one in the channel.
+    // The worker holds at most one in hand, one in its queue and one in the channel.
     assert!(results.contains(&Submit::Full), "{results:?}");
     assert_eq!(results[0], Submit::Queued);
     let _ = poll.poll(&mut mio::Events::with_capacity(1), Some(Duration::ZERO));
