@@ -166,6 +166,7 @@ impl Engine {
             whois: None,
             whois_config: config.whois.enabled.then(|| WhoisClientConfig {
                 bootstrap_url: Some(config.whois.rdap_bootstrap_url.clone()),
+                cache_dir: config.cache_dir.clone(),
                 ..WhoisClientConfig::default()
             }),
             whois_asked: HashSet::new(),

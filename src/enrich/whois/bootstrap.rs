@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use ipnet::IpNet;
 use serde_json::Value;
 
+use super::cache::StoredBootstrap;
 use super::WhoisError;
 
 /// Registry base URLs by address prefix, searched longest prefix first.
@@ -12,6 +13,9 @@ use super::WhoisError;
 pub struct Bootstrap {
     /// (prefix, base URL ending in `/`), sorted by prefix length, longest first.
     entries: Vec<(IpNet, String)>,
+    /// Searched (the same way) only when no entry matches: the built-in copy beneath a
+    /// fetched one. A longer built-in prefix must not beat a fetched shorter one.
+    fallback: Vec<(IpNet, String)>,
 }
 
 const ARIN: &str = "https://rdap.arin.net/registry/";
@@ -131,6 +135,27 @@ impl Bootstrap {
         b
     }
 
+    /// A fetched copy over the built-in one: the fetched files win wherever they list a
+    /// prefix, the built-in copy answers for what they lack (a family whose file was
+    /// unusable, a block missing from a truncated file).
+    pub fn from_stored(stored: &StoredBootstrap) -> Bootstrap {
+        let mut fetched = Bootstrap::default();
+        for body in [&stored.ipv4, &stored.ipv6].into_iter().flatten() {
+            // An unusable file adds nothing; the built-in copy covers its family.
+            let _ = fetched.add_json(body.as_bytes());
+        }
+        fetched.over(Bootstrap::builtin())
+    }
+
+    /// `self` with `lower` beneath it: `lower` answers only for addresses no prefix of
+    /// `self` covers.
+    pub fn over(mut self, lower: Bootstrap) -> Bootstrap {
+        // Tiers one after the other, each sorted: the first tier that matches answers.
+        self.fallback.extend(lower.entries);
+        self.fallback.extend(lower.fallback);
+        self
+    }
+
     /// Adds the services of one bootstrap file (`ipv4.json` or `ipv6.json`):
     /// `{"services": [[["prefix", ...], ["url", ...]], ...]}`. Of a service's URLs the
     /// first https one is used, else the first. Malformed services are skipped; a file
@@ -191,22 +216,23 @@ impl Bootstrap {
         let ip = ip.to_canonical();
         self.entries
             .iter()
+            .chain(&self.fallback)
             .find(|(net, _)| net.contains(&ip))
             .map(|(_, url)| url.as_str())
     }
 
-    /// Every (prefix, base URL), longest prefix first.
+    /// Every (prefix, base URL) above the fallback, longest prefix first.
     pub fn entries(&self) -> impl Iterator<Item = (&IpNet, &str)> {
         self.entries.iter().map(|(net, url)| (net, url.as_str()))
     }
 
-    /// Number of prefixes known.
+    /// Number of prefixes known, fallback included.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() + self.fallback.len()
     }
 
     /// Whether no prefix is known.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 }

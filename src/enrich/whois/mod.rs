@@ -4,14 +4,17 @@
 //! All network I/O happens on one dedicated thread ([`worker::Worker`]); the loop only
 //! sends requests and receives replies through a `mio::Waker`. The registry for an
 //! address is found from the IANA bootstrap ([`bootstrap`], RFC 9224); the answer is
-//! parsed by [`rdap`]. Legacy whois (port 43) and the SQLite cache are not here yet.
+//! parsed by [`rdap`]. A fetched bootstrap is kept on disk by [`cache`]; answers are
+//! cached in the history file by the engine.
 
 pub mod bootstrap;
+pub mod cache;
 pub mod client;
 pub mod rdap;
 pub mod worker;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use bootstrap::Bootstrap;
@@ -109,6 +112,9 @@ pub struct Config {
     pub queue: usize,
     /// Least time between two requests to the same registry.
     pub spacing: Duration,
+    /// Where the fetched bootstrap is kept between runs (`[cache] dir`); `None`: in
+    /// memory only.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -121,6 +127,7 @@ impl Default for Config {
             max_redirects: 3,
             queue: 64,
             spacing: Duration::from_millis(500),
+            cache_dir: None,
         }
     }
 }

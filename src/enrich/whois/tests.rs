@@ -339,10 +339,7 @@ fn test_config() -> Config {
 
 /// A client sending every IPv4 address to `http://127.0.0.1:port/rdap/`.
 fn client_for(port: u16) -> Client {
-    let mut b = Bootstrap::default();
-    let v4 = format!(r#"{{"services": [[["0.0.0.0/0"], ["http://127.0.0.1:{port}/rdap/"]]]}}"#);
-    b.add_json(v4.as_bytes()).expect("test bootstrap");
-    Client::new(test_config(), b)
+    Client::new(test_config(), client_bootstrap(port))
 }
 
 /// `lookup` on another thread, with a generous outer timeout so a hang fails the test.
@@ -498,4 +495,115 @@ fn worker_full_queue_drops_without_blocking() {
     assert!(results.contains(&Submit::Full), "{results:?}");
     assert_eq!(results[0], Submit::Queued);
     let _ = poll.poll(&mut mio::Events::with_capacity(1), Some(Duration::ZERO));
+}
+
+#[test]
+fn refresh_keeps_the_builtin_for_an_unusable_file() {
+    let port = serve(Arc::new(|path, port| match path {
+        "/good/ipv4.json" | "/half/ipv4.json" => ok(&format!(
+            r#"{{"services": [[["45.0.0.0/8"], ["http://127.0.0.1:{port}/rdap/"]]]}}"#
+        )),
+        "/half/ipv6.json" => ok(r#"{"services": [[["2001:db8::/32"], ["ftp://nope/"]]]}"#),
+        "/good/ipv6.json" => ok(r#"{"services": [[["2a00::/12"], ["https://v6.example/"]]]}"#),
+        "/bad/ipv4.json" => ok("{\"services\": []}"),
+        "/bad/ipv6.json" => ok("<html>"),
+        _ => Answer::Raw("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into()),
+    }));
+    let config = |folder: &str| Config {
+        bootstrap_url: Some(format!("http://127.0.0.1:{port}/{folder}/")),
+        ..test_config()
+    };
+    let mut client = Client::new(config("half"), Bootstrap::builtin());
+    let stored = client.refresh_bootstrap(1000).expect("ipv4.json is usable");
+    let stored = stored.expect("a URL is configured");
+    assert!(stored.ipv4.is_some() && stored.ipv6.is_none(), "{stored:?}");
+    assert_eq!(stored.fetched_at, 1000);
+    let fake = format!("http://127.0.0.1:{port}/rdap/");
+    assert_eq!(client.registry_for(ip("45.1.2.3")), Some(fake.as_str()));
+    // What the fetched files lack, the built-in copy answers.
+    assert_eq!(
+        client.registry_for(ip("8.8.8.8")),
+        Some("https://rdap.arin.net/registry/")
+    );
+    assert_eq!(
+        client.registry_for(ip("2a00:1450::1")),
+        Some("https://rdap.db.ripe.net/")
+    );
+
+    // Fetched prefixes win over the built-in ones they repeat.
+    let mut client = Client::new(config("good"), Bootstrap::builtin());
+    assert!(client.refresh_bootstrap(1000).is_ok());
+    assert_eq!(
+        client.registry_for(ip("2a00:1450::1")),
+        Some("https://v6.example/")
+    );
+
+    // Neither file usable (or none there): an error, and the current copy stays.
+    for folder in ["bad", "missing"] {
+        let mut client = Client::new(config(folder), client_bootstrap(port));
+        assert!(client.refresh_bootstrap(1000).is_err(), "{folder}");
+        assert_eq!(client.registry_for(ip("9.9.9.9")), Some(fake.as_str()));
+    }
+}
+
+/// Every IPv4 address to `http://127.0.0.1:port/rdap/`.
+fn client_bootstrap(port: u16) -> Bootstrap {
+    let mut b = Bootstrap::default();
+    let v4 = format!(r#"{{"services": [[["0.0.0.0/0"], ["http://127.0.0.1:{port}/rdap/"]]]}}"#);
+    b.add_json(v4.as_bytes()).expect("test bootstrap");
+    b
+}
+
+#[test]
+fn stored_bootstrap_round_trip_and_freshness() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("cache/nethergaze");
+    let stored = cache::StoredBootstrap {
+        url: "http://x/".to_owned(),
+        fetched_at: 1_000_000,
+        ipv4: Some(r#"{"services": [[["45.0.0.0/8"], ["http://x/rdap/"]]]}"#.to_owned()),
+        ipv6: None,
+    };
+    cache::save(&dir, &stored).expect("save");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join(cache::FILE_NAME)), 0o600);
+    let day = 24 * 3600;
+    assert_eq!(
+        cache::load(&dir, "http://x/", 1_000_000 + 6 * day),
+        Some(stored.clone())
+    );
+    assert_eq!(
+        cache::load(&dir, "http://x/", 1_000_000 + 7 * day),
+        None,
+        "stale"
+    );
+    assert_eq!(
+        cache::load(&dir, "http://x/", 999_000),
+        None,
+        "from the future"
+    );
+    assert_eq!(cache::load(&dir, "http://y/", 1_000_000), None, "other URL");
+    let b = Bootstrap::from_stored(&stored);
+    assert_eq!(b.base_for(ip("45.1.1.1")), Some("http://x/rdap/"));
+    assert_eq!(
+        b.base_for(ip("2400:cb00::1")),
+        Some("https://rdap.apnic.net/")
+    );
+    // The built-in copy is beneath, not beside: its /8 doesn't beat a fetched /0.
+    let everything = cache::StoredBootstrap {
+        ipv4: Some(r#"{"services": [[["0.0.0.0/0"], ["http://x/all/"]]]}"#.to_owned()),
+        ..stored.clone()
+    };
+    let b = Bootstrap::from_stored(&everything);
+    assert_eq!(b.base_for(ip("8.8.8.8")), Some("http://x/all/"));
+    assert_eq!(b.base_for(ip("2a00::1")), Some("https://rdap.db.ripe.net/"));
+    // Overwriting works (rename over the old file); a corrupt file is no copy.
+    cache::save(&dir, &stored).expect("save again");
+    std::fs::write(dir.join(cache::FILE_NAME), b"{\"url\": 3").expect("corrupt");
+    assert_eq!(cache::load(&dir, "http://x/", 1_000_000), None);
+    let leftovers = std::fs::read_dir(&dir).expect("list").count();
+    assert_eq!(leftovers, 1, "no temporary file left behind");
 }
