@@ -157,15 +157,25 @@ const RDAP_ANSWER: &str = r#"{
   ]
 }"#;
 
-/// A config file in `dir` pointing whois at `base`, with its cache folder in `dir`.
+/// A config file in `dir` pointing RDAP at `base` and legacy whois at a closed
+/// loopback port (so a failed RDAP lookup never reaches the real whois.iana.org),
+/// with its cache folder in `dir`.
 fn config_with(dir: &Path, base: &str, enabled: bool) -> std::path::PathBuf {
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    config_full(dir, base, enabled, &closed.to_string())
+}
+
+fn config_full(dir: &Path, base: &str, enabled: bool, whois: &str) -> std::path::PathBuf {
     let config = dir.join("config.toml");
     let cache = dir.join("cache");
     std::fs::write(
         &config,
         format!(
             "[whois]\nenabled = {enabled}\nrdap_bootstrap_url = {base:?}\n\
-             [cache]\ndir = {cache:?}\n"
+             whois_server = {whois:?}\n[cache]\ndir = {cache:?}\n"
         ),
     )
     .unwrap();

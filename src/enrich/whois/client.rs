@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::cache::StoredBootstrap;
-use super::{rdap, Bootstrap, Config, WhoisError, WhoisInfo};
+use super::{legacy, rdap, Bootstrap, Config, WhoisError, WhoisInfo};
 use crate::parse::UnixTime;
 
 /// An HTTP agent plus the bootstrap it routes by.
@@ -89,15 +89,27 @@ impl Client {
         String::from_utf8(body).map_err(|e| WhoisError::BadAnswer(e.to_string()))
     }
 
-    /// Asks the registry for `ip` about the network holding it. Private and reserved
-    /// addresses are refused without any connection.
+    /// Asks the registry for `ip` about the network holding it: RDAP, then legacy
+    /// whois if RDAP gave no answer (see [`falls_back`]), both within one deadline.
+    /// Private and reserved addresses are refused without any connection. When both
+    /// fail, the error is RDAP's.
     pub fn lookup(&self, ip: IpAddr) -> Result<WhoisInfo, WhoisError> {
         if !crate::table::is_public(ip) {
             return Err(WhoisError::NotPublic);
         }
+        let deadline = Instant::now() + self.config.deadline;
+        let rdap = self.lookup_rdap(ip, deadline);
+        match (rdap, &self.config.whois_server) {
+            (Err(e), Some(server)) if falls_back(&e) => {
+                legacy::lookup(ip, server, deadline, self.config.request_timeout).map_err(|_| e)
+            }
+            (rdap, _) => rdap,
+        }
+    }
+
+    fn lookup_rdap(&self, ip: IpAddr, deadline: Instant) -> Result<WhoisInfo, WhoisError> {
         let base = self.bootstrap.base_for(ip).ok_or(WhoisError::NoRegistry)?;
         let url = format!("{base}ip/{}", ip.to_canonical());
-        let deadline = Instant::now() + self.config.deadline;
         let body = self.get(&url, "application/rdap+json", deadline)?;
         rdap::parse_ip_network(&body)
     }
@@ -142,6 +154,13 @@ impl Client {
         }
         Ok(body)
     }
+}
+
+/// Whether legacy whois is worth asking after RDAP failed with `e`: not for an
+/// address never looked up, and not when the registry asked us to slow down (its
+/// whois server is the same organisation's).
+pub fn falls_back(e: &WhoisError) -> bool {
+    !matches!(e, WhoisError::NotPublic | WhoisError::RateLimited { .. })
 }
 
 /// Convenience for [`Client::lookup`].

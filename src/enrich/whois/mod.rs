@@ -4,12 +4,14 @@
 //! All network I/O happens on one dedicated thread ([`worker::Worker`]); the loop only
 //! sends requests and receives replies through a `mio::Waker`. The registry for an
 //! address is found from the IANA bootstrap ([`bootstrap`], RFC 9224); the answer is
-//! parsed by [`rdap`]. A fetched bootstrap is kept on disk by [`cache`]; answers are
+//! parsed by [`rdap`]. When RDAP fails, [`legacy`] whois (port 43) is asked within
+//! the same deadline. A fetched bootstrap is kept on disk by [`cache`]; answers are
 //! cached in the history file by the engine.
 
 pub mod bootstrap;
 pub mod cache;
 pub mod client;
+pub mod legacy;
 pub mod rdap;
 pub mod worker;
 
@@ -38,6 +40,9 @@ pub struct WhoisInfo {
     /// The abuse contact's e-mail address.
     pub abuse: Option<String>,
 }
+
+/// Default `[whois] whois_server`: IANA, which refers to the registry's server.
+pub const DEFAULT_WHOIS_SERVER: &str = "whois.iana.org:43";
 
 /// Longest string kept from an answer, in characters.
 pub const MAX_FIELD: usize = 200;
@@ -115,6 +120,9 @@ pub struct Config {
     /// Where the fetched bootstrap is kept between runs (`[cache] dir`); `None`: in
     /// memory only.
     pub cache_dir: Option<PathBuf>,
+    /// First legacy whois server (`host:port`) asked when RDAP fails; `None`: no
+    /// legacy fallback.
+    pub whois_server: Option<String>,
 }
 
 impl Default for Config {
@@ -128,6 +136,7 @@ impl Default for Config {
             queue: 64,
             spacing: Duration::from_millis(500),
             cache_dir: None,
+            whois_server: Some(DEFAULT_WHOIS_SERVER.to_owned()),
         }
     }
 }

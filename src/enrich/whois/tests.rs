@@ -333,6 +333,7 @@ fn test_config() -> Config {
         request_timeout: Duration::from_secs(5),
         deadline: Duration::from_secs(1),
         spacing: Duration::ZERO,
+        whois_server: None,
         ..Config::default()
     }
 }
@@ -606,4 +607,77 @@ fn stored_bootstrap_round_trip_and_freshness() {
     assert_eq!(cache::load(&dir, "http://x/", 1_000_000), None);
     let leftovers = std::fs::read_dir(&dir).expect("list").count();
     assert_eq!(leftovers, 1, "no temporary file left behind");
+}
+
+/// A port-43 stand-in answering every connection with `answer`; counts connections.
+fn fake_whois(answer: &'static str) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&conns);
+    thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut line = String::new();
+            let _ = BufReader::new(&conn).read_line(&mut line);
+            let _ = (&conn).write_all(answer.as_bytes());
+        }
+    });
+    (addr, conns)
+}
+
+#[test]
+fn legacy_whois_answers_when_rdap_fails() {
+    use std::sync::atomic::Ordering;
+    let port = serve(Arc::new(|path, _| match path {
+        "/rdap/ip/1.0.0.4" => Answer::Raw(
+            "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 42\r\nContent-Length: 0\r\n\r\n".into(),
+        ),
+        "/rdap/ip/1.0.0.2" => ok("{\"name\": oops"),
+        "/rdap/ip/1.0.0.1" => ok(r#"{"name": "FROM-RDAP"}"#),
+        _ => Answer::Raw("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into()),
+    }));
+    let (whois, conns) = fake_whois("netname: FROM-WHOIS\ncountry: AU\n");
+    let client = |server: Option<&str>| {
+        let config = Config {
+            whois_server: server.map(str::to_owned),
+            ..test_config()
+        };
+        Client::new(config, client_bootstrap(port))
+    };
+    let from = |addr| lookup_within(client(Some(&whois)), addr).map(|i| i.network);
+    assert_eq!(from("1.0.0.1"), Ok(Some("FROM-RDAP".into())));
+    assert_eq!(conns.load(Ordering::SeqCst), 0, "RDAP answered: no whois");
+    assert_eq!(
+        from("1.0.0.3"),
+        Ok(Some("FROM-WHOIS".into())),
+        "after a 404"
+    );
+    assert_eq!(
+        from("1.0.0.2"),
+        Ok(Some("FROM-WHOIS".into())),
+        "after bad JSON"
+    );
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+    // The registry asked us to slow down: its whois server is not asked instead.
+    assert_eq!(
+        from("1.0.0.4"),
+        Err(WhoisError::RateLimited {
+            retry_after: Some(42)
+        })
+    );
+    assert_eq!(from("10.0.0.1"), Err(WhoisError::NotPublic));
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+    // No whois server configured: RDAP's error stands.
+    assert_eq!(
+        lookup_within(client(None), "1.0.0.3"),
+        Err(WhoisError::Status(404))
+    );
+    // Both fail: the error is RDAP's.
+    let (mute, _) = fake_whois("% nothing here\n");
+    assert_eq!(
+        lookup_within(client(Some(&mute)), "1.0.0.3"),
+        Err(WhoisError::Status(404))
+    );
 }
