@@ -35,7 +35,6 @@ impl FakeRdap {
 }
 
 /// What the fake server does with one request.
-#[allow(dead_code)] // the hostile variants are used by the end-to-end test below
 enum Reply {
     /// A complete response: status line text, extra header lines, body.
     Http(&'static str, String, String),
@@ -337,4 +336,105 @@ fn the_fetched_bootstrap_is_kept_on_disk_for_the_next_run() {
         1,
         "no bootstrap fetch in the second run"
     );
+}
+
+/// A port-43 stand-in: answers a query for 193.0.6.139 RIPE-style, anything else with
+/// no entries.
+fn fake_whois() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut query = String::new();
+                let _ = BufReader::new(&stream).read_line(&mut query);
+                let answer = if query.trim() == "193.0.6.139" {
+                    "inetnum: 193.0.0.0 - 193.0.7.255\nnetname: RIPE-NCC\ncountry: NL\n\
+                     abuse-mailbox: abuse@ripe.net\n"
+                } else {
+                    "% No entries found for the selected source(s).\n"
+                };
+                let _ = (&stream).write_all(answer.as_bytes());
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn hostile_registries_cannot_hold_the_run_past_its_end() {
+    let dir = harness::tempdir();
+    let fake = fake_rdap_with(|path, rdap_base| {
+        let Some(ip) = path.strip_prefix("/rdap/ip/") else {
+            return Reply::Http("404 Not Found", String::new(), "{}".into());
+        };
+        match ip {
+            "45.33.32.156" => json(RDAP_ANSWER),
+            "8.8.8.8" | "1.1.1.1" | "9.9.9.9" => json(&format!(
+                r#"{{"name": "NET-{ip}", "country": "ZZ", "cidr0_cidrs": [{{"v4prefix": "{ip}", "length": 32}}]}}"#
+            )),
+            // Invalid JSON here; the legacy whois server knows it.
+            "193.0.6.139" => json("{\"name\": oops"),
+            "23.3.3.3" => Reply::Huge(10 << 20),
+            "23.4.4.4" => Reply::Http(
+                "301 Moved Permanently",
+                format!("Location: {rdap_base}ip/23.4.4.4\r\n"),
+                String::new(),
+            ),
+            "23.5.5.5" => json("\u{1b}[2J not json at all"),
+            "23.6.6.6" => Reply::Http(
+                "429 Too Many Requests",
+                "Retry-After: 2\r\n".into(),
+                String::new(),
+            ),
+            "23.1.1.1" => Reply::Hang,
+            "23.2.2.2" => Reply::Trickle,
+            _ => Reply::Http("404 Not Found", String::new(), "{}".into()),
+        }
+    });
+    let config = config_full(dir.path(), &fake.base, true, &fake_whois());
+    // More requests: looked up earlier. The good addresses go first, then the quick
+    // failures, then the ones that hang (the worker is still stuck in them at the end).
+    let good = [
+        "45.33.32.156",
+        "8.8.8.8",
+        "1.1.1.1",
+        "9.9.9.9",
+        "193.0.6.139",
+    ];
+    let quick = ["23.3.3.3", "23.4.4.4", "23.5.5.5", "23.6.6.6"];
+    let slow = ["23.1.1.1", "23.2.2.2"];
+    let mut ips: Vec<(&str, usize)> = good.iter().map(|ip| (*ip, 6)).collect();
+    ips.extend(quick.iter().map(|ip| (*ip, 3)));
+    ips.extend(slow.iter().map(|ip| (*ip, 1)));
+    let log = access_log(dir.path(), &ips);
+
+    let secs = 10;
+    let (snap, took) = run_log(&config, &log, secs);
+    // A deadline check, not a speed test: a run that waited for the hanging or
+    // trickling registry would take tens of seconds more.
+    assert!(
+        took < Duration::from_secs(secs + 8),
+        "--for {secs}s took {took:?}"
+    );
+    assert_eq!(snap.ips["45.33.32.156"]["whois"]["network"], "LINODE-US");
+    for ip in ["8.8.8.8", "1.1.1.1", "9.9.9.9"] {
+        let whois = &snap.ips[ip]["whois"];
+        assert_eq!(whois["network"], format!("NET-{ip}"), "{ip}: {whois}");
+        assert_eq!(whois["cidr"], format!("{ip}/32"));
+    }
+    assert!(
+        fake.hits("/rdap/ip/23.4.4.4") <= 4,
+        "a redirect to itself is followed at most 3 times"
+    );
+    let ripe = &snap.ips["193.0.6.139"]["whois"];
+    assert_eq!(
+        ripe["network"], "RIPE-NCC",
+        "legacy whois after bad RDAP: {ripe}"
+    );
+    assert_eq!(ripe["cidr"], "193.0.0.0/21");
+    assert_eq!(ripe["abuse"], "abuse@ripe.net");
+    for ip in quick.iter().chain(&slow) {
+        assert_eq!(snap.ips[*ip]["whois"], serde_json::Value::Null, "{ip}");
+    }
 }
