@@ -166,6 +166,8 @@ pub struct WhoisConfig {
     pub max_workers: u32,
     /// Always ends with `/`.
     pub rdap_bootstrap_url: String,
+    /// First legacy whois server (`host:port`), asked when RDAP fails.
+    pub whois_server: String,
 }
 
 /// `[history]`.
@@ -367,6 +369,7 @@ struct Layer {
     cache_ttl: Option<Duration>,
     max_workers: Option<u32>,
     rdap_bootstrap_url: Option<String>,
+    whois_server: Option<String>,
     history_enabled: Option<bool>,
     history_db: Option<PathBuf>,
     enable_block_execution: Option<bool>,
@@ -399,7 +402,8 @@ impl Layer {
             trusted_proxies, max_tracked_ips, auth_enabled, auth_path, auth_source,
             burst_rpm, min_conns, min_auth_failures, scanner_user_agents,
             exploit_path_patterns, cidr_allow, cidr_deny, geoip_enabled, city_db, asn_db,
-            whois_enabled, cache_ttl, max_workers, rdap_bootstrap_url, history_enabled,
+            whois_enabled, cache_ttl, max_workers, rdap_bootstrap_url, whois_server,
+            history_enabled,
             history_db, enable_block_execution, hooks, max_log_lines,
             max_log_entries_per_ip, cache_dir,
         )
@@ -565,6 +569,9 @@ fn finish(
             rdap_bootstrap_url: m
                 .rdap_bootstrap_url
                 .unwrap_or_else(|| DEFAULT_RDAP_BOOTSTRAP_URL.to_string()),
+            whois_server: m
+                .whois_server
+                .unwrap_or_else(|| crate::enrich::whois::DEFAULT_WHOIS_SERVER.to_string()),
         },
         history: HistoryConfig {
             enabled: m.history_enabled.unwrap_or(true),

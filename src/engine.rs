@@ -166,6 +166,8 @@ impl Engine {
             whois: None,
             whois_config: config.whois.enabled.then(|| WhoisClientConfig {
                 bootstrap_url: Some(config.whois.rdap_bootstrap_url.clone()),
+                cache_dir: config.cache_dir.clone(),
+                whois_server: Some(config.whois.whois_server.clone()),
                 ..WhoisClientConfig::default()
             }),
             whois_asked: HashSet::new(),

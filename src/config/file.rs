@@ -71,6 +71,7 @@ struct WhoisSection {
     cache_ttl: Option<Spanned<i64>>,
     max_workers: Option<Spanned<i64>>,
     rdap_bootstrap_url: Option<Spanned<String>>,
+    whois_server: Option<Spanned<String>>,
 }
 
 /// 0.2.0's code read `log_path`, `log_enabled`, `log_interval` here while its
@@ -348,6 +349,11 @@ fn file_enrichment(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<
         ctx.opt("[whois] rdap_bootstrap_url", &w.rdap_bootstrap_url, |s| {
             parse_url(s)
         })?;
+    layer.whois_server = ctx.opt("[whois] whois_server", &w.whois_server, |s| {
+        crate::enrich::whois::legacy::Server::parse(s)
+            .map(|_| s.trim().to_owned())
+            .ok_or_else(|| "expected host:port".to_owned())
+    })?;
     layer.history_enabled = root.history.enabled;
     layer.history_db = root.history.db.clone();
     layer.cache_dir = root.cache.dir.clone();

@@ -3,32 +3,89 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::harness::{self, Running, Snapshot};
 
 const CLIENT: &str = "45.33.32.156";
 
-/// Serves the IANA bootstrap files and one RDAP answer; counts connections.
-fn fake_rdap() -> (String, Arc<AtomicUsize>) {
+/// A fake IANA + RDAP server on loopback: its bootstrap sends every address to itself,
+/// so no real registry is ever asked. Records each request's path.
+struct FakeRdap {
+    /// `http://127.0.0.1:PORT/`, the `rdap_bootstrap_url`.
+    base: String,
+    seen: Arc<AtomicUsize>,
+    paths: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeRdap {
+    /// Requests for `path` so far.
+    fn hits(&self, path: &str) -> usize {
+        self.paths
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| *p == path)
+            .count()
+    }
+}
+
+/// What the fake server does with one request.
+enum Reply {
+    /// A complete response: status line text, extra header lines, body.
+    Http(&'static str, String, String),
+    /// Accept, read the request, never answer.
+    Hang,
+    /// A 200 promising 1000 bytes, then one byte a second.
+    Trickle,
+    /// A 200 with this many bytes of body.
+    Huge(usize),
+}
+
+type Handler = dyn Fn(&str, &str) -> Reply + Send + Sync;
+
+/// The bootstrap files, [`RDAP_ANSWER`] for [`CLIENT`], 404 for the rest.
+fn fake_rdap() -> FakeRdap {
+    fake_rdap_with(|path, _| match path {
+        "/rdap/ip/45.33.32.156" => json(RDAP_ANSWER),
+        _ => Reply::Http("404 Not Found", String::new(), "{}".into()),
+    })
+}
+
+/// Serves the bootstrap files itself and asks `handler(path, rdap_base)` for the rest.
+fn fake_rdap_with(handler: impl Fn(&str, &str) -> Reply + Send + Sync + 'static) -> FakeRdap {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/", listener.local_addr().unwrap());
     let seen = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&seen);
+    let paths = Arc::new(Mutex::new(Vec::new()));
+    let (counter, log) = (Arc::clone(&seen), Arc::clone(&paths));
     let rdap_base = format!("{base}rdap/");
+    let handler: Arc<Handler> = Arc::new(handler);
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             counter.fetch_add(1, Ordering::SeqCst);
-            let _ = answer(stream, &rdap_base);
+            let (log, handler, rdap_base) =
+                (Arc::clone(&log), Arc::clone(&handler), rdap_base.clone());
+            std::thread::spawn(move || answer(stream, &rdap_base, &log, &*handler));
         }
     });
-    (base, seen)
+    FakeRdap { base, seen, paths }
 }
 
-fn answer(mut stream: TcpStream, rdap_base: &str) -> std::io::Result<()> {
+fn json(body: &str) -> Reply {
+    Reply::Http("200 OK", String::new(), body.to_owned())
+}
+
+fn answer(
+    mut stream: TcpStream,
+    rdap_base: &str,
+    log: &Mutex<Vec<String>>,
+    handler: &Handler,
+) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
@@ -44,23 +101,45 @@ fn answer(mut stream: TcpStream, rdap_base: &str) -> std::io::Result<()> {
         .nth(1)
         .unwrap_or("/")
         .to_string();
-    let (status, body) = match path.as_str() {
-        "/ipv4.json" => (
-            "200 OK",
-            format!(r#"{{"version":"1.0","services":[[["45.0.0.0/8"],["{rdap_base}"]]]}}"#),
-        ),
-        "/ipv6.json" => (
-            "200 OK",
-            format!(r#"{{"version":"1.0","services":[[["2001:db8::/32"],["{rdap_base}"]]]}}"#),
-        ),
-        "/rdap/ip/45.33.32.156" => ("200 OK", RDAP_ANSWER.to_string()),
-        _ => ("404 Not Found", "{}".to_string()),
+    log.lock().unwrap().push(path.clone());
+    let reply = match path.as_str() {
+        "/ipv4.json" => json(&format!(
+            r#"{{"version":"1.0","services":[[["0.0.0.0/0"],["{rdap_base}"]]]}}"#
+        )),
+        "/ipv6.json" => json(&format!(
+            r#"{{"version":"1.0","services":[[["::/0"],["{rdap_base}"]]]}}"#
+        )),
+        _ => handler(&path, rdap_base),
     };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: application/rdap+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
+    match reply {
+        Reply::Http(status, headers, body) => write!(
+            stream,
+            "HTTP/1.1 {status}\r\n{headers}Content-Type: application/rdap+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+        Reply::Hang => {
+            std::thread::sleep(Duration::from_secs(120));
+            Ok(())
+        }
+        Reply::Trickle => {
+            write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{{")?;
+            for _ in 0..1000 {
+                std::thread::sleep(Duration::from_secs(1));
+                stream.write_all(b" ")?;
+            }
+            Ok(())
+        }
+        Reply::Huge(n) => {
+            write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {n}\r\nConnection: close\r\n\r\n")?;
+            let chunk = vec![b'x'; 64 << 10];
+            let mut sent = 0;
+            while sent < n {
+                stream.write_all(&chunk)?;
+                sent += chunk.len();
+            }
+            Ok(())
+        }
+    }
 }
 
 const RDAP_ANSWER: &str = r#"{
@@ -77,11 +156,26 @@ const RDAP_ANSWER: &str = r#"{
   ]
 }"#;
 
+/// A config file in `dir` pointing RDAP at `base` and legacy whois at a closed
+/// loopback port (so a failed RDAP lookup never reaches the real whois.iana.org),
+/// with its cache folder in `dir`.
 fn config_with(dir: &Path, base: &str, enabled: bool) -> std::path::PathBuf {
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    config_full(dir, base, enabled, &closed.to_string())
+}
+
+fn config_full(dir: &Path, base: &str, enabled: bool, whois: &str) -> std::path::PathBuf {
     let config = dir.join("config.toml");
+    let cache = dir.join("cache");
     std::fs::write(
         &config,
-        format!("[whois]\nenabled = {enabled}\nrdap_bootstrap_url = {base:?}\n"),
+        format!(
+            "[whois]\nenabled = {enabled}\nrdap_bootstrap_url = {base:?}\n\
+             whois_server = {whois:?}\n[cache]\ndir = {cache:?}\n"
+        ),
     )
     .unwrap();
     config
@@ -104,8 +198,8 @@ fn run_for(config: &Path, extra: &[&str]) -> Snapshot {
 #[test]
 fn rdap_answers_fill_the_whois_object_and_org() {
     let dir = harness::tempdir();
-    let (base, _) = fake_rdap();
-    let snap = run_for(&config_with(dir.path(), &base, true), &[]);
+    let fake = fake_rdap();
+    let snap = run_for(&config_with(dir.path(), &fake.base, true), &[]);
     let row = &snap.ips[CLIENT];
     let whois = &row["whois"];
     assert_eq!(whois["network"], "LINODE-US", "{row}");
@@ -122,7 +216,7 @@ fn rdap_answers_fill_the_whois_object_and_org() {
 #[test]
 fn no_whois_makes_no_connection_at_all() {
     let dir = harness::tempdir();
-    let (base, seen) = fake_rdap();
+    let FakeRdap { base, seen, .. } = fake_rdap();
     let snap = run_for(&config_with(dir.path(), &base, true), &["--no-whois"]);
     assert_eq!(snap.ips[CLIENT]["whois"], serde_json::Value::Null);
     assert_eq!(
@@ -144,7 +238,7 @@ fn answers_are_cached_in_history_and_reused_without_a_connection() {
     let dir = harness::tempdir();
     let db = dir.path().join("history.db");
     let db_arg = db.to_str().unwrap();
-    let (base, seen) = fake_rdap();
+    let FakeRdap { base, seen, .. } = fake_rdap();
     let first = run_for(
         &config_with(dir.path(), &base, true),
         &["--history-db", db_arg],
@@ -152,7 +246,7 @@ fn answers_are_cached_in_history_and_reused_without_a_connection() {
     assert_eq!(first.ips[CLIENT]["whois"]["network"], "LINODE-US");
     assert!(seen.load(Ordering::SeqCst) > 0);
     // A second run with a fresh server: the answer comes from the cache.
-    let (base, seen) = fake_rdap();
+    let FakeRdap { base, seen, .. } = fake_rdap();
     let second = run_for(
         &config_with(dir.path(), &base, true),
         &["--history-db", db_arg],
@@ -166,4 +260,181 @@ fn answers_are_cached_in_history_and_reused_without_a_connection() {
         0,
         "no RDAP connection for a cached answer"
     );
+}
+
+/// A combined-format access log in `dir` with one request from each of `ips`,
+/// `weights[i]` times (more requests: looked up earlier).
+fn access_log(dir: &Path, ips: &[(&str, usize)]) -> std::path::PathBuf {
+    let path = dir.join("access.log");
+    let mut text = String::new();
+    for (ip, times) in ips {
+        for _ in 0..*times {
+            text.push_str(&format!(
+                "{ip} - - [10/Oct/2023:13:55:36 +0000] \"GET / HTTP/1.1\" 200 512 \"-\" \"curl/8.5\"\n"
+            ));
+        }
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A live run of `secs` seconds over `log`, without history (no whois answer cache).
+fn run_log(config: &Path, log: &Path, secs: u64) -> (Snapshot, Duration) {
+    let mut cmd = harness::nethergaze();
+    let root = env!("CARGO_MANIFEST_DIR");
+    cmd.args([
+        "--json",
+        "--no-auth-log",
+        "--no-geoip",
+        "--no-history",
+        "--from-start",
+    ])
+    .arg("--log-path")
+    .arg(log)
+    .arg("--proc-root")
+    .arg(format!("{root}/tests/data/proc"))
+    .arg("--for")
+    .arg(format!("{secs}s"))
+    .arg("--config")
+    .arg(config);
+    let started = std::time::Instant::now();
+    let out = Running::spawn(cmd).finish(Duration::from_secs(120));
+    let took = started.elapsed();
+    assert!(out.status.success(), "{out:?}");
+    (Snapshot::parse(&out.stdout), took)
+}
+
+#[test]
+fn the_fetched_bootstrap_is_kept_on_disk_for_the_next_run() {
+    let dir = harness::tempdir();
+    let fake = fake_rdap();
+    let config = config_with(dir.path(), &fake.base, true);
+    let log = access_log(dir.path(), &[(CLIENT, 1)]);
+    let (first, _) = run_log(&config, &log, 6);
+    assert_eq!(first.ips[CLIENT]["whois"]["network"], "LINODE-US");
+    assert_eq!(fake.hits("/ipv4.json"), 1);
+    assert_eq!(fake.hits("/ipv6.json"), 1);
+    let stored = dir.path().join("cache/rdap-bootstrap.json");
+    let mode = std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{}", stored.display());
+
+    // Second run, no history: the address is looked up again, routed by the stored copy.
+    let (second, _) = run_log(&config, &log, 6);
+    assert_eq!(second.ips[CLIENT]["whois"]["network"], "LINODE-US");
+    assert_eq!(
+        fake.hits("/rdap/ip/45.33.32.156"),
+        2,
+        "looked up in both runs"
+    );
+    assert_eq!(
+        fake.hits("/ipv4.json"),
+        1,
+        "no bootstrap fetch in the second run"
+    );
+    assert_eq!(
+        fake.hits("/ipv6.json"),
+        1,
+        "no bootstrap fetch in the second run"
+    );
+}
+
+/// A port-43 stand-in: answers a query for 193.0.6.139 RIPE-style, anything else with
+/// no entries.
+fn fake_whois() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut query = String::new();
+                let _ = BufReader::new(&stream).read_line(&mut query);
+                let answer = if query.trim() == "193.0.6.139" {
+                    "inetnum: 193.0.0.0 - 193.0.7.255\nnetname: RIPE-NCC\ncountry: NL\n\
+                     abuse-mailbox: abuse@ripe.net\n"
+                } else {
+                    "% No entries found for the selected source(s).\n"
+                };
+                let _ = (&stream).write_all(answer.as_bytes());
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn hostile_registries_cannot_hold_the_run_past_its_end() {
+    let dir = harness::tempdir();
+    let fake = fake_rdap_with(|path, rdap_base| {
+        let Some(ip) = path.strip_prefix("/rdap/ip/") else {
+            return Reply::Http("404 Not Found", String::new(), "{}".into());
+        };
+        match ip {
+            "45.33.32.156" => json(RDAP_ANSWER),
+            "8.8.8.8" | "1.1.1.1" | "9.9.9.9" => json(&format!(
+                r#"{{"name": "NET-{ip}", "country": "ZZ", "cidr0_cidrs": [{{"v4prefix": "{ip}", "length": 32}}]}}"#
+            )),
+            // Invalid JSON here; the legacy whois server knows it.
+            "193.0.6.139" => json("{\"name\": oops"),
+            "23.3.3.3" => Reply::Huge(10 << 20),
+            "23.4.4.4" => Reply::Http(
+                "301 Moved Permanently",
+                format!("Location: {rdap_base}ip/23.4.4.4\r\n"),
+                String::new(),
+            ),
+            "23.5.5.5" => json("\u{1b}[2J not json at all"),
+            "23.6.6.6" => Reply::Http(
+                "429 Too Many Requests",
+                "Retry-After: 2\r\n".into(),
+                String::new(),
+            ),
+            "23.1.1.1" => Reply::Hang,
+            "23.2.2.2" => Reply::Trickle,
+            _ => Reply::Http("404 Not Found", String::new(), "{}".into()),
+        }
+    });
+    let config = config_full(dir.path(), &fake.base, true, &fake_whois());
+    // More requests: looked up earlier. The good addresses go first, then the quick
+    // failures, then the ones that hang (the worker is still stuck in them at the end).
+    let good = [
+        "45.33.32.156",
+        "8.8.8.8",
+        "1.1.1.1",
+        "9.9.9.9",
+        "193.0.6.139",
+    ];
+    let quick = ["23.3.3.3", "23.4.4.4", "23.5.5.5", "23.6.6.6"];
+    let slow = ["23.1.1.1", "23.2.2.2"];
+    let mut ips: Vec<(&str, usize)> = good.iter().map(|ip| (*ip, 6)).collect();
+    ips.extend(quick.iter().map(|ip| (*ip, 3)));
+    ips.extend(slow.iter().map(|ip| (*ip, 1)));
+    let log = access_log(dir.path(), &ips);
+
+    let secs = 10;
+    let (snap, took) = run_log(&config, &log, secs);
+    // A deadline check, not a speed test: a run that waited for the hanging or
+    // trickling registry would take tens of seconds more.
+    assert!(
+        took < Duration::from_secs(secs + 8),
+        "--for {secs}s took {took:?}"
+    );
+    assert_eq!(snap.ips["45.33.32.156"]["whois"]["network"], "LINODE-US");
+    for ip in ["8.8.8.8", "1.1.1.1", "9.9.9.9"] {
+        let whois = &snap.ips[ip]["whois"];
+        assert_eq!(whois["network"], format!("NET-{ip}"), "{ip}: {whois}");
+        assert_eq!(whois["cidr"], format!("{ip}/32"));
+    }
+    assert!(
+        fake.hits("/rdap/ip/23.4.4.4") <= 4,
+        "a redirect to itself is followed at most 3 times"
+    );
+    let ripe = &snap.ips["193.0.6.139"]["whois"];
+    assert_eq!(
+        ripe["network"], "RIPE-NCC",
+        "legacy whois after bad RDAP: {ripe}"
+    );
+    assert_eq!(ripe["cidr"], "193.0.0.0/21");
+    assert_eq!(ripe["abuse"], "abuse@ripe.net");
+    for ip in quick.iter().chain(&slow) {
+        assert_eq!(snap.ips[*ip]["whois"], serde_json::Value::Null, "{ip}");
+    }
 }

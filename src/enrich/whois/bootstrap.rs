@@ -1,10 +1,11 @@
 //! The IANA RDAP bootstrap (RFC 9224): which registry serves which address block.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
 use serde_json::Value;
 
+use super::cache::StoredBootstrap;
 use super::WhoisError;
 
 /// Registry base URLs by address prefix, searched longest prefix first.
@@ -12,6 +13,9 @@ use super::WhoisError;
 pub struct Bootstrap {
     /// (prefix, base URL ending in `/`), sorted by prefix length, longest first.
     entries: Vec<(IpNet, String)>,
+    /// Searched (the same way) only when no entry matches: the built-in copy beneath a
+    /// fetched one. A longer built-in prefix must not beat a fetched shorter one.
+    fallback: Vec<(IpNet, String)>,
 }
 
 const ARIN: &str = "https://rdap.arin.net/registry/";
@@ -20,185 +24,107 @@ const APNIC: &str = "https://rdap.apnic.net/";
 const LACNIC: &str = "https://rdap.lacnic.net/rdap/";
 const AFRINIC: &str = "https://rdap.afrinic.net/rdap/";
 
-/// A SUBSET of IANA's ipv4.json/ipv6.json, used until a fresh copy is fetched: each
-/// RIR's main IPv6 /12 and a sample of its IPv4 /8s. Addresses outside it get
-/// [`WhoisError::NoRegistry`] until then.
-const BUILTIN: &[(&str, &[&str])] = &[
+/// IANA's IPv4 /8s by registry, as `ipv4.json` lists them: every /8 delegated to a
+/// RIR, and every legacy /8 under the registry that administers it (most under ARIN).
+/// 0, 10, 127 and 224-255 are nobody's. Used until (and beneath) a fetched copy.
+const BUILTIN_V4: &[(&str, &[u8])] = &[
     (
         ARIN,
         &[
-            "3.0.0.0/8",
-            "4.0.0.0/8",
-            "8.0.0.0/8",
-            "23.0.0.0/8",
-            "24.0.0.0/8",
-            "50.0.0.0/8",
-            "63.0.0.0/8",
-            "64.0.0.0/8",
-            "65.0.0.0/8",
-            "66.0.0.0/8",
-            "67.0.0.0/8",
-            "68.0.0.0/8",
-            "69.0.0.0/8",
-            "70.0.0.0/8",
-            "71.0.0.0/8",
-            "72.0.0.0/8",
-            "73.0.0.0/8",
-            "74.0.0.0/8",
-            "75.0.0.0/8",
-            "76.0.0.0/8",
-            "96.0.0.0/8",
-            "97.0.0.0/8",
-            "98.0.0.0/8",
-            "99.0.0.0/8",
-            "104.0.0.0/8",
-            "107.0.0.0/8",
-            "108.0.0.0/8",
-            "142.0.0.0/8",
-            "173.0.0.0/8",
-            "174.0.0.0/8",
-            "184.0.0.0/8",
-            "199.0.0.0/8",
-            "204.0.0.0/8",
-            "205.0.0.0/8",
-            "206.0.0.0/8",
-            "207.0.0.0/8",
-            "208.0.0.0/8",
-            "209.0.0.0/8",
-            "216.0.0.0/8",
-            "2600::/12",
-            "2001:400::/23",
+            3, 4, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 26, 28, 29, 30,
+            32, 33, 34, 35, 38, 40, 44, 45, 47, 48, 50, 52, 54, 55, 56, 63, 64, 65, 66, 67, 68, 69,
+            70, 71, 72, 73, 74, 75, 76, 96, 97, 98, 99, 100, 104, 107, 108, 128, 129, 130, 131,
+            132, 134, 135, 136, 137, 138, 139, 140, 142, 143, 144, 146, 147, 148, 149, 152, 155,
+            156, 157, 158, 159, 160, 161, 162, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173,
+            174, 184, 192, 198, 199, 204, 205, 206, 207, 208, 209, 214, 215, 216,
         ],
     ),
     (
         RIPE,
         &[
-            "2.0.0.0/8",
-            "5.0.0.0/8",
-            "31.0.0.0/8",
-            "37.0.0.0/8",
-            "46.0.0.0/8",
-            "62.0.0.0/8",
-            "77.0.0.0/8",
-            "78.0.0.0/8",
-            "79.0.0.0/8",
-            "80.0.0.0/8",
-            "81.0.0.0/8",
-            "82.0.0.0/8",
-            "83.0.0.0/8",
-            "84.0.0.0/8",
-            "85.0.0.0/8",
-            "86.0.0.0/8",
-            "87.0.0.0/8",
-            "88.0.0.0/8",
-            "89.0.0.0/8",
-            "90.0.0.0/8",
-            "91.0.0.0/8",
-            "92.0.0.0/8",
-            "93.0.0.0/8",
-            "94.0.0.0/8",
-            "95.0.0.0/8",
-            "109.0.0.0/8",
-            "176.0.0.0/8",
-            "178.0.0.0/8",
-            "185.0.0.0/8",
-            "188.0.0.0/8",
-            "193.0.0.0/8",
-            "194.0.0.0/8",
-            "195.0.0.0/8",
-            "212.0.0.0/8",
-            "213.0.0.0/8",
-            "217.0.0.0/8",
-            "2a00::/12",
-            "2001:600::/23",
+            2, 5, 25, 31, 37, 46, 51, 53, 57, 62, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88,
+            89, 90, 91, 92, 93, 94, 95, 109, 141, 145, 151, 176, 178, 185, 188, 193, 194, 195, 212,
+            213, 217,
         ],
     ),
     (
         APNIC,
         &[
-            "1.0.0.0/8",
-            "14.0.0.0/8",
-            "27.0.0.0/8",
-            "36.0.0.0/8",
-            "39.0.0.0/8",
-            "42.0.0.0/8",
-            "49.0.0.0/8",
-            "58.0.0.0/8",
-            "59.0.0.0/8",
-            "60.0.0.0/8",
-            "61.0.0.0/8",
-            "101.0.0.0/8",
-            "103.0.0.0/8",
-            "110.0.0.0/8",
-            "111.0.0.0/8",
-            "112.0.0.0/8",
-            "113.0.0.0/8",
-            "114.0.0.0/8",
-            "115.0.0.0/8",
-            "116.0.0.0/8",
-            "117.0.0.0/8",
-            "118.0.0.0/8",
-            "119.0.0.0/8",
-            "120.0.0.0/8",
-            "121.0.0.0/8",
-            "122.0.0.0/8",
-            "123.0.0.0/8",
-            "124.0.0.0/8",
-            "125.0.0.0/8",
-            "180.0.0.0/8",
-            "182.0.0.0/8",
-            "183.0.0.0/8",
-            "202.0.0.0/8",
-            "203.0.0.0/8",
-            "210.0.0.0/8",
-            "211.0.0.0/8",
-            "218.0.0.0/8",
-            "219.0.0.0/8",
-            "220.0.0.0/8",
-            "221.0.0.0/8",
-            "222.0.0.0/8",
-            "223.0.0.0/8",
-            "2400::/12",
+            1, 14, 27, 36, 39, 42, 43, 49, 58, 59, 60, 61, 101, 103, 106, 110, 111, 112, 113, 114,
+            115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 133, 150, 153, 163, 175,
+            180, 182, 183, 202, 203, 210, 211, 218, 219, 220, 221, 222, 223,
+        ],
+    ),
+    (LACNIC, &[177, 179, 181, 186, 187, 189, 190, 191, 200, 201]),
+    (AFRINIC, &[41, 102, 105, 154, 196, 197]),
+];
+
+/// IANA's IPv6 unicast assignments to the RIRs, as `ipv6.json` lists them.
+const BUILTIN_V6: &[(&str, &[&str])] = &[
+    (
+        ARIN,
+        &[
+            "2001:400::/23",
+            "2001:1800::/23",
+            "2001:4800::/23",
+            "2600::/12",
+            "2610::/23",
+            "2620::/23",
+            "2630::/12",
+        ],
+    ),
+    (
+        RIPE,
+        &[
+            "2001:600::/23",
+            "2001:800::/22",
+            "2001:1400::/22",
+            "2001:1a00::/23",
+            "2001:1c00::/22",
+            "2001:2000::/20",
+            "2001:3000::/21",
+            "2001:3800::/22",
+            "2001:4000::/23",
+            "2001:4600::/23",
+            "2001:4a00::/23",
+            "2001:4c00::/23",
+            "2001:5000::/20",
+            "2003::/18",
+            "2a00::/12",
+            "2a10::/12",
+        ],
+    ),
+    (
+        APNIC,
+        &[
             "2001:200::/23",
+            "2001:c00::/23",
+            "2001:e00::/23",
+            "2001:4400::/23",
+            "2001:8000::/19",
+            "2001:a000::/20",
+            "2001:b000::/20",
+            "2400::/12",
         ],
     ),
-    (
-        LACNIC,
-        &[
-            "177.0.0.0/8",
-            "179.0.0.0/8",
-            "181.0.0.0/8",
-            "186.0.0.0/8",
-            "187.0.0.0/8",
-            "189.0.0.0/8",
-            "190.0.0.0/8",
-            "191.0.0.0/8",
-            "200.0.0.0/8",
-            "201.0.0.0/8",
-            "2800::/12",
-            "2001:1200::/23",
-        ],
-    ),
-    (
-        AFRINIC,
-        &[
-            "41.0.0.0/8",
-            "102.0.0.0/8",
-            "105.0.0.0/8",
-            "154.0.0.0/8",
-            "196.0.0.0/8",
-            "197.0.0.0/8",
-            "2c00::/12",
-            "2001:4200::/23",
-        ],
-    ),
+    (LACNIC, &["2001:1200::/23", "2800::/12"]),
+    (AFRINIC, &["2001:4200::/23", "2c00::/12"]),
 ];
 
 impl Bootstrap {
-    /// The copy shipped in the binary (a subset, see [`BUILTIN`]).
+    /// The copy shipped in the binary ([`BUILTIN_V4`], [`BUILTIN_V6`]): every address
+    /// IANA has given to a registry has one, fetched copy or not.
     pub fn builtin() -> Bootstrap {
         let mut b = Bootstrap::default();
-        for (url, prefixes) in BUILTIN {
+        for (url, firsts) in BUILTIN_V4 {
+            for &a in *firsts {
+                let net = ipnet::Ipv4Net::new(Ipv4Addr::new(a, 0, 0, 0), 8);
+                if let Ok(net) = net {
+                    b.entries.push((IpNet::V4(net), (*url).to_owned()));
+                }
+            }
+        }
+        for (url, prefixes) in BUILTIN_V6 {
             for p in *prefixes {
                 if let Ok(net) = p.parse() {
                     b.entries.push((net, (*url).to_owned()));
@@ -207,6 +133,27 @@ impl Bootstrap {
         }
         b.sort();
         b
+    }
+
+    /// A fetched copy over the built-in one: the fetched files win wherever they list a
+    /// prefix, the built-in copy answers for what they lack (a family whose file was
+    /// unusable, a block missing from a truncated file).
+    pub fn from_stored(stored: &StoredBootstrap) -> Bootstrap {
+        let mut fetched = Bootstrap::default();
+        for body in [&stored.ipv4, &stored.ipv6].into_iter().flatten() {
+            // An unusable file adds nothing; the built-in copy covers its family.
+            let _ = fetched.add_json(body.as_bytes());
+        }
+        fetched.over(Bootstrap::builtin())
+    }
+
+    /// `self` with `lower` beneath it: `lower` answers only for addresses no prefix of
+    /// `self` covers.
+    pub fn over(mut self, lower: Bootstrap) -> Bootstrap {
+        // Tiers one after the other, each sorted: the first tier that matches answers.
+        self.fallback.extend(lower.entries);
+        self.fallback.extend(lower.fallback);
+        self
     }
 
     /// Adds the services of one bootstrap file (`ipv4.json` or `ipv6.json`):
@@ -269,17 +216,23 @@ impl Bootstrap {
         let ip = ip.to_canonical();
         self.entries
             .iter()
+            .chain(&self.fallback)
             .find(|(net, _)| net.contains(&ip))
             .map(|(_, url)| url.as_str())
     }
 
-    /// Number of prefixes known.
+    /// Every (prefix, base URL) above the fallback, longest prefix first.
+    pub fn entries(&self) -> impl Iterator<Item = (&IpNet, &str)> {
+        self.entries.iter().map(|(net, url)| (net, url.as_str()))
+    }
+
+    /// Number of prefixes known, fallback included.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() + self.fallback.len()
     }
 
     /// Whether no prefix is known.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 }

@@ -5,7 +5,9 @@ use std::io::Read;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::{rdap, Bootstrap, Config, WhoisError, WhoisInfo};
+use super::cache::StoredBootstrap;
+use super::{legacy, rdap, Bootstrap, Config, WhoisError, WhoisInfo};
+use crate::parse::UnixTime;
 
 /// An HTTP agent plus the bootstrap it routes by.
 pub struct Client {
@@ -40,31 +42,74 @@ impl Client {
         self.bootstrap.base_for(ip)
     }
 
-    /// Replaces the bootstrap with a fresh one from `config.bootstrap_url`
-    /// (`ipv4.json` and `ipv6.json`); on any failure the current one is kept.
-    pub fn refresh_bootstrap(&mut self) -> Result<(), WhoisError> {
-        let Some(url) = self.config.bootstrap_url.clone() else {
-            return Ok(());
-        };
-        let mut fresh = Bootstrap::default();
-        for file in ["ipv4.json", "ipv6.json"] {
-            let deadline = Instant::now() + self.config.deadline;
-            let body = self.get(&format!("{url}{file}"), "application/json", deadline)?;
-            fresh.add_json(&body)?;
-        }
-        self.bootstrap = fresh;
-        Ok(())
+    /// Uses `bootstrap` from now on.
+    pub fn set_bootstrap(&mut self, bootstrap: Bootstrap) {
+        self.bootstrap = bootstrap;
     }
 
-    /// Asks the registry for `ip` about the network holding it. Private and reserved
-    /// addresses are refused without any connection.
+    /// Fetches `ipv4.json` and `ipv6.json` from `config.bootstrap_url` and routes by
+    /// them, over the built-in copy. A file that fails or lists no usable service is
+    /// left out (the built-in copy answers for its family); only when both are
+    /// unusable is this an error, and the current bootstrap is kept. Returns what was
+    /// fetched, for the disk cache; `Ok(None)` when no URL is configured.
+    pub fn refresh_bootstrap(
+        &mut self,
+        now: UnixTime,
+    ) -> Result<Option<StoredBootstrap>, WhoisError> {
+        let Some(url) = self.config.bootstrap_url.clone() else {
+            return Ok(None);
+        };
+        let mut last_error = None;
+        let mut fetch = |file: &str| match self.fetch_bootstrap_file(&format!("{url}{file}")) {
+            Ok(body) => Some(body),
+            Err(e) => {
+                last_error = Some(e);
+                None
+            }
+        };
+        let (ipv4, ipv6) = (fetch("ipv4.json"), fetch("ipv6.json"));
+        if ipv4.is_none() && ipv6.is_none() {
+            return Err(last_error.unwrap_or(WhoisError::NoRegistry));
+        }
+        let stored = StoredBootstrap {
+            url,
+            fetched_at: now,
+            ipv4,
+            ipv6,
+        };
+        self.bootstrap = Bootstrap::from_stored(&stored);
+        Ok(Some(stored))
+    }
+
+    /// One bootstrap file's body, if it is UTF-8 with at least one usable service.
+    fn fetch_bootstrap_file(&self, url: &str) -> Result<String, WhoisError> {
+        let deadline = Instant::now() + self.config.deadline;
+        let body = self.get(url, "application/json", deadline)?;
+        Bootstrap::default().add_json(&body)?;
+        String::from_utf8(body).map_err(|e| WhoisError::BadAnswer(e.to_string()))
+    }
+
+    /// Asks the registry for `ip` about the network holding it: RDAP, then legacy
+    /// whois if RDAP gave no answer (see [`falls_back`]), both within one deadline.
+    /// Private and reserved addresses are refused without any connection. When both
+    /// fail, the error is RDAP's.
     pub fn lookup(&self, ip: IpAddr) -> Result<WhoisInfo, WhoisError> {
         if !crate::table::is_public(ip) {
             return Err(WhoisError::NotPublic);
         }
+        let deadline = Instant::now() + self.config.deadline;
+        let rdap = self.lookup_rdap(ip, deadline);
+        match (rdap, &self.config.whois_server) {
+            (Err(e), Some(server)) if falls_back(&e) => {
+                legacy::lookup(ip, server, deadline, self.config.request_timeout).map_err(|_| e)
+            }
+            (rdap, _) => rdap,
+        }
+    }
+
+    fn lookup_rdap(&self, ip: IpAddr, deadline: Instant) -> Result<WhoisInfo, WhoisError> {
         let base = self.bootstrap.base_for(ip).ok_or(WhoisError::NoRegistry)?;
         let url = format!("{base}ip/{}", ip.to_canonical());
-        let deadline = Instant::now() + self.config.deadline;
         let body = self.get(&url, "application/rdap+json", deadline)?;
         rdap::parse_ip_network(&body)
     }
@@ -109,6 +154,13 @@ impl Client {
         }
         Ok(body)
     }
+}
+
+/// Whether legacy whois is worth asking after RDAP failed with `e`: not for an
+/// address never looked up, and not when the registry asked us to slow down (its
+/// whois server is the same organisation's).
+pub fn falls_back(e: &WhoisError) -> bool {
+    !matches!(e, WhoisError::NotPublic | WhoisError::RateLimited { .. })
 }
 
 /// Convenience for [`Client::lookup`].

@@ -4,14 +4,19 @@
 //! All network I/O happens on one dedicated thread ([`worker::Worker`]); the loop only
 //! sends requests and receives replies through a `mio::Waker`. The registry for an
 //! address is found from the IANA bootstrap ([`bootstrap`], RFC 9224); the answer is
-//! parsed by [`rdap`]. Legacy whois (port 43) and the SQLite cache are not here yet.
+//! parsed by [`rdap`]. When RDAP fails, [`legacy`] whois (port 43) is asked within
+//! the same deadline. A fetched bootstrap is kept on disk by [`cache`]; answers are
+//! cached in the history file by the engine.
 
 pub mod bootstrap;
+pub mod cache;
 pub mod client;
+pub mod legacy;
 pub mod rdap;
 pub mod worker;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use bootstrap::Bootstrap;
@@ -35,6 +40,9 @@ pub struct WhoisInfo {
     /// The abuse contact's e-mail address.
     pub abuse: Option<String>,
 }
+
+/// Default `[whois] whois_server`: IANA, which refers to the registry's server.
+pub const DEFAULT_WHOIS_SERVER: &str = "whois.iana.org:43";
 
 /// Longest string kept from an answer, in characters.
 pub const MAX_FIELD: usize = 200;
@@ -95,7 +103,7 @@ impl std::error::Error for WhoisError {}
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Folder holding `ipv4.json` and `ipv6.json` (RFC 9224), ending in `/`; `None`
-    /// keeps the built-in subset.
+    /// keeps the built-in copy.
     pub bootstrap_url: Option<String>,
     /// Longest a single HTTP request may take.
     pub request_timeout: Duration,
@@ -109,6 +117,12 @@ pub struct Config {
     pub queue: usize,
     /// Least time between two requests to the same registry.
     pub spacing: Duration,
+    /// Where the fetched bootstrap is kept between runs (`[cache] dir`); `None`: in
+    /// memory only.
+    pub cache_dir: Option<PathBuf>,
+    /// First legacy whois server (`host:port`) asked when RDAP fails; `None`: no
+    /// legacy fallback.
+    pub whois_server: Option<String>,
 }
 
 impl Default for Config {
@@ -121,6 +135,8 @@ impl Default for Config {
             max_redirects: 3,
             queue: 64,
             spacing: Duration::from_millis(500),
+            cache_dir: None,
+            whois_server: Some(DEFAULT_WHOIS_SERVER.to_owned()),
         }
     }
 }

@@ -59,7 +59,7 @@ fn cidr(v: &Value) -> Option<String> {
 }
 
 /// One prefix if `start..=end` is exactly one, else `start - end`.
-fn range_text(start: IpAddr, end: IpAddr) -> String {
+pub(super) fn range_text(start: IpAddr, end: IpAddr) -> String {
     let single = match (start, end) {
         (IpAddr::V4(s), IpAddr::V4(e)) => {
             let mut nets = ipnet::Ipv4Subnets::new(s, e, 0);

@@ -131,6 +131,65 @@ fn bootstrap_longest_prefix_and_builtin() {
 }
 
 #[test]
+fn builtin_knows_the_registry_of_well_known_addresses() {
+    let b = Bootstrap::builtin();
+    let want = [
+        ("8.8.8.8", "https://rdap.arin.net/registry/"),
+        ("1.1.1.1", "https://rdap.apnic.net/"),
+        ("193.0.6.139", "https://rdap.db.ripe.net/"),
+        ("200.160.2.3", "https://rdap.lacnic.net/rdap/"),
+        ("196.216.2.1", "https://rdap.afrinic.net/rdap/"),
+        ("2001:4860::8888", "https://rdap.arin.net/registry/"),
+        ("2a00:1450::1", "https://rdap.db.ripe.net/"),
+        ("2400:cb00::1", "https://rdap.apnic.net/"),
+        ("2800:3f0::1", "https://rdap.lacnic.net/rdap/"),
+        ("2c0f:fb50::1", "https://rdap.afrinic.net/rdap/"),
+        ("2001:67c:2e8::1", "https://rdap.db.ripe.net/"),
+        ("2001:200::1", "https://rdap.apnic.net/"),
+        ("2003:de::1", "https://rdap.db.ripe.net/"),
+        ("2620:fe::fe", "https://rdap.arin.net/registry/"),
+        // Legacy /8s: ARIN's unless another registry administers them.
+        ("17.253.144.10", "https://rdap.arin.net/registry/"),
+        ("25.1.2.3", "https://rdap.db.ripe.net/"),
+        ("133.1.2.3", "https://rdap.apnic.net/"),
+        ("::ffff:41.1.2.3", "https://rdap.afrinic.net/rdap/"),
+    ];
+    for (addr, base) in want {
+        assert_eq!(b.base_for(ip(addr)), Some(base), "{addr}");
+    }
+    assert_eq!(b.base_for(ip("fd00::1")), None, "unique local");
+    assert_eq!(b.base_for(ip("10.1.2.3")), None, "private");
+}
+
+#[test]
+fn builtin_covers_every_public_ipv4_slash_8_once() {
+    let b = Bootstrap::builtin();
+    let mut seen = [0u8; 256];
+    for (net, _) in b.entries() {
+        if let ipnet::IpNet::V4(n) = net {
+            assert_eq!(n.prefix_len(), 8, "{n}");
+            seen[usize::from(n.network().octets()[0])] += 1;
+        }
+    }
+    for a in 0..=255u8 {
+        // Any address of the /8 that is public must have a registry.
+        let public = [[a, 1, 2, 3], [a, 200, 2, 3]]
+            .into_iter()
+            .any(|o| crate::table::is_public(IpAddr::from(o)));
+        let want = u8::from(public);
+        assert_eq!(
+            seen[usize::from(a)],
+            want,
+            "{a}/8 listed {} times",
+            seen[usize::from(a)]
+        );
+        if public {
+            assert!(b.base_for(IpAddr::from([a, 1, 2, 3])).is_some(), "{a}/8");
+        }
+    }
+}
+
+#[test]
 fn redirect_targets() {
     let cur = "https://rdap.example:8443/rdap/ip/1.2.3.4";
     assert_eq!(
@@ -274,16 +333,14 @@ fn test_config() -> Config {
         request_timeout: Duration::from_secs(5),
         deadline: Duration::from_secs(1),
         spacing: Duration::ZERO,
+        whois_server: None,
         ..Config::default()
     }
 }
 
 /// A client sending every IPv4 address to `http://127.0.0.1:port/rdap/`.
 fn client_for(port: u16) -> Client {
-    let mut b = Bootstrap::default();
-    let v4 = format!(r#"{{"services": [[["0.0.0.0/0"], ["http://127.0.0.1:{port}/rdap/"]]]}}"#);
-    b.add_json(v4.as_bytes()).expect("test bootstrap");
-    Client::new(test_config(), b)
+    Client::new(test_config(), client_bootstrap(port))
 }
 
 /// `lookup` on another thread, with a generous outer timeout so a hang fails the test.
@@ -416,7 +473,14 @@ fn worker_end_to_end_with_fresh_bootstrap() {
 
 #[test]
 fn worker_full_queue_drops_without_blocking() {
-    let port = serve(Arc::new(|_, _| Answer::Hang));
+    // The bootstrap sends every address to the server, which then never answers:
+    // the built-in copy (real registries) is never used.
+    let port = serve(Arc::new(|path, port| match path {
+        "/ipv4.json" | "/ipv6.json" => ok(&format!(
+            r#"{{"services": [[["0.0.0.0/0", "::/0"], ["http://127.0.0.1:{port}/rdap/"]]]}}"#
+        )),
+        _ => Answer::Hang,
+    }));
     let mut poll = mio::Poll::new().expect("poll");
     let waker = mio::Waker::new(poll.registry(), mio::Token(1)).expect("waker");
     let config = Config {
@@ -428,9 +492,192 @@ fn worker_full_queue_drops_without_blocking() {
     let results: Vec<Submit> = (1..=8u8)
         .map(|i| worker.request(IpAddr::from([6, 6, 6, i]), false))
         .collect();
-    // 6/8 is in no built-in prefix: no real registry is asked once the bootstrap
-    // fetch fails. The worker holds at most one in hand, one in its queue and one in the channel.
+    // The worker holds at most one in hand, one in its queue and one in the channel.
     assert!(results.contains(&Submit::Full), "{results:?}");
     assert_eq!(results[0], Submit::Queued);
     let _ = poll.poll(&mut mio::Events::with_capacity(1), Some(Duration::ZERO));
+}
+
+#[test]
+fn refresh_keeps_the_builtin_for_an_unusable_file() {
+    let port = serve(Arc::new(|path, port| match path {
+        "/good/ipv4.json" | "/half/ipv4.json" => ok(&format!(
+            r#"{{"services": [[["45.0.0.0/8"], ["http://127.0.0.1:{port}/rdap/"]]]}}"#
+        )),
+        "/half/ipv6.json" => ok(r#"{"services": [[["2001:db8::/32"], ["ftp://nope/"]]]}"#),
+        "/good/ipv6.json" => ok(r#"{"services": [[["2a00::/12"], ["https://v6.example/"]]]}"#),
+        "/bad/ipv4.json" => ok("{\"services\": []}"),
+        "/bad/ipv6.json" => ok("<html>"),
+        _ => Answer::Raw("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into()),
+    }));
+    let config = |folder: &str| Config {
+        bootstrap_url: Some(format!("http://127.0.0.1:{port}/{folder}/")),
+        ..test_config()
+    };
+    let mut client = Client::new(config("half"), Bootstrap::builtin());
+    let stored = client.refresh_bootstrap(1000).expect("ipv4.json is usable");
+    let stored = stored.expect("a URL is configured");
+    assert!(stored.ipv4.is_some() && stored.ipv6.is_none(), "{stored:?}");
+    assert_eq!(stored.fetched_at, 1000);
+    let fake = format!("http://127.0.0.1:{port}/rdap/");
+    assert_eq!(client.registry_for(ip("45.1.2.3")), Some(fake.as_str()));
+    // What the fetched files lack, the built-in copy answers.
+    assert_eq!(
+        client.registry_for(ip("8.8.8.8")),
+        Some("https://rdap.arin.net/registry/")
+    );
+    assert_eq!(
+        client.registry_for(ip("2a00:1450::1")),
+        Some("https://rdap.db.ripe.net/")
+    );
+
+    // Fetched prefixes win over the built-in ones they repeat.
+    let mut client = Client::new(config("good"), Bootstrap::builtin());
+    assert!(client.refresh_bootstrap(1000).is_ok());
+    assert_eq!(
+        client.registry_for(ip("2a00:1450::1")),
+        Some("https://v6.example/")
+    );
+
+    // Neither file usable (or none there): an error, and the current copy stays.
+    for folder in ["bad", "missing"] {
+        let mut client = Client::new(config(folder), client_bootstrap(port));
+        assert!(client.refresh_bootstrap(1000).is_err(), "{folder}");
+        assert_eq!(client.registry_for(ip("9.9.9.9")), Some(fake.as_str()));
+    }
+}
+
+/// Every IPv4 address to `http://127.0.0.1:port/rdap/`.
+fn client_bootstrap(port: u16) -> Bootstrap {
+    let mut b = Bootstrap::default();
+    let v4 = format!(r#"{{"services": [[["0.0.0.0/0"], ["http://127.0.0.1:{port}/rdap/"]]]}}"#);
+    b.add_json(v4.as_bytes()).expect("test bootstrap");
+    b
+}
+
+#[test]
+fn stored_bootstrap_round_trip_and_freshness() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("cache/nethergaze");
+    let stored = cache::StoredBootstrap {
+        url: "http://x/".to_owned(),
+        fetched_at: 1_000_000,
+        ipv4: Some(r#"{"services": [[["45.0.0.0/8"], ["http://x/rdap/"]]]}"#.to_owned()),
+        ipv6: None,
+    };
+    cache::save(&dir, &stored).expect("save");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join(cache::FILE_NAME)), 0o600);
+    let day = 24 * 3600;
+    assert_eq!(
+        cache::load(&dir, "http://x/", 1_000_000 + 6 * day),
+        Some(stored.clone())
+    );
+    assert_eq!(
+        cache::load(&dir, "http://x/", 1_000_000 + 7 * day),
+        None,
+        "stale"
+    );
+    assert_eq!(
+        cache::load(&dir, "http://x/", 999_000),
+        None,
+        "from the future"
+    );
+    assert_eq!(cache::load(&dir, "http://y/", 1_000_000), None, "other URL");
+    let b = Bootstrap::from_stored(&stored);
+    assert_eq!(b.base_for(ip("45.1.1.1")), Some("http://x/rdap/"));
+    assert_eq!(
+        b.base_for(ip("2400:cb00::1")),
+        Some("https://rdap.apnic.net/")
+    );
+    // The built-in copy is beneath, not beside: its /8 doesn't beat a fetched /0.
+    let everything = cache::StoredBootstrap {
+        ipv4: Some(r#"{"services": [[["0.0.0.0/0"], ["http://x/all/"]]]}"#.to_owned()),
+        ..stored.clone()
+    };
+    let b = Bootstrap::from_stored(&everything);
+    assert_eq!(b.base_for(ip("8.8.8.8")), Some("http://x/all/"));
+    assert_eq!(b.base_for(ip("2a00::1")), Some("https://rdap.db.ripe.net/"));
+    // Overwriting works (rename over the old file); a corrupt file is no copy.
+    cache::save(&dir, &stored).expect("save again");
+    std::fs::write(dir.join(cache::FILE_NAME), b"{\"url\": 3").expect("corrupt");
+    assert_eq!(cache::load(&dir, "http://x/", 1_000_000), None);
+    let leftovers = std::fs::read_dir(&dir).expect("list").count();
+    assert_eq!(leftovers, 1, "no temporary file left behind");
+}
+
+/// A port-43 stand-in answering every connection with `answer`; counts connections.
+fn fake_whois(answer: &'static str) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&conns);
+    thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut line = String::new();
+            let _ = BufReader::new(&conn).read_line(&mut line);
+            let _ = (&conn).write_all(answer.as_bytes());
+        }
+    });
+    (addr, conns)
+}
+
+#[test]
+fn legacy_whois_answers_when_rdap_fails() {
+    use std::sync::atomic::Ordering;
+    let port = serve(Arc::new(|path, _| match path {
+        "/rdap/ip/1.0.0.4" => Answer::Raw(
+            "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 42\r\nContent-Length: 0\r\n\r\n".into(),
+        ),
+        "/rdap/ip/1.0.0.2" => ok("{\"name\": oops"),
+        "/rdap/ip/1.0.0.1" => ok(r#"{"name": "FROM-RDAP"}"#),
+        _ => Answer::Raw("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into()),
+    }));
+    let (whois, conns) = fake_whois("netname: FROM-WHOIS\ncountry: AU\n");
+    let client = |server: Option<&str>| {
+        let config = Config {
+            whois_server: server.map(str::to_owned),
+            ..test_config()
+        };
+        Client::new(config, client_bootstrap(port))
+    };
+    let from = |addr| lookup_within(client(Some(&whois)), addr).map(|i| i.network);
+    assert_eq!(from("1.0.0.1"), Ok(Some("FROM-RDAP".into())));
+    assert_eq!(conns.load(Ordering::SeqCst), 0, "RDAP answered: no whois");
+    assert_eq!(
+        from("1.0.0.3"),
+        Ok(Some("FROM-WHOIS".into())),
+        "after a 404"
+    );
+    assert_eq!(
+        from("1.0.0.2"),
+        Ok(Some("FROM-WHOIS".into())),
+        "after bad JSON"
+    );
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+    // The registry asked us to slow down: its whois server is not asked instead.
+    assert_eq!(
+        from("1.0.0.4"),
+        Err(WhoisError::RateLimited {
+            retry_after: Some(42)
+        })
+    );
+    assert_eq!(from("10.0.0.1"), Err(WhoisError::NotPublic));
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+    // No whois server configured: RDAP's error stands.
+    assert_eq!(
+        lookup_within(client(None), "1.0.0.3"),
+        Err(WhoisError::Status(404))
+    );
+    // Both fail: the error is RDAP's.
+    let (mute, _) = fake_whois("% nothing here\n");
+    assert_eq!(
+        lookup_within(client(Some(&mute)), "1.0.0.3"),
+        Err(WhoisError::Status(404))
+    );
 }

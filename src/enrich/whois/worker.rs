@@ -13,7 +13,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::client::MAX_RETRY_AFTER;
-use super::{Bootstrap, Client, Config, WhoisError, WhoisInfo};
+use super::{cache, Bootstrap, Client, Config, WhoisError, WhoisInfo};
+use crate::parse::time;
 
 /// A lookup asked of the worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +50,9 @@ pub struct Worker {
     pending: HashSet<IpAddr>,
 }
 
-/// How often the bootstrap is fetched again, and after a failed fetch.
-const BOOTSTRAP_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long after a failed bootstrap fetch it is tried again (the copy in use, built-in
+/// or from disk, routes meanwhile). A good copy is fetched again after
+/// [`cache::MAX_AGE`].
 const BOOTSTRAP_RETRY: Duration = Duration::from_secs(3600);
 
 impl Worker {
@@ -136,12 +138,7 @@ struct State {
 
 fn run(config: Config, inbox: &Receiver<Request>, outbox: &Sender<Reply>, waker: &mio::Waker) {
     let cap = config.queue.max(1);
-    let mut st = State {
-        client: Client::new(config, Bootstrap::builtin()),
-        queue: Queue::default(),
-        not_before: HashMap::new(),
-        bootstrap_due: Instant::now(),
-    };
+    let mut st = State::new(config);
     loop {
         if st.queue.len() == 0 {
             // Nothing to do: block for the next request; Err means the loop is gone.
@@ -169,17 +166,53 @@ fn run(config: Config, inbox: &Receiver<Request>, outbox: &Sender<Reply>, waker:
 }
 
 impl State {
+    /// Routes by the copy of the bootstrap cached on disk while it is fresh (no fetch
+    /// until it is a week old), else by the built-in one, to be refreshed before the
+    /// first lookup. Nothing is fetched here: a run with nothing to look up connects
+    /// nowhere.
+    fn new(config: Config) -> State {
+        let stored = match (&config.cache_dir, &config.bootstrap_url) {
+            (Some(dir), Some(url)) => cache::load(dir, url, time::now()),
+            _ => None,
+        };
+        let now = Instant::now();
+        let (bootstrap, bootstrap_due) = match stored {
+            Some(s) => (
+                Bootstrap::from_stored(&s),
+                now + s.fresh_for(time::now()).unwrap_or_default(),
+            ),
+            None => (Bootstrap::builtin(), now),
+        };
+        State {
+            client: Client::new(config, bootstrap),
+            queue: Queue::default(),
+            not_before: HashMap::new(),
+            bootstrap_due,
+        }
+    }
+
+    /// Fetches the bootstrap when due and keeps the fetched copy on disk.
+    fn refresh_bootstrap_if_due(&mut self) {
+        if Instant::now() < self.bootstrap_due {
+            return;
+        }
+        let wait = match self.client.refresh_bootstrap(time::now()) {
+            Ok(Some(stored)) => {
+                if let Some(dir) = &self.client.config().cache_dir {
+                    // A read-only or full disk only costs a fetch at the next start.
+                    let _ = cache::save(dir, &stored);
+                }
+                cache::MAX_AGE
+            }
+            Ok(None) => cache::MAX_AGE,
+            Err(_) => BOOTSTRAP_RETRY,
+        };
+        self.bootstrap_due = Instant::now() + wait;
+    }
+
     /// Refreshes the bootstrap when due, waits out the registry's spacing, looks up.
     fn lookup(&mut self, ip: IpAddr) -> Result<WhoisInfo, WhoisError> {
-        if Instant::now() >= self.bootstrap_due {
-            let ok = self.client.refresh_bootstrap().is_ok();
-            let wait = if ok {
-                BOOTSTRAP_MAX_AGE
-            } else {
-                BOOTSTRAP_RETRY
-            };
-            self.bootstrap_due = Instant::now() + wait;
-        }
+        self.refresh_bootstrap_if_due();
         let Some(base) = self.client.registry_for(ip).map(str::to_owned) else {
             return self.client.lookup(ip);
         };

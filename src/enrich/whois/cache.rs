@@ -1,0 +1,89 @@
+//! The fetched IANA bootstrap kept on disk, so a restart within a week asks IANA
+//! nothing: `<cache dir>/rdap-bootstrap.json` (folder 0700, file 0600), written whole
+//! to a temporary file and renamed, so a reader (or a second instance) never sees half
+//! a file. Read and written on the worker thread only.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::parse::UnixTime;
+
+/// The file's name inside the cache folder.
+pub const FILE_NAME: &str = "rdap-bootstrap.json";
+
+/// A stored copy older than this is fetched again (RFC 9224 files change rarely).
+pub const MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Largest cache file read, in bytes: IANA's two files are about 10 KiB together.
+const MAX_FILE: u64 = 4 << 20; // 4 MiB
+
+/// The bootstrap files as fetched, with where and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredBootstrap {
+    /// The `rdap_bootstrap_url` they came from: a copy from another URL is not used.
+    pub url: String,
+    /// When they were fetched.
+    pub fetched_at: UnixTime,
+    /// `ipv4.json`'s body, `None` when that file was unusable.
+    pub ipv4: Option<String>,
+    /// `ipv6.json`'s body, `None` when that file was unusable.
+    pub ipv6: Option<String>,
+}
+
+impl StoredBootstrap {
+    /// How much longer this copy is fresh at `now`; `None` once it is [`MAX_AGE`] old,
+    /// or when it claims to come from the future (a clock set back: fetch again).
+    pub fn fresh_for(&self, now: UnixTime) -> Option<Duration> {
+        let age = u64::try_from(now.checked_sub(self.fetched_at)?).ok()?;
+        MAX_AGE
+            .checked_sub(Duration::from_secs(age))
+            .filter(|d| !d.is_zero())
+    }
+}
+
+/// The copy stored in `dir` for `url`, if there is a readable one that is still fresh
+/// at `now`. Any fault (no file, unreadable, malformed, stale, other URL) is `None`:
+/// the caller fetches a new copy.
+pub fn load(dir: &Path, url: &str, now: UnixTime) -> Option<StoredBootstrap> {
+    let file = fs::File::open(dir.join(FILE_NAME)).ok()?;
+    let mut text = String::new();
+    file.take(MAX_FILE).read_to_string(&mut text).ok()?;
+    let stored: StoredBootstrap = serde_json::from_str(&text).ok()?;
+    (stored.url == url && stored.fresh_for(now).is_some()).then_some(stored)
+}
+
+/// Writes `stored` into `dir`, creating the folder (0700) if needed; the file is 0600.
+pub fn save(dir: &Path, stored: &StoredBootstrap) -> io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let text = serde_json::to_vec(stored).map_err(io::Error::other)?;
+    let tmp = temp_path(dir);
+    let written = write_new(&tmp, &text).and_then(|()| fs::rename(&tmp, dir.join(FILE_NAME)));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp); // best effort: don't leave litter behind
+    }
+    written
+}
+
+/// A name no other instance uses at the same moment.
+fn temp_path(dir: &Path) -> PathBuf {
+    dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()))
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let _ = fs::remove_file(path); // a leftover from a crashed run with our pid
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
