@@ -13,6 +13,7 @@ mod it {
     pub mod harness;
     mod hostile;
     mod nginx;
+    mod readme;
     mod rotation;
     mod sshd;
     mod whois;

@@ -28,8 +28,8 @@ const ROWS: [&str; 9] = [
 const SUSPICIOUS: [&str; 3] = ["185.199.108.153", "91.198.174.192", "64.233.160.5"];
 
 /// A private tmux server (its own socket), killed when dropped.
-struct Tmux {
-    socket: PathBuf,
+pub(super) struct Tmux {
+    pub(super) socket: PathBuf,
 }
 
 impl Tmux {
@@ -39,7 +39,7 @@ impl Tmux {
         cmd
     }
 
-    fn run(&self, args: &[&str]) -> String {
+    pub(super) fn run(&self, args: &[&str]) -> String {
         let out = self.cmd().args(args).output().unwrap();
         assert!(
             out.status.success(),
@@ -49,7 +49,7 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn screen(&self) -> Vec<String> {
+    pub(super) fn screen(&self) -> Vec<String> {
         self.run(&["capture-pane", "-p", "-t", "ng"])
             .lines()
             .map(str::to_owned)
@@ -57,14 +57,14 @@ impl Tmux {
     }
 
     /// Send `keys` (tmux key names, or literal text with `-l`).
-    fn send(&self, keys: &[&str]) {
+    pub(super) fn send(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", "ng"];
         args.extend_from_slice(keys);
         self.run(&args);
     }
 
     /// Waits until the screen satisfies `check`; returns that screen.
-    fn wait_for(&self, what: &str, check: impl Fn(&[String]) -> bool) -> Vec<String> {
+    pub(super) fn wait_for(&self, what: &str, check: impl Fn(&[String]) -> bool) -> Vec<String> {
         let mut last = Vec::new();
         let mut seen = |s: Vec<String>| {
             let ok = check(&s);
@@ -107,7 +107,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-fn skip_without_tmux() -> bool {
+pub(super) fn skip_without_tmux() -> bool {
     if harness::which("tmux").is_some() {
         return false;
     }
@@ -117,7 +117,7 @@ fn skip_without_tmux() -> bool {
     true
 }
 
-fn shell_quote(p: &Path) -> String {
+pub(super) fn shell_quote(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
 }
 
