@@ -302,8 +302,10 @@ impl Dashboard {
             .table
             .rows()
             .filter(|r| !self.suspicious || !m.detector.reasons(r).is_empty())
-            // No whois or GeoIP organisation yet: text matches IP, path, agent.
-            .filter(|r| self.filter.spec.matches(r, m.table, None, end))
+            .filter(|r| {
+                let org = r.org().map(str::as_bytes);
+                self.filter.spec.matches(r, m.table, org, end)
+            })
             .filter(|r| needle.map_or(true, |n| row_has_text(r, m.table, n, &mut ip_text)))
             .collect();
         table::sort_rows(&mut rows, self.sort);
@@ -595,6 +597,9 @@ fn row_has_text(row: &Row, table: &IpTable, needle: &[u8], ip_text: &mut String)
     ip_text.clear();
     let _ = write!(ip_text, "{}", row.ip);
     contains_ignore_case(ip_text.as_bytes(), needle)
+        || row
+            .org()
+            .is_some_and(|org| contains_ignore_case(org.as_bytes(), needle))
         || row.recent.iter().any(|r| {
             contains_ignore_case(table.text(r.path), needle)
                 || contains_ignore_case(table.text(r.user_agent), needle)

@@ -134,6 +134,11 @@ impl Run {
     /// Start it; `env` is put before the command (`VAR=value …`), `args`
     /// after the fixture flags (already quoted).
     fn start(dir: &Path, env: &str, args: &str) -> Run {
+        Run::start_with(dir, env, &format!("--no-whois {args}"))
+    }
+
+    /// [`Run::start`] with whois as the config says (the test's fake registry).
+    fn start_with(dir: &Path, env: &str, args: &str) -> Run {
         let tmux = Tmux {
             socket: dir.join("tmux.sock"),
         };
@@ -147,7 +152,7 @@ impl Run {
         let script =
             format!(
             "stty -g > {before}; HOME={home} XDG_CONFIG_HOME={home} {env} {bin} --log-path {log} \
-             --from-start --no-auth-log --proc-root {proc} --no-geoip --no-whois {history} \
+             --from-start --no-auth-log --proc-root {proc} --no-geoip {history} \
              {args}; echo $? > {rc}; stty -g > {after}; exec sleep 600",
             // `--no-history` unless the test gives its own file.
             history = if args.contains("--history-db") { "" } else { "--no-history" },
@@ -446,4 +451,58 @@ fn hooks_block_assist_and_the_filter_modal_in_tmux() {
         )
         .unwrap();
     assert_eq!(logged, 1, "the block command was recorded in history");
+}
+
+/// Once RDAP has answered for the selected address (`w`), block assist offers its
+/// whois network as a third scope (`s` cycles to it), with the command for the CIDR.
+#[test]
+fn block_assist_offers_the_whois_network_once_known() {
+    if skip_without_tmux() {
+        return;
+    }
+    let dir = harness::tempdir();
+    let bin = fake_firewall(dir.path());
+    let path = format!("PATH={}:\"$PATH\"", shell_quote(&bin));
+    let rdap = super::whois::fake_rdap();
+    let config = super::whois::config_with(dir.path(), &rdap.base, true);
+    let run = Run::start_with(
+        dir.path(),
+        &path,
+        &format!("--config {}", shell_quote(&config)),
+    );
+    let tmux = &run.tmux;
+    tmux.wait_for("every fixture IP", |s| table_ips(s).len() == ROWS.len());
+    select(tmux, "45.33.32.156");
+    tmux.send(&["-l", "w"]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the whois answer in the drill-down", |s| {
+        has(s, "LINODE-US")
+    });
+    tmux.send(&["Escape"]);
+    // Without GeoIP, the row's CC and Organization come from whois.
+    let screen = tmux.wait_for("the drill-down to close", |s| !has(s, "LINODE-US"));
+    let row = screen
+        .iter()
+        .find(|l| l.starts_with(" 45.33.32.156"))
+        .unwrap();
+    assert!(row.contains(" US ") && row.contains("Akamai"), "{row}");
+    tmux.send(&["-l", "b"]);
+    tmux.wait_for("block assist", |s| {
+        has(s, "ufw prepend deny from 45.33.32.156")
+    });
+    tmux.send(&["-l", "s"]);
+    tmux.wait_for("the /24 scope", |s| {
+        has(s, "ufw prepend deny from 45.33.32.0/24")
+    });
+    tmux.send(&["-l", "s"]);
+    let screen = tmux.wait_for("the whois network scope", |s| {
+        has(s, "ufw prepend deny from 45.33.0.0/17")
+    });
+    assert!(
+        has(&screen, "whois network 45.33.0.0/17"),
+        "{}",
+        screen.join("\n")
+    );
+    tmux.send(&["Escape"]);
+    run.quit();
 }

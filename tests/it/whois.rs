@@ -15,9 +15,9 @@ const CLIENT: &str = "45.33.32.156";
 
 /// A fake IANA + RDAP server on loopback: its bootstrap sends every address to itself,
 /// so no real registry is ever asked. Records each request's path.
-struct FakeRdap {
+pub(super) struct FakeRdap {
     /// `http://127.0.0.1:PORT/`, the `rdap_bootstrap_url`.
-    base: String,
+    pub(super) base: String,
     seen: Arc<AtomicUsize>,
     paths: Arc<Mutex<Vec<String>>>,
 }
@@ -49,7 +49,7 @@ enum Reply {
 type Handler = dyn Fn(&str, &str) -> Reply + Send + Sync;
 
 /// The bootstrap files, [`RDAP_ANSWER`] for [`CLIENT`], 404 for the rest.
-fn fake_rdap() -> FakeRdap {
+pub(super) fn fake_rdap() -> FakeRdap {
     fake_rdap_with(|path, _| match path {
         "/rdap/ip/45.33.32.156" => json(RDAP_ANSWER),
         _ => Reply::Http("404 Not Found", String::new(), "{}".into()),
@@ -159,7 +159,7 @@ const RDAP_ANSWER: &str = r#"{
 /// A config file in `dir` pointing RDAP at `base` and legacy whois at a closed
 /// loopback port (so a failed RDAP lookup never reaches the real whois.iana.org),
 /// with its cache folder in `dir`.
-fn config_with(dir: &Path, base: &str, enabled: bool) -> std::path::PathBuf {
+pub(super) fn config_with(dir: &Path, base: &str, enabled: bool) -> std::path::PathBuf {
     let closed = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -5,7 +5,7 @@
 use super::draw::Pen;
 use super::{contains_ignore_case, Dashboard, Model, Panel};
 use crate::parse::AuthKind;
-use crate::table::{Activity, ActivityKind, IpTable};
+use crate::table::{Activity, ActivityKind, IpTable, Row};
 use crate::ui::filter::EventView;
 use crate::ui::{Grid, Rect};
 
@@ -70,7 +70,7 @@ fn shows(d: &Dashboard, m: &Model<'_>, a: &Activity) -> bool {
     if !d
         .filter
         .spec
-        .matches_event(&event_view(a, m.table), row, end)
+        .matches_event(&event_view(a, m.table, row), row, end)
     {
         return false;
     }
@@ -82,8 +82,8 @@ fn shows(d: &Dashboard, m: &Model<'_>, a: &Activity) -> bool {
 
 /// A log entry as the structured filter sees it. An sshd event has no
 /// status (it never passes a status filter); its user name stands as the
-/// text a free-text filter searches.
-fn event_view<'t>(a: &Activity, table: &'t IpTable) -> EventView<'t> {
+/// text a free-text filter searches, and its address's organisation too.
+fn event_view<'t>(a: &Activity, table: &'t IpTable, row: Option<&'t Row>) -> EventView<'t> {
     let (status, path, user_agent) = match a.kind {
         ActivityKind::Http {
             status,
@@ -98,7 +98,7 @@ fn event_view<'t>(a: &Activity, table: &'t IpTable) -> EventView<'t> {
         status,
         path,
         user_agent,
-        org: None,
+        org: row.and_then(Row::org).map(str::as_bytes),
     }
 }
 

@@ -334,16 +334,14 @@ fn draw_cell(
             );
             return;
         }
+        // GeoIP first; whois fills in what it lacks.
         Col::Cc => row
             .geo
             .as_ref()
             .and_then(|g| g.country.clone())
+            .or_else(|| row.whois.as_ref().and_then(|w| w.country.clone()))
             .unwrap_or_else(dash),
-        Col::Org => row
-            .geo
-            .as_ref()
-            .and_then(|g| g.org.clone())
-            .unwrap_or_else(dash),
+        Col::Org => row.org().map_or_else(dash, str::to_owned),
         Col::Hx => m
             .history
             .and_then(|h| h.lookup(row.ip).ok().flatten())

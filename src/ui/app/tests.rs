@@ -1631,6 +1631,50 @@ fn a_missing_geoip_database_is_a_note_in_the_header_and_stats() {
 }
 
 #[test]
+fn whois_fills_cc_and_organization_and_text_filters_match_it() {
+    use crate::enrich::whois::WhoisInfo;
+    let mut f = Fixture::new();
+    let ip: IpAddr = "45.33.32.156".parse().unwrap();
+    f.table.get_mut(ip).unwrap().whois = Some(Box::new(WhoisInfo {
+        network: Some("LINODE-US".into()),
+        org: Some("Akamai Technologies".into()),
+        country: Some("US".into()),
+        ..WhoisInfo::default()
+    }));
+    let mut d = dashboard();
+    let lines = screen(&mut d, &f, 200, 45);
+    let row = lines
+        .iter()
+        .find(|l| l.trim_start_matches(['!', ' ']).starts_with("45.33.32.156"))
+        .unwrap();
+    assert!(row.contains(" US ") && row.contains("Akamai"), "{row}");
+    // The quick filter finds the address by its organisation...
+    keys(&mut d, &f, &[Key::Char('/')]);
+    type_text(&mut d, &f, "akamai");
+    keys(&mut d, &f, &[Key::Enter]);
+    let rows = table_rows(&screen(&mut d, &f, 200, 45));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("45.33.32.156"));
+    // ...and so does the structured filter's text, in both panels.
+    keys(&mut d, &f, &[Key::Char('/'), Key::Ctrl('u'), Key::Enter]);
+    let tabs = [Key::Tab; 5]; // states, status, req/min, allow, deny, then text
+    keys(&mut d, &f, &[Key::Char('f')]);
+    keys(&mut d, &f, &tabs);
+    type_text(&mut d, &f, "technologies");
+    keys(&mut d, &f, &[Key::Enter]);
+    let lines = screen(&mut d, &f, 200, 45);
+    let rows = table_rows(&lines);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("45.33.32.156"), "{rows:?}");
+    let log = activity_lines(&lines);
+    assert!(
+        !log.is_empty() && log.iter().all(|l| l.contains("45.33.32.156")),
+        "{}",
+        lines.join("\n")
+    );
+}
+
+#[test]
 fn history_fills_hx_and_the_drill_down() {
     use crate::store::{History, SessionRow};
     let f = Fixture::new();
