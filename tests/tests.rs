@@ -14,6 +14,7 @@ mod it {
     mod hostile;
     mod nginx;
     mod rotation;
+    mod ship;
     mod sshd;
     mod whois;
 }

@@ -19,31 +19,8 @@ use crate::table::{service_name, Row, RECENT_REQUESTS};
 use crate::ui::sanitize::text_width;
 use crate::ui::{Grid, Rect, Style};
 
-/// Every binding, as (keys, what), in help order.
-pub(super) const BINDINGS: [(&str, &str); 19] = [
-    ("q", "quit"),
-    ("Tab / Shift+Tab", "switch panel (IP table, activity log)"),
-    ("↑ ↓  j k", "move the cursor, or scroll the log"),
-    ("PgUp PgDn", "move a page"),
-    ("Home End", "first / last row (End: follow the log)"),
-    ("Enter", "drill down into the selected IP"),
-    (
-        "s",
-        "sort by connections, requests, bytes, auth, services, IP",
-    ),
-    ("w", "whois lookup for the selected IP now"),
-    ("r", "refresh all data now"),
-    ("/", "quick text filter: IP, path, user agent"),
-    ("f", "structured filter"),
-    ("!", "suspicious mode (again: restore the filters)"),
-    ("c", "copy the selected IP (OSC 52)"),
-    ("b", "block assist for the selected IP"),
-    ("1 … 9", "custom hooks (below)"),
-    ("?", "this help"),
-    ("Esc", "close any modal"),
-    ("Ctrl+Z", "suspend (fg to come back)"),
-    ("Ctrl+C", "quit"),
-];
+/// The bindings table, shared with the man page.
+pub(super) use crate::ui::bindings::BINDINGS;
 
 pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>) {
     let t = d.theme;
