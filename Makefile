@@ -10,9 +10,18 @@ RUN_ARGS     ?=
 # Extra flags for `make bench-dashboard`, e.g. BENCH_ARGS="--rates 100,1000 --secs 10".
 BENCH_ARGS   ?=
 
+MUSL_BIN     := target/$(MUSL_TARGET)/release/nethergaze
+# SQLite extensions and APIs nethergaze does not use (full-text search, R-tree,
+# JSON, deprecated and shared-cache APIs), left out of the static build to keep
+# it under 5 MiB. The history database uses none of them (tests/static-smoke.sh).
+STATIC_SQLITE_FLAGS := -USQLITE_ENABLE_FTS3 -USQLITE_ENABLE_FTS3_PARENTHESIS \
+	-USQLITE_ENABLE_FTS5 -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_DBSTAT_VTAB \
+	-USQLITE_ENABLE_STAT4 -USQLITE_SOUNDEX -USQLITE_ENABLE_COLUMN_METADATA \
+	-DSQLITE_OMIT_JSON -DSQLITE_OMIT_DEPRECATED -DSQLITE_OMIT_SHARED_CACHE
+
 FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
 
-.PHONY: run test bench bench-compare bench-dashboard fuzz static
+.PHONY: run test bench bench-compare bench-dashboard fuzz static test-static
 
 run:
 	$(CARGO) build --release
@@ -48,8 +57,32 @@ fuzz:
 		cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS); \
 	done
 
-# A fully static binary (musl; rusqlite's bundled SQLite is built with musl-gcc).
+# A fully static binary (musl; rusqlite's bundled SQLite is built with musl-gcc):
+# target/x86_64-unknown-linux-musl/release/nethergaze, at most 5 MiB. Installs the
+# musl target and musl-tools when missing (or says the command to run).
 static:
-	rustup target add $(MUSL_TARGET)
-	$(CARGO) build --release --target $(MUSL_TARGET)
-	@echo "built target/$(MUSL_TARGET)/release/nethergaze"
+	@rustup target list --installed 2>/dev/null | grep -qx '$(MUSL_TARGET)' || { \
+		command -v rustup >/dev/null || { \
+			echo "make static: the $(MUSL_TARGET) target needs rustup; run:" >&2; \
+			echo "  curl -sSf https://sh.rustup.rs | sh -s -- -y && rustup target add $(MUSL_TARGET)" >&2; \
+			exit 1; }; \
+		echo "rustup target add $(MUSL_TARGET)"; rustup target add $(MUSL_TARGET); }
+	@command -v musl-gcc >/dev/null || { \
+		if [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then \
+			echo "apt-get install musl-tools"; \
+			apt-get install -y -qq --no-install-recommends musl-tools >/dev/null || \
+			{ apt-get update -qq && apt-get install -y -qq --no-install-recommends musl-tools >/dev/null; }; \
+		else \
+			echo "make static: musl-gcc is missing; run: sudo apt-get install musl-tools" >&2; \
+			exit 1; \
+		fi; }
+	LIBSQLITE3_FLAGS="$(STATIC_SQLITE_FLAGS)" $(CARGO) build --release --target $(MUSL_TARGET)
+	@echo "built $(MUSL_BIN): $$(stat -c %s $(MUSL_BIN)) bytes"
+
+# `make static`, then what CI checks on it: the smoke test (statically linked,
+# <= 5 MiB, `--once --json` right under `env -i` and, as root, in an empty
+# chroot), then the headless integration tests run against the static binary.
+test-static: static
+	tests/static-smoke.sh $(MUSL_BIN)
+	NETHERGAZE_TEST_BIN=$(abspath $(MUSL_BIN)) $(CARGO) test --test tests -- \
+		it::fixtures it::hostile it::enrich it::whois it::demo it::ship

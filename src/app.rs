@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
+use crate::cli::{self, generate};
 use crate::config::{self, Config, Invocation, Mode};
 use crate::engine::Engine;
 use crate::event_loop::EventLoop;
@@ -18,6 +19,9 @@ const EXIT_USAGE: u8 = 2;
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let env = |key: &str| std::env::var(key).ok();
     let args: Vec<OsString> = args.into_iter().collect();
+    if let Some(code) = generate_if_asked(&args) {
+        return code;
+    }
     match config::load(args.clone(), &env) {
         Ok(Invocation::Help(text)) | Ok(Invocation::Version(text)) => {
             println!("{}", text.trim_end());
@@ -37,6 +41,33 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             eprintln!("{e}");
             ExitCode::from(EXIT_USAGE)
         }
+    }
+}
+
+/// `--generate KIND` prints the man page or a completion script, without
+/// reading any config file (it documents the program, not this machine).
+/// `None` when not asked, or when `--help` / `--version` win, or when the
+/// arguments do not parse (`config::load` reports that).
+fn generate_if_asked(args: &[OsString]) -> Option<ExitCode> {
+    let raw = cli::parse(args.iter().cloned()).ok()?;
+    if raw.help || raw.version {
+        return None;
+    }
+    let kind = match generate::Kind::from_name(&raw.generate?) {
+        Ok(kind) => kind,
+        Err(e) => {
+            eprintln!("{e}");
+            return Some(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let text = generate::render(kind);
+    match io::stdout().lock().write_all(text.as_bytes()) {
+        // `--generate man | head` is not a failure.
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!("nethergaze: cannot write the {}: {e}", kind.name());
+            Some(ExitCode::from(EXIT_USAGE))
+        }
+        _ => Some(ExitCode::SUCCESS),
     }
 }
 

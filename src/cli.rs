@@ -3,8 +3,10 @@
 //! Nothing here touches the file system or the environment, and values are
 //! kept as given: `config.rs` validates them together with the config file
 //! and the environment (as ripgrep's lowargs / hiargs). Every flag the parser
-//! knows comes from [`FLAGS`], the same table that renders `--help` (and,
-//! later, the man page and shell completions), so the three cannot drift.
+//! knows comes from [`FLAGS`], the same table that renders `--help`, the man
+//! page and the shell completions ([`generate`]), so they cannot drift.
+
+pub mod generate;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -22,7 +24,7 @@ pub enum Group {
     Display,
     /// GeoIP, whois and history.
     Enrichment,
-    /// The config file, help and version.
+    /// The config file, help, version and `--generate`.
     Config,
 }
 
@@ -74,6 +76,7 @@ pub enum FlagId {
     Color,
     Help,
     Version,
+    Generate,
 }
 
 /// One flag: everything the parser, `--help`, the man page and the shell
@@ -127,6 +130,43 @@ const fn valued(
         repeatable: false,
         group,
         help,
+    }
+}
+
+/// What a flag's value is, for shell completion: derived from the value's
+/// name in [`FLAGS`] so a new flag completes sensibly without a new field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A switch: no value.
+    None,
+    /// One of [`Flag::choices`].
+    Choice,
+    /// A file path or a glob of files.
+    File,
+    /// A directory.
+    Dir,
+    /// A network interface name.
+    Interface,
+    /// Free text or a number: nothing to offer.
+    Free,
+}
+
+impl Flag {
+    /// How a shell should complete this flag's value.
+    pub fn value_kind(&self) -> ValueKind {
+        let Some(name) = self.value else {
+            return ValueKind::None;
+        };
+        if !self.choices.is_empty() {
+            return ValueKind::Choice;
+        }
+        match name {
+            "PATH" | "GLOB" => ValueKind::File,
+            "DIR" => ValueKind::Dir,
+            "IFACE" => ValueKind::Interface,
+            // Numbers and durations (the unit tests keep this list closed).
+            _ => ValueKind::Free,
+        }
     }
 }
 
@@ -306,7 +346,42 @@ pub const FLAGS: &[Flag] = &[
             "Print the version and exit",
         )
     },
+    Flag {
+        choices: generate::KINDS,
+        ..valued(
+            FlagId::Generate,
+            "generate",
+            "KIND",
+            Group::Config,
+            "Print the man page or a shell completion script and exit (KIND: man, \
+             complete-bash, complete-zsh, complete-fish)",
+        )
+    },
 ];
+
+/// The `NETHERGAZE_*` environment variables the config reads, as (name, what
+/// it sets): the `--help` footer and the man page's ENVIRONMENT list them.
+pub const ENV_VARS: [(&str, &str); 7] = [
+    ("NETHERGAZE_LOG_PATH", "access log glob(s), like --log-path"),
+    ("NETHERGAZE_LOG_FORMAT", "like --log-format"),
+    ("NETHERGAZE_INTERFACE", "like --interface"),
+    (
+        "NETHERGAZE_GEOIP_ENABLED",
+        "boolean; false is like --no-geoip",
+    ),
+    (
+        "NETHERGAZE_WHOIS_ENABLED",
+        "boolean; false is like --no-whois",
+    ),
+    ("NETHERGAZE_GEOIP_CITY_DB", "GeoIP city database path"),
+    ("NETHERGAZE_GEOIP_ASN_DB", "GeoIP ASN database path"),
+];
+
+/// How the environment's booleans are spelled.
+pub const ENV_BOOLEANS: &str = "1/true/yes/on or 0/false/no/off";
+
+/// The order in which settings override each other.
+pub const PRECEDENCE: &str = "flags > NETHERGAZE_* environment > config file > defaults";
 
 /// Raw flags as given on the command line; `None` / empty when absent.
 /// Values are not validated here.
@@ -335,6 +410,7 @@ pub struct RawArgs {
     pub color: Option<String>,
     pub help: bool,
     pub version: bool,
+    pub generate: Option<String>,
 }
 
 /// Parses argv (the program name first, as `std::env::args_os()` gives it).
@@ -427,6 +503,7 @@ fn store(raw: &mut RawArgs, flag: &Flag, value: Option<OsString>) -> Result<(), 
         FlagId::Color => raw.color = text()?,
         FlagId::Help => raw.help = true,
         FlagId::Version => raw.version = true,
+        FlagId::Generate => raw.generate = text()?,
     }
     Ok(())
 }
@@ -468,12 +545,14 @@ pub fn help_text() -> String {
             push_wrapped(&mut out, &left, flag.help);
         }
     }
-    out.push_str(
-        "\nPrecedence: flags > NETHERGAZE_* environment > config file > defaults.\n\
-         Environment: NETHERGAZE_LOG_PATH, NETHERGAZE_LOG_FORMAT, NETHERGAZE_INTERFACE,\n\
-         NETHERGAZE_GEOIP_ENABLED, NETHERGAZE_WHOIS_ENABLED, NETHERGAZE_GEOIP_CITY_DB,\n\
-         NETHERGAZE_GEOIP_ASN_DB (booleans: 1/true/yes/on or 0/false/no/off).\n",
+    out.push('\n');
+    push_wrapped(&mut out, "", &format!("Precedence: {PRECEDENCE}."));
+    let names: Vec<&str> = ENV_VARS.iter().map(|(name, _)| *name).collect();
+    let env = format!(
+        "Environment: {} (booleans: {ENV_BOOLEANS}).",
+        names.join(", ")
     );
+    push_wrapped(&mut out, "", &env);
     out
 }
 

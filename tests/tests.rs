@@ -15,6 +15,7 @@ mod it {
     mod nginx;
     mod readme;
     mod rotation;
+    mod ship;
     mod sshd;
     mod whois;
 }

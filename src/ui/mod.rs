@@ -7,6 +7,7 @@
 //! appends the bytes to send to the terminal.
 
 pub mod app;
+pub mod bindings;
 pub mod cell;
 pub mod diff;
 pub mod filter;

@@ -19,31 +19,8 @@ use crate::table::{service_name, Row, RECENT_REQUESTS};
 use crate::ui::sanitize::text_width;
 use crate::ui::{Grid, Rect, Style};
 
-/// Every binding, as (keys, what), in help order.
-pub(super) const BINDINGS: [(&str, &str); 19] = [
-    ("q", "quit"),
-    ("Tab / Shift+Tab", "switch panel (IP table, activity log)"),
-    ("↑ ↓  j k", "move the cursor, or scroll the log"),
-    ("PgUp PgDn", "move a page"),
-    ("Home End", "first / last row (End: follow the log)"),
-    ("Enter", "drill down into the selected IP"),
-    (
-        "s",
-        "sort by connections, requests, bytes, auth, services, IP",
-    ),
-    ("w", "whois lookup for the selected IP now"),
-    ("r", "refresh all data now"),
-    ("/", "quick text filter: IP, path, user agent"),
-    ("f", "structured filter"),
-    ("!", "suspicious mode (again: restore the filters)"),
-    ("c", "copy the selected IP (OSC 52)"),
-    ("b", "block assist for the selected IP"),
-    ("1 … 9", "custom hooks (below)"),
-    ("?", "this help"),
-    ("Esc", "close any modal"),
-    ("Ctrl+Z", "suspend (fg to come back)"),
-    ("Ctrl+C", "quit"),
-];
+/// The bindings table, shared with the man page.
+pub(super) use crate::ui::bindings::{BINDINGS, IN_MODALS};
 
 pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>) {
     let t = d.theme;
@@ -158,17 +135,12 @@ impl<'g> Lines<'g> {
 fn help(d: &Dashboard, g: &mut Grid, area: Rect, dbip: bool) {
     let t = d.theme;
     let hooks = d.hooks.len().max(1) as u16;
-    let height = BINDINGS.len() as u16 + hooks + 5 + if dbip { 2 } else { 0 };
+    let in_modals = IN_MODALS.len() as u16 + 2;
+    let height = BINDINGS.len() as u16 + hooks + in_modals + 5 + if dbip { 2 } else { 0 };
     let rect = area.centered(80, height);
     let inner = frame(g, rect, " Key bindings ", " Esc close ", t);
     let mut lines = Lines::new(g, inner);
-    for (keys, what) in BINDINGS {
-        if let Some(mut pen) = lines.next() {
-            let pad = 18usize.saturating_sub(text_width(keys));
-            pen.text(keys, t.key()).text(&" ".repeat(pad), Style::new());
-            pen.text(what, Style::new());
-        }
-    }
+    key_lines(&mut lines, &BINDINGS, t);
     lines.text("", Style::new());
     lines.text("Custom hooks ([[actions.hooks]])", t.heading());
     if d.hooks.is_empty() {
@@ -181,9 +153,23 @@ fn help(d: &Dashboard, g: &mut Grid, area: Rect, dbip: bool) {
             pen.bytes(label.as_bytes(), Style::new());
         }
     }
+    lines.text("", Style::new());
+    lines.text("In the modals", t.heading());
+    key_lines(&mut lines, &IN_MODALS, t);
     if dbip {
         lines.text("", Style::new());
         lines.text(crate::app::DBIP_CREDIT, t.faint());
+    }
+}
+
+/// `keys` in the key colour, padded to one column, then what they do.
+fn key_lines(lines: &mut Lines<'_>, table: &[(&str, &str)], t: Theme) {
+    for (keys, what) in table {
+        if let Some(mut pen) = lines.next() {
+            let pad = 18usize.saturating_sub(text_width(keys));
+            pen.text(keys, t.key()).text(&" ".repeat(pad), Style::new());
+            pen.text(what, Style::new());
+        }
     }
 }
 

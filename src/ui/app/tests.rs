@@ -606,7 +606,7 @@ fn help_lists_every_binding_and_the_hooks() {
     let mut d = dashboard();
     keys(&mut d, &f, &[Key::Char('?')]);
     let text = screen(&mut d, &f, 160, 45).join("\n");
-    for (key, what) in modal::BINDINGS {
+    for (key, what) in modal::BINDINGS.iter().chain(&modal::IN_MODALS) {
         assert!(text.contains(key) && text.contains(what), "{key} {what}");
     }
     assert!(text.contains("Custom hooks"));

@@ -1,0 +1,672 @@
+//! `--generate man|complete-bash|complete-zsh|complete-fish`: the man page and
+//! the shell completions, rendered from [`FLAGS`] (the table the parser reads)
+//! and the dashboard's [`BINDINGS`], so neither can drift from the program.
+//!
+//! Every string from those tables is escaped for its target here (roff
+//! specials, shell quotes), so the tables stay plain prose.
+
+use std::fmt::Write as _;
+
+use super::{Flag, Group, ValueKind, ENV_BOOLEANS, ENV_VARS, FLAGS, PRECEDENCE};
+use crate::config::{
+    ConfigError, DEFAULT_ASN_DB, DEFAULT_AUTH_CANDIDATES, DEFAULT_CITY_DB, DEFAULT_LOG_CANDIDATES,
+};
+use crate::ui::bindings::{BINDINGS, IN_MODALS};
+
+/// The values `--generate` accepts, in the order of [`Kind`].
+pub const KINDS: &[&str] = &["man", "complete-bash", "complete-zsh", "complete-fish"];
+
+/// What `--generate` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A man page (roff, `man -l -` reads it).
+    Man,
+    /// A bash completion script (`complete -F`).
+    Bash,
+    /// A zsh completion function (`#compdef`).
+    Zsh,
+    /// fish `complete` commands.
+    Fish,
+}
+
+impl Kind {
+    /// Every kind, in the order of [`KINDS`].
+    pub const ALL: [Kind; 4] = [Kind::Man, Kind::Bash, Kind::Zsh, Kind::Fish];
+
+    /// The name `--generate` takes for this kind.
+    pub fn name(self) -> &'static str {
+        KINDS[self as usize]
+    }
+
+    /// The kind named `name`; anything else is a usage error naming the flag.
+    pub fn from_name(name: &str) -> Result<Kind, ConfigError> {
+        KINDS
+            .iter()
+            .position(|k| *k == name)
+            .map(|i| Kind::ALL[i])
+            .ok_or_else(|| {
+                ConfigError::flag(
+                    "generate",
+                    format!("invalid value `{name}` (use {})", KINDS.join(", ")),
+                )
+            })
+    }
+}
+
+/// The whole text for `kind`, ending in a newline.
+pub fn render(kind: Kind) -> String {
+    match kind {
+        Kind::Man => man(),
+        Kind::Bash => bash(),
+        Kind::Zsh => zsh(),
+        Kind::Fish => fish(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Man page
+
+/// Text made safe for roff: a line may not start with `.` or `'` (control
+/// lines), `\` starts an escape, `-` would become a typographic hyphen (and
+/// break copied flags), quotes would turn curly, and non-ASCII needs a named
+/// glyph for groff without preconv.
+fn roff(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, c) in text.chars().enumerate() {
+        match c {
+            '.' | '\'' if i == 0 => {
+                out.push_str("\\&");
+                out.push(c);
+            }
+            '\\' => out.push_str("\\e"),
+            '-' => out.push_str("\\-"),
+            '\'' => out.push_str("\\(aq"),
+            '`' => out.push_str("\\(ga"),
+            '\n' => out.push(' '),
+            c if c.is_ascii() => out.push(c),
+            c => {
+                let _ = write!(out, "\\[u{:04X}]", u32::from(c));
+            }
+        }
+    }
+    out
+}
+
+fn man() -> String {
+    let mut m = String::new();
+    let version = roff(env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(
+        m,
+        ".TH NETHERGAZE 1 \"\" \"nethergaze {version}\" \"User Commands\""
+    );
+    // No hyphenation (flags and paths must stay copyable), ragged right.
+    m.push_str(".nh\n.ad l\n");
+    m.push_str(".SH NAME\n");
+    let _ = writeln!(m, "nethergaze \\- {}", roff(env!("CARGO_PKG_DESCRIPTION")));
+    man_synopsis(&mut m);
+    man_description(&mut m);
+    man_options(&mut m);
+    man_keys(&mut m);
+    man_files(&mut m);
+    man_environment(&mut m);
+    man_exit_status(&mut m);
+    man_examples(&mut m);
+    m.push_str(".SH SEE ALSO\n\\fBss\\fR(8), \\fBjournalctl\\fR(1), \\fBgoaccess\\fR(1)\n");
+    m
+}
+
+fn man_synopsis(m: &mut String) {
+    m.push_str(
+        ".SH SYNOPSIS\n\
+         .B nethergaze\n[\\fIOPTIONS\\fR]\n.br\n\
+         .B nethergaze\n\\fB\\-\\-once\\fR | \\fB\\-\\-for\\fR \\fIDURATION\\fR \
+         [\\fB\\-\\-json\\fR] [\\fIOPTIONS\\fR]\n.br\n\
+         .B nethergaze \\-\\-generate\n\\fIKIND\\fR\n",
+    );
+}
+
+fn man_description(m: &mut String) {
+    let paragraphs = [
+        "nethergaze joins three views of one Linux server into one table keyed by client \
+         IP, updated in real time: TCP sockets (as ss shows them), HTTP access logs \
+         (nginx, Apache, Caddy) and sshd authentication events. It flags what stands out \
+         (SYN floods, connections without requests, request bursts, scanners, exploit \
+         probes, sshd brute force) and helps the operator act: drill down, whois, copy, \
+         block assist and custom hooks.",
+        "Without --once or --for it draws an interactive dashboard (stdout must be a \
+         terminal). With --once it prints one snapshot and exits; with --for it watches \
+         for a while without a screen, then prints the snapshot. --json prints the \
+         snapshot as JSON Lines.",
+        "It runs one thread that sleeps in the kernel until something happens: new log \
+         lines (inotify), the socket table (netlink sock_diag, or /proc/net/tcp), a key, \
+         a signal. Settings come from, in order of precedence:",
+    ];
+    m.push_str(".SH DESCRIPTION\n");
+    for (i, p) in paragraphs.iter().enumerate() {
+        if i > 0 {
+            m.push_str(".PP\n");
+        }
+        m.push_str(&roff(p));
+        m.push('\n');
+    }
+    let _ = writeln!(m, "{}.", roff(PRECEDENCE));
+}
+
+fn man_options(m: &mut String) {
+    m.push_str(".SH OPTIONS\n");
+    for group in Group::ALL {
+        let _ = writeln!(m, ".SS {}", roff(group.title()));
+        for flag in FLAGS.iter().filter(|f| f.group == group) {
+            let _ = writeln!(m, ".TP\n{}\n{}", man_tag(flag), roff(flag.help));
+        }
+    }
+}
+
+/// `\fB\-h\fR, \fB\-\-help\fR` or `\fB\-\-for\fR \fIDURATION\fR`.
+fn man_tag(flag: &Flag) -> String {
+    let mut tag = String::new();
+    if let Some(c) = flag.short {
+        let _ = write!(tag, "\\fB\\-{}\\fR, ", roff(c.encode_utf8(&mut [0; 4])));
+    }
+    let _ = write!(tag, "\\fB\\-\\-{}\\fR", roff(flag.long));
+    if let Some(value) = flag.value {
+        let _ = write!(tag, " \\fI{}\\fR", roff(value));
+    }
+    tag
+}
+
+fn man_keys(m: &mut String) {
+    m.push_str(".SH KEYS\nIn the dashboard (? shows the same list, with the configured hooks):\n");
+    for (keys, what) in BINDINGS {
+        let _ = writeln!(m, ".TP\n\\fB{}\\fR\n{}", roff(keys), roff(what));
+    }
+    m.push_str(".PP\nIn the modals:\n");
+    for (keys, what) in IN_MODALS {
+        let _ = writeln!(m, ".TP\n\\fB{}\\fR\n{}", roff(keys), roff(what));
+    }
+}
+
+fn man_files(m: &mut String) {
+    let logs = DEFAULT_LOG_CANDIDATES.join(", ");
+    let auth = DEFAULT_AUTH_CANDIDATES.join(", ");
+    let city = format!("{DEFAULT_CITY_DB}, {DEFAULT_ASN_DB}");
+    let entries: [(&str, &str); 7] = [
+        (
+            "$XDG_CONFIG_HOME/nethergaze/config.toml, ~/.nethergaze.toml",
+            "The config file: the first that exists (or --config). Every key is documented \
+             in config.example.toml.",
+        ),
+        (
+            "$XDG_STATE_HOME/nethergaze/history.db",
+            "History and whois cache (SQLite; default under ~/.local/state). \
+             See --history-db and --no-history.",
+        ),
+        (
+            &logs,
+            "Access logs read by default: the first pattern that matches (see --log-path).",
+        ),
+        (
+            &auth,
+            "sshd logs read by default; else journald (see --auth-source).",
+        ),
+        (
+            &city,
+            "GeoIP databases (MaxMind DB format); DB-IP Lite files (dbip-city-lite*.mmdb, \
+             dbip-asn-lite*.mmdb) in the same folder are used when these are missing.",
+        ),
+        (
+            "/proc/net/tcp, /proc/net/tcp6",
+            "The socket table when netlink sock_diag is unavailable (see --proc-root).",
+        ),
+        (
+            "$XDG_CACHE_HOME/nethergaze",
+            "Cache folder (default ~/.cache/nethergaze; [cache] dir in the config).",
+        ),
+    ];
+    m.push_str(".SH FILES\n");
+    for (path, what) in entries {
+        let _ = writeln!(m, ".TP\n\\fI{}\\fR\n{}", roff(path), roff(what));
+    }
+}
+
+fn man_environment(m: &mut String) {
+    m.push_str(".SH ENVIRONMENT\n");
+    for (name, what) in ENV_VARS {
+        let _ = writeln!(m, ".TP\n\\fB{}\\fR\n{}", roff(name), roff(what));
+    }
+    let _ = writeln!(
+        m,
+        ".PP\nBooleans are {}. Flags win over the environment, which wins over the \
+         config file.",
+        roff(ENV_BOOLEANS)
+    );
+    let others = [
+        (
+            "NO_COLOR",
+            "When set and not empty, no colour (unless --color always).",
+        ),
+        ("TERM", "dumb turns colour off (unless --color always)."),
+        (
+            "HOME, XDG_CONFIG_HOME, XDG_STATE_HOME, XDG_CACHE_HOME",
+            "Where the config file, the history database and the cache are looked for \
+             (relative XDG values are ignored).",
+        ),
+        (
+            "SSH_CLIENT, SSH_CONNECTION",
+            "The address you are connected from: block assist refuses to block it.",
+        ),
+        (
+            "TMUX",
+            "Inside tmux, the copy key wraps OSC 52 in tmux's passthrough.",
+        ),
+        (
+            "PATH",
+            "Where journalctl and the firewall tools for block assist (ufw, nft, iptables, \
+             fail2ban-client, cscli) are found (the sbin folders are searched too).",
+        ),
+        (
+            "NETHERGAZE_IP",
+            "Set by nethergaze for custom hooks: the selected address.",
+        ),
+    ];
+    for (name, what) in others {
+        let _ = writeln!(m, ".TP\n\\fB{}\\fR\n{}", roff(name), roff(what));
+    }
+}
+
+fn man_exit_status(m: &mut String) {
+    m.push_str(
+        ".SH EXIT STATUS\n.TP\n0\nSuccess (including \\-\\-help, \\-\\-version and \
+         \\-\\-generate).\n.TP\n2\nA usage or config error, or a start\\-up failure \
+         (unreadable log, no terminal for the dashboard); the message names the flag, \
+         variable or config key.\n",
+    );
+}
+
+fn man_examples(m: &mut String) {
+    let examples: [(&str, &[&str]); 6] = [
+        ("The dashboard on this machine's logs:", &["nethergaze"]),
+        (
+            "nginx virtual hosts, including the lines already there:",
+            &["nethergaze --log-path '/var/log/nginx/*.access.log' --from-start"],
+        ),
+        (
+            "A headless snapshot for cron or a fleet, as JSON Lines:",
+            &["nethergaze --once --json --suspicious"],
+        ),
+        (
+            "Watch five minutes without a screen, then print:",
+            &["nethergaze --for 5m --json"],
+        ),
+        ("Synthetic traffic to try the dashboard:", &["nethergaze --demo"]),
+        (
+            "Install the man page and the completions:",
+            &[
+                "nethergaze --generate man > /usr/local/share/man/man1/nethergaze.1",
+                "nethergaze --generate complete-bash > /etc/bash_completion.d/nethergaze",
+                "nethergaze --generate complete-zsh > /usr/local/share/zsh/site-functions/_nethergaze",
+                "nethergaze --generate complete-fish > ~/.config/fish/completions/nethergaze.fish",
+            ],
+        ),
+    ];
+    m.push_str(".SH EXAMPLES\n");
+    for (i, (what, commands)) in examples.iter().enumerate() {
+        if i > 0 {
+            m.push_str(".PP\n");
+        }
+        let _ = writeln!(m, "{}\n.PP\n.RS 4\n.nf", roff(what));
+        for command in *commands {
+            let _ = writeln!(m, "\\fB{}\\fR", roff(command));
+        }
+        m.push_str(".fi\n.RE\n");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Shell completions
+
+/// The first clause of a flag's help: completion menus want one short line.
+fn short_help(help: &str) -> &str {
+    let end = [" (", "; "]
+        .iter()
+        .filter_map(|sep| help.find(sep))
+        .min()
+        .unwrap_or(help.len());
+    &help[..end]
+}
+
+/// `--log-path` and, when there is one, `-h`.
+fn spellings(flag: &Flag) -> Vec<String> {
+    let mut out = vec![format!("--{}", flag.long)];
+    if let Some(c) = flag.short {
+        out.push(format!("-{c}"));
+    }
+    out
+}
+
+/// Flags whose value completes as `kind`, as a bash `case` pattern.
+fn bash_pattern(kind: ValueKind) -> Option<String> {
+    let names: Vec<String> = FLAGS
+        .iter()
+        .filter(|f| f.value_kind() == kind)
+        .flat_map(spellings)
+        .collect();
+    (!names.is_empty()).then(|| names.join("|"))
+}
+
+fn bash() -> String {
+    let mut s = String::from(
+        "# bash completion for nethergaze (nethergaze --generate complete-bash)\n\
+         _nethergaze() {\n\
+         \x20   local cur prev i=$COMP_CWORD\n\
+         \x20   COMPREPLY=()\n\
+         \x20   cur=${COMP_WORDS[i]}\n\
+         \x20   prev=\n\
+         \x20   # --flag=value: bash splits the words at '=' (COMP_WORDBREAKS).\n\
+         \x20   if [[ $cur == = ]]; then\n\
+         \x20       cur=\n\
+         \x20       prev=${COMP_WORDS[i-1]}\n\
+         \x20   elif (( i > 1 )) && [[ ${COMP_WORDS[i-1]} == = ]]; then\n\
+         \x20       prev=${COMP_WORDS[i-2]}\n\
+         \x20   elif (( i > 0 )); then\n\
+         \x20       prev=${COMP_WORDS[i-1]}\n\
+         \x20   fi\n\
+         \x20   case $prev in\n",
+    );
+    for flag in FLAGS.iter().filter(|f| f.value_kind() == ValueKind::Choice) {
+        let _ = writeln!(
+            s,
+            "        {})\n            COMPREPLY=($(compgen -W '{}' -- \"$cur\"))\n            return 0 ;;",
+            spellings(flag).join("|"),
+            flag.choices.join(" ")
+        );
+    }
+    let actions = [
+        (
+            ValueKind::File,
+            "local IFS=$'\\n'\n            compopt -o filenames 2>/dev/null\n            COMPREPLY=($(compgen -f -- \"$cur\"))",
+        ),
+        (
+            ValueKind::Dir,
+            "local IFS=$'\\n'\n            compopt -o filenames 2>/dev/null\n            COMPREPLY=($(compgen -d -- \"$cur\"))",
+        ),
+        (
+            ValueKind::Interface,
+            "COMPREPLY=($(compgen -W \"$(command ls /sys/class/net 2>/dev/null)\" -- \"$cur\"))",
+        ),
+        (ValueKind::Free, ":"),
+    ];
+    for (kind, action) in actions {
+        if let Some(pattern) = bash_pattern(kind) {
+            let _ = writeln!(
+                s,
+                "        {pattern})\n            {action}\n            return 0 ;;"
+            );
+        }
+    }
+    let words: Vec<String> = FLAGS.iter().flat_map(spellings).collect();
+    let _ = write!(
+        s,
+        "    esac\n    COMPREPLY=($(compgen -W '{}' -- \"$cur\"))\n}}\n\
+         complete -F _nethergaze nethergaze\n",
+        words.join(" ")
+    );
+    s
+}
+
+/// Text for a zsh `_arguments` spec inside single quotes: `'` closes the
+/// quote; `[`, `]`, `:`, `\`, `$` and backquote are special to `_arguments`
+/// (the set clap_complete escapes).
+fn zsh_quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\'' => out.push_str("'\\''"),
+            '[' | ']' | ':' | '\\' | '$' | '`' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn zsh_spec(flag: &Flag) -> String {
+    let desc = zsh_quote(short_help(flag.help));
+    let value = match (flag.value, flag.value_kind()) {
+        (Some(name), ValueKind::Choice) => format!(":{name}:({})", flag.choices.join(" ")),
+        (Some(name), ValueKind::File) => format!(":{name}:_files"),
+        (Some(name), ValueKind::Dir) => format!(":{name}:_files -/"),
+        (Some(name), ValueKind::Interface) => format!(":{name}:_net_interfaces"),
+        (Some(name), _) => format!(":{name}: "),
+        (None, _) => String::new(),
+    };
+    let eq = if flag.value.is_some() { "=" } else { "" };
+    let long = flag.long;
+    match flag.short {
+        Some(c) => format!("'(-{c} --{long})'{{-{c},--{long}{eq}}}'[{desc}]{value}'"),
+        None if flag.repeatable => format!("'*--{long}{eq}[{desc}]{value}'"),
+        None => format!("'--{long}{eq}[{desc}]{value}'"),
+    }
+}
+
+fn zsh() -> String {
+    let mut s = String::from(
+        "#compdef nethergaze\n\
+         # zsh completion for nethergaze (nethergaze --generate complete-zsh)\n\
+         _nethergaze() {\n    _arguments -s -S",
+    );
+    for flag in FLAGS {
+        let _ = write!(s, " \\\n        {}", zsh_spec(flag));
+    }
+    s.push_str("\n}\n_nethergaze \"$@\"\n");
+    s
+}
+
+/// fish single-quoted text: only `'` and `\` need escaping.
+fn fish_quote(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\'', "\\'")
+}
+
+fn fish() -> String {
+    let mut s = String::from(
+        "# fish completion for nethergaze (nethergaze --generate complete-fish)\n\
+         complete -c nethergaze -f\n",
+    );
+    for flag in FLAGS {
+        s.push_str("complete -c nethergaze");
+        if let Some(c) = flag.short {
+            let _ = write!(s, " -s {c}");
+        }
+        let _ = write!(s, " -l {}", flag.long);
+        match flag.value_kind() {
+            ValueKind::None => {}
+            ValueKind::Choice => {
+                let _ = write!(s, " -x -a '{}'", fish_quote(&flag.choices.join(" ")));
+            }
+            ValueKind::File => s.push_str(" -r -F"),
+            ValueKind::Dir => s.push_str(" -x -a '(__fish_complete_directories)'"),
+            ValueKind::Interface => s.push_str(" -x -a '(__fish_print_interfaces)'"),
+            ValueKind::Free => s.push_str(" -x"),
+        }
+        let _ = writeln!(s, " -d '{}'", fish_quote(short_help(flag.help)));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_and_unknown_is_a_usage_error() {
+        for (name, kind) in KINDS.iter().zip(Kind::ALL) {
+            assert_eq!(Kind::from_name(name).unwrap(), kind);
+        }
+        let err = Kind::from_name("complete-tcsh").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "nethergaze: --generate: invalid value `complete-tcsh` \
+             (use man, complete-bash, complete-zsh, complete-fish)"
+        );
+    }
+
+    #[test]
+    fn the_flag_offers_every_kind() {
+        let flag = FLAGS.iter().find(|f| f.long == "generate").unwrap();
+        assert_eq!(flag.choices, KINDS);
+        assert_eq!(flag.value_kind(), ValueKind::Choice);
+    }
+
+    #[test]
+    fn only_numbers_complete_as_free_text() {
+        for flag in FLAGS {
+            if flag.value_kind() == ValueKind::Free {
+                let name = flag.value.unwrap_or("");
+                assert!(
+                    ["SECS", "DURATION"].contains(&name),
+                    "--{}: what should {name} complete as? (see Flag::value_kind)",
+                    flag.long
+                );
+            }
+        }
+    }
+
+    /// The words bash offers for an empty or `-` prefix (the last compgen list).
+    fn bash_words(bash: &str) -> Vec<&str> {
+        let start = bash.rfind("compgen -W '").unwrap() + "compgen -W '".len();
+        let len = bash[start..].find('\'').unwrap();
+        bash[start..start + len].split(' ').collect()
+    }
+
+    /// Whether a `case` pattern of the bash script names `flag`.
+    fn bash_case_has(bash: &str, flag: &str) -> bool {
+        bash.lines()
+            .filter_map(|l| l.trim_start().strip_suffix(')'))
+            .any(|pattern| pattern.split('|').any(|p| p == flag))
+    }
+
+    #[test]
+    fn every_flag_is_in_every_output() {
+        let man = render(Kind::Man);
+        let [bash, zsh, fish] = [Kind::Bash, Kind::Zsh, Kind::Fish].map(render);
+        for flag in FLAGS {
+            let long = format!("--{}", flag.long);
+            assert!(man.contains(&man_tag(flag)), "man: {long}");
+            assert!(man.contains(&roff(flag.help)), "man help: {long}");
+            assert!(bash_words(&bash).contains(&long.as_str()), "bash: {long}");
+            if flag.value.is_some() {
+                assert!(bash_case_has(&bash, &long), "bash case: {long}");
+            }
+            assert!(zsh.contains(&format!("--{}", flag.long)), "zsh: {long}");
+            assert!(
+                fish.contains(&format!(" -l {} ", flag.long)),
+                "fish: {long}"
+            );
+            if let Some(c) = flag.short {
+                assert!(man.contains(&format!("\\fB\\-{c}\\fR")), "man: -{c}");
+                assert!(
+                    bash_words(&bash).contains(&format!("-{c}").as_str()),
+                    "bash: -{c}"
+                );
+                assert!(zsh.contains(&format!("{{-{c},")), "zsh: -{c}");
+                assert!(fish.contains(&format!(" -s {c} ")), "fish: -{c}");
+            }
+        }
+    }
+
+    #[test]
+    fn man_has_every_section_group_binding_and_env_var() {
+        let man = render(Kind::Man);
+        for section in [
+            "NAME",
+            "SYNOPSIS",
+            "DESCRIPTION",
+            "OPTIONS",
+            "KEYS",
+            "FILES",
+            "ENVIRONMENT",
+            "EXIT STATUS",
+            "EXAMPLES",
+        ] {
+            assert!(man.contains(&format!("\n.SH {section}\n")), "{section}");
+        }
+        let mut last = 0;
+        for group in Group::ALL {
+            let at = man.find(&format!("\n.SS {}\n", group.title())).unwrap();
+            assert!(at > last, "{group:?} out of order");
+            last = at;
+        }
+        for (keys, what) in BINDINGS.iter().chain(&IN_MODALS) {
+            assert!(
+                man.contains(&format!("\\fB{}\\fR\n{}\n", roff(keys), roff(what))),
+                "{keys}"
+            );
+        }
+        for (name, _) in ENV_VARS {
+            assert!(man.contains(&roff(name)), "{name}");
+        }
+        for name in ["NO_COLOR", "XDG_STATE_HOME", "SSH_CLIENT", "TMUX"] {
+            assert!(man.contains(&roff(name)), "{name}");
+        }
+    }
+
+    #[test]
+    fn man_lines_never_start_a_stray_request() {
+        let man = render(Kind::Man);
+        let requests = [
+            ".TH", ".SH", ".SS", ".TP", ".PP", ".B", ".br", ".RS", ".RE", ".nf", ".fi", ".nh",
+            ".ad",
+        ];
+        for line in man.lines() {
+            assert!(!line.is_empty(), "blank line in the man page");
+            if line.starts_with('.') {
+                let request = line.split(' ').next().unwrap_or(line);
+                assert!(requests.contains(&request), "unexpected request: {line}");
+            }
+            assert!(!line.starts_with('\''), "{line}");
+            assert!(line.is_ascii(), "non-ASCII: {line}");
+        }
+    }
+
+    #[test]
+    fn roff_escapes_its_specials() {
+        assert_eq!(roff(".hidden"), "\\&.hidden");
+        assert_eq!(roff("'quote"), "\\&'quote");
+        assert_eq!(roff("a.b 'c'"), "a.b \\(aqc\\(aq");
+        assert_eq!(roff("--log-path"), "\\-\\-log\\-path");
+        assert_eq!(roff("C:\\dir"), "C:\\edir");
+        assert_eq!(roff("↑ …"), "\\[u2191] \\[u2026]");
+        assert_eq!(roff("`x`"), "\\(gax\\(ga");
+    }
+
+    #[test]
+    fn completions_offer_values() {
+        let bash = render(Kind::Bash);
+        assert!(bash.contains("--log-format)\n            COMPREPLY=($(compgen -W 'auto combined common vhost_combined json'"));
+        assert!(bash.contains("--color)\n            COMPREPLY=($(compgen -W 'auto always never'"));
+        let zsh = render(Kind::Zsh);
+        assert!(
+            zsh.contains("'*--log-path=[HTTP access log(s) to read]:GLOB:_files'"),
+            "{zsh}"
+        );
+        assert!(zsh.contains(":KIND:(man complete-bash complete-zsh complete-fish)'"));
+        assert!(zsh.contains("'(-h --help)'{-h,--help}'[Print this help and exit]'"));
+        let fish = render(Kind::Fish);
+        assert!(fish.contains("-l color -x -a 'auto always never'"));
+        assert!(fish.contains("-l config -r -F"));
+        assert!(fish.contains("-l proc-root -x -a '(__fish_complete_directories)'"));
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(
+            zsh_quote("a'b [c]: d\\ $v `x`"),
+            "a'\\''b \\[c\\]\\: d\\\\ \\$v \\`x\\`"
+        );
+        assert_eq!(fish_quote("it's \\"), "it\\'s \\\\");
+        assert_eq!(short_help("HTTP log; a glob (default: x)"), "HTTP log");
+        assert_eq!(short_help("plain"), "plain");
+    }
+}

@@ -1,0 +1,56 @@
+//! The dashboard's key bindings as one table: the help screen (`?`) draws it
+//! and `--generate man` prints it as the KEYS section, so they cannot drift.
+
+/// Every binding, as (keys, what), in help order.
+pub const BINDINGS: [(&str, &str); 19] = [
+    ("q", "quit"),
+    ("Tab / Shift+Tab", "switch panel (IP table, activity log)"),
+    ("↑ ↓  j k", "move the cursor, or scroll the log"),
+    ("PgUp PgDn", "move a page"),
+    ("Home End", "first / last row (End: follow the log)"),
+    ("Enter", "drill down into the selected IP"),
+    (
+        "s",
+        "sort by connections, requests, bytes, auth, services, IP",
+    ),
+    ("w", "whois lookup for the selected IP now"),
+    ("r", "refresh all data now"),
+    ("/", "quick text filter: IP, path, user agent"),
+    ("f", "structured filter"),
+    ("!", "suspicious mode (again: restore the filters)"),
+    ("c", "copy the selected IP (OSC 52)"),
+    ("b", "block assist for the selected IP"),
+    ("1 … 9", "custom hooks ([[actions.hooks]] in the config)"),
+    ("?", "this help"),
+    ("Esc", "close any modal"),
+    ("Ctrl+Z", "suspend (fg to come back)"),
+    ("Ctrl+C", "quit"),
+];
+
+/// Keys inside the modals, as (keys, what), in help order.
+pub const IN_MODALS: [(&str, &str); 6] = [
+    (
+        "/ line",
+        "Enter applies, Esc dismisses (an empty line clears)",
+    ),
+    (
+        "filter form",
+        "Tab ↓ / Shift+Tab ↑ next / previous field, Enter applies",
+    ),
+    (
+        "block assist",
+        "s scope (IP, /24 or /64, whois network), t tool, c copy",
+    ),
+    (
+        "block assist",
+        "x run, then y yes / n no (Y overrides a refusal)",
+    ),
+    (
+        "hook output",
+        "↑ ↓ PgUp PgDn Home End scroll, c copies, Enter closes",
+    ),
+    (
+        "drill-down",
+        "c copy, w whois now, b block, 1 … 9 hooks: on its IP",
+    ),
+];
