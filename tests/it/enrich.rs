@@ -129,6 +129,59 @@ fn an_unusable_location_turns_history_off_and_the_run_goes_on() {
         .contains("history is off"));
 }
 
+/// A disk that fills up during the run (a 256 KiB tmpfs in a private mount
+/// namespace, filled a second in): the exit snapshot fails, history turns off
+/// with a message in the summary, and everything else is printed as usual.
+#[test]
+fn a_full_disk_turns_history_off_and_the_run_goes_on() {
+    if harness::skip_unless(&["unshare", "mount", "dd"]) {
+        return;
+    }
+    let dir = harness::tempdir();
+    let db = dir.path().join("history.db");
+    let script = r#"dir=$0
+mount -t tmpfs -o size=256k nethergaze-full "$dir" || exit 90
+"$@" &
+run=$!
+sleep 1
+dd if=/dev/zero of="$dir/fill" bs=4k 2>/dev/null
+[ -s "$dir/history.db" ] || exit 91
+wait $run"#;
+    let mut cmd = Command::new(harness::bin("unshare"));
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ])
+    .arg(dir.path());
+    let ng = base(&db);
+    cmd.arg(ng.get_program()).args(ng.get_args());
+    cmd.args(["--for", "3s", "--from-start"]);
+    for (key, value) in ng.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    let out = Running::spawn(cmd).finish(Duration::from_secs(30));
+    assert!(out.status.success(), "{out:?}");
+    let snap = Snapshot::parse(&out.stdout);
+    assert!(snap.ips[CLIENT]["requests"].as_u64().unwrap() > 0);
+    assert_eq!(history(&snap), &Json::Null, "history is off");
+    let error = history_source(&snap)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        error.contains("history is off"),
+        "the summary says so: {error:?}"
+    );
+}
+
 #[test]
 fn no_history_means_null_and_no_file() {
     let dir = harness::tempdir();
