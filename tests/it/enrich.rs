@@ -177,7 +177,7 @@ wait $run"#;
         .unwrap_or_default()
         .to_string();
     assert!(
-        error.contains("history is off"),
+        error.contains("disk is full") && error.contains("history is off"),
         "the summary says so: {error:?}"
     );
 }
