@@ -29,6 +29,26 @@ fn base(db: &Path) -> Command {
     cmd
 }
 
+/// `--once --from-start` over the fixtures with a config in `dir` naming these
+/// GeoIP databases (no whois, no history); asserts exit 0.
+fn once_with_geoip(dir: &Path, city_db: &Path, asn_db: &Path) -> harness::Output {
+    let config = dir.join("config.toml");
+    let toml = format!("[geoip]\ncity_db = {city_db:?}\nasn_db = {asn_db:?}\n");
+    std::fs::write(&config, toml).unwrap();
+    let mut cmd = harness::on_fixtures();
+    cmd.args([
+        "--once",
+        "--from-start",
+        "--no-whois",
+        "--no-history",
+        "--config",
+    ])
+    .arg(&config);
+    let out = Running::spawn(cmd).finish(Duration::from_secs(30));
+    assert!(out.status.success(), "{out:?}");
+    out
+}
+
 fn history(snap: &Snapshot) -> &Json {
     &snap.ips[CLIENT]["history"]
 }
@@ -246,27 +266,7 @@ fn geoip_fields_come_from_the_databases() {
         ),
     )
     .unwrap();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[geoip]\ncity_db = {:?}\nasn_db = {:?}\n",
-            city_db.display().to_string(),
-            asn_db.display().to_string()
-        ),
-    )
-    .unwrap();
-    let mut cmd = harness::on_fixtures();
-    cmd.args([
-        "--once",
-        "--from-start",
-        "--no-whois",
-        "--no-history",
-        "--config",
-    ]);
-    cmd.arg(&config);
-    let out = Running::spawn(cmd).finish(Duration::from_secs(30));
-    assert!(out.status.success(), "{out:?}");
+    let out = once_with_geoip(dir.path(), &city_db, &asn_db);
     let snap = Snapshot::parse(&out.stdout);
     let row = &snap.ips[CLIENT];
     assert_eq!(
@@ -303,30 +303,9 @@ fn geoip_fields_come_from_the_databases() {
 #[test]
 fn missing_databases_are_a_note_not_an_error() {
     let dir = harness::tempdir();
-    let config = dir.path().join("config.toml");
     let city_db = dir.path().join("absent/GeoLite2-City.mmdb");
     let asn_db = dir.path().join("absent/GeoLite2-ASN.mmdb");
-    std::fs::write(
-        &config,
-        format!(
-            "[geoip]\ncity_db = {:?}\nasn_db = {:?}\n",
-            city_db.display().to_string(),
-            asn_db.display().to_string()
-        ),
-    )
-    .unwrap();
-    let mut cmd = harness::on_fixtures();
-    cmd.args([
-        "--once",
-        "--from-start",
-        "--no-whois",
-        "--no-history",
-        "--config",
-    ])
-    .arg(&config);
-    let out = Running::spawn(cmd).finish(Duration::from_secs(30));
-    assert!(out.status.success(), "{out:?}");
-    let snap = Snapshot::parse(&out.stdout);
+    let snap = Snapshot::parse(&once_with_geoip(dir.path(), &city_db, &asn_db).stdout);
     assert_eq!(snap.ips[CLIENT]["country"], Json::Null);
     assert!(snap.ips[CLIENT]["requests"].as_u64().unwrap() > 0);
     let geoip = snap.summary["sources"]
