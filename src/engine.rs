@@ -15,11 +15,11 @@ use crate::detect::{DetectSettings, Detector};
 use crate::enrich::geoip::GeoIp;
 use crate::enrich::whois::{Config as WhoisClientConfig, Submit, WhoisError, WhoisInfo, Worker};
 use crate::headless::SourceReport;
-use crate::parse::access::AccessParser;
+use crate::parse::access::{AccessParser, FormatKind};
 use crate::parse::auth::AuthParser;
 use crate::parse::sockets::{ProcNetReader, SocketEntry};
 use crate::parse::time;
-use crate::parse::UnixTime;
+use crate::parse::{AccessHit, Malformed, UnixTime};
 use crate::source::bandwidth::Bandwidth;
 use crate::source::journal::Journal;
 use crate::source::sockdiag::{DumpProgress, SockDiag};
@@ -591,10 +591,18 @@ impl Core {
         }
     }
 
+    /// The row of the line's address starts loading into the cache while the
+    /// rest of the line is parsed.
+    #[inline]
+    fn parse_access<'a>(&self, line: &'a [u8]) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
+        let table = &self.table;
+        self.access.parse_with(line, |ip| table.prefetch(ip))
+    }
+
     /// Feed one complete line from a log source.
     fn on_line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict {
         match kind {
-            LogKind::Access => match self.access.parse(line) {
+            LogKind::Access => match self.parse_access(line) {
                 Ok((hit, format)) => {
                     if self.formats.len() <= source {
                         self.formats.resize(source + 1, "");

@@ -154,18 +154,37 @@ impl AccessParser {
 
     /// Parse one complete line (without its `\n`; a trailing `\r` is dropped).
     pub fn parse<'a>(&self, line: &'a [u8]) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
+        self.parse_with(line, |_| {})
+    }
+
+    /// [`parse`](Self::parse), telling `early` the address a text line starts
+    /// with before the rest of it is parsed (most formats start with
+    /// `$remote_addr`): the engine starts loading that client's row then, so
+    /// its cache misses overlap with the parsing.
+    #[inline]
+    pub fn parse_with<'a, F: FnOnce(IpAddr)>(
+        &self,
+        line: &'a [u8],
+        early: F,
+    ) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let announce = |early: F| {
+            let lead = leading_address(line);
+            if let Some(lead) = lead {
+                early(lead.ip);
+            }
+            lead
+        };
         match &self.spec {
+            Spec::Auto { .. } if line.first() == Some(&b'{') => self.json(line),
             Spec::Auto { combined, vhost } => {
-                if line.first() == Some(&b'{') {
-                    return self.json(line);
-                }
-                self.auto_text(line, combined, vhost)
+                self.auto_text(line, combined, vhost, announce(early))
             }
             Spec::Text { program, kind, .. } => {
+                let lead = announce(early);
                 let fields = program.run(line)?;
                 let kind = reported_kind(*kind, fields.short);
-                Ok((hit_from_fields(&fields, &self.trusted)?, kind))
+                Ok((hit_from_fields(&fields, &self.trusted, lead)?, kind))
             }
             Spec::Json => self.json(line),
         }
@@ -178,10 +197,11 @@ impl AccessParser {
         line: &'a [u8],
         combined: &Program,
         vhost: &Program,
+        lead: Option<LeadingAddress<'a>>,
     ) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
         let first_try = combined.run(line).and_then(|fields| {
             let kind = reported_kind(FormatKind::Combined, fields.short);
-            Ok((hit_from_fields(&fields, &self.trusted)?, kind))
+            Ok((hit_from_fields(&fields, &self.trusted, lead)?, kind))
         });
         let Err(err) = first_try else {
             return first_try;
@@ -192,7 +212,7 @@ impl AccessParser {
         }
         let fields = vhost.run(line).map_err(|_| err)?;
         let kind = reported_kind(FormatKind::VhostCombined, fields.short);
-        Ok((hit_from_fields(&fields, &self.trusted)?, kind))
+        Ok((hit_from_fields(&fields, &self.trusted, None)?, kind))
     }
 
     fn json<'a>(&self, line: &'a [u8]) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
@@ -228,9 +248,36 @@ fn reported_kind(kind: FormatKind, short: bool) -> FormatKind {
     }
 }
 
-/// The hit for a text line's captured fields.
-fn hit_from_fields<'a>(f: &Fields<'a>, trusted: &[IpNet]) -> Result<AccessHit<'a>, Malformed> {
-    let peer = parse_ip(f.get(Var::RemoteAddr)).ok_or(Malformed::ClientNotIp)?;
+/// A line's first word, when it is an address.
+#[derive(Clone, Copy)]
+struct LeadingAddress<'a> {
+    word: &'a [u8],
+    ip: IpAddr,
+}
+
+/// The address a line starts with, if it does (the longest IPv6 text is 45 bytes).
+#[inline]
+fn leading_address(line: &[u8]) -> Option<LeadingAddress<'_>> {
+    let head = &line[..line.len().min(46)];
+    let word = memchr::memchr(b' ', head).map_or(head, |end| &head[..end]);
+    Some(LeadingAddress {
+        word,
+        ip: parse_ip(word)?,
+    })
+}
+
+/// The hit for a text line's captured fields; `lead` saves parsing
+/// `$remote_addr` again when it is the line's first word.
+fn hit_from_fields<'a>(
+    f: &Fields<'a>,
+    trusted: &[IpNet],
+    lead: Option<LeadingAddress<'a>>,
+) -> Result<AccessHit<'a>, Malformed> {
+    let raw = f.get(Var::RemoteAddr);
+    let peer = match lead {
+        Some(lead) if std::ptr::eq(raw, lead.word) => lead.ip,
+        _ => parse_ip(raw).ok_or(Malformed::ClientNotIp)?,
+    };
     let forwarded_for = not_dash(f.get(Var::HttpXForwardedFor));
     let client = if trusted.is_empty() {
         peer

@@ -299,6 +299,39 @@ fn spec_names_and_errors() {
     }
 }
 
+/// `parse_with` names a text line's leading address before parsing the rest,
+/// and gives the same hit as `parse` whatever the first word is.
+#[test]
+fn parse_with_announces_the_leading_address_and_changes_nothing() {
+    let cases: [(&str, &[u8], Option<&str>); 5] = [
+        ("auto", NGINX_COMBINED, Some("203.0.113.9")),
+        (
+            "combined",
+            b"2001:db8::1 - - [25/Nov/2026:17:41:52 +0000] \"GET / HTTP/2.0\" 204 - \"-\" \"-\"",
+            Some("2001:db8::1"),
+        ),
+        // The first word is an address but not $remote_addr: announced (a
+        // harmless prefetch), while the hit's peer is the real field.
+        (
+            "$http_x_forwarded_for $remote_addr [$time_local] \"$request\" $status",
+            b"198.51.100.7 192.0.2.1 [25/Nov/2026:17:41:52 +0000] \"GET / HTTP/1.1\" 200",
+            Some("198.51.100.7"),
+        ),
+        ("auto", APACHE_VHOST, None),
+        ("auto", CADDY, None),
+    ];
+    for (spec, line, announced) in cases {
+        let p = parser(spec);
+        let mut seen = None;
+        let with = p.parse_with(line, |ip| seen = Some(ip)).unwrap();
+        assert_eq!(seen, announced.map(ip), "{spec}");
+        assert_eq!(with, p.parse(line).unwrap(), "{spec}");
+    }
+    let p = parser("$http_x_forwarded_for $remote_addr [$time_local] \"$request\" $status");
+    let line = b"198.51.100.7 192.0.2.1 [25/Nov/2026:17:41:52 +0000] \"GET / HTTP/1.1\" 200";
+    assert_eq!(p.parse(line).unwrap().0.peer, ip("192.0.2.1"));
+}
+
 #[test]
 fn explicit_formats_reject_other_shapes() {
     assert_eq!(parse("json", NGINX_COMBINED).unwrap_err(), Malformed::Shape);
