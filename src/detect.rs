@@ -170,10 +170,10 @@ impl Detector {
     pub fn reasons(&self, row: &Row) -> Reasons {
         let mut r = row.sticky_reasons;
         let s = &self.settings;
-        if row.sockets.syn_recv_in() > 0 && row.requests == 0 {
+        if row.sockets().syn_recv_in() > 0 && row.requests == 0 {
             r.insert(Reason::SynRecv);
         }
-        if row.sockets.conns_in >= s.min_conns && row.requests <= 1 {
+        if row.sockets().conns_in >= s.min_conns && row.requests <= 1 {
             r.insert(Reason::ConnsNoRequests);
         }
         if f64::from(row.rate.peak()) > s.burst_rpm {

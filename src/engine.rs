@@ -288,7 +288,7 @@ impl Engine {
             .map(|r| {
                 (
                     !core.detector.reasons(r).is_empty(),
-                    r.requests + u64::from(r.sockets.conns_in),
+                    r.requests + u64::from(r.sockets().conns_in),
                     r.ip,
                 )
             })

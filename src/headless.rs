@@ -82,7 +82,7 @@ fn ip_object(
     end: UnixTime,
     history: Option<&History>,
 ) {
-    let sockets = &row.sockets;
+    let sockets = &row.sockets();
     let _ = write!(
         s,
         r#"{{"type":"ip","ip":"{}","conns":{},"conns_out":{},"states":{{"#,
@@ -284,10 +284,10 @@ fn round2(x: f64) -> f64 {
 pub fn services(row: &Row) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for &port in row
-        .sockets
+        .sockets()
         .services_in
         .iter()
-        .chain(&row.sockets.services_out)
+        .chain(&row.sockets().services_out)
     {
         let name = service_name(port).map_or_else(|| port.to_string(), str::to_string);
         if !names.contains(&name) {
@@ -371,7 +371,7 @@ pub fn write_text(
             geo(|g| g.country.as_ref()),
             row.org()
                 .map_or_else(|| "-".into(), |o| printable(o.as_bytes(), 30)),
-            (row.sockets.conns_in + row.sockets.conns_out).to_string(),
+            (row.sockets().conns_in + row.sockets().conns_out).to_string(),
             state_summary(row),
             services(row).join(","),
             row.requests.to_string(),
@@ -432,7 +432,7 @@ pub fn write_text(
 /// Compact state column: `6E`, `12S` (SYN_RECV), `1T` (TIME_WAIT), …
 pub fn state_summary(row: &Row) -> String {
     let mut out = String::new();
-    for (name, n) in row.sockets.states() {
+    for (name, n) in row.sockets().states() {
         let letter = match name {
             "ESTABLISHED" => "E",
             "SYN_RECV" => "S",

@@ -93,12 +93,12 @@ fn sockets_split_inbound_and_outbound() {
     ];
     t.apply_sockets(&dump, 1000);
     let row = t.get(ip("8.8.8.8")).unwrap();
-    assert_eq!((row.sockets.conns_in, row.sockets.conns_out), (3, 0));
-    assert_eq!(row.sockets.syn_recv_in(), 1);
-    assert_eq!(row.sockets.services_in.as_slice(), &[443, 22]);
+    assert_eq!((row.sockets().conns_in, row.sockets().conns_out), (3, 0));
+    assert_eq!(row.sockets().syn_recv_in(), 1);
+    assert_eq!(row.sockets().services_in.as_slice(), &[443, 22]);
     let out = t.get(ip("1.1.1.1")).unwrap();
-    assert_eq!((out.sockets.conns_in, out.sockets.conns_out), (0, 1));
-    assert_eq!(out.sockets.services_out.as_slice(), &[443]);
+    assert_eq!((out.sockets().conns_in, out.sockets().conns_out), (0, 1));
+    assert_eq!(out.sockets().services_out.as_slice(), &[443]);
     assert!(out.is_outbound_only());
     assert!(
         t.get(ip("127.0.0.1")).is_none(),
@@ -115,9 +115,12 @@ fn sockets_split_inbound_and_outbound() {
     ];
     t.apply_sockets(&dump2, 1001);
     let row = t.get(ip("8.8.8.8")).unwrap();
-    assert_eq!((row.sockets.conns_in, row.sockets.syn_recv_in()), (2, 0));
+    assert_eq!(
+        (row.sockets().conns_in, row.sockets().syn_recv_in()),
+        (2, 0)
+    );
     assert_eq!(t.totals.new_conns_last_dump, 1);
-    assert_eq!(t.get(ip("1.1.1.1")).unwrap().sockets.conns_out, 0);
+    assert_eq!(t.get(ip("1.1.1.1")).unwrap().sockets().conns_out, 0);
 }
 
 #[test]

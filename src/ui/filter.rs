@@ -280,7 +280,7 @@ impl FilterSpec {
         let states_ok = self.states == 0
             || (0..TcpState::COUNT).any(|i| {
                 self.states & (1 << i) != 0
-                    && (row.sockets.in_states[i] > 0 || row.sockets.out_states[i] > 0)
+                    && (row.sockets().in_states[i] > 0 || row.sockets().out_states[i] > 0)
             });
         let rpm_ok = self
             .min_rpm

@@ -183,7 +183,7 @@ fn offenders(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
     let mut by_rate: [(u32, Option<std::net::IpAddr>); 3] = [(0, None); 3];
     let mut by_conns: [(u32, Option<std::net::IpAddr>); 3] = [(0, None); 3];
     for row in table.rows() {
-        keep_top(&mut by_conns, row.sockets.conns_in, row.ip);
+        keep_top(&mut by_conns, row.sockets().conns_in, row.ip);
         // The rate's peak bounds its rate now: a row that cannot reach the
         // third place is not summed (most rows, every frame).
         if row.rate.peak() >= by_rate[2].0 {

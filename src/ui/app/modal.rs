@@ -296,7 +296,7 @@ fn history_line(h: &crate::store::IpHistory) -> String {
 
 /// `sockets: 3 in, 1 out · ESTABLISHED 3 · SYN_RECV 1 · services https, ssh`
 fn sockets_line(row: &Row) -> String {
-    let s = &row.sockets;
+    let s = &row.sockets();
     let mut line = format!("sockets: {} in, {} out", s.conns_in, s.conns_out);
     for (name, n) in s.states() {
         let _ = write!(line, " · {name} {n}");

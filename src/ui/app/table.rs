@@ -131,7 +131,7 @@ pub(super) fn sort_rows(rows: &mut Vec<&Row>, key: SortKey) {
 /// `(count descending, address family, address)`: ascending order of this
 /// tuple is the table's order for `key` (IPv4 before IPv6, as `IpAddr`).
 fn row_key(r: &Row, key: SortKey) -> (u128, u8, u128) {
-    let conns = u128::from(r.sockets.conns_in) + u128::from(r.sockets.conns_out);
+    let conns = u128::from(r.sockets().conns_in) + u128::from(r.sockets().conns_out);
     let count: u128 = match key {
         // Connections, then requests: 33 bits over 64.
         SortKey::Conns => (conns << 64) | u128::from(r.requests),
@@ -149,7 +149,7 @@ fn row_key(r: &Row, key: SortKey) -> (u128, u8, u128) {
 }
 
 fn service_count(r: &Row) -> usize {
-    r.sockets.services_in.len() + r.sockets.services_out.len()
+    r.sockets().services_in.len() + r.sockets().services_out.len()
 }
 
 /// `(column, x, width)` of each column shown in `width` cells.
@@ -346,7 +346,7 @@ fn draw_cell(
             .history
             .and_then(|h| h.lookup(row.ip).ok().flatten())
             .map_or_else(dash, |h| h.sessions.to_string()),
-        Col::Conns => (row.sockets.conns_in + row.sockets.conns_out).to_string(),
+        Col::Conns => (row.sockets().conns_in + row.sockets().conns_out).to_string(),
         Col::State => Some(state_summary(row))
             .filter(|s| !s.is_empty())
             .unwrap_or_else(dash),

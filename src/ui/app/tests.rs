@@ -1522,8 +1522,8 @@ fn crowded() -> Fixture {
 #[test]
 fn sort_matches_the_row_comparator() {
     let f = crowded();
-    let conns = |r: &Row| r.sockets.conns_in + r.sockets.conns_out;
-    let svc = |r: &Row| r.sockets.services_in.len() + r.sockets.services_out.len();
+    let conns = |r: &Row| r.sockets().conns_in + r.sockets().conns_out;
+    let svc = |r: &Row| r.sockets().services_in.len() + r.sockets().services_out.len();
     for key in [
         SortKey::Conns,
         SortKey::Requests,
