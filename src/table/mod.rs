@@ -468,9 +468,13 @@ impl IpTable {
         if row.recent.len() == RECENT_REQUESTS {
             row.recent.pop_front();
         } else if row.recent.len() == row.recent.capacity() {
-            // 4 slots, doubled up to the whole ring: most clients send a few
+            // 4 slots, then 10, then the whole ring: most clients send a few
             // requests, and at 20 000 rows the rings are most of the memory.
-            let want = (row.recent.capacity() * 2).clamp(4, RECENT_REQUESTS);
+            let want = match row.recent.capacity() {
+                0..4 => 4,
+                4..10 => 10,
+                _ => RECENT_REQUESTS,
+            };
             row.recent.reserve_exact(want - row.recent.len());
         }
         row.recent.push_back(request);
