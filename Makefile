@@ -9,6 +9,10 @@ FUZZ_SECONDS ?= 20
 RUN_ARGS     ?=
 # Extra flags for `make bench-dashboard`, e.g. BENCH_ARGS="--rates 100,1000 --secs 10".
 BENCH_ARGS   ?=
+# Extra flags for `make bench-compare`, e.g. COMPARE_ARGS="--runs 5 --live-secs 30".
+COMPARE_ARGS ?=
+# Extra flags for `make bench` (cargo bench), e.g. BENCH_FLAGS="-- --test" (each once).
+BENCH_FLAGS  ?=
 
 MUSL_BIN     := target/$(MUSL_TARGET)/release/nethergaze
 # SQLite extensions and APIs nethergaze does not use (full-text search, R-tree,
@@ -34,13 +38,13 @@ test:
 	cd fuzz && $(CARGO) check
 
 bench:
-	$(CARGO) bench
+	$(CARGO) bench $(BENCH_FLAGS)
 
 # Side-by-side figures against GoAccess (when installed): batch over a generated
 # 1 M-line log, then live CPU and peak RSS at 0, 1 000 and 5 000 lines/s.
 bench-compare:
 	$(CARGO) build --release
-	python3 benches/compare.py ./target/release/nethergaze
+	python3 benches/compare.py ./target/release/nethergaze $(COMPARE_ARGS)
 
 # The dashboard in a 200x50 pty following a growing log: bytes written to the
 # terminal per second at 1 000 lines/s, CPU at 5 000 lines/s (about 80 s).

@@ -145,7 +145,9 @@ impl SortKey {
 /// What sits over the panels and takes the keys.
 pub enum Modal {
     None,
-    Help,
+    /// The key bindings, scrolled down this many lines (a short terminal
+    /// cannot show them all).
+    Help(usize),
     /// Drill-down into one address, live while open.
     Detail(IpAddr),
     /// The `/` line being edited.
@@ -344,12 +346,23 @@ impl Dashboard {
                 Key::Char('q') => Action::Quit,
                 key => assist.on_key(key),
             },
-            Modal::Help => {
+            Modal::Help(top) => {
                 if matches!(key, Key::Esc | Key::Char('?') | Key::Enter) {
                     self.modal = Modal::None;
                     return Action::None;
                 }
-                self.on_main_key(key, m, None)
+                // Scrolling keys scroll the help (clamped when drawn).
+                let top = match key {
+                    Key::Up | Key::Char('k') => top.saturating_sub(1),
+                    Key::Down | Key::Char('j') => top.saturating_add(1),
+                    Key::PageUp => top.saturating_sub(10),
+                    Key::PageDown => top.saturating_add(10),
+                    Key::Home => 0,
+                    Key::End => usize::MAX,
+                    _ => return self.on_main_key(key, m, None),
+                };
+                self.modal = Modal::Help(top);
+                Action::None
             }
             Modal::Detail(ip) => {
                 if matches!(key, Key::Esc | Key::Enter) {
@@ -372,7 +385,7 @@ impl Dashboard {
         match key {
             Key::Char('q') => return Action::Quit,
             Key::Esc => self.status = None,
-            Key::Char('?') => self.modal = Modal::Help,
+            Key::Char('?') => self.modal = Modal::Help(0),
             Key::Char('r') => return Action::Refresh,
             Key::Char('c') => return ip.map_or(Action::None, Action::Copy),
             Key::Char('w') => return ip.map_or(Action::None, Action::Whois),

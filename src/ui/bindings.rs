@@ -28,7 +28,7 @@ pub const BINDINGS: [(&str, &str); 19] = [
 ];
 
 /// Keys inside the modals, as (keys, what), in help order.
-pub const IN_MODALS: [(&str, &str); 6] = [
+pub const IN_MODALS: [(&str, &str); 7] = [
     (
         "/ line",
         "Enter applies, Esc dismisses (an empty line clears)",
@@ -52,5 +52,9 @@ pub const IN_MODALS: [(&str, &str); 6] = [
     (
         "drill-down",
         "c copy, w whois now, b block, 1 … 9 hooks: on its IP",
+    ),
+    (
+        "this help",
+        "↑ ↓ PgUp PgDn Home End scroll it on a short terminal",
     ),
 ];

@@ -26,15 +26,16 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>) {
     let t = d.theme;
     match &mut d.modal {
         Modal::Hook(scroll) => return output::hook(scroll, t, g, area, m),
+        Modal::Help(top) => {
+            let dbip = m.table.geoip.as_ref().is_some_and(|g| g.uses_dbip());
+            *top = help(&d.hooks, t, g, area, dbip, *top);
+            return;
+        }
         Modal::Block(assist) => return assist.draw(t, g, area, m),
         _ => {}
     }
     match &d.modal {
-        Modal::None | Modal::FilterLine(_) | Modal::Hook(_) | Modal::Block(_) => {}
-        Modal::Help => {
-            let dbip = m.table.geoip.as_ref().is_some_and(|g| g.uses_dbip());
-            help(d, g, area, dbip)
-        }
+        Modal::None | Modal::FilterLine(_) | Modal::Hook(_) | Modal::Block(_) | Modal::Help(_) => {}
         Modal::Detail(ip) => detail(d, g, area, m, *ip),
         Modal::Filter(form) => form.draw(d.theme, g, area, &d.filter_config),
     }
@@ -132,45 +133,81 @@ impl<'g> Lines<'g> {
     }
 }
 
-fn help(d: &Dashboard, g: &mut Grid, area: Rect, dbip: bool) {
-    let t = d.theme;
-    let hooks = d.hooks.len().max(1) as u16;
-    let in_modals = IN_MODALS.len() as u16 + 2;
-    let height = BINDINGS.len() as u16 + hooks + in_modals + 5 + if dbip { 2 } else { 0 };
-    let rect = area.centered(80, height);
-    let inner = frame(g, rect, " Key bindings ", " Esc close ", t);
+/// The help modal, scrolled down `top` lines; returns `top` clamped so the
+/// last line is at the bottom at most.
+fn help(
+    hooks: &[(char, String)],
+    t: Theme,
+    g: &mut Grid,
+    area: Rect,
+    dbip: bool,
+    top: usize,
+) -> usize {
+    let text = help_text(hooks, dbip);
+    let rect = area.centered(80, text.len() as u16 + 2);
+    let inner_height = usize::from(rect.height.saturating_sub(2));
+    let top = top.min(text.len().saturating_sub(inner_height));
+    let hint = if inner_height < text.len() {
+        " ↑↓ scroll · Esc close "
+    } else {
+        " Esc close "
+    };
+    let inner = frame(g, rect, " Key bindings ", hint, t);
     let mut lines = Lines::new(g, inner);
-    key_lines(&mut lines, &BINDINGS, t);
-    lines.text("", Style::new());
-    lines.text("Custom hooks ([[actions.hooks]])", t.heading());
-    if d.hooks.is_empty() {
-        lines.text("none configured", t.faint());
-    }
-    for (key, label) in &d.hooks {
-        if let Some(mut pen) = lines.next() {
-            pen.text(key.encode_utf8(&mut [0; 4]), t.key());
-            pen.text(&" ".repeat(17), Style::new());
-            pen.bytes(label.as_bytes(), Style::new());
+    for line in text.iter().skip(top) {
+        let Some(mut pen) = lines.next() else {
+            break;
+        };
+        match line {
+            HelpLine::Key(keys, what) => {
+                let pad = 18usize.saturating_sub(text_width(keys));
+                pen.text(keys, t.key()).text(&" ".repeat(pad), Style::new());
+                pen.bytes(what.as_bytes(), Style::new());
+            }
+            HelpLine::Heading(text) => {
+                pen.text(text, t.heading());
+            }
+            HelpLine::Faint(text) => {
+                pen.text(text, t.faint());
+            }
         }
     }
-    lines.text("", Style::new());
-    lines.text("In the modals", t.heading());
-    key_lines(&mut lines, &IN_MODALS, t);
-    if dbip {
-        lines.text("", Style::new());
-        lines.text(crate::app::DBIP_CREDIT, t.faint());
-    }
+    top
 }
 
-/// `keys` in the key colour, padded to one column, then what they do.
-fn key_lines(lines: &mut Lines<'_>, table: &[(&str, &str)], t: Theme) {
-    for (keys, what) in table {
-        if let Some(mut pen) = lines.next() {
-            let pad = 18usize.saturating_sub(text_width(keys));
-            pen.text(keys, t.key()).text(&" ".repeat(pad), Style::new());
-            pen.text(what, Style::new());
-        }
+/// One line of the help modal.
+enum HelpLine<'a> {
+    /// Keys, then what they do (a hook's label is outside text: sanitised by
+    /// the grid as it enters cells).
+    Key(std::borrow::Cow<'a, str>, &'a str),
+    Heading(&'a str),
+    Faint(&'a str),
+}
+
+/// Every binding, the configured hooks, the keys inside modals, the DB-IP credit.
+fn help_text(hooks: &[(char, String)], dbip: bool) -> Vec<HelpLine<'_>> {
+    let keys = |table: &'static [(&'static str, &'static str)]| {
+        table.iter().map(|(k, w)| HelpLine::Key((*k).into(), w))
+    };
+    let mut text: Vec<HelpLine<'_>> = keys(&BINDINGS).collect();
+    text.push(HelpLine::Faint(""));
+    text.push(HelpLine::Heading("Custom hooks ([[actions.hooks]])"));
+    if hooks.is_empty() {
+        text.push(HelpLine::Faint("none configured"));
     }
+    text.extend(
+        hooks
+            .iter()
+            .map(|(key, label)| HelpLine::Key(key.to_string().into(), label)),
+    );
+    text.push(HelpLine::Faint(""));
+    text.push(HelpLine::Heading("In the modals"));
+    text.extend(keys(&IN_MODALS));
+    if dbip {
+        text.push(HelpLine::Faint(""));
+        text.push(HelpLine::Faint(crate::app::DBIP_CREDIT));
+    }
+    text
 }
 
 fn detail(d: &Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>, ip: IpAddr) {

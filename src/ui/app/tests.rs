@@ -621,6 +621,39 @@ fn help_lists_every_binding_and_the_hooks() {
     assert_eq!(d.sort(), SortKey::Requests);
 }
 
+/// On a short terminal the help scrolls with the arrows (and End), so every
+/// binding, hook and modal key can be read; it never scrolls past its end.
+#[test]
+fn help_scrolls_on_a_short_terminal() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    screen(&mut d, &f, 100, 24);
+    keys(&mut d, &f, &[Key::Char('?')]);
+    let first = screen(&mut d, &f, 100, 24).join("\n");
+    assert!(first.contains("↑↓ scroll"), "{first}");
+    assert!(first.contains("quit") && !first.contains("In the modals"));
+    keys(&mut d, &f, &[Key::Down]);
+    let down = screen(&mut d, &f, 100, 24).join("\n");
+    assert_ne!(down, first, "Down scrolls one line");
+    keys(&mut d, &f, &[Key::End]);
+    let end = screen(&mut d, &f, 100, 24).join("\n");
+    let (last_keys, last_what) = modal::IN_MODALS[modal::IN_MODALS.len() - 1];
+    assert!(
+        end.contains("In the modals") && end.contains(last_keys),
+        "{end}"
+    );
+    assert!(end.contains(last_what), "{end}");
+    // Past the end is clamped when drawn: one Up then moves the view at once.
+    keys(&mut d, &f, &[Key::PageDown]);
+    assert_eq!(screen(&mut d, &f, 100, 24).join("\n"), end);
+    keys(&mut d, &f, &[Key::Up]);
+    let up = screen(&mut d, &f, 100, 24).join("\n");
+    assert_ne!(up, end, "Up after End moves the view");
+    keys(&mut d, &f, &[Key::Home]);
+    assert_eq!(screen(&mut d, &f, 100, 24).join("\n"), first);
+    assert!(matches!(d.modal(), Modal::Help(0)));
+}
+
 #[test]
 fn keys_that_leave_the_screen() {
     let f = Fixture::new();
