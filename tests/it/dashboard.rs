@@ -29,10 +29,30 @@ const SUSPICIOUS: [&str; 3] = ["185.199.108.153", "91.198.174.192", "64.233.160.
 
 /// A private tmux server (its own socket), killed when dropped.
 pub(super) struct Tmux {
-    pub(super) socket: PathBuf,
+    socket: PathBuf,
 }
 
 impl Tmux {
+    /// A private server running `sh -c script` in a `cols`×`rows` window named `ng`.
+    pub(super) fn start(socket: PathBuf, cols: usize, rows: usize, script: &str) -> Tmux {
+        let tmux = Tmux { socket };
+        let (cols, rows) = (cols.to_string(), rows.to_string());
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "ng",
+            "-x",
+            &cols,
+            "-y",
+            &rows,
+            "sh",
+            "-c",
+            script,
+        ]);
+        tmux
+    }
+
     fn cmd(&self) -> Command {
         let mut cmd = Command::new("tmux");
         cmd.arg("-S").arg(&self.socket);
@@ -139,9 +159,6 @@ impl Run {
 
     /// [`Run::start`] with whois as the config says (the test's fake registry).
     fn start_with(dir: &Path, env: &str, args: &str) -> Run {
-        let tmux = Tmux {
-            socket: dir.join("tmux.sock"),
-        };
         let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logs/combined.log");
         let (before, after, rc) = (
             dir.join("stty.before"),
@@ -164,19 +181,7 @@ impl Run {
             rc = shell_quote(&rc),
             after = shell_quote(&after),
         );
-        tmux.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "ng",
-            "-x",
-            "160",
-            "-y",
-            "45",
-            "sh",
-            "-c",
-            &script,
-        ]);
+        let tmux = Tmux::start(dir.join("tmux.sock"), 160, 45, &script);
         Run {
             tmux,
             before,

@@ -237,28 +237,12 @@ fn the_dashboard_picture_matches_the_build() {
         .collect();
     let width = picture.iter().map(|l| l.chars().count()).max().unwrap();
     let dir = harness::tempdir();
-    let tmux = Tmux {
-        socket: dir.path().join("tmux.sock"),
-    };
     let script = format!(
         "NO_COLOR=1 HOME={home} {bin} --demo --no-history --no-whois; exec sleep 600",
         home = shell_quote(&dir.path().join("home")),
         bin = shell_quote(&harness::nethergaze_bin()),
     );
-    let (w, h) = (width.to_string(), picture.len().to_string());
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "ng",
-        "-x",
-        &w,
-        "-y",
-        &h,
-        "sh",
-        "-c",
-        &script,
-    ]);
+    let tmux = Tmux::start(dir.path().join("tmux.sock"), width, picture.len(), &script);
     let screen = tmux.wait_for("the demo's table", |s| {
         s.len() == picture.len() && s.iter().filter(|l| l.starts_with('!')).count() > 3
     });
