@@ -271,6 +271,11 @@ fn nft_setup() -> Vec<Vec<String>> {
             "interval", ";", "}",
         ])
     };
+    let drop_rule = |family: &str, set: &str| {
+        argv(&[
+            "nft", "add", "rule", "inet", NFT_TABLE, "input", family, "saddr", set, "drop",
+        ])
+    };
     vec![
         argv(&["nft", "add", "table", "inet", NFT_TABLE]),
         set("blocked4", "ipv4_addr"),
@@ -281,30 +286,8 @@ fn nft_setup() -> Vec<Vec<String>> {
             "input", "priority", "-10", ";", "}",
         ]),
         argv(&["nft", "flush", "chain", "inet", NFT_TABLE, "input"]),
-        argv(&[
-            "nft",
-            "add",
-            "rule",
-            "inet",
-            NFT_TABLE,
-            "input",
-            "ip",
-            "saddr",
-            "@blocked4",
-            "drop",
-        ]),
-        argv(&[
-            "nft",
-            "add",
-            "rule",
-            "inet",
-            NFT_TABLE,
-            "input",
-            "ip6",
-            "saddr",
-            "@blocked6",
-            "drop",
-        ]),
+        drop_rule("ip", "@blocked4"),
+        drop_rule("ip6", "@blocked6"),
     ]
 }
 

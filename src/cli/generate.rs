@@ -175,14 +175,19 @@ fn man_tag(flag: &Flag) -> String {
     tag
 }
 
+/// A tagged paragraph: `name` in bold, then what it is.
+fn man_item(m: &mut String, name: &str, what: &str) {
+    let _ = writeln!(m, ".TP\n\\fB{}\\fR\n{}", roff(name), roff(what));
+}
+
 fn man_keys(m: &mut String) {
     m.push_str(".SH KEYS\nIn the dashboard (? shows the same list, with the configured hooks):\n");
     for (keys, what) in BINDINGS {
-        let _ = writeln!(m, ".TP\n\\fB{}\\fR\n{}", roff(keys), roff(what));
+        man_item(m, keys, what);
     }
     m.push_str(".PP\nIn the modals:\n");
     for (keys, what) in IN_MODALS {
-        let _ = writeln!(m, ".TP\n\\fB{}\\fR\n{}", roff(keys), roff(what));
+        man_item(m, keys, what);
     }
 }
 
@@ -232,7 +237,7 @@ fn man_files(m: &mut String) {
 fn man_environment(m: &mut String) {
     m.push_str(".SH ENVIRONMENT\n");
     for (name, what) in ENV_VARS {
-        let _ = writeln!(m, ".TP\n\\fB{}\\fR\n{}", roff(name), roff(what));
+        man_item(m, name, what);
     }
     let _ = writeln!(
         m,
@@ -270,7 +275,7 @@ fn man_environment(m: &mut String) {
         ),
     ];
     for (name, what) in others {
-        let _ = writeln!(m, ".TP\n\\fB{}\\fR\n{}", roff(name), roff(what));
+        man_item(m, name, what);
     }
 }
 
