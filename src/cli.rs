@@ -230,7 +230,7 @@ pub const FLAGS: &[Flag] = &[
         "connections-interval",
         "SECS",
         Group::Sources,
-        "Seconds between socket table reads, at least 0.1 (default: 1)",
+        "Seconds between socket table reads, 0.1 to 86400 (default: 1)",
     ),
     valued(
         FlagId::ProcRoot,
@@ -257,8 +257,8 @@ pub const FLAGS: &[Flag] = &[
         "for",
         "DURATION",
         Group::Headless,
-        "Run without a screen for DURATION (30s, 5m, 1h; a bare number is seconds), \
-         then print a snapshot and exit",
+        "Run without a screen for DURATION (30s, 5m, 1h; a bare number is seconds; \
+         1 to 31536000 seconds, a year), then print a snapshot and exit",
     ),
     switch(
         FlagId::Json,

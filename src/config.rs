@@ -22,6 +22,7 @@ use ipnet::IpNet;
 use crate::cli::{self, RawArgs};
 
 mod file;
+mod limits;
 
 pub use crate::source::glob::{check_glob, glob_has_file, glob_matches, split_glob};
 use file::read_file_layer;
@@ -709,7 +710,7 @@ fn on_path(name: &str, env: &dyn Fn(&str) -> Option<String>) -> bool {
 // Value validators, shared by flags, environment and file. They return the
 // message without the key; the caller says which key.
 
-/// `30s`, `5m`, `1h`, or bare seconds; more than zero.
+/// `30s`, `5m`, `1h`, or bare seconds, within [`limits::RUN_FOR`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let bad = || format!("invalid duration `{s}` (use 30s, 5m, 1h)");
     let (digits, unit) = match s.as_bytes().last() {
@@ -726,10 +727,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .ok()
         .and_then(|n| n.checked_mul(unit))
         .ok_or_else(bad)?;
-    if secs == 0 {
-        return Err(format!("duration `{s}` must be more than zero"));
-    }
-    Ok(Duration::from_secs(secs))
+    let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+    limits::RUN_FOR
+        .count(secs)
+        .map(|n| Duration::from_secs(n as u64))
+        // The user's spelling (`9000000h`) rather than its seconds.
+        .map_err(|_| {
+            format!(
+                "`{s}` is out of range (allowed: {})",
+                limits::RUN_FOR.range()
+            )
+        })
 }
 
 /// Seconds as a decimal number, for `--connections-interval`.
@@ -741,13 +749,9 @@ fn parse_interval_text(s: &str) -> Result<Duration, String> {
     parse_interval(secs)
 }
 
-/// A refresh interval: at least [`MIN_CONNECTIONS_INTERVAL`], at most a day.
+/// A refresh interval, within [`limits::CONNECTIONS_INTERVAL`].
 fn parse_interval(secs: f64) -> Result<Duration, String> {
-    let min = MIN_CONNECTIONS_INTERVAL.as_secs_f64();
-    if !(min..=86_400.0).contains(&secs) {
-        return Err(format!("{secs} s is out of range ({min} to 86400 seconds)"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    limits::CONNECTIONS_INTERVAL.seconds(secs)
 }
 
 /// A network or a bare address (as a /32 or /128); host bits are cleared,
@@ -763,8 +767,11 @@ pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
 }
 
 /// The named formats or an nginx `log_format` string (anything with `$`).
+/// A format string is compiled here, so a bad one is refused with the key
+/// (and the config file's line) that holds it.
 pub fn parse_log_format(s: &str) -> Result<String, String> {
     if s.contains('$') {
+        crate::parse::access::AccessParser::new(s, Vec::new()).map_err(|e| e.to_string())?;
         return Ok(s.to_string());
     }
     let name = s.trim().to_ascii_lowercase();

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::limits::{self, Limit};
 use super::{
     check_glob, check_regex, parse_auth_source, parse_cidr, parse_interval, parse_log_format,
     parse_url, AuthChoice, ConfigError, Hook, Layer, DEFAULT_HOOK_TIMEOUT,
@@ -172,6 +173,24 @@ impl FileCtx<'_> {
         value.as_ref().map(|v| self.check(key, v, f)).transpose()
     }
 
+    /// A whole number checked against its row of [`limits`].
+    fn count(
+        &self,
+        limit: &Limit,
+        value: &Option<Spanned<i64>>,
+    ) -> Result<Option<usize>, ConfigError> {
+        self.opt(limit.name, value, |&n| limit.count(n))
+    }
+
+    /// A number checked against its row of [`limits`].
+    fn number(
+        &self,
+        limit: &Limit,
+        value: &Option<Spanned<f64>>,
+    ) -> Result<Option<f64>, ConfigError> {
+        self.opt(limit.name, value, |&x| limit.number(x))
+    }
+
     fn list<S, T>(
         &self,
         key: &str,
@@ -202,9 +221,7 @@ fn parse_file(path: &Path, src: &str) -> Result<Layer, ConfigError> {
         interface: root.interface.clone(),
         show_private_ips: root.show_private_ips,
         trusted_proxies: ctx.list("trusted_proxies", &root.trusted_proxies, |s| parse_cidr(s))?,
-        max_tracked_ips: ctx.opt("max_tracked_ips", &root.max_tracked_ips, |&n| {
-            at_least(n, 1)
-        })?,
+        max_tracked_ips: ctx.count(&limits::MAX_TRACKED_IPS, &root.max_tracked_ips)?,
         ..Layer::default()
     };
     file_log(&ctx, &root, &mut layer)?;
@@ -229,13 +246,9 @@ fn file_log(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(), Con
     layer.log_format = ctx
         .opt("[log] format", &log.format, |s| parse_log_format(s))?
         .or(flat_format);
-    let positive = |&n: &i64| at_least(n, 1);
-    layer.max_log_lines = ctx.opt("[log] max_log_lines", &log.max_log_lines, positive)?;
-    layer.max_log_entries_per_ip = ctx.opt(
-        "[log] max_log_entries_per_ip",
-        &log.max_log_entries_per_ip,
-        positive,
-    )?;
+    layer.max_log_lines = ctx.count(&limits::MAX_LOG_LINES, &log.max_log_lines)?;
+    layer.max_log_entries_per_ip =
+        ctx.count(&limits::MAX_LOG_ENTRIES_PER_IP, &log.max_log_entries_per_ip)?;
     Ok(())
 }
 
@@ -243,22 +256,18 @@ fn file_log(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(), Con
 fn file_sources(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(), ConfigError> {
     let r = &root.refresh;
     layer.connections_interval = ctx.opt(
-        "[refresh] connections_interval",
+        limits::CONNECTIONS_INTERVAL.name,
         &r.connections_interval,
         |&s| parse_interval(s),
     )?;
-    let ignored = |&s: &f64| non_negative(s);
-    ctx.opt("[refresh] log_interval", &r.log_interval, ignored)?;
-    ctx.opt(
-        "[refresh] bandwidth_interval",
-        &r.bandwidth_interval,
-        ignored,
-    )?;
-    ctx.opt("[refresh] auth_log_interval", &r.auth_log_interval, ignored)?;
+    // Ignored, but still checked: a value out of range is a typo.
+    ctx.number(&limits::LOG_INTERVAL, &r.log_interval)?;
+    ctx.number(&limits::BANDWIDTH_INTERVAL, &r.bandwidth_interval)?;
+    ctx.number(&limits::AUTH_LOG_INTERVAL, &r.auth_log_interval)?;
 
     let a = &root.auth;
-    ctx.opt("[auth] interval", &a.interval, ignored)?;
-    ctx.opt("[auth] log_interval", &a.log_interval, ignored)?;
+    ctx.number(&limits::AUTH_INTERVAL, &a.interval)?;
+    ctx.number(&limits::AUTH_LOG_INTERVAL_ALIAS, &a.log_interval)?;
     let twice = |a: &str, b: &str| {
         ctx.err(
             None,
@@ -291,28 +300,12 @@ fn file_sources(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(),
 fn file_filters(ctx: &FileCtx, f: &FiltersSection, layer: &mut Layer) -> Result<(), ConfigError> {
     layer.cidr_allow = ctx.list("[filters] cidr_allow", &f.cidr_allow, |s| parse_cidr(s))?;
     layer.cidr_deny = ctx.list("[filters] cidr_deny", &f.cidr_deny, |s| parse_cidr(s))?;
-    layer.burst_rpm = ctx.opt(
-        "[filters] suspicious_burst_rpm",
-        &f.suspicious_burst_rpm,
-        |&r| {
-            if r.is_finite() && r > 0.0 {
-                Ok(r)
-            } else {
-                Err(format!("{r} must be a number above 0"))
-            }
-        },
-    )?;
-    let count = |&n: &i64| at_least(n, 1).and_then(|n| u32::try_from(n).map_err(|e| e.to_string()));
-    layer.min_conns = ctx.opt(
-        "[filters] suspicious_min_conns",
-        &f.suspicious_min_conns,
-        count,
-    )?;
-    layer.min_auth_failures = ctx.opt(
-        "[filters] suspicious_min_auth_failures",
-        &f.suspicious_min_auth_failures,
-        count,
-    )?;
+    layer.burst_rpm = ctx.number(&limits::BURST_RPM, &f.suspicious_burst_rpm)?;
+    let (conns, failures) = (&limits::MIN_CONNS, &limits::MIN_AUTH_FAILURES);
+    layer.min_conns = ctx.opt(conns.name, &f.suspicious_min_conns, |&n| conns.count_u32(n))?;
+    layer.min_auth_failures = ctx.opt(failures.name, &f.suspicious_min_auth_failures, |&n| {
+        failures.count_u32(n)
+    })?;
     layer.scanner_user_agents = ctx.list(
         "[filters] scanner_user_agents",
         &f.scanner_user_agents,
@@ -339,12 +332,11 @@ fn file_enrichment(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<
     layer.asn_db = root.geoip.asn_db.clone();
     let w = &root.whois;
     layer.whois_enabled = w.enabled;
-    layer.cache_ttl = ctx.opt("[whois] cache_ttl", &w.cache_ttl, |&n| {
-        at_least(n, 0).map(|n| Duration::from_secs(n as u64))
-    })?;
-    layer.max_workers = ctx.opt("[whois] max_workers", &w.max_workers, |&n| {
-        at_least(n, 1).and_then(|n| u32::try_from(n).map_err(|e| e.to_string()))
-    })?;
+    layer.cache_ttl = ctx
+        .count(&limits::CACHE_TTL, &w.cache_ttl)?
+        .map(|n| Duration::from_secs(n as u64));
+    let workers = &limits::MAX_WORKERS;
+    layer.max_workers = ctx.opt(workers.name, &w.max_workers, |&n| workers.count_u32(n))?;
     layer.rdap_bootstrap_url =
         ctx.opt("[whois] rdap_bootstrap_url", &w.rdap_bootstrap_url, |s| {
             parse_url(s)
@@ -377,13 +369,8 @@ fn file_hooks(ctx: &FileCtx, entries: &[HookEntry]) -> Result<Vec<Hook>, ConfigE
                 Ok(c.clone())
             }
         })?;
-        let timeout = ctx.opt("[[actions.hooks]] timeout", &e.timeout, |&s| {
-            if s.is_finite() && s > 0.0 && s <= 86_400.0 {
-                Ok(Duration::from_secs_f64(s))
-            } else {
-                Err(format!("{s} must be between 0 and 86400 seconds"))
-            }
-        })?;
+        let timeout = limits::HOOK_TIMEOUT;
+        let timeout = ctx.opt(timeout.name, &e.timeout, |&s| timeout.seconds(s))?;
         hooks.push(Hook {
             key,
             label: e.label.clone().unwrap_or_else(|| command.clone()),
@@ -438,21 +425,6 @@ fn globs_value(v: &toml::Value) -> Result<Vec<String>, String> {
     }
     globs.iter().try_for_each(|g| check_glob(g))?;
     Ok(globs)
-}
-
-fn at_least(n: i64, min: i64) -> Result<usize, String> {
-    if n < min {
-        return Err(format!("{n} must be at least {min}"));
-    }
-    usize::try_from(n).map_err(|e| e.to_string())
-}
-
-fn non_negative(s: f64) -> Result<f64, String> {
-    if s.is_finite() && s >= 0.0 {
-        Ok(s)
-    } else {
-        Err(format!("{s} must be a number of seconds, 0 or more"))
-    }
 }
 
 /// Turns toml's error (syntax, unknown key, wrong type, missing key) into

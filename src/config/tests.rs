@@ -331,6 +331,154 @@ fn example_documents_every_key() {
     }
 }
 
+/// The example's text that documents `key` of `table`: its assignment line
+/// (set or commented out) and the comment lines right above it, up to a
+/// blank line, a table header or another assignment.
+fn documentation_of(table: &str, key: &str) -> String {
+    let uncomment = |l: &str| l.strip_prefix("# ").unwrap_or(l).trim_end().to_string();
+    let lines: Vec<String> = EXAMPLE.lines().map(uncomment).collect();
+    let is_header = |l: &str| l.starts_with('[');
+    let start = match table {
+        "" => 0,
+        t => {
+            lines
+                .iter()
+                .position(|l| l == t)
+                .unwrap_or_else(|| panic!("no {t}"))
+                + 1
+        }
+    };
+    let end = lines[start..]
+        .iter()
+        .position(|l| is_header(l))
+        .map_or(lines.len(), |i| start + i);
+    let at = lines[start..end]
+        .iter()
+        .position(|l| l.starts_with(&format!("{key} = ")))
+        .map(|i| start + i)
+        .unwrap_or_else(|| panic!("{table} {key} is not set in config.example.toml"));
+    let mut text = lines[at].clone();
+    for l in lines[start..at].iter().rev() {
+        if l.is_empty() || l == "#" || is_header(l) || is_assignment(l) {
+            break;
+        }
+        text = format!("{l}\n{text}");
+    }
+    text
+}
+
+#[test]
+fn every_range_is_documented_beside_its_key_and_flag() {
+    for l in limits::ALL {
+        if !l.name.starts_with("--") {
+            let (table, key) = l.name.rsplit_once(' ').unwrap_or(("", l.name));
+            let doc = documentation_of(table, key);
+            assert!(
+                doc.contains(&l.range()),
+                "{}: {doc:?} lacks {:?}",
+                l.name,
+                l.range()
+            );
+        }
+        if let Some(flag) = l.flag {
+            let help = cli::FLAGS.iter().find(|f| f.long == flag).unwrap().help;
+            let range = format!("{} to {}", limits::show(l.min), limits::show(l.max));
+            assert!(help.contains(&range), "--{flag}: {help:?} lacks {range:?}");
+        }
+    }
+    // The flag's floor is the constant the rest of the code knows.
+    assert_eq!(
+        limits::CONNECTIONS_INTERVAL.min,
+        MIN_CONNECTIONS_INTERVAL.as_secs_f64()
+    );
+}
+
+#[test]
+fn every_range_is_enforced_by_the_file_reader() {
+    for l in limits::ALL.iter().filter(|l| !l.name.starts_with("--")) {
+        let (table, key) = l.name.rsplit_once(' ').unwrap_or(("", l.name));
+        let head = match table {
+            "[[actions.hooks]]" => "[[actions.hooks]]\nkey = \"1\"\ncommand = \"x\"\n".to_string(),
+            "" => String::new(),
+            t => format!("{t}\n"),
+        };
+        let line = head.lines().count() + 1;
+        // Whole numbers just outside each end (every bound is a whole
+        // number but 0.1, whose outside is 0).
+        let below = if l.min.fract() == 0.0 {
+            l.min - 1.0
+        } else {
+            0.0
+        };
+        for outside in [below, l.max + 1.0] {
+            let msg = file_err(&format!("{head}{key} = {outside}\n"));
+            let want = format!(
+                "nethergaze: config file F line {line}: {}: {} is out of range (allowed: {})",
+                l.name,
+                limits::show(outside),
+                l.range()
+            );
+            assert_eq!(msg, want);
+        }
+        for inside in [l.min, l.max] {
+            let text = format!("{head}{key} = {inside}\n");
+            let (_dir, path) = file(&text);
+            run(&["--config", &path], &[]).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+}
+
+/// Issue 9, item 7: each of these passed validation and aborted the dashboard
+/// at start, or gave a message that contradicted itself or named no file.
+#[test]
+fn values_that_crashed_or_confused_are_refused_with_key_line_and_range() {
+    let cases = [
+        (
+            "[log]\nmax_log_lines = 100000000000\n",
+            "line 2: [log] max_log_lines: 100000000000 is out of range (allowed: 1 to 100000 lines)",
+        ),
+        (
+            "\n[log]\nmax_log_lines = 9223372036854775807\n",
+            "line 3: [log] max_log_lines: 9223372036854775807 is out of range (allowed: 1 to 100000 lines)",
+        ),
+        (
+            "[[actions.hooks]]\nkey = \"1\"\ncommand = \"x\"\ntimeout = 0\n",
+            "line 4: [[actions.hooks]] timeout: 0 is out of range (allowed: 0.1 to 86400 seconds)",
+        ),
+        (
+            "[[actions.hooks]]\nkey = \"1\"\ncommand = \"x\"\ntimeout = 1e308\n",
+            "line 4: [[actions.hooks]] timeout: 1e308 is out of range (allowed: 0.1 to 86400 seconds)",
+        ),
+        (
+            "[filters]\nsuspicious_burst_rpm = nan\n",
+            "line 2: [filters] suspicious_burst_rpm: NaN is out of range",
+        ),
+        (
+            "show_private_ips = true\nlog_format = \"$\"\n",
+            "line 2: log_format: log format has no $remote_addr, so lines name no client",
+        ),
+        (
+            "[log]\nformat = \"$remote_addr$status\"\n",
+            "line 2: [log] format: log format has $remote_addr directly followed by $status",
+        ),
+    ];
+    for (text, want) in cases {
+        let msg = file_err(text);
+        assert!(msg.starts_with("nethergaze: config file F "), "{msg}");
+        assert!(msg.contains(want), "{text:?}: {msg}");
+    }
+    let msg = err(&["--log-format", "$"], &[]);
+    assert!(
+        msg.starts_with("nethergaze: --log-format: log format has no $remote_addr"),
+        "{msg}"
+    );
+    let msg = err(&[], &[("NETHERGAZE_LOG_FORMAT", "$")]);
+    assert!(
+        msg.starts_with("nethergaze: NETHERGAZE_LOG_FORMAT: log format has no"),
+        "{msg}"
+    );
+}
+
 // --------------------------------------------------------- nethergaze 0.2.0
 
 #[test]
@@ -498,7 +646,9 @@ fn wrong_types_name_the_key_and_line() {
     );
     let msg = file_err("max_tracked_ips = 0\n");
     assert!(
-        msg.contains("line 1: max_tracked_ips: 0 must be at least 1"),
+        msg.contains(
+            "line 1: max_tracked_ips: 0 is out of range (allowed: 1 to 1000000 addresses)"
+        ),
         "{msg}"
     );
 }
@@ -693,10 +843,14 @@ fn durations() {
             "{bad}"
         );
     }
-    assert_eq!(
-        err(&["--for", "0s"], &[]),
-        "nethergaze: --for: duration `0s` must be more than zero"
-    );
+    for long in ["0s", "31536001", "9000000h"] {
+        assert_eq!(
+            err(&["--for", long], &[]),
+            format!("nethergaze: --for: `{long}` is out of range (allowed: 1 to 31536000 seconds)")
+        );
+    }
+    let c = ok(&["--for", "8760h"], &[]);
+    assert_eq!(c.mode, Mode::For(Duration::from_secs(31_536_000)));
 }
 
 #[test]
@@ -729,7 +883,7 @@ fn bad_flag_values_name_the_flag() {
         ),
         (
             &["--connections-interval", "0"],
-            "nethergaze: --connections-interval: 0 s is out of range",
+            "nethergaze: --connections-interval: 0 is out of range (allowed: 0.1 to 86400 seconds)",
         ),
     ];
     for (args, want) in cases {
