@@ -15,6 +15,16 @@ use crate::ui::session::Session;
 
 /// Exit code for usage and start-up errors.
 const EXIT_USAGE: u8 = 2;
+/// Exit code when the run went through but its session could not be saved to
+/// history (another instance held the file past the wait at exit).
+const EXIT_HISTORY_LOST: u8 = 1;
+
+/// How a run that started ended.
+enum Ended {
+    Clean,
+    /// Everything ran and was printed, but history lost this session: why.
+    HistoryLost(String),
+}
 
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let env = |key: &str| std::env::var(key).ok();
@@ -31,7 +41,11 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Invocation::Run(config)) => match run(&config) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(Ended::Clean) => ExitCode::SUCCESS,
+            Ok(Ended::HistoryLost(message)) => {
+                eprintln!("nethergaze: {message}");
+                ExitCode::from(EXIT_HISTORY_LOST)
+            }
             Err(message) => {
                 eprintln!("nethergaze: {message}");
                 ExitCode::from(EXIT_USAGE)
@@ -89,7 +103,7 @@ fn dbip_credit(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> Opt
 pub const DBIP_CREDIT: &str =
     "IP geolocation by DB-IP (https://db-ip.com), licensed under CC BY 4.0.";
 
-fn run(config: &Config) -> Result<(), String> {
+fn run(config: &Config) -> Result<Ended, String> {
     let run_for = match config.mode {
         Mode::Once => None,
         Mode::For(d) => Some(d),
@@ -119,15 +133,21 @@ fn run(config: &Config) -> Result<(), String> {
             engine.read_logs_now(); // lines written just before the end still count
         }
     }
-    engine.snapshot_history(); // the session is kept, and `history` includes it
-    print_snapshot(&engine, config).map_err(|e| format!("cannot write the snapshot: {e}"))
+    // The session is kept, and `history` includes it; a failure is in the summary.
+    let lost = engine.save_history();
+    print_snapshot(&engine, config).map_err(|e| format!("cannot write the snapshot: {e}"))?;
+    Ok(outcome(lost))
+}
+
+fn outcome(history_lost: Option<String>) -> Ended {
+    history_lost.map_or(Ended::Clean, Ended::HistoryLost)
 }
 
 /// The interactive screen. Everything that can fail at start-up (config,
 /// sources, the loop, the tty) fails before the terminal goes raw, so its
 /// message prints normally; once entered, the terminal is restored on every
 /// way out (quit, signals, drop, the panic hook).
-fn run_dashboard(config: &Config) -> Result<(), String> {
+fn run_dashboard(config: &Config) -> Result<Ended, String> {
     let mut engine = Engine::new(config)?;
     let mut event_loop =
         EventLoop::new(&mut engine).map_err(|e| format!("cannot start the event loop: {e}"))?;
@@ -140,9 +160,10 @@ fn run_dashboard(config: &Config) -> Result<(), String> {
         .map_err(|e| format!("cannot set up the terminal: {e}"))?;
     let ended = event_loop.run_dashboard(&mut engine, &mut session);
     let left = session.leave();
-    engine.snapshot_history();
+    let lost = engine.save_history();
     ended.map_err(|e| format!("event loop: {e}"))?;
-    left.map_err(|e| format!("cannot restore the terminal: {e}"))
+    left.map_err(|e| format!("cannot restore the terminal: {e}"))?;
+    Ok(outcome(lost))
 }
 
 fn print_snapshot(engine: &Engine, config: &Config) -> io::Result<()> {
@@ -154,6 +175,7 @@ fn print_snapshot(engine: &Engine, config: &Config) -> io::Result<()> {
         interval_secs: engine.interval.as_secs_f64(),
         suspicious_only: config.suspicious_only,
         history: engine.history.as_ref(),
+        history_saved: engine.history_saved(),
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());

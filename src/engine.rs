@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::io;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::actions::block::BlockRecord;
@@ -24,7 +24,9 @@ use crate::source::bandwidth::Bandwidth;
 use crate::source::journal::Journal;
 use crate::source::sockdiag::{DumpProgress, SockDiag};
 use crate::source::{LineVerdict, LogKind, LogSet};
-use crate::store::{History, SessionRow, MAX_PATHS};
+use crate::store::{
+    History, HistoryError, SessionRow, SnapshotOutcome, BUSY_TIMEOUT, EXIT_BUSY_TIMEOUT, MAX_PATHS,
+};
 use crate::table::{is_public, IpTable, Row};
 
 /// Where socket dumps come from.
@@ -100,6 +102,8 @@ pub struct Engine {
     pub history: Option<History>,
     history_path: Option<PathBuf>,
     history_error: Option<String>,
+    /// Whether the snapshot at exit was written (`None`: not taken, or history off).
+    history_saved: Option<bool>,
     last_history_snapshot: UnixTime,
     /// `--demo`'s files, written to on every tick.
     demo: Option<Demo>,
@@ -175,6 +179,7 @@ impl Engine {
             history: None,
             history_path: None,
             history_error: None,
+            history_saved: None,
             last_history_snapshot: now,
         };
         if config.geoip.enabled {
@@ -357,22 +362,63 @@ impl Engine {
         }
     }
 
-    /// Write this session's running totals (every 60 s and at every clean
-    /// exit). Busy (another instance) is retried next time; any other error
+    /// Write this session's running totals (every 60 s). Busy (another
+    /// instance) is retried next time, with the same totals; any other error
     /// turns history off with a message.
     pub fn snapshot_history(&mut self) {
-        let Some(history) = self.history.as_mut() else {
-            return;
+        let _ = self.write_history(BUSY_TIMEOUT);
+    }
+
+    /// The last snapshot, at exit, which writes the session's end. There is
+    /// no next time, so it waits up to [`EXIT_BUSY_TIMEOUT`] for another
+    /// instance's lock. When the lock outlasts that, the session is lost:
+    /// the message is returned (the caller exits 1) and is the history
+    /// source's error in the summary. Another error turns history off with
+    /// a message, as during the run.
+    pub fn save_history(&mut self) -> Option<String> {
+        let result = self.write_history(EXIT_BUSY_TIMEOUT)?;
+        self.history_saved = Some(matches!(result, Ok(SnapshotOutcome::Written { .. })));
+        let busy = match &result {
+            Ok(outcome) => *outcome == SnapshotOutcome::Busy,
+            Err(e) => e.is_busy(),
         };
+        if !busy {
+            return None;
+        }
+        let path = self.history_path.as_deref().unwrap_or(Path::new("?"));
+        let message = format!(
+            "history: {} was locked by another instance for {} s at exit; this session \
+             ({} addresses) was not saved",
+            path.display(),
+            EXIT_BUSY_TIMEOUT.as_secs(),
+            self.core.table.len()
+        );
+        self.history_error = Some(message.clone());
+        Some(message)
+    }
+
+    /// Whether the snapshot at exit was written; `None` before it, or when
+    /// history is off.
+    pub fn history_saved(&self) -> Option<bool> {
+        self.history_saved
+    }
+
+    /// One snapshot, waiting up to `wait` for another instance's lock;
+    /// `None` when history is off.
+    fn write_history(&mut self, wait: Duration) -> Option<Result<SnapshotOutcome, HistoryError>> {
+        let history = self.history.as_mut()?;
         self.last_history_snapshot = self.core.now;
         let core = &self.core;
         let rows = core.table.rows().map(|row| session_row(core, row));
-        if let Err(e) = history.snapshot(rows) {
-            if !e.is_busy() {
+        let result = history.snapshot_waiting(rows, wait);
+        match &result {
+            Err(e) if !e.is_busy() => {
                 self.history_error = Some(format!("{e} (history is off)"));
                 self.history = None;
             }
+            _ => {}
         }
+        Some(result)
     }
 
     /// SIGCHLD or a tick: reap and restart the journal reader when due.

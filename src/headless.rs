@@ -41,6 +41,9 @@ pub struct RunInfo<'a> {
     pub suspicious_only: bool,
     /// Lifetime history for the `history` object (`None`: disabled → null).
     pub history: Option<&'a History>,
+    /// Whether this run's session was written to history at exit: the
+    /// summary's `history_saved` (`None`: history off → null).
+    pub history_saved: Option<bool>,
 }
 
 /// Rows to print, in snapshot order, honouring `--suspicious`.
@@ -239,7 +242,7 @@ fn summary_object(s: &mut String, table: &IpTable, info: &RunInfo<'_>, ips: usiz
         f64::from(table.totals.new_conns_last_dump) / info.interval_secs.max(0.001);
     let _ = write!(
         s,
-        r#"{{"type":"summary","schema_version":{SCHEMA_VERSION},"ips":{ips},"connections":{},"requests":{},"bytes":{},"auth_failures":{},"lines":{lines},"malformed":{malformed},"req_per_sec":{},"new_conns_per_sec":{},"started":"{}","ended":"{}","sources":["#,
+        r#"{{"type":"summary","schema_version":{SCHEMA_VERSION},"ips":{ips},"connections":{},"requests":{},"bytes":{},"auth_failures":{},"lines":{lines},"malformed":{malformed},"req_per_sec":{},"new_conns_per_sec":{},"started":"{}","ended":"{}","history_saved":{},"sources":["#,
         table.connections(),
         table.totals.requests,
         table.totals.bytes,
@@ -248,6 +251,8 @@ fn summary_object(s: &mut String, table: &IpTable, info: &RunInfo<'_>, ips: usiz
         round2(new_conns_per_sec),
         format_rfc3339(info.started),
         format_rfc3339(info.ended),
+        info.history_saved
+            .map_or("null", |saved| if saved { "true" } else { "false" }),
     );
     for (i, src) in info.sources.iter().enumerate() {
         if i > 0 {

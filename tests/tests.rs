@@ -11,6 +11,7 @@ mod it {
     mod enrich;
     mod fixtures;
     pub mod harness;
+    mod history_lock;
     mod hostile;
     mod limits;
     mod nginx;

@@ -282,7 +282,9 @@ fn man_environment(m: &mut String) {
 fn man_exit_status(m: &mut String) {
     m.push_str(
         ".SH EXIT STATUS\n.TP\n0\nSuccess (including \\-\\-help, \\-\\-version and \
-         \\-\\-generate).\n.TP\n2\nA usage or config error, or a start\\-up failure \
+         \\-\\-generate).\n.TP\n1\nThe run went through but its session could not be \
+         saved to history: another instance held the file's lock for the whole wait at \
+         exit.\n.TP\n2\nA usage or config error, or a start\\-up failure \
          (unreadable log, no terminal for the dashboard); the message names the flag, \
          variable or config key.\n",
     );

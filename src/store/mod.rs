@@ -4,8 +4,9 @@
 //! The loop owns one [`History`]. Every call is short and never waits more
 //! than [`BUSY_TIMEOUT`] for another instance's lock: a snapshot that can't
 //! get it returns [`SnapshotOutcome::Busy`] and the engine tries again at the
-//! next one. Any other error is the engine's cue to turn history off with a
-//! visible message; nothing here panics or stops the run.
+//! next one. Only the last snapshot, at exit, has no next one: it waits up to
+//! [`EXIT_BUSY_TIMEOUT`]. Any other error is the engine's cue to turn history
+//! off with a visible message; nothing here panics or stops the run.
 
 mod schema;
 #[cfg(test)]
@@ -34,6 +35,12 @@ pub use schema::VERSION as SCHEMA_VERSION;
 /// How long any call waits for another instance's write lock. Short: two
 /// instances must not stall each other's loop.
 pub const BUSY_TIMEOUT: Duration = Duration::from_millis(50);
+/// How long the last snapshot, at exit, waits for another instance's lock.
+/// Nothing runs after it, so waiting costs only a slower exit, while giving
+/// up loses the whole session. Another instance holds the lock for one
+/// snapshot at a time, well under a second even for a full table (the
+/// default 50 000 rows), so 5 s outlasts it with room for a slow disk.
+pub const EXIT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// At open only (before the loop runs) a first-time schema creation by
 /// another instance is worth waiting a little longer for.
 const OPEN_BUSY_TIMEOUT: Duration = Duration::from_millis(500);
@@ -349,6 +356,22 @@ impl History {
             Err(HistoryError::Busy) => Ok(SnapshotOutcome::Busy),
             Err(e) => Err(e),
         }
+    }
+
+    /// [`History::snapshot`] that waits up to `wait` for another instance's
+    /// lock (SQLite's busy handler retries with short sleeps), for the last
+    /// snapshot at exit; later calls wait [`BUSY_TIMEOUT`] again.
+    pub fn snapshot_waiting(
+        &mut self,
+        rows: impl Iterator<Item = SessionRow>,
+        wait: Duration,
+    ) -> Result<SnapshotOutcome, HistoryError> {
+        self.conn.busy_timeout(wait)?;
+        let outcome = self.snapshot(rows);
+        let restored = self.conn.busy_timeout(BUSY_TIMEOUT);
+        let outcome = outcome?;
+        restored?;
+        Ok(outcome)
     }
 
     fn write_snapshot(

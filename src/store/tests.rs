@@ -368,6 +368,39 @@ fn a_full_disk_is_an_error_and_loses_nothing_in_memory() {
     assert_eq!((got.sessions, got.requests), (1, 10));
 }
 
+/// The snapshot at exit waits for another instance's lock (here a
+/// transaction held for several times [`BUSY_TIMEOUT`]) where one during the
+/// run would have given up, and writes the whole session with its end.
+#[test]
+fn the_exit_snapshot_waits_out_a_lock_that_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_in(&dir);
+    let mut b = History::open(&path, 2).unwrap();
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let other = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            locked.send(()).unwrap();
+            std::thread::sleep(BUSY_TIMEOUT * 6);
+            conn.execute_batch("ROLLBACK").unwrap();
+        })
+    };
+    is_locked.recv().unwrap();
+    let out = b
+        .snapshot_waiting((0..3).map(|i| row(i, 1, 1, 2)), EXIT_BUSY_TIMEOUT)
+        .unwrap();
+    other.join().unwrap();
+    assert_eq!(out, SnapshotOutcome::Written { changed: 3 });
+    let end: Option<i64> = b
+        .conn
+        .query_row("SELECT last_seen FROM sessions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(end, Some(3), "the session has its end");
+    assert_eq!(b.lookup(v4(2)).unwrap().unwrap().requests, 3);
+}
+
 #[test]
 fn open_while_another_instance_writes_defers_the_session() {
     let dir = tempfile::tempdir().unwrap();
