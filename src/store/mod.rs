@@ -1,5 +1,5 @@
 //! SQLite history: what every address did across runs, the block log and
-//! the whois cache, in one WAL-mode file (0600 in a 0700 folder).
+//! the whois cache, in one WAL-mode file (made 0600 in a 0700 folder).
 //!
 //! The loop owns one [`History`]. Every call is short and never waits more
 //! than [`BUSY_TIMEOUT`] for another instance's lock: a snapshot that can't
