@@ -203,6 +203,61 @@ fn a_planted_wal_link_is_refused() {
 }
 
 // ---------------------------------------------------------------------------
+// The RDAP bootstrap cache (the whois answers live in the history file, above)
+
+/// A 6 s run over the fixtures, whois through `config`, no history; exit 0.
+fn whois_run(config: &Path) -> Snapshot {
+    let mut cmd = harness::on_fixtures();
+    cmd.args(["--for", "6s", "--from-start", "--no-geoip", "--no-history"])
+        .arg("--config")
+        .arg(config);
+    let out = Running::spawn(cmd).finish(RUN_TIMEOUT);
+    assert!(out.status.success(), "{out:?}");
+    Snapshot::parse(&out.stdout)
+}
+
+/// The stored bootstrap decides which server hears about every address, so only our
+/// own regular file in a private folder is used: a FIFO there (it used to hang the
+/// whois worker in `open`: no answer ever came), a link to a good copy, or a copy in a
+/// folder every user may write in are all ignored and IANA is asked again.
+#[test]
+fn the_bootstrap_cache_is_used_only_from_our_own_regular_file() {
+    const CLIENT: &str = "45.33.32.156";
+    let dir = harness::tempdir();
+    let fake = super::whois::fake_rdap();
+    let config = super::whois::config_with(dir.path(), &fake.base, true);
+    let cache = dir.path().join("cache");
+    let stored = cache.join("rdap-bootstrap.json");
+    fs::create_dir(&cache).unwrap();
+    fs::set_permissions(&cache, fs::Permissions::from_mode(0o700)).unwrap();
+    mkfifo(&stored);
+    let snap = whois_run(&config);
+    assert_eq!(snap.ips[CLIENT]["whois"]["network"], "LINODE-US", "a FIFO");
+    assert_eq!(fake.hits("/ipv4.json"), 1);
+    assert!(fs::symlink_metadata(&stored).unwrap().is_file(), "replaced");
+
+    // A link to a good, fresh copy is not followed (and its target not written).
+    let elsewhere = dir.path().join("elsewhere.json");
+    fs::rename(&stored, &elsewhere).unwrap();
+    symlink(&elsewhere, &stored).unwrap();
+    let copy = fs::read(&elsewhere).unwrap();
+    let snap = whois_run(&config);
+    assert_eq!(snap.ips[CLIENT]["whois"]["network"], "LINODE-US");
+    assert_eq!(fake.hits("/ipv4.json"), 2, "the linked copy was not used");
+    assert_eq!(fs::read(&elsewhere).unwrap(), copy);
+
+    // A fresh copy of ours, in a folder every user may write in: not used.
+    fs::set_permissions(&cache, fs::Permissions::from_mode(0o1777)).unwrap();
+    let snap = whois_run(&config);
+    assert_eq!(snap.ips[CLIENT]["whois"]["network"], "LINODE-US");
+    assert_eq!(
+        fake.hits("/ipv4.json"),
+        3,
+        "the shared folder's copy was not used"
+    );
+}
+
+// ---------------------------------------------------------------------------
 // --proc-root tables
 
 /// A /proc stand-in whose net/tcp6 is the fixture and whose net/tcp is made by `make`.
