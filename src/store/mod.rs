@@ -280,6 +280,7 @@ impl History {
         let mut conn = match connect(&real) {
             Ok(conn) => conn,
             Err(Fault::Corrupt(why)) => {
+                refuse_foreign(path, &real, &why)?;
                 let aside = move_aside(&real, now)?;
                 prepare_file(path, &real)?;
                 let conn = connect(&real).map_err(Fault::into_error)?;
@@ -900,6 +901,30 @@ fn connect(path: &Path) -> Result<Connection, Fault> {
     // history needs; a power cut may lose the last snapshot.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(conn)
+}
+
+/// A file that is not a database is moved aside only when it is ours: another
+/// user's file (a mistyped `--history-db`) is left where and as it is.
+fn refuse_foreign(path: &Path, real: &Path, why: &str) -> Result<(), HistoryError> {
+    let meta = fs::symlink_metadata(real).map_err(|source| HistoryError::Io {
+        path: path.to_path_buf(),
+        what: "cannot read",
+        source,
+    })?;
+    if file::is_ours(&meta) {
+        return Ok(());
+    }
+    Err(HistoryError::Io {
+        path: path.to_path_buf(),
+        what: "will not move aside",
+        source: io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "unreadable ({why}) and owned by uid {}, not by this user",
+                meta.uid()
+            ),
+        ),
+    })
 }
 
 /// Renames a corrupt file (and its -wal/-shm, which belong to it) to

@@ -273,6 +273,23 @@ fn garbage_file_is_moved_aside_and_recovered() {
     assert_eq!(h.lookup(v4(1)).unwrap().unwrap().requests, 2);
 }
 
+/// Another user's file that is no database (a mistyped path) keeps its name.
+#[test]
+fn a_foreign_garbage_file_is_not_moved_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    fs::write(&path, vec![b'n'; 8192]).unwrap();
+    std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+    let err = History::open(&path, 4242).unwrap_err().to_string();
+    assert!(err.contains("will not move aside"), "{err}");
+    assert_eq!(fs::read(&path).unwrap(), vec![b'n'; 8192]);
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing renamed"
+    );
+}
+
 #[test]
 fn damaged_pages_are_moved_aside() {
     let dir = tempfile::tempdir().unwrap();
