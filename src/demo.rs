@@ -9,13 +9,14 @@
 //! `--show-private-ips`.
 
 use std::fmt::Write as _;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::parse::time::civil_from_days;
 use crate::parse::UnixTime;
+use crate::sys::file;
 
 const VISITORS: [&str; 6] = [
     "203.0.113.10",
@@ -70,12 +71,9 @@ impl Demo {
             .mode(0o700)
             .recursive(true)
             .create(dir.join("proc/net"))?;
-        let open = |name: &str| {
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(dir.join(name))
-        };
+        // The folder is new and ours (mkdir fails on anything already there),
+        // and its files are made the way every file we write is.
+        let open = |name: &str| file::create_private(&dir.join(name));
         let mut demo = Demo {
             access: open("access.log")?,
             auth: open("auth.log")?,
@@ -242,7 +240,8 @@ fn hex4(octets: [u8; 4]) -> String {
 
 fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = path.with_extension("new");
-    fs::write(&tmp, bytes)?;
+    let _ = fs::remove_file(&tmp); // left by a write that failed half-way
+    file::create_private(&tmp)?.write_all(bytes)?;
     fs::rename(tmp, path)
 }
 

@@ -9,6 +9,7 @@ mod it {
     mod dashboard;
     mod demo;
     mod enrich;
+    mod files;
     mod fixtures;
     pub mod harness;
     mod history_lock;

@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::sys::file::{read_text, Links};
+
 use super::limits::{self, Limit};
 use super::{
     check_glob, check_regex, parse_auth_source, parse_cidr, parse_interval, parse_log_format,
@@ -204,8 +206,14 @@ impl FileCtx<'_> {
     }
 }
 
+/// Largest config file read: a generous config with many hooks and patterns is
+/// a few KiB; anything near this is not a config (or is /dev/zero).
+const MAX_CONFIG_FILE: u64 = 1 << 20; // 1 MiB
+
 pub(super) fn read_file_layer(path: &Path) -> Result<Layer, ConfigError> {
-    let src = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+    // Links followed: configs are often links into a managed tree. A FIFO or a
+    // device is refused at once rather than blocking or reading forever.
+    let src = read_text(path, Links::Follow, MAX_CONFIG_FILE).map_err(|e| ConfigError::File {
         path: path.to_path_buf(),
         line: None,
         msg: format!("cannot read: {e}"),

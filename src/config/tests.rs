@@ -783,6 +783,34 @@ fn explicit_config_must_exist() {
     );
 }
 
+/// A FIFO would block `open` forever and /dev/zero would be read until memory
+/// runs out: both are refused at once, as is a file over the 1 MiB cap.
+#[test]
+fn config_that_is_not_a_small_regular_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo.toml");
+    let c = std::ffi::CString::new(fifo.to_str().expect("utf-8")).expect("path");
+    // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let fifo = fifo.to_str().expect("utf-8");
+    let got = err(&["--config", fifo], &[]);
+    assert!(
+        got.contains("cannot read: not a regular file (a FIFO)"),
+        "{got}"
+    );
+    let got = err(&["--config", "/dev/zero"], &[]);
+    assert!(
+        got.contains("cannot read: not a regular file (a device)"),
+        "{got}"
+    );
+    let (_big_dir, big) = file(&format!("# {}\n", "x".repeat(2 << 20)));
+    let got = err(&["--config", &big], &[]);
+    assert!(
+        got.contains("too large") && got.contains("at most 1 MiB"),
+        "{got}"
+    );
+}
+
 #[test]
 fn config_found_in_xdg_then_home() {
     let home = tempfile::tempdir().expect("tempdir");

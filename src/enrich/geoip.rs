@@ -231,6 +231,10 @@ impl Db {
     /// Maps `path`; `Err` is the message for the note.
     fn open(path: &Path) -> Result<Db, String> {
         let stamp = Stamp::of(path).map_err(|e| e.to_string())?;
+        // maxminddb opens by path with a blocking open: a FIFO there would hang
+        // the start. Checked the way every file we read is, just before.
+        crate::sys::file::open_read(path, crate::sys::file::Links::Follow)
+            .map_err(|e| e.to_string())?;
         // SAFETY: the mapping is only sound while nobody truncates or rewrites
         // the file in place. Updaters (geoipupdate, DB-IP scripts) write a new
         // file and rename it over the old one, which leaves our inode intact;

@@ -1,9 +1,10 @@
 //! TCP socket records, as read from a netlink sock_diag dump or /proc/net/tcp{,6}.
 
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+
+use crate::sys::file::{self, Links};
 
 /// Kernel TCP states (include/net/tcp_states.h), numbered as the kernel does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -231,6 +232,12 @@ impl ProcNetReader {
     /// a few hundred sockets before the buffer first grows.
     const INITIAL_BUF: usize = 64 << 10; // 64 KiB
 
+    /// Largest table read: 150 bytes a socket, so about 450 000 sockets, far
+    /// past a busy box's tens of thousands (a few MiB), and still a bound when
+    /// `--proc-root` holds something else (a link to /dev/zero is refused as a
+    /// device; a huge or endless file stops here).
+    pub(crate) const MAX_TABLE: u64 = 64 << 20; // 64 MiB
+
     /// A reader of `<root>/net/tcp{,6}`; `root` is `/proc` on a live system.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         ProcNetReader {
@@ -258,10 +265,15 @@ impl ProcNetReader {
         family: Family,
         out: &mut impl FnMut(SocketEntry),
     ) -> io::Result<ProcStats> {
-        self.buf.clear();
-        // One open + read_to_end per table: the kernel builds the text as we read,
-        // so reading it whole is the only consistent view it offers.
-        File::open(self.root.join(name))?.read_to_end(&mut self.buf)?;
+        // One open + whole read per table: the kernel builds the text as we read,
+        // so reading it whole is the only consistent view it offers. Links are
+        // followed (/proc/net is one); a FIFO or a device is refused unopened.
+        let mut table = file::open_read(&self.root.join(name), Links::Follow)?;
+        let read = file::read_capped(&mut table, Self::MAX_TABLE, &mut self.buf);
+        if read.is_err() && self.buf.capacity() > Self::INITIAL_BUF {
+            self.buf = Vec::with_capacity(Self::INITIAL_BUF); // don't keep a refused file's pages
+        }
+        read?;
         Ok(parse_proc_net_tcp(&self.buf, family, out))
     }
 }
@@ -523,6 +535,34 @@ mod tests {
         let result = reader.read(&mut |_| n += 1);
         assert!(result.v4.is_err() && result.v6.is_err());
         assert_eq!(n, 10);
+    }
+
+    /// What `--proc-root` may hold instead of a table: a FIFO (would block
+    /// `open` for ever), a link to /dev/zero (endless), a file over the cap.
+    /// Each is an error for that table, at once; the other table still reads.
+    #[test]
+    fn reader_refuses_special_and_oversized_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let net = dir.path().join("net");
+        std::fs::create_dir(&net).unwrap();
+        let fifo = std::ffi::CString::new(net.join("tcp").to_str().unwrap()).unwrap();
+        // SAFETY: `fifo` is a valid NUL-terminated path for the call's duration.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        std::os::unix::fs::symlink("/dev/zero", net.join("tcp6")).unwrap();
+        let mut reader = ProcNetReader::new(dir.path());
+        let result = reader.read(&mut |_| {});
+        let v4 = result.v4.expect_err("a FIFO is refused").to_string();
+        assert_eq!(v4, "not a regular file (a FIFO)");
+        let v6 = result.v6.expect_err("a device is refused").to_string();
+        assert_eq!(v6, "not a regular file (a device)");
+
+        std::fs::remove_file(net.join("tcp")).unwrap();
+        let big = std::fs::File::create(net.join("tcp")).unwrap();
+        big.set_len(ProcNetReader::MAX_TABLE + 1).unwrap(); // sparse: costs no disk
+        let result = reader.read(&mut |_| {});
+        let v4 = result.v4.expect_err("over the cap").to_string();
+        assert!(v4.contains("at most 64 MiB"), "{v4}");
+        assert!(reader.buf.capacity() <= ProcNetReader::INITIAL_BUF);
     }
 
     #[test]

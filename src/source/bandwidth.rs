@@ -9,6 +9,8 @@ use std::io::{self, Read, Seek};
 use std::path::Path;
 use std::time::Instant;
 
+use crate::sys::file::{self, Links};
+
 /// Bytes per second received and sent, over the last tick.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rates {
@@ -30,7 +32,7 @@ impl Bandwidth {
     pub fn open(configured: Option<&str>, sys_root: &Path, route_table: &Path) -> Bandwidth {
         let iface = match configured {
             Some(name) => Some(name.to_string()),
-            None => std::fs::read(route_table)
+            None => read_route_table(route_table)
                 .ok()
                 .and_then(|t| default_route_iface(&t)),
         };
@@ -42,8 +44,8 @@ impl Bandwidth {
         }
         let stats = sys_root.join("class/net").join(&iface).join("statistics");
         match (
-            File::open(stats.join("rx_bytes")),
-            File::open(stats.join("tx_bytes")),
+            file::open_read(&stats.join("rx_bytes"), Links::Follow),
+            file::open_read(&stats.join("tx_bytes"), Links::Follow),
         ) {
             (Ok(rx), Ok(tx)) => Bandwidth {
                 iface,
@@ -122,6 +124,18 @@ fn read_counter(file: &mut File) -> io::Result<u64> {
         .map_err(|_| io::Error::other("counter is not a number"))
 }
 
+/// Largest route table read: 128 bytes a route, so 500 000 routes. A router
+/// holding a full BGP table (about a million) is over it and shows "no
+/// default route": there `interface` names the interface instead.
+const MAX_ROUTE_TABLE: u64 = 64 << 20; // 64 MiB
+
+fn read_route_table(path: &Path) -> io::Result<Vec<u8>> {
+    let mut table = file::open_read(path, Links::Follow)?;
+    let mut buf = Vec::new();
+    file::read_capped(&mut table, MAX_ROUTE_TABLE, &mut buf)?;
+    Ok(buf)
+}
+
 /// The interface of the first up default route in `/proc/net/route`
 /// (columns: Iface, Destination, Gateway, Flags, …; hex, destination 0).
 fn default_route_iface(table: &[u8]) -> Option<String> {
@@ -191,6 +205,27 @@ mod tests {
         sys_with(dir.path(), "ens3", 10, 10); // counters reset
         bw.on_tick(t0 + Duration::from_secs(3));
         assert_eq!(bw.rates(), Some(Rates { rx: 0.0, tx: 0.0 }));
+    }
+
+    /// A FIFO as a counter or as the route table is refused, not waited on.
+    #[test]
+    fn special_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        sys_with(dir.path(), "eth7", 1, 1);
+        let rx = dir.path().join("class/net/eth7/statistics/rx_bytes");
+        fs::remove_file(&rx).unwrap();
+        let fifo = |p: &Path| {
+            let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+            // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        };
+        fifo(&rx);
+        let route = dir.path().join("route");
+        fifo(&route);
+        let bw = Bandwidth::open(Some("eth7"), dir.path(), &route);
+        assert_eq!(bw.error(), Some("not a regular file (a FIFO)"));
+        let bw = Bandwidth::open(None, dir.path(), &route);
+        assert_eq!(bw.error(), Some("no default route"));
     }
 
     #[test]

@@ -34,8 +34,10 @@ use std::mem::{size_of, MaybeUninit};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 
 use crate::parse::sockets::{Family, SocketEntry, TcpState};
+use crate::sys::file::{self, Links};
 
 /// Receive buffer. The kernel sizes dump datagrams to the reader's buffer but
 /// caps them at 32 KiB, so 64 KiB never truncates; `MSG_TRUNC` still tells.
@@ -712,8 +714,8 @@ impl SockStat {
     /// `None` where /proc/net/sockstat cannot be opened: every tick dumps.
     fn open() -> Option<SockStat> {
         Some(SockStat {
-            v4: File::open("/proc/net/sockstat").ok()?,
-            v6: File::open("/proc/net/sockstat6").ok(),
+            v4: open_proc("/proc/net/sockstat").ok()?,
+            v6: open_proc("/proc/net/sockstat6").ok(),
             buf: vec![0; SOCKSTAT_BUF],
         })
     }
@@ -730,6 +732,11 @@ impl SockStat {
         };
         TcpCounters::parse(v4, v6)
     }
+}
+
+/// Opened the way every file we read is (non-blocking, regular files only).
+fn open_proc(path: &str) -> io::Result<File> {
+    file::open_read(Path::new(path), Links::Follow)
 }
 
 /// Read `file` from offset 0 into `buf`; `None` on an error or if it does

@@ -135,20 +135,4 @@ impl TailedFile {
     }
 }
 
-/// Why a path that exists is refused: it is not a regular file. Static, so
-/// a source that stays refused does not allocate its message every tick.
-pub(crate) fn not_regular(meta: &Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let ft = meta.file_type();
-    if ft.is_dir() {
-        "not a regular file (a directory)"
-    } else if ft.is_fifo() {
-        "not a regular file (a FIFO)"
-    } else if ft.is_socket() {
-        "not a regular file (a socket)"
-    } else if ft.is_block_device() || ft.is_char_device() {
-        "not a regular file (a device)"
-    } else {
-        "not a regular file"
-    }
-}
+pub(crate) use crate::sys::file::not_regular;

@@ -1,5 +1,5 @@
 //! SQLite history: what every address did across runs, the block log and
-//! the whois cache, in one WAL-mode file (0600 in a 0700 folder).
+//! the whois cache, in one WAL-mode file (made 0600 in a 0700 folder).
 //!
 //! The loop owns one [`History`]. Every call is short and never waits more
 //! than [`BUSY_TIMEOUT`] for another instance's lock: a snapshot that can't
@@ -20,7 +20,7 @@ use std::fs::{self, DirBuilder, OpenOptions};
 use std::hash::{Hash, Hasher};
 use std::io;
 use std::net::IpAddr;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,6 +29,7 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Tran
 
 use crate::actions::block::{target_text, BlockRecord, CommandResult};
 use crate::parse::UnixTime;
+use crate::sys::file;
 
 pub use schema::VERSION as SCHEMA_VERSION;
 
@@ -49,7 +50,6 @@ pub const MAX_PATHS: usize = 5;
 /// Longest path stored (bytes); hostile request lines can be huge.
 const MAX_PATH_LEN: usize = 256;
 const DIR_MODE: u32 = 0o700;
-const FILE_MODE: u32 = 0o600;
 
 /// One address as the current session sees it: running totals since the
 /// row was created. Handed to [`History::snapshot`] as often as wanted.
@@ -275,27 +275,35 @@ impl fmt::Debug for History {
 
 impl History {
     /// Opens (creating as needed) the history file at `path` and starts a
-    /// session at `now`. The folder is made 0700 and the file 0600. A
-    /// corrupt file is moved aside to `<name>.corrupt-<now>` and a new one
-    /// created; [`History::take_notice`] then says so.
+    /// session at `now`. A new folder is made 0700 and a new file 0600; an
+    /// existing file keeps its mode. Anything but a regular file (a link, a
+    /// device such as /dev/null, a FIFO) is refused. A corrupt file is moved
+    /// aside to `<name>.corrupt-<now>` and a new one created;
+    /// [`History::take_notice`] then says so, and warns of a file open to
+    /// other users or a folder every user may write in.
     pub fn open(path: &Path, now: UnixTime) -> Result<History, HistoryError> {
-        prepare_dir(path)?;
-        prepare_file(path)?;
-        let (mut conn, notice) = match connect(path) {
-            Ok(conn) => (conn, None),
+        let (real, mut notices) = prepare_dir(path)?;
+        notices.extend(prepare_file(path, &real)?);
+        let mut conn = match connect(&real) {
+            Ok(conn) => conn,
             Err(Fault::Corrupt(why)) => {
-                let aside = move_aside(path, now)?;
-                prepare_file(path)?;
-                let conn = connect(path).map_err(Fault::into_error)?;
-                let notice = format!(
-                    "history: {} was unreadable ({why}); moved to {} and started afresh",
-                    path.display(),
-                    aside.display()
+                refuse_foreign(path, &real, &why)?;
+                let aside = move_aside(&real, now)?;
+                prepare_file(path, &real)?;
+                let conn = connect(&real).map_err(Fault::into_error)?;
+                notices.insert(
+                    0,
+                    format!(
+                        "history: {} was unreadable ({why}); moved to {} and started afresh",
+                        path.display(),
+                        aside.display()
+                    ),
                 );
-                (conn, Some(notice))
+                conn
             }
             Err(Fault::Other(e)) => return Err(e),
         };
+        let notice = (!notices.is_empty()).then(|| notices.join("; "));
         schema::migrate(&mut conn)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         let mut history = History {
@@ -324,7 +332,8 @@ impl History {
         self.session
     }
 
-    /// A message for the UI from [`History::open`] (a recovered file), once.
+    /// A message for the UI from [`History::open`] (a recovered file, a
+    /// file or folder open to other users), once.
     pub fn take_notice(&mut self) -> Option<String> {
         self.notice.take()
     }
@@ -728,17 +737,29 @@ fn write_blocks(tx: &Connection, rows: &[BlockRow], session: i64) -> rusqlite::R
     Ok(())
 }
 
-/// Creates the folder 0700. An existing folder's mode is tightened only when
-/// it is ours by name (`nethergaze`): `--history-db /tmp/h.db` must not
-/// chmod /tmp.
-fn prepare_dir(path: &Path) -> Result<(), HistoryError> {
-    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
-        return Ok(());
-    };
+/// Creates the folder 0700 and returns the path SQLite is to open: the
+/// folder's real path (links the operator chose in it resolved here) joined
+/// with the file's name, so that `SQLITE_OPEN_NOFOLLOW` refuses only a link
+/// put in its place later. An existing folder's mode is tightened only when it
+/// is ours by name (`nethergaze`), a real folder (not a link) and owned by us:
+/// `--history-db /tmp/h.db` must not chmod /tmp, nor a planted link its
+/// target. A folder every user may write in is used, with a warning.
+fn prepare_dir(path: &Path) -> Result<(PathBuf, Vec<String>), HistoryError> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let io_err = |what, source| HistoryError::Io {
         path: dir.to_path_buf(),
         what,
         source,
+    };
+    let Some(name) = path.file_name() else {
+        return Err(HistoryError::Io {
+            path: path.to_path_buf(),
+            what: "cannot use",
+            source: io::Error::from_raw_os_error(libc::EISDIR),
+        });
     };
     if !dir.exists() {
         DirBuilder::new()
@@ -754,34 +775,101 @@ fn prepare_dir(path: &Path) -> Result<(), HistoryError> {
     }
     let ours = dir.file_name().is_some_and(|n| n == "nethergaze");
     if ours && meta.permissions().mode() & 0o777 != DIR_MODE {
-        fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))
-            .map_err(|e| io_err("cannot set mode 0700 on", e))?;
+        tighten_dir(dir).map_err(|e| io_err("cannot set mode 0700 on", e))?;
     }
-    Ok(())
+    let real = fs::canonicalize(dir).map_err(|e| io_err("cannot resolve folder", e))?;
+    let mut notices = Vec::new();
+    if let Ok(Some(mode)) = file::world_writable(&real) {
+        notices.push(format!(
+            "history: folder {} is writable by every user (mode {mode:04o}): \
+             another user can put files beside {} (its -wal, -journal){}; \
+             keep history in a private folder",
+            real.display(),
+            path.display(),
+            if mode & 0o1000 == 0 {
+                " or replace it"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok((real.join(name), notices))
+}
+
+/// chmod 0700 through an fd opened without following a link, and only on a
+/// folder we own.
+fn tighten_dir(dir: &Path) -> io::Result<()> {
+    let fd = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(dir);
+    match fd {
+        Ok(fd) if file::is_ours(&fd.metadata()?) => {
+            fd.set_permissions(fs::Permissions::from_mode(DIR_MODE))
+        }
+        // A link or someone else's folder: use it as it is.
+        Ok(_) => Ok(()),
+        // O_NOFOLLOW on a link: ELOOP, or ENOTDIR as O_DIRECTORY is checked first.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Creates the file 0600 before SQLite touches it (so it is never briefly
-/// world-readable under a 022 umask) and tightens an existing one.
-fn prepare_file(path: &Path) -> Result<(), HistoryError> {
-    let io_err = |what, source| HistoryError::Io {
+/// world-readable under a 022 umask). An existing file must be a regular
+/// file, not a link, and keeps its mode: one open to other users gets a
+/// warning, never a chmod (it may be someone else's file, or /dev/null).
+/// The -wal, -shm and -journal beside it must be regular files of the
+/// database's owner, as SQLite makes them: one planted by another user would
+/// be replayed into ours. `path` names the file in messages; `real` is opened.
+fn prepare_file(path: &Path, real: &Path) -> Result<Option<String>, HistoryError> {
+    let io_err = |path: &Path, what, source| HistoryError::Io {
         path: path.to_path_buf(),
         what,
         source,
     };
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(FILE_MODE)
-        .open(path)
-        .map_err(|e| io_err("cannot open", e))?;
-    let meta = file.metadata().map_err(|e| io_err("cannot read", e))?;
-    if meta.permissions().mode() & 0o777 != FILE_MODE {
-        file.set_permissions(fs::Permissions::from_mode(FILE_MODE))
-            .map_err(|e| io_err("cannot set mode 0600 on", e))?;
+    let (db, created) = file::open_or_create_private(real).map_err(|e| {
+        let e = if e.kind() == io::ErrorKind::InvalidInput {
+            io::Error::new(e.kind(), format!("{e}; --no-history runs without history"))
+        } else {
+            e
+        };
+        io_err(path, "cannot use", e)
+    })?;
+    let meta = db.metadata().map_err(|e| io_err(path, "cannot read", e))?;
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut side = real.as_os_str().to_os_string();
+        side.push(suffix);
+        let side = PathBuf::from(side);
+        let refuse = match fs::symlink_metadata(&side) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => Some(e),
+            Ok(m) if !m.is_file() => Some(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                file::not_regular(&m),
+            )),
+            Ok(m) if m.uid() != meta.uid() => Some(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "owned by uid {}, not by the database's owner (uid {}); remove it",
+                    m.uid(),
+                    meta.uid()
+                ),
+            )),
+            Ok(_) => None,
+        };
+        if let Some(e) = refuse {
+            return Err(io_err(&side, "cannot use", e));
+        }
     }
-    Ok(())
+    let mode = meta.permissions().mode() & 0o777;
+    Ok((!created && mode & 0o077 != 0).then(|| {
+        format!(
+            "history: {} is open to other users (mode {mode:04o}), left as it is; \
+             chmod 600 it to keep it private",
+            path.display()
+        )
+    }))
 }
 
 /// Why a connection could not be made ready.
@@ -814,7 +902,12 @@ impl From<rusqlite::Error> for Fault {
 
 /// Opens the file, checks it is a sound database and switches it to WAL.
 fn connect(path: &Path) -> Result<Connection, Fault> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    // NOFOLLOW: `path` holds no link (see `prepare_dir`), so one now means the
+    // file was swapped after our checks. SQLite itself opens its -wal, -shm
+    // and -journal with O_NOFOLLOW.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_NOFOLLOW;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(OPEN_BUSY_TIMEOUT)?;
     // The first read is where a garbage file shows ("file is not a database").
@@ -831,6 +924,30 @@ fn connect(path: &Path) -> Result<Connection, Fault> {
     // history needs; a power cut may lose the last snapshot.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(conn)
+}
+
+/// A file that is not a database is moved aside only when it is ours: another
+/// user's file (a mistyped `--history-db`) is left where and as it is.
+fn refuse_foreign(path: &Path, real: &Path, why: &str) -> Result<(), HistoryError> {
+    let meta = fs::symlink_metadata(real).map_err(|source| HistoryError::Io {
+        path: path.to_path_buf(),
+        what: "cannot read",
+        source,
+    })?;
+    if file::is_ours(&meta) {
+        return Ok(());
+    }
+    Err(HistoryError::Io {
+        path: path.to_path_buf(),
+        what: "will not move aside",
+        source: io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "unreadable ({why}) and owned by uid {}, not by this user",
+                meta.uid()
+            ),
+        ),
+    })
 }
 
 /// Renames a corrupt file (and its -wal/-shm, which belong to it) to

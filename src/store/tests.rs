@@ -106,20 +106,135 @@ fn a_recreated_row_adds_its_new_count() {
     assert_eq!((got.sessions, got.requests, got.first_seen), (1, 14, 1000));
 }
 
+fn mode(p: &Path) -> u32 {
+    fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
 #[test]
-fn modes_are_0700_and_0600_and_get_fixed() {
+fn new_files_are_0600_in_0700_and_an_existing_file_keeps_its_mode() {
     let dir = tempfile::tempdir().unwrap();
     let path = db_in(&dir);
-    drop(History::open(&path, 1).unwrap());
-    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut h = History::open(&path, 1).unwrap();
+    assert_eq!(h.take_notice(), None);
+    drop(h);
     let folder = path.parent().unwrap();
     assert_eq!(mode(folder), 0o700);
     assert_eq!(mode(&path), 0o600);
     fs::set_permissions(folder, fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-    drop(History::open(&path, 2).unwrap());
-    assert_eq!(mode(folder), 0o700);
-    assert_eq!(mode(&path), 0o600);
+    let mut h = History::open(&path, 2).unwrap();
+    assert_eq!(mode(folder), 0o700, "our own folder is tightened");
+    assert_eq!(
+        mode(&path),
+        0o644,
+        "a file we did not create is not chmod'ed"
+    );
+    let notice = h.take_notice().unwrap();
+    assert!(
+        notice.contains("open to other users (mode 0644)"),
+        "{notice}"
+    );
+}
+
+/// /dev/null's device, made in a temporary folder: the real one is not risked.
+fn mknod_null(path: &Path) -> bool {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
+    unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) == 0 }
+}
+
+#[test]
+fn a_device_is_refused_and_keeps_its_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let null = dir.path().join("null");
+    if !mknod_null(&null) {
+        eprintln!("SKIP: mknod needs root");
+        return;
+    }
+    fs::set_permissions(&null, fs::Permissions::from_mode(0o666)).unwrap();
+    let err = History::open(&null, 1).unwrap_err().to_string();
+    assert!(
+        err.contains("not a regular file (a device)") && err.contains("--no-history"),
+        "{err}"
+    );
+    assert_eq!(mode(&null), 0o666);
+}
+
+/// A link to someone else's file (here a copy of /etc/passwd, which is not a
+/// database) is refused: the target keeps its mode and its name, nothing is
+/// moved aside.
+#[test]
+fn a_link_is_refused_and_its_target_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("passwd");
+    fs::copy("/etc/passwd", &target).unwrap();
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).unwrap();
+    let link = dir.path().join("history.db");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let err = History::open(&link, 7).unwrap_err().to_string();
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(mode(&target), 0o644);
+    assert_eq!(fs::read(&target).unwrap(), fs::read("/etc/passwd").unwrap());
+    let names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "nothing moved aside or created: {names:?}");
+    // A dangling link does not create its target.
+    let missing = dir.path().join("missing.db");
+    let dangling = dir.path().join("dangling.db");
+    std::os::unix::fs::symlink(&missing, &dangling).unwrap();
+    assert!(History::open(&dangling, 7).is_err());
+    assert!(!missing.exists());
+}
+
+#[test]
+fn planted_sidecars_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let victim = dir.path().join("victim");
+    fs::write(&victim, b"keep").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.path().join("h.db-wal")).unwrap();
+    let err = History::open(&path, 1).unwrap_err().to_string();
+    assert!(
+        err.contains("h.db-wal") && err.contains("symbolic link"),
+        "{err}"
+    );
+    assert_eq!(fs::read(&victim).unwrap(), b"keep");
+    fs::remove_file(dir.path().join("h.db-wal")).unwrap();
+    // Another user's -journal would be rolled back into ours.
+    let journal = dir.path().join("h.db-journal");
+    fs::write(&journal, b"").unwrap();
+    std::os::unix::fs::chown(&journal, Some(65534), None).unwrap();
+    let err = History::open(&path, 1).unwrap_err().to_string();
+    assert!(err.contains("owned by uid 65534"), "{err}");
+}
+
+#[test]
+fn a_folder_every_user_may_write_in_gives_a_warning() {
+    for folder_mode in [0o777, 0o1777] {
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(folder_mode)).unwrap();
+        let mut h = History::open(&dir.path().join("h.db"), 1).unwrap();
+        let notice = h.take_notice().unwrap();
+        assert!(
+            notice.contains(&format!("writable by every user (mode {folder_mode:04o})")),
+            "{notice}"
+        );
+        assert_eq!(mode(dir.path()), folder_mode, "not chmod'ed");
+    }
+}
+
+#[test]
+fn a_linked_nethergaze_folder_is_not_chmodded() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o755)).unwrap();
+    let link = dir.path().join("nethergaze");
+    std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+    drop(History::open(&link.join("h.db"), 1).unwrap());
+    assert_eq!(mode(&elsewhere), 0o755);
 }
 
 #[test]
@@ -156,6 +271,23 @@ fn garbage_file_is_moved_aside_and_recovered() {
     assert_eq!(fs::read(&aside).unwrap(), noise);
     h.snapshot((0..2).map(|i| row(i, 1, 1, 4242))).unwrap();
     assert_eq!(h.lookup(v4(1)).unwrap().unwrap().requests, 2);
+}
+
+/// Another user's file that is no database (a mistyped path) keeps its name.
+#[test]
+fn a_foreign_garbage_file_is_not_moved_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    fs::write(&path, vec![b'n'; 8192]).unwrap();
+    std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+    let err = History::open(&path, 4242).unwrap_err().to_string();
+    assert!(err.contains("will not move aside"), "{err}");
+    assert_eq!(fs::read(&path).unwrap(), vec![b'n'; 8192]);
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing renamed"
+    );
 }
 
 #[test]

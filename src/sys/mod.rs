@@ -1,7 +1,10 @@
-//! Thin libc wrappers that own their file descriptors: inotify, signalfd, timerfd.
+//! Thin libc wrappers that own their file descriptors: inotify, signalfd, timerfd;
+//! and `file`, the one way to open a file whose path may hold a FIFO, a device or
+//! a symbolic link.
 //!
 //! Each wrapper does the one syscall dance it exists for, returns
-//! `io::Result`, and closes its fd on drop. No policy lives here.
+//! `io::Result`, and closes its fd on drop. No policy lives here beyond
+//! `file`'s: regular files only, capped reads, no links followed where we write.
 
 /// `mio::event::Source` for a type that owns one fd (`AsRawFd`): the loop
 /// registers it like a socket. One impl instead of one per wrapper.
@@ -32,6 +35,7 @@ macro_rules! impl_fd_source {
 }
 pub(crate) use impl_fd_source;
 
+pub(crate) mod file;
 pub mod inotify;
 pub mod signalfd;
 pub mod timerfd;

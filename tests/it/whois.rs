@@ -24,7 +24,7 @@ pub(super) struct FakeRdap {
 
 impl FakeRdap {
     /// Requests for `path` so far.
-    fn hits(&self, path: &str) -> usize {
+    pub(super) fn hits(&self, path: &str) -> usize {
         self.paths
             .lock()
             .unwrap()

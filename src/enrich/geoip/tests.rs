@@ -440,6 +440,17 @@ fn truncated_and_garbage_files_are_notes() {
     fs::create_dir(dir.path().join("adir")).unwrap();
     let geo = GeoIp::open(&cfg(dir.path(), "adir", "none.mmdb"));
     assert!(geo.note().unwrap().contains("unreadable"));
+    // A FIFO would block the start in maxminddb's open; /dev/zero is no file.
+    let fifo = dir.path().join("fifo.mmdb");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.mmdb")).unwrap();
+    for name in ["fifo.mmdb", "zero.mmdb"] {
+        let geo = GeoIp::open(&cfg(dir.path(), name, "none.mmdb"));
+        let note = geo.note().unwrap();
+        assert!(note.contains("not a regular file"), "{name}: {note}");
+    }
 }
 
 fn probe_everything(geo: &GeoIp, rng: &mut Rng) {

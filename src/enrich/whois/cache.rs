@@ -2,16 +2,22 @@
 //! nothing: `<cache dir>/rdap-bootstrap.json` (folder 0700, file 0600), written whole
 //! to a temporary file and renamed, so a reader (or a second instance) never sees half
 //! a file. Read and written on the worker thread only.
+//!
+//! The copy decides which servers are asked about every address, so only a
+//! file we could have written counts: a regular file (not a link) owned by the
+//! user we run as, in a folder not every user may write in. Anything else is
+//! ignored (and never written over): it costs one fetch from IANA.
 
 use std::fs;
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io::{self, Write};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::parse::UnixTime;
+use crate::sys::file::{self, Links};
 
 /// The file's name inside the cache folder.
 pub const FILE_NAME: &str = "rdap-bootstrap.json";
@@ -50,10 +56,16 @@ impl StoredBootstrap {
 /// at `now`. Any fault (no file, unreadable, malformed, stale, other URL) is `None`:
 /// the caller fetches a new copy.
 pub fn load(dir: &Path, url: &str, now: UnixTime) -> Option<StoredBootstrap> {
-    let file = fs::File::open(dir.join(FILE_NAME)).ok()?;
-    let mut text = String::new();
-    file.take(MAX_FILE).read_to_string(&mut text).ok()?;
-    let stored: StoredBootstrap = serde_json::from_str(&text).ok()?;
+    if !is_private(dir) {
+        return None;
+    }
+    let mut stored = file::open_read(&dir.join(FILE_NAME), Links::Refuse).ok()?;
+    if !file::is_ours(&stored.metadata().ok()?) {
+        return None;
+    }
+    let mut text = Vec::new();
+    file::read_capped(&mut stored, MAX_FILE, &mut text).ok()?;
+    let stored: StoredBootstrap = serde_json::from_slice(&text).ok()?;
     (stored.url == url && stored.fresh_for(now).is_some()).then_some(stored)
 }
 
@@ -63,6 +75,12 @@ pub fn save(dir: &Path, stored: &StoredBootstrap) -> io::Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
+    if !is_private(dir) {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "every user may write in the cache folder",
+        ));
+    }
     let text = serde_json::to_vec(stored).map_err(io::Error::other)?;
     let tmp = temp_path(dir);
     let written = write_new(&tmp, &text).and_then(|()| fs::rename(&tmp, dir.join(FILE_NAME)));
@@ -79,11 +97,13 @@ fn temp_path(dir: &Path) -> PathBuf {
 
 fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let _ = fs::remove_file(path); // a leftover from a crashed run with our pid
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = file::create_private(path)?;
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+/// Whether `dir` is a folder only trusted users may write in (not one every
+/// user may, sticky or not: there another user could leave the file first).
+fn is_private(dir: &Path) -> bool {
+    matches!(file::world_writable(dir), Ok(None))
 }

@@ -609,6 +609,60 @@ fn stored_bootstrap_round_trip_and_freshness() {
     assert_eq!(leftovers, 1, "no temporary file left behind");
 }
 
+/// The stored copy routes every lookup, so only a file we could have written
+/// counts: not a link, not a FIFO (which would block the worker in `open`),
+/// not another user's file, not in a folder every user may write in.
+#[test]
+fn stored_bootstrap_is_used_only_from_a_private_regular_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("cache");
+    let stored = cache::StoredBootstrap {
+        url: "http://x/".to_owned(),
+        fetched_at: 1_000_000,
+        ipv4: None,
+        ipv6: None,
+    };
+    cache::save(&dir, &stored).expect("save");
+    let file = dir.join(cache::FILE_NAME);
+    let load = || cache::load(&dir, "http://x/", 1_000_000);
+    assert_eq!(load(), Some(stored.clone()));
+    // A link to a good copy elsewhere is not followed.
+    let elsewhere = tmp.path().join("elsewhere.json");
+    std::fs::rename(&file, &elsewhere).expect("rename");
+    std::os::unix::fs::symlink(&elsewhere, &file).expect("symlink");
+    assert_eq!(load(), None, "a link");
+    // Saving replaces the link itself; its target keeps its content and mode.
+    let before = std::fs::read(&elsewhere).expect("read");
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    cache::save(&dir, &stored).expect("save over a link");
+    assert!(std::fs::symlink_metadata(&file).expect("stat").is_file());
+    assert_eq!(std::fs::read(&elsewhere).expect("read"), before);
+    let mode = std::fs::metadata(&elsewhere)
+        .expect("stat")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644);
+    // Another user's file.
+    std::os::unix::fs::chown(&file, Some(65534), None).expect("chown");
+    assert_eq!(load(), None, "not ours");
+    // A FIFO: refused without blocking.
+    std::fs::remove_file(&file).expect("rm");
+    let c = std::ffi::CString::new(file.to_str().expect("utf-8")).expect("path");
+    // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    assert_eq!(load(), None, "a FIFO");
+    std::fs::remove_file(&file).expect("rm");
+    // A folder every user may write in: neither read nor written.
+    cache::save(&dir, &stored).expect("save");
+    for folder_mode in [0o777, 0o1777] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(folder_mode))
+            .expect("chmod");
+        assert_eq!(load(), None, "mode {folder_mode:o}");
+        assert!(cache::save(&dir, &stored).is_err(), "mode {folder_mode:o}");
+    }
+}
+
 /// A port-43 stand-in answering every connection with `answer`; counts connections.
 fn fake_whois(answer: &'static str) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
