@@ -39,6 +39,9 @@ pub enum SocketReader {
 #[derive(Default)]
 struct SocketStatus {
     dumps: u64,
+    /// Records read over the run (sockets and malformed ones), as a log
+    /// source counts its lines.
+    lines: u64,
     malformed: u64,
     error: Option<String>,
     dump_in_flight: bool,
@@ -431,6 +434,7 @@ impl Engine {
                 self.dump.clear();
                 let dump = &mut self.dump;
                 let result = reader.read(&mut |s| dump.push(s));
+                self.socket_status.lines += result.stats().lines;
                 self.socket_status.malformed += result.stats().malformed;
                 self.socket_status.error = proc_error(&result);
                 self.finish_dump();
@@ -446,6 +450,10 @@ impl Engine {
         let dump = &mut self.dump;
         match diag.read_replies(&mut |s| dump.push(s)) {
             Ok(DumpProgress::Done) => {
+                let stats = diag.stats();
+                let malformed = u64::from(stats.malformed);
+                self.socket_status.lines += u64::from(stats.sockets) + malformed;
+                self.socket_status.malformed += malformed;
                 self.socket_status.dump_in_flight = false;
                 self.socket_status.error = None;
                 self.finish_dump();
@@ -560,7 +568,7 @@ impl Engine {
             path,
             kind: "sockets",
             format: format.into(),
-            lines: 0,
+            lines: self.socket_status.lines,
             malformed: self.socket_status.malformed,
             error: self.socket_status.error.clone(),
             note: None,

@@ -601,6 +601,28 @@ fn outbound_sockets_in_the_drill_down() {
 }
 
 #[test]
+fn syn_recv_without_a_listener_is_inbound_in_the_drill_down() {
+    let mut f = Fixture::new();
+    // A half-open socket to 8443, whose listener is not in the dump.
+    f.sockets.push(SocketEntry {
+        local: "192.0.2.1:8443".parse().unwrap(),
+        remote: "1.1.1.1:50100".parse().unwrap(),
+        state: TcpState::SynRecv,
+    });
+    f.table.apply_sockets(&f.sockets, NOW);
+    let mut d = dashboard();
+    let filter = "/1.1.1.".chars().map(Key::Char);
+    let keys_in: Vec<Key> = filter.chain([Key::Enter, Key::Enter]).collect();
+    keys(&mut d, &f, &keys_in);
+    let text = screen(&mut d, &f, 160, 45).join("\n");
+    assert!(text.contains("sockets: 1 in, 1 out"), "{text}");
+    assert!(
+        text.contains("in  SYN_RECV     https-alt ← :50100"),
+        "{text}"
+    );
+}
+
+#[test]
 fn help_lists_every_binding_and_the_hooks() {
     let f = Fixture::new();
     let mut d = dashboard();
