@@ -13,7 +13,7 @@ use crate::config::{AuthSource, Config, Mode};
 use crate::demo::Demo;
 use crate::detect::{DetectSettings, Detector};
 use crate::enrich::geoip::GeoIp;
-use crate::enrich::whois::{Config as WhoisClientConfig, Submit, WhoisError, WhoisInfo, Worker};
+use crate::enrich::whois::{Config as WhoisClientConfig, Submit, WhoisInfo, Worker};
 use crate::headless::SourceReport;
 use crate::parse::access::{AccessParser, FormatKind};
 use crate::parse::auth::AuthParser;
@@ -330,12 +330,11 @@ impl Engine {
         };
         while let Some((ip, reply)) = worker.try_recv() {
             // Answers and lasting failures are cached (failures for a
-            // shorter time); a rate limit or timeout is just retried later.
+            // shorter time); a rate limit or a refused connection is just
+            // retried later.
             let cached = match &reply {
                 Ok(info) => serde_json::to_string(info).ok().map(|body| (true, body)),
-                Err(
-                    e @ (WhoisError::NoRegistry | WhoisError::Status(_) | WhoisError::BadAnswer(_)),
-                ) => Some((false, e.to_string())),
+                Err(e) if e.is_lasting() => Some((false, e.to_string())),
                 Err(_) => None,
             };
             if let (Some((ok, body)), Some(history)) = (cached, self.history.as_mut()) {
@@ -627,8 +626,9 @@ impl Core {
     }
 }
 
-/// How long a lookup that failed for good (no registry, an error status, a
-/// bad answer) is remembered before it is tried again.
+/// How long a lookup that failed for good (see `WhoisError::is_lasting`: no
+/// registry, an error status, a bad answer, a hang, an oversized body, a
+/// redirect loop) is remembered before it is tried again.
 const WHOIS_FAILURE_TTL: Duration = Duration::from_secs(3600);
 
 /// A fresh cached answer for `ip`: `Some(Some(info))` for an answer,

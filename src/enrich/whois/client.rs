@@ -209,6 +209,12 @@ pub(crate) fn next_url(current: &str, location: &str) -> Result<String, WhoisErr
     Ok(next)
 }
 
+/// What rate limits are kept per: the `scheme://host[:port]` of a registry's base URL
+/// (two bases on one server share its limit), or the whole text if it has none.
+pub(crate) fn registry_host(base: &str) -> &str {
+    origin(base).unwrap_or(base)
+}
+
 /// `scheme://host[:port]` of an absolute URL.
 fn origin(url: &str) -> Option<&str> {
     let after_scheme = url.find("://")? + 3;

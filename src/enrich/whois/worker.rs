@@ -2,17 +2,21 @@
 //!
 //! The loop calls [`Worker::request`] (never blocks: a full queue says
 //! [`Submit::Full`] and the loop tries again later) and drains [`Worker::try_recv`]
-//! when the `mio::Waker` fires. The worker sleeps to honour per-registry spacing and
-//! `Retry-After`; that's its own thread, so the loop never waits.
+//! when the `mio::Waker` fires. The worker honours per-registry spacing and
+//! `Retry-After` by setting aside the addresses of a registry that must not be asked
+//! yet and looking up the others meanwhile: one registry's 429 stalls only its own
+//! addresses. It is its own thread, so the loop never waits.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::IpAddr;
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendError};
+use std::sync::mpsc::{
+    self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError, TrySendError,
+};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::client::MAX_RETRY_AFTER;
+use super::client::{registry_host, MAX_RETRY_AFTER};
 use super::{cache, Bootstrap, Client, Config, WhoisError, WhoisInfo};
 use crate::parse::time;
 
@@ -128,24 +132,33 @@ impl Queue {
     }
 }
 
-/// The worker's state: its queue and when each registry may be asked again.
+/// The worker's state: its queue, the addresses set aside until their registry may
+/// be asked again, and when each registry (by host) may be.
 struct State {
     client: Client,
     queue: Queue,
+    /// Addresses whose registry is waiting out its spacing or a `Retry-After`, oldest
+    /// first; at most the queue's capacity.
+    parked: VecDeque<(IpAddr, String)>,
     not_before: HashMap<String, Instant>,
     bootstrap_due: Instant,
+}
+
+/// What the worker does next.
+enum Next {
+    /// Look this address up now.
+    Lookup(IpAddr),
+    /// Answer without asking: its registry is limited and too many wait for it.
+    Refuse(IpAddr, WhoisError),
+    /// Nothing can be asked now; wait for a request or this instant.
+    Wait(Option<Instant>),
 }
 
 fn run(config: Config, inbox: &Receiver<Request>, outbox: &Sender<Reply>, waker: &mio::Waker) {
     let cap = config.queue.max(1);
     let mut st = State::new(config);
     loop {
-        if st.queue.len() == 0 {
-            // Nothing to do: block for the next request; Err means the loop is gone.
-            let Ok(req) = inbox.recv() else { return };
-            st.queue.push(req);
-        }
-        // Take what else is waiting (bounded, so the channel keeps back-pressure).
+        // Take what is waiting (bounded, so the channel keeps back-pressure).
         while st.queue.len() < cap {
             match inbox.try_recv() {
                 Ok(req) => st.queue.push(req),
@@ -153,10 +166,24 @@ fn run(config: Config, inbox: &Receiver<Request>, outbox: &Sender<Reply>, waker:
                 Err(TryRecvError::Disconnected) => return,
             }
         }
-        let Some(ip) = st.queue.pop() else {
-            continue;
+        let (ip, result) = match st.next(cap) {
+            Next::Lookup(ip) => (ip, st.lookup(ip)),
+            Next::Refuse(ip, e) => (ip, Err(e)),
+            Next::Wait(until) => {
+                // Nothing to do now: block for the next request, or until a parked
+                // address's registry may be asked; Disconnected means the loop is gone.
+                let req = match until {
+                    None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    Some(at) => inbox.recv_timeout(at.saturating_duration_since(Instant::now())),
+                };
+                match req {
+                    Ok(req) => st.queue.push(req),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                continue;
+            }
         };
-        let result = st.lookup(ip);
         if outbox.send((ip, result)).is_err() {
             return;
         }
@@ -186,9 +213,63 @@ impl State {
         State {
             client: Client::new(config, bootstrap),
             queue: Queue::default(),
+            parked: VecDeque::new(),
             not_before: HashMap::new(),
             bootstrap_due,
         }
+    }
+
+    /// The registry host that would be asked about `ip` (`None`: no registry, the
+    /// lookup fails or goes to legacy whois at once).
+    fn registry_of(&self, ip: IpAddr) -> Option<String> {
+        self.client
+            .registry_for(ip)
+            .map(|b| registry_host(b).to_owned())
+    }
+
+    /// When `registry` may be asked again, if not yet.
+    fn blocked_until(&self, registry: &str, now: Instant) -> Option<Instant> {
+        self.not_before
+            .get(registry)
+            .copied()
+            .filter(|&at| at > now)
+    }
+
+    /// A parked address whose registry is free now, else the next queued one whose
+    /// registry is free (one that is not is parked; past `cap` parked, it is answered
+    /// as rate limited), else how long to wait.
+    fn next(&mut self, cap: usize) -> Next {
+        if self.queue.len() == 0 && self.parked.is_empty() {
+            return Next::Wait(None); // nothing to route: fetch no bootstrap
+        }
+        self.refresh_bootstrap_if_due();
+        let now = Instant::now();
+        let ready = self
+            .parked
+            .iter()
+            .position(|(_, registry)| self.blocked_until(registry, now).is_none());
+        if let Some((ip, _)) = ready.and_then(|i| self.parked.remove(i)) {
+            return Next::Lookup(ip);
+        }
+        while let Some(ip) = self.queue.pop() {
+            let Some(registry) = self.registry_of(ip) else {
+                return Next::Lookup(ip);
+            };
+            let Some(until) = self.blocked_until(&registry, now) else {
+                return Next::Lookup(ip);
+            };
+            if self.parked.len() >= cap {
+                let retry_after = Some(until.saturating_duration_since(now).as_secs().max(1));
+                return Next::Refuse(ip, WhoisError::RateLimited { retry_after });
+            }
+            self.parked.push_back((ip, registry));
+        }
+        let until = self
+            .parked
+            .iter()
+            .filter_map(|(_, registry)| self.blocked_until(registry, now))
+            .min();
+        Next::Wait(until)
     }
 
     /// Fetches the bootstrap when due and keeps the fetched copy on disk.
@@ -210,22 +291,19 @@ impl State {
         self.bootstrap_due = Instant::now() + wait;
     }
 
-    /// Refreshes the bootstrap when due, waits out the registry's spacing, looks up.
+    /// Looks up `ip` (its registry is free: see [`State::next`]) and notes when that
+    /// registry may be asked again: after its spacing, or its `Retry-After`.
     fn lookup(&mut self, ip: IpAddr) -> Result<WhoisInfo, WhoisError> {
-        self.refresh_bootstrap_if_due();
-        let Some(base) = self.client.registry_for(ip).map(str::to_owned) else {
+        let Some(registry) = self.registry_of(ip) else {
             return self.client.lookup(ip);
         };
-        if let Some(&at) = self.not_before.get(&base) {
-            thread::sleep(at.saturating_duration_since(Instant::now()));
-        }
         let result = self.client.lookup(ip);
-        let mut gap = self.client.config().spacing_for(&base);
+        let mut gap = self.client.config().spacing_for(&registry);
         if let Err(WhoisError::RateLimited { retry_after }) = &result {
             let asked = Duration::from_secs(retry_after.unwrap_or(60));
             gap = gap.max(asked.min(MAX_RETRY_AFTER));
         }
-        self.not_before.insert(base, Instant::now() + gap);
+        self.not_before.insert(registry, Instant::now() + gap);
         result
     }
 }
