@@ -623,6 +623,77 @@ fn syn_recv_without_a_listener_is_inbound_in_the_drill_down() {
 }
 
 #[test]
+fn long_ipv6_addresses_stay_distinct_and_whole_in_the_drill_down() {
+    let mut f = Fixture::new();
+    for end in ["1", "2"] {
+        let addr = format!("2a01:4f8:aaaa:bbbb:cccc:dddd:eeee:{end}");
+        f.hit(&addr, -3, "GET", b"/a", 200, 10, b"curl/8.0");
+    }
+    let mut d = dashboard();
+    // 100 columns: no activity panel, the IP column is capped at a third.
+    let rows = table_rows(&screen(&mut d, &f, 100, 30));
+    let cells: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.split_whitespace().next())
+        .filter(|w| w.starts_with("2a01"))
+        .collect();
+    assert_eq!(cells.len(), 2, "{rows:#?}");
+    assert_ne!(cells[0], cells[1], "two addresses must not look the same");
+    for cell in &cells {
+        assert!(cell.contains('…') && cell.starts_with("2a01:4f8"), "{cell}");
+    }
+    assert!(cells.iter().any(|c| c.ends_with("eeee:1")), "{cells:?}");
+    assert!(cells.iter().any(|c| c.ends_with("eeee:2")), "{cells:?}");
+    // The drill-down shows the whole address.
+    keys(&mut d, &f, &[Key::Char('/')]);
+    type_text(&mut d, &f, "eeee:2");
+    keys(&mut d, &f, &[Key::Enter, Key::Enter]);
+    let text = screen(&mut d, &f, 100, 30).join("\n");
+    assert!(
+        text.contains("2a01:4f8:aaaa:bbbb:cccc:dddd:eeee:2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn activity_columns_line_up_past_a_long_address() {
+    let mut f = Fixture::new();
+    // 17 characters: two more than an IPv4 address.
+    f.hit("2a01:4f8:10:a::17", -2, "GET", b"/v6", 200, 10, b"curl/8.0");
+    let mut d = dashboard();
+    let lines = activity_lines(&screen(&mut d, &f, 160, 45));
+    let method_at = |l: &String| {
+        let at = l.find(" GET ").or_else(|| l.find(" POST "))?;
+        Some(l[..at].chars().count())
+    };
+    let columns: Vec<usize> = lines.iter().filter_map(method_at).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("2a01:4f8:10:a::17")),
+        "{lines:#?}"
+    );
+    assert!(columns.len() >= 5, "{lines:#?}");
+    assert!(
+        columns.iter().all(|&c| c == columns[0]),
+        "methods at {columns:?}: {lines:#?}"
+    );
+}
+
+#[test]
+fn a_wide_character_cut_at_a_column_edge_is_padded_not_replaced() {
+    let mut f = Fixture::new();
+    // A path of wide characters, cut by the table's last column.
+    let path = "/".to_string() + &"中".repeat(100);
+    f.hit("9.9.9.9", -1, "GET", path.as_bytes(), 200, 10, b"curl/8.0");
+    let mut d = dashboard();
+    for width in [100, 101] {
+        let rows = table_rows(&screen(&mut d, &f, width, 30));
+        let row = row_of(&rows, "9.9.9.9");
+        assert!(row.contains("GET /中中"), "{row}");
+        assert!(!row.contains('\u{FFFD}'), "{width}: {row}");
+    }
+}
+
+#[test]
 fn help_lists_every_binding_and_the_hooks() {
     let f = Fixture::new();
     let mut d = dashboard();
