@@ -64,6 +64,8 @@ pub struct Core {
     pub table: IpTable,
     pub detector: Detector,
     access: AccessParser,
+    /// JSON string values decoded from their escapes, reused for every line.
+    access_scratch: Vec<u8>,
     auth: AuthParser,
     /// Format each access source was last seen in, by source index.
     formats: Vec<&'static str>,
@@ -150,6 +152,7 @@ impl Engine {
                 table,
                 detector,
                 access,
+                access_scratch: Vec::new(),
                 auth: AuthParser::new(now),
                 formats: Vec::new(),
                 now,
@@ -598,32 +601,39 @@ impl Core {
         }
     }
 
-    /// The row of the line's address starts loading into the cache while the
-    /// rest of the line is parsed.
-    #[inline]
-    fn parse_access<'a>(&self, line: &'a [u8]) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
-        let table = &self.table;
-        self.access.parse_with(line, |ip| table.prefetch(ip))
-    }
-
     /// Feed one complete line from a log source.
     fn on_line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict {
         match kind {
-            LogKind::Access => match self.parse_access(line) {
-                Ok((hit, format)) => {
-                    if self.formats.len() <= source {
-                        self.formats.resize(source + 1, "");
+            LogKind::Access => {
+                match parse_access(&self.access, &self.table, line, &mut self.access_scratch) {
+                    Ok((hit, format)) => {
+                        if self.formats.len() <= source {
+                            self.formats.resize(source + 1, "");
+                        }
+                        self.formats[source] = format.name();
+                        self.table.apply_access(&hit, &self.detector, self.now);
+                        self.changes += 1;
+                        LineVerdict::Used
                     }
-                    self.formats[source] = format.name();
-                    self.table.apply_access(&hit, &self.detector, self.now);
-                    self.changes += 1;
-                    LineVerdict::Used
+                    Err(_) => LineVerdict::Malformed,
                 }
-                Err(_) => LineVerdict::Malformed,
-            },
+            }
             LogKind::Auth => self.on_auth_line(line),
         }
     }
+}
+
+/// The row of the line's address starts loading into the cache while the
+/// rest of the line is parsed. (A function of the fields it needs, so the
+/// hit may borrow the scratch while the table is updated.)
+#[inline]
+fn parse_access<'a>(
+    access: &AccessParser,
+    table: &IpTable,
+    line: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
+    access.parse_with(line, scratch, |ip| table.prefetch(ip))
 }
 
 /// How long a lookup that failed for good (see `WhoisError::is_lasting`: no

@@ -694,6 +694,26 @@ fn a_wide_character_cut_at_a_column_edge_is_padded_not_replaced() {
 }
 
 #[test]
+fn caddy_json_values_are_shown_decoded_and_sanitised() {
+    let mut f = Fixture::new();
+    let parser = crate::parse::access::AccessParser::new("json", Vec::new()).unwrap();
+    let line = format!(
+        r#"{{"ts":{},"request":{{"client_ip":"9.9.9.9","method":"GET","uri":"/q=\u4e2d\"x\"\u001b[2J","headers":{{"User-Agent":["a\u0026b"]}}}},"status":200,"size":1}}"#,
+        NOW - 1
+    );
+    let mut scratch = Vec::new();
+    let (hit, _) = parser.parse(line.as_bytes(), &mut scratch).unwrap();
+    f.table.apply_access(&hit, &f.detector, NOW);
+    let mut d = dashboard();
+    let text = screen(&mut d, &f, 160, 45).join("\n");
+    assert!(text.contains("/q=中\"x\"�[2J"), "{text}");
+    assert!(
+        !text.contains("\\u4e2d") && !text.contains("\\\""),
+        "{text}"
+    );
+}
+
+#[test]
 fn help_lists_every_binding_and_the_hooks() {
     let f = Fixture::new();
     let mut d = dashboard();
