@@ -1576,6 +1576,28 @@ fn block_assist_without_tools_and_for_ipv6() {
     }
 }
 
+#[test]
+fn block_assist_offers_nothing_for_a_multicast_address() {
+    let f = Fixture::new();
+    let fake = FakeTools::new(&["ufw"]);
+    let mut d = dashboard();
+    d.open_block(BlockAssist::new(
+        ip("224.0.0.251"),
+        fake.tools(),
+        SafetyContext::default(),
+        true,
+    ));
+    let text = block_lines(&mut d, &f.model(), 160, 45).join("\n");
+    assert!(text.contains("holds multicast addresses"), "{text}");
+    assert!(!text.contains("ufw prepend"), "{text}");
+    keys(
+        &mut d,
+        &f,
+        &[Key::Char('x'), Key::Char('y'), Key::Char('Y')],
+    );
+    assert_eq!(assist_step(&mut d), None, "nothing can run");
+}
+
 /// Draw at any size: no panic, a consistent grid.
 fn block_lines_any(d: &mut Dashboard, f: &Fixture, w: u16, h: u16) {
     let mut g = Grid::new(w, h);
