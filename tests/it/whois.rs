@@ -500,3 +500,37 @@ fn oversized_and_looping_answers_are_remembered_like_other_failures() {
         "a 429 is asked again"
     );
 }
+
+#[test]
+fn a_registry_that_hangs_is_remembered_too() {
+    let dir = harness::tempdir();
+    let db = dir.path().join("history.db");
+    let history = ["--history-db", db.to_str().unwrap()];
+    let log = access_log(dir.path(), &[("23.1.1.1", 1)]);
+    let hang = |path: &str, _: &str| match path {
+        "/rdap/ip/23.1.1.1" => Reply::Hang,
+        _ => Reply::Http("404 Not Found", String::new(), "{}".into()),
+    };
+    // Long enough for the lookup's 20 s deadline to pass within the run.
+    let first = fake_rdap_with(hang);
+    let (snap, _) = run_log_with(
+        &config_with(dir.path(), &first.base, true),
+        &log,
+        24,
+        &history,
+    );
+    assert_eq!(first.hits("/rdap/ip/23.1.1.1"), 1);
+    assert_eq!(snap.ips["23.1.1.1"]["whois"], serde_json::Value::Null);
+    let second = fake_rdap_with(hang);
+    run_log_with(
+        &config_with(dir.path(), &second.base, true),
+        &log,
+        4,
+        &history,
+    );
+    assert_eq!(
+        second.hits("/rdap/ip/23.1.1.1"),
+        0,
+        "the hang is remembered"
+    );
+}

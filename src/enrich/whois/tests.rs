@@ -471,6 +471,15 @@ fn lookup_hostile_servers() {
     assert_eq!(run("1.0.0.6"), Err(WhoisError::BadRedirect));
     assert_eq!(run("1.0.0.7"), Err(WhoisError::Timeout));
     assert_eq!(run("1.0.0.8"), Err(WhoisError::Timeout));
+    // The request's own timeout catching a hang, well before the deadline (as
+    // with the defaults, 10 s in 20 s): still a timeout, not a transport fault.
+    let config = Config {
+        request_timeout: Duration::from_millis(500),
+        deadline: Duration::from_secs(20),
+        ..test_config()
+    };
+    let short = Client::new(config, client_bootstrap(port));
+    assert_eq!(lookup_within(short, "1.0.0.7"), Err(WhoisError::Timeout));
 }
 
 #[test]
