@@ -685,6 +685,50 @@ fn a_full_set_aside_answers_rate_limited_without_asking() {
 }
 
 #[test]
+fn a_backlog_behind_mere_spacing_is_answered_not_refused() {
+    let port = serve(Arc::new(|path, port| match path {
+        "/ipv4.json" => ok(&format!(
+            r#"{{"services": [[["0.0.0.0/0"], ["http://127.0.0.1:{port}/rdap/"]]]}}"#
+        )),
+        "/ipv6.json" => Answer::Raw("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into()),
+        _ => ok(r#"{"name": "SPACED"}"#),
+    }));
+    let mut poll = mio::Poll::new().expect("poll");
+    let waker = mio::Waker::new(poll.registry(), mio::Token(5)).expect("waker");
+    let config = Config {
+        bootstrap_url: Some(format!("http://127.0.0.1:{port}/")),
+        queue: 2,
+        spacing: Duration::from_millis(200),
+        ..test_config()
+    };
+    let mut worker = Worker::spawn(config, waker).expect("spawn");
+    let mut replies = Vec::new();
+    for last in 1..=6u8 {
+        let addr = IpAddr::from([5, 5, 5, last]);
+        while worker.request(addr, false) == Submit::Full {
+            replies.extend(replies_within(
+                &mut poll,
+                &mut worker,
+                1,
+                Duration::from_secs(5),
+            ));
+        }
+    }
+    let left = 6 - replies.len();
+    replies.extend(replies_within(
+        &mut poll,
+        &mut worker,
+        left,
+        Duration::from_secs(30),
+    ));
+    assert_eq!(replies.len(), 6, "{replies:?}");
+    for (addr, reply) in &replies {
+        let info = reply.as_ref().unwrap_or_else(|e| panic!("{addr}: {e}"));
+        assert_eq!(info.network.as_deref(), Some("SPACED"));
+    }
+}
+
+#[test]
 fn refresh_keeps_the_builtin_for_an_unusable_file() {
     let port = serve(Arc::new(|path, port| match path {
         "/good/ipv4.json" | "/half/ipv4.json" => ok(&format!(

@@ -138,11 +138,17 @@ struct State {
     client: Client,
     queue: Queue,
     /// Addresses whose registry is waiting out its spacing or a `Retry-After`, oldest
-    /// first; at most the queue's capacity.
+    /// first; at most the queue's capacity (then the queue and the channel fill, and
+    /// the loop asks again later, as with any backlog).
     parked: VecDeque<(IpAddr, String)>,
     not_before: HashMap<String, Instant>,
     bootstrap_due: Instant,
 }
+
+/// Longest wait that keeps an address set aside when the set is full: longer
+/// than any spacing (LACNIC's 6 s), shorter than a `Retry-After` worth waiting out
+/// while other registries' addresses queue behind it.
+const MAX_PARKED_WAIT: Duration = Duration::from_secs(10);
 
 /// What the worker does next.
 enum Next {
@@ -236,8 +242,9 @@ impl State {
     }
 
     /// A parked address whose registry is free now, else the next queued one whose
-    /// registry is free (one that is not is parked; past `cap` parked, it is answered
-    /// as rate limited), else how long to wait.
+    /// registry is free (those that are not are parked, up to `cap`), else how long
+    /// to wait. With `cap` parked, one held back by a long `Retry-After` is answered
+    /// as rate limited without asking, to make room.
     fn next(&mut self, cap: usize) -> Next {
         if self.queue.len() == 0 && self.parked.is_empty() {
             return Next::Wait(None); // nothing to route: fetch no bootstrap
@@ -251,18 +258,31 @@ impl State {
         if let Some((ip, _)) = ready.and_then(|i| self.parked.remove(i)) {
             return Next::Lookup(ip);
         }
-        while let Some(ip) = self.queue.pop() {
+        while self.parked.len() < cap {
+            let Some(ip) = self.queue.pop() else { break };
             let Some(registry) = self.registry_of(ip) else {
                 return Next::Lookup(ip);
             };
-            let Some(until) = self.blocked_until(&registry, now) else {
+            if self.blocked_until(&registry, now).is_none() {
                 return Next::Lookup(ip);
-            };
-            if self.parked.len() >= cap {
-                let retry_after = Some(until.saturating_duration_since(now).as_secs().max(1));
-                return Next::Refuse(ip, WhoisError::RateLimited { retry_after });
             }
             self.parked.push_back((ip, registry));
+        }
+        if self.parked.len() >= cap {
+            // Full: make room by answering the oldest address held back by a
+            // `Retry-After` (not mere spacing), so other registries go on.
+            let held = self.parked.iter().position(|(_, registry)| {
+                self.blocked_until(registry, now)
+                    .is_some_and(|at| at - now > MAX_PARKED_WAIT)
+            });
+            if let Some(i) = held {
+                let until = self.blocked_until(&self.parked[i].1, now);
+                let left = until.map_or(0, |at| (at - now).as_secs().max(1));
+                if let Some((ip, _)) = self.parked.remove(i) {
+                    let retry_after = Some(left);
+                    return Next::Refuse(ip, WhoisError::RateLimited { retry_after });
+                }
+            }
         }
         let until = self
             .parked
