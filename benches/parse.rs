@@ -103,8 +103,9 @@ fn access(c: &mut Criterion) {
             .split(|&c| c == b'\n')
             .filter(|l| !l.is_empty())
             .collect();
+        let mut scratch = Vec::new();
         assert!(
-            lines.iter().all(|l| parser.parse(l).is_ok()),
+            lines.iter().all(|l| parser.parse(l, &mut scratch).is_ok()),
             "{kind}: generated lines must parse"
         );
         group.throughput(Throughput::Bytes(log.len() as u64));
@@ -112,7 +113,7 @@ fn access(c: &mut Criterion) {
             b.iter(|| {
                 let mut ok = 0u32;
                 for line in lines {
-                    ok += u32::from(parser.parse(black_box(line)).is_ok());
+                    ok += u32::from(parser.parse(black_box(line), &mut scratch).is_ok());
                 }
                 ok
             })
@@ -200,9 +201,10 @@ fn table_apply(c: &mut Criterion) {
         &lines,
         |b, lines| {
             let mut table = IpTable::new(50_000, true);
+            let mut scratch = Vec::new();
             b.iter(|| {
                 for line in lines {
-                    if let Ok((hit, _)) = parser.parse(black_box(line)) {
+                    if let Ok((hit, _)) = parser.parse(black_box(line), &mut scratch) {
                         table.apply_access(&hit, &detector, 1_795_628_512);
                     }
                 }

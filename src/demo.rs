@@ -286,12 +286,13 @@ mod tests {
         let mut auth = AuthParser::new(now);
         let detector = Detector::new(DetectSettings::default()).unwrap();
         let mut table = IpTable::new(1000, true);
+        let mut scratch = Vec::new();
         for line in fs::read(demo.access_log())
             .unwrap()
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
         {
-            let (hit, _) = access.parse(line).unwrap();
+            let (hit, _) = access.parse(line, &mut scratch).unwrap();
             table.apply_access(&hit, &detector, now);
         }
         for line in fs::read(demo.auth_log())

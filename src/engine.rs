@@ -13,7 +13,7 @@ use crate::config::{AuthSource, Config, Mode};
 use crate::demo::Demo;
 use crate::detect::{DetectSettings, Detector};
 use crate::enrich::geoip::GeoIp;
-use crate::enrich::whois::{Config as WhoisClientConfig, Submit, WhoisError, WhoisInfo, Worker};
+use crate::enrich::whois::{Config as WhoisClientConfig, Submit, WhoisInfo, Worker};
 use crate::headless::SourceReport;
 use crate::parse::access::{AccessParser, FormatKind};
 use crate::parse::auth::AuthParser;
@@ -41,6 +41,9 @@ pub enum SocketReader {
 #[derive(Default)]
 struct SocketStatus {
     dumps: u64,
+    /// Records read over the run (sockets and malformed ones), as a log
+    /// source counts its lines.
+    lines: u64,
     malformed: u64,
     error: Option<String>,
     dump_in_flight: bool,
@@ -63,6 +66,8 @@ pub struct Core {
     pub table: IpTable,
     pub detector: Detector,
     access: AccessParser,
+    /// JSON string values decoded from their escapes, reused for every line.
+    access_scratch: Vec<u8>,
     auth: AuthParser,
     /// Format each access source was last seen in, by source index.
     formats: Vec<&'static str>,
@@ -151,6 +156,7 @@ impl Engine {
                 table,
                 detector,
                 access,
+                access_scratch: Vec::new(),
                 auth: AuthParser::new(now),
                 formats: Vec::new(),
                 now,
@@ -332,12 +338,11 @@ impl Engine {
         };
         while let Some((ip, reply)) = worker.try_recv() {
             // Answers and lasting failures are cached (failures for a
-            // shorter time); a rate limit or timeout is just retried later.
+            // shorter time); a rate limit or a refused connection is just
+            // retried later.
             let cached = match &reply {
                 Ok(info) => serde_json::to_string(info).ok().map(|body| (true, body)),
-                Err(
-                    e @ (WhoisError::NoRegistry | WhoisError::Status(_) | WhoisError::BadAnswer(_)),
-                ) => Some((false, e.to_string())),
+                Err(e) if e.is_lasting() => Some((false, e.to_string())),
                 Err(_) => None,
             };
             if let (Some((ok, body)), Some(history)) = (cached, self.history.as_mut()) {
@@ -477,6 +482,7 @@ impl Engine {
                 self.dump.clear();
                 let dump = &mut self.dump;
                 let result = reader.read(&mut |s| dump.push(s));
+                self.socket_status.lines += result.stats().lines;
                 self.socket_status.malformed += result.stats().malformed;
                 self.socket_status.error = proc_error(&result);
                 self.finish_dump();
@@ -492,6 +498,10 @@ impl Engine {
         let dump = &mut self.dump;
         match diag.read_replies(&mut |s| dump.push(s)) {
             Ok(DumpProgress::Done) => {
+                let stats = diag.stats();
+                let malformed = u64::from(stats.malformed);
+                self.socket_status.lines += u64::from(stats.sockets) + malformed;
+                self.socket_status.malformed += malformed;
                 self.socket_status.dump_in_flight = false;
                 self.socket_status.error = None;
                 self.finish_dump();
@@ -606,7 +616,7 @@ impl Engine {
             path,
             kind: "sockets",
             format: format.into(),
-            lines: 0,
+            lines: self.socket_status.lines,
             malformed: self.socket_status.malformed,
             error: self.socket_status.error.clone(),
             note: None,
@@ -637,36 +647,44 @@ impl Core {
         }
     }
 
-    /// The row of the line's address starts loading into the cache while the
-    /// rest of the line is parsed.
-    #[inline]
-    fn parse_access<'a>(&self, line: &'a [u8]) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
-        let table = &self.table;
-        self.access.parse_with(line, |ip| table.prefetch(ip))
-    }
-
     /// Feed one complete line from a log source.
     fn on_line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict {
         match kind {
-            LogKind::Access => match self.parse_access(line) {
-                Ok((hit, format)) => {
-                    if self.formats.len() <= source {
-                        self.formats.resize(source + 1, "");
+            LogKind::Access => {
+                match parse_access(&self.access, &self.table, line, &mut self.access_scratch) {
+                    Ok((hit, format)) => {
+                        if self.formats.len() <= source {
+                            self.formats.resize(source + 1, "");
+                        }
+                        self.formats[source] = format.name();
+                        self.table.apply_access(&hit, &self.detector, self.now);
+                        self.changes += 1;
+                        LineVerdict::Used
                     }
-                    self.formats[source] = format.name();
-                    self.table.apply_access(&hit, &self.detector, self.now);
-                    self.changes += 1;
-                    LineVerdict::Used
+                    Err(_) => LineVerdict::Malformed,
                 }
-                Err(_) => LineVerdict::Malformed,
-            },
+            }
             LogKind::Auth => self.on_auth_line(line),
         }
     }
 }
 
-/// How long a lookup that failed for good (no registry, an error status, a
-/// bad answer) is remembered before it is tried again.
+/// The row of the line's address starts loading into the cache while the
+/// rest of the line is parsed. (A function of the fields it needs, so the
+/// hit may borrow the scratch while the table is updated.)
+#[inline]
+fn parse_access<'a>(
+    access: &AccessParser,
+    table: &IpTable,
+    line: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
+    access.parse_with(line, scratch, |ip| table.prefetch(ip))
+}
+
+/// How long a lookup that failed for good (see `WhoisError::is_lasting`: no
+/// registry, an error status, a bad answer, a hang, an oversized body, a
+/// redirect loop) is remembered before it is tried again.
 const WHOIS_FAILURE_TTL: Duration = Duration::from_secs(3600);
 
 /// A fresh cached answer for `ip`: `Some(Some(info))` for an answer,

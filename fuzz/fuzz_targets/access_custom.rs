@@ -8,5 +8,5 @@ static PARSER: LazyLock<AccessParser> = LazyLock::new(|| {
 });
 
 fuzz_target!(|data: &[u8]| {
-    let _ = PARSER.parse(data);
+    let _ = PARSER.parse(data, &mut Vec::new());
 });

@@ -7,5 +7,5 @@ static PARSER: LazyLock<AccessParser> =
     LazyLock::new(|| AccessParser::new("json", Vec::new()).expect("valid format"));
 
 fuzz_target!(|data: &[u8]| {
-    let _ = PARSER.parse(data);
+    let _ = PARSER.parse(data, &mut Vec::new());
 });

@@ -10,7 +10,7 @@
 use std::ffi::OsStr;
 use std::fmt;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
-use super::address_text;
 use super::child::{ChildProc, CommandOutput};
+use super::{address_text, non_unicast, NonUnicast};
 use crate::config::Config;
 use crate::parse::{parse_ip, UnixTime};
 
@@ -143,6 +143,9 @@ pub enum ScopeError {
     NotContaining(IpNet),
     /// Shorter than /8 (IPv4) or /16 (IPv6).
     TooBroad(IpNet),
+    /// Holds `0.0.0.0`, `::` or `255.255.255.255`, or overlaps multicast:
+    /// no firewall rule about it blocks one attacker.
+    NotUnicast(IpNet, NonUnicast),
 }
 
 impl fmt::Display for ScopeError {
@@ -150,6 +153,9 @@ impl fmt::Display for ScopeError {
         match self {
             ScopeError::NotContaining(net) => write!(f, "{net} does not contain the address"),
             ScopeError::TooBroad(net) => write!(f, "{net} is too broad to block"),
+            ScopeError::NotUnicast(net, what) => {
+                write!(f, "{net} holds {what}: not a host to block")
+            }
         }
     }
 }
@@ -173,6 +179,9 @@ pub fn target(ip: IpAddr, scope: Scope) -> Result<IpNet, ScopeError> {
     };
     if net.prefix_len() < min {
         return Err(ScopeError::TooBroad(net));
+    }
+    if let Some(what) = non_unicast(net) {
+        return Err(ScopeError::NotUnicast(net, what));
     }
     Ok(net)
 }
@@ -470,16 +479,18 @@ impl SafetyContext {
                 .filter(|ip| hits(ip))
                 .map(|&ip| Refusal::Operator(ip)),
         );
-        let loopback = target.addr().is_loopback() || target.network().is_loopback();
-        if loopback {
+        // Loopback whether or not getifaddrs listed it: all of 127/8, and
+        // `::1` inside any IPv6 scope.
+        if target.network().is_loopback() {
             v.refusals.push(Refusal::Local(target.addr()));
+        } else if target.contains(&IpAddr::from(Ipv6Addr::LOCALHOST)) {
+            v.refusals.push(Refusal::Local(Ipv6Addr::LOCALHOST.into()));
         }
-        v.refusals.extend(
-            self.local
-                .iter()
-                .filter(|ip| hits(ip))
-                .map(|&ip| Refusal::Local(ip)),
-        );
+        for &ip in self.local.iter().filter(|ip| hits(ip)) {
+            if !v.refusals.contains(&Refusal::Local(ip)) {
+                v.refusals.push(Refusal::Local(ip));
+            }
+        }
         v.refusals.extend(
             self.allow
                 .iter()

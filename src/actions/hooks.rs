@@ -14,7 +14,7 @@ use std::process::{Command, ExitStatus};
 use std::time::Instant;
 
 use super::child::{ChildProc, CommandOutput};
-use super::{address_text, is_address_text};
+use super::{address_text, is_address_text, non_unicast};
 use crate::config::Hook;
 
 /// Output kept per run; the rest is counted as cut.
@@ -47,11 +47,17 @@ pub struct HookRun {
 impl HookRun {
     /// Start `hook` for `ip` under `sh -c` in its own process group, with
     /// `NETHERGAZE_IP` set, stdin null, output on one non-blocking pipe.
+    /// An unspecified, broadcast or multicast address is refused (no
+    /// process starts): a hook acts on one host.
     pub fn spawn(hook: &Hook, ip: IpAddr, now: Instant) -> io::Result<HookRun> {
         Self::spawn_with(hook, ip, now, HOOK_OUTPUT_CAP)
     }
 
     fn spawn_with(hook: &Hook, ip: IpAddr, now: Instant, cap: usize) -> io::Result<HookRun> {
+        if let Some(what) = non_unicast(ip.to_canonical().into()) {
+            let text = format!("{} is {what}, not a host's address", address_text(ip));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, text));
+        }
         let bad = || io::Error::new(io::ErrorKind::InvalidInput, "address text not plain");
         let command = expand(&hook.command, ip).ok_or_else(bad)?;
         let mut cmd = Command::new(SHELL);

@@ -11,7 +11,10 @@ pub mod block;
 mod child;
 pub mod hooks;
 
-use std::net::IpAddr;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
 
 pub use child::CommandOutput;
 
@@ -33,10 +36,59 @@ pub fn is_address_text(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || matches!(b, b'a'..=b'f' | b'.' | b':'))
 }
 
+/// Why an address (or a network) is no single host's: acting on it would
+/// hit nobody in particular or everybody at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonUnicast {
+    /// `0.0.0.0` or `::`: "any address" to a socket, never a peer.
+    Unspecified,
+    /// `255.255.255.255`: every host on the link.
+    Broadcast,
+    /// `224.0.0.0/4` or `ff00::/8`: a group, not a host.
+    Multicast,
+}
+
+impl fmt::Display for NonUnicast {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NonUnicast::Unspecified => "the unspecified address",
+            NonUnicast::Broadcast => "the broadcast address",
+            NonUnicast::Multicast => "multicast addresses",
+        })
+    }
+}
+
+/// Whether `net` holds an unspecified or broadcast address or overlaps a
+/// multicast range (for a single address: whether it is one). Block assist
+/// and hooks refuse such targets outright.
+pub fn non_unicast(net: IpNet) -> Option<NonUnicast> {
+    let net = net.trunc();
+    let (unspecified, broadcast, multicast): (IpAddr, Option<IpAddr>, IpNet) = match net {
+        IpNet::V4(_) => (
+            Ipv4Addr::UNSPECIFIED.into(),
+            Some(Ipv4Addr::BROADCAST.into()),
+            IpNet::new(Ipv4Addr::new(224, 0, 0, 0).into(), 4).ok()?,
+        ),
+        IpNet::V6(_) => (
+            Ipv6Addr::UNSPECIFIED.into(),
+            None,
+            IpNet::new(Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0).into(), 8).ok()?,
+        ),
+    };
+    if net.contains(&unspecified) {
+        Some(NonUnicast::Unspecified)
+    } else if broadcast.is_some_and(|b| net.contains(&b)) {
+        Some(NonUnicast::Broadcast)
+    } else if net.contains(&multicast) || multicast.contains(&net) {
+        Some(NonUnicast::Multicast)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{Ipv4Addr, Ipv6Addr};
 
     #[test]
     fn address_text_holds_only_hex_dots_and_colons() {
@@ -84,6 +136,33 @@ mod tests {
             "`x`",
         ] {
             assert!(!is_address_text(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn non_unicast_addresses_and_networks_are_named() {
+        let of = |s: &str| non_unicast(s.parse().unwrap());
+        for (text, want) in [
+            ("0.0.0.0/32", Some(NonUnicast::Unspecified)),
+            ("0.0.0.0/24", Some(NonUnicast::Unspecified)),
+            ("::/128", Some(NonUnicast::Unspecified)),
+            ("::/64", Some(NonUnicast::Unspecified)),
+            ("255.255.255.255/32", Some(NonUnicast::Broadcast)),
+            ("255.255.255.0/24", Some(NonUnicast::Broadcast)),
+            ("224.0.0.1/32", Some(NonUnicast::Multicast)),
+            ("239.1.2.0/24", Some(NonUnicast::Multicast)),
+            ("192.0.0.0/2", Some(NonUnicast::Broadcast)),
+            ("fe00::/7", Some(NonUnicast::Multicast)),
+            ("ff02::1/128", Some(NonUnicast::Multicast)),
+            ("ff05::/16", Some(NonUnicast::Multicast)),
+            ("203.0.113.7/32", None),
+            ("223.255.255.0/24", None),
+            ("240.0.0.1/32", None),
+            ("2001:db8::1/128", None),
+            ("fe80::/64", None),
+            ("feff::/16", None),
+        ] {
+            assert_eq!(of(text), want, "{text}");
         }
     }
 }

@@ -51,6 +51,14 @@ impl TcpState {
         self as usize - 1
     }
 
+    /// Whether the state alone says the peer connected to us: only a
+    /// passive open (a SYN arriving at a listener) reaches SYN_RECV, even
+    /// when the dump holds no LISTEN socket for the port (the listener
+    /// closed, or lives in a socket the dump did not show).
+    pub fn is_passive_open(self) -> bool {
+        matches!(self, TcpState::SynRecv | TcpState::NewSynRecv)
+    }
+
     /// Name as `ss` and the JSON `states` object spell it.
     /// NEW_SYN_RECV (a request socket) is reported as SYN_RECV.
     pub fn name(self) -> &'static str {

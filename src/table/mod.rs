@@ -545,8 +545,9 @@ impl IpTable {
 
     /// Replace every row's socket summary with a complete dump.
     ///
-    /// A socket whose local port is a LISTEN port is inbound (service = that
-    /// port); any other non-LISTEN socket is outbound (service = remote port).
+    /// A socket whose local port is a LISTEN port, or in SYN_RECV, is inbound
+    /// (service = the local port); any other non-LISTEN socket is outbound
+    /// (service = remote port).
     pub fn apply_sockets(&mut self, dump: &[SocketEntry], now: UnixTime) {
         for id in std::mem::take(&mut self.with_sockets) {
             if let Some(row) = self.rows[id as usize].as_mut() {
@@ -586,10 +587,7 @@ impl IpTable {
         if remote.is_unspecified() || !self.is_shown(remote) {
             return;
         }
-        let inbound = self
-            .listen_ports
-            .binary_search(&socket.local.port())
-            .is_ok();
+        let inbound = self.is_inbound(socket);
         let port = if inbound {
             socket.local.port()
         } else {
@@ -617,6 +615,12 @@ impl IpTable {
     /// Whether a local port was listening in the last dump (inbound sockets).
     pub fn is_listen_port(&self, port: u16) -> bool {
         self.listen_ports.binary_search(&port).is_ok()
+    }
+
+    /// Whether a socket of the last dump is one a peer opened to us: on a
+    /// listening port, or in SYN_RECV (listener or not).
+    pub fn is_inbound(&self, socket: &SocketEntry) -> bool {
+        socket.state.is_passive_open() || self.is_listen_port(socket.local.port())
     }
 
     /// Drop rows with no sockets and nothing new for `IDLE_EXPIRY_SECS`.

@@ -124,6 +124,23 @@ fn sockets_split_inbound_and_outbound() {
 }
 
 #[test]
+fn syn_recv_is_inbound_without_a_listener() {
+    let mut t = IpTable::new(100, false);
+    // No LISTEN socket for 8443 in this dump (the listener just closed).
+    let dump = [
+        sock("192.0.2.1:8443", "8.8.8.8:50001", TcpState::SynRecv),
+        sock("192.0.2.1:8443", "8.8.8.8:50002", TcpState::NewSynRecv),
+        sock("192.0.2.1:40000", "8.8.8.8:443", TcpState::SynSent),
+    ];
+    t.apply_sockets(&dump, 1000);
+    let s = t.get(ip("8.8.8.8")).unwrap().sockets();
+    assert_eq!((s.conns_in, s.conns_out, s.syn_recv_in()), (2, 1, 2));
+    assert_eq!(s.services_in.as_slice(), &[8443]);
+    assert_eq!(s.services_out.as_slice(), &[443]);
+    assert_eq!(t.totals.new_conns_last_dump, 2);
+}
+
+#[test]
 fn idle_rows_expire_but_rows_with_sockets_stay() {
     let d = Detector::new(DetectSettings::default()).unwrap();
     let mut t = IpTable::new(100, false);

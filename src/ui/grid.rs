@@ -156,11 +156,6 @@ impl Grid {
         let mut used = 0;
         for unit in units {
             if used + unit.width() > limit {
-                if used < limit {
-                    // A wide character with one cell left before the cut.
-                    set_unit(row, x + used, Unit::Placeholder, style);
-                    used += 1;
-                }
                 break;
             }
             set_unit(row, x + used, unit, style);
@@ -169,6 +164,12 @@ impl Grid {
         if !fits {
             set_unit(row, x + used, Unit::Narrow(ELLIPSIS), style);
             used += 1;
+            if used < room {
+                // A wide character had one cell left before the cut: the
+                // cell stays blank (a placeholder would read as bad input).
+                set_unit(row, x + used, Unit::Narrow(' '), style);
+                used += 1;
+            }
         }
         used
     }
@@ -379,9 +380,11 @@ mod tests {
         // "a日本語" is 7 wide; in 4 cells: a, 日, then one cell before the cut.
         let g = grid_with(4, "a日本語");
         assert_eq!(line(&g), "a日…");
+        // In 5, the cell 本 cannot have is a space after the cut, not `�`.
         let g = grid_with(5, "a日本語");
-        assert_eq!(line(&g), "a日�…");
-        assert!(g.cell(3, 0).unwrap().style().is_dim());
+        assert_eq!(line(&g), "a日… ");
+        assert!(!line(&g).contains(PLACEHOLDER));
+        assert_eq!(Grid::new(5, 1).put_str(0, 0, 5, "a日本語", PLAIN), 5);
         // Exactly fitting wide text is not cut.
         assert_eq!(line(&grid_with(4, "日本")), "日本");
         // A wide character alone at the right edge.

@@ -23,10 +23,11 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The summary's entry for the /proc fixture: 2 malformed lines (see its README).
+/// The summary's entry for the /proc fixture: 18 data lines, 2 of them
+/// malformed (see its README), read once.
 fn procnet_source() -> Value {
     json!({"path": format!("{PROC_ROOT}/net/tcp{{,6}}"), "kind": "sockets",
-           "format": "procnet", "lines": 0, "malformed": 2, "error": null})
+           "format": "procnet", "lines": 18, "malformed": 2, "error": null})
 }
 
 /// `--once --from-start` over one access log with the /proc fixture and no sshd log.
@@ -662,4 +663,27 @@ fn a_file_reached_by_two_patterns_is_read_once() {
         str_of(source, "error").starts_with("same file as"),
         "{source}"
     );
+}
+
+/// The sockets source counts the records it read, as a log source counts its
+/// lines: here from the live netlink dump (or /proc where netlink is refused),
+/// which holds at least the listener this test opens.
+#[test]
+fn the_live_socket_source_counts_what_it_read() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = harness::tempdir();
+    let log = dir.path().join("empty.log");
+    std::fs::write(&log, "").unwrap();
+    let snap = harness::snapshot(&[&"--once", &"--no-auth-log", &"--log-path", &log]);
+    let sources = snap.summary["sources"].as_array().unwrap();
+    let sockets = sources
+        .iter()
+        .find(|s| s["kind"] == "sockets")
+        .unwrap_or_else(|| panic!("no sockets source in {sources:?}"));
+    assert!(num(sockets, "lines") >= 1, "{sockets}");
+    assert!(
+        num(sockets, "malformed") <= num(sockets, "lines"),
+        "{sockets}"
+    );
+    drop(listener);
 }

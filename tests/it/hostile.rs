@@ -617,9 +617,10 @@ fn hostile_combined_lines_never_reach_the_terminal() {
 
 #[test]
 fn hostile_caddy_json_never_reaches_the_terminal() {
-    // `auto` detects the JSON; its `\u001b` escapes are kept as text, never decoded.
+    // `auto` detects the JSON; its `\u001b` escapes decode to real ESC bytes,
+    // which reach the screen only as placeholders.
     let log = format!("{DATA}/hostile/caddy.json");
-    let fragments = [("45.56.3.1", "\\u001b]52;c;"), ("45.56.3.5", "0;t")];
+    let fragments = [("45.56.3.1", "\u{FFFD}]52;c;"), ("45.56.3.5", "0;t")];
     drive(&["--log-path", &log], &CADDY_IPS, &fragments);
 }
 

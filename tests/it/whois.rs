@@ -280,23 +280,23 @@ fn access_log(dir: &Path, ips: &[(&str, usize)]) -> std::path::PathBuf {
 
 /// A live run of `secs` seconds over `log`, without history (no whois answer cache).
 fn run_log(config: &Path, log: &Path, secs: u64) -> (Snapshot, Duration) {
+    run_log_with(config, log, secs, &["--no-history"])
+}
+
+/// As [`run_log`], with `history` flags (`--no-history` or `--history-db FILE`).
+fn run_log_with(config: &Path, log: &Path, secs: u64, history: &[&str]) -> (Snapshot, Duration) {
     let mut cmd = harness::nethergaze();
     let root = env!("CARGO_MANIFEST_DIR");
-    cmd.args([
-        "--json",
-        "--no-auth-log",
-        "--no-geoip",
-        "--no-history",
-        "--from-start",
-    ])
-    .arg("--log-path")
-    .arg(log)
-    .arg("--proc-root")
-    .arg(format!("{root}/tests/data/proc"))
-    .arg("--for")
-    .arg(format!("{secs}s"))
-    .arg("--config")
-    .arg(config);
+    cmd.args(["--json", "--no-auth-log", "--no-geoip", "--from-start"])
+        .args(history);
+    cmd.arg("--log-path")
+        .arg(log)
+        .arg("--proc-root")
+        .arg(format!("{root}/tests/data/proc"))
+        .arg("--for")
+        .arg(format!("{secs}s"))
+        .arg("--config")
+        .arg(config);
     let started = std::time::Instant::now();
     let out = Running::spawn(cmd).finish(Duration::from_secs(120));
     let took = started.elapsed();
@@ -437,4 +437,100 @@ fn hostile_registries_cannot_hold_the_run_past_its_end() {
     for ip in quick.iter().chain(&slow) {
         assert_eq!(snap.ips[*ip]["whois"], serde_json::Value::Null, "{ip}");
     }
+}
+
+/// The registry of `fake_rdap_with` for the caching test: an oversized body, a
+/// redirect to itself, a 429, and country codes good and bad.
+fn caching_registry(path: &str, rdap_base: &str) -> Reply {
+    let Some(ip) = path.strip_prefix("/rdap/ip/") else {
+        return Reply::Http("404 Not Found", String::new(), "{}".into());
+    };
+    match ip {
+        "23.3.3.3" => Reply::Huge(10 << 20),
+        "23.4.4.4" => Reply::Http(
+            "301 Moved Permanently",
+            format!("Location: {rdap_base}ip/23.4.4.4\r\n"),
+            String::new(),
+        ),
+        "23.6.6.6" => Reply::Http(
+            "429 Too Many Requests",
+            "Retry-After: 1\r\n".into(),
+            String::new(),
+        ),
+        "8.8.8.8" => json(r#"{"name": "NET-8", "country": "\u001b[31mUSA"}"#),
+        "1.1.1.1" => json(r#"{"name": "NET-1", "country": "au"}"#),
+        _ => Reply::Http("404 Not Found", String::new(), "{}".into()),
+    }
+}
+
+#[test]
+fn oversized_and_looping_answers_are_remembered_like_other_failures() {
+    let dir = harness::tempdir();
+    let db = dir.path().join("history.db");
+    let history = ["--history-db", db.to_str().unwrap()];
+    let ips = ["23.3.3.3", "23.4.4.4", "23.6.6.6", "8.8.8.8", "1.1.1.1"];
+    let log = access_log(dir.path(), &ips.map(|ip| (ip, 1)));
+    let first = fake_rdap_with(caching_registry);
+    let config = config_with(dir.path(), &first.base, true);
+    let (snap, _) = run_log_with(&config, &log, 6, &history);
+    for ip in ["23.3.3.3", "23.4.4.4", "23.6.6.6"] {
+        assert!(first.hits(&format!("/rdap/ip/{ip}")) >= 1, "{ip} asked");
+    }
+    // A country that is not two letters is dropped; one in lowercase is raised.
+    assert_eq!(snap.ips["8.8.8.8"]["whois"]["network"], "NET-8");
+    assert_eq!(
+        snap.ips["8.8.8.8"]["whois"]["country"],
+        serde_json::Value::Null
+    );
+    assert_eq!(snap.ips["1.1.1.1"]["whois"]["country"], "AU");
+
+    // The next run, within the failure TTL: the 10 MB body and the redirect loop are
+    // not asked again; the rate-limited address is.
+    let second = fake_rdap_with(caching_registry);
+    let config = config_with(dir.path(), &second.base, true);
+    run_log_with(&config, &log, 6, &history);
+    assert_eq!(second.hits("/rdap/ip/23.3.3.3"), 0, "10 MB body remembered");
+    assert_eq!(
+        second.hits("/rdap/ip/23.4.4.4"),
+        0,
+        "redirect loop remembered"
+    );
+    assert!(
+        second.hits("/rdap/ip/23.6.6.6") >= 1,
+        "a 429 is asked again"
+    );
+}
+
+#[test]
+fn a_registry_that_hangs_is_remembered_too() {
+    let dir = harness::tempdir();
+    let db = dir.path().join("history.db");
+    let history = ["--history-db", db.to_str().unwrap()];
+    let log = access_log(dir.path(), &[("23.1.1.1", 1)]);
+    let hang = |path: &str, _: &str| match path {
+        "/rdap/ip/23.1.1.1" => Reply::Hang,
+        _ => Reply::Http("404 Not Found", String::new(), "{}".into()),
+    };
+    // Long enough for the lookup's 20 s deadline to pass within the run.
+    let first = fake_rdap_with(hang);
+    let (snap, _) = run_log_with(
+        &config_with(dir.path(), &first.base, true),
+        &log,
+        24,
+        &history,
+    );
+    assert_eq!(first.hits("/rdap/ip/23.1.1.1"), 1);
+    assert_eq!(snap.ips["23.1.1.1"]["whois"], serde_json::Value::Null);
+    let second = fake_rdap_with(hang);
+    run_log_with(
+        &config_with(dir.path(), &second.base, true),
+        &log,
+        4,
+        &history,
+    );
+    assert_eq!(
+        second.hits("/rdap/ip/23.1.1.1"),
+        0,
+        "the hang is remembered"
+    );
 }

@@ -438,6 +438,83 @@ fn local_and_allowlisted_addresses_are_refused() {
 }
 
 #[test]
+fn non_unicast_targets_give_no_commands_in_any_scope() {
+    let refused = |addr: &str, scope: Scope| match target(ip(addr), scope) {
+        Err(ScopeError::NotUnicast(_, what)) => Some(what),
+        other => panic!("{addr} {scope:?}: {other:?}"),
+    };
+    for scope in [Scope::Address, Scope::Subnet] {
+        assert_eq!(refused("0.0.0.0", scope), Some(NonUnicast::Unspecified));
+        assert_eq!(refused("::", scope), Some(NonUnicast::Unspecified));
+        assert_eq!(
+            refused("::ffff:0.0.0.0", scope),
+            Some(NonUnicast::Unspecified)
+        );
+        assert_eq!(
+            refused("255.255.255.255", scope),
+            Some(NonUnicast::Broadcast)
+        );
+        assert_eq!(refused("224.0.0.251", scope), Some(NonUnicast::Multicast));
+        assert_eq!(refused("ff02::1", scope), Some(NonUnicast::Multicast));
+    }
+    // A whois network that holds the broadcast address, or `::`.
+    assert_eq!(
+        refused("255.255.1.2", Scope::Network(net("255.255.0.0/16"))),
+        Some(NonUnicast::Broadcast)
+    );
+    assert_eq!(
+        refused("::5", Scope::Network(net("::/16"))),
+        Some(NonUnicast::Unspecified)
+    );
+    assert!(target(ip("0.0.0.0"), Scope::Address)
+        .unwrap_err()
+        .to_string()
+        .contains("unspecified"));
+}
+
+#[test]
+fn any_scope_holding_loopback_or_a_host_address_is_refused() {
+    // No interfaces listed (getifaddrs failed): loopback is still checked.
+    let bare = SafetyContext::default();
+    assert_eq!(
+        bare.check(net("::/120")).refusals,
+        [Refusal::Local(ip("::1"))]
+    );
+    assert_eq!(
+        bare.check(net("127.0.0.0/8")).refusals,
+        [Refusal::Local(ip("127.0.0.0"))]
+    );
+    // getifaddrs lists loopback too: one refusal, not two.
+    let ctx = SafetyContext {
+        local: vec![ip("::1"), ip("203.0.113.10")],
+        ..Default::default()
+    };
+    assert_eq!(
+        ctx.check(net("::1/128")).refusals,
+        [Refusal::Local(ip("::1"))]
+    );
+    let whois = target(ip("203.0.113.77"), Scope::Network(net("203.0.112.0/22"))).unwrap();
+    assert_eq!(
+        ctx.check(whois).refusals,
+        [Refusal::Local(ip("203.0.113.10"))]
+    );
+    // The host's real addresses, whatever they are.
+    let host = SafetyContext {
+        local: local_addresses().unwrap(),
+        ..Default::default()
+    };
+    for addr in host.local.iter().filter(|a| a.is_ipv4()) {
+        let subnet = target(*addr, Scope::Subnet);
+        if let Ok(subnet) = subnet {
+            assert!(
+                host.check(subnet).needs_second_confirmation(),
+                "{subnet} holds {addr}"
+            );
+        }
+    }
+}
+
+#[test]
 fn trusted_proxies_cdns_and_wide_networks_warn() {
     let ctx = SafetyContext {
         trusted_proxies: vec![net("10.1.0.0/16")],

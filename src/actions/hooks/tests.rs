@@ -81,6 +81,27 @@ fn expand_replaces_every_placeholder_and_nothing_else() {
 }
 
 #[test]
+fn non_unicast_addresses_start_no_hook() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let cmd = format!("touch '{}'", marker.display());
+    for addr in [
+        "0.0.0.0",
+        "::",
+        "::ffff:0.0.0.0",
+        "255.255.255.255",
+        "224.0.0.1",
+        "239.255.255.250",
+        "ff02::1",
+    ] {
+        let err = HookRun::spawn(&hook(&cmd, 5), ip(addr), Instant::now()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{addr}");
+        assert!(err.to_string().contains("not a host"), "{addr}: {err}");
+    }
+    assert!(!marker.exists(), "a refused hook ran");
+}
+
+#[test]
 fn stderr_is_interleaved_stdin_is_null_and_status_is_kept() {
     let (status, out) = run_to_end("echo out; echo err >&2; cat; exit 3", ip("192.0.2.1"));
     assert_eq!(status.code(), Some(3));

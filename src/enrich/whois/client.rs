@@ -177,16 +177,32 @@ fn call_error(e: ureq::Error, deadline: Instant) -> WhoisError {
         },
         ureq::Error::Status(code, _) => WhoisError::Status(code),
         ureq::Error::Transport(_) if Instant::now() >= deadline => WhoisError::Timeout,
+        ureq::Error::Transport(t) if is_timeout(&t) => WhoisError::Timeout,
         ureq::Error::Transport(t) => WhoisError::Transport(t.to_string()),
     }
 }
 
 fn io_error(e: &std::io::Error, deadline: Instant) -> WhoisError {
-    if Instant::now() >= deadline {
+    if Instant::now() >= deadline || is_timeout(e) {
         WhoisError::Timeout
     } else {
         WhoisError::Transport(e.to_string())
     }
+}
+
+/// Whether an error (or one it wraps) is a request timing out: a registry that
+/// hangs, which is [`WhoisError::Timeout`] whether the request's timeout or the
+/// lookup's deadline caught it.
+fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let io = err.downcast_ref::<std::io::Error>();
+        if io.is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut) {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// Where a redirect from `current` to `location` goes: absolute http(s) URLs and
@@ -207,6 +223,12 @@ pub(crate) fn next_url(current: &str, location: &str) -> Result<String, WhoisErr
         return Err(WhoisError::BadRedirect);
     }
     Ok(next)
+}
+
+/// What rate limits are kept per: the `scheme://host[:port]` of a registry's base URL
+/// (two bases on one server share its limit), or the whole text if it has none.
+pub(crate) fn registry_host(base: &str) -> &str {
+    origin(base).unwrap_or(base)
 }
 
 /// `scheme://host[:port]` of an absolute URL.

@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use super::rdap::range_text;
-use super::{clean, WhoisError, WhoisInfo};
+use super::{clean, country_code, WhoisError, WhoisInfo};
 
 /// Largest answer read from one server, in bytes; the rest is never read.
 pub const MAX_ANSWER: usize = 256 << 10; // 256 KiB
@@ -224,7 +224,11 @@ pub fn parse_answer(text: &str) -> (Option<WhoisInfo>, Option<Referral>) {
         network: first(&["netname"]),
         cidr,
         org: first(&["orgname", "org-name", "owner", "descr"]),
-        country: first(&["country"]),
+        country: lines
+            .iter()
+            .filter(|(k, _)| k == "country")
+            // RIPE may append a remark: `country: EU # Country is really world wide`.
+            .find_map(|(_, v)| country_code(v.split('#').next().unwrap_or(v))),
         abuse: first(&["abuse-mailbox", "orgabuseemail", "% abuse contact"]),
     };
     let named = info.network.is_some() || info.cidr.is_some();

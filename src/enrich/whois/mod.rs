@@ -35,7 +35,8 @@ pub struct WhoisInfo {
     pub cidr: Option<String>,
     /// The registrant's name (vCard `fn`), else the first description remark.
     pub org: Option<String>,
-    /// Two-letter country code as the registry gives it.
+    /// ISO 3166 two-letter country code, uppercase; `None` when the registry gave
+    /// anything else.
     pub country: Option<String>,
     /// The abuse contact's e-mail address.
     pub abuse: Option<String>,
@@ -98,6 +99,25 @@ impl fmt::Display for WhoisError {
 
 impl std::error::Error for WhoisError {}
 
+impl WhoisError {
+    /// Whether asking again soon would most likely fail the same way, so the failure
+    /// is worth remembering: the registry has no such network, answers garbage, hangs
+    /// past the deadline, sends a body over the cap or redirects in circles. A rate
+    /// limit or a connection that failed is not: it is asked again later.
+    pub fn is_lasting(&self) -> bool {
+        matches!(
+            self,
+            Self::NoRegistry
+                | Self::Status(_)
+                | Self::BadAnswer(_)
+                | Self::Timeout
+                | Self::TooLarge
+                | Self::TooManyRedirects
+                | Self::BadRedirect
+        )
+    }
+}
+
 /// Limits and addresses for lookups. [`Config::default`] is what production uses;
 /// tests shorten the times.
 #[derive(Debug, Clone)]
@@ -151,6 +171,13 @@ impl Config {
             self.spacing
         }
     }
+}
+
+/// A country code as shown: two ASCII letters (surrounding blanks allowed), in
+/// uppercase. Anything else (`USA`, `E1`, escapes) is no code and is dropped.
+fn country_code(s: &str) -> Option<String> {
+    let s = s.trim();
+    (s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic())).then(|| s.to_ascii_uppercase())
 }
 
 /// `s` without control characters, at most [`MAX_FIELD`] characters, `None` if empty.

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::{clean, WhoisError, WhoisInfo};
+use super::{clean, country_code, WhoisError, WhoisInfo};
 
 /// How deep nested entities are searched for the registrant and abuse contact. Real
 /// answers nest two or three levels (ARIN: network → org → abuse POC).
@@ -27,7 +27,10 @@ pub fn parse_ip_network(body: &[u8]) -> Result<WhoisInfo, WhoisError> {
         org: entity_with_role(&v, "registrant", ENTITY_DEPTH)
             .and_then(|e| vcard_text(e, "fn"))
             .or_else(|| description(&v)),
-        country: str_field(&v, "country"),
+        country: v
+            .get("country")
+            .and_then(Value::as_str)
+            .and_then(country_code),
         abuse: entity_with_role(&v, "abuse", ENTITY_DEPTH).and_then(|e| vcard_text(e, "email")),
     })
 }

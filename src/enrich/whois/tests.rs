@@ -57,6 +57,57 @@ fn falls_back_to_range_and_description() {
 }
 
 #[test]
+fn country_is_two_letters_or_nothing() {
+    let country = |value: &str| {
+        let body = serde_json::json!({ "name": "N", "country": value }).to_string();
+        parse_ip_network(body.as_bytes()).expect("valid").country
+    };
+    assert_eq!(country("US").as_deref(), Some("US"));
+    assert_eq!(country(" nl ").as_deref(), Some("NL"));
+    for raw in [
+        "USA",
+        "U",
+        "",
+        "E1",
+        "\u{1b}[31mUS",
+        "Ü S",
+        "ＵＳ",
+        "U\u{200b}S",
+    ] {
+        assert_eq!(country(raw), None, "{raw:?}");
+    }
+    // Legacy whois: the same rule; a RIPE remark after the code is not part of it.
+    let (info, _) = legacy::parse_answer("netname: X\ncountry: eu # Country is world wide\n");
+    assert_eq!(info.and_then(|i| i.country).as_deref(), Some("EU"));
+    let (info, _) = legacy::parse_answer("netname: X\ncountry: Netherlands\n");
+    assert_eq!(info.and_then(|i| i.country), None);
+}
+
+#[test]
+fn lasting_failures_are_the_ones_remembered() {
+    for lasting in [
+        WhoisError::NoRegistry,
+        WhoisError::Status(404),
+        WhoisError::BadAnswer("x".into()),
+        WhoisError::Timeout,
+        WhoisError::TooLarge,
+        WhoisError::TooManyRedirects,
+        WhoisError::BadRedirect,
+    ] {
+        assert!(lasting.is_lasting(), "{lasting:?}");
+    }
+    for passing in [
+        WhoisError::RateLimited {
+            retry_after: Some(5),
+        },
+        WhoisError::Transport("refused".into()),
+        WhoisError::NotPublic,
+    ] {
+        assert!(!passing.is_lasting(), "{passing:?}");
+    }
+}
+
+#[test]
 fn hostile_answers_are_errors_or_capped() {
     for bad in [&b"not json"[..], b"", b"[1,2]", b"\"str\"", b"{\"name\": "] {
         assert!(
@@ -420,6 +471,15 @@ fn lookup_hostile_servers() {
     assert_eq!(run("1.0.0.6"), Err(WhoisError::BadRedirect));
     assert_eq!(run("1.0.0.7"), Err(WhoisError::Timeout));
     assert_eq!(run("1.0.0.8"), Err(WhoisError::Timeout));
+    // The request's own timeout catching a hang, well before the deadline (as
+    // with the defaults, 10 s in 20 s): still a timeout, not a transport fault.
+    let config = Config {
+        request_timeout: Duration::from_millis(500),
+        deadline: Duration::from_secs(20),
+        ..test_config()
+    };
+    let short = Client::new(config, client_bootstrap(port));
+    assert_eq!(lookup_within(short, "1.0.0.7"), Err(WhoisError::Timeout));
 }
 
 #[test]
@@ -496,6 +556,176 @@ fn worker_full_queue_drops_without_blocking() {
     assert!(results.contains(&Submit::Full), "{results:?}");
     assert_eq!(results[0], Submit::Queued);
     let _ = poll.poll(&mut mio::Events::with_capacity(1), Some(Duration::ZERO));
+}
+
+/// Replies from `worker`, taken when its waker fires, until `want` have come or `limit`
+/// has passed (a bound on a broken run, not a timing assertion).
+fn replies_within(
+    poll: &mut mio::Poll,
+    worker: &mut Worker,
+    want: usize,
+    limit: Duration,
+) -> Vec<Reply> {
+    let mut replies = Vec::new();
+    let mut events = mio::Events::with_capacity(4);
+    let give_up = std::time::Instant::now() + limit;
+    while replies.len() < want && std::time::Instant::now() < give_up {
+        poll.poll(&mut events, Some(Duration::from_millis(200)))
+            .expect("poll");
+        while let Some(r) = worker.try_recv() {
+            replies.push(r);
+        }
+    }
+    replies
+}
+
+#[test]
+fn one_registrys_rate_limit_does_not_stall_the_others() {
+    // 1.0.0.0/8's registry answers 429 for ten minutes; 8.0.0.0/8's answers.
+    let limited = serve(Arc::new(|_, _| {
+        Answer::Raw(
+            "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 600\r\nContent-Length: 0\r\n\r\n"
+                .into(),
+        )
+    }));
+    let open = serve(Arc::new(move |path, port| match path {
+        "/ipv4.json" => ok(&format!(
+            r#"{{"services": [[["1.0.0.0/8"], ["http://127.0.0.1:{limited}/rdap/"]],
+                              [["8.0.0.0/8"], ["http://127.0.0.1:{port}/rdap/"]]]}}"#
+        )),
+        "/rdap/ip/8.8.8.8" => ok(ARIN_LIKE),
+        "/rdap/ip/8.8.4.4" => ok(r#"{"name": "GOGL-2", "country": "US"}"#),
+        _ => Answer::Raw("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into()),
+    }));
+    let mut poll = mio::Poll::new().expect("poll");
+    let waker = mio::Waker::new(poll.registry(), mio::Token(3)).expect("waker");
+    let config = Config {
+        bootstrap_url: Some(format!("http://127.0.0.1:{open}/")),
+        ..test_config()
+    };
+    let mut worker = Worker::spawn(config, waker).expect("spawn");
+    for addr in ["1.0.0.1", "1.0.0.2", "1.0.0.3", "8.8.8.8", "8.8.4.4"] {
+        assert_eq!(worker.request(ip(addr), false), Submit::Queued, "{addr}");
+    }
+    let mut replies = replies_within(&mut poll, &mut worker, 3, Duration::from_secs(30));
+    replies.sort_by_key(|r| r.0);
+    let got: Vec<IpAddr> = replies.iter().map(|r| r.0).collect();
+    assert_eq!(
+        got,
+        [ip("1.0.0.1"), ip("8.8.4.4"), ip("8.8.8.8")],
+        "the other registry's addresses are answered while 1.0.0.2 and 1.0.0.3 wait"
+    );
+    assert_eq!(
+        replies[0].1,
+        Err(WhoisError::RateLimited {
+            retry_after: Some(600)
+        })
+    );
+    assert_eq!(
+        replies[1].1.as_ref().expect("8.8.4.4").network.as_deref(),
+        Some("GOGL-2")
+    );
+    assert_eq!(worker.pending(), 2, "the limited registry's two still wait");
+}
+
+#[test]
+fn a_full_set_aside_answers_rate_limited_without_asking() {
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = Arc::clone(&asked);
+    let port = serve(Arc::new(move |path, port| match path {
+        "/ipv4.json" => ok(&format!(
+            r#"{{"services": [[["0.0.0.0/0"], ["http://127.0.0.1:{port}/rdap/"]]]}}"#
+        )),
+        "/ipv6.json" => Answer::Raw("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into()),
+        _ => {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Answer::Raw(
+                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 600\r\nContent-Length: 0\r\n\r\n"
+                    .into(),
+            )
+        }
+    }));
+    let mut poll = mio::Poll::new().expect("poll");
+    let waker = mio::Waker::new(poll.registry(), mio::Token(4)).expect("waker");
+    let config = Config {
+        bootstrap_url: Some(format!("http://127.0.0.1:{port}/")),
+        queue: 2,
+        ..test_config()
+    };
+    let mut worker = Worker::spawn(config, waker).expect("spawn");
+    // One is asked (429), two are set aside; the rest are answered at once. The
+    // channel holds two, so send a few at a time.
+    let mut replies = Vec::new();
+    for last in 1..=6u8 {
+        let addr = IpAddr::from([5, 5, 5, last]);
+        while worker.request(addr, false) == Submit::Full {
+            replies.extend(replies_within(
+                &mut poll,
+                &mut worker,
+                1,
+                Duration::from_secs(5),
+            ));
+        }
+    }
+    replies.extend(replies_within(
+        &mut poll,
+        &mut worker,
+        4 - replies.len(),
+        Duration::from_secs(30),
+    ));
+    assert_eq!(replies.len(), 4, "{replies:?}");
+    for (addr, reply) in &replies {
+        assert!(
+            matches!(reply, Err(WhoisError::RateLimited { retry_after: Some(s) }) if *s > 500),
+            "{addr}: {reply:?}"
+        );
+    }
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(worker.pending(), 2);
+}
+
+#[test]
+fn a_backlog_behind_mere_spacing_is_answered_not_refused() {
+    let port = serve(Arc::new(|path, port| match path {
+        "/ipv4.json" => ok(&format!(
+            r#"{{"services": [[["0.0.0.0/0"], ["http://127.0.0.1:{port}/rdap/"]]]}}"#
+        )),
+        "/ipv6.json" => Answer::Raw("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into()),
+        _ => ok(r#"{"name": "SPACED"}"#),
+    }));
+    let mut poll = mio::Poll::new().expect("poll");
+    let waker = mio::Waker::new(poll.registry(), mio::Token(5)).expect("waker");
+    let config = Config {
+        bootstrap_url: Some(format!("http://127.0.0.1:{port}/")),
+        queue: 2,
+        spacing: Duration::from_millis(200),
+        ..test_config()
+    };
+    let mut worker = Worker::spawn(config, waker).expect("spawn");
+    let mut replies = Vec::new();
+    for last in 1..=6u8 {
+        let addr = IpAddr::from([5, 5, 5, last]);
+        while worker.request(addr, false) == Submit::Full {
+            replies.extend(replies_within(
+                &mut poll,
+                &mut worker,
+                1,
+                Duration::from_secs(5),
+            ));
+        }
+    }
+    let left = 6 - replies.len();
+    replies.extend(replies_within(
+        &mut poll,
+        &mut worker,
+        left,
+        Duration::from_secs(30),
+    ));
+    assert_eq!(replies.len(), 6, "{replies:?}");
+    for (addr, reply) in &replies {
+        let info = reply.as_ref().unwrap_or_else(|e| panic!("{addr}: {e}"));
+        assert_eq!(info.network.as_deref(), Some("SPACED"));
+    }
 }
 
 #[test]

@@ -2,17 +2,21 @@
 //!
 //! The loop calls [`Worker::request`] (never blocks: a full queue says
 //! [`Submit::Full`] and the loop tries again later) and drains [`Worker::try_recv`]
-//! when the `mio::Waker` fires. The worker sleeps to honour per-registry spacing and
-//! `Retry-After`; that's its own thread, so the loop never waits.
+//! when the `mio::Waker` fires. The worker honours per-registry spacing and
+//! `Retry-After` by setting aside the addresses of a registry that must not be asked
+//! yet and looking up the others meanwhile: one registry's 429 stalls only its own
+//! addresses. It is its own thread, so the loop never waits.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::IpAddr;
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendError};
+use std::sync::mpsc::{
+    self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError, TrySendError,
+};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::client::MAX_RETRY_AFTER;
+use super::client::{registry_host, MAX_RETRY_AFTER};
 use super::{cache, Bootstrap, Client, Config, WhoisError, WhoisInfo};
 use crate::parse::time;
 
@@ -128,24 +132,39 @@ impl Queue {
     }
 }
 
-/// The worker's state: its queue and when each registry may be asked again.
+/// The worker's state: its queue, the addresses set aside until their registry may
+/// be asked again, and when each registry (by host) may be.
 struct State {
     client: Client,
     queue: Queue,
+    /// Addresses whose registry is waiting out its spacing or a `Retry-After`, oldest
+    /// first; at most the queue's capacity (then the queue and the channel fill, and
+    /// the loop asks again later, as with any backlog).
+    parked: VecDeque<(IpAddr, String)>,
     not_before: HashMap<String, Instant>,
     bootstrap_due: Instant,
+}
+
+/// Longest wait that keeps an address set aside when the set is full: longer
+/// than any spacing (LACNIC's 6 s), shorter than a `Retry-After` worth waiting out
+/// while other registries' addresses queue behind it.
+const MAX_PARKED_WAIT: Duration = Duration::from_secs(10);
+
+/// What the worker does next.
+enum Next {
+    /// Look this address up now.
+    Lookup(IpAddr),
+    /// Answer without asking: its registry is limited and too many wait for it.
+    Refuse(IpAddr, WhoisError),
+    /// Nothing can be asked now; wait for a request or this instant.
+    Wait(Option<Instant>),
 }
 
 fn run(config: Config, inbox: &Receiver<Request>, outbox: &Sender<Reply>, waker: &mio::Waker) {
     let cap = config.queue.max(1);
     let mut st = State::new(config);
     loop {
-        if st.queue.len() == 0 {
-            // Nothing to do: block for the next request; Err means the loop is gone.
-            let Ok(req) = inbox.recv() else { return };
-            st.queue.push(req);
-        }
-        // Take what else is waiting (bounded, so the channel keeps back-pressure).
+        // Take what is waiting (bounded, so the channel keeps back-pressure).
         while st.queue.len() < cap {
             match inbox.try_recv() {
                 Ok(req) => st.queue.push(req),
@@ -153,10 +172,24 @@ fn run(config: Config, inbox: &Receiver<Request>, outbox: &Sender<Reply>, waker:
                 Err(TryRecvError::Disconnected) => return,
             }
         }
-        let Some(ip) = st.queue.pop() else {
-            continue;
+        let (ip, result) = match st.next(cap) {
+            Next::Lookup(ip) => (ip, st.lookup(ip)),
+            Next::Refuse(ip, e) => (ip, Err(e)),
+            Next::Wait(until) => {
+                // Nothing to do now: block for the next request, or until a parked
+                // address's registry may be asked; Disconnected means the loop is gone.
+                let req = match until {
+                    None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    Some(at) => inbox.recv_timeout(at.saturating_duration_since(Instant::now())),
+                };
+                match req {
+                    Ok(req) => st.queue.push(req),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                continue;
+            }
         };
-        let result = st.lookup(ip);
         if outbox.send((ip, result)).is_err() {
             return;
         }
@@ -186,9 +219,77 @@ impl State {
         State {
             client: Client::new(config, bootstrap),
             queue: Queue::default(),
+            parked: VecDeque::new(),
             not_before: HashMap::new(),
             bootstrap_due,
         }
+    }
+
+    /// The registry host that would be asked about `ip` (`None`: no registry, the
+    /// lookup fails or goes to legacy whois at once).
+    fn registry_of(&self, ip: IpAddr) -> Option<String> {
+        self.client
+            .registry_for(ip)
+            .map(|b| registry_host(b).to_owned())
+    }
+
+    /// When `registry` may be asked again, if not yet.
+    fn blocked_until(&self, registry: &str, now: Instant) -> Option<Instant> {
+        self.not_before
+            .get(registry)
+            .copied()
+            .filter(|&at| at > now)
+    }
+
+    /// A parked address whose registry is free now, else the next queued one whose
+    /// registry is free (those that are not are parked, up to `cap`), else how long
+    /// to wait. With `cap` parked, one held back by a long `Retry-After` is answered
+    /// as rate limited without asking, to make room.
+    fn next(&mut self, cap: usize) -> Next {
+        if self.queue.len() == 0 && self.parked.is_empty() {
+            return Next::Wait(None); // nothing to route: fetch no bootstrap
+        }
+        self.refresh_bootstrap_if_due();
+        let now = Instant::now();
+        let ready = self
+            .parked
+            .iter()
+            .position(|(_, registry)| self.blocked_until(registry, now).is_none());
+        if let Some((ip, _)) = ready.and_then(|i| self.parked.remove(i)) {
+            return Next::Lookup(ip);
+        }
+        while self.parked.len() < cap {
+            let Some(ip) = self.queue.pop() else { break };
+            let Some(registry) = self.registry_of(ip) else {
+                return Next::Lookup(ip);
+            };
+            if self.blocked_until(&registry, now).is_none() {
+                return Next::Lookup(ip);
+            }
+            self.parked.push_back((ip, registry));
+        }
+        if self.parked.len() >= cap {
+            // Full: make room by answering the oldest address held back by a
+            // `Retry-After` (not mere spacing), so other registries go on.
+            let held = self.parked.iter().position(|(_, registry)| {
+                self.blocked_until(registry, now)
+                    .is_some_and(|at| at - now > MAX_PARKED_WAIT)
+            });
+            if let Some(i) = held {
+                let until = self.blocked_until(&self.parked[i].1, now);
+                let left = until.map_or(0, |at| (at - now).as_secs().max(1));
+                if let Some((ip, _)) = self.parked.remove(i) {
+                    let retry_after = Some(left);
+                    return Next::Refuse(ip, WhoisError::RateLimited { retry_after });
+                }
+            }
+        }
+        let until = self
+            .parked
+            .iter()
+            .filter_map(|(_, registry)| self.blocked_until(registry, now))
+            .min();
+        Next::Wait(until)
     }
 
     /// Fetches the bootstrap when due and keeps the fetched copy on disk.
@@ -210,22 +311,19 @@ impl State {
         self.bootstrap_due = Instant::now() + wait;
     }
 
-    /// Refreshes the bootstrap when due, waits out the registry's spacing, looks up.
+    /// Looks up `ip` (its registry is free: see [`State::next`]) and notes when that
+    /// registry may be asked again: after its spacing, or its `Retry-After`.
     fn lookup(&mut self, ip: IpAddr) -> Result<WhoisInfo, WhoisError> {
-        self.refresh_bootstrap_if_due();
-        let Some(base) = self.client.registry_for(ip).map(str::to_owned) else {
+        let Some(registry) = self.registry_of(ip) else {
             return self.client.lookup(ip);
         };
-        if let Some(&at) = self.not_before.get(&base) {
-            thread::sleep(at.saturating_duration_since(Instant::now()));
-        }
         let result = self.client.lookup(ip);
-        let mut gap = self.client.config().spacing_for(&base);
+        let mut gap = self.client.config().spacing_for(&registry);
         if let Err(WhoisError::RateLimited { retry_after }) = &result {
             let asked = Duration::from_secs(retry_after.unwrap_or(60));
             gap = gap.max(asked.min(MAX_RETRY_AFTER));
         }
-        self.not_before.insert(base, Instant::now() + gap);
+        self.not_before.insert(registry, Instant::now() + gap);
         result
     }
 }

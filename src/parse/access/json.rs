@@ -3,10 +3,14 @@
 //! Not a JSON parser: it walks the top-level object, steps into `request` and
 //! `headers`, and skips every other value by counting brackets outside
 //! strings (no recursion, so deep nesting cannot overflow the stack).
-//! Strings are returned *raw*: the bytes between the quotes, JSON escapes
-//! left as written (`/a\"b`, `\u00e9`). Keys are compared raw too, so an
-//! escaped key is a different key. Truncated or broken JSON is
-//! [`Malformed::Shape`]; nothing here panics on any input.
+//! [`scan`] returns strings *raw*: the bytes between the quotes, JSON escapes
+//! left as written (`/a\"b`, `\u00e9`); [`CaddyFields::decode`] then decodes
+//! the values that hold a backslash into a scratch buffer the caller reuses,
+//! so a line without escapes (nearly all) is neither copied nor allocated
+//! for. Keys are compared raw, so an escaped key is a different key.
+//! Truncated or broken JSON, a bad escape included, is [`Malformed::Shape`];
+//! nothing here panics on any input. Decoded text may hold any character
+//! (`\u001b` is ESC): it is sanitised where it is shown, like any other.
 
 use super::super::Malformed;
 
@@ -28,6 +32,120 @@ pub(super) struct CaddyFields<'a> {
     pub(super) remote_addr: &'a [u8],
     pub(super) user_agent: &'a [u8],
     pub(super) forwarded_for: &'a [u8],
+}
+
+impl<'a> CaddyFields<'a> {
+    /// The string values, each decoded in place of its raw bytes when it
+    /// holds an escape. `scratch` is cleared and holds the decoded bytes;
+    /// without any backslash in `line`, it is not touched.
+    pub(super) fn decode(
+        &mut self,
+        line: &[u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<(), Malformed> {
+        if memchr::memchr(b'\\', line).is_none() {
+            return Ok(());
+        }
+        scratch.clear();
+        // Decode every escaped value first (the buffer may move while it
+        // grows), then point the fields at their ranges.
+        let mut spans: [Option<(usize, usize)>; FIELDS] = [None; FIELDS];
+        for (span, raw) in spans.iter_mut().zip(self.strings()) {
+            if memchr::memchr(b'\\', raw).is_some() {
+                let start = scratch.len();
+                unescape(raw, scratch).ok_or(Malformed::Shape)?;
+                *span = Some((start, scratch.len()));
+            }
+        }
+        let decoded: &'a [u8] = scratch;
+        for (field, span) in self.string_slots().into_iter().zip(spans) {
+            if let Some((start, end)) = span {
+                *field = &decoded[start..end];
+            }
+        }
+        Ok(())
+    }
+
+    /// The fields that hold JSON strings, in [`string_slots`](Self::string_slots) order.
+    fn strings(&self) -> [&'a [u8]; FIELDS] {
+        [
+            self.ts,
+            self.method,
+            self.uri,
+            self.host,
+            self.client_ip,
+            self.remote_ip,
+            self.remote_addr,
+            self.user_agent,
+            self.forwarded_for,
+        ]
+    }
+
+    fn string_slots(&mut self) -> [&mut &'a [u8]; FIELDS] {
+        [
+            &mut self.ts,
+            &mut self.method,
+            &mut self.uri,
+            &mut self.host,
+            &mut self.client_ip,
+            &mut self.remote_ip,
+            &mut self.remote_addr,
+            &mut self.user_agent,
+            &mut self.forwarded_for,
+        ]
+    }
+}
+
+/// How many fields [`CaddyFields::decode`] decodes.
+const FIELDS: usize = 9;
+
+/// Append the JSON string contents `raw` (between the quotes) to `out`,
+/// escapes decoded. `None` for an escape JSON does not have; a lone
+/// surrogate (valid JSON, no character) becomes U+FFFD.
+fn unescape(raw: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    let mut rest = raw;
+    while let Some(at) = memchr::memchr(b'\\', rest) {
+        out.extend_from_slice(&rest[..at]);
+        let (c, len) = match *rest.get(at + 1)? {
+            b'"' => ('"', 2),
+            b'\\' => ('\\', 2),
+            b'/' => ('/', 2),
+            b'b' => ('\u{8}', 2),
+            b'f' => ('\u{c}', 2),
+            b'n' => ('\n', 2),
+            b'r' => ('\r', 2),
+            b't' => ('\t', 2),
+            b'u' => unicode_escape(&rest[at..])?,
+            _ => return None,
+        };
+        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+        rest = &rest[at + len..];
+    }
+    out.extend_from_slice(rest);
+    Some(())
+}
+
+/// The character of a `\uXXXX` escape at the start of `s` (with its low
+/// surrogate `\uXXXX` when it is a high one), and the bytes it took.
+fn unicode_escape(s: &[u8]) -> Option<(char, usize)> {
+    let unit = |at: usize| -> Option<u32> {
+        let hex = s.get(at..at + 4)?;
+        hex.iter().try_fold(0, |n, &d| {
+            let digit = char::from(d).to_digit(16)?;
+            Some(n << 4 | digit)
+        })
+    };
+    let high = unit(2)?;
+    if (0xd800..0xdc00).contains(&high) && s.get(6..8) == Some(&b"\\u"[..]) {
+        if let Some(low) = unit(8).filter(|low| (0xdc00..0xe000).contains(low)) {
+            let c = 0x10000 + ((high - 0xd800) << 10) + (low - 0xdc00);
+            return Some((char::from_u32(c)?, 12));
+        }
+    }
+    Some((
+        char::from_u32(high).unwrap_or(char::REPLACEMENT_CHARACTER),
+        6,
+    ))
 }
 
 /// Which object the scanner is in; decides which keys matter.
@@ -280,6 +398,59 @@ mod tests {
         let f = scan(line).unwrap();
         assert_eq!(f.method, b"GET");
         assert_eq!(f.uri, b"/flat");
+    }
+
+    /// `scan` then `decode`, with a scratch of its own (leaked: tests only).
+    fn decoded(line: &[u8]) -> Result<CaddyFields<'_>, Malformed> {
+        let mut f = scan(line)?;
+        f.decode(line, Box::leak(Box::default()))?;
+        Ok(f)
+    }
+
+    #[test]
+    fn escaped_values_are_decoded() {
+        let line = br#"{"request":{"client_ip":"203.0.113.7","method":"G\u0045T","uri":"/a?x=1\u0026q=\u4e2d\"\/\\","host":"\u00e9x.com","headers":{"User-Agent":["\ud83d\ude00 \u001b[31m\t"]}},"status":200}"#;
+        let f = decoded(line).unwrap();
+        assert_eq!(f.method, b"GET");
+        assert_eq!(f.uri, "/a?x=1&q=中\"/\\".as_bytes());
+        assert_eq!(f.host, "éx.com".as_bytes());
+        // Decoded, not yet sanitised: the ESC is data until a cell shows it.
+        assert_eq!(f.user_agent, "😀 \u{1b}[31m\t".as_bytes());
+        assert_eq!(f.client_ip, b"203.0.113.7");
+        assert_eq!(f.status, b"200");
+    }
+
+    #[test]
+    fn lines_without_escapes_leave_the_scratch_alone() {
+        let plain = br#"{"request":{"client_ip":"203.0.113.7","uri":"/plain"}}"#;
+        let mut scratch = b"untouched".to_vec();
+        let mut f = scan(plain).unwrap();
+        f.decode(plain, &mut scratch).unwrap();
+        assert_eq!(f.uri, b"/plain");
+        assert_eq!(scratch, b"untouched");
+        // One scratch serves line after line.
+        let mut scratch = Vec::new();
+        for _ in 0..3 {
+            let mut f = scan(CADDY).unwrap();
+            f.decode(CADDY, &mut scratch).unwrap();
+            assert_eq!(f.uri, br#"/a?b="c""#);
+        }
+    }
+
+    #[test]
+    fn bad_escapes_are_malformed_and_lone_surrogates_replaced() {
+        for bad in [
+            &br#"{"uri":"/\x"}"#[..],
+            br#"{"uri":"/\u12"}"#,
+            br#"{"uri":"/\u+123"}"#,
+            br#"{"uri":"/\uzzzz"}"#,
+        ] {
+            assert_eq!(decoded(bad).err(), Some(Malformed::Shape), "{bad:?}");
+        }
+        let f = decoded(br#"{"uri":"\ud800x\udc00"}"#).unwrap();
+        assert_eq!(f.uri, "\u{fffd}x\u{fffd}".as_bytes());
+        let f = decoded(br#"{"uri":"\ud83d\u0041"}"#).unwrap();
+        assert_eq!(f.uri, "\u{fffd}A".as_bytes());
     }
 
     #[test]

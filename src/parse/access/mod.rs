@@ -153,8 +153,15 @@ impl AccessParser {
     }
 
     /// Parse one complete line (without its `\n`; a trailing `\r` is dropped).
-    pub fn parse<'a>(&self, line: &'a [u8]) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
-        self.parse_with(line, |_| {})
+    /// `scratch` holds JSON string values decoded from their escapes (the
+    /// hit may borrow it); reuse one for every line: a line without escapes
+    /// leaves it alone.
+    pub fn parse<'a>(
+        &self,
+        line: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
+        self.parse_with(line, scratch, |_| {})
     }
 
     /// [`parse`](Self::parse), telling `early` the address a text line starts
@@ -165,6 +172,7 @@ impl AccessParser {
     pub fn parse_with<'a, F: FnOnce(IpAddr)>(
         &self,
         line: &'a [u8],
+        scratch: &'a mut Vec<u8>,
         early: F,
     ) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -176,7 +184,7 @@ impl AccessParser {
             lead
         };
         match &self.spec {
-            Spec::Auto { .. } if line.first() == Some(&b'{') => self.json(line),
+            Spec::Auto { .. } if line.first() == Some(&b'{') => self.json(line, scratch),
             Spec::Auto { combined, vhost } => {
                 self.auto_text(line, combined, vhost, announce(early))
             }
@@ -186,7 +194,7 @@ impl AccessParser {
                 let kind = reported_kind(*kind, fields.short);
                 Ok((hit_from_fields(&fields, &self.trusted, lead)?, kind))
             }
-            Spec::Json => self.json(line),
+            Spec::Json => self.json(line, scratch),
         }
     }
 
@@ -215,8 +223,13 @@ impl AccessParser {
         Ok((hit_from_fields(&fields, &self.trusted, None)?, kind))
     }
 
-    fn json<'a>(&self, line: &'a [u8]) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
-        let f = json::scan(line)?;
+    fn json<'a>(
+        &self,
+        line: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
+        let mut f = json::scan(line)?;
+        f.decode(line, scratch)?;
         let (peer, client) = caddy_addresses(&f, &self.trusted)?;
         let time = if f.ts_is_string {
             parse_rfc3339(f.ts).or_else(|| parse_epoch(f.ts))

@@ -19,7 +19,19 @@ fn parser(spec: &str) -> AccessParser {
 }
 
 fn parse<'a>(spec: &str, line: &'a [u8]) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
-    parser(spec).parse(line)
+    parser(spec).parse_own(line)
+}
+
+/// `parse` with a scratch buffer of its own, so a hit outlives the call like
+/// the line it borrows. The buffer is leaked: a few bytes a call, in tests.
+trait ParseOwn {
+    fn parse_own<'a>(&self, line: &'a [u8]) -> Result<(AccessHit<'a>, FormatKind), Malformed>;
+}
+
+impl ParseOwn for AccessParser {
+    fn parse_own<'a>(&self, line: &'a [u8]) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
+        self.parse(line, Box::leak(Box::default()))
+    }
 }
 
 const NGINX_COMBINED: &[u8] = b"203.0.113.9 - - [25/Nov/2026:17:41:52 +0000] \"GET /index.html?q=1 HTTP/1.1\" 200 612 \"https://example.com/\" \"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36\"";
@@ -223,7 +235,7 @@ fn custom_format_with_forwarded_for_and_request_time() {
     let p = parser(MAIN_EXT);
     assert_eq!(p.spec_name(), "custom");
     let line = br#"10.0.0.5 - alice [25/Nov/2026:17:41:52 +0000] "PUT /api/v1/items/7 HTTP/2.0" 201 48 "-" "okhttp/4.12" "198.51.100.23, 10.0.0.9" rt=0.004 uct="0.001, 0.000" urt="0.002, 0.004" api.example.com"#;
-    let (hit, kind) = p.parse(line).unwrap();
+    let (hit, kind) = p.parse_own(line).unwrap();
     assert_eq!(kind, FormatKind::Custom);
     assert_eq!(hit.peer, ip("10.0.0.5"));
     assert_eq!(hit.client, hit.peer, "no trusted proxies configured");
@@ -239,10 +251,10 @@ fn custom_format_with_forwarded_for_and_request_time() {
 
     let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
     let p = AccessParser::new(MAIN_EXT, trusted).unwrap();
-    assert_eq!(p.parse(line).unwrap().0.client, ip("198.51.100.23"));
+    assert_eq!(p.parse_own(line).unwrap().0.client, ip("198.51.100.23"));
     // Missing the last fields: a custom format is strict.
     assert_eq!(
-        p.parse(&line[..line.len() - 30]).unwrap_err(),
+        p.parse_own(&line[..line.len() - 30]).unwrap_err(),
         Malformed::Shape
     );
 }
@@ -251,7 +263,7 @@ fn custom_format_with_forwarded_for_and_request_time() {
 fn custom_format_times_unquoted_lists_and_unknown_variables() {
     let p = parser("$msec $remote_addr $http_x_forwarded_for $upstream_addr $status $request_method $request_uri $bytes_sent");
     let line = b"1795628512.123 ::ffff:10.9.8.7 1.1.1.1, 2.2.2.2 10.0.0.1:80, 10.0.0.2:80 : 10.0.0.3:80 503 GET /x?y 9000 tail";
-    let (hit, _) = p.parse(line).unwrap();
+    let (hit, _) = p.parse_own(line).unwrap();
     assert_eq!(hit.time, Some(1_795_628_512));
     assert_eq!(hit.peer, ip("10.9.8.7"));
     assert_eq!(hit.forwarded_for, b"1.1.1.1, 2.2.2.2");
@@ -263,7 +275,7 @@ fn custom_format_times_unquoted_lists_and_unknown_variables() {
 
     let p = parser("${time_iso8601}|$remote_addr|$server_name|$request");
     let (hit, _) = p
-        .parse(b"2026-11-25T18:41:52+01:00|1.2.3.4|www|GET / HTTP/1.1")
+        .parse_own(b"2026-11-25T18:41:52+01:00|1.2.3.4|www|GET / HTTP/1.1")
         .unwrap();
     assert_eq!(
         (hit.time, hit.host, hit.path),
@@ -323,13 +335,16 @@ fn parse_with_announces_the_leading_address_and_changes_nothing() {
     for (spec, line, announced) in cases {
         let p = parser(spec);
         let mut seen = None;
-        let with = p.parse_with(line, |ip| seen = Some(ip)).unwrap();
+        let mut scratch = Vec::new();
+        let with = p
+            .parse_with(line, &mut scratch, |ip| seen = Some(ip))
+            .unwrap();
         assert_eq!(seen, announced.map(ip), "{spec}");
-        assert_eq!(with, p.parse(line).unwrap(), "{spec}");
+        assert_eq!(with, p.parse_own(line).unwrap(), "{spec}");
     }
     let p = parser("$http_x_forwarded_for $remote_addr [$time_local] \"$request\" $status");
     let line = b"198.51.100.7 192.0.2.1 [25/Nov/2026:17:41:52 +0000] \"GET / HTTP/1.1\" 200";
-    assert_eq!(p.parse(line).unwrap().0.peer, ip("192.0.2.1"));
+    assert_eq!(p.parse_own(line).unwrap().0.peer, ip("192.0.2.1"));
 }
 
 #[test]
@@ -358,7 +373,8 @@ fn caddy_line_field_by_field() {
         assert_eq!(hit.client, ip("203.0.113.7"));
         assert_eq!(hit.client_ip_field, b"203.0.113.7");
         assert_eq!(hit.time, Some(1_795_628_512));
-        assert_eq!((hit.method, hit.path), (&b"GET"[..], &br#"/a?b=\"c\""#[..]));
+        // JSON escapes decoded: the path as the client sent it.
+        assert_eq!((hit.method, hit.path), (&b"GET"[..], &br#"/a?b="c""#[..]));
         assert_eq!((hit.status, hit.bytes), (200, 10900));
         assert_eq!(hit.user_agent, b"curl/8.5.0");
         assert_eq!(hit.host, b"example.com");
@@ -432,13 +448,13 @@ fn caddy_behind_a_trusted_proxy() {
     let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
     let p = AccessParser::new("json", trusted).unwrap();
     let xff = br#"{"request":{"remote_ip":"10.0.0.2","client_ip":"10.0.0.2","headers":{"X-Forwarded-For":["198.51.100.4, 10.0.0.3"]}}}"#;
-    let (hit, _) = p.parse(xff).unwrap();
+    let (hit, _) = p.parse_own(xff).unwrap();
     assert_eq!((hit.peer, hit.client), (ip("10.0.0.2"), ip("198.51.100.4")));
-    let (hit, _) = p.parse(CADDY).unwrap();
+    let (hit, _) = p.parse_own(CADDY).unwrap();
     assert_eq!(hit.client, ip("203.0.113.7"));
     let untrusted =
         br#"{"request":{"remote_ip":"192.0.2.9","headers":{"X-Forwarded-For":["198.51.100.4"]}}}"#;
-    assert_eq!(p.parse(untrusted).unwrap().0.client, ip("192.0.2.9"));
+    assert_eq!(p.parse_own(untrusted).unwrap().0.client, ip("192.0.2.9"));
 }
 
 #[test]
@@ -470,7 +486,7 @@ fn text_lines_behind_a_trusted_proxy() {
     ];
     for (line, client) in cases {
         assert_eq!(
-            p.parse(line).unwrap().0.client,
+            p.parse_own(line).unwrap().0.client,
             ip(client),
             "{}",
             String::from_utf8_lossy(line)
@@ -658,7 +674,7 @@ fn combined_fast_path_matches_the_regex_oracle() {
     for _ in 0..20_000 {
         let line = gen_text_line(&mut r);
         let expected = oracle(&combined, &common, line.as_bytes()).expect(&line);
-        let (hit, kind) = p.parse(line.as_bytes()).expect(&line);
+        let (hit, kind) = p.parse_own(line.as_bytes()).expect(&line);
         let got = Expected {
             peer: hit.peer,
             time: hit.time,
@@ -697,7 +713,7 @@ fn mutated_lines_never_panic_and_never_invent_a_client() {
             }
         }
         for p in &parsers {
-            if let Ok((hit, kind)) = p.parse(&line) {
+            if let Ok((hit, kind)) = p.parse_own(&line) {
                 // The peer is always the client field of the line, parsed.
                 let words: Vec<&[u8]> = line.split(|&c| c == b' ').collect();
                 let field = if kind == FormatKind::VhostCombined {
@@ -716,13 +732,12 @@ fn mutated_lines_never_panic_and_never_invent_a_client() {
     }
 }
 
-fn raw_json(v: &serde_json::Value) -> Vec<u8> {
+/// A value as the parser gives it: a string decoded (as serde_json reads
+/// it), an array's first item, anything else as written.
+fn decoded_json(v: &serde_json::Value) -> Vec<u8> {
     match v {
-        serde_json::Value::String(_) => {
-            let s = v.to_string();
-            s.as_bytes()[1..s.len() - 1].to_vec()
-        }
-        serde_json::Value::Array(items) => items.first().map(raw_json).unwrap_or_default(),
+        serde_json::Value::String(s) => s.as_bytes().to_vec(),
+        serde_json::Value::Array(items) => items.first().map(decoded_json).unwrap_or_default(),
         other => other.to_string().into_bytes(),
     }
 }
@@ -734,7 +749,7 @@ fn gen_caddy(r: &mut Rng) -> serde_json::Value {
         "proto": "HTTP/1.1",
         "method": r.pick(&["GET", "POST", "M-SEARCH"]),
         "host": r.pick(&["example.com", "a\"b", "x\u{1}y"]),
-        "uri": r.pick(&["/", "/a?\"b\"", "/\u{e9}\\", "/{[]}"]),
+        "uri": r.pick(&["/", "/a?\"b\"", "/\u{e9}\\", "/{[]}", "/\u{1b}[2J\u{7f}\u{0}"]),
         "tls": {"resumed": false, "proto": "h2", "nested": [[{"k": "]}"}]]},
     });
     let ip = gen_ip(r);
@@ -767,13 +782,25 @@ fn gen_caddy(r: &mut Rng) -> serde_json::Value {
 }
 
 #[test]
+fn caddy_escapes_are_decoded_before_anything_reads_the_path() {
+    // Go's encoder writes `&` as \u0026; a prober may escape the dot of /.env.
+    let line = br#"{"request":{"client_ip":"203.0.113.7","method":"GET","uri":"/\u002eenv?a=1\u0026b=\u4e2d","headers":{"User-Agent":["say \"hi\""]}},"status":404,"size":0}"#;
+    let (hit, kind) = parse("json", line).unwrap();
+    assert_eq!(kind, FormatKind::Json);
+    assert_eq!(hit.path, "/.env?a=1&b=中".as_bytes());
+    assert_eq!(hit.user_agent, br#"say "hi""#);
+    let broken = br#"{"request":{"client_ip":"203.0.113.7","uri":"/\q"},"status":200}"#;
+    assert_eq!(parse("json", broken).unwrap_err(), Malformed::Shape);
+}
+
+#[test]
 fn json_scanner_matches_serde_json() {
     let p = parser("auto");
     let mut r = Rng(7);
     for _ in 0..5_000 {
         let value = gen_caddy(&mut r);
         let line = value.to_string();
-        let (hit, kind) = p.parse(line.as_bytes()).expect(&line);
+        let (hit, kind) = p.parse_own(line.as_bytes()).expect(&line);
         let req = &value["request"];
         let remote = match (&req["remote_ip"], &req["remote_addr"]) {
             (serde_json::Value::String(ip), _) => ip.parse::<IpAddr>().unwrap().to_canonical(),
@@ -790,12 +817,12 @@ fn json_scanner_matches_serde_json() {
         assert_eq!(kind, FormatKind::Json);
         assert_eq!((hit.peer, hit.client), (remote, client), "{line}");
         assert_eq!(hit.time, Some(1_795_628_512), "{line}");
-        assert_eq!(hit.method, raw_json(&req["method"]));
-        assert_eq!(hit.path, raw_json(&req["uri"]), "{line}");
-        assert_eq!(hit.host, raw_json(&req["host"]), "{line}");
+        assert_eq!(hit.method, decoded_json(&req["method"]));
+        assert_eq!(hit.path, decoded_json(&req["uri"]), "{line}");
+        assert_eq!(hit.host, decoded_json(&req["host"]), "{line}");
         assert_eq!(
             hit.user_agent,
-            raw_json(&req["headers"]["User-Agent"]),
+            decoded_json(&req["headers"]["User-Agent"]),
             "{line}"
         );
         assert_eq!(u64::from(hit.status), value["status"].as_u64().unwrap());

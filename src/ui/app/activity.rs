@@ -3,14 +3,17 @@
 //! apply here as in the table: an entry shows when its address would.
 
 use super::draw::Pen;
+use super::table::{addr_len, fit_address};
 use super::{contains_ignore_case, Dashboard, Model, Panel};
 use crate::parse::AuthKind;
 use crate::table::{Activity, ActivityKind, IpTable, Row};
 use crate::ui::filter::EventView;
 use crate::ui::{Grid, Rect};
 
-/// Width the address is padded to (an IPv4 address fits).
-const IP_PAD: usize = 15;
+/// Width the address column has at least (an IPv4 address fits) and at
+/// most (any IPv6 address fits).
+const IP_MIN: u16 = 15;
+const IP_MAX: u16 = 39;
 
 pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
     if rect.is_empty() {
@@ -48,15 +51,27 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
         );
         return;
     }
-    let shown = log
+    // Collected: walked twice (widths, then lines), filtered once.
+    let shown: Vec<&Activity> = log
         .iter()
         .rev()
         .filter(|a| shows(d, m, a))
         .skip(back)
-        .take(page);
-    for (i, entry) in shown.enumerate() {
+        .take(page)
+        .collect();
+    // One address width for the page, so the status and method columns
+    // line up whatever the addresses; longer ones are elided in the middle.
+    let cap = IP_MAX.min((body.width / 3).max(IP_MIN));
+    let ip_width = shown
+        .iter()
+        .map(|a| addr_len(a.ip))
+        .max()
+        .unwrap_or(0)
+        .clamp(IP_MIN, cap);
+    for (i, entry) in shown.into_iter().enumerate() {
         let y = body.bottom() - 1 - i as u16;
-        line(d, g, Rect::new(body.x, y, body.width, 1), entry, m.table);
+        let rect = Rect::new(body.x, y, body.width, 1);
+        line(d, g, rect, entry, m.table, usize::from(ip_width));
     }
 }
 
@@ -133,12 +148,12 @@ pub(super) fn ssh_label(kind: AuthKind) -> &'static str {
     }
 }
 
-fn line(d: &Dashboard, g: &mut Grid, rect: Rect, a: &Activity, table: &IpTable) {
+fn line(d: &Dashboard, g: &mut Grid, rect: Rect, a: &Activity, table: &IpTable, ip_width: usize) {
     let t = d.theme;
     let mut pen = Pen::new(g, rect);
     pen.text(" ", t.faint());
     pen.text(&clock(i64::from(a.time), d.utc_offset), t.faint());
-    let ip = format!(" {:<IP_PAD$} ", a.ip);
+    let ip = format!(" {:<ip_width$} ", fit_address(a.ip, ip_width));
     pen.text(&ip, t.heading());
     match a.kind {
         ActivityKind::Http {

@@ -363,7 +363,7 @@ fn socket_list(lines: &mut Lines<'_>, m: &Model<'_>, row: &Row) {
         .filter(|s| s.remote.ip().to_canonical() == row.ip && s.state != TcpState::Listen);
     for s in of_row.by_ref().take(SHOWN) {
         let local = s.local.port();
-        let line = if m.table.is_listen_port(local) {
+        let line = if m.table.is_inbound(s) {
             let service = service_name(local).map_or_else(|| local.to_string(), str::to_string);
             format!(
                 "  in  {:<12} {service} ← :{}",

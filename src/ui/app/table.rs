@@ -12,7 +12,7 @@ use super::{Dashboard, Model, Panel, SortKey};
 use crate::detect::Reasons;
 use crate::headless::{human_bytes, services, state_summary};
 use crate::table::Row;
-use crate::ui::sanitize::text_width;
+use crate::ui::sanitize::{text_width, ELLIPSIS};
 use crate::ui::{Grid, Rect, Style};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,8 +246,8 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, rows: &[&Row], m
 
 /// Width of the IP column: the longest address and its mark, within bounds.
 fn ip_width(rows: &[&Row], panel_width: u16) -> u16 {
-    // A long IPv6 address is cut (with `…`) rather than crowd out every
-    // other column of a narrow panel.
+    // A long IPv6 address is elided in the middle (see `fit_address`)
+    // rather than crowd out every other column of a narrow panel.
     let cap = IP_MAX.min((panel_width / 3).max(IP_MIN));
     let mut widest = 0;
     for r in rows {
@@ -276,12 +276,17 @@ fn empty_message(d: &Dashboard, g: &mut Grid, body: Rect, m: &Model<'_>) {
     );
 }
 
-/// Characters of the address as text (what `Display` writes).
+/// Characters of the row's address as text.
+fn ip_len(row: &Row) -> u16 {
+    addr_len(row.ip)
+}
+
+/// Characters of an address as text (what `Display` writes).
 ///
 /// Every row's address is measured each frame, so IPv4 (the common case)
 /// is counted from its octets rather than formatted.
-fn ip_len(row: &Row) -> u16 {
-    match row.ip {
+pub(super) fn addr_len(ip: IpAddr) -> u16 {
+    match ip {
         IpAddr::V4(a) => {
             a.octets()
                 .iter()
@@ -297,6 +302,25 @@ fn ip_len(row: &Row) -> u16 {
             cur.position() as u16
         }
     }
+}
+
+/// An address in at most `room` cells: whole when it fits, else both ends
+/// around `…`. Never cut at one end only: two addresses of one network
+/// would then look the same (an IPv6 host differs in its last groups).
+/// The end keeps the larger half; the drill-down shows the whole address.
+pub(super) fn fit_address(ip: IpAddr, room: usize) -> String {
+    let text = ip.to_string();
+    // Address text is ASCII: byte offsets are character offsets.
+    if text.len() <= room || room < 3 {
+        return text;
+    }
+    let head = (room - 1) / 2;
+    let tail = room - 1 - head;
+    let mut out = String::with_capacity(room + ELLIPSIS.len_utf8());
+    out.push_str(&text[..head]);
+    out.push(ELLIPSIS);
+    out.push_str(&text[text.len() - tail..]);
+    out
 }
 
 /// Text in a column, right-aligned for numbers.
@@ -329,7 +353,7 @@ fn draw_cell(
             let mut pen = Pen::new(g, Rect::new(x, y, w, 1));
             pen.text(mark.encode_utf8(&mut [0; 4]), style);
             pen.text(
-                &row.ip.to_string(),
+                &fit_address(row.ip, usize::from(w.saturating_sub(1))),
                 if reasons.is_empty() { base } else { style },
             );
             return;
@@ -414,5 +438,21 @@ mod tests {
         for row in table.rows() {
             assert_eq!(usize::from(ip_len(row)), row.ip.to_string().len());
         }
+    }
+
+    #[test]
+    fn a_long_address_keeps_both_ends() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let long = ip("2a01:4f8:aaaa:bbbb:cccc:dddd:eeee:1");
+        assert_eq!(fit_address(long, 39), "2a01:4f8:aaaa:bbbb:cccc:dddd:eeee:1");
+        assert_eq!(fit_address(long, 15), "2a01:4f…:eeee:1");
+        assert_eq!(fit_address(long, 15).chars().count(), 15);
+        let other = ip("2a01:4f8:aaaa:bbbb:cccc:dddd:eeee:2");
+        for room in 3..35 {
+            let (a, b) = (fit_address(long, room), fit_address(other, room));
+            assert_ne!(a, b, "{room}");
+            assert_eq!(a.chars().count(), room);
+        }
+        assert_eq!(fit_address(ip("203.0.113.7"), 15), "203.0.113.7");
     }
 }

@@ -601,6 +601,119 @@ fn outbound_sockets_in_the_drill_down() {
 }
 
 #[test]
+fn syn_recv_without_a_listener_is_inbound_in_the_drill_down() {
+    let mut f = Fixture::new();
+    // A half-open socket to 8443, whose listener is not in the dump.
+    f.sockets.push(SocketEntry {
+        local: "192.0.2.1:8443".parse().unwrap(),
+        remote: "1.1.1.1:50100".parse().unwrap(),
+        state: TcpState::SynRecv,
+    });
+    f.table.apply_sockets(&f.sockets, NOW);
+    let mut d = dashboard();
+    let filter = "/1.1.1.".chars().map(Key::Char);
+    let keys_in: Vec<Key> = filter.chain([Key::Enter, Key::Enter]).collect();
+    keys(&mut d, &f, &keys_in);
+    let text = screen(&mut d, &f, 160, 45).join("\n");
+    assert!(text.contains("sockets: 1 in, 1 out"), "{text}");
+    assert!(
+        text.contains("in  SYN_RECV     https-alt ← :50100"),
+        "{text}"
+    );
+}
+
+#[test]
+fn long_ipv6_addresses_stay_distinct_and_whole_in_the_drill_down() {
+    let mut f = Fixture::new();
+    for end in ["1", "2"] {
+        let addr = format!("2a01:4f8:aaaa:bbbb:cccc:dddd:eeee:{end}");
+        f.hit(&addr, -3, "GET", b"/a", 200, 10, b"curl/8.0");
+    }
+    let mut d = dashboard();
+    // 100 columns: no activity panel, the IP column is capped at a third.
+    let rows = table_rows(&screen(&mut d, &f, 100, 30));
+    let cells: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.split_whitespace().next())
+        .filter(|w| w.starts_with("2a01"))
+        .collect();
+    assert_eq!(cells.len(), 2, "{rows:#?}");
+    assert_ne!(cells[0], cells[1], "two addresses must not look the same");
+    for cell in &cells {
+        assert!(cell.contains('…') && cell.starts_with("2a01:4f8"), "{cell}");
+    }
+    assert!(cells.iter().any(|c| c.ends_with("eeee:1")), "{cells:?}");
+    assert!(cells.iter().any(|c| c.ends_with("eeee:2")), "{cells:?}");
+    // The drill-down shows the whole address.
+    keys(&mut d, &f, &[Key::Char('/')]);
+    type_text(&mut d, &f, "eeee:2");
+    keys(&mut d, &f, &[Key::Enter, Key::Enter]);
+    let text = screen(&mut d, &f, 100, 30).join("\n");
+    assert!(
+        text.contains("2a01:4f8:aaaa:bbbb:cccc:dddd:eeee:2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn activity_columns_line_up_past_a_long_address() {
+    let mut f = Fixture::new();
+    // 17 characters: two more than an IPv4 address.
+    f.hit("2a01:4f8:10:a::17", -2, "GET", b"/v6", 200, 10, b"curl/8.0");
+    let mut d = dashboard();
+    let lines = activity_lines(&screen(&mut d, &f, 160, 45));
+    let method_at = |l: &String| {
+        let at = l.find(" GET ").or_else(|| l.find(" POST "))?;
+        Some(l[..at].chars().count())
+    };
+    let columns: Vec<usize> = lines.iter().filter_map(method_at).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("2a01:4f8:10:a::17")),
+        "{lines:#?}"
+    );
+    assert!(columns.len() >= 5, "{lines:#?}");
+    assert!(
+        columns.iter().all(|&c| c == columns[0]),
+        "methods at {columns:?}: {lines:#?}"
+    );
+}
+
+#[test]
+fn a_wide_character_cut_at_a_column_edge_is_padded_not_replaced() {
+    let mut f = Fixture::new();
+    // A path of wide characters, cut by the table's last column.
+    let path = "/".to_string() + &"中".repeat(100);
+    f.hit("9.9.9.9", -1, "GET", path.as_bytes(), 200, 10, b"curl/8.0");
+    let mut d = dashboard();
+    for width in [100, 101] {
+        let rows = table_rows(&screen(&mut d, &f, width, 30));
+        let row = row_of(&rows, "9.9.9.9");
+        assert!(row.contains("GET /中中"), "{row}");
+        assert!(!row.contains('\u{FFFD}'), "{width}: {row}");
+    }
+}
+
+#[test]
+fn caddy_json_values_are_shown_decoded_and_sanitised() {
+    let mut f = Fixture::new();
+    let parser = crate::parse::access::AccessParser::new("json", Vec::new()).unwrap();
+    let line = format!(
+        r#"{{"ts":{},"request":{{"client_ip":"9.9.9.9","method":"GET","uri":"/q=\u4e2d\"x\"\u001b[2J","headers":{{"User-Agent":["a\u0026b"]}}}},"status":200,"size":1}}"#,
+        NOW - 1
+    );
+    let mut scratch = Vec::new();
+    let (hit, _) = parser.parse(line.as_bytes(), &mut scratch).unwrap();
+    f.table.apply_access(&hit, &f.detector, NOW);
+    let mut d = dashboard();
+    let text = screen(&mut d, &f, 160, 45).join("\n");
+    assert!(text.contains("/q=中\"x\"�[2J"), "{text}");
+    assert!(
+        !text.contains("\\u4e2d") && !text.contains("\\\""),
+        "{text}"
+    );
+}
+
+#[test]
 fn help_lists_every_binding_and_the_hooks() {
     let f = Fixture::new();
     let mut d = dashboard();
@@ -1461,6 +1574,28 @@ fn block_assist_without_tools_and_for_ipv6() {
     for (w, h) in [(40, 10), (41, 11), (60, 15), (3, 3), (1, 1), (0, 0)] {
         block_lines_any(&mut d, &f, w, h);
     }
+}
+
+#[test]
+fn block_assist_offers_nothing_for_a_multicast_address() {
+    let f = Fixture::new();
+    let fake = FakeTools::new(&["ufw"]);
+    let mut d = dashboard();
+    d.open_block(BlockAssist::new(
+        ip("224.0.0.251"),
+        fake.tools(),
+        SafetyContext::default(),
+        true,
+    ));
+    let text = block_lines(&mut d, &f.model(), 160, 45).join("\n");
+    assert!(text.contains("holds multicast addresses"), "{text}");
+    assert!(!text.contains("ufw prepend"), "{text}");
+    keys(
+        &mut d,
+        &f,
+        &[Key::Char('x'), Key::Char('y'), Key::Char('Y')],
+    );
+    assert_eq!(assist_step(&mut d), None, "nothing can run");
 }
 
 /// Draw at any size: no panic, a consistent grid.
