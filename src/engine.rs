@@ -499,7 +499,7 @@ impl Engine {
                 lines: s.lines,
                 malformed: s.malformed,
                 error: s.error.clone(),
-                note: None,
+                note: s.note.clone(),
             })
             .collect();
         if let Some(journal) = &self.journal {

@@ -36,6 +36,7 @@ use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::glob::{glob_matches, has_wildcard};
@@ -44,7 +45,7 @@ use super::tailed_file::{not_regular, FileId, Start, TailedFile};
 use crate::sys::inotify::{
     Event, EventBuf, Inotify, Watch, IN_ATTRIB, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE,
     IN_DELETE_SELF, IN_IGNORED, IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO, IN_MOVE_SELF, IN_ONLYDIR,
-    IN_Q_OVERFLOW,
+    IN_OPEN, IN_Q_OVERFLOW,
 };
 
 /// What a log source holds, which decides the parser its lines go to.
@@ -91,6 +92,9 @@ pub struct SourceStats {
     pub malformed: u64,
     /// Why the source is not being read right now, if it is not.
     pub error: Option<String>,
+    /// Something the operator should know while it is read (lines lost
+    /// to a truncation that came before we had read to the end).
+    pub note: Option<String>,
 }
 
 /// Everything that can happen to a file in a watched directory, and to the
@@ -106,6 +110,12 @@ const WATCH_MASK: u32 = IN_CREATE
     | IN_MOVE_SELF
     | IN_ONLYDIR;
 
+/// What announces a rotation in a watched directory: a file created, moved
+/// away or deleted, or opened (by logrotate's copy before it truncates).
+/// Seen through a second inotify fd that writes never wake, so the loop
+/// can read at once, before the rotation, instead of after its pacing gap.
+const ALARM_MASK: u32 = IN_CREATE | IN_MOVED_FROM | IN_DELETE | IN_OPEN | IN_ONLYDIR;
+
 /// Quiet ticks after which a rotated-away file is closed. The writer had
 /// that long to reopen its log (nginx does on USR1, within milliseconds).
 const DRAIN_IDLE_TICKS: u32 = 5;
@@ -115,6 +125,8 @@ const DRAIN_IDLE_TICKS: u32 = 5;
 /// [`on_inotify`](Self::on_inotify) when it fires.
 pub struct LogSet {
     inotify: Inotify,
+    /// The same directories, for `ALARM_MASK` only (see there).
+    alarm: Inotify,
     events: EventBuf,
     files: Files,
 }
@@ -131,12 +143,20 @@ struct Files {
     opening: bool,
     /// The event queue overflowed: look at everything again.
     rescan: bool,
+    /// Renames away from a followed path in this batch of events: cookie
+    /// and source.
+    moved_from: Vec<(u32, usize)>,
+    /// Files renamed away from source `.0`'s path to `.1`, a name no
+    /// pattern matches: read from their start if we never opened them.
+    renamed: Vec<(usize, PathBuf)>,
 }
 
 struct WatchedDir {
     /// As written in the pattern; empty for a bare file name.
     path: PathBuf,
     watch: Option<Watch>,
+    /// Its watch on the alarm fd.
+    alarm: Option<Watch>,
     /// The directory was moved; its watch follows it and must go.
     moved: bool,
 }
@@ -201,6 +221,7 @@ impl LogSet {
     /// read what is already there.
     pub fn open(patterns: &[(String, LogKind)], from_start: bool) -> io::Result<LogSet> {
         let inotify = Inotify::new()?;
+        let alarm = Inotify::new()?;
         let mut files = Files {
             dirs: Vec::new(),
             patterns: Vec::new(),
@@ -209,6 +230,8 @@ impl LogSet {
             from_start,
             opening: true,
             rescan: false,
+            moved_from: Vec::new(),
+            renamed: Vec::new(),
         };
         for (text, kind) in patterns {
             files.add_pattern(Path::new(text), *kind)?;
@@ -216,6 +239,7 @@ impl LogSet {
         // Watch before listing, so a file created in between is not missed.
         for dir in &mut files.dirs {
             dir.watch = inotify.add_watch(dir.fs_path(), WATCH_MASK).ok();
+            dir.alarm = alarm.add_watch(dir.fs_path(), ALARM_MASK).ok();
         }
         for p in 0..files.patterns.len() {
             files.scan_pattern(p);
@@ -225,6 +249,7 @@ impl LogSet {
         files.opening = false;
         Ok(LogSet {
             inotify,
+            alarm,
             events: EventBuf::new(),
             files,
         })
@@ -259,6 +284,32 @@ impl LogSet {
             self.files.rescan_all();
         }
         self.files.flush_dirty(sink, false);
+        self.files.moved_from.clear();
+        self.files.read_renamed(sink);
+    }
+
+    /// The alarm fd (see `ALARM_MASK`), to register in the loop.
+    pub fn alarm(&mut self) -> &mut Inotify {
+        &mut self.alarm
+    }
+
+    /// The alarm fd is readable: drain it. True when a file beside a log
+    /// was created, moved, deleted or opened: read now, before the
+    /// rotation this may announce. (The events themselves come again
+    /// through the main fd.)
+    pub fn drain_alarm(&mut self) -> bool {
+        let mut any = false;
+        while let Ok(events) = self.alarm.read_events(&mut self.events) {
+            let mut more = false;
+            for ev in events {
+                more = true;
+                any |= ev.name.is_some();
+            }
+            if !more {
+                break;
+            }
+        }
+        any
     }
 
     /// The loop's safety net, once per tick: re-watch directories that
@@ -273,6 +324,7 @@ impl LogSet {
             }
             let dir = &mut self.files.dirs[d];
             dir.watch = self.inotify.add_watch(dir.fs_path(), WATCH_MASK).ok();
+            dir.alarm = self.alarm.add_watch(dir.fs_path(), ALARM_MASK).ok();
             // Whether or not the watch took, list the directory: it may have
             // just appeared, or we may be without inotify for it (ENOSPC).
             self.files.scan_dir(d);
@@ -301,6 +353,9 @@ impl LogSet {
             if dir.moved {
                 if let Some(w) = dir.watch.take() {
                     let _ = self.inotify.rm_watch(w);
+                }
+                if let Some(w) = dir.alarm.take() {
+                    let _ = self.alarm.rm_watch(w);
                 }
                 dir.moved = false;
             }
@@ -362,6 +417,7 @@ impl Files {
                 self.dirs.push(WatchedDir {
                     path: dir_path,
                     watch: None,
+                    alarm: None,
                     moved: false,
                 });
                 self.dirs.len() - 1
@@ -521,6 +577,9 @@ impl Files {
             .position(|t| !t.placeholder && t.dir == d && t.name.as_c_str() == name);
         if let Some(i) = known {
             self.tails[i].dirty = self.tails[i].dirty.max(level);
+            if ev.mask & IN_MOVED_FROM != 0 {
+                self.moved_from.push((ev.cookie, i));
+            }
             return;
         }
         if let Some(p) =
@@ -528,6 +587,12 @@ impl Files {
         {
             self.ensure_tail(p, name);
             return;
+        }
+        if let Some(&(_, i)) = self.moved_from.iter().find(|m| m.0 == ev.cookie) {
+            if ev.mask & IN_MOVED_TO != 0 {
+                let path = self.dirs[d].path.join(OsStr::from_bytes(name.to_bytes()));
+                self.renamed.push((i, path));
+            }
         }
         // Not a name we follow: perhaps a file we are draining, renamed
         // within this directory (access.log.1), being written.
@@ -614,7 +679,7 @@ impl Files {
         let Some(mut file) = self.tails[i].current.take() else {
             return;
         };
-        if let Err(e) = pump_file(&mut file, &mut self.stats[i], i, sink) {
+        if let Err(e) = pump_file(&mut file, &mut self.stats[i], i, sink, true) {
             self.stats[i].set_error(e);
         }
         file.idle_ticks = 0;
@@ -651,7 +716,7 @@ impl Files {
         } else {
             Start::Beginning
         };
-        match TailedFile::open(&self.stats[i].path, start) {
+        match TailedFile::open(&self.stats[i].path, start, false) {
             Ok(file) => {
                 self.tails[i].current = Some(file);
                 self.stats[i].error = None;
@@ -660,15 +725,40 @@ impl Files {
         }
     }
 
+    /// Files renamed away from a followed path that we never opened (it was
+    /// created and rotated between two reads): read them from their start,
+    /// as files source `i` drains.
+    fn read_renamed(&mut self, sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict) {
+        for (i, path) in std::mem::take(&mut self.renamed) {
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if !meta.is_file() || self.holds(FileId::of(&meta)) {
+                continue;
+            }
+            if let Ok(mut file) = TailedFile::open(&path, Start::Beginning, true) {
+                let _ = pump_file(&mut file, &mut self.stats[i], i, sink, false);
+                self.tails[i].draining.push(file);
+            }
+        }
+    }
+
+    /// Whether some source holds file `id` open.
+    fn holds(&self, id: FileId) -> bool {
+        self.tails
+            .iter()
+            .any(|t| t.current.iter().chain(&t.draining).any(|f| f.id == id))
+    }
+
     /// Read source `i`'s current file and the files it is draining.
     fn pump(&mut self, i: usize, sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict) {
         let (tail, stats) = (&mut self.tails[i], &mut self.stats[i]);
         for file in tail.draining.iter_mut() {
             // A read error on a file we only drain is not worth an error.
-            let _ = pump_file(file, stats, i, sink);
+            let _ = pump_file(file, stats, i, sink, false);
         }
         if let Some(file) = tail.current.as_mut() {
-            if let Err(e) = pump_file(file, stats, i, sink) {
+            if let Err(e) = pump_file(file, stats, i, sink, true) {
                 stats.set_error(e);
             }
         }
@@ -697,16 +787,81 @@ fn new_stats(path: PathBuf, kind: LogKind) -> SourceStats {
         lines: 0,
         malformed: 0,
         error: None,
+        note: None,
     }
 }
 
+/// Read `file` on. `at_path`: source `i`'s path names (or named, until
+/// just now) this file, so a copy made by copytruncate sits beside it.
 fn pump_file(
     file: &mut TailedFile,
     stats: &mut SourceStats,
     i: usize,
     sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict,
+    at_path: bool,
 ) -> io::Result<u64> {
+    if let Some(at) = file.truncated()? {
+        let path = stats.path.clone();
+        let caught = at_path && catch_up(file, &path, &mut |l| deliver(stats, i, sink, l));
+        let dropped = file.restart(caught)?;
+        if !caught {
+            stats.note = Some(format!(
+                "truncated before it was read to its end (copytruncate?), no copy of it found beside it: lines written after byte {at} before the truncation are lost, and {dropped} bytes of a partial line"
+            ));
+        }
+    }
     file.pump(&mut |line| deliver(stats, i, sink, line))
+}
+
+/// The most rotated copies of a log looked at after a truncation.
+const MAX_COPIES: usize = 4;
+
+/// copytruncate copies the log, then truncates it: what we had not read
+/// yet is in the copy. Try the files beside `path` whose names extend its
+/// name (`access.log.1`, `access.log-20250101`), newest first, and read on
+/// in the first whose bytes before our offset are the ones we read.
+fn catch_up(file: &mut TailedFile, path: &Path, emit: &mut impl FnMut(Line<'_>)) -> bool {
+    for copy in copies_of(path) {
+        let opened = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(&copy);
+        if let Ok(copy) = opened {
+            if let Ok(Some(_)) = file.catch_up(&copy, emit) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Regular files (not symlinks) beside `path` named like its rotated
+/// copies, newest first, at most `MAX_COPIES`.
+fn copies_of(path: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let name = name.as_bytes();
+    let mut found: Vec<_> = entries
+        .flatten()
+        .filter(|e| {
+            let other = e.file_name();
+            let other = other.as_bytes();
+            other.len() > name.len() + 1
+                && other.starts_with(name)
+                && matches!(other[name.len()], b'.' | b'-' | b'_')
+        })
+        .filter_map(|e| {
+            let meta = e.metadata().ok().filter(fs::Metadata::is_file)?;
+            Some((meta.modified().ok()?, e.path()))
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.into_iter().take(MAX_COPIES).map(|(_, p)| p).collect()
 }
 
 /// Hand one line of source `i` to the sink, counting it.
