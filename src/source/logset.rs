@@ -841,7 +841,11 @@ fn copies_of(path: &Path) -> Vec<PathBuf> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Vec::new();
     };
-    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -860,7 +864,7 @@ fn copies_of(path: &Path) -> Vec<PathBuf> {
             Some((meta.modified().ok()?, e.path()))
         })
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     found.into_iter().take(MAX_COPIES).map(|(_, p)| p).collect()
 }
 
@@ -1040,6 +1044,102 @@ mod tests {
                 "y2"
             ]
         );
+        Ok(())
+    }
+
+    /// Truncated and written past our offset before we looked (the size
+    /// cannot tell): the lines we had not read are taken from logrotate's
+    /// copy, the new lines from byte 0, and no fragment is parsed.
+    #[test]
+    fn truncation_seen_late_catches_up_from_the_copy() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("access.log");
+        fs::write(&log, "")?;
+        let mut set = LogSet::open(&pattern(&log), false)?;
+        append(&log, b"x1 read before the rotation\n")?;
+        let mut got = events(&mut set);
+        append(&log, b"x2 not read yet\nx3 half a li")?;
+        fs::copy(&log, dir.path().join("access.log.1"))?;
+        OpenOptions::new().write(true).open(&log)?.set_len(0)?;
+        append(
+            &log,
+            b"ne\ny1 after the truncation, longer than what was read\n",
+        )?;
+        got.extend(events(&mut set));
+        assert_eq!(
+            lines(&got),
+            [
+                "x1 read before the rotation",
+                "x2 not read yet",
+                "x3 half a line",
+                "y1 after the truncation, longer than what was read"
+            ]
+        );
+        assert_eq!(
+            (set.sources()[0].malformed, &set.sources()[0].note),
+            (0, &None)
+        );
+        Ok(())
+    }
+
+    /// The same without a copy: what came after our offset is lost and
+    /// said so; the fragment at our old offset is not parsed as a line.
+    #[test]
+    fn truncation_seen_late_without_a_copy_notes_the_loss() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("access.log");
+        fs::write(&log, "")?;
+        let mut set = LogSet::open(&pattern(&log), false)?;
+        append(&log, b"x1 read\nx2 part")?;
+        let mut got = events(&mut set);
+        OpenOptions::new().write(true).open(&log)?.set_len(0)?;
+        append(&log, b"y1 a line longer than the old file\n")?;
+        got.extend(events(&mut set));
+        assert_eq!(
+            lines(&got),
+            ["x1 read", "y1 a line longer than the old file"]
+        );
+        let note = set.sources()[0].note.clone().unwrap_or_default();
+        assert!(
+            note.contains("after byte 15") && note.contains("7 bytes"),
+            "{note}"
+        );
+        Ok(())
+    }
+
+    /// A file created and renamed away between two reads was never opened:
+    /// it is read from its start all the same.
+    #[test]
+    fn a_file_renamed_away_before_it_was_opened_is_read() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("access.log");
+        fs::write(&log, "")?;
+        let mut set = LogSet::open(&pattern(&log), false)?;
+        append(&log, b"a1\n")?;
+        fs::rename(&log, dir.path().join("access.log.1"))?;
+        append(&log, b"b1\nb2\n")?;
+        fs::rename(&log, dir.path().join("access.log.2"))?;
+        append(&log, b"c1\n")?;
+        let mut got = events(&mut set);
+        got.sort();
+        assert_eq!(lines(&got), ["a1", "b1", "b2", "c1"]);
+        Ok(())
+    }
+
+    /// The alarm fd wakes for a file created or opened beside a log, not
+    /// for the writes the pacing is there to batch.
+    #[test]
+    fn the_alarm_is_for_rotations_not_writes() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("access.log");
+        fs::write(&log, "")?;
+        let mut writer = OpenOptions::new().append(true).open(&log)?;
+        let mut set = LogSet::open(&pattern(&log), false)?;
+        set.drain_alarm();
+        writer.write_all(b"w1\n")?;
+        assert!(!set.drain_alarm(), "a write");
+        fs::copy(&log, dir.path().join("access.log.1"))?;
+        assert!(set.drain_alarm(), "a copy being made");
         Ok(())
     }
 

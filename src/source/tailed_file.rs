@@ -119,7 +119,8 @@ impl TailedFile {
     /// no longer the ones we read. Returns our offset if so.
     pub(crate) fn truncated(&self) -> io::Result<Option<u64>> {
         let len = self.file.metadata()?.len();
-        let cut = len < self.offset || (len > self.offset && !self.seen.is_in(&self.file, self.offset)?);
+        let cut = len < self.offset
+            || (len > self.offset && !self.seen.is_in(&self.file, self.offset)?);
         Ok(cut.then_some(self.offset))
     }
 
