@@ -42,6 +42,7 @@ struct LogSection {
     format: Option<Spanned<String>>,
     max_log_lines: Option<Spanned<i64>>,
     max_log_entries_per_ip: Option<Spanned<i64>>,
+    follow_symlinks: Option<bool>,
 }
 
 /// Only `connections_interval` still matters: logs are followed through
@@ -236,6 +237,7 @@ fn file_log(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(), Con
         &log.max_log_entries_per_ip,
         positive,
     )?;
+    layer.follow_symlinks = log.follow_symlinks;
     Ok(())
 }
 

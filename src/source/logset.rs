@@ -110,6 +110,35 @@ const WATCH_MASK: u32 = IN_CREATE
     | IN_MOVE_SELF
     | IN_ONLYDIR;
 
+/// How a [`LogSet`] follows its files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Follow {
+    /// Files present at start are read from byte 0 (`--from-start`).
+    pub from_start: bool,
+    /// Follow a symlink that a glob matches (`[log] follow_symlinks`). A
+    /// path named exactly is always followed: the operator chose it.
+    pub follow_symlinks: bool,
+    /// The most files held open at once; sources beyond it are not
+    /// followed (their error says so) until others close.
+    pub max_open: usize,
+}
+
+impl Follow {
+    /// `from_start`, symlinks skipped, no limit on open files.
+    pub fn new(from_start: bool) -> Follow {
+        Follow {
+            from_start,
+            follow_symlinks: false,
+            max_open: usize::MAX,
+        }
+    }
+}
+
+/// The note of a skipped symlink (static: a source that stays a symlink
+/// is looked at every tick).
+const SYMLINK_NOTE: &str =
+    "a symlink: not followed ([log] follow_symlinks = true follows symlinks a glob matches)";
+
 /// What announces a rotation in a watched directory: a file created, moved
 /// away or deleted, or opened (by logrotate's copy before it truncates).
 /// Seen through a second inotify fd that writes never wake, so the loop
@@ -138,7 +167,10 @@ struct Files {
     /// Parallel to `stats`: index `i` is source `i`.
     tails: Vec<Tail>,
     stats: Vec<SourceStats>,
-    from_start: bool,
+    follow: Follow,
+    /// Files held open (current and draining), counted at the start of
+    /// each `flush_dirty` and on each open; at most `follow.max_open`.
+    open_files: usize,
     /// True only inside `open`: files found now start at their end.
     opening: bool,
     /// The event queue overflowed: look at everything again.
@@ -220,6 +252,11 @@ impl LogSet {
     /// `from_start`, call [`read_available`](Self::read_available) once to
     /// read what is already there.
     pub fn open(patterns: &[(String, LogKind)], from_start: bool) -> io::Result<LogSet> {
+        LogSet::open_with(patterns, Follow::new(from_start))
+    }
+
+    /// [`open`](Self::open) with all of [`Follow`]'s choices.
+    pub fn open_with(patterns: &[(String, LogKind)], follow: Follow) -> io::Result<LogSet> {
         let inotify = Inotify::new()?;
         let alarm = Inotify::new()?;
         let mut files = Files {
@@ -227,7 +264,8 @@ impl LogSet {
             patterns: Vec::new(),
             tails: Vec::new(),
             stats: Vec::new(),
-            from_start,
+            follow,
+            open_files: 0,
             opening: true,
             rescan: false,
             moved_from: Vec::new(),
@@ -387,6 +425,10 @@ impl Tail {
             draining: Vec::new(),
             dirty: Dirty::Path,
         }
+    }
+
+    fn open_files(&self) -> usize {
+        usize::from(self.current.is_some()) + self.draining.len()
     }
 
     fn buffer_bytes(&self) -> usize {
@@ -626,6 +668,7 @@ impl Files {
         sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict,
         silent: bool,
     ) {
+        self.open_files = self.tails.iter().map(Tail::open_files).sum();
         for i in 0..self.tails.len() {
             match std::mem::replace(&mut self.tails[i].dirty, Dirty::Clean) {
                 Dirty::Clean => {}
@@ -645,6 +688,13 @@ impl Files {
         silent: bool,
     ) {
         if self.tails[i].placeholder {
+            return;
+        }
+        if self.is_skipped_symlink(i) {
+            self.retire(i, sink);
+            if self.stats[i].note.as_deref() != Some(SYMLINK_NOTE) {
+                self.stats[i].note = Some(SYMLINK_NOTE.to_string());
+            }
             return;
         }
         match fs::metadata(&self.stats[i].path) {
@@ -671,6 +721,20 @@ impl Files {
         if !silent {
             self.pump(i, sink);
         }
+    }
+
+    /// A glob matched a symlink and `follow_symlinks` is off: a link in a
+    /// log directory must not make us read (perhaps as root) what it
+    /// points to. A path named exactly is followed.
+    fn is_skipped_symlink(&mut self, i: usize) -> bool {
+        if self.tails[i].literal || self.follow.follow_symlinks {
+            return false;
+        }
+        let link = fs::symlink_metadata(&self.stats[i].path).is_ok_and(|m| m.is_symlink());
+        if !link && self.stats[i].note.as_deref() == Some(SYMLINK_NOTE) {
+            self.stats[i].note = None;
+        }
+        link
     }
 
     /// The path no longer names the current file: read it to its end now
@@ -711,13 +775,20 @@ impl Files {
             self.stats[i].error = None;
             return;
         }
-        let start = if self.opening && !self.from_start {
+        if self.open_files >= self.follow.max_open {
+            let max = self.follow.max_open;
+            self.stats[i].set_error(format_args!("not followed: {max} log files are open, all this process can afford (raise the hard RLIMIT_NOFILE, LimitNOFILE= in systemd, to follow more)"));
+            return;
+        }
+        let start = if self.opening && !self.follow.from_start {
             Start::End
         } else {
             Start::Beginning
         };
-        match TailedFile::open(&self.stats[i].path, start, false) {
+        let nofollow = !self.tails[i].literal && !self.follow.follow_symlinks;
+        match TailedFile::open(&self.stats[i].path, start, nofollow) {
             Ok(file) => {
+                self.open_files += 1;
                 self.tails[i].current = Some(file);
                 self.stats[i].error = None;
             }
@@ -733,7 +804,9 @@ impl Files {
             let Ok(meta) = fs::symlink_metadata(&path) else {
                 continue;
             };
-            if !meta.is_file() || self.holds(FileId::of(&meta)) {
+            let full =
+                self.tails.iter().map(Tail::open_files).sum::<usize>() >= self.follow.max_open;
+            if full || !meta.is_file() || self.holds(FileId::of(&meta)) {
                 continue;
             }
             if let Ok(mut file) = TailedFile::open(&path, Start::Beginning, true) {

@@ -1,4 +1,5 @@
-//! Thin libc wrappers that own their file descriptors: inotify, signalfd, timerfd.
+//! Thin libc wrappers that own their file descriptors: inotify, signalfd, timerfd
+//! (and `RLIMIT_NOFILE`, which decides how many of them we may own).
 //!
 //! Each wrapper does the one syscall dance it exists for, returns
 //! `io::Result`, and closes its fd on drop. No policy lives here.
@@ -33,5 +34,6 @@ macro_rules! impl_fd_source {
 pub(crate) use impl_fd_source;
 
 pub mod inotify;
+pub mod rlimit;
 pub mod signalfd;
 pub mod timerfd;
