@@ -17,8 +17,10 @@ Writer and rotator share one thread, so no line is written between the copy
 and the truncation: every line written was in the file when it was rotated,
 and nethergaze should count every one. nethergaze follows the literal path
 (`--for 1h --json` on DIR/access.log) and is stopped with SIGTERM once the
-writer is done; its summary gives the lines it counted. `lost` is written
-minus requests counted; `malformed` counts fragments parsed as lines.
+writer is done; its summary gives the lines it counted. Each line comes from
+its own client address: `counted` is the rows (distinct lines), `lost` is
+written minus counted, `twice` the requests counted more than once, and
+`malformed` the fragments parsed as lines.
 """
 import json
 import os
@@ -35,9 +37,10 @@ def arg(name, default):
 
 
 def line(i, stamp):
-    # 1 000 public clients (private ones are hidden); a fixed 2023 time keeps
-    # rows from ageing out.
-    ip = "45.33.%d.%d" % (i % 1000 // 250, 1 + i % 250)
+    # One public client per line (private ones are hidden), so the rows tell
+    # lines lost from lines counted twice; a fixed 2023 time keeps rows from
+    # ageing out.
+    ip = "45.%d.%d.%d" % (i >> 16, (i >> 8) & 255, i & 255)
     return ('%s - - [%s] "GET /soak/%d HTTP/1.1" 200 100 "-" "rotation-soak"\n' % (ip, stamp, i)).encode()
 
 
@@ -95,7 +98,9 @@ def soak(binary, mode, rate, per_sec, secs):
     out, _ = proc.communicate(timeout=30)
     summary = next(json.loads(l) for l in out.splitlines() if b'"type":"summary"' in l)
     shutil.rmtree(work, ignore_errors=True)
-    return written, rotations, summary["requests"], summary["malformed"]
+    for note in {s["note"] for s in summary["sources"] if s.get("note")}:
+        print(f"  note: {note}", file=sys.stderr)
+    return written, rotations, summary["ips"], summary["requests"] - summary["ips"], summary["malformed"]
 
 
 def main():
@@ -106,13 +111,13 @@ def main():
     modes = arg("--modes", "copytruncate,rename,recreate").split(",")
     print(f"# {time.strftime('%Y-%m-%d')} on {os.uname().nodename}, {os.cpu_count()} cores; "
           f"{rate} lines/s for {secs:g} s")
-    print(f"{'mode':13} {'rot/s':>5} {'rotations':>9} {'written':>8} {'counted':>8} {'lost':>6} {'lost %':>7} {'malformed':>9}")
+    print(f"{'mode':13} {'rot/s':>5} {'rotations':>9} {'written':>8} {'counted':>8} {'lost':>6} {'lost %':>7} {'twice':>6} {'malformed':>9}")
     for mode in modes:
         for per_sec in per_secs:
-            written, rotations, counted, malformed = soak(binary, mode, rate, per_sec, secs)
+            written, rotations, counted, twice, malformed = soak(binary, mode, rate, per_sec, secs)
             lost = written - counted
             print(f"{mode:13} {per_sec:5} {rotations:9} {written:8} {counted:8} {lost:6} "
-                  f"{100 * lost / max(written, 1):6.2f}% {malformed:9}")
+                  f"{100 * lost / max(written, 1):6.2f}% {twice:6} {malformed:9}")
 
 
 if __name__ == "__main__":

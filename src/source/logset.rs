@@ -15,9 +15,21 @@
 //!   its end before the new file is opened, and kept open and read for
 //!   `DRAIN_IDLE_TICKS` quiet ticks, because a writer keeps appending to it
 //!   until it reopens its log;
-//! - a file that shrinks below what we read (copytruncate) is read again
-//!   from byte 0. If the writer appended more than we had read before we
-//!   looked, the truncation cannot be seen (as with `tail -F`);
+//! - a file truncated in place (copytruncate) is read again from byte 0:
+//!   it is shorter than what we read, or (written past our offset before
+//!   we looked) no longer holds the last bytes we read where we read them.
+//!   What we had not read yet is taken from logrotate's copy beside it
+//!   (`access.log.1`); without one, the source's note says from which byte
+//!   lines were lost, and the partial line held is dropped, not parsed;
+//! - a rotation is read at once, not after the caller's pacing gap: a
+//!   second inotify fd ([`LogSet::alarm`]) fires when a file beside a log
+//!   is created, opened, moved or deleted, never on writes;
+//! - a file renamed away to a name no pattern matches is read to its end,
+//!   from byte 0 if it was created and rotated before we ever opened it;
+//! - a symlink a glob matches is skipped with a note (opened `O_NOFOLLOW`)
+//!   unless [`Follow::follow_symlinks`]; a path named exactly is followed;
+//! - at most [`Follow::max_open`] files are held open; the sources beyond
+//!   say they are not followed, and are opened when others close;
 //! - a file renamed to another name that also matches a pattern keeps its
 //!   read position under its new name (no re-reading); a glob that matches
 //!   *copies* of rotated logs (`access.log*` with copytruncate, `*.gz`)
@@ -886,31 +898,82 @@ fn pump_file(
     file.pump(&mut |line| deliver(stats, i, sink, line))
 }
 
-/// The most rotated copies of a log looked at after a truncation.
-const MAX_COPIES: usize = 4;
+/// The most rotated copies of a log looked at after a truncation (several
+/// when it was truncated more than once between two reads).
+const MAX_COPIES: usize = 8;
+
+/// Times the copies are listed again while catching up, for copies made
+/// (and truncations done) while we read the earlier ones.
+const MAX_COPY_ROUNDS: usize = 4;
+
+/// A rotated copy of a log, as found beside it.
+struct RotatedCopy {
+    path: PathBuf,
+    id: FileId,
+    modified: std::time::SystemTime,
+}
 
 /// copytruncate copies the log, then truncates it: what we had not read
 /// yet is in the copy. Try the files beside `path` whose names extend its
 /// name (`access.log.1`, `access.log-20250101`), newest first, and read on
 /// in the first whose bytes before our offset are the ones we read.
 fn catch_up(file: &mut TailedFile, path: &Path, emit: &mut impl FnMut(Line<'_>)) -> bool {
-    for copy in copies_of(path) {
-        let opened = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(&copy);
-        if let Ok(copy) = opened {
-            if let Ok(Some(_)) = file.catch_up(&copy, emit) {
-                return true;
-            }
+    let copies = copies_of(path);
+    let matched = copies.iter().position(|c| {
+        open_copy(&c.path).is_ok_and(|f| matches!(file.catch_up(&f, emit), Ok(Some(_))))
+    });
+    let Some(k) = matched else {
+        return false;
+    };
+    let since = copies[k].modified;
+    let mut done: Vec<FileId> = copies[k..].iter().map(|c| c.id).collect();
+    for _ in 0..MAX_COPY_ROUNDS {
+        if !read_newer_copies(file, path, since, &mut done, emit) {
+            break;
         }
     }
-    false
+    true
+}
+
+/// Copies newer than the one caught up from were made by later truncations
+/// before we looked: read each whole, oldest first, up to one of what the
+/// log holds now (copied, not yet truncated: the log is read from byte 0).
+/// True when some copy was read (list again: more may have come).
+fn read_newer_copies(
+    file: &mut TailedFile,
+    path: &Path,
+    since: std::time::SystemTime,
+    done: &mut Vec<FileId>,
+    emit: &mut impl FnMut(Line<'_>),
+) -> bool {
+    let mut newer: Vec<RotatedCopy> = copies_of(path)
+        .into_iter()
+        .filter(|c| c.modified >= since && !done.contains(&c.id))
+        .collect();
+    newer.reverse();
+    for copy in &newer {
+        done.push(copy.id);
+        let Ok(f) = open_copy(&copy.path) else {
+            continue;
+        };
+        if file.is_copy_of_current(&f).unwrap_or(true) {
+            return false;
+        }
+        let _ = file.catch_up_whole(&f, emit);
+    }
+    !newer.is_empty()
+}
+
+fn open_copy(path: &Path) -> io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
 }
 
 /// Regular files (not symlinks) beside `path` named like its rotated
 /// copies, newest first, at most `MAX_COPIES`.
-fn copies_of(path: &Path) -> Vec<PathBuf> {
+fn copies_of(path: &Path) -> Vec<RotatedCopy> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Vec::new();
     };
@@ -923,22 +986,28 @@ fn copies_of(path: &Path) -> Vec<PathBuf> {
         return Vec::new();
     };
     let name = name.as_bytes();
-    let mut found: Vec<_> = entries
+    let mut found: Vec<RotatedCopy> = entries
         .flatten()
-        .filter(|e| {
-            let other = e.file_name();
-            let other = other.as_bytes();
-            other.len() > name.len() + 1
-                && other.starts_with(name)
-                && matches!(other[name.len()], b'.' | b'-' | b'_')
-        })
+        .filter(|e| is_copy_name(name, e.file_name().as_bytes()))
         .filter_map(|e| {
             let meta = e.metadata().ok().filter(fs::Metadata::is_file)?;
-            Some((meta.modified().ok()?, e.path()))
+            Some(RotatedCopy {
+                path: e.path(),
+                id: FileId::of(&meta),
+                modified: meta.modified().ok()?,
+            })
         })
         .collect();
-    found.sort_by_key(|f| std::cmp::Reverse(f.0));
-    found.into_iter().take(MAX_COPIES).map(|(_, p)| p).collect()
+    found.sort_by_key(|c| std::cmp::Reverse(c.modified));
+    found.truncate(MAX_COPIES);
+    found
+}
+
+/// `access.log.1`, `access.log-20250101`, `access.log_old` for `access.log`.
+fn is_copy_name(log: &[u8], other: &[u8]) -> bool {
+    other.len() > log.len() + 1
+        && other.starts_with(log)
+        && matches!(other[log.len()], b'.' | b'-' | b'_')
 }
 
 /// Hand one line of source `i` to the sink, counting it.
@@ -1151,6 +1220,41 @@ mod tests {
         assert_eq!(
             (set.sources()[0].malformed, &set.sources()[0].note),
             (0, &None)
+        );
+        Ok(())
+    }
+
+    /// Truncated twice before we looked: both copies are read, in order;
+    /// a copy of what the log holds now (not truncated yet) is not read,
+    /// the log itself is.
+    #[test]
+    fn two_truncations_before_a_read_are_caught_up_in_order() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("access.log");
+        fs::write(&log, "")?;
+        let mut set = LogSet::open(&pattern(&log), false)?;
+        append(&log, b"x1 read before\n")?;
+        let mut got = events(&mut set);
+        let truncate = || OpenOptions::new().write(true).open(&log)?.set_len(0);
+        append(&log, b"x2 in the first copy\n")?;
+        fs::copy(&log, dir.path().join("access.log.1"))?;
+        truncate()?;
+        std::thread::sleep(Duration::from_millis(20)); // copies apart in mtime
+        append(&log, b"y1 in the second copy\n")?;
+        fs::copy(&log, dir.path().join("access.log.2"))?;
+        truncate()?;
+        std::thread::sleep(Duration::from_millis(20));
+        append(&log, b"z1 in the log, copied but not truncated yet\n")?;
+        fs::copy(&log, dir.path().join("access.log.3"))?;
+        got.extend(events(&mut set));
+        assert_eq!(
+            lines(&got),
+            [
+                "x1 read before",
+                "x2 in the first copy",
+                "y1 in the second copy",
+                "z1 in the log, copied but not truncated yet"
+            ]
         );
         Ok(())
     }

@@ -137,10 +137,37 @@ impl TailedFile {
         if self.offset == 0 || !self.seen.is_in(copy, self.offset)? {
             return Ok(None);
         }
-        let mut from = ReadAt {
-            file: copy,
-            pos: self.offset,
-        };
+        self.read_copy(copy, self.offset, emit)
+    }
+
+    /// After [`catch_up`](Self::catch_up): the file was truncated again
+    /// before we looked, and `copy` holds the whole of what it held in
+    /// between. Read it all.
+    pub(crate) fn catch_up_whole(
+        &mut self,
+        copy: &File,
+        emit: &mut impl FnMut(Line<'_>),
+    ) -> io::Result<Option<u64>> {
+        self.read_copy(copy, 0, emit)
+    }
+
+    /// Whether `copy` is a copy of what the file holds now (made, but the
+    /// truncation not done yet): their first bytes are the same.
+    pub(crate) fn is_copy_of_current(&self, copy: &File) -> io::Result<bool> {
+        let (mut ours, mut theirs) = ([0u8; SEEN_BYTES], [0u8; SEEN_BYTES]);
+        let n = self.file.read_at(&mut ours, 0)?;
+        let m = copy.read_at(&mut theirs, 0)?;
+        let k = n.min(m);
+        Ok(k > 0 && ours[..k] == theirs[..k])
+    }
+
+    fn read_copy(
+        &mut self,
+        copy: &File,
+        pos: u64,
+        emit: &mut impl FnMut(Line<'_>),
+    ) -> io::Result<Option<u64>> {
+        let mut from = ReadAt { file: copy, pos };
         read_into(&mut self.buf, &mut self.seen, &mut from, emit).map(Some)
     }
 
