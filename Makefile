@@ -13,6 +13,8 @@ BENCH_ARGS   ?=
 COMPARE_ARGS ?=
 # Extra flags for `make bench` (cargo bench), e.g. BENCH_FLAGS="-- --test" (each once).
 BENCH_FLAGS  ?=
+# Extra flags for `make bench-rotation`, e.g. ROTATION_ARGS="--secs 3 --rotations 10".
+ROTATION_ARGS ?=
 
 MUSL_BIN     := target/$(MUSL_TARGET)/release/nethergaze
 # SQLite extensions and APIs nethergaze does not use (full-text search, R-tree,
@@ -25,7 +27,7 @@ STATIC_SQLITE_FLAGS := -USQLITE_ENABLE_FTS3 -USQLITE_ENABLE_FTS3_PARENTHESIS \
 
 FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
 
-.PHONY: run test bench bench-compare bench-dashboard fuzz static test-static
+.PHONY: run test bench bench-compare bench-dashboard bench-rotation fuzz static test-static
 
 run:
 	$(CARGO) build --release
@@ -51,6 +53,12 @@ bench-compare:
 bench-dashboard:
 	$(CARGO) build --release
 	python3 benches/dashboard.py ./target/release/nethergaze $(BENCH_ARGS)
+
+# A writer at 5 000 lines/s while its log rotates 1 and 10 times a second by
+# copytruncate, rename and delete/re-create: lines written vs lines counted.
+bench-rotation:
+	$(CARGO) build --release
+	python3 benches/rotation_soak.py ./target/release/nethergaze $(ROTATION_ARGS)
 
 # cargo-fuzz needs nightly (sanitizer flags); both are installed on first use.
 fuzz:

@@ -104,6 +104,9 @@ pub const DBIP_CREDIT: &str =
     "IP geolocation by DB-IP (https://db-ip.com), licensed under CC BY 4.0.";
 
 fn run(config: &Config) -> Result<Ended, String> {
+    // A glob of a thousand logs must not exhaust the usual soft limit of
+    // 1 024 descriptors; the logs then get what is left after a reserve.
+    let _ = crate::sys::rlimit::raise_nofile();
     let run_for = match config.mode {
         Mode::Once => None,
         Mode::For(d) => Some(d),

@@ -214,6 +214,9 @@ pub struct Config {
     /// A name of [`LOG_FORMAT_NAMES`] or an nginx `log_format` string.
     pub log_format: String,
     pub from_start: bool,
+    /// `[log] follow_symlinks`: follow a symlink a glob matches (a path
+    /// named exactly is always followed).
+    pub follow_symlinks: bool,
     pub connections_interval: Duration,
     /// `None`: the interface of the default route.
     pub interface: Option<String>,
@@ -348,6 +351,7 @@ pub fn load_with(
 struct Layer {
     log_paths: Option<Vec<String>>,
     log_format: Option<String>,
+    follow_symlinks: Option<bool>,
     connections_interval: Option<Duration>,
     interface: Option<String>,
     show_private_ips: Option<bool>,
@@ -399,7 +403,7 @@ impl Layer {
     fn over(self, lower: Layer) -> Layer {
         let (hi, lo) = (self, lower);
         over!(hi, lo;
-            log_paths, log_format, connections_interval, interface, show_private_ips,
+            log_paths, log_format, follow_symlinks, connections_interval, interface, show_private_ips,
             trusted_proxies, max_tracked_ips, auth_enabled, auth_path, auth_source,
             burst_rpm, min_conns, min_auth_failures, scanner_user_agents,
             exploit_path_patterns, cidr_allow, cidr_deny, geoip_enabled, city_db, asn_db,
@@ -533,6 +537,7 @@ fn finish(
         log_paths,
         log_format: m.log_format.unwrap_or_else(|| "auto".to_string()),
         from_start: raw.from_start,
+        follow_symlinks: m.follow_symlinks.unwrap_or(false),
         connections_interval: m
             .connections_interval
             .unwrap_or(DEFAULT_CONNECTIONS_INTERVAL),

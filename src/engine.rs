@@ -22,6 +22,7 @@ use crate::parse::time;
 use crate::parse::{AccessHit, Malformed, UnixTime};
 use crate::source::bandwidth::Bandwidth;
 use crate::source::journal::Journal;
+use crate::source::logset::Follow;
 use crate::source::sockdiag::{DumpProgress, SockDiag};
 use crate::source::{LineVerdict, LogKind, LogSet};
 use crate::store::{
@@ -136,8 +137,13 @@ impl Engine {
         if let AuthSource::File(path) = &config.auth.source {
             patterns.push((path.display().to_string(), LogKind::Auth));
         }
-        let logs = LogSet::open(&patterns, config.from_start)
-            .map_err(|e| format!("cannot watch logs: {e}"))?;
+        let follow = Follow {
+            from_start: config.from_start,
+            follow_symlinks: config.follow_symlinks,
+            max_open: crate::sys::rlimit::log_file_budget(),
+        };
+        let logs =
+            LogSet::open_with(&patterns, follow).map_err(|e| format!("cannot watch logs: {e}"))?;
         let journal = match config.auth.source {
             AuthSource::Journald => {
                 let mut journal = Journal::new();
@@ -555,7 +561,7 @@ impl Engine {
                 lines: s.lines,
                 malformed: s.malformed,
                 error: s.error.clone(),
-                note: None,
+                note: s.note.clone(),
             })
             .collect();
         if let Some(journal) = &self.journal {

@@ -27,6 +27,8 @@ const FRAME: Token = Token(9);
 const CHILD: Token = Token(10);
 /// The whois worker's `mio::Waker`: replies are waiting.
 const WORKER: Token = Token(11);
+/// A log is about to rotate (`LogSet::drain_alarm`): read now, unpaced.
+const FILES_ALARM: Token = Token(12);
 
 /// Logs are read at most this often. A busy nginx writes one line per
 /// request and inotify reports every write; reading on each would cost a
@@ -75,6 +77,7 @@ impl EventLoop {
         registry.register(&mut tick, TICK, Interest::READABLE)?;
         registry.register(&mut signals, SIGNAL, Interest::READABLE)?;
         registry.register(&mut engine.logs, FILES, Interest::READABLE)?;
+        registry.register(engine.logs.alarm(), FILES_ALARM, Interest::READABLE)?;
         if let SocketReader::Netlink(diag) = &mut engine.sockets {
             registry.register(diag, SOCKETS, Interest::READABLE)?;
         }
@@ -162,6 +165,7 @@ impl EventLoop {
                     }
                     FILES => self.pacer.on_files_event(self.poll.registry(), engine)?,
                     FILES_PACED => self.pacer.on_timer(self.poll.registry(), engine)?,
+                    FILES_ALARM => self.pacer.on_alarm(self.poll.registry(), engine)?,
                     JOURNAL => engine.on_journal_ready(),
                     SIGNAL => {
                         while let Some(sig) = self.signals.next() {
@@ -255,6 +259,21 @@ impl ReadPacer {
         }
         registry.register(&mut engine.logs, FILES, Interest::READABLE)?;
         self.deferred = false;
+        self.read(engine);
+        Ok(())
+    }
+
+    /// A log may be about to rotate: read now, whatever the pacing, while
+    /// what was written to it can still be read. Rotations are rare, so
+    /// this costs a few wake-ups per rotation, not one per write.
+    fn on_alarm(&mut self, registry: &Registry, engine: &mut Engine) -> io::Result<()> {
+        if !engine.logs.drain_alarm() {
+            return Ok(());
+        }
+        if std::mem::take(&mut self.deferred) {
+            // The pacing timer still fires; `on_timer` ignores it.
+            registry.register(&mut engine.logs, FILES, Interest::READABLE)?;
+        }
         self.read(engine);
         Ok(())
     }

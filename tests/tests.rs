@@ -15,6 +15,7 @@ mod it {
     mod history_lock;
     mod hostile;
     mod limits;
+    mod logfiles;
     mod nginx;
     mod readme;
     mod rotation;

@@ -45,6 +45,7 @@ struct LogSection {
     format: Option<Spanned<String>>,
     max_log_lines: Option<Spanned<i64>>,
     max_log_entries_per_ip: Option<Spanned<i64>>,
+    follow_symlinks: Option<bool>,
 }
 
 /// Only `connections_interval` still matters: logs are followed through
@@ -257,6 +258,7 @@ fn file_log(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(), Con
     layer.max_log_lines = ctx.count(&limits::MAX_LOG_LINES, &log.max_log_lines)?;
     layer.max_log_entries_per_ip =
         ctx.count(&limits::MAX_LOG_ENTRIES_PER_IP, &log.max_log_entries_per_ip)?;
+    layer.follow_symlinks = log.follow_symlinks;
     Ok(())
 }
 

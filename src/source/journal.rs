@@ -134,6 +134,7 @@ impl Journal {
                 lines: 0,
                 malformed: 0,
                 error: None,
+                note: None,
             },
             registration: None,
         }

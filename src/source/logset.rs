@@ -15,9 +15,21 @@
 //!   its end before the new file is opened, and kept open and read for
 //!   `DRAIN_IDLE_TICKS` quiet ticks, because a writer keeps appending to it
 //!   until it reopens its log;
-//! - a file that shrinks below what we read (copytruncate) is read again
-//!   from byte 0. If the writer appended more than we had read before we
-//!   looked, the truncation cannot be seen (as with `tail -F`);
+//! - a file truncated in place (copytruncate) is read again from byte 0:
+//!   it is shorter than what we read, or (written past our offset before
+//!   we looked) no longer holds the last bytes we read where we read them.
+//!   What we had not read yet is taken from logrotate's copy beside it
+//!   (`access.log.1`); without one, the source's note says from which byte
+//!   lines were lost, and the partial line held is dropped, not parsed;
+//! - a rotation is read at once, not after the caller's pacing gap: a
+//!   second inotify fd ([`LogSet::alarm`]) fires when a file beside a log
+//!   is created, opened, moved or deleted, never on writes;
+//! - a file renamed away to a name no pattern matches is read to its end,
+//!   from byte 0 if it was created and rotated before we ever opened it;
+//! - a symlink a glob matches is skipped with a note (opened `O_NOFOLLOW`)
+//!   unless [`Follow::follow_symlinks`]; a path named exactly is followed;
+//! - at most [`Follow::max_open`] files are held open; the sources beyond
+//!   say they are not followed, and are opened when others close;
 //! - a file renamed to another name that also matches a pattern keeps its
 //!   read position under its new name (no re-reading); a glob that matches
 //!   *copies* of rotated logs (`access.log*` with copytruncate, `*.gz`)
@@ -36,6 +48,7 @@ use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::glob::{glob_matches, has_wildcard};
@@ -44,7 +57,7 @@ use super::tailed_file::{not_regular, FileId, Start, TailedFile};
 use crate::sys::inotify::{
     Event, EventBuf, Inotify, Watch, IN_ATTRIB, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE,
     IN_DELETE_SELF, IN_IGNORED, IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO, IN_MOVE_SELF, IN_ONLYDIR,
-    IN_Q_OVERFLOW,
+    IN_OPEN, IN_Q_OVERFLOW,
 };
 
 /// What a log source holds, which decides the parser its lines go to.
@@ -91,6 +104,9 @@ pub struct SourceStats {
     pub malformed: u64,
     /// Why the source is not being read right now, if it is not.
     pub error: Option<String>,
+    /// Something the operator should know while it is read (lines lost
+    /// to a truncation that came before we had read to the end).
+    pub note: Option<String>,
 }
 
 /// Everything that can happen to a file in a watched directory, and to the
@@ -106,6 +122,41 @@ const WATCH_MASK: u32 = IN_CREATE
     | IN_MOVE_SELF
     | IN_ONLYDIR;
 
+/// How a [`LogSet`] follows its files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Follow {
+    /// Files present at start are read from byte 0 (`--from-start`).
+    pub from_start: bool,
+    /// Follow a symlink that a glob matches (`[log] follow_symlinks`). A
+    /// path named exactly is always followed: the operator chose it.
+    pub follow_symlinks: bool,
+    /// The most files held open at once; sources beyond it are not
+    /// followed (their error says so) until others close.
+    pub max_open: usize,
+}
+
+impl Follow {
+    /// `from_start`, symlinks skipped, no limit on open files.
+    pub fn new(from_start: bool) -> Follow {
+        Follow {
+            from_start,
+            follow_symlinks: false,
+            max_open: usize::MAX,
+        }
+    }
+}
+
+/// The note of a skipped symlink (static: a source that stays a symlink
+/// is looked at every tick).
+const SYMLINK_NOTE: &str =
+    "a symlink: not followed ([log] follow_symlinks = true follows symlinks a glob matches)";
+
+/// What announces a rotation in a watched directory: a file created, moved
+/// away or deleted, or opened (by logrotate's copy before it truncates).
+/// Seen through a second inotify fd that writes never wake, so the loop
+/// can read at once, before the rotation, instead of after its pacing gap.
+const ALARM_MASK: u32 = IN_CREATE | IN_MOVED_FROM | IN_DELETE | IN_OPEN | IN_ONLYDIR;
+
 /// Quiet ticks after which a rotated-away file is closed. The writer had
 /// that long to reopen its log (nginx does on USR1, within milliseconds).
 const DRAIN_IDLE_TICKS: u32 = 5;
@@ -115,6 +166,8 @@ const DRAIN_IDLE_TICKS: u32 = 5;
 /// [`on_inotify`](Self::on_inotify) when it fires.
 pub struct LogSet {
     inotify: Inotify,
+    /// The same directories, for `ALARM_MASK` only (see there).
+    alarm: Inotify,
     events: EventBuf,
     files: Files,
 }
@@ -126,17 +179,28 @@ struct Files {
     /// Parallel to `stats`: index `i` is source `i`.
     tails: Vec<Tail>,
     stats: Vec<SourceStats>,
-    from_start: bool,
+    follow: Follow,
+    /// Files held open (current and draining), counted at the start of
+    /// each `flush_dirty` and on each open; at most `follow.max_open`.
+    open_files: usize,
     /// True only inside `open`: files found now start at their end.
     opening: bool,
     /// The event queue overflowed: look at everything again.
     rescan: bool,
+    /// Renames away from a followed path in this batch of events: cookie
+    /// and source.
+    moved_from: Vec<(u32, usize)>,
+    /// Files renamed away from source `.0`'s path to `.1`, a name no
+    /// pattern matches: read from their start if we never opened them.
+    renamed: Vec<(usize, PathBuf)>,
 }
 
 struct WatchedDir {
     /// As written in the pattern; empty for a bare file name.
     path: PathBuf,
     watch: Option<Watch>,
+    /// Its watch on the alarm fd.
+    alarm: Option<Watch>,
     /// The directory was moved; its watch follows it and must go.
     moved: bool,
 }
@@ -200,15 +264,24 @@ impl LogSet {
     /// `from_start`, call [`read_available`](Self::read_available) once to
     /// read what is already there.
     pub fn open(patterns: &[(String, LogKind)], from_start: bool) -> io::Result<LogSet> {
+        LogSet::open_with(patterns, Follow::new(from_start))
+    }
+
+    /// [`open`](Self::open) with all of [`Follow`]'s choices.
+    pub fn open_with(patterns: &[(String, LogKind)], follow: Follow) -> io::Result<LogSet> {
         let inotify = Inotify::new()?;
+        let alarm = Inotify::new()?;
         let mut files = Files {
             dirs: Vec::new(),
             patterns: Vec::new(),
             tails: Vec::new(),
             stats: Vec::new(),
-            from_start,
+            follow,
+            open_files: 0,
             opening: true,
             rescan: false,
+            moved_from: Vec::new(),
+            renamed: Vec::new(),
         };
         for (text, kind) in patterns {
             files.add_pattern(Path::new(text), *kind)?;
@@ -216,6 +289,7 @@ impl LogSet {
         // Watch before listing, so a file created in between is not missed.
         for dir in &mut files.dirs {
             dir.watch = inotify.add_watch(dir.fs_path(), WATCH_MASK).ok();
+            dir.alarm = alarm.add_watch(dir.fs_path(), ALARM_MASK).ok();
         }
         for p in 0..files.patterns.len() {
             files.scan_pattern(p);
@@ -225,6 +299,7 @@ impl LogSet {
         files.opening = false;
         Ok(LogSet {
             inotify,
+            alarm,
             events: EventBuf::new(),
             files,
         })
@@ -259,6 +334,32 @@ impl LogSet {
             self.files.rescan_all();
         }
         self.files.flush_dirty(sink, false);
+        self.files.moved_from.clear();
+        self.files.read_renamed(sink);
+    }
+
+    /// The alarm fd (see `ALARM_MASK`), to register in the loop.
+    pub fn alarm(&mut self) -> &mut Inotify {
+        &mut self.alarm
+    }
+
+    /// The alarm fd is readable: drain it. True when a file beside a log
+    /// was created, moved, deleted or opened: read now, before the
+    /// rotation this may announce. (The events themselves come again
+    /// through the main fd.)
+    pub fn drain_alarm(&mut self) -> bool {
+        let mut any = false;
+        while let Ok(events) = self.alarm.read_events(&mut self.events) {
+            let mut more = false;
+            for ev in events {
+                more = true;
+                any |= ev.name.is_some();
+            }
+            if !more {
+                break;
+            }
+        }
+        any
     }
 
     /// The loop's safety net, once per tick: re-watch directories that
@@ -273,6 +374,7 @@ impl LogSet {
             }
             let dir = &mut self.files.dirs[d];
             dir.watch = self.inotify.add_watch(dir.fs_path(), WATCH_MASK).ok();
+            dir.alarm = self.alarm.add_watch(dir.fs_path(), ALARM_MASK).ok();
             // Whether or not the watch took, list the directory: it may have
             // just appeared, or we may be without inotify for it (ENOSPC).
             self.files.scan_dir(d);
@@ -301,6 +403,9 @@ impl LogSet {
             if dir.moved {
                 if let Some(w) = dir.watch.take() {
                     let _ = self.inotify.rm_watch(w);
+                }
+                if let Some(w) = dir.alarm.take() {
+                    let _ = self.alarm.rm_watch(w);
                 }
                 dir.moved = false;
             }
@@ -334,6 +439,10 @@ impl Tail {
         }
     }
 
+    fn open_files(&self) -> usize {
+        usize::from(self.current.is_some()) + self.draining.len()
+    }
+
     fn buffer_bytes(&self) -> usize {
         self.current
             .iter()
@@ -362,6 +471,7 @@ impl Files {
                 self.dirs.push(WatchedDir {
                     path: dir_path,
                     watch: None,
+                    alarm: None,
                     moved: false,
                 });
                 self.dirs.len() - 1
@@ -521,6 +631,9 @@ impl Files {
             .position(|t| !t.placeholder && t.dir == d && t.name.as_c_str() == name);
         if let Some(i) = known {
             self.tails[i].dirty = self.tails[i].dirty.max(level);
+            if ev.mask & IN_MOVED_FROM != 0 {
+                self.moved_from.push((ev.cookie, i));
+            }
             return;
         }
         if let Some(p) =
@@ -528,6 +641,12 @@ impl Files {
         {
             self.ensure_tail(p, name);
             return;
+        }
+        if let Some(&(_, i)) = self.moved_from.iter().find(|m| m.0 == ev.cookie) {
+            if ev.mask & IN_MOVED_TO != 0 {
+                let path = self.dirs[d].path.join(OsStr::from_bytes(name.to_bytes()));
+                self.renamed.push((i, path));
+            }
         }
         // Not a name we follow: perhaps a file we are draining, renamed
         // within this directory (access.log.1), being written.
@@ -561,6 +680,7 @@ impl Files {
         sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict,
         silent: bool,
     ) {
+        self.open_files = self.tails.iter().map(Tail::open_files).sum();
         for i in 0..self.tails.len() {
             match std::mem::replace(&mut self.tails[i].dirty, Dirty::Clean) {
                 Dirty::Clean => {}
@@ -580,6 +700,13 @@ impl Files {
         silent: bool,
     ) {
         if self.tails[i].placeholder {
+            return;
+        }
+        if self.is_skipped_symlink(i) {
+            self.retire(i, sink);
+            if self.stats[i].note.as_deref() != Some(SYMLINK_NOTE) {
+                self.stats[i].note = Some(SYMLINK_NOTE.to_string());
+            }
             return;
         }
         match fs::metadata(&self.stats[i].path) {
@@ -608,13 +735,27 @@ impl Files {
         }
     }
 
+    /// A glob matched a symlink and `follow_symlinks` is off: a link in a
+    /// log directory must not make us read (perhaps as root) what it
+    /// points to. A path named exactly is followed.
+    fn is_skipped_symlink(&mut self, i: usize) -> bool {
+        if self.tails[i].literal || self.follow.follow_symlinks {
+            return false;
+        }
+        let link = fs::symlink_metadata(&self.stats[i].path).is_ok_and(|m| m.is_symlink());
+        if !link && self.stats[i].note.as_deref() == Some(SYMLINK_NOTE) {
+            self.stats[i].note = None;
+        }
+        link
+    }
+
     /// The path no longer names the current file: read it to its end now
     /// (lines before the switch come first), then keep draining it.
     fn retire(&mut self, i: usize, sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict) {
         let Some(mut file) = self.tails[i].current.take() else {
             return;
         };
-        if let Err(e) = pump_file(&mut file, &mut self.stats[i], i, sink) {
+        if let Err(e) = pump_file(&mut file, &mut self.stats[i], i, sink, true) {
             self.stats[i].set_error(e);
         }
         file.idle_ticks = 0;
@@ -646,13 +787,20 @@ impl Files {
             self.stats[i].error = None;
             return;
         }
-        let start = if self.opening && !self.from_start {
+        if self.open_files >= self.follow.max_open {
+            let max = self.follow.max_open;
+            self.stats[i].set_error(format_args!("not followed: {max} log files are open, all this process can afford (raise the hard RLIMIT_NOFILE, LimitNOFILE= in systemd, to follow more)"));
+            return;
+        }
+        let start = if self.opening && !self.follow.from_start {
             Start::End
         } else {
             Start::Beginning
         };
-        match TailedFile::open(&self.stats[i].path, start) {
+        let nofollow = !self.tails[i].literal && !self.follow.follow_symlinks;
+        match TailedFile::open(&self.stats[i].path, start, nofollow) {
             Ok(file) => {
+                self.open_files += 1;
                 self.tails[i].current = Some(file);
                 self.stats[i].error = None;
             }
@@ -660,15 +808,42 @@ impl Files {
         }
     }
 
+    /// Files renamed away from a followed path that we never opened (it was
+    /// created and rotated between two reads): read them from their start,
+    /// as files source `i` drains.
+    fn read_renamed(&mut self, sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict) {
+        for (i, path) in std::mem::take(&mut self.renamed) {
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let full =
+                self.tails.iter().map(Tail::open_files).sum::<usize>() >= self.follow.max_open;
+            if full || !meta.is_file() || self.holds(FileId::of(&meta)) {
+                continue;
+            }
+            if let Ok(mut file) = TailedFile::open(&path, Start::Beginning, true) {
+                let _ = pump_file(&mut file, &mut self.stats[i], i, sink, false);
+                self.tails[i].draining.push(file);
+            }
+        }
+    }
+
+    /// Whether some source holds file `id` open.
+    fn holds(&self, id: FileId) -> bool {
+        self.tails
+            .iter()
+            .any(|t| t.current.iter().chain(&t.draining).any(|f| f.id == id))
+    }
+
     /// Read source `i`'s current file and the files it is draining.
     fn pump(&mut self, i: usize, sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict) {
         let (tail, stats) = (&mut self.tails[i], &mut self.stats[i]);
         for file in tail.draining.iter_mut() {
             // A read error on a file we only drain is not worth an error.
-            let _ = pump_file(file, stats, i, sink);
+            let _ = pump_file(file, stats, i, sink, false);
         }
         if let Some(file) = tail.current.as_mut() {
-            if let Err(e) = pump_file(file, stats, i, sink) {
+            if let Err(e) = pump_file(file, stats, i, sink, true) {
                 stats.set_error(e);
             }
         }
@@ -697,16 +872,142 @@ fn new_stats(path: PathBuf, kind: LogKind) -> SourceStats {
         lines: 0,
         malformed: 0,
         error: None,
+        note: None,
     }
 }
 
+/// Read `file` on. `at_path`: source `i`'s path names (or named, until
+/// just now) this file, so a copy made by copytruncate sits beside it.
 fn pump_file(
     file: &mut TailedFile,
     stats: &mut SourceStats,
     i: usize,
     sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict,
+    at_path: bool,
 ) -> io::Result<u64> {
+    if let Some(at) = file.truncated()? {
+        let path = stats.path.clone();
+        let caught = at_path && catch_up(file, &path, &mut |l| deliver(stats, i, sink, l));
+        let dropped = file.restart(caught)?;
+        if !caught {
+            stats.note = Some(format!(
+                "truncated before it was read to its end (copytruncate?), no copy of it found beside it: lines written after byte {at} before the truncation are lost, and {dropped} bytes of a partial line"
+            ));
+        }
+    }
     file.pump(&mut |line| deliver(stats, i, sink, line))
+}
+
+/// The most rotated copies of a log looked at after a truncation (several
+/// when it was truncated more than once between two reads).
+const MAX_COPIES: usize = 8;
+
+/// Times the copies are listed again while catching up, for copies made
+/// (and truncations done) while we read the earlier ones.
+const MAX_COPY_ROUNDS: usize = 4;
+
+/// A rotated copy of a log, as found beside it.
+struct RotatedCopy {
+    path: PathBuf,
+    id: FileId,
+    modified: std::time::SystemTime,
+}
+
+/// copytruncate copies the log, then truncates it: what we had not read
+/// yet is in the copy. Try the files beside `path` whose names extend its
+/// name (`access.log.1`, `access.log-20250101`), newest first, and read on
+/// in the first whose bytes before our offset are the ones we read.
+fn catch_up(file: &mut TailedFile, path: &Path, emit: &mut impl FnMut(Line<'_>)) -> bool {
+    let copies = copies_of(path);
+    let matched = copies.iter().position(|c| {
+        open_copy(&c.path).is_ok_and(|f| matches!(file.catch_up(&f, emit), Ok(Some(_))))
+    });
+    let Some(k) = matched else {
+        return false;
+    };
+    let since = copies[k].modified;
+    let mut done: Vec<FileId> = copies[k..].iter().map(|c| c.id).collect();
+    for _ in 0..MAX_COPY_ROUNDS {
+        if !read_newer_copies(file, path, since, &mut done, emit) {
+            break;
+        }
+    }
+    true
+}
+
+/// Copies newer than the one caught up from were made by later truncations
+/// before we looked: read each whole, oldest first, up to one of what the
+/// log holds now (copied, not yet truncated: the log is read from byte 0).
+/// True when some copy was read (list again: more may have come).
+fn read_newer_copies(
+    file: &mut TailedFile,
+    path: &Path,
+    since: std::time::SystemTime,
+    done: &mut Vec<FileId>,
+    emit: &mut impl FnMut(Line<'_>),
+) -> bool {
+    let mut newer: Vec<RotatedCopy> = copies_of(path)
+        .into_iter()
+        .filter(|c| c.modified >= since && !done.contains(&c.id))
+        .collect();
+    newer.reverse();
+    for copy in &newer {
+        done.push(copy.id);
+        let Ok(f) = open_copy(&copy.path) else {
+            continue;
+        };
+        if file.is_copy_of_current(&f).unwrap_or(true) {
+            return false;
+        }
+        let _ = file.catch_up_whole(&f, emit);
+    }
+    !newer.is_empty()
+}
+
+fn open_copy(path: &Path) -> io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
+/// Regular files (not symlinks) beside `path` named like its rotated
+/// copies, newest first, at most `MAX_COPIES`.
+fn copies_of(path: &Path) -> Vec<RotatedCopy> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let name = name.as_bytes();
+    let mut found: Vec<RotatedCopy> = entries
+        .flatten()
+        .filter(|e| is_copy_name(name, e.file_name().as_bytes()))
+        .filter_map(|e| {
+            let meta = e.metadata().ok().filter(fs::Metadata::is_file)?;
+            Some(RotatedCopy {
+                path: e.path(),
+                id: FileId::of(&meta),
+                modified: meta.modified().ok()?,
+            })
+        })
+        .collect();
+    found.sort_by_key(|c| std::cmp::Reverse(c.modified));
+    found.truncate(MAX_COPIES);
+    found
+}
+
+/// `access.log.1`, `access.log-20250101`, `access.log_old` for `access.log`.
+fn is_copy_name(log: &[u8], other: &[u8]) -> bool {
+    other.len() > log.len() + 1
+        && other.starts_with(log)
+        && matches!(other[log.len()], b'.' | b'-' | b'_')
 }
 
 /// Hand one line of source `i` to the sink, counting it.
@@ -885,6 +1186,137 @@ mod tests {
                 "y2"
             ]
         );
+        Ok(())
+    }
+
+    /// Truncated and written past our offset before we looked (the size
+    /// cannot tell): the lines we had not read are taken from logrotate's
+    /// copy, the new lines from byte 0, and no fragment is parsed.
+    #[test]
+    fn truncation_seen_late_catches_up_from_the_copy() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("access.log");
+        fs::write(&log, "")?;
+        let mut set = LogSet::open(&pattern(&log), false)?;
+        append(&log, b"x1 read before the rotation\n")?;
+        let mut got = events(&mut set);
+        append(&log, b"x2 not read yet\nx3 half a li")?;
+        fs::copy(&log, dir.path().join("access.log.1"))?;
+        OpenOptions::new().write(true).open(&log)?.set_len(0)?;
+        append(
+            &log,
+            b"ne\ny1 after the truncation, longer than what was read\n",
+        )?;
+        got.extend(events(&mut set));
+        assert_eq!(
+            lines(&got),
+            [
+                "x1 read before the rotation",
+                "x2 not read yet",
+                "x3 half a line",
+                "y1 after the truncation, longer than what was read"
+            ]
+        );
+        assert_eq!(
+            (set.sources()[0].malformed, &set.sources()[0].note),
+            (0, &None)
+        );
+        Ok(())
+    }
+
+    /// Truncated twice before we looked: both copies are read, in order;
+    /// a copy of what the log holds now (not truncated yet) is not read,
+    /// the log itself is.
+    #[test]
+    fn two_truncations_before_a_read_are_caught_up_in_order() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("access.log");
+        fs::write(&log, "")?;
+        let mut set = LogSet::open(&pattern(&log), false)?;
+        append(&log, b"x1 read before\n")?;
+        let mut got = events(&mut set);
+        let truncate = || OpenOptions::new().write(true).open(&log)?.set_len(0);
+        append(&log, b"x2 in the first copy\n")?;
+        fs::copy(&log, dir.path().join("access.log.1"))?;
+        truncate()?;
+        std::thread::sleep(Duration::from_millis(20)); // copies apart in mtime
+        append(&log, b"y1 in the second copy\n")?;
+        fs::copy(&log, dir.path().join("access.log.2"))?;
+        truncate()?;
+        std::thread::sleep(Duration::from_millis(20));
+        append(&log, b"z1 in the log, copied but not truncated yet\n")?;
+        fs::copy(&log, dir.path().join("access.log.3"))?;
+        got.extend(events(&mut set));
+        assert_eq!(
+            lines(&got),
+            [
+                "x1 read before",
+                "x2 in the first copy",
+                "y1 in the second copy",
+                "z1 in the log, copied but not truncated yet"
+            ]
+        );
+        Ok(())
+    }
+
+    /// The same without a copy: what came after our offset is lost and
+    /// said so; the fragment at our old offset is not parsed as a line.
+    #[test]
+    fn truncation_seen_late_without_a_copy_notes_the_loss() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("access.log");
+        fs::write(&log, "")?;
+        let mut set = LogSet::open(&pattern(&log), false)?;
+        append(&log, b"x1 read\nx2 part")?;
+        let mut got = events(&mut set);
+        OpenOptions::new().write(true).open(&log)?.set_len(0)?;
+        append(&log, b"y1 a line longer than the old file\n")?;
+        got.extend(events(&mut set));
+        assert_eq!(
+            lines(&got),
+            ["x1 read", "y1 a line longer than the old file"]
+        );
+        let note = set.sources()[0].note.clone().unwrap_or_default();
+        assert!(
+            note.contains("after byte 15") && note.contains("7 bytes"),
+            "{note}"
+        );
+        Ok(())
+    }
+
+    /// A file created and renamed away between two reads was never opened:
+    /// it is read from its start all the same.
+    #[test]
+    fn a_file_renamed_away_before_it_was_opened_is_read() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("access.log");
+        fs::write(&log, "")?;
+        let mut set = LogSet::open(&pattern(&log), false)?;
+        append(&log, b"a1\n")?;
+        fs::rename(&log, dir.path().join("access.log.1"))?;
+        append(&log, b"b1\nb2\n")?;
+        fs::rename(&log, dir.path().join("access.log.2"))?;
+        append(&log, b"c1\n")?;
+        let mut got = events(&mut set);
+        got.sort();
+        assert_eq!(lines(&got), ["a1", "b1", "b2", "c1"]);
+        Ok(())
+    }
+
+    /// The alarm fd wakes for a file created or opened beside a log, not
+    /// for the writes the pacing is there to batch.
+    #[test]
+    fn the_alarm_is_for_rotations_not_writes() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("access.log");
+        fs::write(&log, "")?;
+        let mut writer = OpenOptions::new().append(true).open(&log)?;
+        let mut set = LogSet::open(&pattern(&log), false)?;
+        set.drain_alarm();
+        writer.write_all(b"w1\n")?;
+        assert!(!set.drain_alarm(), "a write");
+        fs::copy(&log, dir.path().join("access.log.1"))?;
+        assert!(set.drain_alarm(), "a copy being made");
         Ok(())
     }
 

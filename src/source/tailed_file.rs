@@ -2,7 +2,7 @@
 //! line buffer. Knows nothing about paths changing under it; `logset` does.
 
 use std::fs::{File, Metadata, OpenOptions};
-use std::io::{self, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -35,6 +35,11 @@ pub(crate) enum Start {
     Beginning,
 }
 
+/// How many of the last bytes read a file remembers, to tell later whether
+/// the file still holds them (a truncation the size cannot show) and to
+/// recognise a copy of it.
+const SEEN_BYTES: usize = 64;
+
 /// An open regular file, read to its end on each [`pump`](Self::pump).
 #[derive(Debug)]
 pub(crate) struct TailedFile {
@@ -42,6 +47,8 @@ pub(crate) struct TailedFile {
     pub(crate) id: FileId,
     /// Bytes consumed from the file (its read position).
     offset: u64,
+    /// The last bytes consumed, ending at `offset`.
+    seen: Seen,
     buf: LineBuf,
     /// Ticks in a row this file gave no bytes (used while draining a file
     /// that was rotated away, to decide when the writer is done with it).
@@ -52,10 +59,14 @@ impl TailedFile {
     /// Open `path` for reading. `O_NONBLOCK` so a FIFO swapped in after the
     /// caller's `stat` cannot block the loop in `open`; then `fstat` on the
     /// fd decides: anything but a regular file is refused.
-    pub(crate) fn open(path: &Path, start: Start) -> io::Result<TailedFile> {
+    ///
+    /// `nofollow` refuses a symlink (`ELOOP`): a file a glob found in a log
+    /// directory is opened as itself, never as what a link points to.
+    pub(crate) fn open(path: &Path, start: Start, nofollow: bool) -> io::Result<TailedFile> {
+        let nofollow = if nofollow { libc::O_NOFOLLOW } else { 0 };
         let mut file = OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | nofollow)
             .open(path)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
@@ -65,14 +76,15 @@ impl TailedFile {
             ));
         }
         let mut buf = LineBuf::new();
+        let mut seen = Seen::default();
         let offset = match start {
             Start::Beginning => 0,
             Start::End => {
                 let end = file.seek(SeekFrom::End(0))?;
+                seen.load(&file, end)?;
                 // A writer caught half-way through a line: skip its tail
                 // rather than report a fragment as a malformed line.
-                let mut last = [0u8; 1];
-                if end > 0 && file.read_at(&mut last, end - 1)? == 1 && last[0] != b'\n' {
+                if seen.bytes().last().is_some_and(|&b| b != b'\n') {
                     buf.skip_to_next_line();
                 }
                 end
@@ -82,42 +94,94 @@ impl TailedFile {
             file,
             id: FileId::of(&meta),
             offset,
+            seen,
             buf,
             idle_ticks: 0,
         })
     }
 
     /// Read everything up to the end of the file, handing out complete
-    /// lines. A file now shorter than what we read was truncated in place
-    /// (copytruncate): reading restarts at 0. Returns the bytes read.
+    /// lines. Returns the bytes read. Call [`truncated`](Self::truncated)
+    /// first: after a truncation this would read from the old offset.
     pub(crate) fn pump(&mut self, emit: &mut impl FnMut(Line<'_>)) -> io::Result<u64> {
-        let mut total = self.read_to_end(emit)?;
-        if total == 0 && self.file.metadata()?.len() < self.offset {
-            self.buf.clear();
-            self.offset = self.file.seek(SeekFrom::Start(0))?;
-            total = self.read_to_end(emit)?;
-        }
+        let mut from = &self.file;
+        let total = read_into(&mut self.buf, &mut self.seen, &mut from, emit)?;
+        self.offset += total;
         if total > 0 {
             self.idle_ticks = 0;
         }
         Ok(total)
     }
 
-    fn read_to_end(&mut self, emit: &mut impl FnMut(Line<'_>)) -> io::Result<u64> {
-        let mut total = 0u64;
-        loop {
-            let n = match self.buf.fill(&mut self.file) {
-                Ok(0) => return Ok(total),
-                Ok(n) => n as u64,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(total),
-                Err(e) => return Err(e),
-            };
-            total += n;
-            self.offset += n;
-            while let Some(line) = self.buf.next_line() {
-                emit(line);
-            }
+    /// Whether the file was truncated in place (copytruncate) since we read
+    /// it: it is shorter than what we read, or it was truncated and written
+    /// past our offset before we looked, so the bytes before our offset are
+    /// no longer the ones we read. Returns our offset if so.
+    pub(crate) fn truncated(&self) -> io::Result<Option<u64>> {
+        let len = self.file.metadata()?.len();
+        let cut = len < self.offset
+            || (len > self.offset && !self.seen.is_in(&self.file, self.offset)?);
+        Ok(cut.then_some(self.offset))
+    }
+
+    /// After a truncation: go on reading `copy` (what logrotate saved of
+    /// this file before truncating it) from our offset to its end, if its
+    /// bytes before our offset are the ones we read. Returns the bytes read
+    /// from it, or `None` when it is not a copy of what we read. The partial
+    /// line at its end is kept: the writer finishes it in the emptied file.
+    pub(crate) fn catch_up(
+        &mut self,
+        copy: &File,
+        emit: &mut impl FnMut(Line<'_>),
+    ) -> io::Result<Option<u64>> {
+        if self.offset == 0 || !self.seen.is_in(copy, self.offset)? {
+            return Ok(None);
         }
+        self.read_copy(copy, self.offset, emit)
+    }
+
+    /// After [`catch_up`](Self::catch_up): the file was truncated again
+    /// before we looked, and `copy` holds the whole of what it held in
+    /// between. Read it all.
+    pub(crate) fn catch_up_whole(
+        &mut self,
+        copy: &File,
+        emit: &mut impl FnMut(Line<'_>),
+    ) -> io::Result<Option<u64>> {
+        self.read_copy(copy, 0, emit)
+    }
+
+    /// Whether `copy` is a copy of what the file holds now (made, but the
+    /// truncation not done yet): their first bytes are the same.
+    pub(crate) fn is_copy_of_current(&self, copy: &File) -> io::Result<bool> {
+        let (mut ours, mut theirs) = ([0u8; SEEN_BYTES], [0u8; SEEN_BYTES]);
+        let n = self.file.read_at(&mut ours, 0)?;
+        let m = copy.read_at(&mut theirs, 0)?;
+        let k = n.min(m);
+        Ok(k > 0 && ours[..k] == theirs[..k])
+    }
+
+    fn read_copy(
+        &mut self,
+        copy: &File,
+        pos: u64,
+        emit: &mut impl FnMut(Line<'_>),
+    ) -> io::Result<Option<u64>> {
+        let mut from = ReadAt { file: copy, pos };
+        read_into(&mut self.buf, &mut self.seen, &mut from, emit).map(Some)
+    }
+
+    /// Read the truncated file again from byte 0. Without a copy caught up
+    /// (`keep_partial` false) the partial line held is a fragment whose end
+    /// is lost: it is dropped, and its length returned.
+    pub(crate) fn restart(&mut self, keep_partial: bool) -> io::Result<usize> {
+        let dropped = if keep_partial { 0 } else { self.buf.pending() };
+        if !keep_partial {
+            self.buf.clear();
+        }
+        self.offset = self.file.seek(SeekFrom::Start(0))?;
+        self.seen = Seen::default();
+        Ok(dropped)
     }
 
     /// The writer is done with this file: hand out a last line that never
@@ -132,6 +196,115 @@ impl TailedFile {
     /// Bytes held by the line buffer's allocation.
     pub(crate) fn buffer_capacity(&self) -> usize {
         self.buf.capacity()
+    }
+}
+
+/// Fill `buf` from `from` until it has nothing more, handing out complete
+/// lines and remembering the last bytes read in `seen`.
+fn read_into(
+    buf: &mut LineBuf,
+    seen: &mut Seen,
+    from: &mut impl Read,
+    emit: &mut impl FnMut(Line<'_>),
+) -> io::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        let mut recording = Recording { from, seen };
+        let n = match buf.fill(&mut recording) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n as u64,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(total),
+            Err(e) => return Err(e),
+        };
+        total += n;
+        while let Some(line) = buf.next_line() {
+            emit(line);
+        }
+    }
+}
+
+/// The last bytes read from a file (at most `SEEN_BYTES`).
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    bytes: [u8; SEEN_BYTES],
+    len: usize,
+}
+
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen {
+            bytes: [0; SEEN_BYTES],
+            len: 0,
+        }
+    }
+}
+
+impl Seen {
+    fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    fn push(&mut self, new: &[u8]) {
+        if new.len() >= SEEN_BYTES {
+            self.bytes.copy_from_slice(&new[new.len() - SEEN_BYTES..]);
+            self.len = SEEN_BYTES;
+            return;
+        }
+        let keep = self.len.min(SEEN_BYTES - new.len());
+        self.bytes.copy_within(self.len - keep..self.len, 0);
+        self.bytes[keep..keep + new.len()].copy_from_slice(new);
+        self.len = keep + new.len();
+    }
+
+    /// Remember the bytes of `file` just before `end` (a file opened at
+    /// its end).
+    fn load(&mut self, file: &File, end: u64) -> io::Result<()> {
+        let n = end.min(SEEN_BYTES as u64) as usize;
+        file.read_exact_at(&mut self.bytes[..n], end - n as u64)?;
+        self.len = n;
+        Ok(())
+    }
+
+    /// Whether `file` holds these bytes just before `end`.
+    fn is_in(&self, file: &File, end: u64) -> io::Result<bool> {
+        let n = self.len;
+        if (n as u64) > end {
+            return Ok(false);
+        }
+        let mut there = [0u8; SEEN_BYTES];
+        match file.read_exact_at(&mut there[..n], end - n as u64) {
+            Ok(()) => Ok(there[..n] == self.bytes[..n]),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A reader that remembers the last bytes it passed on.
+struct Recording<'a, R> {
+    from: &'a mut R,
+    seen: &'a mut Seen,
+}
+
+impl<R: Read> Read for Recording<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = self.from.read(out)?;
+        self.seen.push(&out[..n]);
+        Ok(n)
+    }
+}
+
+/// Reads `file` from `pos` on with `pread`, leaving its fd position alone.
+struct ReadAt<'a> {
+    file: &'a File,
+    pos: u64,
+}
+
+impl Read for ReadAt<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(out, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 

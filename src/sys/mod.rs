@@ -1,6 +1,6 @@
-//! Thin libc wrappers that own their file descriptors: inotify, signalfd, timerfd;
-//! and `file`, the one way to open a file whose path may hold a FIFO, a device or
-//! a symbolic link.
+//! Thin libc wrappers that own their file descriptors: inotify, signalfd, timerfd
+//! (and `RLIMIT_NOFILE`, which decides how many of them we may own); and `file`,
+//! the one way to open a file whose path may hold a FIFO, a device or a symbolic link.
 //!
 //! Each wrapper does the one syscall dance it exists for, returns
 //! `io::Result`, and closes its fd on drop. No policy lives here beyond
@@ -37,5 +37,6 @@ pub(crate) use impl_fd_source;
 
 pub(crate) mod file;
 pub mod inotify;
+pub mod rlimit;
 pub mod signalfd;
 pub mod timerfd;

@@ -517,6 +517,26 @@ impl Live {
         }
     }
 
+    /// Like [`start`](Self::start), under `prlimit --nofile=SOFT:HARD` (prlimit sets
+    /// its own limit and execs nethergaze, so the pid is nethergaze's).
+    pub fn start_with_nofile(nofile: &str, args: &[Arg]) -> Live {
+        let inner = with_args(args);
+        let mut cmd = Command::new(bin("prlimit"));
+        cmd.arg(format!("--nofile={nofile}"))
+            .arg("--")
+            .arg(inner.get_program())
+            .args(inner.get_args());
+        for (key, value) in inner.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        Live {
+            run: Running::spawn(cmd),
+        }
+    }
+
     /// Waits until nethergaze holds every file in `files` open and is idle in
     /// `epoll_wait`: its start-up is over, so lines written from now on are new.
     pub fn wait_ready(&mut self, files: &[&Path]) {

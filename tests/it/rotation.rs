@@ -272,6 +272,42 @@ fn copytruncate_restarts_at_zero() {
     assert_source(&snap, &dir.path().join("access.log"), 9, 0);
 }
 
+/// Real logrotate with copytruncate, right after a writer's burst (the last writes of
+/// which fall in the 50 ms read pacing), then more lines than the log held: the lines
+/// not yet read when it truncated come from its copy, and no fragment is parsed.
+#[test]
+fn logrotate_copytruncate_right_after_writes_loses_nothing() {
+    if harness::skip_unless(&["logrotate"]) {
+        return;
+    }
+    let mut rig = Rig::start(&[("access.log", "")]);
+    let conf = rig.path("logrotate.conf");
+    let rule = "{\n  copytruncate\n  rotate 2\n  missingok\n}\n";
+    fs::write(
+        &conf,
+        format!("{} {rule}", rig.path("access.log").display()),
+    )
+    .unwrap();
+    let mut log = rig.writer("access.log");
+    for round in 0..3u8 {
+        // One read now, then writes it paces: unread when logrotate truncates.
+        write(&mut log, &lines(3 * round + 1, 1));
+        write(&mut log, &lines(3 * round + 2, 40));
+        let mut cmd = std::process::Command::new(harness::bin("logrotate"));
+        cmd.arg("-f").arg("-s").arg(rig.path("state")).arg(&conf);
+        let out = harness::run_cmd(cmd);
+        assert!(out.status.success(), "logrotate: {out:?}");
+        write(&mut log, &lines(3 * round + 3, 60));
+        rig.consumed("access.log");
+    }
+    let (snap, dir) = rig.stop();
+    let want: Vec<(u8, u64)> = (0..3u8)
+        .flat_map(|r| [(3 * r + 1, 1), (3 * r + 2, 40), (3 * r + 3, 60)])
+        .collect();
+    assert_counts(&snap, &want);
+    assert_source(&snap, &dir.path().join("access.log"), 303, 0);
+}
+
 #[test]
 fn delete_then_recreate_reads_the_new_file_from_its_start() {
     let mut rig = Rig::start(&[("access.log", "")]);
