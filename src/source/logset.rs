@@ -885,16 +885,7 @@ fn pump_file(
     sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict,
     at_path: bool,
 ) -> io::Result<u64> {
-    if let Some(at) = file.truncated()? {
-        let path = stats.path.clone();
-        let caught = at_path && catch_up(file, &path, &mut |l| deliver(stats, i, sink, l));
-        let dropped = file.restart(caught)?;
-        if !caught {
-            stats.note = Some(format!(
-                "truncated before it was read to its end (copytruncate?), no copy of it found beside it: lines written after byte {at} before the truncation are lost, and {dropped} bytes of a partial line"
-            ));
-        }
-    }
+    recover_truncation(file, stats, i, sink, at_path)?;
     file.pump(&mut |line| deliver(stats, i, sink, line))
 }
 
@@ -906,6 +897,48 @@ const MAX_COPIES: usize = 8;
 /// (and truncations done) while we read the earlier ones.
 const MAX_COPY_ROUNDS: usize = 4;
 
+/// Where the log itself is read on from after catching up from its copies.
+enum Resume {
+    /// Byte 0: it holds what was written since its last truncation.
+    Start,
+    /// After the last copy read, a copy of what it holds now (copied, not
+    /// truncated yet). Checked again: it may have been truncated since.
+    After(u64),
+}
+
+/// Before reading on: if the file was truncated, catch up from its copies
+/// and set where to read it from; with no copy, say what was lost.
+fn recover_truncation(
+    file: &mut TailedFile,
+    stats: &mut SourceStats,
+    i: usize,
+    sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict,
+    at_path: bool,
+) -> io::Result<()> {
+    for round in 1..=MAX_COPY_ROUNDS {
+        let Some(at) = file.truncated()? else {
+            return Ok(());
+        };
+        let path = stats.path.clone();
+        let resume = match at_path && round < MAX_COPY_ROUNDS {
+            true => catch_up(file, &path, &mut |l| deliver(stats, i, sink, l)),
+            false => None,
+        };
+        match resume {
+            Some(Resume::After(len)) => file.resume_at(len)?,
+            Some(Resume::Start) => return file.restart(true).map(drop),
+            None => {
+                let dropped = file.restart(false)?;
+                stats.note = Some(format!(
+                    "truncated before it was read to its end (copytruncate?), no copy of it found beside it: lines written after byte {at} before the truncation are lost, and {dropped} bytes of a partial line"
+                ));
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A rotated copy of a log, as found beside it.
 struct RotatedCopy {
     path: PathBuf,
@@ -916,36 +949,44 @@ struct RotatedCopy {
 /// copytruncate copies the log, then truncates it: what we had not read
 /// yet is in the copy. Try the files beside `path` whose names extend its
 /// name (`access.log.1`, `access.log-20250101`), newest first, and read on
-/// in the first whose bytes before our offset are the ones we read.
-fn catch_up(file: &mut TailedFile, path: &Path, emit: &mut impl FnMut(Line<'_>)) -> bool {
+/// in the first whose bytes before our offset are the ones we read. `None`
+/// when no copy is that one.
+fn catch_up(file: &mut TailedFile, path: &Path, emit: &mut impl FnMut(Line<'_>)) -> Option<Resume> {
     let copies = copies_of(path);
-    let matched = copies.iter().position(|c| {
+    let k = copies.iter().position(|c| {
         open_copy(&c.path).is_ok_and(|f| matches!(file.catch_up(&f, emit), Ok(Some(_))))
-    });
-    let Some(k) = matched else {
-        return false;
-    };
+    })?;
     let since = copies[k].modified;
     let mut done: Vec<FileId> = copies[k..].iter().map(|c| c.id).collect();
     for _ in 0..MAX_COPY_ROUNDS {
-        if !read_newer_copies(file, path, since, &mut done, emit) {
-            break;
+        match read_newer_copies(file, path, since, &mut done, emit) {
+            Newer::Nothing => break,
+            Newer::Read => {}
+            Newer::OfCurrent(len) => return Some(Resume::After(len)),
         }
     }
-    true
+    Some(Resume::Start)
+}
+
+/// What [`read_newer_copies`] found.
+enum Newer {
+    Nothing,
+    /// Copies were read: list again, more may have come meanwhile.
+    Read,
+    /// The copy read last, of this many bytes, is a copy of the log now.
+    OfCurrent(u64),
 }
 
 /// Copies newer than the one caught up from were made by later truncations
-/// before we looked: read each whole, oldest first, up to one of what the
-/// log holds now (copied, not yet truncated: the log is read from byte 0).
-/// True when some copy was read (list again: more may have come).
+/// before we looked: read each whole, oldest first, stopping after one of
+/// what the log holds now.
 fn read_newer_copies(
     file: &mut TailedFile,
     path: &Path,
     since: std::time::SystemTime,
     done: &mut Vec<FileId>,
     emit: &mut impl FnMut(Line<'_>),
-) -> bool {
+) -> Newer {
     let mut newer: Vec<RotatedCopy> = copies_of(path)
         .into_iter()
         .filter(|c| c.modified >= since && !done.contains(&c.id))
@@ -956,12 +997,15 @@ fn read_newer_copies(
         let Ok(f) = open_copy(&copy.path) else {
             continue;
         };
-        if file.is_copy_of_current(&f).unwrap_or(true) {
-            return false;
+        let len = file.catch_up_whole(&f, emit).ok().flatten().unwrap_or(0);
+        if file.is_copy_of_current(&f).unwrap_or(false) {
+            return Newer::OfCurrent(len);
         }
-        let _ = file.catch_up_whole(&f, emit);
     }
-    !newer.is_empty()
+    match newer.is_empty() {
+        true => Newer::Nothing,
+        false => Newer::Read,
+    }
 }
 
 fn open_copy(path: &Path) -> io::Result<fs::File> {

@@ -171,6 +171,14 @@ impl TailedFile {
         read_into(&mut self.buf, &mut self.seen, &mut from, emit).map(Some)
     }
 
+    /// After a copy of what the file holds now was read whole: read the
+    /// file on from the copy's end (`truncated` checks, from the last bytes
+    /// read from the copy, that it is still the same).
+    pub(crate) fn resume_at(&mut self, len: u64) -> io::Result<()> {
+        self.offset = self.file.seek(SeekFrom::Start(len))?;
+        Ok(())
+    }
+
     /// Read the truncated file again from byte 0. Without a copy caught up
     /// (`keep_partial` false) the partial line held is a fragment whose end
     /// is lost: it is dropped, and its length returned.
