@@ -53,7 +53,7 @@ use std::path::{Path, PathBuf};
 
 use super::glob::{glob_matches, has_wildcard};
 use super::linebuf::Line;
-use super::tailed_file::{not_regular, FileId, Start, TailedFile};
+use super::tailed_file::{not_regular, Consumed, FileId, Start, TailedFile};
 use crate::sys::inotify::{
     Event, EventBuf, Inotify, Watch, IN_ATTRIB, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE,
     IN_DELETE_SELF, IN_IGNORED, IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO, IN_MOVE_SELF, IN_ONLYDIR,
@@ -885,8 +885,19 @@ fn pump_file(
     sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict,
     at_path: bool,
 ) -> io::Result<u64> {
-    recover_truncation(file, stats, i, sink, at_path)?;
-    file.pump(&mut |line| deliver(stats, i, sink, line))
+    if let Some(consumed) = recover_truncation(file, stats, i, sink, at_path)? {
+        file.copies_read = Some(consumed);
+    }
+    let n = file.pump(&mut |line| deliver(stats, i, sink, line))?;
+    // Read from byte 0 after a catch-up: once there are bytes to tell, see
+    // whether they are the generation after the copies read.
+    if n > 0 {
+        if let Some(consumed) = file.copies_read.take() {
+            let path = stats.path.clone();
+            read_skipped(file, &path, &consumed, &mut |l| deliver(stats, i, sink, l));
+        }
+    }
+    Ok(n)
 }
 
 /// The most rotated copies of a log looked at after a truncation (several
@@ -899,25 +910,27 @@ const MAX_COPY_ROUNDS: usize = 4;
 
 /// Where the log itself is read on from after catching up from its copies.
 enum Resume {
-    /// Byte 0: it holds what was written since its last truncation.
-    Start,
+    /// Byte 0: it holds what was written since its last truncation (unless
+    /// truncated again before we read it: [`read_skipped`] looks).
+    Start(Consumed),
     /// After the last copy read, a copy of what it holds now (copied, not
     /// truncated yet). Checked again: it may have been truncated since.
     After(u64),
 }
 
 /// Before reading on: if the file was truncated, catch up from its copies
-/// and set where to read it from; with no copy, say what was lost.
+/// and set where to read it from; with no copy, say what was lost. Returns
+/// the copies read when the log is then read from byte 0.
 fn recover_truncation(
     file: &mut TailedFile,
     stats: &mut SourceStats,
     i: usize,
     sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict,
     at_path: bool,
-) -> io::Result<()> {
+) -> io::Result<Option<Consumed>> {
     for round in 1..=MAX_COPY_ROUNDS {
         let Some(at) = file.truncated()? else {
-            return Ok(());
+            return Ok(None);
         };
         let path = stats.path.clone();
         let resume = match at_path && round < MAX_COPY_ROUNDS {
@@ -926,17 +939,48 @@ fn recover_truncation(
         };
         match resume {
             Some(Resume::After(len)) => file.resume_at(len)?,
-            Some(Resume::Start) => return file.restart(true).map(drop),
+            Some(Resume::Start(consumed)) => {
+                file.restart(true)?;
+                return Ok(Some(consumed));
+            }
             None => {
                 let dropped = file.restart(false)?;
                 stats.note = Some(format!(
                     "truncated before it was read to its end (copytruncate?), no copy of it found beside it: lines written after byte {at} before the truncation are lost, and {dropped} bytes of a partial line"
                 ));
-                return Ok(());
+                return Ok(None);
             }
         }
     }
-    Ok(())
+    Ok(None)
+}
+
+/// The log was read from byte 0 after a catch-up; if it was truncated
+/// again between the catch-up and that read, what we read is a later
+/// generation and the copy of the one in between holds lines we skipped:
+/// a copy we did not read that does not hold what we just read is such a
+/// copy (older than the copy of ours, if that exists yet). Read each whole,
+/// on a line buffer of its own (late, but counted).
+fn read_skipped(
+    file: &TailedFile,
+    path: &Path,
+    consumed: &Consumed,
+    emit: &mut impl FnMut(Line<'_>),
+) {
+    let mut newer: Vec<RotatedCopy> = copies_of(path)
+        .into_iter()
+        .filter(|c| c.modified >= consumed.since && !consumed.done.contains(&c.id))
+        .collect();
+    newer.reverse();
+    for copy in &newer {
+        let Ok(f) = open_copy(&copy.path) else {
+            continue;
+        };
+        if file.holds_what_was_read(&f).unwrap_or(true) {
+            return; // the copy of ours: the ones after it come later
+        }
+        let _ = TailedFile::read_detached(&f, emit);
+    }
 }
 
 /// A rotated copy of a log, as found beside it.
@@ -965,7 +1009,7 @@ fn catch_up(file: &mut TailedFile, path: &Path, emit: &mut impl FnMut(Line<'_>))
             Newer::OfCurrent(len) => return Some(Resume::After(len)),
         }
     }
-    Some(Resume::Start)
+    Some(Resume::Start(Consumed { since, done }))
 }
 
 /// What [`read_newer_copies`] found.
@@ -1300,6 +1344,30 @@ mod tests {
                 "z1 in the log, copied but not truncated yet"
             ]
         );
+        Ok(())
+    }
+
+    /// Caught up with the log left empty, then written, copied and
+    /// truncated again before it was read: nothing told that truncation
+    /// but the copy, whose lines are read (after the newer ones).
+    #[test]
+    fn a_generation_truncated_before_its_first_read_is_read_from_its_copy() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("access.log");
+        fs::write(&log, "")?;
+        let mut set = LogSet::open(&pattern(&log), false)?;
+        let truncate = || OpenOptions::new().write(true).open(&log)?.set_len(0);
+        append(&log, b"x1 read\n")?;
+        let mut got = events(&mut set);
+        fs::copy(&log, dir.path().join("access.log.1"))?;
+        truncate()?;
+        got.extend(events(&mut set));
+        append(&log, b"y1 only ever in a copy\n")?;
+        fs::copy(&log, dir.path().join("access.log.2"))?;
+        truncate()?;
+        append(&log, b"z1 now\n")?;
+        got.extend(events(&mut set));
+        assert_eq!(lines(&got), ["x1 read", "z1 now", "y1 only ever in a copy"]);
         Ok(())
     }
 
