@@ -19,8 +19,10 @@
 //!   it is shorter than what we read, or (written past our offset before
 //!   we looked) no longer holds the last bytes we read where we read them.
 //!   What we had not read yet is taken from logrotate's copy beside it
-//!   (`access.log.1`); without one, the source's note says from which byte
-//!   lines were lost, and the partial line held is dropped, not parsed;
+//!   (`access.log.1`), and the copies of later truncations before we
+//!   looked are read whole; without a copy, the source's note says from
+//!   which byte lines were lost, and the partial line held is dropped, not
+//!   parsed;
 //! - a rotation is read at once, not after the caller's pacing gap: a
 //!   second inotify fd ([`LogSet::alarm`]) fires when a file beside a log
 //!   is created, opened, moved or deleted, never on writes;
