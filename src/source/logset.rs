@@ -106,8 +106,8 @@ pub struct SourceStats {
     pub malformed: u64,
     /// Why the source is not being read right now, if it is not.
     pub error: Option<String>,
-    /// Something the operator should know while it is read (lines lost
-    /// to a truncation that came before we had read to the end).
+    /// Something the operator should know: a symlink not followed, or
+    /// lines lost to a truncation seen before we had read to the end.
     pub note: Option<String>,
 }
 
