@@ -19,8 +19,10 @@
 //!   it is shorter than what we read, or (written past our offset before
 //!   we looked) no longer holds the last bytes we read where we read them.
 //!   What we had not read yet is taken from logrotate's copy beside it
-//!   (`access.log.1`); without one, the source's note says from which byte
-//!   lines were lost, and the partial line held is dropped, not parsed;
+//!   (`access.log.1`), and the copies of later truncations before we
+//!   looked are read whole; without a copy, the source's note says from
+//!   which byte lines were lost, and the partial line held is dropped, not
+//!   parsed;
 //! - a rotation is read at once, not after the caller's pacing gap: a
 //!   second inotify fd ([`LogSet::alarm`]) fires when a file beside a log
 //!   is created, opened, moved or deleted, never on writes;
@@ -53,7 +55,7 @@ use std::path::{Path, PathBuf};
 
 use super::glob::{glob_matches, has_wildcard};
 use super::linebuf::Line;
-use super::tailed_file::{not_regular, FileId, Start, TailedFile};
+use super::tailed_file::{not_regular, Consumed, FileId, Start, TailedFile};
 use crate::sys::inotify::{
     Event, EventBuf, Inotify, Watch, IN_ATTRIB, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE,
     IN_DELETE_SELF, IN_IGNORED, IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO, IN_MOVE_SELF, IN_ONLYDIR,
@@ -104,8 +106,8 @@ pub struct SourceStats {
     pub malformed: u64,
     /// Why the source is not being read right now, if it is not.
     pub error: Option<String>,
-    /// Something the operator should know while it is read (lines lost
-    /// to a truncation that came before we had read to the end).
+    /// Something the operator should know: a symlink not followed, or
+    /// lines lost to a truncation seen before we had read to the end.
     pub note: Option<String>,
 }
 
@@ -885,17 +887,19 @@ fn pump_file(
     sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict,
     at_path: bool,
 ) -> io::Result<u64> {
-    if let Some(at) = file.truncated()? {
-        let path = stats.path.clone();
-        let caught = at_path && catch_up(file, &path, &mut |l| deliver(stats, i, sink, l));
-        let dropped = file.restart(caught)?;
-        if !caught {
-            stats.note = Some(format!(
-                "truncated before it was read to its end (copytruncate?), no copy of it found beside it: lines written after byte {at} before the truncation are lost, and {dropped} bytes of a partial line"
-            ));
+    if let Some(consumed) = recover_truncation(file, stats, i, sink, at_path)? {
+        file.copies_read = Some(consumed);
+    }
+    let n = file.pump(&mut |line| deliver(stats, i, sink, line))?;
+    // Read from byte 0 after a catch-up: once there are bytes to tell, see
+    // whether they are the generation after the copies read.
+    if n > 0 {
+        if let Some(consumed) = file.copies_read.take() {
+            let path = stats.path.clone();
+            read_skipped(file, &path, &consumed, &mut |l| deliver(stats, i, sink, l));
         }
     }
-    file.pump(&mut |line| deliver(stats, i, sink, line))
+    Ok(n)
 }
 
 /// The most rotated copies of a log looked at after a truncation (several
@@ -905,6 +909,81 @@ const MAX_COPIES: usize = 8;
 /// Times the copies are listed again while catching up, for copies made
 /// (and truncations done) while we read the earlier ones.
 const MAX_COPY_ROUNDS: usize = 4;
+
+/// Where the log itself is read on from after catching up from its copies.
+enum Resume {
+    /// Byte 0: it holds what was written since its last truncation (unless
+    /// truncated again before we read it: [`read_skipped`] looks).
+    Start(Consumed),
+    /// After the last copy read, a copy of what it holds now (copied, not
+    /// truncated yet). Checked again: it may have been truncated since.
+    After(u64),
+}
+
+/// Before reading on: if the file was truncated, catch up from its copies
+/// and set where to read it from; with no copy, say what was lost. Returns
+/// the copies read when the log is then read from byte 0.
+fn recover_truncation(
+    file: &mut TailedFile,
+    stats: &mut SourceStats,
+    i: usize,
+    sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict,
+    at_path: bool,
+) -> io::Result<Option<Consumed>> {
+    for round in 1..=MAX_COPY_ROUNDS {
+        let Some(at) = file.truncated()? else {
+            return Ok(None);
+        };
+        let path = stats.path.clone();
+        let resume = match at_path && round < MAX_COPY_ROUNDS {
+            true => catch_up(file, &path, &mut |l| deliver(stats, i, sink, l)),
+            false => None,
+        };
+        match resume {
+            Some(Resume::After(len)) => file.resume_at(len)?,
+            Some(Resume::Start(consumed)) => {
+                file.restart(true)?;
+                return Ok(Some(consumed));
+            }
+            None => {
+                let dropped = file.restart(false)?;
+                stats.note = Some(format!(
+                    "truncated before it was read to its end (copytruncate?), no copy of it found beside it: lines written after byte {at} before the truncation are lost, and {dropped} bytes of a partial line"
+                ));
+                return Ok(None);
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The log was read from byte 0 after a catch-up; if it was truncated
+/// again between the catch-up and that read, what we read is a later
+/// generation and the copy of the one in between holds lines we skipped:
+/// a copy we did not read that does not hold what we just read is such a
+/// copy (older than the copy of ours, if that exists yet). Read each whole,
+/// on a line buffer of its own (late, but counted).
+fn read_skipped(
+    file: &TailedFile,
+    path: &Path,
+    consumed: &Consumed,
+    emit: &mut impl FnMut(Line<'_>),
+) {
+    let mut newer: Vec<RotatedCopy> = copies_of(path)
+        .into_iter()
+        .filter(|c| c.modified >= consumed.since && !consumed.done.contains(&c.id))
+        .collect();
+    newer.reverse();
+    for copy in &newer {
+        let Ok(f) = open_copy(&copy.path) else {
+            continue;
+        };
+        if file.holds_what_was_read(&f).unwrap_or(true) {
+            return; // the copy of ours: the ones after it come later
+        }
+        let _ = TailedFile::read_detached(&f, emit);
+    }
+}
 
 /// A rotated copy of a log, as found beside it.
 struct RotatedCopy {
@@ -916,36 +995,44 @@ struct RotatedCopy {
 /// copytruncate copies the log, then truncates it: what we had not read
 /// yet is in the copy. Try the files beside `path` whose names extend its
 /// name (`access.log.1`, `access.log-20250101`), newest first, and read on
-/// in the first whose bytes before our offset are the ones we read.
-fn catch_up(file: &mut TailedFile, path: &Path, emit: &mut impl FnMut(Line<'_>)) -> bool {
+/// in the first whose bytes before our offset are the ones we read. `None`
+/// when no copy is that one.
+fn catch_up(file: &mut TailedFile, path: &Path, emit: &mut impl FnMut(Line<'_>)) -> Option<Resume> {
     let copies = copies_of(path);
-    let matched = copies.iter().position(|c| {
+    let k = copies.iter().position(|c| {
         open_copy(&c.path).is_ok_and(|f| matches!(file.catch_up(&f, emit), Ok(Some(_))))
-    });
-    let Some(k) = matched else {
-        return false;
-    };
+    })?;
     let since = copies[k].modified;
     let mut done: Vec<FileId> = copies[k..].iter().map(|c| c.id).collect();
     for _ in 0..MAX_COPY_ROUNDS {
-        if !read_newer_copies(file, path, since, &mut done, emit) {
-            break;
+        match read_newer_copies(file, path, since, &mut done, emit) {
+            Newer::Nothing => break,
+            Newer::Read => {}
+            Newer::OfCurrent(len) => return Some(Resume::After(len)),
         }
     }
-    true
+    Some(Resume::Start(Consumed { since, done }))
+}
+
+/// What [`read_newer_copies`] found.
+enum Newer {
+    Nothing,
+    /// Copies were read: list again, more may have come meanwhile.
+    Read,
+    /// The copy read last, of this many bytes, is a copy of the log now.
+    OfCurrent(u64),
 }
 
 /// Copies newer than the one caught up from were made by later truncations
-/// before we looked: read each whole, oldest first, up to one of what the
-/// log holds now (copied, not yet truncated: the log is read from byte 0).
-/// True when some copy was read (list again: more may have come).
+/// before we looked: read each whole, oldest first, stopping after one of
+/// what the log holds now.
 fn read_newer_copies(
     file: &mut TailedFile,
     path: &Path,
     since: std::time::SystemTime,
     done: &mut Vec<FileId>,
     emit: &mut impl FnMut(Line<'_>),
-) -> bool {
+) -> Newer {
     let mut newer: Vec<RotatedCopy> = copies_of(path)
         .into_iter()
         .filter(|c| c.modified >= since && !done.contains(&c.id))
@@ -956,12 +1043,15 @@ fn read_newer_copies(
         let Ok(f) = open_copy(&copy.path) else {
             continue;
         };
-        if file.is_copy_of_current(&f).unwrap_or(true) {
-            return false;
+        let len = file.catch_up_whole(&f, emit).ok().flatten().unwrap_or(0);
+        if file.is_copy_of_current(&f).unwrap_or(false) {
+            return Newer::OfCurrent(len);
         }
-        let _ = file.catch_up_whole(&f, emit);
     }
-    !newer.is_empty()
+    match newer.is_empty() {
+        true => Newer::Nothing,
+        false => Newer::Read,
+    }
 }
 
 fn open_copy(path: &Path) -> io::Result<fs::File> {
@@ -1256,6 +1346,30 @@ mod tests {
                 "z1 in the log, copied but not truncated yet"
             ]
         );
+        Ok(())
+    }
+
+    /// Caught up with the log left empty, then written, copied and
+    /// truncated again before it was read: nothing told that truncation
+    /// but the copy, whose lines are read (after the newer ones).
+    #[test]
+    fn a_generation_truncated_before_its_first_read_is_read_from_its_copy() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("access.log");
+        fs::write(&log, "")?;
+        let mut set = LogSet::open(&pattern(&log), false)?;
+        let truncate = || OpenOptions::new().write(true).open(&log)?.set_len(0);
+        append(&log, b"x1 read\n")?;
+        let mut got = events(&mut set);
+        fs::copy(&log, dir.path().join("access.log.1"))?;
+        truncate()?;
+        got.extend(events(&mut set));
+        append(&log, b"y1 only ever in a copy\n")?;
+        fs::copy(&log, dir.path().join("access.log.2"))?;
+        truncate()?;
+        append(&log, b"z1 now\n")?;
+        got.extend(events(&mut set));
+        assert_eq!(lines(&got), ["x1 read", "z1 now", "y1 only ever in a copy"]);
         Ok(())
     }
 

@@ -25,6 +25,15 @@ impl FileId {
     }
 }
 
+/// The rotated copies a catch-up after a truncation read (see `logset`):
+/// the one caught up from (modified at `since`), the older ones, and the
+/// newer ones read whole.
+#[derive(Debug)]
+pub(crate) struct Consumed {
+    pub(crate) since: std::time::SystemTime,
+    pub(crate) done: Vec<FileId>,
+}
+
 /// Where reading starts in a newly opened file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Start {
@@ -50,6 +59,9 @@ pub(crate) struct TailedFile {
     /// The last bytes consumed, ending at `offset`.
     seen: Seen,
     buf: LineBuf,
+    /// Read from byte 0 after catching up from these copies, and nothing
+    /// read since: whether a copy was skipped is told by the first bytes.
+    pub(crate) copies_read: Option<Consumed>,
     /// Ticks in a row this file gave no bytes (used while draining a file
     /// that was rotated away, to decide when the writer is done with it).
     pub(crate) idle_ticks: u32,
@@ -96,6 +108,7 @@ impl TailedFile {
             offset,
             seen,
             buf,
+            copies_read: None,
             idle_ticks: 0,
         })
     }
@@ -161,6 +174,26 @@ impl TailedFile {
         Ok(k > 0 && ours[..k] == theirs[..k])
     }
 
+    /// Whether `copy` holds the last bytes we read from this file where we
+    /// read them (it is a copy of what we read).
+    pub(crate) fn holds_what_was_read(&self, copy: &File) -> io::Result<bool> {
+        self.seen.is_in(copy, self.offset)
+    }
+
+    /// Read all of `copy` on a line buffer of its own, handing out its
+    /// last line even without a newline: a generation of the log that was
+    /// skipped, read out of turn.
+    pub(crate) fn read_detached(copy: &File, emit: &mut impl FnMut(Line<'_>)) -> io::Result<u64> {
+        let mut buf = LineBuf::new();
+        let mut from = ReadAt { file: copy, pos: 0 };
+        let n = read_into(&mut buf, &mut Seen::default(), &mut from, emit)?;
+        buf.finish();
+        while let Some(line) = buf.next_line() {
+            emit(line);
+        }
+        Ok(n)
+    }
+
     fn read_copy(
         &mut self,
         copy: &File,
@@ -169,6 +202,14 @@ impl TailedFile {
     ) -> io::Result<Option<u64>> {
         let mut from = ReadAt { file: copy, pos };
         read_into(&mut self.buf, &mut self.seen, &mut from, emit).map(Some)
+    }
+
+    /// After a copy of what the file holds now was read whole: read the
+    /// file on from the copy's end (`truncated` checks, from the last bytes
+    /// read from the copy, that it is still the same).
+    pub(crate) fn resume_at(&mut self, len: u64) -> io::Result<()> {
+        self.offset = self.file.seek(SeekFrom::Start(len))?;
+        Ok(())
     }
 
     /// Read the truncated file again from byte 0. Without a copy caught up

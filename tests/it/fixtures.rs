@@ -651,9 +651,19 @@ fn a_file_reached_by_two_patterns_is_read_once() {
     let alias = dir.path().join("alias.log");
     std::os::unix::fs::symlink(fixture("combined.log"), &alias).unwrap();
     let glob = dir.path().join("*.log");
+    // A symlink a glob matches is followed only when asked (issue 9 §10).
+    let config = dir.path().join("nethergaze.toml");
+    std::fs::write(&config, "[log]\nfollow_symlinks = true\n").unwrap();
     let snap = once_over(
         "combined.log",
-        &[&"--log-format", &"combined", &"--log-path", &glob],
+        &[
+            &"--log-format",
+            &"combined",
+            &"--log-path",
+            &glob,
+            &"--config",
+            &config,
+        ],
     );
     assert_eq!(num(&snap.summary, "requests"), 134);
     assert_eq!(num(&snap.summary, "lines"), 138);
