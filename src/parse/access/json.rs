@@ -36,26 +36,27 @@ pub(super) struct CaddyFields<'a> {
 
 impl<'a> CaddyFields<'a> {
     /// The string values, each decoded in place of its raw bytes when it
-    /// holds an escape. `scratch` is cleared and holds the decoded bytes;
-    /// without any backslash in `line`, it is not touched.
-    pub(super) fn decode(
-        &mut self,
-        line: &[u8],
-        scratch: &'a mut Vec<u8>,
-    ) -> Result<(), Malformed> {
-        if memchr::memchr(b'\\', line).is_none() {
-            return Ok(());
-        }
-        scratch.clear();
+    /// holds an escape. `scratch` then holds the decoded bytes (cleared
+    /// first); when no value holds a backslash, it is not touched. Only the
+    /// few values kept are searched, not the whole line.
+    pub(super) fn decode(&mut self, scratch: &'a mut Vec<u8>) -> Result<(), Malformed> {
         // Decode every escaped value first (the buffer may move while it
         // grows), then point the fields at their ranges.
         let mut spans: [Option<(usize, usize)>; FIELDS] = [None; FIELDS];
+        let mut escaped = false;
         for (span, raw) in spans.iter_mut().zip(self.strings()) {
-            if memchr::memchr(b'\\', raw).is_some() {
+            if has_backslash(raw) {
+                if !escaped {
+                    scratch.clear();
+                    escaped = true;
+                }
                 let start = scratch.len();
                 unescape(raw, scratch).ok_or(Malformed::Shape)?;
                 *span = Some((start, scratch.len()));
             }
+        }
+        if !escaped {
+            return Ok(());
         }
         let decoded: &'a [u8] = scratch;
         for (field, span) in self.string_slots().into_iter().zip(spans) {
@@ -94,6 +95,14 @@ impl<'a> CaddyFields<'a> {
             &mut self.forwarded_for,
         ]
     }
+}
+
+/// Whether `raw` holds a backslash. The values are short (tens of bytes): a
+/// branch-free pass the compiler vectorises costs less than a `memchr` call
+/// per value, on the path every JSON line takes.
+#[inline]
+fn has_backslash(raw: &[u8]) -> bool {
+    raw.iter().fold(false, |seen, &b| seen | (b == b'\\'))
 }
 
 /// How many fields [`CaddyFields::decode`] decodes.
@@ -403,7 +412,7 @@ mod tests {
     /// `scan` then `decode`, with a scratch of its own (leaked: tests only).
     fn decoded(line: &[u8]) -> Result<CaddyFields<'_>, Malformed> {
         let mut f = scan(line)?;
-        f.decode(line, Box::leak(Box::default()))?;
+        f.decode(Box::leak(Box::default()))?;
         Ok(f)
     }
 
@@ -425,14 +434,14 @@ mod tests {
         let plain = br#"{"request":{"client_ip":"203.0.113.7","uri":"/plain"}}"#;
         let mut scratch = b"untouched".to_vec();
         let mut f = scan(plain).unwrap();
-        f.decode(plain, &mut scratch).unwrap();
+        f.decode(&mut scratch).unwrap();
         assert_eq!(f.uri, b"/plain");
         assert_eq!(scratch, b"untouched");
         // One scratch serves line after line.
         let mut scratch = Vec::new();
         for _ in 0..3 {
             let mut f = scan(CADDY).unwrap();
-            f.decode(CADDY, &mut scratch).unwrap();
+            f.decode(&mut scratch).unwrap();
             assert_eq!(f.uri, br#"/a?b="c""#);
         }
     }

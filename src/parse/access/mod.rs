@@ -229,7 +229,7 @@ impl AccessParser {
         scratch: &'a mut Vec<u8>,
     ) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
         let mut f = json::scan(line)?;
-        f.decode(line, scratch)?;
+        f.decode(scratch)?;
         let (peer, client) = caddy_addresses(&f, &self.trusted)?;
         let time = if f.ts_is_string {
             parse_rfc3339(f.ts).or_else(|| parse_epoch(f.ts))
