@@ -268,9 +268,10 @@ impl State {
             }
             self.parked.push_back((ip, registry));
         }
-        if self.parked.len() >= cap {
-            // Full: make room by answering the oldest address held back by a
-            // `Retry-After` (not mere spacing), so other registries go on.
+        if self.parked.len() >= cap && self.queue.len() > 0 {
+            // Full with more queued behind it: make room by answering the oldest
+            // address held back by a `Retry-After` (not mere spacing), so other
+            // registries go on. With nothing queued, the parked wait their turn.
             let held = self.parked.iter().position(|(_, registry)| {
                 self.blocked_until(registry, now)
                     .is_some_and(|at| at - now > MAX_PARKED_WAIT)
