@@ -579,6 +579,19 @@ fn replies_within(
     replies
 }
 
+/// Asks about 5.5.5.1 to 5.5.5.6 in turn; while the channel is full, takes one
+/// reply (returned) to make room.
+fn request_5_5_5_1_to_6(poll: &mut mio::Poll, worker: &mut Worker) -> Vec<Reply> {
+    let mut replies = Vec::new();
+    for last in 1..=6u8 {
+        let addr = IpAddr::from([5, 5, 5, last]);
+        while worker.request(addr, false) == Submit::Full {
+            replies.extend(replies_within(poll, worker, 1, Duration::from_secs(5)));
+        }
+    }
+    replies
+}
+
 #[test]
 fn one_registrys_rate_limit_does_not_stall_the_others() {
     // 1.0.0.0/8's registry answers 429 for ten minutes; 8.0.0.0/8's answers.
@@ -655,18 +668,7 @@ fn a_full_set_aside_answers_rate_limited_without_asking() {
     let mut worker = Worker::spawn(config, waker).expect("spawn");
     // One is asked (429), two are set aside; the rest are answered at once. The
     // channel holds two, so send a few at a time.
-    let mut replies = Vec::new();
-    for last in 1..=6u8 {
-        let addr = IpAddr::from([5, 5, 5, last]);
-        while worker.request(addr, false) == Submit::Full {
-            replies.extend(replies_within(
-                &mut poll,
-                &mut worker,
-                1,
-                Duration::from_secs(5),
-            ));
-        }
-    }
+    let mut replies = request_5_5_5_1_to_6(&mut poll, &mut worker);
     replies.extend(replies_within(
         &mut poll,
         &mut worker,
@@ -702,18 +704,7 @@ fn a_backlog_behind_mere_spacing_is_answered_not_refused() {
         ..test_config()
     };
     let mut worker = Worker::spawn(config, waker).expect("spawn");
-    let mut replies = Vec::new();
-    for last in 1..=6u8 {
-        let addr = IpAddr::from([5, 5, 5, last]);
-        while worker.request(addr, false) == Submit::Full {
-            replies.extend(replies_within(
-                &mut poll,
-                &mut worker,
-                1,
-                Duration::from_secs(5),
-            ));
-        }
-    }
+    let mut replies = request_5_5_5_1_to_6(&mut poll, &mut worker);
     let left = 6 - replies.len();
     replies.extend(replies_within(
         &mut poll,
