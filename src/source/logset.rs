@@ -50,12 +50,12 @@ use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::glob::{glob_matches, has_wildcard};
 use super::linebuf::Line;
 use super::tailed_file::{not_regular, Consumed, FileId, Start, TailedFile};
+use crate::sys::file::{open_read, Links};
 use crate::sys::inotify::{
     Event, EventBuf, Inotify, Watch, IN_ATTRIB, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE,
     IN_DELETE_SELF, IN_IGNORED, IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO, IN_MOVE_SELF, IN_ONLYDIR,
@@ -1054,11 +1054,10 @@ fn read_newer_copies(
     }
 }
 
+/// A rotated copy as itself: a link or anything but a regular file planted
+/// under a copy's name is not read.
 fn open_copy(path: &Path) -> io::Result<fs::File> {
-    fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
+    open_read(path, Links::Refuse)
 }
 
 /// Regular files (not symlinks) beside `path` named like its rotated

@@ -1,12 +1,13 @@
 //! One open log file being read: its fd, how far we have read, and its own
 //! line buffer. Knows nothing about paths changing under it; `logset` does.
 
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 
 use super::linebuf::{Line, LineBuf};
+use crate::sys::file::{open_read, Links};
 
 /// Identity of a file whatever its name: device and inode. Two paths with
 /// the same `FileId` are the same file (a rename, a hard link, a symlink).
@@ -75,18 +76,13 @@ impl TailedFile {
     /// `nofollow` refuses a symlink (`ELOOP`): a file a glob found in a log
     /// directory is opened as itself, never as what a link points to.
     pub(crate) fn open(path: &Path, start: Start, nofollow: bool) -> io::Result<TailedFile> {
-        let nofollow = if nofollow { libc::O_NOFOLLOW } else { 0 };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | nofollow)
-            .open(path)?;
+        let links = if nofollow {
+            Links::Refuse
+        } else {
+            Links::Follow
+        };
+        let mut file = open_read(path, links)?;
         let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                not_regular(&meta),
-            ));
-        }
         let mut buf = LineBuf::new();
         let mut seen = Seen::default();
         let offset = match start {

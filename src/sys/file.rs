@@ -24,7 +24,8 @@ pub(crate) enum Links {
     /// Follow it: a file the operator names for us to read (`--config`,
     /// `/proc/net/tcp`, which is itself reached through the /proc/net link).
     Follow,
-    /// Refuse it: a file we write, or one only we should have put there.
+    /// Refuse it: a file we write, one only we should have put there, or a log
+    /// a glob found (a link there is not the operator's choice).
     Refuse,
 }
 
@@ -157,7 +158,7 @@ fn explain_loop(e: io::Error, links: Links) -> io::Error {
     if links == Links::Refuse && e.raw_os_error() == Some(libc::ELOOP) {
         io::Error::new(
             io::ErrorKind::InvalidInput,
-            "a symbolic link (not followed where we write)",
+            "a symbolic link (not followed: it could point anywhere)",
         )
     } else {
         e
