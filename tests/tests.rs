@@ -12,6 +12,7 @@ mod it {
     mod fixtures;
     pub mod harness;
     mod hostile;
+    mod limits;
     mod nginx;
     mod readme;
     mod rotation;

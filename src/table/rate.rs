@@ -102,7 +102,9 @@ impl RateRing {
             return 0;
         }
         let first_kept = end - WINDOW_SECS as UnixTime + 1;
-        (first_kept..=self.head).map(|s| self.count(slot_of(s))).sum()
+        (first_kept..=self.head)
+            .map(|s| self.count(slot_of(s)))
+            .sum()
     }
 
     /// The most events seen in any 60 s window.
