@@ -44,8 +44,11 @@ const MEMO_SCANNER: u8 = 1 << 2;
 /// Share of rows evicted at once when the table is full (1/16).
 const EVICT_SHIFT: u32 = 4;
 
-/// Eviction order of a row: (flagged, has sockets, last seen, last active).
-type EvictionKey = (bool, bool, UnixTime, UnixTime);
+/// Eviction order of a row, lowest first: bit 63 flagged, bit 62 has
+/// sockets, then its last-seen second (u32), then its last-active second
+/// (u30, wrapping: a tie-break). One u64, so the pass over 50 000 rows sorts
+/// 16-byte entries.
+type EvictionKey = u64;
 
 /// One request remembered for the drill-down, 24 bytes.
 #[derive(Debug, Clone, Copy)]
@@ -472,12 +475,11 @@ impl IpTable {
     /// connected, then the oldest event time, then the least recently updated.
     fn eviction_key(&self, row: &Row) -> EvictionKey {
         let flagged = !self.thresholds.reasons(row).is_empty();
-        (
-            flagged,
-            !row.sockets().is_empty(),
-            row.last_seen,
-            row.last_active,
-        )
+        let seconds = |t: UnixTime| t.clamp(0, i64::from(u32::MAX)) as u64;
+        u64::from(flagged) << 63
+            | u64::from(!row.sockets().is_empty()) << 62
+            | seconds(row.last_seen) << 30
+            | seconds(row.last_active) & ((1 << 30) - 1)
     }
 
     /// Count one HTTP request. Returns false when the client is not tracked.
