@@ -36,8 +36,10 @@ pub const IDLE_EXPIRY_SECS: UnixTime = 5 * 60;
 /// Recent requests kept per row.
 pub const RECENT_REQUESTS: usize = 20;
 /// String bytes the interner may hold (paths, user agents, methods), with
-/// their bookkeeping (`intern::STRING_OVERHEAD` a string).
-const INTERNER_BYTE_CAP: usize = 8 << 20; // 8 MiB
+/// their bookkeeping (`intern::STRING_OVERHEAD` a string). Part of the
+/// 64 MiB bound at 50 000 rows (`benches/memcap.py`): when unique strings
+/// fill it, the newest 3 to 6 MiB of them stay readable.
+const INTERNER_BYTE_CAP: usize = 6 << 20; // 6 MiB
 /// Memo bits on interned strings: "checked" and (shifted left once) "yes".
 const MEMO_EXPLOIT: u8 = 1 << 0;
 const MEMO_SCANNER: u8 = 1 << 2;

@@ -129,7 +129,7 @@ fn a_flood_at_the_cap_keeps_the_flagged_rows() {
 }
 
 /// Issue 9, item 3: 12 000 clients with one unique 500-byte path and user agent each
-/// (more than the 8 MiB string store), 3 000 with short ones, then probers. The
+/// (more than the 6 MiB string store), 3 000 with short ones, then probers. The
 /// newest requests are readable in full; the oldest client's strings were dropped,
 /// and a dropped string is `null` in the JSON, not `"…"`.
 #[test]
