@@ -25,7 +25,7 @@ STATIC_SQLITE_FLAGS := -USQLITE_ENABLE_FTS3 -USQLITE_ENABLE_FTS3_PARENTHESIS \
 
 FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
 
-.PHONY: run test bench bench-compare bench-dashboard fuzz static test-static
+.PHONY: run test bench bench-compare bench-dashboard bench-memcap fuzz static test-static
 
 run:
 	$(CARGO) build --release
@@ -51,6 +51,12 @@ bench-compare:
 bench-dashboard:
 	$(CARGO) build --release
 	python3 benches/dashboard.py ./target/release/nethergaze $(BENCH_ARGS)
+
+# Worst-case peak RSS at the max_tracked_ips cap (50 000 rows, 512-byte strings):
+# --once without and with history, and a live run with history (about 3 minutes).
+bench-memcap:
+	$(CARGO) build --release
+	python3 benches/memcap.py ./target/release/nethergaze
 
 # cargo-fuzz needs nightly (sanitizer flags); both are installed on first use.
 fuzz:
