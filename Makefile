@@ -15,6 +15,8 @@ COMPARE_ARGS ?=
 BENCH_FLAGS  ?=
 # Extra flags for `make bench-rotation`, e.g. ROTATION_ARGS="--secs 3 --rotations 10".
 ROTATION_ARGS ?=
+# Extra flags for `make bench-memcap`, e.g. MEMCAP_ARGS="--clients 6000 --cap 5000 --live-secs 5".
+MEMCAP_ARGS  ?=
 
 MUSL_BIN     := target/$(MUSL_TARGET)/release/nethergaze
 # SQLite extensions and APIs nethergaze does not use (full-text search, R-tree,
@@ -27,7 +29,7 @@ STATIC_SQLITE_FLAGS := -USQLITE_ENABLE_FTS3 -USQLITE_ENABLE_FTS3_PARENTHESIS \
 
 FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
 
-.PHONY: run test bench bench-compare bench-dashboard bench-rotation fuzz static test-static
+.PHONY: run test bench bench-compare bench-dashboard bench-memcap bench-rotation fuzz static test-static
 
 run:
 	$(CARGO) build --release
@@ -59,6 +61,12 @@ bench-dashboard:
 bench-rotation:
 	$(CARGO) build --release
 	python3 benches/rotation_soak.py ./target/release/nethergaze $(ROTATION_ARGS)
+
+# Worst-case peak RSS at the max_tracked_ips cap (50 000 rows, 512-byte strings):
+# --once without and with history, and a live run with history (about 3 minutes).
+bench-memcap:
+	$(CARGO) build --release
+	python3 benches/memcap.py ./target/release/nethergaze $(MEMCAP_ARGS)
 
 # cargo-fuzz needs nightly (sanitizer flags); both are installed on first use.
 fuzz:

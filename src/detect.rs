@@ -168,18 +168,55 @@ impl Detector {
 
     /// Every reason that applies to a row now.
     pub fn reasons(&self, row: &Row) -> Reasons {
-        let mut r = row.sticky_reasons;
+        self.thresholds().reasons(row)
+    }
+
+    /// The thresholds [`Detector::reasons`] applies, for the table's
+    /// eviction (which must spare flagged rows without a detector at hand).
+    pub fn thresholds(&self) -> Thresholds {
         let s = &self.settings;
+        Thresholds {
+            burst_rpm: s.burst_rpm,
+            min_conns: s.min_conns,
+            min_auth_failures: s.min_auth_failures,
+        }
+    }
+}
+
+/// The counter thresholds of `[filters]`: with a row's sticky reasons, all
+/// that decides whether it is flagged. Copy, and a few comparisons a row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    pub burst_rpm: f64,
+    pub min_conns: u32,
+    pub min_auth_failures: u32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        let s = DetectSettings::default();
+        Thresholds {
+            burst_rpm: s.burst_rpm,
+            min_conns: s.min_conns,
+            min_auth_failures: s.min_auth_failures,
+        }
+    }
+}
+
+impl Thresholds {
+    /// Every reason that applies to a row now.
+    pub fn reasons(&self, row: &Row) -> Reasons {
+        let mut r = row.sticky_reasons;
         if row.sockets().syn_recv_in() > 0 && row.requests == 0 {
             r.insert(Reason::SynRecv);
         }
-        if row.sockets().conns_in >= s.min_conns && row.requests <= 1 {
+        if row.sockets().conns_in >= self.min_conns && row.requests <= 1 {
             r.insert(Reason::ConnsNoRequests);
         }
-        if f64::from(row.rate.peak()) > s.burst_rpm {
+        if f64::from(row.rate.peak()) > self.burst_rpm {
             r.insert(Reason::Burst);
         }
-        if row.auth_failures() >= u64::from(s.min_auth_failures) && s.min_auth_failures > 0 {
+        if row.auth_failures() >= u64::from(self.min_auth_failures) && self.min_auth_failures > 0 {
             r.insert(Reason::AuthFailures);
         }
         r

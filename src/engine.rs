@@ -28,7 +28,7 @@ use crate::source::{LineVerdict, LogKind, LogSet};
 use crate::store::{
     History, HistoryError, SessionRow, SnapshotOutcome, BUSY_TIMEOUT, EXIT_BUSY_TIMEOUT, MAX_PATHS,
 };
-use crate::table::{is_public, IpTable, Row};
+use crate::table::{is_public, IpTable, Row, StrId};
 
 /// Where socket dumps come from.
 pub enum SocketReader {
@@ -154,6 +154,7 @@ impl Engine {
             _ => None,
         };
         let mut table = IpTable::new(config.max_tracked_ips, config.show_private_ips);
+        table.set_thresholds(detector.thresholds());
         if config.mode == Mode::Dashboard {
             table.activity.set_capacity(config.display.max_log_lines);
         }
@@ -420,7 +421,10 @@ impl Engine {
         let history = self.history.as_mut()?;
         self.last_history_snapshot = self.core.now;
         let core = &self.core;
-        let rows = core.table.rows().map(|row| session_row(core, row));
+        // In address order, one SessionRow (with its paths) at a time.
+        let mut rows: Vec<&Row> = core.table.rows().collect();
+        rows.sort_unstable_by_key(|row| row.ip.to_canonical());
+        let rows = rows.into_iter().map(|row| session_row(core, row));
         let result = history.snapshot_waiting(rows, wait);
         match &result {
             Err(e) if !e.is_busy() => {
@@ -725,14 +729,12 @@ fn session_row(core: &Core, row: &Row) -> SessionRow {
         suspicious: !core.detector.reasons(row).is_empty(),
         country: row.geo.as_ref().and_then(|g| g.country.clone()),
         org: row.geo.as_ref().and_then(|g| g.org.clone()),
-        last_paths: row
-            .recent
-            .iter()
-            .rev()
-            .take(MAX_PATHS)
-            .rev()
-            .map(|r| text(r.path))
-            .collect(),
+        last_paths: {
+            // Dropped paths are unknown, not "…".
+            let known = row.recent.iter().filter(|r| r.path != StrId::DROPPED);
+            let skip = known.clone().count().saturating_sub(MAX_PATHS);
+            known.skip(skip).map(|r| text(r.path)).collect()
+        },
     }
 }
 

@@ -13,7 +13,7 @@ use crate::enrich::whois::WhoisInfo;
 use crate::parse::time::format_rfc3339;
 use crate::parse::UnixTime;
 use crate::store::{History, IpHistory};
-use crate::table::{service_name, IpTable, Row};
+use crate::table::{service_name, IpTable, Row, StrId};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -135,15 +135,15 @@ fn ip_object(
                 r#"{{"time":"{}","method":"#,
                 format_rfc3339(i64::from(r.time))
             );
-            json_str(s, table.text(r.method));
+            interned_str(s, table, r.method);
             s.push_str(r#","path":"#);
-            json_str(s, table.text(r.path));
+            interned_str(s, table, r.path);
             let _ = write!(
                 s,
                 r#","status":{},"bytes":{},"user_agent":"#,
                 r.status, r.bytes
             );
-            json_str(s, table.text(r.user_agent));
+            interned_str(s, table, r.user_agent);
             s.push('}');
         }
         None => s.push_str("null"),
@@ -242,7 +242,8 @@ fn summary_object(s: &mut String, table: &IpTable, info: &RunInfo<'_>, ips: usiz
         f64::from(table.totals.new_conns_last_dump) / info.interval_secs.max(0.001);
     let _ = write!(
         s,
-        r#"{{"type":"summary","schema_version":{SCHEMA_VERSION},"ips":{ips},"connections":{},"requests":{},"bytes":{},"auth_failures":{},"lines":{lines},"malformed":{malformed},"req_per_sec":{},"new_conns_per_sec":{},"started":"{}","ended":"{}","history_saved":{},"sources":["#,
+        r#"{{"type":"summary","schema_version":{SCHEMA_VERSION},"ips":{ips},"evicted":{},"connections":{},"requests":{},"bytes":{},"auth_failures":{},"lines":{lines},"malformed":{malformed},"req_per_sec":{},"new_conns_per_sec":{},"started":"{}","ended":"{}","history_saved":{},"sources":["#,
+        table.totals.evicted,
         table.connections(),
         table.totals.requests,
         table.totals.bytes,
@@ -300,6 +301,15 @@ pub fn services(row: &Row) -> Vec<String> {
         }
     }
     names
+}
+
+/// An interned request field as a JSON string, or `null` when the string
+/// store dropped it (full of newer strings): unknown, not the text `…`.
+fn interned_str(s: &mut String, table: &IpTable, id: StrId) {
+    match id {
+        StrId::DROPPED => s.push_str("null"),
+        id => json_str(s, table.text(id)),
+    }
 }
 
 /// Append `bytes` as a JSON string: invalid UTF-8 becomes U+FFFD, every
@@ -418,6 +428,13 @@ pub fn write_text(
         lines,
         f64::from(table.totals.rate.per_minute(end)) / 60.0
     );
+    if table.totals.evicted > 0 {
+        let _ = writeln!(
+            text,
+            "{} IPs evicted at max_tracked_ips (quiet and unflagged first)",
+            table.totals.evicted
+        );
+    }
     for src in info.sources {
         for (label, message) in [("source", &src.error), ("note", &src.note)] {
             if let Some(message) = message {

@@ -21,5 +21,6 @@ mod it {
     mod rotation;
     mod ship;
     mod sshd;
+    mod table_bounds;
     mod whois;
 }

@@ -5,8 +5,9 @@
 //! of a request are already interned for the row's own recent ring, so an
 //! entry costs 40 bytes and no allocation per line (500 entries are 20 KB).
 //! The price is that the table's string sweep must mark these ids too
-//! ([`ActivityLog::mark`]), and that a string refused by a full interner
-//! shows as `…` here as it does in the drill-down. sshd user names are
+//! ([`ActivityLog::mark`]), and that a string the interner dropped (refused,
+//! or trimmed as the oldest when full) shows as `…` here as it does in the
+//! drill-down. sshd user names are
 //! interned only while the ring is on (capacity > 0), so headless runs pay
 //! nothing for it.
 
@@ -98,6 +99,25 @@ impl ActivityLog {
     /// Entries ever recorded (including those dropped since).
     pub fn recorded(&self) -> u64 {
         self.recorded
+    }
+
+    /// Apply `f` to every string id held (to rewrite trimmed ones).
+    pub(super) fn for_each_id(&mut self, mut f: impl FnMut(&mut StrId)) {
+        for entry in &mut self.entries {
+            match &mut entry.kind {
+                ActivityKind::Http {
+                    method,
+                    path,
+                    user_agent,
+                    ..
+                } => {
+                    f(method);
+                    f(path);
+                    f(user_agent);
+                }
+                ActivityKind::Ssh { user, .. } => f(user),
+            }
+        }
     }
 
     /// Mark every string still referred to, before the interner sweeps.

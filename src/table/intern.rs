@@ -5,10 +5,17 @@
 //! cache miss per evicted request): the table sweeps instead. When the bytes
 //! held pass `sweep_at`, the table marks every id it still holds and
 //! [`Interner::sweep`] frees the rest; `sweep_at` then moves to twice what
-//! survived, so sweeps are rare when strings repeat. Attackers can send unique
-//! strings, so the interner is bounded two ways: each string is cut at
-//! `MAX_STRING` bytes, and at `byte_cap` bytes held (after a sweep) new
-//! strings map to `StrId::DROPPED`.
+//! survived, so sweeps are rare when strings repeat.
+//!
+//! Attackers can send unique strings, so the interner is bounded: each string
+//! is cut at `MAX_STRING` bytes, and the bytes held (text plus
+//! `STRING_OVERHEAD` a string, so a flood of short strings is bounded too)
+//! never pass `byte_cap`. When the strings still marked fill more than half of
+//! it, the sweep also frees the least recently interned of them (a
+//! generational trim: the newest requests stay readable, the oldest become
+//! `StrId::DROPPED`). The owner then rewrites its ids of those strings to
+//! `DROPPED` ([`Interner::is_live`]) before anything is interned again, so a
+//! reused slot never answers for an old id.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -25,6 +32,14 @@ pub const MAX_STRING: usize = 512;
 const REFUSALS_PER_SWEEP: u32 = 4096;
 /// Bytes held before the first sweep is asked for.
 const FIRST_SWEEP_AT: usize = 1 << 20; // 1 MiB
+/// Bytes a string costs besides its text: its slot (32), its entry in the
+/// hash index (32, at a load of 1/2 to 7/8) and the allocator's header and
+/// rounding of the text (about 24).
+pub const STRING_OVERHEAD: usize = 96;
+/// Room kept free below the cap for one line's strings (path and user
+/// agent), so the sweep asked for at the end of a line runs before any
+/// string of the next one is refused.
+const HEADROOM: usize = 2 * (MAX_STRING + STRING_OVERHEAD);
 
 /// Handle to an interned string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,6 +62,9 @@ const FIRST_DYNAMIC: u32 = 2 + PINNED_METHODS.len() as u32;
 struct Slot {
     bytes: Box<[u8]>,
     hash: u64,
+    /// [`Interner::clock`] when last interned: the newest request holding
+    /// it. Compared as an age (wrapping), so the u32 may roll over.
+    last_use: u32,
     /// Verdicts cached for this exact text (see [`Interner::memo`]).
     memo: u8,
     /// Set by [`Interner::mark`] during a sweep.
@@ -77,6 +95,18 @@ pub struct Interner {
     sweep_at: usize,
     /// Strings refused for lack of room since the last sweep.
     refused: u32,
+    /// Counts interned strings (hits and inserts), for [`Slot::last_use`].
+    clock: u32,
+}
+
+/// What one [`Interner::sweep`] freed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Strings no one marked.
+    pub unmarked: usize,
+    /// Marked strings freed to make room (the least recently interned): the
+    /// owner must rewrite its ids of them to `DROPPED`.
+    pub trimmed: usize,
 }
 
 impl Interner {
@@ -85,6 +115,7 @@ impl Interner {
             Some(Slot {
                 bytes: text.into(),
                 hash: 0,
+                last_use: 0,
                 memo: 0,
                 marked: true,
             })
@@ -98,8 +129,9 @@ impl Interner {
             seed: random_seed(),
             bytes_held: 0,
             byte_cap,
-            sweep_at: FIRST_SWEEP_AT.min(byte_cap),
+            sweep_at: FIRST_SWEEP_AT.min(byte_cap.saturating_sub(HEADROOM)),
             refused: 0,
+            clock: 0,
         }
     }
 
@@ -113,17 +145,19 @@ impl Interner {
             return StrId(2 + i as u32);
         }
         let hash = seeded_hash(self.seed, text);
+        self.clock = self.clock.wrapping_add(1);
         if let Some(ids) = self.by_hash.get(&hash) {
             for &id in ids {
-                if self.slots[id as usize]
-                    .as_ref()
-                    .is_some_and(|s| &*s.bytes == text)
+                if let Some(slot) = self.slots[id as usize]
+                    .as_mut()
+                    .filter(|s| &*s.bytes == text)
                 {
+                    slot.last_use = self.clock;
                     return StrId(id);
                 }
             }
         }
-        if self.bytes_held + text.len() > self.byte_cap {
+        if self.bytes_held + text.len() + STRING_OVERHEAD > self.byte_cap {
             self.refused += 1;
             return StrId::DROPPED;
         }
@@ -134,6 +168,7 @@ impl Interner {
         let slot = Some(Slot {
             bytes: text.into(),
             hash,
+            last_use: self.clock,
             memo: 0,
             marked: false,
         });
@@ -147,7 +182,7 @@ impl Interner {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.bytes_held += text.len();
+        self.bytes_held += text.len() + STRING_OVERHEAD;
         self.by_hash.entry(hash).or_default().push(id);
         StrId(id)
     }
@@ -164,10 +199,11 @@ impl Interner {
         }
     }
 
-    /// Free every dynamic string not marked since the last sweep, then clear
-    /// the marks. Returns the number of strings freed.
-    pub fn sweep(&mut self) -> usize {
-        let mut freed = 0;
+    /// Free every dynamic string not marked since the last sweep, then, when
+    /// what is left holds more than half the cap, the least recently
+    /// interned marked ones down to half; clear the marks.
+    pub fn sweep(&mut self) -> Swept {
+        let mut swept = Swept::default();
         for id in FIRST_DYNAMIC as usize..self.slots.len() {
             let Some(slot) = self.slots[id].as_mut() else {
                 continue;
@@ -175,21 +211,61 @@ impl Interner {
             if std::mem::take(&mut slot.marked) {
                 continue;
             }
-            let (hash, len) = (slot.hash, slot.bytes.len());
-            self.slots[id] = None;
-            self.free.push(id as u32);
-            self.bytes_held -= len;
-            if let Some(ids) = self.by_hash.get_mut(&hash) {
-                ids.retain(|i| *i != id as u32);
-                if ids.is_empty() {
-                    self.by_hash.remove(&hash);
-                }
-            }
-            freed += 1;
+            self.free_slot(id);
+            swept.unmarked += 1;
+        }
+        let keep = self.byte_cap / 2;
+        if self.bytes_held > keep {
+            swept.trimmed = self.trim_to(keep);
         }
         self.refused = 0;
-        self.sweep_at = (self.bytes_held * 2).max(FIRST_SWEEP_AT).min(self.byte_cap);
-        freed
+        let most = self.byte_cap.saturating_sub(HEADROOM);
+        self.sweep_at = (self.bytes_held * 2).max(FIRST_SWEEP_AT).min(most);
+        swept
+    }
+
+    /// Free the least recently interned strings until at most `keep` bytes
+    /// are held. Returns how many were freed. Sorting every live string is
+    /// fine here: a trim runs once per half a cap of new strings.
+    fn trim_to(&mut self, keep: usize) -> usize {
+        let clock = self.clock;
+        let mut by_age: Vec<(u32, u32)> = (FIRST_DYNAMIC as usize..self.slots.len())
+            .filter_map(|id| {
+                let slot = self.slots[id].as_ref()?;
+                Some((clock.wrapping_sub(slot.last_use), id as u32))
+            })
+            .collect();
+        by_age.sort_unstable_by(|a, b| b.cmp(a)); // oldest first
+        let mut trimmed = 0;
+        for (_, id) in by_age {
+            if self.bytes_held <= keep {
+                break;
+            }
+            self.free_slot(id as usize);
+            trimmed += 1;
+        }
+        trimmed
+    }
+
+    fn free_slot(&mut self, id: usize) {
+        let Some(slot) = self.slots[id].take() else {
+            return;
+        };
+        self.free.push(id as u32);
+        self.bytes_held -= slot.bytes.len() + STRING_OVERHEAD;
+        if let Some(ids) = self.by_hash.get_mut(&slot.hash) {
+            ids.retain(|i| *i != id as u32);
+            if ids.is_empty() {
+                self.by_hash.remove(&slot.hash);
+            }
+        }
+    }
+
+    /// Whether `id` still stands for the text it was given for: false once
+    /// a sweep freed it (until the slot is reused, which the owner must not
+    /// wait for: see the module documentation).
+    pub fn is_live(&self, id: StrId) -> bool {
+        self.slots.get(id.0 as usize).is_some_and(Option::is_some)
     }
 
     /// The bytes of an interned string.
@@ -220,7 +296,7 @@ impl Interner {
         }
     }
 
-    /// Bytes of string data held now.
+    /// Bytes held now: text plus `STRING_OVERHEAD` a string.
     pub fn bytes_held(&self) -> usize {
         self.bytes_held
     }
@@ -248,16 +324,16 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(i.len(), 2);
         i.mark(a);
-        assert_eq!(i.sweep(), 1);
+        assert_eq!(i.sweep().unmarked, 1);
         assert_eq!(i.get(a), b"/index.html");
         assert_eq!(i.len(), 1);
-        assert_eq!(i.bytes_held(), "/index.html".len());
+        assert_eq!(i.bytes_held(), "/index.html".len() + STRING_OVERHEAD);
         // `c`'s slot is reused by a new string; the old text is not found.
         let d = i.intern(b"/new");
         assert_eq!(d, c);
         assert_eq!(i.get(d), b"/new");
         // Unmarked in the next sweep: everything dynamic goes.
-        assert_eq!(i.sweep(), 2);
+        assert_eq!(i.sweep().unmarked, 2);
         assert_eq!(i.len(), 0);
         assert_eq!(
             i.get(StrId(2)),
@@ -268,7 +344,7 @@ mod tests {
 
     #[test]
     fn bounded_by_bytes_and_length() {
-        let mut i = Interner::new(1000);
+        let mut i = Interner::new(10_000);
         let long = vec![b'a'; 5000];
         let id = i.intern(&long);
         assert_eq!(i.get(id).len(), MAX_STRING);
@@ -279,11 +355,43 @@ mod tests {
             }
         }
         assert!(dropped > 9000);
-        assert!(i.bytes_held() <= 1000);
+        assert!(i.bytes_held() <= 10_000);
         assert!(i.wants_sweep());
         i.sweep();
         assert_eq!(i.bytes_held(), 0);
         assert_ne!(i.intern(b"/after-sweep"), StrId::DROPPED);
         assert_eq!(i.get(StrId::DROPPED), "…".as_bytes());
+    }
+
+    /// Issue 9, item 3: when the marked strings fill the store, a sweep
+    /// frees the least recently interned ones, so new strings find room.
+    #[test]
+    fn a_full_store_of_marked_strings_trims_the_oldest() {
+        let cap = 64 << 10;
+        let mut i = Interner::new(cap);
+        let mut ids = Vec::new();
+        let mut n = 0;
+        while !i.wants_sweep() {
+            ids.push(i.intern(format!("/old/{n:0>500}").as_bytes()));
+            n += 1;
+        }
+        // One old string is used again: it is as young as the newest.
+        let reused = ids[0];
+        assert_eq!(i.intern(format!("/old/{:0>500}", 0).as_bytes()), reused);
+        for &id in &ids {
+            i.mark(id);
+        }
+        let swept = i.sweep();
+        assert_eq!(swept.unmarked, 0);
+        assert!(swept.trimmed > 0 && i.bytes_held() <= cap / 2, "{swept:?}");
+        assert!(i.is_live(reused), "the reused string is recent");
+        assert!(i.is_live(*ids.last().unwrap()), "the newest is kept");
+        assert!(!i.is_live(ids[1]), "the oldest went");
+        let kept = ids.iter().filter(|&&id| i.is_live(id)).count();
+        assert_eq!(kept, ids.len() - swept.trimmed);
+        // New strings are interned again, not dropped.
+        let fresh = i.intern(b"/new/after/the/trim");
+        assert_ne!(fresh, StrId::DROPPED);
+        assert_eq!(i.get(fresh), b"/new/after/the/trim");
     }
 }

@@ -4,8 +4,10 @@
 //! hash index by address. `apply_*` are the only places where parsed events
 //! (which borrow the read buffer) are copied: counters, rate rings and
 //! interned strings. Memory is bounded: rows with no sockets and no activity
-//! for `IDLE_EXPIRY_SECS` age out, and at `max_tracked_ips` the least recently
-//! active rows are evicted in a batch.
+//! for `IDLE_EXPIRY_SECS` age out, and at `max_tracked_ips` a batch of rows is
+//! evicted: quiet unflagged ones first, oldest first, and a flagged row only
+//! when no unflagged one is left (a flood of one-request clients must not
+//! push out the prober it hides).
 
 mod activity;
 mod addr;
@@ -23,7 +25,7 @@ pub use addr::{is_public, service_name};
 pub use intern::{Interner, StrId};
 pub use rate::RateRing;
 
-use crate::detect::{Detector, Reason, Reasons};
+use crate::detect::{Detector, Reason, Reasons, Thresholds};
 use crate::enrich::geoip::{GeoInfo, GeoIp};
 use crate::enrich::whois::WhoisInfo;
 use crate::parse::sockets::{SocketEntry, TcpState};
@@ -33,13 +35,22 @@ use crate::parse::{AccessHit, AuthEvent, AuthKind, UnixTime};
 pub const IDLE_EXPIRY_SECS: UnixTime = 5 * 60;
 /// Recent requests kept per row.
 pub const RECENT_REQUESTS: usize = 20;
-/// String bytes the interner may hold (paths, user agents, methods).
-const INTERNER_BYTE_CAP: usize = 8 << 20; // 8 MiB
+/// String bytes the interner may hold (paths, user agents, methods), with
+/// their bookkeeping (`intern::STRING_OVERHEAD` a string). Part of the
+/// 64 MiB bound at 50 000 rows (`benches/memcap.py`): when unique strings
+/// fill it, the newest 3 to 6 MiB of them stay readable.
+const INTERNER_BYTE_CAP: usize = 6 << 20; // 6 MiB
 /// Memo bits on interned strings: "checked" and (shifted left once) "yes".
 const MEMO_EXPLOIT: u8 = 1 << 0;
 const MEMO_SCANNER: u8 = 1 << 2;
 /// Share of rows evicted at once when the table is full (1/16).
 const EVICT_SHIFT: u32 = 4;
+
+/// Eviction order of a row, lowest first: bit 63 flagged, bit 62 has
+/// sockets, then its last-seen second (u32), then its last-active second
+/// (u30, wrapping: a tie-break). One u64, so the pass over 50 000 rows sorts
+/// 16-byte entries.
+type EvictionKey = u64;
 
 /// One request remembered for the drill-down, 24 bytes.
 #[derive(Debug, Clone, Copy)]
@@ -257,6 +268,8 @@ pub struct Totals {
     pub established_in: u64,
     /// Requests over all rows, per second of event time.
     pub rate: RateRing,
+    /// Rows dropped at the `max_tracked_ips` cap (not those that aged out).
+    pub evicted: u64,
 }
 
 pub struct IpTable {
@@ -267,6 +280,8 @@ pub struct IpTable {
     index: HashMap<IpAddr, u32, hash::SeededState>,
     pub strings: Interner,
     max_rows: usize,
+    /// What makes a row flagged, so eviction can spare it (see [`IpTable::set_thresholds`]).
+    thresholds: Thresholds,
     show_private: bool,
     pub totals: Totals,
     /// Recent requests and sshd events for the dashboard (off unless sized).
@@ -287,6 +302,7 @@ impl IpTable {
             index: HashMap::default(),
             strings: Interner::new(INTERNER_BYTE_CAP),
             max_rows: max_rows.max(1),
+            thresholds: Thresholds::default(),
             show_private,
             totals: Totals::default(),
             activity: ActivityLog::default(),
@@ -295,6 +311,11 @@ impl IpTable {
             inbound_now: HashSet::new(),
             inbound_before: HashSet::new(),
         }
+    }
+
+    /// Use the detector's thresholds to tell flagged rows at eviction.
+    pub fn set_thresholds(&mut self, thresholds: Thresholds) {
+        self.thresholds = thresholds;
     }
 
     /// Whether an address is tracked at all (non-global ones only with `--show-private-ips`).
@@ -344,7 +365,7 @@ impl IpTable {
             return id;
         }
         if self.index.len() >= self.max_rows {
-            self.evict_least_active();
+            self.evict();
         }
         let mut row = Row::new(ip, seen, now);
         if let Some(geoip) = &self.geoip {
@@ -358,6 +379,13 @@ impl IpTable {
                 id
             }
             None => {
+                if self.rows.len() == self.rows.capacity() {
+                    // Doubling, but never past the cap: at 50 000 rows plain
+                    // doubling reserves 65 536 (4.6 MB of rows never used).
+                    let want = (self.rows.len() * 2).max(64).min(self.max_rows);
+                    let more = want.saturating_sub(self.rows.len()).max(1);
+                    self.rows.reserve_exact(more);
+                }
                 self.rows.push(row);
                 (self.rows.len() - 1) as u32
             }
@@ -396,7 +424,9 @@ impl IpTable {
         }
     }
 
-    /// Free the strings no row refers to any more (mark and sweep).
+    /// Free the strings no row refers to any more (mark and sweep). When the
+    /// sweep also trimmed strings still held (the store was full), their ids
+    /// become `DROPPED` here, before anything is interned again.
     fn sweep_strings(&mut self) {
         for row in self.rows.iter().flatten() {
             for r in &row.recent {
@@ -406,22 +436,52 @@ impl IpTable {
             }
         }
         self.activity.mark(&mut self.strings);
-        self.strings.sweep();
+        if self.strings.sweep().trimmed == 0 {
+            return;
+        }
+        let strings = &self.strings;
+        let live = |id: &mut StrId| {
+            if !strings.is_live(*id) {
+                *id = StrId::DROPPED;
+            }
+        };
+        for row in self.rows.iter_mut().flatten() {
+            for r in &mut row.recent {
+                live(&mut r.method);
+                live(&mut r.path);
+                live(&mut r.user_agent);
+            }
+        }
+        self.activity.for_each_id(live);
     }
 
-    /// Evict the least recently active 1/16 of the rows in one pass.
-    fn evict_least_active(&mut self) {
-        let mut by_age: Vec<(UnixTime, u32)> = self
+    /// Evict 1/16 of the rows in one pass, in the order of [`IpTable::eviction_key`]:
+    /// a flagged row goes only once every unflagged one has (a full batch
+    /// each time, so a table of flagged rows doesn't pay a pass per new row).
+    fn evict(&mut self) {
+        let mut order: Vec<(EvictionKey, u32)> = self
             .rows
             .iter()
             .enumerate()
-            .filter_map(|(id, r)| r.as_ref().map(|r| (r.last_active, id as u32)))
+            .filter_map(|(id, r)| r.as_ref().map(|r| (self.eviction_key(r), id as u32)))
             .collect();
-        let count = (by_age.len() >> EVICT_SHIFT).max(1);
-        by_age.select_nth_unstable(count - 1);
-        for &(_, id) in &by_age[..count] {
+        let count = (order.len() >> EVICT_SHIFT).max(1);
+        order.select_nth_unstable(count - 1);
+        for &(_, id) in &order[..count] {
             self.remove(id);
         }
+        self.totals.evicted += count as u64;
+    }
+
+    /// Lower goes first: unflagged before flagged, quiet (no sockets) before
+    /// connected, then the oldest event time, then the least recently updated.
+    fn eviction_key(&self, row: &Row) -> EvictionKey {
+        let flagged = !self.thresholds.reasons(row).is_empty();
+        let seconds = |t: UnixTime| t.clamp(0, i64::from(u32::MAX)) as u64;
+        u64::from(flagged) << 63
+            | u64::from(!row.sockets().is_empty()) << 62
+            | seconds(row.last_seen) << 30
+            | seconds(row.last_active) & ((1 << 30) - 1)
     }
 
     /// Count one HTTP request. Returns false when the client is not tracked.

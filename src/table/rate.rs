@@ -7,9 +7,15 @@ const WINDOW_SECS: usize = 60;
 /// A 60-slot ring of per-second counts ending at `head` (the newest second
 /// seen), with the running sum of the window and the highest sum reached.
 /// Events older than the window still count as requests but not as rate.
+///
+/// Counts are u16 (120 bytes a row) until one second passes 65 535 events
+/// (a replayed flood, or the all-rows ring of a busy server); the ring then
+/// moves to u32 counts on the heap for good, so no count ever saturates.
 #[derive(Debug, Clone)]
 pub struct RateRing {
     slots: [u16; WINDOW_SECS],
+    /// The counts once any second outgrew u16; `slots` is unused then.
+    wide: Option<Box<[u32; WINDOW_SECS]>>,
     head: UnixTime,
     sum: u32,
     peak: u32,
@@ -19,6 +25,7 @@ impl Default for RateRing {
     fn default() -> Self {
         RateRing {
             slots: [0; WINDOW_SECS],
+            wide: None,
             head: UnixTime::MIN,
             sum: 0,
             peak: 0,
@@ -37,10 +44,32 @@ impl RateRing {
         } else if t <= self.head - WINDOW_SECS as UnixTime {
             return; // older than the window: no effect on rate
         }
-        let slot = &mut self.slots[slot_of(t)];
-        *slot = slot.saturating_add(1);
-        self.sum += 1;
+        let i = slot_of(t);
+        match self.wide.as_deref_mut() {
+            Some(wide) => wide[i] = wide[i].saturating_add(1),
+            None if self.slots[i] == u16::MAX => self.widen(i),
+            None => self.slots[i] += 1,
+        }
+        self.sum = self.sum.saturating_add(1);
         self.peak = self.peak.max(self.sum);
+    }
+
+    /// Move to u32 counts, counting one more event in slot `i` (full in u16).
+    #[cold]
+    fn widen(&mut self, i: usize) {
+        let mut wide = Box::new(self.slots.map(u32::from));
+        wide[i] += 1;
+        self.slots = [0; WINDOW_SECS];
+        self.wide = Some(wide);
+    }
+
+    /// Events counted in ring slot `i`.
+    #[inline]
+    fn count(&self, i: usize) -> u32 {
+        match self.wide.as_deref() {
+            Some(wide) => wide[i],
+            None => u32::from(self.slots[i]),
+        }
     }
 
     /// Move the window's end to `t`, dropping the seconds that leave it.
@@ -49,13 +78,19 @@ impl RateRing {
         if gap >= WINDOW_SECS as UnixTime {
             // The whole window left: no need to walk it.
             self.slots = [0; WINDOW_SECS];
+            if let Some(wide) = self.wide.as_deref_mut() {
+                *wide = [0; WINDOW_SECS];
+            }
             self.sum = 0;
         } else {
             let mut slot = slot_of(self.head);
             for _ in 0..gap {
                 slot = if slot + 1 == WINDOW_SECS { 0 } else { slot + 1 };
-                self.sum -= u32::from(self.slots[slot]);
+                self.sum -= self.count(slot);
                 self.slots[slot] = 0;
+                if let Some(wide) = self.wide.as_deref_mut() {
+                    wide[slot] = 0;
+                }
             }
         }
         self.head = t;
@@ -68,7 +103,7 @@ impl RateRing {
         }
         let first_kept = end - WINDOW_SECS as UnixTime + 1;
         (first_kept..=self.head)
-            .map(|s| u32::from(self.slots[slot_of(s)]))
+            .map(|s| self.count(slot_of(s)))
             .sum()
     }
 
@@ -83,12 +118,12 @@ impl RateRing {
     }
 
     /// Counts per second for the last `N` seconds ending at `end`, oldest first.
-    pub fn recent_seconds<const N: usize>(&self, end: UnixTime) -> [u16; N] {
+    pub fn recent_seconds<const N: usize>(&self, end: UnixTime) -> [u32; N] {
         let mut out = [0; N];
         for (i, v) in out.iter_mut().enumerate() {
             let s = end - (N - 1 - i) as UnixTime;
             if s <= self.head && self.head - s < WINDOW_SECS as UnixTime {
-                *v = self.slots[slot_of(s)];
+                *v = self.count(slot_of(s));
             }
         }
         out
@@ -134,6 +169,38 @@ mod tests {
             }
         }
         assert_eq!(ring.peak(), naive(&times, t).1);
+    }
+
+    /// Issue 9, item 11: a second with more than 65 535 events (u16 counts)
+    /// is counted in full, and leaves the window without a trace.
+    #[test]
+    fn a_second_over_u16_is_counted_in_full() {
+        let mut ring = RateRing::default();
+        let flood = 70_000;
+        for _ in 0..flood {
+            ring.record(1000);
+        }
+        ring.record(1001);
+        assert_eq!(ring.per_minute(1001), flood + 1);
+        assert_eq!(ring.peak(), flood + 1);
+        assert_eq!(ring.recent_seconds::<2>(1001), [flood, 1]);
+        // The flood second leaves the window; the running sum must agree
+        // with a recount, or the peak would grow from a stale sum.
+        ring.record(1060);
+        assert_eq!(ring.per_minute(1060), 2);
+        ring.record(1061);
+        assert_eq!(ring.per_minute(1061), 2);
+        ring.record(1061);
+        assert_eq!(ring.peak(), flood + 1);
+        assert_eq!(ring.per_minute(1061), 3);
+        // And the wide ring keeps matching the oracle afterwards.
+        let mut times = vec![1060, 1061, 1061];
+        for t in 1062..1200 {
+            ring.record(t);
+            times.push(t);
+            let in_window = times.iter().filter(|&&s| s > t - 60 && s <= t).count();
+            assert_eq!(ring.per_minute(t) as usize, in_window, "end {t}");
+        }
     }
 
     #[test]

@@ -187,6 +187,62 @@ fn cap_evicts_least_recently_active() {
     assert_eq!(t.totals.requests, 10_000);
 }
 
+/// Issue 9, item 2: an ssh brute forcer and a sqlmap prober, then a flood
+/// of one-request IPv6 clients far past the cap. The flood evicts its own
+/// rows, never the flagged ones, and the evictions are counted.
+#[test]
+fn a_flood_at_the_cap_evicts_unflagged_rows_first() {
+    let d = Detector::new(DetectSettings::default()).unwrap();
+    let mut t = IpTable::new(64, false);
+    t.set_thresholds(d.thresholds());
+    for s in 0..5 {
+        t.apply_auth(&auth("8.8.4.4", 1000 + s, AuthKind::Failed, b"root"), 1000);
+    }
+    let mut probe = hit("9.9.9.9", 1001, b"/item?id=1", 200, 0);
+    probe.user_agent = b"sqlmap/1.7.2#stable (https://sqlmap.org)";
+    t.apply_access(&probe, &d, 1000);
+    let flood = 10_000u32;
+    for n in 0..flood {
+        let addr = IpAddr::from([0x2a01, 0x4f8, 0, n as u16, 0, 0, 0, 1]);
+        let mut h = hit("8.8.8.8", 1002 + i64::from(n / 50), b"/", 200, 0);
+        h.client = addr;
+        t.apply_access(&h, &d, 1000);
+    }
+    assert!(t.len() <= 64);
+    for flagged in ["8.8.4.4", "9.9.9.9"] {
+        let row = t
+            .get(ip(flagged))
+            .expect("a flagged row survives the flood");
+        assert!(!d.reasons(row).is_empty(), "{flagged}");
+    }
+    assert_eq!(t.totals.evicted, u64::from(flood) + 2 - t.len() as u64);
+    assert_eq!(t.totals.auth_failures, 5);
+}
+
+/// With nothing unflagged left, flagged rows go too, oldest first: the cap
+/// holds whatever arrives.
+#[test]
+fn a_table_of_flagged_rows_still_holds_the_cap() {
+    let d = Detector::new(DetectSettings::default()).unwrap();
+    let mut t = IpTable::new(16, false);
+    t.set_thresholds(d.thresholds());
+    for n in 0..100u8 {
+        let mut h = hit("8.8.8.8", 1000 + i64::from(n), b"/.env", 404, 0);
+        h.client = IpAddr::from([8, 8, 9, n]);
+        t.apply_access(&h, &d, 1000);
+    }
+    assert!(t.len() <= 16);
+    assert!(
+        t.get(IpAddr::from([8, 8, 9, 99])).is_some(),
+        "the newest stays"
+    );
+    assert!(
+        t.get(IpAddr::from([8, 8, 9, 0])).is_none(),
+        "the oldest went"
+    );
+    assert_eq!(t.totals.evicted, 100 - t.len() as u64);
+}
+
 #[test]
 fn snapshot_order() {
     let d = Detector::new(DetectSettings::default()).unwrap();

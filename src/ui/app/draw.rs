@@ -5,7 +5,7 @@
 //! header     host, uptime, totals, SUSPICIOUS / filter markers
 //! offenders  req/s, new conns/s, top 3 by request rate and by connections
 //! main       IP table │ activity log (the log only from SPLIT_MIN_WIDTH)
-//! stats      lines read, malformed, sources with errors
+//! stats      lines read, malformed, rows evicted at the cap, sources with errors
 //! hints      keys, or a status message, or the filter line being edited
 //! ```
 
@@ -234,6 +234,10 @@ fn stats(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>, shown: usize) {
     let lines: u64 = logs().map(|s| s.lines).sum();
     let malformed: u64 = logs().map(|s| s.malformed).sum();
     let mut text = format!(" lines {lines} │ malformed {malformed} │ ");
+    // Rows dropped at max_tracked_ips: the table is not the whole picture.
+    if m.table.totals.evicted > 0 {
+        let _ = write!(text, "evicted {} │ ", m.table.totals.evicted);
+    }
     if shown != m.table.len() {
         let _ = write!(text, "showing {shown} of {} IPs │ ", m.table.len());
     }

@@ -396,7 +396,7 @@ fn sparkline(lines: &mut Lines<'_>, d: &Dashboard, m: &Model<'_>, row: &Row) {
         let (ch, style) = if n == 0 {
             ('·', d.theme.faint())
         } else {
-            let level = (usize::from(n) * BARS.len()).div_ceil(usize::from(max).max(1));
+            let level = (n as usize * BARS.len()).div_ceil((max as usize).max(1));
             (BARS[level.clamp(1, BARS.len()) - 1], d.theme.status(200))
         };
         pen.text(ch.encode_utf8(&mut [0; 4]), style);

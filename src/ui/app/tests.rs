@@ -330,6 +330,31 @@ fn full_screen_shows_every_panel() {
     assert!(lines[44].contains("q quit") && lines[44].contains("? help"));
 }
 
+/// Issue 9, item 2: rows dropped at `max_tracked_ips` are said in the stats
+/// bar, with how many; a table that never reached the cap says nothing.
+#[test]
+fn the_stats_bar_says_when_rows_were_evicted() {
+    let mut f = Fixture::new();
+    let mut d = dashboard();
+    let stats = |d: &mut Dashboard, f: &Fixture| screen(d, f, 160, 45)[43].clone();
+    assert!(
+        !stats(&mut d, &f).contains("evicted"),
+        "{}",
+        stats(&mut d, &f)
+    );
+    f.table = IpTable::new(16, false);
+    for n in 0..40 {
+        f.hit(&format!("8.8.7.{n}"), n, "GET", b"/", 200, 10, b"curl/8.0");
+    }
+    let evicted = f.table.totals.evicted;
+    assert!(evicted > 0 && f.table.len() <= 16);
+    assert!(
+        stats(&mut d, &f).contains(&format!("malformed 1 │ evicted {evicted} │ ")),
+        "{}",
+        stats(&mut d, &f)
+    );
+}
+
 #[test]
 fn hostile_bytes_never_reach_a_cell() {
     let f = Fixture::new();
