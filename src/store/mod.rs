@@ -283,12 +283,17 @@ impl History {
     /// other users or a folder every user may write in.
     pub fn open(path: &Path, now: UnixTime) -> Result<History, HistoryError> {
         let (real, mut notices) = prepare_dir(path)?;
-        notices.extend(prepare_file(path, &real)?);
+        let mode_notice = prepare_file(path, &real)?;
         let mut conn = match connect(&real) {
-            Ok(conn) => conn,
+            Ok(conn) => {
+                notices.extend(mode_notice);
+                conn
+            }
             Err(Fault::Corrupt(why)) => {
                 refuse_foreign(path, &real, &why)?;
                 let aside = move_aside(&real, now)?;
+                // The mode warning was about the file moved aside: the new one
+                // is created 0600.
                 prepare_file(path, &real)?;
                 let conn = connect(&real).map_err(Fault::into_error)?;
                 notices.insert(

@@ -273,6 +273,21 @@ fn garbage_file_is_moved_aside_and_recovered() {
     assert_eq!(h.lookup(v4(1)).unwrap().unwrap().requests, 2);
 }
 
+/// A garbage file open to other users is moved aside: the notice says so,
+/// and warns of no mode, as the new file is 0600.
+#[test]
+fn a_moved_aside_file_leaves_no_mode_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.db");
+    fs::write(&path, vec![b'n'; 8192]).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    let mut h = History::open(&path, 4242).unwrap();
+    let notice = h.take_notice().unwrap();
+    assert!(notice.contains("moved to"), "{notice}");
+    assert!(!notice.contains("open to other users"), "{notice}");
+    assert_eq!(mode(&path), 0o600);
+}
+
 /// Another user's file that is no database (a mistyped path) keeps its name.
 #[test]
 fn a_foreign_garbage_file_is_not_moved_aside() {
