@@ -288,6 +288,32 @@ fn a_moved_aside_file_leaves_no_mode_warning() {
     assert_eq!(mode(&path), 0o600);
 }
 
+/// Two instances starting together on a corrupt file: the one that looks
+/// second finds it already moved aside (gone) and opens the new file, with
+/// history on, rather than failing on the rename.
+#[test]
+fn a_corrupt_file_moved_aside_by_another_instance_is_no_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.db");
+    // What the other instance left: the garbage moved aside, no file here yet.
+    fs::write(path.with_file_name("history.db.corrupt-7"), b"garbage").unwrap();
+    let (conn, aside) = recover(&path, &path, 7, "file is not a database").unwrap();
+    assert_eq!(aside, None, "nothing of ours was moved aside");
+    let check: String = conn
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    assert_eq!(mode(&path), 0o600);
+    let asides = fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().contains("corrupt")
+        })
+        .count();
+    assert_eq!(asides, 1, "no second copy");
+}
+
 /// Another user's file that is no database (a mistyped path) keeps its name.
 #[test]
 fn a_foreign_garbage_file_is_not_moved_aside() {
