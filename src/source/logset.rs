@@ -54,7 +54,7 @@ use std::path::{Path, PathBuf};
 
 use super::glob::{glob_matches, has_wildcard};
 use super::linebuf::Line;
-use super::tailed_file::{not_regular, Consumed, FileId, Start, TailedFile};
+use super::tailed_file::{not_regular, Consumed, FileId, Start, TailedFile, MAX_COPY_READ};
 use crate::sys::file::{open_read, Links};
 use crate::sys::inotify::{
     Event, EventBuf, Inotify, Watch, IN_ATTRIB, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE,
@@ -890,13 +890,18 @@ fn pump_file(
     if let Some(consumed) = recover_truncation(file, stats, i, sink, at_path)? {
         file.copies_read = Some(consumed);
     }
+    if file.take_copy_capped() {
+        note_copy_capped(stats);
+    }
     let n = file.pump(&mut |line| deliver(stats, i, sink, line))?;
     // Read from byte 0 after a catch-up: once there are bytes to tell, see
     // whether they are the generation after the copies read.
     if n > 0 {
         if let Some(consumed) = file.copies_read.take() {
             let path = stats.path.clone();
-            read_skipped(file, &path, &consumed, &mut |l| deliver(stats, i, sink, l));
+            if read_skipped(file, &path, &consumed, &mut |l| deliver(stats, i, sink, l)) {
+                note_copy_capped(stats);
+            }
         }
     }
     Ok(n)
@@ -962,27 +967,38 @@ fn recover_truncation(
 /// generation and the copy of the one in between holds lines we skipped:
 /// a copy we did not read that does not hold what we just read is such a
 /// copy (older than the copy of ours, if that exists yet). Read each whole,
-/// on a line buffer of its own (late, but counted).
+/// on a line buffer of its own (late, but counted). Returns whether one was
+/// cut at [`MAX_COPY_READ`].
 fn read_skipped(
     file: &TailedFile,
     path: &Path,
     consumed: &Consumed,
     emit: &mut impl FnMut(Line<'_>),
-) {
+) -> bool {
     let mut newer: Vec<RotatedCopy> = copies_of(path)
         .into_iter()
         .filter(|c| c.modified >= consumed.since && !consumed.done.contains(&c.id))
         .collect();
     newer.reverse();
+    let mut capped = false;
     for copy in &newer {
         let Ok(f) = open_copy(&copy.path) else {
             continue;
         };
         if file.holds_what_was_read(&f).unwrap_or(true) {
-            return; // the copy of ours: the ones after it come later
+            break; // the copy of ours: the ones after it come later
         }
-        let _ = TailedFile::read_detached(&f, emit);
+        capped |= TailedFile::read_detached(&f, emit).unwrap_or(false);
     }
+    capped
+}
+
+/// A rotated copy held more than a catch-up reads: say what was skipped.
+fn note_copy_capped(stats: &mut SourceStats) {
+    stats.note = Some(format!(
+        "a rotated copy beside it held more than {} MiB to read: only that much of it was read",
+        MAX_COPY_READ >> 20
+    ));
 }
 
 /// A rotated copy of a log, as found beside it.
@@ -1369,6 +1385,47 @@ mod tests {
         append(&log, b"z1 now\n")?;
         got.extend(events(&mut set));
         assert_eq!(lines(&got), ["x1 read", "z1 now", "y1 only ever in a copy"]);
+        Ok(())
+    }
+
+    /// A copy holding more than a catch-up reads (a sparse file planted
+    /// beside the log, read whole or from our offset): reading stops at
+    /// `MAX_COPY_READ` past where it began, and a note says so.
+    #[test]
+    fn a_copy_is_read_up_to_the_cap_only() -> io::Result<()> {
+        let beyond = MAX_COPY_READ + 4096;
+        for newer in [false, true] {
+            let dir = tempfile::tempdir()?;
+            let log = dir.path().join("access.log");
+            fs::write(&log, "")?;
+            let mut set = LogSet::open(&pattern(&log), false)?;
+            append(&log, b"x1 read\n")?;
+            let mut got = events(&mut set);
+            append(&log, b"x2 unread\n")?;
+            let copy = dir.path().join("access.log.1");
+            fs::copy(&log, &copy)?;
+            let huge = match newer {
+                // Planted after the real copy, so read whole as a newer one.
+                true => {
+                    std::thread::sleep(Duration::from_millis(20));
+                    dir.path().join("access.log.2")
+                }
+                false => copy,
+            };
+            let f = OpenOptions::new().create(true).append(true).open(&huge)?;
+            f.set_len(f.metadata()?.len() + beyond)?; // a hole of NULs
+            append(&huge, b"\nzz beyond the cap\n")?;
+            OpenOptions::new().write(true).open(&log)?.set_len(0)?;
+            got.extend(events(&mut set));
+            append(&log, b"y1 after the catch-up\n")?;
+            got.extend(events(&mut set));
+            let got = lines(&got);
+            assert!(got.contains(&"x2 unread"), "{newer}: {got:?}");
+            assert!(got.contains(&"y1 after the catch-up"), "{newer}: {got:?}");
+            assert!(!got.contains(&"zz beyond the cap"), "{newer}: {got:?}");
+            let note = set.sources()[0].note.clone().unwrap_or_default();
+            assert!(note.contains("16 MiB"), "{newer}: {note}");
+        }
         Ok(())
     }
 

@@ -50,6 +50,12 @@ pub(crate) enum Start {
 /// recognise a copy of it.
 const SEEN_BYTES: usize = 64;
 
+/// Most bytes read from one rotated copy: a copy holds what the log gained
+/// between two of our reads (milliseconds of traffic), far less than this;
+/// a file planted beside the log (a sparse 20 GB one) would otherwise hold
+/// the event loop for minutes.
+pub(crate) const MAX_COPY_READ: u64 = 16 << 20; // 16 MiB
+
 /// An open regular file, read to its end on each [`pump`](Self::pump).
 #[derive(Debug)]
 pub(crate) struct TailedFile {
@@ -66,6 +72,9 @@ pub(crate) struct TailedFile {
     /// Ticks in a row this file gave no bytes (used while draining a file
     /// that was rotated away, to decide when the writer is done with it).
     pub(crate) idle_ticks: u32,
+    /// A copy read since the last [`take_copy_capped`](Self::take_copy_capped)
+    /// held more than [`MAX_COPY_READ`] bytes to read: the rest was skipped.
+    copy_capped: bool,
 }
 
 impl TailedFile {
@@ -106,6 +115,7 @@ impl TailedFile {
             buf,
             copies_read: None,
             idle_ticks: 0,
+            copy_capped: false,
         })
     }
 
@@ -176,18 +186,23 @@ impl TailedFile {
         self.seen.is_in(copy, self.offset)
     }
 
-    /// Read all of `copy` on a line buffer of its own, handing out its
-    /// last line even without a newline: a generation of the log that was
-    /// skipped, read out of turn.
-    pub(crate) fn read_detached(copy: &File, emit: &mut impl FnMut(Line<'_>)) -> io::Result<u64> {
+    /// Read all of `copy` (at most [`MAX_COPY_READ`] bytes) on a line
+    /// buffer of its own, handing out its last line even without a newline:
+    /// a generation of the log that was skipped, read out of turn. Returns
+    /// whether the copy held more than that.
+    pub(crate) fn read_detached(copy: &File, emit: &mut impl FnMut(Line<'_>)) -> io::Result<bool> {
         let mut buf = LineBuf::new();
-        let mut from = ReadAt { file: copy, pos: 0 };
-        let n = read_into(&mut buf, &mut Seen::default(), &mut from, emit)?;
-        buf.finish();
-        while let Some(line) = buf.next_line() {
-            emit(line);
+        let mut from = ReadAt::new(copy, 0);
+        read_into(&mut buf, &mut Seen::default(), &mut from, emit)?;
+        let capped = from.hit_cap();
+        // Cut at the cap, the partial line is a fragment, not the last line.
+        if !capped {
+            buf.finish();
+            while let Some(line) = buf.next_line() {
+                emit(line);
+            }
         }
-        Ok(n)
+        Ok(capped)
     }
 
     fn read_copy(
@@ -196,8 +211,20 @@ impl TailedFile {
         pos: u64,
         emit: &mut impl FnMut(Line<'_>),
     ) -> io::Result<Option<u64>> {
-        let mut from = ReadAt { file: copy, pos };
-        read_into(&mut self.buf, &mut self.seen, &mut from, emit).map(Some)
+        let mut from = ReadAt::new(copy, pos);
+        let n = read_into(&mut self.buf, &mut self.seen, &mut from, emit)?;
+        if from.hit_cap() {
+            // The partial line held is a fragment of the copy: drop it, or
+            // the log's next line would be counted as its end.
+            self.buf.clear();
+            self.copy_capped = true;
+        }
+        Ok(Some(n))
+    }
+
+    /// Whether a copy read since the last call was cut at [`MAX_COPY_READ`].
+    pub(crate) fn take_copy_capped(&mut self) -> bool {
+        std::mem::take(&mut self.copy_capped)
     }
 
     /// After a copy of what the file holds now was read whole: read the
@@ -331,15 +358,32 @@ impl<R: Read> Read for Recording<'_, R> {
     }
 }
 
-/// Reads `file` from `pos` on with `pread`, leaving its fd position alone.
+/// Reads `file` from `pos` up to `end` with `pread`, leaving its fd
+/// position alone.
 struct ReadAt<'a> {
     file: &'a File,
     pos: u64,
+    end: u64,
+}
+
+impl<'a> ReadAt<'a> {
+    /// From `pos`, at most [`MAX_COPY_READ`] bytes.
+    fn new(file: &'a File, pos: u64) -> ReadAt<'a> {
+        let end = pos.saturating_add(MAX_COPY_READ);
+        ReadAt { file, pos, end }
+    }
+
+    /// Whether reading stopped at `end` with more in the file.
+    fn hit_cap(&self) -> bool {
+        self.pos >= self.end && self.file.metadata().is_ok_and(|m| m.len() > self.end)
+    }
 }
 
 impl Read for ReadAt<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = self.file.read_at(out, self.pos)?;
+        let room = usize::try_from(self.end.saturating_sub(self.pos)).unwrap_or(usize::MAX);
+        let room = room.min(out.len());
+        let n = self.file.read_at(&mut out[..room], self.pos)?;
         self.pos += n as u64;
         Ok(n)
     }

@@ -301,22 +301,26 @@ impl History {
     /// other users or a folder every user may write in.
     pub fn open(path: &Path, now: UnixTime) -> Result<History, HistoryError> {
         let (real, mut notices) = prepare_dir(path)?;
-        notices.extend(prepare_file(path, &real)?);
+        let mode_notice = prepare_file(path, &real)?;
         let mut conn = match connect(&real) {
-            Ok(conn) => conn,
+            Ok(conn) => {
+                notices.extend(mode_notice);
+                conn
+            }
             Err(Fault::Corrupt(why)) => {
-                refuse_foreign(path, &real, &why)?;
-                let aside = move_aside(&real, now)?;
-                prepare_file(path, &real)?;
-                let conn = connect(&real).map_err(Fault::into_error)?;
-                notices.insert(
-                    0,
-                    format!(
-                        "history: {} was unreadable ({why}); moved to {} and started afresh",
-                        path.display(),
-                        aside.display()
-                    ),
-                );
+                // The mode warning was about the file moved aside: the new one
+                // is created 0600.
+                let (conn, aside) = recover(path, &real, now, &why)?;
+                if let Some(aside) = aside {
+                    notices.insert(
+                        0,
+                        format!(
+                            "history: {} was unreadable ({why}); moved to {} and started afresh",
+                            path.display(),
+                            aside.display()
+                        ),
+                    );
+                }
                 conn
             }
             Err(Fault::Other(e)) => return Err(e),
@@ -970,14 +974,42 @@ fn connect(path: &Path) -> Result<Connection, Fault> {
     Ok(conn)
 }
 
+/// Moves the corrupt file at `real` aside and opens a new one there; returns
+/// where it went. Another instance starting at the same moment may have moved
+/// it first: a file gone from under us is then no fault (`None`), and the new
+/// file, theirs or ours, is opened.
+fn recover(
+    path: &Path,
+    real: &Path,
+    now: UnixTime,
+    why: &str,
+) -> Result<(Connection, Option<PathBuf>), HistoryError> {
+    refuse_foreign(path, real, why)?;
+    let aside = match move_aside(real, now) {
+        Ok(aside) => Some(aside),
+        Err(HistoryError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    prepare_file(path, real)?;
+    let conn = connect(real).map_err(Fault::into_error)?;
+    Ok((conn, aside))
+}
+
 /// A file that is not a database is moved aside only when it is ours: another
-/// user's file (a mistyped `--history-db`) is left where and as it is.
+/// user's file (a mistyped `--history-db`) is left where and as it is. One
+/// already gone (moved aside by another instance) is nothing to refuse.
 fn refuse_foreign(path: &Path, real: &Path, why: &str) -> Result<(), HistoryError> {
-    let meta = fs::symlink_metadata(real).map_err(|source| HistoryError::Io {
-        path: path.to_path_buf(),
-        what: "cannot read",
-        source,
-    })?;
+    let meta = match fs::symlink_metadata(real) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(HistoryError::Io {
+                path: path.to_path_buf(),
+                what: "cannot read",
+                source,
+            })
+        }
+    };
     if file::is_ours(&meta) {
         return Ok(());
     }

@@ -273,6 +273,47 @@ fn garbage_file_is_moved_aside_and_recovered() {
     assert_eq!(h.lookup(v4(1)).unwrap().unwrap().requests, 2);
 }
 
+/// A garbage file open to other users is moved aside: the notice says so,
+/// and warns of no mode, as the new file is 0600.
+#[test]
+fn a_moved_aside_file_leaves_no_mode_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.db");
+    fs::write(&path, vec![b'n'; 8192]).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    let mut h = History::open(&path, 4242).unwrap();
+    let notice = h.take_notice().unwrap();
+    assert!(notice.contains("moved to"), "{notice}");
+    assert!(!notice.contains("open to other users"), "{notice}");
+    assert_eq!(mode(&path), 0o600);
+}
+
+/// Two instances starting together on a corrupt file: the one that looks
+/// second finds it already moved aside (gone) and opens the new file, with
+/// history on, rather than failing on the rename.
+#[test]
+fn a_corrupt_file_moved_aside_by_another_instance_is_no_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.db");
+    // What the other instance left: the garbage moved aside, no file here yet.
+    fs::write(path.with_file_name("history.db.corrupt-7"), b"garbage").unwrap();
+    let (conn, aside) = recover(&path, &path, 7, "file is not a database").unwrap();
+    assert_eq!(aside, None, "nothing of ours was moved aside");
+    let check: String = conn
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    assert_eq!(mode(&path), 0o600);
+    let asides = fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().contains("corrupt")
+        })
+        .count();
+    assert_eq!(asides, 1, "no second copy");
+}
+
 /// Another user's file that is no database (a mistyped path) keeps its name.
 #[test]
 fn a_foreign_garbage_file_is_not_moved_aside() {
