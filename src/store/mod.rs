@@ -995,10 +995,22 @@ fn recover(
     Ok((conn, aside))
 }
 
-/// A file that is not a database is moved aside only when it is ours: another
-/// user's file (a mistyped `--history-db`) is left where and as it is. One
-/// already gone (moved aside by another instance) is nothing to refuse.
+/// The first 16 bytes of every SQLite 3 database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// An unreadable file is moved aside only when it is ours and is, or was meant to
+/// be, a history database: it starts with SQLite's header (a damaged database), or
+/// it sits in our own `nethergaze` folder. Anything else (`--history-db
+/// /etc/shadow`, a copy of /etc/passwd, another user's file) is a mistyped path:
+/// it is left where and as it is, and history is off with a message. As root every
+/// root-owned file is "ours", so the owner alone decides nothing. One already gone
+/// (moved aside by another instance) is nothing to refuse.
 fn refuse_foreign(path: &Path, real: &Path, why: &str) -> Result<(), HistoryError> {
+    let refuse = |reason: String| HistoryError::Io {
+        path: path.to_path_buf(),
+        what: "will not move aside",
+        source: io::Error::new(io::ErrorKind::PermissionDenied, reason),
+    };
     let meta = match fs::symlink_metadata(real) {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -1010,20 +1022,31 @@ fn refuse_foreign(path: &Path, real: &Path, why: &str) -> Result<(), HistoryErro
             })
         }
     };
-    if file::is_ours(&meta) {
+    if !file::is_ours(&meta) {
+        return Err(refuse(format!(
+            "unreadable ({why}) and owned by uid {}, not by this user",
+            meta.uid()
+        )));
+    }
+    let in_our_folder = real
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == "nethergaze");
+    if in_our_folder || has_sqlite_header(real) {
         return Ok(());
     }
-    Err(HistoryError::Io {
-        path: path.to_path_buf(),
-        what: "will not move aside",
-        source: io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!(
-                "unreadable ({why}) and owned by uid {}, not by this user",
-                meta.uid()
-            ),
-        ),
-    })
+    Err(refuse(format!(
+        "not a SQLite database ({why}), and not in a nethergaze folder: \
+         name a new file, or remove this one if it is an old history"
+    )))
+}
+
+/// Whether the file starts as a SQLite database does (unreadable: no).
+fn has_sqlite_header(path: &Path) -> bool {
+    let mut head = [0u8; 16];
+    file::open_read(path, file::Links::Refuse)
+        .and_then(|mut f| io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|()| &head == SQLITE_HEADER)
 }
 
 /// Renames a corrupt file (and its -wal/-shm, which belong to it) to

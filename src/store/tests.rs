@@ -278,7 +278,8 @@ fn garbage_file_is_moved_aside_and_recovered() {
 #[test]
 fn a_moved_aside_file_leaves_no_mode_warning() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("history.db");
+    let path = db_in(&dir);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(&path, vec![b'n'; 8192]).unwrap();
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
     let mut h = History::open(&path, 4242).unwrap();
@@ -609,4 +610,53 @@ fn a_mapped_duplicate_in_one_snapshot_is_summed_consistently() {
     }
     let got = h.lookup(v4(1)).unwrap().unwrap();
     assert_eq!((got.sessions, got.requests, got.bytes), (1, 4, 400));
+}
+
+/// A file of ours that is no database, outside a nethergaze folder, is a
+/// mistyped path (`--history-db /etc/shadow` as root): refused, not renamed,
+/// not replaced, its bytes and mode as they were.
+#[test]
+fn our_own_non_database_file_elsewhere_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("passwd");
+    let text = b"root:x:0:0:root:/root:/bin/bash\n".repeat(40);
+    fs::write(&path, &text).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    let err = History::open(&path, 4242).unwrap_err().to_string();
+    assert!(err.contains("will not move aside"), "{err}");
+    assert!(err.contains("not a SQLite database"), "{err}");
+    assert_eq!(fs::read(&path).unwrap(), text);
+    assert_eq!(mode(&path), 0o644);
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing renamed"
+    );
+}
+
+/// A damaged database (SQLite's header, broken pages) at a path of our
+/// choosing is still recovered: moved aside and started afresh.
+#[test]
+fn a_damaged_database_anywhere_is_moved_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("custom.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (x TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL \
+             SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO t SELECT hex(i) FROM n;",
+        )
+        .unwrap();
+    }
+    let mut bytes = fs::read(&path).unwrap();
+    assert!(bytes.len() > 8192, "several pages");
+    bytes[4096..].fill(0x5a); // every page after the first
+    fs::write(&path, &bytes).unwrap();
+    let mut h = History::open(&path, 4242).unwrap();
+    let notice = h.take_notice().unwrap();
+    assert!(notice.contains("moved to"), "{notice}");
+    assert_eq!(
+        fs::read(path.with_file_name("custom.db.corrupt-4242")).unwrap(),
+        bytes
+    );
 }

@@ -114,8 +114,12 @@ fn a_run_ended_by_sigterm_keeps_its_session() {
 
 #[test]
 fn a_corrupt_file_is_moved_aside_and_replaced() {
-    let dir = harness::tempdir();
-    let db = dir.path().join("history.db");
+    // In our own folder, where only a history file lives (elsewhere only a file
+    // with SQLite's header is moved aside: store::tests).
+    let tmp = harness::tempdir();
+    let dir = tmp.path().join("nethergaze");
+    std::fs::create_dir(&dir).unwrap();
+    let db = dir.join("history.db");
     std::fs::write(&db, vec![0x5a; 8192]).unwrap();
     let snap = once(&db, &[]);
     assert_eq!(history(&snap)["sessions"], 1);
@@ -124,7 +128,7 @@ fn a_corrupt_file_is_moved_aside_and_replaced() {
         .unwrap_or_default()
         .to_string();
     assert!(error.contains("corrupt"), "the summary says so: {error:?}");
-    let aside = std::fs::read_dir(dir.path()).unwrap().flatten().any(|e| {
+    let aside = std::fs::read_dir(&dir).unwrap().flatten().any(|e| {
         e.file_name()
             .to_string_lossy()
             .starts_with("history.db.corrupt-")
