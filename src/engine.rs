@@ -211,8 +211,19 @@ impl Engine {
             .on_inotify(&mut |kind, source, line| core.on_line(kind, source, line));
     }
 
-    /// Read whatever the logs hold now (start of `--once`, end of a run).
+    /// Read everything the logs hold now (`--once`, and what `--from-start`
+    /// finds before `--for` follows), however many bounded passes it takes.
     pub fn read_logs_now(&mut self) {
+        self.read_logs_pass();
+        while self.logs.has_backlog() {
+            self.read_logs_pass();
+        }
+    }
+
+    /// Look at every log and read on, up to a bounded amount a file (the end
+    /// of a run, the refresh key): a log grown by gigabytes does not hold up
+    /// the exit or the screen; the loop reads the rest.
+    pub fn read_logs_pass(&mut self) {
         let core = &mut self.core;
         self.logs
             .read_available(&mut |kind, source, line| core.on_line(kind, source, line));

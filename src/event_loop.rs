@@ -247,7 +247,7 @@ impl ReadPacer {
                     self.deferred = true;
                 }
             }
-            _ => self.read(engine),
+            _ => self.read(registry, engine)?,
         }
         Ok(())
     }
@@ -259,8 +259,7 @@ impl ReadPacer {
         }
         registry.register(&mut engine.logs, FILES, Interest::READABLE)?;
         self.deferred = false;
-        self.read(engine);
-        Ok(())
+        self.read(registry, engine)
     }
 
     /// A log may be about to rotate: read now, whatever the pacing, while
@@ -274,13 +273,21 @@ impl ReadPacer {
             // The pacing timer still fires; `on_timer` ignores it.
             registry.register(&mut engine.logs, FILES, Interest::READABLE)?;
         }
-        self.read(engine);
-        Ok(())
+        self.read(registry, engine)
     }
 
-    fn read(&mut self, engine: &mut Engine) {
+    fn read(&mut self, registry: &Registry, engine: &mut Engine) -> io::Result<()> {
         engine.on_files_ready();
         self.last_read = Some(Instant::now());
+        if engine.logs.has_backlog() && !self.deferred {
+            // A file stopped at its per-read bound: read on after the gap,
+            // as if inotify had spoken, with the loop's other fds served
+            // in between.
+            registry.deregister(&mut engine.logs)?;
+            self.timer.arm(MIN_READ_GAP, Duration::ZERO)?;
+            self.deferred = true;
+        }
+        Ok(())
     }
 }
 

@@ -387,10 +387,22 @@ impl LogSet {
         self.files.age_draining(sink);
     }
 
-    /// Read everything there is now from every source (for `--once`).
+    /// Look at every source and read what it holds now, up to
+    /// `MAX_PUMP_BYTES` a file: [`has_backlog`](Self::has_backlog) says
+    /// whether more is waiting (`--once` calls this until it is not).
     pub fn read_available(&mut self, sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict) {
         self.files.mark_all(Dirty::Path);
         self.files.flush_dirty(sink, false);
+    }
+
+    /// A file stopped at `MAX_PUMP_BYTES` with more to read: the next
+    /// [`on_inotify`](Self::on_inotify) or [`read_available`](Self::read_available)
+    /// reads on without waiting for an event.
+    pub fn has_backlog(&self) -> bool {
+        let files = self.files.tails.iter();
+        files
+            .flat_map(|t| t.current.iter().chain(&t.draining))
+            .any(TailedFile::has_more)
     }
 
     /// Per-source counters; the index is the one passed to the sink.
@@ -837,7 +849,9 @@ impl Files {
             .any(|t| t.current.iter().chain(&t.draining).any(|f| f.id == id))
     }
 
-    /// Read source `i`'s current file and the files it is draining.
+    /// Read source `i`'s current file and the files it is draining. One
+    /// that stopped at `MAX_PUMP_BYTES` leaves the source dirty: the next
+    /// read goes on (see [`LogSet::has_backlog`]).
     fn pump(&mut self, i: usize, sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict) {
         let (tail, stats) = (&mut self.tails[i], &mut self.stats[i]);
         for file in tail.draining.iter_mut() {
@@ -848,6 +862,10 @@ impl Files {
             if let Err(e) = pump_file(file, stats, i, sink, true) {
                 stats.set_error(e);
             }
+        }
+        let files = tail.current.iter().chain(&tail.draining);
+        if files.into_iter().any(TailedFile::has_more) {
+            tail.dirty = tail.dirty.max(Dirty::Data);
         }
     }
 
@@ -1195,6 +1213,37 @@ mod tests {
         let mut got = Got::new();
         set.on_tick(&mut recorder(&mut got));
         got
+    }
+
+    /// A log grown by far more than one read's bound at once (a writer's
+    /// `truncate -s 8G`, or a flood) is read over several passes, each at
+    /// most `MAX_PUMP_BYTES`, with the rest flagged as backlog; nothing is
+    /// lost or read twice.
+    #[test]
+    fn a_huge_growth_is_read_in_bounded_passes() -> io::Result<()> {
+        use super::super::tailed_file::MAX_PUMP_BYTES;
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("access.log");
+        fs::write(&log, "")?;
+        let mut set = LogSet::open(&pattern(&log), false)?;
+        let line = format!("{}\n", "x".repeat(99));
+        let count = 5 * MAX_PUMP_BYTES as usize / line.len();
+        append(&log, line.repeat(count).as_bytes())?;
+        let first = events(&mut set);
+        assert!(first.len() * line.len() <= MAX_PUMP_BYTES as usize + line.len());
+        assert!(!first.is_empty());
+        assert!(set.has_backlog());
+        let mut total = first.len();
+        let mut passes = 1;
+        while set.has_backlog() {
+            total += events(&mut set).len();
+            passes += 1;
+            assert!(passes <= 10, "no progress");
+        }
+        assert_eq!(total, count);
+        assert!(passes >= 5, "{passes} passes");
+        assert!(events(&mut set).is_empty());
+        Ok(())
     }
 
     #[test]
@@ -1601,7 +1650,11 @@ mod tests {
         let mut peak = 0;
         for _ in 0..10 {
             append(&log, &chunk)?;
+            // 1 MiB is several bounded reads (MAX_PUMP_BYTES in tests).
             got.extend(events(&mut set));
+            while set.has_backlog() {
+                got.extend(events(&mut set));
+            }
             peak = peak.max(set.buffer_bytes());
         }
         append(&log, b"\ngood2\n")?;

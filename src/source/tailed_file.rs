@@ -56,6 +56,16 @@ const SEEN_BYTES: usize = 64;
 /// the event loop for minutes.
 pub(crate) const MAX_COPY_READ: u64 = 16 << 20; // 16 MiB
 
+/// Most bytes one [`TailedFile::pump`] reads before handing back to the loop
+/// (about 0.1 s of parsing): a log grown by gigabytes at once (`truncate -s 8G`
+/// by whoever may write it) is read over several turns of the loop, with
+/// signals, keys and sockets handled between them. Small in unit tests so
+/// they can cross it cheaply.
+#[cfg(not(test))]
+pub(crate) const MAX_PUMP_BYTES: u64 = 64 << 20; // 64 MiB
+#[cfg(test)]
+pub(crate) const MAX_PUMP_BYTES: u64 = 64 << 10; // 64 KiB
+
 /// An open regular file, read to its end on each [`pump`](Self::pump).
 #[derive(Debug)]
 pub(crate) struct TailedFile {
@@ -75,6 +85,8 @@ pub(crate) struct TailedFile {
     /// A copy read since the last [`take_copy_capped`](Self::take_copy_capped)
     /// held more than [`MAX_COPY_READ`] bytes to read: the rest was skipped.
     copy_capped: bool,
+    /// The last pump stopped at [`MAX_PUMP_BYTES`]: read on soon.
+    more: bool,
 }
 
 impl TailedFile {
@@ -116,6 +128,7 @@ impl TailedFile {
             copies_read: None,
             idle_ticks: 0,
             copy_capped: false,
+            more: false,
         })
     }
 
@@ -123,13 +136,20 @@ impl TailedFile {
     /// lines. Returns the bytes read. Call [`truncated`](Self::truncated)
     /// first: after a truncation this would read from the old offset.
     pub(crate) fn pump(&mut self, emit: &mut impl FnMut(Line<'_>)) -> io::Result<u64> {
-        let mut from = &self.file;
+        let mut from = (&self.file).take(MAX_PUMP_BYTES);
         let total = read_into(&mut self.buf, &mut self.seen, &mut from, emit)?;
         self.offset += total;
+        self.more = total >= MAX_PUMP_BYTES;
         if total > 0 {
             self.idle_ticks = 0;
         }
         Ok(total)
+    }
+
+    /// Whether the last [`pump`](Self::pump) stopped at [`MAX_PUMP_BYTES`]
+    /// with more to read.
+    pub(crate) fn has_more(&self) -> bool {
+        self.more
     }
 
     /// Whether the file was truncated in place (copytruncate) since we read

@@ -272,7 +272,7 @@ impl Session {
             Action::Quit => return Flow::Quit,
             Action::Suspend => self.suspend(),
             Action::Refresh => {
-                engine.read_logs_now();
+                engine.read_logs_pass();
                 engine.start_socket_dump();
                 self.dashboard
                     .set_status("refreshed: logs read, sockets asked for", now);

@@ -158,3 +158,48 @@ fn more_logs_than_descriptors_neither_stop_the_start_nor_the_sockets() {
     );
     assert_eq!(num(&snap.summary, "lines"), lines);
 }
+
+/// Whoever may write a log can grow it by gigabytes at once (`truncate -s 16G`: NUL
+/// bytes, no lines). The loop reads it in bounded passes with signals served in
+/// between, so SIGTERM still ends the run with its snapshot; before, one read went
+/// to the end (about 40 s for 16 GiB in a release build, SIGTERM waiting). The bound
+/// below is about ending at all while the NULs last, not speed.
+#[test]
+fn a_log_grown_by_gigabytes_does_not_hold_up_sigterm() {
+    let dir = harness::tempdir();
+    let log = dir.path().join("access.log");
+    fs::write(&log, "").unwrap();
+    let mut live = Live::start(&[
+        &"--for",
+        &"120s",
+        &"--log-path",
+        &log,
+        &"--no-auth-log",
+        &"--proc-root",
+        &PROC_ROOT,
+    ]);
+    live.wait_ready(&[&log]);
+    // Sparse: no disk used.
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(16 << 30)
+        .unwrap();
+    let pid = live.pid();
+    // Reading has begun (its offset moved), and it is far from done.
+    live.wait_for("nethergaze to start on the NULs", |pid| {
+        harness::open_fd(pid, &log)
+            .and_then(|fd| harness::fd_pos(pid, fd))
+            .is_some_and(|pos| pos > 0)
+    });
+    let started = std::time::Instant::now();
+    let snap = live.stop();
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "SIGTERM took {took:?} to end pid {pid}"
+    );
+    let source = snap.source(&log);
+    assert_eq!(source["error"], Value::Null, "{source}");
+}
