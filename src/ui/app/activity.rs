@@ -40,7 +40,7 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
         let text = if log.is_enabled() {
             "nothing yet"
         } else {
-            "activity log off (display.max_log_lines = 0)"
+            "activity log off"
         };
         g.put_str(
             body.x + 1,
