@@ -474,13 +474,34 @@ fn toml_error(ctx: &FileCtx, e: &toml::de::Error) -> ConfigError {
     }
     let where_ = where_(table.as_deref());
     let key = span.as_ref().and_then(|_| key_at(ctx.src, start));
-    let label = match (table.as_deref(), key) {
-        (Some("") | None, Some(k)) => format!("{k}: "),
-        (Some(t), Some(k)) => format!("[{t}] {k}: "),
-        (Some(_), None) => format!("{where_}: "),
+    let name = match (table.as_deref(), key) {
+        (Some("") | None, Some(k)) => Some(k.to_string()),
+        (Some(t), Some(k)) => Some(format!("[{t}] {k}")),
+        _ => None,
+    };
+    let label = match (&name, table.as_deref()) {
+        (Some(name), _) => format!("{name}: "),
+        (None, Some(_)) => format!("{where_}: "),
         (None, None) => String::new(),
     };
+    // A number TOML refused for a ranged setting: say the range too.
+    let written = span.as_ref().and_then(|s| number_at(ctx.src, s.start));
+    let ranged = name.as_deref().and_then(limits::Limit::named);
+    let msg = match (ranged, written) {
+        (Some(limit), Some(written)) => limit.retell(&msg, written).unwrap_or(msg),
+        _ => msg,
+    };
     ctx.err(span, format!("{label}{msg}"))
+}
+
+/// The number token that starts at byte `start` (TOML's span of a number
+/// too large may cover only its first digit).
+fn number_at(src: &str, start: usize) -> Option<&str> {
+    let rest = src.get(start..)?;
+    let len = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "_.+-".contains(c)))
+        .unwrap_or(rest.len());
+    (len > 0).then(|| &rest[..len])
 }
 
 /// One line, in TOML's words rather than Rust's.

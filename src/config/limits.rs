@@ -97,8 +97,8 @@ pub(crate) const RUN_FOR: Limit = Limit {
     ..limit("--for", 1.0, 31_536_000.0, "seconds")
 };
 
-/// Every row, for the tests that hold the documentation to them.
-#[cfg(test)]
+/// Every row: for the tests that hold the documentation to them, and to
+/// name the range when TOML itself refuses a value ([`Limit::named`]).
 pub(crate) const ALL: [Limit; 16] = [
     MAX_TRACKED_IPS,
     MAX_LOG_LINES,
@@ -119,6 +119,27 @@ pub(crate) const ALL: [Limit; 16] = [
 ];
 
 impl Limit {
+    /// The row of the setting messages call `name` (`[log] max_log_lines`).
+    pub(crate) fn named(name: &str) -> Option<&'static Limit> {
+        ALL.iter().find(|l| l.name == name)
+    }
+
+    /// TOML's own refusal of a value of this setting (`written` as in the
+    /// file), said as the range checks say it: a float where a whole number
+    /// goes (`1e308`), or an integer too large for TOML (`2^64 - 1`).
+    pub(crate) fn retell(&self, toml_message: &str, written: &str) -> Option<String> {
+        let written = shorten(written.trim());
+        if toml_message.starts_with("invalid type: floating point") {
+            let range = self.range();
+            return Some(format!(
+                "{written} is not a whole number (allowed: {range})"
+            ));
+        }
+        toml_message
+            .contains("too large")
+            .then(|| self.refuse(&written))
+    }
+
     /// `1 to 100000 lines`: how messages and the documentation give the range.
     pub(crate) fn range(&self) -> String {
         format!("{} to {} {}", show(self.min), show(self.max), self.unit)
@@ -155,6 +176,15 @@ impl Limit {
     /// Seconds, possibly fractional.
     pub(crate) fn seconds(&self, x: f64) -> Result<Duration, String> {
         self.number(x).map(Duration::from_secs_f64)
+    }
+}
+
+/// A value as written, cut to 24 characters with `…`: a 400-digit number
+/// tells no more than its start.
+fn shorten(written: &str) -> String {
+    match written.char_indices().nth(24) {
+        Some((cut, _)) => format!("{}…", &written[..cut]),
+        None => written.to_string(),
     }
 }
 

@@ -450,6 +450,18 @@ fn values_that_crashed_or_confused_are_refused_with_key_line_and_range() {
             "line 4: [[actions.hooks]] timeout: 1e308 is out of range (allowed: 0.1 to 86400 seconds)",
         ),
         (
+            "max_tracked_ips = 1e308\n",
+            "line 1: max_tracked_ips: 1e308 is not a whole number (allowed: 1 to 1000000 addresses)",
+        ),
+        (
+            "max_tracked_ips = 18446744073709551615\n",
+            "line 1: max_tracked_ips: 18446744073709551615 is out of range (allowed: 1 to 1000000 addresses)",
+        ),
+        (
+            "[log]\nmax_log_entries_per_ip = 1.0000000000000000000000000000000000000000001\n",
+            "line 2: [log] max_log_entries_per_ip: 1.0000000000000000000000… is not a whole number",
+        ),
+        (
             "[filters]\nsuspicious_burst_rpm = nan\n",
             "line 2: [filters] suspicious_burst_rpm: NaN is out of range",
         ),
