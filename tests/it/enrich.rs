@@ -171,26 +171,8 @@ sleep 1
 dd if=/dev/zero of="$dir/fill" bs=4k 2>/dev/null
 [ -s "$dir/history.db" ] || exit 91
 wait $run"#;
-    let mut cmd = Command::new(harness::bin("unshare"));
-    cmd.args([
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        "sh",
-        "-c",
-        script,
-    ])
-    .arg(dir.path());
-    let ng = base(&db);
-    cmd.arg(ng.get_program()).args(ng.get_args());
+    let mut cmd = harness::wrapped(harness::in_private_mounts(script, dir.path()), &base(&db));
     cmd.args(["--for", "3s", "--from-start"]);
-    for (key, value) in ng.get_envs() {
-        match value {
-            Some(value) => cmd.env(key, value),
-            None => cmd.env_remove(key),
-        };
-    }
     let out = Running::spawn(cmd).finish(Duration::from_secs(30));
     assert!(out.status.success(), "{out:?}");
     let snap = Snapshot::parse(&out.stdout);

@@ -88,27 +88,10 @@ mknod -m 0666 /dev/null c 1 3 || exit 91
 code=$?
 echo "mode after: $(stat -c %a /dev/null)" >&2
 exit $code"#;
-    let mut cmd = Command::new(harness::bin("unshare"));
-    cmd.args([
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        "sh",
-        "-c",
-        script,
-        "sh",
-    ]);
     let mut ng = harness::on_fixtures();
     ng.args(["--no-whois", "--no-geoip", "--once", "--from-start"])
         .args(["--history-db", "/dev/null"]);
-    cmd.arg(ng.get_program()).args(ng.get_args());
-    for (key, value) in ng.get_envs() {
-        match value {
-            Some(value) => cmd.env(key, value),
-            None => cmd.env_remove(key),
-        };
-    }
+    let cmd = harness::wrapped(harness::in_private_mounts(script, "sh"), &ng);
     let out = Running::spawn(cmd).finish(RUN_TIMEOUT);
     assert!(out.status.success(), "{out:?}");
     assert!(

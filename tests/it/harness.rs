@@ -503,6 +503,37 @@ fn debug_args(args: &[Arg]) -> Vec<OsString> {
     args.iter().map(|a| a.as_ref().to_owned()).collect()
 }
 
+/// `wrapper` (prlimit, unshare, …) running `inner`: its program and arguments
+/// appended, its environment carried over.
+pub fn wrapped(mut wrapper: Command, inner: &Command) -> Command {
+    wrapper.arg(inner.get_program()).args(inner.get_args());
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(value) => wrapper.env(key, value),
+            None => wrapper.env_remove(key),
+        };
+    }
+    wrapper
+}
+
+/// `sh -c SCRIPT ARG0 …` in a private mount namespace (`unshare --mount`): the
+/// script mounts what a test needs (a tmpfs /dev, a tiny full disk) and runs
+/// `"$@"`; nothing it mounts is seen outside.
+pub fn in_private_mounts(script: &str, arg0: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new(bin("unshare"));
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ])
+    .arg(arg0);
+    cmd
+}
+
 /// A `nethergaze --for …` run in the background, ended by SIGTERM.
 pub struct Live {
     run: Running,
@@ -520,20 +551,10 @@ impl Live {
     /// Like [`start`](Self::start), under `prlimit --nofile=SOFT:HARD` (prlimit sets
     /// its own limit and execs nethergaze, so the pid is nethergaze's).
     pub fn start_with_nofile(nofile: &str, args: &[Arg]) -> Live {
-        let inner = with_args(args);
-        let mut cmd = Command::new(bin("prlimit"));
-        cmd.arg(format!("--nofile={nofile}"))
-            .arg("--")
-            .arg(inner.get_program())
-            .args(inner.get_args());
-        for (key, value) in inner.get_envs() {
-            match value {
-                Some(value) => cmd.env(key, value),
-                None => cmd.env_remove(key),
-            };
-        }
+        let mut prlimit = Command::new(bin("prlimit"));
+        prlimit.arg(format!("--nofile={nofile}")).arg("--");
         Live {
-            run: Running::spawn(cmd),
+            run: Running::spawn(wrapped(prlimit, &with_args(args))),
         }
     }
 
