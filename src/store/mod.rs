@@ -45,6 +45,8 @@ pub const EXIT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// At open only (before the loop runs) a first-time schema creation by
 /// another instance is worth waiting a little longer for.
 const OPEN_BUSY_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long [`History::open`] retries an open that met another instance's lock.
+const OPEN_RETRY: Duration = Duration::from_secs(3);
 /// SQLite's page cache, KiB: part of the memory bound at the row cap.
 const SQLITE_CACHE_KIB: i64 = 1024;
 /// Rows written per transaction of a snapshot: what is held aside until its
@@ -299,7 +301,24 @@ impl History {
     /// aside to `<name>.corrupt-<now>` and a new one created;
     /// [`History::take_notice`] then says so, and warns of a file open to
     /// other users or a folder every user may write in.
+    ///
+    /// Two instances opening a new file at once race to create its header and
+    /// switch it to WAL, and SQLite answers some of those races with an
+    /// immediate SQLITE_BUSY (no busy handler): the whole open is retried for
+    /// up to [`OPEN_RETRY`] before history is turned off.
     pub fn open(path: &Path, now: UnixTime) -> Result<History, HistoryError> {
+        let give_up = std::time::Instant::now() + OPEN_RETRY;
+        loop {
+            match History::open_once(path, now) {
+                Err(HistoryError::Busy) if std::time::Instant::now() < give_up => {
+                    std::thread::sleep(BUSY_TIMEOUT);
+                }
+                opened => return opened,
+            }
+        }
+    }
+
+    fn open_once(path: &Path, now: UnixTime) -> Result<History, HistoryError> {
         let (real, mut notices) = prepare_dir(path)?;
         let mode_notice = prepare_file(path, &real)?;
         let mut conn = match connect(&real) {

@@ -210,6 +210,10 @@ fn two_instances_ending_together_both_keep_their_session() {
     let outs: Vec<Output> = runs.iter_mut().map(|r| r.finish(RUN_TIMEOUT)).collect();
     let snaps: Vec<Snapshot> = outs.iter().map(|o| Snapshot::parse(&o.stdout)).collect();
     let ips: u64 = snaps.iter().map(|s| harness::num(&s.summary, "ips")).sum();
+    for (out, snap) in outs.iter().zip(&snaps) {
+        assert!(out.status.success(), "{}", brief(out));
+        assert_eq!(snap.summary["history_saved"], true, "{}", snap.summary);
+    }
     let all = sessions(&db);
     assert_eq!(all.len(), 2, "{all:?}");
     assert!(all.iter().all(|s| s.2.is_some()), "both ended: {all:?}");
@@ -218,8 +222,4 @@ fn two_instances_ending_together_both_keep_their_session() {
     let (_, counted, requests) = totals(&db);
     assert_eq!(u64::try_from(counted).unwrap(), ips, "each session once");
     assert_eq!(requests, 40_000);
-    for (out, snap) in outs.iter().zip(&snaps) {
-        assert!(out.status.success(), "{}", brief(out));
-        assert_eq!(snap.summary["history_saved"], true, "{}", brief(out));
-    }
 }
