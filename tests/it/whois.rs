@@ -1,5 +1,10 @@
 //! RDAP through the real binary: a fake bootstrap + RDAP server on loopback,
 //! and `--no-whois` meaning no connection at all.
+//!
+//! Why a fake and not the real peer: the registries (IANA, the RIRs) are on the
+//! internet, which this machine and CI cannot reach, no Debian package ships an
+//! RDAP server, and the hostile answers tested here (hangs, trickles, 10 MB bodies,
+//! redirect loops, 429 with Retry-After) must be produced on demand.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};

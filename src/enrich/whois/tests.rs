@@ -1,4 +1,5 @@
-//! Parsing tests, and lookups against loopback HTTP servers started here.
+//! Parsing tests, and lookups against loopback HTTP servers started here (the real
+//! registries are on the internet, out of reach here and in CI; see tests/it/whois.rs).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
