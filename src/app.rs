@@ -174,7 +174,7 @@ fn print_snapshot(engine: &Engine, config: &Config) -> io::Result<()> {
     let info = RunInfo {
         started: engine.started,
         ended: time::now(),
-        sources: &sources,
+        sources,
         interval_secs: engine.interval.as_secs_f64(),
         suspicious_only: config.suspicious_only,
         history: engine.history.as_ref(),

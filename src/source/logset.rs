@@ -92,6 +92,20 @@ pub enum LineVerdict {
     Ignored,
 }
 
+/// Where a [`LogSet`] hands its complete lines: `line` gets the parser kind,
+/// the source index (the one [`LogSet::sources`] reports) and the line
+/// without its newline, and says what it made of it, which the source
+/// counts. A closure of that shape is a sink too.
+pub trait LineSink {
+    fn line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict;
+}
+
+impl<F: FnMut(LogKind, usize, &[u8]) -> LineVerdict> LineSink for F {
+    fn line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict {
+        self(kind, source, line)
+    }
+}
+
 /// Counters and state of one source (one path, or one pattern that matches
 /// nothing yet).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,7 +311,10 @@ impl LogSet {
             files.scan_pattern(p);
         }
         // Nothing is read at open; a sink comes with the first call.
-        files.flush_dirty(&mut |_, _, _| LineVerdict::Ignored, true);
+        files.flush_dirty(
+            &mut |_: LogKind, _: usize, _: &[u8]| LineVerdict::Ignored,
+            true,
+        );
         files.opening = false;
         Ok(LogSet {
             inotify,
@@ -309,7 +326,7 @@ impl LogSet {
 
     /// The inotify fd is readable: drain its events until `WouldBlock`,
     /// then read the files they concern.
-    pub fn on_inotify(&mut self, sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict) {
+    pub fn on_inotify(&mut self, sink: &mut impl LineSink) {
         loop {
             match self.inotify.read_events(&mut self.events) {
                 Ok(events) => {
@@ -368,7 +385,7 @@ impl LogSet {
     /// (re)appeared, `stat` every path to catch what inotify cannot say
     /// (truncation racing a write, a lost event), retry errored sources,
     /// and close rotated-away files that went quiet.
-    pub fn on_tick(&mut self, sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict) {
+    pub fn on_tick(&mut self, sink: &mut impl LineSink) {
         self.drop_moved_watches();
         for d in 0..self.files.dirs.len() {
             if self.files.dirs[d].watch.is_some() {
@@ -390,7 +407,7 @@ impl LogSet {
     /// Look at every source and read what it holds now, up to
     /// `MAX_PUMP_BYTES` a file: [`has_backlog`](Self::has_backlog) says
     /// whether more is waiting (`--once` calls this until it is not).
-    pub fn read_available(&mut self, sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict) {
+    pub fn read_available(&mut self, sink: &mut impl LineSink) {
         self.files.mark_all(Dirty::Path);
         self.files.flush_dirty(sink, false);
     }
@@ -689,11 +706,7 @@ impl Files {
 
     /// Look at every dirty source: `stat` its path or just read on.
     /// `silent` (inside `open`) positions files without reading.
-    fn flush_dirty(
-        &mut self,
-        sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict,
-        silent: bool,
-    ) {
+    fn flush_dirty(&mut self, sink: &mut impl LineSink, silent: bool) {
         self.open_files = self.tails.iter().map(Tail::open_files).sum();
         for i in 0..self.tails.len() {
             match std::mem::replace(&mut self.tails[i].dirty, Dirty::Clean) {
@@ -707,12 +720,7 @@ impl Files {
     }
 
     /// Make source `i` follow whatever its path names now, then read it.
-    fn sync(
-        &mut self,
-        i: usize,
-        sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict,
-        silent: bool,
-    ) {
+    fn sync(&mut self, i: usize, sink: &mut impl LineSink, silent: bool) {
         if self.tails[i].placeholder {
             return;
         }
@@ -765,7 +773,7 @@ impl Files {
 
     /// The path no longer names the current file: read it to its end now
     /// (lines before the switch come first), then keep draining it.
-    fn retire(&mut self, i: usize, sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict) {
+    fn retire(&mut self, i: usize, sink: &mut impl LineSink) {
         let Some(mut file) = self.tails[i].current.take() else {
             return;
         };
@@ -825,7 +833,7 @@ impl Files {
     /// Files renamed away from a followed path that we never opened (it was
     /// created and rotated between two reads): read them from their start,
     /// as files source `i` drains.
-    fn read_renamed(&mut self, sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict) {
+    fn read_renamed(&mut self, sink: &mut impl LineSink) {
         for (i, path) in std::mem::take(&mut self.renamed) {
             let Ok(meta) = fs::symlink_metadata(&path) else {
                 continue;
@@ -852,7 +860,7 @@ impl Files {
     /// Read source `i`'s current file and the files it is draining. One
     /// that stopped at `MAX_PUMP_BYTES` leaves the source dirty: the next
     /// read goes on (see [`LogSet::has_backlog`]).
-    fn pump(&mut self, i: usize, sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict) {
+    fn pump(&mut self, i: usize, sink: &mut impl LineSink) {
         let (tail, stats) = (&mut self.tails[i], &mut self.stats[i]);
         for file in tail.draining.iter_mut() {
             // A read error on a file we only drain is not worth an error.
@@ -871,7 +879,7 @@ impl Files {
 
     /// One tick passed: close draining files that stayed quiet long enough,
     /// handing out a last line that never got its newline.
-    fn age_draining(&mut self, sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict) {
+    fn age_draining(&mut self, sink: &mut impl LineSink) {
         for (i, (tail, stats)) in self.tails.iter_mut().zip(&mut self.stats).enumerate() {
             tail.draining.retain_mut(|file| {
                 file.idle_ticks += 1;
@@ -902,7 +910,7 @@ fn pump_file(
     file: &mut TailedFile,
     stats: &mut SourceStats,
     i: usize,
-    sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict,
+    sink: &mut impl LineSink,
     at_path: bool,
 ) -> io::Result<u64> {
     if let Some(consumed) = recover_truncation(file, stats, i, sink, at_path)? {
@@ -950,7 +958,7 @@ fn recover_truncation(
     file: &mut TailedFile,
     stats: &mut SourceStats,
     i: usize,
-    sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict,
+    sink: &mut impl LineSink,
     at_path: bool,
 ) -> io::Result<Option<Consumed>> {
     for round in 1..=MAX_COPY_ROUNDS {
@@ -1134,14 +1142,9 @@ fn is_copy_name(log: &[u8], other: &[u8]) -> bool {
 }
 
 /// Hand one line of source `i` to the sink, counting it.
-fn deliver(
-    stats: &mut SourceStats,
-    i: usize,
-    sink: &mut impl FnMut(LogKind, usize, &[u8]) -> LineVerdict,
-    line: Line<'_>,
-) {
+fn deliver(stats: &mut SourceStats, i: usize, sink: &mut impl LineSink, line: Line<'_>) {
     let kind = stats.kind;
-    stats.count(line, |bytes| sink(kind, i, bytes));
+    stats.count(line, |bytes| sink.line(kind, i, bytes));
 }
 
 impl SourceStats {

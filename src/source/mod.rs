@@ -11,4 +11,4 @@ mod tailed_file;
 
 pub use journal::Journal;
 pub use linebuf::{Line, LineBuf, MAX_LINE};
-pub use logset::{LineVerdict, LogKind, LogSet, SourceStats};
+pub use logset::{LineSink, LineVerdict, LogKind, LogSet, SourceStats};

@@ -534,6 +534,18 @@ impl SockDiag {
         self.state.per_family
     }
 
+    /// True from a request until its dump is done (or abandoned): the one
+    /// record of a dump in flight, which the engine's stall check reads.
+    pub(crate) fn is_dump_in_flight(&self) -> bool {
+        self.state.phase != Phase::Idle
+    }
+
+    /// Give up on the dump in flight after an error: its remaining replies
+    /// are dropped as stale, and the next request starts afresh.
+    pub(crate) fn abandon_dump(&mut self) {
+        self.state.phase = Phase::Idle;
+    }
+
     /// Send the request the state machine asked for, if any.
     fn send_pending(&mut self) -> io::Result<()> {
         if !std::mem::take(&mut self.state.must_send) {

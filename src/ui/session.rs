@@ -597,7 +597,7 @@ impl Session {
             self.renderer.invalidate();
         }
         let sources = engine.source_reports();
-        let model = model(engine, &sources, self.job.as_ref());
+        let model = model(engine, sources, self.job.as_ref());
         self.dashboard.draw(self.renderer.frame(), &model);
         self.out.clear();
         self.out.append(&mut self.pending);

@@ -7,7 +7,7 @@
 //! yet and looking up the others meanwhile: one registry's 429 stalls only its own
 //! addresses. It is its own thread, so the loop never waits.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::IpAddr;
 use std::sync::mpsc::{
@@ -47,11 +47,22 @@ pub enum Submit {
     Stopped,
 }
 
-/// The loop's handle: request sender, reply receiver and the set of pending IPs.
+/// The loop's handle: request sender, reply receiver and the one record of
+/// the addresses asked this run.
 pub struct Worker {
     requests: SyncSender<Request>,
     replies: Receiver<Reply>,
-    pending: HashSet<IpAddr>,
+    asked: HashMap<IpAddr, Asked>,
+}
+
+/// Where an asked address stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    /// Queued or being looked up: asking again is [`Submit::Pending`].
+    Pending,
+    /// Answered (or settled from the cache): not asked again in the
+    /// background, though an urgent request may ask afresh.
+    Answered,
 }
 
 /// How long after a failed bootstrap fetch it is tried again (the copy in use, built-in
@@ -72,7 +83,7 @@ impl Worker {
         Ok(Worker {
             requests,
             replies,
-            pending: HashSet::new(),
+            asked: HashMap::new(),
         })
     }
 
@@ -81,12 +92,12 @@ impl Worker {
         if !crate::table::is_public(ip) {
             return Submit::NotPublic;
         }
-        if self.pending.contains(&ip) {
+        if self.asked.get(&ip) == Some(&Asked::Pending) {
             return Submit::Pending;
         }
         match self.requests.try_send(Request { ip, urgent }) {
             Ok(()) => {
-                self.pending.insert(ip);
+                self.asked.insert(ip, Asked::Pending);
                 Submit::Queued
             }
             Err(TrySendError::Full(_)) => Submit::Full,
@@ -97,13 +108,35 @@ impl Worker {
     /// The next finished lookup, if any. Call until `None` when the waker fires.
     pub fn try_recv(&mut self) -> Option<Reply> {
         let reply = self.replies.try_recv().ok()?;
-        self.pending.remove(&reply.0);
+        self.asked.insert(reply.0, Asked::Answered);
         Some(reply)
     }
 
     /// Number of lookups queued or in progress.
     pub fn pending(&self) -> usize {
-        self.pending.len()
+        self.asked
+            .values()
+            .filter(|&&a| a == Asked::Pending)
+            .count()
+    }
+
+    /// Whether `ip` was asked this run (pending or answered).
+    pub(crate) fn was_asked(&self, ip: IpAddr) -> bool {
+        self.asked.contains_key(&ip)
+    }
+
+    /// Record `ip` as answered without asking (a cached answer was used).
+    pub(crate) fn settle(&mut self, ip: IpAddr) {
+        self.asked.entry(ip).or_insert(Asked::Answered);
+    }
+
+    /// Keep the record bounded: past `max` addresses, forget the answered
+    /// ones (a few may then be asked twice); pending ones stay, so no
+    /// lookup is ever queued twice.
+    pub(crate) fn forget_answered_past(&mut self, max: usize) {
+        if self.asked.len() > max {
+            self.asked.retain(|_, asked| *asked == Asked::Pending);
+        }
     }
 }
 

@@ -1,0 +1,134 @@
+//! The line feed: every complete log line (files through [`LogSet`], sshd
+//! lines from the journal) is parsed here and applied to the table. [`Core`]
+//! is the [`LineSink`] the log sources push into; nothing on this path
+//! allocates per line.
+//!
+//! [`LogSet`]: crate::source::LogSet
+
+use crate::config::{Config, Mode};
+use crate::detect::{DetectSettings, Detector};
+use crate::enrich::geoip::GeoIp;
+use crate::parse::access::{AccessParser, FormatKind};
+use crate::parse::auth::AuthParser;
+use crate::parse::time;
+use crate::parse::{AccessHit, Malformed, UnixTime};
+use crate::source::{LineSink, LineVerdict, LogKind};
+use crate::table::IpTable;
+
+/// What lines and dumps are applied to: parsers, detector, table, clock.
+pub(crate) struct Core {
+    pub(crate) table: IpTable,
+    pub(crate) detector: Detector,
+    access: AccessParser,
+    /// JSON string values decoded from their escapes, reused for every line.
+    access_scratch: Vec<u8>,
+    auth: AuthParser,
+    /// Format each access source was last seen in, by source index.
+    formats: Vec<&'static str>,
+    /// Wall clock, refreshed once per loop iteration (not per line).
+    pub(crate) now: UnixTime,
+    /// Bumped whenever a line, a dump or a whois answer changed the table,
+    /// so a screen knows when to draw without comparing anything.
+    pub(crate) changes: u64,
+}
+
+impl Core {
+    /// Parsers, detector and table from a validated config (the demo's, when
+    /// `--demo` replaced the sources).
+    pub(crate) fn new(config: &Config, now: UnixTime) -> Result<Core, String> {
+        let detector = Detector::new(detect_settings(config))?;
+        let access = AccessParser::new(&config.log_format, config.trusted_proxies.clone())
+            .map_err(|e| format!("log_format: {e}"))?;
+        let mut table = IpTable::new(config.max_tracked_ips, config.show_private_ips);
+        table.set_thresholds(detector.thresholds());
+        if config.mode == Mode::Dashboard {
+            table.activity.set_capacity(config.display.max_log_lines);
+        }
+        if config.geoip.enabled {
+            table.geoip = Some(GeoIp::open(&config.geoip));
+        }
+        Ok(Core {
+            table,
+            detector,
+            access,
+            access_scratch: Vec::new(),
+            auth: AuthParser::new(now),
+            formats: Vec::new(),
+            now,
+            changes: 0,
+        })
+    }
+
+    /// Refresh the clock; called once per loop iteration.
+    pub(crate) fn touch_clock(&mut self) {
+        self.now = time::now();
+        self.auth.set_now(self.now);
+    }
+
+    /// The format access source `source` was last seen in (`auto` detects
+    /// it per line); `None` before its first good line.
+    pub(crate) fn format_seen(&self, source: usize) -> Option<&'static str> {
+        self.formats.get(source).copied().filter(|f| !f.is_empty())
+    }
+
+    /// Apply one sshd line (from a file or the journal).
+    pub(crate) fn on_auth_line(&mut self, line: &[u8]) -> LineVerdict {
+        match self.auth.parse(line) {
+            Some(event) => {
+                self.table.apply_auth(&event, self.now);
+                self.changes += 1;
+                LineVerdict::Used
+            }
+            None => LineVerdict::Ignored,
+        }
+    }
+
+    /// Apply one access-log line of source `source`.
+    fn on_access_line(&mut self, source: usize, line: &[u8]) -> LineVerdict {
+        match parse_access(&self.access, &self.table, line, &mut self.access_scratch) {
+            Ok((hit, format)) => {
+                if self.formats.len() <= source {
+                    self.formats.resize(source + 1, "");
+                }
+                self.formats[source] = format.name();
+                self.table.apply_access(&hit, &self.detector, self.now);
+                self.changes += 1;
+                LineVerdict::Used
+            }
+            Err(_) => LineVerdict::Malformed,
+        }
+    }
+}
+
+impl LineSink for Core {
+    /// Feed one complete line from a log source.
+    fn line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict {
+        match kind {
+            LogKind::Access => self.on_access_line(source, line),
+            LogKind::Auth => self.on_auth_line(line),
+        }
+    }
+}
+
+/// The row of the line's address starts loading into the cache while the
+/// rest of the line is parsed. (A function of the fields it needs, so the
+/// hit may borrow the scratch while the table is updated.)
+#[inline]
+fn parse_access<'a>(
+    access: &AccessParser,
+    table: &IpTable,
+    line: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
+    access.parse_with(line, scratch, |ip| table.prefetch(ip))
+}
+
+fn detect_settings(config: &Config) -> DetectSettings {
+    DetectSettings {
+        burst_rpm: config.detect.burst_rpm,
+        min_conns: config.detect.min_conns,
+        min_auth_failures: config.detect.min_auth_failures,
+        scanner_user_agents: config.detect.scanner_user_agents.clone(),
+        exploit_path_patterns: config.detect.exploit_path_patterns.clone(),
+    }
+}

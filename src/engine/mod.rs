@@ -1,0 +1,283 @@
+//! Program state below the screen, and what each kind of input does to it.
+//! The event loop owns one `Engine` and calls into it from its single
+//! dispatch `match`. The engine is a facade over rooms, one job each:
+//!
+//! - [`feed`]: the line feed, the [`LineSink`](crate::source::LineSink) that
+//!   log files and the journal push lines into (parsers → table);
+//! - [`sockets`]: one socket dump at a time, netlink or /proc;
+//! - [`whois`]: which rows are looked up, the cache policy, the replies;
+//! - [`history`]: the SQLite file's snapshots and block log;
+//! - [`report`]: every source's health, kept up to date for the summary;
+//! - [`demo`]: `--demo`'s generated sources.
+
+mod demo;
+mod feed;
+mod history;
+mod report;
+mod sockets;
+#[cfg(test)]
+mod tests;
+mod whois;
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use crate::actions::block::BlockRecord;
+use crate::config::{AuthSource, Config};
+use crate::headless::SourceReport;
+use crate::parse::sockets::SocketEntry;
+use crate::parse::{time, UnixTime};
+use crate::source::bandwidth::Bandwidth;
+use crate::source::journal::Journal;
+use crate::source::logset::Follow;
+use crate::source::{LogKind, LogSet};
+use crate::store::History;
+
+use self::demo::DemoRun;
+pub(crate) use self::feed::Core;
+use self::history::Keeper;
+use self::report::{Parts, Reports};
+use self::sockets::Dumps;
+pub(crate) use self::sockets::SocketReader;
+use self::whois::Whois;
+
+pub struct Engine {
+    pub(crate) core: Core,
+    /// The log files (the loop registers their inotify fd and alarm).
+    pub(crate) logs: LogSet,
+    /// `journalctl -f` when the sshd source is journald.
+    pub(crate) journal: Option<Journal>,
+    /// Where dumps come from (the loop registers a netlink socket).
+    pub(crate) sockets: SocketReader,
+    dumps: Dumps,
+    pub(crate) started: UnixTime,
+    pub(crate) interval: Duration,
+    /// rx/tx of the interface for the dashboard's header.
+    pub(crate) bandwidth: Bandwidth,
+    whois: Whois,
+    /// Lifetime history (`None` when disabled or when it failed: see `keeper`).
+    pub(crate) history: Option<History>,
+    keeper: Keeper,
+    reports: Reports,
+    /// `--demo`'s files, written to on every tick.
+    demo: Option<DemoRun>,
+}
+
+impl Engine {
+    /// Build everything from a validated config. Errors here are start-up
+    /// errors (before the terminal goes raw).
+    pub fn new(config: &Config) -> Result<Engine, String> {
+        let now = time::now();
+        let (demo, demo_config) = DemoRun::start(config, now)?.unzip();
+        let config = demo_config.as_ref().unwrap_or(config);
+        let core = Core::new(config, now)?;
+        let (keeper, history) = match config.history.enabled {
+            true => Keeper::open(config.history.db.clone(), now),
+            false => (Keeper::off(now), None),
+        };
+        let mut engine = Engine {
+            core,
+            logs: open_logs(config)?,
+            journal: open_journal(config),
+            sockets: SocketReader::open(config.proc_root.clone()),
+            dumps: Dumps::default(),
+            started: now,
+            interval: config.connections_interval,
+            bandwidth: Bandwidth::system(config.interface.as_deref()),
+            whois: Whois::new(config),
+            history,
+            keeper,
+            reports: Reports::new(&config.log_format),
+            demo,
+        };
+        engine.reports.note_geoip(engine.core.table.geoip.as_ref());
+        engine.refresh_reports();
+        Ok(engine)
+    }
+
+    /// inotify said something changed.
+    pub fn on_files_ready(&mut self) {
+        self.logs.on_inotify(&mut self.core);
+        self.refresh_reports();
+    }
+
+    /// Read everything the logs hold now (`--once`, and what `--from-start`
+    /// finds before `--for` follows), however many bounded passes it takes.
+    pub fn read_logs_now(&mut self) {
+        self.read_logs_pass();
+        while self.logs.has_backlog() {
+            self.read_logs_pass();
+        }
+    }
+
+    /// Look at every log and read on, up to a bounded amount a file (the end
+    /// of a run, the refresh key): a log grown by gigabytes does not hold up
+    /// the exit or the screen; the loop reads the rest.
+    pub fn read_logs_pass(&mut self) {
+        self.logs.read_available(&mut self.core);
+        self.refresh_reports();
+    }
+
+    /// journalctl wrote something.
+    pub fn on_journal_ready(&mut self) {
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
+        let core = &mut self.core;
+        journal.on_readable(Instant::now(), &mut |line| core.on_auth_line(line));
+        self.refresh_reports();
+    }
+
+    /// The periodic tick: logs' safety net, a socket dump, expiry.
+    pub fn on_tick(&mut self) {
+        self.bandwidth.on_tick(Instant::now());
+        self.whois.on_tick(&mut self.core, self.history.as_ref());
+        if self.keeper.is_due(self.core.now) {
+            self.snapshot_history();
+            if let Some(geoip) = self.core.table.geoip.as_mut() {
+                if geoip.reopen_if_changed() {
+                    // A monthly update replaced the file.
+                    self.reports.note_geoip(Some(geoip));
+                }
+            }
+        }
+        if let Some(demo) = self.demo.as_mut() {
+            demo.on_tick(self.core.now);
+        }
+        self.logs.on_tick(&mut self.core);
+        self.on_child_exit();
+        self.dumps.request(&mut self.sockets, &mut self.core, false);
+        self.core.table.expire(self.core.now);
+        self.refresh_reports();
+    }
+
+    /// Refresh the clock; called once per loop iteration.
+    pub fn touch_clock(&mut self) {
+        self.core.touch_clock();
+    }
+
+    /// Start the whois worker, which wakes the loop through `waker`.
+    pub fn start_whois(&mut self, waker: mio::Waker) {
+        self.whois.start(waker);
+    }
+
+    pub fn whois_enabled(&self) -> bool {
+        self.whois.is_enabled()
+    }
+
+    /// Ask for a lookup now, before background ones (`w`, the drill-down).
+    pub fn request_whois_now(&mut self, ip: IpAddr) {
+        self.whois.request_now(ip);
+    }
+
+    /// The worker has replies: attach answers to their rows.
+    pub fn on_whois_replies(&mut self) {
+        self.whois.on_replies(&mut self.core, self.history.as_mut());
+    }
+
+    /// Log a block command that ran (history's `blocks` table).
+    pub fn record_block(&mut self, record: &BlockRecord) {
+        self.keeper.record_block(&mut self.history, record);
+        self.refresh_reports();
+    }
+
+    /// Write this session's running totals (every 60 s).
+    pub fn snapshot_history(&mut self) {
+        self.keeper.snapshot(&mut self.history, &self.core);
+        self.refresh_reports();
+    }
+
+    /// The last snapshot, at exit; `Some(message)` when another instance's
+    /// lock outlasted the wait and the session was lost (the caller exits 1).
+    pub fn save_history(&mut self) -> Option<String> {
+        let lost = self.keeper.save(&mut self.history, &self.core);
+        self.refresh_reports();
+        lost
+    }
+
+    /// Whether the snapshot at exit was written; `None` before it, or when
+    /// history is off.
+    pub fn history_saved(&self) -> Option<bool> {
+        self.keeper.saved()
+    }
+
+    /// SIGCHLD or a tick: reap and restart the journal reader when due.
+    pub fn on_child_exit(&mut self) {
+        if let Some(journal) = self.journal.as_mut() {
+            let core = &mut self.core;
+            journal.on_tick(Instant::now(), &mut |line| core.on_auth_line(line));
+            self.refresh_reports();
+        }
+    }
+
+    /// Ask for a dump (netlink), or read /proc now.
+    pub fn start_socket_dump(&mut self) {
+        self.dumps.request(&mut self.sockets, &mut self.core, true);
+        self.refresh_reports();
+    }
+
+    /// The netlink socket is readable. Returns true when a dump completed.
+    pub fn on_sockets_ready(&mut self) -> bool {
+        let done = self.dumps.on_ready(&mut self.sockets, &mut self.core);
+        self.refresh_reports();
+        done
+    }
+
+    /// The sockets of the last complete dump.
+    pub fn last_dump(&self) -> &[SocketEntry] {
+        self.dumps.last_dump()
+    }
+
+    /// Every source as the summary reports it.
+    pub fn source_reports(&self) -> &[SourceReport] {
+        self.reports.as_slice()
+    }
+
+    pub fn is_dump_in_flight(&self) -> bool {
+        self.sockets.is_dump_in_flight()
+    }
+
+    /// Bring the source reports up to date (in place: no allocation when
+    /// nothing but counters changed).
+    fn refresh_reports(&mut self) {
+        self.reports.refresh(&Parts {
+            logs: &self.logs,
+            core: &self.core,
+            journal: self.journal.as_ref(),
+            reader: &self.sockets,
+            dumps: &self.dumps,
+            keeper: &self.keeper,
+        });
+    }
+}
+
+/// Watch the access logs and the sshd log file, if that is the sshd source.
+fn open_logs(config: &Config) -> Result<LogSet, String> {
+    let mut patterns: Vec<(String, LogKind)> = config
+        .log_paths
+        .iter()
+        .map(|p| (p.clone(), LogKind::Access))
+        .collect();
+    if let AuthSource::File(path) = &config.auth.source {
+        patterns.push((path.display().to_string(), LogKind::Auth));
+    }
+    let follow = Follow {
+        from_start: config.from_start,
+        follow_symlinks: config.follow_symlinks,
+        max_open: crate::sys::rlimit::log_file_budget(),
+    };
+    LogSet::open_with(&patterns, follow).map_err(|e| format!("cannot watch logs: {e}"))
+}
+
+/// `journalctl -f` when the sshd source is journald. A failure to start it
+/// is recorded on the source and retried with back-off.
+fn open_journal(config: &Config) -> Option<Journal> {
+    match config.auth.source {
+        AuthSource::Journald => {
+            let mut journal = Journal::new();
+            let _ = journal.start(Instant::now());
+            Some(journal)
+        }
+        _ => None,
+    }
+}

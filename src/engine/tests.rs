@@ -1,0 +1,290 @@
+//! The engine in-process: a Config over the fixture logs (tests/data/logs)
+//! and the /proc fixture (tests/data/proc), lines fed, dumps read, ticks
+//! run, then the table, the source reports and the whois picks looked at.
+//! No terminal, no child process. The fixtures' READMEs give the figures.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write;
+use std::net::IpAddr;
+
+use super::*;
+use crate::config::{load_with, Invocation, Probe};
+
+fn data(path: &str) -> String {
+    format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A headless `--once` config from `args` (nothing read from this machine:
+/// HOME points nowhere, no default log or auth path is probed).
+fn config(args: &[&str]) -> Config {
+    let env = |key: &str| (key == "HOME").then(|| "/nonexistent-nethergaze-home".to_string());
+    let probe = Probe {
+        log_candidates: Vec::new(),
+        auth_candidates: Vec::new(),
+    };
+    let argv = ["nethergaze", "--once", "--no-geoip", "--no-whois"]
+        .iter()
+        .chain(args)
+        .map(OsString::from);
+    match load_with(argv, &env, &probe) {
+        Ok(Invocation::Run(config)) => config,
+        other => panic!("{args:?}: {other:?}"),
+    }
+}
+
+/// An engine over one fixture log and the /proc fixture, everything read.
+fn engine_over(log: &str, format: &str, extra: &[&str]) -> Engine {
+    let (log, proc) = (data(&format!("logs/{log}")), data("proc"));
+    let mut args = vec!["--from-start", "--no-history", "--no-auth-log"];
+    args.extend([
+        "--log-path",
+        &log,
+        "--log-format",
+        format,
+        "--proc-root",
+        &proc,
+    ]);
+    args.extend(extra);
+    let mut engine = Engine::new(&config(&args)).expect("engine");
+    engine.touch_clock();
+    engine.read_logs_now();
+    engine.start_socket_dump();
+    engine
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn report<'e>(engine: &'e Engine, kind: &str) -> &'e SourceReport {
+    let reports = engine.source_reports();
+    reports
+        .iter()
+        .find(|r| r.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind} source in {:?}", reports.len()))
+}
+
+#[test]
+fn a_log_and_a_proc_dump_fill_the_table() {
+    let engine = engine_over("combined.log", "combined", &[]);
+    let table = &engine.core.table;
+    let client = table.get(ip("45.33.32.156")).expect("45.33.32.156");
+    assert_eq!((client.requests, client.bytes), (4, 6050));
+    assert_eq!(
+        table.get(ip("185.199.108.153")).expect("burst").requests,
+        61
+    );
+    for forged in ["6.6.6.6", "6.6.6.7", "1.2.3.4"] {
+        assert!(table.get(ip(forged)).is_none(), "{forged}");
+    }
+    // The /proc fixture: 16 sockets, read at once (never in flight).
+    assert_eq!(engine.last_dump().len(), 16);
+    assert!(!engine.is_dump_in_flight());
+    assert_eq!(
+        table
+            .get(ip("8.8.4.4"))
+            .expect("8.8.4.4")
+            .sockets()
+            .conns_in,
+        1
+    );
+    assert!(engine.core.changes > 0);
+}
+
+#[test]
+fn source_reports_count_lines_and_name_formats() {
+    let engine = engine_over("combined.log", "combined", &[]);
+    let reports = engine.source_reports();
+    assert_eq!(reports.len(), 2, "the log and the sockets");
+    let log = &reports[0];
+    assert_eq!(log.path, data("logs/combined.log"));
+    assert_eq!((log.kind, log.format.as_str()), ("access", "combined"));
+    assert_eq!((log.lines, log.malformed), (138, 4));
+    let sockets = &reports[1];
+    assert_eq!(sockets.path, format!("{}/net/tcp{{,6}}", data("proc")));
+    assert_eq!(
+        (sockets.kind, sockets.format.as_str()),
+        ("sockets", "procnet")
+    );
+    assert_eq!(
+        (sockets.lines, sockets.malformed, &sockets.error),
+        (18, 2, &None)
+    );
+}
+
+#[test]
+fn auto_format_reports_the_format_last_seen() {
+    let engine = engine_over("mixed.log", "auto", &[]);
+    let log = report(&engine, "access");
+    assert_eq!(
+        log.format, "auto(json)",
+        "mixed.log's last good line is JSON"
+    );
+    assert_eq!((log.lines, log.malformed), (9, 3));
+    let custom = engine_over("custom.log", "$remote_addr $request", &[]);
+    assert_eq!(report(&custom, "access").format, "custom");
+}
+
+#[test]
+fn sshd_lines_go_to_the_auth_parser() {
+    let (empty, auth, proc) = (data("logs/empty.log"), data("logs/auth.log"), data("proc"));
+    let args = [
+        "--from-start",
+        "--no-history",
+        "--log-path",
+        &empty,
+        "--auth-log-path",
+        &auth,
+        "--proc-root",
+        &proc,
+    ];
+    let mut engine = Engine::new(&config(&args)).expect("engine");
+    engine.touch_clock();
+    engine.read_logs_now();
+    let row = engine.core.table.get(ip("45.33.32.156")).expect("row");
+    assert_eq!(row.auth_failures(), 4);
+    let auth = report(&engine, "auth");
+    assert_eq!(
+        (auth.path.as_str(), auth.format.as_str()),
+        (auth_path(&engine), "sshd")
+    );
+    assert_eq!(auth.lines, 14);
+}
+
+fn auth_path(engine: &Engine) -> &str {
+    let sources = engine.source_reports();
+    &sources
+        .iter()
+        .find(|r| r.kind == "auth")
+        .expect("auth")
+        .path
+}
+
+#[test]
+fn reports_are_updated_in_place_as_lines_arrive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("access.log");
+    fs::copy(data("logs/common.log"), &log).expect("copy");
+    let log = log.display().to_string();
+    let proc = data("proc");
+    let args = [
+        "--from-start",
+        "--no-history",
+        "--no-auth-log",
+        "--log-format",
+        "common",
+        "--log-path",
+        &log,
+        "--proc-root",
+        &proc,
+    ];
+    let mut engine = Engine::new(&config(&args)).expect("engine");
+    engine.touch_clock();
+    engine.read_logs_now();
+    let first = &engine.source_reports()[0];
+    assert_eq!((first.lines, first.malformed), (9, 2));
+    let (list, path) = {
+        let first = &engine.source_reports()[0];
+        (engine.source_reports().as_ptr(), first.path.as_ptr())
+    };
+    let line = "8.8.8.8 - - [10/Oct/2023:08:05:00 +0000] \"GET / HTTP/1.1\" 200 1\n";
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open");
+    file.write_all(line.as_bytes()).expect("append");
+    let before = engine.core.changes;
+    engine.read_logs_pass();
+    assert!(engine.core.changes > before);
+    assert_eq!(
+        engine.core.table.get(ip("8.8.8.8")).expect("row").requests,
+        1
+    );
+    let first = &engine.source_reports()[0];
+    assert_eq!((first.lines, first.malformed), (10, 2));
+    // Same list, same path buffer: refreshed, not rebuilt.
+    assert_eq!(engine.source_reports().as_ptr(), list);
+    assert_eq!(first.path.as_ptr(), path);
+}
+
+#[test]
+fn ticks_re_read_proc_and_expire_nothing_recent() {
+    let mut engine = engine_over("combined.log", "combined", &[]);
+    let rows = engine.core.table.len();
+    engine.on_tick();
+    engine.on_tick();
+    assert_eq!(
+        report(&engine, "sockets").lines,
+        3 * 18,
+        "a /proc read each tick"
+    );
+    assert_eq!(engine.core.table.len(), rows);
+}
+
+#[test]
+fn whois_picks_the_suspicious_then_the_busiest_eight() {
+    let mut engine = engine_over("combined.log", "combined", &[]);
+    let core = &engine.core;
+    // The naive oracle: every candidate, sorted (what each tick used to do).
+    let mut oracle: Vec<(bool, u64, std::cmp::Reverse<IpAddr>)> = core
+        .table
+        .rows()
+        .filter(|r| r.whois.is_none() && crate::table::is_public(r.ip))
+        .map(|r| {
+            let suspicious = !core.detector.reasons(r).is_empty();
+            (
+                suspicious,
+                r.requests + u64::from(r.sockets().conns_in),
+                std::cmp::Reverse(r.ip),
+            )
+        })
+        .collect();
+    oracle.sort_unstable_by(|a, b| b.cmp(a));
+    let want: Vec<IpAddr> = oracle.iter().take(8).map(|c| c.2 .0).collect();
+    assert!(
+        oracle.len() > 8,
+        "more candidates than a tick asks: {}",
+        oracle.len()
+    );
+    let picks = engine.whois.pick_unasked(&engine.core).to_vec();
+    assert_eq!(picks, want);
+    assert_eq!(
+        picks[0],
+        ip("185.199.108.153"),
+        "suspicious (burst) and busiest"
+    );
+    assert!(!picks.contains(&ip("6.6.6.6")));
+}
+
+#[test]
+fn history_is_a_source_and_saved_at_exit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("history.sqlite").display().to_string();
+    let (log, proc) = (data("logs/combined.log"), data("proc"));
+    let args = [
+        "--from-start",
+        "--no-auth-log",
+        "--history-db",
+        &db,
+        "--log-path",
+        &log,
+        "--proc-root",
+        &proc,
+    ];
+    let mut engine = Engine::new(&config(&args)).expect("engine");
+    engine.touch_clock();
+    engine.read_logs_now();
+    assert_eq!(engine.history_saved(), None);
+    assert_eq!(engine.save_history(), None);
+    assert_eq!(engine.history_saved(), Some(true));
+    let history = report(&engine, "history");
+    assert_eq!(
+        (history.path.as_str(), history.format.as_str()),
+        (db.as_str(), "sqlite")
+    );
+    assert_eq!(history.error, None);
+    let saved = engine.history.as_ref().expect("history on");
+    let known = saved.lookup(ip("45.33.32.156")).expect("lookup");
+    assert_eq!(known.expect("saved").requests, 4);
+}
