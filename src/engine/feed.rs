@@ -5,14 +5,18 @@
 //!
 //! [`LogSet`]: crate::source::LogSet
 
-use crate::config::{Config, Mode};
+use std::time::Instant;
+
+use crate::config::{AuthSource, Config, Mode};
 use crate::detect::{DetectSettings, Detector};
 use crate::enrich::geoip::GeoIp;
 use crate::parse::access::{AccessParser, FormatKind};
 use crate::parse::auth::AuthParser;
 use crate::parse::time;
 use crate::parse::{AccessHit, Malformed, UnixTime};
-use crate::source::{LineSink, LineVerdict, LogKind};
+use crate::source::journal::Journal;
+use crate::source::logset::Follow;
+use crate::source::{LineSink, LineVerdict, LogKind, LogSet};
 use crate::table::IpTable;
 
 /// What lines and dumps are applied to: parsers, detector, table, clock.
@@ -130,5 +134,36 @@ fn detect_settings(config: &Config) -> DetectSettings {
         min_auth_failures: config.detect.min_auth_failures,
         scanner_user_agents: config.detect.scanner_user_agents.clone(),
         exploit_path_patterns: config.detect.exploit_path_patterns.clone(),
+    }
+}
+
+/// Watch the access logs and the sshd log file, if that is the sshd source.
+pub(crate) fn open_logs(config: &Config) -> Result<LogSet, String> {
+    let mut patterns: Vec<(String, LogKind)> = config
+        .log_paths
+        .iter()
+        .map(|p| (p.clone(), LogKind::Access))
+        .collect();
+    if let AuthSource::File(path) = &config.auth.source {
+        patterns.push((path.display().to_string(), LogKind::Auth));
+    }
+    let follow = Follow {
+        from_start: config.from_start,
+        follow_symlinks: config.follow_symlinks,
+        max_open: crate::sys::rlimit::log_file_budget(),
+    };
+    LogSet::open_with(&patterns, follow).map_err(|e| format!("cannot watch logs: {e}"))
+}
+
+/// `journalctl -f` when the sshd source is journald. A failure to start it
+/// is recorded on the source and retried with back-off.
+pub(crate) fn open_journal(config: &Config) -> Option<Journal> {
+    match config.auth.source {
+        AuthSource::Journald => {
+            let mut journal = Journal::new();
+            let _ = journal.start(Instant::now());
+            Some(journal)
+        }
+        _ => None,
     }
 }

@@ -23,14 +23,13 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::actions::block::BlockRecord;
-use crate::config::{AuthSource, Config};
+use crate::config::Config;
 use crate::headless::SourceReport;
 use crate::parse::sockets::SocketEntry;
 use crate::parse::{time, UnixTime};
 use crate::source::bandwidth::Bandwidth;
 use crate::source::journal::Journal;
-use crate::source::logset::Follow;
-use crate::source::{LogKind, LogSet};
+use crate::source::LogSet;
 use crate::store::History;
 
 use self::demo::DemoRun;
@@ -71,14 +70,16 @@ impl Engine {
         let (demo, demo_config) = DemoRun::start(config, now)?.unzip();
         let config = demo_config.as_ref().unwrap_or(config);
         let core = Core::new(config, now)?;
+        let logs = feed::open_logs(config)?;
+        let journal = feed::open_journal(config);
         let (keeper, history) = match config.history.enabled {
             true => Keeper::open(config.history.db.clone(), now),
             false => (Keeper::off(now), None),
         };
         let mut engine = Engine {
             core,
-            logs: open_logs(config)?,
-            journal: open_journal(config),
+            logs,
+            journal,
             sockets: SocketReader::open(config.proc_root.clone()),
             dumps: Dumps::default(),
             started: now,
@@ -248,36 +249,5 @@ impl Engine {
             dumps: &self.dumps,
             keeper: &self.keeper,
         });
-    }
-}
-
-/// Watch the access logs and the sshd log file, if that is the sshd source.
-fn open_logs(config: &Config) -> Result<LogSet, String> {
-    let mut patterns: Vec<(String, LogKind)> = config
-        .log_paths
-        .iter()
-        .map(|p| (p.clone(), LogKind::Access))
-        .collect();
-    if let AuthSource::File(path) = &config.auth.source {
-        patterns.push((path.display().to_string(), LogKind::Auth));
-    }
-    let follow = Follow {
-        from_start: config.from_start,
-        follow_symlinks: config.follow_symlinks,
-        max_open: crate::sys::rlimit::log_file_budget(),
-    };
-    LogSet::open_with(&patterns, follow).map_err(|e| format!("cannot watch logs: {e}"))
-}
-
-/// `journalctl -f` when the sshd source is journald. A failure to start it
-/// is recorded on the source and retried with back-off.
-fn open_journal(config: &Config) -> Option<Journal> {
-    match config.auth.source {
-        AuthSource::Journald => {
-            let mut journal = Journal::new();
-            let _ = journal.start(Instant::now());
-            Some(journal)
-        }
-        _ => None,
     }
 }

@@ -288,3 +288,50 @@ fn history_is_a_source_and_saved_at_exit() {
     let known = saved.lookup(ip("45.33.32.156")).expect("lookup");
     assert_eq!(known.expect("saved").requests, 4);
 }
+
+/// netlink, where the sandbox allows it: one dump in flight at a time (the
+/// socket's own state), re-asked after five silent ticks, then read whole.
+#[test]
+fn a_netlink_dump_is_in_flight_until_read_and_re_asked_when_stalled() {
+    let (empty, listener) = (
+        data("logs/empty.log"),
+        std::net::TcpListener::bind("127.0.0.1:0"),
+    );
+    let args = ["--no-history", "--no-auth-log", "--log-path", &empty];
+    let mut engine = Engine::new(&config(&args)).expect("engine");
+    if !matches!(engine.sockets, SocketReader::Netlink(_)) {
+        eprintln!("netlink refused here: skipped");
+        return;
+    }
+    engine.touch_clock();
+    engine.start_socket_dump();
+    assert!(engine.is_dump_in_flight());
+    for _ in 0..4 {
+        engine.on_tick(); // replies unread: no second request
+        assert!(engine.is_dump_in_flight());
+        assert_eq!(report(&engine, "sockets").error, None);
+    }
+    engine.on_tick();
+    let stalled = report(&engine, "sockets").error.clone();
+    assert_eq!(
+        stalled.as_deref(),
+        Some("netlink: a dump stalled; asked again")
+    );
+    let give_up = Instant::now() + Duration::from_secs(3);
+    while !engine.on_sockets_ready() {
+        assert!(Instant::now() < give_up, "the dump never finished");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(!engine.is_dump_in_flight());
+    let sockets = report(&engine, "sockets");
+    assert_eq!(
+        (sockets.path.as_str(), sockets.error.as_ref()),
+        ("netlink", None)
+    );
+    let port = listener
+        .expect("listener")
+        .local_addr()
+        .expect("addr")
+        .port();
+    assert!(engine.last_dump().iter().any(|s| s.local.port() == port));
+}
