@@ -147,18 +147,9 @@ fn sshd_lines_go_to_the_auth_parser() {
     let auth = report(&engine, "auth");
     assert_eq!(
         (auth.path.as_str(), auth.format.as_str()),
-        (auth_path(&engine), "sshd")
+        (data("logs/auth.log").as_str(), "sshd")
     );
     assert_eq!(auth.lines, 14);
-}
-
-fn auth_path(engine: &Engine) -> &str {
-    let sources = engine.source_reports();
-    &sources
-        .iter()
-        .find(|r| r.kind == "auth")
-        .expect("auth")
-        .path
 }
 
 #[test]
@@ -334,4 +325,77 @@ fn a_netlink_dump_is_in_flight_until_read_and_re_asked_when_stalled() {
         .expect("addr")
         .port();
     assert!(engine.last_dump().iter().any(|s| s.local.port() == port));
+}
+
+/// Cached answers settle the picks without asking the worker; the next
+/// tick asks about the next row only. (Whois points at a closed loopback
+/// port: nothing leaves the machine.)
+#[test]
+fn cached_whois_answers_settle_picks_without_a_lookup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("config.toml");
+    let toml = "[whois]\nrdap_bootstrap_url = \"http://127.0.0.1:1/\"\n\
+                whois_server = \"127.0.0.1:1\"\n";
+    fs::write(&conf, toml).expect("config");
+    let db = dir.path().join("history.sqlite").display().to_string();
+    let (log, proc, conf) = (
+        data("logs/combined.log"),
+        data("proc"),
+        conf.display().to_string(),
+    );
+    let args = [
+        "--config",
+        &conf,
+        "--from-start",
+        "--no-auth-log",
+        "--history-db",
+        &db,
+        "--log-path",
+        &log,
+        "--proc-root",
+        &proc,
+    ];
+    let mut config = config(&args);
+    config.whois.enabled = true; // `config` says --no-whois
+    let mut engine = Engine::new(&config).expect("engine");
+    engine.touch_clock();
+    engine.read_logs_now();
+    engine.start_socket_dump();
+    let first = engine.whois.pick_unasked(&engine.core).to_vec();
+    let info = crate::enrich::whois::WhoisInfo {
+        network: Some("CACHED".into()),
+        ..Default::default()
+    };
+    let body = serde_json::to_string(&info).expect("json");
+    let history = engine.history.as_mut().expect("history");
+    for ip in &first {
+        history
+            .whois_put(&ip.to_string(), engine.core.now, true, &body)
+            .expect("put");
+    }
+    let poll = mio::Poll::new().expect("poll");
+    engine.start_whois(mio::Waker::new(poll.registry(), mio::Token(0)).expect("waker"));
+    assert!(engine.whois_enabled());
+    engine.on_tick();
+    for ip in &first {
+        let row = engine.core.table.get(*ip).expect("row");
+        assert_eq!(row.whois.as_deref(), Some(&info), "{ip}");
+    }
+    let worker = engine.whois.worker().expect("worker");
+    assert_eq!(worker.pending(), 0, "all eight came from the cache");
+    engine.on_tick();
+    let worker = engine.whois.worker().expect("worker");
+    let next = engine
+        .core
+        .table
+        .rows()
+        .filter(|r| crate::table::is_public(r.ip) && !first.contains(&r.ip))
+        .map(|r| r.ip)
+        .collect::<Vec<_>>();
+    assert!(!next.is_empty());
+    assert!(
+        next.iter().all(|&ip| worker.was_asked(ip)),
+        "{next:?} asked"
+    );
+    assert!(worker.pending() <= next.len());
 }

@@ -134,6 +134,12 @@ impl Whois {
         }
     }
 
+    /// The worker, once started (tests).
+    #[cfg(test)]
+    pub(crate) fn worker(&self) -> Option<&Worker> {
+        self.worker.as_ref()
+    }
+
     /// Pick as a tick would, without a worker: every row counts as not
     /// asked (tests).
     #[cfg(test)]
