@@ -19,8 +19,11 @@ mod sockets;
 mod tests;
 mod whois;
 
+use std::io;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
+
+use mio::{Interest, Registry, Token};
 
 use crate::actions::block::BlockRecord;
 use crate::config::Config;
@@ -39,6 +42,19 @@ use self::report::{Parts, Reports};
 use self::sockets::Dumps;
 pub(crate) use self::sockets::SocketReader;
 use self::whois::Whois;
+
+/// The tokens the engine's fds go under in the loop's poll (the loop's to
+/// choose: it dispatches them).
+pub struct SourceTokens {
+    /// The logs' inotify fd: lines to read.
+    pub files: Token,
+    /// The logs' rotation alarm (`LogSet::drain_alarm`).
+    pub files_alarm: Token,
+    /// The netlink socket, when sockets come from netlink.
+    pub sockets: Token,
+    /// `journalctl`'s output, when the sshd source is journald.
+    pub journal: Token,
+}
 
 pub struct Engine {
     pub(crate) core: Core,
@@ -94,6 +110,20 @@ impl Engine {
         engine.reports.note_geoip(engine.core.table.geoip.as_ref());
         engine.refresh_reports();
         Ok(engine)
+    }
+
+    /// Register every fd the engine reads in the loop's poll, so the loop
+    /// never touches the engine's parts.
+    pub fn register(&mut self, registry: &Registry, tokens: &SourceTokens) -> io::Result<()> {
+        registry.register(&mut self.logs, tokens.files, Interest::READABLE)?;
+        registry.register(self.logs.alarm(), tokens.files_alarm, Interest::READABLE)?;
+        if let SocketReader::Netlink(diag) = &mut self.sockets {
+            registry.register(diag, tokens.sockets, Interest::READABLE)?;
+        }
+        if let Some(journal) = self.journal.as_mut() {
+            registry.register(journal, tokens.journal, Interest::READABLE)?;
+        }
+        Ok(())
     }
 
     /// inotify said something changed.

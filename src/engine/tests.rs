@@ -399,3 +399,52 @@ fn cached_whois_answers_settle_picks_without_a_lookup() {
     );
     assert!(worker.pending() <= next.len());
 }
+
+/// Registered in a poll, the engine is woken by inotify when a log grows,
+/// and the line is in the table after `on_files_ready`.
+#[test]
+fn registered_logs_wake_the_poll_when_a_line_arrives() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("access.log");
+    fs::write(&log, "").expect("create");
+    let (log, proc) = (log.display().to_string(), data("proc"));
+    let args = [
+        "--no-history",
+        "--no-auth-log",
+        "--log-format",
+        "combined",
+        "--log-path",
+        &log,
+        "--proc-root",
+        &proc,
+    ];
+    let mut engine = Engine::new(&config(&args)).expect("engine");
+    let mut poll = mio::Poll::new().expect("poll");
+    let tokens = SourceTokens {
+        files: mio::Token(1),
+        files_alarm: mio::Token(2),
+        sockets: mio::Token(3),
+        journal: mio::Token(4),
+    };
+    engine.register(poll.registry(), &tokens).expect("register");
+    engine.touch_clock();
+    let line = "8.8.8.8 - - [10/Oct/2023:08:05:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"t\"\n";
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open");
+    file.write_all(line.as_bytes()).expect("append");
+    let mut events = mio::Events::with_capacity(8);
+    poll.poll(&mut events, Some(Duration::from_secs(5)))
+        .expect("poll");
+    assert!(
+        events.iter().any(|e| e.token() == tokens.files),
+        "inotify woke the poll"
+    );
+    engine.on_files_ready();
+    assert_eq!(
+        engine.core.table.get(ip("8.8.8.8")).expect("row").requests,
+        1
+    );
+    assert_eq!(report(&engine, "access").lines, 1);
+}
