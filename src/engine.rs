@@ -647,6 +647,53 @@ impl Engine {
     pub fn is_dump_in_flight(&self) -> bool {
         self.socket_status.dump_in_flight
     }
+
+    // Loop interface (issue 10): what `event_loop` needs of the engine's
+    // fds, so the loop never touches the logs, sockets or journal itself.
+
+    /// Register the engine's fds with the loop's poll, under the loop's
+    /// tokens: the logs' inotify fd and rotation alarm, the netlink socket,
+    /// journalctl's pipe.
+    pub(crate) fn register(&mut self, registry: &mio::Registry) -> io::Result<()> {
+        use crate::event_loop::token;
+        let readable = mio::Interest::READABLE;
+        registry.register(&mut self.logs, token::FILES, readable)?;
+        registry.register(self.logs.alarm(), token::FILES_ALARM, readable)?;
+        if let SocketReader::Netlink(diag) = &mut self.sockets {
+            registry.register(diag, token::SOCKETS, readable)?;
+        }
+        if let Some(journal) = self.journal.as_mut() {
+            registry.register(journal, token::JOURNAL, readable)?;
+        }
+        Ok(())
+    }
+
+    /// Take the logs' inotify fd out of the poll: the loop paces reads,
+    /// and writes meanwhile should not wake it.
+    pub(crate) fn pause_log_events(&mut self, registry: &mio::Registry) -> io::Result<()> {
+        registry.deregister(&mut self.logs)
+    }
+
+    /// Put the logs' inotify fd back in the poll (after `pause_log_events`).
+    pub(crate) fn resume_log_events(&mut self, registry: &mio::Registry) -> io::Result<()> {
+        let files = crate::event_loop::token::FILES;
+        registry.register(&mut self.logs, files, mio::Interest::READABLE)
+    }
+
+    /// Whether a log is about to rotate (and reset the alarm).
+    pub(crate) fn take_log_alarm(&mut self) -> bool {
+        self.logs.drain_alarm()
+    }
+
+    /// Whether a log stopped at its per-read bound with more to read.
+    pub(crate) fn has_log_backlog(&self) -> bool {
+        self.logs.has_backlog()
+    }
+
+    /// How often the loop ticks (`connections_interval`).
+    pub(crate) fn tick_interval(&self) -> Duration {
+        self.interval
+    }
 }
 
 impl Core {
