@@ -139,8 +139,8 @@ impl Jobs {
         ))
     }
 
-    /// Run `hook` for `ip` in place of the last job. Err: what to show.
-    /// The caller then [`watch`](Self::watch)es it.
+    /// Run `hook` for `ip` (the caller has [`end`](Self::end)ed the last
+    /// job, and then [`watch`](Self::watch)es this one). Err: what to show.
     pub(crate) fn start_hook(&mut self, hook: &Hook, ip: IpAddr) -> Result<(), String> {
         let run = HookRun::spawn(hook, ip, Instant::now())
             .map_err(|e| format!("hook {}: cannot start: {e}", hook.key))?;

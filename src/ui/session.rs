@@ -7,8 +7,9 @@
 //! so a key press is answered in the next frame, at once if the screen was
 //! quiet. Frames that only show new data (lines, dumps, ticks, a child's
 //! output) wait [`DATA_FRAME_GAP`] instead: under load every new line
-//! scrolls the whole activity log, so fewer such frames write less. A resize only marks the screen dirty (a storm of SIGWINCH costs
-//! one frame); the size is read when the frame is drawn. Each frame is one
+//! scrolls the whole activity log, so fewer such frames write less. A
+//! resize only marks the screen dirty (a storm of SIGWINCH costs one
+//! frame); the size is read when the frame is drawn. Each frame is one
 //! `write`.
 //!
 //! The session is the loop's frontend for the dashboard: the loop hands it
@@ -44,9 +45,9 @@ const FRAME: Token = frontend_token(2);
 const CHILD: Token = frontend_token(3);
 
 /// Shortest time between two frames (10 frames a second at most).
-pub(crate) const MIN_FRAME_GAP: Duration = Duration::from_millis(100);
+const MIN_FRAME_GAP: Duration = Duration::from_millis(100);
 /// Shortest time between two frames when only data changed (4 a second).
-pub(crate) const DATA_FRAME_GAP: Duration = Duration::from_millis(250);
+const DATA_FRAME_GAP: Duration = Duration::from_millis(250);
 /// A lone ESC with nothing after it for this long is the Escape key.
 const ESC_TIMEOUT: Duration = Duration::from_millis(30);
 /// Bytes read from the tty at once.
@@ -512,34 +513,4 @@ fn frame_wait(since: Option<Duration>, urgent: bool) -> Duration {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
-    #[test]
-    fn first_frame_is_drawn_at_once() {
-        assert_eq!(frame_wait(None, false), Duration::ZERO);
-        assert_eq!(frame_wait(None, true), Duration::ZERO);
-    }
-
-    #[test]
-    fn a_key_gets_the_next_frame_after_the_short_gap() {
-        // Quiet screen: at once.
-        assert_eq!(frame_wait(Some(ms(100)), true), Duration::ZERO);
-        assert_eq!(frame_wait(Some(ms(5_000)), true), Duration::ZERO);
-        // Just after a data frame: the rest of MIN_FRAME_GAP, not of the data gap.
-        assert_eq!(frame_wait(Some(ms(30)), true), ms(70));
-        assert_eq!(frame_wait(Some(ms(150)), true), Duration::ZERO);
-    }
-
-    #[test]
-    fn data_only_frames_wait_the_longer_gap() {
-        assert_eq!(frame_wait(Some(ms(100)), false), ms(150));
-        assert_eq!(frame_wait(Some(ms(249)), false), ms(1));
-        assert_eq!(frame_wait(Some(ms(250)), false), Duration::ZERO);
-        assert!(DATA_FRAME_GAP > MIN_FRAME_GAP);
-    }
-}
+mod tests;
