@@ -1,34 +1,60 @@
 //! The one loop: a `mio::Poll` on one thread, every input an fd with a Token,
 //! dispatched by one `match`. With nothing happening the process sits in
 //! `epoll_wait`; nothing sleeps or polls a flag.
+//!
+//! The loop owns tokens, not state. Its own tokens (the tick, the signals,
+//! the log pacing, and the engine's fds, which the engine registers itself
+//! under the tokens of [`token`]) go to the [`Engine`]; every other token,
+//! the tick after the engine's and every signal go to the [`Frontend`] with
+//! `&mut Engine`: the headless run (`headless::run::Headless`) or the
+//! dashboard (`ui::session::Session`). `EventLoop` is generic over it, as
+//! alacritty's event loop is over its listener.
 
 use std::io;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Registry, Token};
 
-use crate::engine::{Engine, SocketReader};
+use crate::engine::{Engine, SourceTokens};
 use crate::sys::signalfd::SignalFd;
 use crate::sys::timerfd::TimerFd;
-use crate::ui::session::{Flow, Session};
 
-const TICK: Token = Token(0);
-const SOCKETS: Token = Token(1);
-const FILES: Token = Token(2);
-const SIGNAL: Token = Token(3);
-const JOURNAL: Token = Token(4);
-const DEADLINE: Token = Token(5);
-const FILES_PACED: Token = Token(6);
-/// The dashboard's tty, its lone-ESC timer and its frame timer.
-const INPUT: Token = Token(7);
-const KEY_TIMER: Token = Token(8);
-const FRAME: Token = Token(9);
-/// The output pipe of the dashboard's running hook or block command.
-const CHILD: Token = Token(10);
-/// The whois worker's `mio::Waker`: replies are waiting.
-const WORKER: Token = Token(11);
-/// A log is about to rotate (`LogSet::drain_alarm`): read now, unpaced.
-const FILES_ALARM: Token = Token(12);
+/// The loop's tokens. The engine registers its fds under `FILES`,
+/// `FILES_ALARM`, `SOCKETS` and `JOURNAL` (`Engine::register`); a frontend
+/// gets tokens from [`frontend_token`].
+pub(crate) mod token {
+    use mio::Token;
+
+    pub(crate) const TICK: Token = Token(0);
+    /// The netlink sock_diag socket.
+    pub(crate) const SOCKETS: Token = Token(1);
+    /// The logs' inotify fd.
+    pub(crate) const FILES: Token = Token(2);
+    pub(crate) const SIGNAL: Token = Token(3);
+    /// The stdout pipe of `journalctl -f`.
+    pub(crate) const JOURNAL: Token = Token(4);
+    /// The pacing timer that brings the inotify fd back (`ReadPacer`).
+    pub(crate) const FILES_PACED: Token = Token(6);
+    /// The whois worker's `mio::Waker`: replies are waiting.
+    pub(crate) const WORKER: Token = Token(11);
+    /// A log is about to rotate (`LogSet::drain_alarm`): read now, unpaced.
+    pub(crate) const FILES_ALARM: Token = Token(12);
+    /// Tokens from here on are the frontend's.
+    pub(super) const FIRST_FRONTEND: usize = 16;
+}
+
+/// Where the engine registers its fds.
+const SOURCE_TOKENS: SourceTokens = SourceTokens {
+    files: token::FILES,
+    files_alarm: token::FILES_ALARM,
+    sockets: token::SOCKETS,
+    journal: token::JOURNAL,
+};
+
+/// The frontend's token number `n` (the loop hands its events on unread).
+pub(crate) const fn frontend_token(n: usize) -> Token {
+    Token(token::FIRST_FRONTEND + n)
+}
 
 /// Logs are read at most this often. A busy nginx writes one line per
 /// request and inotify reports every write; reading on each would cost a
@@ -41,7 +67,7 @@ const ONCE_DUMP_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Why a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
+pub(crate) enum Ending {
     /// `--for` ran its course.
     Deadline,
     /// SIGTERM, SIGINT or SIGHUP.
@@ -50,9 +76,43 @@ pub enum Ending {
     Quit,
 }
 
-pub struct EventLoop {
+/// Whether the loop goes on after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    End(Ending),
+}
+
+/// What the loop drives besides the engine: the headless run or the
+/// dashboard. Every call gets the engine, so a frontend acts on it directly
+/// (a key asks for a whois lookup, a finished block run is recorded).
+pub(crate) trait Frontend {
+    /// Register the frontend's own fds, under [`frontend_token`]s.
+    fn register(&mut self, registry: &Registry) -> io::Result<()>;
+
+    /// One of the frontend's tokens is ready (unknown ones are ignored).
+    fn on_event(&mut self, token: Token, engine: &mut Engine) -> Flow;
+
+    /// The periodic tick, after the engine's.
+    fn on_tick(&mut self, _engine: &mut Engine) {}
+
+    /// A signal from the signalfd (SIGCHLD after the engine reaped its own
+    /// children). TERM, INT and HUP should end the run.
+    fn on_signal(&mut self, sig: i32, engine: &mut Engine) -> Flow;
+
+    /// Before the first poll and after every batch of events: the place to
+    /// draw, at most once per loop iteration.
+    fn after_events(&mut self, _engine: &mut Engine) {}
+}
+
+pub(crate) struct EventLoop {
     poll: Poll,
     events: Events,
+    own: OwnFds,
+}
+
+/// The fds the loop itself owns and dispatches.
+struct OwnFds {
     tick: TimerFd,
     signals: SignalFd,
     pacer: ReadPacer,
@@ -67,84 +127,48 @@ struct ReadPacer {
 }
 
 impl EventLoop {
-    /// Block the handled signals and register the fixed fds. Call before any
-    /// thread or child starts, so they inherit the signal mask.
-    pub fn new(engine: &mut Engine) -> io::Result<EventLoop> {
+    /// Block the handled signals and register the fixed fds and the
+    /// engine's. Call before any thread or child starts, so they inherit
+    /// the signal mask.
+    pub(crate) fn new(engine: &mut Engine) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let mut signals = SignalFd::open()?;
-        let mut tick = TimerFd::periodic(engine.interval)?;
+        let mut tick = TimerFd::periodic(engine.tick_interval())?;
         let registry = poll.registry();
-        registry.register(&mut tick, TICK, Interest::READABLE)?;
-        registry.register(&mut signals, SIGNAL, Interest::READABLE)?;
-        registry.register(&mut engine.logs, FILES, Interest::READABLE)?;
-        registry.register(engine.logs.alarm(), FILES_ALARM, Interest::READABLE)?;
-        if let SocketReader::Netlink(diag) = &mut engine.sockets {
-            registry.register(diag, SOCKETS, Interest::READABLE)?;
-        }
-        if let Some(journal) = engine.journal.as_mut() {
-            registry.register(journal, JOURNAL, Interest::READABLE)?;
-        }
+        registry.register(&mut tick, token::TICK, Interest::READABLE)?;
+        registry.register(&mut signals, token::SIGNAL, Interest::READABLE)?;
+        engine.register(registry, &SOURCE_TOKENS)?;
         let mut pacer = ReadPacer {
             timer: TimerFd::disarmed()?,
             last_read: None,
             deferred: false,
         };
-        registry.register(&mut pacer.timer, FILES_PACED, Interest::READABLE)?;
+        registry.register(&mut pacer.timer, token::FILES_PACED, Interest::READABLE)?;
         // After the signal mask is set, so the worker thread inherits it.
-        engine.start_whois(mio::Waker::new(registry, WORKER)?);
+        engine.start_whois(mio::Waker::new(registry, token::WORKER)?);
         Ok(EventLoop {
             poll,
             events: Events::with_capacity(64),
-            tick,
-            signals,
-            pacer,
+            own: OwnFds {
+                tick,
+                signals,
+                pacer,
+            },
         })
     }
 
-    /// Run the live engine until `deadline` passes or a terminating signal.
-    pub fn run_for(
+    /// Run until the frontend or a signal ends it: one poll, one dispatch
+    /// `match` per event, then the frontend's `after_events` (a frame).
+    pub(crate) fn run(
         &mut self,
         engine: &mut Engine,
-        run_for: Option<Duration>,
+        frontend: &mut impl Frontend,
     ) -> io::Result<Ending> {
-        let mut deadline = match run_for {
-            Some(d) => {
-                let mut timer = TimerFd::periodic(d)?;
-                timer.arm(d, Duration::ZERO)?;
-                self.poll
-                    .registry()
-                    .register(&mut timer, DEADLINE, Interest::READABLE)?;
-                Some(timer)
-            }
-            None => None,
-        };
-        let ending = self.run(engine, deadline.as_ref(), None);
-        if let Some(timer) = deadline.as_mut() {
-            let _ = self.poll.registry().deregister(timer);
-        }
-        ending
-    }
-
-    /// Run the dashboard until the operator quits or a terminating signal.
-    pub fn run_dashboard(&mut self, engine: &mut Engine, ui: &mut Session) -> io::Result<Ending> {
-        ui.register(self.poll.registry(), [INPUT, KEY_TIMER, FRAME, CHILD])?;
-        self.run(engine, None, Some(ui))
-    }
-
-    /// The loop itself: one poll, one dispatch `match`, then (with a
-    /// screen) at most one frame.
-    fn run(
-        &mut self,
-        engine: &mut Engine,
-        deadline: Option<&TimerFd>,
-        mut ui: Option<&mut Session>,
-    ) -> io::Result<Ending> {
+        frontend.register(self.poll.registry())?;
         engine.touch_clock();
         engine.start_socket_dump();
         loop {
-            if let Some(ui) = ui.as_deref_mut() {
-                ui.after_events(engine);
-            }
+            frontend.after_events(engine);
             if let Err(e) = self.poll.poll(&mut self.events, None) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -152,70 +176,20 @@ impl EventLoop {
                 return Err(e);
             }
             engine.touch_clock();
+            let registry = self.poll.registry();
             for event in self.events.iter() {
-                match event.token() {
-                    TICK if self.tick.drain() > 0 => {
-                        engine.on_tick();
-                        if let Some(ui) = ui.as_deref_mut() {
-                            ui.on_tick(engine);
-                        }
-                    }
-                    SOCKETS => {
-                        engine.on_sockets_ready();
-                    }
-                    FILES => self.pacer.on_files_event(self.poll.registry(), engine)?,
-                    FILES_PACED => self.pacer.on_timer(self.poll.registry(), engine)?,
-                    FILES_ALARM => self.pacer.on_alarm(self.poll.registry(), engine)?,
-                    JOURNAL => engine.on_journal_ready(),
-                    SIGNAL => {
-                        while let Some(sig) = self.signals.next() {
-                            if sig == libc::SIGCHLD {
-                                engine.on_child_exit();
-                            }
-                            let ends = match ui.as_deref_mut() {
-                                Some(ui) => ui.on_signal(sig),
-                                None => on_signal(sig),
-                            };
-                            if ends {
-                                return Ok(Ending::Signal(sig));
-                            }
-                        }
-                    }
-                    DEADLINE if deadline.is_some_and(|t| t.drain() > 0) => {
-                        return Ok(Ending::Deadline);
-                    }
-                    INPUT | KEY_TIMER => {
-                        let Some(ui) = ui.as_deref_mut() else {
-                            continue;
-                        };
-                        let flow = if event.token() == INPUT {
-                            ui.on_input(engine)
-                        } else {
-                            ui.on_key_timer(engine)
-                        };
-                        if flow == Flow::Quit {
-                            return Ok(Ending::Quit);
-                        }
-                    }
-                    FRAME => {
-                        if let Some(ui) = ui.as_deref_mut() {
-                            ui.on_frame_timer();
-                        }
-                    }
-                    WORKER => engine.on_whois_replies(),
-                    CHILD => {
-                        if let Some(ui) = ui.as_deref_mut() {
-                            ui.on_child_ready();
-                        }
-                    }
-                    _ => {} // unknown tokens are ignored
+                let flow = self
+                    .own
+                    .dispatch(registry, event.token(), engine, frontend)?;
+                if let Flow::End(ending) = flow {
+                    return Ok(ending);
                 }
             }
         }
     }
 
     /// One netlink dump, waited for in the loop (used by `--once`).
-    pub fn one_dump(&mut self, engine: &mut Engine) -> io::Result<()> {
+    pub(crate) fn one_dump(&mut self, engine: &mut Engine) -> io::Result<()> {
         engine.start_socket_dump();
         let started = Instant::now();
         while engine.is_dump_in_flight() {
@@ -228,11 +202,57 @@ impl EventLoop {
                 Err(e) => return Err(e),
                 Ok(()) => {}
             }
-            if self.events.iter().any(|e| e.token() == SOCKETS) && engine.on_sockets_ready() {
+            let sockets = self.events.iter().any(|e| e.token() == token::SOCKETS);
+            if sockets && engine.on_sockets_ready() {
                 break;
             }
         }
         Ok(())
+    }
+}
+
+impl OwnFds {
+    /// The one dispatch `match`: the loop's tokens, then the frontend's.
+    fn dispatch(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        engine: &mut Engine,
+        frontend: &mut impl Frontend,
+    ) -> io::Result<Flow> {
+        match token {
+            token::TICK => {
+                if self.tick.drain() > 0 {
+                    engine.on_tick();
+                    frontend.on_tick(engine);
+                }
+            }
+            token::SOCKETS => {
+                engine.on_sockets_ready();
+            }
+            token::FILES => self.pacer.on_files_event(registry, engine)?,
+            token::FILES_PACED => self.pacer.on_timer(registry, engine)?,
+            token::FILES_ALARM => self.pacer.on_alarm(registry, engine)?,
+            token::JOURNAL => engine.on_journal_ready(),
+            token::WORKER => engine.on_whois_replies(),
+            token::SIGNAL => return Ok(self.on_signals(engine, frontend)),
+            _ => return Ok(frontend.on_event(token, engine)),
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Every pending signal: SIGCHLD reaps the engine's children first.
+    fn on_signals(&mut self, engine: &mut Engine, frontend: &mut impl Frontend) -> Flow {
+        while let Some(sig) = self.signals.next() {
+            if sig == libc::SIGCHLD {
+                engine.on_child_exit();
+            }
+            let flow = frontend.on_signal(sig, engine);
+            if flow != Flow::Continue {
+                return flow;
+            }
+        }
+        Flow::Continue
     }
 }
 
@@ -242,7 +262,7 @@ impl ReadPacer {
         match self.last_read.map(|t| t.elapsed()) {
             Some(since) if since < MIN_READ_GAP => {
                 if !self.deferred {
-                    registry.deregister(&mut engine.logs)?;
+                    engine.pause_log_events(registry)?;
                     self.timer.arm(MIN_READ_GAP - since, Duration::ZERO)?;
                     self.deferred = true;
                 }
@@ -257,7 +277,7 @@ impl ReadPacer {
         if self.timer.drain() == 0 || !self.deferred {
             return Ok(());
         }
-        registry.register(&mut engine.logs, FILES, Interest::READABLE)?;
+        engine.resume_log_events(registry, token::FILES)?;
         self.deferred = false;
         self.read(registry, engine)
     }
@@ -266,12 +286,12 @@ impl ReadPacer {
     /// what was written to it can still be read. Rotations are rare, so
     /// this costs a few wake-ups per rotation, not one per write.
     fn on_alarm(&mut self, registry: &Registry, engine: &mut Engine) -> io::Result<()> {
-        if !engine.logs.drain_alarm() {
+        if !engine.take_log_alarm() {
             return Ok(());
         }
         if std::mem::take(&mut self.deferred) {
             // The pacing timer still fires; `on_timer` ignores it.
-            registry.register(&mut engine.logs, FILES, Interest::READABLE)?;
+            engine.resume_log_events(registry, token::FILES)?;
         }
         self.read(registry, engine)
     }
@@ -279,11 +299,11 @@ impl ReadPacer {
     fn read(&mut self, registry: &Registry, engine: &mut Engine) -> io::Result<()> {
         engine.on_files_ready();
         self.last_read = Some(Instant::now());
-        if engine.logs.has_backlog() && !self.deferred {
+        if engine.has_log_backlog() && !self.deferred {
             // A file stopped at its per-read bound: read on after the gap,
             // as if inotify had spoken, with the loop's other fds served
             // in between.
-            registry.deregister(&mut engine.logs)?;
+            engine.pause_log_events(registry)?;
             self.timer.arm(MIN_READ_GAP, Duration::ZERO)?;
             self.deferred = true;
         }
@@ -291,18 +311,5 @@ impl ReadPacer {
     }
 }
 
-/// What a signal means for a headless run: true when it ends the run. CHLD
-/// is handled by the sources that own children (their tick reaps them);
-/// WINCH/TSTP/CONT matter only to the dashboard (`Session::on_signal`).
-fn on_signal(sig: i32) -> bool {
-    match sig {
-        libc::SIGTERM | libc::SIGINT | libc::SIGHUP => true,
-        libc::SIGTSTP => {
-            // Headless: behave like the default action would.
-            // SAFETY: raising SIGSTOP on ourselves has no memory effects.
-            unsafe { libc::raise(libc::SIGSTOP) };
-            false
-        }
-        _ => false,
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -15,6 +15,8 @@ use crate::parse::UnixTime;
 use crate::store::{History, IpHistory};
 use crate::table::{service_name, IpTable, Row, StrId};
 
+pub(crate) mod run;
+
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// One input source as the summary reports it.

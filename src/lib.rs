@@ -7,14 +7,14 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod actions;
-pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod detect;
 pub mod engine;
 pub mod enrich;
-pub mod event_loop;
+pub mod entry;
+pub(crate) mod event_loop;
 pub mod headless;
 pub mod parse;
 pub mod source;

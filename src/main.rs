@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    nethergaze::app::main(std::env::args_os())
+    nethergaze::entry::main(std::env::args_os())
 }

@@ -126,6 +126,37 @@ impl Engine {
         Ok(())
     }
 
+    /// Take the logs' inotify fd out of the poll: the loop paces reads,
+    /// and writes meanwhile should not wake it.
+    pub(crate) fn pause_log_events(&mut self, registry: &Registry) -> io::Result<()> {
+        registry.deregister(&mut self.logs)
+    }
+
+    /// Put the logs' inotify fd back in the poll under `files` (after
+    /// `pause_log_events`).
+    pub(crate) fn resume_log_events(
+        &mut self,
+        registry: &Registry,
+        files: Token,
+    ) -> io::Result<()> {
+        registry.register(&mut self.logs, files, Interest::READABLE)
+    }
+
+    /// Whether a log is about to rotate (and reset the alarm).
+    pub(crate) fn take_log_alarm(&mut self) -> bool {
+        self.logs.drain_alarm()
+    }
+
+    /// Whether a log stopped at its per-read bound with more to read.
+    pub(crate) fn has_log_backlog(&self) -> bool {
+        self.logs.has_backlog()
+    }
+
+    /// How often the loop ticks (`connections_interval`).
+    pub(crate) fn tick_interval(&self) -> Duration {
+        self.interval
+    }
+
     /// inotify said something changed.
     pub fn on_files_ready(&mut self) {
         self.logs.on_inotify(&mut self.core);

@@ -2,3 +2,8 @@
 
 pub mod geoip;
 pub mod whois;
+
+/// The attribution DB-IP Lite's licence asks for (CC BY 4.0): `--help`,
+/// `--version` and the dashboard's help say it when GeoIP uses DB-IP's files.
+pub const DBIP_CREDIT: &str =
+    "IP geolocation by DB-IP (https://db-ip.com), licensed under CC BY 4.0.";

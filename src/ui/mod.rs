@@ -13,6 +13,7 @@ pub mod diff;
 pub mod filter;
 pub mod grid;
 pub mod input;
+pub(crate) mod jobs;
 pub mod rect;
 pub mod sanitize;
 pub mod session;

@@ -205,7 +205,7 @@ fn help_text(hooks: &[(char, String)], dbip: bool) -> Vec<HelpLine<'_>> {
     text.extend(keys(&IN_MODALS));
     if dbip {
         text.push(HelpLine::Faint(""));
-        text.push(HelpLine::Faint(crate::app::DBIP_CREDIT));
+        text.push(HelpLine::Faint(crate::enrich::DBIP_CREDIT));
     }
     text
 }

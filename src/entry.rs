@@ -96,12 +96,8 @@ fn dbip_credit(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> Opt
         return None;
     };
     let geoip = crate::enrich::geoip::GeoIp::open(&config.geoip);
-    geoip.uses_dbip().then_some(DBIP_CREDIT)
+    geoip.uses_dbip().then_some(crate::enrich::DBIP_CREDIT)
 }
-
-/// The attribution DB-IP Lite's licence asks for.
-pub const DBIP_CREDIT: &str =
-    "IP geolocation by DB-IP (https://db-ip.com), licensed under CC BY 4.0.";
 
 fn run(config: &Config) -> Result<Ended, String> {
     // A glob of a thousand logs must not exhaust the usual soft limit of
@@ -119,21 +115,9 @@ fn run(config: &Config) -> Result<Ended, String> {
     let mut event_loop =
         EventLoop::new(&mut engine).map_err(|e| format!("cannot start the event loop: {e}"))?;
     match run_for {
-        None => {
-            engine.touch_clock();
-            engine.read_logs_now();
-            event_loop
-                .one_dump(&mut engine)
-                .map_err(|e| format!("socket dump: {e}"))?;
-        }
+        None => headless::run::once(&mut engine, &mut event_loop)?,
         Some(duration) => {
-            engine.touch_clock();
-            engine.read_logs_now(); // `--from-start`: what the logs hold already
-            event_loop
-                .run_for(&mut engine, Some(duration))
-                .map_err(|e| format!("event loop: {e}"))?;
-            engine.touch_clock();
-            engine.read_logs_pass(); // lines written just before the end still count
+            headless::run::follow_for(&mut engine, &mut event_loop, duration)?;
         }
     }
     // The session is kept, and `history` includes it; a failure is in the summary.
@@ -161,7 +145,7 @@ fn run_dashboard(config: &Config) -> Result<Ended, String> {
     session
         .enter()
         .map_err(|e| format!("cannot set up the terminal: {e}"))?;
-    let ended = event_loop.run_dashboard(&mut engine, &mut session);
+    let ended = event_loop.run(&mut engine, &mut session);
     let left = session.leave();
     let lost = engine.save_history();
     ended.map_err(|e| format!("event loop: {e}"))?;
