@@ -3,7 +3,7 @@
 log grows. Run through `make bench-dashboard` (a measurement, not a test).
 
     dashboard.py BINARY [--secs 30] [--rates 1000,5000] [--cols 200]
-                        [--rows 50] [--idle-secs 5] [--headless]
+                        [--rows 50] [--idle-secs 5] [--headless] [--history]
 
 The binary runs in a pseudo-terminal opened here (COLSxROWS set with
 TIOCSWINSZ, the slave its controlling terminal), following an empty log with
@@ -19,6 +19,8 @@ stream), and CPU % of one core (utime+stime from /proc/PID/stat over the
 writing window). The issue's figures: bytes/s at 1 000 lines/s, CPU at 5 000.
 --headless adds, per rate, the CPU of `--for 1h --json` on the same feed (no
 terminal): the engine alone, so the difference is what drawing costs.
+--history runs with a fresh history file (in the run's temporary folder)
+instead of --no-history, so the frame's cost with history on is measured.
 """
 import fcntl
 import os
@@ -44,6 +46,13 @@ FRAME_START = b"\x1b[?2026h"
 CSI = re.compile(rb"\x1b\[(\??)([0-9;]*)([A-Za-z])")
 
 
+def history_flags(log):
+    """--no-history, or with --history a fresh history file beside the log."""
+    if "--history" in sys.argv:
+        return ["--history-db", log + ".history.db"]
+    return ["--no-history"]
+
+
 def arg(name, default):
     return type(default)(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
 
@@ -59,7 +68,7 @@ class Headless:
 
     def __init__(self, binary, log):
         self.proc = subprocess.Popen(
-            [binary, "--for", "1h", "--json", "--log-path", log, "--no-auth-log", "--no-geoip", "--no-whois", "--no-history"],
+            [binary, "--for", "1h", "--json", "--log-path", log, "--no-auth-log", "--no-geoip", "--no-whois", *history_flags(log)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.reads = []
 
@@ -89,7 +98,7 @@ class Dashboard:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
         self.proc = subprocess.Popen(
-            [binary, "--log-path", log, "--no-auth-log", "--no-geoip", "--no-whois", "--no-history"],
+            [binary, "--log-path", log, "--no-auth-log", "--no-geoip", "--no-whois", *history_flags(log)],
             stdin=slave, stdout=slave, stderr=slave, env=env,
             start_new_session=True, preexec_fn=controlling_tty)
         os.close(slave)
