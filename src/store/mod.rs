@@ -12,7 +12,6 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
-use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::fmt;
@@ -91,6 +90,18 @@ pub struct IpHistory {
     pub country: Option<String>,
     pub org: Option<String>,
     pub last_paths: Vec<String>,
+}
+
+/// The lifetime figures of an address ([`IpHistory`] without its text):
+/// small and `Copy`, so a view can hold them per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryFigures {
+    pub sessions: u64,
+    pub first_seen: UnixTime,
+    pub requests: u64,
+    pub bytes: u64,
+    pub auth_failures: u64,
+    pub suspicious_sessions: u64,
 }
 
 /// What a snapshot did.
@@ -273,15 +284,19 @@ pub struct History {
     /// Block records that met a busy file; written with the next snapshot.
     pending_blocks: Vec<BlockRow>,
     notice: Option<String>,
-    /// Answers of `lookup` since the last snapshot: the dashboard asks for
-    /// the visible rows on every frame, the file changes only at snapshots.
-    looked_up: RefCell<HashMap<IpAddr, Option<IpHistory>>>,
+    /// This instance (high 32 bits) and the snapshot attempts it made (low
+    /// bits): figures read before it moved may be stale (see
+    /// [`History::generation`]).
+    generation: u64,
 }
 
-/// Cached lookups are dropped past this many addresses (memory bound: with
-/// five 256-byte paths an answer is about 1.5 KB). A screenful of rows and
-/// a drill-down need far fewer; `--once` asks once per row and gains nothing.
-const LOOKUP_CACHE_MAX: usize = 1024;
+/// A number no other `History` of this process has, so that figures held
+/// for one file are never taken for another's.
+fn next_instance() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
 
 impl fmt::Debug for History {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -355,7 +370,7 @@ impl History {
             written: HashMap::new(),
             pending_blocks: Vec::new(),
             notice,
-            looked_up: RefCell::new(HashMap::new()),
+            generation: next_instance() << 32,
         };
         match history.start_session() {
             Ok(_) | Err(HistoryError::Busy) => Ok(history),
@@ -404,15 +419,23 @@ impl History {
     ) -> Result<SnapshotOutcome, HistoryError> {
         match self.write_snapshot(rows) {
             Ok(changed) => {
-                self.looked_up.borrow_mut().clear(); // the file moved on
+                self.generation += 1; // the file moved on
                 Ok(SnapshotOutcome::Written { changed })
             }
             Err(HistoryError::Busy) => {
-                self.looked_up.borrow_mut().clear(); // earlier commits may have landed
+                self.generation += 1; // earlier commits may have landed
                 Ok(SnapshotOutcome::Busy)
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Moves on at every snapshot, and differs between instances: what
+    /// [`History::figures`] answered before may have changed since. Readers
+    /// that keep figures (the view's `RowHistory`) read them again when it
+    /// moves, and only then.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// [`History::snapshot`] that waits up to `wait` for another instance's
@@ -513,16 +536,29 @@ impl History {
     /// The lifetime record of `ip`, including this session up to its last
     /// committed snapshot; `None` when it was never written.
     pub fn lookup(&self, ip: IpAddr) -> Result<Option<IpHistory>, HistoryError> {
-        let ip = ip.to_canonical();
-        if let Some(known) = self.looked_up.borrow().get(&ip) {
-            return Ok(known.clone());
-        }
-        let found = self.query(ip)?;
-        let mut cache = self.looked_up.borrow_mut();
-        if cache.len() >= LOOKUP_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(ip, found.clone());
+        self.query(ip.to_canonical())
+    }
+
+    /// The figures of [`History::lookup`] without its text: what the Hx
+    /// column, the drill-down and `--json` show. One query, nothing cached
+    /// here (see [`History::generation`]).
+    pub fn figures(&self, ip: IpAddr) -> Result<Option<HistoryFigures>, HistoryError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT sessions, first_seen, requests, bytes, auth_failures, suspicious_sessions
+             FROM ips WHERE ip = ?1",
+        )?;
+        let found = stmt
+            .query_row([ip.to_canonical().to_string()], |r| {
+                Ok(HistoryFigures {
+                    sessions: count(r.get(0)?),
+                    first_seen: r.get(1)?,
+                    requests: count(r.get(2)?),
+                    bytes: count(r.get(3)?),
+                    auth_failures: count(r.get(4)?),
+                    suspicious_sessions: count(r.get(5)?),
+                })
+            })
+            .optional()?;
         Ok(found)
     }
 

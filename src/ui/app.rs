@@ -34,6 +34,7 @@ use crate::source::bandwidth::Bandwidth;
 use crate::store::History;
 use crate::table::{IpTable, Row};
 use crate::ui::filter::FilterSpec;
+use crate::view::history::RowHistory;
 
 pub use block_modal::BlockAssist;
 pub use filter_form::FilterForm;
@@ -60,7 +61,8 @@ pub struct Model<'a> {
     pub hook: Option<&'a HookRun>,
     /// The block commands the block modal shows (running or finished).
     pub block: Option<&'a BlockRun>,
-    /// Lifetime history (the Hx column and the drill-down's history line).
+    /// Lifetime history (the Hx column and the drill-down's history line),
+    /// read through the dashboard's `RowHistory`, never per frame.
     pub history: Option<&'a History>,
     /// The sockets of the last complete dump (the drill-down lists a row's).
     pub sockets: &'a [SocketEntry],
@@ -214,6 +216,10 @@ pub struct Dashboard {
     activity_page: usize,
     /// Whether the right panel was drawn last time (Tab skips it if not).
     activity_shown: bool,
+    /// History figures of the rows drawn, read once per history snapshot.
+    row_history: RowHistory,
+    /// Reused for the text of a table cell.
+    cell: String,
 }
 
 impl Dashboard {
@@ -265,6 +271,8 @@ impl Dashboard {
             table_page: 10,
             activity_page: 10,
             activity_shown: true,
+            row_history: RowHistory::default(),
+            cell: String::new(),
         }
     }
 

@@ -145,8 +145,8 @@ fn header(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
                     line,
                     "│ {} rx {}/s tx {}/s ",
                     bw.iface(),
-                    crate::headless::human_bytes(r.rx as u64),
-                    crate::headless::human_bytes(r.tx as u64)
+                    crate::view::format::human_bytes(r.rx as u64),
+                    crate::view::format::human_bytes(r.tx as u64)
                 );
             }
             None if bw.error().is_some() => {
