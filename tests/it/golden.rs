@@ -12,7 +12,9 @@
 //!   time, and history's `first_seen` for such a row) becomes `<now>`;
 //! - the inferred year of auth.log's yearless syslog stamps (`Oct 10 14:31:0x`)
 //!   becomes `<year>`;
-//! - the checkout's path becomes `$ROOT`, the test's temporary directory `$TMP`.
+//! - the checkout's path becomes `$ROOT`, the test's temporary directory `$TMP`;
+//! - in the one timed run (`--for`, for whois), how often /proc was read: the
+//!   socket source's `lines` and `malformed`, and the text's `lines read`.
 //!
 //! `NETHERGAZE_BLESS_GOLDEN=1 cargo test --test tests it::golden` rewrites the files;
 //! review the diff before committing it.
@@ -41,16 +43,22 @@ const ACCESS_LOGS: [&str; 5] = [
     "logs/mixed.log",
 ];
 
-/// `nethergaze --once --from-start --no-whois --proc-root …` with a clean environment.
-fn once(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Command {
+/// `nethergaze --from-start --proc-root … ARGS` with a clean environment.
+fn nethergaze(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Command {
     let mut cmd = harness::nethergaze();
     cmd.env("TZ", "UTC")
-        .args(["--once", "--from-start", "--no-whois", "--color", "never"])
-        .arg("--proc-root")
+        .args(["--from-start", "--color", "never", "--proc-root"])
         .arg(data("proc"));
     for arg in args {
         cmd.arg(arg);
     }
+    cmd
+}
+
+/// `nethergaze --once --no-whois --from-start --proc-root … ARGS`.
+fn once(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Command {
+    let mut cmd = nethergaze(&[&"--once", &"--no-whois"]);
+    cmd.args(args);
     cmd
 }
 
@@ -332,4 +340,113 @@ fn missing_geoip_databases() {
         cmd.arg("--log-path").arg(data("logs/combined.log"));
         cmd
     });
+}
+
+/// Whois answers as a `--for` run finds them in the history file's cache (a run
+/// with a cached answer for every row asks no registry; `--once` makes no lookups):
+/// an answer with a country and no GeoIP (the CC column's fallback), one with only a
+/// network name (the Org column's), an escape sequence, and remembered failures.
+#[test]
+fn whois_answers_from_the_cache() {
+    let dir = harness::tempdir();
+    let window = Window::open(dir.path());
+    let db = dir.path().join("history.db");
+    let config = super::whois::config_with(dir.path(), "http://127.0.0.1:9/", true);
+    let log = data("logs/combined.log");
+    let args: [&dyn AsRef<std::ffi::OsStr>; 7] = [
+        &"--no-geoip",
+        &"--no-auth-log",
+        &"--history-db",
+        &db,
+        &"--log-path",
+        &log,
+        &"--no-whois",
+    ];
+    stdout_of(once(&args)); // creates the file
+    seed_whois_cache(&db);
+    // `--for` runs the ticks that attach cached answers (8 rows a tick).
+    let make = || {
+        let mut cmd = nethergaze(&args[..6]);
+        cmd.args(["--for", "3s", "--config"]).arg(&config);
+        cmd
+    };
+    let mut json = make();
+    json.arg("--json");
+    let json = window.normalise(&stdout_of(json));
+    assert_golden(
+        "whois.jsonl",
+        &without_read_counts(&json, "\"format\":\"procnet\","),
+    );
+    let text = window.normalise(&stdout_of(make()));
+    assert_golden("whois.txt", &without_read_counts(&text, "auth failures, "));
+}
+
+/// `text` with the two numbers after `anchor` (JSON: the socket source's `lines`
+/// and `malformed`; text: `lines read`) replaced by `<n>`: a timed run reads /proc
+/// once per tick, and when the last tick lands against the end varies.
+fn without_read_counts(text: &str, anchor: &str) -> String {
+    let Some(at) = text.find(anchor).map(|i| i + anchor.len()) else {
+        panic!("no {anchor} in {text}")
+    };
+    let mut out = text[..at].to_owned();
+    let mut rest = &text[at..];
+    let numbers = if anchor.starts_with('"') { 2 } else { 1 };
+    for _ in 0..numbers {
+        let start = rest.find(|c: char| c.is_ascii_digit()).unwrap();
+        let end = start + rest[start..].find(|c: char| !c.is_ascii_digit()).unwrap();
+        out.push_str(&rest[..start]);
+        out.push_str("<n>");
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A fresh cached answer (or failure) for every row of combined.log + /proc.
+fn seed_whois_cache(db: &Path) {
+    let answer = |network: &str, cidr: Option<&str>, org: Option<&str>, cc: Option<&str>| {
+        serde_json::json!({"network": network, "cidr": cidr, "org": org, "country": cc,
+                           "abuse": "abuse@example.net"})
+        .to_string()
+    };
+    let answers = [
+        (
+            "45.33.32.156",
+            answer(
+                "LINODE-US",
+                Some("45.33.0.0/17"),
+                Some("Akamai"),
+                Some("US"),
+            ),
+        ),
+        ("8.8.4.4", answer("GOGL", None, None, None)),
+        (
+            "2a01:4f8::1",
+            answer(
+                "HETZNER",
+                Some("2a01:4f8::/32"),
+                Some("Hetzner \u{1b}[2J Online"),
+                Some("DE"),
+            ),
+        ),
+    ];
+    let failures = [
+        "104.16.0.1",
+        "185.199.108.153",
+        "91.198.174.192",
+        "2a03:2880:f003:c07:face:b00c:0:2",
+        "64.233.160.5",
+        "151.101.1.69",
+    ];
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let now = unix_now();
+    let put = "INSERT INTO whois_cache (key, fetched_at, ok, body) VALUES (?1, ?2, ?3, ?4)";
+    for (ip, body) in answers {
+        conn.execute(put, rusqlite::params![ip, now, true, body])
+            .unwrap();
+    }
+    for ip in failures {
+        conn.execute(put, rusqlite::params![ip, now, false, ""])
+            .unwrap();
+    }
 }
