@@ -205,11 +205,6 @@ fn text_cell(col: Col, view: &RowView<'_>) -> String {
                 cell = printable(path, 60);
             }
         }
-        // GeoIP only, as before the view layer (the dashboard also asks whois).
-        Col::Cc => {
-            let geo = view.row.geo.as_deref().and_then(|g| g.country.as_deref());
-            cell = printable(geo.unwrap_or("-").as_bytes(), 30);
-        }
         col => {
             col.write(view, &mut cell);
             if let Some(max) = col.text_max() {
