@@ -32,18 +32,18 @@ pub struct SourceReport {
 }
 
 /// What the snapshot needs besides the table.
-pub struct RunInfo<'a> {
-    pub started: UnixTime,
-    pub ended: UnixTime,
-    pub sources: &'a [SourceReport],
+pub(crate) struct RunInfo<'a> {
+    pub(crate) started: UnixTime,
+    pub(crate) ended: UnixTime,
+    pub(crate) sources: &'a [SourceReport],
     /// Seconds between socket dumps, for new connections per second.
-    pub interval_secs: f64,
-    pub suspicious_only: bool,
+    pub(crate) interval_secs: f64,
+    pub(crate) suspicious_only: bool,
     /// Lifetime history for the `history` object (`None`: disabled → null).
-    pub history: Option<&'a History>,
+    pub(crate) history: Option<&'a History>,
     /// Whether this run's session was written to history at exit: the
     /// summary's `history_saved` (`None`: history off → null).
-    pub history_saved: Option<bool>,
+    pub(crate) history_saved: Option<bool>,
 }
 
 /// Rows to print, in snapshot order, honouring `--suspicious`.
@@ -61,7 +61,7 @@ fn history_of(info: &RunInfo<'_>, row: &Row) -> Option<HistoryFigures> {
     info.history.and_then(|h| h.figures(row.ip).ok().flatten())
 }
 
-pub fn write_json(
+pub(crate) fn write_json(
     out: &mut impl Write,
     table: &IpTable,
     detector: &Detector,
@@ -112,7 +112,7 @@ fn summary<'a>(table: &IpTable, info: &RunInfo<'a>, ips: usize, end: UnixTime) -
 }
 
 /// The aligned text table: the dashboard's columns, then a summary line.
-pub fn write_text(
+pub(crate) fn write_text(
     out: &mut impl Write,
     table: &IpTable,
     detector: &Detector,

@@ -90,12 +90,12 @@ pub(super) fn frame(g: &mut Grid, rect: Rect, title: &str, hint: &str, t: Theme)
 /// Lines inside a modal, top to bottom, until it is full.
 pub(super) struct Lines<'g> {
     grid: &'g mut Grid,
-    pub inner: Rect,
+    pub(crate) inner: Rect,
     y: u16,
 }
 
 impl<'g> Lines<'g> {
-    pub fn new(grid: &'g mut Grid, inner: Rect) -> Lines<'g> {
+    pub(crate) fn new(grid: &'g mut Grid, inner: Rect) -> Lines<'g> {
         Lines {
             grid,
             inner,
@@ -104,7 +104,7 @@ impl<'g> Lines<'g> {
     }
 
     /// A pen on the next line, or `None` when the modal is full.
-    pub fn next(&mut self) -> Option<Pen<'_>> {
+    pub(crate) fn next(&mut self) -> Option<Pen<'_>> {
         if self.y >= self.inner.bottom() || self.inner.is_empty() {
             return None;
         }
@@ -113,23 +113,23 @@ impl<'g> Lines<'g> {
         Some(Pen::new(self.grid, rect))
     }
 
-    pub fn text(&mut self, text: &str, style: Style) {
+    pub(crate) fn text(&mut self, text: &str, style: Style) {
         if let Some(mut pen) = self.next() {
             pen.text(text, style);
         }
     }
 
-    pub fn rows_left(&self) -> u16 {
+    pub(crate) fn rows_left(&self) -> u16 {
         self.inner.bottom().saturating_sub(self.y)
     }
 
     /// The grid, to draw into [`rest`](Self::rest).
-    pub fn grid_mut(&mut self) -> &mut Grid {
+    pub(crate) fn grid_mut(&mut self) -> &mut Grid {
         self.grid
     }
 
     /// What is left below the lines drawn so far.
-    pub fn rest(&self) -> Rect {
+    pub(crate) fn rest(&self) -> Rect {
         if self.inner.is_empty() {
             return Rect::default();
         }
