@@ -76,7 +76,11 @@ impl Col {
     /// Whether the dashboard shows `-` for `text` (no states, no services,
     /// no auth failures); `--once` text keeps the plain value.
     pub(crate) fn is_blank(self, text: &str) -> bool {
-        text.is_empty() || (self == Col::Auth && text == "0")
+        match self {
+            Col::State | Col::Svc => text.is_empty(),
+            Col::Auth => text == "0",
+            _ => false,
+        }
     }
 
     /// Appends what the column shows for `v` to `out`, unsanitised (text
