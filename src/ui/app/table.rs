@@ -274,18 +274,29 @@ pub(super) fn addr_len(ip: IpAddr) -> u16 {
 /// would then look the same (an IPv6 host differs in its last groups).
 /// The end keeps the larger half; the drill-down shows the whole address.
 pub(super) fn fit_address(ip: IpAddr, room: usize) -> String {
-    let text = ip.to_string();
+    let mut out = String::new();
+    write_fit_address(&mut out, ip, room);
+    out
+}
+
+/// [`fit_address`] appended to `out`, which the table reuses for every row
+/// of every frame.
+fn write_fit_address(out: &mut String, ip: IpAddr, room: usize) {
+    use std::fmt::Write as _;
+    let start = out.len();
+    let _ = write!(out, "{ip}");
     // Address text is ASCII: byte offsets are character offsets.
-    if text.len() <= room || room < 3 {
-        return text;
+    let len = out.len() - start;
+    if len <= room || room < 3 {
+        return;
     }
     let head = (room - 1) / 2;
     let tail = room - 1 - head;
-    let mut out = String::with_capacity(room + ELLIPSIS.len_utf8());
-    out.push_str(&text[..head]);
-    out.push(ELLIPSIS);
-    out.push_str(&text[text.len() - tail..]);
-    out
+    let mut mark = [0; 4];
+    out.replace_range(
+        start + head..start + len - tail,
+        ELLIPSIS.encode_utf8(&mut mark),
+    );
 }
 
 /// Text in a column, right-aligned for numbers.
@@ -313,12 +324,12 @@ fn draw_cell(
             } else {
                 (' ', base)
             };
+            let address = &mut d.cell;
+            address.clear();
+            write_fit_address(address, row.ip, usize::from(w.saturating_sub(1)));
             let mut pen = Pen::new(g, Rect::new(x, y, w, 1));
             pen.text(mark.encode_utf8(&mut [0; 4]), style);
-            pen.text(
-                &fit_address(row.ip, usize::from(w.saturating_sub(1))),
-                if reasons.is_empty() { base } else { style },
-            );
+            pen.text(address, if reasons.is_empty() { base } else { style });
         }
         Col::Last if d.suspicious => {
             let codes = &mut d.cell;
