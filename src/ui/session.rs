@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
-use super::app::{self, Action, Dashboard, Model};
+use super::dashboard::{self, Action, Dashboard, Model};
 use super::input::{Key, KeyDecoder};
 use super::terminal::{self, Terminal};
 use super::{RenderMode, Renderer};
@@ -153,8 +153,8 @@ impl Session {
             color,
             ..RenderMode::default()
         };
-        let mut dashboard = Dashboard::from_config(config, app::host_name(), color);
-        dashboard.utc_offset = app::local_utc_offset(crate::parse::time::now());
+        let mut dashboard = Dashboard::from_config(config, dashboard::host_name(), color);
+        dashboard.utc_offset = dashboard::local_utc_offset(crate::parse::time::now());
         Ok(Session {
             terminal,
             decoder: KeyDecoder::new(),
@@ -356,7 +356,7 @@ impl Session {
     /// `b`: block assist for `ip`, with the tools and the safety context
     /// as they are now.
     fn open_block(&mut self, ip: IpAddr, network: Option<ipnet::IpNet>) {
-        let assist = app::BlockAssist::new(
+        let assist = dashboard::BlockAssist::new(
             ip,
             Tools::detect(),
             SafetyContext::from_system(&self.config),
@@ -546,7 +546,7 @@ impl Session {
 
     /// The periodic tick: uptime and rates moved, status messages age.
     pub fn on_tick(&mut self, engine: &Engine) {
-        self.dashboard.utc_offset = app::local_utc_offset(engine.core.now);
+        self.dashboard.utc_offset = dashboard::local_utc_offset(engine.core.now);
         self.dirty = true;
         match self.job.as_mut() {
             Some(Job::Hook(run)) => run.on_tick(Instant::now()),

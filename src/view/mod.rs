@@ -1,6 +1,6 @@
 //! One view layer: how a row of the table is shown, whatever shows it.
 //!
-//! The dashboard (`ui::app`) and the headless output (`headless`: `--once`
+//! The dashboard (`ui::dashboard`) and the headless output (`headless`: `--once`
 //! and `--for` text and JSON) both take their columns, formatters and wire
 //! types from here, so a column or a JSON field is defined once.
 //!
