@@ -24,3 +24,4 @@ pub mod table;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod ui;
+pub(crate) mod view;

@@ -11,6 +11,7 @@ mod it {
     mod enrich;
     mod files;
     mod fixtures;
+    mod golden;
     pub mod harness;
     mod history_lock;
     mod hostile;

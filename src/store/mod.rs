@@ -12,7 +12,6 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
-use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::fmt;
@@ -30,8 +29,6 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Tran
 use crate::actions::block::{target_text, BlockRecord, CommandResult};
 use crate::parse::UnixTime;
 use crate::sys::file;
-
-pub use schema::VERSION as SCHEMA_VERSION;
 
 /// How long any call waits for another instance's write lock. Short: two
 /// instances must not stall each other's loop.
@@ -53,7 +50,7 @@ const SQLITE_CACHE_KIB: i64 = 1024;
 /// commit (64 bytes a row) stays small whatever the table's size.
 const ROWS_PER_COMMIT: usize = 4096;
 /// Paths kept per address.
-pub const MAX_PATHS: usize = 5;
+pub(crate) const MAX_PATHS: usize = 5;
 /// Longest path stored (bytes); hostile request lines can be huge.
 const MAX_PATH_LEN: usize = 256;
 const DIR_MODE: u32 = 0o700;
@@ -80,17 +77,30 @@ pub struct SessionRow {
 /// Lifetime record of an address, including the current session up to its
 /// latest committed snapshot: the JSON `history` object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IpHistory {
-    pub sessions: u64,
-    pub first_seen: UnixTime,
-    pub last_seen: UnixTime,
-    pub requests: u64,
-    pub bytes: u64,
-    pub auth_failures: u64,
-    pub suspicious_sessions: u64,
-    pub country: Option<String>,
-    pub org: Option<String>,
-    pub last_paths: Vec<String>,
+#[cfg(test)]
+pub(crate) struct IpHistory {
+    pub(crate) sessions: u64,
+    pub(crate) first_seen: UnixTime,
+    pub(crate) last_seen: UnixTime,
+    pub(crate) requests: u64,
+    pub(crate) bytes: u64,
+    pub(crate) auth_failures: u64,
+    pub(crate) suspicious_sessions: u64,
+    pub(crate) country: Option<String>,
+    pub(crate) org: Option<String>,
+    pub(crate) last_paths: Vec<String>,
+}
+
+/// The lifetime figures of an address (its record without the text): small
+/// and `Copy`, so a view can hold them per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HistoryFigures {
+    pub(crate) sessions: u64,
+    pub(crate) first_seen: UnixTime,
+    pub(crate) requests: u64,
+    pub(crate) bytes: u64,
+    pub(crate) auth_failures: u64,
+    pub(crate) suspicious_sessions: u64,
 }
 
 /// What a snapshot did.
@@ -106,11 +116,11 @@ pub enum SnapshotOutcome {
 
 /// A cached RDAP/whois answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WhoisEntry {
-    pub body: String,
-    pub fetched_at: UnixTime,
+pub(crate) struct WhoisEntry {
+    pub(crate) body: String,
+    pub(crate) fetched_at: UnixTime,
     /// `false`: the lookup failed; cached so it is not hammered.
-    pub ok: bool,
+    pub(crate) ok: bool,
 }
 
 /// Why history is unavailable or a call failed. `Display` is the message the
@@ -133,7 +143,7 @@ pub enum HistoryError {
 
 impl HistoryError {
     /// Whether the engine should keep history on and simply retry later.
-    pub fn is_busy(&self) -> bool {
+    pub(crate) fn is_busy(&self) -> bool {
         matches!(self, HistoryError::Busy)
     }
 }
@@ -273,15 +283,19 @@ pub struct History {
     /// Block records that met a busy file; written with the next snapshot.
     pending_blocks: Vec<BlockRow>,
     notice: Option<String>,
-    /// Answers of `lookup` since the last snapshot: the dashboard asks for
-    /// the visible rows on every frame, the file changes only at snapshots.
-    looked_up: RefCell<HashMap<IpAddr, Option<IpHistory>>>,
+    /// This instance (high 32 bits) and the snapshot attempts it made (low
+    /// bits): figures read before it moved may be stale (see
+    /// [`History::generation`]).
+    generation: u64,
 }
 
-/// Cached lookups are dropped past this many addresses (memory bound: with
-/// five 256-byte paths an answer is about 1.5 KB). A screenful of rows and
-/// a drill-down need far fewer; `--once` asks once per row and gains nothing.
-const LOOKUP_CACHE_MAX: usize = 1024;
+/// A number no other `History` of this process has, so that figures held
+/// for one file are never taken for another's.
+fn next_instance() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
 
 impl fmt::Debug for History {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -355,7 +369,7 @@ impl History {
             written: HashMap::new(),
             pending_blocks: Vec::new(),
             notice,
-            looked_up: RefCell::new(HashMap::new()),
+            generation: next_instance() << 32,
         };
         match history.start_session() {
             Ok(_) | Err(HistoryError::Busy) => Ok(history),
@@ -364,18 +378,20 @@ impl History {
     }
 
     /// The file in use.
-    pub fn path(&self) -> &Path {
+    #[cfg(test)]
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// This run's session id, once its row is written.
-    pub fn session_id(&self) -> Option<i64> {
+    #[cfg(test)]
+    pub(crate) fn session_id(&self) -> Option<i64> {
         self.session
     }
 
     /// A message for the UI from [`History::open`] (a recovered file, a
     /// file or folder open to other users), once.
-    pub fn take_notice(&mut self) -> Option<String> {
+    pub(crate) fn take_notice(&mut self) -> Option<String> {
         self.notice.take()
     }
 
@@ -404,21 +420,29 @@ impl History {
     ) -> Result<SnapshotOutcome, HistoryError> {
         match self.write_snapshot(rows) {
             Ok(changed) => {
-                self.looked_up.borrow_mut().clear(); // the file moved on
+                self.generation += 1; // the file moved on
                 Ok(SnapshotOutcome::Written { changed })
             }
             Err(HistoryError::Busy) => {
-                self.looked_up.borrow_mut().clear(); // earlier commits may have landed
+                self.generation += 1; // earlier commits may have landed
                 Ok(SnapshotOutcome::Busy)
             }
             Err(e) => Err(e),
         }
     }
 
+    /// Moves on at every snapshot, and differs between instances: what
+    /// [`History::figures`] answered before may have changed since. Readers
+    /// that keep figures (the view's `RowHistory`) read them again when it
+    /// moves, and only then.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// [`History::snapshot`] that waits up to `wait` for another instance's
     /// lock (SQLite's busy handler retries with short sleeps), for the last
     /// snapshot at exit; later calls wait [`BUSY_TIMEOUT`] again.
-    pub fn snapshot_waiting(
+    pub(crate) fn snapshot_waiting(
         &mut self,
         rows: impl Iterator<Item = SessionRow>,
         wait: Duration,
@@ -510,22 +534,39 @@ impl History {
         Ok(changed)
     }
 
-    /// The lifetime record of `ip`, including this session up to its last
-    /// committed snapshot; `None` when it was never written.
-    pub fn lookup(&self, ip: IpAddr) -> Result<Option<IpHistory>, HistoryError> {
-        let ip = ip.to_canonical();
-        if let Some(known) = self.looked_up.borrow().get(&ip) {
-            return Ok(known.clone());
-        }
-        let found = self.query(ip)?;
-        let mut cache = self.looked_up.borrow_mut();
-        if cache.len() >= LOOKUP_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(ip, found.clone());
+    /// The lifetime record of `ip` with its text (country, organisation,
+    /// paths), as [`History::figures`] reads it; the tests check what a
+    /// snapshot stores through it.
+    #[cfg(test)]
+    pub(crate) fn lookup(&self, ip: IpAddr) -> Result<Option<IpHistory>, HistoryError> {
+        self.query(ip.to_canonical())
+    }
+
+    /// The lifetime figures of `ip`, including this session up to its last
+    /// committed snapshot (`None`: never written): what the Hx column, the
+    /// drill-down and `--json` show. One query, nothing cached here (see
+    /// [`History::generation`]).
+    pub(crate) fn figures(&self, ip: IpAddr) -> Result<Option<HistoryFigures>, HistoryError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT sessions, first_seen, requests, bytes, auth_failures, suspicious_sessions
+             FROM ips WHERE ip = ?1",
+        )?;
+        let found = stmt
+            .query_row([ip.to_canonical().to_string()], |r| {
+                Ok(HistoryFigures {
+                    sessions: count(r.get(0)?),
+                    first_seen: r.get(1)?,
+                    requests: count(r.get(2)?),
+                    bytes: count(r.get(3)?),
+                    auth_failures: count(r.get(4)?),
+                    suspicious_sessions: count(r.get(5)?),
+                })
+            })
+            .optional()?;
         Ok(found)
     }
 
+    #[cfg(test)]
     fn query(&self, ip: IpAddr) -> Result<Option<IpHistory>, HistoryError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT sessions, first_seen, last_seen, requests, bytes, auth_failures,
@@ -562,7 +603,7 @@ impl History {
     /// Logs a block: one row per command run (argv joined by spaces, its
     /// result). When the file is busy the record is kept and written with
     /// the next snapshot, so this never fails with `Busy`.
-    pub fn record_block(&mut self, record: &BlockRecord) -> Result<(), HistoryError> {
+    pub(crate) fn record_block(&mut self, record: &BlockRecord) -> Result<(), HistoryError> {
         let rows = BlockRow::of(record);
         let Some(session) = self.session else {
             self.pending_blocks.extend(rows);
@@ -586,7 +627,8 @@ impl History {
     }
 
     /// The block log for `ip`, oldest first: (time, command, result, ok).
-    pub fn blocks_for(&self, ip: IpAddr) -> Result<Vec<BlockLogEntry>, HistoryError> {
+    #[cfg(test)]
+    pub(crate) fn blocks_for(&self, ip: IpAddr) -> Result<Vec<BlockLogEntry>, HistoryError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT time, target, command, result, ok FROM blocks WHERE ip = ?1 ORDER BY id",
         )?;
@@ -605,7 +647,7 @@ impl History {
     /// A cached whois/RDAP answer for `key` (an address or CIDR) that is
     /// still fresh at `now`: successes for `ttl_ok`, failures for
     /// `ttl_failed` (shorter, so they are retried on a later encounter).
-    pub fn whois_get(
+    pub(crate) fn whois_get(
         &self,
         key: &str,
         now: UnixTime,
@@ -633,7 +675,7 @@ impl History {
 
     /// Stores a whois/RDAP answer (or failure). `Ok(false)` when the file
     /// was busy and nothing was stored (the answer is still good to use).
-    pub fn whois_put(
+    pub(crate) fn whois_put(
         &mut self,
         key: &str,
         now: UnixTime,
@@ -656,12 +698,13 @@ impl History {
 
 /// One logged block command.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockLogEntry {
-    pub time: UnixTime,
-    pub target: String,
-    pub command: String,
-    pub result: String,
-    pub ok: bool,
+#[cfg(test)]
+pub(crate) struct BlockLogEntry {
+    pub(crate) time: UnixTime,
+    pub(crate) target: String,
+    pub(crate) command: String,
+    pub(crate) result: String,
+    pub(crate) ok: bool,
 }
 
 /// Deltas are added to the stored totals; first/last seen widen; text

@@ -11,7 +11,7 @@ use super::HistoryError;
 
 /// The schema this build writes. Bump it and add a step to [`migrate`] when
 /// a table changes; a file with a higher version is left alone.
-pub const VERSION: i64 = 1;
+pub(crate) const VERSION: i64 = 1;
 
 /// Version 1: sessions, lifetime per-IP totals, block log, whois cache.
 const V1: &str = "
@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS whois_cache (
 /// Brings the file up to [`VERSION`] in one immediate transaction (a second
 /// instance opening at the same moment waits for the busy timeout, then sees
 /// the finished schema).
-pub fn migrate(conn: &mut Connection) -> Result<(), HistoryError> {
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), HistoryError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > VERSION {
         return Err(HistoryError::NewerSchema(found));

@@ -6,9 +6,9 @@
 //! [`sanitize`]); the [`Renderer`] diffs it against the grid on screen and
 //! appends the bytes to send to the terminal.
 
-pub mod app;
 pub mod bindings;
 pub mod cell;
+pub mod dashboard;
 pub mod diff;
 pub mod filter;
 pub mod grid;

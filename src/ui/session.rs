@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry, Token};
 
-use super::app::{self, Action, Dashboard, Model};
+use super::dashboard::{self, Action, Dashboard, Model};
 use super::input::{Key, KeyDecoder};
 use super::jobs::{Jobs, Reaped};
 use super::terminal::{self, Terminal};
@@ -97,8 +97,8 @@ impl Session {
             color,
             ..RenderMode::default()
         };
-        let mut dashboard = Dashboard::from_config(config, app::host_name(), color);
-        dashboard.utc_offset = app::local_utc_offset(crate::parse::time::now());
+        let mut dashboard = Dashboard::from_config(config, dashboard::host_name(), color);
+        dashboard.utc_offset = dashboard::local_utc_offset(crate::parse::time::now());
         Ok(Session {
             terminal,
             decoder: KeyDecoder::new(),
@@ -274,7 +274,7 @@ impl Session {
     /// `b`: block assist for `ip`, with the tools and the safety context
     /// as they are now.
     fn open_block(&mut self, ip: IpAddr, network: Option<ipnet::IpNet>) {
-        let assist = app::BlockAssist::new(
+        let assist = dashboard::BlockAssist::new(
             ip,
             Tools::detect(),
             SafetyContext::from_system(&self.config),
@@ -457,7 +457,7 @@ impl Frontend for Session {
     /// Uptime and rates moved, status messages age, a child may be past
     /// its timeout or reaped (signals can merge).
     fn on_tick(&mut self, engine: &mut Engine) {
-        self.dashboard.utc_offset = app::local_utc_offset(engine.core.now);
+        self.dashboard.utc_offset = dashboard::local_utc_offset(engine.core.now);
         self.dirty = true;
         self.jobs.on_tick(Instant::now());
         self.reap_job(engine);

@@ -377,7 +377,7 @@ fn auto_reads_a_mixed_file_line_by_line() {
 }
 
 /// Unix time of a UTC civil date (Howard Hinnant's `days_from_civil`).
-fn unix_utc(y: i64, m: i64, d: i64, secs_of_day: i64) -> i64 {
+pub(super) fn unix_utc(y: i64, m: i64, d: i64, secs_of_day: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -388,7 +388,7 @@ fn unix_utc(y: i64, m: i64, d: i64, secs_of_day: i64) -> i64 {
 
 /// The time nethergaze must give the yearless syslog stamp `Oct 10 h:m:s` under
 /// TZ=UTC: in the latest year that puts it at most a day after now.
-fn syslog_oct_10(h: i64, m: i64, s: i64) -> String {
+pub(super) fn syslog_oct_10(h: i64, m: i64, s: i64) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

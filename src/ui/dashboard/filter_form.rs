@@ -13,7 +13,7 @@ use crate::ui::input::Key;
 use crate::ui::{Grid, Rect, Style};
 
 /// The fields, top to bottom.
-pub const FIELDS: [FilterField; 6] = [
+pub(crate) const FIELDS: [FilterField; 6] = [
     FilterField::States,
     FilterField::Status,
     FilterField::MinRpm,
@@ -23,7 +23,7 @@ pub const FIELDS: [FilterField; 6] = [
 ];
 
 /// The text of every field, in [`FIELDS`] order.
-pub type FieldTexts = [String; FIELDS.len()];
+pub(crate) type FieldTexts = [String; FIELDS.len()];
 
 /// Cells before a field's text: the longest label and a space.
 const LABEL_W: u16 = 14;
@@ -32,7 +32,7 @@ const MAX_WIDTH: u16 = 84;
 
 /// What a key did to the form.
 #[derive(Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Editing,
     /// Escape: close, change nothing.
     Close,
@@ -42,7 +42,7 @@ pub enum Outcome {
 
 /// The modal's state: the fields being edited, which one has the cursor,
 /// and the errors of the last Enter.
-pub struct FilterForm {
+pub(crate) struct FilterForm {
     fields: [TextArea<'static>; FIELDS.len()],
     focus: usize,
     errors: Vec<FilterError>,
@@ -50,7 +50,7 @@ pub struct FilterForm {
 
 impl FilterForm {
     /// A form holding `texts` (the filter in force, as it was typed).
-    pub fn new(texts: &FieldTexts) -> FilterForm {
+    pub(crate) fn new(texts: &FieldTexts) -> FilterForm {
         FilterForm {
             fields: std::array::from_fn(|i| line_editor(&texts[i])),
             focus: 0,
@@ -58,19 +58,9 @@ impl FilterForm {
         }
     }
 
-    /// Index of the field with the cursor.
-    pub fn focus(&self) -> usize {
-        self.focus
-    }
-
-    /// Errors of the last Enter (empty after a successful one).
-    pub fn errors(&self) -> &[FilterError] {
-        &self.errors
-    }
-
     /// Tab / Shift-Tab (and ↑ ↓) move between fields, Enter applies,
     /// Escape closes, anything else edits the field with the cursor.
-    pub fn on_key(&mut self, key: Key, config: &FilterConfig) -> Outcome {
+    pub(crate) fn on_key(&mut self, key: Key, config: &FilterConfig) -> Outcome {
         let n = FIELDS.len();
         match key {
             Key::Esc => return Outcome::Close,

@@ -9,40 +9,10 @@ use smallvec::SmallVec;
 
 use super::draw::Pen;
 use super::{Dashboard, Model, Panel, SortKey};
-use crate::detect::Reasons;
-use crate::headless::{human_bytes, services, state_summary};
 use crate::table::Row;
 use crate::ui::sanitize::{text_width, ELLIPSIS};
 use crate::ui::{Grid, Rect, Style};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Col {
-    Ip,
-    Cc,
-    Org,
-    Conns,
-    State,
-    Svc,
-    Reqs,
-    Bytes,
-    Auth,
-    Hx,
-    Last,
-}
-
-const ALL: [Col; 11] = [
-    Col::Ip,
-    Col::Cc,
-    Col::Org,
-    Col::Conns,
-    Col::State,
-    Col::Svc,
-    Col::Reqs,
-    Col::Bytes,
-    Col::Auth,
-    Col::Hx,
-    Col::Last,
-];
+use crate::view::columns::{Col, RowView};
 
 /// Which columns go first when the panel is too narrow.
 const DROP_ORDER: [Col; 7] = [
@@ -61,55 +31,43 @@ const LAST_MIN: u16 = 10;
 const IP_MIN: u16 = 16;
 const IP_MAX: u16 = 40;
 
-impl Col {
-    fn title(self, suspicious: bool) -> &'static str {
-        match self {
-            Col::Ip => " IP",
-            Col::Cc => "CC",
-            Col::Org => "Organization",
-            Col::Conns => "Conns",
-            Col::State => "State",
-            Col::Svc => "Svc",
-            Col::Reqs => "Reqs",
-            Col::Bytes => "Bytes",
-            Col::Auth => "Auth",
-            Col::Hx => "Hx",
-            Col::Last if suspicious => "Reasons",
-            Col::Last => "Last path",
-        }
+/// A column's title in the panel: the address column leaves a cell for
+/// its mark; suspicious mode shows the reasons where the last path was.
+fn title(col: Col, suspicious: bool) -> &'static str {
+    match col {
+        Col::Ip => " IP",
+        Col::Last if suspicious => "Reasons",
+        col => col.title(),
     }
+}
 
-    /// Width before `Last path` takes the rest (room for a sort marker).
-    fn width(self, ip_width: u16) -> u16 {
-        match self {
-            Col::Ip => ip_width,
-            Col::Cc => 2,
-            Col::Org => 12,
-            Col::Conns => 6,
-            Col::State => 8,
-            Col::Svc => 9,
-            Col::Reqs => 6,
-            Col::Bytes => 9,
-            Col::Auth => 5,
-            Col::Hx => 3,
-            Col::Last => LAST_MIN,
-        }
+/// Width before `Last path` takes the rest (room for a sort marker).
+fn col_width(col: Col, ip_width: u16) -> u16 {
+    match col {
+        Col::Ip => ip_width,
+        Col::Cc => 2,
+        Col::Org => 12,
+        Col::Conns => 6,
+        Col::State => 8,
+        Col::Svc => 9,
+        Col::Reqs => 6,
+        Col::Bytes => 9,
+        Col::Auth => 5,
+        Col::Hx => 3,
+        Col::Last => LAST_MIN,
     }
+}
 
-    fn is_numeric(self) -> bool {
-        matches!(self, Col::Conns | Col::Reqs | Col::Bytes | Col::Auth)
-    }
-
-    fn sort_key(self) -> Option<SortKey> {
-        match self {
-            Col::Ip => Some(SortKey::Ip),
-            Col::Conns => Some(SortKey::Conns),
-            Col::Svc => Some(SortKey::Services),
-            Col::Reqs => Some(SortKey::Requests),
-            Col::Bytes => Some(SortKey::Bytes),
-            Col::Auth => Some(SortKey::Auth),
-            _ => None,
-        }
+/// The order a column's header selects, for its sort marker.
+fn sort_key(col: Col) -> Option<SortKey> {
+    match col {
+        Col::Ip => Some(SortKey::Ip),
+        Col::Conns => Some(SortKey::Conns),
+        Col::Svc => Some(SortKey::Services),
+        Col::Reqs => Some(SortKey::Requests),
+        Col::Bytes => Some(SortKey::Bytes),
+        Col::Auth => Some(SortKey::Auth),
+        _ => None,
     }
 }
 
@@ -154,10 +112,10 @@ fn service_count(r: &Row) -> usize {
 
 /// `(column, x, width)` of each column shown in `width` cells.
 fn layout(x0: u16, width: u16, ip_width: u16) -> SmallVec<[(Col, u16, u16); 11]> {
-    let mut cols: SmallVec<[Col; 11]> = ALL.iter().copied().collect();
+    let mut cols: SmallVec<[Col; 11]> = Col::ALL.iter().copied().collect();
     let total = |cols: &[Col]| -> u32 {
         cols.iter()
-            .map(|c| u32::from(c.width(ip_width)) + 1)
+            .map(|&c| u32::from(col_width(c, ip_width)) + 1)
             .sum::<u32>()
             .saturating_sub(1)
     };
@@ -177,7 +135,7 @@ fn layout(x0: u16, width: u16, ip_width: u16) -> SmallVec<[(Col, u16, u16); 11]>
         let w = if c == Col::Last {
             right.saturating_sub(x)
         } else {
-            c.width(ip_width)
+            col_width(c, ip_width)
         };
         out.push((c, x, w));
         x = x.saturating_add(w).saturating_add(1);
@@ -197,16 +155,18 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, rows: &[&Row], m
     let focused = d.focus == Panel::Table;
     g.fill(head, t.column_header(focused));
     for &(col, x, w) in &cols {
-        let mut title = col.title(d.suspicious).to_string();
-        if col.sort_key() == Some(d.sort) {
-            title.push(if d.sort == SortKey::Ip { '▲' } else { '▼' });
+        let cell = &mut d.cell;
+        cell.clear();
+        cell.push_str(title(col, d.suspicious));
+        if sort_key(col) == Some(d.sort) {
+            cell.push(if d.sort == SortKey::Ip { '▲' } else { '▼' });
         }
         put_cell(
             g,
             x,
             head.y,
             w,
-            &title,
+            cell,
             col.is_numeric(),
             t.column_header(focused),
         );
@@ -229,14 +189,19 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, rows: &[&Row], m
     }
     for (i, row) in rows.iter().enumerate().skip(scroll).take(page) {
         let y = body.y + (i - scroll) as u16;
-        let reasons = m.detector.reasons(row);
+        let view = RowView {
+            row,
+            table: m.table,
+            reasons: m.detector.reasons(row),
+            history: d.row_history.get(m.history, row.ip),
+        };
         let base = if row.is_outbound_only() {
             t.outbound()
         } else {
             Style::new()
         };
         for &(col, x, w) in &cols {
-            draw_cell(d, g, (col, x, y, w), row, reasons, m, base);
+            draw_cell(d, g, (col, x, y, w), &view, base);
         }
         if i == selected {
             g.map_style(Rect::new(rect.x, y, rect.width, 1), |s| t.selected(s));
@@ -309,18 +274,29 @@ pub(super) fn addr_len(ip: IpAddr) -> u16 {
 /// would then look the same (an IPv6 host differs in its last groups).
 /// The end keeps the larger half; the drill-down shows the whole address.
 pub(super) fn fit_address(ip: IpAddr, room: usize) -> String {
-    let text = ip.to_string();
+    let mut out = String::new();
+    write_fit_address(&mut out, ip, room);
+    out
+}
+
+/// [`fit_address`] appended to `out`, which the table reuses for every row
+/// of every frame.
+fn write_fit_address(out: &mut String, ip: IpAddr, room: usize) {
+    use std::fmt::Write as _;
+    let start = out.len();
+    let _ = write!(out, "{ip}");
     // Address text is ASCII: byte offsets are character offsets.
-    if text.len() <= room || room < 3 {
-        return text;
+    let len = out.len() - start;
+    if len <= room || room < 3 {
+        return;
     }
     let head = (room - 1) / 2;
     let tail = room - 1 - head;
-    let mut out = String::with_capacity(room + ELLIPSIS.len_utf8());
-    out.push_str(&text[..head]);
-    out.push(ELLIPSIS);
-    out.push_str(&text[text.len() - tail..]);
-    out
+    let mut mark = [0; 4];
+    out.replace_range(
+        start + head..start + len - tail,
+        ELLIPSIS.encode_utf8(&mut mark),
+    );
 }
 
 /// Text in a column, right-aligned for numbers.
@@ -331,17 +307,15 @@ fn put_cell(g: &mut Grid, x: u16, y: u16, w: u16, text: &str, numeric: bool, sty
 }
 
 fn draw_cell(
-    d: &Dashboard,
+    d: &mut Dashboard,
     g: &mut Grid,
     (col, x, y, w): (Col, u16, u16, u16),
-    row: &Row,
-    reasons: Reasons,
-    m: &Model<'_>,
+    v: &RowView<'_>,
     base: Style,
 ) {
     let t = d.theme;
-    let dash = || "-".to_string();
-    let text = match col {
+    let (row, reasons) = (v.row, v.reasons);
+    match col {
         Col::Ip => {
             let (mark, style) = if !reasons.is_empty() {
                 ('!', t.suspicious())
@@ -350,56 +324,43 @@ fn draw_cell(
             } else {
                 (' ', base)
             };
+            let address = &mut d.cell;
+            address.clear();
+            write_fit_address(address, row.ip, usize::from(w.saturating_sub(1)));
             let mut pen = Pen::new(g, Rect::new(x, y, w, 1));
             pen.text(mark.encode_utf8(&mut [0; 4]), style);
-            pen.text(
-                &fit_address(row.ip, usize::from(w.saturating_sub(1))),
-                if reasons.is_empty() { base } else { style },
-            );
-            return;
+            pen.text(address, if reasons.is_empty() { base } else { style });
         }
-        // GeoIP first; whois fills in what it lacks.
-        Col::Cc => row
-            .geo
-            .as_ref()
-            .and_then(|g| g.country.clone())
-            .or_else(|| row.whois.as_ref().and_then(|w| w.country.clone()))
-            .unwrap_or_else(dash),
-        Col::Org => row.org().map_or_else(dash, str::to_owned),
-        Col::Hx => m
-            .history
-            .and_then(|h| h.lookup(row.ip).ok().flatten())
-            .map_or_else(dash, |h| h.sessions.to_string()),
-        Col::Conns => (row.sockets().conns_in + row.sockets().conns_out).to_string(),
-        Col::State => Some(state_summary(row))
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(dash),
-        Col::Svc => Some(services(row).join(","))
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(dash),
-        Col::Reqs => row.requests.to_string(),
-        Col::Bytes => human_bytes(row.bytes),
-        Col::Auth => match row.auth_failures() {
-            0 => dash(),
-            n => n.to_string(),
-        },
         Col::Last if d.suspicious => {
-            let codes: Vec<&str> = reasons.iter().map(|r| r.code()).collect();
-            let mut pen = Pen::new(g, Rect::new(x, y, w, 1));
-            pen.text(&codes.join(","), t.suspicious());
-            return;
+            let codes = &mut d.cell;
+            codes.clear();
+            for (i, r) in reasons.iter().enumerate() {
+                if i > 0 {
+                    codes.push(',');
+                }
+                codes.push_str(r.code());
+            }
+            Pen::new(g, Rect::new(x, y, w, 1)).text(codes, t.suspicious());
         }
         Col::Last => {
             if let Some(r) = row.recent.back() {
                 let mut pen = Pen::new(g, Rect::new(x, y, w, 1));
-                pen.bytes(m.table.text(r.method), base.bold());
+                pen.bytes(v.table.text(r.method), base.bold());
                 pen.text(" ", base);
-                pen.bytes(m.table.text(r.path), base);
+                pen.bytes(v.table.text(r.path), base);
             }
-            return;
         }
-    };
-    put_cell(g, x, y, w, &text, col.is_numeric(), base);
+        col => {
+            let cell = &mut d.cell;
+            cell.clear();
+            col.write(v, cell);
+            if col.is_blank(cell) {
+                cell.clear();
+                cell.push('-');
+            }
+            put_cell(g, x, y, w, cell, col.is_numeric(), base);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,13 +11,14 @@ use super::draw::{duration, Pen};
 use super::output;
 use super::{Dashboard, Modal, Model, Theme};
 use crate::detect::Reasons;
-use crate::headless::{human_bytes, services};
 use crate::parse::sockets::TcpState;
 use crate::parse::time::format_rfc3339;
 use crate::parse::AuthKind;
+use crate::store::HistoryFigures;
 use crate::table::{service_name, Row, RECENT_REQUESTS};
 use crate::ui::sanitize::text_width;
 use crate::ui::{Grid, Rect, Style};
+use crate::view::format::{human_bytes, services};
 
 /// The bindings table, shared with the man page.
 pub(super) use crate::ui::bindings::{BINDINGS, IN_MODALS};
@@ -36,7 +37,10 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>) {
     }
     match &d.modal {
         Modal::None | Modal::FilterLine(_) | Modal::Hook(_) | Modal::Block(_) | Modal::Help(_) => {}
-        Modal::Detail(ip) => detail(d, g, area, m, *ip),
+        Modal::Detail(ip) => {
+            let history = d.row_history.get(m.history, *ip);
+            detail(d, g, area, m, *ip, history);
+        }
         Modal::Filter(form) => form.draw(d.theme, g, area, &d.filter_config),
     }
 }
@@ -86,12 +90,12 @@ pub(super) fn frame(g: &mut Grid, rect: Rect, title: &str, hint: &str, t: Theme)
 /// Lines inside a modal, top to bottom, until it is full.
 pub(super) struct Lines<'g> {
     grid: &'g mut Grid,
-    pub inner: Rect,
+    pub(crate) inner: Rect,
     y: u16,
 }
 
 impl<'g> Lines<'g> {
-    pub fn new(grid: &'g mut Grid, inner: Rect) -> Lines<'g> {
+    pub(crate) fn new(grid: &'g mut Grid, inner: Rect) -> Lines<'g> {
         Lines {
             grid,
             inner,
@@ -100,7 +104,7 @@ impl<'g> Lines<'g> {
     }
 
     /// A pen on the next line, or `None` when the modal is full.
-    pub fn next(&mut self) -> Option<Pen<'_>> {
+    pub(crate) fn next(&mut self) -> Option<Pen<'_>> {
         if self.y >= self.inner.bottom() || self.inner.is_empty() {
             return None;
         }
@@ -109,23 +113,23 @@ impl<'g> Lines<'g> {
         Some(Pen::new(self.grid, rect))
     }
 
-    pub fn text(&mut self, text: &str, style: Style) {
+    pub(crate) fn text(&mut self, text: &str, style: Style) {
         if let Some(mut pen) = self.next() {
             pen.text(text, style);
         }
     }
 
-    pub fn rows_left(&self) -> u16 {
+    pub(crate) fn rows_left(&self) -> u16 {
         self.inner.bottom().saturating_sub(self.y)
     }
 
     /// The grid, to draw into [`rest`](Self::rest).
-    pub fn grid_mut(&mut self) -> &mut Grid {
+    pub(crate) fn grid_mut(&mut self) -> &mut Grid {
         self.grid
     }
 
     /// What is left below the lines drawn so far.
-    pub fn rest(&self) -> Rect {
+    pub(crate) fn rest(&self) -> Rect {
         if self.inner.is_empty() {
             return Rect::default();
         }
@@ -210,7 +214,14 @@ fn help_text(hooks: &[(char, String)], dbip: bool) -> Vec<HelpLine<'_>> {
     text
 }
 
-fn detail(d: &Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>, ip: IpAddr) {
+fn detail(
+    d: &Dashboard,
+    g: &mut Grid,
+    area: Rect,
+    m: &Model<'_>,
+    ip: IpAddr,
+    history: Option<HistoryFigures>,
+) {
     let t = d.theme;
     let rect = area.centered(
         area.width.saturating_sub(4).min(120),
@@ -224,13 +235,20 @@ fn detail(d: &Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>, ip: IpAddr) {
         return;
     };
     let reasons = m.detector.reasons(row);
-    summary(&mut lines, d, m, row, reasons);
+    summary(&mut lines, d, m, row, reasons, history);
     sparkline(&mut lines, d, m, row);
     lines.text("", Style::new());
     requests(&mut lines, d, m, row);
 }
 
-fn summary(lines: &mut Lines<'_>, d: &Dashboard, m: &Model<'_>, row: &Row, reasons: Reasons) {
+fn summary(
+    lines: &mut Lines<'_>,
+    d: &Dashboard,
+    m: &Model<'_>,
+    row: &Row,
+    reasons: Reasons,
+    history: Option<HistoryFigures>,
+) {
     let t = d.theme;
     if reasons.is_empty() {
         lines.text("not suspicious", t.faint());
@@ -307,13 +325,13 @@ fn summary(lines: &mut Lines<'_>, d: &Dashboard, m: &Model<'_>, row: &Row, reaso
         }
         None => lines.text("whois: - (w asks now)", t.faint()),
     }
-    if let Some(h) = m.history.and_then(|h| h.lookup(row.ip).ok().flatten()) {
+    if let Some(h) = history {
         lines.text(&history_line(&h), Style::new());
     }
 }
 
 /// `seen 4 sessions since 2026-11-02, 1200 requests, suspicious twice`
-fn history_line(h: &crate::store::IpHistory) -> String {
+fn history_line(h: &HistoryFigures) -> String {
     let times = match h.suspicious_sessions {
         0 => "never".to_string(),
         1 => "once".to_string(),
@@ -338,9 +356,9 @@ fn sockets_line(row: &Row) -> String {
     for (name, n) in s.states() {
         let _ = write!(line, " · {name} {n}");
     }
-    let names = services(row);
-    if !names.is_empty() {
-        let _ = write!(line, " · services {}", names.join(", "));
+    for (i, service) in services(row).enumerate() {
+        let head = if i == 0 { " · services " } else { ", " };
+        let _ = write!(line, "{head}{service}");
     }
     if !s.services_out.is_empty() {
         let ports: Vec<String> = s

@@ -34,11 +34,12 @@ use crate::source::bandwidth::Bandwidth;
 use crate::store::History;
 use crate::table::{IpTable, Row};
 use crate::ui::filter::FilterSpec;
+use crate::view::history::RowHistory;
 
-pub use block_modal::BlockAssist;
-pub use filter_form::FilterForm;
-pub use output::OutputScroll;
-pub use theme::Theme;
+pub(crate) use block_modal::BlockAssist;
+pub(crate) use filter_form::FilterForm;
+pub(crate) use output::OutputScroll;
+pub(crate) use theme::Theme;
 
 /// How long a status message stays in the hints line.
 const STATUS_SECS: UnixTime = 5;
@@ -46,31 +47,32 @@ const STATUS_SECS: UnixTime = 5;
 const MAX_FILTER_CHARS: usize = 200;
 
 /// What a frame shows: borrowed from the engine for the time of one draw.
-pub struct Model<'a> {
-    pub table: &'a IpTable,
-    pub detector: &'a Detector,
-    pub sources: &'a [SourceReport],
+pub(crate) struct Model<'a> {
+    pub(crate) table: &'a IpTable,
+    pub(crate) detector: &'a Detector,
+    pub(crate) sources: &'a [SourceReport],
     /// When the run started (Unix seconds).
-    pub started: UnixTime,
+    pub(crate) started: UnixTime,
     /// Wall clock now.
-    pub now: UnixTime,
+    pub(crate) now: UnixTime,
     /// Seconds between socket dumps, for new connections per second.
-    pub interval_secs: f64,
+    pub(crate) interval_secs: f64,
     /// The hook run the hook modal shows (running or finished).
-    pub hook: Option<&'a HookRun>,
+    pub(crate) hook: Option<&'a HookRun>,
     /// The block commands the block modal shows (running or finished).
-    pub block: Option<&'a BlockRun>,
-    /// Lifetime history (the Hx column and the drill-down's history line).
-    pub history: Option<&'a History>,
+    pub(crate) block: Option<&'a BlockRun>,
+    /// Lifetime history (the Hx column and the drill-down's history line),
+    /// read through the dashboard's `RowHistory`, never per frame.
+    pub(crate) history: Option<&'a History>,
     /// The sockets of the last complete dump (the drill-down lists a row's).
-    pub sockets: &'a [SocketEntry],
+    pub(crate) sockets: &'a [SocketEntry],
     /// Interface rx/tx for the header (`None` in tests and when unknown).
-    pub bandwidth: Option<&'a Bandwidth>,
+    pub(crate) bandwidth: Option<&'a Bandwidth>,
 }
 
 /// What a key asks of the session (beyond redrawing).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     None,
     Quit,
     /// Ctrl-Z: leave the screen and stop as a shell job.
@@ -101,14 +103,14 @@ pub enum Action {
 
 /// The two panels Tab switches between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Panel {
+pub(crate) enum Panel {
     Table,
     Activity,
 }
 
 /// Orders `s` cycles through, as nethergaze 0.2.0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
+pub(crate) enum SortKey {
     Conns,
     Requests,
     Bytes,
@@ -130,7 +132,7 @@ impl SortKey {
     }
 
     /// Name for the status line.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             SortKey::Conns => "connections",
             SortKey::Requests => "requests",
@@ -143,7 +145,7 @@ impl SortKey {
 }
 
 /// What sits over the panels and takes the keys.
-pub enum Modal {
+pub(crate) enum Modal {
     None,
     /// The key bindings, scrolled down this many lines (a short terminal
     /// cannot show them all).
@@ -186,7 +188,7 @@ struct Cursor {
 }
 
 /// The dashboard's state. See the module doc.
-pub struct Dashboard {
+pub(crate) struct Dashboard {
     host: String,
     theme: Theme,
     /// `(key, label)` of each configured hook, for help and the digit keys.
@@ -207,19 +209,23 @@ pub struct Dashboard {
     modal: Modal,
     status: Option<(String, UnixTime)>,
     /// Seconds east of UTC for clock times (refreshed by the session).
-    pub utc_offset: i64,
+    pub(crate) utc_offset: i64,
     /// Rows of the table body at the last draw (PgUp/PgDn step).
     table_page: usize,
     /// Lines of the activity body at the last draw.
     activity_page: usize,
     /// Whether the right panel was drawn last time (Tab skips it if not).
     activity_shown: bool,
+    /// History figures of the rows drawn, read once per history snapshot.
+    row_history: RowHistory,
+    /// Reused for the text of a table cell.
+    cell: String,
 }
 
 impl Dashboard {
     /// A dashboard for `host`, coloured or not, with the config's hooks and
     /// `--suspicious` honoured.
-    pub fn from_config(config: &Config, host: String, color: bool) -> Dashboard {
+    pub(crate) fn from_config(config: &Config, host: String, color: bool) -> Dashboard {
         let hooks = config
             .actions
             .hooks
@@ -233,19 +239,14 @@ impl Dashboard {
     }
 
     /// The config's `[filters]`: always applied, beside what `f` sets.
-    pub fn set_filter_config(&mut self, config: FilterConfig) {
+    pub(crate) fn set_filter_config(&mut self, config: FilterConfig) {
         self.filter.spec = FilterSpec::from_config(&config);
         self.filter.fields = Default::default();
         self.filter_config = config;
     }
 
-    /// The structured filter in force.
-    pub fn filter(&self) -> &FilterSpec {
-        &self.filter.spec
-    }
-
     /// A dashboard for `host` with hooks `(key, label)`.
-    pub fn new(host: String, color: bool, hooks: Vec<(char, String)>) -> Dashboard {
+    pub(crate) fn new(host: String, color: bool, hooks: Vec<(char, String)>) -> Dashboard {
         Dashboard {
             host,
             theme: Theme { color },
@@ -265,38 +266,39 @@ impl Dashboard {
             table_page: 10,
             activity_page: 10,
             activity_shown: true,
+            row_history: RowHistory::default(),
+            cell: String::new(),
         }
     }
 
     /// Show `text` in the hints line for a few seconds.
-    pub fn set_status(&mut self, text: impl Into<String>, now: UnixTime) {
+    pub(crate) fn set_status(&mut self, text: impl Into<String>, now: UnixTime) {
         self.status = Some((text.into(), now));
     }
 
     /// The address under the table cursor, as of the last draw or key.
-    pub fn selected(&self) -> Option<IpAddr> {
+    #[cfg(test)]
+    pub(crate) fn selected(&self) -> Option<IpAddr> {
         self.cursor.ip
     }
 
-    pub fn is_suspicious_mode(&self) -> bool {
-        self.suspicious
-    }
-
-    pub fn sort(&self) -> SortKey {
+    #[cfg(test)]
+    pub(crate) fn sort(&self) -> SortKey {
         self.sort
     }
 
-    pub fn modal(&self) -> &Modal {
+    #[cfg(test)]
+    pub(crate) fn modal(&self) -> &Modal {
         &self.modal
     }
 
     /// Whether a key goes to a text field (so `q` is a letter, not quit).
-    pub fn is_editing(&self) -> bool {
+    pub(crate) fn is_editing(&self) -> bool {
         matches!(self.modal, Modal::FilterLine(_) | Modal::Filter(_))
     }
 
     /// Rows shown in the table, filtered and in the chosen order.
-    pub fn visible_rows<'t>(&self, m: &Model<'t>) -> Vec<&'t Row> {
+    pub(crate) fn visible_rows<'t>(&self, m: &Model<'t>) -> Vec<&'t Row> {
         let needle = self.text_filter.as_deref().map(str::as_bytes);
         let mut ip_text = String::new();
         let end = m.table.window_end(m.now);
@@ -315,7 +317,7 @@ impl Dashboard {
     }
 
     /// Handle one key; returns what the session must do besides redrawing.
-    pub fn on_key(&mut self, key: Key, m: &Model<'_>) -> Action {
+    pub(crate) fn on_key(&mut self, key: Key, m: &Model<'_>) -> Action {
         if key == Key::Ctrl('c') {
             return Action::Quit;
         }
@@ -434,17 +436,17 @@ impl Dashboard {
     }
 
     /// Whether a child's output is on screen (its run is kept for it).
-    pub fn shows_output(&self) -> bool {
+    pub(crate) fn shows_output(&self) -> bool {
         matches!(self.modal, Modal::Hook(_) | Modal::Block(_))
     }
 
     /// Open block assist (the session detects the tools and the context).
-    pub fn open_block(&mut self, assist: BlockAssist) {
+    pub(crate) fn open_block(&mut self, assist: BlockAssist) {
         self.modal = Modal::Block(Box::new(assist));
     }
 
     /// Block assist, when it is open.
-    pub fn block_assist_mut(&mut self) -> Option<&mut BlockAssist> {
+    pub(crate) fn block_assist_mut(&mut self) -> Option<&mut BlockAssist> {
         match &mut self.modal {
             Modal::Block(assist) => Some(assist),
             _ => None,
@@ -452,7 +454,7 @@ impl Dashboard {
     }
 
     /// Show the output of the hook the session just started.
-    pub fn open_hook_output(&mut self) {
+    pub(crate) fn open_hook_output(&mut self) {
         self.modal = Modal::Hook(OutputScroll::default());
     }
 
@@ -591,7 +593,7 @@ impl Dashboard {
     }
 
     /// Draw the whole screen for `m` into `grid` (cleared by the caller).
-    pub fn draw(&mut self, grid: &mut Grid, m: &Model<'_>) {
+    pub(crate) fn draw(&mut self, grid: &mut Grid, m: &Model<'_>) {
         if self
             .status
             .as_ref()
@@ -687,7 +689,7 @@ fn edit_input(key: Key) -> Option<Input> {
 }
 
 /// Seconds east of UTC at `t` in the local time zone (0 if unknown).
-pub fn local_utc_offset(t: UnixTime) -> i64 {
+pub(crate) fn local_utc_offset(t: UnixTime) -> i64 {
     let t = t as libc::time_t;
     let mut tm = std::mem::MaybeUninit::<libc::tm>::zeroed();
     // SAFETY: localtime_r writes only into `tm`, which is large enough.
@@ -702,7 +704,7 @@ pub fn local_utc_offset(t: UnixTime) -> i64 {
 }
 
 /// The host name (`gethostname`), or `?`.
-pub fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };

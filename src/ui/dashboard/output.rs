@@ -17,10 +17,10 @@ const TAB: u16 = 8;
 /// How far an output panel is scrolled back, and its height at the last
 /// draw (a page for PgUp / PgDn).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OutputScroll {
+pub(crate) struct OutputScroll {
     /// Lines back from the end; 0 follows new output.
-    pub back: usize,
-    pub page: usize,
+    pub(crate) back: usize,
+    pub(crate) page: usize,
 }
 
 impl Default for OutputScroll {
@@ -31,7 +31,7 @@ impl Default for OutputScroll {
 
 impl OutputScroll {
     /// ↑ ↓ j k PgUp PgDn Home End; false for any other key.
-    pub fn on_key(&mut self, key: crate::ui::input::Key) -> bool {
+    pub(crate) fn on_key(&mut self, key: crate::ui::input::Key) -> bool {
         use crate::ui::input::Key;
         let page = self.page.saturating_sub(1).max(1);
         self.back = match key {

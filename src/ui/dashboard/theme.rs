@@ -7,8 +7,8 @@ use crate::ui::{Color, Style};
 
 /// Styles for every kind of text on the dashboard.
 #[derive(Debug, Clone, Copy)]
-pub struct Theme {
-    pub color: bool,
+pub(crate) struct Theme {
+    pub(crate) color: bool,
 }
 
 impl Theme {
@@ -21,7 +21,7 @@ impl Theme {
     }
 
     /// Top line: host, uptime, totals.
-    pub fn header(self) -> Style {
+    pub(crate) fn header(self) -> Style {
         self.pick(
             Style::new().fg(Color::BRIGHT_WHITE).bg(Color::BLUE).bold(),
             Style::new().reverse().bold(),
@@ -29,7 +29,7 @@ impl Theme {
     }
 
     /// The SUSPICIOUS / filter markers in the header.
-    pub fn marker(self) -> Style {
+    pub(crate) fn marker(self) -> Style {
         self.pick(
             Style::new().fg(Color::BRIGHT_WHITE).bg(Color::RED).bold(),
             Style::new().bold(),
@@ -37,7 +37,7 @@ impl Theme {
     }
 
     /// Second line: the top offenders.
-    pub fn offenders(self) -> Style {
+    pub(crate) fn offenders(self) -> Style {
         self.pick(
             Style::new().fg(Color::BRIGHT_WHITE).bg(Color::Indexed(52)),
             Style::new().reverse(),
@@ -45,7 +45,7 @@ impl Theme {
     }
 
     /// A panel's column header: reverse when the panel has the focus.
-    pub fn column_header(self, focused: bool) -> Style {
+    pub(crate) fn column_header(self, focused: bool) -> Style {
         match (focused, self.color) {
             (true, true) => Style::new().fg(Color::BLACK).bg(Color::CYAN).bold(),
             (true, false) => Style::new().reverse().bold(),
@@ -54,12 +54,12 @@ impl Theme {
     }
 
     /// The row under the cursor.
-    pub fn selected(self, base: Style) -> Style {
+    pub(crate) fn selected(self, base: Style) -> Style {
         base.reverse()
     }
 
     /// The `!` marker and the reasons of a suspicious row.
-    pub fn suspicious(self) -> Style {
+    pub(crate) fn suspicious(self) -> Style {
         self.pick(
             Style::new().fg(Color::BRIGHT_RED).bold(),
             Style::new().bold(),
@@ -67,17 +67,17 @@ impl Theme {
     }
 
     /// Rows tied to us only by our own outbound connections.
-    pub fn outbound(self) -> Style {
+    pub(crate) fn outbound(self) -> Style {
         Style::new().dim()
     }
 
     /// Clock times and other secondary text.
-    pub fn faint(self) -> Style {
+    pub(crate) fn faint(self) -> Style {
         Style::new().dim()
     }
 
     /// An HTTP status by class: 2xx green, 3xx cyan, 4xx yellow, 5xx red.
-    pub fn status(self, status: u16) -> Style {
+    pub(crate) fn status(self, status: u16) -> Style {
         match status {
             200..=299 => self.pick(Style::new().fg(Color::GREEN), Style::new()),
             300..=399 => self.pick(Style::new().fg(Color::CYAN), Style::new()),
@@ -88,7 +88,7 @@ impl Theme {
     }
 
     /// An sshd event: failures red, logins green, the rest magenta.
-    pub fn ssh(self, kind: AuthKind) -> Style {
+    pub(crate) fn ssh(self, kind: AuthKind) -> Style {
         match kind {
             AuthKind::Failed | AuthKind::InvalidUser | AuthKind::MaxAttempts => self.pick(
                 Style::new().fg(Color::BRIGHT_RED).bold(),
@@ -103,7 +103,7 @@ impl Theme {
     }
 
     /// The stats and hints lines.
-    pub fn bar(self) -> Style {
+    pub(crate) fn bar(self) -> Style {
         self.pick(
             Style::new().fg(Color::WHITE).bg(Color::Indexed(236)),
             Style::new(),
@@ -111,7 +111,7 @@ impl Theme {
     }
 
     /// A key name in the hints line or in help.
-    pub fn key(self) -> Style {
+    pub(crate) fn key(self) -> Style {
         self.pick(
             Style::new().fg(Color::BRIGHT_CYAN).bold(),
             Style::new().bold(),
@@ -119,7 +119,7 @@ impl Theme {
     }
 
     /// Errors (sources with errors, a dead row in the drill-down).
-    pub fn error(self) -> Style {
+    pub(crate) fn error(self) -> Style {
         self.pick(
             Style::new().fg(Color::BRIGHT_RED).bold(),
             Style::new().bold(),
@@ -127,12 +127,12 @@ impl Theme {
     }
 
     /// Modal frames and titles.
-    pub fn border(self) -> Style {
+    pub(crate) fn border(self) -> Style {
         self.pick(Style::new().fg(Color::CYAN), Style::new())
     }
 
     /// Headings inside modals.
-    pub fn heading(self) -> Style {
+    pub(crate) fn heading(self) -> Style {
         Style::new().bold()
     }
 }

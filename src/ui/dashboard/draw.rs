@@ -15,25 +15,25 @@ use super::{activity, modal, table, Dashboard, Modal, Model, Panel};
 use crate::ui::{Grid, Rect, Style};
 
 /// Below this the dashboard shows one line saying so.
-pub const MIN_WIDTH: u16 = 40;
-pub const MIN_HEIGHT: u16 = 10;
+pub(crate) const MIN_WIDTH: u16 = 40;
+pub(crate) const MIN_HEIGHT: u16 = 10;
 /// From this width the activity log gets the right part of the screen.
-pub const SPLIT_MIN_WIDTH: u16 = 120;
+pub(crate) const SPLIT_MIN_WIDTH: u16 = 120;
 /// Share of the main area the table gets when split (eighths): every
 /// column fits from 160 columns on.
 const TABLE_EIGHTHS: u16 = 5;
 
 /// Writes left to right along one row, never past `right`.
 pub(super) struct Pen<'g> {
-    pub grid: &'g mut Grid,
-    pub x: u16,
-    pub y: u16,
-    pub right: u16,
+    pub(crate) grid: &'g mut Grid,
+    pub(crate) x: u16,
+    pub(crate) y: u16,
+    pub(crate) right: u16,
 }
 
 impl<'g> Pen<'g> {
     /// A pen on the first row of `rect`.
-    pub fn new(grid: &'g mut Grid, rect: Rect) -> Pen<'g> {
+    pub(crate) fn new(grid: &'g mut Grid, rect: Rect) -> Pen<'g> {
         Pen {
             grid,
             x: rect.x,
@@ -47,19 +47,19 @@ impl<'g> Pen<'g> {
     }
 
     /// Cells left on the row.
-    pub fn room(&self) -> u16 {
+    pub(crate) fn room(&self) -> u16 {
         self.right.saturating_sub(self.x)
     }
 
     /// Program text (still sanitised by the grid).
-    pub fn text(&mut self, text: &str, style: Style) -> &mut Self {
+    pub(crate) fn text(&mut self, text: &str, style: Style) -> &mut Self {
         let room = self.room();
         self.x += self.grid.put_str(self.x, self.y, room, text, style);
         self
     }
 
     /// Text from the outside world.
-    pub fn bytes(&mut self, bytes: &[u8], style: Style) -> &mut Self {
+    pub(crate) fn bytes(&mut self, bytes: &[u8], style: Style) -> &mut Self {
         let room = self.room();
         self.x += self.grid.put_bytes(self.x, self.y, room, bytes, style);
         self
@@ -145,8 +145,8 @@ fn header(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
                     line,
                     "│ {} rx {}/s tx {}/s ",
                     bw.iface(),
-                    crate::headless::human_bytes(r.rx as u64),
-                    crate::headless::human_bytes(r.tx as u64)
+                    crate::view::format::human_bytes(r.rx as u64),
+                    crate::view::format::human_bytes(r.tx as u64)
                 );
             }
             None if bw.error().is_some() => {

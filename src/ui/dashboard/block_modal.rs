@@ -26,7 +26,7 @@ const MAX_WIDTH: u16 = 110;
 const MAX_HEIGHT: u16 = 30;
 
 /// The block assist modal's state.
-pub struct BlockAssist {
+pub(crate) struct BlockAssist {
     ip: IpAddr,
     tools: Tools,
     safety: SafetyContext,
@@ -50,7 +50,12 @@ pub struct BlockAssist {
 impl BlockAssist {
     /// For `ip`, with the tools found, the safety context and whether
     /// execution is enabled.
-    pub fn new(ip: IpAddr, tools: Tools, safety: SafetyContext, enabled: bool) -> BlockAssist {
+    pub(crate) fn new(
+        ip: IpAddr,
+        tools: Tools,
+        safety: SafetyContext,
+        enabled: bool,
+    ) -> BlockAssist {
         let mut assist = BlockAssist {
             ip,
             tools,
@@ -72,27 +77,23 @@ impl BlockAssist {
 
     /// The whois network of the address (issue 4 fills it in): a third
     /// scope choice.
-    pub fn with_network(mut self, network: Option<IpNet>) -> BlockAssist {
+    pub(crate) fn with_network(mut self, network: Option<IpNet>) -> BlockAssist {
         self.network = network;
         self
     }
 
-    pub fn ip(&self) -> IpAddr {
-        self.ip
-    }
-
     /// Where the confirmation stands (`None`: nothing can run).
-    pub fn step(&self) -> Option<Step> {
+    pub(crate) fn step(&self) -> Option<Step> {
         self.flow.as_ref().map(BlockFlow::step)
     }
 
     /// The plan shown, if any.
-    pub fn plan(&self) -> Option<&BlockPlan> {
+    pub(crate) fn plan(&self) -> Option<&BlockPlan> {
         self.plans.get(self.choice)
     }
 
     /// The commands of the plan shown, as a shell would read them.
-    pub fn command_text(&self) -> Option<String> {
+    pub(crate) fn command_text(&self) -> Option<String> {
         let plan = self.plan()?;
         let lines: Vec<String> = plan.commands().map(shell_display).collect();
         Some(lines.join("\n"))
@@ -100,13 +101,13 @@ impl BlockAssist {
 
     /// Start the confirmed plan (`Action::RunBlock`): the session drives
     /// the run.
-    pub fn start(&mut self, time: UnixTime) -> Result<BlockRun, block::FlowError> {
+    pub(crate) fn start(&mut self, time: UnixTime) -> Result<BlockRun, block::FlowError> {
         let flow = self.flow.as_mut().ok_or(block::FlowError::NotConfirmed)?;
         flow.start(&self.tools, time)
     }
 
     /// The run could not start: back to showing the commands.
-    pub fn cancel(&mut self) {
+    pub(crate) fn cancel(&mut self) {
         if let Some(flow) = self.flow.as_mut() {
             flow.cancel();
         }
@@ -149,7 +150,7 @@ impl BlockAssist {
     }
 
     /// A key in the modal. Esc is handled by the dashboard.
-    pub fn on_key(&mut self, key: Key) -> Action {
+    pub(crate) fn on_key(&mut self, key: Key) -> Action {
         if self.is_done() {
             return match key {
                 Key::Char('c') => self.copy(),

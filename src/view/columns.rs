@@ -1,0 +1,154 @@
+//! The IP table's columns, shared by the dashboard's left panel and the
+//! `--once`/`--for` text table: their order, titles, alignment and what each
+//! shows for a row. The frontends lay them out (widths, styles, marks).
+
+use std::fmt::Write as _;
+
+use super::format::{write_human_bytes, write_services, write_state_summary};
+use crate::detect::Reasons;
+use crate::store::HistoryFigures;
+use crate::table::{IpTable, Row};
+
+/// A column of the IP table, as nethergaze 0.2.0 has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Col {
+    Ip,
+    Cc,
+    Org,
+    Conns,
+    State,
+    Svc,
+    Reqs,
+    Bytes,
+    Auth,
+    Hx,
+    Last,
+}
+
+impl Col {
+    /// Every column, left to right.
+    pub(crate) const ALL: [Col; 11] = [
+        Col::Ip,
+        Col::Cc,
+        Col::Org,
+        Col::Conns,
+        Col::State,
+        Col::Svc,
+        Col::Reqs,
+        Col::Bytes,
+        Col::Auth,
+        Col::Hx,
+        Col::Last,
+    ];
+
+    /// The header.
+    pub(crate) fn title(self) -> &'static str {
+        match self {
+            Col::Ip => "IP",
+            Col::Cc => "CC",
+            Col::Org => "Organization",
+            Col::Conns => "Conns",
+            Col::State => "State",
+            Col::Svc => "Svc",
+            Col::Reqs => "Reqs",
+            Col::Bytes => "Bytes",
+            Col::Auth => "Auth",
+            Col::Hx => "Hx",
+            Col::Last => "Last path",
+        }
+    }
+
+    /// Counts, right-aligned.
+    pub(crate) fn is_numeric(self) -> bool {
+        matches!(self, Col::Conns | Col::Reqs | Col::Bytes | Col::Auth)
+    }
+
+    /// Text from outside (GeoIP, whois, the log) that plain text output cuts
+    /// at this many characters; the dashboard cuts at the column's width.
+    pub(crate) fn text_max(self) -> Option<usize> {
+        match self {
+            Col::Cc | Col::Org => Some(30),
+            Col::Last => Some(60),
+            _ => None,
+        }
+    }
+
+    /// Whether the dashboard shows `-` for `text` (no states, no services,
+    /// no auth failures); `--once` text keeps the plain value.
+    pub(crate) fn is_blank(self, text: &str) -> bool {
+        match self {
+            Col::State | Col::Svc => text.is_empty(),
+            Col::Auth => text == "0",
+            _ => false,
+        }
+    }
+
+    /// Appends what the column shows for `v` to `out`, unsanitised (text
+    /// from outside is made safe by the frontend: the grid, or
+    /// `printable`). `Ip` is the bare address and `Last` the last path:
+    /// the frontends add marks and styles to those two.
+    pub(crate) fn write(self, v: &RowView<'_>, out: &mut String) {
+        let row = v.row;
+        // Writing to a String cannot fail.
+        let _ = match self {
+            Col::Ip => write!(out, "{}", row.ip),
+            Col::Cc => write!(out, "{}", v.country().unwrap_or("-")),
+            Col::Org => write!(out, "{}", row.org().unwrap_or("-")),
+            Col::Conns => write!(out, "{}", v.conns()),
+            Col::Reqs => write!(out, "{}", row.requests),
+            Col::Auth => write!(out, "{}", row.auth_failures()),
+            Col::Hx => match v.history {
+                Some(h) => write!(out, "{}", h.sessions),
+                None => write!(out, "-"),
+            },
+            Col::State => {
+                write_state_summary(out, row);
+                Ok(())
+            }
+            Col::Svc => {
+                write_services(out, row);
+                Ok(())
+            }
+            Col::Bytes => {
+                write_human_bytes(out, row.bytes);
+                Ok(())
+            }
+            Col::Last => {
+                if let Some(path) = v.last_path() {
+                    out.push_str(&String::from_utf8_lossy(path));
+                }
+                Ok(())
+            }
+        };
+    }
+}
+
+/// A row with what its columns need besides the table: the detector's
+/// reasons and the lifetime history figures, gathered once per row.
+#[derive(Clone, Copy)]
+pub(crate) struct RowView<'a> {
+    pub(crate) row: &'a Row,
+    pub(crate) table: &'a IpTable,
+    pub(crate) reasons: Reasons,
+    /// `None`: history is off or has no record of the address.
+    pub(crate) history: Option<HistoryFigures>,
+}
+
+impl<'a> RowView<'a> {
+    /// Country code: GeoIP first; whois fills in what it lacks.
+    pub(crate) fn country(&self) -> Option<&'a str> {
+        let row = self.row;
+        let geo = row.geo.as_deref().and_then(|g| g.country.as_deref());
+        geo.or_else(|| row.whois.as_deref().and_then(|w| w.country.as_deref()))
+    }
+
+    /// Inbound and outbound connections.
+    pub(crate) fn conns(&self) -> u32 {
+        self.row.sockets().conns_in + self.row.sockets().conns_out
+    }
+
+    /// The path of the latest request, as logged.
+    pub(crate) fn last_path(&self) -> Option<&'a [u8]> {
+        self.row.recent.back().map(|r| self.table.text(r.path))
+    }
+}

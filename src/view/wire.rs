@@ -1,0 +1,418 @@
+//! The `--json` wire types: one `ip` object per row, then one `summary`.
+//!
+//! The schema is a contract (schema_version 1, issue 2 §5): key order is the
+//! field order here, unknown values are `null`, a source's `note` is left
+//! out when there is none. The structs borrow from the table; only what must
+//! be converted (lossy UTF-8, RFC 3339 times) is made on the way out.
+//!
+//! [`Contract`] keeps the escaping and number format of the hand-written
+//! writer these types replaced: every control character (C0, DEL, C1) and
+//! U+2028/U+2029 as `\u00xx`, never `\b`/`\f`; rates as Rust prints an `f64`
+//! (`0`, `1.5`), not `0.0`.
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::ser::{CharEscape, Formatter};
+
+use super::format::{round2, services, Service};
+use crate::detect::Reasons;
+use crate::enrich::whois::WhoisInfo;
+use crate::headless::SourceReport;
+use crate::parse::time::format_rfc3339;
+use crate::parse::{AuthKind, UnixTime};
+use crate::store::HistoryFigures;
+use crate::table::{IpTable, RecentRequest, Row, StrId};
+
+pub(crate) const SCHEMA_VERSION: u32 = 1;
+
+/// One `{"type":"ip",…}` line.
+#[derive(Serialize)]
+pub(crate) struct IpObject<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    ip: IpAddr,
+    conns: u32,
+    conns_out: u32,
+    states: States<'a>,
+    services: Services<'a>,
+    requests: u64,
+    bytes: u64,
+    status: StatusClasses<'a>,
+    rpm: u32,
+    peak_rpm: u32,
+    auth_failures: u64,
+    auth_accepted: u32,
+    country: Option<&'a str>,
+    city: Option<&'a str>,
+    asn: Option<u32>,
+    /// GeoIP's ASN organisation, else whois's organisation or network name.
+    org: Option<&'a str>,
+    whois: Option<Whois<'a>>,
+    suspicious: bool,
+    reasons: ReasonCodes,
+    last_request: Option<LastRequest<'a>>,
+    first_seen: Rfc3339,
+    last_seen: Rfc3339,
+    history: Option<History>,
+}
+
+impl<'a> IpObject<'a> {
+    /// The object of `row`; `end` closes the rate window, `reasons` are the
+    /// detector's, `history` the row's lifetime figures (`None`: history off
+    /// or no record).
+    pub(crate) fn new(
+        table: &'a IpTable,
+        row: &'a Row,
+        end: UnixTime,
+        reasons: Reasons,
+        history: Option<HistoryFigures>,
+    ) -> IpObject<'a> {
+        let sockets = row.sockets();
+        let geo = row.geo.as_deref();
+        IpObject {
+            kind: "ip",
+            ip: row.ip,
+            conns: sockets.conns_in,
+            conns_out: sockets.conns_out,
+            states: States(row),
+            services: Services(row),
+            requests: row.requests,
+            bytes: row.bytes,
+            status: StatusClasses(&row.status),
+            rpm: row.rate.per_minute(end),
+            peak_rpm: row.rate.peak(),
+            auth_failures: row.auth_failures(),
+            auth_accepted: row.auth_count(AuthKind::Accepted),
+            country: geo.and_then(|g| g.country.as_deref()),
+            city: geo.and_then(|g| g.city.as_deref()),
+            asn: geo.and_then(|g| g.asn),
+            org: row.org(),
+            whois: row.whois.as_deref().map(Whois::from),
+            suspicious: !reasons.is_empty(),
+            reasons: ReasonCodes(reasons),
+            last_request: row.recent.back().map(|r| LastRequest::new(table, r)),
+            first_seen: Rfc3339(row.first_seen),
+            last_seen: Rfc3339(row.last_seen),
+            history: history.map(History::from),
+        }
+    }
+}
+
+/// `{"ESTABLISHED":2,…}`: socket counts by state, in the table's order.
+struct States<'a>(&'a Row);
+
+impl Serialize for States<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        for (name, n) in self.0.sockets().states() {
+            map.serialize_entry(name, &n)?;
+        }
+        map.end()
+    }
+}
+
+/// `["https","ssh"]`.
+struct Services<'a>(&'a Row);
+
+impl Serialize for Services<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(services(self.0))
+    }
+}
+
+impl Serialize for Service {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// `{"2xx":3,"4xx":1}`: the status classes that occurred.
+struct StatusClasses<'a>(&'a [u32; 6]);
+
+impl Serialize for StatusClasses<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        const CLASSES: [&str; 6] = ["other", "1xx", "2xx", "3xx", "4xx", "5xx"];
+        let mut map = s.serialize_map(None)?;
+        for (class, n) in CLASSES.iter().zip(self.0).filter(|(_, &n)| n > 0) {
+            map.serialize_entry(class, n)?;
+        }
+        map.end()
+    }
+}
+
+/// `["burst","scanner_ua"]`.
+struct ReasonCodes(Reasons);
+
+impl Serialize for ReasonCodes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|r| r.code()))
+    }
+}
+
+/// A Unix time as `YYYY-MM-DDTHH:MM:SSZ`.
+pub(crate) struct Rfc3339(pub(crate) UnixTime);
+
+impl Serialize for Rfc3339 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_rfc3339(self.0))
+    }
+}
+
+/// Bytes from outside as a JSON string: invalid UTF-8 becomes U+FFFD.
+struct Text<'a>(&'a [u8]);
+
+impl Serialize for Text<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&String::from_utf8_lossy(self.0))
+    }
+}
+
+/// An interned request field, or `None` (null) when the string store
+/// dropped it (full of newer strings): unknown, not the text `…`.
+fn interned(table: &IpTable, id: StrId) -> Option<Text<'_>> {
+    (id != StrId::DROPPED).then(|| Text(table.text(id)))
+}
+
+/// `"whois":{"network","cidr","org","country","abuse"}`.
+#[derive(Serialize)]
+struct Whois<'a> {
+    network: Option<&'a str>,
+    cidr: Option<&'a str>,
+    org: Option<&'a str>,
+    country: Option<&'a str>,
+    abuse: Option<&'a str>,
+}
+
+impl<'a> From<&'a WhoisInfo> for Whois<'a> {
+    fn from(w: &'a WhoisInfo) -> Whois<'a> {
+        Whois {
+            network: w.network.as_deref(),
+            cidr: w.cidr.as_deref(),
+            org: w.org.as_deref(),
+            country: w.country.as_deref(),
+            abuse: w.abuse.as_deref(),
+        }
+    }
+}
+
+/// `"last_request":{"time","method","path","status","bytes","user_agent"}`.
+#[derive(Serialize)]
+struct LastRequest<'a> {
+    time: Rfc3339,
+    method: Option<Text<'a>>,
+    path: Option<Text<'a>>,
+    status: u16,
+    bytes: u32,
+    user_agent: Option<Text<'a>>,
+}
+
+impl<'a> LastRequest<'a> {
+    fn new(table: &'a IpTable, r: &RecentRequest) -> LastRequest<'a> {
+        LastRequest {
+            time: Rfc3339(i64::from(r.time)),
+            method: interned(table, r.method),
+            path: interned(table, r.path),
+            status: r.status,
+            bytes: r.bytes,
+            user_agent: interned(table, r.user_agent),
+        }
+    }
+}
+
+/// `"history":{…}`: the lifetime record.
+#[derive(Serialize)]
+struct History {
+    sessions: u64,
+    first_seen: Rfc3339,
+    requests: u64,
+    bytes: u64,
+    auth_failures: u64,
+    suspicious_sessions: u64,
+}
+
+impl From<HistoryFigures> for History {
+    fn from(h: HistoryFigures) -> History {
+        History {
+            sessions: h.sessions,
+            first_seen: Rfc3339(h.first_seen),
+            requests: h.requests,
+            bytes: h.bytes,
+            auth_failures: h.auth_failures,
+            suspicious_sessions: h.suspicious_sessions,
+        }
+    }
+}
+
+/// The last line, `{"type":"summary",…}`.
+#[derive(Serialize)]
+pub(crate) struct Summary<'a> {
+    #[serde(rename = "type")]
+    pub(crate) kind: &'static str,
+    pub(crate) schema_version: u32,
+    pub(crate) ips: usize,
+    pub(crate) evicted: u64,
+    pub(crate) connections: u64,
+    pub(crate) requests: u64,
+    pub(crate) bytes: u64,
+    pub(crate) auth_failures: u64,
+    /// Access-log lines and malformed ones (sshd and socket sources apart).
+    pub(crate) lines: u64,
+    pub(crate) malformed: u64,
+    pub(crate) req_per_sec: Rate,
+    pub(crate) new_conns_per_sec: Rate,
+    pub(crate) started: Rfc3339,
+    pub(crate) ended: Rfc3339,
+    /// Whether this run's session was written to history (null: history off).
+    pub(crate) history_saved: Option<bool>,
+    pub(crate) sources: Sources<'a>,
+}
+
+/// A rate rounded to two decimals.
+pub(crate) struct Rate(pub(crate) f64);
+
+impl Serialize for Rate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(round2(self.0))
+    }
+}
+
+/// `"sources":[{"path","kind","format","lines","malformed","error"(,"note")}]`.
+pub(crate) struct Sources<'a>(pub(crate) &'a [SourceReport]);
+
+impl Serialize for Sources<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Source::from))
+    }
+}
+
+#[derive(Serialize)]
+struct Source<'a> {
+    path: &'a str,
+    kind: &'a str,
+    format: &'a str,
+    lines: u64,
+    malformed: u64,
+    error: Option<&'a str>,
+    /// Only where there is one, so the other sources keep the schema's shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
+}
+
+impl<'a> From<&'a SourceReport> for Source<'a> {
+    fn from(s: &'a SourceReport) -> Source<'a> {
+        Source {
+            path: &s.path,
+            kind: s.kind,
+            format: &s.format,
+            lines: s.lines,
+            malformed: s.malformed,
+            error: s.error.as_deref(),
+            note: s.note.as_deref(),
+        }
+    }
+}
+
+/// Writes `value` and a newline into `line` (cleared first), as the
+/// contract spells JSON.
+pub(crate) fn write_line(line: &mut Vec<u8>, value: &impl Serialize) -> io::Result<()> {
+    line.clear();
+    let mut ser = serde_json::Serializer::with_formatter(&mut *line, Contract);
+    value.serialize(&mut ser).map_err(io::Error::other)?;
+    line.push(b'\n');
+    Ok(())
+}
+
+/// serde_json's compact output with the contract's escaping and floats
+/// (see the module doc).
+struct Contract;
+
+impl Formatter for Contract {
+    fn write_f64<W: ?Sized + Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
+        write!(w, "{value}")
+    }
+
+    /// serde_json has escaped quotes, backslashes and C0 controls around
+    /// `fragment`; DEL, C1 controls and the JavaScript line separators are
+    /// escaped here.
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                w.write_all(&fragment.as_bytes()[start..i])?;
+                write!(w, "\\u{:04x}", c as u32)?;
+                start = i + c.len_utf8();
+            }
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+
+    fn write_char_escape<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        escape: CharEscape,
+    ) -> io::Result<()> {
+        let text: Cow<'static, str> = match escape {
+            CharEscape::Quote => "\\\"".into(),
+            CharEscape::ReverseSolidus => "\\\\".into(),
+            CharEscape::Solidus => "/".into(),
+            CharEscape::LineFeed => "\\n".into(),
+            CharEscape::CarriageReturn => "\\r".into(),
+            CharEscape::Tab => "\\t".into(),
+            CharEscape::Backspace => "\\u0008".into(),
+            CharEscape::FormFeed => "\\u000c".into(),
+            CharEscape::AsciiControl(b) => format!("\\u{b:04x}").into(),
+        };
+        w.write_all(text.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A string as the contract writes it.
+    fn json(text: &[u8]) -> String {
+        let mut line = Vec::new();
+        write_line(&mut line, &Text(text)).unwrap();
+        line.pop();
+        String::from_utf8(line).unwrap()
+    }
+
+    #[test]
+    fn json_strings_escape_everything_dangerous() {
+        let s = json(b"a\"b\\c\n\x1b[31m\x00\xff\xfe\xe2\x80\xa8end");
+        assert_eq!(s, r#""a\"b\\c\n\u001b[31m\u0000��\u2028end""#);
+        let parsed: String = serde_json::from_str(&s).unwrap();
+        assert!(parsed.starts_with("a\"b\\c\n\u{1b}"));
+    }
+
+    #[test]
+    fn every_control_is_a_unicode_escape() {
+        assert_eq!(
+            json(b"\x08\x0c\x7f\xc2\x85\xe2\x80\xa9/"),
+            r#""\u0008\u000c\u007f\u0085\u2029/""#
+        );
+    }
+
+    #[test]
+    fn rates_print_as_rust_prints_them() {
+        let mut line = Vec::new();
+        for (rate, want) in [
+            (0.0, "0"),
+            (1.5, "1.5"),
+            (2.0 / 3.0, "0.67"),
+            (1e6, "1000000"),
+        ] {
+            write_line(&mut line, &Rate(rate)).unwrap();
+            assert_eq!(line, format!("{want}\n").into_bytes(), "{rate}");
+        }
+    }
+}
