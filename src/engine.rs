@@ -17,12 +17,13 @@ use crate::enrich::whois::{Config as WhoisClientConfig, Submit, WhoisInfo, Worke
 use crate::headless::SourceReport;
 use crate::parse::access::{AccessParser, FormatKind};
 use crate::parse::auth::AuthParser;
-use crate::parse::sockets::{ProcNetReader, SocketEntry};
+use crate::parse::sockets::SocketEntry;
 use crate::parse::time;
 use crate::parse::{AccessHit, Malformed, UnixTime};
 use crate::source::bandwidth::Bandwidth;
 use crate::source::journal::Journal;
 use crate::source::logset::Follow;
+use crate::source::procnet::ProcNetReader;
 use crate::source::sockdiag::{DumpProgress, SockDiag};
 use crate::source::{LineVerdict, LogKind, LogSet};
 use crate::store::{
@@ -782,7 +783,7 @@ fn open_socket_reader(proc_root: Option<PathBuf>) -> SocketReader {
     }
 }
 
-fn proc_error(result: &crate::parse::sockets::ProcReadResult) -> Option<String> {
+fn proc_error(result: &crate::source::procnet::ProcReadResult) -> Option<String> {
     let errors: Vec<String> = [("tcp", &result.v4), ("tcp6", &result.v6)]
         .into_iter()
         .filter_map(|(name, r)| r.as_ref().err().map(|e: &io::Error| format!("{name}: {e}")))
