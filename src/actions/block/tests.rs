@@ -1,7 +1,16 @@
 use std::fs;
 use std::path::Path;
 
+use std::ffi::OsStr;
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use super::safety::CDN_RANGES;
 use super::*;
+use crate::actions::NonUnicast;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
