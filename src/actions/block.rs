@@ -18,5 +18,5 @@ mod tools;
 pub use flow::{BlockFlow, FlowError, Step};
 pub use plan::{shell_display, target, target_text, BlockPlan, Scope, ScopeError};
 pub use run::{execute, BlockRecord, BlockRun, CommandResult, BLOCK_OUTPUT_CAP, BLOCK_TIMEOUT};
-pub use safety::{local_addresses, operator_addresses, Refusal, SafetyContext, Verdict, Warning};
+pub use safety::{operator_addresses, Refusal, SafetyContext, Verdict, Warning};
 pub use tools::{Tool, Tools};

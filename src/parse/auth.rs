@@ -24,6 +24,7 @@ use memchr::memmem;
 
 use super::time::{civil_from_days, digits, month_from_abbrev, parse_rfc3339, unix_from_civil};
 use super::{parse_ip, AuthEvent, AuthKind, UnixTime};
+use crate::sys::time;
 
 /// How far after the reference time a yearless syslog stamp may land: clocks
 /// of writer and reader may disagree a little, and a line can be read a tick
@@ -110,7 +111,7 @@ impl AuthParser {
             let wall = unix_from_civil(y, month, day, h, m, sec)?;
             (wall <= wall_ref + MAX_AHEAD).then_some((y, wall))
         })?;
-        let t = mktime_local(year, month, day, h, m, sec).unwrap_or(wall - offset);
+        let t = time::mktime_local(year, month, day, h, m, sec).unwrap_or(wall - offset);
         self.newest = Some(self.newest.map_or(t, |n| n.max(t)));
         Some(t)
     }
@@ -120,45 +121,11 @@ impl AuthParser {
         match self.offset {
             Some((at, off)) if (t - at).abs() < OFFSET_REFRESH => off,
             _ => {
-                let off = local_offset(t);
+                let off = time::local_utc_offset(t);
                 self.offset = Some((t, off));
                 off
             }
         }
-    }
-}
-
-/// Local civil time → Unix time through libc `mktime` (DST decided by libc).
-// `time_t` is i64 here but i32 on some 32-bit targets: `as` is the portable cast.
-#[allow(clippy::unnecessary_cast)]
-fn mktime_local(year: i64, month: u32, day: u32, h: u32, m: u32, s: u32) -> Option<UnixTime> {
-    // SAFETY: `tm` is a plain C struct for which all-zero bytes are valid
-    // (the zone pointer, where present, is null and unused by mktime).
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    tm.tm_year = i32::try_from(year - 1900).ok()?;
-    tm.tm_mon = month as i32 - 1;
-    tm.tm_mday = day as i32;
-    tm.tm_hour = h as i32;
-    tm.tm_min = m as i32;
-    tm.tm_sec = s as i32;
-    tm.tm_isdst = -1;
-    // SAFETY: `tm` is a valid, exclusively borrowed struct tm.
-    let t = unsafe { libc::mktime(&mut tm) };
-    (t != -1).then_some(t as UnixTime)
-}
-
-/// The local zone's offset from UTC at `t`, in seconds (0 if libc fails).
-#[allow(clippy::unnecessary_cast)]
-fn local_offset(t: UnixTime) -> i64 {
-    let tt = t as libc::time_t;
-    // SAFETY: all-zero is a valid struct tm; localtime_r writes into it.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid for the duration of the call.
-    let res = unsafe { libc::localtime_r(&tt, &mut tm) };
-    if res.is_null() {
-        0
-    } else {
-        tm.tm_gmtoff as i64
     }
 }
 
@@ -566,14 +533,8 @@ mod tests {
 
     /// Local civil time through libc directly (the oracle for syslog stamps).
     fn local(y: i32, mo: i32, d: i32, h: i32, mi: i32, s: i32) -> UnixTime {
-        // SAFETY: all-zero is a valid struct tm; mktime gets a valid pointer.
-        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-        (tm.tm_year, tm.tm_mon, tm.tm_mday) = (y - 1900, mo - 1, d);
-        (tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_isdst) = (h, mi, s, -1);
-        // SAFETY: as above.
-        let t = unsafe { libc::mktime(&mut tm) };
-        assert_ne!(t, -1);
-        t as UnixTime
+        let u = |v: i32| u32::try_from(v).expect("a non-negative field");
+        time::mktime_local(i64::from(y), u(mo), u(d), u(h), u(mi), u(s)).expect("mktime")
     }
 
     fn utc(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> UnixTime {

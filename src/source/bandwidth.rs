@@ -215,9 +215,7 @@ mod tests {
         let rx = dir.path().join("class/net/eth7/statistics/rx_bytes");
         fs::remove_file(&rx).unwrap();
         let fifo = |p: &Path| {
-            let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-            // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
-            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            crate::sys::file::mkfifo(p, 0o600).unwrap();
         };
         fifo(&rx);
         let route = dir.path().join("route");

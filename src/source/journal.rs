@@ -27,6 +27,7 @@ use mio::{Interest, Registry, Token};
 
 use super::linebuf::LineBuf;
 use super::logset::{LineVerdict, LogKind, SourceStats};
+use crate::sys::process::{self, ParentDeath};
 
 /// The program run by [`Journal::new`].
 pub const JOURNALCTL: &str = "journalctl";
@@ -172,27 +173,15 @@ impl Journal {
             // Own process group: a ^C or ^Z at the terminal is ours to
             // handle, not the child's.
             .process_group(0);
-        // SAFETY: the closure runs between fork and exec and only makes an
-        // async-signal-safe syscall.
-        unsafe {
-            cmd.pre_exec(|| {
-                // Our loop blocks the signals it reads from a signalfd; the
-                // child must get the default dispositions back.
-                crate::sys::signalfd::unblock_all_in_child();
-                // Die with us, even if we are killed without cleaning up.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        // Die with us, even if we are killed without cleaning up.
+        process::prepare_child(&mut cmd, ParentDeath::Kill);
         let mut child = cmd.spawn()?;
         let stdout = match child.stdout.take() {
             Some(out) => out,
             None => return Err(kill_after(child, "no stdout pipe")),
         };
         let fd = stdout.as_raw_fd();
-        if let Err(e) = set_nonblocking(fd) {
+        if let Err(e) = crate::sys::fd::set_nonblocking(fd) {
             return Err(kill_after(child, e));
         }
         if let Some((registry, token, interest)) = &self.registration {
@@ -373,16 +362,6 @@ fn kill_after(mut child: Child, why: impl Display) -> io::Error {
     io::Error::other(why.to_string())
 }
 
-fn set_nonblocking(fd: i32) -> io::Result<()> {
-    // SAFETY: fcntl on an fd we own, no pointers.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    // SAFETY: as above.
-    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -522,8 +501,7 @@ mod tests {
             .unwrap_or(0);
         assert!(pid > 0);
         drop(journal);
-        // SAFETY: signal 0 only checks whether the pid exists.
-        let alive = unsafe { libc::kill(pid, 0) } == 0;
+        let alive = crate::sys::process::exists(pid);
         assert!(
             !alive,
             "child {pid} still exists (not killed or not reaped)"

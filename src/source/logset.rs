@@ -1688,9 +1688,7 @@ mod tests {
     fn unreadable_matches_get_errors_and_others_keep_working() -> io::Result<()> {
         let dir = tempfile::tempdir()?;
         fs::create_dir(dir.path().join("a-dir.log"))?;
-        let fifo = CString::new(dir.path().join("b-fifo.log").as_os_str().as_bytes())?;
-        // SAFETY: valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        crate::sys::file::mkfifo(&dir.path().join("b-fifo.log"), 0o644)?;
         let good = dir.path().join("c-good.log");
         fs::write(&good, "")?;
         let missing = dir.path().join("later.txt");

@@ -148,9 +148,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let net = dir.path().join("net");
         std::fs::create_dir(&net).unwrap();
-        let fifo = std::ffi::CString::new(net.join("tcp").to_str().unwrap()).unwrap();
-        // SAFETY: `fifo` is a valid NUL-terminated path for the call's duration.
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        crate::sys::file::mkfifo(&net.join("tcp"), 0o600).unwrap();
         std::os::unix::fs::symlink("/dev/zero", net.join("tcp6")).unwrap();
         let mut reader = ProcNetReader::new(dir.path());
         let result = reader.read(&mut |_| {});

@@ -204,6 +204,18 @@ pub(crate) fn not_regular(meta: &Metadata) -> &'static str {
     }
 }
 
+/// Make a FIFO at `path` (tests: a path that would block a plain `open`).
+#[cfg(test)]
+pub(crate) fn mkfifo(path: &Path, mode: libc::mode_t) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
+    if unsafe { libc::mkfifo(c.as_ptr(), mode) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,9 +223,7 @@ mod tests {
     use std::os::unix::ffi::OsStrExt;
 
     fn mkfifo(path: &Path) {
-        let c = CString::new(path.as_os_str().as_bytes()).unwrap();
-        // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        super::mkfifo(path, 0o600).unwrap();
     }
 
     fn mode(path: &Path) -> u32 {

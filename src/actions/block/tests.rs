@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use super::safety::CDN_RANGES;
 use super::*;
 use crate::actions::NonUnicast;
+use crate::sys::host::local_addresses;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()

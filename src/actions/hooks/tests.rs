@@ -111,13 +111,16 @@ fn stderr_is_interleaved_stdin_is_null_and_status_is_kept() {
 #[test]
 fn loop_signal_mask_is_undone_in_the_child() {
     // Block SIGTERM in this thread, as the loop's signalfd does.
+    // SAFETY: a sigset_t is plain data; sigemptyset initialises it below.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers to a local set; a null old-set pointer is allowed.
     unsafe {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGTERM);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
     let result = run_to_end("exec grep SigBlk /proc/self/status", ip("192.0.2.1"));
+    // SAFETY: as above.
     unsafe {
         libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
     }

@@ -1,15 +1,12 @@
 //! The dump's request/reply state machine and the socket that drives it.
 
 use std::io;
-use std::mem::{size_of, MaybeUninit};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use super::gate::{DumpGate, SockStat};
-use super::wire::{
-    dump_request, kernel_addr, legacy_request, parse_dump_chunk, sockaddr_nl_len, DumpRequest,
-    Reply,
-};
+use super::wire::{dump_request, legacy_request, parse_dump_chunk, Reply};
 use crate::parse::sockets::{Family, SocketEntry};
+use crate::sys::netlink;
 
 /// Receive buffer. The kernel sizes dump datagrams to the reader's buffer but
 /// caps them at 32 KiB, so 64 KiB never truncates; `MSG_TRUNC` still tells.
@@ -202,26 +199,7 @@ impl SockDiag {
     /// messages from any other netlink sender. Fails cleanly where netlink is
     /// refused (sandboxes, seccomp); the caller then reads /proc.
     pub fn open() -> io::Result<SockDiag> {
-        let flags = libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
-        // SAFETY: plain syscall with constant arguments.
-        let raw = unsafe { libc::socket(libc::AF_NETLINK, flags, libc::NETLINK_SOCK_DIAG) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a new descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let kernel = kernel_addr();
-        // SAFETY: `kernel` is a valid sockaddr_nl and the length is its size.
-        let rc = unsafe {
-            libc::connect(
-                fd.as_raw_fd(),
-                std::ptr::from_ref(&kernel).cast(),
-                sockaddr_nl_len(),
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let fd = netlink::open_sock_diag()?;
         Ok(SockDiag {
             fd,
             buf: vec![0; RECV_BUF],
@@ -313,34 +291,11 @@ impl SockDiag {
                 if self.refuse_legacy {
                     request.header.nlmsg_len = (super::wire::NLMSG_HDRLEN + 4) as u32;
                 }
-                self.send_message(&request, request.header.nlmsg_len as usize)
+                netlink::send(self.fd.as_raw_fd(), request.as_bytes())
             }
             Part::Only(family) => {
                 let request = dump_request(family, seq);
-                self.send_message(&request, size_of::<DumpRequest>())
-            }
-        }
-    }
-
-    /// Send the first `len` bytes of `request`, a repr(C) netlink message.
-    fn send_message<T>(&self, request: &T, len: usize) -> io::Result<()> {
-        let len = len.min(size_of::<T>());
-        loop {
-            // SAFETY: `request` is a live value of at least `len` bytes.
-            let rc = unsafe {
-                libc::send(
-                    self.fd.as_raw_fd(),
-                    std::ptr::from_ref(request).cast(),
-                    len,
-                    0,
-                )
-            };
-            if rc >= 0 {
-                return Ok(());
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
+                netlink::send(self.fd.as_raw_fd(), request.as_bytes())
             }
         }
     }
@@ -349,37 +304,13 @@ impl SockDiag {
     /// `MSG_TRUNC`), `None` when nothing is queued. Datagrams from anyone but
     /// the kernel are dropped and counted.
     fn recv(&mut self) -> io::Result<Option<usize>> {
-        loop {
-            let mut from = MaybeUninit::<libc::sockaddr_nl>::zeroed();
-            let mut from_len = sockaddr_nl_len();
-            // SAFETY: the buffer pointer and length describe `self.buf`; `from`
-            // is large enough for the address the kernel writes.
-            let rc = unsafe {
-                libc::recvfrom(
-                    self.fd.as_raw_fd(),
-                    self.buf.as_mut_ptr().cast(),
-                    self.buf.len(),
-                    libc::MSG_TRUNC,
-                    from.as_mut_ptr().cast(),
-                    &mut from_len,
-                )
-            };
-            if rc < 0 {
-                let err = io::Error::last_os_error();
-                match err.kind() {
-                    io::ErrorKind::Interrupted => continue,
-                    io::ErrorKind::WouldBlock => return Ok(None),
-                    _ => return Err(err),
-                }
+        while let Some((len, sender)) = netlink::recv(self.fd.as_raw_fd(), &mut self.buf)? {
+            if sender == 0 {
+                return Ok(Some(len));
             }
-            // SAFETY: zero-initialised, and a sockaddr_nl is plain integers.
-            let from = unsafe { from.assume_init() };
-            if from.nl_pid != 0 {
-                self.state.stats.foreign += 1;
-                continue;
-            }
-            return Ok(Some(rc.unsigned_abs()));
+            self.state.stats.foreign += 1;
         }
+        Ok(None)
     }
 }
 

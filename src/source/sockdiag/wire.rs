@@ -74,6 +74,7 @@ struct InetDiagMsg {
 
 /// A dump request as sent: header and body, no padding between them.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub(super) struct DumpRequest {
     header: libc::nlmsghdr,
     body: InetDiagReqV2,
@@ -81,6 +82,7 @@ pub(super) struct DumpRequest {
 
 /// A legacy (`TCPDIAG_GETSOCK`) dump request as sent.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub(super) struct LegacyRequest {
     pub(super) header: libc::nlmsghdr,
     body: InetDiagReq,
@@ -94,13 +96,19 @@ const _: () = assert!(size_of::<LegacyRequest>() == 76);
 const _: () = assert!(size_of::<InetDiagMsg>() == 72);
 const _: () = assert!(size_of::<DumpRequest>() == 72);
 
-/// Plain integer structs: every bit pattern is a valid value.
+/// Plain integer structs: every bit pattern is a valid value, and every
+/// byte of a value is initialised.
 ///
 /// # Safety
-/// Implement only for `Copy` types made of integers and arrays of integers.
+/// Implement only for `Copy` types made of integers and arrays of integers,
+/// with no padding (the size asserts above check ours).
 unsafe trait Pod: Copy {}
+// SAFETY: all four are integers (and arrays and structs of them) without
+// padding: `nlmsghdr` is 16 bytes of u32/u16, the others are asserted above.
 unsafe impl Pod for libc::nlmsghdr {}
 unsafe impl Pod for InetDiagMsg {}
+unsafe impl Pod for DumpRequest {}
+unsafe impl Pod for LegacyRequest {}
 unsafe impl Pod for i32 {}
 
 /// Read a `T` from the start of `bytes`, or `None` if there are too few.
@@ -111,6 +119,29 @@ fn read_pod<T: Pod>(bytes: &[u8]) -> Option<T> {
     // SAFETY: the length is checked above, read_unaligned needs no alignment,
     // and `T: Pod` makes any bytes a valid `T`.
     Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+}
+
+/// The bytes of `value`, as sent to the kernel.
+fn bytes_of<T: Pod>(value: &T) -> &[u8] {
+    // SAFETY: `value` is a live `T` of `size_of::<T>()` bytes, and `T: Pod`
+    // has no padding, so every one of those bytes is initialised.
+    unsafe { std::slice::from_raw_parts(std::ptr::from_ref(value).cast::<u8>(), size_of::<T>()) }
+}
+
+impl DumpRequest {
+    /// The request as sent.
+    pub(super) fn as_bytes(&self) -> &[u8] {
+        bytes_of(self)
+    }
+}
+
+impl LegacyRequest {
+    /// The request as sent: its first `nlmsg_len` bytes (a test hook cuts it
+    /// short so the kernel refuses it).
+    pub(super) fn as_bytes(&self) -> &[u8] {
+        let bytes = bytes_of(self);
+        &bytes[..(self.header.nlmsg_len as usize).min(bytes.len())]
+    }
 }
 
 /// One netlink message of a dump reply, as [`parse_dump_chunk`] reads it.
@@ -207,18 +238,6 @@ fn socket_entry(body: &[u8]) -> Option<SocketEntry> {
         remote: SocketAddr::new(ip(msg.id.dst)?, u16::from_be_bytes(msg.id.dport)),
         state: TcpState::from_kernel(msg.state)?,
     })
-}
-
-/// The kernel's netlink address (port id 0).
-pub(super) fn kernel_addr() -> libc::sockaddr_nl {
-    // SAFETY: sockaddr_nl is plain integers; all-zero is valid.
-    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    addr
-}
-
-pub(super) fn sockaddr_nl_len() -> libc::socklen_t {
-    size_of::<libc::sockaddr_nl>() as libc::socklen_t
 }
 
 /// A dump request for every TCP socket of `family` in every state.
