@@ -6,7 +6,7 @@
 //! knows comes from [`FLAGS`], the same table that renders `--help`, the man
 //! page and the shell completions ([`generate`]), so they cannot drift.
 
-pub mod generate;
+pub(crate) mod generate;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -15,7 +15,7 @@ use crate::config::ConfigError;
 
 /// The help section a flag is listed under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Group {
+pub(crate) enum Group {
     /// Where data comes from: access logs, sshd, sockets.
     Sources,
     /// `--once` / `--for` snapshots and their output.
@@ -30,7 +30,7 @@ pub enum Group {
 
 impl Group {
     /// Every group, in the order `--help` lists them.
-    pub const ALL: [Group; 5] = [
+    pub(crate) const ALL: [Group; 5] = [
         Group::Sources,
         Group::Headless,
         Group::Display,
@@ -39,7 +39,7 @@ impl Group {
     ];
 
     /// The heading used in `--help`.
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Group::Sources => "Sources",
             Group::Headless => "Headless",
@@ -52,7 +52,7 @@ impl Group {
 
 /// Identifies a flag independently of its spelling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FlagId {
+pub(crate) enum FlagId {
     Config,
     LogPath,
     LogFormat,
@@ -82,23 +82,23 @@ pub enum FlagId {
 /// One flag: everything the parser, `--help`, the man page and the shell
 /// completions need to know about it.
 #[derive(Clone, Copy, Debug)]
-pub struct Flag {
+pub(crate) struct Flag {
     /// Which flag this is.
-    pub id: FlagId,
+    pub(crate) id: FlagId,
     /// Long name without the leading `--`.
-    pub long: &'static str,
+    pub(crate) long: &'static str,
     /// Short name, if any.
-    pub short: Option<char>,
+    pub(crate) short: Option<char>,
     /// Name of the value (`GLOB`, `SECS`…), `None` for a switch.
-    pub value: Option<&'static str>,
+    pub(crate) value: Option<&'static str>,
     /// The closed set of accepted values, empty when free-form.
-    pub choices: &'static [&'static str],
+    pub(crate) choices: &'static [&'static str],
     /// May be given more than once, every value kept (others: last wins).
-    pub repeatable: bool,
+    pub(crate) repeatable: bool,
     /// Help section.
-    pub group: Group,
+    pub(crate) group: Group,
     /// One-line help, defaults included.
-    pub help: &'static str,
+    pub(crate) help: &'static str,
 }
 
 const fn switch(id: FlagId, long: &'static str, group: Group, help: &'static str) -> Flag {
@@ -136,7 +136,7 @@ const fn valued(
 /// What a flag's value is, for shell completion: derived from the value's
 /// name in [`FLAGS`] so a new flag completes sensibly without a new field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ValueKind {
+pub(crate) enum ValueKind {
     /// A switch: no value.
     None,
     /// One of [`Flag::choices`].
@@ -153,7 +153,7 @@ pub enum ValueKind {
 
 impl Flag {
     /// How a shell should complete this flag's value.
-    pub fn value_kind(&self) -> ValueKind {
+    pub(crate) fn value_kind(&self) -> ValueKind {
         let Some(name) = self.value else {
             return ValueKind::None;
         };
@@ -171,7 +171,7 @@ impl Flag {
 }
 
 /// Every flag nethergaze accepts. The parser looks names up here.
-pub const FLAGS: &[Flag] = &[
+pub(crate) const FLAGS: &[Flag] = &[
     Flag {
         repeatable: true,
         ..valued(
@@ -361,7 +361,7 @@ pub const FLAGS: &[Flag] = &[
 
 /// The `NETHERGAZE_*` environment variables the config reads, as (name, what
 /// it sets): the `--help` footer and the man page's ENVIRONMENT list them.
-pub const ENV_VARS: [(&str, &str); 7] = [
+pub(crate) const ENV_VARS: [(&str, &str); 7] = [
     ("NETHERGAZE_LOG_PATH", "access log glob(s), like --log-path"),
     ("NETHERGAZE_LOG_FORMAT", "like --log-format"),
     ("NETHERGAZE_INTERFACE", "like --interface"),
@@ -378,43 +378,43 @@ pub const ENV_VARS: [(&str, &str); 7] = [
 ];
 
 /// How the environment's booleans are spelled.
-pub const ENV_BOOLEANS: &str = "1/true/yes/on or 0/false/no/off";
+pub(crate) const ENV_BOOLEANS: &str = "1/true/yes/on or 0/false/no/off";
 
 /// The order in which settings override each other.
-pub const PRECEDENCE: &str = "flags > NETHERGAZE_* environment > config file > defaults";
+pub(crate) const PRECEDENCE: &str = "flags > NETHERGAZE_* environment > config file > defaults";
 
 /// Raw flags as given on the command line; `None` / empty when absent.
 /// Values are not validated here.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct RawArgs {
-    pub config: Option<PathBuf>,
-    pub log_paths: Vec<String>,
-    pub log_format: Option<String>,
-    pub connections_interval: Option<String>,
-    pub interface: Option<String>,
-    pub show_private_ips: bool,
-    pub no_geoip: bool,
-    pub no_whois: bool,
-    pub auth_log_path: Option<PathBuf>,
-    pub no_auth_log: bool,
-    pub auth_source: Option<String>,
-    pub from_start: bool,
-    pub once: bool,
-    pub for_duration: Option<String>,
-    pub json: bool,
-    pub suspicious: bool,
-    pub proc_root: Option<PathBuf>,
-    pub demo: bool,
-    pub history_db: Option<PathBuf>,
-    pub no_history: bool,
-    pub color: Option<String>,
-    pub help: bool,
-    pub version: bool,
-    pub generate: Option<String>,
+pub(crate) struct RawArgs {
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) log_paths: Vec<String>,
+    pub(crate) log_format: Option<String>,
+    pub(crate) connections_interval: Option<String>,
+    pub(crate) interface: Option<String>,
+    pub(crate) show_private_ips: bool,
+    pub(crate) no_geoip: bool,
+    pub(crate) no_whois: bool,
+    pub(crate) auth_log_path: Option<PathBuf>,
+    pub(crate) no_auth_log: bool,
+    pub(crate) auth_source: Option<String>,
+    pub(crate) from_start: bool,
+    pub(crate) once: bool,
+    pub(crate) for_duration: Option<String>,
+    pub(crate) json: bool,
+    pub(crate) suspicious: bool,
+    pub(crate) proc_root: Option<PathBuf>,
+    pub(crate) demo: bool,
+    pub(crate) history_db: Option<PathBuf>,
+    pub(crate) no_history: bool,
+    pub(crate) color: Option<String>,
+    pub(crate) help: bool,
+    pub(crate) version: bool,
+    pub(crate) generate: Option<String>,
 }
 
 /// Parses argv (the program name first, as `std::env::args_os()` gives it).
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<RawArgs, ConfigError> {
+pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<RawArgs, ConfigError> {
     let mut parser = lexopt::Parser::from_iter(args);
     let mut raw = RawArgs::default();
     while let Some(arg) = parser.next().map_err(usage)? {
@@ -524,12 +524,12 @@ fn utf8(flag: &Flag, value: Option<OsString>) -> Result<Option<String>, ConfigEr
 }
 
 /// The `--version` line.
-pub fn version_text() -> String {
+pub(crate) fn version_text() -> String {
     format!("nethergaze {}", env!("CARGO_PKG_VERSION"))
 }
 
 /// The complete `--help` text, rendered from [`FLAGS`].
-pub fn help_text() -> String {
+pub(crate) fn help_text() -> String {
     let mut out = format!(
         "{}\n{}\n\nUsage: nethergaze [OPTIONS]\n",
         version_text(),

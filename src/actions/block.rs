@@ -15,8 +15,13 @@ mod safety;
 mod tests;
 mod tools;
 
-pub use flow::{BlockFlow, FlowError, Step};
-pub use plan::{shell_display, target, target_text, BlockPlan, Scope, ScopeError};
-pub use run::{execute, BlockRecord, BlockRun, CommandResult, BLOCK_OUTPUT_CAP, BLOCK_TIMEOUT};
-pub use safety::{operator_addresses, Refusal, SafetyContext, Verdict, Warning};
-pub use tools::{Tool, Tools};
+pub(crate) use flow::BlockFlow;
+pub use flow::{FlowError, Step};
+pub use plan::BlockPlan;
+pub(crate) use plan::{shell_display, target, target_text, Scope, ScopeError};
+pub(crate) use run::CommandResult;
+pub use run::{BlockRecord, BlockRun};
+pub use safety::SafetyContext;
+pub(crate) use safety::Verdict;
+pub(crate) use tools::Tool;
+pub use tools::Tools;

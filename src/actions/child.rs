@@ -19,7 +19,7 @@ const TRUNCATED: &[u8] = b"\n[output truncated]\n";
 
 /// What a child wrote (stdout and stderr in arrival order), up to a cap.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CommandOutput {
+pub(crate) struct CommandOutput {
     bytes: Vec<u8>,
     cap: usize,
     truncated: bool,
@@ -36,11 +36,11 @@ impl CommandOutput {
 
     /// The bytes kept, ending with `[output truncated]` when cut. Raw child
     /// output: sanitise it when drawing.
-    pub fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 
-    pub fn is_truncated(&self) -> bool {
+    pub(crate) fn is_truncated(&self) -> bool {
         self.truncated
     }
 
@@ -203,6 +203,7 @@ impl ChildProc {
 
     /// Drive the child to its end without a loop (block commands): wait
     /// for output or exit, enforce the timeout, return the exit status.
+    #[cfg(test)]
     pub(crate) fn wait_blocking(&mut self) -> ExitStatus {
         loop {
             if let Some(status) = self.try_reap() {
@@ -218,6 +219,7 @@ impl ChildProc {
         }
     }
 
+    #[cfg(test)]
     fn poll_readable(&self, timeout_ms: libc::c_int) {
         fd::wait_readable(self.pipe.as_raw_fd(), timeout_ms);
     }

@@ -14,11 +14,11 @@ use crate::config::{
 use crate::ui::bindings::{BINDINGS, IN_MODALS};
 
 /// The values `--generate` accepts, in the order of [`Kind`].
-pub const KINDS: &[&str] = &["man", "complete-bash", "complete-zsh", "complete-fish"];
+pub(crate) const KINDS: &[&str] = &["man", "complete-bash", "complete-zsh", "complete-fish"];
 
 /// What `--generate` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A man page (roff, `man -l -` reads it).
     Man,
     /// A bash completion script (`complete -F`).
@@ -31,15 +31,15 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order of [`KINDS`].
-    pub const ALL: [Kind; 4] = [Kind::Man, Kind::Bash, Kind::Zsh, Kind::Fish];
+    pub(crate) const ALL: [Kind; 4] = [Kind::Man, Kind::Bash, Kind::Zsh, Kind::Fish];
 
     /// The name `--generate` takes for this kind.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         KINDS[self as usize]
     }
 
     /// The kind named `name`; anything else is a usage error naming the flag.
-    pub fn from_name(name: &str) -> Result<Kind, ConfigError> {
+    pub(crate) fn from_name(name: &str) -> Result<Kind, ConfigError> {
         KINDS
             .iter()
             .position(|k| *k == name)
@@ -54,7 +54,7 @@ impl Kind {
 }
 
 /// The whole text for `kind`, ending in a newline.
-pub fn render(kind: Kind) -> String {
+pub(crate) fn render(kind: Kind) -> String {
     match kind {
         Kind::Man => man(),
         Kind::Bash => bash(),

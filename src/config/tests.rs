@@ -3,6 +3,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
 use super::*;
+use crate::source::glob::{glob_matches, split_glob};
 
 const EXAMPLE: &str = include_str!("../../config.example.toml");
 const HOME: &str = "/nonexistent-nethergaze-home";

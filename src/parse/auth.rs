@@ -68,7 +68,7 @@ impl AuthParser {
     }
 
     /// Move the injected clock (the loop calls this each tick).
-    pub fn set_now(&mut self, now: UnixTime) {
+    pub(crate) fn set_now(&mut self, now: UnixTime) {
         self.now = now;
     }
 

@@ -22,9 +22,9 @@ pub enum TcpState {
 }
 
 impl TcpState {
-    pub const COUNT: usize = 12;
+    pub(crate) const COUNT: usize = 12;
 
-    pub fn from_kernel(n: u8) -> Option<TcpState> {
+    pub(crate) fn from_kernel(n: u8) -> Option<TcpState> {
         use TcpState::*;
         Some(match n {
             1 => Established,
@@ -44,7 +44,7 @@ impl TcpState {
     }
 
     /// Index 0..COUNT for per-state counters.
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize - 1
     }
 
@@ -52,13 +52,13 @@ impl TcpState {
     /// passive open (a SYN arriving at a listener) reaches SYN_RECV, even
     /// when the dump holds no LISTEN socket for the port (the listener
     /// closed, or lives in a socket the dump did not show).
-    pub fn is_passive_open(self) -> bool {
+    pub(crate) fn is_passive_open(self) -> bool {
         matches!(self, TcpState::SynRecv | TcpState::NewSynRecv)
     }
 
     /// Name as `ss` and the JSON `states` object spell it.
     /// NEW_SYN_RECV (a request socket) is reported as SYN_RECV.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         use TcpState::*;
         match self {
             Established => "ESTABLISHED",

@@ -30,13 +30,13 @@ use super::logset::{LineVerdict, LogKind, SourceStats};
 use crate::sys::process::{self, ParentDeath};
 
 /// The program run by [`Journal::new`].
-pub const JOURNALCTL: &str = "journalctl";
+pub(crate) const JOURNALCTL: &str = "journalctl";
 
 /// Follow new entries only, one line each with an ISO 8601 time, from the
 /// sshd processes. Matches on the same field are OR-ed by journalctl
 /// (sshd ≥ 9.8 logs as `sshd-session` and `sshd-auth`). `-q` drops the
 /// "-- Journal begins --" style banners.
-pub const JOURNAL_ARGS: &[&str] = &[
+pub(crate) const JOURNAL_ARGS: &[&str] = &[
     "-f",
     "-a", // print messages with unprintable bytes (hostile user names) as text
     "-n",
@@ -112,12 +112,12 @@ impl Default for Journal {
 
 impl Journal {
     /// `journalctl` with [`JOURNAL_ARGS`]. Not started yet.
-    pub fn new() -> Journal {
+    pub(crate) fn new() -> Journal {
         Self::with_command(JOURNALCTL, JOURNAL_ARGS)
     }
 
     /// Another program (tests use a script). Not started yet.
-    pub fn with_command<P, A>(program: P, args: &[A]) -> Journal
+    pub(crate) fn with_command<P, A>(program: P, args: &[A]) -> Journal
     where
         P: Into<OsString>,
         A: Clone + Into<OsString>,
@@ -143,7 +143,7 @@ impl Journal {
 
     /// Start the child. On failure the error is recorded, a retry is
     /// scheduled as for a crash, and returned (start-up may report it).
-    pub fn start(&mut self, now: Instant) -> io::Result<()> {
+    pub(crate) fn start(&mut self, now: Instant) -> io::Result<()> {
         if self.running.is_some() {
             return Ok(());
         }
@@ -201,7 +201,11 @@ impl Journal {
     /// The pipe is readable: hand out its complete lines until
     /// `WouldBlock`. At EOF the child is reaped if it has exited (else the
     /// next tick does it).
-    pub fn on_readable(&mut self, now: Instant, sink: &mut impl FnMut(&[u8]) -> LineVerdict) {
+    pub(crate) fn on_readable(
+        &mut self,
+        now: Instant,
+        sink: &mut impl FnMut(&[u8]) -> LineVerdict,
+    ) {
         if !self.read_pipe(sink) {
             return;
         }
@@ -219,7 +223,7 @@ impl Journal {
     /// Every tick (and on `SIGCHLD`): reap a child that exited, kill one
     /// that closed its output `EXIT_GRACE` ago but lives on, start a new
     /// one when due.
-    pub fn on_tick(&mut self, now: Instant, sink: &mut impl FnMut(&[u8]) -> LineVerdict) {
+    pub(crate) fn on_tick(&mut self, now: Instant, sink: &mut impl FnMut(&[u8]) -> LineVerdict) {
         if let Some(run) = self.running.as_mut() {
             match run.child.try_wait() {
                 Ok(Some(status)) => {
@@ -290,22 +294,25 @@ impl Journal {
     }
 
     /// Counters and the current fault, as for a log file.
-    pub fn stats(&self) -> &SourceStats {
+    pub(crate) fn stats(&self) -> &SourceStats {
         &self.stats
     }
 
     /// Whether a child is running now.
-    pub fn is_running(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_running(&self) -> bool {
         self.running.is_some()
     }
 
     /// The running child's pid.
-    pub fn pid(&self) -> Option<u32> {
+    #[cfg(test)]
+    pub(crate) fn pid(&self) -> Option<u32> {
         self.running.as_ref().map(|r| r.child.id())
     }
 
     /// When the next child will be started, if none runs.
-    pub fn restart_at(&self) -> Option<Instant> {
+    #[cfg(test)]
+    pub(crate) fn restart_at(&self) -> Option<Instant> {
         self.restart_at
     }
 }

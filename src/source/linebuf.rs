@@ -22,7 +22,7 @@ use std::ops::Range;
 use memchr::memchr;
 
 /// The longest line handed out; longer lines are skipped and reported.
-pub const MAX_LINE: usize = 64 << 10; // 64 KiB
+pub(crate) const MAX_LINE: usize = 64 << 10; // 64 KiB
 
 /// Least room offered to one `read`, and the initial buffer size.
 const READ_MIN: usize = 16 << 10; // 16 KiB
@@ -106,18 +106,18 @@ impl LineBuf {
     }
 
     /// Bytes currently allocated for the buffer.
-    pub fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         self.buf.len()
     }
 
     /// Bytes read but not yet handed out (the partial tail, once drained).
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.end - self.start
     }
 
     /// Forget everything held (the file was truncated or replaced); keeps the
     /// allocation.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.start = 0;
         self.scanned = 0;
         self.end = 0;
@@ -128,7 +128,7 @@ impl LineBuf {
     /// Drop bytes up to the next newline without reporting them: used when
     /// reading starts in the middle of a line (a file opened at its end
     /// while a writer was half-way through a line).
-    pub fn skip_to_next_line(&mut self) {
+    pub(crate) fn skip_to_next_line(&mut self) {
         self.clear();
         self.mode = Mode::Discard { report: false };
     }

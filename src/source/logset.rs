@@ -1662,7 +1662,10 @@ mod tests {
         assert_eq!(lines(&got), ["good1", "good2"]);
         let s = &set.sources()[0];
         assert_eq!((s.lines, s.malformed), (3, 1));
-        assert!(peak <= 2 * super::super::MAX_LINE, "buffer grew to {peak}");
+        assert!(
+            peak <= 2 * crate::source::linebuf::MAX_LINE,
+            "buffer grew to {peak}"
+        );
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 //! and its /proc fallback.
 
 pub mod bandwidth;
-pub mod glob;
+pub(crate) mod glob;
 pub mod journal;
 pub mod linebuf;
 pub mod logset;
@@ -11,6 +11,4 @@ pub mod procnet;
 pub mod sockdiag;
 mod tailed_file;
 
-pub use journal::Journal;
-pub use linebuf::{Line, LineBuf, MAX_LINE};
-pub use logset::{LineVerdict, LogKind, LogSet, SourceStats};
+pub use logset::{LineVerdict, LogKind, LogSet};

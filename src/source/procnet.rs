@@ -10,14 +10,14 @@ use crate::sys::file::{self, Links};
 /// Outcome of one [`ProcNetReader::read`]: each file on its own, so a missing
 /// `tcp6` (IPv6 disabled) does not hide the IPv4 table.
 #[derive(Debug)]
-pub struct ProcReadResult {
-    pub v4: io::Result<ProcStats>,
-    pub v6: io::Result<ProcStats>,
+pub(crate) struct ProcReadResult {
+    pub(crate) v4: io::Result<ProcStats>,
+    pub(crate) v6: io::Result<ProcStats>,
 }
 
 impl ProcReadResult {
     /// Lines and malformed lines over the files that could be read.
-    pub fn stats(&self) -> ProcStats {
+    pub(crate) fn stats(&self) -> ProcStats {
         let mut total = ProcStats::default();
         for stats in [&self.v4, &self.v6].into_iter().flatten() {
             total.add(*stats);
@@ -54,7 +54,7 @@ impl ProcNetReader {
     pub(crate) const MAX_TABLE: u64 = 64 << 20; // 64 MiB
 
     /// A reader of `<root>/net/tcp{,6}`; `root` is `/proc` on a live system.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(root: impl Into<PathBuf>) -> Self {
         ProcNetReader {
             buf: Vec::with_capacity(Self::INITIAL_BUF),
             root: root.into(),
@@ -62,13 +62,13 @@ impl ProcNetReader {
     }
 
     /// The directory standing for `/proc`.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
     /// Read both tables, calling `out` for every socket. An error on one file
     /// (missing, unreadable) is returned for that file; the other is still read.
-    pub fn read(&mut self, out: &mut impl FnMut(SocketEntry)) -> ProcReadResult {
+    pub(crate) fn read(&mut self, out: &mut impl FnMut(SocketEntry)) -> ProcReadResult {
         let v4 = self.read_one("net/tcp", Family::V4, out);
         let v6 = self.read_one("net/tcp6", Family::V6, out);
         ProcReadResult { v4, v6 }

@@ -34,6 +34,6 @@ mod gate;
 mod tests;
 mod wire;
 
-pub use dump::{DumpProgress, DumpStats, SockDiag};
-pub use gate::{dump_due, TcpCounters, MAX_SKIPPED_TICKS};
+pub(crate) use dump::DumpProgress;
+pub use dump::SockDiag;
 pub use wire::{parse_dump_chunk, ChunkResult, Reply};

@@ -30,6 +30,7 @@ pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 
 /// Wait up to `timeout_ms` for `fd` to be readable (or hung up). The result
 /// only decides when the caller reads, so errors and timeouts are alike.
+#[cfg(test)]
 pub(crate) fn wait_readable(fd: RawFd, timeout_ms: libc::c_int) {
     let mut pfd = libc::pollfd {
         fd,

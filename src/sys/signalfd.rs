@@ -5,7 +5,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// The signals the loop handles.
-pub const HANDLED: [libc::c_int; 7] = [
+pub(crate) const HANDLED: [libc::c_int; 7] = [
     libc::SIGTERM,
     libc::SIGINT,
     libc::SIGHUP,
@@ -15,14 +15,14 @@ pub const HANDLED: [libc::c_int; 7] = [
     libc::SIGCHLD,
 ];
 
-pub struct SignalFd {
+pub(crate) struct SignalFd {
     fd: OwnedFd,
 }
 
 impl SignalFd {
     /// Block `HANDLED` in this thread (call before starting other threads, so
     /// they inherit the mask) and open a signalfd for them.
-    pub fn open() -> io::Result<SignalFd> {
+    pub(crate) fn open() -> io::Result<SignalFd> {
         let set = handled_set();
         // SAFETY: `set` is initialised; a null old-set pointer is allowed.
         let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
@@ -41,7 +41,7 @@ impl SignalFd {
     }
 
     /// Next pending signal number, or `None` when there is none.
-    pub fn next(&self) -> Option<libc::c_int> {
+    pub(crate) fn next(&self) -> Option<libc::c_int> {
         let mut info = MaybeUninit::<libc::signalfd_siginfo>::uninit();
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
         loop {
@@ -72,7 +72,7 @@ fn handled_set() -> libc::sigset_t {
 }
 
 /// Unblock the handled signals (for a child process about to exec).
-pub fn unblock_all_in_child() {
+pub(crate) fn unblock_all_in_child() {
     let set = handled_set();
     // SAFETY: async-signal-safe call with an initialised set.
     unsafe {

@@ -16,9 +16,9 @@ use super::sanitize::{self, Unit, Units, ELLIPSIS, PLACEHOLDER};
 
 /// Columns a grid holds at most: a bogus window size must not make us
 /// allocate gigabytes (2048×1024 cells are 16 MiB per grid).
-pub const MAX_WIDTH: u16 = 2048;
+pub(crate) const MAX_WIDTH: u16 = 2048;
 /// Rows a grid holds at most.
-pub const MAX_HEIGHT: u16 = 1024;
+pub(crate) const MAX_HEIGHT: u16 = 1024;
 
 /// A screen's worth of cells.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,7 +43,7 @@ impl Grid {
 
     /// Change the size and blank every cell; reuses the allocation when
     /// the grid does not grow.
-    pub fn resize(&mut self, width: u16, height: u16) {
+    pub(crate) fn resize(&mut self, width: u16, height: u16) {
         self.width = width.min(MAX_WIDTH);
         self.height = height.min(MAX_HEIGHT);
         self.cells.clear();
@@ -76,7 +76,7 @@ impl Grid {
     }
 
     /// Row `y` (empty past the bottom).
-    pub fn row(&self, y: u16) -> &[Cell] {
+    pub(crate) fn row(&self, y: u16) -> &[Cell] {
         let w = usize::from(self.width);
         let start = usize::from(y) * w;
         self.cells.get(start..start + w).unwrap_or(&[])
@@ -120,7 +120,7 @@ impl Grid {
     }
 
     /// One character (a border, a marker); returns the cells used.
-    pub fn put_char(&mut self, x: u16, y: u16, ch: char, style: Style) -> u16 {
+    pub(crate) fn put_char(&mut self, x: u16, y: u16, ch: char, style: Style) -> u16 {
         let units = Units::new(std::iter::once(ch));
         self.put_units(x, y, u16::MAX, ch.len_utf8(), units, style)
     }
@@ -196,13 +196,13 @@ impl Grid {
     }
 
     /// Replace the style of every cell in `rect` (clipped); placeholders stay dim.
-    pub fn set_style(&mut self, rect: Rect, style: Style) {
+    pub(crate) fn set_style(&mut self, rect: Rect, style: Style) {
         self.map_style(rect, |_| style);
     }
 
     /// Change the style of every cell in `rect` (clipped) with `f`, e.g. to
     /// add reverse video to a selected row; placeholders stay dim.
-    pub fn map_style(&mut self, rect: Rect, f: impl Fn(Style) -> Style) {
+    pub(crate) fn map_style(&mut self, rect: Rect, f: impl Fn(Style) -> Style) {
         let rect = rect.intersect(self.area());
         if rect.is_empty() {
             return;

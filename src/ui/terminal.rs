@@ -45,7 +45,7 @@ struct Saved {
 }
 
 /// Owner of the tty fd and of its mode. See the module doc.
-pub struct Terminal {
+pub(crate) struct Terminal {
     fd: OwnedFd,
     /// The termios found at `enter`, while entered.
     saved: Option<libc::termios>,
@@ -54,13 +54,13 @@ pub struct Terminal {
 
 impl Terminal {
     /// Open the controlling terminal (`/dev/tty`), read-write, non-blocking.
-    pub fn open() -> io::Result<Terminal> {
+    pub(crate) fn open() -> io::Result<Terminal> {
         Terminal::from_fd(tty::open_controlling()?)
     }
 
     /// Use `fd`, which must be a tty (tests pass a pty slave). Its file
     /// status flags are left as they are.
-    pub fn from_fd(fd: OwnedFd) -> io::Result<Terminal> {
+    pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<Terminal> {
         if !tty::is_tty(fd.as_raw_fd()) {
             return Err(io::Error::last_os_error());
         }
@@ -72,14 +72,14 @@ impl Terminal {
     }
 
     /// True between `enter` and `leave`.
-    pub fn is_entered(&self) -> bool {
+    pub(crate) fn is_entered(&self) -> bool {
         self.saved.is_some()
     }
 
     /// Save the termios, go raw, switch to the alternate screen. Does nothing
     /// if already entered; fails if another `Terminal` is entered (the panic
     /// hook can restore only one).
-    pub fn enter(&mut self) -> io::Result<()> {
+    pub(crate) fn enter(&mut self) -> io::Result<()> {
         if self.is_entered() {
             return Ok(());
         }
@@ -106,7 +106,7 @@ impl Terminal {
     /// main screen, termios bit for bit. Idempotent; also a no-op when the
     /// panic hook already restored. Both steps are tried; the first error is
     /// returned.
-    pub fn leave(&mut self) -> io::Result<()> {
+    pub(crate) fn leave(&mut self) -> io::Result<()> {
         if self.saved.take().is_none() {
             return Ok(());
         }
@@ -139,7 +139,7 @@ impl Terminal {
     /// inherited `SIG_IGN` (a shell without job control); the shell then
     /// reports "Stopped" as for any Ctrl-Z. SIGCONT continues a stopped
     /// process even while blocked.
-    pub fn suspend(&mut self) -> io::Result<()> {
+    pub(crate) fn suspend(&mut self) -> io::Result<()> {
         let left = self.leave();
         stop_self();
         self.redraw = true;
@@ -151,7 +151,7 @@ impl Terminal {
     /// someone else's SIGSTOP, and the shell may have reset the tty), raw
     /// mode and the screen switch are re-applied, keeping the termios saved
     /// at the first `enter`.
-    pub fn resume(&mut self) -> io::Result<()> {
+    pub(crate) fn resume(&mut self) -> io::Result<()> {
         self.redraw = true;
         match self.saved {
             None => self.enter(),
@@ -165,13 +165,13 @@ impl Terminal {
 
     /// True once after `enter`, `resume`, `suspend` or a failed frame: the
     /// screen content is unknown and the next frame must repaint everything.
-    pub fn take_redraw(&mut self) -> bool {
+    pub(crate) fn take_redraw(&mut self) -> bool {
         std::mem::take(&mut self.redraw)
     }
 
     /// `(cols, rows)` from `TIOCGWINSZ`. Either may be 0 on a pty nobody
     /// sized; callers lay out for any size.
-    pub fn size(&self) -> io::Result<(u16, u16)> {
+    pub(crate) fn size(&self) -> io::Result<(u16, u16)> {
         termion::terminal_size_fd(&self.fd)
     }
 
@@ -181,7 +181,7 @@ impl Terminal {
     /// with `WouldBlock` and requests a full redraw, so the loop never hangs
     /// on a stalled link; a cut escape sequence is harmless since the next
     /// frame starts with a fresh one (ESC aborts any sequence in progress).
-    pub fn write_frame(&mut self, frame: &[u8]) -> io::Result<()> {
+    pub(crate) fn write_frame(&mut self, frame: &[u8]) -> io::Result<()> {
         let res = write_all(self.fd.as_raw_fd(), frame);
         if res.is_err() {
             self.redraw = true;
@@ -191,7 +191,7 @@ impl Terminal {
 
     /// Read available input bytes (retrying `EINTR`). With the fd from
     /// [`open`](Self::open) this is non-blocking: `WouldBlock` means drained.
-    pub fn read_input(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    pub(crate) fn read_input(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         crate::sys::fd::read(self.fd.as_raw_fd(), buf)
     }
 }
@@ -213,7 +213,7 @@ crate::sys::impl_fd_source!(Terminal);
 /// Install (once) a panic hook that restores the entered terminal, then
 /// runs the previous hook, so the message lands on the normal screen.
 /// Call before `enter`.
-pub fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
@@ -263,13 +263,13 @@ fn restore(saved: Saved) -> io::Result<()> {
 /// in tmux's DCS passthrough (inner ESC doubled). Control characters (C0, DEL,
 /// C1) are dropped from `text` first, and it is cut to [`OSC52_MAX_TEXT`]
 /// bytes, so the result is always one well-formed sequence.
-pub fn osc52_copy(text: &str, tmux: bool) -> Vec<u8> {
+pub(crate) fn osc52_copy(text: &str, tmux: bool) -> Vec<u8> {
     osc52(text, tmux, |c| !c.is_control())
 }
 
 /// As [`osc52_copy`], but line breaks and tabs are kept (a command's
 /// output). Inside the base64 payload they cannot act on the terminal.
-pub fn osc52_copy_lines(text: &str, tmux: bool) -> Vec<u8> {
+pub(crate) fn osc52_copy_lines(text: &str, tmux: bool) -> Vec<u8> {
     osc52(text, tmux, |&c| !c.is_control() || c == '\n' || c == '\t')
 }
 
@@ -296,10 +296,10 @@ fn osc52(text: &str, tmux: bool, keep: fn(&char) -> bool) -> Vec<u8> {
 
 /// Text cut for OSC 52: terminals cap the sequence (xterm ~100 KB, some
 /// much less); an address or a hook's output line fits many times over.
-pub const OSC52_MAX_TEXT: usize = 32 << 10; // 32 KiB
+pub(crate) const OSC52_MAX_TEXT: usize = 32 << 10; // 32 KiB
 
 /// Whether `$TMUX` (passed in, for tests) says we run inside tmux.
-pub fn in_tmux(tmux_env: Option<&std::ffi::OsStr>) -> bool {
+pub(crate) fn in_tmux(tmux_env: Option<&std::ffi::OsStr>) -> bool {
     tmux_env.is_some_and(|v| !v.is_empty())
 }
 

@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use super::plan::BlockPlan;
-use super::run::{execute, BlockRecord, BlockRun, BLOCK_TIMEOUT};
+use super::run::{BlockRun, BLOCK_TIMEOUT};
 use super::safety::Verdict;
 use super::tools::Tools;
 use crate::parse::UnixTime;
@@ -47,33 +47,37 @@ impl fmt::Display for FlowError {
 /// The confirmation state machine: Propose → Confirm → (SecondConfirm when
 /// a refusal applies) → Ready → Done. `cancel` goes back to Propose.
 #[derive(Debug, Clone)]
-pub struct BlockFlow {
-    pub ip: IpAddr,
-    pub plan: BlockPlan,
-    pub verdict: Verdict,
+pub(crate) struct BlockFlow {
+    pub(crate) ip: IpAddr,
+    pub(crate) plan: BlockPlan,
+    pub(crate) verdict: Verdict,
     enabled: bool,
     step: Step,
-    record: Option<BlockRecord>,
+    /// What [`run`](Self::run) did (tests: the loop runs plans as a
+    /// [`BlockRun`] and records them itself).
+    #[cfg(test)]
+    record: Option<super::run::BlockRecord>,
 }
 
 impl BlockFlow {
-    pub fn new(ip: IpAddr, plan: BlockPlan, verdict: Verdict, enabled: bool) -> BlockFlow {
+    pub(crate) fn new(ip: IpAddr, plan: BlockPlan, verdict: Verdict, enabled: bool) -> BlockFlow {
         BlockFlow {
             ip,
             plan,
             verdict,
             enabled,
             step: Step::Propose,
+            #[cfg(test)]
             record: None,
         }
     }
 
-    pub fn step(&self) -> Step {
+    pub(crate) fn step(&self) -> Step {
         self.step
     }
 
     /// The operator said yes to the current question.
-    pub fn advance(&mut self) -> Result<Step, FlowError> {
+    pub(crate) fn advance(&mut self) -> Result<Step, FlowError> {
         if !self.enabled {
             return Err(FlowError::ExecutionDisabled);
         }
@@ -88,14 +92,19 @@ impl BlockFlow {
     }
 
     /// The operator said no: back to showing the commands.
-    pub fn cancel(&mut self) {
+    pub(crate) fn cancel(&mut self) {
         if self.step != Step::Done {
             self.step = Step::Propose;
         }
     }
 
     /// Execute the plan, only when enabled and confirmed.
-    pub fn run(&mut self, tools: &Tools, now: UnixTime) -> Result<&BlockRecord, FlowError> {
+    #[cfg(test)]
+    pub(crate) fn run(
+        &mut self,
+        tools: &Tools,
+        now: UnixTime,
+    ) -> Result<&super::run::BlockRecord, FlowError> {
         if !self.enabled {
             return Err(FlowError::ExecutionDisabled);
         }
@@ -103,19 +112,19 @@ impl BlockFlow {
             return Err(FlowError::NotConfirmed);
         }
         self.step = Step::Done;
-        Ok(self
-            .record
-            .insert(execute(&self.plan, tools, self.ip, now, BLOCK_TIMEOUT)))
-    }
-
-    pub fn record(&self) -> Option<&BlockRecord> {
-        self.record.as_ref()
+        Ok(self.record.insert(super::run::execute(
+            &self.plan,
+            tools,
+            self.ip,
+            now,
+            BLOCK_TIMEOUT,
+        )))
     }
 
     /// As [`run`](Self::run), without blocking: start the commands and hand
     /// back the [`BlockRun`] for the loop to drive. The flow is then Done;
     /// the record is the run's.
-    pub fn start(&mut self, tools: &Tools, time: UnixTime) -> Result<BlockRun, FlowError> {
+    pub(crate) fn start(&mut self, tools: &Tools, time: UnixTime) -> Result<BlockRun, FlowError> {
         if !self.enabled {
             return Err(FlowError::ExecutionDisabled);
         }

@@ -17,7 +17,7 @@ const MIN_PREFIX_V6: u8 = 16;
 
 /// How much to block around the selected address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// The address alone.
     Address,
     /// Its /24 (IPv4) or /64 (IPv6).
@@ -28,7 +28,7 @@ pub enum Scope {
 
 /// Why a scope gives no target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScopeError {
+pub(crate) enum ScopeError {
     /// The whois network does not contain the address (stale or wrong).
     NotContaining(IpNet),
     /// Shorter than /8 (IPv4) or /16 (IPv6).
@@ -51,7 +51,7 @@ impl fmt::Display for ScopeError {
 }
 
 /// The network to block: a single-address network for `Scope::Address`.
-pub fn target(ip: IpAddr, scope: Scope) -> Result<IpNet, ScopeError> {
+pub(crate) fn target(ip: IpAddr, scope: Scope) -> Result<IpNet, ScopeError> {
     let ip = ip.to_canonical();
     let net = match scope {
         Scope::Address => IpNet::from(ip),
@@ -79,7 +79,7 @@ pub fn target(ip: IpAddr, scope: Scope) -> Result<IpNet, ScopeError> {
 /// The text a command gets: the bare address for a single-address network,
 /// else `addr/len`. Built from the parsed value only, so it holds nothing
 /// but hex digits, `.`, `:` and `/`.
-pub fn target_text(net: IpNet) -> String {
+pub(crate) fn target_text(net: IpNet) -> String {
     if net.prefix_len() == net.max_prefix_len() {
         address_text(net.addr())
     } else {
@@ -90,17 +90,17 @@ pub fn target_text(net: IpNet) -> String {
 /// The commands one tool needs to block one target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockPlan {
-    pub tool: Tool,
-    pub target: IpNet,
+    pub(crate) tool: Tool,
+    pub(crate) target: IpNet,
     /// Run first, idempotent (nft: the table, sets, chain and rules).
-    pub setup: Vec<Vec<String>>,
-    pub block: Vec<String>,
+    pub(crate) setup: Vec<Vec<String>>,
+    pub(crate) block: Vec<String>,
 }
 
 impl BlockPlan {
     /// For `tool`, or `None` when it cannot express this target (iptables
     /// for IPv6, ip6tables for IPv4, fail2ban for a network).
-    pub fn new(tool: Tool, target: IpNet) -> Option<BlockPlan> {
+    pub(crate) fn new(tool: Tool, target: IpNet) -> Option<BlockPlan> {
         let t = target_text(target);
         let v4 = matches!(target, IpNet::V4(_));
         let single = target.prefix_len() == target.max_prefix_len();
@@ -138,7 +138,7 @@ impl BlockPlan {
     }
 
     /// Plans for every detected tool that can express the target.
-    pub fn for_tools(tools: &Tools, target: IpNet) -> Vec<BlockPlan> {
+    pub(crate) fn for_tools(tools: &Tools, target: IpNet) -> Vec<BlockPlan> {
         tools
             .iter()
             .filter_map(|t| BlockPlan::new(t, target))
@@ -146,7 +146,7 @@ impl BlockPlan {
     }
 
     /// Setup commands, then the block command.
-    pub fn commands(&self) -> impl Iterator<Item = &[String]> {
+    pub(crate) fn commands(&self) -> impl Iterator<Item = &[String]> {
         self.setup
             .iter()
             .map(Vec::as_slice)
@@ -199,7 +199,7 @@ fn nft_block(v4: bool, target: &str) -> Vec<String> {
 
 /// An argv as the operator would type it (for display and copying): words
 /// with shell-special characters are single-quoted. Never executed.
-pub fn shell_display(argv: &[String]) -> String {
+pub(crate) fn shell_display(argv: &[String]) -> String {
     let plain = |w: &str| {
         !w.is_empty()
             && w.bytes()

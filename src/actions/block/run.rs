@@ -15,23 +15,23 @@ use crate::actions::child::{ChildProc, CommandOutput};
 use crate::parse::UnixTime;
 
 /// How long one firewall command may take before its group is killed.
-pub const BLOCK_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BLOCK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Output kept per firewall command.
-pub const BLOCK_OUTPUT_CAP: usize = 64 << 10; // 64 KiB
+pub(crate) const BLOCK_OUTPUT_CAP: usize = 64 << 10; // 64 KiB
 
 /// One command's outcome.
 #[derive(Debug, Clone)]
-pub struct CommandResult {
-    pub argv: Vec<String>,
+pub(crate) struct CommandResult {
+    pub(crate) argv: Vec<String>,
     /// `Err` when it could not be started (text of the error).
-    pub status: Result<ExitStatus, String>,
+    pub(crate) status: Result<ExitStatus, String>,
     /// Killed at `BLOCK_TIMEOUT`.
-    pub timed_out: bool,
-    pub output: CommandOutput,
+    pub(crate) timed_out: bool,
+    pub(crate) output: CommandOutput,
 }
 
 impl CommandResult {
-    pub fn succeeded(&self) -> bool {
+    pub(crate) fn succeeded(&self) -> bool {
         !self.timed_out && self.status.as_ref().is_ok_and(ExitStatus::success)
     }
 }
@@ -39,16 +39,16 @@ impl CommandResult {
 /// What a block did, for the modal and for history.
 #[derive(Debug, Clone)]
 pub struct BlockRecord {
-    pub time: UnixTime,
-    pub ip: IpAddr,
-    pub target: IpNet,
-    pub tool: Tool,
+    pub(crate) time: UnixTime,
+    pub(crate) ip: IpAddr,
+    pub(crate) target: IpNet,
+    pub(crate) tool: Tool,
     /// In order; stops after the first failure.
-    pub commands: Vec<CommandResult>,
+    pub(crate) commands: Vec<CommandResult>,
 }
 
 impl BlockRecord {
-    pub fn succeeded(&self) -> bool {
+    pub(crate) fn succeeded(&self) -> bool {
         !self.commands.is_empty() && self.commands.iter().all(CommandResult::succeeded)
     }
 }
@@ -57,7 +57,8 @@ impl BlockRecord {
 /// by argv with the tool's detected path as the program, in its own process
 /// group, killed after `timeout`. Blocks the caller; the dashboard drives a
 /// [`BlockRun`] from its loop instead.
-pub fn execute(
+#[cfg(test)]
+pub(crate) fn execute(
     plan: &BlockPlan,
     tools: &Tools,
     ip: IpAddr,
@@ -95,7 +96,7 @@ pub struct BlockRun {
 
 impl BlockRun {
     /// Start the plan's first command.
-    pub fn start(
+    pub(crate) fn start(
         plan: &BlockPlan,
         tools: &Tools,
         ip: IpAddr,
@@ -121,18 +122,18 @@ impl BlockRun {
     }
 
     /// The current command's output pipe (`None` once all are done).
-    pub fn fd(&self) -> Option<RawFd> {
+    pub(crate) fn fd(&self) -> Option<RawFd> {
         self.current.as_ref().map(AsRawFd::as_raw_fd)
     }
 
     /// Read the current command's output (its fd is readable). Returns
     /// whether bytes arrived.
-    pub fn on_readable(&mut self) -> bool {
+    pub(crate) fn on_readable(&mut self) -> bool {
         self.current.as_mut().is_some_and(ChildProc::on_readable)
     }
 
     /// Enforce the current command's timeout.
-    pub fn on_tick(&mut self, now: Instant) {
+    pub(crate) fn on_tick(&mut self, now: Instant) {
         if let Some(child) = self.current.as_mut() {
             child.on_tick(now);
         }
@@ -140,7 +141,7 @@ impl BlockRun {
 
     /// Whether the current command has just exited (call on SIGCHLD; never
     /// blocks). Its result is then the record's last.
-    pub fn reap(&mut self) -> bool {
+    pub(crate) fn reap(&mut self) -> bool {
         let Some(child) = self.current.as_mut() else {
             return false;
         };
@@ -162,7 +163,7 @@ impl BlockRun {
 
     /// Drop the exited command and start the next one, unless the last
     /// failed or none is left. Returns whether a command runs now.
-    pub fn start_next(&mut self) -> bool {
+    pub(crate) fn start_next(&mut self) -> bool {
         if self.current.is_some() && self.record.commands.len() < self.started {
             return true; // the current one has not exited yet
         }
@@ -194,37 +195,25 @@ impl BlockRun {
         }
     }
 
-    /// Stop the current command's group (it is reaped later); no further
-    /// command starts after a killed one.
-    pub fn cancel(&mut self, now: Instant) {
-        if let Some(child) = self.current.as_mut() {
-            child.terminate(now);
-        }
-    }
-
     /// Every command has run, or one failed.
-    pub fn is_finished(&self) -> bool {
+    pub(crate) fn is_finished(&self) -> bool {
         self.current.is_none()
     }
 
     /// The command running now and its output so far.
-    pub fn running(&self) -> Option<(&[String], &CommandOutput)> {
+    pub(crate) fn running(&self) -> Option<(&[String], &CommandOutput)> {
         let child = self.current.as_ref()?;
         let argv = self.commands.get(self.started.checked_sub(1)?)?;
         Some((argv.as_slice(), child.output()))
     }
 
     /// How many commands the plan has.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.commands.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.commands.is_empty()
-    }
-
     /// What ran so far (complete once [`is_finished`](Self::is_finished)).
-    pub fn record(&self) -> &BlockRecord {
+    pub(crate) fn record(&self) -> &BlockRecord {
         &self.record
     }
 }

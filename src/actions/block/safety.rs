@@ -15,7 +15,7 @@ const WIDE_PREFIX_V6: u8 = 48;
 
 /// A reason to refuse without a second confirmation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The operator's SSH client (`$SSH_CLIENT` / `$SSH_CONNECTION`).
     Operator(IpAddr),
     /// Loopback or an address of this host.
@@ -39,7 +39,7 @@ impl fmt::Display for Refusal {
 
 /// A reason to think twice, shown beside the commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Warning {
+pub(crate) enum Warning {
     /// A configured trusted proxy: its clients arrive from its address.
     TrustedProxy(IpNet),
     /// A CDN range (from a small built-in list, not complete).
@@ -67,13 +67,13 @@ impl fmt::Display for Warning {
 
 /// What the checks found for one target.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Verdict {
-    pub refusals: Vec<Refusal>,
-    pub warnings: Vec<Warning>,
+pub(crate) struct Verdict {
+    pub(crate) refusals: Vec<Refusal>,
+    pub(crate) warnings: Vec<Warning>,
 }
 
 impl Verdict {
-    pub fn needs_second_confirmation(&self) -> bool {
+    pub(crate) fn needs_second_confirmation(&self) -> bool {
         !self.refusals.is_empty()
     }
 }
@@ -135,16 +135,16 @@ pub(super) const CDN_RANGES: &[(&str, &str)] = &[
 #[derive(Debug, Clone, Default)]
 pub struct SafetyContext {
     /// The operator's own client addresses (from the SSH environment).
-    pub operator: Vec<IpAddr>,
+    pub(crate) operator: Vec<IpAddr>,
     /// Addresses of this host (loopback is always checked besides these).
-    pub local: Vec<IpAddr>,
-    pub allow: Vec<IpNet>,
-    pub trusted_proxies: Vec<IpNet>,
+    pub(crate) local: Vec<IpAddr>,
+    pub(crate) allow: Vec<IpNet>,
+    pub(crate) trusted_proxies: Vec<IpNet>,
 }
 
 impl SafetyContext {
     /// From the config, the process environment and the host's interfaces.
-    pub fn from_system(config: &Config) -> SafetyContext {
+    pub(crate) fn from_system(config: &Config) -> SafetyContext {
         let env = |k: &str| std::env::var(k).ok();
         SafetyContext {
             operator: operator_addresses(env),
@@ -155,7 +155,7 @@ impl SafetyContext {
     }
 
     /// Every refusal and warning that applies to blocking `target`.
-    pub fn check(&self, target: IpNet) -> Verdict {
+    pub(crate) fn check(&self, target: IpNet) -> Verdict {
         let mut v = Verdict::default();
         let hits = |ip: &IpAddr| target.contains(&ip.to_canonical());
         v.refusals.extend(
@@ -213,7 +213,7 @@ fn overlaps(a: &IpNet, b: &IpNet) -> bool {
 
 /// Client addresses of the SSH session we run in: the first field of
 /// `$SSH_CLIENT` ("ip port port") and of `$SSH_CONNECTION` ("ip port ip port").
-pub fn operator_addresses(env: impl Fn(&str) -> Option<String>) -> Vec<IpAddr> {
+pub(crate) fn operator_addresses(env: impl Fn(&str) -> Option<String>) -> Vec<IpAddr> {
     let mut out = Vec::new();
     for key in ["SSH_CLIENT", "SSH_CONNECTION"] {
         let ip = env(key).and_then(|v| {

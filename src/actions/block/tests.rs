@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::safety::CDN_RANGES;
+use super::run::BLOCK_TIMEOUT;
+use super::safety::{operator_addresses, Refusal, Warning, CDN_RANGES};
 use super::*;
 use crate::actions::NonUnicast;
 use crate::sys::host::local_addresses;

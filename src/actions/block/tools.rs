@@ -10,7 +10,7 @@ const SBIN_DIRS: &str = "/usr/local/sbin:/usr/sbin:/sbin";
 
 /// A firewall front end we know how to drive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Tool {
+pub(crate) enum Tool {
     Ufw,
     Nft,
     Iptables,
@@ -22,7 +22,7 @@ pub enum Tool {
 impl Tool {
     /// In order of preference: ufw wraps iptables/nft, so it goes first;
     /// fail2ban only bans single addresses for one jail, so it goes last.
-    pub const ALL: [Tool; 6] = [
+    pub(crate) const ALL: [Tool; 6] = [
         Tool::Ufw,
         Tool::Nft,
         Tool::Iptables,
@@ -32,7 +32,7 @@ impl Tool {
     ];
 
     /// The program's file name.
-    pub fn program(self) -> &'static str {
+    pub(crate) fn program(self) -> &'static str {
         match self {
             Tool::Ufw => "ufw",
             Tool::Nft => "nft",
@@ -52,7 +52,7 @@ pub struct Tools {
 
 impl Tools {
     /// Search `$PATH` and then the sbin directories.
-    pub fn detect() -> Tools {
+    pub(crate) fn detect() -> Tools {
         let mut path = std::env::var_os("PATH").unwrap_or_default();
         path.push(":");
         path.push(SBIN_DIRS);
@@ -60,7 +60,7 @@ impl Tools {
     }
 
     /// Search the directories of a PATH-style list (the seam for tests).
-    pub fn detect_in(path: &OsStr) -> Tools {
+    pub(crate) fn detect_in(path: &OsStr) -> Tools {
         let dirs: Vec<PathBuf> = std::env::split_paths(path).collect();
         let found = Tool::ALL
             .into_iter()
@@ -75,7 +75,7 @@ impl Tools {
     }
 
     /// Where a tool was found, if it was.
-    pub fn path(&self, tool: Tool) -> Option<&Path> {
+    pub(crate) fn path(&self, tool: Tool) -> Option<&Path> {
         self.found
             .iter()
             .find(|(t, _)| *t == tool)
@@ -83,7 +83,7 @@ impl Tools {
     }
 
     /// Found tools in preference order.
-    pub fn iter(&self) -> impl Iterator<Item = Tool> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Tool> + '_ {
         self.found.iter().map(|(t, _)| *t)
     }
 }

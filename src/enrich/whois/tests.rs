@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use super::client::next_url;
+use super::client::{lookup, next_url};
+use super::rdap::parse_ip_network;
+use super::worker::{Reply, Request};
 use super::*;
 
 const ARIN_LIKE: &str = r#"{

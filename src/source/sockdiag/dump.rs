@@ -14,7 +14,7 @@ const RECV_BUF: usize = 64 << 10; // 64 KiB
 
 /// Where a dump stands after [`SockDiag::read_replies`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DumpProgress {
+pub(crate) enum DumpProgress {
     /// A dump is in flight; more replies will make the socket readable.
     Pending,
     /// The dump finished during this call (all of it): the sockets handed
@@ -27,24 +27,24 @@ pub enum DumpProgress {
 
 /// Counters of the current (or last) dump, reset by each request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DumpStats {
+pub(crate) struct DumpStats {
     /// Sockets handed out.
-    pub sockets: u32,
+    pub(crate) sockets: u32,
     /// Replies of an older request, dropped.
-    pub stale: u32,
+    pub(crate) stale: u32,
     /// Unreadable messages (see [`ChunkResult::malformed`]).
-    pub malformed: u32,
+    pub(crate) malformed: u32,
     /// Datagrams larger than the receive buffer (their tail was lost).
-    pub truncated: u32,
+    pub(crate) truncated: u32,
     /// Datagrams not from the kernel, dropped.
-    pub foreign: u32,
+    pub(crate) foreign: u32,
     /// Requests sent: 1 for a legacy dump of both families, 2 for one family
     /// after the other, more after `EBUSY` or a refused legacy request.
-    pub requests: u32,
+    pub(crate) requests: u32,
     /// The first error the kernel reported for a request (negative errno);
     /// its sockets are missing. `-EAFNOSUPPORT` for IPv6 means the
     /// host has no IPv6.
-    pub error: Option<i32>,
+    pub(crate) error: Option<i32>,
 }
 
 /// What one request of a dump asks for.
@@ -198,7 +198,7 @@ impl SockDiag {
     /// Open the socket and connect it to the kernel, so the kernel refuses
     /// messages from any other netlink sender. Fails cleanly where netlink is
     /// refused (sandboxes, seccomp); the caller then reads /proc.
-    pub fn open() -> io::Result<SockDiag> {
+    pub(crate) fn open() -> io::Result<SockDiag> {
         let fd = netlink::open_sock_diag()?;
         Ok(SockDiag {
             fd,
@@ -212,7 +212,7 @@ impl SockDiag {
 
     /// Start a dump of every TCP socket in every state, both families. A dump
     /// still in flight is abandoned: its remaining replies are dropped.
-    pub fn request_dump(&mut self) -> io::Result<()> {
+    pub(crate) fn request_dump(&mut self) -> io::Result<()> {
         let counters = self.gate.read();
         self.gate.begin(counters);
         self.state.start();
@@ -223,7 +223,7 @@ impl SockDiag {
     /// return `true`, unless [`dump_due`] says the kernel's TCP counters have
     /// not moved since the last complete dump (then `false`: that dump's
     /// sockets are still the table).
-    pub fn request_dump_if_due(&mut self) -> io::Result<bool> {
+    pub(crate) fn request_dump_if_due(&mut self) -> io::Result<bool> {
         let counters = self.gate.read();
         if !self.gate.tick(counters) {
             return Ok(false);
@@ -236,7 +236,10 @@ impl SockDiag {
     /// Read every reply queued on the socket (until `WouldBlock`), calling
     /// `out` for each socket of the current dump. Sockets of one dump may come
     /// over several calls; `Done` marks the call that completed it.
-    pub fn read_replies(&mut self, out: &mut impl FnMut(SocketEntry)) -> io::Result<DumpProgress> {
+    pub(crate) fn read_replies(
+        &mut self,
+        out: &mut impl FnMut(SocketEntry),
+    ) -> io::Result<DumpProgress> {
         let was_running = self.state.phase != Phase::Idle;
         while let Some(len) = self.recv()? {
             let chunk = &self.buf[..len.min(self.buf.len())];
@@ -264,13 +267,14 @@ impl SockDiag {
     }
 
     /// Counters of the current dump, or of the last one once it is done.
-    pub fn stats(&self) -> DumpStats {
+    pub(crate) fn stats(&self) -> DumpStats {
         self.state.stats
     }
 
     /// True once the kernel has refused the single legacy request: every dump
     /// then asks for IPv4 and IPv6 one after the other (two hash walks).
-    pub fn is_per_family(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_per_family(&self) -> bool {
         self.state.per_family
     }
 

@@ -10,7 +10,7 @@ use crate::sys::file::{self, Links};
 
 /// Ticks in a row whose dump may be skipped: a full dump at least every 5th
 /// tick, whatever the counters say.
-pub const MAX_SKIPPED_TICKS: u32 = 4;
+pub(crate) const MAX_SKIPPED_TICKS: u32 = 4;
 
 /// Buffer for /proc/net/sockstat{,6} (about 300 bytes each).
 const SOCKSTAT_BUF: usize = 4 << 10; // 4 KiB
@@ -19,23 +19,23 @@ const SOCKSTAT_BUF: usize = 4 << 10; // 4 KiB
 /// Creating, closing, orphaning a socket or moving it to TIME_WAIT changes at
 /// least one of them; they are per-CPU sums, read without walking any hash.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TcpCounters {
+pub(crate) struct TcpCounters {
     /// `TCP: inuse`: hashed IPv4 sockets (listening and connected).
-    pub inuse: i64,
+    pub(crate) inuse: i64,
     /// `TCP: orphan`: closed by their process, still in the table.
-    pub orphan: i64,
+    pub(crate) orphan: i64,
     /// `TCP: tw`: TIME_WAIT entries.
-    pub tw: i64,
+    pub(crate) tw: i64,
     /// `TCP: alloc`: TCP sockets allocated, both families.
-    pub alloc: i64,
+    pub(crate) alloc: i64,
     /// `TCP6: inuse`: hashed IPv6 sockets; 0 on a host without IPv6.
-    pub inuse6: i64,
+    pub(crate) inuse6: i64,
 }
 
 impl TcpCounters {
     /// Counters from the text of sockstat and (if the host has IPv6)
     /// sockstat6; `None` if a counter is missing or unreadable.
-    pub fn parse(sockstat: &[u8], sockstat6: Option<&[u8]>) -> Option<TcpCounters> {
+    pub(crate) fn parse(sockstat: &[u8], sockstat6: Option<&[u8]>) -> Option<TcpCounters> {
         let v4 = |key| counter(sockstat, b"TCP:", key);
         Some(TcpCounters {
             inuse: v4(b"inuse")?,
@@ -79,7 +79,11 @@ fn counter(text: &[u8], tag: &[u8], key: &[u8]) -> Option<i64> {
 /// show up late, never lost: a full dump still runs at least every
 /// `MAX_SKIPPED_TICKS + 1` ticks. In exchange an idle host walks the kernel's
 /// established hash (262 144 buckets on 24 GB, ~1.5 ms) every 5 s, not 1 s.
-pub fn dump_due(last_dump: Option<TcpCounters>, now: Option<TcpCounters>, skipped: u32) -> bool {
+pub(crate) fn dump_due(
+    last_dump: Option<TcpCounters>,
+    now: Option<TcpCounters>,
+    skipped: u32,
+) -> bool {
     match (last_dump, now) {
         (Some(last), Some(now)) => last != now || skipped >= MAX_SKIPPED_TICKS,
         _ => true,
