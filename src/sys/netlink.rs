@@ -1,10 +1,41 @@
 //! The netlink socket the TCP table is dumped through (`NETLINK_SOCK_DIAG`):
 //! open and connect it to the kernel, send a request, receive a datagram.
-//! The messages themselves are `source::sockdiag::wire`'s.
+//! The messages themselves are `source::sockdiag::wire`'s, read and written
+//! through [`Pod`].
 
 use std::io;
 use std::mem::{size_of, MaybeUninit};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Plain integer structs: every bit pattern is a valid value, and every
+/// byte of a value is initialised. The kernel's message structs are read
+/// from and written as bytes through this.
+///
+/// # Safety
+/// Implement only for `Copy` types made of integers and arrays of integers,
+/// with no padding (assert the size where the type is defined).
+pub(crate) unsafe trait Pod: Copy {}
+// SAFETY: 16 bytes of u32/u16/u16/u32/u32, no padding.
+unsafe impl Pod for libc::nlmsghdr {}
+// SAFETY: an integer.
+unsafe impl Pod for i32 {}
+
+/// Read a `T` from the start of `bytes`, or `None` if there are too few.
+pub(crate) fn read_pod<T: Pod>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() < size_of::<T>() {
+        return None;
+    }
+    // SAFETY: the length is checked above, read_unaligned needs no alignment,
+    // and `T: Pod` makes any bytes a valid `T`.
+    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+}
+
+/// The bytes of `value`, as sent to the kernel.
+pub(crate) fn bytes_of<T: Pod>(value: &T) -> &[u8] {
+    // SAFETY: `value` is a live `T` of `size_of::<T>()` bytes, and `T: Pod`
+    // has no padding, so every one of those bytes is initialised.
+    unsafe { std::slice::from_raw_parts(std::ptr::from_ref(value).cast::<u8>(), size_of::<T>()) }
+}
 
 /// A non-blocking, close-on-exec `NETLINK_SOCK_DIAG` socket, connected to
 /// the kernel so the kernel refuses messages from any other netlink sender.

@@ -77,3 +77,27 @@ pub(crate) fn stop_self_now() {
     // SAFETY: raising SIGSTOP on ourselves has no memory effects.
     unsafe { libc::raise(libc::SIGSTOP) };
 }
+
+/// Send `sig` to the process `pid`; whether it was delivered.
+#[cfg(test)]
+pub(crate) fn kill(pid: libc::pid_t, sig: libc::c_int) -> bool {
+    // SAFETY: plain syscall, no pointers.
+    unsafe { libc::kill(pid, sig) == 0 }
+}
+
+/// Wait for our child `pid` to stop or end (`WUNTRACED`): its raw wait
+/// status, or `None` on an error.
+#[cfg(test)]
+pub(crate) fn wait_stopped(pid: libc::pid_t) -> Option<libc::c_int> {
+    let mut status = 0;
+    // SAFETY: waiting for our own child, status into a local.
+    let rc = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+    (rc == pid).then_some(status)
+}
+
+/// The process group of `pid`.
+#[cfg(test)]
+pub(crate) fn group_of(pid: libc::pid_t) -> libc::pid_t {
+    // SAFETY: plain syscall, no pointers.
+    unsafe { libc::getpgid(pid) }
+}

@@ -80,6 +80,25 @@ pub(crate) fn unblock_all_in_child() {
     }
 }
 
+/// Block (`true`) or unblock `sig` in this thread, as the loop does for the
+/// signals its signalfd reads (tests).
+#[cfg(test)]
+pub(crate) fn set_blocked_in_thread(sig: libc::c_int, blocked: bool) {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    let how = if blocked {
+        libc::SIG_BLOCK
+    } else {
+        libc::SIG_UNBLOCK
+    };
+    // SAFETY: sigemptyset initialises the set before sigaddset and
+    // pthread_sigmask read it; a null old-set pointer is allowed.
+    unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        libc::sigaddset(set.as_mut_ptr(), sig);
+        libc::pthread_sigmask(how, set.as_ptr(), std::ptr::null_mut());
+    }
+}
+
 impl AsRawFd for SignalFd {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()

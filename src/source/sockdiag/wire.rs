@@ -5,6 +5,7 @@ use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::parse::sockets::{Family, SocketEntry, TcpState};
+use crate::sys::netlink::{bytes_of, read_pod, Pod};
 
 /// `SOCK_DIAG_BY_FAMILY` (linux/sock_diag.h): request and reply message type.
 pub(super) const SOCK_DIAG_BY_FAMILY: u16 = 20;
@@ -96,37 +97,13 @@ const _: () = assert!(size_of::<LegacyRequest>() == 76);
 const _: () = assert!(size_of::<InetDiagMsg>() == 72);
 const _: () = assert!(size_of::<DumpRequest>() == 72);
 
-/// Plain integer structs: every bit pattern is a valid value, and every
-/// byte of a value is initialised.
-///
-/// # Safety
-/// Implement only for `Copy` types made of integers and arrays of integers,
-/// with no padding (the size asserts above check ours).
-unsafe trait Pod: Copy {}
-// SAFETY: all four are integers (and arrays and structs of them) without
-// padding: `nlmsghdr` is 16 bytes of u32/u16, the others are asserted above.
-unsafe impl Pod for libc::nlmsghdr {}
+// SAFETY: integers and arrays and structs of them, without padding (the
+// size asserts above).
 unsafe impl Pod for InetDiagMsg {}
+// SAFETY: as above.
 unsafe impl Pod for DumpRequest {}
+// SAFETY: as above.
 unsafe impl Pod for LegacyRequest {}
-unsafe impl Pod for i32 {}
-
-/// Read a `T` from the start of `bytes`, or `None` if there are too few.
-fn read_pod<T: Pod>(bytes: &[u8]) -> Option<T> {
-    if bytes.len() < size_of::<T>() {
-        return None;
-    }
-    // SAFETY: the length is checked above, read_unaligned needs no alignment,
-    // and `T: Pod` makes any bytes a valid `T`.
-    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
-}
-
-/// The bytes of `value`, as sent to the kernel.
-fn bytes_of<T: Pod>(value: &T) -> &[u8] {
-    // SAFETY: `value` is a live `T` of `size_of::<T>()` bytes, and `T: Pod`
-    // has no padding, so every one of those bytes is initialised.
-    unsafe { std::slice::from_raw_parts(std::ptr::from_ref(value).cast::<u8>(), size_of::<T>()) }
-}
 
 impl DumpRequest {
     /// The request as sent.

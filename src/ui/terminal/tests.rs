@@ -370,8 +370,7 @@ struct KillOnDrop(libc::pid_t);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.0, libc::SIGKILL) };
+        crate::sys::process::kill(self.0, libc::SIGKILL);
     }
 }
 
@@ -389,10 +388,7 @@ fn suspend_stops_the_process_and_resume_reenters() {
     let pid = libc::pid_t::try_from(child.id()).expect("pid");
     let guard = KillOnDrop(pid);
 
-    let mut status = 0;
-    // SAFETY: waiting for our own child, status into a local.
-    let rc = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
-    assert_eq!(rc, pid);
+    let status = crate::sys::process::wait_stopped(pid).expect("waitpid");
     assert!(libc::WIFSTOPPED(status), "not stopped: status {status:#x}");
     assert_eq!(libc::WSTOPSIG(status), libc::SIGTSTP);
 
@@ -403,8 +399,7 @@ fn suspend_stops_the_process_and_resume_reenters() {
     assert_eq!(text(&got), text(&entered_left));
     assert_eq!(fields(&pty.attr()), fields(&before));
 
-    // SAFETY: signalling our own child.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    assert!(crate::sys::process::kill(pid, libc::SIGCONT));
     let mut again = ENTER_SEQ.to_vec();
     again.extend_from_slice(b"<RESUMED>");
     again.extend_from_slice(LEAVE_SEQ);
