@@ -6,7 +6,7 @@
 //! knows comes from [`FLAGS`], the same table that renders `--help`, the man
 //! page and the shell completions ([`generate`]), so they cannot drift.
 
-pub mod generate;
+pub(crate) mod generate;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -15,7 +15,7 @@ use crate::config::ConfigError;
 
 /// The help section a flag is listed under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Group {
+pub(crate) enum Group {
     /// Where data comes from: access logs, sshd, sockets.
     Sources,
     /// `--once` / `--for` snapshots and their output.
@@ -30,7 +30,7 @@ pub enum Group {
 
 impl Group {
     /// Every group, in the order `--help` lists them.
-    pub const ALL: [Group; 5] = [
+    pub(crate) const ALL: [Group; 5] = [
         Group::Sources,
         Group::Headless,
         Group::Display,
@@ -39,7 +39,7 @@ impl Group {
     ];
 
     /// The heading used in `--help`.
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Group::Sources => "Sources",
             Group::Headless => "Headless",
@@ -52,7 +52,7 @@ impl Group {
 
 /// Identifies a flag independently of its spelling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FlagId {
+pub(crate) enum FlagId {
     Config,
     LogPath,
     LogFormat,
@@ -82,23 +82,23 @@ pub enum FlagId {
 /// One flag: everything the parser, `--help`, the man page and the shell
 /// completions need to know about it.
 #[derive(Clone, Copy, Debug)]
-pub struct Flag {
+pub(crate) struct Flag {
     /// Which flag this is.
-    pub id: FlagId,
+    pub(crate) id: FlagId,
     /// Long name without the leading `--`.
-    pub long: &'static str,
+    pub(crate) long: &'static str,
     /// Short name, if any.
-    pub short: Option<char>,
+    pub(crate) short: Option<char>,
     /// Name of the value (`GLOB`, `SECS`…), `None` for a switch.
-    pub value: Option<&'static str>,
+    pub(crate) value: Option<&'static str>,
     /// The closed set of accepted values, empty when free-form.
-    pub choices: &'static [&'static str],
+    pub(crate) choices: &'static [&'static str],
     /// May be given more than once, every value kept (others: last wins).
-    pub repeatable: bool,
+    pub(crate) repeatable: bool,
     /// Help section.
-    pub group: Group,
+    pub(crate) group: Group,
     /// One-line help, defaults included.
-    pub help: &'static str,
+    pub(crate) help: &'static str,
 }
 
 const fn switch(id: FlagId, long: &'static str, group: Group, help: &'static str) -> Flag {
@@ -136,7 +136,7 @@ const fn valued(
 /// What a flag's value is, for shell completion: derived from the value's
 /// name in [`FLAGS`] so a new flag completes sensibly without a new field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ValueKind {
+pub(crate) enum ValueKind {
     /// A switch: no value.
     None,
     /// One of [`Flag::choices`].
@@ -153,7 +153,7 @@ pub enum ValueKind {
 
 impl Flag {
     /// How a shell should complete this flag's value.
-    pub fn value_kind(&self) -> ValueKind {
+    pub(crate) fn value_kind(&self) -> ValueKind {
         let Some(name) = self.value else {
             return ValueKind::None;
         };
@@ -171,7 +171,7 @@ impl Flag {
 }
 
 /// Every flag nethergaze accepts. The parser looks names up here.
-pub const FLAGS: &[Flag] = &[
+pub(crate) const FLAGS: &[Flag] = &[
     Flag {
         repeatable: true,
         ..valued(
@@ -361,7 +361,7 @@ pub const FLAGS: &[Flag] = &[
 
 /// The `NETHERGAZE_*` environment variables the config reads, as (name, what
 /// it sets): the `--help` footer and the man page's ENVIRONMENT list them.
-pub const ENV_VARS: [(&str, &str); 7] = [
+pub(crate) const ENV_VARS: [(&str, &str); 7] = [
     ("NETHERGAZE_LOG_PATH", "access log glob(s), like --log-path"),
     ("NETHERGAZE_LOG_FORMAT", "like --log-format"),
     ("NETHERGAZE_INTERFACE", "like --interface"),
@@ -378,43 +378,43 @@ pub const ENV_VARS: [(&str, &str); 7] = [
 ];
 
 /// How the environment's booleans are spelled.
-pub const ENV_BOOLEANS: &str = "1/true/yes/on or 0/false/no/off";
+pub(crate) const ENV_BOOLEANS: &str = "1/true/yes/on or 0/false/no/off";
 
 /// The order in which settings override each other.
-pub const PRECEDENCE: &str = "flags > NETHERGAZE_* environment > config file > defaults";
+pub(crate) const PRECEDENCE: &str = "flags > NETHERGAZE_* environment > config file > defaults";
 
 /// Raw flags as given on the command line; `None` / empty when absent.
 /// Values are not validated here.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct RawArgs {
-    pub config: Option<PathBuf>,
-    pub log_paths: Vec<String>,
-    pub log_format: Option<String>,
-    pub connections_interval: Option<String>,
-    pub interface: Option<String>,
-    pub show_private_ips: bool,
-    pub no_geoip: bool,
-    pub no_whois: bool,
-    pub auth_log_path: Option<PathBuf>,
-    pub no_auth_log: bool,
-    pub auth_source: Option<String>,
-    pub from_start: bool,
-    pub once: bool,
-    pub for_duration: Option<String>,
-    pub json: bool,
-    pub suspicious: bool,
-    pub proc_root: Option<PathBuf>,
-    pub demo: bool,
-    pub history_db: Option<PathBuf>,
-    pub no_history: bool,
-    pub color: Option<String>,
-    pub help: bool,
-    pub version: bool,
-    pub generate: Option<String>,
+pub(crate) struct RawArgs {
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) log_paths: Vec<String>,
+    pub(crate) log_format: Option<String>,
+    pub(crate) connections_interval: Option<String>,
+    pub(crate) interface: Option<String>,
+    pub(crate) show_private_ips: bool,
+    pub(crate) no_geoip: bool,
+    pub(crate) no_whois: bool,
+    pub(crate) auth_log_path: Option<PathBuf>,
+    pub(crate) no_auth_log: bool,
+    pub(crate) auth_source: Option<String>,
+    pub(crate) from_start: bool,
+    pub(crate) once: bool,
+    pub(crate) for_duration: Option<String>,
+    pub(crate) json: bool,
+    pub(crate) suspicious: bool,
+    pub(crate) proc_root: Option<PathBuf>,
+    pub(crate) demo: bool,
+    pub(crate) history_db: Option<PathBuf>,
+    pub(crate) no_history: bool,
+    pub(crate) color: Option<String>,
+    pub(crate) help: bool,
+    pub(crate) version: bool,
+    pub(crate) generate: Option<String>,
 }
 
 /// Parses argv (the program name first, as `std::env::args_os()` gives it).
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<RawArgs, ConfigError> {
+pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<RawArgs, ConfigError> {
     let mut parser = lexopt::Parser::from_iter(args);
     let mut raw = RawArgs::default();
     while let Some(arg) = parser.next().map_err(usage)? {
@@ -524,12 +524,12 @@ fn utf8(flag: &Flag, value: Option<OsString>) -> Result<Option<String>, ConfigEr
 }
 
 /// The `--version` line.
-pub fn version_text() -> String {
+pub(crate) fn version_text() -> String {
     format!("nethergaze {}", env!("CARGO_PKG_VERSION"))
 }
 
 /// The complete `--help` text, rendered from [`FLAGS`].
-pub fn help_text() -> String {
+pub(crate) fn help_text() -> String {
     let mut out = format!(
         "{}\n{}\n\nUsage: nethergaze [OPTIONS]\n",
         version_text(),
@@ -595,111 +595,4 @@ fn spelling(flag: &Flag) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(list: &[&str]) -> Vec<OsString> {
-        std::iter::once("nethergaze")
-            .chain(list.iter().copied())
-            .map(OsString::from)
-            .collect()
-    }
-
-    fn parse_ok(list: &[&str]) -> RawArgs {
-        match parse(args(list)) {
-            Ok(raw) => raw,
-            Err(e) => panic!("{list:?}: {e}"),
-        }
-    }
-
-    fn parse_err(list: &[&str]) -> String {
-        match parse(args(list)) {
-            Ok(raw) => panic!("{list:?} parsed: {raw:?}"),
-            Err(e) => e.to_string(),
-        }
-    }
-
-    #[test]
-    fn every_flag_parses_from_the_table() {
-        for flag in FLAGS {
-            let mut list = vec![format!("--{}", flag.long)];
-            if flag.value.is_some() {
-                list.push("x".to_string());
-            }
-            let refs: Vec<&str> = list.iter().map(String::as_str).collect();
-            assert_ne!(parse_ok(&refs), RawArgs::default(), "--{}", flag.long);
-        }
-    }
-
-    #[test]
-    fn table_names_are_unique() {
-        for (i, a) in FLAGS.iter().enumerate() {
-            for b in &FLAGS[i + 1..] {
-                assert_ne!(a.long, b.long);
-                assert_ne!(a.id, b.id);
-                assert!(a.short.is_none() || a.short != b.short);
-            }
-        }
-    }
-
-    #[test]
-    fn values_and_repeats() {
-        let raw = parse_ok(&[
-            "--log-path",
-            "/a/*.log",
-            "--log-path=/b/x.log",
-            "--for",
-            "5m",
-            "--color=never",
-            "--once",
-            "--json",
-            "-h",
-        ]);
-        assert_eq!(raw.log_paths, ["/a/*.log", "/b/x.log"]);
-        assert_eq!(raw.for_duration.as_deref(), Some("5m"));
-        assert_eq!(raw.color.as_deref(), Some("never"));
-        assert!(raw.once && raw.json && raw.help);
-        assert!(!raw.suspicious);
-    }
-
-    #[test]
-    fn last_single_value_wins() {
-        let raw = parse_ok(&["--log-format", "common", "--log-format", "json"]);
-        assert_eq!(raw.log_format.as_deref(), Some("json"));
-    }
-
-    #[test]
-    fn usage_errors_name_the_flag() {
-        assert!(parse_err(&["--nope"]).contains("unknown flag `--nope`"));
-        assert!(parse_err(&["-x"]).contains("unknown flag `-x`"));
-        assert!(parse_err(&["stray"]).contains("unexpected argument `stray`"));
-        assert!(parse_err(&["--for"]).contains("--for: needs a value (DURATION)"));
-        assert_eq!(
-            parse_err(&["--once=yes"]),
-            "nethergaze: --once: takes no value (got `yes`)"
-        );
-    }
-
-    #[test]
-    fn help_lists_every_flag_under_its_group() {
-        let help = help_text();
-        for flag in FLAGS {
-            assert!(help.contains(&format!("--{}", flag.long)), "{}", flag.long);
-        }
-        let positions: Vec<usize> = Group::ALL
-            .iter()
-            .map(|g| {
-                help.find(&format!("\n{}:\n", g.title()))
-                    .unwrap_or(usize::MAX)
-            })
-            .collect();
-        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
-        assert!(help.contains("-h, --help"));
-        assert!(help.contains("--for DURATION"));
-    }
-
-    #[test]
-    fn version_line() {
-        assert_eq!(version_text(), "nethergaze 0.3.0");
-    }
-}
+mod tests;

@@ -24,43 +24,45 @@ use crate::cli::{self, RawArgs};
 mod file;
 mod limits;
 
-pub use crate::source::glob::{check_glob, glob_has_file, glob_matches, split_glob};
+pub(crate) use crate::source::glob::{check_glob, glob_has_file};
 use file::read_file_layer;
 
 /// Default access-log globs, in order: the first that matches a file wins.
-pub const DEFAULT_LOG_CANDIDATES: [&str; 4] = [
+pub(crate) const DEFAULT_LOG_CANDIDATES: [&str; 4] = [
     "/var/log/nginx/*.access.log",
     "/var/log/nginx/access.log",
     "/var/log/apache2/*access.log",
     "/var/log/caddy/*.log",
 ];
 /// sshd log files tried by `--auth-source auto`, in order.
-pub const DEFAULT_AUTH_CANDIDATES: [&str; 2] = ["/var/log/auth.log", "/var/log/secure"];
+pub(crate) const DEFAULT_AUTH_CANDIDATES: [&str; 2] = ["/var/log/auth.log", "/var/log/secure"];
 /// Default `max_tracked_ips`.
-pub const DEFAULT_MAX_TRACKED_IPS: usize = 50_000;
+pub(crate) const DEFAULT_MAX_TRACKED_IPS: usize = 50_000;
 /// Default `[whois] rdap_bootstrap_url`: the folder holding ipv4.json and ipv6.json.
-pub const DEFAULT_RDAP_BOOTSTRAP_URL: &str = "https://data.iana.org/rdap/";
+pub(crate) const DEFAULT_RDAP_BOOTSTRAP_URL: &str = "https://data.iana.org/rdap/";
 /// Default `[geoip] city_db`.
-pub const DEFAULT_CITY_DB: &str = "/usr/share/GeoIP/GeoLite2-City.mmdb";
+pub(crate) const DEFAULT_CITY_DB: &str = "/usr/share/GeoIP/GeoLite2-City.mmdb";
 /// Default `[geoip] asn_db`.
-pub const DEFAULT_ASN_DB: &str = "/usr/share/GeoIP/GeoLite2-ASN.mmdb";
+pub(crate) const DEFAULT_ASN_DB: &str = "/usr/share/GeoIP/GeoLite2-ASN.mmdb";
 /// Default `[actions] hooks[].timeout`.
-pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `[whois] cache_ttl`: 24 h.
-pub const DEFAULT_WHOIS_CACHE_TTL: Duration = Duration::from_secs(86_400);
+pub(crate) const DEFAULT_WHOIS_CACHE_TTL: Duration = Duration::from_secs(86_400);
 /// Default `connections_interval`.
-pub const DEFAULT_CONNECTIONS_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_CONNECTIONS_INTERVAL: Duration = Duration::from_secs(1);
 /// Shortest accepted `connections_interval`: below it the dump costs more than it tells.
-pub const MIN_CONNECTIONS_INTERVAL: Duration = Duration::from_millis(100);
+#[cfg(test)]
+pub(crate) const MIN_CONNECTIONS_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Access-log formats known by name; anything containing `$` is an nginx `log_format`.
-pub const LOG_FORMAT_NAMES: [&str; 5] = ["auto", "combined", "common", "vhost_combined", "json"];
+pub(crate) const LOG_FORMAT_NAMES: [&str; 5] =
+    ["auto", "combined", "common", "vhost_combined", "json"];
 
 /// What `main` should do.
 // Built once at start-up, so the size difference between variants is irrelevant.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
-pub enum Invocation {
+pub(crate) enum Invocation {
     /// Start with this configuration.
     Run(Config),
     /// Print this (`--help`) to stdout and exit 0.
@@ -71,7 +73,7 @@ pub enum Invocation {
 
 /// How the run ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// The interactive dashboard (needs a terminal).
     Dashboard,
     /// `--once`: one snapshot, printed.
@@ -82,7 +84,7 @@ pub enum Mode {
 
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     /// Colour on a terminal unless `NO_COLOR` is non-empty or `TERM=dumb`.
     Auto,
     /// Always colour (an explicit flag wins over `NO_COLOR`).
@@ -93,7 +95,7 @@ pub enum ColorChoice {
 
 impl ColorChoice {
     /// Whether to emit colour, given whether the output is a terminal.
-    pub fn enabled(self, is_tty: bool, env: &dyn Fn(&str) -> Option<String>) -> bool {
+    pub(crate) fn enabled(self, is_tty: bool, env: &dyn Fn(&str) -> Option<String>) -> bool {
         match self {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
@@ -108,7 +110,7 @@ impl ColorChoice {
 
 /// Where sshd events come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthSource {
+pub(crate) enum AuthSource {
     /// Tail this file.
     File(PathBuf),
     /// Read `journalctl -f` for sshd.
@@ -119,132 +121,132 @@ pub enum AuthSource {
 
 /// The sshd source and why it was chosen when that is worth telling.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthConfig {
-    pub source: AuthSource,
+pub(crate) struct AuthConfig {
+    pub(crate) source: AuthSource,
     /// For the header / summary, e.g. why there is no sshd source.
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 /// Suspicious-IP thresholds and extra patterns.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DetectConfig {
+pub(crate) struct DetectConfig {
     /// `burst` when `peak_rpm` exceeds this (`suspicious_burst_rpm`, default 60).
-    pub burst_rpm: f64,
+    pub(crate) burst_rpm: f64,
     /// `conns_no_requests` from this many inbound sockets (default 5).
-    pub min_conns: u32,
+    pub(crate) min_conns: u32,
     /// `auth_failures` from this many failures (default 3).
-    pub min_auth_failures: u32,
+    pub(crate) min_auth_failures: u32,
     /// Extra scanner user-agent substrings, added to the built-in list.
-    pub scanner_user_agents: Vec<String>,
+    pub(crate) scanner_user_agents: Vec<String>,
     /// Extra exploit path regexes (each known to compile), added to the built-in ones.
-    pub exploit_path_patterns: Vec<String>,
+    pub(crate) exploit_path_patterns: Vec<String>,
 }
 
 /// CIDR filters applied to what is shown.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FilterConfig {
     /// When non-empty, only addresses inside one of these are shown.
-    pub cidr_allow: Vec<IpNet>,
+    pub(crate) cidr_allow: Vec<IpNet>,
     /// Addresses inside one of these are hidden.
-    pub cidr_deny: Vec<IpNet>,
+    pub(crate) cidr_deny: Vec<IpNet>,
 }
 
 /// `[geoip]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeoipConfig {
-    pub enabled: bool,
-    pub city_db: PathBuf,
-    pub asn_db: PathBuf,
+    pub(crate) enabled: bool,
+    pub(crate) city_db: PathBuf,
+    pub(crate) asn_db: PathBuf,
 }
 
 /// `[whois]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WhoisConfig {
+pub(crate) struct WhoisConfig {
     /// `false` means no outbound connection at all.
-    pub enabled: bool,
-    pub cache_ttl: Duration,
+    pub(crate) enabled: bool,
+    pub(crate) cache_ttl: Duration,
     /// Accepted for 0.2.0 compatibility; lookups run on one worker thread.
-    pub max_workers: u32,
+    pub(crate) max_workers: u32,
     /// Always ends with `/`.
-    pub rdap_bootstrap_url: String,
+    pub(crate) rdap_bootstrap_url: String,
     /// First legacy whois server (`host:port`), asked when RDAP fails.
-    pub whois_server: String,
+    pub(crate) whois_server: String,
 }
 
 /// `[history]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryConfig {
-    pub enabled: bool,
+pub(crate) struct HistoryConfig {
+    pub(crate) enabled: bool,
     /// `None` when no path was given and neither `$XDG_STATE_HOME` nor `$HOME` is set.
-    pub db: Option<PathBuf>,
+    pub(crate) db: Option<PathBuf>,
 }
 
 /// One `[[actions.hooks]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hook {
+pub(crate) struct Hook {
     /// `'1'`..=`'9'`, unique.
-    pub key: char,
-    pub label: String,
+    pub(crate) key: char,
+    pub(crate) label: String,
     /// Run under `sh -c` with `{ip}` replaced.
-    pub command: String,
-    pub timeout: Duration,
+    pub(crate) command: String,
+    pub(crate) timeout: Duration,
 }
 
 /// `[actions]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ActionsConfig {
-    pub enable_block_execution: bool,
-    pub hooks: Vec<Hook>,
+pub(crate) struct ActionsConfig {
+    pub(crate) enable_block_execution: bool,
+    pub(crate) hooks: Vec<Hook>,
 }
 
 /// Display limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DisplayConfig {
-    pub max_log_lines: usize,
-    pub max_log_entries_per_ip: usize,
+pub(crate) struct DisplayConfig {
+    pub(crate) max_log_lines: usize,
+    pub(crate) max_log_entries_per_ip: usize,
 }
 
 /// The validated configuration of one run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// The config file that was read, if any.
-    pub config_file: Option<PathBuf>,
+    pub(crate) config_file: Option<PathBuf>,
     /// Access-log globs (directory part literal, checked).
-    pub log_paths: Vec<String>,
+    pub(crate) log_paths: Vec<String>,
     /// A name of [`LOG_FORMAT_NAMES`] or an nginx `log_format` string.
-    pub log_format: String,
-    pub from_start: bool,
+    pub(crate) log_format: String,
+    pub(crate) from_start: bool,
     /// `[log] follow_symlinks`: follow a symlink a glob matches (a path
     /// named exactly is always followed).
-    pub follow_symlinks: bool,
-    pub connections_interval: Duration,
+    pub(crate) follow_symlinks: bool,
+    pub(crate) connections_interval: Duration,
     /// `None`: the interface of the default route.
-    pub interface: Option<String>,
-    pub show_private_ips: bool,
-    pub trusted_proxies: Vec<IpNet>,
-    pub max_tracked_ips: usize,
-    pub proc_root: Option<PathBuf>,
+    pub(crate) interface: Option<String>,
+    pub(crate) show_private_ips: bool,
+    pub(crate) trusted_proxies: Vec<IpNet>,
+    pub(crate) max_tracked_ips: usize,
+    pub(crate) proc_root: Option<PathBuf>,
     /// `--demo`: synthetic traffic replaces the log, auth and socket sources.
-    pub demo: bool,
-    pub mode: Mode,
-    pub json: bool,
-    pub suspicious_only: bool,
-    pub color: ColorChoice,
-    pub auth: AuthConfig,
-    pub detect: DetectConfig,
-    pub filters: FilterConfig,
-    pub geoip: GeoipConfig,
-    pub whois: WhoisConfig,
-    pub history: HistoryConfig,
-    pub actions: ActionsConfig,
-    pub display: DisplayConfig,
+    pub(crate) demo: bool,
+    pub(crate) mode: Mode,
+    pub(crate) json: bool,
+    pub(crate) suspicious_only: bool,
+    pub(crate) color: ColorChoice,
+    pub(crate) auth: AuthConfig,
+    pub(crate) detect: DetectConfig,
+    pub(crate) filters: FilterConfig,
+    pub(crate) geoip: GeoipConfig,
+    pub(crate) whois: WhoisConfig,
+    pub(crate) history: HistoryConfig,
+    pub(crate) actions: ActionsConfig,
+    pub(crate) display: DisplayConfig,
     /// `[cache] dir`, else `$XDG_CACHE_HOME/nethergaze`, else `~/.cache/nethergaze`.
-    pub cache_dir: Option<PathBuf>,
+    pub(crate) cache_dir: Option<PathBuf>,
 }
 
 /// A start-up error; `main` prints it to stderr and exits 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     /// The command line as a whole (unknown flag, stray argument, conflict).
     Usage(String),
     /// The value of one flag (long name without `--`).
@@ -293,16 +295,16 @@ impl std::error::Error for ConfigError {}
 
 /// What config building may look at on this machine. Tests substitute it.
 #[derive(Debug, Clone)]
-pub struct Probe {
+pub(crate) struct Probe {
     /// Access-log globs tried when none is configured, in order.
-    pub log_candidates: Vec<String>,
+    pub(crate) log_candidates: Vec<String>,
     /// sshd log files tried by `auto`, in order.
-    pub auth_candidates: Vec<PathBuf>,
+    pub(crate) auth_candidates: Vec<PathBuf>,
 }
 
 impl Probe {
     /// The real paths of a Debian / RHEL / Caddy box.
-    pub fn system() -> Self {
+    pub(crate) fn system() -> Self {
         Probe {
             log_candidates: DEFAULT_LOG_CANDIDATES.map(String::from).to_vec(),
             auth_candidates: DEFAULT_AUTH_CANDIDATES.map(PathBuf::from).to_vec(),
@@ -312,7 +314,7 @@ impl Probe {
 
 /// Parses the command line, reads the config file and the environment
 /// (through `env`, so tests can fake it) and validates everything.
-pub fn load(
+pub(crate) fn load(
     args: impl IntoIterator<Item = OsString>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Invocation, ConfigError> {
@@ -320,7 +322,7 @@ pub fn load(
 }
 
 /// [`load`] with the machine probe given explicitly.
-pub fn load_with(
+pub(crate) fn load_with(
     args: impl IntoIterator<Item = OsString>,
     env: &dyn Fn(&str) -> Option<String>,
     probe: &Probe,
@@ -644,7 +646,7 @@ fn config_path(
 
 /// The first glob of `candidates` that matches a regular file; if none
 /// does, the first one (so the source reports it missing).
-pub fn resolve_default_log_path(candidates: &[String]) -> String {
+pub(crate) fn resolve_default_log_path(candidates: &[String]) -> String {
     candidates
         .iter()
         .find(|c| glob_has_file(c))
@@ -716,7 +718,7 @@ fn on_path(name: &str, env: &dyn Fn(&str) -> Option<String>) -> bool {
 // message without the key; the caller says which key.
 
 /// `30s`, `5m`, `1h`, or bare seconds, within [`limits::RUN_FOR`].
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let bad = || format!("invalid duration `{s}` (use 30s, 5m, 1h)");
     let (digits, unit) = match s.as_bytes().last() {
         Some(b's') => (&s[..s.len() - 1], 1),
@@ -761,7 +763,7 @@ fn parse_interval(secs: f64) -> Result<Duration, String> {
 
 /// A network or a bare address (as a /32 or /128); host bits are cleared,
 /// as Python's `ip_network(strict=False)` did.
-pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
+pub(crate) fn parse_cidr(s: &str) -> Result<IpNet, String> {
     let t = s.trim();
     if let Ok(net) = t.parse::<IpNet>() {
         return Ok(net.trunc());
@@ -774,7 +776,7 @@ pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
 /// The named formats or an nginx `log_format` string (anything with `$`).
 /// A format string is compiled here, so a bad one is refused with the key
 /// (and the config file's line) that holds it.
-pub fn parse_log_format(s: &str) -> Result<String, String> {
+pub(crate) fn parse_log_format(s: &str) -> Result<String, String> {
     if s.contains('$') {
         crate::parse::access::AccessParser::new(s, Vec::new()).map_err(|e| e.to_string())?;
         return Ok(s.to_string());
@@ -790,7 +792,7 @@ pub fn parse_log_format(s: &str) -> Result<String, String> {
 }
 
 /// Compiles the pattern once to prove it is valid.
-pub fn check_regex(pattern: &str) -> Result<(), String> {
+pub(crate) fn check_regex(pattern: &str) -> Result<(), String> {
     regex_automata::meta::Regex::new(pattern)
         .map(|_| ())
         .map_err(|e| {

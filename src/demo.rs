@@ -272,7 +272,7 @@ mod tests {
     use crate::detect::{DetectSettings, Detector, Reason};
     use crate::parse::access::AccessParser;
     use crate::parse::auth::AuthParser;
-    use crate::parse::sockets::ProcNetReader;
+    use crate::source::procnet::ProcNetReader;
     use crate::table::IpTable;
 
     /// The demo's files, read by the real parsers into a real table, show

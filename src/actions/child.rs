@@ -4,10 +4,13 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::sys::fd;
+use crate::sys::process::{self, ParentDeath};
 
 /// Time between SIGTERM and SIGKILL to the group after a timeout.
 pub(crate) const KILL_GRACE: Duration = Duration::from_secs(2);
@@ -16,7 +19,7 @@ const TRUNCATED: &[u8] = b"\n[output truncated]\n";
 
 /// What a child wrote (stdout and stderr in arrival order), up to a cap.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CommandOutput {
+pub(crate) struct CommandOutput {
     bytes: Vec<u8>,
     cap: usize,
     truncated: bool,
@@ -33,11 +36,11 @@ impl CommandOutput {
 
     /// The bytes kept, ending with `[output truncated]` when cut. Raw child
     /// output: sanitise it when drawing.
-    pub fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 
-    pub fn is_truncated(&self) -> bool {
+    pub(crate) fn is_truncated(&self) -> bool {
         self.truncated
     }
 
@@ -78,19 +81,12 @@ impl ChildProc {
         output_cap: usize,
         now: Instant,
     ) -> io::Result<ChildProc> {
-        let (read, write) = pipe()?;
+        let (read, write) = fd::nonblocking_pipe()?;
         cmd.stdin(Stdio::null())
             .stdout(Stdio::from(write.try_clone()?))
             .stderr(Stdio::from(write))
             .process_group(0);
-        // SAFETY: the closure only calls pthread_sigmask, which is
-        // async-signal-safe, as code between fork and exec must be.
-        unsafe {
-            cmd.pre_exec(|| {
-                crate::sys::signalfd::unblock_all_in_child();
-                Ok(())
-            });
-        }
+        process::prepare_child(&mut cmd, ParentDeath::Survive);
         let child = cmd.spawn()?;
         // `cmd` holds our copies of the pipe's write end: close them now, or
         // the read end never sees end-of-file.
@@ -190,13 +186,7 @@ impl ChildProc {
         if self.term_sent.is_some() {
             self.signal_group(libc::SIGKILL);
         }
-        let mut raw = 0;
-        // SAFETY: plain syscall on our own child; `raw` is a valid out-pointer.
-        let rc = unsafe { libc::waitpid(self.pid, &mut raw, libc::WNOHANG) };
-        if rc != self.pid {
-            return None;
-        }
-        self.status = Some(ExitStatus::from_raw(raw));
+        self.status = Some(process::try_reap(self.pid)?);
         self.on_readable();
         self.status
     }
@@ -204,24 +194,16 @@ impl ChildProc {
     /// Peek at the leader's exit without reaping it (`WNOWAIT`), so the
     /// group id stays ours while we may still signal it.
     fn leader_exited(&self) -> bool {
-        // SAFETY: an all-zero siginfo_t is a valid value to pass for output.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
-        // SAFETY: plain syscall on our own child; `info` is a valid out-pointer.
-        let rc = unsafe { libc::waitid(libc::P_PID, self.pid as libc::id_t, &mut info, flags) };
-        // SAFETY: waitid filled `info` (or left it zeroed: si_pid 0).
-        rc == 0 && unsafe { info.si_pid() } == self.pid
+        process::has_exited(self.pid)
     }
 
     fn signal_group(&self, sig: libc::c_int) {
-        // SAFETY: plain syscall; ESRCH (group already gone) is fine.
-        unsafe {
-            libc::killpg(self.pid, sig);
-        }
+        process::signal_group(self.pid, sig);
     }
 
     /// Drive the child to its end without a loop (block commands): wait
     /// for output or exit, enforce the timeout, return the exit status.
+    #[cfg(test)]
     pub(crate) fn wait_blocking(&mut self) -> ExitStatus {
         loop {
             if let Some(status) = self.try_reap() {
@@ -237,16 +219,9 @@ impl ChildProc {
         }
     }
 
+    #[cfg(test)]
     fn poll_readable(&self, timeout_ms: libc::c_int) {
-        let mut fd = libc::pollfd {
-            fd: self.pipe.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd; the result only decides when we read.
-        unsafe {
-            libc::poll(&mut fd, 1, timeout_ms);
-        }
+        fd::wait_readable(self.pipe.as_raw_fd(), timeout_ms);
     }
 }
 
@@ -256,11 +231,7 @@ impl Drop for ChildProc {
     fn drop(&mut self) {
         if self.status.is_none() {
             self.signal_group(libc::SIGKILL);
-            let mut raw = 0;
-            // SAFETY: plain syscall on our own child.
-            unsafe {
-                libc::waitpid(self.pid, &mut raw, libc::WNOHANG);
-            }
+            let _ = process::try_reap(self.pid);
         }
     }
 }
@@ -269,24 +240,4 @@ impl AsRawFd for ChildProc {
     fn as_raw_fd(&self) -> RawFd {
         self.pipe.as_raw_fd()
     }
-}
-
-/// A close-on-exec pipe whose read end does not block.
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both fds are fresh and owned by nothing else.
-    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: fcntl on a valid fd we own.
-    let flags = unsafe { libc::fcntl(read.as_raw_fd(), libc::F_GETFL) };
-    // SAFETY: as above.
-    if flags < 0
-        || unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0
-    {
-        return Err(io::Error::last_os_error());
-    }
-    Ok((read, write))
 }

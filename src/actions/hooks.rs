@@ -18,16 +18,16 @@ use super::{address_text, is_address_text, non_unicast};
 use crate::config::Hook;
 
 /// Output kept per run; the rest is counted as cut.
-pub const HOOK_OUTPUT_CAP: usize = 256 << 10; // 256 KiB
+pub(crate) const HOOK_OUTPUT_CAP: usize = 256 << 10; // 256 KiB
 /// The shell the command runs under (absolute: the user's PATH may be odd).
 const SHELL: &str = "/bin/sh";
 /// Environment variable holding the address, as `{ip}` does.
-pub const IP_ENV: &str = "NETHERGAZE_IP";
+pub(crate) const IP_ENV: &str = "NETHERGAZE_IP";
 
 /// The hook's command with every `{ip}` replaced by the canonical address.
 /// The result is `None` only if the address text were not plain (it always
 /// is: see [`address_text`]).
-pub fn expand(command: &str, ip: IpAddr) -> Option<String> {
+pub(crate) fn expand(command: &str, ip: IpAddr) -> Option<String> {
     let text = address_text(ip);
     is_address_text(&text).then(|| command.replace("{ip}", &text))
 }
@@ -35,12 +35,12 @@ pub fn expand(command: &str, ip: IpAddr) -> Option<String> {
 /// One running (or finished) hook.
 #[derive(Debug)]
 pub struct HookRun {
-    pub key: char,
-    pub label: String,
-    pub ip: IpAddr,
+    pub(crate) key: char,
+    pub(crate) label: String,
+    pub(crate) ip: IpAddr,
     /// The command as run (after `{ip}` expansion).
-    pub command: String,
-    pub started: Instant,
+    pub(crate) command: String,
+    pub(crate) started: Instant,
     child: ChildProc,
 }
 
@@ -49,7 +49,7 @@ impl HookRun {
     /// `NETHERGAZE_IP` set, stdin null, output on one non-blocking pipe.
     /// An unspecified, broadcast or multicast address is refused (no
     /// process starts): a hook acts on one host.
-    pub fn spawn(hook: &Hook, ip: IpAddr, now: Instant) -> io::Result<HookRun> {
+    pub(crate) fn spawn(hook: &Hook, ip: IpAddr, now: Instant) -> io::Result<HookRun> {
         Self::spawn_with(hook, ip, now, HOOK_OUTPUT_CAP)
     }
 
@@ -75,48 +75,48 @@ impl HookRun {
 
     /// Read available output (call when its token is readable). Returns
     /// whether new bytes arrived, i.e. the modal needs a redraw.
-    pub fn on_readable(&mut self) -> bool {
+    pub(crate) fn on_readable(&mut self) -> bool {
         self.child.on_readable()
     }
 
     /// Enforce the timeout: SIGTERM to the whole group when it passes,
     /// SIGKILL a grace period later.
-    pub fn on_tick(&mut self, now: Instant) {
+    pub(crate) fn on_tick(&mut self, now: Instant) {
         self.child.on_tick(now);
     }
 
     /// The operator gave up on it (e.g. closed the modal): stop the group.
-    pub fn cancel(&mut self, now: Instant) {
+    pub(crate) fn cancel(&mut self, now: Instant) {
         self.child.terminate(now);
     }
 
     /// On SIGCHLD: the exit status once the shell has exited (and reaped),
     /// with the output read to what the pipe held.
-    pub fn try_reap(&mut self) -> Option<ExitStatus> {
+    pub(crate) fn try_reap(&mut self) -> Option<ExitStatus> {
         self.child.try_reap()
     }
 
     /// Output so far (raw bytes from the child: sanitise when drawing).
-    pub fn output(&self) -> &CommandOutput {
+    pub(crate) fn output(&self) -> &CommandOutput {
         self.child.output()
     }
 
     /// Whether it was stopped by its timeout or a cancel.
-    pub fn was_killed(&self) -> bool {
+    pub(crate) fn was_killed(&self) -> bool {
         self.child.was_killed()
     }
 
-    pub fn is_finished(&self) -> bool {
+    pub(crate) fn is_finished(&self) -> bool {
         self.child.status().is_some()
     }
 
     /// The exit status once reaped.
-    pub fn status(&self) -> Option<ExitStatus> {
+    pub(crate) fn status(&self) -> Option<ExitStatus> {
         self.child.status()
     }
 
     /// Process (and process group) id, for the status line.
-    pub fn pid(&self) -> i32 {
+    pub(crate) fn pid(&self) -> i32 {
         self.child.pid()
     }
 }

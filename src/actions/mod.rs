@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
-pub use child::CommandOutput;
+pub(crate) use child::CommandOutput;
 
 /// The canonical text of an address (IPv4-mapped IPv6 shown as IPv4).
 ///
@@ -25,12 +25,12 @@ pub use child::CommandOutput;
 /// a dotted tail. Nothing else can appear; [`is_address_text`] checks it
 /// again before any command is built, so a change in `std` would refuse to
 /// run rather than pass something unexpected to a shell.
-pub fn address_text(ip: IpAddr) -> String {
+pub(crate) fn address_text(ip: IpAddr) -> String {
     ip.to_canonical().to_string()
 }
 
 /// Whether `s` holds only the characters an address's text may hold.
-pub fn is_address_text(s: &str) -> bool {
+pub(crate) fn is_address_text(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'a'..=b'f' | b'.' | b':'))
@@ -39,7 +39,7 @@ pub fn is_address_text(s: &str) -> bool {
 /// Why an address (or a network) is no single host's: acting on it would
 /// hit nobody in particular or everybody at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NonUnicast {
+pub(crate) enum NonUnicast {
     /// `0.0.0.0` or `::`: "any address" to a socket, never a peer.
     Unspecified,
     /// `255.255.255.255`: every host on the link.
@@ -61,7 +61,7 @@ impl fmt::Display for NonUnicast {
 /// Whether `net` holds an unspecified or broadcast address or overlaps a
 /// multicast range (for a single address: whether it is one). Block assist
 /// and hooks refuse such targets outright.
-pub fn non_unicast(net: IpNet) -> Option<NonUnicast> {
+pub(crate) fn non_unicast(net: IpNet) -> Option<NonUnicast> {
     let net = net.trunc();
     let (unspecified, broadcast, multicast): (IpAddr, Option<IpAddr>, IpNet) = match net {
         IpNet::V4(_) => (

@@ -14,13 +14,13 @@ use std::time::Duration;
 pub(crate) struct Limit {
     /// How messages name the setting: the config key with its table
     /// (`[log] max_log_lines`), or `--for` for a setting that is only a flag.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// The flag that sets it too (long name without `--`), if any.
-    pub flag: Option<&'static str>,
-    pub min: f64,
-    pub max: f64,
+    pub(crate) flag: Option<&'static str>,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
     /// What the number counts, plural: `lines`, `seconds`.
-    pub unit: &'static str,
+    pub(crate) unit: &'static str,
 }
 
 const fn limit(name: &'static str, min: f64, max: f64, unit: &'static str) -> Limit {

@@ -3,6 +3,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
 use super::*;
+use crate::source::glob::{glob_matches, split_glob};
 
 const EXAMPLE: &str = include_str!("../../config.example.toml");
 const HOME: &str = "/nonexistent-nethergaze-home";
@@ -801,9 +802,7 @@ fn explicit_config_must_exist() {
 fn config_that_is_not_a_small_regular_file_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fifo = dir.path().join("fifo.toml");
-    let c = std::ffi::CString::new(fifo.to_str().expect("utf-8")).expect("path");
-    // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    crate::sys::file::mkfifo(&fifo, 0o600).expect("mkfifo");
     let fifo = fifo.to_str().expect("utf-8");
     let got = err(&["--config", fifo], &[]);
     assert!(

@@ -11,7 +11,9 @@ use super::history::Keeper;
 use super::sockets::{Dumps, SocketReader};
 use crate::enrich::geoip::GeoIp;
 use crate::headless::SourceReport;
-use crate::source::{Journal, LogKind, LogSet, SourceStats};
+use crate::source::journal::Journal;
+use crate::source::logset::SourceStats;
+use crate::source::{LogKind, LogSet};
 
 /// The engine's parts a report is read from.
 pub(crate) struct Parts<'a> {

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use super::feed::Core;
 use crate::headless::SourceReport;
-use crate::parse::sockets::{ProcNetReader, ProcReadResult, SocketEntry};
+use crate::parse::sockets::SocketEntry;
+use crate::source::procnet::{ProcNetReader, ProcReadResult};
 use crate::source::sockdiag::{DumpProgress, SockDiag};
 
 /// A netlink dump unanswered for this many ticks is requested again.

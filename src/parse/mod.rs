@@ -10,33 +10,33 @@ use std::net::IpAddr;
 pub mod access;
 pub mod auth;
 pub mod sockets;
-pub mod time;
+pub(crate) mod time;
 
 /// Seconds since the Unix epoch, UTC.
-pub type UnixTime = i64;
+pub(crate) type UnixTime = i64;
 
 /// One HTTP request from an access log line, borrowing the line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessHit<'a> {
     /// The address that connected to the server (`$remote_addr`), canonical.
-    pub peer: IpAddr,
+    pub(crate) peer: IpAddr,
     /// The client after `trusted_proxies` resolution; equals `peer` unless the
     /// peer is a trusted proxy and the line names a client behind it.
-    pub client: IpAddr,
+    pub(crate) client: IpAddr,
     /// Event time from the line; `None` when the line carries none we can read.
-    pub time: Option<UnixTime>,
-    pub method: &'a [u8],
-    pub path: &'a [u8],
+    pub(crate) time: Option<UnixTime>,
+    pub(crate) method: &'a [u8],
+    pub(crate) path: &'a [u8],
     /// 0 when the line has no readable status.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Body bytes (`$body_bytes_sent`, else `$bytes_sent`); `-` is 0.
-    pub bytes: u64,
-    pub user_agent: &'a [u8],
+    pub(crate) bytes: u64,
+    pub(crate) user_agent: &'a [u8],
     /// Raw `$http_x_forwarded_for` (or empty).
-    pub forwarded_for: &'a [u8],
+    pub(crate) forwarded_for: &'a [u8],
     /// Caddy's `request.client_ip` when present (or empty).
-    pub client_ip_field: &'a [u8],
-    pub host: &'a [u8],
+    pub(crate) client_ip_field: &'a [u8],
+    pub(crate) host: &'a [u8],
 }
 
 /// Why a line could not be used. Fieldless and `Copy`, as httparse's errors.
@@ -48,8 +48,6 @@ pub enum Malformed {
     ClientNotIp,
     /// A JSON line without a client address.
     NoClient,
-    /// The line was longer than `MAX_LINE` and was skipped.
-    TooLong,
 }
 
 /// What kind of sshd event a line reports.
@@ -69,7 +67,8 @@ pub enum AuthKind {
 
 impl AuthKind {
     /// Stable code used in JSON and the activity log.
-    pub fn code(self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn code(self) -> &'static str {
         match self {
             AuthKind::Failed => "failed",
             AuthKind::InvalidUser => "invalid_user",
@@ -81,7 +80,7 @@ impl AuthKind {
 
     /// Whether nethergaze counts this as an authentication failure
     /// (`failed` + `invalid_user`, as nethergaze 0.2.0 does).
-    pub fn is_failure(self) -> bool {
+    pub(crate) fn is_failure(self) -> bool {
         matches!(self, AuthKind::Failed | AuthKind::InvalidUser)
     }
 }
@@ -89,24 +88,24 @@ impl AuthKind {
 /// One sshd event, borrowing the line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthEvent<'a> {
-    pub kind: AuthKind,
+    pub(crate) kind: AuthKind,
     /// Canonical client address, taken from the anchored right-hand part.
-    pub ip: IpAddr,
+    pub(crate) ip: IpAddr,
     /// The user name as logged (may be empty, may be hostile).
-    pub user: &'a [u8],
-    pub time: Option<UnixTime>,
+    pub(crate) user: &'a [u8],
+    pub(crate) time: Option<UnixTime>,
 }
 
 /// Canonical form of an address: IPv4-mapped IPv6 becomes IPv4.
 #[inline]
-pub fn canonical(ip: IpAddr) -> IpAddr {
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     ip.to_canonical()
 }
 
 /// Parse an IP address from bytes and make it canonical.
 /// Accepts only the textual forms `IpAddr::from_str` accepts (no brackets, no port).
 #[inline]
-pub fn parse_ip(bytes: &[u8]) -> Option<IpAddr> {
+pub(crate) fn parse_ip(bytes: &[u8]) -> Option<IpAddr> {
     if let Some(v4) = parse_ipv4_fast(bytes) {
         return Some(IpAddr::V4(v4));
     }

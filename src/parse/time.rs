@@ -6,7 +6,7 @@
 use super::UnixTime;
 
 /// Days since 1970-01-01 for a proleptic Gregorian date.
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = if y >= 0 { y } else { y - 399 } / 400;
     let yoe = y - era * 400; // [0, 399]
@@ -17,7 +17,7 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 }
 
 /// (year, month 1-12, day 1-31) for days since 1970-01-01.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
     let doe = z - era * 146_097;
@@ -31,7 +31,7 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// Unix seconds for a UTC civil time, after range checks.
-pub fn unix_from_civil(
+pub(crate) fn unix_from_civil(
     year: i64,
     month: u32,
     day: u32,
@@ -61,7 +61,7 @@ fn days_in_month(year: i64, month: u32) -> u32 {
 }
 
 /// `Jan`..`Dec` (case-insensitive) → 1..12.
-pub fn month_from_abbrev(b: &[u8]) -> Option<u32> {
+pub(crate) fn month_from_abbrev(b: &[u8]) -> Option<u32> {
     const MONTHS: [&[u8; 3]; 12] = [
         b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
         b"dec",
@@ -81,7 +81,7 @@ pub fn month_from_abbrev(b: &[u8]) -> Option<u32> {
 }
 
 /// Parse exactly `n` ASCII digits at `b[at..]`.
-pub fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
+pub(crate) fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
     let field = b.get(at..at + n)?;
     let mut v = 0u32;
     for &c in field {
@@ -117,7 +117,7 @@ fn parse_offset(b: &[u8]) -> Option<(i64, usize)> {
 }
 
 /// nginx/Apache `$time_local`: `25/Nov/2026:17:41:52 +0000` (brackets already removed).
-pub fn parse_clf(b: &[u8]) -> Option<UnixTime> {
+pub(crate) fn parse_clf(b: &[u8]) -> Option<UnixTime> {
     if b.len() < 26
         || b[2] != b'/'
         || b[6] != b'/'
@@ -139,7 +139,7 @@ pub fn parse_clf(b: &[u8]) -> Option<UnixTime> {
 /// RFC 3339 / ISO 8601: `2026-11-25T17:41:52`, optional `.fraction`, optional
 /// offset (`Z`, `+00:00`, `+0000`); `T` or a space between date and time.
 /// Without an offset the time is taken as UTC. Returns the time and the bytes used.
-pub fn parse_rfc3339_prefix(b: &[u8]) -> Option<(UnixTime, usize)> {
+pub(crate) fn parse_rfc3339_prefix(b: &[u8]) -> Option<(UnixTime, usize)> {
     if b.len() < 19
         || b[4] != b'-'
         || b[7] != b'-'
@@ -173,7 +173,7 @@ pub fn parse_rfc3339_prefix(b: &[u8]) -> Option<(UnixTime, usize)> {
 }
 
 /// A whole field in RFC 3339 form (see [`parse_rfc3339_prefix`]).
-pub fn parse_rfc3339(b: &[u8]) -> Option<UnixTime> {
+pub(crate) fn parse_rfc3339(b: &[u8]) -> Option<UnixTime> {
     match parse_rfc3339_prefix(b)? {
         (t, used) if used == b.len() => Some(t),
         _ => None,
@@ -181,7 +181,7 @@ pub fn parse_rfc3339(b: &[u8]) -> Option<UnixTime> {
 }
 
 /// Epoch seconds with an optional fraction: `1764092512.123` (nginx `$msec`, Caddy `ts`).
-pub fn parse_epoch(b: &[u8]) -> Option<UnixTime> {
+pub(crate) fn parse_epoch(b: &[u8]) -> Option<UnixTime> {
     let int_part = match memchr::memchr(b'.', b) {
         Some(dot) => {
             if !b[dot + 1..].iter().all(u8::is_ascii_digit) {
@@ -200,7 +200,7 @@ pub fn parse_epoch(b: &[u8]) -> Option<UnixTime> {
 }
 
 /// `2026-11-25T17:41:52Z`
-pub fn format_rfc3339(t: UnixTime) -> String {
+pub(crate) fn format_rfc3339(t: UnixTime) -> String {
     let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
     let (y, mo, d) = civil_from_days(days);
     format!(
@@ -212,7 +212,7 @@ pub fn format_rfc3339(t: UnixTime) -> String {
 }
 
 /// The wall clock, as Unix seconds.
-pub fn now() -> UnixTime {
+pub(crate) fn now() -> UnixTime {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)

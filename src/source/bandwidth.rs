@@ -13,9 +13,9 @@ use crate::sys::file::{self, Links};
 
 /// Bytes per second received and sent, over the last tick.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rates {
-    pub rx: f64,
-    pub tx: f64,
+pub(crate) struct Rates {
+    pub(crate) rx: f64,
+    pub(crate) tx: f64,
 }
 
 pub struct Bandwidth {
@@ -29,7 +29,7 @@ pub struct Bandwidth {
 impl Bandwidth {
     /// The configured interface, or the default route's, under `sys_root`
     /// (`/sys` on a live system) with the route table at `route_table`.
-    pub fn open(configured: Option<&str>, sys_root: &Path, route_table: &Path) -> Bandwidth {
+    pub(crate) fn open(configured: Option<&str>, sys_root: &Path, route_table: &Path) -> Bandwidth {
         let iface = match configured {
             Some(name) => Some(name.to_string()),
             None => read_route_table(route_table)
@@ -59,7 +59,7 @@ impl Bandwidth {
     }
 
     /// The live system's view: `/sys` and `/proc/net/route`.
-    pub fn system(configured: Option<&str>) -> Bandwidth {
+    pub(crate) fn system(configured: Option<&str>) -> Bandwidth {
         Bandwidth::open(configured, Path::new("/sys"), Path::new("/proc/net/route"))
     }
 
@@ -74,7 +74,7 @@ impl Bandwidth {
     }
 
     /// Read the counters; rates are known from the second reading on.
-    pub fn on_tick(&mut self, now: Instant) {
+    pub(crate) fn on_tick(&mut self, now: Instant) {
         let Some((rx_file, tx_file)) = self.counters.as_mut() else {
             return;
         };
@@ -99,15 +99,15 @@ impl Bandwidth {
         self.error = None;
     }
 
-    pub fn iface(&self) -> &str {
+    pub(crate) fn iface(&self) -> &str {
         &self.iface
     }
 
-    pub fn rates(&self) -> Option<Rates> {
+    pub(crate) fn rates(&self) -> Option<Rates> {
         self.rates
     }
 
-    pub fn error(&self) -> Option<&str> {
+    pub(crate) fn error(&self) -> Option<&str> {
         self.error.as_deref()
     }
 }
@@ -215,9 +215,7 @@ mod tests {
         let rx = dir.path().join("class/net/eth7/statistics/rx_bytes");
         fs::remove_file(&rx).unwrap();
         let fifo = |p: &Path| {
-            let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-            // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
-            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            crate::sys::file::mkfifo(p, 0o600).unwrap();
         };
         fifo(&rx);
         let route = dir.path().join("route");

@@ -5,7 +5,7 @@ use std::path::Path;
 
 /// Splits a glob into its literal directory and its file-name pattern.
 /// `access.log` (no slash) is in `.`.
-pub fn split_glob(glob: &str) -> (&str, &str) {
+pub(crate) fn split_glob(glob: &str) -> (&str, &str) {
     match glob.rfind('/') {
         Some(0) => ("/", &glob[1..]),
         Some(i) => (&glob[..i], &glob[i + 1..]),
@@ -13,12 +13,12 @@ pub fn split_glob(glob: &str) -> (&str, &str) {
     }
 }
 
-pub fn has_wildcard(s: &str) -> bool {
+pub(crate) fn has_wildcard(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
 /// A glob is usable when it names files in one literal directory.
-pub fn check_glob(glob: &str) -> Result<(), String> {
+pub(crate) fn check_glob(glob: &str) -> Result<(), String> {
     if glob.is_empty() {
         return Err("empty glob".into());
     }
@@ -69,7 +69,7 @@ fn class_end(pat: &[u8], open: usize) -> Option<usize> {
 
 /// fnmatch-style match of a file name against a pattern of `*`, `?` and
 /// `[...]` / `[!...]` classes; a leading `.` must be matched literally.
-pub fn glob_matches(pat: &[u8], name: &[u8]) -> bool {
+pub(crate) fn glob_matches(pat: &[u8], name: &[u8]) -> bool {
     if name.first() == Some(&b'.') && pat.first() != Some(&b'.') {
         return false;
     }
@@ -128,7 +128,7 @@ fn class_has(class: &[u8], c: u8) -> bool {
 }
 
 /// Whether the glob currently matches at least one regular file.
-pub fn glob_has_file(glob: &str) -> bool {
+pub(crate) fn glob_has_file(glob: &str) -> bool {
     use std::os::unix::ffi::OsStrExt;
     if check_glob(glob).is_err() {
         return false;

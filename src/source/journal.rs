@@ -27,15 +27,16 @@ use mio::{Interest, Registry, Token};
 
 use super::linebuf::LineBuf;
 use super::logset::{LineVerdict, LogKind, SourceStats};
+use crate::sys::process::{self, ParentDeath};
 
 /// The program run by [`Journal::new`].
-pub const JOURNALCTL: &str = "journalctl";
+pub(crate) const JOURNALCTL: &str = "journalctl";
 
 /// Follow new entries only, one line each with an ISO 8601 time, from the
 /// sshd processes. Matches on the same field are OR-ed by journalctl
 /// (sshd ≥ 9.8 logs as `sshd-session` and `sshd-auth`). `-q` drops the
 /// "-- Journal begins --" style banners.
-pub const JOURNAL_ARGS: &[&str] = &[
+pub(crate) const JOURNAL_ARGS: &[&str] = &[
     "-f",
     "-a", // print messages with unprintable bytes (hostile user names) as text
     "-n",
@@ -111,12 +112,12 @@ impl Default for Journal {
 
 impl Journal {
     /// `journalctl` with [`JOURNAL_ARGS`]. Not started yet.
-    pub fn new() -> Journal {
+    pub(crate) fn new() -> Journal {
         Self::with_command(JOURNALCTL, JOURNAL_ARGS)
     }
 
     /// Another program (tests use a script). Not started yet.
-    pub fn with_command<P, A>(program: P, args: &[A]) -> Journal
+    pub(crate) fn with_command<P, A>(program: P, args: &[A]) -> Journal
     where
         P: Into<OsString>,
         A: Clone + Into<OsString>,
@@ -142,7 +143,7 @@ impl Journal {
 
     /// Start the child. On failure the error is recorded, a retry is
     /// scheduled as for a crash, and returned (start-up may report it).
-    pub fn start(&mut self, now: Instant) -> io::Result<()> {
+    pub(crate) fn start(&mut self, now: Instant) -> io::Result<()> {
         if self.running.is_some() {
             return Ok(());
         }
@@ -172,27 +173,15 @@ impl Journal {
             // Own process group: a ^C or ^Z at the terminal is ours to
             // handle, not the child's.
             .process_group(0);
-        // SAFETY: the closure runs between fork and exec and only makes an
-        // async-signal-safe syscall.
-        unsafe {
-            cmd.pre_exec(|| {
-                // Our loop blocks the signals it reads from a signalfd; the
-                // child must get the default dispositions back.
-                crate::sys::signalfd::unblock_all_in_child();
-                // Die with us, even if we are killed without cleaning up.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        // Die with us, even if we are killed without cleaning up.
+        process::prepare_child(&mut cmd, ParentDeath::Kill);
         let mut child = cmd.spawn()?;
         let stdout = match child.stdout.take() {
             Some(out) => out,
             None => return Err(kill_after(child, "no stdout pipe")),
         };
         let fd = stdout.as_raw_fd();
-        if let Err(e) = set_nonblocking(fd) {
+        if let Err(e) = crate::sys::fd::set_nonblocking(fd) {
             return Err(kill_after(child, e));
         }
         if let Some((registry, token, interest)) = &self.registration {
@@ -212,7 +201,11 @@ impl Journal {
     /// The pipe is readable: hand out its complete lines until
     /// `WouldBlock`. At EOF the child is reaped if it has exited (else the
     /// next tick does it).
-    pub fn on_readable(&mut self, now: Instant, sink: &mut impl FnMut(&[u8]) -> LineVerdict) {
+    pub(crate) fn on_readable(
+        &mut self,
+        now: Instant,
+        sink: &mut impl FnMut(&[u8]) -> LineVerdict,
+    ) {
         if !self.read_pipe(sink) {
             return;
         }
@@ -230,7 +223,7 @@ impl Journal {
     /// Every tick (and on `SIGCHLD`): reap a child that exited, kill one
     /// that closed its output `EXIT_GRACE` ago but lives on, start a new
     /// one when due.
-    pub fn on_tick(&mut self, now: Instant, sink: &mut impl FnMut(&[u8]) -> LineVerdict) {
+    pub(crate) fn on_tick(&mut self, now: Instant, sink: &mut impl FnMut(&[u8]) -> LineVerdict) {
         if let Some(run) = self.running.as_mut() {
             match run.child.try_wait() {
                 Ok(Some(status)) => {
@@ -301,22 +294,25 @@ impl Journal {
     }
 
     /// Counters and the current fault, as for a log file.
-    pub fn stats(&self) -> &SourceStats {
+    pub(crate) fn stats(&self) -> &SourceStats {
         &self.stats
     }
 
     /// Whether a child is running now.
-    pub fn is_running(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_running(&self) -> bool {
         self.running.is_some()
     }
 
     /// The running child's pid.
-    pub fn pid(&self) -> Option<u32> {
+    #[cfg(test)]
+    pub(crate) fn pid(&self) -> Option<u32> {
         self.running.as_ref().map(|r| r.child.id())
     }
 
     /// When the next child will be started, if none runs.
-    pub fn restart_at(&self) -> Option<Instant> {
+    #[cfg(test)]
+    pub(crate) fn restart_at(&self) -> Option<Instant> {
         self.restart_at
     }
 }
@@ -373,161 +369,5 @@ fn kill_after(mut child: Child, why: impl Display) -> io::Error {
     io::Error::other(why.to_string())
 }
 
-fn set_nonblocking(fd: i32) -> io::Result<()> {
-    // SAFETY: fcntl on an fd we own, no pointers.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    // SAFETY: as above.
-    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::PermissionsExt;
-    use std::path::Path;
-
-    fn script(dir: &Path, body: &str) -> io::Result<PathBuf> {
-        let path = dir.join("fake-journalctl");
-        std::fs::write(&path, format!("#!/bin/sh\n{body}"))?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
-        Ok(path)
-    }
-
-    /// Drive a mio loop until the child has been reaped (bounded, in case
-    /// the feature is broken).
-    fn run_until_reaped(
-        journal: &mut Journal,
-        poll: &mut mio::Poll,
-        now: Instant,
-        got: &mut Vec<String>,
-    ) -> io::Result<()> {
-        let mut events = mio::Events::with_capacity(8);
-        let mut sink = |line: &[u8]| {
-            got.push(String::from_utf8_lossy(line).into_owned());
-            LineVerdict::Used
-        };
-        for _ in 0..100 {
-            poll.poll(&mut events, Some(Duration::from_millis(50)))?;
-            journal.on_readable(now, &mut sink);
-            journal.on_tick(now, &mut sink);
-            if !journal.is_running() {
-                return Ok(());
-            }
-        }
-        Err(io::Error::other("child never reaped"))
-    }
-
-    #[test]
-    fn lines_flow_and_a_dead_child_is_restarted_with_backoff() -> io::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let fake = script(
-            dir.path(),
-            "echo \"args: $*\"\nprintf 'second\\r\\n'\nprintf 'cut off'\nexit 3\n",
-        )?;
-        let mut journal = Journal::with_command(fake.as_os_str(), JOURNAL_ARGS);
-        let mut poll = mio::Poll::new()?;
-        poll.registry()
-            .register(&mut journal, Token(3), Interest::READABLE)?;
-        let t0 = Instant::now();
-        journal.start(t0)?;
-        let first_pid = journal.pid();
-        let mut got = Vec::new();
-        run_until_reaped(&mut journal, &mut poll, t0, &mut got)?;
-
-        let args = format!("args: {}", JOURNAL_ARGS.join(" "));
-        assert_eq!(got, [args.as_str(), "second\r"]);
-        assert_eq!(journal.stats().lines, 2);
-        let err = journal.stats().error.clone().unwrap_or_default();
-        assert!(err.contains("exit status: 3"), "{err}");
-        assert_eq!(journal.restart_at(), Some(t0 + Duration::from_secs(1)));
-
-        let mut ignore = |_: &[u8]| LineVerdict::Ignored;
-        journal.on_tick(t0 + Duration::from_millis(999), &mut ignore);
-        assert!(!journal.is_running(), "restarted before its back-off");
-        let t1 = t0 + Duration::from_secs(1);
-        journal.on_tick(t1, &mut ignore);
-        assert!(journal.is_running());
-        assert_ne!(journal.pid(), first_pid);
-        run_until_reaped(&mut journal, &mut poll, t1, &mut got)?;
-        assert_eq!(got.len(), 4, "the new child's pipe was registered: {got:?}");
-        assert_eq!(journal.restart_at(), Some(t1 + Duration::from_secs(2)));
-        Ok(())
-    }
-
-    #[test]
-    fn child_that_closes_its_output_but_lingers_is_killed_after_grace() -> io::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let fake = script(dir.path(), "echo bye\nexec >&- sleep 600\n")?;
-        let mut journal = Journal::with_command(fake.as_os_str(), &[] as &[&str]);
-        let mut poll = mio::Poll::new()?;
-        poll.registry()
-            .register(&mut journal, Token(3), Interest::READABLE)?;
-        let t0 = Instant::now();
-        journal.start(t0)?;
-        let mut events = mio::Events::with_capacity(8);
-        let mut got = 0;
-        let mut sink = |_: &[u8]| {
-            got += 1;
-            LineVerdict::Used
-        };
-        for _ in 0..100 {
-            poll.poll(&mut events, Some(Duration::from_millis(50)))?;
-            journal.on_readable(t0, &mut sink);
-            if journal.running.as_ref().is_some_and(|r| r.stdout.is_none()) {
-                break;
-            }
-        }
-        journal.on_tick(t0 + Duration::from_secs(1), &mut sink);
-        assert!(journal.is_running(), "killed before its grace period");
-        journal.on_tick(t0 + EXIT_GRACE, &mut sink);
-        assert!(!journal.is_running());
-        let err = journal.stats().error.clone().unwrap_or_default();
-        assert!(err.contains("closed its output"), "{err}");
-        assert_eq!(got, 1);
-        Ok(())
-    }
-
-    #[test]
-    fn backoff_doubles_to_a_minute_and_resets_after_a_long_run() {
-        let mut b = Backoff::new();
-        let delays: Vec<u64> = (0..8)
-            .map(|_| b.after_exit(Duration::ZERO).as_secs())
-            .collect();
-        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
-        assert_eq!(b.after_exit(Duration::from_secs(60)), BACKOFF_MIN);
-        assert_eq!(b.after_exit(Duration::from_secs(5)), Duration::from_secs(2));
-    }
-
-    #[test]
-    fn missing_program_is_an_error_with_a_retry() {
-        let mut journal = Journal::with_command("/nonexistent/journalctl", JOURNAL_ARGS);
-        let t0 = Instant::now();
-        assert!(journal.start(t0).is_err());
-        assert!(journal.stats().error.is_some());
-        assert_eq!(journal.restart_at(), Some(t0 + BACKOFF_MIN));
-    }
-
-    #[test]
-    fn drop_kills_and_reaps_the_child() -> io::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let fake = script(dir.path(), "exec sleep 600\n")?;
-        let mut journal = Journal::with_command(fake.as_os_str(), &[] as &[&str]);
-        journal.start(Instant::now())?;
-        let pid = journal
-            .pid()
-            .and_then(|p| i32::try_from(p).ok())
-            .unwrap_or(0);
-        assert!(pid > 0);
-        drop(journal);
-        // SAFETY: signal 0 only checks whether the pid exists.
-        let alive = unsafe { libc::kill(pid, 0) } == 0;
-        assert!(
-            !alive,
-            "child {pid} still exists (not killed or not reaped)"
-        );
-        Ok(())
-    }
-}
+mod tests;

@@ -1665,7 +1665,10 @@ mod tests {
         assert_eq!(lines(&got), ["good1", "good2"]);
         let s = &set.sources()[0];
         assert_eq!((s.lines, s.malformed), (3, 1));
-        assert!(peak <= 2 * super::super::MAX_LINE, "buffer grew to {peak}");
+        assert!(
+            peak <= 2 * crate::source::linebuf::MAX_LINE,
+            "buffer grew to {peak}"
+        );
         Ok(())
     }
 
@@ -1691,9 +1694,7 @@ mod tests {
     fn unreadable_matches_get_errors_and_others_keep_working() -> io::Result<()> {
         let dir = tempfile::tempdir()?;
         fs::create_dir(dir.path().join("a-dir.log"))?;
-        let fifo = CString::new(dir.path().join("b-fifo.log").as_os_str().as_bytes())?;
-        // SAFETY: valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        crate::sys::file::mkfifo(&dir.path().join("b-fifo.log"), 0o644)?;
         let good = dir.path().join("c-good.log");
         fs::write(&good, "")?;
         let missing = dir.path().join("later.txt");

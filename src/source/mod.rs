@@ -1,14 +1,14 @@
 //! Byte sources: log files followed like `tail -F`, the journald pipe, the
-//! line splitter they share, and the netlink socket dump.
+//! line splitter they share, the netlink socket dump
+//! and its /proc fallback.
 
 pub mod bandwidth;
-pub mod glob;
+pub(crate) mod glob;
 pub mod journal;
 pub mod linebuf;
 pub mod logset;
+pub mod procnet;
 pub mod sockdiag;
 mod tailed_file;
 
-pub use journal::Journal;
-pub use linebuf::{Line, LineBuf, MAX_LINE};
-pub use logset::{LineSink, LineVerdict, LogKind, LogSet, SourceStats};
+pub use logset::{LineSink, LineVerdict, LogKind, LogSet};

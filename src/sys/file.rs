@@ -204,16 +204,37 @@ pub(crate) fn not_regular(meta: &Metadata) -> &'static str {
     }
 }
 
+/// A node of /dev/null's device (1:3) at `path` (tests: a device in a
+/// temporary folder, so no test ever risks the real one). Needs root.
+#[cfg(test)]
+pub(crate) fn mknod_null(path: &Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
+    if unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Make a FIFO at `path` (tests: a path that would block a plain `open`).
+#[cfg(test)]
+pub(crate) fn mkfifo(path: &Path, mode: libc::mode_t) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
+    if unsafe { libc::mkfifo(c.as_ptr(), mode) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
 
     fn mkfifo(path: &Path) {
-        let c = CString::new(path.as_os_str().as_bytes()).unwrap();
-        // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        super::mkfifo(path, 0o600).unwrap();
     }
 
     fn mode(path: &Path) -> u32 {
@@ -240,10 +261,7 @@ mod tests {
     /// A node of /dev/null's device (1:3) in a temporary folder, so no test
     /// ever risks the real one. Needs root (`None` without).
     fn mknod_null(path: &Path) -> Option<()> {
-        let c = CString::new(path.as_os_str().as_bytes()).unwrap();
-        // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
-        let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
-        (rc == 0).then_some(())
+        super::mknod_null(path).ok()
     }
 
     #[test]

@@ -9,9 +9,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-pub use libc::{
-    IN_ATTRIB, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_ISDIR,
-    IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO, IN_MOVE_SELF, IN_ONLYDIR, IN_OPEN, IN_Q_OVERFLOW,
+pub(crate) use libc::{
+    IN_ATTRIB, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_MODIFY,
+    IN_MOVED_FROM, IN_MOVED_TO, IN_MOVE_SELF, IN_ONLYDIR, IN_OPEN, IN_Q_OVERFLOW,
 };
 
 /// Size of the fixed part of a kernel `struct inotify_event`.
@@ -19,24 +19,24 @@ const HEADER: usize = std::mem::size_of::<libc::inotify_event>();
 
 /// Room for a few hundred events per `read`; the kernel needs at least one
 /// header plus `NAME_MAX + 1` name bytes or the read fails with `EINVAL`.
-pub const EVENT_BUF: usize = 16 << 10; // 16 KiB
+pub(crate) const EVENT_BUF: usize = 16 << 10; // 16 KiB
 
 /// A watch descriptor, as returned by `inotify_add_watch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Watch(pub i32);
+pub(crate) struct Watch(pub i32);
 
 /// One event, borrowing the read buffer.
 #[derive(Debug, Clone, Copy)]
-pub struct Event<'a> {
+pub(crate) struct Event<'a> {
     /// The watch (directory or file) the event is about.
-    pub watch: Watch,
+    pub(crate) watch: Watch,
     /// `IN_*` bits.
-    pub mask: u32,
+    pub(crate) mask: u32,
     /// Pairs an `IN_MOVED_FROM` with its `IN_MOVED_TO`.
-    pub cookie: u32,
+    pub(crate) cookie: u32,
     /// The entry's name inside a watched directory; `None` for events about
     /// the watched object itself (`IN_DELETE_SELF`, `IN_IGNORED`, ...).
-    pub name: Option<&'a CStr>,
+    pub(crate) name: Option<&'a CStr>,
 }
 
 /// An inotify instance. Registered in mio through its fd (readable = events).
@@ -47,7 +47,7 @@ pub struct Inotify {
 
 impl Inotify {
     /// `inotify_init1(IN_NONBLOCK | IN_CLOEXEC)`.
-    pub fn new() -> io::Result<Inotify> {
+    pub(crate) fn new() -> io::Result<Inotify> {
         // SAFETY: plain syscall, no pointers.
         let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
         if fd < 0 {
@@ -61,7 +61,7 @@ impl Inotify {
 
     /// Watch `path` for `mask`. Watching the same inode twice returns the
     /// same descriptor (and replaces its mask).
-    pub fn add_watch(&self, path: &Path, mask: u32) -> io::Result<Watch> {
+    pub(crate) fn add_watch(&self, path: &Path, mask: u32) -> io::Result<Watch> {
         let mut bytes = Vec::with_capacity(path.as_os_str().len() + 1);
         bytes.extend_from_slice(path.as_os_str().as_bytes());
         bytes.push(0);
@@ -76,7 +76,7 @@ impl Inotify {
     }
 
     /// Remove a watch. The kernel queues `IN_IGNORED` for it.
-    pub fn rm_watch(&self, watch: Watch) -> io::Result<()> {
+    pub(crate) fn rm_watch(&self, watch: Watch) -> io::Result<()> {
         // SAFETY: plain syscall, no pointers.
         if unsafe { libc::inotify_rm_watch(self.fd.as_raw_fd(), watch.0) } < 0 {
             return Err(io::Error::last_os_error());
@@ -86,7 +86,7 @@ impl Inotify {
 
     /// Read one batch of events into `buf`. `WouldBlock` when the queue is
     /// empty; `Interrupted` is retried here.
-    pub fn read_events<'a>(&self, buf: &'a mut EventBuf) -> io::Result<Events<'a>> {
+    pub(crate) fn read_events<'a>(&self, buf: &'a mut EventBuf) -> io::Result<Events<'a>> {
         loop {
             let room = &mut buf.bytes[..];
             // SAFETY: `room` is a valid writable region of `room.len()` bytes.
@@ -121,12 +121,12 @@ impl AsRawFd for Inotify {
 crate::sys::impl_fd_source!(Inotify);
 
 /// A reused buffer for [`Inotify::read_events`].
-pub struct EventBuf {
+pub(crate) struct EventBuf {
     bytes: Box<[u8]>,
 }
 
 impl EventBuf {
-    pub fn new() -> EventBuf {
+    pub(crate) fn new() -> EventBuf {
         EventBuf {
             bytes: vec![0; EVENT_BUF].into_boxed_slice(),
         }
@@ -142,7 +142,7 @@ impl Default for EventBuf {
 /// Iterator over the events of one `read`. Parses headers with unaligned
 /// reads, so the buffer needs no particular alignment, and stops at the
 /// first truncated record instead of trusting the kernel blindly.
-pub struct Events<'a> {
+pub(crate) struct Events<'a> {
     rest: &'a [u8],
 }
 

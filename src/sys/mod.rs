@@ -1,6 +1,12 @@
 //! Thin libc wrappers that own their file descriptors: inotify, signalfd, timerfd
-//! (and `RLIMIT_NOFILE`, which decides how many of them we may own); and `file`,
-//! the one way to open a file whose path may hold a FIFO, a device or a symbolic link.
+//! (and `RLIMIT_NOFILE`, which decides how many of them we may own); `file`,
+//! the one way to open a file whose path may hold a FIFO, a device or a symbolic
+//! link; `fd` (the one non-blocking pipe), `process` (children in their own
+//! group), `netlink` (the sock_diag socket), `tty` (termios and raw writes),
+//! `time` (`localtime_r`, `mktime`), `host` (name and addresses) and `random`
+//! (`getrandom`).
+//!
+//! Every libc call with an `unsafe` block lives here, behind a safe function.
 //!
 //! Each wrapper does the one syscall dance it exists for, returns
 //! `io::Result`, and closes its fd on drop. No policy lives here beyond
@@ -35,8 +41,15 @@ macro_rules! impl_fd_source {
 }
 pub(crate) use impl_fd_source;
 
+pub(crate) mod fd;
 pub(crate) mod file;
+pub(crate) mod host;
 pub mod inotify;
-pub mod rlimit;
-pub mod signalfd;
-pub mod timerfd;
+pub(crate) mod netlink;
+pub(crate) mod process;
+pub(crate) mod random;
+pub(crate) mod rlimit;
+pub(crate) mod signalfd;
+pub(crate) mod time;
+pub(crate) mod timerfd;
+pub(crate) mod tty;

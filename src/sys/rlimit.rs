@@ -7,7 +7,7 @@ use std::io;
 /// signalfd, the two inotify fds, the netlink socket, whois sockets,
 /// SQLite (database, WAL, shm, journal), hook pipes, journalctl, and the
 /// rotated copy opened after a truncation.
-pub const FD_RESERVE: u64 = 64;
+pub(crate) const FD_RESERVE: u64 = 64;
 
 fn get() -> io::Result<libc::rlimit> {
     let mut lim = libc::rlimit {
@@ -24,7 +24,7 @@ fn get() -> io::Result<libc::rlimit> {
 /// Raise the soft limit on open files to the hard limit (any process may),
 /// so a glob of a thousand logs fits under the common soft limit of 1 024.
 /// Returns the soft limit now in force.
-pub fn raise_nofile() -> io::Result<u64> {
+pub(crate) fn raise_nofile() -> io::Result<u64> {
     let mut lim = get()?;
     if lim.rlim_cur < lim.rlim_max {
         let was = lim.rlim_cur;
@@ -40,7 +40,7 @@ pub fn raise_nofile() -> io::Result<u64> {
 
 /// How many log files this process may hold open: the soft limit less
 /// `FD_RESERVE`, and never less than half of a small limit.
-pub fn log_file_budget() -> usize {
+pub(crate) fn log_file_budget() -> usize {
     let soft = get().map_or(1024, |l| l.rlim_cur);
     let budget = soft.saturating_sub(FD_RESERVE).max(soft / 2);
     usize::try_from(budget).unwrap_or(usize::MAX)

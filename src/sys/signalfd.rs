@@ -5,7 +5,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// The signals the loop handles.
-pub const HANDLED: [libc::c_int; 7] = [
+pub(crate) const HANDLED: [libc::c_int; 7] = [
     libc::SIGTERM,
     libc::SIGINT,
     libc::SIGHUP,
@@ -15,14 +15,14 @@ pub const HANDLED: [libc::c_int; 7] = [
     libc::SIGCHLD,
 ];
 
-pub struct SignalFd {
+pub(crate) struct SignalFd {
     fd: OwnedFd,
 }
 
 impl SignalFd {
     /// Block `HANDLED` in this thread (call before starting other threads, so
     /// they inherit the mask) and open a signalfd for them.
-    pub fn open() -> io::Result<SignalFd> {
+    pub(crate) fn open() -> io::Result<SignalFd> {
         let set = handled_set();
         // SAFETY: `set` is initialised; a null old-set pointer is allowed.
         let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
@@ -41,7 +41,7 @@ impl SignalFd {
     }
 
     /// Next pending signal number, or `None` when there is none.
-    pub fn next(&self) -> Option<libc::c_int> {
+    pub(crate) fn next(&self) -> Option<libc::c_int> {
         let mut info = MaybeUninit::<libc::signalfd_siginfo>::uninit();
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
         loop {
@@ -72,11 +72,30 @@ fn handled_set() -> libc::sigset_t {
 }
 
 /// Unblock the handled signals (for a child process about to exec).
-pub fn unblock_all_in_child() {
+pub(crate) fn unblock_all_in_child() {
     let set = handled_set();
     // SAFETY: async-signal-safe call with an initialised set.
     unsafe {
         libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Block (`true`) or unblock `sig` in this thread, as the loop does for the
+/// signals its signalfd reads (tests).
+#[cfg(test)]
+pub(crate) fn set_blocked_in_thread(sig: libc::c_int, blocked: bool) {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    let how = if blocked {
+        libc::SIG_BLOCK
+    } else {
+        libc::SIG_UNBLOCK
+    };
+    // SAFETY: sigemptyset initialises the set before sigaddset and
+    // pthread_sigmask read it; a null old-set pointer is allowed.
+    unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        libc::sigaddset(set.as_mut_ptr(), sig);
+        libc::pthread_sigmask(how, set.as_ptr(), std::ptr::null_mut());
     }
 }
 

@@ -4,13 +4,13 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-pub struct TimerFd {
+pub(crate) struct TimerFd {
     fd: OwnedFd,
 }
 
 impl TimerFd {
     /// A monotonic timer that does not fire until [`arm`](Self::arm)ed.
-    pub fn disarmed() -> io::Result<TimerFd> {
+    pub(crate) fn disarmed() -> io::Result<TimerFd> {
         // SAFETY: plain syscall; the fd is checked before use and then owned.
         let raw = unsafe {
             libc::timerfd_create(
@@ -28,14 +28,14 @@ impl TimerFd {
     }
 
     /// A monotonic timer firing every `interval`, first after one interval.
-    pub fn periodic(interval: Duration) -> io::Result<TimerFd> {
+    pub(crate) fn periodic(interval: Duration) -> io::Result<TimerFd> {
         let timer = TimerFd::disarmed()?;
         timer.arm(interval, interval)?;
         Ok(timer)
     }
 
     /// Set the first expiry and the period (a zero period fires once).
-    pub fn arm(&self, first: Duration, period: Duration) -> io::Result<()> {
+    pub(crate) fn arm(&self, first: Duration, period: Duration) -> io::Result<()> {
         let spec = libc::itimerspec {
             it_interval: timespec(period),
             it_value: timespec(first.max(Duration::from_nanos(1))),
@@ -50,7 +50,7 @@ impl TimerFd {
     }
 
     /// Consume the expirations; returns how many ticks passed (0 if none).
-    pub fn drain(&self) -> u64 {
+    pub(crate) fn drain(&self) -> u64 {
         let mut count = [0u8; 8];
         loop {
             // SAFETY: reading 8 bytes into an 8-byte buffer we own.

@@ -2,7 +2,7 @@
 //! and `--generate man` prints it as the KEYS section, so they cannot drift.
 
 /// Every binding, as (keys, what), in help order.
-pub const BINDINGS: [(&str, &str); 19] = [
+pub(crate) const BINDINGS: [(&str, &str); 19] = [
     ("q", "quit"),
     ("Tab / Shift+Tab", "switch panel (IP table, activity log)"),
     ("↑ ↓  j k", "move the cursor, or scroll the log"),
@@ -28,7 +28,7 @@ pub const BINDINGS: [(&str, &str); 19] = [
 ];
 
 /// Keys inside the modals, as (keys, what), in help order.
-pub const IN_MODALS: [(&str, &str); 7] = [
+pub(crate) const IN_MODALS: [(&str, &str); 7] = [
     (
         "/ line",
         "Enter applies, Esc dismisses (an empty line clears)",

@@ -415,7 +415,7 @@ pub struct Renderer {
 impl Renderer {
     /// A renderer for a `width`×`height` terminal; the first frame is a
     /// full redraw.
-    pub fn new(width: u16, height: u16, mode: RenderMode) -> Renderer {
+    pub(crate) fn new(width: u16, height: u16, mode: RenderMode) -> Renderer {
         Renderer {
             screen: Grid::new(width, height),
             next: Grid::new(width, height),
@@ -426,24 +426,20 @@ impl Renderer {
 
     /// The terminal changed size: the next frame has the new size and is
     /// a full redraw.
-    pub fn resize(&mut self, width: u16, height: u16) {
+    pub(crate) fn resize(&mut self, width: u16, height: u16) {
         self.next.resize(width, height);
         self.stale = true;
     }
 
     /// Forget what the terminal shows (after a suspend, or when something
     /// else wrote to it): the next render is a full redraw.
-    pub fn invalidate(&mut self) {
+    pub(crate) fn invalidate(&mut self) {
         self.stale = true;
     }
 
-    /// The encoding in use.
-    pub fn mode(&self) -> RenderMode {
-        self.mode
-    }
-
     /// Change the encoding; redraws fully when it changed.
-    pub fn set_mode(&mut self, mode: RenderMode) {
+    #[cfg(test)]
+    pub(crate) fn set_mode(&mut self, mode: RenderMode) {
         if mode != self.mode {
             self.mode = mode;
             self.stale = true;
@@ -451,19 +447,20 @@ impl Renderer {
     }
 
     /// The grid to draw the next frame into, blank.
-    pub fn frame(&mut self) -> &mut Grid {
+    pub(crate) fn frame(&mut self) -> &mut Grid {
         self.next.clear();
         &mut self.next
     }
 
     /// What the terminal shows after the last render.
-    pub fn screen(&self) -> &Grid {
+    #[cfg(test)]
+    pub(crate) fn screen(&self) -> &Grid {
         &self.screen
     }
 
     /// Append to `out` the bytes that show the frame drawn since
     /// [`frame`](Self::frame) (nothing when it equals the screen).
-    pub fn render(&mut self, out: &mut Vec<u8>) {
+    pub(crate) fn render(&mut self, out: &mut Vec<u8>) {
         if self.stale {
             redraw(&self.next, self.mode, out);
             self.stale = false;

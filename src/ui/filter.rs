@@ -41,7 +41,7 @@ pub struct FilterFields<'a> {
 
 /// Which field an error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FilterField {
+pub(crate) enum FilterField {
     States,
     Status,
     MinRpm,
@@ -52,7 +52,7 @@ pub enum FilterField {
 
 impl FilterField {
     /// The field's label in the modal.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             FilterField::States => "TCP states",
             FilterField::Status => "status codes",
@@ -66,7 +66,7 @@ impl FilterField {
 
 /// What was wrong with the token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FilterErrorKind {
+pub(crate) enum FilterErrorKind {
     UnknownState,
     BadStatus,
     ReversedRange,
@@ -77,9 +77,9 @@ pub enum FilterErrorKind {
 /// One bad token in one field. `token` is user text: sanitise it when drawing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterError {
-    pub field: FilterField,
-    pub kind: FilterErrorKind,
-    pub token: String,
+    pub(crate) field: FilterField,
+    pub(crate) kind: FilterErrorKind,
+    pub(crate) token: String,
 }
 
 impl FilterError {
@@ -150,7 +150,7 @@ pub struct EventView<'a> {
 
 impl FilterSpec {
     /// Only the config's CIDR lists.
-    pub fn from_config(config: &FilterConfig) -> FilterSpec {
+    pub(crate) fn from_config(config: &FilterConfig) -> FilterSpec {
         FilterSpec {
             config_allow: config.cidr_allow.clone(),
             config_deny: config.cidr_deny.clone(),
@@ -185,7 +185,7 @@ impl FilterSpec {
     }
 
     /// Whether the operator set any part (the config lists do not count).
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         self.states != 0
             || !self.status.is_empty()
             || self.min_rpm.is_some()
@@ -202,7 +202,7 @@ impl FilterSpec {
     /// only be tested on the row's last `RECENT_REQUESTS` requests: a row
     /// whose 404s are older than that does not match. `org` is the whois or
     /// GeoIP organisation when known.
-    pub fn matches(
+    pub(crate) fn matches(
         &self,
         row: &Row,
         table: &IpTable,
@@ -325,7 +325,7 @@ impl FilterSpec {
 
 /// Whether `hay` contains `needle` ignoring ASCII case; `needle` must be
 /// lowercase already. Bytes outside ASCII compare exactly.
-pub fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
     let Some(&first) = needle.first() else {
         return true;
     };

@@ -13,7 +13,7 @@
 
 /// Parameter and intermediate bytes kept for one CSI/SS3 sequence. Real key
 /// sequences are at most ~8 (`ESC [ 1 5 ; 2 ~`).
-pub const SEQ_CAP: usize = 16;
+pub(crate) const SEQ_CAP: usize = 16;
 
 /// Most bytes a decoder ever holds between calls: ESC, the introducer,
 /// the parameters, and a partial UTF-8 character.
@@ -109,7 +109,7 @@ impl KeyDecoder {
 
     /// True when an escape sequence is unfinished: the loop should call
     /// [`flush_timeout`](Self::flush_timeout) if nothing more arrives soon.
-    pub fn pending_escape(&self) -> bool {
+    pub(crate) fn pending_escape(&self) -> bool {
         self.state != State::Ground
     }
 

@@ -33,13 +33,13 @@
 use unicode_width::UnicodeWidthChar;
 
 /// What a non-printable character becomes (drawn dim).
-pub const PLACEHOLDER: char = '\u{FFFD}';
+pub(crate) const PLACEHOLDER: char = '\u{FFFD}';
 /// What ends a cut string.
-pub const ELLIPSIS: char = '\u{2026}';
+pub(crate) const ELLIPSIS: char = '\u{2026}';
 
 /// One cell-sized piece of sanitised text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unit {
+pub(crate) enum Unit {
     /// A printable character one cell wide.
     Narrow(char),
     /// A printable character two cells wide.
@@ -50,7 +50,7 @@ pub enum Unit {
 
 impl Unit {
     /// Cells this unit takes: 1 or 2.
-    pub const fn width(self) -> u16 {
+    pub(crate) const fn width(self) -> u16 {
         match self {
             Unit::Wide(_) => 2,
             Unit::Narrow(_) | Unit::Placeholder => 1,
@@ -58,7 +58,7 @@ impl Unit {
     }
 
     /// The character written to the terminal for this unit.
-    pub const fn ch(self) -> char {
+    pub(crate) const fn ch(self) -> char {
         match self {
             Unit::Narrow(c) | Unit::Wide(c) => c,
             Unit::Placeholder => PLACEHOLDER,
@@ -122,14 +122,14 @@ fn is_invisible_format(c: char) -> bool {
 /// Sanitised units of a character stream. `Clone` so a caller can measure
 /// first and draw second without allocating.
 #[derive(Clone, Debug)]
-pub struct Units<I> {
+pub(crate) struct Units<I> {
     chars: I,
     in_marks: bool,
 }
 
 impl<I: Iterator<Item = char>> Units<I> {
     /// Units of `chars`.
-    pub fn new(chars: I) -> Units<I> {
+    pub(crate) fn new(chars: I) -> Units<I> {
         Units {
             chars,
             in_marks: false,
@@ -157,18 +157,18 @@ impl<I: Iterator<Item = char>> Iterator for Units<I> {
 }
 
 /// Units of a `&str`.
-pub fn str_units(text: &str) -> Units<std::str::Chars<'_>> {
+pub(crate) fn str_units(text: &str) -> Units<std::str::Chars<'_>> {
     Units::new(text.chars())
 }
 
 /// Units of raw bytes from the outside world (invalid UTF-8 included).
-pub fn byte_units(bytes: &[u8]) -> Units<LossyChars<'_>> {
+pub(crate) fn byte_units(bytes: &[u8]) -> Units<LossyChars<'_>> {
     Units::new(LossyChars::new(bytes))
 }
 
 /// Cells `units` would take, counting no further than `limit + 1` (enough
 /// to tell whether it fits in `limit`).
-pub fn width_up_to<I: Iterator<Item = Unit>>(units: I, limit: usize) -> usize {
+pub(crate) fn width_up_to<I: Iterator<Item = Unit>>(units: I, limit: usize) -> usize {
     let mut width = 0;
     for unit in units {
         width += usize::from(unit.width());
@@ -180,14 +180,14 @@ pub fn width_up_to<I: Iterator<Item = Unit>>(units: I, limit: usize) -> usize {
 }
 
 /// Cells `text` takes once sanitised (for right-aligning, centring).
-pub fn text_width(text: &str) -> usize {
+pub(crate) fn text_width(text: &str) -> usize {
     str_units(text).map(|u| usize::from(u.width())).sum()
 }
 
 /// The characters of possibly invalid UTF-8, each maximal invalid sequence
 /// decoded as one U+FFFD (as `String::from_utf8_lossy`, without allocating).
 #[derive(Clone, Debug)]
-pub struct LossyChars<'a> {
+pub(crate) struct LossyChars<'a> {
     chunks: std::str::Utf8Chunks<'a>,
     valid: std::str::Chars<'a>,
     invalid_pending: bool,
@@ -195,7 +195,7 @@ pub struct LossyChars<'a> {
 
 impl<'a> LossyChars<'a> {
     /// Characters of `bytes`.
-    pub fn new(bytes: &'a [u8]) -> LossyChars<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> LossyChars<'a> {
         LossyChars {
             chunks: bytes.utf8_chunks(),
             valid: "".chars(),

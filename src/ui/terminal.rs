@@ -19,11 +19,11 @@
 //! - **Mouse capture is never enabled**: text selection keeps working.
 //! - The saved termios is taken at `enter` and restored bit for bit.
 
-use std::ffi::CStr;
 use std::io;
-use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::{Mutex, Once, TryLockError};
+
+use crate::sys::tty::{self, get_attr, raw_of, set_attr, stop_self, write_all};
 
 /// Bytes written by `enter`: alternate screen (saving the cursor), cursor
 /// hidden, autowrap off, SGR reset, screen cleared.
@@ -32,10 +32,6 @@ pub const ENTER_SEQ: &[u8] = b"\x1b[?1049h\x1b[?25l\x1b[?7l\x1b[0m\x1b[H\x1b[2J"
 /// Bytes written by `leave`: SGR reset, autowrap on, cursor shown, main
 /// screen (restoring the cursor saved by `?1049h`).
 pub const LEAVE_SEQ: &[u8] = b"\x1b[0m\x1b[?7h\x1b[?25h\x1b[?1049l";
-
-/// How long a frame write may wait for a tty that does not drain (a stalled
-/// SSH link) before giving up on that frame: the loop must keep running.
-const WRITE_STALL_MS: libc::c_int = 2_000;
 
 /// The entered terminal, for the panic hook: its fd and the termios to put
 /// back. `Some` exactly while some `Terminal` is entered; whoever takes it
@@ -49,7 +45,7 @@ struct Saved {
 }
 
 /// Owner of the tty fd and of its mode. See the module doc.
-pub struct Terminal {
+pub(crate) struct Terminal {
     fd: OwnedFd,
     /// The termios found at `enter`, while entered.
     saved: Option<libc::termios>,
@@ -58,23 +54,14 @@ pub struct Terminal {
 
 impl Terminal {
     /// Open the controlling terminal (`/dev/tty`), read-write, non-blocking.
-    pub fn open() -> io::Result<Terminal> {
-        const PATH: &CStr = c"/dev/tty";
-        let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC | libc::O_NONBLOCK;
-        // SAFETY: a valid NUL-terminated path; the fd is checked, then owned.
-        let raw = unsafe { libc::open(PATH.as_ptr(), flags) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh fd nothing else owns.
-        Terminal::from_fd(unsafe { OwnedFd::from_raw_fd(raw) })
+    pub(crate) fn open() -> io::Result<Terminal> {
+        Terminal::from_fd(tty::open_controlling()?)
     }
 
     /// Use `fd`, which must be a tty (tests pass a pty slave). Its file
     /// status flags are left as they are.
-    pub fn from_fd(fd: OwnedFd) -> io::Result<Terminal> {
-        // SAFETY: isatty only inspects the fd.
-        if unsafe { libc::isatty(fd.as_raw_fd()) } != 1 {
+    pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<Terminal> {
+        if !tty::is_tty(fd.as_raw_fd()) {
             return Err(io::Error::last_os_error());
         }
         Ok(Terminal {
@@ -85,14 +72,14 @@ impl Terminal {
     }
 
     /// True between `enter` and `leave`.
-    pub fn is_entered(&self) -> bool {
+    pub(crate) fn is_entered(&self) -> bool {
         self.saved.is_some()
     }
 
     /// Save the termios, go raw, switch to the alternate screen. Does nothing
     /// if already entered; fails if another `Terminal` is entered (the panic
     /// hook can restore only one).
-    pub fn enter(&mut self) -> io::Result<()> {
+    pub(crate) fn enter(&mut self) -> io::Result<()> {
         if self.is_entered() {
             return Ok(());
         }
@@ -119,7 +106,7 @@ impl Terminal {
     /// main screen, termios bit for bit. Idempotent; also a no-op when the
     /// panic hook already restored. Both steps are tried; the first error is
     /// returned.
-    pub fn leave(&mut self) -> io::Result<()> {
+    pub(crate) fn leave(&mut self) -> io::Result<()> {
         if self.saved.take().is_none() {
             return Ok(());
         }
@@ -152,7 +139,7 @@ impl Terminal {
     /// inherited `SIG_IGN` (a shell without job control); the shell then
     /// reports "Stopped" as for any Ctrl-Z. SIGCONT continues a stopped
     /// process even while blocked.
-    pub fn suspend(&mut self) -> io::Result<()> {
+    pub(crate) fn suspend(&mut self) -> io::Result<()> {
         let left = self.leave();
         stop_self();
         self.redraw = true;
@@ -164,7 +151,7 @@ impl Terminal {
     /// someone else's SIGSTOP, and the shell may have reset the tty), raw
     /// mode and the screen switch are re-applied, keeping the termios saved
     /// at the first `enter`.
-    pub fn resume(&mut self) -> io::Result<()> {
+    pub(crate) fn resume(&mut self) -> io::Result<()> {
         self.redraw = true;
         match self.saved {
             None => self.enter(),
@@ -178,23 +165,23 @@ impl Terminal {
 
     /// True once after `enter`, `resume`, `suspend` or a failed frame: the
     /// screen content is unknown and the next frame must repaint everything.
-    pub fn take_redraw(&mut self) -> bool {
+    pub(crate) fn take_redraw(&mut self) -> bool {
         std::mem::take(&mut self.redraw)
     }
 
     /// `(cols, rows)` from `TIOCGWINSZ`. Either may be 0 on a pty nobody
     /// sized; callers lay out for any size.
-    pub fn size(&self) -> io::Result<(u16, u16)> {
+    pub(crate) fn size(&self) -> io::Result<(u16, u16)> {
         termion::terminal_size_fd(&self.fd)
     }
 
     /// Write one frame, in one `write` unless the tty takes it in parts
     /// (looping on partial writes and `EINTR`; on `EAGAIN` waiting for
-    /// `POLLOUT`). If the tty does not drain for [`WRITE_STALL_MS`], gives up
+    /// `POLLOUT`). If the tty does not drain for [`WRITE_STALL_MS`](crate::sys::tty::WRITE_STALL_MS), gives up
     /// with `WouldBlock` and requests a full redraw, so the loop never hangs
     /// on a stalled link; a cut escape sequence is harmless since the next
     /// frame starts with a fresh one (ESC aborts any sequence in progress).
-    pub fn write_frame(&mut self, frame: &[u8]) -> io::Result<()> {
+    pub(crate) fn write_frame(&mut self, frame: &[u8]) -> io::Result<()> {
         let res = write_all(self.fd.as_raw_fd(), frame);
         if res.is_err() {
             self.redraw = true;
@@ -204,18 +191,8 @@ impl Terminal {
 
     /// Read available input bytes (retrying `EINTR`). With the fd from
     /// [`open`](Self::open) this is non-blocking: `WouldBlock` means drained.
-    pub fn read_input(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            // SAFETY: reading into a buffer of exactly `buf.len()` bytes.
-            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n >= 0 {
-                return Ok(n.unsigned_abs());
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        }
+    pub(crate) fn read_input(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        crate::sys::fd::read(self.fd.as_raw_fd(), buf)
     }
 }
 
@@ -236,7 +213,7 @@ crate::sys::impl_fd_source!(Terminal);
 /// Install (once) a panic hook that restores the entered terminal, then
 /// runs the previous hook, so the message lands on the normal screen.
 /// Call before `enter`.
-pub fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
@@ -282,117 +259,17 @@ fn restore(saved: Saved) -> io::Result<()> {
     wrote.and(set)
 }
 
-fn raw_of(mut termios: libc::termios) -> libc::termios {
-    // SAFETY: cfmakeraw only edits the struct it is given.
-    unsafe { libc::cfmakeraw(&mut termios) };
-    termios
-}
-
-fn get_attr(fd: RawFd) -> io::Result<libc::termios> {
-    let mut termios = MaybeUninit::<libc::termios>::uninit();
-    // SAFETY: tcgetattr fills the whole struct on success, checked below.
-    if unsafe { libc::tcgetattr(fd, termios.as_mut_ptr()) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: initialised by the successful tcgetattr.
-    Ok(unsafe { termios.assume_init() })
-}
-
-/// `tcsetattr(TCSANOW)`, retried on `EINTR` (a background `tcsetattr` after
-/// `bg` stops us with SIGTTOU; continuing may interrupt the call).
-fn set_attr(fd: RawFd, termios: &libc::termios) -> io::Result<()> {
-    loop {
-        // SAFETY: a valid termios pointer for the duration of the call.
-        if unsafe { libc::tcsetattr(fd, libc::TCSANOW, termios) } == 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
-}
-
-/// `write` until done; `EINTR` retried, `EAGAIN` waits for `POLLOUT` up to
-/// [`WRITE_STALL_MS`] of no progress. Raw syscalls only: the panic hook
-/// uses this too, and must not take std's stdout lock.
-fn write_all(fd: RawFd, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        // SAFETY: writing from a live slice of exactly `bytes.len()` bytes.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        if n > 0 {
-            bytes = bytes.get(n.unsigned_abs()..).unwrap_or_default();
-            continue;
-        }
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        let err = io::Error::last_os_error();
-        match err.kind() {
-            io::ErrorKind::Interrupted => {}
-            io::ErrorKind::WouldBlock => wait_writable(fd)?,
-            _ => return Err(err),
-        }
-    }
-    Ok(())
-}
-
-fn wait_writable(fd: RawFd) -> io::Result<()> {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut pfd, 1, WRITE_STALL_MS) };
-        match n {
-            0 => return Err(io::ErrorKind::WouldBlock.into()),
-            n if n > 0 => return Ok(()),
-            _ => {
-                let err = io::Error::last_os_error();
-                if err.kind() != io::ErrorKind::Interrupted {
-                    return Err(err);
-                }
-            }
-        }
-    }
-}
-
-/// See [`Terminal::suspend`] for why SIGTSTP and why this order.
-fn stop_self() {
-    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-    let mut old = MaybeUninit::<libc::sigset_t>::uninit();
-    let zero = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: the sets are initialised by sigemptyset / pthread_sigmask
-    // before use; every call is a plain syscall wrapper on valid pointers.
-    unsafe {
-        libc::sigemptyset(set.as_mut_ptr());
-        libc::sigaddset(set.as_mut_ptr(), libc::SIGTSTP);
-        // A SIGTSTP already pending would stop us a second time on unblock.
-        while libc::sigtimedwait(set.as_ptr(), std::ptr::null_mut(), &zero) == libc::SIGTSTP {}
-        if libc::pthread_sigmask(libc::SIG_UNBLOCK, set.as_ptr(), old.as_mut_ptr()) != 0 {
-            return;
-        }
-        libc::raise(libc::SIGTSTP);
-        libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), std::ptr::null_mut());
-    }
-}
-
 /// OSC 52 "copy to clipboard" for `text`, base64-encoded; with `tmux`, wrapped
 /// in tmux's DCS passthrough (inner ESC doubled). Control characters (C0, DEL,
 /// C1) are dropped from `text` first, and it is cut to [`OSC52_MAX_TEXT`]
 /// bytes, so the result is always one well-formed sequence.
-pub fn osc52_copy(text: &str, tmux: bool) -> Vec<u8> {
+pub(crate) fn osc52_copy(text: &str, tmux: bool) -> Vec<u8> {
     osc52(text, tmux, |c| !c.is_control())
 }
 
 /// As [`osc52_copy`], but line breaks and tabs are kept (a command's
 /// output). Inside the base64 payload they cannot act on the terminal.
-pub fn osc52_copy_lines(text: &str, tmux: bool) -> Vec<u8> {
+pub(crate) fn osc52_copy_lines(text: &str, tmux: bool) -> Vec<u8> {
     osc52(text, tmux, |&c| !c.is_control() || c == '\n' || c == '\t')
 }
 
@@ -419,10 +296,10 @@ fn osc52(text: &str, tmux: bool, keep: fn(&char) -> bool) -> Vec<u8> {
 
 /// Text cut for OSC 52: terminals cap the sequence (xterm ~100 KB, some
 /// much less); an address or a hook's output line fits many times over.
-pub const OSC52_MAX_TEXT: usize = 32 << 10; // 32 KiB
+pub(crate) const OSC52_MAX_TEXT: usize = 32 << 10; // 32 KiB
 
 /// Whether `$TMUX` (passed in, for tests) says we run inside tmux.
-pub fn in_tmux(tmux_env: Option<&std::ffi::OsStr>) -> bool {
+pub(crate) fn in_tmux(tmux_env: Option<&std::ffi::OsStr>) -> bool {
     tmux_env.is_some_and(|v| !v.is_empty())
 }
 

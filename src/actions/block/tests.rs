@@ -1,7 +1,18 @@
 use std::fs;
 use std::path::Path;
 
+use std::ffi::OsStr;
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use super::run::BLOCK_TIMEOUT;
+use super::safety::{operator_addresses, Refusal, Warning, CDN_RANGES};
 use super::*;
+use crate::actions::NonUnicast;
+use crate::sys::host::local_addresses;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()

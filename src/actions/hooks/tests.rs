@@ -111,16 +111,9 @@ fn stderr_is_interleaved_stdin_is_null_and_status_is_kept() {
 #[test]
 fn loop_signal_mask_is_undone_in_the_child() {
     // Block SIGTERM in this thread, as the loop's signalfd does.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    unsafe {
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
+    crate::sys::signalfd::set_blocked_in_thread(libc::SIGTERM, true);
     let result = run_to_end("exec grep SigBlk /proc/self/status", ip("192.0.2.1"));
-    unsafe {
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-    }
+    crate::sys::signalfd::set_blocked_in_thread(libc::SIGTERM, false);
     let hex = result.1.trim().trim_start_matches("SigBlk:").trim();
     let blocked = u64::from_str_radix(hex, 16).unwrap();
     assert_eq!(blocked & (1 << (libc::SIGTERM - 1)), 0, "{}", result.1);
@@ -143,8 +136,11 @@ fn timeout_kills_the_whole_group_including_grandchildren() {
     let cmd = "sleep 1000 & echo $!; (trap '' TERM; exec sleep 1000) & echo $!; sleep 1000";
     let start = Instant::now();
     let mut run = HookRun::spawn(&hook(cmd, 5), ip("192.0.2.1"), start).unwrap();
-    // SAFETY: plain syscall.
-    assert_eq!(unsafe { libc::getpgid(run.pid()) }, run.pid(), "own group");
+    assert_eq!(
+        crate::sys::process::group_of(run.pid()),
+        run.pid(),
+        "own group"
+    );
     let mut pids: Vec<i32> = Vec::new();
     let status = drive(&mut run, |run, _| {
         let out = String::from_utf8_lossy(run.output().bytes()).into_owned();

@@ -10,7 +10,7 @@ use super::WhoisError;
 
 /// Registry base URLs by address prefix, searched longest prefix first.
 #[derive(Debug, Clone, Default)]
-pub struct Bootstrap {
+pub(crate) struct Bootstrap {
     /// (prefix, base URL ending in `/`), sorted by prefix length, longest first.
     entries: Vec<(IpNet, String)>,
     /// Searched (the same way) only when no entry matches: the built-in copy beneath a
@@ -114,7 +114,7 @@ const BUILTIN_V6: &[(&str, &[&str])] = &[
 impl Bootstrap {
     /// The copy shipped in the binary ([`BUILTIN_V4`], [`BUILTIN_V6`]): every address
     /// IANA has given to a registry has one, fetched copy or not.
-    pub fn builtin() -> Bootstrap {
+    pub(crate) fn builtin() -> Bootstrap {
         let mut b = Bootstrap::default();
         for (url, firsts) in BUILTIN_V4 {
             for &a in *firsts {
@@ -138,7 +138,7 @@ impl Bootstrap {
     /// A fetched copy over the built-in one: the fetched files win wherever they list a
     /// prefix, the built-in copy answers for what they lack (a family whose file was
     /// unusable, a block missing from a truncated file).
-    pub fn from_stored(stored: &StoredBootstrap) -> Bootstrap {
+    pub(crate) fn from_stored(stored: &StoredBootstrap) -> Bootstrap {
         let mut fetched = Bootstrap::default();
         for body in [&stored.ipv4, &stored.ipv6].into_iter().flatten() {
             // An unusable file adds nothing; the built-in copy covers its family.
@@ -149,7 +149,7 @@ impl Bootstrap {
 
     /// `self` with `lower` beneath it: `lower` answers only for addresses no prefix of
     /// `self` covers.
-    pub fn over(mut self, lower: Bootstrap) -> Bootstrap {
+    pub(crate) fn over(mut self, lower: Bootstrap) -> Bootstrap {
         // Tiers one after the other, each sorted: the first tier that matches answers.
         self.fallback.extend(lower.entries);
         self.fallback.extend(lower.fallback);
@@ -160,7 +160,7 @@ impl Bootstrap {
     /// `{"services": [[["prefix", ...], ["url", ...]], ...]}`. Of a service's URLs the
     /// first https one is used, else the first. Malformed services are skipped; a file
     /// with no usable service at all is an error.
-    pub fn add_json(&mut self, body: &[u8]) -> Result<(), WhoisError> {
+    pub(crate) fn add_json(&mut self, body: &[u8]) -> Result<(), WhoisError> {
         let v: Value =
             serde_json::from_slice(body).map_err(|e| WhoisError::BadAnswer(e.to_string()))?;
         let services = v
@@ -212,7 +212,7 @@ impl Bootstrap {
     }
 
     /// The base URL (ending in `/`) of the registry for `ip`: longest matching prefix.
-    pub fn base_for(&self, ip: IpAddr) -> Option<&str> {
+    pub(crate) fn base_for(&self, ip: IpAddr) -> Option<&str> {
         let ip = ip.to_canonical();
         self.entries
             .iter()
@@ -222,17 +222,8 @@ impl Bootstrap {
     }
 
     /// Every (prefix, base URL) above the fallback, longest prefix first.
-    pub fn entries(&self) -> impl Iterator<Item = (&IpNet, &str)> {
+    #[cfg(test)]
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&IpNet, &str)> {
         self.entries.iter().map(|(net, url)| (net, url.as_str()))
-    }
-
-    /// Number of prefixes known, fallback included.
-    pub fn len(&self) -> usize {
-        self.entries.len() + self.fallback.len()
-    }
-
-    /// Whether no prefix is known.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }

@@ -20,31 +20,31 @@ use crate::parse::UnixTime;
 use crate::sys::file::{self, Links};
 
 /// The file's name inside the cache folder.
-pub const FILE_NAME: &str = "rdap-bootstrap.json";
+pub(crate) const FILE_NAME: &str = "rdap-bootstrap.json";
 
 /// A stored copy older than this is fetched again (RFC 9224 files change rarely).
-pub const MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Largest cache file read, in bytes: IANA's two files are about 10 KiB together.
 const MAX_FILE: u64 = 4 << 20; // 4 MiB
 
 /// The bootstrap files as fetched, with where and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredBootstrap {
+pub(crate) struct StoredBootstrap {
     /// The `rdap_bootstrap_url` they came from: a copy from another URL is not used.
-    pub url: String,
+    pub(crate) url: String,
     /// When they were fetched.
-    pub fetched_at: UnixTime,
+    pub(crate) fetched_at: UnixTime,
     /// `ipv4.json`'s body, `None` when that file was unusable.
-    pub ipv4: Option<String>,
+    pub(crate) ipv4: Option<String>,
     /// `ipv6.json`'s body, `None` when that file was unusable.
-    pub ipv6: Option<String>,
+    pub(crate) ipv6: Option<String>,
 }
 
 impl StoredBootstrap {
     /// How much longer this copy is fresh at `now`; `None` once it is [`MAX_AGE`] old,
     /// or when it claims to come from the future (a clock set back: fetch again).
-    pub fn fresh_for(&self, now: UnixTime) -> Option<Duration> {
+    pub(crate) fn fresh_for(&self, now: UnixTime) -> Option<Duration> {
         let age = u64::try_from(now.checked_sub(self.fetched_at)?).ok()?;
         MAX_AGE
             .checked_sub(Duration::from_secs(age))
@@ -55,7 +55,7 @@ impl StoredBootstrap {
 /// The copy stored in `dir` for `url`, if there is a readable one that is still fresh
 /// at `now`. Any fault (no file, unreadable, malformed, stale, other URL) is `None`:
 /// the caller fetches a new copy.
-pub fn load(dir: &Path, url: &str, now: UnixTime) -> Option<StoredBootstrap> {
+pub(crate) fn load(dir: &Path, url: &str, now: UnixTime) -> Option<StoredBootstrap> {
     if !is_private(dir) {
         return None;
     }
@@ -70,7 +70,7 @@ pub fn load(dir: &Path, url: &str, now: UnixTime) -> Option<StoredBootstrap> {
 }
 
 /// Writes `stored` into `dir`, creating the folder (0700) if needed; the file is 0600.
-pub fn save(dir: &Path, stored: &StoredBootstrap) -> io::Result<()> {
+pub(crate) fn save(dir: &Path, stored: &StoredBootstrap) -> io::Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)

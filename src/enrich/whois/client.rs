@@ -10,7 +10,7 @@ use super::{legacy, rdap, Bootstrap, Config, WhoisError, WhoisInfo};
 use crate::parse::UnixTime;
 
 /// An HTTP agent plus the bootstrap it routes by.
-pub struct Client {
+pub(crate) struct Client {
     agent: ureq::Agent,
     bootstrap: Bootstrap,
     config: Config,
@@ -19,7 +19,7 @@ pub struct Client {
 impl Client {
     /// A client routing by `bootstrap`. ureq's own redirect following is off: we follow
     /// `Location` ourselves to count hops and refuse https → http.
-    pub fn new(config: Config, bootstrap: Bootstrap) -> Client {
+    pub(crate) fn new(config: Config, bootstrap: Bootstrap) -> Client {
         let agent = ureq::AgentBuilder::new()
             .redirects(0)
             .timeout(config.request_timeout)
@@ -33,18 +33,13 @@ impl Client {
     }
 
     /// The limits this client was made with.
-    pub fn config(&self) -> &Config {
+    pub(crate) fn config(&self) -> &Config {
         &self.config
     }
 
     /// The registry base URL that [`Client::lookup`] would ask about `ip`.
-    pub fn registry_for(&self, ip: IpAddr) -> Option<&str> {
+    pub(crate) fn registry_for(&self, ip: IpAddr) -> Option<&str> {
         self.bootstrap.base_for(ip)
-    }
-
-    /// Uses `bootstrap` from now on.
-    pub fn set_bootstrap(&mut self, bootstrap: Bootstrap) {
-        self.bootstrap = bootstrap;
     }
 
     /// Fetches `ipv4.json` and `ipv6.json` from `config.bootstrap_url` and routes by
@@ -52,7 +47,7 @@ impl Client {
     /// left out (the built-in copy answers for its family); only when both are
     /// unusable is this an error, and the current bootstrap is kept. Returns what was
     /// fetched, for the disk cache; `Ok(None)` when no URL is configured.
-    pub fn refresh_bootstrap(
+    pub(crate) fn refresh_bootstrap(
         &mut self,
         now: UnixTime,
     ) -> Result<Option<StoredBootstrap>, WhoisError> {
@@ -93,7 +88,7 @@ impl Client {
     /// whois if RDAP gave no answer (see [`falls_back`]), both within one deadline.
     /// Private and reserved addresses are refused without any connection. When both
     /// fail, the error is RDAP's.
-    pub fn lookup(&self, ip: IpAddr) -> Result<WhoisInfo, WhoisError> {
+    pub(crate) fn lookup(&self, ip: IpAddr) -> Result<WhoisInfo, WhoisError> {
         if !crate::table::is_public(ip) {
             return Err(WhoisError::NotPublic);
         }
@@ -159,12 +154,13 @@ impl Client {
 /// Whether legacy whois is worth asking after RDAP failed with `e`: not for an
 /// address never looked up, and not when the registry asked us to slow down (its
 /// whois server is the same organisation's).
-pub fn falls_back(e: &WhoisError) -> bool {
+pub(crate) fn falls_back(e: &WhoisError) -> bool {
     !matches!(e, WhoisError::NotPublic | WhoisError::RateLimited { .. })
 }
 
 /// Convenience for [`Client::lookup`].
-pub fn lookup(ip: IpAddr, client: &Client) -> Result<WhoisInfo, WhoisError> {
+#[cfg(test)]
+pub(crate) fn lookup(ip: IpAddr, client: &Client) -> Result<WhoisInfo, WhoisError> {
     client.lookup(ip)
 }
 
@@ -242,4 +238,4 @@ fn origin(url: &str) -> Option<&str> {
 
 /// Retry-After of at most this is honoured; a larger one is clamped (a hostile server
 /// shouldn't park the worker for a day).
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);

@@ -16,26 +16,26 @@ use super::rdap::range_text;
 use super::{clean, country_code, WhoisError, WhoisInfo};
 
 /// Largest answer read from one server, in bytes; the rest is never read.
-pub const MAX_ANSWER: usize = 256 << 10; // 256 KiB
+pub(crate) const MAX_ANSWER: usize = 256 << 10; // 256 KiB
 /// Referrals followed per lookup.
-pub const MAX_REFERRALS: usize = 3;
+pub(crate) const MAX_REFERRALS: usize = 3;
 /// The whois port.
-pub const PORT: u16 = 43;
+pub(crate) const PORT: u16 = 43;
 
 /// A whois server: host name or address, and port.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Server {
+pub(crate) struct Server {
     /// Name or address (an IPv6 address without brackets).
-    pub host: String,
+    pub(crate) host: String,
     /// TCP port, 43 unless given.
-    pub port: u16,
+    pub(crate) port: u16,
 }
 
 impl Server {
     /// Parses `host`, `host:port`, `[v6]:port`, a bare IPv6 address, or any of these
     /// after `whois://` (ARIN's referral form) with an optional trailing `/`. Other
     /// schemes (`rwhois://`) and hosts with characters no host name has are refused.
-    pub fn parse(s: &str) -> Option<Server> {
+    pub(crate) fn parse(s: &str) -> Option<Server> {
         let s = s.trim();
         let s = s.strip_prefix("whois://").unwrap_or(s);
         let s = s.strip_suffix('/').unwrap_or(s);
@@ -87,7 +87,7 @@ struct Policy {
 
 /// Asks `first` (then its referrals) about `ip` within `deadline`, each read waiting
 /// at most `read_timeout`.
-pub fn lookup(
+pub(crate) fn lookup(
     ip: IpAddr,
     first: &str,
     deadline: Instant,
@@ -189,11 +189,11 @@ fn ask_at(addr: SocketAddr, query: &str, policy: &Policy) -> Result<Vec<u8>, Who
 
 /// Where an answer points next.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Referral {
+pub(crate) struct Referral {
     /// The server named.
-    pub server: Server,
+    pub(crate) server: Server,
     /// `refer:` (IANA): the answer is only a pointer, its own fields describe the /8.
-    pub pointer_only: bool,
+    pub(crate) pointer_only: bool,
 }
 
 /// Fields of a whois answer in the RIPE/APNIC/AFRINIC/LACNIC (`inetnum:`, `netname:`,
@@ -201,7 +201,7 @@ pub struct Referral {
 /// `OrgName:`, `Country:`, `OrgAbuseEmail:`) style, and the referral if any. `None`
 /// when it names no network. ARIN lists the less specific networks first: only the
 /// last network record (from its `NetRange:`) is read.
-pub fn parse_answer(text: &str) -> (Option<WhoisInfo>, Option<Referral>) {
+pub(crate) fn parse_answer(text: &str) -> (Option<WhoisInfo>, Option<Referral>) {
     let lines: Vec<(String, &str)> = text.lines().filter_map(key_value).collect();
     let referral = referral(&lines);
     let start = lines

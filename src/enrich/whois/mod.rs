@@ -8,21 +8,20 @@
 //! the same deadline. A fetched bootstrap is kept on disk by [`cache`]; answers are
 //! cached in the history file by the engine.
 
-pub mod bootstrap;
-pub mod cache;
-pub mod client;
-pub mod legacy;
-pub mod rdap;
-pub mod worker;
+pub(crate) mod bootstrap;
+pub(crate) mod cache;
+pub(crate) mod client;
+pub(crate) mod legacy;
+pub(crate) mod rdap;
+pub(crate) mod worker;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use bootstrap::Bootstrap;
-pub use client::{lookup, Client};
-pub use rdap::parse_ip_network;
-pub use worker::{Reply, Request, Submit, Worker};
+pub(crate) use bootstrap::Bootstrap;
+pub(crate) use client::Client;
+pub(crate) use worker::{Submit, Worker};
 
 /// What RDAP says about the network holding an address. Every string is trimmed of
 /// control characters and capped at [`MAX_FIELD`] characters: it comes from the
@@ -30,27 +29,27 @@ pub use worker::{Reply, Request, Submit, Worker};
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WhoisInfo {
     /// The registry's name for the network (`name`), e.g. `GOOGLE`.
-    pub network: Option<String>,
+    pub(crate) network: Option<String>,
     /// The network's extent, `a.b.c.d/n` (or `start - end` when it is no single prefix).
-    pub cidr: Option<String>,
+    pub(crate) cidr: Option<String>,
     /// The registrant's name (vCard `fn`), else the first description remark.
-    pub org: Option<String>,
+    pub(crate) org: Option<String>,
     /// ISO 3166 two-letter country code, uppercase; `None` when the registry gave
     /// anything else.
-    pub country: Option<String>,
+    pub(crate) country: Option<String>,
     /// The abuse contact's e-mail address.
-    pub abuse: Option<String>,
+    pub(crate) abuse: Option<String>,
 }
 
 /// Default `[whois] whois_server`: IANA, which refers to the registry's server.
-pub const DEFAULT_WHOIS_SERVER: &str = "whois.iana.org:43";
+pub(crate) const DEFAULT_WHOIS_SERVER: &str = "whois.iana.org:43";
 
 /// Longest string kept from an answer, in characters.
-pub const MAX_FIELD: usize = 200;
+pub(crate) const MAX_FIELD: usize = 200;
 
 /// Why a lookup gave no answer. Plain data so it can be cached and sent across threads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WhoisError {
+pub(crate) enum WhoisError {
     /// Private, reserved or otherwise non-public address: never looked up.
     NotPublic,
     /// No registry in the bootstrap covers the address.
@@ -104,7 +103,7 @@ impl WhoisError {
     /// is worth remembering: the registry has no such network, answers garbage, hangs
     /// past the deadline, sends a body over the cap or redirects in circles. A rate
     /// limit or a connection that failed is not: it is asked again later.
-    pub fn is_lasting(&self) -> bool {
+    pub(crate) fn is_lasting(&self) -> bool {
         matches!(
             self,
             Self::NoRegistry
@@ -121,28 +120,28 @@ impl WhoisError {
 /// Limits and addresses for lookups. [`Config::default`] is what production uses;
 /// tests shorten the times.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     /// Folder holding `ipv4.json` and `ipv6.json` (RFC 9224), ending in `/`; `None`
     /// keeps the built-in copy.
-    pub bootstrap_url: Option<String>,
+    pub(crate) bootstrap_url: Option<String>,
     /// Longest a single HTTP request may take.
-    pub request_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     /// Longest one lookup may take, redirects included.
-    pub deadline: Duration,
+    pub(crate) deadline: Duration,
     /// Largest response body read, in bytes.
-    pub max_body: u64,
+    pub(crate) max_body: u64,
     /// Redirects followed per lookup.
-    pub max_redirects: u8,
+    pub(crate) max_redirects: u8,
     /// Capacity of the request queue between the loop and the worker.
-    pub queue: usize,
+    pub(crate) queue: usize,
     /// Least time between two requests to the same registry.
-    pub spacing: Duration,
+    pub(crate) spacing: Duration,
     /// Where the fetched bootstrap is kept between runs (`[cache] dir`); `None`: in
     /// memory only.
-    pub cache_dir: Option<PathBuf>,
+    pub(crate) cache_dir: Option<PathBuf>,
     /// First legacy whois server (`host:port`) asked when RDAP fails; `None`: no
     /// legacy fallback.
-    pub whois_server: Option<String>,
+    pub(crate) whois_server: Option<String>,
 }
 
 impl Default for Config {
@@ -164,7 +163,7 @@ impl Default for Config {
 impl Config {
     /// Least time between requests to the registry at `base`: LACNIC allows about ten
     /// a minute, the others are more generous than [`Config::spacing`].
-    pub fn spacing_for(&self, base: &str) -> Duration {
+    pub(crate) fn spacing_for(&self, base: &str) -> Duration {
         if base.contains("lacnic") {
             self.spacing.max(Duration::from_secs(6))
         } else {

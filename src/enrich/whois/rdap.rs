@@ -15,7 +15,7 @@ const ENTITY_WIDTH: usize = 64;
 /// Parses an RDAP ip network object. Invalid JSON, nesting deeper than serde_json's
 /// recursion limit, or a top level that is no object is an error; missing fields are
 /// `None`.
-pub fn parse_ip_network(body: &[u8]) -> Result<WhoisInfo, WhoisError> {
+pub(crate) fn parse_ip_network(body: &[u8]) -> Result<WhoisInfo, WhoisError> {
     let v: Value =
         serde_json::from_slice(body).map_err(|e| WhoisError::BadAnswer(e.to_string()))?;
     let Value::Object(_) = v else {

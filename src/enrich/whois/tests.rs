@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use super::client::next_url;
+use super::client::{lookup, next_url};
+use super::rdap::parse_ip_network;
+use super::worker::{Reply, Request};
 use super::*;
 
 const ARIN_LIKE: &str = r#"{
@@ -870,9 +872,7 @@ fn stored_bootstrap_is_used_only_from_a_private_regular_file() {
     assert_eq!(load(), None, "not ours");
     // A FIFO: refused without blocking.
     std::fs::remove_file(&file).expect("rm");
-    let c = std::ffi::CString::new(file.to_str().expect("utf-8")).expect("path");
-    // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    crate::sys::file::mkfifo(&file, 0o600).expect("mkfifo");
     assert_eq!(load(), None, "a FIFO");
     std::fs::remove_file(&file).expect("rm");
     // A folder every user may write in: neither read nor written.

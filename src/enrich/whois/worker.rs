@@ -22,19 +22,19 @@ use crate::parse::time;
 
 /// A lookup asked of the worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Request {
+pub(crate) struct Request {
     /// The address to look up.
-    pub ip: IpAddr,
+    pub(crate) ip: IpAddr,
     /// Goes before every non-urgent request (the row the user is looking at).
-    pub urgent: bool,
+    pub(crate) urgent: bool,
 }
 
 /// A finished lookup.
-pub type Reply = (IpAddr, Result<WhoisInfo, WhoisError>);
+pub(crate) type Reply = (IpAddr, Result<WhoisInfo, WhoisError>);
 
 /// What became of [`Worker::request`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Submit {
+pub(crate) enum Submit {
     /// Queued; a reply will come.
     Queued,
     /// Already queued or in progress; its reply will come.
@@ -49,7 +49,7 @@ pub enum Submit {
 
 /// The loop's handle: request sender, reply receiver and the one record of
 /// the addresses asked this run.
-pub struct Worker {
+pub(crate) struct Worker {
     requests: SyncSender<Request>,
     replies: Receiver<Reply>,
     asked: HashMap<IpAddr, Asked>,
@@ -74,7 +74,7 @@ impl Worker {
     /// Starts the thread `nethergaze-whois`. It calls `waker.wake()` after each reply
     /// and ends when the `Worker` is dropped (after the lookup in progress, if any;
     /// nobody waits for it).
-    pub fn spawn(config: Config, waker: mio::Waker) -> io::Result<Worker> {
+    pub(crate) fn spawn(config: Config, waker: mio::Waker) -> io::Result<Worker> {
         let (requests, inbox) = mpsc::sync_channel(config.queue.max(1));
         let (outbox, replies) = mpsc::channel();
         thread::Builder::new()
@@ -88,7 +88,7 @@ impl Worker {
     }
 
     /// Queues a lookup of `ip` unless it is pending already. Never blocks.
-    pub fn request(&mut self, ip: IpAddr, urgent: bool) -> Submit {
+    pub(crate) fn request(&mut self, ip: IpAddr, urgent: bool) -> Submit {
         if !crate::table::is_public(ip) {
             return Submit::NotPublic;
         }
@@ -106,14 +106,15 @@ impl Worker {
     }
 
     /// The next finished lookup, if any. Call until `None` when the waker fires.
-    pub fn try_recv(&mut self) -> Option<Reply> {
+    pub(crate) fn try_recv(&mut self) -> Option<Reply> {
         let reply = self.replies.try_recv().ok()?;
         self.asked.insert(reply.0, Asked::Answered);
         Some(reply)
     }
 
     /// Number of lookups queued or in progress.
-    pub fn pending(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn pending(&self) -> usize {
         self.asked
             .values()
             .filter(|&&a| a == Asked::Pending)

@@ -33,17 +33,17 @@ mod proxy;
 mod tests;
 
 pub use format::FormatError;
-pub use proxy::resolve_client;
+pub(crate) use proxy::resolve_client;
 
 use format::{Fields, Program, Var};
 
 /// nginx's `combined` (also Apache's `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`).
-pub const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
+pub(crate) const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
 /// The Common Log Format (nginx has no such name; Apache's `common`).
-pub const COMMON: &str =
+pub(crate) const COMMON: &str =
     r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent"#;
 /// Apache's `vhost_combined`: `%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"`.
-pub const VHOST_COMBINED: &str = r#"$host:$server_port $remote_addr - $remote_user [$time_local] "$request" $status $bytes_sent "$http_referer" "$http_user_agent""#;
+pub(crate) const VHOST_COMBINED: &str = r#"$host:$server_port $remote_addr - $remote_user [$time_local] "$request" $status $bytes_sent "$http_referer" "$http_user_agent""#;
 
 /// Fields a combined line may stop after and still be a (common) line.
 const COMMON_FIELDS: usize = 6;
@@ -62,7 +62,7 @@ pub enum FormatKind {
 
 impl FormatKind {
     /// Stable name, as accepted by `--log-format` (`custom` for a `log_format` string).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             FormatKind::Combined => "combined",
             FormatKind::Common => "common",
@@ -86,6 +86,8 @@ enum Spec {
     Text {
         program: Program,
         kind: FormatKind,
+        /// Read by `spec_name`, which only tests use.
+        #[cfg_attr(not(test), allow(dead_code))]
         name: &'static str,
     },
     Json,
@@ -144,7 +146,8 @@ impl AccessParser {
     }
 
     /// `auto`, `combined`, `common`, `vhost_combined`, `json` or `custom`.
-    pub fn spec_name(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn spec_name(&self) -> &str {
         match &self.spec {
             Spec::Auto { .. } => "auto",
             Spec::Text { name, .. } => name,
@@ -169,7 +172,7 @@ impl AccessParser {
     /// `$remote_addr`): the engine starts loading that client's row then, so
     /// its cache misses overlap with the parsing.
     #[inline]
-    pub fn parse_with<'a, F: FnOnce(IpAddr)>(
+    pub(crate) fn parse_with<'a, F: FnOnce(IpAddr)>(
         &self,
         line: &'a [u8],
         scratch: &'a mut Vec<u8>,

@@ -18,7 +18,7 @@ use super::super::parse_ip;
 /// Caddy's `client_ip` is taken if it parses. Otherwise, and whenever `peer`
 /// is not trusted, the client is `peer`: a client cannot move its requests
 /// to another row by sending the header itself.
-pub fn resolve_client(
+pub(crate) fn resolve_client(
     peer: IpAddr,
     xff: &[u8],
     caddy_client_ip: &[u8],

@@ -29,26 +29,8 @@ struct Pty {
 
 impl Pty {
     fn open() -> Pty {
-        let (mut m, mut s) = (-1, -1);
-        // SAFETY: out-pointers to two ints; null name/termios/winsize allowed.
-        let rc = unsafe {
-            libc::openpty(
-                &mut m,
-                &mut s,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(rc, 0, "openpty: {}", io::Error::last_os_error());
-        // SAFETY: fresh fds from openpty, owned from here on.
-        let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
-        for fd in [m, s] {
-            // SAFETY: fcntl on fds we own; children must not inherit them.
-            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-        }
-        // SAFETY: as above; the master is read without blocking.
-        unsafe { libc::fcntl(m, libc::F_SETFL, libc::O_NONBLOCK) };
+        let (master, slave) = crate::sys::tty::open_pty().expect("openpty");
+        let s = slave.as_raw_fd();
         let path = std::fs::read_link(format!("/proc/self/fd/{s}"))
             .expect("slave path")
             .to_string_lossy()
@@ -76,9 +58,7 @@ impl Pty {
         let mut buf = [0u8; 4096];
         while !done(&got) {
             assert!(Instant::now() < deadline, "gave up; got {:?}", text(&got));
-            // SAFETY: reading into a local buffer of its size.
-            let n = unsafe { libc::read(self.master.as_raw_fd(), buf.as_mut_ptr().cast(), 4096) };
-            match usize::try_from(n) {
+            match crate::sys::fd::read(self.master.as_raw_fd(), &mut buf) {
                 Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
                 _ => std::thread::sleep(Duration::from_millis(5)),
             }
@@ -239,15 +219,7 @@ fn redraw_is_requested_after_enter_and_resume() {
 #[test]
 fn size_is_the_pty_window_size() {
     let pty = Pty::open();
-    let ws = libc::winsize {
-        ws_row: 37,
-        ws_col: 123,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads one winsize.
-    let rc = unsafe { libc::ioctl(pty.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-    assert_eq!(rc, 0);
+    crate::sys::tty::set_window_size(pty.master.as_raw_fd(), 123, 37).expect("TIOCSWINSZ");
     assert_eq!(pty.terminal().size().expect("size"), (123, 37));
 }
 
@@ -290,9 +262,7 @@ fn read_input_returns_typed_bytes_and_would_block_when_drained() {
     // Raw mode by hand (no enter: this test must not take ACTIVE).
     set_attr(term.as_raw_fd(), &raw_of(pty.attr())).expect("raw");
     let typed = b"q\x1b[A\x03";
-    // SAFETY: writing a local buffer to our master fd.
-    let n = unsafe { libc::write(pty.master.as_raw_fd(), typed.as_ptr().cast(), typed.len()) };
-    assert_eq!(usize::try_from(n).ok(), Some(typed.len()));
+    write_all(pty.master.as_raw_fd(), typed).expect("typed");
     let mut got = Vec::new();
     let mut buf = [0u8; 64];
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -400,8 +370,7 @@ struct KillOnDrop(libc::pid_t);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.0, libc::SIGKILL) };
+        crate::sys::process::kill(self.0, libc::SIGKILL);
     }
 }
 
@@ -419,10 +388,7 @@ fn suspend_stops_the_process_and_resume_reenters() {
     let pid = libc::pid_t::try_from(child.id()).expect("pid");
     let guard = KillOnDrop(pid);
 
-    let mut status = 0;
-    // SAFETY: waiting for our own child, status into a local.
-    let rc = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
-    assert_eq!(rc, pid);
+    let status = crate::sys::process::wait_stopped(pid).expect("waitpid");
     assert!(libc::WIFSTOPPED(status), "not stopped: status {status:#x}");
     assert_eq!(libc::WSTOPSIG(status), libc::SIGTSTP);
 
@@ -433,8 +399,7 @@ fn suspend_stops_the_process_and_resume_reenters() {
     assert_eq!(text(&got), text(&entered_left));
     assert_eq!(fields(&pty.attr()), fields(&before));
 
-    // SAFETY: signalling our own child.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    assert!(crate::sys::process::kill(pid, libc::SIGCONT));
     let mut again = ENTER_SEQ.to_vec();
     again.extend_from_slice(b"<RESUMED>");
     again.extend_from_slice(LEAVE_SEQ);

@@ -1,0 +1,219 @@
+//! What to block (an address or its subnet) and the commands that block it.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::tools::{Tool, Tools};
+use crate::actions::{address_text, non_unicast, NonUnicast};
+
+/// Table and sets the nft commands create and own.
+const NFT_TABLE: &str = "nethergaze";
+/// Shortest prefix a block may have: beyond this it is not a block, it is
+/// cutting the server off from a continent.
+const MIN_PREFIX_V4: u8 = 8;
+const MIN_PREFIX_V6: u8 = 16;
+
+/// How much to block around the selected address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// The address alone.
+    Address,
+    /// Its /24 (IPv4) or /64 (IPv6).
+    Subnet,
+    /// A network from whois; it must contain the address.
+    Network(IpNet),
+}
+
+/// Why a scope gives no target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScopeError {
+    /// The whois network does not contain the address (stale or wrong).
+    NotContaining(IpNet),
+    /// Shorter than /8 (IPv4) or /16 (IPv6).
+    TooBroad(IpNet),
+    /// Holds `0.0.0.0`, `::` or `255.255.255.255`, or overlaps multicast:
+    /// no firewall rule about it blocks one attacker.
+    NotUnicast(IpNet, NonUnicast),
+}
+
+impl fmt::Display for ScopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScopeError::NotContaining(net) => write!(f, "{net} does not contain the address"),
+            ScopeError::TooBroad(net) => write!(f, "{net} is too broad to block"),
+            ScopeError::NotUnicast(net, what) => {
+                write!(f, "{net} holds {what}: not a host to block")
+            }
+        }
+    }
+}
+
+/// The network to block: a single-address network for `Scope::Address`.
+pub(crate) fn target(ip: IpAddr, scope: Scope) -> Result<IpNet, ScopeError> {
+    let ip = ip.to_canonical();
+    let net = match scope {
+        Scope::Address => IpNet::from(ip),
+        Scope::Subnet => {
+            let prefix = if ip.is_ipv4() { 24 } else { 64 };
+            IpNet::new(ip, prefix).map_or(IpNet::from(ip), |n| n.trunc())
+        }
+        Scope::Network(net) if !net.contains(&ip) => return Err(ScopeError::NotContaining(net)),
+        Scope::Network(net) => net.trunc(),
+    };
+    let min = if ip.is_ipv4() {
+        MIN_PREFIX_V4
+    } else {
+        MIN_PREFIX_V6
+    };
+    if net.prefix_len() < min {
+        return Err(ScopeError::TooBroad(net));
+    }
+    if let Some(what) = non_unicast(net) {
+        return Err(ScopeError::NotUnicast(net, what));
+    }
+    Ok(net)
+}
+
+/// The text a command gets: the bare address for a single-address network,
+/// else `addr/len`. Built from the parsed value only, so it holds nothing
+/// but hex digits, `.`, `:` and `/`.
+pub(crate) fn target_text(net: IpNet) -> String {
+    if net.prefix_len() == net.max_prefix_len() {
+        address_text(net.addr())
+    } else {
+        net.trunc().to_string()
+    }
+}
+
+/// The commands one tool needs to block one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockPlan {
+    pub(crate) tool: Tool,
+    pub(crate) target: IpNet,
+    /// Run first, idempotent (nft: the table, sets, chain and rules).
+    pub(crate) setup: Vec<Vec<String>>,
+    pub(crate) block: Vec<String>,
+}
+
+impl BlockPlan {
+    /// For `tool`, or `None` when it cannot express this target (iptables
+    /// for IPv6, ip6tables for IPv4, fail2ban for a network).
+    pub(crate) fn new(tool: Tool, target: IpNet) -> Option<BlockPlan> {
+        let t = target_text(target);
+        let v4 = matches!(target, IpNet::V4(_));
+        let single = target.prefix_len() == target.max_prefix_len();
+        let (setup, block) = match tool {
+            Tool::Ufw => (vec![], argv(&["ufw", "prepend", "deny", "from", &t])),
+            Tool::Nft => (nft_setup(), nft_block(v4, &t)),
+            Tool::Iptables if v4 => (
+                vec![],
+                argv(&["iptables", "-I", "INPUT", "-s", &t, "-j", "DROP"]),
+            ),
+            Tool::Ip6tables if !v4 => (
+                vec![],
+                argv(&["ip6tables", "-I", "INPUT", "-s", &t, "-j", "DROP"]),
+            ),
+            Tool::Iptables | Tool::Ip6tables => return None,
+            Tool::Fail2ban if single => (
+                vec![],
+                argv(&["fail2ban-client", "set", "sshd", "banip", &t]),
+            ),
+            Tool::Fail2ban => return None,
+            Tool::Cscli => {
+                let flag = if single { "--ip" } else { "--range" };
+                (
+                    vec![],
+                    argv(&["cscli", "decisions", "add", flag, &t, "--duration", "4h"]),
+                )
+            }
+        };
+        Some(BlockPlan {
+            tool,
+            target,
+            setup,
+            block,
+        })
+    }
+
+    /// Plans for every detected tool that can express the target.
+    pub(crate) fn for_tools(tools: &Tools, target: IpNet) -> Vec<BlockPlan> {
+        tools
+            .iter()
+            .filter_map(|t| BlockPlan::new(t, target))
+            .collect()
+    }
+
+    /// Setup commands, then the block command.
+    pub(crate) fn commands(&self) -> impl Iterator<Item = &[String]> {
+        self.setup
+            .iter()
+            .map(Vec::as_slice)
+            .chain(std::iter::once(self.block.as_slice()))
+    }
+}
+
+fn argv(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| (*w).to_string()).collect()
+}
+
+/// Our own table, interval sets for both families, an input chain that
+/// runs before the usual filter chains, and one drop rule per family.
+/// `add` is idempotent for tables, sets and chains; rules are not, so the
+/// chain is flushed and its two rules added again (for a few milliseconds
+/// in between, earlier blocks do not apply).
+fn nft_setup() -> Vec<Vec<String>> {
+    let set = |name: &str, ty: &str| {
+        argv(&[
+            "nft", "add", "set", "inet", NFT_TABLE, name, "{", "type", ty, ";", "flags",
+            "interval", ";", "}",
+        ])
+    };
+    let drop_rule = |family: &str, set: &str| {
+        argv(&[
+            "nft", "add", "rule", "inet", NFT_TABLE, "input", family, "saddr", set, "drop",
+        ])
+    };
+    vec![
+        argv(&["nft", "add", "table", "inet", NFT_TABLE]),
+        set("blocked4", "ipv4_addr"),
+        set("blocked6", "ipv6_addr"),
+        // `--`: nft would read `-10` as an option.
+        argv(&[
+            "nft", "--", "add", "chain", "inet", NFT_TABLE, "input", "{", "type", "filter", "hook",
+            "input", "priority", "-10", ";", "}",
+        ]),
+        argv(&["nft", "flush", "chain", "inet", NFT_TABLE, "input"]),
+        drop_rule("ip", "@blocked4"),
+        drop_rule("ip6", "@blocked6"),
+    ]
+}
+
+fn nft_block(v4: bool, target: &str) -> Vec<String> {
+    let set = if v4 { "blocked4" } else { "blocked6" };
+    argv(&[
+        "nft", "add", "element", "inet", NFT_TABLE, set, "{", target, "}",
+    ])
+}
+
+/// An argv as the operator would type it (for display and copying): words
+/// with shell-special characters are single-quoted. Never executed.
+pub(crate) fn shell_display(argv: &[String]) -> String {
+    let plain = |w: &str| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+=,".contains(&b))
+    };
+    let words: Vec<String> = argv
+        .iter()
+        .map(|w| {
+            if plain(w) {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', r"'\''"))
+            }
+        })
+        .collect();
+    words.join(" ")
+}

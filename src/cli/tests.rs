@@ -1,0 +1,106 @@
+use super::*;
+
+fn args(list: &[&str]) -> Vec<OsString> {
+    std::iter::once("nethergaze")
+        .chain(list.iter().copied())
+        .map(OsString::from)
+        .collect()
+}
+
+fn parse_ok(list: &[&str]) -> RawArgs {
+    match parse(args(list)) {
+        Ok(raw) => raw,
+        Err(e) => panic!("{list:?}: {e}"),
+    }
+}
+
+fn parse_err(list: &[&str]) -> String {
+    match parse(args(list)) {
+        Ok(raw) => panic!("{list:?} parsed: {raw:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn every_flag_parses_from_the_table() {
+    for flag in FLAGS {
+        let mut list = vec![format!("--{}", flag.long)];
+        if flag.value.is_some() {
+            list.push("x".to_string());
+        }
+        let refs: Vec<&str> = list.iter().map(String::as_str).collect();
+        assert_ne!(parse_ok(&refs), RawArgs::default(), "--{}", flag.long);
+    }
+}
+
+#[test]
+fn table_names_are_unique() {
+    for (i, a) in FLAGS.iter().enumerate() {
+        for b in &FLAGS[i + 1..] {
+            assert_ne!(a.long, b.long);
+            assert_ne!(a.id, b.id);
+            assert!(a.short.is_none() || a.short != b.short);
+        }
+    }
+}
+
+#[test]
+fn values_and_repeats() {
+    let raw = parse_ok(&[
+        "--log-path",
+        "/a/*.log",
+        "--log-path=/b/x.log",
+        "--for",
+        "5m",
+        "--color=never",
+        "--once",
+        "--json",
+        "-h",
+    ]);
+    assert_eq!(raw.log_paths, ["/a/*.log", "/b/x.log"]);
+    assert_eq!(raw.for_duration.as_deref(), Some("5m"));
+    assert_eq!(raw.color.as_deref(), Some("never"));
+    assert!(raw.once && raw.json && raw.help);
+    assert!(!raw.suspicious);
+}
+
+#[test]
+fn last_single_value_wins() {
+    let raw = parse_ok(&["--log-format", "common", "--log-format", "json"]);
+    assert_eq!(raw.log_format.as_deref(), Some("json"));
+}
+
+#[test]
+fn usage_errors_name_the_flag() {
+    assert!(parse_err(&["--nope"]).contains("unknown flag `--nope`"));
+    assert!(parse_err(&["-x"]).contains("unknown flag `-x`"));
+    assert!(parse_err(&["stray"]).contains("unexpected argument `stray`"));
+    assert!(parse_err(&["--for"]).contains("--for: needs a value (DURATION)"));
+    assert_eq!(
+        parse_err(&["--once=yes"]),
+        "nethergaze: --once: takes no value (got `yes`)"
+    );
+}
+
+#[test]
+fn help_lists_every_flag_under_its_group() {
+    let help = help_text();
+    for flag in FLAGS {
+        assert!(help.contains(&format!("--{}", flag.long)), "{}", flag.long);
+    }
+    let positions: Vec<usize> = Group::ALL
+        .iter()
+        .map(|g| {
+            help.find(&format!("\n{}:\n", g.title()))
+                .unwrap_or(usize::MAX)
+        })
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    assert!(help.contains("-h, --help"));
+    assert!(help.contains("--for DURATION"));
+}
+
+#[test]
+fn version_line() {
+    assert_eq!(version_text(), "nethergaze 0.3.0");
+}

@@ -1,0 +1,144 @@
+use super::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+fn script(dir: &Path, body: &str) -> io::Result<PathBuf> {
+    let path = dir.join("fake-journalctl");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}"))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(path)
+}
+
+/// Drive a mio loop until the child has been reaped (bounded, in case
+/// the feature is broken).
+fn run_until_reaped(
+    journal: &mut Journal,
+    poll: &mut mio::Poll,
+    now: Instant,
+    got: &mut Vec<String>,
+) -> io::Result<()> {
+    let mut events = mio::Events::with_capacity(8);
+    let mut sink = |line: &[u8]| {
+        got.push(String::from_utf8_lossy(line).into_owned());
+        LineVerdict::Used
+    };
+    for _ in 0..100 {
+        poll.poll(&mut events, Some(Duration::from_millis(50)))?;
+        journal.on_readable(now, &mut sink);
+        journal.on_tick(now, &mut sink);
+        if !journal.is_running() {
+            return Ok(());
+        }
+    }
+    Err(io::Error::other("child never reaped"))
+}
+
+#[test]
+fn lines_flow_and_a_dead_child_is_restarted_with_backoff() -> io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let fake = script(
+        dir.path(),
+        "echo \"args: $*\"\nprintf 'second\\r\\n'\nprintf 'cut off'\nexit 3\n",
+    )?;
+    let mut journal = Journal::with_command(fake.as_os_str(), JOURNAL_ARGS);
+    let mut poll = mio::Poll::new()?;
+    poll.registry()
+        .register(&mut journal, Token(3), Interest::READABLE)?;
+    let t0 = Instant::now();
+    journal.start(t0)?;
+    let first_pid = journal.pid();
+    let mut got = Vec::new();
+    run_until_reaped(&mut journal, &mut poll, t0, &mut got)?;
+
+    let args = format!("args: {}", JOURNAL_ARGS.join(" "));
+    assert_eq!(got, [args.as_str(), "second\r"]);
+    assert_eq!(journal.stats().lines, 2);
+    let err = journal.stats().error.clone().unwrap_or_default();
+    assert!(err.contains("exit status: 3"), "{err}");
+    assert_eq!(journal.restart_at(), Some(t0 + Duration::from_secs(1)));
+
+    let mut ignore = |_: &[u8]| LineVerdict::Ignored;
+    journal.on_tick(t0 + Duration::from_millis(999), &mut ignore);
+    assert!(!journal.is_running(), "restarted before its back-off");
+    let t1 = t0 + Duration::from_secs(1);
+    journal.on_tick(t1, &mut ignore);
+    assert!(journal.is_running());
+    assert_ne!(journal.pid(), first_pid);
+    run_until_reaped(&mut journal, &mut poll, t1, &mut got)?;
+    assert_eq!(got.len(), 4, "the new child's pipe was registered: {got:?}");
+    assert_eq!(journal.restart_at(), Some(t1 + Duration::from_secs(2)));
+    Ok(())
+}
+
+#[test]
+fn child_that_closes_its_output_but_lingers_is_killed_after_grace() -> io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let fake = script(dir.path(), "echo bye\nexec >&- sleep 600\n")?;
+    let mut journal = Journal::with_command(fake.as_os_str(), &[] as &[&str]);
+    let mut poll = mio::Poll::new()?;
+    poll.registry()
+        .register(&mut journal, Token(3), Interest::READABLE)?;
+    let t0 = Instant::now();
+    journal.start(t0)?;
+    let mut events = mio::Events::with_capacity(8);
+    let mut got = 0;
+    let mut sink = |_: &[u8]| {
+        got += 1;
+        LineVerdict::Used
+    };
+    for _ in 0..100 {
+        poll.poll(&mut events, Some(Duration::from_millis(50)))?;
+        journal.on_readable(t0, &mut sink);
+        if journal.running.as_ref().is_some_and(|r| r.stdout.is_none()) {
+            break;
+        }
+    }
+    journal.on_tick(t0 + Duration::from_secs(1), &mut sink);
+    assert!(journal.is_running(), "killed before its grace period");
+    journal.on_tick(t0 + EXIT_GRACE, &mut sink);
+    assert!(!journal.is_running());
+    let err = journal.stats().error.clone().unwrap_or_default();
+    assert!(err.contains("closed its output"), "{err}");
+    assert_eq!(got, 1);
+    Ok(())
+}
+
+#[test]
+fn backoff_doubles_to_a_minute_and_resets_after_a_long_run() {
+    let mut b = Backoff::new();
+    let delays: Vec<u64> = (0..8)
+        .map(|_| b.after_exit(Duration::ZERO).as_secs())
+        .collect();
+    assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
+    assert_eq!(b.after_exit(Duration::from_secs(60)), BACKOFF_MIN);
+    assert_eq!(b.after_exit(Duration::from_secs(5)), Duration::from_secs(2));
+}
+
+#[test]
+fn missing_program_is_an_error_with_a_retry() {
+    let mut journal = Journal::with_command("/nonexistent/journalctl", JOURNAL_ARGS);
+    let t0 = Instant::now();
+    assert!(journal.start(t0).is_err());
+    assert!(journal.stats().error.is_some());
+    assert_eq!(journal.restart_at(), Some(t0 + BACKOFF_MIN));
+}
+
+#[test]
+fn drop_kills_and_reaps_the_child() -> io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let fake = script(dir.path(), "exec sleep 600\n")?;
+    let mut journal = Journal::with_command(fake.as_os_str(), &[] as &[&str]);
+    journal.start(Instant::now())?;
+    let pid = journal
+        .pid()
+        .and_then(|p| i32::try_from(p).ok())
+        .unwrap_or(0);
+    assert!(pid > 0);
+    drop(journal);
+    let alive = crate::sys::process::exists(pid);
+    assert!(
+        !alive,
+        "child {pid} still exists (not killed or not reaped)"
+    );
+    Ok(())
+}

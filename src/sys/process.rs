@@ -1,0 +1,103 @@
+//! Child processes in their own group: what runs between fork and exec,
+//! reaping without blocking, signalling the whole group.
+
+use std::io;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, ExitStatus};
+
+/// What a child does when we die without cleaning up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ParentDeath {
+    /// Nothing: it runs on (its own timeout and group kill cover it).
+    Survive,
+    /// It gets `SIGKILL` (`PR_SET_PDEATHSIG`).
+    Kill,
+}
+
+/// Between fork and exec, undo the loop's signal mask (the loop blocks the
+/// signals it reads from a signalfd; the child must get the defaults back)
+/// and, with [`ParentDeath::Kill`], die with us.
+pub(crate) fn prepare_child(cmd: &mut Command, on_parent_death: ParentDeath) {
+    // SAFETY: the closure runs between fork and exec and only makes
+    // async-signal-safe syscalls (pthread_sigmask, prctl).
+    unsafe {
+        cmd.pre_exec(move || {
+            crate::sys::signalfd::unblock_all_in_child();
+            if on_parent_death == ParentDeath::Kill
+                && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Reap our child `pid` if it has exited (`WNOHANG`).
+pub(crate) fn try_reap(pid: libc::pid_t) -> Option<ExitStatus> {
+    let mut raw = 0;
+    // SAFETY: plain syscall on our own child; `raw` is a valid out-pointer.
+    let rc = unsafe { libc::waitpid(pid, &mut raw, libc::WNOHANG) };
+    (rc == pid).then(|| ExitStatus::from_raw(raw))
+}
+
+/// Whether our child `pid` has exited, without reaping it (`WNOWAIT`), so
+/// its pid (and group id) stays ours while we may still signal the group.
+pub(crate) fn has_exited(pid: libc::pid_t) -> bool {
+    // SAFETY: an all-zero siginfo_t is a valid value to pass for output.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: plain syscall on our own child; `info` is a valid out-pointer.
+    let rc = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
+    // SAFETY: waitid filled `info` (or left it zeroed: si_pid 0).
+    rc == 0 && unsafe { info.si_pid() } == pid
+}
+
+/// Send `sig` to the process group `pgid`; a group already gone (`ESRCH`)
+/// is fine.
+pub(crate) fn signal_group(pgid: libc::pid_t, sig: libc::c_int) {
+    // SAFETY: plain syscall; ESRCH (group already gone) is fine.
+    unsafe {
+        libc::killpg(pgid, sig);
+    }
+}
+
+/// Whether a process `pid` exists (signal 0).
+#[cfg(test)]
+pub(crate) fn exists(pid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks whether the pid exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+/// Stop this process as the default action of SIGTSTP would (headless
+/// mode, where SIGTSTP is read from the signalfd instead).
+// For event_loop.rs (it raises SIGSTOP itself until it switches).
+#[allow(dead_code)]
+pub(crate) fn stop_self_now() {
+    // SAFETY: raising SIGSTOP on ourselves has no memory effects.
+    unsafe { libc::raise(libc::SIGSTOP) };
+}
+
+/// Send `sig` to the process `pid`; whether it was delivered.
+#[cfg(test)]
+pub(crate) fn kill(pid: libc::pid_t, sig: libc::c_int) -> bool {
+    // SAFETY: plain syscall, no pointers.
+    unsafe { libc::kill(pid, sig) == 0 }
+}
+
+/// Wait for our child `pid` to stop or end (`WUNTRACED`): its raw wait
+/// status, or `None` on an error.
+#[cfg(test)]
+pub(crate) fn wait_stopped(pid: libc::pid_t) -> Option<libc::c_int> {
+    let mut status = 0;
+    // SAFETY: waiting for our own child, status into a local.
+    let rc = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+    (rc == pid).then_some(status)
+}
+
+/// The process group of `pid`.
+#[cfg(test)]
+pub(crate) fn group_of(pid: libc::pid_t) -> libc::pid_t {
+    // SAFETY: plain syscall, no pointers.
+    unsafe { libc::getpgid(pid) }
+}
