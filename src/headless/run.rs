@@ -48,8 +48,7 @@ impl Frontend for Headless {
             libc::SIGTERM | libc::SIGINT | libc::SIGHUP => Flow::End(Ending::Signal(sig)),
             libc::SIGTSTP => {
                 // Headless: behave like the default action would.
-                // SAFETY: raising SIGSTOP on ourselves has no memory effects.
-                unsafe { libc::raise(libc::SIGSTOP) };
+                crate::sys::process::stop_self_now();
                 Flow::Continue
             }
             _ => Flow::Continue,

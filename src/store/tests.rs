@@ -138,9 +138,7 @@ fn new_files_are_0600_in_0700_and_an_existing_file_keeps_its_mode() {
 
 /// /dev/null's device, made in a temporary folder: the real one is not risked.
 fn mknod_null(path: &Path) -> bool {
-    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-    // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
-    unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) == 0 }
+    crate::sys::file::mknod_null(path).is_ok()
 }
 
 #[test]

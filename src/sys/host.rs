@@ -4,8 +4,6 @@ use std::io;
 use std::net::IpAddr;
 
 /// The host name (`gethostname`), or `?`.
-// For the dashboard's title (ui/app.rs has its own copy until it switches).
-#[allow(dead_code)]
 pub(crate) fn host_name() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.

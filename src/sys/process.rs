@@ -71,8 +71,6 @@ pub(crate) fn exists(pid: libc::pid_t) -> bool {
 
 /// Stop this process as the default action of SIGTSTP would (headless
 /// mode, where SIGTSTP is read from the signalfd instead).
-// For event_loop.rs (it raises SIGSTOP itself until it switches).
-#[allow(dead_code)]
 pub(crate) fn stop_self_now() {
     // SAFETY: raising SIGSTOP on ourselves has no memory effects.
     unsafe { libc::raise(libc::SIGSTOP) };

@@ -690,30 +690,10 @@ fn edit_input(key: Key) -> Option<Input> {
 
 /// Seconds east of UTC at `t` in the local time zone (0 if unknown).
 pub(crate) fn local_utc_offset(t: UnixTime) -> i64 {
-    let t = t as libc::time_t;
-    let mut tm = std::mem::MaybeUninit::<libc::tm>::zeroed();
-    // SAFETY: localtime_r writes only into `tm`, which is large enough.
-    let ok = unsafe { !libc::localtime_r(&t, tm.as_mut_ptr()).is_null() };
-    if !ok {
-        return 0;
-    }
-    // SAFETY: localtime_r succeeded, so `tm` is initialised.
-    // tm_gmtoff is a c_long: i64 on the 64-bit targets we build for.
-    #[allow(clippy::useless_conversion)]
-    i64::from(unsafe { tm.assume_init() }.tm_gmtoff)
+    crate::sys::time::local_utc_offset(t)
 }
 
-/// The host name (`gethostname`), or `?`.
-pub(crate) fn host_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "?".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
+pub(crate) use crate::sys::host::host_name;
 
 #[cfg(test)]
 mod tests;
