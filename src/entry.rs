@@ -156,21 +156,21 @@ fn run_dashboard(config: &Config) -> Result<Ended, String> {
 fn print_snapshot(engine: &Engine, config: &Config) -> io::Result<()> {
     let sources = engine.source_reports();
     let info = RunInfo {
-        started: engine.started,
+        started: engine.started(),
         ended: time::now(),
         sources,
-        interval_secs: engine.interval.as_secs_f64(),
+        interval_secs: engine.tick_interval().as_secs_f64(),
         suspicious_only: config.suspicious_only,
-        history: engine.history.as_ref(),
+        history: engine.history(),
         history_saved: engine.history_saved(),
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let table = &engine.core.table;
+    let table = engine.table();
     if config.json {
-        headless::write_json(&mut out, table, &engine.core.detector, &info)?;
+        headless::write_json(&mut out, table, engine.detector(), &info)?;
     } else {
-        headless::write_text(&mut out, table, &engine.core.detector, &info)?;
+        headless::write_text(&mut out, table, engine.detector(), &info)?;
     }
     out.flush()
 }

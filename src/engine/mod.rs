@@ -27,6 +27,7 @@ use mio::{Interest, Registry, Token};
 
 use crate::actions::block::BlockRecord;
 use crate::config::Config;
+use crate::detect::Detector;
 use crate::headless::SourceReport;
 use crate::parse::sockets::SocketEntry;
 use crate::parse::{time, UnixTime};
@@ -34,6 +35,7 @@ use crate::source::bandwidth::Bandwidth;
 use crate::source::journal::Journal;
 use crate::source::LogSet;
 use crate::store::History;
+use crate::table::IpTable;
 
 use self::demo::DemoRun;
 pub(crate) use self::feed::Core;
@@ -57,21 +59,21 @@ pub struct SourceTokens {
 }
 
 pub struct Engine {
-    pub(crate) core: Core,
+    core: Core,
     /// The log files (the loop registers their inotify fd and alarm).
-    pub(crate) logs: LogSet,
+    logs: LogSet,
     /// `journalctl -f` when the sshd source is journald.
-    pub(crate) journal: Option<Journal>,
+    journal: Option<Journal>,
     /// Where dumps come from (the loop registers a netlink socket).
-    pub(crate) sockets: SocketReader,
+    sockets: SocketReader,
     dumps: Dumps,
-    pub(crate) started: UnixTime,
-    pub(crate) interval: Duration,
+    started: UnixTime,
+    interval: Duration,
     /// rx/tx of the interface for the dashboard's header.
-    pub(crate) bandwidth: Bandwidth,
+    bandwidth: Bandwidth,
     whois: Whois,
     /// Lifetime history (`None` when disabled or when it failed: see `keeper`).
-    pub(crate) history: Option<History>,
+    history: Option<History>,
     keeper: Keeper,
     reports: Reports,
     /// `--demo`'s files, written to on every tick.
@@ -297,6 +299,42 @@ impl Engine {
 
     pub fn is_dump_in_flight(&self) -> bool {
         self.sockets.is_dump_in_flight()
+    }
+
+    /// What happened, per address.
+    pub(crate) fn table(&self) -> &IpTable {
+        &self.core.table
+    }
+
+    /// The reasons an address stands out.
+    pub(crate) fn detector(&self) -> &Detector {
+        &self.core.detector
+    }
+
+    /// The wall clock as of this loop iteration.
+    pub(crate) fn now(&self) -> UnixTime {
+        self.core.now
+    }
+
+    /// Bumped whenever the table changed (a screen compares it to know
+    /// when to draw).
+    pub(crate) fn changes(&self) -> u64 {
+        self.core.changes
+    }
+
+    /// When this run started.
+    pub(crate) fn started(&self) -> UnixTime {
+        self.started
+    }
+
+    /// The interface's live rx/tx rates.
+    pub(crate) fn bandwidth(&self) -> &Bandwidth {
+        &self.bandwidth
+    }
+
+    /// Lifetime history, when enabled and open.
+    pub(crate) fn history(&self) -> Option<&History> {
+        self.history.as_ref()
     }
 
     /// Bring the source reports up to date (in place: no allocation when

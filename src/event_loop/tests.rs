@@ -179,14 +179,14 @@ fn the_frontend_gets_its_tokens_the_ticks_and_none_of_the_loops() {
     // Before the first poll, then after each batch of events.
     assert!(calls.after_events > calls.ticks, "{}", calls.after_events);
     // The lines appended during the run reached the table through FILES.
-    let row = engine.core.table.get(ip("45.33.32.156")).unwrap();
+    let row = engine.table().get(ip("45.33.32.156")).unwrap();
     assert_eq!((row.requests, row.bytes), (2, 30));
     assert_eq!(counted(&engine, "access"), (2, 0));
     // One dump when the run starts, one per tick the frontend saw after
     // the engine: the /proc fixture read that many times.
     let dumps = 1 + calls.ticks as u64;
     assert_eq!(counted(&engine, "sockets"), (dumps * PROC_LINES, dumps * 2));
-    assert!(engine.core.table.get(ip("8.8.4.4")).is_some());
+    assert!(engine.table().get(ip("8.8.4.4")).is_some());
 }
 
 #[test]
@@ -218,13 +218,13 @@ fn a_headless_run_ends_after_its_deadline_with_the_fixture_counted() {
     assert!(started.elapsed() < Duration::from_secs(5));
     // combined.log's README: 138 lines counted, 4 malformed.
     assert_eq!(counted(&engine, "access"), (138, 4));
-    let row = engine.core.table.get(ip("45.33.32.156")).unwrap();
+    let row = engine.table().get(ip("45.33.32.156")).unwrap();
     assert_eq!((row.requests, row.bytes), (4, 6050));
-    let burst = engine.core.table.get(ip("185.199.108.153")).unwrap();
+    let burst = engine.table().get(ip("185.199.108.153")).unwrap();
     assert_eq!(burst.requests, 61);
     // The start of the run dumped the /proc fixture once (no tick in 200 ms).
     assert_eq!(counted(&engine, "sockets"), (PROC_LINES, 2));
-    assert!(engine.core.table.get(ip("2a01:4f8::1")).is_some());
+    assert!(engine.table().get(ip("2a01:4f8::1")).is_some());
 }
 
 #[test]
@@ -250,5 +250,5 @@ fn once_reads_the_logs_and_one_dump() {
 
     assert_eq!(counted(&engine, "access"), (138, 4));
     assert_eq!(counted(&engine, "sockets"), (PROC_LINES, 2));
-    assert!(engine.core.table.get(ip("8.8.4.4")).is_some());
+    assert!(engine.table().get(ip("8.8.4.4")).is_some());
 }

@@ -191,7 +191,7 @@ impl Session {
             let model = model(engine, &[], &self.jobs);
             self.dashboard.on_key(key, &model)
         };
-        let now = engine.core.now;
+        let now = engine.now();
         match action {
             Action::None => {}
             Action::Quit => return Flow::End(Ending::Quit),
@@ -226,8 +226,7 @@ impl Session {
             Action::Block(ip) => {
                 // The whois network is a scope choice once RDAP has answered.
                 let network = engine
-                    .core
-                    .table
+                    .table()
                     .get(ip)
                     .and_then(|row| row.whois.as_deref())
                     .and_then(|w| w.cidr.as_deref())
@@ -389,8 +388,8 @@ impl Session {
     /// Draw if something changed and the last frame is old enough, else
     /// make sure the frame timer will come.
     fn frame_if_due(&mut self, engine: &Engine) {
-        if engine.core.changes != self.seen_changes {
-            self.seen_changes = engine.core.changes;
+        if engine.changes() != self.seen_changes {
+            self.seen_changes = engine.changes();
             self.dirty = true;
         }
         // An armed timer comes soon enough unless a key now wants the
@@ -457,7 +456,7 @@ impl Frontend for Session {
     /// Uptime and rates moved, status messages age, a child may be past
     /// its timeout or reaped (signals can merge).
     fn on_tick(&mut self, engine: &mut Engine) {
-        self.dashboard.utc_offset = dashboard::local_utc_offset(engine.core.now);
+        self.dashboard.utc_offset = dashboard::local_utc_offset(engine.now());
         self.dirty = true;
         self.jobs.on_tick(Instant::now());
         self.reap_job(engine);
@@ -489,15 +488,15 @@ fn model<'e>(engine: &'e Engine, sources: &'e [SourceReport], jobs: &'e Jobs) ->
     Model {
         hook: jobs.hook(),
         block: jobs.block(),
-        table: &engine.core.table,
-        detector: &engine.core.detector,
+        table: engine.table(),
+        detector: engine.detector(),
         sources,
-        started: engine.started,
-        now: engine.core.now,
-        interval_secs: engine.interval.as_secs_f64(),
-        bandwidth: Some(&engine.bandwidth),
+        started: engine.started(),
+        now: engine.now(),
+        interval_secs: engine.tick_interval().as_secs_f64(),
+        bandwidth: Some(engine.bandwidth()),
         sockets: engine.last_dump(),
-        history: engine.history.as_ref(),
+        history: engine.history(),
     }
 }
 
