@@ -15,6 +15,7 @@ use crate::detect::{DetectSettings, Detector};
 use crate::enrich::geoip::GeoIp;
 use crate::enrich::whois::{Config as WhoisClientConfig, Submit, WhoisInfo, Worker};
 use crate::headless::SourceReport;
+use crate::net::is_public;
 use crate::parse::access::{AccessParser, FormatKind};
 use crate::parse::auth::AuthParser;
 use crate::parse::sockets::{ProcNetReader, SocketEntry};
@@ -28,7 +29,7 @@ use crate::source::{LineVerdict, LogKind, LogSet};
 use crate::store::{
     History, HistoryError, SessionRow, SnapshotOutcome, BUSY_TIMEOUT, EXIT_BUSY_TIMEOUT, MAX_PATHS,
 };
-use crate::table::{is_public, IpTable, Row, StrId};
+use crate::table::{Applied, IpTable, Row, StrId};
 
 /// Where socket dumps come from.
 pub enum SocketReader {
@@ -66,6 +67,8 @@ const STALLED_DUMP_TICKS: u32 = 5;
 pub struct Core {
     pub table: IpTable,
     pub detector: Detector,
+    /// GeoIP, attached to each row when it is created (`None` with `--no-geoip`).
+    pub geoip: Option<GeoIp>,
     access: AccessParser,
     /// JSON string values decoded from their escapes, reused for every line.
     access_scratch: Vec<u8>,
@@ -154,7 +157,7 @@ impl Engine {
             _ => None,
         };
         let mut table = IpTable::new(config.max_tracked_ips, config.show_private_ips);
-        table.set_thresholds(detector.thresholds());
+        table.set_flagged(detector.flagged_test());
         if config.mode == Mode::Dashboard {
             table.activity.set_capacity(config.display.max_log_lines);
         }
@@ -162,6 +165,7 @@ impl Engine {
             core: Core {
                 table,
                 detector,
+                geoip: None,
                 access,
                 access_scratch: Vec::new(),
                 auth: AuthParser::new(now),
@@ -196,7 +200,7 @@ impl Engine {
             last_history_snapshot: now,
         };
         if config.geoip.enabled {
-            engine.core.table.geoip = Some(GeoIp::open(&config.geoip));
+            engine.core.geoip = Some(GeoIp::open(&config.geoip));
         }
         if config.history.enabled {
             engine.open_history(config.history.db.clone());
@@ -244,7 +248,7 @@ impl Engine {
         self.request_whois_background();
         if self.core.now - self.last_history_snapshot >= HISTORY_EVERY_SECS {
             self.snapshot_history();
-            if let Some(geoip) = self.core.table.geoip.as_mut() {
+            if let Some(geoip) = self.core.geoip.as_mut() {
                 geoip.reopen_if_changed(); // a monthly update replaced the file
             }
         }
@@ -489,10 +493,7 @@ impl Engine {
                     }
                     // Skipped: the last dump's sockets are still the table;
                     // apply them again, as an identical dump would be.
-                    Ok(false) => self
-                        .core
-                        .table
-                        .apply_sockets(&self.last_dump, self.core.now),
+                    Ok(false) => self.core.apply_sockets(&self.last_dump),
                     Err(e) => {
                         self.dump.clear();
                         self.socket_status.error = Some(format!("netlink: {e}"));
@@ -540,9 +541,7 @@ impl Engine {
     fn finish_dump(&mut self) {
         std::mem::swap(&mut self.dump, &mut self.last_dump);
         self.dump.clear();
-        self.core
-            .table
-            .apply_sockets(&self.last_dump, self.core.now);
+        self.core.apply_sockets(&self.last_dump);
         self.core.changes += 1;
         if self.socket_status.dumps == 0 {
             // No baseline yet: every socket would look new.
@@ -591,7 +590,7 @@ impl Engine {
             });
         }
         reports.push(self.socket_report());
-        if let Some(geoip) = &self.core.table.geoip {
+        if let Some(geoip) = &self.core.geoip {
             reports.push(SourceReport {
                 path: geoip.describe(),
                 kind: "geoip",
@@ -660,7 +659,9 @@ impl Core {
     fn on_auth_line(&mut self, line: &[u8]) -> LineVerdict {
         match self.auth.parse(line) {
             Some(event) => {
-                self.table.apply_auth(&event, self.now);
+                if let Some(applied) = self.table.apply_auth(&event, self.now) {
+                    self.enrich_if_new(applied);
+                }
                 self.changes += 1;
                 LineVerdict::Used
             }
@@ -678,7 +679,10 @@ impl Core {
                             self.formats.resize(source + 1, "");
                         }
                         self.formats[source] = format.name();
-                        self.table.apply_access(&hit, &self.detector, self.now);
+                        if let Some(applied) = self.table.apply_access(&hit, self.now) {
+                            self.detector.check_request(&mut self.table, applied, &hit);
+                            self.enrich_if_new(applied);
+                        }
                         self.changes += 1;
                         LineVerdict::Used
                     }
@@ -687,6 +691,27 @@ impl Core {
             }
             LogKind::Auth => self.on_auth_line(line),
         }
+    }
+
+    /// A complete socket dump: every row's sockets replaced, new rows enriched.
+    fn apply_sockets(&mut self, dump: &[SocketEntry]) {
+        let geoip = self.geoip.as_ref();
+        self.table
+            .apply_sockets(dump, self.now, |row| attach_geo(geoip, row));
+    }
+
+    /// The row a line counted was created for it: attach its GeoIP record.
+    fn enrich_if_new(&mut self, applied: Applied) {
+        if applied.is_new {
+            attach_geo(self.geoip.as_ref(), self.table.row_mut(applied.row));
+        }
+    }
+}
+
+/// Look a new row up in GeoIP, once in its life (sub-microsecond, memory-mapped).
+fn attach_geo(geoip: Option<&GeoIp>, row: &mut Row) {
+    if let Some(geoip) = geoip {
+        row.geo = geoip.lookup_boxed(row.ip);
     }
 }
 

@@ -10,10 +10,11 @@ use std::io::{self, Write};
 use crate::detect::Detector;
 use crate::enrich::geoip::GeoInfo;
 use crate::enrich::whois::WhoisInfo;
+use crate::net::service_name;
 use crate::parse::time::format_rfc3339;
 use crate::parse::UnixTime;
 use crate::store::{History, IpHistory};
-use crate::table::{service_name, IpTable, Row, StrId};
+use crate::table::{IpTable, Row, StrId};
 
 pub const SCHEMA_VERSION: u32 = 1;
 

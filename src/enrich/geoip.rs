@@ -21,20 +21,8 @@ use maxminddb::{Mmap, Reader};
 use serde::Deserialize;
 
 use crate::config::GeoipConfig;
-use crate::table::is_public;
-
-/// What is known about one address; every field may be missing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GeoInfo {
-    /// ISO 3166-1 alpha-2 code (`country`, else `registered_country`).
-    pub country: Option<String>,
-    /// English city name.
-    pub city: Option<String>,
-    /// Autonomous system number.
-    pub asn: Option<u32>,
-    /// Autonomous system organisation.
-    pub org: Option<String>,
-}
+use crate::net::is_public;
+pub use crate::net::GeoInfo;
 
 /// Which kinds of data a database's records carry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -419,6 +407,13 @@ impl GeoIp {
         };
         geo.rebuild_note();
         geo
+    }
+
+    /// [`GeoIp::lookup`] for a row: `None` when nothing is known (boxed, so
+    /// a row without a record holds 8 bytes).
+    pub fn lookup_boxed(&self, ip: IpAddr) -> Option<Box<GeoInfo>> {
+        let info = self.lookup(ip);
+        (info != GeoInfo::default()).then(|| Box::new(info))
     }
 
     /// Looks `ip` up. Private and reserved addresses come back empty without a

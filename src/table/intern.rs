@@ -16,6 +16,10 @@
 //! `StrId::DROPPED`). The owner then rewrites its ids of those strings to
 //! `DROPPED` ([`Interner::is_live`]) before anything is interned again, so a
 //! reused slot never answers for an old id.
+//!
+//! Whoever caches something about a string by its id (the detector's
+//! verdicts) keys it by [`Interner::generation`] too: a slot's generation
+//! changes each time the slot is given to a new string.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -46,6 +50,13 @@ const HEADROOM: usize = 2 * (MAX_STRING + STRING_OVERHEAD);
 pub struct StrId(u32);
 
 impl StrId {
+    /// A dense index, for caches kept beside the interner (slots are reused,
+    /// so there are never more than the strings held at once plus the
+    /// pinned ones).
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
     /// The empty string; never freed.
     pub const EMPTY: StrId = StrId(0);
     /// Stands for a string that was not kept because the interner was full.
@@ -65,8 +76,6 @@ struct Slot {
     /// [`Interner::clock`] when last interned: the newest request holding
     /// it. Compared as an age (wrapping), so the u32 may roll over.
     last_use: u32,
-    /// Verdicts cached for this exact text (see [`Interner::memo`]).
-    memo: u8,
     /// Set by [`Interner::mark`] during a sweep.
     marked: bool,
 }
@@ -87,6 +96,9 @@ impl Hasher for PreHashed {
 
 pub struct Interner {
     slots: Vec<Option<Slot>>,
+    /// Times each slot was given to a new string (see [`Interner::generation`]):
+    /// kept beside the slots because a freed slot must remember it.
+    generations: Vec<u32>,
     free: Vec<u32>,
     by_hash: HashMap<u64, SmallVec<[u32; 1]>, BuildHasherDefault<PreHashed>>,
     seed: u64,
@@ -116,13 +128,13 @@ impl Interner {
                 bytes: text.into(),
                 hash: 0,
                 last_use: 0,
-                memo: 0,
                 marked: true,
             })
         };
         let mut slots = vec![pinned(b""), pinned("…".as_bytes())];
         slots.extend(PINNED_METHODS.iter().map(|m| pinned(m)));
         Interner {
+            generations: vec![0; slots.len()],
             slots,
             free: Vec::new(),
             by_hash: HashMap::default(),
@@ -169,16 +181,18 @@ impl Interner {
             bytes: text.into(),
             hash,
             last_use: self.clock,
-            memo: 0,
             marked: false,
         });
         let id = match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = slot;
+                let generation = &mut self.generations[id as usize];
+                *generation = generation.wrapping_add(1);
                 id
             }
             None => {
                 self.slots.push(slot);
+                self.generations.push(0);
                 (self.slots.len() - 1) as u32
             }
         };
@@ -276,24 +290,15 @@ impl Interner {
             .map_or(&[], |s| &s.bytes)
     }
 
-    /// Bits a caller cached for this string's text (0 when none, and always
-    /// 0 for the placeholders and pinned strings). Valid while the id lives:
-    /// a reused slot starts again from 0.
-    pub fn memo(&self, id: StrId) -> u8 {
-        match self.slots.get(id.0 as usize).and_then(Option::as_ref) {
-            Some(slot) if id.0 >= FIRST_DYNAMIC => slot.memo,
-            _ => 0,
-        }
-    }
-
-    /// Cache bits for a string whose whole text was interned (not cut).
-    pub fn set_memo(&mut self, id: StrId, bits: u8) {
-        if id.0 < FIRST_DYNAMIC {
-            return;
-        }
-        if let Some(slot) = self.slots.get_mut(id.0 as usize).and_then(Option::as_mut) {
-            slot.memo |= bits;
-        }
+    /// Which string `id` stands for, for a cache keyed by id: its slot's
+    /// generation, which changes whenever a sweep frees the slot and a new
+    /// string takes it, so `(id.index(), generation)` names one string.
+    /// (It wraps after 2^32 reuses of one slot; a slot is reused at most
+    /// once a sweep.) `None` for the placeholders and pinned strings (never
+    /// worth caching) and for a freed id.
+    pub fn generation(&self, id: StrId) -> Option<u32> {
+        let live = self.slots.get(id.0 as usize).is_some_and(Option::is_some);
+        (id.0 >= FIRST_DYNAMIC && live).then(|| self.generations[id.0 as usize])
     }
 
     /// Bytes held now: text plus `STRING_OVERHEAD` a string.
@@ -340,6 +345,25 @@ mod tests {
             b"GET",
             "pinned strings survive every sweep"
         );
+    }
+
+    /// A freed slot given to a new string has a new generation, so a cache
+    /// keyed by id and generation never answers for the old string.
+    #[test]
+    fn a_reused_slot_has_a_new_generation() {
+        let mut i = Interner::new(1 << 20);
+        let a = i.intern(b"/a");
+        let born = i.generation(a).unwrap();
+        let hit = i.intern(b"/a");
+        assert_eq!(i.generation(hit), Some(born), "a hit is the same string");
+        i.sweep();
+        assert_eq!(i.generation(a), None, "freed");
+        let b = i.intern(b"/b");
+        assert_eq!(b, a);
+        assert_ne!(i.generation(b), Some(born));
+        for placeholder in [StrId::EMPTY, StrId::DROPPED, i.intern(b"GET")] {
+            assert_eq!(i.generation(placeholder), None);
+        }
     }
 
     #[test]

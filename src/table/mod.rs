@@ -8,9 +8,13 @@
 //! evicted: quiet unflagged ones first, oldest first, and a flagged row only
 //! when no unflagged one is left (a flood of one-request clients must not
 //! push out the prober it hides).
+//!
+//! The table records what happened and nothing else: what makes a row
+//! flagged is the detector's business (it reads rows, and hands eviction its
+//! test through [`IpTable::set_flagged`]); GeoIP and whois records are
+//! attached by the engine when a row is born ([`Applied::is_new`]).
 
 mod activity;
-mod addr;
 mod hash;
 mod intern;
 mod rate;
@@ -21,13 +25,10 @@ use std::net::{IpAddr, SocketAddr};
 use smallvec::SmallVec;
 
 pub use activity::{Activity, ActivityKind, ActivityLog};
-pub use addr::{is_public, service_name};
-pub use intern::{Interner, StrId};
+pub use intern::{Interner, StrId, MAX_STRING};
 pub use rate::RateRing;
 
-use crate::detect::{Detector, Reason, Reasons, Thresholds};
-use crate::enrich::geoip::{GeoInfo, GeoIp};
-use crate::enrich::whois::WhoisInfo;
+use crate::net::{is_public, GeoInfo, WhoisInfo};
 use crate::parse::sockets::{SocketEntry, TcpState};
 use crate::parse::{AccessHit, AuthEvent, AuthKind, UnixTime};
 
@@ -40,9 +41,6 @@ pub const RECENT_REQUESTS: usize = 20;
 /// 64 MiB bound at 50 000 rows (`benches/memcap.py`): when unique strings
 /// fill it, the newest 3 to 6 MiB of them stay readable.
 const INTERNER_BYTE_CAP: usize = 6 << 20; // 6 MiB
-/// Memo bits on interned strings: "checked" and (shifted left once) "yes".
-const MEMO_EXPLOIT: u8 = 1 << 0;
-const MEMO_SCANNER: u8 = 1 << 2;
 /// Share of rows evicted at once when the table is full (1/16).
 const EVICT_SHIFT: u32 = 4;
 
@@ -147,10 +145,12 @@ pub struct Row {
     pub last_seen: UnixTime,
     /// Wall clock of the last update (expiry and eviction).
     pub last_active: UnixTime,
-    /// Reasons found in requests as they arrived (paths, user agents).
-    pub sticky_reasons: Reasons,
-    /// GeoIP, looked up once when the row is created; `None` without a
-    /// database or for an address it doesn't know (boxed: 8 bytes when absent).
+    /// Bits a classifier set from requests as they arrived: the detector
+    /// keeps the reasons it found in paths and user agents here. The table
+    /// stores them and never reads them.
+    pub sticky: u8,
+    /// GeoIP, attached by the engine when the row is created; `None` without
+    /// a database or for an address it doesn't know (boxed: 8 bytes when absent).
     pub geo: Option<Box<GeoInfo>>,
     /// RDAP/whois answer, filled in when the worker replies.
     pub whois: Option<Box<WhoisInfo>>,
@@ -225,7 +225,7 @@ impl Row {
             first_seen: seen,
             last_seen: seen,
             last_active: now,
-            sticky_reasons: Reasons::default(),
+            sticky: 0,
             geo: None,
             whois: None,
         }
@@ -272,16 +272,31 @@ pub struct Totals {
     pub evicted: u64,
 }
 
+/// Handle to a row, valid until the table next changes its set of rows (the
+/// next `apply_*` or [`IpTable::expire`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowId(u32);
+
+/// What an `apply_*` of a line did: the row it counted, and whether that
+/// row was created for it (the engine then attaches its GeoIP record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub row: RowId,
+    pub is_new: bool,
+}
+
+/// Whether a row is flagged, so eviction can spare it: handed in by whoever
+/// decides (the detector), see [`IpTable::set_flagged`].
+type FlaggedTest = Box<dyn Fn(&Row) -> bool>;
+
 pub struct IpTable {
-    /// Looked up once per new row (sub-microsecond, memory-mapped).
-    pub geoip: Option<GeoIp>,
     rows: Vec<Option<Row>>,
     free: Vec<u32>,
     index: HashMap<IpAddr, u32, hash::SeededState>,
     pub strings: Interner,
     max_rows: usize,
-    /// What makes a row flagged, so eviction can spare it (see [`IpTable::set_thresholds`]).
-    thresholds: Thresholds,
+    /// Tells flagged rows at eviction (see [`IpTable::set_flagged`]).
+    is_flagged: FlaggedTest,
     show_private: bool,
     pub totals: Totals,
     /// Recent requests and sshd events for the dashboard (off unless sized).
@@ -296,13 +311,12 @@ pub struct IpTable {
 impl IpTable {
     pub fn new(max_rows: usize, show_private: bool) -> IpTable {
         IpTable {
-            geoip: None,
             rows: Vec::new(),
             free: Vec::new(),
             index: HashMap::default(),
             strings: Interner::new(INTERNER_BYTE_CAP),
             max_rows: max_rows.max(1),
-            thresholds: Thresholds::default(),
+            is_flagged: Box::new(|_| false),
             show_private,
             totals: Totals::default(),
             activity: ActivityLog::default(),
@@ -313,9 +327,10 @@ impl IpTable {
         }
     }
 
-    /// Use the detector's thresholds to tell flagged rows at eviction.
-    pub fn set_thresholds(&mut self, thresholds: Thresholds) {
-        self.thresholds = thresholds;
+    /// How eviction tells a flagged row, which it evicts only once no
+    /// unflagged row is left (until set, no row is flagged).
+    pub fn set_flagged(&mut self, is_flagged: impl Fn(&Row) -> bool + 'static) {
+        self.is_flagged = Box::new(is_flagged);
     }
 
     /// Whether an address is tracked at all (non-global ones only with `--show-private-ips`).
@@ -341,10 +356,24 @@ impl IpTable {
         self.rows.iter().flatten()
     }
 
+    /// The row an `apply_*` just counted.
+    pub fn row(&self, id: RowId) -> &Row {
+        match &self.rows[id.0 as usize] {
+            Some(row) => row,
+            None => unreachable!("a RowId is used before the rows change"),
+        }
+    }
+
+    /// The row an `apply_*` just counted, to attach enrichment or a
+    /// classifier's [`Row::sticky`] bits to.
+    pub fn row_mut(&mut self, id: RowId) -> &mut Row {
+        self.live_row(id.0)
+    }
+
     /// Attach a whois answer to the row of `ip`, if it is still tracked.
     pub fn set_whois(&mut self, ip: IpAddr, info: WhoisInfo) {
         if let Some(&id) = self.index.get(&ip) {
-            self.row_mut(id).whois = Some(Box::new(info));
+            self.live_row(id).whois = Some(Box::new(info));
         }
     }
 
@@ -360,19 +389,15 @@ impl IpTable {
         self.strings.get(id)
     }
 
-    fn row_id(&mut self, ip: IpAddr, seen: UnixTime, now: UnixTime) -> u32 {
+    /// The row of `ip`, and whether it was created now.
+    fn row_id(&mut self, ip: IpAddr, seen: UnixTime, now: UnixTime) -> (u32, bool) {
         if let Some(&id) = self.index.get(&ip) {
-            return id;
+            return (id, false);
         }
         if self.index.len() >= self.max_rows {
             self.evict();
         }
-        let mut row = Row::new(ip, seen, now);
-        if let Some(geoip) = &self.geoip {
-            let info = geoip.lookup(ip);
-            row.geo = (info != GeoInfo::default()).then(|| Box::new(info));
-        }
-        let row = Some(row);
+        let row = Some(Row::new(ip, seen, now));
         let id = match self.free.pop() {
             Some(id) => {
                 self.rows[id as usize] = row;
@@ -391,7 +416,7 @@ impl IpTable {
             }
         };
         self.index.insert(ip, id);
-        id
+        (id, true)
     }
 
     /// Start loading the row of `ip` into the cache without waiting for it:
@@ -410,7 +435,7 @@ impl IpTable {
         }
     }
 
-    fn row_mut(&mut self, id: u32) -> &mut Row {
+    fn live_row(&mut self, id: u32) -> &mut Row {
         match &mut self.rows[id as usize] {
             Some(row) => row,
             None => unreachable!("row ids in the index always point at live rows"),
@@ -476,7 +501,7 @@ impl IpTable {
     /// Lower goes first: unflagged before flagged, quiet (no sockets) before
     /// connected, then the oldest event time, then the least recently updated.
     fn eviction_key(&self, row: &Row) -> EvictionKey {
-        let flagged = !self.thresholds.reasons(row).is_empty();
+        let flagged = (self.is_flagged)(row);
         let seconds = |t: UnixTime| t.clamp(0, i64::from(u32::MAX)) as u64;
         u64::from(flagged) << 63
             | u64::from(!row.sockets().is_empty()) << 62
@@ -484,18 +509,14 @@ impl IpTable {
             | seconds(row.last_active) & ((1 << 30) - 1)
     }
 
-    /// Count one HTTP request. Returns false when the client is not tracked.
-    pub fn apply_access(
-        &mut self,
-        hit: &AccessHit<'_>,
-        detector: &Detector,
-        now: UnixTime,
-    ) -> bool {
+    /// Count one HTTP request (the newest of the row's `recent`). `None`
+    /// when the client is not tracked.
+    pub fn apply_access(&mut self, hit: &AccessHit<'_>, now: UnixTime) -> Option<Applied> {
         if !self.is_shown(hit.client) {
-            return false;
+            return None;
         }
         let t = hit.time.unwrap_or(now);
-        let id = self.row_id(hit.client, t, now);
+        let (id, is_new) = self.row_id(hit.client, t, now);
         let request = RecentRequest {
             time: t.clamp(0, i64::from(u32::MAX)) as u32,
             bytes: hit.bytes.min(u64::from(u32::MAX)) as u32,
@@ -504,27 +525,15 @@ impl IpTable {
             user_agent: self.strings.intern(hit.user_agent),
             status: hit.status,
         };
-        let exploit = self.verdict(request.path, hit.path, MEMO_EXPLOIT, |b| {
-            detector.is_exploit_path(b)
-        });
-        let scanner = self.verdict(request.user_agent, hit.user_agent, MEMO_SCANNER, |b| {
-            detector.is_scanner_ua(b)
-        });
         self.totals.requests += 1;
         self.totals.bytes += hit.bytes;
         self.totals.rate.record(t);
-        let row = self.row_mut(id);
+        let row = self.live_row(id);
         row.requests += 1;
         row.bytes += hit.bytes;
         row.status[status_class(hit.status)] += 1;
         row.rate.record(t);
         row.seen_at(t, now);
-        if exploit {
-            row.sticky_reasons.insert(Reason::ExploitPath);
-        }
-        if scanner {
-            row.sticky_reasons.insert(Reason::ScannerUa);
-        }
         if row.recent.len() == RECENT_REQUESTS {
             row.recent.pop_front();
         } else if row.recent.len() == row.recent.capacity() {
@@ -552,38 +561,23 @@ impl IpTable {
         if self.strings.wants_sweep() {
             self.sweep_strings();
         }
-        true
+        Some(Applied {
+            row: RowId(id),
+            is_new,
+        })
     }
 
-    /// A detector check on request text, run once per distinct string: the
-    /// verdict is cached on the interned string (only when it holds the
-    /// whole text, so a cut string never answers for a longer one).
-    fn verdict(&mut self, id: StrId, text: &[u8], bits: u8, check: impl Fn(&[u8]) -> bool) -> bool {
-        if text.len() > intern::MAX_STRING {
-            return check(text);
-        }
-        let (checked, yes) = (bits, bits << 1);
-        let memo = self.strings.memo(id);
-        if memo & checked != 0 {
-            return memo & yes != 0;
-        }
-        let verdict = check(text);
-        self.strings
-            .set_memo(id, checked | if verdict { yes } else { 0 });
-        verdict
-    }
-
-    /// Count one sshd event. Returns false when the address is not tracked.
-    pub fn apply_auth(&mut self, event: &AuthEvent<'_>, now: UnixTime) -> bool {
+    /// Count one sshd event. `None` when the address is not tracked.
+    pub fn apply_auth(&mut self, event: &AuthEvent<'_>, now: UnixTime) -> Option<Applied> {
         if !self.is_shown(event.ip) {
-            return false;
+            return None;
         }
         let t = event.time.unwrap_or(now);
-        let id = self.row_id(event.ip, t, now);
+        let (id, is_new) = self.row_id(event.ip, t, now);
         if event.kind.is_failure() {
             self.totals.auth_failures += 1;
         }
-        let row = self.row_mut(id);
+        let row = self.live_row(id);
         row.auth[auth_index(event.kind)] += 1;
         row.seen_at(t, now);
         if self.activity.is_enabled() {
@@ -600,15 +594,24 @@ impl IpTable {
                 self.sweep_strings();
             }
         }
-        true
+        Some(Applied {
+            row: RowId(id),
+            is_new,
+        })
     }
 
     /// Replace every row's socket summary with a complete dump.
     ///
     /// A socket whose local port is a LISTEN port, or in SYN_RECV, is inbound
     /// (service = the local port); any other non-LISTEN socket is outbound
-    /// (service = remote port).
-    pub fn apply_sockets(&mut self, dump: &[SocketEntry], now: UnixTime) {
+    /// (service = remote port). `born` is called with each row created for
+    /// a socket (the engine attaches its GeoIP record).
+    pub fn apply_sockets(
+        &mut self,
+        dump: &[SocketEntry],
+        now: UnixTime,
+        mut born: impl FnMut(&mut Row),
+    ) {
         for id in std::mem::take(&mut self.with_sockets) {
             if let Some(row) = self.rows[id as usize].as_mut() {
                 // Cleared in place: an address with sockets now likely has
@@ -629,7 +632,7 @@ impl IpTable {
         std::mem::swap(&mut self.inbound_now, &mut self.inbound_before);
         self.inbound_now.clear();
         for socket in dump.iter().filter(|s| s.state != TcpState::Listen) {
-            self.apply_socket(socket, now);
+            self.apply_socket(socket, now, &mut born);
         }
         self.totals.established_in = self
             .rows()
@@ -642,7 +645,12 @@ impl IpTable {
             .count() as u32;
     }
 
-    fn apply_socket(&mut self, socket: &SocketEntry, now: UnixTime) {
+    fn apply_socket(
+        &mut self,
+        socket: &SocketEntry,
+        now: UnixTime,
+        born: &mut impl FnMut(&mut Row),
+    ) {
         let remote = socket.remote.ip().to_canonical();
         if remote.is_unspecified() || !self.is_shown(remote) {
             return;
@@ -659,12 +667,15 @@ impl IpTable {
                 socket.local.port(),
             ));
         }
-        let id = self.row_id(remote, now, now);
-        let row = self.row_mut(id);
+        let (id, is_new) = self.row_id(remote, now, now);
+        let row = self.live_row(id);
+        if is_new {
+            born(row);
+        }
         if row.sockets().is_empty() {
             self.with_sockets.push(id);
         }
-        let row = self.row_mut(id);
+        let row = self.live_row(id);
         row.sockets
             .get_or_insert_with(Box::default)
             .add(socket.state, inbound, port);

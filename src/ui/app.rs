@@ -27,6 +27,7 @@ use crate::actions::block::BlockRun;
 use crate::actions::hooks::HookRun;
 use crate::config::{Config, FilterConfig};
 use crate::detect::Detector;
+use crate::enrich::geoip::GeoIp;
 use crate::headless::SourceReport;
 use crate::parse::sockets::SocketEntry;
 use crate::parse::UnixTime;
@@ -49,6 +50,8 @@ const MAX_FILTER_CHARS: usize = 200;
 pub struct Model<'a> {
     pub table: &'a IpTable,
     pub detector: &'a Detector,
+    /// The GeoIP databases (`None` with `--no-geoip`): their note and credit.
+    pub geoip: Option<&'a GeoIp>,
     pub sources: &'a [SourceReport],
     /// When the run started (Unix seconds).
     pub started: UnixTime,

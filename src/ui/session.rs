@@ -624,6 +624,7 @@ fn model<'e>(engine: &'e Engine, sources: &'e [SourceReport], job: Option<&'e Jo
         },
         table: &engine.core.table,
         detector: &engine.core.detector,
+        geoip: engine.core.geoip.as_ref(),
         sources,
         started: engine.started,
         now: engine.core.now,

@@ -19,28 +19,11 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::net::WhoisInfo;
 pub use bootstrap::Bootstrap;
 pub use client::{lookup, Client};
 pub use rdap::parse_ip_network;
 pub use worker::{Reply, Request, Submit, Worker};
-
-/// What RDAP says about the network holding an address. Every string is trimmed of
-/// control characters and capped at [`MAX_FIELD`] characters: it comes from the
-/// network and ends up on a terminal.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct WhoisInfo {
-    /// The registry's name for the network (`name`), e.g. `GOOGLE`.
-    pub network: Option<String>,
-    /// The network's extent, `a.b.c.d/n` (or `start - end` when it is no single prefix).
-    pub cidr: Option<String>,
-    /// The registrant's name (vCard `fn`), else the first description remark.
-    pub org: Option<String>,
-    /// ISO 3166 two-letter country code, uppercase; `None` when the registry gave
-    /// anything else.
-    pub country: Option<String>,
-    /// The abuse contact's e-mail address.
-    pub abuse: Option<String>,
-}
 
 /// Default `[whois] whois_server`: IANA, which refers to the registry's server.
 pub const DEFAULT_WHOIS_SERVER: &str = "whois.iana.org:43";

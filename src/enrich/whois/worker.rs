@@ -78,7 +78,7 @@ impl Worker {
 
     /// Queues a lookup of `ip` unless it is pending already. Never blocks.
     pub fn request(&mut self, ip: IpAddr, urgent: bool) -> Submit {
-        if !crate::table::is_public(ip) {
+        if !crate::net::is_public(ip) {
             return Submit::NotPublic;
         }
         if self.pending.contains(&ip) {

@@ -1,13 +1,20 @@
 //! Suspicious reasons: what makes a row stand out, as a small bitset.
 //!
 //! Path and user-agent checks run once per request as it arrives (one
-//! multi-pattern regex-automata matcher each) and stick to the row; the
-//! threshold checks read the row's counters whenever a view asks.
+//! multi-pattern regex-automata matcher each, its verdict kept per distinct
+//! string in [`memo`]) and stick to the row ([`Row::sticky`]); the threshold
+//! checks read the row's counters whenever a view asks. Detection reads the
+//! table; the table never calls it (eviction is handed
+//! [`Detector::flagged_test`]).
+
+mod memo;
 
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 
-use crate::table::Row;
+use crate::parse::AccessHit;
+use crate::table::{Applied, IpTable, Row};
+use memo::{Memo, EXPLOIT_PATH, SCANNER_UA};
 
 /// One reason an IP is suspicious. Codes are a contract (JSON, filters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +75,10 @@ impl Reasons {
     }
     pub fn is_empty(self) -> bool {
         self.0 == 0
+    }
+    /// The reasons found in a row's requests as they arrived.
+    pub fn sticky(row: &Row) -> Reasons {
+        Reasons(row.sticky)
     }
     pub fn union(self, other: Reasons) -> Reasons {
         Reasons(self.0 | other.0)
@@ -135,6 +146,8 @@ pub struct Detector {
     settings: DetectSettings,
     exploit_path: Regex,
     scanner_ua: Regex,
+    /// Verdicts on request strings, by interned id.
+    memo: Memo,
 }
 
 impl Detector {
@@ -155,15 +168,52 @@ impl Detector {
             scanner_ua: byte_matcher(agents.collect())
                 .map_err(|e| format!("scanner_user_agents: {e}"))?,
             settings,
+            memo: Memo::default(),
         })
     }
 
     pub fn is_exploit_path(&self, path: &[u8]) -> bool {
-        !path.is_empty() && self.exploit_path.is_match(path)
+        is_match(&self.exploit_path, path)
     }
 
     pub fn is_scanner_ua(&self, user_agent: &[u8]) -> bool {
-        !user_agent.is_empty() && self.scanner_ua.is_match(user_agent)
+        is_match(&self.scanner_ua, user_agent)
+    }
+
+    /// Classify the request `IpTable::apply_access` just counted (`applied`,
+    /// from `hit`): an exploit path or a scanner's user agent sticks to the
+    /// row. Each check runs once per distinct string; the memo answers the
+    /// repeats.
+    pub fn check_request(&mut self, table: &mut IpTable, applied: Applied, hit: &AccessHit<'_>) {
+        let Some(request) = table.row(applied.row).recent.back().copied() else {
+            return;
+        };
+        let mut found = Reasons::default();
+        let strings = &table.strings;
+        let (memo, exploit_path, scanner_ua) =
+            (&mut self.memo, &self.exploit_path, &self.scanner_ua);
+        if memo.verdict(strings, request.path, hit.path, EXPLOIT_PATH, |text| {
+            is_match(exploit_path, text)
+        }) {
+            found.insert(Reason::ExploitPath);
+        }
+        if memo.verdict(
+            strings,
+            request.user_agent,
+            hit.user_agent,
+            SCANNER_UA,
+            |text| is_match(scanner_ua, text),
+        ) {
+            found.insert(Reason::ScannerUa);
+        }
+        table.row_mut(applied.row).sticky |= found.0;
+    }
+
+    /// The table's eviction test (see `IpTable::set_flagged`): whether a row
+    /// has any reason now.
+    pub fn flagged_test(&self) -> impl Fn(&Row) -> bool + 'static {
+        let thresholds = self.thresholds();
+        move |row| !thresholds.reasons(row).is_empty()
     }
 
     /// Every reason that applies to a row now.
@@ -171,9 +221,9 @@ impl Detector {
         self.thresholds().reasons(row)
     }
 
-    /// The thresholds [`Detector::reasons`] applies, for the table's
-    /// eviction (which must spare flagged rows without a detector at hand).
-    pub fn thresholds(&self) -> Thresholds {
+    /// The thresholds [`Detector::reasons`] applies (copied into
+    /// [`Detector::flagged_test`]).
+    fn thresholds(&self) -> Thresholds {
         let s = &self.settings;
         Thresholds {
             burst_rpm: s.burst_rpm,
@@ -186,27 +236,16 @@ impl Detector {
 /// The counter thresholds of `[filters]`: with a row's sticky reasons, all
 /// that decides whether it is flagged. Copy, and a few comparisons a row.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Thresholds {
-    pub burst_rpm: f64,
-    pub min_conns: u32,
-    pub min_auth_failures: u32,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        let s = DetectSettings::default();
-        Thresholds {
-            burst_rpm: s.burst_rpm,
-            min_conns: s.min_conns,
-            min_auth_failures: s.min_auth_failures,
-        }
-    }
+struct Thresholds {
+    burst_rpm: f64,
+    min_conns: u32,
+    min_auth_failures: u32,
 }
 
 impl Thresholds {
     /// Every reason that applies to a row now.
-    pub fn reasons(&self, row: &Row) -> Reasons {
-        let mut r = row.sticky_reasons;
+    fn reasons(&self, row: &Row) -> Reasons {
+        let mut r = Reasons::sticky(row);
         if row.sockets().syn_recv_in() > 0 && row.requests == 0 {
             r.insert(Reason::SynRecv);
         }
@@ -221,6 +260,11 @@ impl Thresholds {
         }
         r
     }
+}
+
+/// Whether a matcher finds any of its patterns in `text` (never in empty text).
+fn is_match(matcher: &Regex, text: &[u8]) -> bool {
+    !text.is_empty() && matcher.is_match(text)
 }
 
 /// One case-insensitive multi-pattern matcher over arbitrary bytes.
@@ -249,82 +293,4 @@ fn regex_syntax_escape(literal: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn detector() -> Detector {
-        Detector::new(DetectSettings {
-            scanner_user_agents: vec!["EvilBot/1.0 (x)".into()],
-            exploit_path_patterns: vec![r"^/secret-[0-9]+$".into()],
-            ..DetectSettings::default()
-        })
-        .unwrap()
-    }
-
-    #[test]
-    fn exploit_paths() {
-        let d = detector();
-        for p in [
-            "/.env",
-            "/app/.ENV",
-            "/wp-login.php",
-            "/wp-admin/setup.php",
-            "/?x=${jndi:ldap://a/b}",
-            "/../../etc/passwd",
-            "/%2e%2e/%2E%2E%2fetc",
-            "/..%2f..%2f",
-            "/%252e%252e/",
-            "/phpMyAdmin/",
-            "/.git/config",
-            "/cgi-bin/luci",
-            "/shell?cd",
-            "/index.aspx",
-            "/login.jsp?x=1",
-            "/a.cgi",
-            "/secret-42",
-        ] {
-            assert!(d.is_exploit_path(p.as_bytes()), "{p}");
-        }
-        for p in [
-            "/",
-            "/index.html",
-            "/environment/x",
-            "/api/v1/users",
-            "/a.asp.html",
-            "/secret-42/x",
-            "",
-        ] {
-            assert!(!d.is_exploit_path(p.as_bytes()), "{p}");
-        }
-    }
-
-    #[test]
-    fn scanner_agents() {
-        let d = detector();
-        for ua in [
-            "Mozilla/5.0 zgrab/0.x",
-            "masscan/1.3",
-            "Nmap Scripting Engine",
-            "sqlmap/1.7",
-            "EvilBot/1.0 (x) more",
-        ] {
-            assert!(d.is_scanner_ua(ua.as_bytes()), "{ua}");
-        }
-        for ua in [
-            "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
-            "curl/8.0",
-            "EvilBot/1.0",
-        ] {
-            assert!(!d.is_scanner_ua(ua.as_bytes()), "{ua}");
-        }
-    }
-
-    #[test]
-    fn bad_user_pattern_names_the_key() {
-        let err = Detector::new(DetectSettings {
-            exploit_path_patterns: vec!["(".into()],
-            ..Default::default()
-        });
-        assert!(err.err().unwrap().starts_with("exploit_path_patterns"));
-    }
-}
+mod tests;
