@@ -207,8 +207,8 @@ fn table_apply(c: &mut Criterion) {
                 for line in lines {
                     if let Ok((hit, _)) = parser.parse(black_box(line), &mut scratch) {
                         // The engine's line feed: count, then classify.
-                        if let Some(applied) = table.apply_access(&hit, 1_795_628_512) {
-                            detector.check_request(&mut table, applied, &hit);
+                        if let Some((applied, request)) = table.apply_access(&hit, 1_795_628_512) {
+                            detector.check_request(&mut table, applied.row, &request, &hit);
                         }
                     }
                 }

@@ -293,8 +293,8 @@ mod tests {
             .filter(|l| !l.is_empty())
         {
             let (hit, _) = access.parse(line, &mut scratch).unwrap();
-            if let Some(applied) = table.apply_access(&hit, now) {
-                detector.check_request(&mut table, applied, &hit);
+            if let Some((applied, request)) = table.apply_access(&hit, now) {
+                detector.check_request(&mut table, applied.row, &request, &hit);
             }
         }
         for line in fs::read(demo.auth_log())

@@ -679,8 +679,13 @@ impl Core {
                             self.formats.resize(source + 1, "");
                         }
                         self.formats[source] = format.name();
-                        if let Some(applied) = self.table.apply_access(&hit, self.now) {
-                            self.detector.check_request(&mut self.table, applied, &hit);
+                        if let Some((applied, request)) = self.table.apply_access(&hit, self.now) {
+                            self.detector.check_request(
+                                &mut self.table,
+                                applied.row,
+                                &request,
+                                &hit,
+                            );
                             self.enrich_if_new(applied);
                         }
                         self.changes += 1;

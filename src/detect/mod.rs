@@ -13,7 +13,7 @@ use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 
 use crate::parse::AccessHit;
-use crate::table::{Applied, IpTable, Row};
+use crate::table::{IpTable, RecentRequest, Row, RowId};
 use memo::{Memo, EXPLOIT_PATH, SCANNER_UA};
 
 /// One reason an IP is suspicious. Codes are a contract (JSON, filters).
@@ -180,14 +180,17 @@ impl Detector {
         is_match(&self.scanner_ua, user_agent)
     }
 
-    /// Classify the request `IpTable::apply_access` just counted (`applied`,
-    /// from `hit`): an exploit path or a scanner's user agent sticks to the
-    /// row. Each check runs once per distinct string; the memo answers the
-    /// repeats.
-    pub fn check_request(&mut self, table: &mut IpTable, applied: Applied, hit: &AccessHit<'_>) {
-        let Some(request) = table.row(applied.row).recent.back().copied() else {
-            return;
-        };
+    /// Classify the request `IpTable::apply_access` just counted in `row`
+    /// (`request` as it returned it, from `hit`): an exploit path or a
+    /// scanner's user agent sticks to the row. Each check runs once per
+    /// distinct string; the memo answers the repeats.
+    pub fn check_request(
+        &mut self,
+        table: &mut IpTable,
+        row: RowId,
+        request: &RecentRequest,
+        hit: &AccessHit<'_>,
+    ) {
         let mut found = Reasons::default();
         let strings = &table.strings;
         let (memo, exploit_path, scanner_ua) =
@@ -206,7 +209,9 @@ impl Detector {
         ) {
             found.insert(Reason::ScannerUa);
         }
-        table.row_mut(applied.row).sticky |= found.0;
+        if !found.is_empty() {
+            table.row_mut(row).sticky |= found.0;
+        }
     }
 
     /// The table's eviction test (see `IpTable::set_flagged`): whether a row

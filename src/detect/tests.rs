@@ -113,8 +113,8 @@ fn auth<'a>(client: &str, t: UnixTime, kind: AuthKind, user: &'a [u8]) -> AuthEv
 
 /// Count a request, then classify it: the line feed's two steps.
 fn access(t: &mut IpTable, d: &mut Detector, hit: &AccessHit<'_>, now: UnixTime) {
-    if let Some(applied) = t.apply_access(hit, now) {
-        d.check_request(t, applied, hit);
+    if let Some((applied, request)) = t.apply_access(hit, now) {
+        d.check_request(t, applied.row, &request, hit);
     }
 }
 

@@ -509,9 +509,15 @@ impl IpTable {
             | seconds(row.last_active) & ((1 << 30) - 1)
     }
 
-    /// Count one HTTP request (the newest of the row's `recent`). `None`
-    /// when the client is not tracked.
-    pub fn apply_access(&mut self, hit: &AccessHit<'_>, now: UnixTime) -> Option<Applied> {
+    /// Count one HTTP request. Returns it as recorded (its strings' ids), so
+    /// a classifier needn't read it back from the row's ring (a cache miss
+    /// the ring's write would otherwise hide); `None` when the client is not
+    /// tracked.
+    pub fn apply_access(
+        &mut self,
+        hit: &AccessHit<'_>,
+        now: UnixTime,
+    ) -> Option<(Applied, RecentRequest)> {
         if !self.is_shown(hit.client) {
             return None;
         }
@@ -561,10 +567,11 @@ impl IpTable {
         if self.strings.wants_sweep() {
             self.sweep_strings();
         }
-        Some(Applied {
+        let applied = Applied {
             row: RowId(id),
             is_new,
-        })
+        };
+        Some((applied, request))
     }
 
     /// Count one sshd event. `None` when the address is not tracked.

@@ -335,11 +335,11 @@ fn activity_strings_survive_sweeps() {
 fn new_rows_are_reported() {
     let mut t = IpTable::new(100, false);
     let first = t.apply_access(&hit("8.8.8.8", 1000, b"/", 200, 0), 1000);
-    assert!(first.is_some_and(|a| a.is_new));
+    assert!(first.is_some_and(|(a, _)| a.is_new));
     let again = t.apply_access(&hit("8.8.8.8", 1001, b"/", 200, 0), 1001);
     assert_eq!(
-        again.map(|a| (a.row, a.is_new)),
-        first.map(|a| (a.row, false))
+        again.map(|(a, _)| (a.row, a.is_new)),
+        first.map(|(a, _)| (a.row, false))
     );
     let login = t.apply_auth(&auth("9.9.9.9", 1000, AuthKind::Failed, b"root"), 1000);
     assert!(login.is_some_and(|a| a.is_new));
@@ -361,7 +361,7 @@ fn eviction_spares_rows_the_caller_flags() {
     let mut t = IpTable::new(16, false);
     t.set_flagged(|row| row.sticky != 0);
     let kept = t.apply_access(&hit("9.9.9.9", 1000, b"/", 200, 0), 1000);
-    t.row_mut(kept.unwrap().row).sticky = 1;
+    t.row_mut(kept.unwrap().0.row).sticky = 1;
     for n in 0..100u8 {
         let mut h = hit("8.8.8.8", 1001 + i64::from(n), b"/", 200, 0);
         h.client = IpAddr::from([8, 8, 9, n]);

@@ -156,8 +156,9 @@ impl Fixture {
             client_ip_field: b"",
             host: b"",
         };
-        if let Some(applied) = self.table.apply_access(&hit, NOW) {
-            self.detector.check_request(&mut self.table, applied, &hit);
+        if let Some((applied, request)) = self.table.apply_access(&hit, NOW) {
+            self.detector
+                .check_request(&mut self.table, applied.row, &request, &hit);
         }
     }
 
@@ -733,8 +734,9 @@ fn caddy_json_values_are_shown_decoded_and_sanitised() {
     );
     let mut scratch = Vec::new();
     let (hit, _) = parser.parse(line.as_bytes(), &mut scratch).unwrap();
-    let applied = f.table.apply_access(&hit, NOW).unwrap();
-    f.detector.check_request(&mut f.table, applied, &hit);
+    let (applied, request) = f.table.apply_access(&hit, NOW).unwrap();
+    f.detector
+        .check_request(&mut f.table, applied.row, &request, &hit);
     let mut d = dashboard();
     let text = screen(&mut d, &f, 160, 45).join("\n");
     assert!(text.contains("/q=中\"x\"�[2J"), "{text}");

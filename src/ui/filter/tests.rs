@@ -47,8 +47,8 @@ fn table() -> IpTable {
             client_ip_field: b"",
             host: b"",
         };
-        let applied = t.apply_access(&h, time).unwrap();
-        d.check_request(&mut t, applied, &h);
+        let (applied, request) = t.apply_access(&h, time).unwrap();
+        d.check_request(&mut t, applied.row, &request, &h);
     };
     for _ in 0..30 {
         hit("8.8.8.8", T0, b"/index", 200, b"Mozilla/5.0");
