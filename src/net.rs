@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// Whether an address is globally routable. Loopback, private, link-local,
 /// CGNAT, documentation, benchmarking, multicast and reserved ranges are not;
 /// they are hidden unless `--show-private-ips`. (`IpAddr::is_global` is unstable.)
-pub fn is_public(ip: IpAddr) -> bool {
+pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip.to_canonical() {
         IpAddr::V4(v4) => is_public_v4(v4),
         IpAddr::V6(v6) => is_public_v6(v6),
@@ -47,7 +47,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 }
 
 /// Short service name for a port, as nethergaze 0.2.0 names them.
-pub fn service_name(port: u16) -> Option<&'static str> {
+pub(crate) fn service_name(port: u16) -> Option<&'static str> {
     Some(match port {
         22 => "ssh",
         25 => "smtp",
@@ -71,15 +71,15 @@ pub fn service_name(port: u16) -> Option<&'static str> {
 
 /// What the GeoIP databases know about one address; every field may be missing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GeoInfo {
+pub(crate) struct GeoInfo {
     /// ISO 3166-1 alpha-2 code (`country`, else `registered_country`).
-    pub country: Option<String>,
+    pub(crate) country: Option<String>,
     /// English city name.
-    pub city: Option<String>,
+    pub(crate) city: Option<String>,
     /// Autonomous system number.
-    pub asn: Option<u32>,
+    pub(crate) asn: Option<u32>,
     /// Autonomous system organisation.
-    pub org: Option<String>,
+    pub(crate) org: Option<String>,
 }
 
 /// What RDAP says about the network holding an address. Every string is trimmed of
@@ -88,16 +88,16 @@ pub struct GeoInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WhoisInfo {
     /// The registry's name for the network (`name`), e.g. `GOOGLE`.
-    pub network: Option<String>,
+    pub(crate) network: Option<String>,
     /// The network's extent, `a.b.c.d/n` (or `start - end` when it is no single prefix).
-    pub cidr: Option<String>,
+    pub(crate) cidr: Option<String>,
     /// The registrant's name (vCard `fn`), else the first description remark.
-    pub org: Option<String>,
+    pub(crate) org: Option<String>,
     /// ISO 3166 two-letter country code, uppercase; `None` when the registry gave
     /// anything else.
-    pub country: Option<String>,
+    pub(crate) country: Option<String>,
     /// The abuse contact's e-mail address.
-    pub abuse: Option<String>,
+    pub(crate) abuse: Option<String>,
 }
 
 #[cfg(test)]

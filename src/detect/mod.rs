@@ -19,7 +19,7 @@ use memo::{Memo, EXPLOIT_PATH, SCANNER_UA};
 /// One reason an IP is suspicious. Codes are a contract (JSON, filters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Reason {
+pub(crate) enum Reason {
     SynRecv = 1 << 0,
     ConnsNoRequests = 1 << 1,
     Burst = 1 << 2,
@@ -29,7 +29,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 6] = [
+    pub(crate) const ALL: [Reason; 6] = [
         Reason::SynRecv,
         Reason::ConnsNoRequests,
         Reason::Burst,
@@ -38,7 +38,7 @@ impl Reason {
         Reason::AuthFailures,
     ];
 
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Reason::SynRecv => "syn_recv",
             Reason::ConnsNoRequests => "conns_no_requests",
@@ -50,7 +50,7 @@ impl Reason {
     }
 
     /// In words, for the drill-down.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Reason::SynRecv => "half-open SYN_RECV sockets and no requests",
             Reason::ConnsNoRequests => "many connections, at most one request",
@@ -64,32 +64,29 @@ impl Reason {
 
 /// A set of [`Reason`]s.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Reasons(u8);
+pub(crate) struct Reasons(u8);
 
 impl Reasons {
-    pub fn insert(&mut self, r: Reason) {
+    pub(crate) fn insert(&mut self, r: Reason) {
         self.0 |= r as u8;
     }
-    pub fn contains(self, r: Reason) -> bool {
+    pub(crate) fn contains(self, r: Reason) -> bool {
         self.0 & r as u8 != 0
     }
-    pub fn is_empty(self) -> bool {
+    pub(crate) fn is_empty(self) -> bool {
         self.0 == 0
     }
     /// The reasons found in a row's requests as they arrived.
-    pub fn sticky(row: &Row) -> Reasons {
+    pub(crate) fn sticky(row: &Row) -> Reasons {
         Reasons(row.sticky)
     }
-    pub fn union(self, other: Reasons) -> Reasons {
-        Reasons(self.0 | other.0)
-    }
-    pub fn iter(self) -> impl Iterator<Item = Reason> {
+    pub(crate) fn iter(self) -> impl Iterator<Item = Reason> {
         Reason::ALL.into_iter().filter(move |r| self.contains(*r))
     }
 }
 
 /// Scanner user agents matched as case-insensitive substrings.
-pub const DEFAULT_SCANNER_USER_AGENTS: &[&str] = &[
+pub(crate) const DEFAULT_SCANNER_USER_AGENTS: &[&str] = &[
     "zgrab",
     "masscan",
     "nmap",
@@ -105,7 +102,7 @@ pub const DEFAULT_SCANNER_USER_AGENTS: &[&str] = &[
 ];
 
 /// Exploit and probe paths, case-insensitive regexes over the raw path bytes.
-pub const DEFAULT_EXPLOIT_PATH_PATTERNS: &[&str] = &[
+pub(crate) const DEFAULT_EXPLOIT_PATH_PATTERNS: &[&str] = &[
     r"\.env",
     r"wp-login\.php",
     r"wp-admin",
@@ -123,11 +120,11 @@ pub const DEFAULT_EXPLOIT_PATH_PATTERNS: &[&str] = &[
 /// Thresholds and user patterns, from `[filters]`.
 #[derive(Debug, Clone)]
 pub struct DetectSettings {
-    pub burst_rpm: f64,
-    pub min_conns: u32,
-    pub min_auth_failures: u32,
-    pub scanner_user_agents: Vec<String>,
-    pub exploit_path_patterns: Vec<String>,
+    pub(crate) burst_rpm: f64,
+    pub(crate) min_conns: u32,
+    pub(crate) min_auth_failures: u32,
+    pub(crate) scanner_user_agents: Vec<String>,
+    pub(crate) exploit_path_patterns: Vec<String>,
 }
 
 impl Default for DetectSettings {
@@ -172,11 +169,13 @@ impl Detector {
         })
     }
 
-    pub fn is_exploit_path(&self, path: &[u8]) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_exploit_path(&self, path: &[u8]) -> bool {
         is_match(&self.exploit_path, path)
     }
 
-    pub fn is_scanner_ua(&self, user_agent: &[u8]) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_scanner_ua(&self, user_agent: &[u8]) -> bool {
         is_match(&self.scanner_ua, user_agent)
     }
 
@@ -222,7 +221,7 @@ impl Detector {
     }
 
     /// Every reason that applies to a row now.
-    pub fn reasons(&self, row: &Row) -> Reasons {
+    pub(crate) fn reasons(&self, row: &Row) -> Reasons {
         self.thresholds().reasons(row)
     }
 

@@ -29,7 +29,7 @@ use smallvec::SmallVec;
 use super::hash::{random_seed, seeded_hash};
 
 /// Longest string kept, in bytes (longer ones are cut).
-pub const MAX_STRING: usize = 512;
+pub(crate) const MAX_STRING: usize = 512;
 /// At the cap, a sweep is asked for after this many refused strings: often
 /// enough to make room again, rarely enough that a flood of unique strings
 /// can't make every line pay for a sweep.
@@ -39,7 +39,7 @@ const FIRST_SWEEP_AT: usize = 1 << 20; // 1 MiB
 /// Bytes a string costs besides its text: its slot (32), its entry in the
 /// hash index (32, at a load of 1/2 to 7/8) and the allocator's header and
 /// rounding of the text (about 24).
-pub const STRING_OVERHEAD: usize = 96;
+pub(crate) const STRING_OVERHEAD: usize = 96;
 /// Room kept free below the cap for one line's strings (path and user
 /// agent), so the sweep asked for at the end of a line runs before any
 /// string of the next one is refused.
@@ -47,20 +47,20 @@ const HEADROOM: usize = 2 * (MAX_STRING + STRING_OVERHEAD);
 
 /// Handle to an interned string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StrId(u32);
+pub(crate) struct StrId(u32);
 
 impl StrId {
     /// A dense index, for caches kept beside the interner (slots are reused,
     /// so there are never more than the strings held at once plus the
     /// pinned ones).
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self.0 as usize
     }
 
     /// The empty string; never freed.
-    pub const EMPTY: StrId = StrId(0);
+    pub(crate) const EMPTY: StrId = StrId(0);
     /// Stands for a string that was not kept because the interner was full.
-    pub const DROPPED: StrId = StrId(1);
+    pub(crate) const DROPPED: StrId = StrId(1);
 }
 
 /// HTTP methods held for the whole run: matched without hashing, never freed.
@@ -94,7 +94,7 @@ impl Hasher for PreHashed {
     }
 }
 
-pub struct Interner {
+pub(crate) struct Interner {
     slots: Vec<Option<Slot>>,
     /// Times each slot was given to a new string (see [`Interner::generation`]):
     /// kept beside the slots because a freed slot must remember it.
@@ -113,16 +113,16 @@ pub struct Interner {
 
 /// What one [`Interner::sweep`] freed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Swept {
+pub(crate) struct Swept {
     /// Strings no one marked.
-    pub unmarked: usize,
+    pub(crate) unmarked: usize,
     /// Marked strings freed to make room (the least recently interned): the
     /// owner must rewrite its ids of them to `DROPPED`.
-    pub trimmed: usize,
+    pub(crate) trimmed: usize,
 }
 
 impl Interner {
-    pub fn new(byte_cap: usize) -> Interner {
+    pub(crate) fn new(byte_cap: usize) -> Interner {
         let pinned = |text: &[u8]| {
             Some(Slot {
                 bytes: text.into(),
@@ -148,7 +148,7 @@ impl Interner {
     }
 
     /// The id of `text` (cut at `MAX_STRING`), adding it if new.
-    pub fn intern(&mut self, text: &[u8]) -> StrId {
+    pub(crate) fn intern(&mut self, text: &[u8]) -> StrId {
         let text = &text[..text.len().min(MAX_STRING)];
         if text.is_empty() {
             return StrId::EMPTY;
@@ -202,12 +202,12 @@ impl Interner {
     }
 
     /// Whether enough has been added since the last sweep to run one.
-    pub fn wants_sweep(&self) -> bool {
+    pub(crate) fn wants_sweep(&self) -> bool {
         self.bytes_held >= self.sweep_at || self.refused >= REFUSALS_PER_SWEEP
     }
 
     /// Keep `id` through the sweep in progress.
-    pub fn mark(&mut self, id: StrId) {
+    pub(crate) fn mark(&mut self, id: StrId) {
         if let Some(slot) = self.slots.get_mut(id.0 as usize).and_then(Option::as_mut) {
             slot.marked = true;
         }
@@ -216,7 +216,7 @@ impl Interner {
     /// Free every dynamic string not marked since the last sweep, then, when
     /// what is left holds more than half the cap, the least recently
     /// interned marked ones down to half; clear the marks.
-    pub fn sweep(&mut self) -> Swept {
+    pub(crate) fn sweep(&mut self) -> Swept {
         let mut swept = Swept::default();
         for id in FIRST_DYNAMIC as usize..self.slots.len() {
             let Some(slot) = self.slots[id].as_mut() else {
@@ -278,12 +278,12 @@ impl Interner {
     /// Whether `id` still stands for the text it was given for: false once
     /// a sweep freed it (until the slot is reused, which the owner must not
     /// wait for: see the module documentation).
-    pub fn is_live(&self, id: StrId) -> bool {
+    pub(crate) fn is_live(&self, id: StrId) -> bool {
         self.slots.get(id.0 as usize).is_some_and(Option::is_some)
     }
 
     /// The bytes of an interned string.
-    pub fn get(&self, id: StrId) -> &[u8] {
+    pub(crate) fn get(&self, id: StrId) -> &[u8] {
         self.slots
             .get(id.0 as usize)
             .and_then(Option::as_ref)
@@ -296,23 +296,21 @@ impl Interner {
     /// (It wraps after 2^32 reuses of one slot; a slot is reused at most
     /// once a sweep.) `None` for the placeholders and pinned strings (never
     /// worth caching) and for a freed id.
-    pub fn generation(&self, id: StrId) -> Option<u32> {
+    pub(crate) fn generation(&self, id: StrId) -> Option<u32> {
         let live = self.slots.get(id.0 as usize).is_some_and(Option::is_some);
         (id.0 >= FIRST_DYNAMIC && live).then(|| self.generations[id.0 as usize])
     }
 
     /// Bytes held now: text plus `STRING_OVERHEAD` a string.
-    pub fn bytes_held(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn bytes_held(&self) -> usize {
         self.bytes_held
     }
 
     /// Distinct strings held (placeholders and pinned methods excluded).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.slots.len() - FIRST_DYNAMIC as usize - self.free.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

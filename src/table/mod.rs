@@ -24,18 +24,18 @@ use std::net::{IpAddr, SocketAddr};
 
 use smallvec::SmallVec;
 
-pub use activity::{Activity, ActivityKind, ActivityLog};
-pub use intern::{Interner, StrId, MAX_STRING};
-pub use rate::RateRing;
+pub(crate) use activity::{Activity, ActivityKind, ActivityLog};
+pub(crate) use intern::{Interner, StrId, MAX_STRING};
+pub(crate) use rate::RateRing;
 
 use crate::net::{is_public, GeoInfo, WhoisInfo};
 use crate::parse::sockets::{SocketEntry, TcpState};
 use crate::parse::{AccessHit, AuthEvent, AuthKind, UnixTime};
 
 /// Rows without sockets and without activity for this long are dropped.
-pub const IDLE_EXPIRY_SECS: UnixTime = 5 * 60;
+pub(crate) const IDLE_EXPIRY_SECS: UnixTime = 5 * 60;
 /// Recent requests kept per row.
-pub const RECENT_REQUESTS: usize = 20;
+pub(crate) const RECENT_REQUESTS: usize = 20;
 /// String bytes the interner may hold (paths, user agents, methods), with
 /// their bookkeeping (`intern::STRING_OVERHEAD` a string). Part of the
 /// 64 MiB bound at 50 000 rows (`benches/memcap.py`): when unique strings
@@ -54,40 +54,40 @@ type EvictionKey = u64;
 #[derive(Debug, Clone, Copy)]
 pub struct RecentRequest {
     /// Unix seconds (u32 lasts until 2106).
-    pub time: u32,
-    pub bytes: u32,
-    pub method: StrId,
-    pub path: StrId,
-    pub user_agent: StrId,
-    pub status: u16,
+    pub(crate) time: u32,
+    pub(crate) bytes: u32,
+    pub(crate) method: StrId,
+    pub(crate) path: StrId,
+    pub(crate) user_agent: StrId,
+    pub(crate) status: u16,
 }
 
 /// Sockets of one remote address, rebuilt from every dump.
 #[derive(Debug, Clone, Default)]
-pub struct SocketSummary {
-    pub in_states: [u16; TcpState::COUNT],
-    pub out_states: [u16; TcpState::COUNT],
+pub(crate) struct SocketSummary {
+    pub(crate) in_states: [u16; TcpState::COUNT],
+    pub(crate) out_states: [u16; TcpState::COUNT],
     /// Inbound sockets in any state but LISTEN.
-    pub conns_in: u32,
-    pub conns_out: u32,
+    pub(crate) conns_in: u32,
+    pub(crate) conns_out: u32,
     /// Local ports of inbound sockets (our services).
-    pub services_in: SmallVec<[u16; 2]>,
+    pub(crate) services_in: SmallVec<[u16; 2]>,
     /// Remote ports of outbound sockets (their services).
-    pub services_out: SmallVec<[u16; 2]>,
+    pub(crate) services_out: SmallVec<[u16; 2]>,
 }
 
 impl SocketSummary {
-    pub fn syn_recv_in(&self) -> u32 {
+    pub(crate) fn syn_recv_in(&self) -> u32 {
         u32::from(self.in_states[TcpState::SynRecv.index()])
             + u32::from(self.in_states[TcpState::NewSynRecv.index()])
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.conns_in == 0 && self.conns_out == 0
     }
 
     /// Socket counts by state name over both directions, SYN_RECV merged.
-    pub fn states(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
+    pub(crate) fn states(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
         let mut merged: SmallVec<[(&'static str, u32); 6]> = SmallVec::new();
         for i in 0..TcpState::COUNT {
             let n = u32::from(self.in_states[i]) + u32::from(self.out_states[i]);
@@ -127,33 +127,33 @@ impl SocketSummary {
 /// Everything known about one client address.
 #[derive(Debug, Clone)]
 pub struct Row {
-    pub ip: IpAddr,
+    pub(crate) ip: IpAddr,
     /// Boxed: most rows come from log lines alone and never have a socket
     /// (8 bytes instead of 104 at 20 000 rows). Read it through
     /// [`Row::sockets`].
     sockets: Option<Box<SocketSummary>>,
-    pub requests: u64,
-    pub bytes: u64,
+    pub(crate) requests: u64,
+    pub(crate) bytes: u64,
     /// Requests by status class: index 0 other/unknown, 1..=5 for 1xx..5xx.
-    pub status: [u32; 6],
-    pub rate: RateRing,
-    pub recent: VecDeque<RecentRequest>,
+    pub(crate) status: [u32; 6],
+    pub(crate) rate: RateRing,
+    pub(crate) recent: VecDeque<RecentRequest>,
     /// sshd events by kind, indexed by `auth_index`.
-    pub auth: [u32; 5],
+    pub(crate) auth: [u32; 5],
     /// Event time of the first and last thing seen from this address.
-    pub first_seen: UnixTime,
-    pub last_seen: UnixTime,
+    pub(crate) first_seen: UnixTime,
+    pub(crate) last_seen: UnixTime,
     /// Wall clock of the last update (expiry and eviction).
-    pub last_active: UnixTime,
+    pub(crate) last_active: UnixTime,
     /// Bits a classifier set from requests as they arrived: the detector
     /// keeps the reasons it found in paths and user agents here. The table
     /// stores them and never reads them.
-    pub sticky: u8,
+    pub(crate) sticky: u8,
     /// GeoIP, attached by the engine when the row is created; `None` without
     /// a database or for an address it doesn't know (boxed: 8 bytes when absent).
-    pub geo: Option<Box<GeoInfo>>,
+    pub(crate) geo: Option<Box<GeoInfo>>,
     /// RDAP/whois answer, filled in when the worker replies.
-    pub whois: Option<Box<WhoisInfo>>,
+    pub(crate) whois: Option<Box<WhoisInfo>>,
 }
 
 /// Hint the CPU to load the cache line at `at`; a no-op off x86_64. A
@@ -170,7 +170,7 @@ fn prefetch_line(at: *const u8) {
 }
 
 /// Index into `Row::status`: 1..=5 for 1xx..5xx, 0 for anything else.
-pub fn status_class(status: u16) -> usize {
+pub(crate) fn status_class(status: u16) -> usize {
     match status {
         100..=599 => usize::from(status / 100),
         _ => 0,
@@ -199,13 +199,13 @@ static NO_SOCKETS: SocketSummary = SocketSummary {
 
 impl Row {
     /// Its sockets in the last dump (all zero when it has none).
-    pub fn sockets(&self) -> &SocketSummary {
+    pub(crate) fn sockets(&self) -> &SocketSummary {
         self.sockets.as_deref().unwrap_or(&NO_SOCKETS)
     }
 
     /// The organisation shown: GeoIP's ASN organisation, else whois's
     /// organisation, else its network name.
-    pub fn org(&self) -> Option<&str> {
+    pub(crate) fn org(&self) -> Option<&str> {
         let geo = self.geo.as_deref().and_then(|g| g.org.as_deref());
         let whois = self.whois.as_deref();
         geo.or_else(|| whois.and_then(|w| w.org.as_deref()))
@@ -231,12 +231,12 @@ impl Row {
         }
     }
 
-    pub fn auth_count(&self, kind: AuthKind) -> u32 {
+    pub(crate) fn auth_count(&self, kind: AuthKind) -> u32 {
         self.auth[auth_index(kind)]
     }
 
     /// `failed` + `invalid_user` lines, as nethergaze 0.2.0 counts them.
-    pub fn auth_failures(&self) -> u64 {
+    pub(crate) fn auth_failures(&self) -> u64 {
         u64::from(self.auth_count(AuthKind::Failed))
             + u64::from(self.auth_count(AuthKind::InvalidUser))
     }
@@ -248,7 +248,7 @@ impl Row {
     }
 
     /// Whether only outbound sockets tie this address to us.
-    pub fn is_outbound_only(&self) -> bool {
+    pub(crate) fn is_outbound_only(&self) -> bool {
         self.sockets().conns_out > 0
             && self.sockets().conns_in == 0
             && self.requests == 0
@@ -258,18 +258,18 @@ impl Row {
 
 /// Session totals, including rows that have aged out since.
 #[derive(Debug, Clone, Default)]
-pub struct Totals {
-    pub requests: u64,
-    pub bytes: u64,
-    pub auth_failures: u64,
+pub(crate) struct Totals {
+    pub(crate) requests: u64,
+    pub(crate) bytes: u64,
+    pub(crate) auth_failures: u64,
     /// Inbound sockets seen for the first time in the last dump.
-    pub new_conns_last_dump: u32,
+    pub(crate) new_conns_last_dump: u32,
     /// Inbound ESTABLISHED sockets in the last dump (shown rows only).
-    pub established_in: u64,
+    pub(crate) established_in: u64,
     /// Requests over all rows, per second of event time.
-    pub rate: RateRing,
+    pub(crate) rate: RateRing,
     /// Rows dropped at the `max_tracked_ips` cap (not those that aged out).
-    pub evicted: u64,
+    pub(crate) evicted: u64,
 }
 
 /// Handle to a row, valid until the table next changes its set of rows (the
@@ -293,14 +293,14 @@ pub struct IpTable {
     rows: Vec<Option<Row>>,
     free: Vec<u32>,
     index: HashMap<IpAddr, u32, hash::SeededState>,
-    pub strings: Interner,
+    pub(crate) strings: Interner,
     max_rows: usize,
     /// Tells flagged rows at eviction (see [`IpTable::set_flagged`]).
     is_flagged: FlaggedTest,
     show_private: bool,
-    pub totals: Totals,
+    pub(crate) totals: Totals,
     /// Recent requests and sshd events for the dashboard (off unless sized).
-    pub activity: ActivityLog,
+    pub(crate) activity: ActivityLog,
     /// Rows whose socket summary must be cleared before the next dump.
     with_sockets: Vec<u32>,
     listen_ports: Vec<u16>,
@@ -334,7 +334,7 @@ impl IpTable {
     }
 
     /// Whether an address is tracked at all (non-global ones only with `--show-private-ips`).
-    pub fn is_shown(&self, ip: IpAddr) -> bool {
+    pub(crate) fn is_shown(&self, ip: IpAddr) -> bool {
         self.show_private || is_public(ip)
     }
 
@@ -346,32 +346,24 @@ impl IpTable {
         self.index.is_empty()
     }
 
-    pub fn get(&self, ip: IpAddr) -> Option<&Row> {
+    pub(crate) fn get(&self, ip: IpAddr) -> Option<&Row> {
         self.index
             .get(&ip)
             .and_then(|&id| self.rows[id as usize].as_ref())
     }
 
-    pub fn rows(&self) -> impl Iterator<Item = &Row> {
+    pub(crate) fn rows(&self) -> impl Iterator<Item = &Row> {
         self.rows.iter().flatten()
-    }
-
-    /// The row an `apply_*` just counted.
-    pub fn row(&self, id: RowId) -> &Row {
-        match &self.rows[id.0 as usize] {
-            Some(row) => row,
-            None => unreachable!("a RowId is used before the rows change"),
-        }
     }
 
     /// The row an `apply_*` just counted, to attach enrichment or a
     /// classifier's [`Row::sticky`] bits to.
-    pub fn row_mut(&mut self, id: RowId) -> &mut Row {
+    pub(crate) fn row_mut(&mut self, id: RowId) -> &mut Row {
         self.live_row(id.0)
     }
 
     /// Attach a whois answer to the row of `ip`, if it is still tracked.
-    pub fn set_whois(&mut self, ip: IpAddr, info: WhoisInfo) {
+    pub(crate) fn set_whois(&mut self, ip: IpAddr, info: WhoisInfo) {
         if let Some(&id) = self.index.get(&ip) {
             self.live_row(id).whois = Some(Box::new(info));
         }
@@ -385,7 +377,7 @@ impl IpTable {
     }
 
     /// Text of an interned string.
-    pub fn text(&self, id: StrId) -> &[u8] {
+    pub(crate) fn text(&self, id: StrId) -> &[u8] {
         self.strings.get(id)
     }
 
@@ -423,7 +415,7 @@ impl IpTable {
     /// called with the address at the start of a log line, so the row's
     /// cache misses overlap with parsing the rest of the line.
     #[inline]
-    pub fn prefetch(&self, ip: IpAddr) {
+    pub(crate) fn prefetch(&self, ip: IpAddr) {
         let Some(&id) = self.index.get(&ip) else {
             return;
         };
@@ -575,7 +567,7 @@ impl IpTable {
     }
 
     /// Count one sshd event. `None` when the address is not tracked.
-    pub fn apply_auth(&mut self, event: &AuthEvent<'_>, now: UnixTime) -> Option<Applied> {
+    pub(crate) fn apply_auth(&mut self, event: &AuthEvent<'_>, now: UnixTime) -> Option<Applied> {
         if !self.is_shown(event.ip) {
             return None;
         }
@@ -613,7 +605,7 @@ impl IpTable {
     /// (service = the local port); any other non-LISTEN socket is outbound
     /// (service = remote port). `born` is called with each row created for
     /// a socket (the engine attaches its GeoIP record).
-    pub fn apply_sockets(
+    pub(crate) fn apply_sockets(
         &mut self,
         dump: &[SocketEntry],
         now: UnixTime,
@@ -691,18 +683,18 @@ impl IpTable {
     }
 
     /// Whether a local port was listening in the last dump (inbound sockets).
-    pub fn is_listen_port(&self, port: u16) -> bool {
+    pub(crate) fn is_listen_port(&self, port: u16) -> bool {
         self.listen_ports.binary_search(&port).is_ok()
     }
 
     /// Whether a socket of the last dump is one a peer opened to us: on a
     /// listening port, or in SYN_RECV (listener or not).
-    pub fn is_inbound(&self, socket: &SocketEntry) -> bool {
+    pub(crate) fn is_inbound(&self, socket: &SocketEntry) -> bool {
         socket.state.is_passive_open() || self.is_listen_port(socket.local.port())
     }
 
     /// Drop rows with no sockets and nothing new for `IDLE_EXPIRY_SECS`.
-    pub fn expire(&mut self, now: UnixTime) {
+    pub(crate) fn expire(&mut self, now: UnixTime) {
         let idle: Vec<u32> = self
             .rows
             .iter()
@@ -717,18 +709,18 @@ impl IpTable {
     }
 
     /// Inbound sockets (any state but LISTEN) over all rows.
-    pub fn connections(&self) -> u64 {
+    pub(crate) fn connections(&self) -> u64 {
         self.rows().map(|r| u64::from(r.sockets().conns_in)).sum()
     }
 
     /// End of the live rate window: the newest event or now, whichever is later.
-    pub fn window_end(&self, now: UnixTime) -> UnixTime {
+    pub(crate) fn window_end(&self, now: UnixTime) -> UnixTime {
         self.totals.rate.newest().map_or(now, |t| t.max(now))
     }
 
     /// Rows in snapshot order: inbound connections, then requests, descending;
     /// then address, for a stable order.
-    pub fn sorted(&self) -> Vec<&Row> {
+    pub(crate) fn sorted(&self) -> Vec<&Row> {
         let mut rows: Vec<&Row> = self.rows().collect();
         rows.sort_by(|a, b| {
             (b.sockets().conns_in, b.requests)

@@ -343,7 +343,7 @@ fn new_rows_are_reported() {
     );
     let login = t.apply_auth(&auth("9.9.9.9", 1000, AuthKind::Failed, b"root"), 1000);
     assert!(login.is_some_and(|a| a.is_new));
-    assert_eq!(t.row(login.unwrap().row).ip, ip("9.9.9.9"));
+    assert_eq!(t.row_mut(login.unwrap().row).ip, ip("9.9.9.9"));
     let mut born = Vec::new();
     let dump = [
         sock("0.0.0.0:443", "0.0.0.0:0", TcpState::Listen),
