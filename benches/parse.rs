@@ -188,7 +188,7 @@ fn procnet(c: &mut Criterion) {
 /// Parse and apply combined lines: the whole per-line path below the reader.
 fn table_apply(c: &mut Criterion) {
     let parser = AccessParser::new("combined", Vec::new()).expect("valid format");
-    let detector = Detector::new(DetectSettings::default()).expect("default patterns");
+    let mut detector = Detector::new(DetectSettings::default()).expect("default patterns");
     let log = access_log("combined");
     let lines: Vec<&[u8]> = log
         .split(|&c| c == b'\n')
@@ -201,11 +201,15 @@ fn table_apply(c: &mut Criterion) {
         &lines,
         |b, lines| {
             let mut table = IpTable::new(50_000, true);
+            table.set_flagged(detector.flagged_test());
             let mut scratch = Vec::new();
             b.iter(|| {
                 for line in lines {
                     if let Ok((hit, _)) = parser.parse(black_box(line), &mut scratch) {
-                        table.apply_access(&hit, &detector, 1_795_628_512);
+                        // The engine's line feed: count, then classify.
+                        if let Some((applied, request)) = table.apply_access(&hit, 1_795_628_512) {
+                            detector.check_request(&mut table, applied.row, &request, &hit);
+                        }
                     }
                 }
                 table.len()

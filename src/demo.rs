@@ -284,7 +284,7 @@ mod tests {
         demo.on_tick(now + 1).unwrap();
         let access = AccessParser::new("combined", Vec::new()).unwrap();
         let mut auth = AuthParser::new(now);
-        let detector = Detector::new(DetectSettings::default()).unwrap();
+        let mut detector = Detector::new(DetectSettings::default()).unwrap();
         let mut table = IpTable::new(1000, true);
         let mut scratch = Vec::new();
         for line in fs::read(demo.access_log())
@@ -293,7 +293,9 @@ mod tests {
             .filter(|l| !l.is_empty())
         {
             let (hit, _) = access.parse(line, &mut scratch).unwrap();
-            table.apply_access(&hit, &detector, now);
+            if let Some((applied, request)) = table.apply_access(&hit, now) {
+                detector.check_request(&mut table, applied.row, &request, &hit);
+            }
         }
         for line in fs::read(demo.auth_log())
             .unwrap()
@@ -305,7 +307,7 @@ mod tests {
         let mut dump = Vec::new();
         let result = ProcNetReader::new(demo.proc_root()).read(&mut |s| dump.push(s));
         assert_eq!(result.stats().malformed, 0);
-        table.apply_sockets(&dump, now);
+        table.apply_sockets(&dump, now, |_| {});
         let reasons = |ip: &str| detector.reasons(table.get(ip.parse().unwrap()).unwrap());
         assert!(reasons(SCANNER).contains(Reason::ScannerUa));
         assert!(reasons(PROBER).contains(Reason::ExploitPath));

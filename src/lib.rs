@@ -16,6 +16,7 @@ pub mod enrich;
 pub mod entry;
 pub(crate) mod event_loop;
 pub mod headless;
+pub mod net;
 pub mod parse;
 pub mod source;
 pub mod store;

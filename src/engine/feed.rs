@@ -12,17 +12,20 @@ use crate::detect::{DetectSettings, Detector};
 use crate::enrich::geoip::GeoIp;
 use crate::parse::access::{AccessParser, FormatKind};
 use crate::parse::auth::AuthParser;
+use crate::parse::sockets::SocketEntry;
 use crate::parse::time;
 use crate::parse::{AccessHit, Malformed, UnixTime};
 use crate::source::journal::Journal;
 use crate::source::logset::Follow;
 use crate::source::{LineSink, LineVerdict, LogKind, LogSet};
-use crate::table::IpTable;
+use crate::table::{Applied, IpTable, Row};
 
 /// What lines and dumps are applied to: parsers, detector, table, clock.
 pub(crate) struct Core {
     pub(crate) table: IpTable,
     pub(crate) detector: Detector,
+    /// GeoIP, attached to each row when it is created (`None` with `--no-geoip`).
+    pub(crate) geoip: Option<GeoIp>,
     access: AccessParser,
     /// JSON string values decoded from their escapes, reused for every line.
     access_scratch: Vec<u8>,
@@ -44,16 +47,15 @@ impl Core {
         let access = AccessParser::new(&config.log_format, config.trusted_proxies.clone())
             .map_err(|e| format!("log_format: {e}"))?;
         let mut table = IpTable::new(config.max_tracked_ips, config.show_private_ips);
-        table.set_thresholds(detector.thresholds());
+        table.set_flagged(detector.flagged_test());
         if config.mode == Mode::Dashboard {
             table.activity.set_capacity(config.display.max_log_lines);
         }
-        if config.geoip.enabled {
-            table.geoip = Some(GeoIp::open(&config.geoip));
-        }
+        let geoip = config.geoip.enabled.then(|| GeoIp::open(&config.geoip));
         Ok(Core {
             table,
             detector,
+            geoip,
             access,
             access_scratch: Vec::new(),
             auth: AuthParser::new(now),
@@ -79,7 +81,9 @@ impl Core {
     pub(crate) fn on_auth_line(&mut self, line: &[u8]) -> LineVerdict {
         match self.auth.parse(line) {
             Some(event) => {
-                self.table.apply_auth(&event, self.now);
+                if let Some(applied) = self.table.apply_auth(&event, self.now) {
+                    self.enrich_if_new(applied);
+                }
                 self.changes += 1;
                 LineVerdict::Used
             }
@@ -95,12 +99,39 @@ impl Core {
                     self.formats.resize(source + 1, "");
                 }
                 self.formats[source] = format.name();
-                self.table.apply_access(&hit, &self.detector, self.now);
+                if let Some((applied, request)) = self.table.apply_access(&hit, self.now) {
+                    self.detector
+                        .check_request(&mut self.table, applied.row, &request, &hit);
+                    self.enrich_if_new(applied);
+                }
                 self.changes += 1;
                 LineVerdict::Used
             }
             Err(_) => LineVerdict::Malformed,
         }
+    }
+}
+
+impl Core {
+    /// A complete socket dump: every row's sockets replaced, new rows enriched.
+    pub(crate) fn apply_sockets(&mut self, dump: &[SocketEntry]) {
+        let geoip = self.geoip.as_ref();
+        self.table
+            .apply_sockets(dump, self.now, |row| attach_geo(geoip, row));
+    }
+
+    /// The row a line counted was created for it: attach its GeoIP record.
+    fn enrich_if_new(&mut self, applied: Applied) {
+        if applied.is_new {
+            attach_geo(self.geoip.as_ref(), self.table.row_mut(applied.row));
+        }
+    }
+}
+
+/// Look a new row up in GeoIP, once in its life (sub-microsecond, memory-mapped).
+fn attach_geo(geoip: Option<&GeoIp>, row: &mut Row) {
+    if let Some(geoip) = geoip {
+        row.geo = geoip.lookup_boxed(row.ip);
     }
 }
 

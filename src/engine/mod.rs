@@ -28,6 +28,7 @@ use mio::{Interest, Registry, Token};
 use crate::actions::block::BlockRecord;
 use crate::config::Config;
 use crate::detect::Detector;
+use crate::enrich::geoip::GeoIp;
 use crate::headless::SourceReport;
 use crate::parse::sockets::SocketEntry;
 use crate::parse::{time, UnixTime};
@@ -109,7 +110,7 @@ impl Engine {
             reports: Reports::new(&config.log_format),
             demo,
         };
-        engine.reports.note_geoip(engine.core.table.geoip.as_ref());
+        engine.reports.note_geoip(engine.core.geoip.as_ref());
         engine.refresh_reports();
         Ok(engine)
     }
@@ -198,7 +199,7 @@ impl Engine {
         self.whois.on_tick(&mut self.core, self.history.as_ref());
         if self.keeper.is_due(self.core.now) {
             self.snapshot_history();
-            if let Some(geoip) = self.core.table.geoip.as_mut() {
+            if let Some(geoip) = self.core.geoip.as_mut() {
                 if geoip.reopen_if_changed() {
                     // A monthly update replaced the file.
                     self.reports.note_geoip(Some(geoip));
@@ -330,6 +331,11 @@ impl Engine {
     /// The interface's live rx/tx rates.
     pub(crate) fn bandwidth(&self) -> &Bandwidth {
         &self.bandwidth
+    }
+
+    /// The GeoIP databases (`None` with `--no-geoip`).
+    pub(crate) fn geoip(&self) -> Option<&GeoIp> {
+        self.core.geoip.as_ref()
     }
 
     /// Lifetime history, when enabled and open.

@@ -106,7 +106,7 @@ impl Dumps {
             Ok(true) => self.dump.clear(),
             // Skipped: the last dump's sockets are still the table; apply
             // them again, as an identical dump would be.
-            Ok(false) => core.table.apply_sockets(&self.last_dump, core.now),
+            Ok(false) => core.apply_sockets(&self.last_dump),
             Err(e) => {
                 diag.abandon_dump();
                 self.dump.clear();
@@ -144,7 +144,7 @@ impl Dumps {
     fn finish(&mut self, core: &mut Core) {
         std::mem::swap(&mut self.dump, &mut self.last_dump);
         self.dump.clear();
-        core.table.apply_sockets(&self.last_dump, core.now);
+        core.apply_sockets(&self.last_dump);
         core.changes += 1;
         if self.dumps == 0 {
             // No baseline yet: every socket would look new.

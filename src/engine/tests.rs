@@ -221,7 +221,7 @@ fn whois_picks_the_suspicious_then_the_busiest_eight() {
     let mut oracle: Vec<(bool, u64, std::cmp::Reverse<IpAddr>)> = core
         .table
         .rows()
-        .filter(|r| r.whois.is_none() && crate::table::is_public(r.ip))
+        .filter(|r| r.whois.is_none() && crate::net::is_public(r.ip))
         .map(|r| {
             let suspicious = !core.detector.reasons(r).is_empty();
             (
@@ -389,7 +389,7 @@ fn cached_whois_answers_settle_picks_without_a_lookup() {
         .core
         .table
         .rows()
-        .filter(|r| crate::table::is_public(r.ip) && !first.contains(&r.ip))
+        .filter(|r| crate::net::is_public(r.ip) && !first.contains(&r.ip))
         .map(|r| r.ip)
         .collect::<Vec<_>>();
     assert!(!next.is_empty());

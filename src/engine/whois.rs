@@ -13,9 +13,10 @@ use std::time::Duration;
 use super::feed::Core;
 use crate::config::Config;
 use crate::enrich::whois::{Config as WhoisClientConfig, Submit, WhoisInfo, Worker};
+use crate::net::is_public;
 use crate::parse::UnixTime;
 use crate::store::History;
-use crate::table::{is_public, Row};
+use crate::table::Row;
 
 /// Background lookups asked per tick.
 const PER_TICK: usize = 8;

@@ -21,28 +21,16 @@ use maxminddb::{Mmap, Reader};
 use serde::Deserialize;
 
 use crate::config::GeoipConfig;
-use crate::table::is_public;
-
-/// What is known about one address; every field may be missing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GeoInfo {
-    /// ISO 3166-1 alpha-2 code (`country`, else `registered_country`).
-    pub country: Option<String>,
-    /// English city name.
-    pub city: Option<String>,
-    /// Autonomous system number.
-    pub asn: Option<u32>,
-    /// Autonomous system organisation.
-    pub org: Option<String>,
-}
+use crate::net::is_public;
+pub(crate) use crate::net::GeoInfo;
 
 /// Which kinds of data a database's records carry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Kinds {
+pub(crate) struct Kinds {
     /// `country.iso_code` or `city.names.en`.
-    pub city: bool,
+    pub(crate) city: bool,
     /// `autonomous_system_number` or `autonomous_system_organization`.
-    pub asn: bool,
+    pub(crate) asn: bool,
 }
 
 /// The GeoIP databases of one run. Cheap to query, never an error.
@@ -403,7 +391,7 @@ impl Slot {
 
 impl GeoIp {
     /// Opens the configured databases. Never fails; see [`GeoIp::note`].
-    pub fn open(config: &GeoipConfig) -> GeoIp {
+    pub(crate) fn open(config: &GeoipConfig) -> GeoIp {
         let slots = if config.enabled {
             [
                 Slot::new(Role::City, &config.city_db),
@@ -421,9 +409,16 @@ impl GeoIp {
         geo
     }
 
+    /// [`GeoIp::lookup`] for a row: `None` when nothing is known (boxed, so
+    /// a row without a record holds 8 bytes).
+    pub(crate) fn lookup_boxed(&self, ip: IpAddr) -> Option<Box<GeoInfo>> {
+        let info = self.lookup(ip);
+        (info != GeoInfo::default()).then(|| Box::new(info))
+    }
+
     /// Looks `ip` up. Private and reserved addresses come back empty without a
     /// lookup. Allocates only the returned strings.
-    pub fn lookup(&self, ip: IpAddr) -> GeoInfo {
+    pub(crate) fn lookup(&self, ip: IpAddr) -> GeoInfo {
         let mut info = GeoInfo::default();
         if !self.enabled || !is_public(ip) {
             return info;
@@ -455,7 +450,7 @@ impl GeoIp {
     /// Costs one or two `stat`s (plus a directory listing while a configured
     /// file is absent). A broken new file keeps the old database and sets a
     /// note. Returns whether anything changed (so the header can redraw).
-    pub fn reopen_if_changed(&mut self) -> bool {
+    pub(crate) fn reopen_if_changed(&mut self) -> bool {
         if !self.enabled {
             return false;
         }
@@ -471,13 +466,13 @@ impl GeoIp {
 
     /// Why GeoIP is missing or degraded, for the header and the summary's
     /// sources; `None` when all is well (or GeoIP is off).
-    pub fn note(&self) -> Option<&str> {
+    pub(crate) fn note(&self) -> Option<&str> {
         self.note.as_deref()
     }
 
     /// Whether DB-IP data is in use: `--help` and `--version` must then credit
     /// it ("IP geolocation by DB-IP", CC BY 4.0).
-    pub fn uses_dbip(&self) -> bool {
+    pub(crate) fn uses_dbip(&self) -> bool {
         self.slots
             .iter()
             .filter_map(|s| s.db.as_ref())
@@ -485,14 +480,14 @@ impl GeoIp {
     }
 
     /// Whether any database is loaded (a lookup can return something).
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         self.enabled && self.slots.iter().any(|s| s.db.is_some())
     }
 
     /// The loaded files and what each provides, e.g.
     /// `GeoLite2-City.mmdb (city), GeoLite2-ASN.mmdb (ASN)`; the configured
     /// paths when none is loaded.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut out = String::new();
         for db in self.slots.iter().filter_map(|s| s.db.as_ref()) {
             let name = db.path.file_name().unwrap_or(db.path.as_os_str());

@@ -19,7 +19,7 @@ use crate::parse::AuthKind;
 
 /// What happened, without the address and time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActivityKind {
+pub(crate) enum ActivityKind {
     /// One HTTP request.
     Http {
         method: StrId,
@@ -34,16 +34,16 @@ pub enum ActivityKind {
 
 /// One line of the activity panel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Activity {
+pub(crate) struct Activity {
     /// Event time, Unix seconds (u32 lasts until 2106).
-    pub time: u32,
-    pub ip: IpAddr,
-    pub kind: ActivityKind,
+    pub(crate) time: u32,
+    pub(crate) ip: IpAddr,
+    pub(crate) kind: ActivityKind,
 }
 
 /// A bounded ring of [`Activity`], oldest first. Capacity 0 records nothing.
 #[derive(Debug, Default)]
-pub struct ActivityLog {
+pub(crate) struct ActivityLog {
     entries: VecDeque<Activity>,
     capacity: usize,
     /// Entries ever recorded, so a view can tell that new ones arrived.
@@ -53,7 +53,7 @@ pub struct ActivityLog {
 impl ActivityLog {
     /// Keep at most `capacity` entries (0 turns the log off); the ring is
     /// allocated once, here.
-    pub fn set_capacity(&mut self, capacity: usize) {
+    pub(crate) fn set_capacity(&mut self, capacity: usize) {
         self.capacity = capacity;
         while self.entries.len() > capacity {
             self.entries.pop_front();
@@ -63,16 +63,12 @@ impl ActivityLog {
     }
 
     /// Whether entries are kept at all.
-    pub fn is_enabled(&self) -> bool {
+    pub(crate) fn is_enabled(&self) -> bool {
         self.capacity > 0
     }
 
-    pub fn capacity(&self) -> usize {
-        self.capacity
-    }
-
     /// Append one entry, dropping the oldest when full.
-    pub fn push(&mut self, entry: Activity) {
+    pub(crate) fn push(&mut self, entry: Activity) {
         if self.capacity == 0 {
             return;
         }
@@ -84,20 +80,23 @@ impl ActivityLog {
     }
 
     /// Entries, oldest first.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Activity> + ExactSizeIterator {
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = &Activity> + ExactSizeIterator {
         self.entries.iter()
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// Entries ever recorded (including those dropped since).
-    pub fn recorded(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn recorded(&self) -> u64 {
         self.recorded
     }
 

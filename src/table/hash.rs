@@ -30,7 +30,7 @@ fn shared_seed() -> &'static SharedSeed {
 
 /// The keyed hash of `bytes`: `seed` picks one of many functions under the
 /// process secret (each interner has its own).
-pub fn seeded_hash(seed: u64, bytes: &[u8]) -> u64 {
+pub(crate) fn seeded_hash(seed: u64, bytes: &[u8]) -> u64 {
     keyed_hash(shared_seed(), seed, bytes)
 }
 
@@ -40,7 +40,7 @@ fn keyed_hash(shared: &SharedSeed, seed: u64, bytes: &[u8]) -> u64 {
     hasher.finish()
 }
 
-pub fn random_seed() -> u64 {
+pub(crate) fn random_seed() -> u64 {
     let mut seed = [0u8; 8];
     // SAFETY: getrandom writes at most `len` bytes into the buffer we own.
     let got = unsafe { libc::getrandom(seed.as_mut_ptr().cast(), seed.len(), libc::GRND_NONBLOCK) };
@@ -57,7 +57,7 @@ pub fn random_seed() -> u64 {
 
 /// `BuildHasher` for `HashMap`s keyed by attacker-chosen values.
 #[derive(Clone)]
-pub struct SeededState(u64);
+pub(crate) struct SeededState(u64);
 
 impl Default for SeededState {
     fn default() -> Self {
@@ -72,7 +72,7 @@ impl BuildHasher for SeededState {
     }
 }
 
-pub type SeededHasher = FoldHasher;
+pub(crate) type SeededHasher = FoldHasher;
 
 #[cfg(test)]
 mod tests {

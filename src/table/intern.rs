@@ -16,6 +16,10 @@
 //! `StrId::DROPPED`). The owner then rewrites its ids of those strings to
 //! `DROPPED` ([`Interner::is_live`]) before anything is interned again, so a
 //! reused slot never answers for an old id.
+//!
+//! Whoever caches something about a string by its id (the detector's
+//! verdicts) keys it by [`Interner::generation`] too: a slot's generation
+//! changes each time the slot is given to a new string.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -25,7 +29,7 @@ use smallvec::SmallVec;
 use super::hash::{random_seed, seeded_hash};
 
 /// Longest string kept, in bytes (longer ones are cut).
-pub const MAX_STRING: usize = 512;
+pub(crate) const MAX_STRING: usize = 512;
 /// At the cap, a sweep is asked for after this many refused strings: often
 /// enough to make room again, rarely enough that a flood of unique strings
 /// can't make every line pay for a sweep.
@@ -35,7 +39,7 @@ const FIRST_SWEEP_AT: usize = 1 << 20; // 1 MiB
 /// Bytes a string costs besides its text: its slot (32), its entry in the
 /// hash index (32, at a load of 1/2 to 7/8) and the allocator's header and
 /// rounding of the text (about 24).
-pub const STRING_OVERHEAD: usize = 96;
+pub(crate) const STRING_OVERHEAD: usize = 96;
 /// Room kept free below the cap for one line's strings (path and user
 /// agent), so the sweep asked for at the end of a line runs before any
 /// string of the next one is refused.
@@ -43,13 +47,20 @@ const HEADROOM: usize = 2 * (MAX_STRING + STRING_OVERHEAD);
 
 /// Handle to an interned string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StrId(u32);
+pub(crate) struct StrId(u32);
 
 impl StrId {
+    /// A dense index, for caches kept beside the interner (slots are reused,
+    /// so there are never more than the strings held at once plus the
+    /// pinned ones).
+    pub(crate) fn index(self) -> usize {
+        self.0 as usize
+    }
+
     /// The empty string; never freed.
-    pub const EMPTY: StrId = StrId(0);
+    pub(crate) const EMPTY: StrId = StrId(0);
     /// Stands for a string that was not kept because the interner was full.
-    pub const DROPPED: StrId = StrId(1);
+    pub(crate) const DROPPED: StrId = StrId(1);
 }
 
 /// HTTP methods held for the whole run: matched without hashing, never freed.
@@ -65,8 +76,6 @@ struct Slot {
     /// [`Interner::clock`] when last interned: the newest request holding
     /// it. Compared as an age (wrapping), so the u32 may roll over.
     last_use: u32,
-    /// Verdicts cached for this exact text (see [`Interner::memo`]).
-    memo: u8,
     /// Set by [`Interner::mark`] during a sweep.
     marked: bool,
 }
@@ -85,8 +94,11 @@ impl Hasher for PreHashed {
     }
 }
 
-pub struct Interner {
+pub(crate) struct Interner {
     slots: Vec<Option<Slot>>,
+    /// Times each slot was given to a new string (see [`Interner::generation`]):
+    /// kept beside the slots because a freed slot must remember it.
+    generations: Vec<u32>,
     free: Vec<u32>,
     by_hash: HashMap<u64, SmallVec<[u32; 1]>, BuildHasherDefault<PreHashed>>,
     seed: u64,
@@ -101,28 +113,28 @@ pub struct Interner {
 
 /// What one [`Interner::sweep`] freed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Swept {
+pub(crate) struct Swept {
     /// Strings no one marked.
-    pub unmarked: usize,
+    pub(crate) unmarked: usize,
     /// Marked strings freed to make room (the least recently interned): the
     /// owner must rewrite its ids of them to `DROPPED`.
-    pub trimmed: usize,
+    pub(crate) trimmed: usize,
 }
 
 impl Interner {
-    pub fn new(byte_cap: usize) -> Interner {
+    pub(crate) fn new(byte_cap: usize) -> Interner {
         let pinned = |text: &[u8]| {
             Some(Slot {
                 bytes: text.into(),
                 hash: 0,
                 last_use: 0,
-                memo: 0,
                 marked: true,
             })
         };
         let mut slots = vec![pinned(b""), pinned("…".as_bytes())];
         slots.extend(PINNED_METHODS.iter().map(|m| pinned(m)));
         Interner {
+            generations: vec![0; slots.len()],
             slots,
             free: Vec::new(),
             by_hash: HashMap::default(),
@@ -136,7 +148,7 @@ impl Interner {
     }
 
     /// The id of `text` (cut at `MAX_STRING`), adding it if new.
-    pub fn intern(&mut self, text: &[u8]) -> StrId {
+    pub(crate) fn intern(&mut self, text: &[u8]) -> StrId {
         let text = &text[..text.len().min(MAX_STRING)];
         if text.is_empty() {
             return StrId::EMPTY;
@@ -169,16 +181,18 @@ impl Interner {
             bytes: text.into(),
             hash,
             last_use: self.clock,
-            memo: 0,
             marked: false,
         });
         let id = match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = slot;
+                let generation = &mut self.generations[id as usize];
+                *generation = generation.wrapping_add(1);
                 id
             }
             None => {
                 self.slots.push(slot);
+                self.generations.push(0);
                 (self.slots.len() - 1) as u32
             }
         };
@@ -188,12 +202,12 @@ impl Interner {
     }
 
     /// Whether enough has been added since the last sweep to run one.
-    pub fn wants_sweep(&self) -> bool {
+    pub(crate) fn wants_sweep(&self) -> bool {
         self.bytes_held >= self.sweep_at || self.refused >= REFUSALS_PER_SWEEP
     }
 
     /// Keep `id` through the sweep in progress.
-    pub fn mark(&mut self, id: StrId) {
+    pub(crate) fn mark(&mut self, id: StrId) {
         if let Some(slot) = self.slots.get_mut(id.0 as usize).and_then(Option::as_mut) {
             slot.marked = true;
         }
@@ -202,7 +216,7 @@ impl Interner {
     /// Free every dynamic string not marked since the last sweep, then, when
     /// what is left holds more than half the cap, the least recently
     /// interned marked ones down to half; clear the marks.
-    pub fn sweep(&mut self) -> Swept {
+    pub(crate) fn sweep(&mut self) -> Swept {
         let mut swept = Swept::default();
         for id in FIRST_DYNAMIC as usize..self.slots.len() {
             let Some(slot) = self.slots[id].as_mut() else {
@@ -264,134 +278,41 @@ impl Interner {
     /// Whether `id` still stands for the text it was given for: false once
     /// a sweep freed it (until the slot is reused, which the owner must not
     /// wait for: see the module documentation).
-    pub fn is_live(&self, id: StrId) -> bool {
+    pub(crate) fn is_live(&self, id: StrId) -> bool {
         self.slots.get(id.0 as usize).is_some_and(Option::is_some)
     }
 
     /// The bytes of an interned string.
-    pub fn get(&self, id: StrId) -> &[u8] {
+    pub(crate) fn get(&self, id: StrId) -> &[u8] {
         self.slots
             .get(id.0 as usize)
             .and_then(Option::as_ref)
             .map_or(&[], |s| &s.bytes)
     }
 
-    /// Bits a caller cached for this string's text (0 when none, and always
-    /// 0 for the placeholders and pinned strings). Valid while the id lives:
-    /// a reused slot starts again from 0.
-    pub fn memo(&self, id: StrId) -> u8 {
-        match self.slots.get(id.0 as usize).and_then(Option::as_ref) {
-            Some(slot) if id.0 >= FIRST_DYNAMIC => slot.memo,
-            _ => 0,
-        }
-    }
-
-    /// Cache bits for a string whose whole text was interned (not cut).
-    pub fn set_memo(&mut self, id: StrId, bits: u8) {
-        if id.0 < FIRST_DYNAMIC {
-            return;
-        }
-        if let Some(slot) = self.slots.get_mut(id.0 as usize).and_then(Option::as_mut) {
-            slot.memo |= bits;
-        }
+    /// Which string `id` stands for, for a cache keyed by id: its slot's
+    /// generation, which changes whenever a sweep frees the slot and a new
+    /// string takes it, so `(id.index(), generation)` names one string.
+    /// (It wraps after 2^32 reuses of one slot; a slot is reused at most
+    /// once a sweep.) `None` for the placeholders and pinned strings (never
+    /// worth caching) and for a freed id.
+    pub(crate) fn generation(&self, id: StrId) -> Option<u32> {
+        let live = self.slots.get(id.0 as usize).is_some_and(Option::is_some);
+        (id.0 >= FIRST_DYNAMIC && live).then(|| self.generations[id.0 as usize])
     }
 
     /// Bytes held now: text plus `STRING_OVERHEAD` a string.
-    pub fn bytes_held(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn bytes_held(&self) -> usize {
         self.bytes_held
     }
 
     /// Distinct strings held (placeholders and pinned methods excluded).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.slots.len() - FIRST_DYNAMIC as usize - self.free.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dedupes_and_sweeps_what_is_not_marked() {
-        let mut i = Interner::new(1 << 20);
-        let a = i.intern(b"/index.html");
-        let b = i.intern(b"/index.html");
-        let c = i.intern(b"/gone");
-        assert_eq!(a, b);
-        assert_eq!(i.len(), 2);
-        i.mark(a);
-        assert_eq!(i.sweep().unmarked, 1);
-        assert_eq!(i.get(a), b"/index.html");
-        assert_eq!(i.len(), 1);
-        assert_eq!(i.bytes_held(), "/index.html".len() + STRING_OVERHEAD);
-        // `c`'s slot is reused by a new string; the old text is not found.
-        let d = i.intern(b"/new");
-        assert_eq!(d, c);
-        assert_eq!(i.get(d), b"/new");
-        // Unmarked in the next sweep: everything dynamic goes.
-        assert_eq!(i.sweep().unmarked, 2);
-        assert_eq!(i.len(), 0);
-        assert_eq!(
-            i.get(StrId(2)),
-            b"GET",
-            "pinned strings survive every sweep"
-        );
-    }
-
-    #[test]
-    fn bounded_by_bytes_and_length() {
-        let mut i = Interner::new(10_000);
-        let long = vec![b'a'; 5000];
-        let id = i.intern(&long);
-        assert_eq!(i.get(id).len(), MAX_STRING);
-        let mut dropped = 0;
-        for n in 0..10_000 {
-            if i.intern(format!("/unique/{n}").as_bytes()) == StrId::DROPPED {
-                dropped += 1;
-            }
-        }
-        assert!(dropped > 9000);
-        assert!(i.bytes_held() <= 10_000);
-        assert!(i.wants_sweep());
-        i.sweep();
-        assert_eq!(i.bytes_held(), 0);
-        assert_ne!(i.intern(b"/after-sweep"), StrId::DROPPED);
-        assert_eq!(i.get(StrId::DROPPED), "…".as_bytes());
-    }
-
-    /// Issue 9, item 3: when the marked strings fill the store, a sweep
-    /// frees the least recently interned ones, so new strings find room.
-    #[test]
-    fn a_full_store_of_marked_strings_trims_the_oldest() {
-        let cap = 64 << 10;
-        let mut i = Interner::new(cap);
-        let mut ids = Vec::new();
-        let mut n = 0;
-        while !i.wants_sweep() {
-            ids.push(i.intern(format!("/old/{n:0>500}").as_bytes()));
-            n += 1;
-        }
-        // One old string is used again: it is as young as the newest.
-        let reused = ids[0];
-        assert_eq!(i.intern(format!("/old/{:0>500}", 0).as_bytes()), reused);
-        for &id in &ids {
-            i.mark(id);
-        }
-        let swept = i.sweep();
-        assert_eq!(swept.unmarked, 0);
-        assert!(swept.trimmed > 0 && i.bytes_held() <= cap / 2, "{swept:?}");
-        assert!(i.is_live(reused), "the reused string is recent");
-        assert!(i.is_live(*ids.last().unwrap()), "the newest is kept");
-        assert!(!i.is_live(ids[1]), "the oldest went");
-        let kept = ids.iter().filter(|&&id| i.is_live(id)).count();
-        assert_eq!(kept, ids.len() - swept.trimmed);
-        // New strings are interned again, not dropped.
-        let fresh = i.intern(b"/new/after/the/trim");
-        assert_ne!(fresh, StrId::DROPPED);
-        assert_eq!(i.get(fresh), b"/new/after/the/trim");
-    }
-}
+mod tests;

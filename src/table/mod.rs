@@ -8,9 +8,13 @@
 //! evicted: quiet unflagged ones first, oldest first, and a flagged row only
 //! when no unflagged one is left (a flood of one-request clients must not
 //! push out the prober it hides).
+//!
+//! The table records what happened and nothing else: what makes a row
+//! flagged is the detector's business (it reads rows, and hands eviction its
+//! test through [`IpTable::set_flagged`]); GeoIP and whois records are
+//! attached by the engine when a row is born ([`Applied::is_new`]).
 
 mod activity;
-mod addr;
 mod hash;
 mod intern;
 mod rate;
@@ -20,29 +24,23 @@ use std::net::{IpAddr, SocketAddr};
 
 use smallvec::SmallVec;
 
-pub use activity::{Activity, ActivityKind, ActivityLog};
-pub use addr::{is_public, service_name};
-pub use intern::{Interner, StrId};
-pub use rate::RateRing;
+pub(crate) use activity::{Activity, ActivityKind, ActivityLog};
+pub(crate) use intern::{Interner, StrId, MAX_STRING};
+pub(crate) use rate::RateRing;
 
-use crate::detect::{Detector, Reason, Reasons, Thresholds};
-use crate::enrich::geoip::{GeoInfo, GeoIp};
-use crate::enrich::whois::WhoisInfo;
+use crate::net::{is_public, GeoInfo, WhoisInfo};
 use crate::parse::sockets::{SocketEntry, TcpState};
 use crate::parse::{AccessHit, AuthEvent, AuthKind, UnixTime};
 
 /// Rows without sockets and without activity for this long are dropped.
-pub const IDLE_EXPIRY_SECS: UnixTime = 5 * 60;
+pub(crate) const IDLE_EXPIRY_SECS: UnixTime = 5 * 60;
 /// Recent requests kept per row.
-pub const RECENT_REQUESTS: usize = 20;
+pub(crate) const RECENT_REQUESTS: usize = 20;
 /// String bytes the interner may hold (paths, user agents, methods), with
 /// their bookkeeping (`intern::STRING_OVERHEAD` a string). Part of the
 /// 64 MiB bound at 50 000 rows (`benches/memcap.py`): when unique strings
 /// fill it, the newest 3 to 6 MiB of them stay readable.
 const INTERNER_BYTE_CAP: usize = 6 << 20; // 6 MiB
-/// Memo bits on interned strings: "checked" and (shifted left once) "yes".
-const MEMO_EXPLOIT: u8 = 1 << 0;
-const MEMO_SCANNER: u8 = 1 << 2;
 /// Share of rows evicted at once when the table is full (1/16).
 const EVICT_SHIFT: u32 = 4;
 
@@ -56,40 +54,40 @@ type EvictionKey = u64;
 #[derive(Debug, Clone, Copy)]
 pub struct RecentRequest {
     /// Unix seconds (u32 lasts until 2106).
-    pub time: u32,
-    pub bytes: u32,
-    pub method: StrId,
-    pub path: StrId,
-    pub user_agent: StrId,
-    pub status: u16,
+    pub(crate) time: u32,
+    pub(crate) bytes: u32,
+    pub(crate) method: StrId,
+    pub(crate) path: StrId,
+    pub(crate) user_agent: StrId,
+    pub(crate) status: u16,
 }
 
 /// Sockets of one remote address, rebuilt from every dump.
 #[derive(Debug, Clone, Default)]
-pub struct SocketSummary {
-    pub in_states: [u16; TcpState::COUNT],
-    pub out_states: [u16; TcpState::COUNT],
+pub(crate) struct SocketSummary {
+    pub(crate) in_states: [u16; TcpState::COUNT],
+    pub(crate) out_states: [u16; TcpState::COUNT],
     /// Inbound sockets in any state but LISTEN.
-    pub conns_in: u32,
-    pub conns_out: u32,
+    pub(crate) conns_in: u32,
+    pub(crate) conns_out: u32,
     /// Local ports of inbound sockets (our services).
-    pub services_in: SmallVec<[u16; 2]>,
+    pub(crate) services_in: SmallVec<[u16; 2]>,
     /// Remote ports of outbound sockets (their services).
-    pub services_out: SmallVec<[u16; 2]>,
+    pub(crate) services_out: SmallVec<[u16; 2]>,
 }
 
 impl SocketSummary {
-    pub fn syn_recv_in(&self) -> u32 {
+    pub(crate) fn syn_recv_in(&self) -> u32 {
         u32::from(self.in_states[TcpState::SynRecv.index()])
             + u32::from(self.in_states[TcpState::NewSynRecv.index()])
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.conns_in == 0 && self.conns_out == 0
     }
 
     /// Socket counts by state name over both directions, SYN_RECV merged.
-    pub fn states(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
+    pub(crate) fn states(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
         let mut merged: SmallVec<[(&'static str, u32); 6]> = SmallVec::new();
         for i in 0..TcpState::COUNT {
             let n = u32::from(self.in_states[i]) + u32::from(self.out_states[i]);
@@ -129,31 +127,33 @@ impl SocketSummary {
 /// Everything known about one client address.
 #[derive(Debug, Clone)]
 pub struct Row {
-    pub ip: IpAddr,
+    pub(crate) ip: IpAddr,
     /// Boxed: most rows come from log lines alone and never have a socket
     /// (8 bytes instead of 104 at 20 000 rows). Read it through
     /// [`Row::sockets`].
     sockets: Option<Box<SocketSummary>>,
-    pub requests: u64,
-    pub bytes: u64,
+    pub(crate) requests: u64,
+    pub(crate) bytes: u64,
     /// Requests by status class: index 0 other/unknown, 1..=5 for 1xx..5xx.
-    pub status: [u32; 6],
-    pub rate: RateRing,
-    pub recent: VecDeque<RecentRequest>,
+    pub(crate) status: [u32; 6],
+    pub(crate) rate: RateRing,
+    pub(crate) recent: VecDeque<RecentRequest>,
     /// sshd events by kind, indexed by `auth_index`.
-    pub auth: [u32; 5],
+    pub(crate) auth: [u32; 5],
     /// Event time of the first and last thing seen from this address.
-    pub first_seen: UnixTime,
-    pub last_seen: UnixTime,
+    pub(crate) first_seen: UnixTime,
+    pub(crate) last_seen: UnixTime,
     /// Wall clock of the last update (expiry and eviction).
-    pub last_active: UnixTime,
-    /// Reasons found in requests as they arrived (paths, user agents).
-    pub sticky_reasons: Reasons,
-    /// GeoIP, looked up once when the row is created; `None` without a
-    /// database or for an address it doesn't know (boxed: 8 bytes when absent).
-    pub geo: Option<Box<GeoInfo>>,
+    pub(crate) last_active: UnixTime,
+    /// Bits a classifier set from requests as they arrived: the detector
+    /// keeps the reasons it found in paths and user agents here. The table
+    /// stores them and never reads them.
+    pub(crate) sticky: u8,
+    /// GeoIP, attached by the engine when the row is created; `None` without
+    /// a database or for an address it doesn't know (boxed: 8 bytes when absent).
+    pub(crate) geo: Option<Box<GeoInfo>>,
     /// RDAP/whois answer, filled in when the worker replies.
-    pub whois: Option<Box<WhoisInfo>>,
+    pub(crate) whois: Option<Box<WhoisInfo>>,
 }
 
 /// Hint the CPU to load the cache line at `at`; a no-op off x86_64. A
@@ -170,7 +170,7 @@ fn prefetch_line(at: *const u8) {
 }
 
 /// Index into `Row::status`: 1..=5 for 1xx..5xx, 0 for anything else.
-pub fn status_class(status: u16) -> usize {
+pub(crate) fn status_class(status: u16) -> usize {
     match status {
         100..=599 => usize::from(status / 100),
         _ => 0,
@@ -199,13 +199,13 @@ static NO_SOCKETS: SocketSummary = SocketSummary {
 
 impl Row {
     /// Its sockets in the last dump (all zero when it has none).
-    pub fn sockets(&self) -> &SocketSummary {
+    pub(crate) fn sockets(&self) -> &SocketSummary {
         self.sockets.as_deref().unwrap_or(&NO_SOCKETS)
     }
 
     /// The organisation shown: GeoIP's ASN organisation, else whois's
     /// organisation, else its network name.
-    pub fn org(&self) -> Option<&str> {
+    pub(crate) fn org(&self) -> Option<&str> {
         let geo = self.geo.as_deref().and_then(|g| g.org.as_deref());
         let whois = self.whois.as_deref();
         geo.or_else(|| whois.and_then(|w| w.org.as_deref()))
@@ -225,18 +225,18 @@ impl Row {
             first_seen: seen,
             last_seen: seen,
             last_active: now,
-            sticky_reasons: Reasons::default(),
+            sticky: 0,
             geo: None,
             whois: None,
         }
     }
 
-    pub fn auth_count(&self, kind: AuthKind) -> u32 {
+    pub(crate) fn auth_count(&self, kind: AuthKind) -> u32 {
         self.auth[auth_index(kind)]
     }
 
     /// `failed` + `invalid_user` lines, as nethergaze 0.2.0 counts them.
-    pub fn auth_failures(&self) -> u64 {
+    pub(crate) fn auth_failures(&self) -> u64 {
         u64::from(self.auth_count(AuthKind::Failed))
             + u64::from(self.auth_count(AuthKind::InvalidUser))
     }
@@ -248,7 +248,7 @@ impl Row {
     }
 
     /// Whether only outbound sockets tie this address to us.
-    pub fn is_outbound_only(&self) -> bool {
+    pub(crate) fn is_outbound_only(&self) -> bool {
         self.sockets().conns_out > 0
             && self.sockets().conns_in == 0
             && self.requests == 0
@@ -258,34 +258,49 @@ impl Row {
 
 /// Session totals, including rows that have aged out since.
 #[derive(Debug, Clone, Default)]
-pub struct Totals {
-    pub requests: u64,
-    pub bytes: u64,
-    pub auth_failures: u64,
+pub(crate) struct Totals {
+    pub(crate) requests: u64,
+    pub(crate) bytes: u64,
+    pub(crate) auth_failures: u64,
     /// Inbound sockets seen for the first time in the last dump.
-    pub new_conns_last_dump: u32,
+    pub(crate) new_conns_last_dump: u32,
     /// Inbound ESTABLISHED sockets in the last dump (shown rows only).
-    pub established_in: u64,
+    pub(crate) established_in: u64,
     /// Requests over all rows, per second of event time.
-    pub rate: RateRing,
+    pub(crate) rate: RateRing,
     /// Rows dropped at the `max_tracked_ips` cap (not those that aged out).
-    pub evicted: u64,
+    pub(crate) evicted: u64,
 }
 
+/// Handle to a row, valid until the table next changes its set of rows (the
+/// next `apply_*` or [`IpTable::expire`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowId(u32);
+
+/// What an `apply_*` of a line did: the row it counted, and whether that
+/// row was created for it (the engine then attaches its GeoIP record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub row: RowId,
+    pub is_new: bool,
+}
+
+/// Whether a row is flagged, so eviction can spare it: handed in by whoever
+/// decides (the detector), see [`IpTable::set_flagged`].
+type FlaggedTest = Box<dyn Fn(&Row) -> bool>;
+
 pub struct IpTable {
-    /// Looked up once per new row (sub-microsecond, memory-mapped).
-    pub geoip: Option<GeoIp>,
     rows: Vec<Option<Row>>,
     free: Vec<u32>,
     index: HashMap<IpAddr, u32, hash::SeededState>,
-    pub strings: Interner,
+    pub(crate) strings: Interner,
     max_rows: usize,
-    /// What makes a row flagged, so eviction can spare it (see [`IpTable::set_thresholds`]).
-    thresholds: Thresholds,
+    /// Tells flagged rows at eviction (see [`IpTable::set_flagged`]).
+    is_flagged: FlaggedTest,
     show_private: bool,
-    pub totals: Totals,
+    pub(crate) totals: Totals,
     /// Recent requests and sshd events for the dashboard (off unless sized).
-    pub activity: ActivityLog,
+    pub(crate) activity: ActivityLog,
     /// Rows whose socket summary must be cleared before the next dump.
     with_sockets: Vec<u32>,
     listen_ports: Vec<u16>,
@@ -296,13 +311,12 @@ pub struct IpTable {
 impl IpTable {
     pub fn new(max_rows: usize, show_private: bool) -> IpTable {
         IpTable {
-            geoip: None,
             rows: Vec::new(),
             free: Vec::new(),
             index: HashMap::default(),
             strings: Interner::new(INTERNER_BYTE_CAP),
             max_rows: max_rows.max(1),
-            thresholds: Thresholds::default(),
+            is_flagged: Box::new(|_| false),
             show_private,
             totals: Totals::default(),
             activity: ActivityLog::default(),
@@ -313,13 +327,14 @@ impl IpTable {
         }
     }
 
-    /// Use the detector's thresholds to tell flagged rows at eviction.
-    pub fn set_thresholds(&mut self, thresholds: Thresholds) {
-        self.thresholds = thresholds;
+    /// How eviction tells a flagged row, which it evicts only once no
+    /// unflagged row is left (until set, no row is flagged).
+    pub fn set_flagged(&mut self, is_flagged: impl Fn(&Row) -> bool + 'static) {
+        self.is_flagged = Box::new(is_flagged);
     }
 
     /// Whether an address is tracked at all (non-global ones only with `--show-private-ips`).
-    pub fn is_shown(&self, ip: IpAddr) -> bool {
+    pub(crate) fn is_shown(&self, ip: IpAddr) -> bool {
         self.show_private || is_public(ip)
     }
 
@@ -331,20 +346,26 @@ impl IpTable {
         self.index.is_empty()
     }
 
-    pub fn get(&self, ip: IpAddr) -> Option<&Row> {
+    pub(crate) fn get(&self, ip: IpAddr) -> Option<&Row> {
         self.index
             .get(&ip)
             .and_then(|&id| self.rows[id as usize].as_ref())
     }
 
-    pub fn rows(&self) -> impl Iterator<Item = &Row> {
+    pub(crate) fn rows(&self) -> impl Iterator<Item = &Row> {
         self.rows.iter().flatten()
     }
 
+    /// The row an `apply_*` just counted, to attach enrichment or a
+    /// classifier's [`Row::sticky`] bits to.
+    pub(crate) fn row_mut(&mut self, id: RowId) -> &mut Row {
+        self.live_row(id.0)
+    }
+
     /// Attach a whois answer to the row of `ip`, if it is still tracked.
-    pub fn set_whois(&mut self, ip: IpAddr, info: WhoisInfo) {
+    pub(crate) fn set_whois(&mut self, ip: IpAddr, info: WhoisInfo) {
         if let Some(&id) = self.index.get(&ip) {
-            self.row_mut(id).whois = Some(Box::new(info));
+            self.live_row(id).whois = Some(Box::new(info));
         }
     }
 
@@ -356,23 +377,19 @@ impl IpTable {
     }
 
     /// Text of an interned string.
-    pub fn text(&self, id: StrId) -> &[u8] {
+    pub(crate) fn text(&self, id: StrId) -> &[u8] {
         self.strings.get(id)
     }
 
-    fn row_id(&mut self, ip: IpAddr, seen: UnixTime, now: UnixTime) -> u32 {
+    /// The row of `ip`, and whether it was created now.
+    fn row_id(&mut self, ip: IpAddr, seen: UnixTime, now: UnixTime) -> (u32, bool) {
         if let Some(&id) = self.index.get(&ip) {
-            return id;
+            return (id, false);
         }
         if self.index.len() >= self.max_rows {
             self.evict();
         }
-        let mut row = Row::new(ip, seen, now);
-        if let Some(geoip) = &self.geoip {
-            let info = geoip.lookup(ip);
-            row.geo = (info != GeoInfo::default()).then(|| Box::new(info));
-        }
-        let row = Some(row);
+        let row = Some(Row::new(ip, seen, now));
         let id = match self.free.pop() {
             Some(id) => {
                 self.rows[id as usize] = row;
@@ -391,14 +408,14 @@ impl IpTable {
             }
         };
         self.index.insert(ip, id);
-        id
+        (id, true)
     }
 
     /// Start loading the row of `ip` into the cache without waiting for it:
     /// called with the address at the start of a log line, so the row's
     /// cache misses overlap with parsing the rest of the line.
     #[inline]
-    pub fn prefetch(&self, ip: IpAddr) {
+    pub(crate) fn prefetch(&self, ip: IpAddr) {
         let Some(&id) = self.index.get(&ip) else {
             return;
         };
@@ -410,7 +427,7 @@ impl IpTable {
         }
     }
 
-    fn row_mut(&mut self, id: u32) -> &mut Row {
+    fn live_row(&mut self, id: u32) -> &mut Row {
         match &mut self.rows[id as usize] {
             Some(row) => row,
             None => unreachable!("row ids in the index always point at live rows"),
@@ -476,7 +493,7 @@ impl IpTable {
     /// Lower goes first: unflagged before flagged, quiet (no sockets) before
     /// connected, then the oldest event time, then the least recently updated.
     fn eviction_key(&self, row: &Row) -> EvictionKey {
-        let flagged = !self.thresholds.reasons(row).is_empty();
+        let flagged = (self.is_flagged)(row);
         let seconds = |t: UnixTime| t.clamp(0, i64::from(u32::MAX)) as u64;
         u64::from(flagged) << 63
             | u64::from(!row.sockets().is_empty()) << 62
@@ -484,18 +501,20 @@ impl IpTable {
             | seconds(row.last_active) & ((1 << 30) - 1)
     }
 
-    /// Count one HTTP request. Returns false when the client is not tracked.
+    /// Count one HTTP request. Returns it as recorded (its strings' ids), so
+    /// a classifier needn't read it back from the row's ring (a cache miss
+    /// the ring's write would otherwise hide); `None` when the client is not
+    /// tracked.
     pub fn apply_access(
         &mut self,
         hit: &AccessHit<'_>,
-        detector: &Detector,
         now: UnixTime,
-    ) -> bool {
+    ) -> Option<(Applied, RecentRequest)> {
         if !self.is_shown(hit.client) {
-            return false;
+            return None;
         }
         let t = hit.time.unwrap_or(now);
-        let id = self.row_id(hit.client, t, now);
+        let (id, is_new) = self.row_id(hit.client, t, now);
         let request = RecentRequest {
             time: t.clamp(0, i64::from(u32::MAX)) as u32,
             bytes: hit.bytes.min(u64::from(u32::MAX)) as u32,
@@ -504,27 +523,15 @@ impl IpTable {
             user_agent: self.strings.intern(hit.user_agent),
             status: hit.status,
         };
-        let exploit = self.verdict(request.path, hit.path, MEMO_EXPLOIT, |b| {
-            detector.is_exploit_path(b)
-        });
-        let scanner = self.verdict(request.user_agent, hit.user_agent, MEMO_SCANNER, |b| {
-            detector.is_scanner_ua(b)
-        });
         self.totals.requests += 1;
         self.totals.bytes += hit.bytes;
         self.totals.rate.record(t);
-        let row = self.row_mut(id);
+        let row = self.live_row(id);
         row.requests += 1;
         row.bytes += hit.bytes;
         row.status[status_class(hit.status)] += 1;
         row.rate.record(t);
         row.seen_at(t, now);
-        if exploit {
-            row.sticky_reasons.insert(Reason::ExploitPath);
-        }
-        if scanner {
-            row.sticky_reasons.insert(Reason::ScannerUa);
-        }
         if row.recent.len() == RECENT_REQUESTS {
             row.recent.pop_front();
         } else if row.recent.len() == row.recent.capacity() {
@@ -552,38 +559,24 @@ impl IpTable {
         if self.strings.wants_sweep() {
             self.sweep_strings();
         }
-        true
+        let applied = Applied {
+            row: RowId(id),
+            is_new,
+        };
+        Some((applied, request))
     }
 
-    /// A detector check on request text, run once per distinct string: the
-    /// verdict is cached on the interned string (only when it holds the
-    /// whole text, so a cut string never answers for a longer one).
-    fn verdict(&mut self, id: StrId, text: &[u8], bits: u8, check: impl Fn(&[u8]) -> bool) -> bool {
-        if text.len() > intern::MAX_STRING {
-            return check(text);
-        }
-        let (checked, yes) = (bits, bits << 1);
-        let memo = self.strings.memo(id);
-        if memo & checked != 0 {
-            return memo & yes != 0;
-        }
-        let verdict = check(text);
-        self.strings
-            .set_memo(id, checked | if verdict { yes } else { 0 });
-        verdict
-    }
-
-    /// Count one sshd event. Returns false when the address is not tracked.
-    pub fn apply_auth(&mut self, event: &AuthEvent<'_>, now: UnixTime) -> bool {
+    /// Count one sshd event. `None` when the address is not tracked.
+    pub(crate) fn apply_auth(&mut self, event: &AuthEvent<'_>, now: UnixTime) -> Option<Applied> {
         if !self.is_shown(event.ip) {
-            return false;
+            return None;
         }
         let t = event.time.unwrap_or(now);
-        let id = self.row_id(event.ip, t, now);
+        let (id, is_new) = self.row_id(event.ip, t, now);
         if event.kind.is_failure() {
             self.totals.auth_failures += 1;
         }
-        let row = self.row_mut(id);
+        let row = self.live_row(id);
         row.auth[auth_index(event.kind)] += 1;
         row.seen_at(t, now);
         if self.activity.is_enabled() {
@@ -600,15 +593,24 @@ impl IpTable {
                 self.sweep_strings();
             }
         }
-        true
+        Some(Applied {
+            row: RowId(id),
+            is_new,
+        })
     }
 
     /// Replace every row's socket summary with a complete dump.
     ///
     /// A socket whose local port is a LISTEN port, or in SYN_RECV, is inbound
     /// (service = the local port); any other non-LISTEN socket is outbound
-    /// (service = remote port).
-    pub fn apply_sockets(&mut self, dump: &[SocketEntry], now: UnixTime) {
+    /// (service = remote port). `born` is called with each row created for
+    /// a socket (the engine attaches its GeoIP record).
+    pub(crate) fn apply_sockets(
+        &mut self,
+        dump: &[SocketEntry],
+        now: UnixTime,
+        mut born: impl FnMut(&mut Row),
+    ) {
         for id in std::mem::take(&mut self.with_sockets) {
             if let Some(row) = self.rows[id as usize].as_mut() {
                 // Cleared in place: an address with sockets now likely has
@@ -629,7 +631,7 @@ impl IpTable {
         std::mem::swap(&mut self.inbound_now, &mut self.inbound_before);
         self.inbound_now.clear();
         for socket in dump.iter().filter(|s| s.state != TcpState::Listen) {
-            self.apply_socket(socket, now);
+            self.apply_socket(socket, now, &mut born);
         }
         self.totals.established_in = self
             .rows()
@@ -642,7 +644,12 @@ impl IpTable {
             .count() as u32;
     }
 
-    fn apply_socket(&mut self, socket: &SocketEntry, now: UnixTime) {
+    fn apply_socket(
+        &mut self,
+        socket: &SocketEntry,
+        now: UnixTime,
+        born: &mut impl FnMut(&mut Row),
+    ) {
         let remote = socket.remote.ip().to_canonical();
         if remote.is_unspecified() || !self.is_shown(remote) {
             return;
@@ -659,12 +666,15 @@ impl IpTable {
                 socket.local.port(),
             ));
         }
-        let id = self.row_id(remote, now, now);
-        let row = self.row_mut(id);
+        let (id, is_new) = self.row_id(remote, now, now);
+        let row = self.live_row(id);
+        if is_new {
+            born(row);
+        }
         if row.sockets().is_empty() {
             self.with_sockets.push(id);
         }
-        let row = self.row_mut(id);
+        let row = self.live_row(id);
         row.sockets
             .get_or_insert_with(Box::default)
             .add(socket.state, inbound, port);
@@ -673,18 +683,18 @@ impl IpTable {
     }
 
     /// Whether a local port was listening in the last dump (inbound sockets).
-    pub fn is_listen_port(&self, port: u16) -> bool {
+    pub(crate) fn is_listen_port(&self, port: u16) -> bool {
         self.listen_ports.binary_search(&port).is_ok()
     }
 
     /// Whether a socket of the last dump is one a peer opened to us: on a
     /// listening port, or in SYN_RECV (listener or not).
-    pub fn is_inbound(&self, socket: &SocketEntry) -> bool {
+    pub(crate) fn is_inbound(&self, socket: &SocketEntry) -> bool {
         socket.state.is_passive_open() || self.is_listen_port(socket.local.port())
     }
 
     /// Drop rows with no sockets and nothing new for `IDLE_EXPIRY_SECS`.
-    pub fn expire(&mut self, now: UnixTime) {
+    pub(crate) fn expire(&mut self, now: UnixTime) {
         let idle: Vec<u32> = self
             .rows
             .iter()
@@ -699,18 +709,18 @@ impl IpTable {
     }
 
     /// Inbound sockets (any state but LISTEN) over all rows.
-    pub fn connections(&self) -> u64 {
+    pub(crate) fn connections(&self) -> u64 {
         self.rows().map(|r| u64::from(r.sockets().conns_in)).sum()
     }
 
     /// End of the live rate window: the newest event or now, whichever is later.
-    pub fn window_end(&self, now: UnixTime) -> UnixTime {
+    pub(crate) fn window_end(&self, now: UnixTime) -> UnixTime {
         self.totals.rate.newest().map_or(now, |t| t.max(now))
     }
 
     /// Rows in snapshot order: inbound connections, then requests, descending;
     /// then address, for a stable order.
-    pub fn sorted(&self) -> Vec<&Row> {
+    pub(crate) fn sorted(&self) -> Vec<&Row> {
         let mut rows: Vec<&Row> = self.rows().collect();
         rows.sort_by(|a, b| {
             (b.sockets().conns_in, b.requests)

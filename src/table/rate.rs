@@ -12,7 +12,7 @@ const WINDOW_SECS: usize = 60;
 /// (a replayed flood, or the all-rows ring of a busy server); the ring then
 /// moves to u32 counts on the heap for good, so no count ever saturates.
 #[derive(Debug, Clone)]
-pub struct RateRing {
+pub(crate) struct RateRing {
     slots: [u16; WINDOW_SECS],
     /// The counts once any second outgrew u16; `slots` is unused then.
     wide: Option<Box<[u32; WINDOW_SECS]>>,
@@ -35,7 +35,7 @@ impl Default for RateRing {
 
 impl RateRing {
     /// Count one event at second `t`.
-    pub fn record(&mut self, t: UnixTime) {
+    pub(crate) fn record(&mut self, t: UnixTime) {
         if self.head == UnixTime::MIN {
             self.head = t;
         }
@@ -97,7 +97,7 @@ impl RateRing {
     }
 
     /// Events in the 60 s ending at `end` (normally `max(now, newest event)`).
-    pub fn per_minute(&self, end: UnixTime) -> u32 {
+    pub(crate) fn per_minute(&self, end: UnixTime) -> u32 {
         if self.head == UnixTime::MIN || end - self.head >= WINDOW_SECS as UnixTime {
             return 0;
         }
@@ -108,17 +108,17 @@ impl RateRing {
     }
 
     /// The most events seen in any 60 s window.
-    pub fn peak(&self) -> u32 {
+    pub(crate) fn peak(&self) -> u32 {
         self.peak
     }
 
     /// Newest second recorded, if any.
-    pub fn newest(&self) -> Option<UnixTime> {
+    pub(crate) fn newest(&self) -> Option<UnixTime> {
         (self.head != UnixTime::MIN).then_some(self.head)
     }
 
     /// Counts per second for the last `N` seconds ending at `end`, oldest first.
-    pub fn recent_seconds<const N: usize>(&self, end: UnixTime) -> [u32; N] {
+    pub(crate) fn recent_seconds<const N: usize>(&self, end: UnixTime) -> [u32; N] {
         let mut out = [0; N];
         for (i, v) in out.iter_mut().enumerate() {
             let s = end - (N - 1 - i) as UnixTime;

@@ -1,7 +1,6 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::*;
-use crate::detect::{DetectSettings, Detector};
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -33,12 +32,16 @@ fn sock(local: &str, remote: &str, state: TcpState) -> SocketEntry {
 
 #[test]
 fn requests_are_counted_per_client() {
-    let d = Detector::new(DetectSettings::default()).unwrap();
     let mut t = IpTable::new(100, false);
-    assert!(t.apply_access(&hit("8.8.8.8", 1000, b"/", 200, 10), &d, 1000));
-    assert!(t.apply_access(&hit("8.8.8.8", 1001, b"/x", 404, 5), &d, 1001));
+    assert!(t
+        .apply_access(&hit("8.8.8.8", 1000, b"/", 200, 10), 1000)
+        .is_some());
+    assert!(t
+        .apply_access(&hit("8.8.8.8", 1001, b"/x", 404, 5), 1001)
+        .is_some());
     assert!(
-        !t.apply_access(&hit("10.0.0.1", 1001, b"/", 200, 5), &d, 1001),
+        t.apply_access(&hit("10.0.0.1", 1001, b"/", 200, 5), 1001)
+            .is_none(),
         "private hidden"
     );
     let row = t.get(ip("8.8.8.8")).unwrap();
@@ -54,11 +57,10 @@ fn requests_are_counted_per_client() {
 
 #[test]
 fn recent_ring_is_bounded_and_sweeps_strings() {
-    let d = Detector::new(DetectSettings::default()).unwrap();
     let mut t = IpTable::new(100, false);
     for n in 0..1000 {
         let path = format!("/unique/{n}");
-        t.apply_access(&hit("8.8.8.8", 1000 + n, path.as_bytes(), 200, 1), &d, 1000);
+        t.apply_access(&hit("8.8.8.8", 1000 + n, path.as_bytes(), 200, 1), 1000);
     }
     t.sweep_strings();
     let row = t.get(ip("8.8.8.8")).unwrap();
@@ -66,17 +68,6 @@ fn recent_ring_is_bounded_and_sweeps_strings() {
     // the user agent + the 20 paths still referenced survive a sweep (GET is pinned)
     assert_eq!(t.strings.len(), 1 + RECENT_REQUESTS);
     assert_eq!(t.text(row.recent.back().unwrap().path), b"/unique/999");
-}
-
-#[test]
-fn sticky_reasons_from_paths_and_agents() {
-    let d = Detector::new(DetectSettings::default()).unwrap();
-    let mut t = IpTable::new(100, false);
-    t.apply_access(&hit("8.8.8.8", 1000, b"/.env", 404, 0), &d, 1000);
-    t.apply_access(&hit("8.8.8.8", 1001, b"/", 200, 0), &d, 1000);
-    let r = d.reasons(t.get(ip("8.8.8.8")).unwrap());
-    assert!(r.contains(Reason::ExploitPath));
-    assert!(!r.contains(Reason::ScannerUa));
 }
 
 #[test]
@@ -91,7 +82,7 @@ fn sockets_split_inbound_and_outbound() {
         sock("192.0.2.1:40000", "1.1.1.1:443", TcpState::Established),
         sock("127.0.0.1:443", "127.0.0.1:5555", TcpState::Established),
     ];
-    t.apply_sockets(&dump, 1000);
+    t.apply_sockets(&dump, 1000, |_| {});
     let row = t.get(ip("8.8.8.8")).unwrap();
     assert_eq!((row.sockets().conns_in, row.sockets().conns_out), (3, 0));
     assert_eq!(row.sockets().syn_recv_in(), 1);
@@ -113,7 +104,7 @@ fn sockets_split_inbound_and_outbound() {
         sock("192.0.2.1:443", "8.8.8.8:50000", TcpState::Established),
         sock("192.0.2.1:443", "8.8.8.8:50009", TcpState::Established),
     ];
-    t.apply_sockets(&dump2, 1001);
+    t.apply_sockets(&dump2, 1001, |_| {});
     let row = t.get(ip("8.8.8.8")).unwrap();
     assert_eq!(
         (row.sockets().conns_in, row.sockets().syn_recv_in()),
@@ -132,7 +123,7 @@ fn syn_recv_is_inbound_without_a_listener() {
         sock("192.0.2.1:8443", "8.8.8.8:50002", TcpState::NewSynRecv),
         sock("192.0.2.1:40000", "8.8.8.8:443", TcpState::SynSent),
     ];
-    t.apply_sockets(&dump, 1000);
+    t.apply_sockets(&dump, 1000, |_| {});
     let s = t.get(ip("8.8.8.8")).unwrap().sockets();
     assert_eq!((s.conns_in, s.conns_out, s.syn_recv_in()), (2, 1, 2));
     assert_eq!(s.services_in.as_slice(), &[8443]);
@@ -142,15 +133,15 @@ fn syn_recv_is_inbound_without_a_listener() {
 
 #[test]
 fn idle_rows_expire_but_rows_with_sockets_stay() {
-    let d = Detector::new(DetectSettings::default()).unwrap();
     let mut t = IpTable::new(100, false);
-    t.apply_access(&hit("8.8.8.8", 1000, b"/", 200, 0), &d, 1000);
+    t.apply_access(&hit("8.8.8.8", 1000, b"/", 200, 0), 1000);
     t.apply_sockets(
         &[
             sock("0.0.0.0:80", "0.0.0.0:0", TcpState::Listen),
             sock("192.0.2.1:80", "1.1.1.1:5000", TcpState::Established),
         ],
         1000,
+        |_| {},
     );
     t.expire(1000 + IDLE_EXPIRY_SECS - 1);
     assert_eq!(t.len(), 2);
@@ -167,13 +158,12 @@ fn idle_rows_expire_but_rows_with_sockets_stay() {
 
 #[test]
 fn cap_evicts_least_recently_active() {
-    let d = Detector::new(DetectSettings::default()).unwrap();
     let mut t = IpTable::new(64, false);
     for n in 0..10_000u32 {
         let addr = IpAddr::from([8, (n >> 16) as u8, (n >> 8) as u8, n as u8]);
         let mut h = hit("8.8.8.8", 1000, b"/", 200, 0);
         h.client = addr;
-        t.apply_access(&h, &d, i64::from(n));
+        t.apply_access(&h, i64::from(n));
     }
     assert!(t.len() <= 64);
     assert!(
@@ -187,111 +177,26 @@ fn cap_evicts_least_recently_active() {
     assert_eq!(t.totals.requests, 10_000);
 }
 
-/// Issue 9, item 2: an ssh brute forcer and a sqlmap prober, then a flood
-/// of one-request IPv6 clients far past the cap. The flood evicts its own
-/// rows, never the flagged ones, and the evictions are counted.
-#[test]
-fn a_flood_at_the_cap_evicts_unflagged_rows_first() {
-    let d = Detector::new(DetectSettings::default()).unwrap();
-    let mut t = IpTable::new(64, false);
-    t.set_thresholds(d.thresholds());
-    for s in 0..5 {
-        t.apply_auth(&auth("8.8.4.4", 1000 + s, AuthKind::Failed, b"root"), 1000);
-    }
-    let mut probe = hit("9.9.9.9", 1001, b"/item?id=1", 200, 0);
-    probe.user_agent = b"sqlmap/1.7.2#stable (https://sqlmap.org)";
-    t.apply_access(&probe, &d, 1000);
-    let flood = 10_000u32;
-    for n in 0..flood {
-        let addr = IpAddr::from([0x2a01, 0x4f8, 0, n as u16, 0, 0, 0, 1]);
-        let mut h = hit("8.8.8.8", 1002 + i64::from(n / 50), b"/", 200, 0);
-        h.client = addr;
-        t.apply_access(&h, &d, 1000);
-    }
-    assert!(t.len() <= 64);
-    for flagged in ["8.8.4.4", "9.9.9.9"] {
-        let row = t
-            .get(ip(flagged))
-            .expect("a flagged row survives the flood");
-        assert!(!d.reasons(row).is_empty(), "{flagged}");
-    }
-    assert_eq!(t.totals.evicted, u64::from(flood) + 2 - t.len() as u64);
-    assert_eq!(t.totals.auth_failures, 5);
-}
-
-/// With nothing unflagged left, flagged rows go too, oldest first: the cap
-/// holds whatever arrives.
-#[test]
-fn a_table_of_flagged_rows_still_holds_the_cap() {
-    let d = Detector::new(DetectSettings::default()).unwrap();
-    let mut t = IpTable::new(16, false);
-    t.set_thresholds(d.thresholds());
-    for n in 0..100u8 {
-        let mut h = hit("8.8.8.8", 1000 + i64::from(n), b"/.env", 404, 0);
-        h.client = IpAddr::from([8, 8, 9, n]);
-        t.apply_access(&h, &d, 1000);
-    }
-    assert!(t.len() <= 16);
-    assert!(
-        t.get(IpAddr::from([8, 8, 9, 99])).is_some(),
-        "the newest stays"
-    );
-    assert!(
-        t.get(IpAddr::from([8, 8, 9, 0])).is_none(),
-        "the oldest went"
-    );
-    assert_eq!(t.totals.evicted, 100 - t.len() as u64);
-}
-
 #[test]
 fn snapshot_order() {
-    let d = Detector::new(DetectSettings::default()).unwrap();
     let mut t = IpTable::new(100, false);
-    t.apply_access(&hit("8.8.8.8", 1000, b"/", 200, 0), &d, 1000);
-    t.apply_access(&hit("9.9.9.9", 1000, b"/", 200, 0), &d, 1000);
-    t.apply_access(&hit("9.9.9.9", 1000, b"/", 200, 0), &d, 1000);
+    t.apply_access(&hit("8.8.8.8", 1000, b"/", 200, 0), 1000);
+    t.apply_access(&hit("9.9.9.9", 1000, b"/", 200, 0), 1000);
+    t.apply_access(&hit("9.9.9.9", 1000, b"/", 200, 0), 1000);
     t.apply_sockets(
         &[
             sock("0.0.0.0:80", "0.0.0.0:0", TcpState::Listen),
             sock("192.0.2.1:80", "1.1.1.1:5000", TcpState::Established),
         ],
         1000,
+        |_| {},
     );
     let order: Vec<String> = t.sorted().iter().map(|r| r.ip.to_string()).collect();
     assert_eq!(order, ["1.1.1.1", "9.9.9.9", "8.8.8.8"]);
 }
 
 #[test]
-fn cached_verdicts_answer_for_every_row_and_never_for_cut_strings() {
-    let d = Detector::new(DetectSettings::default()).unwrap();
-    let mut t = IpTable::new(100, false);
-    // The same exploit path from two clients: the second is answered from the memo.
-    t.apply_access(&hit("8.8.8.8", 1000, b"/wp-login.php", 404, 0), &d, 1000);
-    t.apply_access(&hit("9.9.9.9", 1000, b"/wp-login.php", 404, 0), &d, 1000);
-    assert!(d
-        .reasons(t.get(ip("9.9.9.9")).unwrap())
-        .contains(Reason::ExploitPath));
-    // Clean path, then a long path whose probe lies past the interner's cut:
-    // both share the cut text, but the long one must still be flagged.
-    let clean = vec![b'a'; intern::MAX_STRING];
-    let mut long = clean.clone();
-    long.extend_from_slice(b"/../../etc/passwd");
-    t.apply_access(&hit("1.1.1.1", 1000, &clean, 200, 0), &d, 1000);
-    assert!(d.reasons(t.get(ip("1.1.1.1")).unwrap()).is_empty());
-    t.apply_access(&hit("2.2.2.2", 1000, &long, 200, 0), &d, 1000);
-    assert!(d
-        .reasons(t.get(ip("2.2.2.2")).unwrap())
-        .contains(Reason::ExploitPath));
-    t.apply_access(&hit("3.3.3.3", 1000, &clean, 200, 0), &d, 1000);
-    assert!(
-        d.reasons(t.get(ip("3.3.3.3")).unwrap()).is_empty(),
-        "the long path's verdict was not cached on the cut text"
-    );
-}
-
-#[test]
 fn string_memory_stays_bounded_under_unique_paths() {
-    let d = Detector::new(DetectSettings::default()).unwrap();
     let mut t = IpTable::new(1000, false);
     let mut path = Vec::new();
     for n in 0..200_000u32 {
@@ -300,7 +205,7 @@ fn string_memory_stays_bounded_under_unique_paths() {
         path.resize(300, b'x');
         let mut h = hit("8.8.8.8", 1000, &path, 200, 0);
         h.client = IpAddr::from([8, 8, (n >> 8) as u8 % 4, n as u8]);
-        t.apply_access(&h, &d, 1000);
+        t.apply_access(&h, 1000);
     }
     // 1 000 rows x 20 recent paths x 300 bytes = 6 MB live at most; the sweep
     // keeps the interner near twice the live set, never past its cap.
@@ -333,9 +238,8 @@ fn auth<'a>(client: &str, t: UnixTime, kind: AuthKind, user: &'a [u8]) -> AuthEv
 
 #[test]
 fn activity_is_off_until_sized() {
-    let d = Detector::new(DetectSettings::default()).unwrap();
     let mut t = IpTable::new(100, false);
-    t.apply_access(&hit("8.8.8.8", 1000, b"/", 200, 1), &d, 1000);
+    t.apply_access(&hit("8.8.8.8", 1000, b"/", 200, 1), 1000);
     t.apply_auth(&auth("8.8.8.8", 1000, AuthKind::Failed, b"root"), 1000);
     assert!(t.activity.is_empty());
     assert_eq!(t.strings.len(), 2, "path and user agent only: no user name");
@@ -343,17 +247,16 @@ fn activity_is_off_until_sized() {
 
 #[test]
 fn activity_ring_keeps_the_newest_in_order() {
-    let d = Detector::new(DetectSettings::default()).unwrap();
     let mut t = IpTable::new(100, false);
     t.activity.set_capacity(3);
-    t.apply_access(&hit("8.8.8.8", 1000, b"/a", 200, 1), &d, 1000);
+    t.apply_access(&hit("8.8.8.8", 1000, b"/a", 200, 1), 1000);
     t.apply_auth(
         &auth("9.9.9.9", 1001, AuthKind::InvalidUser, b"admin"),
         1001,
     );
-    t.apply_access(&hit("8.8.8.8", 1002, b"/b", 404, 1), &d, 1002);
-    t.apply_access(&hit("10.0.0.1", 1002, b"/private", 200, 1), &d, 1002);
-    t.apply_access(&hit("8.8.8.8", 1003, b"/c", 500, 1), &d, 1003);
+    t.apply_access(&hit("8.8.8.8", 1002, b"/b", 404, 1), 1002);
+    t.apply_access(&hit("10.0.0.1", 1002, b"/private", 200, 1), 1002);
+    t.apply_access(&hit("8.8.8.8", 1003, b"/c", 500, 1), 1003);
     assert_eq!(t.activity.len(), 3);
     assert_eq!(
         t.activity.recorded(),
@@ -387,7 +290,6 @@ fn activity_ring_keeps_the_newest_in_order() {
 
 #[test]
 fn activity_strings_survive_sweeps() {
-    let d = Detector::new(DetectSettings::default()).unwrap();
     let mut t = IpTable::new(100, false);
     t.activity.set_capacity(50);
     t.apply_auth(&auth("9.9.9.9", 999, AuthKind::Failed, b"the-user"), 999);
@@ -396,7 +298,7 @@ fn activity_strings_survive_sweeps() {
     for n in 0..2000 {
         let path = format!("/unique/{n}");
         let client = format!("8.8.{}.{}", n / 200, n % 200 + 1);
-        t.apply_access(&hit(&client, 1000 + n, path.as_bytes(), 200, 1), &d, 1000);
+        t.apply_access(&hit(&client, 1000 + n, path.as_bytes(), 200, 1), 1000);
     }
     t.sweep_strings();
     let paths: Vec<&[u8]> = t
@@ -417,12 +319,59 @@ fn activity_strings_survive_sweeps() {
     t.apply_auth(&auth("9.9.9.9", 999, AuthKind::Failed, b"the-user"), 999);
     t.sweep_strings();
     assert!(t.strings.len() == 1);
-    t.apply_access(&hit("8.8.8.8", 1000, b"/x", 200, 1), &d, 1000);
-    t.apply_access(&hit("8.8.8.8", 1001, b"/y", 200, 1), &d, 1000);
+    t.apply_access(&hit("8.8.8.8", 1000, b"/x", 200, 1), 1000);
+    t.apply_access(&hit("8.8.8.8", 1001, b"/y", 200, 1), 1000);
     t.sweep_strings();
     assert_eq!(
         t.strings.len(),
         3,
         "user agent, /x, /y; the user name is gone"
     );
+}
+
+/// The engine attaches enrichment when a row is born: a line says whether
+/// its row is new, a dump calls back for each row it creates.
+#[test]
+fn new_rows_are_reported() {
+    let mut t = IpTable::new(100, false);
+    let first = t.apply_access(&hit("8.8.8.8", 1000, b"/", 200, 0), 1000);
+    assert!(first.is_some_and(|(a, _)| a.is_new));
+    let again = t.apply_access(&hit("8.8.8.8", 1001, b"/", 200, 0), 1001);
+    assert_eq!(
+        again.map(|(a, _)| (a.row, a.is_new)),
+        first.map(|(a, _)| (a.row, false))
+    );
+    let login = t.apply_auth(&auth("9.9.9.9", 1000, AuthKind::Failed, b"root"), 1000);
+    assert!(login.is_some_and(|a| a.is_new));
+    assert_eq!(t.row_mut(login.unwrap().row).ip, ip("9.9.9.9"));
+    let mut born = Vec::new();
+    let dump = [
+        sock("0.0.0.0:443", "0.0.0.0:0", TcpState::Listen),
+        sock("192.0.2.1:443", "8.8.8.8:50000", TcpState::Established),
+        sock("192.0.2.1:443", "1.1.1.1:50000", TcpState::Established),
+        sock("192.0.2.1:443", "1.1.1.1:50001", TcpState::Established),
+    ];
+    t.apply_sockets(&dump, 1002, |row| born.push(row.ip));
+    assert_eq!(born, [ip("1.1.1.1")], "once, and only for the new address");
+}
+
+/// Eviction spares what the handed-in test calls flagged, and counts.
+#[test]
+fn eviction_spares_rows_the_caller_flags() {
+    let mut t = IpTable::new(16, false);
+    t.set_flagged(|row| row.sticky != 0);
+    let kept = t.apply_access(&hit("9.9.9.9", 1000, b"/", 200, 0), 1000);
+    t.row_mut(kept.unwrap().0.row).sticky = 1;
+    for n in 0..100u8 {
+        let mut h = hit("8.8.8.8", 1001 + i64::from(n), b"/", 200, 0);
+        h.client = IpAddr::from([8, 8, 9, n]);
+        t.apply_access(&h, 1000);
+    }
+    assert!(t.len() <= 16);
+    assert!(
+        t.get(ip("9.9.9.9")).is_some(),
+        "the oldest row, but flagged"
+    );
+    assert!(t.get(IpAddr::from([8, 8, 9, 0])).is_none());
+    assert_eq!(t.totals.evicted, 101 - t.len() as u64);
 }

@@ -27,6 +27,7 @@ use crate::actions::block::BlockRun;
 use crate::actions::hooks::HookRun;
 use crate::config::{Config, FilterConfig};
 use crate::detect::Detector;
+use crate::enrich::geoip::GeoIp;
 use crate::headless::SourceReport;
 use crate::parse::sockets::SocketEntry;
 use crate::parse::UnixTime;
@@ -50,6 +51,8 @@ const MAX_FILTER_CHARS: usize = 200;
 pub(crate) struct Model<'a> {
     pub(crate) table: &'a IpTable,
     pub(crate) detector: &'a Detector,
+    /// The GeoIP databases (`None` with `--no-geoip`): their note and credit.
+    pub(crate) geoip: Option<&'a GeoIp>,
     pub(crate) sources: &'a [SourceReport],
     /// When the run started (Unix seconds).
     pub(crate) started: UnixTime,

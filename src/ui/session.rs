@@ -490,6 +490,7 @@ fn model<'e>(engine: &'e Engine, sources: &'e [SourceReport], jobs: &'e Jobs) ->
         block: jobs.block(),
         table: engine.table(),
         detector: engine.detector(),
+        geoip: engine.geoip(),
         sources,
         started: engine.started(),
         now: engine.now(),

@@ -4,7 +4,8 @@
 
 use std::fmt::{self, Write as _};
 
-use crate::table::{service_name, Row};
+use crate::net::service_name;
+use crate::table::Row;
 
 /// Bytes in binary units: `512 B`, `1.5 KiB`, `3.2 MiB`.
 pub(crate) fn human_bytes(n: u64) -> String {

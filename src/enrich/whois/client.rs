@@ -89,7 +89,7 @@ impl Client {
     /// Private and reserved addresses are refused without any connection. When both
     /// fail, the error is RDAP's.
     pub(crate) fn lookup(&self, ip: IpAddr) -> Result<WhoisInfo, WhoisError> {
-        if !crate::table::is_public(ip) {
+        if !crate::net::is_public(ip) {
             return Err(WhoisError::NotPublic);
         }
         let deadline = Instant::now() + self.config.deadline;

@@ -112,7 +112,7 @@ pub(crate) fn lookup(
         };
         if asked.is_empty() {
             // A first server on the operator's own network may refer inside it.
-            policy.local_ok = !crate::table::is_public(peer.ip());
+            policy.local_ok = !crate::net::is_public(peer.ip());
         }
         asked.push(server.clone());
         let text = String::from_utf8_lossy(&answer);
@@ -144,7 +144,7 @@ fn ask(server: &Server, ip: IpAddr, policy: &Policy) -> Result<(Vec<u8>, SocketA
         .to_socket_addrs()
         .map_err(|e| WhoisError::Transport(format!("{}: {e}", server.host)))?;
     let mut last = WhoisError::Transport(format!("{}: no usable address", server.host));
-    for addr in addrs.filter(|a| policy.local_ok || crate::table::is_public(a.ip())) {
+    for addr in addrs.filter(|a| policy.local_ok || crate::net::is_public(a.ip())) {
         match ask_at(addr, &server.query(ip), policy) {
             Ok(answer) => return Ok((answer, addr)),
             Err(WhoisError::Timeout) => return Err(WhoisError::Timeout),

@@ -19,27 +19,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::net::WhoisInfo;
 pub(crate) use bootstrap::Bootstrap;
 pub(crate) use client::Client;
 pub(crate) use worker::{Submit, Worker};
-
-/// What RDAP says about the network holding an address. Every string is trimmed of
-/// control characters and capped at [`MAX_FIELD`] characters: it comes from the
-/// network and ends up on a terminal.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct WhoisInfo {
-    /// The registry's name for the network (`name`), e.g. `GOOGLE`.
-    pub(crate) network: Option<String>,
-    /// The network's extent, `a.b.c.d/n` (or `start - end` when it is no single prefix).
-    pub(crate) cidr: Option<String>,
-    /// The registrant's name (vCard `fn`), else the first description remark.
-    pub(crate) org: Option<String>,
-    /// ISO 3166 two-letter country code, uppercase; `None` when the registry gave
-    /// anything else.
-    pub(crate) country: Option<String>,
-    /// The abuse contact's e-mail address.
-    pub(crate) abuse: Option<String>,
-}
 
 /// Default `[whois] whois_server`: IANA, which refers to the registry's server.
 pub(crate) const DEFAULT_WHOIS_SERVER: &str = "whois.iana.org:43";

@@ -229,7 +229,7 @@ fn builtin_covers_every_public_ipv4_slash_8_once() {
         // Any address of the /8 that is public must have a registry.
         let public = [[a, 1, 2, 3], [a, 200, 2, 3]]
             .into_iter()
-            .any(|o| crate::table::is_public(IpAddr::from(o)));
+            .any(|o| crate::net::is_public(IpAddr::from(o)));
         let want = u8::from(public);
         assert_eq!(
             seen[usize::from(a)],

@@ -89,7 +89,7 @@ impl Worker {
 
     /// Queues a lookup of `ip` unless it is pending already. Never blocks.
     pub(crate) fn request(&mut self, ip: IpAddr, urgent: bool) -> Submit {
-        if !crate::table::is_public(ip) {
+        if !crate::net::is_public(ip) {
             return Submit::NotPublic;
         }
         if self.asked.get(&ip) == Some(&Asked::Pending) {

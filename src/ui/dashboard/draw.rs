@@ -155,7 +155,7 @@ fn header(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
             None => {}
         }
     }
-    if let Some(geoip) = m.table.geoip.as_ref().filter(|g| g.note().is_some()) {
+    if let Some(geoip) = m.geoip.filter(|g| g.note().is_some()) {
         let what = if geoip.is_active() { "partial" } else { "none" };
         let _ = write!(line, "│ GeoIP: {what} ");
     }

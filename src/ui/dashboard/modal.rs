@@ -11,11 +11,12 @@ use super::draw::{duration, Pen};
 use super::output;
 use super::{Dashboard, Modal, Model, Theme};
 use crate::detect::Reasons;
+use crate::net::service_name;
 use crate::parse::sockets::TcpState;
 use crate::parse::time::format_rfc3339;
 use crate::parse::AuthKind;
 use crate::store::HistoryFigures;
-use crate::table::{service_name, Row, RECENT_REQUESTS};
+use crate::table::{Row, RECENT_REQUESTS};
 use crate::ui::sanitize::text_width;
 use crate::ui::{Grid, Rect, Style};
 use crate::view::format::{human_bytes, services};
@@ -28,7 +29,7 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>) {
     match &mut d.modal {
         Modal::Hook(scroll) => return output::hook(scroll, t, g, area, m),
         Modal::Help(top) => {
-            let dbip = m.table.geoip.as_ref().is_some_and(|g| g.uses_dbip());
+            let dbip = m.geoip.is_some_and(|g| g.uses_dbip());
             *top = help(&d.hooks, t, g, area, dbip, *top);
             return;
         }

@@ -21,6 +21,7 @@ fn ip(s: &str) -> IpAddr {
 struct Fixture {
     table: IpTable,
     detector: Detector,
+    geoip: Option<GeoIp>,
     sources: Vec<SourceReport>,
     /// The socket dump the table was fed, as the engine keeps it.
     sockets: Vec<SocketEntry>,
@@ -34,6 +35,7 @@ impl Fixture {
         let mut f = Fixture {
             table,
             detector,
+            geoip: None,
             sockets: Vec::new(),
             sources: vec![
                 SourceReport {
@@ -126,7 +128,7 @@ impl Fixture {
             sock("192.0.2.1:443", "8.8.4.4:50002", TcpState::SynRecv),
             sock("192.0.2.1:40000", "1.1.1.1:443", TcpState::Established),
         ];
-        f.table.apply_sockets(&f.sockets, NOW);
+        f.table.apply_sockets(&f.sockets, NOW, |_| {});
         f
     }
 
@@ -154,7 +156,10 @@ impl Fixture {
             client_ip_field: b"",
             host: b"",
         };
-        self.table.apply_access(&hit, &self.detector, NOW);
+        if let Some((applied, request)) = self.table.apply_access(&hit, NOW) {
+            self.detector
+                .check_request(&mut self.table, applied.row, &request, &hit);
+        }
     }
 
     fn auth(&mut self, client: &str, dt: i64, kind: AuthKind, user: &[u8]) {
@@ -171,6 +176,7 @@ impl Fixture {
         Model {
             table: &self.table,
             detector: &self.detector,
+            geoip: self.geoip.as_ref(),
             sources: &self.sources,
             started: NOW - 3725,
             now: NOW,
@@ -634,7 +640,7 @@ fn syn_recv_without_a_listener_is_inbound_in_the_drill_down() {
         remote: "1.1.1.1:50100".parse().unwrap(),
         state: TcpState::SynRecv,
     });
-    f.table.apply_sockets(&f.sockets, NOW);
+    f.table.apply_sockets(&f.sockets, NOW, |_| {});
     let mut d = dashboard();
     let filter = "/1.1.1.".chars().map(Key::Char);
     let keys_in: Vec<Key> = filter.chain([Key::Enter, Key::Enter]).collect();
@@ -728,7 +734,9 @@ fn caddy_json_values_are_shown_decoded_and_sanitised() {
     );
     let mut scratch = Vec::new();
     let (hit, _) = parser.parse(line.as_bytes(), &mut scratch).unwrap();
-    f.table.apply_access(&hit, &f.detector, NOW);
+    let (applied, request) = f.table.apply_access(&hit, NOW).unwrap();
+    f.detector
+        .check_request(&mut f.table, applied.row, &request, &hit);
     let mut d = dashboard();
     let text = screen(&mut d, &f, 160, 45).join("\n");
     assert!(text.contains("/q=中\"x\"�[2J"), "{text}");
@@ -1804,7 +1812,7 @@ fn a_missing_geoip_database_is_a_note_in_the_header_and_stats() {
     let mut f = Fixture::new();
     f.sources[1].error = None;
     f.sources[1].note = Some("GeoIP city database not found: /nowhere/City.mmdb".into());
-    f.table.geoip = Some(GeoIp::open(&GeoipConfig {
+    f.geoip = Some(GeoIp::open(&GeoipConfig {
         enabled: true,
         city_db: "/nowhere/City.mmdb".into(),
         asn_db: "/nowhere/ASN.mmdb".into(),

@@ -31,7 +31,7 @@ fn errors(fields: FilterFields<'_>) -> Vec<FilterError> {
 /// - 5.5.5.5: only sockets: 2 SYN_RECV inbound on :443
 /// - 2001:db8::1 (shown: private allowed) one 302
 fn table() -> IpTable {
-    let d = Detector::new(DetectSettings::default()).unwrap();
+    let mut d = Detector::new(DetectSettings::default()).unwrap();
     let mut t = IpTable::new(100, true);
     let mut hit = |client: &str, time, path: &'static [u8], status, ua: &'static [u8]| {
         let h = AccessHit {
@@ -47,7 +47,8 @@ fn table() -> IpTable {
             client_ip_field: b"",
             host: b"",
         };
-        assert!(t.apply_access(&h, &d, time));
+        let (applied, request) = t.apply_access(&h, time).unwrap();
+        d.check_request(&mut t, applied.row, &request, &h);
     };
     for _ in 0..30 {
         hit("8.8.8.8", T0, b"/index", 200, b"Mozilla/5.0");
@@ -70,7 +71,7 @@ fn table() -> IpTable {
         sock("5.5.5.5:4001", TcpState::NewSynRecv),
         sock("8.8.8.8:5000", TcpState::Established),
     ];
-    t.apply_sockets(&dump, T0);
+    t.apply_sockets(&dump, T0, |_| {});
     t
 }
 

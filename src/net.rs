@@ -1,11 +1,16 @@
-//! Which addresses are shown by default, and what a port is called.
+//! Facts about an address that every layer shares, so that none of them
+//! imports another for them: whether it is public (the table hides the
+//! rest, GeoIP and whois don't look them up), what a port is called, and
+//! the records enrichment attaches to a row (`GeoInfo` from the GeoIP
+//! databases, `WhoisInfo` from RDAP/whois). The table stores these records;
+//! `enrich` produces them; neither depends on the other.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Whether an address is globally routable. Loopback, private, link-local,
 /// CGNAT, documentation, benchmarking, multicast and reserved ranges are not;
 /// they are hidden unless `--show-private-ips`. (`IpAddr::is_global` is unstable.)
-pub fn is_public(ip: IpAddr) -> bool {
+pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip.to_canonical() {
         IpAddr::V4(v4) => is_public_v4(v4),
         IpAddr::V6(v6) => is_public_v6(v6),
@@ -42,7 +47,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 }
 
 /// Short service name for a port, as nethergaze 0.2.0 names them.
-pub fn service_name(port: u16) -> Option<&'static str> {
+pub(crate) fn service_name(port: u16) -> Option<&'static str> {
     Some(match port {
         22 => "ssh",
         25 => "smtp",
@@ -62,6 +67,37 @@ pub fn service_name(port: u16) -> Option<&'static str> {
         8443 => "https-alt",
         _ => return None,
     })
+}
+
+/// What the GeoIP databases know about one address; every field may be missing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct GeoInfo {
+    /// ISO 3166-1 alpha-2 code (`country`, else `registered_country`).
+    pub(crate) country: Option<String>,
+    /// English city name.
+    pub(crate) city: Option<String>,
+    /// Autonomous system number.
+    pub(crate) asn: Option<u32>,
+    /// Autonomous system organisation.
+    pub(crate) org: Option<String>,
+}
+
+/// What RDAP says about the network holding an address. Every string is trimmed of
+/// control characters and capped at `enrich::whois::MAX_FIELD` characters: it comes
+/// from the network and ends up on a terminal.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WhoisInfo {
+    /// The registry's name for the network (`name`), e.g. `GOOGLE`.
+    pub(crate) network: Option<String>,
+    /// The network's extent, `a.b.c.d/n` (or `start - end` when it is no single prefix).
+    pub(crate) cidr: Option<String>,
+    /// The registrant's name (vCard `fn`), else the first description remark.
+    pub(crate) org: Option<String>,
+    /// ISO 3166 two-letter country code, uppercase; `None` when the registry gave
+    /// anything else.
+    pub(crate) country: Option<String>,
+    /// The abuse contact's e-mail address.
+    pub(crate) abuse: Option<String>,
 }
 
 #[cfg(test)]

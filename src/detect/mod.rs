@@ -1,18 +1,25 @@
 //! Suspicious reasons: what makes a row stand out, as a small bitset.
 //!
 //! Path and user-agent checks run once per request as it arrives (one
-//! multi-pattern regex-automata matcher each) and stick to the row; the
-//! threshold checks read the row's counters whenever a view asks.
+//! multi-pattern regex-automata matcher each, its verdict kept per distinct
+//! string in [`memo`]) and stick to the row ([`Row::sticky`]); the threshold
+//! checks read the row's counters whenever a view asks. Detection reads the
+//! table; the table never calls it (eviction is handed
+//! [`Detector::flagged_test`]).
+
+mod memo;
 
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 
-use crate::table::Row;
+use crate::parse::AccessHit;
+use crate::table::{IpTable, RecentRequest, Row, RowId};
+use memo::{Memo, EXPLOIT_PATH, SCANNER_UA};
 
 /// One reason an IP is suspicious. Codes are a contract (JSON, filters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Reason {
+pub(crate) enum Reason {
     SynRecv = 1 << 0,
     ConnsNoRequests = 1 << 1,
     Burst = 1 << 2,
@@ -22,7 +29,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 6] = [
+    pub(crate) const ALL: [Reason; 6] = [
         Reason::SynRecv,
         Reason::ConnsNoRequests,
         Reason::Burst,
@@ -31,7 +38,7 @@ impl Reason {
         Reason::AuthFailures,
     ];
 
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Reason::SynRecv => "syn_recv",
             Reason::ConnsNoRequests => "conns_no_requests",
@@ -43,7 +50,7 @@ impl Reason {
     }
 
     /// In words, for the drill-down.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Reason::SynRecv => "half-open SYN_RECV sockets and no requests",
             Reason::ConnsNoRequests => "many connections, at most one request",
@@ -57,28 +64,29 @@ impl Reason {
 
 /// A set of [`Reason`]s.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Reasons(u8);
+pub(crate) struct Reasons(u8);
 
 impl Reasons {
-    pub fn insert(&mut self, r: Reason) {
+    pub(crate) fn insert(&mut self, r: Reason) {
         self.0 |= r as u8;
     }
-    pub fn contains(self, r: Reason) -> bool {
+    pub(crate) fn contains(self, r: Reason) -> bool {
         self.0 & r as u8 != 0
     }
-    pub fn is_empty(self) -> bool {
+    pub(crate) fn is_empty(self) -> bool {
         self.0 == 0
     }
-    pub fn union(self, other: Reasons) -> Reasons {
-        Reasons(self.0 | other.0)
+    /// The reasons found in a row's requests as they arrived.
+    pub(crate) fn sticky(row: &Row) -> Reasons {
+        Reasons(row.sticky)
     }
-    pub fn iter(self) -> impl Iterator<Item = Reason> {
+    pub(crate) fn iter(self) -> impl Iterator<Item = Reason> {
         Reason::ALL.into_iter().filter(move |r| self.contains(*r))
     }
 }
 
 /// Scanner user agents matched as case-insensitive substrings.
-pub const DEFAULT_SCANNER_USER_AGENTS: &[&str] = &[
+pub(crate) const DEFAULT_SCANNER_USER_AGENTS: &[&str] = &[
     "zgrab",
     "masscan",
     "nmap",
@@ -94,7 +102,7 @@ pub const DEFAULT_SCANNER_USER_AGENTS: &[&str] = &[
 ];
 
 /// Exploit and probe paths, case-insensitive regexes over the raw path bytes.
-pub const DEFAULT_EXPLOIT_PATH_PATTERNS: &[&str] = &[
+pub(crate) const DEFAULT_EXPLOIT_PATH_PATTERNS: &[&str] = &[
     r"\.env",
     r"wp-login\.php",
     r"wp-admin",
@@ -112,11 +120,11 @@ pub const DEFAULT_EXPLOIT_PATH_PATTERNS: &[&str] = &[
 /// Thresholds and user patterns, from `[filters]`.
 #[derive(Debug, Clone)]
 pub struct DetectSettings {
-    pub burst_rpm: f64,
-    pub min_conns: u32,
-    pub min_auth_failures: u32,
-    pub scanner_user_agents: Vec<String>,
-    pub exploit_path_patterns: Vec<String>,
+    pub(crate) burst_rpm: f64,
+    pub(crate) min_conns: u32,
+    pub(crate) min_auth_failures: u32,
+    pub(crate) scanner_user_agents: Vec<String>,
+    pub(crate) exploit_path_patterns: Vec<String>,
 }
 
 impl Default for DetectSettings {
@@ -135,6 +143,8 @@ pub struct Detector {
     settings: DetectSettings,
     exploit_path: Regex,
     scanner_ua: Regex,
+    /// Verdicts on request strings, by interned id.
+    memo: Memo,
 }
 
 impl Detector {
@@ -155,25 +165,69 @@ impl Detector {
             scanner_ua: byte_matcher(agents.collect())
                 .map_err(|e| format!("scanner_user_agents: {e}"))?,
             settings,
+            memo: Memo::default(),
         })
     }
 
-    pub fn is_exploit_path(&self, path: &[u8]) -> bool {
-        !path.is_empty() && self.exploit_path.is_match(path)
+    #[cfg(test)]
+    pub(crate) fn is_exploit_path(&self, path: &[u8]) -> bool {
+        is_match(&self.exploit_path, path)
     }
 
-    pub fn is_scanner_ua(&self, user_agent: &[u8]) -> bool {
-        !user_agent.is_empty() && self.scanner_ua.is_match(user_agent)
+    #[cfg(test)]
+    pub(crate) fn is_scanner_ua(&self, user_agent: &[u8]) -> bool {
+        is_match(&self.scanner_ua, user_agent)
+    }
+
+    /// Classify the request `IpTable::apply_access` just counted in `row`
+    /// (`request` as it returned it, from `hit`): an exploit path or a
+    /// scanner's user agent sticks to the row. Each check runs once per
+    /// distinct string; the memo answers the repeats.
+    pub fn check_request(
+        &mut self,
+        table: &mut IpTable,
+        row: RowId,
+        request: &RecentRequest,
+        hit: &AccessHit<'_>,
+    ) {
+        let mut found = Reasons::default();
+        let strings = &table.strings;
+        let (memo, exploit_path, scanner_ua) =
+            (&mut self.memo, &self.exploit_path, &self.scanner_ua);
+        if memo.verdict(strings, request.path, hit.path, EXPLOIT_PATH, |text| {
+            is_match(exploit_path, text)
+        }) {
+            found.insert(Reason::ExploitPath);
+        }
+        if memo.verdict(
+            strings,
+            request.user_agent,
+            hit.user_agent,
+            SCANNER_UA,
+            |text| is_match(scanner_ua, text),
+        ) {
+            found.insert(Reason::ScannerUa);
+        }
+        if !found.is_empty() {
+            table.row_mut(row).sticky |= found.0;
+        }
+    }
+
+    /// The table's eviction test (see `IpTable::set_flagged`): whether a row
+    /// has any reason now.
+    pub fn flagged_test(&self) -> impl Fn(&Row) -> bool + 'static {
+        let thresholds = self.thresholds();
+        move |row| !thresholds.reasons(row).is_empty()
     }
 
     /// Every reason that applies to a row now.
-    pub fn reasons(&self, row: &Row) -> Reasons {
+    pub(crate) fn reasons(&self, row: &Row) -> Reasons {
         self.thresholds().reasons(row)
     }
 
-    /// The thresholds [`Detector::reasons`] applies, for the table's
-    /// eviction (which must spare flagged rows without a detector at hand).
-    pub fn thresholds(&self) -> Thresholds {
+    /// The thresholds [`Detector::reasons`] applies (copied into
+    /// [`Detector::flagged_test`]).
+    fn thresholds(&self) -> Thresholds {
         let s = &self.settings;
         Thresholds {
             burst_rpm: s.burst_rpm,
@@ -186,27 +240,16 @@ impl Detector {
 /// The counter thresholds of `[filters]`: with a row's sticky reasons, all
 /// that decides whether it is flagged. Copy, and a few comparisons a row.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Thresholds {
-    pub burst_rpm: f64,
-    pub min_conns: u32,
-    pub min_auth_failures: u32,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        let s = DetectSettings::default();
-        Thresholds {
-            burst_rpm: s.burst_rpm,
-            min_conns: s.min_conns,
-            min_auth_failures: s.min_auth_failures,
-        }
-    }
+struct Thresholds {
+    burst_rpm: f64,
+    min_conns: u32,
+    min_auth_failures: u32,
 }
 
 impl Thresholds {
     /// Every reason that applies to a row now.
-    pub fn reasons(&self, row: &Row) -> Reasons {
-        let mut r = row.sticky_reasons;
+    fn reasons(&self, row: &Row) -> Reasons {
+        let mut r = Reasons::sticky(row);
         if row.sockets().syn_recv_in() > 0 && row.requests == 0 {
             r.insert(Reason::SynRecv);
         }
@@ -221,6 +264,11 @@ impl Thresholds {
         }
         r
     }
+}
+
+/// Whether a matcher finds any of its patterns in `text` (never in empty text).
+fn is_match(matcher: &Regex, text: &[u8]) -> bool {
+    !text.is_empty() && matcher.is_match(text)
 }
 
 /// One case-insensitive multi-pattern matcher over arbitrary bytes.
@@ -249,82 +297,4 @@ fn regex_syntax_escape(literal: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn detector() -> Detector {
-        Detector::new(DetectSettings {
-            scanner_user_agents: vec!["EvilBot/1.0 (x)".into()],
-            exploit_path_patterns: vec![r"^/secret-[0-9]+$".into()],
-            ..DetectSettings::default()
-        })
-        .unwrap()
-    }
-
-    #[test]
-    fn exploit_paths() {
-        let d = detector();
-        for p in [
-            "/.env",
-            "/app/.ENV",
-            "/wp-login.php",
-            "/wp-admin/setup.php",
-            "/?x=${jndi:ldap://a/b}",
-            "/../../etc/passwd",
-            "/%2e%2e/%2E%2E%2fetc",
-            "/..%2f..%2f",
-            "/%252e%252e/",
-            "/phpMyAdmin/",
-            "/.git/config",
-            "/cgi-bin/luci",
-            "/shell?cd",
-            "/index.aspx",
-            "/login.jsp?x=1",
-            "/a.cgi",
-            "/secret-42",
-        ] {
-            assert!(d.is_exploit_path(p.as_bytes()), "{p}");
-        }
-        for p in [
-            "/",
-            "/index.html",
-            "/environment/x",
-            "/api/v1/users",
-            "/a.asp.html",
-            "/secret-42/x",
-            "",
-        ] {
-            assert!(!d.is_exploit_path(p.as_bytes()), "{p}");
-        }
-    }
-
-    #[test]
-    fn scanner_agents() {
-        let d = detector();
-        for ua in [
-            "Mozilla/5.0 zgrab/0.x",
-            "masscan/1.3",
-            "Nmap Scripting Engine",
-            "sqlmap/1.7",
-            "EvilBot/1.0 (x) more",
-        ] {
-            assert!(d.is_scanner_ua(ua.as_bytes()), "{ua}");
-        }
-        for ua in [
-            "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
-            "curl/8.0",
-            "EvilBot/1.0",
-        ] {
-            assert!(!d.is_scanner_ua(ua.as_bytes()), "{ua}");
-        }
-    }
-
-    #[test]
-    fn bad_user_pattern_names_the_key() {
-        let err = Detector::new(DetectSettings {
-            exploit_path_patterns: vec!["(".into()],
-            ..Default::default()
-        });
-        assert!(err.err().unwrap().starts_with("exploit_path_patterns"));
-    }
-}
+mod tests;

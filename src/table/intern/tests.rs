@@ -1,0 +1,100 @@
+use super::*;
+
+#[test]
+fn dedupes_and_sweeps_what_is_not_marked() {
+    let mut i = Interner::new(1 << 20);
+    let a = i.intern(b"/index.html");
+    let b = i.intern(b"/index.html");
+    let c = i.intern(b"/gone");
+    assert_eq!(a, b);
+    assert_eq!(i.len(), 2);
+    i.mark(a);
+    assert_eq!(i.sweep().unmarked, 1);
+    assert_eq!(i.get(a), b"/index.html");
+    assert_eq!(i.len(), 1);
+    assert_eq!(i.bytes_held(), "/index.html".len() + STRING_OVERHEAD);
+    // `c`'s slot is reused by a new string; the old text is not found.
+    let d = i.intern(b"/new");
+    assert_eq!(d, c);
+    assert_eq!(i.get(d), b"/new");
+    // Unmarked in the next sweep: everything dynamic goes.
+    assert_eq!(i.sweep().unmarked, 2);
+    assert_eq!(i.len(), 0);
+    assert_eq!(
+        i.get(StrId(2)),
+        b"GET",
+        "pinned strings survive every sweep"
+    );
+}
+
+/// A freed slot given to a new string has a new generation, so a cache
+/// keyed by id and generation never answers for the old string.
+#[test]
+fn a_reused_slot_has_a_new_generation() {
+    let mut i = Interner::new(1 << 20);
+    let a = i.intern(b"/a");
+    let born = i.generation(a).unwrap();
+    let hit = i.intern(b"/a");
+    assert_eq!(i.generation(hit), Some(born), "a hit is the same string");
+    i.sweep();
+    assert_eq!(i.generation(a), None, "freed");
+    let b = i.intern(b"/b");
+    assert_eq!(b, a);
+    assert_ne!(i.generation(b), Some(born));
+    for placeholder in [StrId::EMPTY, StrId::DROPPED, i.intern(b"GET")] {
+        assert_eq!(i.generation(placeholder), None);
+    }
+}
+
+#[test]
+fn bounded_by_bytes_and_length() {
+    let mut i = Interner::new(10_000);
+    let long = vec![b'a'; 5000];
+    let id = i.intern(&long);
+    assert_eq!(i.get(id).len(), MAX_STRING);
+    let mut dropped = 0;
+    for n in 0..10_000 {
+        if i.intern(format!("/unique/{n}").as_bytes()) == StrId::DROPPED {
+            dropped += 1;
+        }
+    }
+    assert!(dropped > 9000);
+    assert!(i.bytes_held() <= 10_000);
+    assert!(i.wants_sweep());
+    i.sweep();
+    assert_eq!(i.bytes_held(), 0);
+    assert_ne!(i.intern(b"/after-sweep"), StrId::DROPPED);
+    assert_eq!(i.get(StrId::DROPPED), "…".as_bytes());
+}
+
+/// Issue 9, item 3: when the marked strings fill the store, a sweep
+/// frees the least recently interned ones, so new strings find room.
+#[test]
+fn a_full_store_of_marked_strings_trims_the_oldest() {
+    let cap = 64 << 10;
+    let mut i = Interner::new(cap);
+    let mut ids = Vec::new();
+    let mut n = 0;
+    while !i.wants_sweep() {
+        ids.push(i.intern(format!("/old/{n:0>500}").as_bytes()));
+        n += 1;
+    }
+    // One old string is used again: it is as young as the newest.
+    let reused = ids[0];
+    assert_eq!(i.intern(format!("/old/{:0>500}", 0).as_bytes()), reused);
+    for &id in &ids {
+        i.mark(id);
+    }
+    let swept = i.sweep();
+    assert_eq!(swept.unmarked, 0);
+    assert!(swept.trimmed > 0 && i.bytes_held() <= cap / 2, "{swept:?}");
+    assert!(i.is_live(reused), "the reused string is recent");
+    assert!(i.is_live(*ids.last().unwrap()), "the newest is kept");
+    assert!(!i.is_live(ids[1]), "the oldest went");
+    let kept = ids.iter().filter(|&&id| i.is_live(id)).count();
+    assert_eq!(kept, ids.len() - swept.trimmed);
+    // New strings are interned again, not dropped.
+    let fresh = i.intern(b"/new/after/the/trim");
+    assert_ne!(fresh, StrId::DROPPED);
+    assert_eq!(i.get(fresh), b"/new/after/the/trim");
+}
