@@ -146,14 +146,14 @@ pub(crate) struct DetectConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FilterConfig {
     /// When non-empty, only addresses inside one of these are shown.
-    pub(crate) cidr_allow: Vec<IpNet>,
+    pub cidr_allow: Vec<IpNet>,
     /// Addresses inside one of these are hidden.
-    pub(crate) cidr_deny: Vec<IpNet>,
+    pub cidr_deny: Vec<IpNet>,
 }
 
 /// `[geoip]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GeoipConfig {
+pub(crate) struct GeoipConfig {
     pub(crate) enabled: bool,
     pub(crate) city_db: PathBuf,
     pub(crate) asn_db: PathBuf,
@@ -208,7 +208,7 @@ pub(crate) struct DisplayConfig {
 
 /// The validated configuration of one run.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Config {
+pub(crate) struct Config {
     /// The config file that was read, if any.
     pub(crate) config_file: Option<PathBuf>,
     /// Access-log globs (directory part literal, checked).

@@ -53,7 +53,7 @@ const SCANNER_UA: &str = "Mozilla/5.0 zgrab/0.x";
 const USERS: [&str; 5] = ["root", "admin", "ubuntu", "oracle", "test"];
 
 /// The demo's files; the directory is removed when this is dropped.
-pub struct Demo {
+pub(crate) struct Demo {
     dir: PathBuf,
     access: File,
     auth: File,
@@ -63,7 +63,7 @@ pub struct Demo {
 
 impl Demo {
     /// Create the directory (0700) and its files, with a minute of history.
-    pub fn create(now: UnixTime) -> io::Result<Demo> {
+    pub(crate) fn create(now: UnixTime) -> io::Result<Demo> {
         let base = std::env::var_os("TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
         let dir = base.join(format!("nethergaze-demo-{}", std::process::id()));
         fs::DirBuilder::new().mode(0o700).create(&dir)?;
@@ -88,21 +88,21 @@ impl Demo {
         Ok(demo)
     }
 
-    pub fn access_log(&self) -> PathBuf {
+    pub(crate) fn access_log(&self) -> PathBuf {
         self.dir.join("access.log")
     }
 
-    pub fn auth_log(&self) -> PathBuf {
+    pub(crate) fn auth_log(&self) -> PathBuf {
         self.dir.join("auth.log")
     }
 
     /// Stands for /proc: `net/tcp` and `net/tcp6` in /proc's format.
-    pub fn proc_root(&self) -> PathBuf {
+    pub(crate) fn proc_root(&self) -> PathBuf {
         self.dir.join("proc")
     }
 
     /// One more second of traffic (called on every tick).
-    pub fn on_tick(&mut self, now: UnixTime) -> io::Result<()> {
+    pub(crate) fn on_tick(&mut self, now: UnixTime) -> io::Result<()> {
         self.write_second(now)?;
         self.write_sockets()
     }

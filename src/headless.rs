@@ -21,16 +21,16 @@ pub(crate) mod run;
 
 /// One input source as the summary reports it.
 #[derive(Debug, Clone)]
-pub struct SourceReport {
-    pub path: String,
-    pub kind: &'static str,
-    pub format: String,
-    pub lines: u64,
-    pub malformed: u64,
-    pub error: Option<String>,
+pub(crate) struct SourceReport {
+    pub(crate) path: String,
+    pub(crate) kind: &'static str,
+    pub(crate) format: String,
+    pub(crate) lines: u64,
+    pub(crate) malformed: u64,
+    pub(crate) error: Option<String>,
     /// Something worth knowing that is not a failure (a GeoIP database
     /// that is not installed): shown, but the source counts as working.
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 /// What the snapshot needs besides the table.

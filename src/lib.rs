@@ -6,21 +6,21 @@
 // Tests may unwrap; the library may not (`unwrap_used` in Cargo.toml).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod actions;
-pub mod cli;
+pub(crate) mod actions;
+pub(crate) mod cli;
 pub mod config;
-pub mod demo;
+pub(crate) mod demo;
 pub mod detect;
-pub mod engine;
-pub mod enrich;
+pub(crate) mod engine;
+pub(crate) mod enrich;
 pub mod entry;
 pub(crate) mod event_loop;
-pub mod headless;
-pub mod net;
+pub(crate) mod headless;
+pub(crate) mod net;
 pub mod parse;
 pub mod source;
 pub mod store;
-pub mod sys;
+pub(crate) mod sys;
 pub mod table;
 #[cfg(test)]
 pub(crate) mod testutil;

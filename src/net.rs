@@ -86,7 +86,7 @@ pub(crate) struct GeoInfo {
 /// control characters and capped at `enrich::whois::MAX_FIELD` characters: it comes
 /// from the network and ends up on a terminal.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct WhoisInfo {
+pub(crate) struct WhoisInfo {
     /// The registry's name for the network (`name`), e.g. `GOOGLE`.
     pub(crate) network: Option<String>,
     /// The network's extent, `a.b.c.d/n` (or `start - end` when it is no single prefix).

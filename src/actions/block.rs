@@ -16,12 +16,12 @@ mod tests;
 mod tools;
 
 pub(crate) use flow::BlockFlow;
-pub use flow::{FlowError, Step};
-pub use plan::BlockPlan;
+pub(crate) use flow::{FlowError, Step};
+pub(crate) use plan::BlockPlan;
 pub(crate) use plan::{shell_display, target, target_text, Scope, ScopeError};
 pub(crate) use run::CommandResult;
-pub use run::{BlockRecord, BlockRun};
-pub use safety::SafetyContext;
+pub(crate) use run::{BlockRecord, BlockRun};
+pub(crate) use safety::SafetyContext;
 pub(crate) use safety::Verdict;
 pub(crate) use tools::Tool;
-pub use tools::Tools;
+pub(crate) use tools::Tools;

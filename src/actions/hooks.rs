@@ -34,7 +34,7 @@ pub(crate) fn expand(command: &str, ip: IpAddr) -> Option<String> {
 
 /// One running (or finished) hook.
 #[derive(Debug)]
-pub struct HookRun {
+pub(crate) struct HookRun {
     pub(crate) key: char,
     pub(crate) label: String,
     pub(crate) ip: IpAddr,

@@ -7,9 +7,9 @@
 //! mask undone, stdin null, stdout and stderr on one non-blocking pipe whose
 //! output is capped; a timeout kills the whole group.
 
-pub mod block;
+pub(crate) mod block;
 mod child;
-pub mod hooks;
+pub(crate) mod hooks;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

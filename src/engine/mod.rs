@@ -48,18 +48,18 @@ use self::whois::Whois;
 
 /// The tokens the engine's fds go under in the loop's poll (the loop's to
 /// choose: it dispatches them).
-pub struct SourceTokens {
+pub(crate) struct SourceTokens {
     /// The logs' inotify fd: lines to read.
-    pub files: Token,
+    pub(crate) files: Token,
     /// The logs' rotation alarm (`LogSet::drain_alarm`).
-    pub files_alarm: Token,
+    pub(crate) files_alarm: Token,
     /// The netlink socket, when sockets come from netlink.
-    pub sockets: Token,
+    pub(crate) sockets: Token,
     /// `journalctl`'s output, when the sshd source is journald.
-    pub journal: Token,
+    pub(crate) journal: Token,
 }
 
-pub struct Engine {
+pub(crate) struct Engine {
     core: Core,
     /// The log files (the loop registers their inotify fd and alarm).
     logs: LogSet,
@@ -84,7 +84,7 @@ pub struct Engine {
 impl Engine {
     /// Build everything from a validated config. Errors here are start-up
     /// errors (before the terminal goes raw).
-    pub fn new(config: &Config) -> Result<Engine, String> {
+    pub(crate) fn new(config: &Config) -> Result<Engine, String> {
         let now = time::now();
         let (demo, demo_config) = DemoRun::start(config, now)?.unzip();
         let config = demo_config.as_ref().unwrap_or(config);
@@ -117,7 +117,11 @@ impl Engine {
 
     /// Register every fd the engine reads in the loop's poll, so the loop
     /// never touches the engine's parts.
-    pub fn register(&mut self, registry: &Registry, tokens: &SourceTokens) -> io::Result<()> {
+    pub(crate) fn register(
+        &mut self,
+        registry: &Registry,
+        tokens: &SourceTokens,
+    ) -> io::Result<()> {
         registry.register(&mut self.logs, tokens.files, Interest::READABLE)?;
         registry.register(self.logs.alarm(), tokens.files_alarm, Interest::READABLE)?;
         if let SocketReader::Netlink(diag) = &mut self.sockets {
@@ -161,14 +165,14 @@ impl Engine {
     }
 
     /// inotify said something changed.
-    pub fn on_files_ready(&mut self) {
+    pub(crate) fn on_files_ready(&mut self) {
         self.logs.on_inotify(&mut self.core);
         self.refresh_reports();
     }
 
     /// Read everything the logs hold now (`--once`, and what `--from-start`
     /// finds before `--for` follows), however many bounded passes it takes.
-    pub fn read_logs_now(&mut self) {
+    pub(crate) fn read_logs_now(&mut self) {
         self.read_logs_pass();
         while self.logs.has_backlog() {
             self.read_logs_pass();
@@ -178,13 +182,13 @@ impl Engine {
     /// Look at every log and read on, up to a bounded amount a file (the end
     /// of a run, the refresh key): a log grown by gigabytes does not hold up
     /// the exit or the screen; the loop reads the rest.
-    pub fn read_logs_pass(&mut self) {
+    pub(crate) fn read_logs_pass(&mut self) {
         self.logs.read_available(&mut self.core);
         self.refresh_reports();
     }
 
     /// journalctl wrote something.
-    pub fn on_journal_ready(&mut self) {
+    pub(crate) fn on_journal_ready(&mut self) {
         let Some(journal) = self.journal.as_mut() else {
             return;
         };
@@ -194,7 +198,7 @@ impl Engine {
     }
 
     /// The periodic tick: logs' safety net, a socket dump, expiry.
-    pub fn on_tick(&mut self) {
+    pub(crate) fn on_tick(&mut self) {
         self.bandwidth.on_tick(Instant::now());
         self.whois.on_tick(&mut self.core, self.history.as_ref());
         if self.keeper.is_due(self.core.now) {
@@ -217,44 +221,44 @@ impl Engine {
     }
 
     /// Refresh the clock; called once per loop iteration.
-    pub fn touch_clock(&mut self) {
+    pub(crate) fn touch_clock(&mut self) {
         self.core.touch_clock();
     }
 
     /// Start the whois worker, which wakes the loop through `waker`.
-    pub fn start_whois(&mut self, waker: mio::Waker) {
+    pub(crate) fn start_whois(&mut self, waker: mio::Waker) {
         self.whois.start(waker);
     }
 
-    pub fn whois_enabled(&self) -> bool {
+    pub(crate) fn whois_enabled(&self) -> bool {
         self.whois.is_enabled()
     }
 
     /// Ask for a lookup now, before background ones (`w`, the drill-down).
-    pub fn request_whois_now(&mut self, ip: IpAddr) {
+    pub(crate) fn request_whois_now(&mut self, ip: IpAddr) {
         self.whois.request_now(ip);
     }
 
     /// The worker has replies: attach answers to their rows.
-    pub fn on_whois_replies(&mut self) {
+    pub(crate) fn on_whois_replies(&mut self) {
         self.whois.on_replies(&mut self.core, self.history.as_mut());
     }
 
     /// Log a block command that ran (history's `blocks` table).
-    pub fn record_block(&mut self, record: &BlockRecord) {
+    pub(crate) fn record_block(&mut self, record: &BlockRecord) {
         self.keeper.record_block(&mut self.history, record);
         self.refresh_reports();
     }
 
     /// Write this session's running totals (every 60 s).
-    pub fn snapshot_history(&mut self) {
+    pub(crate) fn snapshot_history(&mut self) {
         self.keeper.snapshot(&mut self.history, &self.core);
         self.refresh_reports();
     }
 
     /// The last snapshot, at exit; `Some(message)` when another instance's
     /// lock outlasted the wait and the session was lost (the caller exits 1).
-    pub fn save_history(&mut self) -> Option<String> {
+    pub(crate) fn save_history(&mut self) -> Option<String> {
         let lost = self.keeper.save(&mut self.history, &self.core);
         self.refresh_reports();
         lost
@@ -262,12 +266,12 @@ impl Engine {
 
     /// Whether the snapshot at exit was written; `None` before it, or when
     /// history is off.
-    pub fn history_saved(&self) -> Option<bool> {
+    pub(crate) fn history_saved(&self) -> Option<bool> {
         self.keeper.saved()
     }
 
     /// SIGCHLD or a tick: reap and restart the journal reader when due.
-    pub fn on_child_exit(&mut self) {
+    pub(crate) fn on_child_exit(&mut self) {
         if let Some(journal) = self.journal.as_mut() {
             let core = &mut self.core;
             journal.on_tick(Instant::now(), &mut |line| core.on_auth_line(line));
@@ -276,29 +280,29 @@ impl Engine {
     }
 
     /// Ask for a dump (netlink), or read /proc now.
-    pub fn start_socket_dump(&mut self) {
+    pub(crate) fn start_socket_dump(&mut self) {
         self.dumps.request(&mut self.sockets, &mut self.core, true);
         self.refresh_reports();
     }
 
     /// The netlink socket is readable. Returns true when a dump completed.
-    pub fn on_sockets_ready(&mut self) -> bool {
+    pub(crate) fn on_sockets_ready(&mut self) -> bool {
         let done = self.dumps.on_ready(&mut self.sockets, &mut self.core);
         self.refresh_reports();
         done
     }
 
     /// The sockets of the last complete dump.
-    pub fn last_dump(&self) -> &[SocketEntry] {
+    pub(crate) fn last_dump(&self) -> &[SocketEntry] {
         self.dumps.last_dump()
     }
 
     /// Every source as the summary reports it.
-    pub fn source_reports(&self) -> &[SourceReport] {
+    pub(crate) fn source_reports(&self) -> &[SourceReport] {
         self.reports.as_slice()
     }
 
-    pub fn is_dump_in_flight(&self) -> bool {
+    pub(crate) fn is_dump_in_flight(&self) -> bool {
         self.sockets.is_dump_in_flight()
     }
 

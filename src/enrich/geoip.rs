@@ -35,7 +35,7 @@ pub(crate) struct Kinds {
 
 /// The GeoIP databases of one run. Cheap to query, never an error.
 #[derive(Debug)]
-pub struct GeoIp {
+pub(crate) struct GeoIp {
     enabled: bool,
     slots: [Slot; 2],
     /// All slot notes joined, rebuilt whenever a slot changes.

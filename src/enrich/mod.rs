@@ -1,9 +1,9 @@
 //! Who an address is: local GeoIP databases and the RDAP whois worker.
 
-pub mod geoip;
-pub mod whois;
+pub(crate) mod geoip;
+pub(crate) mod whois;
 
 /// The attribution DB-IP Lite's licence asks for (CC BY 4.0): `--help`,
 /// `--version` and the dashboard's help say it when GeoIP uses DB-IP's files.
-pub const DBIP_CREDIT: &str =
+pub(crate) const DBIP_CREDIT: &str =
     "IP geolocation by DB-IP (https://db-ip.com), licensed under CC BY 4.0.";

@@ -18,7 +18,7 @@ pub(crate) struct Rates {
     pub(crate) tx: f64,
 }
 
-pub struct Bandwidth {
+pub(crate) struct Bandwidth {
     iface: String,
     counters: Option<(File, File)>,
     last: Option<(Instant, u64, u64)>,

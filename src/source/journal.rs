@@ -91,7 +91,7 @@ struct Running {
 /// The journald source. Register it in mio (readable) and call
 /// [`on_readable`](Self::on_readable) when it fires; call
 /// [`on_tick`](Self::on_tick) on every tick and on `SIGCHLD`.
-pub struct Journal {
+pub(crate) struct Journal {
     program: OsString,
     args: Vec<OsString>,
     running: Option<Running>,

@@ -106,6 +106,7 @@ impl LineBuf {
     }
 
     /// Bytes currently allocated for the buffer.
+    #[cfg(test)]
     pub(crate) fn capacity(&self) -> usize {
         self.buf.len()
     }

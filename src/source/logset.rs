@@ -64,7 +64,7 @@ use crate::sys::inotify::{
 
 /// What a log source holds, which decides the parser its lines go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LogKind {
+pub(crate) enum LogKind {
     /// HTTP access log.
     Access,
     /// sshd log (auth.log, secure, journald).
@@ -73,7 +73,7 @@ pub enum LogKind {
 
 impl LogKind {
     /// Stable name used in JSON output.
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             LogKind::Access => "access",
             LogKind::Auth => "auth",
@@ -83,7 +83,7 @@ impl LogKind {
 
 /// The sink's answer for one line, counted per source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineVerdict {
+pub(crate) enum LineVerdict {
     /// The line was understood and applied.
     Used,
     /// The line could not be used (bad shape, non-IP client, ...).
@@ -96,7 +96,7 @@ pub enum LineVerdict {
 /// the source index (the one [`LogSet::sources`] reports) and the line
 /// without its newline, and says what it made of it, which the source
 /// counts. A closure of that shape is a sink too.
-pub trait LineSink {
+pub(crate) trait LineSink {
     fn line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict;
 }
 
@@ -109,20 +109,20 @@ impl<F: FnMut(LogKind, usize, &[u8]) -> LineVerdict> LineSink for F {
 /// Counters and state of one source (one path, or one pattern that matches
 /// nothing yet).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceStats {
+pub(crate) struct SourceStats {
     /// The file followed, or the pattern while it matches no file.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Which parser its lines go to.
-    pub kind: LogKind,
+    pub(crate) kind: LogKind,
     /// Non-empty lines handed to the sink, plus over-long lines.
-    pub lines: u64,
+    pub(crate) lines: u64,
     /// `Malformed` verdicts plus over-long lines (never shown to the sink).
-    pub malformed: u64,
+    pub(crate) malformed: u64,
     /// Why the source is not being read right now, if it is not.
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
     /// Something the operator should know: a symlink not followed, or
     /// lines lost to a truncation seen before we had read to the end.
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 /// Everything that can happen to a file in a watched directory, and to the
@@ -140,20 +140,21 @@ const WATCH_MASK: u32 = IN_CREATE
 
 /// How a [`LogSet`] follows its files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Follow {
+pub(crate) struct Follow {
     /// Files present at start are read from byte 0 (`--from-start`).
-    pub from_start: bool,
+    pub(crate) from_start: bool,
     /// Follow a symlink that a glob matches (`[log] follow_symlinks`). A
     /// path named exactly is always followed: the operator chose it.
-    pub follow_symlinks: bool,
+    pub(crate) follow_symlinks: bool,
     /// The most files held open at once; sources beyond it are not
     /// followed (their error says so) until others close.
-    pub max_open: usize,
+    pub(crate) max_open: usize,
 }
 
 impl Follow {
     /// `from_start`, symlinks skipped, no limit on open files.
-    pub fn new(from_start: bool) -> Follow {
+    #[cfg(test)]
+    pub(crate) fn new(from_start: bool) -> Follow {
         Follow {
             from_start,
             follow_symlinks: false,
@@ -180,7 +181,7 @@ const DRAIN_IDLE_TICKS: u32 = 5;
 /// The glob of `--log-path` / `--auth-log-path` patterns, followed through
 /// one inotify fd. Register it in mio (readable) and call
 /// [`on_inotify`](Self::on_inotify) when it fires.
-pub struct LogSet {
+pub(crate) struct LogSet {
     inotify: Inotify,
     /// The same directories, for `ALARM_MASK` only (see there).
     alarm: Inotify,
@@ -279,12 +280,13 @@ impl LogSet {
     /// Files are opened and positioned here but nothing is read: with
     /// `from_start`, call [`read_available`](Self::read_available) once to
     /// read what is already there.
-    pub fn open(patterns: &[(String, LogKind)], from_start: bool) -> io::Result<LogSet> {
+    #[cfg(test)]
+    pub(crate) fn open(patterns: &[(String, LogKind)], from_start: bool) -> io::Result<LogSet> {
         LogSet::open_with(patterns, Follow::new(from_start))
     }
 
     /// [`open`](Self::open) with all of [`Follow`]'s choices.
-    pub fn open_with(patterns: &[(String, LogKind)], follow: Follow) -> io::Result<LogSet> {
+    pub(crate) fn open_with(patterns: &[(String, LogKind)], follow: Follow) -> io::Result<LogSet> {
         let inotify = Inotify::new()?;
         let alarm = Inotify::new()?;
         let mut files = Files {
@@ -326,7 +328,7 @@ impl LogSet {
 
     /// The inotify fd is readable: drain its events until `WouldBlock`,
     /// then read the files they concern.
-    pub fn on_inotify(&mut self, sink: &mut impl LineSink) {
+    pub(crate) fn on_inotify(&mut self, sink: &mut impl LineSink) {
         loop {
             match self.inotify.read_events(&mut self.events) {
                 Ok(events) => {
@@ -358,7 +360,7 @@ impl LogSet {
     }
 
     /// The alarm fd (see `ALARM_MASK`), to register in the loop.
-    pub fn alarm(&mut self) -> &mut Inotify {
+    pub(crate) fn alarm(&mut self) -> &mut Inotify {
         &mut self.alarm
     }
 
@@ -366,7 +368,7 @@ impl LogSet {
     /// was created, moved, deleted or opened: read now, before the
     /// rotation this may announce. (The events themselves come again
     /// through the main fd.)
-    pub fn drain_alarm(&mut self) -> bool {
+    pub(crate) fn drain_alarm(&mut self) -> bool {
         let mut any = false;
         while let Ok(events) = self.alarm.read_events(&mut self.events) {
             let mut more = false;
@@ -385,7 +387,7 @@ impl LogSet {
     /// (re)appeared, `stat` every path to catch what inotify cannot say
     /// (truncation racing a write, a lost event), retry errored sources,
     /// and close rotated-away files that went quiet.
-    pub fn on_tick(&mut self, sink: &mut impl LineSink) {
+    pub(crate) fn on_tick(&mut self, sink: &mut impl LineSink) {
         self.drop_moved_watches();
         for d in 0..self.files.dirs.len() {
             if self.files.dirs[d].watch.is_some() {
@@ -407,7 +409,7 @@ impl LogSet {
     /// Look at every source and read what it holds now, up to
     /// `MAX_PUMP_BYTES` a file: [`has_backlog`](Self::has_backlog) says
     /// whether more is waiting (`--once` calls this until it is not).
-    pub fn read_available(&mut self, sink: &mut impl LineSink) {
+    pub(crate) fn read_available(&mut self, sink: &mut impl LineSink) {
         self.files.mark_all(Dirty::Path);
         self.files.flush_dirty(sink, false);
     }
@@ -415,7 +417,7 @@ impl LogSet {
     /// A file stopped at `MAX_PUMP_BYTES` with more to read: the next
     /// [`on_inotify`](Self::on_inotify) or [`read_available`](Self::read_available)
     /// reads on without waiting for an event.
-    pub fn has_backlog(&self) -> bool {
+    pub(crate) fn has_backlog(&self) -> bool {
         let files = self.files.tails.iter();
         files
             .flat_map(|t| t.current.iter().chain(&t.draining))
@@ -423,7 +425,7 @@ impl LogSet {
     }
 
     /// Per-source counters; the index is the one passed to the sink.
-    pub fn sources(&self) -> &[SourceStats] {
+    pub(crate) fn sources(&self) -> &[SourceStats] {
         &self.files.stats
     }
 
@@ -444,7 +446,8 @@ impl LogSet {
     }
 
     /// Allocated line-buffer bytes over all open files (memory accounting).
-    pub fn buffer_bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn buffer_bytes(&self) -> usize {
         self.files.tails.iter().map(Tail::buffer_bytes).sum()
     }
 }
@@ -474,6 +477,7 @@ impl Tail {
         usize::from(self.current.is_some()) + self.draining.len()
     }
 
+    #[cfg(test)]
     fn buffer_bytes(&self) -> usize {
         self.current
             .iter()

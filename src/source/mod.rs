@@ -2,13 +2,13 @@
 //! line splitter they share, the netlink socket dump
 //! and its /proc fallback.
 
-pub mod bandwidth;
+pub(crate) mod bandwidth;
 pub(crate) mod glob;
-pub mod journal;
+pub(crate) mod journal;
 pub mod linebuf;
-pub mod logset;
-pub mod procnet;
+pub(crate) mod logset;
+pub(crate) mod procnet;
 pub mod sockdiag;
 mod tailed_file;
 
-pub use logset::{LineSink, LineVerdict, LogKind, LogSet};
+pub(crate) use logset::{LineSink, LineVerdict, LogKind, LogSet};

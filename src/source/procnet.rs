@@ -31,7 +31,7 @@ impl ProcReadResult {
 /// The fallback when netlink sock_diag is refused, and what `--proc-root DIR`
 /// reads (fixtures, a container's /proc).
 #[derive(Debug)]
-pub struct ProcNetReader {
+pub(crate) struct ProcNetReader {
     buf: Vec<u8>,
     root: PathBuf,
 }

@@ -278,6 +278,7 @@ impl TailedFile {
     }
 
     /// Bytes held by the line buffer's allocation.
+    #[cfg(test)]
     pub(crate) fn buffer_capacity(&self) -> usize {
         self.buf.capacity()
     }

@@ -41,7 +41,7 @@ pub(crate) struct Event<'a> {
 
 /// An inotify instance. Registered in mio through its fd (readable = events).
 #[derive(Debug)]
-pub struct Inotify {
+pub(crate) struct Inotify {
     fd: OwnedFd,
 }
 

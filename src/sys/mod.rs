@@ -44,7 +44,7 @@ pub(crate) use impl_fd_source;
 pub(crate) mod fd;
 pub(crate) mod file;
 pub(crate) mod host;
-pub mod inotify;
+pub(crate) mod inotify;
 pub(crate) mod netlink;
 pub(crate) mod process;
 pub(crate) mod random;

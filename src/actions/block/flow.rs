@@ -11,7 +11,7 @@ use crate::parse::UnixTime;
 
 /// Where the confirmation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Commands and warnings shown; nothing will run yet.
     Propose,
     /// "Run this?" asked once.
@@ -26,7 +26,7 @@ pub enum Step {
 
 /// Why the flow did not move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlowError {
+pub(crate) enum FlowError {
     /// `[actions] enable_block_execution` is false: show, copy, never run.
     ExecutionDisabled,
     /// `run` before the confirmations (or after it ran).

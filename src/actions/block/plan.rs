@@ -89,7 +89,7 @@ pub(crate) fn target_text(net: IpNet) -> String {
 
 /// The commands one tool needs to block one target.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockPlan {
+pub(crate) struct BlockPlan {
     pub(crate) tool: Tool,
     pub(crate) target: IpNet,
     /// Run first, idempotent (nft: the table, sets, chain and rules).

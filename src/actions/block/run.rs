@@ -38,7 +38,7 @@ impl CommandResult {
 
 /// What a block did, for the modal and for history.
 #[derive(Debug, Clone)]
-pub struct BlockRecord {
+pub(crate) struct BlockRecord {
     pub(crate) time: UnixTime,
     pub(crate) ip: IpAddr,
     pub(crate) target: IpNet,
@@ -84,7 +84,7 @@ pub(crate) fn execute(
 /// deregister the fd, call [`start_next`](Self::start_next) and register
 /// the new fd if it returns true.
 #[derive(Debug)]
-pub struct BlockRun {
+pub(crate) struct BlockRun {
     program: Option<PathBuf>,
     commands: Vec<Vec<String>>,
     timeout: Duration,

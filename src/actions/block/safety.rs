@@ -133,7 +133,7 @@ pub(super) const CDN_RANGES: &[(&str, &str)] = &[
 
 /// What the safety checks compare a target with.
 #[derive(Debug, Clone, Default)]
-pub struct SafetyContext {
+pub(crate) struct SafetyContext {
     /// The operator's own client addresses (from the SSH environment).
     pub(crate) operator: Vec<IpAddr>,
     /// Addresses of this host (loopback is always checked besides these).

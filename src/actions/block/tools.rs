@@ -46,7 +46,7 @@ impl Tool {
 
 /// The tools found, with the path each one resolved to.
 #[derive(Debug, Clone, Default)]
-pub struct Tools {
+pub(crate) struct Tools {
     found: Vec<(Tool, PathBuf)>,
 }
 

@@ -19,7 +19,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use crate::net::WhoisInfo;
+pub(crate) use crate::net::WhoisInfo;
 pub(crate) use bootstrap::Bootstrap;
 pub(crate) use client::Client;
 pub(crate) use worker::{Submit, Worker};
