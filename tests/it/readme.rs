@@ -260,3 +260,87 @@ fn the_dashboard_picture_matches_the_build() {
         screen.join("\n")
     );
 }
+
+/// The README's "How it works" section (the architecture in one page).
+fn how_it_works() -> &'static str {
+    let start = README
+        .find("\n## How it works\n")
+        .expect("a How it works section");
+    let rest = &README[start + 1..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+    &rest[..end]
+}
+
+/// Every `room` the section names in backticks that looks like a path under
+/// `src/` (`engine/feed.rs`, `src/net.rs`, `ui/dashboard/`), as written.
+fn named_paths(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, chunk) in text.split('`').enumerate() {
+        let is_path = chunk.ends_with(".rs") || chunk.ends_with('/');
+        if i % 2 == 1 && is_path && !chunk.contains(' ') {
+            out.push(chunk.trim_start_matches("src/").to_owned());
+        }
+    }
+    out
+}
+
+/// Where a named room is: under `src/`, or under the folder of the bullet it
+/// is named in (`session.rs` in the `src/ui/` bullet is `src/ui/session.rs`).
+fn room_exists(room: &str, bullet: &str) -> bool {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    if src.join(room).exists() {
+        return true;
+    }
+    named_paths(bullet)
+        .iter()
+        .filter(|folder| folder.ends_with('/'))
+        .any(|folder| src.join(folder).join(room).exists())
+}
+
+#[test]
+fn how_it_works_names_rooms_that_exist() {
+    let section = how_it_works();
+    let bullets: Vec<&str> = section.split("\n- ").collect();
+    let mut missing = Vec::new();
+    for bullet in &bullets {
+        for room in named_paths(bullet) {
+            if !room_exists(&room, bullet) {
+                missing.push(room);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "README's How it works names rooms that don't exist: {missing:?}"
+    );
+}
+
+#[test]
+fn how_it_works_names_every_top_level_room() {
+    let named = named_paths(how_it_works());
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut unnamed = Vec::new();
+    for entry in std::fs::read_dir(&src).expect("src/") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // lib.rs lists the modules; testutil.rs is for unit tests. A folder
+        // beside a file (`event_loop/` for `event_loop.rs`) is that file's.
+        let is_dir = entry.path().is_dir();
+        let room = if is_dir {
+            format!("{name}/")
+        } else {
+            name.clone()
+        };
+        let beside_file = is_dir && src.join(format!("{name}.rs")).exists();
+        if ["lib.rs", "testutil.rs"].contains(&name.as_str()) || beside_file {
+            continue;
+        }
+        if !named.iter().any(|n| n == &room || n.starts_with(&room)) {
+            unnamed.push(room);
+        }
+    }
+    assert!(
+        unnamed.is_empty(),
+        "README's How it works doesn't name: {unnamed:?}"
+    );
+}
