@@ -3,7 +3,9 @@
 //! apply here as in the table: an entry shows when its address would.
 
 use super::draw::Pen;
-use super::table::{addr_len, fit_address};
+use std::fmt::Write as _;
+
+use super::table::{addr_len, write_fit_address};
 use super::{contains_ignore_case, Dashboard, Model, Panel};
 use crate::parse::AuthKind;
 use crate::table::{Activity, ActivityKind, IpTable, Row};
@@ -68,10 +70,16 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
         .max()
         .unwrap_or(0)
         .clamp(IP_MIN, cap);
+    // One buffer for the page's formatted fields: no allocation per line.
+    let mut scratch = String::with_capacity(64);
     for (i, entry) in shown.into_iter().enumerate() {
         let y = body.bottom() - 1 - i as u16;
         let rect = Rect::new(body.x, y, body.width, 1);
-        line(d, g, rect, entry, m.table, usize::from(ip_width));
+        let at = Line {
+            ip_width: usize::from(ip_width),
+            scratch: &mut scratch,
+        };
+        line(d, g, rect, entry, m.table, at);
     }
 }
 
@@ -133,8 +141,15 @@ fn entry_has_text(a: &Activity, table: &IpTable, needle: &[u8]) -> bool {
 
 /// `HH:MM:SS` of Unix second `t` shifted by `offset` seconds.
 pub(super) fn clock(t: i64, offset: i64) -> String {
+    let mut out = String::with_capacity(8);
+    write_clock(&mut out, t, offset);
+    out
+}
+
+/// [`clock`] appended to `out`.
+fn write_clock(out: &mut String, t: i64, offset: i64) {
     let s = (t + offset).rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
+    let _ = write!(out, "{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60);
 }
 
 /// How an sshd event reads in the log.
@@ -148,13 +163,32 @@ pub(super) fn ssh_label(kind: AuthKind) -> &'static str {
     }
 }
 
-fn line(d: &Dashboard, g: &mut Grid, rect: Rect, a: &Activity, table: &IpTable, ip_width: usize) {
+/// How one activity line is laid out: the page's address width, and the
+/// buffer its formatted fields are written into.
+struct Line<'s> {
+    ip_width: usize,
+    scratch: &'s mut String,
+}
+
+/// Spaces after a method, up to the longest (`OPTIONS`).
+const METHOD_PAD: &str = "        ";
+
+fn line(d: &Dashboard, g: &mut Grid, rect: Rect, a: &Activity, table: &IpTable, at: Line<'_>) {
     let t = d.theme;
+    let buf = at.scratch;
     let mut pen = Pen::new(g, rect);
     pen.text(" ", t.faint());
-    pen.text(&clock(i64::from(a.time), d.utc_offset), t.faint());
-    let ip = format!(" {:<ip_width$} ", fit_address(a.ip, ip_width));
-    pen.text(&ip, t.heading());
+    buf.clear();
+    write_clock(buf, i64::from(a.time), d.utc_offset);
+    pen.text(buf, t.faint());
+    buf.clear();
+    buf.push(' ');
+    write_fit_address(buf, a.ip, at.ip_width);
+    let pad = (at.ip_width + 1).saturating_sub(buf.chars().count());
+    for _ in 0..=pad {
+        buf.push(' ');
+    }
+    pen.text(buf, t.heading());
     match a.kind {
         ActivityKind::Http {
             method,
@@ -162,14 +196,14 @@ fn line(d: &Dashboard, g: &mut Grid, rect: Rect, a: &Activity, table: &IpTable, 
             status,
             ..
         } => {
-            pen.text(&format!("{status:>3}"), t.status(status));
+            buf.clear();
+            let _ = write!(buf, "{status:>3}");
+            pen.text(buf, t.status(status));
             pen.text(" ", t.faint());
             let m = table.text(method);
             pen.bytes(m, t.heading());
-            pen.text(
-                &" ".repeat(7usize.saturating_sub(m.len()).max(1)),
-                t.faint(),
-            );
+            let gap = 7usize.saturating_sub(m.len()).clamp(1, METHOD_PAD.len());
+            pen.text(&METHOD_PAD[..gap], t.faint());
             pen.bytes(table.text(path), Default::default());
         }
         ActivityKind::Ssh { kind, user } => {

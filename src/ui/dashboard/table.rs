@@ -273,7 +273,8 @@ pub(super) fn addr_len(ip: IpAddr) -> u16 {
 /// around `…`. Never cut at one end only: two addresses of one network
 /// would then look the same (an IPv6 host differs in its last groups).
 /// The end keeps the larger half; the drill-down shows the whole address.
-pub(super) fn fit_address(ip: IpAddr, room: usize) -> String {
+#[cfg(test)]
+fn fit_address(ip: IpAddr, room: usize) -> String {
     let mut out = String::new();
     write_fit_address(&mut out, ip, room);
     out
@@ -281,7 +282,7 @@ pub(super) fn fit_address(ip: IpAddr, room: usize) -> String {
 
 /// [`fit_address`] appended to `out`, which the table reuses for every row
 /// of every frame.
-fn write_fit_address(out: &mut String, ip: IpAddr, room: usize) {
+pub(super) fn write_fit_address(out: &mut String, ip: IpAddr, room: usize) {
     use std::fmt::Write as _;
     let start = out.len();
     let _ = write!(out, "{ip}");
