@@ -125,6 +125,9 @@ pub(crate) struct AuthConfig {
     pub(crate) source: AuthSource,
     /// For the header / summary, e.g. why there is no sshd source.
     pub(crate) note: Option<String>,
+    /// journald only: read the journal files in this directory (`journalctl
+    /// --directory`), e.g. a rescued system's, instead of this system's.
+    pub(crate) journal_directory: Option<PathBuf>,
 }
 
 /// Suspicious-IP thresholds and extra patterns.
@@ -362,6 +365,7 @@ struct Layer {
     auth_enabled: Option<bool>,
     auth_path: Option<PathBuf>,
     auth_source: Option<AuthChoice>,
+    journal_directory: Option<PathBuf>,
     burst_rpm: Option<f64>,
     min_conns: Option<u32>,
     min_auth_failures: Option<u32>,
@@ -407,6 +411,7 @@ impl Layer {
         over!(hi, lo;
             log_paths, log_format, follow_symlinks, connections_interval, interface, show_private_ips,
             trusted_proxies, max_tracked_ips, auth_enabled, auth_path, auth_source,
+            journal_directory,
             burst_rpm, min_conns, min_auth_failures, scanner_user_agents,
             exploit_path_patterns, cidr_allow, cidr_deny, geoip_enabled, city_db, asn_db,
             whois_enabled, cache_ttl, max_workers, rdap_bootstrap_url, whois_server,
@@ -656,11 +661,27 @@ pub(crate) fn resolve_default_log_path(candidates: &[String]) -> String {
 }
 
 fn resolve_auth(m: &Layer, env: &dyn Fn(&str) -> Option<String>, probe: &Probe) -> AuthConfig {
-    let plain = |source| AuthConfig { source, note: None };
+    let mut auth = resolve_auth_source(m, env, probe);
+    if auth.source == AuthSource::Journald {
+        auth.journal_directory.clone_from(&m.journal_directory);
+    }
+    auth
+}
+
+fn resolve_auth_source(
+    m: &Layer,
+    env: &dyn Fn(&str) -> Option<String>,
+    probe: &Probe,
+) -> AuthConfig {
+    let plain = |source| AuthConfig {
+        source,
+        note: None,
+        journal_directory: None,
+    };
     if m.auth_enabled == Some(false) {
         return AuthConfig {
-            source: AuthSource::None,
             note: Some("sshd events off (--no-auth-log or [auth] enabled = false)".into()),
+            ..plain(AuthSource::None)
         };
     }
     let existing = || probe.auth_candidates.iter().find(|p| p.exists()).cloned();
@@ -672,21 +693,22 @@ fn resolve_auth(m: &Layer, env: &dyn Fn(&str) -> Option<String>, probe: &Probe) 
             match path.or(first) {
                 Some(p) => plain(AuthSource::File(p)),
                 None => AuthConfig {
-                    source: AuthSource::None,
                     note: Some("no sshd log file given".into()),
+                    ..plain(AuthSource::None)
                 },
             }
         }
         AuthChoice::Journald if journalctl => plain(AuthSource::Journald),
         AuthChoice::Journald => AuthConfig {
-            source: AuthSource::Journald,
             note: Some("journalctl is not on PATH".into()),
+            ..plain(AuthSource::Journald)
         },
         AuthChoice::Auto => match m.auth_path.clone().or_else(existing) {
             Some(p) => plain(AuthSource::File(p)),
             None if journalctl => plain(AuthSource::Journald),
             None => AuthConfig {
                 source: AuthSource::None,
+                journal_directory: None,
                 note: Some(format!(
                     "no sshd log: {} missing and journalctl not on PATH",
                     probe

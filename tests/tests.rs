@@ -1,5 +1,6 @@
 //! The one integration-test binary: it runs the real `nethergaze` against fixtures and
-//! against real peers (nginx, sshd through rsyslog) started on loopback by the tests.
+//! against real peers (nginx, Caddy, Apache, sshd through rsyslog, a journal written by
+//! systemd-journal-remote, logrotate) started on loopback by the tests.
 //!
 //! Real-peer tests need root and the peer binaries; where one is missing they print
 //! `SKIP: …` and pass, except under `CI=true`, where a missing peer is a failure.
@@ -15,6 +16,7 @@ mod it {
     pub mod harness;
     mod history_lock;
     mod hostile;
+    mod journald;
     mod limits;
     mod logfiles;
     mod nginx;
@@ -23,5 +25,6 @@ mod it {
     mod ship;
     mod sshd;
     mod table_bounds;
+    mod webservers;
     mod whois;
 }

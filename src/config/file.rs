@@ -90,6 +90,7 @@ struct AuthSection {
     interval: Option<Spanned<f64>>,
     log_interval: Option<Spanned<f64>>,
     source: Option<Spanned<String>>,
+    journal_directory: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -299,10 +300,13 @@ fn file_sources(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(),
             "[auth] source: `journald` while a path is set; remove one".into(),
         ));
     }
-    // A path alone means "this file", as it did in 0.2.0.
-    layer.auth_source = match (source, &layer.auth_path) {
-        (None | Some(AuthChoice::Auto), Some(_)) => Some(AuthChoice::File),
-        (s, _) => s,
+    layer.journal_directory.clone_from(&a.journal_directory);
+    // A path alone means "this file", as it did in 0.2.0 (and wins over a
+    // journal directory); a journal directory alone means journald.
+    layer.auth_source = match (source, &layer.auth_path, &a.journal_directory) {
+        (None | Some(AuthChoice::Auto), Some(_), _) => Some(AuthChoice::File),
+        (None | Some(AuthChoice::Auto), None, Some(_)) => Some(AuthChoice::Journald),
+        (s, _, _) => s,
     };
     Ok(())
 }

@@ -1166,6 +1166,47 @@ fn auth_conflicts() {
     );
 }
 
+#[test]
+fn auth_journal_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = fake_journalctl(dir.path());
+    let env = [("PATH", path.as_str())];
+    // Alone it means journald, reading that directory.
+    let c = with_file("[auth]\njournal_directory = \"/mnt/j\"\n", &[], &env).expect("load");
+    assert_eq!(c.auth.source, AuthSource::Journald);
+    assert_eq!(c.auth.journal_directory, Some("/mnt/j".into()));
+    let text = "[auth]\nsource = \"journald\"\njournal_directory = \"/mnt/j\"\n";
+    let c = with_file(text, &[], &env).expect("load");
+    assert_eq!(c.auth.journal_directory, Some("/mnt/j".into()));
+    // This system's journal otherwise.
+    let c = ok(&["--auth-source", "journald"], &env);
+    assert_eq!(c.auth.journal_directory, None);
+    // A file source from the command line wins and has no journal directory.
+    let c = with_file(
+        "[auth]\njournal_directory = \"/mnt/j\"\n",
+        &["--auth-log-path", "/p"],
+        &env,
+    )
+    .expect("load");
+    assert_eq!(c.auth.source, AuthSource::File("/p".into()));
+    assert_eq!(c.auth.journal_directory, None);
+    // So does a file source in the same file.
+    for (text, path) in [
+        (
+            "[auth]\npath = \"/f\"\njournal_directory = \"/mnt/j\"\n",
+            "/f",
+        ),
+        (
+            "[auth]\nsource = \"file\"\njournal_directory = \"/mnt/j\"\n",
+            "/nonexistent-ng/auth.log",
+        ),
+    ] {
+        let c = with_file(text, &[], &env).expect("load");
+        assert_eq!(c.auth.source, AuthSource::File(path.into()), "{text}");
+        assert_eq!(c.auth.journal_directory, None, "{text}");
+    }
+}
+
 // ------------------------------------------------------------------ globs
 
 /// Oracle: straightforward recursion over the pattern.

@@ -15,7 +15,7 @@ use crate::parse::auth::AuthParser;
 use crate::parse::sockets::SocketEntry;
 use crate::parse::time;
 use crate::parse::{AccessHit, Malformed, UnixTime};
-use crate::source::journal::Journal;
+use crate::source::journal::{Journal, JournalQuery};
 use crate::source::logset::Follow;
 use crate::source::{LineSink, LineVerdict, LogKind, LogSet};
 use crate::table::{Applied, IpTable, Row};
@@ -186,12 +186,18 @@ pub(crate) fn open_logs(config: &Config) -> Result<LogSet, String> {
     LogSet::open_with(&patterns, follow).map_err(|e| format!("cannot watch logs: {e}"))
 }
 
-/// `journalctl -f` when the sshd source is journald. A failure to start it
-/// is recorded on the source and retried with back-off.
+/// `journalctl` when the sshd source is journald: followed (`-f`), or read
+/// to its end for `--once`; from its start with `--from-start`. A failure to
+/// start it is recorded on the source and retried with back-off.
 pub(crate) fn open_journal(config: &Config) -> Option<Journal> {
     match config.auth.source {
         AuthSource::Journald => {
-            let mut journal = Journal::new();
+            let query = JournalQuery {
+                directory: config.auth.journal_directory.clone(),
+                from_start: config.from_start,
+                follow: config.mode != Mode::Once,
+            };
+            let mut journal = Journal::with_query(&query);
             let _ = journal.start(Instant::now());
             Some(journal)
         }

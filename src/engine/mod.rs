@@ -33,7 +33,7 @@ use crate::headless::SourceReport;
 use crate::parse::sockets::SocketEntry;
 use crate::parse::{time, UnixTime};
 use crate::source::bandwidth::Bandwidth;
-use crate::source::journal::Journal;
+use crate::source::journal::{self, Journal};
 use crate::source::LogSet;
 use crate::store::History;
 use crate::table::IpTable;
@@ -184,6 +184,18 @@ impl Engine {
     /// the exit or the screen; the loop reads the rest.
     pub(crate) fn read_logs_pass(&mut self) {
         self.logs.read_available(&mut self.core);
+        self.refresh_reports();
+    }
+
+    /// `--once`: the journal's sshd entries up to now (journalctl without
+    /// `-f` stops at the end of the journal), waited for within a deadline.
+    pub(crate) fn read_journal_now(&mut self) {
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
+        let core = &mut self.core;
+        let deadline = Instant::now() + journal::ONCE_TIMEOUT;
+        journal.read_to_end(deadline, &mut |line| core.on_auth_line(line));
         self.refresh_reports();
     }
 

@@ -1,7 +1,7 @@
 //! The headless run as the loop's frontend. `--for` follows the sources
 //! through [`EventLoop::run`] until its deadline or a terminating signal;
-//! `--once` reads what the logs hold and waits for one socket dump. Either
-//! way the snapshot is printed afterwards (`entry`).
+//! `--once` reads what the logs and the journal hold and waits for one
+//! socket dump. Either way the snapshot is printed afterwards (`entry`).
 
 use std::io;
 use std::time::Duration;
@@ -60,6 +60,7 @@ impl Frontend for Headless {
 pub(crate) fn once(engine: &mut Engine, event_loop: &mut EventLoop) -> Result<(), String> {
     engine.touch_clock();
     engine.read_logs_now();
+    engine.read_journal_now();
     event_loop
         .one_dump(engine)
         .map_err(|e| format!("socket dump: {e}"))

@@ -11,6 +11,12 @@
 //! truncated sshd line could end inside its address and name a wrong IP.
 //! Lines logged while no child runs are not seen (`-n 0` starts at the
 //! end); the back-off keeps that window short.
+//!
+//! [`JournalQuery`] says what journalctl reads: this system's journal or a
+//! directory of journal files (a rescued system's `/var/log/journal`, or
+//! what `systemd-journal-remote` wrote), from its start (`--from-start`, the
+//! first child only) or from now, followed or read once (`--once`:
+//! [`Journal::read_to_end`]).
 
 use std::ffi::OsString;
 use std::fmt::Display;
@@ -23,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use mio::event::Source;
 use mio::unix::SourceFd;
-use mio::{Interest, Registry, Token};
+use mio::{Events, Interest, Poll, Registry, Token};
 
 use super::linebuf::LineBuf;
 use super::logset::{LineVerdict, LogKind, SourceStats};
@@ -48,6 +54,49 @@ pub(crate) const JOURNAL_ARGS: &[&str] = &[
     "_COMM=sshd-session",
     "_COMM=sshd-auth",
 ];
+
+/// What journalctl is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JournalQuery {
+    /// `--directory`: the journal files there instead of this system's
+    /// journal (`[auth] journal_directory`).
+    pub(crate) directory: Option<PathBuf>,
+    /// Every stored entry first (`--from-start`), not only new ones. Only
+    /// the first child: one restarted after a crash starts at the end, so
+    /// the entries read already are not counted twice.
+    pub(crate) from_start: bool,
+    /// Follow (`-f`), or stop at the end of the journal (`--once`).
+    pub(crate) follow: bool,
+}
+
+impl JournalQuery {
+    /// journalctl's arguments for the first child (`first`) or a restart.
+    /// The live default is [`JOURNAL_ARGS`].
+    pub(crate) fn args(&self, first: bool) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::with_capacity(JOURNAL_ARGS.len() + 2);
+        if let Some(dir) = &self.directory {
+            args.extend(["--directory".into(), dir.into()]);
+        }
+        if self.follow {
+            args.push("-f".into());
+        }
+        args.push("-a".into());
+        match (self.from_start && first, self.follow) {
+            // Without -f, journalctl prints every entry unless told otherwise.
+            (true, false) => {}
+            // With -f it prints the last ten unless told to print them all.
+            (true, true) => args.push("--no-tail".into()),
+            (false, _) => args.extend(["-n".into(), "0".into()]),
+        }
+        // The rest of JOURNAL_ARGS: from "-q" on.
+        let rest = JOURNAL_ARGS.iter().skip_while(|a| **a != "-q");
+        args.extend(rest.map(OsString::from));
+        args
+    }
+}
+
+/// How long `--once` waits for journalctl to print the journal and exit.
+pub(crate) const ONCE_TIMEOUT: Duration = Duration::from_secs(60);
 
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
@@ -94,6 +143,8 @@ struct Running {
 pub(crate) struct Journal {
     program: OsString,
     args: Vec<OsString>,
+    /// Replaces `args` once a child has started (see [`JournalQuery`]).
+    restart_args: Option<Vec<OsString>>,
     running: Option<Running>,
     buf: LineBuf,
     backoff: Backoff,
@@ -116,6 +167,13 @@ impl Journal {
         Self::with_command(JOURNALCTL, JOURNAL_ARGS)
     }
 
+    /// `journalctl` asked for `query`. Not started yet.
+    pub(crate) fn with_query(query: &JournalQuery) -> Journal {
+        let mut journal = Self::with_command(JOURNALCTL, &query.args(true));
+        journal.restart_args = Some(query.args(false));
+        journal
+    }
+
     /// Another program (tests use a script). Not started yet.
     pub(crate) fn with_command<P, A>(program: P, args: &[A]) -> Journal
     where
@@ -125,6 +183,7 @@ impl Journal {
         Journal {
             program: program.into(),
             args: args.iter().cloned().map(Into::into).collect(),
+            restart_args: None,
             running: None,
             buf: LineBuf::new(),
             backoff: Backoff::new(),
@@ -152,6 +211,9 @@ impl Journal {
             Ok(run) => {
                 self.running = Some(run);
                 self.stats.error = None;
+                if let Some(args) = self.restart_args.take() {
+                    self.args = args;
+                }
                 Ok(())
             }
             Err(e) => {
@@ -241,6 +303,80 @@ impl Journal {
         }
         if self.running.is_none() && self.restart_at.is_some_and(|at| now >= at) {
             let _ = self.start(now);
+        }
+    }
+
+    /// `--once`: hand out the child's lines until it closes its output
+    /// (journalctl without `-f` does at the end of the journal) or until
+    /// `deadline`, then reap it. An exit other than success, or the
+    /// deadline, is the source's error. Blocks: `--once` has nothing else
+    /// to do meanwhile.
+    pub(crate) fn read_to_end(
+        &mut self,
+        deadline: Instant,
+        sink: &mut impl FnMut(&[u8]) -> LineVerdict,
+    ) {
+        let at_end = match self.wait_for_end(deadline, sink) {
+            Ok(at_end) => at_end,
+            Err(e) => {
+                self.stats.set_error(e);
+                false
+            }
+        };
+        self.close_pipe();
+        let Some(mut run) = self.running.take() else {
+            return;
+        };
+        self.buf.clear(); // a partial line is dropped, as for a dead child
+        if !at_end {
+            self.stats.set_error(format_args!(
+                "{:?} did not finish within {}s",
+                self.program,
+                ONCE_TIMEOUT.as_secs()
+            ));
+            let _ = run.child.kill();
+        }
+        match run.child.wait() {
+            Ok(status) if status.success() || !at_end => {}
+            Ok(status) => self
+                .stats
+                .set_error(format_args!("{:?} ended ({status})", self.program)),
+            Err(e) => self.stats.set_error(e),
+        }
+    }
+
+    /// Reads the pipe as it becomes readable, until EOF (true) or
+    /// `deadline` (false). A poll of its own: the loop's is not running.
+    fn wait_for_end(
+        &mut self,
+        deadline: Instant,
+        sink: &mut impl FnMut(&[u8]) -> LineVerdict,
+    ) -> io::Result<bool> {
+        let Some(fd) = self
+            .running
+            .as_ref()
+            .and_then(|r| r.stdout.as_ref())
+            .map(AsRawFd::as_raw_fd)
+        else {
+            return Ok(true); // not started (the error says why), or done
+        };
+        let mut poll = Poll::new()?;
+        poll.registry()
+            .register(&mut SourceFd(&fd), Token(0), Interest::READABLE)?;
+        let mut events = Events::with_capacity(1);
+        loop {
+            if self.read_pipe(sink) {
+                return Ok(true);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            match poll.poll(&mut events, Some(left)) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
         }
     }
 

@@ -293,10 +293,7 @@ fn logrotate_copytruncate_right_after_writes_loses_nothing() {
         // One read now, then writes it paces: unread when logrotate truncates.
         write(&mut log, &lines(3 * round + 1, 1));
         write(&mut log, &lines(3 * round + 2, 40));
-        let mut cmd = std::process::Command::new(harness::bin("logrotate"));
-        cmd.arg("-f").arg("-s").arg(rig.path("state")).arg(&conf);
-        let out = harness::run_cmd(cmd);
-        assert!(out.status.success(), "logrotate: {out:?}");
+        logrotate(&rig, &conf);
         write(&mut log, &lines(3 * round + 3, 60));
         rig.consumed("access.log");
     }
@@ -306,6 +303,54 @@ fn logrotate_copytruncate_right_after_writes_loses_nothing() {
         .collect();
     assert_counts(&snap, &want);
     assert_source(&snap, &dir.path().join("access.log"), 303, 0);
+}
+
+/// Runs the real logrotate once, forced, with its own state file.
+fn logrotate(rig: &Rig, conf: &Path) {
+    let mut cmd = std::process::Command::new(harness::bin("logrotate"));
+    cmd.arg("-f").arg("-s").arg(rig.path("state")).arg(conf);
+    let out = harness::run_cmd(cmd);
+    assert!(out.status.success(), "logrotate: {out:?}");
+}
+
+/// Real logrotate with `create` as Debian rotates nginx and apache2 logs (rename, a
+/// new empty log, the one before compressed with delaycompress), three rounds: lines
+/// before the rotation, lines the daemon still writes to its renamed file before it
+/// reopens its log (postrotate), then lines to the new log. All count, once.
+#[test]
+fn logrotate_create_counts_lines_before_between_and_after() {
+    if harness::skip_unless(&["logrotate"]) {
+        return;
+    }
+    let mut rig = Rig::start(&[("access.log", "")]);
+    let conf = rig.path("logrotate.conf");
+    let rule = "{\n  create 0640\n  rotate 2\n  compress\n  delaycompress\n  missingok\n}\n";
+    fs::write(
+        &conf,
+        format!("{} {rule}", rig.path("access.log").display()),
+    )
+    .unwrap();
+    let mut log = rig.writer("access.log");
+    for round in 0..3u8 {
+        let phase = 3 * round + 1;
+        write(&mut log, &lines(phase, 20));
+        logrotate(&rig, &conf);
+        assert_eq!(fs::metadata(rig.path("access.log")).unwrap().len(), 0);
+        // The daemon has not reopened its log yet: these go to access.log.1.
+        write(&mut log, &lines(phase + 1, 5));
+        // postrotate: the daemon reopens its log.
+        log = rig.writer("access.log");
+        write(&mut log, &lines(phase + 2, 10));
+        rig.consumed("access.log");
+        rig.drained("access.log.1");
+    }
+    assert!(rig.path("access.log.2.gz").exists(), "logrotate compressed");
+    let (snap, dir) = rig.stop();
+    let want: Vec<(u8, u64)> = (0..3u8)
+        .flat_map(|r| [(3 * r + 1, 20), (3 * r + 2, 5), (3 * r + 3, 10)])
+        .collect();
+    assert_counts(&snap, &want);
+    assert_source(&snap, &dir.path().join("access.log"), 105, 0);
 }
 
 #[test]

@@ -142,3 +142,122 @@ fn drop_kills_and_reaps_the_child() -> io::Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn query_args_live_default_is_journal_args() {
+    let live = JournalQuery {
+        directory: None,
+        from_start: false,
+        follow: true,
+    };
+    let want: Vec<OsString> = JOURNAL_ARGS.iter().map(OsString::from).collect();
+    assert_eq!(live.args(true), want);
+    assert_eq!(live.args(false), want);
+}
+
+#[test]
+fn query_args_directory_from_start_and_once() {
+    let args = |q: &JournalQuery, first| -> Vec<String> {
+        q.args(first)
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    };
+    let tail = [
+        "-q",
+        "-o",
+        "short-iso",
+        "_COMM=sshd",
+        "_COMM=sshd-session",
+        "_COMM=sshd-auth",
+    ];
+    let rescued = JournalQuery {
+        directory: Some(PathBuf::from("/mnt/var/log/journal")),
+        from_start: true,
+        follow: false,
+    };
+    let head = ["--directory", "/mnt/var/log/journal", "-a"];
+    assert_eq!(args(&rescued, true), [&head[..], &tail[..]].concat());
+    // --once without --from-start: nothing before now, as for a file.
+    let now_only = JournalQuery {
+        from_start: false,
+        ..rescued.clone()
+    };
+    let head = ["--directory", "/mnt/var/log/journal", "-a", "-n", "0"];
+    assert_eq!(args(&now_only, true), [&head[..], &tail[..]].concat());
+    // Followed from the start: all entries, then new ones; a restart only new ones.
+    let followed = JournalQuery {
+        directory: None,
+        from_start: true,
+        follow: true,
+    };
+    assert_eq!(
+        args(&followed, true),
+        [&["-f", "-a", "--no-tail"][..], &tail[..]].concat()
+    );
+    assert_eq!(args(&followed, false), JOURNAL_ARGS);
+}
+
+#[test]
+fn a_restart_uses_the_restart_args() -> io::Result<()> {
+    let query = JournalQuery {
+        directory: None,
+        from_start: true,
+        follow: true,
+    };
+    let mut journal = Journal::with_query(&query);
+    assert_eq!(journal.args, query.args(true));
+    // Whatever the program, a started child switches to the restart args.
+    journal.program = OsString::from("true");
+    journal.start(Instant::now())?;
+    assert_eq!(journal.args, query.args(false));
+    Ok(())
+}
+
+#[test]
+fn read_to_end_reads_a_finite_child_and_reaps_it() -> io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let fake = script(
+        dir.path(),
+        "printf 'one\\ntwo\\n'\nsleep 0.1\nprintf 'three\\n'\n",
+    )?;
+    let mut journal = Journal::with_command(fake.as_os_str(), &[] as &[&str]);
+    journal.start(Instant::now())?;
+    let mut got = Vec::new();
+    let mut sink = |line: &[u8]| {
+        got.push(String::from_utf8_lossy(line).into_owned());
+        LineVerdict::Used
+    };
+    journal.read_to_end(Instant::now() + Duration::from_secs(30), &mut sink);
+    assert_eq!(got, ["one", "two", "three"]);
+    assert!(!journal.is_running());
+    assert_eq!(journal.stats().error, None);
+    assert_eq!(journal.restart_at(), None, "--once does not restart");
+    Ok(())
+}
+
+#[test]
+fn read_to_end_reports_a_failure_and_a_child_past_its_deadline() -> io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let fake = script(
+        dir.path(),
+        "echo 'No journal files were found.' >&2\nexit 1\n",
+    )?;
+    let mut journal = Journal::with_command(fake.as_os_str(), &[] as &[&str]);
+    journal.start(Instant::now())?;
+    let mut ignore = |_: &[u8]| LineVerdict::Ignored;
+    journal.read_to_end(Instant::now() + Duration::from_secs(30), &mut ignore);
+    let err = journal.stats().error.clone().unwrap_or_default();
+    assert!(err.contains("exit status: 1"), "{err}");
+
+    let slow = script(dir.path(), "exec sleep 30\n")?;
+    let mut journal = Journal::with_command(slow.as_os_str(), &[] as &[&str]);
+    journal.start(Instant::now())?;
+    let started = Instant::now();
+    journal.read_to_end(Instant::now() + Duration::from_millis(200), &mut ignore);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!journal.is_running(), "killed and reaped");
+    let err = journal.stats().error.clone().unwrap_or_default();
+    assert!(err.contains("did not finish"), "{err}");
+    Ok(())
+}
