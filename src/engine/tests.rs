@@ -497,3 +497,36 @@ fn registered_logs_wake_the_poll_when_a_line_arrives() {
     );
     assert_eq!(report(&engine, "access").lines, 1);
 }
+
+/// Without a worker (`--no-whois`) an address with no cached answer is "off",
+/// a private one "not looked up", and the summary has no whois source.
+#[test]
+fn whois_states_without_a_worker() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("access.log");
+    let line = |ip: &str| {
+        format!("{ip} - - [10/Oct/2023:08:05:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"t\"\n")
+    };
+    fs::write(&log, line("10.0.0.1") + &line("8.8.8.8")).expect("log");
+    let (log, proc) = (log.display().to_string(), data("proc"));
+    let args = [
+        "--no-history",
+        "--no-auth-log",
+        "--show-private-ips",
+        "--from-start",
+        "--log-path",
+        &log,
+        "--proc-root",
+        &proc,
+    ];
+    let mut engine = Engine::new(&config(&args)).expect("engine");
+    engine.touch_clock();
+    engine.read_logs_now();
+    let state = |ip: &str| {
+        let row = engine.core.table.get(self::ip(ip)).expect("row");
+        engine.whois().state(row)
+    };
+    assert_eq!(state("10.0.0.1"), WhoisState::NotPublic);
+    assert_eq!(state("8.8.8.8"), WhoisState::Off);
+    assert!(engine.source_reports().iter().all(|r| r.kind != "whois"));
+}
