@@ -203,7 +203,7 @@ fn man_files(m: &mut String) {
         ),
         (
             "$XDG_STATE_HOME/nethergaze/history.db",
-            "History and whois cache (SQLite; default under ~/.local/state). \
+            "History (SQLite; default under ~/.local/state). \
              See --history-db and --no-history.",
         ),
         (
@@ -225,7 +225,9 @@ fn man_files(m: &mut String) {
         ),
         (
             "$XDG_CACHE_HOME/nethergaze",
-            "Cache folder (default ~/.cache/nethergaze; [cache] dir in the config).",
+            "Cache folder: whois answers (whois.db, SQLite) and the RDAP bootstrap \
+             (default ~/.cache/nethergaze, for root without HOME /var/cache/nethergaze; \
+             [cache] dir in the config).",
         ),
     ];
     m.push_str(".SH FILES\n");

@@ -5,6 +5,7 @@
 //!
 //! [`LogSet`]: crate::source::LogSet
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use crate::config::{AuthSource, Config, Mode};
@@ -37,6 +38,11 @@ pub(crate) struct Core {
     /// Bumped whenever a line, a dump or a whois answer changed the table,
     /// so a screen knows when to draw without comparing anything.
     pub(crate) changes: u64,
+    /// Rows created since the engine last looked, for their cached whois
+    /// answer (`Whois::attach_born`); noted only when `note_births`.
+    pub(crate) born: Vec<IpAddr>,
+    /// Whether there is a whois cache to read for new rows.
+    pub(crate) note_births: bool,
 }
 
 impl Core {
@@ -62,6 +68,8 @@ impl Core {
             formats: Vec::new(),
             now,
             changes: 0,
+            born: Vec::new(),
+            note_births: false,
         })
     }
 
@@ -116,14 +124,24 @@ impl Core {
     /// A complete socket dump: every row's sockets replaced, new rows enriched.
     pub(crate) fn apply_sockets(&mut self, dump: &[SocketEntry]) {
         let geoip = self.geoip.as_ref();
-        self.table
-            .apply_sockets(dump, self.now, |row| attach_geo(geoip, row));
+        let mut born = self.note_births.then_some(&mut self.born);
+        self.table.apply_sockets(dump, self.now, |row| {
+            attach_geo(geoip, row);
+            if let Some(born) = born.as_deref_mut() {
+                born.push(row.ip);
+            }
+        });
     }
 
-    /// The row a line counted was created for it: attach its GeoIP record.
+    /// The row a line counted was created for it: attach its GeoIP record
+    /// and note it for its cached whois answer.
     fn enrich_if_new(&mut self, applied: Applied) {
         if applied.is_new {
-            attach_geo(self.geoip.as_ref(), self.table.row_mut(applied.row));
+            let row = self.table.row_mut(applied.row);
+            attach_geo(self.geoip.as_ref(), row);
+            if self.note_births {
+                self.born.push(row.ip);
+            }
         }
     }
 }

@@ -5,7 +5,8 @@
 //! - [`feed`]: the line feed, the [`LineSink`](crate::source::LineSink) that
 //!   log files and the journal push lines into (parsers → table);
 //! - [`sockets`]: one socket dump at a time, netlink or /proc;
-//! - [`whois`]: which rows are looked up, the cache policy, the replies;
+//! - [`whois`]: the answer cache (read as rows are born), which rows are
+//!   looked up, the replies;
 //! - [`history`]: the SQLite file's snapshots and block log;
 //! - [`report`]: every source's health, kept up to date for the summary;
 //! - [`demo`]: `--demo`'s generated sources.
@@ -44,7 +45,7 @@ use self::history::Keeper;
 use self::report::{Parts, Reports};
 use self::sockets::Dumps;
 pub(crate) use self::sockets::SocketReader;
-use self::whois::Whois;
+pub(crate) use self::whois::{Whois, WhoisState};
 
 /// The tokens the engine's fds go under in the loop's poll (the loop's to
 /// choose: it dispatches them).
@@ -111,6 +112,7 @@ impl Engine {
             demo,
         };
         engine.reports.note_geoip(engine.core.geoip.as_ref());
+        engine.core.note_births = engine.whois.wants_births();
         engine.refresh_reports();
         Ok(engine)
     }
@@ -212,7 +214,7 @@ impl Engine {
     /// The periodic tick: logs' safety net, a socket dump, expiry.
     pub(crate) fn on_tick(&mut self) {
         self.bandwidth.on_tick(Instant::now());
-        self.whois.on_tick(&mut self.core, self.history.as_ref());
+        self.whois.on_tick(&mut self.core);
         if self.keeper.is_due(self.core.now) {
             self.snapshot_history();
             if let Some(geoip) = self.core.geoip.as_mut() {
@@ -253,7 +255,13 @@ impl Engine {
 
     /// The worker has replies: attach answers to their rows.
     pub(crate) fn on_whois_replies(&mut self) {
-        self.whois.on_replies(&mut self.core, self.history.as_mut());
+        self.whois.on_replies(&mut self.core);
+        self.refresh_reports();
+    }
+
+    /// Whois for the drill-down: what it is doing for an address.
+    pub(crate) fn whois(&self) -> &Whois {
+        &self.whois
     }
 
     /// Log a block command that ran (history's `blocks` table).
@@ -360,8 +368,12 @@ impl Engine {
     }
 
     /// Bring the source reports up to date (in place: no allocation when
-    /// nothing but counters changed).
+    /// nothing but counters changed). Called after everything that can
+    /// create rows, so rows born since the last call get their cached whois
+    /// answer here first: whatever reads the engine next (a frame, the
+    /// snapshot) shows it.
     fn refresh_reports(&mut self) {
+        self.whois.attach_born(&mut self.core);
         self.reports.refresh(&Parts {
             logs: &self.logs,
             core: &self.core,
@@ -369,6 +381,7 @@ impl Engine {
             reader: &self.sockets,
             dumps: &self.dumps,
             keeper: &self.keeper,
+            whois: &self.whois,
         });
     }
 }

@@ -1,5 +1,6 @@
 //! Source health for the summary and the dashboard's sources panel: one
-//! [`SourceReport`] per log, the journal, the sockets, GeoIP and history.
+//! [`SourceReport`] per log, the journal, the sockets, GeoIP, history and
+//! (while its worker runs) whois, last so the others keep their places.
 //! The list is kept, not rebuilt: after each event that can change a source
 //! the engine refreshes it in place (counters copied, strings rewritten into
 //! their own buffers), so a frame only borrows a slice.
@@ -9,6 +10,7 @@ use std::fmt::{self, Write as _};
 use super::feed::Core;
 use super::history::Keeper;
 use super::sockets::{Dumps, SocketReader};
+use super::whois::Whois;
 use crate::enrich::geoip::GeoIp;
 use crate::headless::SourceReport;
 use crate::source::journal::Journal;
@@ -23,6 +25,7 @@ pub(crate) struct Parts<'a> {
     pub(crate) reader: &'a SocketReader,
     pub(crate) dumps: &'a Dumps,
     pub(crate) keeper: &'a Keeper,
+    pub(crate) whois: &'a Whois,
 }
 
 pub(crate) struct Reports {
@@ -95,6 +98,10 @@ impl Reports {
                 report.format = "sqlite".into();
             }
             report.error.clone_from(parts.keeper.error());
+        }
+        if parts.whois.is_enabled() {
+            let report = entry(&mut self.list, &mut at, "whois");
+            parts.whois.report(report, parts.core.now);
         }
         self.list.truncate(at);
     }

@@ -327,17 +327,21 @@ fn a_netlink_dump_is_in_flight_until_read_and_re_asked_when_stalled() {
     assert!(engine.last_dump().iter().any(|s| s.local.port() == port));
 }
 
-/// Cached answers settle the picks without asking the worker; the next
-/// tick asks about the next row only. (Whois points at a closed loopback
-/// port: nothing leaves the machine.)
+/// Cached answers are attached as rows are born, before any tick or lookup
+/// (so `--once` and the first frame show them), with or without history; a
+/// remembered failure waits for its retry; the first tick asks about the
+/// other rows only. (Whois points at a closed loopback port: nothing leaves
+/// the machine.)
 #[test]
-fn cached_whois_answers_settle_picks_without_a_lookup() {
+fn cached_whois_answers_are_attached_when_rows_are_born() {
     let dir = tempfile::tempdir().expect("tempdir");
     let conf = dir.path().join("config.toml");
-    let toml = "[whois]\nrdap_bootstrap_url = \"http://127.0.0.1:1/\"\n\
-                whois_server = \"127.0.0.1:1\"\n";
+    let cache_dir = dir.path().join("cache");
+    let toml = format!(
+        "[whois]\nrdap_bootstrap_url = \"http://127.0.0.1:1/\"\n\
+         whois_server = \"127.0.0.1:1\"\n[cache]\ndir = {cache_dir:?}\n"
+    );
     fs::write(&conf, toml).expect("config");
-    let db = dir.path().join("history.sqlite").display().to_string();
     let (log, proc, conf) = (
         data("logs/combined.log"),
         data("proc"),
@@ -348,8 +352,7 @@ fn cached_whois_answers_settle_picks_without_a_lookup() {
         &conf,
         "--from-start",
         "--no-auth-log",
-        "--history-db",
-        &db,
+        "--no-history",
         "--log-path",
         &log,
         "--proc-root",
@@ -357,34 +360,52 @@ fn cached_whois_answers_settle_picks_without_a_lookup() {
     ];
     let mut config = config(&args);
     config.whois.enabled = true; // `config` says --no-whois
-    let mut engine = Engine::new(&config).expect("engine");
-    engine.touch_clock();
-    engine.read_logs_now();
-    engine.start_socket_dump();
+    let fresh = |config: &Config| {
+        let mut engine = Engine::new(config).expect("engine");
+        engine.touch_clock();
+        engine.read_logs_now();
+        engine.start_socket_dump();
+        engine
+    };
+    let mut engine = fresh(&config);
     let first = engine.whois.pick_unasked(&engine.core).to_vec();
+    assert_eq!(first.len(), 8);
     let info = crate::enrich::whois::WhoisInfo {
         network: Some("CACHED".into()),
         ..Default::default()
     };
     let body = serde_json::to_string(&info).expect("json");
-    let history = engine.history.as_mut().expect("history");
-    for ip in &first {
-        history
-            .whois_put(&ip.to_string(), engine.core.now, true, &body)
+    let (failed, answered) = first.split_last().expect("picks");
+    {
+        let opened = crate::store::whois_cache::WhoisCache::open(&cache_dir, true);
+        let mut cache = opened.cache.expect("cache");
+        for ip in answered {
+            cache.put(*ip, engine.core.now, true, &body).expect("put");
+        }
+        cache
+            .put(*failed, engine.core.now, false, "HTTP status 404")
             .expect("put");
     }
+
+    let mut engine = fresh(&config);
+    for ip in answered {
+        let row = engine.core.table.get(*ip).expect("row");
+        assert_eq!(row.whois.as_deref(), Some(&info), "{ip}");
+        assert_eq!(engine.whois().state(row), WhoisState::Done);
+    }
+    let row = engine.core.table.get(*failed).expect("row");
+    assert_eq!(row.whois, None);
     let poll = mio::Poll::new().expect("poll");
     engine.start_whois(mio::Waker::new(poll.registry(), mio::Token(0)).expect("waker"));
     assert!(engine.whois_enabled());
-    engine.on_tick();
-    for ip in &first {
-        let row = engine.core.table.get(*ip).expect("row");
-        assert_eq!(row.whois.as_deref(), Some(&info), "{ip}");
-    }
-    let worker = engine.whois.worker().expect("worker");
-    assert_eq!(worker.pending(), 0, "all eight came from the cache");
-    engine.on_tick();
-    let worker = engine.whois.worker().expect("worker");
+    let row = engine.core.table.get(*failed).expect("row");
+    let now = engine.core.now;
+    assert!(
+        matches!(engine.whois().state(row),
+            WhoisState::Failed { why: "HTTP status 404", retry_at } if retry_at > now + 3500),
+        "{:?}",
+        engine.whois().state(row)
+    );
     let next = engine
         .core
         .table
@@ -393,11 +414,39 @@ fn cached_whois_answers_settle_picks_without_a_lookup() {
         .map(|r| r.ip)
         .collect::<Vec<_>>();
     assert!(!next.is_empty());
+    for ip in &next {
+        let row = engine.core.table.get(*ip).expect("row");
+        assert_eq!(engine.whois().state(row), WhoisState::Waiting, "{ip}");
+    }
+    engine.on_tick();
+    let worker = engine.whois.worker().expect("worker");
+    assert!(
+        first.iter().all(|&ip| !worker.was_asked(ip)),
+        "cached answers and failures are not asked"
+    );
     assert!(
         next.iter().all(|&ip| worker.was_asked(ip)),
         "{next:?} asked"
     );
     assert!(worker.pending() <= next.len());
+    for ip in &next {
+        let row = engine.core.table.get(*ip).expect("row");
+        assert_eq!(engine.whois().state(row), WhoisState::Queued, "{ip}");
+    }
+    let report = report(&engine, "whois");
+    assert_eq!(
+        report.lines,
+        answered.len() as u64,
+        "answers from the cache"
+    );
+    assert_eq!(
+        report.path,
+        cache_dir.join("whois.db").display().to_string()
+    );
+    assert_eq!(
+        (report.error.as_deref(), report.note.as_deref()),
+        (None, None)
+    );
 }
 
 /// Registered in a poll, the engine is woken by inotify when a log grows,
@@ -447,4 +496,37 @@ fn registered_logs_wake_the_poll_when_a_line_arrives() {
         1
     );
     assert_eq!(report(&engine, "access").lines, 1);
+}
+
+/// Without a worker (`--no-whois`) an address with no cached answer is "off",
+/// a private one "not looked up", and the summary has no whois source.
+#[test]
+fn whois_states_without_a_worker() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("access.log");
+    let line = |ip: &str| {
+        format!("{ip} - - [10/Oct/2023:08:05:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"t\"\n")
+    };
+    fs::write(&log, line("10.0.0.1") + &line("8.8.8.8")).expect("log");
+    let (log, proc) = (log.display().to_string(), data("proc"));
+    let args = [
+        "--no-history",
+        "--no-auth-log",
+        "--show-private-ips",
+        "--from-start",
+        "--log-path",
+        &log,
+        "--proc-root",
+        &proc,
+    ];
+    let mut engine = Engine::new(&config(&args)).expect("engine");
+    engine.touch_clock();
+    engine.read_logs_now();
+    let state = |ip: &str| {
+        let row = engine.core.table.get(self::ip(ip)).expect("row");
+        engine.whois().state(row)
+    };
+    assert_eq!(state("10.0.0.1"), WhoisState::NotPublic);
+    assert_eq!(state("8.8.8.8"), WhoisState::Off);
+    assert!(engine.source_reports().iter().all(|r| r.kind != "whois"));
 }

@@ -1,5 +1,7 @@
-//! SQLite history: what every address did across runs, the block log and
-//! the whois cache, in one WAL-mode file (made 0600 in a 0700 folder).
+//! SQLite history: what every address did across runs and the block log, in
+//! one WAL-mode file (made 0600 in a 0700 folder). The whois answer cache is
+//! a file of its own in the cache folder ([`whois_cache`]); history files of
+//! schema 1 keep their unused `whois_cache` table.
 //!
 //! The loop owns one [`History`]. Every call is short and never waits more
 //! than [`BUSY_TIMEOUT`] for another instance's lock: a snapshot that can't
@@ -11,6 +13,7 @@
 mod schema;
 #[cfg(test)]
 mod tests;
+pub(crate) mod whois_cache;
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
@@ -112,15 +115,6 @@ pub enum SnapshotOutcome {
     /// Another instance held the lock past [`BUSY_TIMEOUT`]; nothing was
     /// written and the next snapshot carries the same changes.
     Busy,
-}
-
-/// A cached RDAP/whois answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct WhoisEntry {
-    pub(crate) body: String,
-    pub(crate) fetched_at: UnixTime,
-    /// `false`: the lookup failed; cached so it is not hammered.
-    pub(crate) ok: bool,
 }
 
 /// Why history is unavailable or a call failed. `Display` is the message the
@@ -642,57 +636,6 @@ impl History {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// A cached whois/RDAP answer for `key` (an address or CIDR) that is
-    /// still fresh at `now`: successes for `ttl_ok`, failures for
-    /// `ttl_failed` (shorter, so they are retried on a later encounter).
-    pub(crate) fn whois_get(
-        &self,
-        key: &str,
-        now: UnixTime,
-        ttl_ok: Duration,
-        ttl_failed: Duration,
-    ) -> Result<Option<WhoisEntry>, HistoryError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT body, fetched_at, ok FROM whois_cache WHERE key = ?1")?;
-        let entry = stmt
-            .query_row([key], |r| {
-                Ok(WhoisEntry {
-                    body: r.get(0)?,
-                    fetched_at: r.get(1)?,
-                    ok: r.get(2)?,
-                })
-            })
-            .optional()?;
-        Ok(entry.filter(|e| {
-            let ttl = if e.ok { ttl_ok } else { ttl_failed };
-            let age = now.saturating_sub(e.fetched_at);
-            (0..i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)).contains(&age)
-        }))
-    }
-
-    /// Stores a whois/RDAP answer (or failure). `Ok(false)` when the file
-    /// was busy and nothing was stored (the answer is still good to use).
-    pub(crate) fn whois_put(
-        &mut self,
-        key: &str,
-        now: UnixTime,
-        ok: bool,
-        body: &str,
-    ) -> Result<bool, HistoryError> {
-        let result = self.conn.execute(
-            "INSERT INTO whois_cache (key, fetched_at, ok, body) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(key) DO UPDATE SET fetched_at = excluded.fetched_at,
-                 ok = excluded.ok, body = excluded.body",
-            params![key, now, ok, body],
-        );
-        match result.map_err(HistoryError::from) {
-            Ok(_) => Ok(true),
-            Err(HistoryError::Busy) => Ok(false),
-            Err(e) => Err(e),
-        }
     }
 }
 

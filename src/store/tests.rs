@@ -448,27 +448,6 @@ fn blocks_are_logged_per_command() {
 }
 
 #[test]
-fn whois_cache_honours_ttls() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut h = History::open(&db_in(&dir), 1).unwrap();
-    let day = Duration::from_secs(86_400);
-    let hour = Duration::from_secs(3600);
-    assert!(h
-        .whois_put("192.0.2.0/24", 1000, true, "{\"n\":1}")
-        .unwrap());
-    assert!(h.whois_put("198.51.100.7", 1000, false, "timeout").unwrap());
-    let get = |k, now| h.whois_get(k, now, day, hour).unwrap();
-    assert_eq!(
-        get("192.0.2.0/24", 1000 + 86_399).unwrap().body,
-        "{\"n\":1}"
-    );
-    assert_eq!(get("192.0.2.0/24", 1000 + 86_400), None);
-    assert!(!get("198.51.100.7", 1000 + 3599).unwrap().ok);
-    assert_eq!(get("198.51.100.7", 1000 + 3600), None);
-    assert_eq!(get("203.0.113.1", 1000), None);
-}
-
-#[test]
 fn v6_and_mapped_addresses_share_one_record() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = History::open(&db_in(&dir), 1).unwrap();

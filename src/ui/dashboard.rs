@@ -27,6 +27,7 @@ use crate::actions::block::BlockRun;
 use crate::actions::hooks::HookRun;
 use crate::config::{Config, FilterConfig};
 use crate::detect::Detector;
+use crate::engine::Whois;
 use crate::enrich::geoip::GeoIp;
 use crate::headless::SourceReport;
 use crate::parse::sockets::SocketEntry;
@@ -71,6 +72,8 @@ pub(crate) struct Model<'a> {
     pub(crate) sockets: &'a [SocketEntry],
     /// Interface rx/tx for the header (`None` in tests and when unknown).
     pub(crate) bandwidth: Option<&'a Bandwidth>,
+    /// What whois is doing per address, for the drill-down (`None` in tests).
+    pub(crate) whois: Option<&'a Whois>,
 }
 
 /// What a key asks of the session (beyond redrawing).

@@ -498,6 +498,7 @@ fn model<'e>(engine: &'e Engine, sources: &'e [SourceReport], jobs: &'e Jobs) ->
         bandwidth: Some(engine.bandwidth()),
         sockets: engine.last_dump(),
         history: engine.history(),
+        whois: Some(engine.whois()),
     }
 }
 

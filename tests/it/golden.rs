@@ -342,8 +342,9 @@ fn missing_geoip_databases() {
     });
 }
 
-/// Whois answers as a `--for` run finds them in the history file's cache (a run
-/// with a cached answer for every row asks no registry; `--once` makes no lookups):
+/// Whois answers as a `--for` run finds them in the cache (`[cache] dir`'s whois.db,
+/// read as each row appears: a run with a cached answer for every row asks no
+/// registry):
 /// an answer with a country and no GeoIP (the CC column's fallback), one with only a
 /// network name (the Org column's), an escape sequence, and remembered failures.
 #[test]
@@ -363,8 +364,8 @@ fn whois_answers_from_the_cache() {
         &"--no-whois",
     ];
     stdout_of(once(&args)); // creates the file
-    seed_whois_cache(&db);
-    // `--for` runs the ticks that attach cached answers (8 rows a tick).
+    seed_whois_cache(&dir.path().join("cache/whois.db"));
+    // `--for`: the whois worker runs (and is the last source), asked nothing.
     let make = || {
         let mut cmd = nethergaze(&args[..6]);
         cmd.args(["--for", "3s", "--config"]).arg(&config);
@@ -402,7 +403,8 @@ fn without_read_counts(text: &str, anchor: &str) -> String {
     out
 }
 
-/// A fresh cached answer (or failure) for every row of combined.log + /proc.
+/// A fresh cached answer (or failure) for every row of combined.log + /proc, in the
+/// cache file `db` (made here, as a user might have copied it: 0644, no version).
 fn seed_whois_cache(db: &Path) {
     let answer = |network: &str, cidr: Option<&str>, org: Option<&str>, cc: Option<&str>| {
         serde_json::json!({"network": network, "cidr": cidr, "org": org, "country": cc,
@@ -438,7 +440,13 @@ fn seed_whois_cache(db: &Path) {
         "64.233.160.5",
         "151.101.1.69",
     ];
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
     let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE whois_cache (key TEXT PRIMARY KEY, fetched_at INTEGER NOT NULL,
+         ok INTEGER NOT NULL, body TEXT NOT NULL) WITHOUT ROWID",
+    )
+    .unwrap();
     let now = unix_now();
     let put = "INSERT INTO whois_cache (key, fetched_at, ok, body) VALUES (?1, ?2, ?3, ?4)";
     for (ip, body) in answers {

@@ -1,5 +1,6 @@
 //! RDAP through the real binary: a fake bootstrap + RDAP server on loopback,
-//! and `--no-whois` meaning no connection at all.
+//! `--no-whois` meaning no connection at all, and the answer cache (`whois.db` in
+//! the cache folder) used from the moment a row appears.
 //!
 //! Why a fake and not the real peer: the registries (IANA, the RIRs) are on the
 //! internet, which this machine and CI cannot reach, no Debian package ships an
@@ -63,12 +64,20 @@ pub(super) fn fake_rdap() -> FakeRdap {
 
 /// Serves the bootstrap files itself and asks `handler(path, rdap_base)` for the rest.
 fn fake_rdap_with(handler: impl Fn(&str, &str) -> Reply + Send + Sync + 'static) -> FakeRdap {
+    fake_rdap_routed(None, handler)
+}
+
+/// A bootstrap that sends every address to `rdap_base` (`None`: to itself).
+fn fake_rdap_routed(
+    rdap_base: Option<String>,
+    handler: impl Fn(&str, &str) -> Reply + Send + Sync + 'static,
+) -> FakeRdap {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/", listener.local_addr().unwrap());
     let seen = Arc::new(AtomicUsize::new(0));
     let paths = Arc::new(Mutex::new(Vec::new()));
     let (counter, log) = (Arc::clone(&seen), Arc::clone(&paths));
-    let rdap_base = format!("{base}rdap/");
+    let rdap_base = rdap_base.unwrap_or_else(|| format!("{base}rdap/"));
     let handler: Arc<Handler> = Arc::new(handler);
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
@@ -239,7 +248,7 @@ fn no_whois_makes_no_connection_at_all() {
 }
 
 #[test]
-fn answers_are_cached_in_history_and_reused_without_a_connection() {
+fn answers_are_cached_and_reused_without_a_connection() {
     let dir = harness::tempdir();
     let db = dir.path().join("history.db");
     let db_arg = db.to_str().unwrap();
@@ -323,7 +332,9 @@ fn the_fetched_bootstrap_is_kept_on_disk_for_the_next_run() {
     let mode = std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{}", stored.display());
 
-    // Second run, no history: the address is looked up again, routed by the stored copy.
+    // Second run without the answer cache (else the answer comes from there): the
+    // address is looked up again, routed by the stored copy.
+    std::fs::remove_file(dir.path().join("cache/whois.db")).unwrap();
     let (second, _) = run_log(&config, &log, 6);
     assert_eq!(second.ips[CLIENT]["whois"]["network"], "LINODE-US");
     assert_eq!(
@@ -538,4 +549,182 @@ fn a_registry_that_hangs_is_remembered_too() {
         0,
         "the hang is remembered"
     );
+}
+
+/// A `http://127.0.0.1:PORT/` nothing listens on: a registry that went away.
+fn closed_url() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}/")
+}
+
+/// `nethergaze --once --json --from-start` over `log` with `config`, plus `extra`.
+fn once_log(config: &Path, log: &Path, extra: &[&str]) -> Snapshot {
+    let mut cmd = harness::nethergaze();
+    let root = env!("CARGO_MANIFEST_DIR");
+    cmd.args([
+        "--json",
+        "--no-auth-log",
+        "--no-geoip",
+        "--from-start",
+        "--once",
+    ])
+    .arg("--log-path")
+    .arg(log)
+    .arg("--proc-root")
+    .arg(format!("{root}/tests/data/proc"))
+    .arg("--config")
+    .arg(config)
+    .args(extra);
+    let out = Running::spawn(cmd).finish(Duration::from_secs(60));
+    assert!(out.status.success(), "{out:?}");
+    Snapshot::parse(&out.stdout)
+}
+
+/// The summary's whois source (`None`: there is none).
+fn whois_source(snap: &Snapshot) -> Option<serde_json::Value> {
+    let sources = snap.summary["sources"].as_array().unwrap();
+    sources.iter().find(|s| s["kind"] == "whois").cloned()
+}
+
+/// The case: the second run after the registry went away answers from the
+/// cache, in `--once` (no tick, no lookup), with and without history, and with
+/// `--no-whois` (which reads the cache but makes no connection).
+#[test]
+fn a_second_once_answers_from_the_cache_after_the_registry_went_away() {
+    let dir = harness::tempdir();
+    let fake = fake_rdap();
+    let log = access_log(dir.path(), &[(CLIENT, 2), ("9.9.9.9", 1)]);
+    let (first, _) = run_log(&config_with(dir.path(), &fake.base, true), &log, 6);
+    assert_eq!(first.ips[CLIENT]["whois"]["network"], "LINODE-US");
+    assert!(fake.hits("/rdap/ip/9.9.9.9") >= 1, "9.9.9.9 asked (404)");
+
+    let gone = config_with(dir.path(), &closed_url(), true);
+    let db = dir.path().join("history.db");
+    let with_history = ["--history-db", db.to_str().unwrap()];
+    for extra in [
+        &["--no-history"][..],
+        &with_history,
+        &["--no-history", "--no-whois"],
+    ] {
+        let snap = once_log(&gone, &log, extra);
+        let whois = &snap.ips[CLIENT]["whois"];
+        assert_eq!(whois["network"], "LINODE-US", "{extra:?}: {whois}");
+        assert_eq!(whois["cidr"], "45.33.0.0/17");
+        assert_eq!(snap.ips[CLIENT]["org"], "Akamai Technologies, Inc.");
+        assert_eq!(snap.ips["9.9.9.9"]["whois"], serde_json::Value::Null);
+        let source = whois_source(&snap);
+        if extra.contains(&"--no-whois") {
+            assert_eq!(source, None, "no whois worker, no whois source");
+        } else {
+            let source = source.unwrap_or_else(|| panic!("no whois source: {}", snap.summary));
+            let cache = dir.path().join("cache/whois.db");
+            assert_eq!(source["path"], cache.display().to_string());
+            assert_eq!(source["format"], "rdap");
+            assert_eq!(source["lines"], 1, "one answer from the cache: {source}");
+            assert_eq!(source["error"], serde_json::Value::Null);
+            assert!(source.get("note").is_none(), "{source}");
+        }
+    }
+    assert_eq!(
+        fake.hits("/rdap/ip/45.33.32.156"),
+        1,
+        "asked once, in the first run only"
+    );
+}
+
+/// The cache is `whois.db` in `$XDG_CACHE_HOME/nethergaze`, else in
+/// `~/.cache/nethergaze` (file 0600, folder 0700), whether or not history is kept;
+/// `--no-whois` creates none.
+#[test]
+fn the_cache_file_lives_in_the_xdg_cache_folder_and_is_private() {
+    let dir = harness::tempdir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[whois]\nrdap_bootstrap_url = {:?}\nwhois_server = \"127.0.0.1:9\"\n",
+            closed_url()
+        ),
+    )
+    .unwrap();
+    let log = access_log(dir.path(), &[(CLIENT, 1)]);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let run = |env: &[(&str, &Path)], extra: &[&str]| {
+        let mut cmd = harness::nethergaze();
+        cmd.env_remove("XDG_CACHE_HOME");
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        cmd.args([
+            "--json",
+            "--no-auth-log",
+            "--no-geoip",
+            "--once",
+            "--no-history",
+        ])
+        .arg("--log-path")
+        .arg(&log)
+        .arg("--config")
+        .arg(&config)
+        .args(extra);
+        let out = Running::spawn(cmd).finish(Duration::from_secs(60));
+        assert!(out.status.success(), "{out:?}");
+        Snapshot::parse(&out.stdout)
+    };
+    let xdg = dir.path().join("xdg");
+    run(&[("XDG_CACHE_HOME", xdg.as_path())], &["--no-whois"]);
+    assert!(!xdg.exists(), "--no-whois created a cache");
+    let snap = run(&[("XDG_CACHE_HOME", xdg.as_path())], &[]);
+    let file = xdg.join("nethergaze/whois.db");
+    assert_eq!(mode(&file), 0o600, "{}", file.display());
+    assert_eq!(mode(&xdg.join("nethergaze")), 0o700);
+    let source = whois_source(&snap).unwrap();
+    assert_eq!(source["path"], file.display().to_string());
+
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    run(&[("HOME", home.as_path())], &[]);
+    let file = home.join(".cache/nethergaze/whois.db");
+    assert_eq!(mode(&file), 0o600, "{}", file.display());
+}
+
+/// The whois source says `offline` (an error) while no registry can be reached,
+/// and `rate limited` (a note) while one asks us to wait.
+#[test]
+fn the_whois_source_reports_offline_and_rate_limits() {
+    let dir = harness::tempdir();
+    let offline = fake_rdap_routed(Some(format!("{}rdap/", closed_url())), |_, _| {
+        Reply::Http("404 Not Found", String::new(), "{}".into())
+    });
+    let log = access_log(dir.path(), &[(CLIENT, 1)]);
+    let (snap, _) = run_log(&config_with(dir.path(), &offline.base, true), &log, 4);
+    assert_eq!(offline.hits("/ipv4.json"), 1, "the bootstrap was fetched");
+    let source = whois_source(&snap).unwrap();
+    let error = source["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{source}"));
+    assert!(error.starts_with("offline: "), "{error}");
+    assert!(source["malformed"].as_u64().unwrap() >= 1, "{source}");
+    assert_eq!(snap.ips[CLIENT]["whois"], serde_json::Value::Null);
+
+    let dir = harness::tempdir();
+    let limited = fake_rdap_with(|_, _| {
+        Reply::Http(
+            "429 Too Many Requests",
+            "Retry-After: 30\r\n".into(),
+            String::new(),
+        )
+    });
+    let log = access_log(dir.path(), &[(CLIENT, 1)]);
+    let (snap, _) = run_log(&config_with(dir.path(), &limited.base, true), &log, 4);
+    let source = whois_source(&snap).unwrap();
+    assert_eq!(source["error"], serde_json::Value::Null, "{source}");
+    let note = source["note"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{source}"));
+    assert!(note.starts_with("rate limited: "), "{note}");
 }

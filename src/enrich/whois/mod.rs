@@ -6,7 +6,7 @@
 //! address is found from the IANA bootstrap ([`bootstrap`], RFC 9224); the answer is
 //! parsed by [`rdap`]. When RDAP fails, [`legacy`] whois (port 43) is asked within
 //! the same deadline. A fetched bootstrap is kept on disk by [`cache`]; answers are
-//! cached in the history file by the engine.
+//! cached by the engine in `whois.db` beside it (`store::whois_cache`).
 
 pub(crate) mod bootstrap;
 pub(crate) mod cache;

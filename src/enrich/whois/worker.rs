@@ -126,9 +126,9 @@ impl Worker {
         self.asked.contains_key(&ip)
     }
 
-    /// Record `ip` as answered without asking (a cached answer was used).
-    pub(crate) fn settle(&mut self, ip: IpAddr) {
-        self.asked.entry(ip).or_insert(Asked::Answered);
+    /// Whether `ip` is queued or being looked up now.
+    pub(crate) fn is_pending(&self, ip: IpAddr) -> bool {
+        self.asked.get(&ip) == Some(&Asked::Pending)
     }
 
     /// Keep the record bounded: past `max` addresses, forget the answered

@@ -11,10 +11,11 @@ use super::draw::{duration, Pen};
 use super::output;
 use super::{Dashboard, Modal, Model, Theme};
 use crate::detect::Reasons;
+use crate::engine::WhoisState;
 use crate::net::service_name;
 use crate::parse::sockets::TcpState;
 use crate::parse::time::format_rfc3339;
-use crate::parse::AuthKind;
+use crate::parse::{AuthKind, UnixTime};
 use crate::store::HistoryFigures;
 use crate::table::{Row, RECENT_REQUESTS};
 use crate::ui::sanitize::text_width;
@@ -324,11 +325,47 @@ fn summary(
             );
             lines.text(&line, Style::new());
         }
-        None => lines.text("whois: - (w asks now)", t.faint()),
+        None => match m.whois.map(|w| w.state(row)) {
+            Some(state) => {
+                let style = match state {
+                    WhoisState::Failed { .. } => t.error(),
+                    _ => t.faint(),
+                };
+                lines.text(&whois_state_line(state, m.now), style);
+            }
+            None => lines.text("whois: - (w asks now)", t.faint()),
+        },
     }
     if let Some(h) = history {
         lines.text(&history_line(&h), Style::new());
     }
+}
+
+/// What whois is doing for an address it has no answer for (at `now`).
+fn whois_state_line(state: WhoisState<'_>, now: UnixTime) -> String {
+    let text = match state {
+        WhoisState::Done => "done",
+        WhoisState::NotPublic => "not looked up (a private or reserved address)",
+        WhoisState::Off => "off (--no-whois or [whois] enabled = false), no cached answer",
+        WhoisState::Queued => "queued (looking it up)",
+        WhoisState::Waiting => {
+            "not asked yet (suspicious rows go first, then the busiest; w asks now)"
+        }
+        WhoisState::Failed { why, retry_at } => {
+            let why = if why.is_empty() {
+                "remembered from an earlier run"
+            } else {
+                why
+            };
+            let next = if retry_at <= now {
+                "next retry now, in the background".to_string()
+            } else {
+                format!("next retry in {}", duration(retry_at - now))
+            };
+            return format!("whois: failed: {why} · {next} (w asks now)");
+        }
+    };
+    format!("whois: {text}")
 }
 
 /// `seen 4 sessions since 2026-11-02, 1200 requests, suspicious twice`
@@ -522,3 +559,6 @@ pub(super) fn text_field(
     let cx = rect.x + text_width(&before) as u16;
     g.map_style(Rect::new(cx, rect.y, 1, 1), Style::reverse);
 }
+
+#[cfg(test)]
+mod tests;

@@ -186,6 +186,7 @@ impl Fixture {
             bandwidth: None,
             sockets: &self.sockets,
             history: None,
+            whois: None,
         }
     }
 }
