@@ -1456,7 +1456,9 @@ fn block_assist_shows_the_command_and_runs_nothing_when_disabled() {
     // t: the other tool; s: the /24.
     keys(&mut d, &f, &[Key::Char('t'), Key::Char('s')]);
     let lines = block_lines(&mut d, &f.model(), 160, 45);
-    assert_eq!(lines[4], "iptables -I INPUT -s 45.33.32.0/24 -j DROP");
+    // iptables asks first (-C), so a second block adds no second rule.
+    assert_eq!(lines[4], "iptables -C INPUT -s 45.33.32.0/24 -m comment --comment 'nethergaze 45.33.32.0/24' -j DROP");
+    assert_eq!(lines[5], "iptables -I INPUT -s 45.33.32.0/24 -m comment --comment 'nethergaze 45.33.32.0/24' -j DROP");
     assert!(lines[1].contains("● its /24 45.33.32.0/24"));
     assert_eq!(d.on_key(Key::Esc, &f.model()), Action::CloseJob);
     assert!(matches!(d.modal(), Modal::None));
@@ -1603,7 +1605,14 @@ fn block_assist_without_tools_and_for_ipv6() {
     ));
     let lines = block_lines(&mut d, &f.model(), 160, 45);
     assert_eq!(lines[2], "tool (t): ● ip6tables");
-    assert_eq!(lines[4], "ip6tables -I INPUT -s 2a01:4f8::1 -j DROP");
+    assert_eq!(
+        lines[4],
+        "ip6tables -C INPUT -s 2a01:4f8::1 -m comment --comment 'nethergaze 2a01:4f8::1' -j DROP"
+    );
+    assert_eq!(
+        lines[5],
+        "ip6tables -I INPUT -s 2a01:4f8::1 -m comment --comment 'nethergaze 2a01:4f8::1' -j DROP"
+    );
     for (w, h) in [(40, 10), (41, 11), (60, 15), (3, 3), (1, 1), (0, 0)] {
         block_lines_any(&mut d, &f, w, h);
     }
