@@ -60,7 +60,8 @@ fn describe(record: &BlockRecord) -> String {
 
 /// The whole story on one firewall: every source connects; the address
 /// alone is blocked (its neighbour still connects); then widened and
-/// narrowed, the last block twice; at the end only the bystanders connect.
+/// narrowed, the last block twice; then only the bystanders connect, until
+/// their subnet and then their address are blocked too.
 fn block_every_scope(lab: &Lab, tools: &Tools, tool_for: impl Fn(&Family) -> Tool) {
     let all: Vec<&str> = V4.clients().into_iter().chain(V6.clients()).collect();
     lab.assert_reach(&all, &[]);
@@ -94,6 +95,17 @@ fn block_every_scope(lab: &Lab, tools: &Tools, tool_for: impl Fn(&Family) -> Too
             V6.member,
         ],
     );
+    // Narrowing on fresh ground: the bystander's subnet, then its address.
+    for f in [&V4, &V6] {
+        block(tools, tool_for(f), f.bystander, Scope::Subnet);
+        block(tools, tool_for(f), f.bystander, Scope::Address);
+    }
+    lab.assert_reach(&[], &[V4.bystander, V6.bystander]);
+}
+
+/// The subnet of the bystander, blocked last.
+fn bystander_subnet(f: &Family) -> String {
+    target_text(target(ip(f.bystander), Scope::Subnet).unwrap())
 }
 
 /// The targets the story blocks, as the tools print them.
@@ -129,8 +141,15 @@ fn nft_blocks_every_scope_widened_and_narrowed_and_drops_the_blocked() {
     let nft = dir.path().join("nft");
     for (set, f) in [("blocked4", &V4), ("blocked6", &V6)] {
         let listed = run(&nft, &["list", "set", "inet", "nethergaze", set]);
-        let want = format!("elements = {{ {} }}", f.whois);
-        assert!(listed.contains(&want), "{set}: {listed}");
+        let elements = listed
+            .split_once("elements = {")
+            .and_then(|(_, rest)| rest.split_once('}'))
+            .map(|(inside, _)| inside.split(',').map(str::trim).collect::<Vec<_>>());
+        let mut want = vec![bystander_subnet(f), f.whois.to_string()];
+        want.sort();
+        let mut got = elements.unwrap_or_default();
+        got.sort_unstable();
+        assert_eq!(got, want, "{set}: {listed}");
     }
     let chain = run(&nft, &["list", "chain", "inet", "nethergaze", "input"]);
     assert_eq!(chain.matches(" drop").count(), 2, "{chain}");

@@ -56,7 +56,7 @@ pub(super) const V6: Family = Family {
     neighbour: "2001:db8:1::8",
     whois: "2001:db8:1::/48",
     member: "2001:db8:1:5::5",
-    bystander: "2001:db8:2::9",
+    bystander: "2001:db8:3::9",
     server: "2001:db8:ff::1",
 };
 
