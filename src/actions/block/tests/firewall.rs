@@ -157,15 +157,30 @@ fn nft_blocks_every_scope_widened_and_narrowed_and_drops_the_blocked() {
 
 #[test]
 fn iptables_and_ip6tables_block_every_scope_once_and_drop_the_blocked() {
-    if skip_unless(&["ip", "iptables", "ip6tables"]) {
-        return;
+    // Debian's default: iptables-nft.
+    if !skip_unless(&["ip", "iptables", "ip6tables"]) {
+        iptables_story("");
     }
+}
+
+#[test]
+fn iptables_legacy_blocks_every_scope_once_and_drops_the_blocked() {
+    // What `update-alternatives --set iptables /usr/sbin/iptables-legacy`
+    // gives (hosts with older Docker or firewall scripts).
+    if !skip_unless(&["ip", "iptables-legacy", "ip6tables-legacy"]) {
+        iptables_story("-legacy");
+    }
+}
+
+/// The story with `iptables{backend}` and `ip6tables{backend}` as the
+/// tools, then each rule there once.
+fn iptables_story(backend: &str) {
     let lab = Lab::new();
     let dir = tempfile::tempdir().unwrap();
     let enter = format!("exec {} netns exec {}", real("ip"), lab.server.name);
     for tool in [Tool::Iptables, Tool::Ip6tables] {
-        let body = format!("{enter} {} \"$@\"", real(tool.program()));
-        stand_in(dir.path(), tool, &body);
+        let program = real(&format!("{}{backend}", tool.program()));
+        stand_in(dir.path(), tool, &format!("{enter} {program} \"$@\""));
     }
     let tools = Tools::detect_in(dir.path().as_os_str());
     let tool_for = |f: &Family| {
