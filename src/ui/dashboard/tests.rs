@@ -1545,6 +1545,46 @@ fn block_assist_confirms_then_shows_the_run() {
     assert_eq!(fake.calls().lines().count(), 1);
 }
 
+/// iptables asks with `-C` first; a rule already there ends the run, and
+/// the modal says so instead of showing the check as a failure.
+#[test]
+fn block_assist_shows_the_iptables_check_that_found_the_rule() {
+    let f = Fixture::new();
+    let fake = FakeTools::new(&["iptables"]); // exits 0: `-C` finds the rule
+    let mut d = dashboard();
+    d.open_block(BlockAssist::new(
+        ip("45.33.32.156"),
+        fake.tools(),
+        SafetyContext::default(),
+        true,
+    ));
+    keys(&mut d, &f, &[Key::Char('x')]);
+    assert_eq!(d.on_key(Key::Char('y'), &f.model()), Action::RunBlock);
+    let mut run = d.block_assist_mut().unwrap().start(NOW).unwrap();
+    for _ in 0..2000 {
+        run.on_readable();
+        if run.reap() && !run.start_next() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(run.is_finished());
+    let check = "iptables -C INPUT -s 45.33.32.156 -m comment --comment";
+    assert_eq!(
+        fake.calls(),
+        format!("{check} nethergaze 45.33.32.156 -j DROP\n"),
+        "the insert did not run"
+    );
+    let m = Model {
+        block: Some(&run),
+        ..f.model()
+    };
+    let lines = block_lines(&mut d, &m, 160, 45);
+    let has = |want: &str| lines.iter().any(|l| l.starts_with(want));
+    assert!(has(&format!("1/2 already there  $ {check}")), "{lines:#?}");
+    assert!(has("done: 45.33.32.156 was blocked already"), "{lines:#?}");
+}
+
 #[test]
 fn block_assist_refusals_need_shift_y_and_warnings_show() {
     let f = Fixture::new();
