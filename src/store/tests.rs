@@ -413,12 +413,14 @@ fn a_held_lock_makes_snapshot_busy_not_blocked() {
 fn block_record(n: u32) -> BlockRecord {
     let ok = CommandResult {
         argv: vec!["nft".into(), "add".into(), "element".into()],
+        is_check: false,
         status: Ok(ExitStatus::from_raw(0)),
         timed_out: false,
         output: Default::default(),
     };
     let failed = CommandResult {
         argv: vec!["nft".into(), "list".into()],
+        is_check: false,
         status: Ok(ExitStatus::from_raw(1 << 8)),
         timed_out: false,
         output: Default::default(),

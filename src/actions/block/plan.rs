@@ -92,7 +92,11 @@ pub(crate) fn target_text(net: IpNet) -> String {
 pub(crate) struct BlockPlan {
     pub(crate) tool: Tool,
     pub(crate) target: IpNet,
-    /// Run first, idempotent (nft: the table, sets, chain and rules).
+    /// Asked first where the tool would add a second copy of a rule it
+    /// already holds (iptables `-C`): exit 0 means the block is in place and
+    /// nothing more runs, exit 1 that it is not.
+    pub(crate) check: Option<Vec<String>>,
+    /// Run next, idempotent (nft: the table, sets, chain and rules).
     pub(crate) setup: Vec<Vec<String>>,
     pub(crate) block: Vec<String>,
 }
@@ -107,14 +111,8 @@ impl BlockPlan {
         let (setup, block) = match tool {
             Tool::Ufw => (vec![], argv(&["ufw", "prepend", "deny", "from", &t])),
             Tool::Nft => (nft_setup(), nft_block(v4, &t)),
-            Tool::Iptables if v4 => (
-                vec![],
-                argv(&["iptables", "-I", "INPUT", "-s", &t, "-j", "DROP"]),
-            ),
-            Tool::Ip6tables if !v4 => (
-                vec![],
-                argv(&["ip6tables", "-I", "INPUT", "-s", &t, "-j", "DROP"]),
-            ),
+            Tool::Iptables if v4 => (vec![], iptables_rule("iptables", "-I", &t)),
+            Tool::Ip6tables if !v4 => (vec![], iptables_rule("ip6tables", "-I", &t)),
             Tool::Iptables | Tool::Ip6tables => return None,
             Tool::Fail2ban if single => (
                 vec![],
@@ -129,9 +127,15 @@ impl BlockPlan {
                 )
             }
         };
+        // `iptables -I` inserts the same rule again each time it is asked.
+        let check = match tool {
+            Tool::Iptables | Tool::Ip6tables => Some(iptables_rule(tool.program(), "-C", &t)),
+            _ => None,
+        };
         Some(BlockPlan {
             tool,
             target,
+            check,
             setup,
             block,
         })
@@ -145,10 +149,11 @@ impl BlockPlan {
             .collect()
     }
 
-    /// Setup commands, then the block command.
+    /// The check, setup commands, then the block command.
     pub(crate) fn commands(&self) -> impl Iterator<Item = &[String]> {
-        self.setup
+        self.check
             .iter()
+            .chain(&self.setup)
             .map(Vec::as_slice)
             .chain(std::iter::once(self.block.as_slice()))
     }
@@ -158,16 +163,55 @@ fn argv(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| (*w).to_string()).collect()
 }
 
+/// `iptables -I` (insert at the top) or `-C` (is it there?) the drop rule.
+/// The comment names the target: iptables-nft 1.8.9 (Debian 12) ignores an
+/// IPv6 prefix length when it compares rules, so without it `-C -s
+/// 2001:db8::/48` finds a rule for 2001:db8::/64 and the wider block would
+/// be skipped. It also marks the rules nethergaze added.
+fn iptables_rule(program: &str, op: &str, target: &str) -> Vec<String> {
+    let comment = format!("nethergaze {target}");
+    argv(&[
+        program,
+        op,
+        "INPUT",
+        "-s",
+        target,
+        "-m",
+        "comment",
+        "--comment",
+        &comment,
+        "-j",
+        "DROP",
+    ])
+}
+
 /// Our own table, interval sets for both families, an input chain that
 /// runs before the usual filter chains, and one drop rule per family.
+/// The sets merge overlapping intervals (`auto-merge`): without it nft
+/// refuses 203.0.113.0/24 once 203.0.113.7 is in the set, and the reverse
+/// ("interval overlaps with an existing one").
 /// `add` is idempotent for tables, sets and chains; rules are not, so the
 /// chain is flushed and its two rules added again (for a few milliseconds
 /// in between, earlier blocks do not apply).
 fn nft_setup() -> Vec<Vec<String>> {
     let set = |name: &str, ty: &str| {
         argv(&[
-            "nft", "add", "set", "inet", NFT_TABLE, name, "{", "type", ty, ";", "flags",
-            "interval", ";", "}",
+            "nft",
+            "add",
+            "set",
+            "inet",
+            NFT_TABLE,
+            name,
+            "{",
+            "type",
+            ty,
+            ";",
+            "flags",
+            "interval",
+            ";",
+            "auto-merge",
+            ";",
+            "}",
         ])
     };
     let drop_rule = |family: &str, set: &str| {

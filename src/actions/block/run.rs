@@ -23,6 +23,9 @@ pub(crate) const BLOCK_OUTPUT_CAP: usize = 64 << 10; // 64 KiB
 #[derive(Debug, Clone)]
 pub(crate) struct CommandResult {
     pub(crate) argv: Vec<String>,
+    /// The plan's check (see [`BlockPlan::check`]): exit 1 is an answer
+    /// ("not blocked yet"), not a failure.
+    pub(crate) is_check: bool,
     /// `Err` when it could not be started (text of the error).
     pub(crate) status: Result<ExitStatus, String>,
     /// Killed at `BLOCK_TIMEOUT`.
@@ -32,7 +35,13 @@ pub(crate) struct CommandResult {
 
 impl CommandResult {
     pub(crate) fn succeeded(&self) -> bool {
-        !self.timed_out && self.status.as_ref().is_ok_and(ExitStatus::success)
+        let answered = |s: &ExitStatus| s.success() || (self.is_check && s.code() == Some(1));
+        !self.timed_out && self.status.as_ref().is_ok_and(answered)
+    }
+
+    /// A check that found the block in place already.
+    pub(crate) fn found_block(&self) -> bool {
+        self.is_check && !self.timed_out && self.status.as_ref().is_ok_and(ExitStatus::success)
     }
 }
 
@@ -51,9 +60,17 @@ impl BlockRecord {
     pub(crate) fn succeeded(&self) -> bool {
         !self.commands.is_empty() && self.commands.iter().all(CommandResult::succeeded)
     }
+
+    /// The plan's check found the block in place: nothing else ran.
+    pub(crate) fn already_blocked(&self) -> bool {
+        self.commands
+            .first()
+            .is_some_and(CommandResult::found_block)
+    }
 }
 
-/// Run a plan's commands in order, stopping at the first failure. Each runs
+/// Run a plan's commands in order, stopping at the first failure (or when
+/// the plan's check finds the block in place). Each runs
 /// by argv with the tool's detected path as the program, in its own process
 /// group, killed after `timeout`. Blocks the caller; the dashboard drives a
 /// [`BlockRun`] from its loop instead.
@@ -87,6 +104,8 @@ pub(crate) fn execute(
 pub(crate) struct BlockRun {
     program: Option<PathBuf>,
     commands: Vec<Vec<String>>,
+    /// The first command is the plan's check.
+    has_check: bool,
     timeout: Duration,
     /// Commands started so far; the last one is `current`.
     started: usize,
@@ -106,6 +125,7 @@ impl BlockRun {
         let mut run = BlockRun {
             program: tools.path(plan.tool).map(Path::to_path_buf),
             commands: plan.commands().map(<[String]>::to_vec).collect(),
+            has_check: plan.check.is_some(),
             timeout,
             started: 0,
             current: None,
@@ -154,6 +174,7 @@ impl BlockRun {
         let argv = self.commands[self.started - 1].clone();
         self.record.commands.push(CommandResult {
             argv,
+            is_check: self.has_check && self.started == 1,
             status: Ok(status),
             timed_out: child.was_killed(),
             output: child.take_output(),
@@ -162,16 +183,17 @@ impl BlockRun {
     }
 
     /// Drop the exited command and start the next one, unless the last
-    /// failed or none is left. Returns whether a command runs now.
+    /// failed, the check found the block in place, or none is left. Returns whether a command runs now.
     pub(crate) fn start_next(&mut self) -> bool {
         if self.current.is_some() && self.record.commands.len() < self.started {
             return true; // the current one has not exited yet
         }
         self.current = None;
         let failed = self.record.commands.last().is_some_and(|r| !r.succeeded());
-        if failed || self.started == self.commands.len() {
+        if failed || self.record.already_blocked() || self.started == self.commands.len() {
             return false;
         }
+        let is_check = self.has_check && self.started == 0;
         let argv = &self.commands[self.started];
         self.started += 1;
         let spawned = match &self.program {
@@ -186,6 +208,7 @@ impl BlockRun {
             Err(e) => {
                 self.record.commands.push(CommandResult {
                     argv: argv.clone(),
+                    is_check,
                     status: Err(e),
                     timed_out: false,
                     output: CommandOutput::default(),
@@ -195,7 +218,7 @@ impl BlockRun {
         }
     }
 
-    /// Every command has run, or one failed.
+    /// Every command has run, or one failed, or the check found the block.
     pub(crate) fn is_finished(&self) -> bool {
         self.current.is_none()
     }

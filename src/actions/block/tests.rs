@@ -1,3 +1,6 @@
+// Against the real nft, iptables, ufw, fail2ban and CrowdSec (root only).
+mod firewall;
+
 use std::fs;
 use std::path::Path;
 
@@ -8,7 +11,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::run::BLOCK_TIMEOUT;
+use super::run::{execute, BLOCK_TIMEOUT};
 use super::safety::{operator_addresses, Refusal, Warning, CDN_RANGES};
 use super::*;
 use crate::actions::NonUnicast;
@@ -23,19 +26,25 @@ fn net(s: &str) -> IpNet {
 }
 
 /// A temp dir with fake tools that append their argv (one word a line,
-/// then `[end]`) to `calls.log`; `fail` names tools that exit 1.
+/// then `[end]`) to `calls.log`; `fail` names tools that exit 1. As an
+/// empty iptables would, `-C` (is the rule there?) exits 1.
 struct FakeTools {
     dir: tempfile::TempDir,
 }
 
 impl FakeTools {
     fn new(names: &[&str], fail: &[&str]) -> FakeTools {
+        FakeTools::with_check_exit(names, fail, 1)
+    }
+
+    /// Fakes whose `-C` exits `check_exit` (0: the rule is there).
+    fn with_check_exit(names: &[&str], fail: &[&str], check_exit: i32) -> FakeTools {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("calls.log");
         for name in names {
             let code = if fail.contains(name) { 1 } else { 0 };
             let script = format!(
-                "#!/bin/sh\n{{ printf '%s\\n' \"$0\"; for a in \"$@\"; do printf '%s\\n' \"$a\"; done; echo '[end]'; }} >> '{}'\necho {name} ran; echo {name} warns >&2\nexit {code}\n",
+                "#!/bin/sh\n{{ printf '%s\\n' \"$0\"; for a in \"$@\"; do printf '%s\\n' \"$a\"; done; echo '[end]'; }} >> '{}'\necho {name} ran; echo {name} warns >&2\n[ \"$1\" = -C ] && [ {code} = 0 ] && exit {check_exit}\nexit {code}\n",
                 log.display()
             );
             let path = dir.path().join(name);
@@ -139,12 +148,12 @@ fn commands_for_each_tool_and_family() {
     );
     assert_eq!(
         block(Tool::Iptables, a4).unwrap(),
-        "iptables -I INPUT -s 203.0.113.7 -j DROP"
+        "iptables -I INPUT -s 203.0.113.7 -m comment --comment nethergaze 203.0.113.7 -j DROP"
     );
     assert_eq!(block(Tool::Iptables, a6), None);
     assert_eq!(
         block(Tool::Ip6tables, a6).unwrap(),
-        "ip6tables -I INPUT -s 2001:db8::7 -j DROP"
+        "ip6tables -I INPUT -s 2001:db8::7 -m comment --comment nethergaze 2001:db8::7 -j DROP"
     );
     assert_eq!(block(Tool::Ip6tables, a4), None);
     assert_eq!(
@@ -182,8 +191,8 @@ fn nft_plan_shows_its_own_table_sets_and_chain() {
         shown,
         [
             "nft add table inet nethergaze",
-            "nft add set inet nethergaze blocked4 '{' type ipv4_addr ';' flags interval ';' '}'",
-            "nft add set inet nethergaze blocked6 '{' type ipv6_addr ';' flags interval ';' '}'",
+            "nft add set inet nethergaze blocked4 '{' type ipv4_addr ';' flags interval ';' auto-merge ';' '}'",
+            "nft add set inet nethergaze blocked6 '{' type ipv6_addr ';' flags interval ';' auto-merge ';' '}'",
             "nft -- add chain inet nethergaze input '{' type filter hook input priority -10 ';' '}'",
             "nft flush chain inet nethergaze input",
             "nft add rule inet nethergaze input ip saddr @blocked4 drop",
@@ -191,6 +200,69 @@ fn nft_plan_shows_its_own_table_sets_and_chain() {
             "nft add element inet nethergaze blocked4 '{' 203.0.113.0/24 '}'",
         ]
     );
+}
+
+#[test]
+fn iptables_asks_before_inserting_so_a_second_block_adds_no_copy() {
+    let plan = BlockPlan::new(Tool::Iptables, net("203.0.113.7/32")).unwrap();
+    let shown: Vec<String> = plan.commands().map(shell_display).collect();
+    assert_eq!(
+        shown,
+        [
+            "iptables -C INPUT -s 203.0.113.7 -m comment --comment 'nethergaze 203.0.113.7' -j DROP",
+            "iptables -I INPUT -s 203.0.113.7 -m comment --comment 'nethergaze 203.0.113.7' -j DROP",
+        ]
+    );
+    // Not there yet: the check's exit 1 is an answer, and the insert runs.
+    let absent = FakeTools::new(&["iptables"], &[]);
+    let record = execute(&plan, &absent.tools(), ip("203.0.113.7"), 0, BLOCK_TIMEOUT);
+    assert!(
+        record.succeeded() && !record.already_blocked(),
+        "{record:?}"
+    );
+    assert_eq!(absent.calls().len(), 2);
+    // There already: nothing more runs.
+    let present = FakeTools::with_check_exit(&["ip6tables"], &[], 0);
+    let plan6 = BlockPlan::new(Tool::Ip6tables, net("2001:db8::/64")).unwrap();
+    let record = execute(
+        &plan6,
+        &present.tools(),
+        ip("2001:db8::7"),
+        0,
+        BLOCK_TIMEOUT,
+    );
+    assert!(record.succeeded() && record.already_blocked(), "{record:?}");
+    assert_eq!(
+        present.calls(),
+        [[
+            "ip6tables",
+            "-C",
+            "INPUT",
+            "-s",
+            "2001:db8::/64",
+            "-m",
+            "comment",
+            "--comment",
+            "nethergaze 2001:db8::/64",
+            "-j",
+            "DROP"
+        ]]
+    );
+    // Any other answer (iptables: 2 bad usage, 4 not root) is a failure.
+    let broken = FakeTools::with_check_exit(&["iptables"], &[], 4);
+    let record = execute(&plan, &broken.tools(), ip("203.0.113.7"), 0, BLOCK_TIMEOUT);
+    assert!(
+        !record.succeeded() && !record.already_blocked(),
+        "{record:?}"
+    );
+    assert_eq!(broken.calls().len(), 1);
+    // Only iptables asks: the other tools' block is idempotent by itself.
+    for tool in [Tool::Ufw, Tool::Nft, Tool::Fail2ban, Tool::Cscli] {
+        assert_eq!(
+            BlockPlan::new(tool, net("203.0.113.7/32")).unwrap().check,
+            None
+        );
+    }
 }
 
 #[test]

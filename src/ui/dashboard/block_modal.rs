@@ -378,6 +378,10 @@ impl BlockAssist {
         for (i, result) in record.commands.iter().enumerate() {
             let (state, state_style) = match &result.status {
                 Err(e) => (format!("could not start: {e}"), t.error()),
+                Ok(_) if result.found_block() => ("already there".into(), t.status(200)),
+                Ok(_) if result.is_check && result.succeeded() => {
+                    ("not there yet".into(), t.status(200))
+                }
                 Ok(status) => output::exit_text(*status, result.timed_out, t),
             };
             if let Some(mut pen) = lines.next() {
@@ -396,7 +400,12 @@ impl BlockAssist {
                 out
             }
             None => {
-                let verdict = if record.succeeded() {
+                let verdict = if record.already_blocked() {
+                    (
+                        format!("done: {} was blocked already", self.target_text()),
+                        t.status(200),
+                    )
+                } else if record.succeeded() {
                     (
                         format!("done: {} blocked", self.target_text()),
                         t.status(200),

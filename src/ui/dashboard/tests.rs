@@ -1457,7 +1457,9 @@ fn block_assist_shows_the_command_and_runs_nothing_when_disabled() {
     // t: the other tool; s: the /24.
     keys(&mut d, &f, &[Key::Char('t'), Key::Char('s')]);
     let lines = block_lines(&mut d, &f.model(), 160, 45);
-    assert_eq!(lines[4], "iptables -I INPUT -s 45.33.32.0/24 -j DROP");
+    // iptables asks first (-C), so a second block adds no second rule.
+    assert_eq!(lines[4], "iptables -C INPUT -s 45.33.32.0/24 -m comment --comment 'nethergaze 45.33.32.0/24' -j DROP");
+    assert_eq!(lines[5], "iptables -I INPUT -s 45.33.32.0/24 -m comment --comment 'nethergaze 45.33.32.0/24' -j DROP");
     assert!(lines[1].contains("● its /24 45.33.32.0/24"));
     assert_eq!(d.on_key(Key::Esc, &f.model()), Action::CloseJob);
     assert!(matches!(d.modal(), Modal::None));
@@ -1544,6 +1546,46 @@ fn block_assist_confirms_then_shows_the_run() {
     assert_eq!(fake.calls().lines().count(), 1);
 }
 
+/// iptables asks with `-C` first; a rule already there ends the run, and
+/// the modal says so instead of showing the check as a failure.
+#[test]
+fn block_assist_shows_the_iptables_check_that_found_the_rule() {
+    let f = Fixture::new();
+    let fake = FakeTools::new(&["iptables"]); // exits 0: `-C` finds the rule
+    let mut d = dashboard();
+    d.open_block(BlockAssist::new(
+        ip("45.33.32.156"),
+        fake.tools(),
+        SafetyContext::default(),
+        true,
+    ));
+    keys(&mut d, &f, &[Key::Char('x')]);
+    assert_eq!(d.on_key(Key::Char('y'), &f.model()), Action::RunBlock);
+    let mut run = d.block_assist_mut().unwrap().start(NOW).unwrap();
+    for _ in 0..2000 {
+        run.on_readable();
+        if run.reap() && !run.start_next() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(run.is_finished());
+    let check = "iptables -C INPUT -s 45.33.32.156 -m comment --comment";
+    assert_eq!(
+        fake.calls(),
+        format!("{check} nethergaze 45.33.32.156 -j DROP\n"),
+        "the insert did not run"
+    );
+    let m = Model {
+        block: Some(&run),
+        ..f.model()
+    };
+    let lines = block_lines(&mut d, &m, 160, 45);
+    let has = |want: &str| lines.iter().any(|l| l.starts_with(want));
+    assert!(has(&format!("1/2 already there  $ {check}")), "{lines:#?}");
+    assert!(has("done: 45.33.32.156 was blocked already"), "{lines:#?}");
+}
+
 #[test]
 fn block_assist_refusals_need_shift_y_and_warnings_show() {
     let f = Fixture::new();
@@ -1604,7 +1646,14 @@ fn block_assist_without_tools_and_for_ipv6() {
     ));
     let lines = block_lines(&mut d, &f.model(), 160, 45);
     assert_eq!(lines[2], "tool (t): ● ip6tables");
-    assert_eq!(lines[4], "ip6tables -I INPUT -s 2a01:4f8::1 -j DROP");
+    assert_eq!(
+        lines[4],
+        "ip6tables -C INPUT -s 2a01:4f8::1 -m comment --comment 'nethergaze 2a01:4f8::1' -j DROP"
+    );
+    assert_eq!(
+        lines[5],
+        "ip6tables -I INPUT -s 2a01:4f8::1 -m comment --comment 'nethergaze 2a01:4f8::1' -j DROP"
+    );
     for (w, h) in [(40, 10), (41, 11), (60, 15), (3, 3), (1, 1), (0, 0)] {
         block_lines_any(&mut d, &f, w, h);
     }
