@@ -13,6 +13,7 @@ mod it {
     mod fixtures;
     mod golden;
     pub mod harness;
+    mod history_cursor;
     mod history_lock;
     mod hostile;
     mod limits;
