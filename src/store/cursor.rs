@@ -33,6 +33,11 @@ CREATE TABLE IF NOT EXISTS log_cursors (
 ) WITHOUT ROWID;
 ";
 
+/// A cursor no run has updated for this long is dropped at the next write:
+/// its log is gone or no longer read (`--demo`'s temporary logs, a renamed
+/// vhost), and the table must not grow with every path ever read.
+const FORGET_AFTER_SECS: UnixTime = 90 * 24 * 3600;
+
 /// Every stored cursor, by path.
 pub(super) fn read_all(conn: &Connection) -> rusqlite::Result<Vec<(PathBuf, LogCursor)>> {
     let mut stmt =
@@ -50,7 +55,8 @@ pub(super) fn read_all(conn: &Connection) -> rusqlite::Result<Vec<(PathBuf, LogC
     rows.collect()
 }
 
-/// Store `cursors` (replacing what each path had).
+/// Store `cursors` (replacing what each path had), and forget those not
+/// updated for [`FORGET_AFTER_SECS`].
 pub(super) fn write(
     tx: &Connection,
     cursors: &[(PathBuf, LogCursor)],
@@ -73,6 +79,8 @@ pub(super) fn write(
             now
         ])?;
     }
+    tx.prepare_cached("DELETE FROM log_cursors WHERE updated < ?1")?
+        .execute([now.saturating_sub(FORGET_AFTER_SECS)])?;
     Ok(())
 }
 
@@ -133,6 +141,22 @@ mod tests {
         h.stage_cursors([(path.clone(), later)].into_iter(), 6);
         h.snapshot([row(2)].into_iter()).unwrap();
         assert_eq!(h.log_cursors().unwrap(), vec![(path, later)]);
+    }
+
+    #[test]
+    fn cursors_not_updated_for_90_days_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = History::open(&db(&dir), 1).unwrap();
+        let (old, kept) = (
+            PathBuf::from("/tmp/demo/access.log"),
+            PathBuf::from("/a.log"),
+        );
+        h.stage_cursors([(old, CURSOR), (kept.clone(), CURSOR)].into_iter(), 1000);
+        h.snapshot([row(1)].into_iter()).unwrap();
+        let later = 1000 + FORGET_AFTER_SECS + 1;
+        h.stage_cursors([(kept.clone(), CURSOR)].into_iter(), later);
+        h.snapshot([row(2)].into_iter()).unwrap();
+        assert_eq!(h.log_cursors().unwrap(), vec![(kept, CURSOR)]);
     }
 
     #[test]

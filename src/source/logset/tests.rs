@@ -705,3 +705,22 @@ fn a_long_counted_region_is_recounted_in_bounded_passes() -> io::Result<()> {
     assert_eq!(got.new, ["new"]);
     Ok(())
 }
+
+/// A writer half-way through a line when the run ends: the cursor stays at
+/// the line's start, so the next `--resume` reads the line whole.
+#[test]
+fn a_cursor_stops_before_a_partial_line() -> io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let log = dir.path().join("access.log");
+    fs::write(&log, "a0\na1\npart")?;
+    let mut set = LogSet::open(&pattern(&log), true)?;
+    assert_eq!(read_split(&mut set).new, ["a0", "a1"]);
+    let (_, cursor) = set.cursors().next().expect("a cursor");
+    assert_eq!(cursor.offset, 6, "before `part`");
+    append(&log, b"ial\na2\n")?;
+    let mut resume = Follow::new(false);
+    resume.resume = true;
+    let mut set = LogSet::open_at_cursors(&pattern(&log), resume, vec![(log.clone(), cursor)])?;
+    assert_eq!(read_split(&mut set).new, ["partial", "a2"]);
+    Ok(())
+}
