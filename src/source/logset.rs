@@ -917,7 +917,9 @@ impl Files {
     /// `--resume` found another file at source `i`'s path than the
     /// cursor's: the cursor's was rotated. Read the rest of it from its copy
     /// beside the path (by inode, else by first line), then any newer
-    /// uncompressed copies whole: they are drained before the new file.
+    /// numbered copies (`access.log.1` when the cursor's is `.2`: rotated
+    /// twice since) whole: they are drained before the new file. Other
+    /// names beside the log (`access.log.bak`) are never read whole.
     fn resume_rotated(&mut self, i: usize, cursor: &LogCursor) {
         let path = self.stats[i].path.clone();
         let copies = copies_of(&path);
@@ -940,7 +942,7 @@ impl Files {
         self.tails[i].draining.push(file);
         // Newer copies (rotated again since), oldest first.
         for copy in copies[..k].iter().rev() {
-            if is_compressed_name(&copy.path) {
+            if !is_numbered_copy(&path, &copy.path) {
                 continue;
             }
             if let Ok(file) = TailedFile::open(&copy.path, Start::Beginning, true) {
@@ -1257,13 +1259,17 @@ fn copies_of(path: &Path) -> Vec<RotatedCopy> {
     found
 }
 
-/// A rotated copy logrotate compressed: not text to read.
-fn is_compressed_name(path: &Path) -> bool {
-    let ext = path.extension().map(OsStr::as_bytes).unwrap_or_default();
-    matches!(
-        ext,
-        b"gz" | b"xz" | b"bz2" | b"zst" | b"lz4" | b"Z" | b"lzma"
-    )
+/// `access.log.2` for `access.log`: a generation logrotate numbered (and did
+/// not compress).
+fn is_numbered_copy(log: &Path, copy: &Path) -> bool {
+    let (Some(log), Some(copy)) = (log.file_name(), copy.file_name()) else {
+        return false;
+    };
+    let (log, copy) = (log.as_bytes(), copy.as_bytes());
+    copy.len() > log.len() + 1
+        && copy.starts_with(log)
+        && copy[log.len()] == b'.'
+        && copy[log.len() + 1..].iter().all(u8::is_ascii_digit)
 }
 
 /// `access.log.1`, `access.log-20250101`, `access.log_old` for `access.log`.

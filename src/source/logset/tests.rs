@@ -724,3 +724,27 @@ fn a_cursor_stops_before_a_partial_line() -> io::Result<()> {
     assert_eq!(read_split(&mut set).new, ["partial", "a2"]);
     Ok(())
 }
+
+/// `--resume` after two rotations since the last run: the rest of the
+/// cursor's file (now `.2`), then `.1` whole, then the new log; a backup
+/// beside the log is not read.
+#[test]
+fn resume_reads_every_generation_rotated_since() -> io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let log = dir.path().join("access.log");
+    let path = |name: &str| dir.path().join(name);
+    fs::write(&log, "a0\na1\n")?;
+    let cursor = cursor_after(&log, "a0\na1\n", 2);
+    append(&log, b"a2\n")?;
+    fs::rename(&log, path("access.log.2"))?;
+    std::thread::sleep(Duration::from_millis(20)); // distinct mtimes
+    fs::write(path("access.log.1"), "b0\nb1\n")?;
+    std::thread::sleep(Duration::from_millis(20));
+    fs::write(path("access.log.bak"), "junk\n")?;
+    fs::write(&log, "c0\n")?;
+    let mut resume = Follow::new(false);
+    resume.resume = true;
+    let mut set = LogSet::open_at_cursors(&pattern(&log), resume, vec![(log.clone(), cursor)])?;
+    assert_eq!(read_split(&mut set).new, ["a2", "b0", "b1", "c0"]);
+    Ok(())
+}
