@@ -183,6 +183,9 @@ impl Keeper {
         self.last_snapshot = core.now;
         // In address order, one SessionRow (with its paths) at a time.
         let mut rows: Vec<&Row> = core.table.rows().collect();
+        for row in rows.iter().filter(|row| !row.sockets().is_empty()) {
+            store.mark_live(row.ip);
+        }
         rows.sort_unstable_by_key(|row| row.ip.to_canonical());
         let rows = rows.into_iter().map(|row| session_row(core, row));
         let result = store.snapshot_waiting(rows, wait);

@@ -143,6 +143,27 @@ mod tests {
         assert_eq!(h.log_cursors().unwrap(), vec![(path, later)]);
     }
 
+    /// Seen on a socket this session: a session for the address even when
+    /// its lines were all counted before (the counts still are not).
+    #[test]
+    fn an_address_on_a_socket_counts_a_session_with_recounted_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = History::open(&db(&dir), 1).unwrap();
+        first.snapshot([row(2)].into_iter()).unwrap();
+        drop(first);
+        let mut second = History::open(&db(&dir), 2).unwrap();
+        let recounted = super::super::Recounted {
+            requests: 2,
+            bytes: 200,
+            auth_failures: 0,
+        };
+        second.add_recounted(row(2).ip, 1000, 1002, recounted);
+        second.mark_live(row(2).ip);
+        second.snapshot([row(2)].into_iter()).unwrap();
+        let got = second.lookup(row(2).ip).unwrap().unwrap();
+        assert_eq!((got.requests, got.bytes, got.sessions), (2, 200, 2));
+    }
+
     #[test]
     fn cursors_not_updated_for_90_days_are_forgotten() {
         let dir = tempfile::tempdir().unwrap();

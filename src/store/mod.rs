@@ -221,6 +221,9 @@ struct Written {
     /// only lines an earlier run counted were seen: see
     /// [`History::add_recounted`]).
     counted: bool,
+    /// Not counted yet, but seen on a socket this session: a session for
+    /// the address even when its lines are all recounted.
+    live: bool,
 }
 
 /// Unix seconds as u32, clamped (u32 lasts until 2106).
@@ -275,6 +278,7 @@ impl Written {
             text: h.finish() as u32,
             suspicious,
             counted: true,
+            live: false,
         }
     }
 
@@ -290,6 +294,7 @@ impl Written {
             text: 0,
             suspicious: false,
             counted: false,
+            live: false,
         }
     }
 
@@ -513,7 +518,8 @@ impl History {
     /// `ip`'s row (now first seen at `first_seen`, last at `last_seen`):
     /// what they added is taken as committed already, so snapshots add only
     /// what comes on top of them. An address seen only in such lines is not
-    /// written at all (this session adds nothing to it).
+    /// written at all (this session adds nothing to it), unless it is on a
+    /// socket ([`History::mark_live`]).
     pub(crate) fn add_recounted(
         &mut self,
         ip: IpAddr,
@@ -529,6 +535,14 @@ impl History {
         base.bytes = base.bytes.saturating_add(added.bytes);
         let failures = u64::from(base.auth_failures).saturating_add(added.auth_failures);
         base.auth_failures = failures.min(u64::from(u32::MAX)) as u32;
+    }
+
+    /// `ip` has sockets now: this session counts for it even if its lines
+    /// are all recounted ones (as for an address seen only on sockets).
+    pub(crate) fn mark_live(&mut self, ip: IpAddr) {
+        if let Some(w) = self.written.get_mut(&ip.to_canonical()) {
+            w.live |= !w.counted;
+        }
     }
 
     /// The log cursors to store with the next snapshot, taken at `now`: how
@@ -592,7 +606,8 @@ impl History {
                 }
                 let d = Written::delta(prev, &now);
                 let uncounted = !prev.is_some_and(|p| p.counted);
-                if uncounted && prev.is_some() && d.adds_nothing() {
+                let live = prev.is_some_and(|p| p.live);
+                if uncounted && prev.is_some() && !live && d.adds_nothing() {
                     continue; // only lines an earlier run counted
                 }
                 new_ips += i64::from(uncounted);
