@@ -65,6 +65,7 @@ pub(crate) enum FlagId {
     NoAuthLog,
     AuthSource,
     FromStart,
+    Resume,
     Once,
     For,
     Json,
@@ -267,6 +268,15 @@ pub(crate) const FLAGS: &[Flag] = &[
         "Print the snapshot as JSON Lines (with --once or --for)",
     ),
     switch(
+        FlagId::Resume,
+        "resume",
+        Group::Headless,
+        "With --once or --for: read each log on from where the last run with the same \
+         history database stopped (the whole log the first time; a rotated log's rest \
+         from its copy beside it, access.log.1), so a cron job or timer sees every line \
+         once",
+    ),
+    switch(
         FlagId::Suspicious,
         "suspicious",
         Group::Headless,
@@ -399,6 +409,7 @@ pub(crate) struct RawArgs {
     pub(crate) no_auth_log: bool,
     pub(crate) auth_source: Option<String>,
     pub(crate) from_start: bool,
+    pub(crate) resume: bool,
     pub(crate) once: bool,
     pub(crate) for_duration: Option<String>,
     pub(crate) json: bool,
@@ -492,6 +503,7 @@ fn store(raw: &mut RawArgs, flag: &Flag, value: Option<OsString>) -> Result<(), 
         FlagId::NoAuthLog => raw.no_auth_log = true,
         FlagId::AuthSource => raw.auth_source = text()?,
         FlagId::FromStart => raw.from_start = true,
+        FlagId::Resume => raw.resume = true,
         FlagId::Once => raw.once = true,
         FlagId::For => raw.for_duration = text()?,
         FlagId::Json => raw.json = true,

@@ -219,6 +219,9 @@ pub(crate) struct Config {
     /// A name of [`LOG_FORMAT_NAMES`] or an nginx `log_format` string.
     pub(crate) log_format: String,
     pub(crate) from_start: bool,
+    /// `--resume`: logs start where the last run with this history file
+    /// stopped (headless only, history on).
+    pub(crate) resume: bool,
     /// `[log] follow_symlinks`: follow a symlink a glob matches (a path
     /// named exactly is always followed).
     pub(crate) follow_symlinks: bool,
@@ -520,6 +523,7 @@ fn finish(
     probe: &Probe,
 ) -> Result<Config, ConfigError> {
     let mode = mode(raw)?;
+    check_resume(raw, mode, &m)?;
     let color = match &raw.color {
         Some(v) => parse_color(v).map_err(|msg| ConfigError::flag("color", msg))?,
         None => ColorChoice::Auto,
@@ -544,6 +548,7 @@ fn finish(
         log_paths,
         log_format: m.log_format.unwrap_or_else(|| "auto".to_string()),
         from_start: raw.from_start,
+        resume: raw.resume,
         follow_symlinks: m.follow_symlinks.unwrap_or(false),
         connections_interval: m
             .connections_interval
@@ -617,6 +622,24 @@ fn mode(raw: &RawArgs) -> Result<Mode, ConfigError> {
         return Err(ConfigError::flag("json", "needs --once or --for"));
     }
     Ok(mode)
+}
+
+/// `--resume` reads on from history's cursors: it needs a headless run
+/// (the dashboard's place is the logs' end) and the history file.
+fn check_resume(raw: &RawArgs, mode: Mode, m: &Layer) -> Result<(), ConfigError> {
+    if !raw.resume {
+        return Ok(());
+    }
+    if mode == Mode::Dashboard {
+        return Err(ConfigError::flag("resume", "needs --once or --for"));
+    }
+    if m.history_enabled == Some(false) {
+        return Err(ConfigError::flag(
+            "resume",
+            "needs the history database, where each log's place is kept (history is off)",
+        ));
+    }
+    Ok(())
 }
 
 /// An XDG base directory from the environment; relative values are ignored,

@@ -14,6 +14,7 @@ mod it {
     mod fixtures;
     mod golden;
     pub mod harness;
+    mod history_cursor;
     mod history_lock;
     mod hostile;
     mod journald;

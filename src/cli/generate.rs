@@ -293,7 +293,7 @@ fn man_exit_status(m: &mut String) {
 }
 
 fn man_examples(m: &mut String) {
-    let examples: [(&str, &[&str]); 6] = [
+    let examples: [(&str, &[&str]); 7] = [
         ("The dashboard on this machine's logs:", &["nethergaze"]),
         (
             "nginx virtual hosts, including the lines already there:",
@@ -302,6 +302,11 @@ fn man_examples(m: &mut String) {
         (
             "A headless snapshot for cron or a fleet, as JSON Lines:",
             &["nethergaze --once --json --suspicious"],
+        ),
+        (
+            "From cron or a systemd timer, every log line once: each run reads on where the \
+             last one stopped (the history database keeps each log's place):",
+            &["nethergaze --once --json --resume"],
         ),
         (
             "Watch five minutes without a screen, then print:",

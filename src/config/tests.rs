@@ -983,6 +983,17 @@ fn modes_and_conflicts() {
         "nethergaze: --json: needs --once or --for"
     );
     assert!(ok(&["--suspicious"], &[]).suspicious_only);
+    assert!(ok(&["--once", "--resume"], &[]).resume);
+    assert!(!ok(&["--once"], &[]).resume);
+    assert_eq!(
+        err(&["--resume"], &[]),
+        "nethergaze: --resume: needs --once or --for"
+    );
+    assert_eq!(
+        err(&["--for", "1m", "--resume", "--no-history"], &[]),
+        "nethergaze: --resume: needs the history database, where each log's place is kept \
+         (history is off)"
+    );
     assert_eq!(ok(&["--color", "never"], &[]).color, ColorChoice::Never);
     let c = ok(&["--proc-root", "/tmp/fixture"], &[]);
     assert_eq!(c.proc_root.as_deref(), Some(Path::new("/tmp/fixture")));

@@ -5,7 +5,9 @@
 //!
 //! [`LogSet`]: crate::source::LogSet
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::config::{AuthSource, Config, Mode};
@@ -18,8 +20,9 @@ use crate::parse::time;
 use crate::parse::{AccessHit, Malformed, UnixTime};
 use crate::source::journal::{Journal, JournalQuery};
 use crate::source::logset::Follow;
-use crate::source::{LineSink, LineVerdict, LogKind, LogSet};
-use crate::table::{Applied, IpTable, Row};
+use crate::source::{LineSink, LineVerdict, LogCursor, LogKind, LogSet};
+use crate::store::Recounted;
+use crate::table::{Applied, IpTable, Row, RowId};
 
 /// What lines and dumps are applied to: parsers, detector, table, clock.
 pub(crate) struct Core {
@@ -43,6 +46,10 @@ pub(crate) struct Core {
     pub(crate) born: Vec<IpAddr>,
     /// Whether there is a whois cache to read for new rows.
     pub(crate) note_births: bool,
+    /// What lines history had counted in an earlier run added, per address,
+    /// until the next snapshot hands it to history (which keeps it out of
+    /// the lifetime totals).
+    pub(crate) recounted: HashMap<IpAddr, Recounted>,
 }
 
 impl Core {
@@ -70,6 +77,7 @@ impl Core {
             changes: 0,
             born: Vec::new(),
             note_births: false,
+            recounted: HashMap::new(),
         })
     }
 
@@ -87,36 +95,82 @@ impl Core {
 
     /// Apply one sshd line (from a file or the journal).
     pub(crate) fn on_auth_line(&mut self, line: &[u8]) -> LineVerdict {
+        self.apply_auth_line(line).0
+    }
+
+    /// [`on_auth_line`](Self::on_auth_line), and the row it counted.
+    fn apply_auth_line(&mut self, line: &[u8]) -> (LineVerdict, Option<RowId>) {
         match self.auth.parse(line) {
             Some(event) => {
-                if let Some(applied) = self.table.apply_auth(&event, self.now) {
+                let applied = self.table.apply_auth(&event, self.now);
+                if let Some(applied) = applied {
                     self.enrich_if_new(applied);
                 }
                 self.changes += 1;
-                LineVerdict::Used
+                (LineVerdict::Used, applied.map(|a| a.row))
             }
-            None => LineVerdict::Ignored,
+            None => (LineVerdict::Ignored, None),
         }
     }
 
-    /// Apply one access-log line of source `source`.
-    fn on_access_line(&mut self, source: usize, line: &[u8]) -> LineVerdict {
+    /// Apply one access-log line of source `source`, and say which row it
+    /// counted.
+    fn apply_access_line(&mut self, source: usize, line: &[u8]) -> (LineVerdict, Option<RowId>) {
         match parse_access(&self.access, &self.table, line, &mut self.access_scratch) {
             Ok((hit, format)) => {
                 if self.formats.len() <= source {
                     self.formats.resize(source + 1, "");
                 }
                 self.formats[source] = format.name();
+                let mut row = None;
                 if let Some((applied, request)) = self.table.apply_access(&hit, self.now) {
                     self.detector
                         .check_request(&mut self.table, applied.row, &request, &hit);
                     self.enrich_if_new(applied);
+                    row = Some(applied.row);
                 }
                 self.changes += 1;
-                LineVerdict::Used
+                (LineVerdict::Used, row)
             }
-            Err(_) => LineVerdict::Malformed,
+            Err(_) => (LineVerdict::Malformed, None),
         }
+    }
+
+    /// Apply a line history counted in an earlier run, and note what it
+    /// added to its row (the change in the session totals) in `recounted`.
+    fn apply_recounted(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict {
+        let before = session_totals(&self.table);
+        let (verdict, row) = match kind {
+            LogKind::Access => self.apply_access_line(source, line),
+            LogKind::Auth => self.apply_auth_line(line),
+        };
+        if let Some(row) = row {
+            let after = session_totals(&self.table);
+            let added = Recounted {
+                requests: after.requests - before.requests,
+                bytes: after.bytes - before.bytes,
+                auth_failures: after.auth_failures - before.auth_failures,
+            };
+            let ip = self.table.row_mut(row).ip;
+            self.recounted.entry(ip).or_default().add(added);
+            if self.recounted.len() > 2 * self.table.len().max(1024) {
+                // Bounded whatever the log holds: addresses evicted from
+                // the table since are dropped (nothing of theirs is written).
+                let table = &self.table;
+                self.recounted.retain(|ip, _| table.get(*ip).is_some());
+            }
+        }
+        verdict
+    }
+}
+
+/// The table's session totals (what one line adds to them is what it adds
+/// to its row).
+fn session_totals(table: &IpTable) -> Recounted {
+    Recounted {
+        requests: table.totals.requests,
+        bytes: table.totals.bytes,
+        auth_failures: table.totals.auth_failures,
     }
 }
 
@@ -157,9 +211,13 @@ impl LineSink for Core {
     /// Feed one complete line from a log source.
     fn line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict {
         match kind {
-            LogKind::Access => self.on_access_line(source, line),
+            LogKind::Access => self.apply_access_line(source, line).0,
             LogKind::Auth => self.on_auth_line(line),
         }
+    }
+
+    fn recounted_line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict {
+        self.apply_recounted(kind, source, line)
     }
 }
 
@@ -186,8 +244,12 @@ fn detect_settings(config: &Config) -> DetectSettings {
     }
 }
 
-/// Watch the access logs and the sshd log file, if that is the sshd source.
-pub(crate) fn open_logs(config: &Config) -> Result<LogSet, String> {
+/// Watch the access logs and the sshd log file, if that is the sshd source,
+/// placed by history's `cursors`.
+pub(crate) fn open_logs(
+    config: &Config,
+    cursors: Vec<(PathBuf, LogCursor)>,
+) -> Result<LogSet, String> {
     let mut patterns: Vec<(String, LogKind)> = config
         .log_paths
         .iter()
@@ -200,8 +262,10 @@ pub(crate) fn open_logs(config: &Config) -> Result<LogSet, String> {
         from_start: config.from_start,
         follow_symlinks: config.follow_symlinks,
         max_open: crate::sys::rlimit::log_file_budget(),
+        resume: config.resume,
     };
-    LogSet::open_with(&patterns, follow).map_err(|e| format!("cannot watch logs: {e}"))
+    LogSet::open_at_cursors(&patterns, follow, cursors)
+        .map_err(|e| format!("cannot watch logs: {e}"))
 }
 
 /// `journalctl` when the sshd source is journald: followed (`-f`), or read

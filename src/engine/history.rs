@@ -2,6 +2,15 @@
 //! running totals every minute and at exit, and the block runs it logs. A
 //! failure turns history off with a message (the run goes on); another
 //! instance holding the lock is waited out or retried.
+//!
+//! Each log line is counted once over all runs: every snapshot stores, with
+//! the totals, each log's cursor (how far its lines are in them). A later
+//! run hands the cursors to the logs at start ([`Keeper::log_cursors`]);
+//! lines below a cursor read again (`--from-start`) reach the table as
+//! recounted lines, what they added is in `Core::recounted`, and the
+//! snapshot takes it as committed already (`History::add_recounted`), so
+//! the lifetime totals get only what is new. `--resume` starts at the
+//! cursors instead, reading nothing twice.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,6 +18,7 @@ use std::time::Duration;
 use super::feed::Core;
 use crate::actions::block::BlockRecord;
 use crate::parse::UnixTime;
+use crate::source::{LogCursor, LogSet};
 use crate::store::{
     History, HistoryError, SessionRow, SnapshotOutcome, BUSY_TIMEOUT, EXIT_BUSY_TIMEOUT, MAX_PATHS,
 };
@@ -67,6 +77,22 @@ impl Keeper {
         }
     }
 
+    /// The log cursors earlier runs stored, by path, to place the logs at
+    /// start (none when history is off or they cannot be read: then every
+    /// line counts, as before cursors).
+    pub(crate) fn log_cursors(&mut self, history: Option<&History>) -> Vec<(PathBuf, LogCursor)> {
+        let Some(store) = history else {
+            return Vec::new();
+        };
+        match store.log_cursors() {
+            Ok(cursors) => cursors,
+            Err(e) => {
+                self.error = Some(format!("{e} (log cursors unread: lines may count again)"));
+                Vec::new()
+            }
+        }
+    }
+
     /// A minute has passed since the last snapshot.
     pub(crate) fn is_due(&self, now: UnixTime) -> bool {
         now - self.last_snapshot >= HISTORY_EVERY_SECS
@@ -75,8 +101,13 @@ impl Keeper {
     /// The snapshot of a running session. Busy (another instance) is
     /// retried next time, with the same totals; any other error turns
     /// history off with a message.
-    pub(crate) fn snapshot(&mut self, history: &mut Option<History>, core: &Core) {
-        let _ = self.write(history, core, BUSY_TIMEOUT);
+    pub(crate) fn snapshot(
+        &mut self,
+        history: &mut Option<History>,
+        core: &mut Core,
+        logs: &LogSet,
+    ) {
+        let _ = self.write(history, core, logs, BUSY_TIMEOUT);
     }
 
     /// The last snapshot, at exit, which writes the session's end. There is
@@ -84,8 +115,13 @@ impl Keeper {
     /// instance's lock. When the lock outlasts that, the session is lost:
     /// the message is returned (the caller exits 1) and is the history
     /// source's error in the summary.
-    pub(crate) fn save(&mut self, history: &mut Option<History>, core: &Core) -> Option<String> {
-        let result = self.write(history, core, EXIT_BUSY_TIMEOUT)?;
+    pub(crate) fn save(
+        &mut self,
+        history: &mut Option<History>,
+        core: &mut Core,
+        logs: &LogSet,
+    ) -> Option<String> {
+        let result = self.write(history, core, logs, EXIT_BUSY_TIMEOUT)?;
         self.saved = Some(matches!(result, Ok(SnapshotOutcome::Written { .. })));
         let busy = match &result {
             Ok(outcome) => *outcome == SnapshotOutcome::Busy,
@@ -124,18 +160,32 @@ impl Keeper {
         }
     }
 
-    /// One snapshot, waiting up to `wait` for another instance's lock;
-    /// `None` when history is off.
+    /// One snapshot with the logs' cursors, waiting up to `wait` for
+    /// another instance's lock; `None` when history is off.
     fn write(
         &mut self,
         history: &mut Option<History>,
-        core: &Core,
+        core: &mut Core,
+        logs: &LogSet,
         wait: Duration,
     ) -> Option<Result<SnapshotOutcome, HistoryError>> {
-        let store = history.as_mut()?;
+        let Some(store) = history.as_mut() else {
+            core.recounted.clear();
+            return None;
+        };
+        for (ip, added) in core.recounted.drain() {
+            if let Some(row) = core.table.get(ip) {
+                store.add_recounted(row.ip, row.first_seen, row.last_seen, added);
+            }
+        }
+        store.stage_cursors(logs.cursors(), core.now);
+        let core = &*core;
         self.last_snapshot = core.now;
         // In address order, one SessionRow (with its paths) at a time.
         let mut rows: Vec<&Row> = core.table.rows().collect();
+        for row in rows.iter().filter(|row| !row.sockets().is_empty()) {
+            store.mark_live(row.ip);
+        }
         rows.sort_unstable_by_key(|row| row.ip.to_canonical());
         let rows = rows.into_iter().map(|row| session_row(core, row));
         let result = store.snapshot_waiting(rows, wait);

@@ -90,12 +90,13 @@ impl Engine {
         let (demo, demo_config) = DemoRun::start(config, now)?.unzip();
         let config = demo_config.as_ref().unwrap_or(config);
         let core = Core::new(config, now)?;
-        let logs = feed::open_logs(config)?;
-        let journal = feed::open_journal(config);
-        let (keeper, history) = match config.history.enabled {
+        let (mut keeper, history) = match config.history.enabled {
             true => Keeper::open(config.history.db.clone(), now),
             false => (Keeper::off(now), None),
         };
+        let cursors = keeper.log_cursors(history.as_ref());
+        let logs = feed::open_logs(config, cursors)?;
+        let journal = feed::open_journal(config);
         let mut engine = Engine {
             core,
             logs,
@@ -272,14 +273,17 @@ impl Engine {
 
     /// Write this session's running totals (every 60 s).
     pub(crate) fn snapshot_history(&mut self) {
-        self.keeper.snapshot(&mut self.history, &self.core);
+        self.keeper
+            .snapshot(&mut self.history, &mut self.core, &self.logs);
         self.refresh_reports();
     }
 
     /// The last snapshot, at exit; `Some(message)` when another instance's
     /// lock outlasted the wait and the session was lost (the caller exits 1).
     pub(crate) fn save_history(&mut self) -> Option<String> {
-        let lost = self.keeper.save(&mut self.history, &self.core);
+        let lost = self
+            .keeper
+            .save(&mut self.history, &mut self.core, &self.logs);
         self.refresh_reports();
         lost
     }

@@ -530,3 +530,172 @@ fn whois_states_without_a_worker() {
     assert_eq!(state("8.8.8.8"), WhoisState::Off);
     assert!(engine.source_reports().iter().all(|r| r.kind != "whois"));
 }
+
+
+/// A combined-format line from `client`.
+fn access_line(client: &str, n: usize) -> String {
+    format!(
+        "{client} - - [06/Dec/2026:10:00:{:02} +0000] \"GET /{n} HTTP/1.1\" 200 100 \"-\" \"curl/8\"\n",
+        n % 60
+    )
+}
+
+fn append(path: &std::path::Path, text: &str) {
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open log");
+    f.write_all(text.as_bytes()).expect("append");
+}
+
+/// One headless run over `log` (`mode`: `--from-start` or `--resume`) with
+/// history in `db`: everything read, saved as at exit.
+fn run_with_history(log: &std::path::Path, db: &std::path::Path, mode: &str) -> Engine {
+    let (log, db, proc) = (
+        log.display().to_string(),
+        db.display().to_string(),
+        data("proc"),
+    );
+    let args = [
+        mode,
+        "--no-auth-log",
+        "--history-db",
+        &db,
+        "--log-path",
+        &log,
+        "--log-format",
+        "combined",
+        "--proc-root",
+        &proc,
+    ];
+    let mut engine = Engine::new(&config(&args)).expect("engine");
+    engine.touch_clock();
+    engine.read_logs_now();
+    assert_eq!(engine.save_history(), None);
+    assert_eq!(engine.history_saved(), Some(true));
+    engine
+}
+
+/// This run's requests from `client`.
+fn session_requests(engine: &Engine, client: &str) -> u64 {
+    engine
+        .core
+        .table
+        .get(ip(client))
+        .map_or(0, |row| row.requests)
+}
+
+/// `client`'s lifetime (requests, sessions).
+fn lifetime(engine: &Engine, client: &str) -> (u64, u64) {
+    let history = engine.history.as_ref().expect("history on");
+    let found = history.lookup(ip(client)).expect("lookup");
+    found.map_or((0, 0), |h| (h.requests, h.sessions))
+}
+
+const A: &str = "45.33.32.156";
+const B: &str = "93.184.216.34";
+const C: &str = "81.2.69.142";
+
+/// Three overlapping `--once --from-start` runs over a growing log: each
+/// shows every line, the lifetime totals equal the lines in the log (they
+/// were 2, 4, 6 for a log of two lines), and a run with nothing new is no
+/// new session.
+#[test]
+fn overlapping_from_start_runs_count_each_line_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, db) = (dir.path().join("access.log"), dir.path().join("h.db"));
+    append(&log, &(access_line(A, 0) + &access_line(A, 1)));
+    let first = run_with_history(&log, &db, "--from-start");
+    assert_eq!(session_requests(&first, A), 2);
+    assert_eq!(lifetime(&first, A), (2, 1));
+    drop(first);
+    append(&log, &(access_line(A, 2) + &access_line(B, 3)));
+    let second = run_with_history(&log, &db, "--from-start");
+    assert_eq!(
+        session_requests(&second, A),
+        3,
+        "the snapshot shows every line"
+    );
+    assert_eq!(lifetime(&second, A), (3, 2));
+    assert_eq!(lifetime(&second, B), (1, 1));
+    drop(second);
+    let third = run_with_history(&log, &db, "--from-start");
+    assert_eq!(session_requests(&third, A), 3);
+    assert_eq!(
+        lifetime(&third, A),
+        (3, 2),
+        "nothing new: no count, no session"
+    );
+    assert_eq!(lifetime(&third, B), (1, 1));
+}
+
+/// `--resume` reads each line once: appends, a rename rotation (with a line
+/// the old file got after the last run), a copytruncate one, and nothing new.
+#[test]
+fn resume_reads_each_line_once_across_appends_and_rotations() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, db) = (dir.path().join("access.log"), dir.path().join("h.db"));
+    let rotated = dir.path().join("access.log.1");
+    append(&log, &(access_line(A, 0) + &access_line(A, 1)));
+    let run = run_with_history(&log, &db, "--resume");
+    assert_eq!(session_requests(&run, A), 2, "the first run reads it all");
+    drop(run);
+
+    append(&log, &access_line(A, 2));
+    let run = run_with_history(&log, &db, "--resume");
+    assert_eq!(session_requests(&run, A), 1, "only the new line");
+    assert_eq!(lifetime(&run, A).0, 3);
+    drop(run);
+
+    // Rename rotation: the writer's last line lands in the old file.
+    append(&log, &access_line(B, 3));
+    fs::rename(&log, &rotated).expect("rotate");
+    append(&log, &access_line(C, 4));
+    let run = run_with_history(&log, &db, "--resume");
+    let seen = [A, B, C].map(|c| session_requests(&run, c));
+    assert_eq!(
+        seen,
+        [0, 1, 1],
+        "the rest of access.log.1, then the new log"
+    );
+    drop(run);
+
+    // copytruncate by hand: copy, truncate in place, write on.
+    append(&log, &access_line(B, 5));
+    fs::remove_file(&rotated).expect("old copy");
+    fs::copy(&log, &rotated).expect("copy");
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .and_then(|f| f.set_len(0))
+        .expect("truncate");
+    append(&log, &(access_line(A, 6) + &access_line(A, 7)));
+    let run = run_with_history(&log, &db, "--resume");
+    let seen = [A, B, C].map(|c| session_requests(&run, c));
+    assert_eq!(seen, [2, 1, 0], "the copy's rest, then the truncated log");
+    drop(run);
+
+    let run = run_with_history(&log, &db, "--resume");
+    assert_eq!([A, B, C].map(|c| session_requests(&run, c)), [0, 0, 0]);
+    let counted = [A, B, C].map(|c| lifetime(&run, c).0);
+    assert_eq!(counted, [5, 2, 1], "every line once");
+}
+
+/// A log replaced by another file (another first line): `--resume` reads it
+/// from its start (nothing of it was counted) and notes the old file's rest.
+#[test]
+fn resume_starts_a_replaced_log_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, db) = (dir.path().join("access.log"), dir.path().join("h.db"));
+    append(&log, &(access_line(A, 0) + &access_line(A, 1)));
+    drop(run_with_history(&log, &db, "--resume"));
+    let fresh = dir.path().join("new.tmp");
+    append(&fresh, &access_line(B, 2));
+    fs::rename(&fresh, &log).expect("replace");
+    let run = run_with_history(&log, &db, "--resume");
+    assert_eq!([A, B].map(|c| session_requests(&run, c)), [0, 1]);
+    assert_eq!([A, B].map(|c| lifetime(&run, c).0), [2, 1]);
+    let note = run.logs.sources()[0].note.clone().unwrap_or_default();
+    assert!(note.contains("replaced or rotated"), "{note}");
+}

@@ -40,6 +40,17 @@
 //!   FIFO) carries an error in its [`SourceStats`]; the other sources keep
 //!   working; the error clears when the path becomes readable.
 //!
+//! History's log cursors ([`LogCursor`], one per path, handed to
+//! [`LogSet::open_at_cursors`]) apply to the files present at start. A file
+//! is the cursor's when its first line is the one fingerprinted and it is
+//! at least as long as the cursor's offset. Read from byte 0, its lines
+//! below the offset go to [`LineSink::recounted_line`]: history counted
+//! them already. With [`Follow::resume`] it is read from the offset instead;
+//! a path that now names another file (rotated, replaced, truncated) is
+//! read from byte 0 after the rest of the cursor's file, found beside it as
+//! a rotated copy (`access.log.1`, by inode or fingerprint) and read from
+//! the offset, as logtail does.
+//!
 //! Nothing blocks and nothing sleeps: the caller's loop calls
 //! [`LogSet::on_inotify`] when the fd is readable and [`LogSet::on_tick`]
 //! on its timer.
@@ -54,6 +65,7 @@ use std::path::{Path, PathBuf};
 
 use super::glob::{glob_matches, has_wildcard};
 use super::linebuf::Line;
+pub(crate) use super::tailed_file::LogCursor;
 use super::tailed_file::{not_regular, Consumed, FileId, Start, TailedFile, MAX_COPY_READ};
 use crate::sys::file::{open_read, Links};
 use crate::sys::inotify::{
@@ -98,6 +110,13 @@ pub(crate) enum LineVerdict {
 /// counts. A closure of that shape is a sink too.
 pub(crate) trait LineSink {
     fn line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict;
+
+    /// A line history counted in an earlier run (read again from the start
+    /// of a log it has a cursor for): shown like any other, kept out of
+    /// lifetime totals by sinks that keep them.
+    fn recounted_line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict {
+        self.line(kind, source, line)
+    }
 }
 
 impl<F: FnMut(LogKind, usize, &[u8]) -> LineVerdict> LineSink for F {
@@ -149,6 +168,9 @@ pub(crate) struct Follow {
     /// The most files held open at once; sources beyond it are not
     /// followed (their error says so) until others close.
     pub(crate) max_open: usize,
+    /// `--resume`: files present at start are read from their cursor (from
+    /// byte 0 without one), rotated ones from their copy beside them.
+    pub(crate) resume: bool,
 }
 
 impl Follow {
@@ -159,6 +181,7 @@ impl Follow {
             from_start,
             follow_symlinks: false,
             max_open: usize::MAX,
+            resume: false,
         }
     }
 }
@@ -204,6 +227,8 @@ struct Files {
     opening: bool,
     /// The event queue overflowed: look at everything again.
     rescan: bool,
+    /// History's cursors by path, used while opening (then dropped).
+    cursors: Vec<(PathBuf, LogCursor)>,
     /// Renames away from a followed path in this batch of events: cookie
     /// and source.
     moved_from: Vec<(u32, usize)>,
@@ -286,7 +311,18 @@ impl LogSet {
     }
 
     /// [`open`](Self::open) with all of [`Follow`]'s choices.
+    #[cfg(test)]
     pub(crate) fn open_with(patterns: &[(String, LogKind)], follow: Follow) -> io::Result<LogSet> {
+        LogSet::open_at_cursors(patterns, follow, Vec::new())
+    }
+
+    /// [`open_with`](Self::open_with), placing the files present now by
+    /// history's `cursors` (see the module's notes).
+    pub(crate) fn open_at_cursors(
+        patterns: &[(String, LogKind)],
+        follow: Follow,
+        cursors: Vec<(PathBuf, LogCursor)>,
+    ) -> io::Result<LogSet> {
         let inotify = Inotify::new()?;
         let alarm = Inotify::new()?;
         let mut files = Files {
@@ -298,6 +334,7 @@ impl LogSet {
             open_files: 0,
             opening: true,
             rescan: false,
+            cursors,
             moved_from: Vec::new(),
             renamed: Vec::new(),
         };
@@ -318,6 +355,7 @@ impl LogSet {
             true,
         );
         files.opening = false;
+        files.cursors = Vec::new();
         Ok(LogSet {
             inotify,
             alarm,
@@ -427,6 +465,21 @@ impl LogSet {
     /// Per-source counters; the index is the one passed to the sink.
     pub(crate) fn sources(&self) -> &[SourceStats] {
         &self.files.stats
+    }
+
+    /// How far each source's lines are read, for history to keep with the
+    /// counts of those lines: its current file's cursor, or, while its path
+    /// names no file, that of the file last rotated away from it.
+    pub(crate) fn cursors(&self) -> impl Iterator<Item = (PathBuf, LogCursor)> + '_ {
+        let files = &self.files;
+        files
+            .tails
+            .iter()
+            .zip(&files.stats)
+            .filter_map(|(tail, stats)| {
+                let file = tail.current.as_ref().or(tail.draining.last())?;
+                Some((stats.path.clone(), file.cursor()?))
+            })
     }
 
     /// A moved directory's watch follows the directory: remove it, and let
@@ -818,19 +871,84 @@ impl Files {
             self.stats[i].set_error(format_args!("not followed: {max} log files are open, all this process can afford (raise the hard RLIMIT_NOFILE, LimitNOFILE= in systemd, to follow more)"));
             return;
         }
-        let start = if self.opening && !self.follow.from_start {
+        let start = if self.opening && !self.follow.from_start && !self.follow.resume {
             Start::End
         } else {
             Start::Beginning
         };
         let nofollow = !self.tails[i].literal && !self.follow.follow_symlinks;
         match TailedFile::open(&self.stats[i].path, start, nofollow) {
-            Ok(file) => {
+            Ok(mut file) => {
                 self.open_files += 1;
-                self.tails[i].current = Some(file);
                 self.stats[i].error = None;
+                if self.opening {
+                    if let Err(e) = self.place_at_cursor(i, &mut file) {
+                        self.stats[i].set_error(e);
+                    }
+                }
+                self.tails[i].current = Some(file);
             }
             Err(e) => self.stats[i].set_error(e),
+        }
+    }
+
+    /// At start: where history's cursor for source `i`'s path puts `file`,
+    /// just opened there (see the module's notes).
+    fn place_at_cursor(&mut self, i: usize, file: &mut TailedFile) -> io::Result<()> {
+        let path = &self.stats[i].path;
+        let Some(&(_, cursor)) = self.cursors.iter().find(|(p, _)| p == path) else {
+            return Ok(()); // never counted: all of it is new
+        };
+        if cursor.offset == 0 {
+            return Ok(());
+        }
+        match (file.is_at(&cursor)?, self.follow.resume) {
+            (true, true) => file.skip_to(cursor.offset),
+            (true, false) => file.count_until(cursor.offset),
+            (false, true) => {
+                self.resume_rotated(i, &cursor);
+                Ok(())
+            }
+            // Replaced or truncated since: nothing of it was counted.
+            (false, false) => Ok(()),
+        }
+    }
+
+    /// `--resume` found another file at source `i`'s path than the
+    /// cursor's: the cursor's was rotated. Read the rest of it from its copy
+    /// beside the path (by inode, else by first line), then any newer
+    /// numbered copies (`access.log.1` when the cursor's is `.2`: rotated
+    /// twice since) whole: they are drained before the new file. Other
+    /// names beside the log (`access.log.bak`) are never read whole.
+    fn resume_rotated(&mut self, i: usize, cursor: &LogCursor) {
+        let path = self.stats[i].path.clone();
+        let copies = copies_of(&path);
+        let by_inode = copies.iter().position(|c| c.id == cursor.file_id());
+        let found = by_inode.into_iter().chain(0..copies.len()).find_map(|k| {
+            let mut file = TailedFile::open(&copies[k].path, Start::Beginning, true).ok()?;
+            file.is_at(cursor).ok()?.then_some(())?;
+            file.skip_to(cursor.offset).ok()?;
+            Some((k, file))
+        });
+        let Some((k, file)) = found else {
+            self.stats[i].note = Some(format!(
+                "replaced or rotated since the last run, and no uncompressed copy beside it \
+                 holds what that run read: lines after byte {} of the previous file are not read",
+                cursor.offset
+            ));
+            return;
+        };
+        self.open_files += 1;
+        self.tails[i].draining.push(file);
+        // Newer copies (rotated again since), oldest first.
+        for copy in copies[..k].iter().rev() {
+            if !is_numbered_copy(&path, &copy.path) {
+                continue;
+            }
+            if let Ok(file) = TailedFile::open(&copy.path, Start::Beginning, true) {
+                self.open_files += 1;
+                self.tails[i].draining.push(file);
+            }
         }
     }
 
@@ -923,7 +1041,10 @@ fn pump_file(
     if file.take_copy_capped() {
         note_copy_capped(stats);
     }
-    let n = file.pump(&mut |line| deliver(stats, i, sink, line))?;
+    let n = file.pump(&mut |line, counted| match counted {
+        true => deliver_recounted(stats, i, sink, line),
+        false => deliver(stats, i, sink, line),
+    })?;
     // Read from byte 0 after a catch-up: once there are bytes to tell, see
     // whether they are the generation after the copies read.
     if n > 0 {
@@ -1138,6 +1259,19 @@ fn copies_of(path: &Path) -> Vec<RotatedCopy> {
     found
 }
 
+/// `access.log.2` for `access.log`: a generation logrotate numbered (and did
+/// not compress).
+fn is_numbered_copy(log: &Path, copy: &Path) -> bool {
+    let (Some(log), Some(copy)) = (log.file_name(), copy.file_name()) else {
+        return false;
+    };
+    let (log, copy) = (log.as_bytes(), copy.as_bytes());
+    copy.len() > log.len() + 1
+        && copy.starts_with(log)
+        && copy[log.len()] == b'.'
+        && copy[log.len() + 1..].iter().all(u8::is_ascii_digit)
+}
+
 /// `access.log.1`, `access.log-20250101`, `access.log_old` for `access.log`.
 fn is_copy_name(log: &[u8], other: &[u8]) -> bool {
     other.len() > log.len() + 1
@@ -1149,6 +1283,12 @@ fn is_copy_name(log: &[u8], other: &[u8]) -> bool {
 fn deliver(stats: &mut SourceStats, i: usize, sink: &mut impl LineSink, line: Line<'_>) {
     let kind = stats.kind;
     stats.count(line, |bytes| sink.line(kind, i, bytes));
+}
+
+/// Hand one line of source `i` that history counted already to the sink.
+fn deliver_recounted(stats: &mut SourceStats, i: usize, sink: &mut impl LineSink, line: Line<'_>) {
+    let kind = stats.kind;
+    stats.count(line, |bytes| sink.recounted_line(kind, i, bytes));
 }
 
 impl SourceStats {

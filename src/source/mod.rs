@@ -11,4 +11,4 @@ pub(crate) mod procnet;
 pub mod sockdiag;
 mod tailed_file;
 
-pub(crate) use logset::{LineSink, LineVerdict, LogKind, LogSet};
+pub(crate) use logset::{LineSink, LineVerdict, LogCursor, LogKind, LogSet};

@@ -26,6 +26,61 @@ impl FileId {
     }
 }
 
+/// How far history has counted one log file (kept per path in the history
+/// file, as fail2ban keeps its): the file's identity, the offset of the line
+/// boundary up to which its lines are in the lifetime totals, and a
+/// fingerprint of its first line, which tells the same file from one
+/// truncated in place (copytruncate) or replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LogCursor {
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+    /// Bytes counted, at a line boundary; 0: nothing.
+    pub(crate) offset: u64,
+    /// [`first_line_fingerprint`] of the file (unused when `offset` is 0).
+    pub(crate) fingerprint: u64,
+}
+
+impl LogCursor {
+    pub(crate) fn file_id(&self) -> FileId {
+        FileId {
+            dev: self.dev,
+            ino: self.ino,
+        }
+    }
+}
+
+/// The longest first line a fingerprint covers; a longer one is
+/// fingerprinted by its first this many bytes.
+const FINGERPRINT_BYTES: usize = 1024;
+
+/// FNV-1a (64 bits) of the file's first line, without its newline: stable
+/// across builds and versions, as a stored fingerprint must be. `None`
+/// while the file holds no complete first line.
+pub(crate) fn first_line_fingerprint(file: &File) -> io::Result<Option<u64>> {
+    let mut head = [0u8; FINGERPRINT_BYTES];
+    let mut n = 0;
+    while n < head.len() {
+        match file.read_at(&mut head[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let line = match memchr::memchr(b'\n', &head[..n]) {
+        Some(end) => &head[..end],
+        None if n == head.len() => &head[..],
+        None => return Ok(None),
+    };
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in line {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    Ok(Some(hash))
+}
+
 /// The rotated copies a catch-up after a truncation read (see `logset`):
 /// the one caught up from (modified at `since`), the older ones, and the
 /// newer ones read whole.
@@ -87,6 +142,12 @@ pub(crate) struct TailedFile {
     copy_capped: bool,
     /// The last pump stopped at [`MAX_PUMP_BYTES`]: read on soon.
     more: bool,
+    /// Bytes of the file history has counted already (an earlier run's
+    /// cursor): lines below are read as recounted, not new.
+    counted_until: u64,
+    /// [`first_line_fingerprint`], once the file has a complete first line
+    /// that we read.
+    fingerprint: Option<u64>,
 }
 
 impl TailedFile {
@@ -129,21 +190,98 @@ impl TailedFile {
             idle_ticks: 0,
             copy_capped: false,
             more: false,
+            counted_until: 0,
+            fingerprint: None,
+        })
+    }
+
+    /// Whether this is the file `cursor` was taken of (its first line is
+    /// the same) and it still holds what was counted.
+    pub(crate) fn is_at(&self, cursor: &LogCursor) -> io::Result<bool> {
+        if cursor.offset == 0 || self.file.metadata()?.len() < cursor.offset {
+            return Ok(false);
+        }
+        Ok(first_line_fingerprint(&self.file)? == Some(cursor.fingerprint))
+    }
+
+    /// Read on from `offset` (a line boundary of this file: a cursor's),
+    /// as if we had read up to it (`--resume`).
+    pub(crate) fn skip_to(&mut self, offset: u64) -> io::Result<()> {
+        self.offset = self.file.seek(SeekFrom::Start(offset))?;
+        self.seen = Seen::default();
+        self.seen.load(&self.file, offset)?;
+        self.buf.clear();
+        self.fingerprint = first_line_fingerprint(&self.file)?;
+        Ok(())
+    }
+
+    /// History has counted this file up to `offset` (a line boundary): the
+    /// lines below it, read from the start, are handed out as recounted.
+    pub(crate) fn count_until(&mut self, offset: u64) -> io::Result<()> {
+        self.counted_until = offset;
+        self.fingerprint = first_line_fingerprint(&self.file)?;
+        Ok(())
+    }
+
+    /// How far this file's lines are in what we counted: the complete
+    /// lines read (never less than an earlier run's cursor we read again
+    /// from the start). `None` before we know the first line.
+    pub(crate) fn cursor(&self) -> Option<LogCursor> {
+        let read = self.offset.saturating_sub(self.buf.pending() as u64);
+        let offset = read.max(self.counted_until);
+        let fingerprint = match offset {
+            0 => 0,
+            _ => self.fingerprint?,
+        };
+        Some(LogCursor {
+            dev: self.id.dev,
+            ino: self.id.ino,
+            offset,
+            fingerprint,
         })
     }
 
     /// Read everything up to the end of the file, handing out complete
-    /// lines. Returns the bytes read. Call [`truncated`](Self::truncated)
-    /// first: after a truncation this would read from the old offset.
-    pub(crate) fn pump(&mut self, emit: &mut impl FnMut(Line<'_>)) -> io::Result<u64> {
-        let mut from = (&self.file).take(MAX_PUMP_BYTES);
-        let total = read_into(&mut self.buf, &mut self.seen, &mut from, emit)?;
-        self.offset += total;
-        self.more = total >= MAX_PUMP_BYTES;
+    /// lines, each with whether history counted it already (it lies below
+    /// [`count_until`](Self::count_until)'s offset). Returns the bytes read.
+    /// Call [`truncated`](Self::truncated) first: after a truncation this
+    /// would read from the old offset.
+    pub(crate) fn pump(&mut self, emit: &mut impl FnMut(Line<'_>, bool)) -> io::Result<u64> {
+        let mut total = 0;
+        if self.offset < self.counted_until {
+            // Up to the boundary only, so no line straddles it.
+            let limit = (self.counted_until - self.offset).min(MAX_PUMP_BYTES);
+            let mut from = (&self.file).take(limit);
+            total = read_into(&mut self.buf, &mut self.seen, &mut from, &mut |l| {
+                emit(l, true)
+            })?;
+            self.offset += total;
+            if self.offset < self.counted_until {
+                // Out of budget, or the file ends early (truncated: the
+                // next `truncated` sees it).
+                return Ok(self.pumped(total, total == limit));
+            }
+        }
+        let mut from = (&self.file).take(MAX_PUMP_BYTES - total);
+        let n = read_into(&mut self.buf, &mut self.seen, &mut from, &mut |l| {
+            emit(l, false)
+        })?;
+        self.offset += n;
+        total += n;
+        if self.fingerprint.is_none() && self.offset > self.buf.pending() as u64 {
+            // A first line was read: know it while it is the one we read
+            // (unreadable now: no cursor is kept for the file).
+            self.fingerprint = first_line_fingerprint(&self.file).unwrap_or(None);
+        }
+        Ok(self.pumped(total, total >= MAX_PUMP_BYTES))
+    }
+
+    fn pumped(&mut self, total: u64, more: bool) -> u64 {
+        self.more = more;
         if total > 0 {
             self.idle_ticks = 0;
         }
-        Ok(total)
+        total
     }
 
     /// Whether the last [`pump`](Self::pump) stopped at [`MAX_PUMP_BYTES`]
@@ -252,7 +390,14 @@ impl TailedFile {
     /// read from the copy, that it is still the same).
     pub(crate) fn resume_at(&mut self, len: u64) -> io::Result<()> {
         self.offset = self.file.seek(SeekFrom::Start(len))?;
+        self.forget_counted();
         Ok(())
+    }
+
+    /// The file was truncated: what history counted of it is gone.
+    fn forget_counted(&mut self) {
+        self.counted_until = 0;
+        self.fingerprint = None;
     }
 
     /// Read the truncated file again from byte 0. Without a copy caught up
@@ -265,6 +410,7 @@ impl TailedFile {
         }
         self.offset = self.file.seek(SeekFrom::Start(0))?;
         self.seen = Seen::default();
+        self.forget_counted();
         Ok(dropped)
     }
 

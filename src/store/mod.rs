@@ -1,7 +1,8 @@
-//! SQLite history: what every address did across runs and the block log, in
-//! one WAL-mode file (made 0600 in a 0700 folder). The whois answer cache is
-//! a file of its own in the cache folder ([`whois_cache`]); history files of
-//! schema 1 keep their unused `whois_cache` table.
+//! SQLite history: what every address did across runs, how far each log's
+//! lines are counted in it ([`cursor`]) and the block log, in one WAL-mode
+//! file (made 0600 in a 0700 folder). The whois answer cache is a file of
+//! its own in the cache folder ([`whois_cache`]); history files keep their
+//! unused `whois_cache` table.
 //!
 //! The loop owns one [`History`]. Every call is short and never waits more
 //! than [`BUSY_TIMEOUT`] for another instance's lock: a snapshot that can't
@@ -10,6 +11,7 @@
 //! [`EXIT_BUSY_TIMEOUT`]. Any other error is the engine's cue to turn history
 //! off with a visible message; nothing here panics or stops the run.
 
+mod cursor;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -31,6 +33,7 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Tran
 
 use crate::actions::block::{target_text, BlockRecord, CommandResult};
 use crate::parse::UnixTime;
+use crate::source::LogCursor;
 use crate::sys::file;
 
 /// How long any call waits for another instance's write lock. Short: two
@@ -208,6 +211,13 @@ struct Written {
     /// Hash of country, org and paths: rewrite them only when they change.
     text: u32,
     suspicious: bool,
+    /// This session is counted in the address's `sessions` (false while
+    /// only lines an earlier run counted were seen: see
+    /// [`History::add_recounted`]).
+    counted: bool,
+    /// Not counted yet, but seen on a socket this session: a session for
+    /// the address even when its lines are all recounted.
+    live: bool,
 }
 
 /// Unix seconds as u32, clamped (u32 lasts until 2106).
@@ -224,6 +234,31 @@ struct Delta {
     suspicious_sessions: i64,
 }
 
+impl Delta {
+    /// No count moves.
+    fn adds_nothing(&self) -> bool {
+        self.requests == 0 && self.bytes == 0 && self.auth_failures == 0
+    }
+}
+
+/// What log lines that history had already counted (a `--from-start` run
+/// reading a log again) added to one address this session: applied to the
+/// table as any line, kept out of the lifetime totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Recounted {
+    pub(crate) requests: u64,
+    pub(crate) bytes: u64,
+    pub(crate) auth_failures: u64,
+}
+
+impl Recounted {
+    pub(crate) fn add(&mut self, more: Recounted) {
+        self.requests = self.requests.saturating_add(more.requests);
+        self.bytes = self.bytes.saturating_add(more.bytes);
+        self.auth_failures = self.auth_failures.saturating_add(more.auth_failures);
+    }
+}
+
 impl Written {
     fn of(row: &SessionRow, suspicious: bool) -> Written {
         let mut h = DefaultHasher::new();
@@ -236,6 +271,24 @@ impl Written {
             auth_failures: row.auth_failures.min(u64::from(u32::MAX)) as u32,
             text: h.finish() as u32,
             suspicious,
+            counted: true,
+            live: false,
+        }
+    }
+
+    /// Nothing committed yet for a row first seen at `first_seen`, last at
+    /// `last_seen`, and this session not counted for it.
+    fn nothing(first_seen: UnixTime, last_seen: UnixTime) -> Written {
+        Written {
+            requests: 0,
+            bytes: 0,
+            first_seen: secs32(first_seen),
+            last_seen: secs32(last_seen),
+            auth_failures: 0,
+            text: 0,
+            suspicious: false,
+            counted: false,
+            live: false,
         }
     }
 
@@ -253,7 +306,7 @@ impl Written {
         let base = prev.filter(|p| !fresh(p));
         let diff = |n: u64, p: u64| n.saturating_sub(p).min(i64::MAX as u64) as i64;
         Delta {
-            sessions: i64::from(prev.is_none()),
+            sessions: i64::from(!prev.is_some_and(|p| p.counted)),
             requests: diff(now.requests, base.map_or(0, |p| p.requests)),
             bytes: diff(now.bytes, base.map_or(0, |p| p.bytes)),
             auth_failures: diff(
@@ -276,6 +329,10 @@ pub struct History {
     written: HashMap<IpAddr, Written>,
     /// Block records that met a busy file; written with the next snapshot.
     pending_blocks: Vec<BlockRow>,
+    /// Log cursors to write with the next snapshot's last transaction.
+    pending_cursors: Vec<(PathBuf, LogCursor)>,
+    /// When the pending cursors were taken.
+    cursors_at: UnixTime,
     notice: Option<String>,
     /// This instance (high 32 bits) and the snapshot attempts it made (low
     /// bits): figures read before it moved may be stale (see
@@ -362,6 +419,8 @@ impl History {
             session: None,
             written: HashMap::new(),
             pending_blocks: Vec::new(),
+            pending_cursors: Vec::new(),
+            cursors_at: now,
             notice,
             generation: next_instance() << 32,
         };
@@ -449,6 +508,55 @@ impl History {
         Ok(outcome)
     }
 
+    /// Lines history had already counted were read again and applied to
+    /// `ip`'s row (now first seen at `first_seen`, last at `last_seen`):
+    /// what they added is taken as committed already, so snapshots add only
+    /// what comes on top of them. An address seen only in such lines is not
+    /// written at all (this session adds nothing to it), unless it is on a
+    /// socket ([`History::mark_live`]).
+    pub(crate) fn add_recounted(
+        &mut self,
+        ip: IpAddr,
+        first_seen: UnixTime,
+        last_seen: UnixTime,
+        added: Recounted,
+    ) {
+        let base = self
+            .written
+            .entry(ip.to_canonical())
+            .or_insert_with(|| Written::nothing(first_seen, last_seen));
+        base.requests = base.requests.saturating_add(added.requests);
+        base.bytes = base.bytes.saturating_add(added.bytes);
+        let failures = u64::from(base.auth_failures).saturating_add(added.auth_failures);
+        base.auth_failures = failures.min(u64::from(u32::MAX)) as u32;
+    }
+
+    /// `ip` has sockets now: this session counts for it even if its lines
+    /// are all recounted ones (as for an address seen only on sockets).
+    pub(crate) fn mark_live(&mut self, ip: IpAddr) {
+        if let Some(w) = self.written.get_mut(&ip.to_canonical()) {
+            w.live |= !w.counted;
+        }
+    }
+
+    /// The log cursors to store with the next snapshot, taken at `now`: how
+    /// far each log's lines are in the totals that snapshot writes. They go
+    /// into its last transaction, after every row.
+    pub(crate) fn stage_cursors(
+        &mut self,
+        cursors: impl Iterator<Item = (PathBuf, LogCursor)>,
+        now: UnixTime,
+    ) {
+        self.pending_cursors.clear();
+        self.pending_cursors.extend(cursors);
+        self.cursors_at = now;
+    }
+
+    /// The log cursors stored by earlier runs, by path.
+    pub(crate) fn log_cursors(&self) -> Result<Vec<(PathBuf, LogCursor)>, HistoryError> {
+        Ok(cursor::read_all(&self.conn)?)
+    }
+
     fn write_snapshot(
         &mut self,
         rows: impl Iterator<Item = SessionRow>,
@@ -462,10 +570,10 @@ impl History {
     }
 
     /// One transaction: the session row (once), pending block records and
-    /// up to [`ROWS_PER_COMMIT`] rows.
-    fn write_chunk(
+    /// up to [`ROWS_PER_COMMIT`] rows; the last one also the log cursors.
+    fn write_chunk<I: Iterator<Item = (IpAddr, SessionRow)>>(
         &mut self,
-        rows: &mut impl Iterator<Item = (IpAddr, SessionRow)>,
+        rows: &mut std::iter::Peekable<I>,
     ) -> Result<usize, HistoryError> {
         let tx = self
             .conn
@@ -480,6 +588,7 @@ impl History {
         // Committed state changes only after commit succeeds.
         let mut updates: Vec<(IpAddr, Written)> = Vec::with_capacity(ROWS_PER_COMMIT);
         let mut max_seen: Option<UnixTime> = None;
+        let mut new_ips = 0i64;
         {
             let mut upsert = tx.prepare_cached(UPSERT_IP)?;
             for (ip, row) in rows.by_ref().take(ROWS_PER_COMMIT) {
@@ -490,6 +599,12 @@ impl History {
                     continue;
                 }
                 let d = Written::delta(prev, &now);
+                let uncounted = !prev.is_some_and(|p| p.counted);
+                let live = prev.is_some_and(|p| p.live);
+                if uncounted && prev.is_some() && !live && d.adds_nothing() {
+                    continue; // only lines an earlier run counted
+                }
+                new_ips += i64::from(uncounted);
                 let text_changed = prev.map_or(true, |p| p.text != now.text);
                 let paths = text_changed.then(|| paths_text(&row.last_paths));
                 upsert.execute(params![
@@ -510,19 +625,22 @@ impl History {
                 updates.push((ip, now));
             }
         }
-        let new_ips = updates
-            .iter()
-            .filter(|(ip, _)| !self.written.contains_key(ip))
-            .count();
         tx.execute(
             "UPDATE sessions SET ips = ips + ?2, last_seen = max(coalesce(last_seen, ?3), ?3)
              WHERE id = ?1",
-            params![session, new_ips as i64, max_seen],
+            params![session, new_ips, max_seen],
         )?;
         write_blocks(&tx, &self.pending_blocks, session)?;
+        let last = rows.peek().is_none();
+        if last {
+            cursor::write(&tx, &self.pending_cursors, self.cursors_at)?;
+        }
         tx.commit()?;
         self.session = Some(session);
         self.pending_blocks.clear();
+        if last {
+            self.pending_cursors.clear();
+        }
         let changed = updates.len();
         self.written.extend(updates);
         Ok(changed)

@@ -11,7 +11,7 @@ use super::HistoryError;
 
 /// The schema this build writes. Bump it and add a step to [`migrate`] when
 /// a table changes; a file with a higher version is left alone.
-pub(crate) const VERSION: i64 = 1;
+pub(crate) const VERSION: i64 = 2;
 
 /// Version 1: sessions, lifetime per-IP totals, block log, whois cache.
 const V1: &str = "
@@ -73,6 +73,10 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), HistoryError> {
     let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found < 1 {
         tx.execute_batch(V1)?;
+    }
+    if found < 2 {
+        // Version 2: log cursors (history counts each log line once).
+        tx.execute_batch(super::cursor::SCHEMA)?;
     }
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;

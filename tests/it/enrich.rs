@@ -22,6 +22,14 @@ fn once(db: &Path, extra: &[&str]) -> Snapshot {
     Snapshot::parse(&out.stdout)
 }
 
+/// A copy of the combined fixture in `dir`: the same lines in another log.
+fn fixture_copy(dir: &Path) -> String {
+    let copy = dir.join("copy.log");
+    let root = env!("CARGO_MANIFEST_DIR");
+    std::fs::copy(format!("{root}/tests/data/logs/combined.log"), &copy).unwrap();
+    copy.display().to_string()
+}
+
 fn base(db: &Path) -> Command {
     let mut cmd = harness::on_fixtures();
     cmd.args(["--no-whois", "--no-geoip", "--history-db"])
@@ -72,7 +80,10 @@ fn each_session_counts_once() {
     assert!(requests > 0);
     assert_eq!(history(&first)["sessions"], 1);
     assert_eq!(history(&first)["requests"], requests);
-    let second = once(&db, &[]);
+    // The same lines again count nothing (issue 11): the second session reads
+    // them from a copy of the log, another log to history.
+    let copy = fixture_copy(dir.path());
+    let second = once(&db, &["--log-path", &copy]);
     assert_eq!(history(&second)["sessions"], 2);
     assert_eq!(
         history(&second)["requests"],
@@ -84,6 +95,9 @@ fn each_session_counts_once() {
         2 * first.ips[CLIENT]["bytes"].as_u64().unwrap()
     );
     assert_eq!(history_source(&second)["error"], Json::Null);
+    let third = once(&db, &["--log-path", &copy]);
+    assert_eq!(history(&third)["sessions"], 2, "nothing new: no session");
+    assert_eq!(history(&third)["requests"], 2 * requests, "nothing new");
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&db), 0o600);
@@ -105,8 +119,10 @@ fn a_run_ended_by_sigterm_keeps_its_session() {
     let out = run.finish(Duration::from_secs(20));
     assert!(out.status.success(), "{out:?}");
     assert_eq!(history(&Snapshot::parse(&out.stdout))["sessions"], 1);
+    // Its lines are counted: the next session reads new ones, from a copy.
+    let copy = fixture_copy(dir.path());
     assert_eq!(
-        history(&once(&db, &[]))["sessions"],
+        history(&once(&db, &["--log-path", &copy]))["sessions"],
         2,
         "the SIGTERM'd session was written"
     );

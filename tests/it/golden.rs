@@ -208,8 +208,10 @@ fn corpus_without_history() {
 }
 
 /// The corpus read three times into one history file: the JSON of the second run
-/// (`sessions` 2: the run's own session is saved before it prints) and the
-/// text of the third (Hx 3).
+/// and the text of the third. The run's own session is saved before it prints;
+/// log lines count once (issue 11: lifetime requests are the corpus's, and an
+/// address seen only in lines read again gains no session), while what the
+/// sockets show is seen anew each run (`sessions` 2, then Hx 3).
 #[test]
 fn corpus_with_history() {
     let dir = harness::tempdir();
