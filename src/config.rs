@@ -125,6 +125,9 @@ pub(crate) struct AuthConfig {
     pub(crate) source: AuthSource,
     /// For the header / summary, e.g. why there is no sshd source.
     pub(crate) note: Option<String>,
+    /// The user named it (a path, or journald asked for): a failure to
+    /// read it sets the exit status; a default that fails is reported only.
+    pub(crate) named: bool,
 }
 
 /// Suspicious-IP thresholds and extra patterns.
@@ -213,6 +216,9 @@ pub(crate) struct Config {
     pub(crate) config_file: Option<PathBuf>,
     /// Access-log globs (directory part literal, checked).
     pub(crate) log_paths: Vec<String>,
+    /// `log_paths` came from a flag, the environment or the config file
+    /// (not the default candidates): a failure to read one sets the exit status.
+    pub(crate) log_paths_named: bool,
     /// A name of [`LOG_FORMAT_NAMES`] or an nginx `log_format` string.
     pub(crate) log_format: String,
     pub(crate) from_start: bool,
@@ -530,6 +536,7 @@ fn finish(
             .or_else(|| home(fallback))
             .map(|d| d.join("nethergaze"))
     };
+    let log_paths_named = m.log_paths.is_some();
     let log_paths = match m.log_paths {
         Some(paths) => paths,
         None => vec![resolve_default_log_path(&probe.log_candidates)],
@@ -537,6 +544,7 @@ fn finish(
     Ok(Config {
         config_file,
         log_paths,
+        log_paths_named,
         log_format: m.log_format.unwrap_or_else(|| "auto".to_string()),
         from_start: raw.from_start,
         follow_symlinks: m.follow_symlinks.unwrap_or(false),
@@ -656,11 +664,19 @@ pub(crate) fn resolve_default_log_path(candidates: &[String]) -> String {
 }
 
 fn resolve_auth(m: &Layer, env: &dyn Fn(&str) -> Option<String>, probe: &Probe) -> AuthConfig {
-    let plain = |source| AuthConfig { source, note: None };
+    // Named: a path given, or journald asked for; `auto` and `file` alone
+    // pick among the default candidates.
+    let named = m.auth_path.is_some() || m.auth_source == Some(AuthChoice::Journald);
+    let plain = |source| AuthConfig {
+        source,
+        note: None,
+        named,
+    };
     if m.auth_enabled == Some(false) {
         return AuthConfig {
             source: AuthSource::None,
             note: Some("sshd events off (--no-auth-log or [auth] enabled = false)".into()),
+            named: false,
         };
     }
     let existing = || probe.auth_candidates.iter().find(|p| p.exists()).cloned();
@@ -674,6 +690,7 @@ fn resolve_auth(m: &Layer, env: &dyn Fn(&str) -> Option<String>, probe: &Probe) 
                 None => AuthConfig {
                     source: AuthSource::None,
                     note: Some("no sshd log file given".into()),
+                    named,
                 },
             }
         }
@@ -681,6 +698,7 @@ fn resolve_auth(m: &Layer, env: &dyn Fn(&str) -> Option<String>, probe: &Probe) 
         AuthChoice::Journald => AuthConfig {
             source: AuthSource::Journald,
             note: Some("journalctl is not on PATH".into()),
+            named,
         },
         AuthChoice::Auto => match m.auth_path.clone().or_else(existing) {
             Some(p) => plain(AuthSource::File(p)),
@@ -696,6 +714,7 @@ fn resolve_auth(m: &Layer, env: &dyn Fn(&str) -> Option<String>, probe: &Probe) 
                         .collect::<Vec<_>>()
                         .join(", ")
                 )),
+                named,
             },
         },
     }

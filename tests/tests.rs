@@ -9,6 +9,7 @@ mod it {
     mod dashboard;
     mod demo;
     mod enrich;
+    mod exit_status;
     mod files;
     mod fixtures;
     mod golden;
@@ -18,6 +19,7 @@ mod it {
     mod limits;
     mod logfiles;
     mod nginx;
+    mod preflight;
     mod readme;
     mod rotation;
     mod ship;
