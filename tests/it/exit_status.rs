@@ -60,6 +60,7 @@ fn a_named_log_that_is_missing_is_1_with_the_snapshot_and_the_error_on_stderr() 
 fn one_named_log_missing_among_several_is_still_1() {
     let out = run(&[
         "--json",
+        "--from-start",
         "--log-path",
         COMBINED,
         "--log-path",
