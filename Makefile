@@ -38,6 +38,7 @@ run:
 test:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	@sh tests/preflight.sh
 	$(CARGO) test
 	cd fuzz && $(CARGO) check
 

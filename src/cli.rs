@@ -293,7 +293,8 @@ pub(crate) const FLAGS: &[Flag] = &[
         FlagId::ShowPrivateIps,
         "show-private-ips",
         Group::Display,
-        "Also show loopback, private, link-local and other non-global addresses",
+        "Also show loopback, private, link-local and other non-global addresses (the \
+         dashboard's p key shows or hides them live)",
     ),
     Flag {
         choices: &["auto", "always", "never"],
@@ -565,8 +566,16 @@ pub(crate) fn help_text() -> String {
         names.join(", ")
     );
     push_wrapped(&mut out, "", &env);
+    push_wrapped(&mut out, "", EXIT_STATUS);
     out
 }
+
+/// The exit status, for `--help` (the man page says it at length).
+const EXIT_STATUS: &str = "Exit status: 0 when every log source was read (a default location \
+     that does not exist is only a note); 1 when the snapshot was printed but a log source \
+     could not be read (a path you named, a default log that exists, or journald you asked \
+     for; the errors go to stderr) or history lost this session; 2 for a usage, config or \
+     start-up error.";
 
 /// Help lines stay within this many columns (the left column permitting).
 const HELP_WIDTH: usize = 100;

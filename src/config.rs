@@ -128,6 +128,9 @@ pub(crate) struct AuthConfig {
     /// journald only: read the journal files in this directory (`journalctl
     /// --directory`), e.g. a rescued system's, instead of this system's.
     pub(crate) journal_directory: Option<PathBuf>,
+    /// The user named it (a path, or journald asked for): a failure to
+    /// read it sets the exit status; a default that fails is reported only.
+    pub(crate) named: bool,
 }
 
 /// Suspicious-IP thresholds and extra patterns.
@@ -216,6 +219,9 @@ pub(crate) struct Config {
     pub(crate) config_file: Option<PathBuf>,
     /// Access-log globs (directory part literal, checked).
     pub(crate) log_paths: Vec<String>,
+    /// `log_paths` came from a flag, the environment or the config file
+    /// (not the default candidates): a failure to read one sets the exit status.
+    pub(crate) log_paths_named: bool,
     /// A name of [`LOG_FORMAT_NAMES`] or an nginx `log_format` string.
     pub(crate) log_format: String,
     pub(crate) from_start: bool,
@@ -539,6 +545,7 @@ fn finish(
             .or_else(|| home(fallback))
             .map(|d| d.join("nethergaze"))
     };
+    let log_paths_named = m.log_paths.is_some();
     let log_paths = match m.log_paths {
         Some(paths) => paths,
         None => vec![resolve_default_log_path(&probe.log_candidates)],
@@ -546,6 +553,7 @@ fn finish(
     Ok(Config {
         config_file,
         log_paths,
+        log_paths_named,
         log_format: m.log_format.unwrap_or_else(|| "auto".to_string()),
         from_start: raw.from_start,
         resume: raw.resume,
@@ -696,14 +704,19 @@ fn resolve_auth_source(
     env: &dyn Fn(&str) -> Option<String>,
     probe: &Probe,
 ) -> AuthConfig {
+    // Named: a path given, or journald asked for; `auto` and `file` alone
+    // pick among the default candidates.
+    let named = m.auth_path.is_some() || m.auth_source == Some(AuthChoice::Journald);
     let plain = |source| AuthConfig {
         source,
         note: None,
         journal_directory: None,
+        named,
     };
     if m.auth_enabled == Some(false) {
         return AuthConfig {
             note: Some("sshd events off (--no-auth-log or [auth] enabled = false)".into()),
+            named: false,
             ..plain(AuthSource::None)
         };
     }
@@ -741,6 +754,7 @@ fn resolve_auth_source(
                         .collect::<Vec<_>>()
                         .join(", ")
                 )),
+                named,
             },
         },
     }

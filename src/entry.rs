@@ -1,5 +1,11 @@
 //! From arguments to an exit code: load the config, build the engine, run
 //! the loop in the chosen mode, print the snapshot.
+//!
+//! Exit status, for scripts (documented in `--help`, the man page and the
+//! README): 0 when every log source was read; 1 when the run went through
+//! (the snapshot is printed) but a log source could not be read, or history
+//! lost this session; 2 for usage, config and start-up errors. Errors go to
+//! stderr, never stdout.
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
@@ -12,18 +18,21 @@ use crate::event_loop::EventLoop;
 use crate::headless::{self, RunInfo};
 use crate::parse::time;
 use crate::ui::session::Session;
+use crate::view::format::printable;
 
 /// Exit code for usage and start-up errors.
 const EXIT_USAGE: u8 = 2;
-/// Exit code when the run went through but its session could not be saved to
-/// history (another instance held the file past the wait at exit).
-const EXIT_HISTORY_LOST: u8 = 1;
+/// Exit code when the run went through but not all is well: a log source
+/// could not be read (see `engine::report`), or the session could not be
+/// saved to history (another instance held the file past the wait at exit).
+const EXIT_INCOMPLETE: u8 = 1;
 
 /// How a run that started ended.
-enum Ended {
-    Clean,
-    /// Everything ran and was printed, but history lost this session: why.
-    HistoryLost(String),
+struct Ended {
+    /// History lost this session: why.
+    history_lost: Option<String>,
+    /// Log sources that could not be read, as of the end.
+    failed_sources: usize,
 }
 
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
@@ -41,11 +50,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Invocation::Run(config)) => match run(&config) {
-            Ok(Ended::Clean) => ExitCode::SUCCESS,
-            Ok(Ended::HistoryLost(message)) => {
-                eprintln!("nethergaze: {message}");
-                ExitCode::from(EXIT_HISTORY_LOST)
-            }
+            Ok(ended) => exit_code(ended),
             Err(message) => {
                 eprintln!("nethergaze: {message}");
                 ExitCode::from(EXIT_USAGE)
@@ -99,6 +104,17 @@ fn dbip_credit(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> Opt
     geoip.uses_dbip().then_some(crate::enrich::DBIP_CREDIT)
 }
 
+fn exit_code(ended: Ended) -> ExitCode {
+    if let Some(message) = &ended.history_lost {
+        eprintln!("nethergaze: {message}");
+    }
+    if ended.history_lost.is_some() || ended.failed_sources > 0 {
+        ExitCode::from(EXIT_INCOMPLETE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn run(config: &Config) -> Result<Ended, String> {
     // A glob of a thousand logs must not exhaust the usual soft limit of
     // 1 024 descriptors; the logs then get what is left after a reserve.
@@ -123,11 +139,33 @@ fn run(config: &Config) -> Result<Ended, String> {
     // The session is kept, and `history` includes it; a failure is in the summary.
     let lost = engine.save_history();
     print_snapshot(&engine, config).map_err(|e| format!("cannot write the snapshot: {e}"))?;
-    Ok(outcome(lost))
+    Ok(outcome(&engine, lost))
 }
 
-fn outcome(history_lost: Option<String>) -> Ended {
-    history_lost.map_or(Ended::Clean, Ended::HistoryLost)
+/// The end of a run: log sources' errors said on stderr (the snapshot, on
+/// stdout, has them in its summary), and what sets the exit status.
+fn outcome(engine: &Engine, history_lost: Option<String>) -> Ended {
+    let stderr = io::stderr();
+    let mut err = stderr.lock();
+    for source in engine.source_reports() {
+        let Some(error) = source.error.as_deref() else {
+            continue;
+        };
+        // History's own failure has its message (`history_lost`).
+        if matches!(source.kind, "access" | "auth") {
+            let _ = writeln!(
+                err,
+                "nethergaze: {} log {}: {}",
+                source.kind,
+                printable(source.path.as_bytes(), 200),
+                printable(error.as_bytes(), 400)
+            );
+        }
+    }
+    Ended {
+        history_lost,
+        failed_sources: engine.source_failures(),
+    }
 }
 
 /// The interactive screen. Everything that can fail at start-up (config,
@@ -150,7 +188,7 @@ fn run_dashboard(config: &Config) -> Result<Ended, String> {
     let lost = engine.save_history();
     ended.map_err(|e| format!("event loop: {e}"))?;
     left.map_err(|e| format!("cannot restore the terminal: {e}"))?;
-    Ok(outcome(lost))
+    Ok(outcome(&engine, lost))
 }
 
 fn print_snapshot(engine: &Engine, config: &Config) -> io::Result<()> {

@@ -170,16 +170,15 @@ pub(crate) fn write_text(
             table.totals.evicted
         );
     }
+    // Notes only: errors go to stderr (`entry`), never into the snapshot's text.
     for src in info.sources {
-        for (label, message) in [("source", &src.error), ("note", &src.note)] {
-            if let Some(message) = message {
-                let _ = writeln!(
-                    text,
-                    "{label} {}: {}",
-                    printable(src.path.as_bytes(), 200),
-                    printable(message.as_bytes(), 400)
-                );
-            }
+        if let Some(note) = &src.note {
+            let _ = writeln!(
+                text,
+                "note {}: {}",
+                printable(src.path.as_bytes(), 200),
+                printable(note.as_bytes(), 400)
+            );
         }
     }
     out.write_all(text.as_bytes())?;

@@ -10,6 +10,7 @@ mod it {
     mod dashboard;
     mod demo;
     mod enrich;
+    mod exit_status;
     mod files;
     mod fixtures;
     mod golden;
@@ -21,6 +22,7 @@ mod it {
     mod limits;
     mod logfiles;
     mod nginx;
+    mod preflight;
     mod readme;
     mod rotation;
     mod ship;

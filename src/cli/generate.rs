@@ -283,11 +283,18 @@ fn man_environment(m: &mut String) {
 
 fn man_exit_status(m: &mut String) {
     m.push_str(
-        ".SH EXIT STATUS\n.TP\n0\nSuccess (including \\-\\-help, \\-\\-version and \
-         \\-\\-generate).\n.TP\n1\nThe run went through but its session could not be \
+        ".SH EXIT STATUS\n.TP\n0\nSuccess: every log source was read (including \
+         \\-\\-help, \\-\\-version and \\-\\-generate). A default log location that \
+         does not exist (no web server log in any of the default places) is a note in the \
+         summary, not a failure.\n.TP\n1\nThe run went through and the snapshot was \
+         printed, but a log source could not be read: a path or glob named by \
+         \\-\\-log\\-path, \\-\\-auth\\-log\\-path, NETHERGAZE_LOG_PATH or the config \
+         file, a default log that exists but cannot be read, or journald asked for with \
+         \\-\\-auth\\-source journald. Each error is on stderr (and in the summary's \
+         sources), never in the text snapshot. Also 1 when the session could not be \
          saved to history: another instance held the file's lock for the whole wait at \
          exit.\n.TP\n2\nA usage or config error, or a start\\-up failure \
-         (unreadable log, no terminal for the dashboard); the message names the flag, \
+         (no terminal for the dashboard); the message names the flag, \
          variable or config key.\n",
     );
 }

@@ -104,3 +104,20 @@ fn help_lists_every_flag_under_its_group() {
 fn version_line() {
     assert_eq!(version_text(), "nethergaze 0.3.0");
 }
+
+/// Issue 11, item 5: `--help` says what each exit status means.
+#[test]
+fn help_gives_the_exit_status() {
+    let help = help_text();
+    let at = help
+        .find("Exit status: 0 when every log source was read")
+        .expect(&help);
+    let rest = &help[at..];
+    assert!(
+        rest.contains("1 when the snapshot was printed but a log source"),
+        "{rest}"
+    );
+    assert!(rest.contains("the errors go to stderr"), "{rest}");
+    assert!(rest.contains("2 for a usage, config or"), "{rest}");
+    assert!(help.contains("p key shows or hides them live"), "{help}");
+}

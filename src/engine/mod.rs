@@ -109,7 +109,7 @@ impl Engine {
             whois: Whois::new(config),
             history,
             keeper,
-            reports: Reports::new(&config.log_format),
+            reports: Reports::new(config),
             demo,
         };
         engine.reports.note_geoip(engine.core.geoip.as_ref());
@@ -326,8 +326,20 @@ impl Engine {
         self.reports.as_slice()
     }
 
+    /// Log sources that could not be read (the exit status is 1 if any).
+    pub(crate) fn source_failures(&self) -> usize {
+        self.reports.failures()
+    }
+
     pub(crate) fn is_dump_in_flight(&self) -> bool {
         self.sockets.is_dump_in_flight()
+    }
+
+    /// `p` on the dashboard: track private and loopback addresses from now
+    /// on, or stop (see [`IpTable::set_show_private`]).
+    pub(crate) fn set_show_private(&mut self, on: bool) {
+        self.core.table.set_show_private(on);
+        self.core.changes += 1;
     }
 
     /// What happened, per address.

@@ -531,7 +531,6 @@ fn whois_states_without_a_worker() {
     assert!(engine.source_reports().iter().all(|r| r.kind != "whois"));
 }
 
-
 /// A combined-format line from `client`.
 fn access_line(client: &str, n: usize) -> String {
     format!(

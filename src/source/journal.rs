@@ -7,6 +7,11 @@
 //! [`Journal::on_tick`] does the restarting when the time has come. The
 //! program is injectable, so tests run a fake script instead.
 //!
+//! journalctl's stderr is a second pipe under the same token: what it says
+//! (no permission to read the system journal, no journal files) becomes the
+//! source's error, so journald as a non-root user does not silently return
+//! nothing.
+//!
 //! A partial line left when the child dies is dropped, not handed out: a
 //! truncated sshd line could end inside its address and name a wrong IP.
 //! Lines logged while no child runs are not seen (`-n 0` starts at the
@@ -20,11 +25,11 @@
 
 use std::ffi::OsString;
 use std::fmt::Display;
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mio::event::Source;
@@ -40,14 +45,14 @@ pub(crate) const JOURNALCTL: &str = "journalctl";
 
 /// Follow new entries only, one line each with an ISO 8601 time, from the
 /// sshd processes. Matches on the same field are OR-ed by journalctl
-/// (sshd ≥ 9.8 logs as `sshd-session` and `sshd-auth`). `-q` drops the
-/// "-- Journal begins --" style banners.
+/// (sshd ≥ 9.8 logs as `sshd-session` and `sshd-auth`). No `-q`: it would
+/// also silence the notice that the system journal is not readable by this
+/// user (which names the groups that can read it), read from stderr.
 pub(crate) const JOURNAL_ARGS: &[&str] = &[
     "-f",
     "-a", // print messages with unprintable bytes (hostile user names) as text
     "-n",
     "0",
-    "-q",
     "-o",
     "short-iso",
     "_COMM=sshd",
@@ -88,8 +93,8 @@ impl JournalQuery {
             (true, true) => args.push("--no-tail".into()),
             (false, _) => args.extend(["-n".into(), "0".into()]),
         }
-        // The rest of JOURNAL_ARGS: from "-q" on.
-        let rest = JOURNAL_ARGS.iter().skip_while(|a| **a != "-q");
+        // The rest of JOURNAL_ARGS: the output format and the matches.
+        let rest = JOURNAL_ARGS.iter().skip_while(|a| **a != "-o");
         args.extend(rest.map(OsString::from));
         args
     }
@@ -103,6 +108,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// How long a child may live on after closing its output (exiting takes
 /// a moment after the last write) before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// What is kept of a child's stderr, in bytes: its first messages say why.
+const MAX_SAID: usize = 512;
 
 /// Exponential restart delay: 1 s doubling to 60 s, back to 1 s after a
 /// child that ran at least 60 s (it was working; this is a new failure).
@@ -131,6 +138,8 @@ struct Running {
     child: Child,
     /// `None` once the pipe reached EOF (the child is about to exit).
     stdout: Option<ChildStdout>,
+    /// `None` once it reached EOF.
+    stderr: Option<ChildStderr>,
     started: Instant,
     /// When the pipe reached EOF; a child still alive `EXIT_GRACE` later
     /// is killed.
@@ -150,6 +159,8 @@ pub(crate) struct Journal {
     backoff: Backoff,
     restart_at: Option<Instant>,
     stats: SourceStats,
+    /// What the running child wrote on stderr, one line, at most `MAX_SAID`.
+    said: String,
     /// Kept from `register` so each new child's pipe joins the same loop
     /// under the same token.
     registration: Option<(Registry, Token, Interest)>,
@@ -196,6 +207,7 @@ impl Journal {
                 error: None,
                 note: None,
             },
+            said: String::new(),
             registration: None,
         }
     }
@@ -231,7 +243,7 @@ impl Journal {
         cmd.args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             // Own process group: a ^C or ^Z at the terminal is ours to
             // handle, not the child's.
             .process_group(0);
@@ -242,19 +254,25 @@ impl Journal {
             Some(out) => out,
             None => return Err(kill_after(child, "no stdout pipe")),
         };
-        let fd = stdout.as_raw_fd();
-        if let Err(e) = crate::sys::fd::set_nonblocking(fd) {
-            return Err(kill_after(child, e));
-        }
-        if let Some((registry, token, interest)) = &self.registration {
-            if let Err(e) = SourceFd(&fd).register(registry, *token, *interest) {
+        let Some(stderr) = child.stderr.take() else {
+            return Err(kill_after(child, "no stderr pipe"));
+        };
+        for fd in [stdout.as_raw_fd(), stderr.as_raw_fd()] {
+            if let Err(e) = crate::sys::fd::set_nonblocking(fd) {
                 return Err(kill_after(child, e));
+            }
+            if let Some((registry, token, interest)) = &self.registration {
+                if let Err(e) = SourceFd(&fd).register(registry, *token, *interest) {
+                    return Err(kill_after(child, e));
+                }
             }
         }
         self.buf.clear();
+        self.said.clear();
         Ok(Running {
             child,
             stdout: Some(stdout),
+            stderr: Some(stderr),
             started: now,
             eof_at: None,
         })
@@ -268,6 +286,7 @@ impl Journal {
         now: Instant,
         sink: &mut impl FnMut(&[u8]) -> LineVerdict,
     ) {
+        self.read_stderr();
         if !self.read_pipe(sink) {
             return;
         }
@@ -402,6 +421,42 @@ impl Journal {
         }
     }
 
+    /// Read what the child says on stderr until `WouldBlock`; while it
+    /// runs, that is the source's error (journalctl writes there only when
+    /// something is wrong: no permission, no journal files).
+    fn read_stderr(&mut self) {
+        let Some(run) = self.running.as_mut() else {
+            return;
+        };
+        let Some(stderr) = run.stderr.as_mut() else {
+            return;
+        };
+        let mut chunk = [0u8; 256];
+        let mut heard = false;
+        let done = loop {
+            match stderr.read(&mut chunk) {
+                Ok(0) => break true,
+                Ok(n) => {
+                    heard = true;
+                    append_said(&mut self.said, &chunk[..n]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break true,
+            }
+        };
+        if done {
+            if let (Some(stderr), Some((registry, _, _))) = (run.stderr.take(), &self.registration)
+            {
+                let _ = SourceFd(&stderr.as_raw_fd()).deregister(registry);
+            }
+        }
+        if heard && !self.said.trim().is_empty() {
+            self.stats
+                .set_error(format_args!("{:?}: {}", self.program, self.said.trim()));
+        }
+    }
+
     fn close_pipe(&mut self) {
         let Some(stdout) = self.running.as_mut().and_then(|r| r.stdout.take()) else {
             return;
@@ -413,17 +468,23 @@ impl Journal {
 
     /// The child is reaped (or lost): schedule the next one.
     fn child_gone(&mut self, now: Instant, why: impl Display) {
+        self.read_stderr(); // its last words say why it ended
         self.close_pipe();
-        let Some(run) = self.running.take() else {
+        let Some(mut run) = self.running.take() else {
             return;
         };
+        if let (Some(stderr), Some((registry, _, _))) = (run.stderr.take(), &self.registration) {
+            let _ = SourceFd(&stderr.as_raw_fd()).deregister(registry);
+        }
         self.buf.clear(); // a partial line from a dead child is dropped
         let delay = self
             .backoff
             .after_exit(now.saturating_duration_since(run.started));
         self.restart_at = Some(now + delay);
+        let said = self.said.trim();
+        let sep = if said.is_empty() { "" } else { ": " };
         self.stats.set_error(format_args!(
-            "{:?} ended ({why}); restarting in {}s",
+            "{:?} ended ({why}){sep}{said}; restarting in {}s",
             self.program,
             delay.as_secs()
         ));
@@ -463,6 +524,9 @@ impl Source for Journal {
         if let Some(out) = self.running.as_ref().and_then(|r| r.stdout.as_ref()) {
             SourceFd(&out.as_raw_fd()).register(registry, token, interests)?;
         }
+        if let Some(err) = self.running.as_ref().and_then(|r| r.stderr.as_ref()) {
+            SourceFd(&err.as_raw_fd()).register(registry, token, interests)?;
+        }
         self.registration = Some((registry.try_clone()?, token, interests));
         Ok(())
     }
@@ -476,12 +540,18 @@ impl Source for Journal {
         if let Some(out) = self.running.as_ref().and_then(|r| r.stdout.as_ref()) {
             SourceFd(&out.as_raw_fd()).reregister(registry, token, interests)?;
         }
+        if let Some(err) = self.running.as_ref().and_then(|r| r.stderr.as_ref()) {
+            SourceFd(&err.as_raw_fd()).reregister(registry, token, interests)?;
+        }
         self.registration = Some((registry.try_clone()?, token, interests));
         Ok(())
     }
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
         self.registration = None;
+        if let Some(err) = self.running.as_ref().and_then(|r| r.stderr.as_ref()) {
+            SourceFd(&err.as_raw_fd()).deregister(registry)?;
+        }
         match self.running.as_ref().and_then(|r| r.stdout.as_ref()) {
             Some(out) => SourceFd(&out.as_raw_fd()).deregister(registry),
             None => Ok(()),
@@ -494,6 +564,23 @@ impl Drop for Journal {
         if let Some(mut run) = self.running.take() {
             let _ = run.child.kill();
             let _ = run.child.wait();
+        }
+    }
+}
+
+/// Add a piece of stderr to `said`, as one line (line breaks and runs of
+/// blanks become one space), cut at `MAX_SAID` bytes.
+fn append_said(said: &mut String, bytes: &[u8]) {
+    for ch in String::from_utf8_lossy(bytes).chars() {
+        if said.len() + ch.len_utf8() > MAX_SAID {
+            return;
+        }
+        if ch.is_whitespace() || ch.is_control() {
+            if !said.is_empty() && !said.ends_with(' ') {
+                said.push(' ');
+            }
+        } else {
+            said.push(ch);
         }
     }
 }

@@ -16,6 +16,7 @@
 
 mod activity;
 mod hash;
+mod hidden;
 mod intern;
 mod rate;
 
@@ -25,6 +26,7 @@ use std::net::{IpAddr, SocketAddr};
 use smallvec::SmallVec;
 
 pub(crate) use activity::{Activity, ActivityKind, ActivityLog};
+pub(crate) use hidden::HIDDEN_MAX;
 pub(crate) use intern::{Interner, StrId, MAX_STRING};
 pub(crate) use rate::RateRing;
 
@@ -298,6 +300,8 @@ pub struct IpTable {
     /// Tells flagged rows at eviction (see [`IpTable::set_flagged`]).
     is_flagged: FlaggedTest,
     show_private: bool,
+    /// Private and loopback addresses not tracked while `show_private` is off.
+    hidden: hidden::Hidden,
     pub(crate) totals: Totals,
     /// Recent requests and sshd events for the dashboard (off unless sized).
     pub(crate) activity: ActivityLog,
@@ -318,6 +322,7 @@ impl IpTable {
             max_rows: max_rows.max(1),
             is_flagged: Box::new(|_| false),
             show_private,
+            hidden: hidden::Hidden::default(),
             totals: Totals::default(),
             activity: ActivityLog::default(),
             with_sockets: Vec::new(),
@@ -336,6 +341,54 @@ impl IpTable {
     /// Whether an address is tracked at all (non-global ones only with `--show-private-ips`).
     pub(crate) fn is_shown(&self, ip: IpAddr) -> bool {
         self.show_private || is_public(ip)
+    }
+
+    /// [`is_shown`](Self::is_shown), counting an address that is not.
+    #[inline]
+    fn admit(&mut self, ip: IpAddr) -> bool {
+        let shown = self.is_shown(ip);
+        if !shown {
+            self.hidden.note(ip);
+        }
+        shown
+    }
+
+    /// Whether private and loopback addresses are tracked.
+    pub(crate) fn shows_private(&self) -> bool {
+        self.show_private
+    }
+
+    /// Distinct private and loopback addresses seen but not tracked (at
+    /// most [`HIDDEN_MAX`]); 0 while they are shown.
+    pub(crate) fn hidden_private(&self) -> usize {
+        self.hidden.count()
+    }
+
+    /// Track private and loopback addresses from now on, or stop: their
+    /// rows then go, counted as hidden. Turning it on does not bring back
+    /// what was hidden (those lines were counted, not kept): storing every
+    /// private row just in case would let them crowd the `max_tracked_ips`
+    /// cap, which is there for the public ones.
+    pub(crate) fn set_show_private(&mut self, on: bool) {
+        if on == self.show_private {
+            return;
+        }
+        self.show_private = on;
+        if on {
+            self.hidden.clear();
+            return;
+        }
+        let private: Vec<(u32, IpAddr)> = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter_map(|(id, r)| r.as_ref().map(|r| (id as u32, r.ip)))
+            .filter(|&(_, ip)| !is_public(ip))
+            .collect();
+        for (id, ip) in private {
+            self.hidden.note(ip);
+            self.remove(id);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -510,7 +563,7 @@ impl IpTable {
         hit: &AccessHit<'_>,
         now: UnixTime,
     ) -> Option<(Applied, RecentRequest)> {
-        if !self.is_shown(hit.client) {
+        if !self.admit(hit.client) {
             return None;
         }
         let t = hit.time.unwrap_or(now);
@@ -568,7 +621,7 @@ impl IpTable {
 
     /// Count one sshd event. `None` when the address is not tracked.
     pub(crate) fn apply_auth(&mut self, event: &AuthEvent<'_>, now: UnixTime) -> Option<Applied> {
-        if !self.is_shown(event.ip) {
+        if !self.admit(event.ip) {
             return None;
         }
         let t = event.time.unwrap_or(now);
@@ -651,7 +704,7 @@ impl IpTable {
         born: &mut impl FnMut(&mut Row),
     ) {
         let remote = socket.remote.ip().to_canonical();
-        if remote.is_unspecified() || !self.is_shown(remote) {
+        if remote.is_unspecified() || !self.admit(remote) {
             return;
         }
         let inbound = self.is_inbound(socket);

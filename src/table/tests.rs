@@ -375,3 +375,43 @@ fn eviction_spares_rows_the_caller_flags() {
     assert!(t.get(IpAddr::from([8, 8, 9, 0])).is_none());
     assert_eq!(t.totals.evicted, 101 - t.len() as u64);
 }
+
+/// Issue 11, item 7: private addresses are not rows but are counted (lines and
+/// sockets alike), and showing them is switched live.
+#[test]
+fn hidden_private_addresses_are_counted_and_shown_on_demand() {
+    let mut t = IpTable::new(100, false);
+    for client in ["10.0.0.1", "10.0.0.1", "127.0.0.1", "8.8.8.8"] {
+        t.apply_access(&hit(client, 1000, b"/", 200, 1), 1000);
+    }
+    let dump = [
+        sock("0.0.0.0:443", "0.0.0.0:0", TcpState::Listen),
+        sock("10.0.0.9:443", "192.168.1.2:5000", TcpState::Established),
+    ];
+    t.apply_sockets(&dump, 1000, |_| {});
+    assert_eq!(t.len(), 1, "only the public address is a row");
+    assert_eq!(t.hidden_private(), 3, "10.0.0.1, 127.0.0.1, 192.168.1.2");
+    assert!(!t.shows_private());
+
+    // Shown from now on: nothing is hidden, new private lines make rows.
+    t.set_show_private(true);
+    assert_eq!(t.hidden_private(), 0);
+    assert!(
+        t.get(ip("10.0.0.1")).is_none(),
+        "what was hidden was not kept"
+    );
+    t.apply_access(&hit("10.0.0.1", 1001, b"/", 200, 1), 1001);
+    t.apply_sockets(&dump, 1001, |_| {});
+    assert!(t.get(ip("10.0.0.1")).is_some());
+    assert!(t.get(ip("192.168.1.2")).is_some());
+    assert_eq!(t.hidden_private(), 0);
+
+    // Hidden again: their rows go and are counted; the public one stays.
+    t.set_show_private(false);
+    assert_eq!(t.len(), 1);
+    assert!(t.get(ip("8.8.8.8")).is_some());
+    assert_eq!(t.hidden_private(), 2);
+    // The next dump does not bring the removed rows back.
+    t.apply_sockets(&dump, 1002, |_| {});
+    assert_eq!((t.len(), t.hidden_private()), (1, 2));
+}

@@ -2,7 +2,7 @@
 //! and `--generate man` prints it as the KEYS section, so they cannot drift.
 
 /// Every binding, as (keys, what), in help order.
-pub(crate) const BINDINGS: [(&str, &str); 19] = [
+pub(crate) const BINDINGS: [(&str, &str); 20] = [
     ("q", "quit"),
     ("Tab / Shift+Tab", "switch panel (IP table, activity log)"),
     ("↑ ↓  j k", "move the cursor, or scroll the log"),
@@ -18,6 +18,7 @@ pub(crate) const BINDINGS: [(&str, &str); 19] = [
     ("/", "quick text filter: IP, path, user agent"),
     ("f", "structured filter"),
     ("!", "suspicious mode (again: restore the filters)"),
+    ("p", "show / hide private and loopback addresses, live"),
     ("c", "copy the selected IP (OSC 52)"),
     ("b", "block assist for the selected IP"),
     ("1 … 9", "custom hooks ([[actions.hooks]] in the config)"),

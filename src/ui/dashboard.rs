@@ -105,6 +105,9 @@ pub(crate) enum Action {
     CopyText(String),
     /// Block assist was confirmed: start its commands.
     RunBlock,
+    /// `p`: track private and loopback addresses from now on (`true`), or
+    /// stop and hide them (`false`).
+    ShowPrivate(bool),
 }
 
 /// The two panels Tab switches between.
@@ -405,6 +408,7 @@ impl Dashboard {
                 self.set_status(format!("sorted by {}", self.sort.name()), m.now);
             }
             Key::Char('!') => self.toggle_suspicious(m.now),
+            Key::Char('p') => return Action::ShowPrivate(!m.table.shows_private()),
             Key::Char('/') => self.open_filter_line(),
             Key::Char('f') => {
                 let form = FilterForm::new(&self.filter.fields);

@@ -238,6 +238,15 @@ impl Session {
             Action::CopyOutput => self.copy_output(now),
             Action::CopyText(text) => self.copy_text(&text, "the command", now),
             Action::RunBlock => self.start_block(engine, now),
+            Action::ShowPrivate(on) => {
+                engine.set_show_private(on);
+                let said = if on {
+                    "private and loopback addresses shown from now on (p hides them)"
+                } else {
+                    "private and loopback addresses hidden (p shows them)"
+                };
+                self.dashboard.set_status(said, now);
+            }
         }
         Flow::Continue
     }

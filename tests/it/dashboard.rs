@@ -515,3 +515,106 @@ fn block_assist_offers_the_whois_network_once_known() {
     tmux.send(&["Escape"]);
     run.quit();
 }
+
+/// Issue 11, item 7: every address is private (a load balancer on 10/8, Docker,
+/// loopback). The empty table, the stats bar and the help screen say how many are
+/// hidden and how to show them; `p` shows private addresses from then on, and `p`
+/// again hides them (their rows go back to being counted).
+#[test]
+fn hidden_private_addresses_are_said_and_p_shows_them() {
+    if skip_without_tmux() {
+        return;
+    }
+    let dir = harness::tempdir();
+    let net = dir.path().join("proc/net");
+    std::fs::create_dir_all(&net).unwrap();
+    // No sockets: only the log's addresses count.
+    for name in ["tcp", "tcp6"] {
+        let fixture = std::fs::read_to_string(Path::new(PROC_ROOT).join("net").join(name)).unwrap();
+        let header = fixture.lines().next().unwrap();
+        std::fs::write(net.join(name), format!("{header}\n")).unwrap();
+    }
+    let line = |ip: &str| {
+        format!(
+            "{ip} - - [06/Dec/2026:23:00:00 +0000] \"GET / HTTP/1.1\" 200 12 \"-\" \"curl/8\"\n"
+        )
+    };
+    let log = dir.path().join("access.log");
+    let early: String = ["10.0.0.5", "127.0.0.1", "192.168.1.9", "10.0.0.5"]
+        .iter()
+        .map(|ip| line(ip))
+        .collect();
+    std::fs::write(&log, early).unwrap();
+    let (rc, after) = (dir.path().join("rc"), dir.path().join("after"));
+    let script = format!(
+        "HOME={home} XDG_CONFIG_HOME={home} {bin} --log-path {log} --from-start --no-auth-log \
+         --proc-root {proc} --no-geoip --no-history --no-whois; echo $? > {rc}; \
+         echo done > {after}; exec sleep 600",
+        home = shell_quote(&dir.path().join("home")),
+        bin = shell_quote(&harness::nethergaze_bin()),
+        log = shell_quote(&log),
+        proc = shell_quote(&dir.path().join("proc")),
+        rc = shell_quote(&rc),
+        after = shell_quote(&after),
+    );
+    let tmux = Tmux::start(dir.path().join("tmux.sock"), 160, 45, &script);
+
+    // Three distinct private addresses were read, none is a row: all three places say so.
+    let screen = tmux.wait_for("the hidden count in the empty table", |s| {
+        has(
+            s,
+            "no public IPs yet: 3 private/loopback addresses hidden (p shows them",
+        )
+    });
+    assert!(
+        has(&screen, "as --show-private-ips)"),
+        "{}",
+        screen.join("\n")
+    );
+    assert!(
+        screen[43].contains("3 private hidden (p shows)"),
+        "{}",
+        screen[43]
+    );
+    tmux.send(&["-l", "?"]);
+    let screen = tmux.wait_for("help", |s| has(s, "Key bindings"));
+    assert!(
+        has(&screen, "show / hide private and loopback addresses"),
+        "{}",
+        screen.join("\n")
+    );
+    assert!(
+        has(&screen, "3 hidden: p shows them"),
+        "{}",
+        screen.join("\n")
+    );
+    tmux.send(&["Escape"]);
+    tmux.wait_for("help to close", |s| !has(s, "Key bindings"));
+
+    // `p`: tracked from now on; a new line's address gets a row.
+    tmux.send(&["-l", "p"]);
+    tmux.wait_for("the status", |s| {
+        s[44].contains("addresses shown from now on")
+    });
+    let mut writer = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut writer, line("10.0.0.7").as_bytes()).unwrap();
+    let screen = tmux.wait_for("the new private row", |s| table_ips(s) == ["10.0.0.7"]);
+    assert!(!screen[43].contains("private hidden"), "{}", screen[43]);
+
+    // `p` again: its row goes, and is counted as hidden.
+    tmux.send(&["-l", "p"]);
+    let screen = tmux.wait_for("the row hidden again", |s| {
+        has(s, "no public IPs yet: 1 private/loopback address hidden")
+    });
+    assert!(
+        screen[43].contains("1 private hidden (p shows)"),
+        "{}",
+        screen[43]
+    );
+
+    tmux.send(&["-l", "q"]);
+    wait_until("nethergaze to exit", READY_TIMEOUT, || {
+        !harness::read_or_empty(&after).is_empty()
+    });
+    assert_eq!(harness::read_or_empty(&rc).trim(), "0");
+}

@@ -622,16 +622,44 @@ impl Live {
     }
 
     /// Ends the run with `signal` and returns its snapshot; asserts exit 0.
-    pub fn stop_with(mut self, signal: libc::c_int) -> Snapshot {
+    pub fn stop_with(self, signal: libc::c_int) -> Snapshot {
+        self.stop_expecting(signal, 0)
+    }
+
+    /// Ends the run with SIGTERM and returns its snapshot; asserts exit 1 (a log
+    /// source could not be read: the snapshot is still printed) and that stderr
+    /// names each such source.
+    pub fn stop_incomplete(self) -> Snapshot {
+        self.stop_expecting(libc::SIGTERM, 1)
+    }
+
+    fn stop_expecting(mut self, signal: libc::c_int, code: i32) -> Snapshot {
         self.run.assert_running();
         self.run.signal(signal);
         let out = self.run.finish(RUN_TIMEOUT);
         let died_of = out.status.signal();
-        assert!(
-            out.status.success(),
-            "nethergaze did not exit 0 on signal {signal} (died of {died_of:?}): {out:?}"
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "nethergaze did not exit {code} on signal {signal} (died of {died_of:?}): {out:?}"
         );
-        Snapshot::parse(&out.stdout)
+        let snap = Snapshot::parse(&out.stdout);
+        if code == 1 {
+            let failed = snap.summary["sources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["kind"] == "access" && s["error"].is_string());
+            for source in failed {
+                let path = source["path"].as_str().unwrap();
+                assert!(
+                    out.stderr.contains(&format!("access log {path}: ")),
+                    "{path} not on stderr: {}",
+                    out.stderr
+                );
+            }
+        }
+        snap
     }
 }
 

@@ -147,8 +147,15 @@ fn every_nethergaze_command_in_the_readme_runs() {
             .env("XDG_CACHE_HOME", dir.path().join("cache"))
             .args(&args);
         let out = Running::spawn(cmd).finish(Duration::from_secs(60));
+        // Exit 1 with only log sources' errors on stderr: a log the README names
+        // that this machine does not have (vhost logs, Caddy, a journal). The
+        // snapshot is still printed; anything else is a failure.
+        let sources_only = !out.stderr.is_empty()
+            && out.stderr.lines().all(|l| {
+                l.starts_with("nethergaze: access log ") || l.starts_with("nethergaze: auth log ")
+            });
         assert!(
-            out.status.success(),
+            out.status.success() || (out.status.code() == Some(1) && sources_only),
             "README: {command}\nran {args:?}: {out:?}"
         );
         assert!(

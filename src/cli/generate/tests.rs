@@ -169,3 +169,22 @@ fn shell_quoting() {
     assert_eq!(short_help("HTTP log; a glob (default: x)"), "HTTP log");
     assert_eq!(short_help("plain"), "plain");
 }
+
+/// Issue 11, item 5: the man page says when the exit status is 1 besides history.
+#[test]
+fn man_exit_status_covers_unread_sources() {
+    let man = render(Kind::Man);
+    let at = man.find("\n.SH EXIT STATUS\n").unwrap();
+    let section = &man[at..man[at + 1..]
+        .find("\n.SH ")
+        .map_or(man.len(), |e| at + 1 + e)];
+    for said in [
+        "every log source was read",
+        "is a note in the summary, not a failure",
+        "a log source could not be read",
+        "Each error is on stderr",
+        "held the file's lock",
+    ] {
+        assert!(section.contains(said), "{said}: {section}");
+    }
+}

@@ -5,7 +5,8 @@
 //! header     host, uptime, totals, SUSPICIOUS / filter markers
 //! offenders  req/s, new conns/s, top 3 by request rate and by connections
 //! main       IP table │ activity log (the log only from SPLIT_MIN_WIDTH)
-//! stats      lines read, malformed, rows evicted at the cap, sources with errors
+//! stats      lines read, malformed, rows evicted at the cap, private addresses
+//!            hidden (and the key that shows them), sources with errors
 //! hints      keys, or a status message, or the filter line being edited
 //! ```
 
@@ -240,6 +241,12 @@ fn stats(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>, shown: usize) {
     }
     if shown != m.table.len() {
         let _ = write!(text, "showing {shown} of {} IPs │ ", m.table.len());
+    }
+    // Private addresses are not rows: say how many, and the key.
+    let hidden = m.table.hidden_private();
+    if hidden > 0 {
+        let n = super::table::hidden_count(hidden);
+        let _ = write!(text, "{n} private hidden (p shows) │ ");
     }
     let _ = write!(text, "sort: {} ", d.sort.name());
     let mut pen = Pen::new(g, rect);

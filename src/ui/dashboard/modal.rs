@@ -31,7 +31,8 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, area: Rect, m: &Model<'_>) {
         Modal::Hook(scroll) => return output::hook(scroll, t, g, area, m),
         Modal::Help(top) => {
             let dbip = m.geoip.is_some_and(|g| g.uses_dbip());
-            *top = help(&d.hooks, t, g, area, dbip, *top);
+            let private = super::table::private_help(m.table);
+            *top = help(&d.hooks, t, g, area, dbip, &private, *top);
             return;
         }
         Modal::Block(assist) => return assist.draw(t, g, area, m),
@@ -147,9 +148,10 @@ fn help(
     g: &mut Grid,
     area: Rect,
     dbip: bool,
+    private: &str,
     top: usize,
 ) -> usize {
-    let text = help_text(hooks, dbip);
+    let text = help_text(hooks, dbip, private);
     let rect = area.centered(80, text.len() as u16 + 2);
     let inner_height = usize::from(rect.height.saturating_sub(2));
     let top = top.min(text.len().saturating_sub(inner_height));
@@ -190,12 +192,16 @@ enum HelpLine<'a> {
     Faint(&'a str),
 }
 
-/// Every binding, the configured hooks, the keys inside modals, the DB-IP credit.
-fn help_text(hooks: &[(char, String)], dbip: bool) -> Vec<HelpLine<'_>> {
+/// Every binding, what is hidden as private and how to show it, the
+/// configured hooks, the keys inside modals, the DB-IP credit.
+fn help_text<'a>(hooks: &'a [(char, String)], dbip: bool, private: &'a str) -> Vec<HelpLine<'a>> {
     let keys = |table: &'static [(&'static str, &'static str)]| {
         table.iter().map(|(k, w)| HelpLine::Key((*k).into(), w))
     };
     let mut text: Vec<HelpLine<'_>> = keys(&BINDINGS).collect();
+    text.push(HelpLine::Faint(""));
+    text.push(HelpLine::Heading("Private and loopback addresses"));
+    text.push(HelpLine::Faint(private));
     text.push(HelpLine::Faint(""));
     text.push(HelpLine::Heading("Custom hooks ([[actions.hooks]])"));
     if hooks.is_empty() {

@@ -9,7 +9,7 @@ use smallvec::SmallVec;
 
 use super::draw::Pen;
 use super::{Dashboard, Model, Panel, SortKey};
-use crate::table::Row;
+use crate::table::{IpTable, Row, HIDDEN_MAX};
 use crate::ui::sanitize::{text_width, ELLIPSIS};
 use crate::ui::{Grid, Rect, Style};
 use crate::view::columns::{Col, RowView};
@@ -224,19 +224,54 @@ fn ip_width(rows: &[&Row], panel_width: u16) -> u16 {
     widest.clamp(IP_MIN, IP_MAX).min(cap)
 }
 
-fn empty_message(d: &Dashboard, g: &mut Grid, body: Rect, m: &Model<'_>) {
-    let text = if m.table.is_empty() {
-        "no IPs yet: waiting for sockets and log lines"
-    } else if d.suspicious {
-        "no suspicious IPs (press ! to show all)"
+/// `n` hidden addresses as the screen says it: a floor at the counter's cap.
+pub(super) fn hidden_count(n: usize) -> String {
+    if n >= HIDDEN_MAX {
+        format!("{n}+")
     } else {
-        "no IP matches the filter (/ then Enter on an empty line clears it)"
+        n.to_string()
+    }
+}
+
+/// The help screen's line on private addresses: how many are hidden and
+/// how to show them, or that they are shown.
+pub(super) fn private_help(table: &IpTable) -> String {
+    let hidden = table.hidden_private();
+    if table.shows_private() {
+        "shown (p hides them again)".to_string()
+    } else if hidden > 0 {
+        format!(
+            "{} hidden: p shows them from now on (--show-private-ips from the start)",
+            hidden_count(hidden)
+        )
+    } else {
+        "hidden, none seen yet: p shows them (--show-private-ips from the start)".to_string()
+    }
+}
+
+fn empty_message(d: &Dashboard, g: &mut Grid, body: Rect, m: &Model<'_>) {
+    let hidden = m.table.hidden_private();
+    let text: std::borrow::Cow<'_, str> = if m.table.is_empty() && hidden > 0 {
+        // Everything seen was private (a load balancer on 10/8, Docker,
+        // loopback): say so, or the screen looks dead.
+        let es = if hidden == 1 { "" } else { "es" };
+        format!(
+            "no public IPs yet: {} private/loopback address{es} hidden (p shows them, as --show-private-ips)",
+            hidden_count(hidden)
+        )
+        .into()
+    } else if m.table.is_empty() {
+        "no IPs yet: waiting for sockets and log lines".into()
+    } else if d.suspicious {
+        "no suspicious IPs (press ! to show all)".into()
+    } else {
+        "no IP matches the filter (/ then Enter on an empty line clears it)".into()
     };
     g.put_str(
         body.x + 1,
         body.y,
         body.width.saturating_sub(1),
-        text,
+        &text,
         d.theme.faint(),
     );
 }

@@ -1972,3 +1972,52 @@ fn history_fills_hx_and_the_drill_down() {
         "{text}"
     );
 }
+
+/// Issue 11, item 7: when every address seen was private, the empty table, the
+/// stats bar and the help screen say how many were hidden and how to show them;
+/// `p` asks for them (and, once shown, to hide them again).
+#[test]
+fn hidden_private_addresses_are_said_where_rows_would_be() {
+    let mut f = Fixture::new();
+    f.table = IpTable::new(1000, false);
+    for client in ["10.1.2.3", "10.1.2.3", "127.0.0.1"] {
+        f.hit(client, -5, "GET", b"/", 200, 10, b"curl/8.0");
+    }
+    let mut d = dashboard();
+    let lines = screen(&mut d, &f, 160, 45);
+    let text = lines.join("\n");
+    assert!(
+        text.contains("no public IPs yet: 2 private/loopback addresses hidden (p shows them"),
+        "{text}"
+    );
+    assert!(
+        lines[43].contains("2 private hidden (p shows)"),
+        "{}",
+        lines[43]
+    );
+    assert_eq!(
+        keys(&mut d, &f, &[Key::Char('p')]),
+        [Action::ShowPrivate(true)]
+    );
+    keys(&mut d, &f, &[Key::Char('?')]);
+    let help = screen(&mut d, &f, 160, 45).join("\n");
+    assert!(
+        help.contains("2 hidden: p shows them from now on"),
+        "{help}"
+    );
+    assert!(
+        help.contains("show / hide private and loopback addresses"),
+        "{help}"
+    );
+
+    // Shown: the table asks to hide them, and nothing is said hidden.
+    f.table.set_show_private(true);
+    let mut d = dashboard();
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(!lines[43].contains("private hidden"), "{}", lines[43]);
+    assert!(lines.join("\n").contains("no IPs yet: waiting"));
+    assert_eq!(
+        keys(&mut d, &f, &[Key::Char('p')]),
+        [Action::ShowPrivate(false)]
+    );
+}
