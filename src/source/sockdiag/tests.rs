@@ -388,12 +388,18 @@ fn proc_read() -> Vec<SocketEntry> {
     got
 }
 
-/// The test's own sockets: those on its listening ports. TIME_WAIT is left
-/// out because an old connection may have used one of those ports.
-fn ours(all: &[SocketEntry], ports: &[u16]) -> BTreeSet<(SocketAddr, SocketAddr, TcpState)> {
+/// The test's own sockets: those whose local address is one of its
+/// sockets' (an address and port only one live socket can hold; matching
+/// on ports alone let another test's connection to a port of the same
+/// number in). TIME_WAIT is left out because an old connection may have
+/// used one of those addresses.
+fn ours(
+    all: &[SocketEntry],
+    locals: &BTreeSet<SocketAddr>,
+) -> BTreeSet<(SocketAddr, SocketAddr, TcpState)> {
     all.iter()
         .filter(|e| e.state != TcpState::TimeWait)
-        .filter(|e| ports.contains(&e.local.port()) || ports.contains(&e.remote.port()))
+        .filter(|e| locals.contains(&e.local))
         .map(|e| (e.local, e.remote, e.state))
         .collect()
 }
@@ -434,7 +440,6 @@ fn expected(p: &Pair, listen: &str) -> Vec<(SocketAddr, SocketAddr, TcpState)> {
 fn check_real_sockets(diag: &mut SockDiag) -> DumpStats {
     let v4 = pair("127.0.0.1:0", "127.0.0.1").expect("IPv4 loopback");
     let mut want = expected(&v4, "0.0.0.0:0");
-    let mut ports = vec![v4.listener.local_addr().expect("addr").port()];
     let mut held = Vec::new(); // open to the end of the test
                                // IPv6 may be off on a CI host; IPv4 is then still checked.
     match (pair("[::1]:0", "::1"), pair("[::]:0", "127.0.0.1")) {
@@ -445,16 +450,15 @@ fn check_real_sockets(diag: &mut SockDiag) -> DumpStats {
             let dual_want = expected(&dual, "[::]:0");
             assert!(dual_want[2].0.is_ipv4(), "expected() canonicalises");
             want.extend(dual_want);
-            ports.push(v6.listener.local_addr().expect("addr").port());
-            ports.push(dual.listener.local_addr().expect("addr").port());
             held.extend([v6, dual]);
         }
         (a, b) => eprintln!("IPv6 part skipped: {:?} {:?}", a.err(), b.err()),
     }
     let want: BTreeSet<_> = want.into_iter().collect();
 
-    let from_netlink = ours(&dump(diag), &ports);
-    let from_proc = ours(&proc_read(), &ports);
+    let locals: BTreeSet<SocketAddr> = want.iter().map(|w| w.0).collect();
+    let from_netlink = ours(&dump(diag), &locals);
+    let from_proc = ours(&proc_read(), &locals);
     assert_eq!(from_netlink, want);
     assert_eq!(from_proc, want);
     assert_eq!(diag.stats().malformed, 0);
