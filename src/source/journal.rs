@@ -36,7 +36,7 @@ use mio::event::Source;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 
-use super::linebuf::LineBuf;
+use super::linebuf::{Line, LineBuf};
 use super::logset::{LineVerdict, LogKind, SourceStats};
 use crate::sys::process::{self, ParentDeath};
 
@@ -409,7 +409,9 @@ impl Journal {
                 Ok(0) => return true,
                 Ok(_) => {
                     while let Some(line) = self.buf.next_line() {
-                        self.stats.count(line, &mut *sink);
+                        if !is_marker(&line) {
+                            self.stats.count(line, &mut *sink);
+                        }
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
@@ -590,6 +592,15 @@ fn kill_after(mut child: Child, why: impl Display) -> io::Error {
     let _ = child.kill();
     let _ = child.wait();
     io::Error::other(why.to_string())
+}
+
+/// journalctl's own informational lines on stdout (`-- No entries --`,
+/// `-- Boot … --`), printed because `-q` is not given (it would also hide
+/// the "not readable" notice on stderr). Not log lines: not counted. An
+/// entry can't forge one: every entry starts with its time stamp, and a
+/// message's continuation lines are indented.
+fn is_marker(line: &Line<'_>) -> bool {
+    matches!(line, Line::Complete(bytes) if bytes.starts_with(b"-- ") && bytes.ends_with(b" --"))
 }
 
 #[cfg(test)]
