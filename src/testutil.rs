@@ -1,5 +1,37 @@
 //! Helpers shared by the unit tests.
 
+use std::net::IpAddr;
+
+use crate::parse::{AccessHit, UnixTime};
+
+/// An address from its text (tests only name good ones).
+pub(crate) fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// A `GET` of `path` from `client` at `t`, as a parsed access line.
+pub(crate) fn access_hit<'a>(
+    client: &str,
+    t: UnixTime,
+    path: &'a [u8],
+    status: u16,
+    bytes: u64,
+) -> AccessHit<'a> {
+    AccessHit {
+        peer: ip(client),
+        client: ip(client),
+        time: Some(t),
+        method: b"GET",
+        path,
+        status,
+        bytes,
+        user_agent: b"curl/8.0",
+        forwarded_for: b"",
+        client_ip_field: b"",
+        host: b"",
+    }
+}
+
 /// xorshift64*: deterministic pseudo-random numbers without a `rand`
 /// dependency, so every run of a generated test sees the same inputs.
 pub struct Rng(pub u64);

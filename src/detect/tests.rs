@@ -3,6 +3,7 @@ use std::net::IpAddr;
 use super::*;
 use crate::parse::{AuthEvent, AuthKind, UnixTime};
 use crate::table::MAX_STRING;
+use crate::testutil::{access_hit as hit, ip};
 
 fn detector() -> Detector {
     Detector::new(DetectSettings {
@@ -81,26 +82,6 @@ fn bad_user_pattern_names_the_key() {
 }
 
 // ---- with the table: requests classified as the engine's line feed does ----
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn hit<'a>(client: &str, t: UnixTime, path: &'a [u8], status: u16, bytes: u64) -> AccessHit<'a> {
-    AccessHit {
-        peer: ip(client),
-        client: ip(client),
-        time: Some(t),
-        method: b"GET",
-        path,
-        status,
-        bytes,
-        user_agent: b"curl/8.0",
-        forwarded_for: b"",
-        client_ip_field: b"",
-        host: b"",
-    }
-}
 
 fn auth<'a>(client: &str, t: UnixTime, kind: AuthKind, user: &'a [u8]) -> AuthEvent<'a> {
     AuthEvent {

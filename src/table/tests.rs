@@ -1,26 +1,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::*;
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn hit<'a>(client: &str, t: UnixTime, path: &'a [u8], status: u16, bytes: u64) -> AccessHit<'a> {
-    AccessHit {
-        peer: ip(client),
-        client: ip(client),
-        time: Some(t),
-        method: b"GET",
-        path,
-        status,
-        bytes,
-        user_agent: b"curl/8.0",
-        forwarded_for: b"",
-        client_ip_field: b"",
-        host: b"",
-    }
-}
+use crate::testutil::{access_hit as hit, ip};
 
 fn sock(local: &str, remote: &str, state: TcpState) -> SocketEntry {
     SocketEntry {
