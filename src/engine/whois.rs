@@ -415,8 +415,7 @@ fn secs(d: Duration) -> UnixTime {
 /// The cache folder when the config has none: root's FHS folder, for a
 /// service or cron job without `$HOME`.
 fn root_cache_dir() -> Option<PathBuf> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    (unsafe { libc::geteuid() } == 0).then(|| PathBuf::from(ROOT_CACHE_DIR))
+    crate::sys::process::is_root().then(|| PathBuf::from(ROOT_CACHE_DIR))
 }
 
 /// The best [`PER_TICK`] rows to look up in the background (public, no

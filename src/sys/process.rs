@@ -69,6 +69,12 @@ pub(crate) fn exists(pid: libc::pid_t) -> bool {
     unsafe { libc::kill(pid, 0) == 0 }
 }
 
+/// Whether this process runs as root (effective uid 0).
+pub(crate) fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// Stop this process as the default action of SIGTSTP would (headless
 /// mode, where SIGTSTP is read from the signalfd instead).
 pub(crate) fn stop_self_now() {

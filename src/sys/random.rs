@@ -2,8 +2,6 @@
 
 /// Fill `buf` from the kernel's entropy pool; `false` if it could not be
 /// filled at once (no entropy yet, early boot): the caller falls back.
-// For table/hash.rs (it calls getrandom itself until it switches).
-#[allow(dead_code)]
 pub(crate) fn fill_nonblocking(buf: &mut [u8]) -> bool {
     // SAFETY: getrandom writes at most `buf.len()` bytes into `buf`.
     let got = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), libc::GRND_NONBLOCK) };

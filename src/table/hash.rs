@@ -42,9 +42,7 @@ fn keyed_hash(shared: &SharedSeed, seed: u64, bytes: &[u8]) -> u64 {
 
 pub(crate) fn random_seed() -> u64 {
     let mut seed = [0u8; 8];
-    // SAFETY: getrandom writes at most `len` bytes into the buffer we own.
-    let got = unsafe { libc::getrandom(seed.as_mut_ptr().cast(), seed.len(), libc::GRND_NONBLOCK) };
-    if got == 8 {
+    if crate::sys::random::fill_nonblocking(&mut seed) {
         u64::from_le_bytes(seed)
     } else {
         // No entropy yet (early boot): fall back to the clock and our address.

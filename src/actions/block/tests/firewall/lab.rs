@@ -99,8 +99,7 @@ pub(super) fn skip_unless(bins: &[&str]) -> bool {
         .filter(|bin| which(bin).is_none())
         .map(|bin| format!("{bin} not installed"))
         .collect();
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !crate::sys::process::is_root() {
         reasons.push("not running as root".to_owned());
     }
     if reasons.is_empty() {
