@@ -518,6 +518,18 @@ fn plain_types(msg: &str) -> String {
     if let Some(i) = out.find("expected struct ") {
         out.replace_range(i.., "expected a table");
     }
+    // toml 1 hands an integer beyond i64 to serde as u64 or i128 (serde then
+    // says "invalid value: integer `N`, expected i64") or, beyond those,
+    // says it overflowed: both are a number too large, as toml 0.8 said.
+    let too_large = out
+        .strip_prefix("invalid value: integer `")
+        .and_then(|rest| rest.strip_suffix("`, expected an integer"))
+        .map(|n| format!("integer `{n}` is too large"));
+    if let Some(msg) = too_large {
+        out = msg;
+    } else if out == "integer number overflowed" {
+        out = "integer number too large".into();
+    }
     out
 }
 

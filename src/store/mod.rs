@@ -496,7 +496,7 @@ impl History {
                     continue;
                 }
                 let d = Written::delta(prev, &now);
-                let text_changed = prev.map_or(true, |p| p.text != now.text);
+                let text_changed = prev.is_none_or(|p| p.text != now.text);
                 let paths = text_changed.then(|| paths_text(&row.last_paths));
                 upsert.execute(params![
                     ip.to_string(),
