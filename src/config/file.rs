@@ -518,19 +518,31 @@ fn plain_types(msg: &str) -> String {
     if let Some(i) = out.find("expected struct ") {
         out.replace_range(i.., "expected a table");
     }
-    // toml 1 hands an integer beyond i64 to serde as u64 or i128 (serde then
-    // says "invalid value: integer `N`, expected i64") or, beyond those,
-    // says it overflowed: both are a number too large, as toml 0.8 said.
-    let too_large = out
-        .strip_prefix("invalid value: integer `")
-        .and_then(|rest| rest.strip_suffix("`, expected an integer"))
-        .map(|n| format!("integer `{n}` is too large"));
-    if let Some(msg) = too_large {
+    if let Some(msg) = beyond_i64(&out) {
         out = msg;
-    } else if out == "integer number overflowed" {
-        out = "integer number too large".into();
     }
     out
+}
+
+/// toml 1 hands an integer beyond i64 to serde as u64, i128 or u128, and
+/// serde's message for that ("invalid value: integer `N`, expected i64",
+/// "invalid type: integer `N` as i128, ...") reads as a type error. Say it
+/// as toml 0.8 did: the number is too large (a ranged key then names its
+/// range) or too small.
+fn beyond_i64(msg: &str) -> Option<String> {
+    if msg == "integer number overflowed" {
+        return Some("integer number too large".into());
+    }
+    let rest = msg
+        .strip_prefix("invalid value: integer `")
+        .or_else(|| msg.strip_prefix("invalid type: integer `"))?;
+    let (n, tail) = rest.split_once('`')?;
+    let expected = tail.strip_suffix(", expected an integer")?;
+    if !matches!(expected, "" | " as i128" | " as u128") {
+        return None;
+    }
+    let size = if n.starts_with('-') { "small" } else { "large" };
+    Some(format!("integer `{n}` is too {size}"))
 }
 
 /// The dotted name of the table a byte offset belongs to ("" = top level).
