@@ -14,7 +14,10 @@
 //!
 //! Nothing here fails: a missing, unreadable or broken database becomes a
 //! [`GeoIp::note`] for the header and the summary, and lookups come back empty.
+//! A file that opens but is corrupt further in is noted by the first lookup
+//! that meets the damage.
 
+use std::cell::OnceCell;
 use std::fmt::Write as _;
 use std::fs;
 use std::io;
@@ -22,7 +25,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use maxminddb::{Mmap, Reader};
+use maxminddb::{MaxMindDbError, Mmap, Reader};
 use serde::Deserialize;
 
 use crate::config::GeoipConfig;
@@ -92,6 +95,10 @@ pub(crate) struct GeoIp {
     slots: [Slot; 2],
     /// All slot notes joined, rebuilt whenever a slot changes.
     note: Option<String>,
+    /// `note` plus the first failed lookup in a database that opened (its
+    /// metadata is sound, its tree or data corrupt). Set from `lookup(&self)`;
+    /// cleared whenever `note` is rebuilt.
+    fault_note: OnceCell<String>,
 }
 
 /// Which configured file a slot stands for.
@@ -328,8 +335,13 @@ impl Db {
     }
 
     /// Decodes the record for `ip`; `None` when absent or undecodable.
-    fn record(&self, ip: IpAddr) -> Option<Record<'_>> {
-        self.reader.lookup(ip).ok()?.decode::<Record>().ok()?
+    /// Decodes the record for `ip`: `Ok(None)` when the file has none (or
+    /// is IPv4-only and `ip` is IPv6), `Err` when the file is corrupt there.
+    fn record(&self, ip: IpAddr) -> Result<Option<Record<'_>>, MaxMindDbError> {
+        if ip.is_ipv6() && self.reader.metadata().ip_version == 4 {
+            return Ok(None);
+        }
+        self.reader.lookup(ip)?.decode::<Record>()
     }
 }
 
@@ -467,6 +479,7 @@ impl GeoIp {
             enabled: config.enabled,
             slots,
             note: None,
+            fault_note: OnceCell::new(),
         };
         geo.rebuild_note();
         geo
@@ -491,16 +504,16 @@ impl GeoIp {
         let asn_db = self.provider(Role::Asn);
         match (city_db, asn_db) {
             (Some(c), Some(a)) if std::ptr::eq(c, a) => {
-                if let Some(rec) = c.record(ip) {
+                if let Some(rec) = self.record(c, ip) {
                     fill_city(&mut info, &rec);
                     fill_asn(&mut info, &rec);
                 }
             }
             _ => {
-                if let Some(rec) = city_db.and_then(|d| d.record(ip)) {
+                if let Some(rec) = city_db.and_then(|d| self.record(d, ip)) {
                     fill_city(&mut info, &rec);
                 }
-                if let Some(rec) = asn_db.and_then(|d| d.record(ip)) {
+                if let Some(rec) = asn_db.and_then(|d| self.record(d, ip)) {
                     fill_asn(&mut info, &rec);
                 }
             }
@@ -530,7 +543,37 @@ impl GeoIp {
     /// Why GeoIP is missing or degraded, for the header and the summary's
     /// sources; `None` when all is well (or GeoIP is off).
     pub(crate) fn note(&self) -> Option<&str> {
-        self.note.as_deref()
+        let fault = self.fault_note.get().map(String::as_str);
+        fault.or(self.note.as_deref())
+    }
+
+    /// `db`'s record for `ip`. A record of another shape (a custom file's
+    /// string or array) is no record; so is a corrupt spot in the tree or the
+    /// data, and the first one found goes into the note.
+    fn record<'d>(&self, db: &'d Db, ip: IpAddr) -> Option<Record<'d>> {
+        match db.record(ip) {
+            Ok(rec) => rec,
+            Err(MaxMindDbError::Decoding { .. }) => None,
+            Err(err) => {
+                self.note_fault(db, &err);
+                None
+            }
+        }
+    }
+
+    fn note_fault(&self, db: &Db, err: &MaxMindDbError) {
+        if self.fault_note.get().is_some() {
+            return;
+        }
+        let fault = format!(
+            "GeoIP database {} looks corrupt: a lookup failed ({err})",
+            db.path.display()
+        );
+        let note = match &self.note {
+            Some(note) => format!("{note}; {fault}"),
+            None => fault,
+        };
+        let _ = self.fault_note.set(note);
     }
 
     /// Whether DB-IP data is in use: `--help` and `--version` must then credit
@@ -586,6 +629,7 @@ impl GeoIp {
     /// Joins slot notes, leaving out a missing file whose data the other
     /// file provides anyway.
     fn rebuild_note(&mut self) {
+        self.fault_note = OnceCell::new();
         let mut out = String::new();
         for slot in &self.slots {
             let Some(note) = &slot.note else { continue };

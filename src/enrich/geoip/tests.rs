@@ -541,6 +541,7 @@ fn maxmind_bad_and_hostile_files_give_a_note_never_a_crash() {
     assert!(files.len() >= 30, "{files:?}");
     let mut rng = Rng(0x5eed_0f6e_0100);
     let mut refused = 0;
+    let mut faulted = 0;
     for path in &files {
         let started = Instant::now();
         let dir = path.parent().unwrap();
@@ -549,8 +550,17 @@ fn maxmind_bad_and_hostile_files_give_a_note_never_a_crash() {
         let note = geo.note().unwrap_or_default().to_owned();
         if geo.is_active() {
             // Opened (its metadata is sound): lookups anywhere come back
-            // empty or partial, never a panic or a hang.
+            // empty or partial, never a panic or a hang; one that hits the
+            // corrupt part says so in the note.
             probe_everything(&geo, &mut rng);
+            let after = geo.note().unwrap_or_default();
+            if after != note {
+                assert!(
+                    after.contains(name) && after.contains("looks corrupt"),
+                    "{after}"
+                );
+                faulted += 1;
+            }
         } else {
             assert!(note.contains(name), "{name}: {note}");
             assert_eq!(geo.lookup(ip("81.2.69.142")), GeoInfo::default());
@@ -566,6 +576,29 @@ fn maxmind_bad_and_hostile_files_give_a_note_never_a_crash() {
         refused >= 10,
         "most bad files are refused at open: {refused}"
     );
+    assert!(faulted >= 5, "corrupt trees and data are noted: {faulted}");
+}
+
+#[test]
+fn a_corrupt_spot_found_by_a_lookup_is_noted_once() {
+    // Its metadata is sound, so it opens; some of its doubles are not.
+    let geo = GeoIp::open(&maxmind_cfg(
+        "GeoIP2-City-Test-Broken-Double-Format.mmdb",
+        "GeoLite2-ASN-Test.mmdb",
+    ));
+    assert!(geo.is_active());
+    assert_eq!(geo.note(), None);
+    let mut rng = Rng(7);
+    probe_everything(&geo, &mut rng);
+    let note = geo.note().unwrap().to_owned();
+    assert!(
+        note.contains("GeoIP2-City-Test-Broken-Double-Format.mmdb looks corrupt: a lookup failed"),
+        "{note}"
+    );
+    // The ASN file still answers; the note stays the first fault's.
+    assert_eq!(geo.lookup(ip("1.128.0.1")).asn, Some(1221));
+    probe_everything(&geo, &mut rng);
+    assert_eq!(geo.note(), Some(note.as_str()));
 }
 
 #[test]
