@@ -29,7 +29,10 @@ STATIC_SQLITE_FLAGS := -USQLITE_ENABLE_FTS3 -USQLITE_ENABLE_FTS3_PARENTHESIS \
 
 FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
 
-.PHONY: run test bench bench-compare bench-dashboard bench-memcap bench-rotation fuzz static test-static
+# The Rust version Cargo.toml declares (`rust-version`), checked by `make msrv`.
+MSRV         := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+
+.PHONY: run test bench bench-compare bench-dashboard bench-memcap bench-rotation fuzz static test-static msrv
 
 run:
 	$(CARGO) build --release
@@ -44,6 +47,12 @@ test:
 
 bench:
 	$(CARGO) bench $(BENCH_FLAGS)
+
+# The declared rust-version builds the committed Cargo.lock: every target type
+# checked with that toolchain (installed on first use, minimal profile).
+msrv:
+	rustup toolchain list | grep -q '^$(MSRV)-' || rustup toolchain install $(MSRV) --profile minimal
+	cargo +$(MSRV) check --locked --all-targets
 
 # Side-by-side figures against GoAccess (when installed): batch over a generated
 # 1 M-line log, then live CPU and peak RSS at 0, 1 000 and 5 000 lines/s.
@@ -69,13 +78,19 @@ bench-memcap:
 	$(CARGO) build --release
 	python3 benches/memcap.py ./target/release/nethergaze $(MEMCAP_ARGS)
 
+# Seed inputs beside each target's own corpus (fuzz/corpus/<target>, not in git):
+# the geoip target starts from MaxMind's test, corrupt and hostile databases.
+FUZZ_SEEDS_geoip := $(CURDIR)/tests/data/maxmind
+
 # cargo-fuzz needs nightly (sanitizer flags); both are installed on first use.
 fuzz:
 	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	set -e; for t in $(FUZZ_TARGETS); do \
 		echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
-		cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS); \
+		mkdir -p fuzz/corpus/$$t; \
+		seeds=; [ $$t != geoip ] || seeds="$(FUZZ_SEEDS_geoip)"; \
+		cargo +nightly fuzz run $$t $(CURDIR)/fuzz/corpus/$$t $$seeds -- -max_total_time=$(FUZZ_SECONDS); \
 	done
 
 # A fully static binary (musl; rusqlite's bundled SQLite is built with musl-gcc):

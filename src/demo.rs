@@ -128,14 +128,14 @@ impl Demo {
             };
             access_line(&mut access, ip, t, "GET", path, status, bytes, BROWSER);
         }
-        if self.tick % 2 == 0 {
+        if self.tick.is_multiple_of(2) {
             let path = format!(
                 "/{}",
                 ["admin", "backup.zip", "api/v1", "server-status", "login"][self.next(5) as usize]
             );
             access_line(&mut access, SCANNER, t, "GET", &path, 404, 153, SCANNER_UA);
         }
-        if self.tick % 3 == 0 {
+        if self.tick.is_multiple_of(3) {
             let path = PROBES[self.next(PROBES.len() as u64) as usize];
             access_line(&mut access, PROBER, t, "GET", path, 404, 153, "curl/8.5.0");
         }

@@ -12,7 +12,7 @@ pub mod config;
 pub(crate) mod demo;
 pub mod detect;
 pub(crate) mod engine;
-pub(crate) mod enrich;
+pub mod enrich;
 pub mod entry;
 pub(crate) mod event_loop;
 pub(crate) mod headless;

@@ -522,7 +522,31 @@ fn plain_types(msg: &str) -> String {
     if let Some(i) = out.find("expected struct ") {
         out.replace_range(i.., "expected a table");
     }
+    if let Some(msg) = beyond_i64(&out) {
+        out = msg;
+    }
     out
+}
+
+/// toml 1 hands an integer beyond i64 to serde as u64, i128 or u128, and
+/// serde's message for that ("invalid value: integer `N`, expected i64",
+/// "invalid type: integer `N` as i128, ...") reads as a type error. Say it
+/// as toml 0.8 did: the number is too large (a ranged key then names its
+/// range) or too small.
+fn beyond_i64(msg: &str) -> Option<String> {
+    if msg == "integer number overflowed" {
+        return Some("integer number too large".into());
+    }
+    let rest = msg
+        .strip_prefix("invalid value: integer `")
+        .or_else(|| msg.strip_prefix("invalid type: integer `"))?;
+    let (n, tail) = rest.split_once('`')?;
+    let expected = tail.strip_suffix(", expected an integer")?;
+    if !matches!(expected, "" | " as i128" | " as u128") {
+        return None;
+    }
+    let size = if n.starts_with('-') { "small" } else { "large" };
+    Some(format!("integer `{n}` is too {size}"))
 }
 
 /// The dotted name of the table a byte offset belongs to ("" = top level).

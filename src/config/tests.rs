@@ -459,6 +459,10 @@ fn values_that_crashed_or_confused_are_refused_with_key_line_and_range() {
             "line 1: max_tracked_ips: 18446744073709551615 is out of range (allowed: 1 to 1000000 addresses)",
         ),
         (
+            "max_tracked_ips = -9223372036854775809\n",
+            "line 1: max_tracked_ips: integer `-9223372036854775809` is too small",
+        ),
+        (
             "[log]\nmax_log_entries_per_ip = 1.0000000000000000000000000000000000000000001\n",
             "line 2: [log] max_log_entries_per_ip: 1.0000000000000000000000… is not a whole number",
         ),

@@ -3,13 +3,21 @@
 //! Two slots, `[geoip] city_db` and `asn_db`. Each file is memory-mapped: a
 //! GeoLite2-City file is ~60 MB and DB-IP City Lite ~130 MB, of which a run
 //! touches a few pages; the mapping shares the page cache instead of copying
-//! it onto our heap. What a file provides is decided by the fields its
-//! records carry (GeoLite2 and DB-IP Lite share the field names), so a DB-IP
-//! file that also carries ASN fields serves both slots.
+//! it onto our heap.
+//!
+//! What a file provides is decided by what the file says: its metadata's
+//! `database_type` names the product (see [`Kinds::of_type`]), and at lookup
+//! each record's own fields give the values (GeoLite2, GeoIP2 and DB-IP share
+//! the field names), so a DB-IP file that also carries ASN fields serves both
+//! slots. No file is judged by sample addresses: a country-only or custom
+//! database that covers none of the addresses anyone would guess still works.
 //!
 //! Nothing here fails: a missing, unreadable or broken database becomes a
 //! [`GeoIp::note`] for the header and the summary, and lookups come back empty.
+//! A file that opens but is corrupt further in is noted by the first lookup
+//! that meets the damage.
 
+use std::cell::OnceCell;
 use std::fmt::Write as _;
 use std::fs;
 use std::io;
@@ -17,20 +25,67 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use maxminddb::{Mmap, Reader};
+use maxminddb::{MaxMindDbError, Mmap, Reader};
 use serde::Deserialize;
 
 use crate::config::GeoipConfig;
 use crate::net::is_public;
 pub(crate) use crate::net::GeoInfo;
 
-/// Which kinds of data a database's records carry.
+/// Which kinds of data a database provides, by its metadata.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Kinds {
     /// `country.iso_code` or `city.names.en`.
     pub(crate) city: bool,
-    /// `autonomous_system_number` or `autonomous_system_organization`.
+    /// `autonomous_system_number` or `autonomous_system_organization`
+    /// (top level, or under `traits` in Enterprise files).
     pub(crate) asn: bool,
+}
+
+/// Words of a `database_type` that name country or city data: MaxMind's
+/// `GeoIP2-City`, `GeoLite2-Country`, DB-IP's `DBIP-City-Lite`,
+/// `DBIP-Location (compat=City)`.
+const CITY_WORDS: [&str; 3] = ["city", "country", "location"];
+/// Words that name ASN data: `GeoLite2-ASN`, `GeoIP2-ISP`, `DBIP-ASN-Lite`.
+const ASN_WORDS: [&str; 2] = ["asn", "isp"];
+/// Products with both (`GeoIP2-Enterprise`, `DBIP-ISP (compat=Enterprise)`).
+const BOTH_WORDS: [&str; 1] = ["enterprise"];
+/// MaxMind's own names start with these; any of its products not named by
+/// the words above (Anonymous-IP, Connection-Type, Domain, IP-Risk, ...)
+/// carries neither kind.
+const MAXMIND_PREFIXES: [&str; 4] = ["geoip", "geoip2", "geolite", "geolite2"];
+
+impl Kinds {
+    const BOTH: Kinds = Kinds {
+        city: true,
+        asn: true,
+    };
+
+    /// What a database whose metadata says `database_type` provides, by the
+    /// words of that name (split at every non-alphanumeric character, any
+    /// case). A name with none of our words is a custom or unknown product:
+    /// it serves both kinds and each record's fields decide at lookup. `None`
+    /// for a MaxMind product that carries neither.
+    pub(crate) fn of_type(database_type: &str) -> Option<Kinds> {
+        let words = || {
+            database_type
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|w| !w.is_empty())
+        };
+        let has = |names: &[&str]| words().any(|w| names.iter().any(|n| w.eq_ignore_ascii_case(n)));
+        let both = has(&BOTH_WORDS);
+        let kinds = Kinds {
+            city: both || has(&CITY_WORDS),
+            asn: both || has(&ASN_WORDS),
+        };
+        if kinds != Kinds::default() {
+            return Some(kinds);
+        }
+        let maxmind = words()
+            .next()
+            .is_some_and(|w| MAXMIND_PREFIXES.iter().any(|p| w.eq_ignore_ascii_case(p)));
+        (!maxmind).then_some(Kinds::BOTH)
+    }
 }
 
 /// The GeoIP databases of one run. Cheap to query, never an error.
@@ -40,6 +95,10 @@ pub(crate) struct GeoIp {
     slots: [Slot; 2],
     /// All slot notes joined, rebuilt whenever a slot changes.
     note: Option<String>,
+    /// `note` plus the first failed lookup in a database that opened (its
+    /// metadata is sound, its tree or data corrupt). Set from `lookup(&self)`;
+    /// cleared whenever `note` is rebuilt.
+    fault_note: OnceCell<String>,
 }
 
 /// Which configured file a slot stands for.
@@ -131,7 +190,7 @@ struct Slot {
 }
 
 /// The fields we read, borrowed from the mapping: decoding allocates nothing.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 struct Record<'a> {
     #[serde(borrow)]
     country: Option<Iso<'a>>,
@@ -139,6 +198,16 @@ struct Record<'a> {
     registered_country: Option<Iso<'a>>,
     #[serde(borrow)]
     city: Option<Named<'a>>,
+    autonomous_system_number: Option<u32>,
+    #[serde(borrow)]
+    autonomous_system_organization: Option<&'a str>,
+    /// Enterprise files keep the ASN fields here.
+    #[serde(borrow)]
+    traits: Option<Traits<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Traits<'a> {
     autonomous_system_number: Option<u32>,
     #[serde(borrow)]
     autonomous_system_organization: Option<&'a str>,
@@ -172,15 +241,16 @@ impl<'a> Record<'a> {
         non_empty(self.city.as_ref()?.names.as_ref()?.en)
     }
 
-    fn org(&self) -> Option<&'a str> {
-        non_empty(self.autonomous_system_organization)
+    fn asn(&self) -> Option<u32> {
+        let traits = self.traits.as_ref();
+        self.autonomous_system_number
+            .or_else(|| traits?.autonomous_system_number)
     }
 
-    fn kinds(&self) -> Kinds {
-        Kinds {
-            city: self.country().is_some() || self.city().is_some(),
-            asn: self.autonomous_system_number.is_some() || self.org().is_some(),
-        }
+    fn org(&self) -> Option<&'a str> {
+        let traits = self.traits.as_ref();
+        non_empty(self.autonomous_system_organization)
+            .or_else(|| non_empty(traits?.autonomous_system_organization))
     }
 }
 
@@ -188,50 +258,64 @@ fn non_empty(s: Option<&str>) -> Option<&str> {
     s.filter(|s| !s.is_empty())
 }
 
-/// Addresses looked up to learn what a database carries. Well-known public
-/// resolvers plus one address in every public IPv4 /8: a bounded number of
-/// point lookups (each at most 128 tree steps), where walking the whole tree
-/// of a corrupt file could run for ever.
-fn probe_addrs() -> impl Iterator<Item = IpAddr> {
-    const V6: [[u16; 2]; 8] = [
-        [0x2001, 0x4860], // Google
-        [0x2606, 0x4700], // Cloudflare
-        [0x2620, 0x00fe], // Quad9
-        [0x2a00, 0x1450], // Google, RIPE region
-        [0x2400, 0xcb00], // Cloudflare, APNIC region
-        [0x2800, 0x03f0], // Google, LACNIC region
-        [0x2c0f, 0xfb50], // AFRINIC region
-        [0x2a01, 0x04f8], // Hetzner
-    ];
-    let v6 = V6
-        .into_iter()
-        .map(|[a, b]| IpAddr::V6(Ipv6Addr::new(a, b, 0, 0, 0, 0, 0, 1)));
-    let v4 = (1u8..224).map(|a| IpAddr::V4(Ipv4Addr::new(a, 1, 1, 1)));
-    let resolvers = [
-        Ipv4Addr::new(8, 8, 8, 8),
-        Ipv4Addr::new(1, 1, 1, 1),
-        Ipv4Addr::new(9, 9, 9, 9),
-    ];
-    resolvers.into_iter().map(IpAddr::V4).chain(v6).chain(v4)
+/// Why a file can't serve as a GeoIP database.
+#[derive(Debug)]
+enum Unusable {
+    /// Not a file, not a MaxMind DB, or corrupt: the reader's message.
+    Unreadable(String),
+    /// A MaxMind product without country, city or ASN data (its type).
+    NotGeo(String),
+}
+
+/// Longest `database_type` quoted in a note (it comes from the file).
+const MAX_TYPE_CHARS: usize = 64;
+
+impl Unusable {
+    fn unreadable(e: impl std::fmt::Display) -> Unusable {
+        Unusable::Unreadable(e.to_string())
+    }
+
+    fn not_geo(database_type: &str) -> Unusable {
+        Unusable::NotGeo(database_type.chars().take(MAX_TYPE_CHARS).collect())
+    }
+
+    /// The note's words after "GeoIP city database PATH ".
+    fn describe(&self) -> String {
+        match self {
+            Unusable::Unreadable(msg) => format!("unreadable: {msg}"),
+            Unusable::NotGeo(kind) => format!(
+                "is a {kind} database: its records carry neither country/city nor ASN fields"
+            ),
+        }
+    }
+
+    /// The note's words after "... was replaced by ".
+    fn as_replacement(&self) -> String {
+        match self {
+            Unusable::Unreadable(msg) => format!("an unreadable file ({msg})"),
+            Unusable::NotGeo(kind) => {
+                format!("a {kind} database, which carries neither country/city nor ASN fields")
+            }
+        }
+    }
 }
 
 impl Db {
-    /// Maps `path`; `Err` is the message for the note.
-    fn open(path: &Path) -> Result<Db, String> {
-        let stamp = Stamp::of(path).map_err(|e| e.to_string())?;
+    /// Maps `path` and reads what it provides from its metadata.
+    fn open(path: &Path) -> Result<Db, Unusable> {
+        let stamp = Stamp::of(path).map_err(Unusable::unreadable)?;
         // maxminddb opens by path with a blocking open: a FIFO there would hang
         // the start. Checked the way every file we read is, just before.
         crate::sys::file::open_read(path, crate::sys::file::Links::Follow)
-            .map_err(|e| e.to_string())?;
+            .map_err(Unusable::unreadable)?;
         // SAFETY: the mapping is only sound while nobody truncates or rewrites
         // the file in place. Updaters (geoipupdate, DB-IP scripts) write a new
         // file and rename it over the old one, which leaves our inode intact;
         // `reopen_if_changed` drops a mapping whose inode changed in place.
-        let reader = unsafe { Reader::open_mmap(path) }.map_err(|e| e.to_string())?;
-        let kinds = probe(&reader);
-        if kinds == Kinds::default() {
-            return Err("its records carry neither country/city nor ASN fields".into());
-        }
+        let reader = unsafe { Reader::open_mmap(path) }.map_err(Unusable::unreadable)?;
+        let database_type = &reader.metadata().database_type;
+        let kinds =
+            Kinds::of_type(database_type).ok_or_else(|| Unusable::not_geo(database_type))?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().to_ascii_lowercase());
@@ -251,28 +335,14 @@ impl Db {
     }
 
     /// Decodes the record for `ip`; `None` when absent or undecodable.
-    fn record(&self, ip: IpAddr) -> Option<Record<'_>> {
-        self.reader.lookup(ip).ok()?.decode::<Record>().ok()?
-    }
-}
-
-fn probe(reader: &Reader<Mmap>) -> Kinds {
-    let mut kinds = Kinds::default();
-    for ip in probe_addrs() {
-        let found = reader
-            .lookup(ip)
-            .ok()
-            .and_then(|r| r.decode::<Record>().ok());
-        if let Some(Some(rec)) = found {
-            let k = rec.kinds();
-            kinds.city |= k.city;
-            kinds.asn |= k.asn;
+    /// Decodes the record for `ip`: `Ok(None)` when the file has none (or
+    /// is IPv4-only and `ip` is IPv6), `Err` when the file is corrupt there.
+    fn record(&self, ip: IpAddr) -> Result<Option<Record<'_>>, MaxMindDbError> {
+        if ip.is_ipv6() && self.reader.metadata().ip_version == 4 {
+            return Ok(None);
         }
-        if kinds.city && kinds.asn {
-            break;
-        }
+        self.reader.lookup(ip)?.decode::<Record>()
     }
-    kinds
 }
 
 /// The file a slot should use: the configured one, or when it does not exist,
@@ -339,7 +409,7 @@ impl Slot {
                 self.set_note(None);
                 true
             }
-            Err(msg) => self.broken(path, stamp, &msg),
+            Err(why) => self.broken(path, stamp, &why),
         }
     }
 
@@ -365,7 +435,7 @@ impl Slot {
     /// `path` failed to open. A previous database from another inode is kept;
     /// one rewritten in place is dropped, since its mapping now shows the
     /// half-written bytes.
-    fn broken(&mut self, path: PathBuf, stamp: Stamp, msg: &str) -> bool {
+    fn broken(&mut self, path: PathBuf, stamp: Stamp, why: &Unusable) -> bool {
         let what = self.role.label();
         let rewritten = self.db.as_ref().is_some_and(|d| d.stamp.same_inode(&stamp));
         if rewritten {
@@ -373,10 +443,15 @@ impl Slot {
         }
         let note = match &self.db {
             Some(_) => format!(
-                "GeoIP {what} database {} was replaced by an unreadable file ({msg}); still using the previous one",
-                path.display()
+                "GeoIP {what} database {} was replaced by {}; still using the previous one",
+                path.display(),
+                why.as_replacement()
             ),
-            None => format!("GeoIP {what} database {} unreadable: {msg}", path.display()),
+            None => format!(
+                "GeoIP {what} database {} {}",
+                path.display(),
+                why.describe()
+            ),
         };
         self.rejected = Some((path, stamp));
         self.set_note(Some(note))
@@ -404,6 +479,7 @@ impl GeoIp {
             enabled: config.enabled,
             slots,
             note: None,
+            fault_note: OnceCell::new(),
         };
         geo.rebuild_note();
         geo
@@ -428,16 +504,16 @@ impl GeoIp {
         let asn_db = self.provider(Role::Asn);
         match (city_db, asn_db) {
             (Some(c), Some(a)) if std::ptr::eq(c, a) => {
-                if let Some(rec) = c.record(ip) {
+                if let Some(rec) = self.record(c, ip) {
                     fill_city(&mut info, &rec);
                     fill_asn(&mut info, &rec);
                 }
             }
             _ => {
-                if let Some(rec) = city_db.and_then(|d| d.record(ip)) {
+                if let Some(rec) = city_db.and_then(|d| self.record(d, ip)) {
                     fill_city(&mut info, &rec);
                 }
-                if let Some(rec) = asn_db.and_then(|d| d.record(ip)) {
+                if let Some(rec) = asn_db.and_then(|d| self.record(d, ip)) {
                     fill_asn(&mut info, &rec);
                 }
             }
@@ -467,7 +543,37 @@ impl GeoIp {
     /// Why GeoIP is missing or degraded, for the header and the summary's
     /// sources; `None` when all is well (or GeoIP is off).
     pub(crate) fn note(&self) -> Option<&str> {
-        self.note.as_deref()
+        let fault = self.fault_note.get().map(String::as_str);
+        fault.or(self.note.as_deref())
+    }
+
+    /// `db`'s record for `ip`. A record of another shape (a custom file's
+    /// string or array) is no record; so is a corrupt spot in the tree or the
+    /// data, and the first one found goes into the note.
+    fn record<'d>(&self, db: &'d Db, ip: IpAddr) -> Option<Record<'d>> {
+        match db.record(ip) {
+            Ok(rec) => rec,
+            Err(MaxMindDbError::Decoding { .. }) => None,
+            Err(err) => {
+                self.note_fault(db, &err);
+                None
+            }
+        }
+    }
+
+    fn note_fault(&self, db: &Db, err: &MaxMindDbError) {
+        if self.fault_note.get().is_some() {
+            return;
+        }
+        let fault = format!(
+            "GeoIP database {} looks corrupt: a lookup failed ({err})",
+            db.path.display()
+        );
+        let note = match &self.note {
+            Some(note) => format!("{note}; {fault}"),
+            None => fault,
+        };
+        let _ = self.fault_note.set(note);
     }
 
     /// Whether DB-IP data is in use: `--help` and `--version` must then credit
@@ -523,6 +629,7 @@ impl GeoIp {
     /// Joins slot notes, leaving out a missing file whose data the other
     /// file provides anyway.
     fn rebuild_note(&mut self) {
+        self.fault_note = OnceCell::new();
         let mut out = String::new();
         for slot in &self.slots {
             let Some(note) = &slot.note else { continue };
@@ -550,13 +657,41 @@ impl Slot {
     }
 }
 
+/// Addresses the fuzz target looks up: MaxMind's test networks (so its test
+/// databases as seeds reach the record decoder), both families, IPv4-mapped.
+const FUZZ_ADDRS: [IpAddr; 6] = [
+    IpAddr::V4(Ipv4Addr::new(81, 2, 69, 142)),
+    IpAddr::V4(Ipv4Addr::new(1, 128, 0, 1)),
+    IpAddr::V4(Ipv4Addr::new(89, 160, 20, 112)),
+    IpAddr::V6(Ipv6Addr::new(0x2001, 0x480, 0x10, 0, 0, 0, 0, 1)),
+    IpAddr::V6(Ipv6Addr::new(0x2c0f, 0xff40, 0, 0, 0, 0, 0, 1)),
+    IpAddr::V6(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0x0808, 0x0808)),
+];
+
+/// What the `geoip` fuzz target runs: the file at `path` opened as both
+/// databases, then looked up at a few addresses. Must return (never panic,
+/// never hang) whatever the file holds. Returns how many lookups found
+/// something, so nothing is optimised away.
+pub fn fuzz_open_and_lookup(path: &Path) -> usize {
+    let config = GeoipConfig {
+        enabled: true,
+        city_db: path.to_path_buf(),
+        asn_db: path.to_path_buf(),
+    };
+    let geo = GeoIp::open(&config);
+    FUZZ_ADDRS
+        .iter()
+        .filter(|ip| geo.lookup(**ip) != GeoInfo::default())
+        .count()
+}
+
 fn fill_city(info: &mut GeoInfo, rec: &Record<'_>) {
     info.country = rec.country().map(str::to_owned);
     info.city = rec.city().map(str::to_owned);
 }
 
 fn fill_asn(info: &mut GeoInfo, rec: &Record<'_>) {
-    info.asn = rec.autonomous_system_number;
+    info.asn = rec.asn();
     info.org = rec.org().map(str::to_owned);
 }
 

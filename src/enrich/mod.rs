@@ -1,6 +1,6 @@
 //! Who an address is: local GeoIP databases and the RDAP whois worker.
 
-pub(crate) mod geoip;
+pub mod geoip;
 pub(crate) mod whois;
 
 /// The attribution DB-IP Lite's licence asks for (CC BY 4.0): `--help`,

@@ -605,7 +605,7 @@ impl History {
                     continue; // only lines an earlier run counted
                 }
                 new_ips += i64::from(uncounted);
-                let text_changed = prev.map_or(true, |p| p.text != now.text);
+                let text_changed = prev.is_none_or(|p| p.text != now.text);
                 let paths = text_changed.then(|| paths_text(&row.last_paths));
                 upsert.execute(params![
                     ip.to_string(),

@@ -22,7 +22,7 @@ fn row(n: u32, step: u64, steps: u64, t0: UnixTime) -> SessionRow {
         requests: scale(u64::from(n) + 1),
         bytes: scale((u64::from(n) + 1) * 100),
         auth_failures: scale(u64::from(n % 3)),
-        suspicious: n % 2 == 0 && step == steps,
+        suspicious: n.is_multiple_of(2) && step == steps,
         country: Some("NL".into()),
         org: None,
         last_paths: vec![format!("/p/{n}/{step}")],

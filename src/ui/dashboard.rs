@@ -319,7 +319,7 @@ impl Dashboard {
                 let org = r.org().map(str::as_bytes);
                 self.filter.spec.matches(r, m.table, org, end)
             })
-            .filter(|r| needle.map_or(true, |n| row_has_text(r, m.table, n, &mut ip_text)))
+            .filter(|r| needle.is_none_or(|n| row_has_text(r, m.table, n, &mut ip_text)))
             .collect();
         table::sort_rows(&mut rows, self.sort);
         rows

@@ -284,7 +284,7 @@ impl FilterSpec {
             });
         let rpm_ok = self
             .min_rpm
-            .map_or(true, |m| f64::from(row.rate.per_minute(window_end)) >= m);
+            .is_none_or(|m| f64::from(row.rate.per_minute(window_end)) >= m);
         states_ok && rpm_ok
     }
 

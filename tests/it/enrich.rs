@@ -242,8 +242,8 @@ fn asn(number: u32, org: &str) -> Value {
 #[test]
 fn geoip_fields_come_from_the_databases() {
     let dir = harness::tempdir();
-    // 8.8.8.0/24 is there too: the reader decides a file's kind by probing
-    // well-known addresses.
+    // 8.8.8.0/24 is there too (a country without a city). What each file
+    // provides comes from its metadata type (GeoLite2-City, GeoLite2-ASN).
     let city_db = dir.path().join("GeoLite2-City.mmdb");
     let asn_db = dir.path().join("GeoLite2-ASN.mmdb");
     std::fs::write(

@@ -291,7 +291,7 @@ impl Daemon {
 
     /// True when the daemon has exited (it stays unreaped until dropped).
     pub fn has_exited(&self) -> bool {
-        self.child.as_ref().map_or(true, has_exited)
+        self.child.as_ref().is_none_or(has_exited)
     }
 
     /// What the daemon wrote on stdout and stderr so far.
@@ -371,7 +371,7 @@ impl Running {
 
     /// Panics with what the child said if it has exited.
     fn assert_running(&mut self) {
-        let exited = self.child.as_ref().map_or(true, has_exited);
+        let exited = self.child.as_ref().is_none_or(has_exited);
         if exited {
             let out = self.finish(Duration::ZERO);
             panic!("{} exited early: {out:?}", self.what);

@@ -1,11 +1,16 @@
 //! MMDB files are written by the tests (mmdb-writer) in the shapes GeoLite2
-//! and DB-IP Lite ship; no downloaded database.
+//! and DB-IP Lite ship, plus MaxMind's official test databases and its
+//! corrupt and hostile files, vendored in tests/data/maxmind/.
 
 use super::*;
 use crate::testutil::Rng;
 use mmdb_writer::{IpVersion, Value, Writer};
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 use tempfile::TempDir;
+
+/// MaxMind's test data (README.md there says where from and its licence).
+const MAXMIND: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/maxmind");
 
 fn names(en: &str) -> Value {
     Value::map([("names", Value::map([("en", Value::from(en))]))])
@@ -273,10 +278,10 @@ fn dbip_fallback_newest_by_name() {
 }
 
 #[test]
-fn kind_decided_by_fields_not_type_name() {
+fn unknown_type_serves_what_each_record_carries() {
     let dir = TempDir::new().unwrap();
     // A combined DB-IP file configured as the city DB, whose metadata type
-    // says nothing useful; no ASN file at all.
+    // says nothing useful; no ASN file at all. Each record's fields decide.
     let bytes = mmdb(
         "Whatever",
         IpVersion::V6,
@@ -317,17 +322,283 @@ fn kind_decided_by_fields_not_type_name() {
 
 #[test]
 fn file_without_known_fields_is_a_note() {
+    // A MaxMind product whose metadata names neither kind of data: refused
+    // by what the file says, before any lookup.
     let dir = TempDir::new().unwrap();
     let bytes = mmdb(
-        "GeoLite2-City",
+        "GeoIP2-Anonymous-IP",
         IpVersion::V6,
-        &[("81.0.0.0/8", Value::map([("foo", Value::from(1u32))]))],
+        &[(
+            "81.0.0.0/8",
+            Value::map([("is_anonymous", Value::Bool(true))]),
+        )],
     );
     fs::write(dir.path().join("c.mmdb"), bytes).unwrap();
     let geo = GeoIp::open(&cfg(dir.path(), "c.mmdb", "none.mmdb"));
     let note = geo.note().unwrap();
     assert!(note.contains("neither country/city nor ASN"), "{note}");
+    assert!(note.contains("is a GeoIP2-Anonymous-IP database"), "{note}");
     assert!(!geo.is_active());
+}
+
+#[test]
+fn city_file_is_trusted_whatever_its_records_hold() {
+    // A city file whose records hold none of our fields at the addresses
+    // anyone would try (and none of the old probe list): opened, no note;
+    // a lookup finds nothing rather than the file being refused.
+    let dir = TempDir::new().unwrap();
+    let bytes = mmdb(
+        "GeoLite2-City",
+        IpVersion::V6,
+        &[
+            ("81.0.0.0/8", Value::map([("foo", Value::from(1u32))])),
+            ("198.51.99.0/24", city_rec("NL", "Amsterdam")),
+        ],
+    );
+    fs::write(dir.path().join("c.mmdb"), bytes).unwrap();
+    let geo = GeoIp::open(&cfg(dir.path(), "c.mmdb", "none.mmdb"));
+    let note = geo.note().unwrap_or_default();
+    assert!(!note.contains("c.mmdb"), "{note}");
+    assert!(geo.is_active());
+    assert_eq!(geo.lookup(ip("81.1.1.1")), GeoInfo::default());
+    assert_eq!(
+        geo.lookup(ip("198.51.99.7")),
+        info("NL", Some("Amsterdam"), None, None)
+    );
+}
+
+#[test]
+fn kinds_come_from_the_database_type() {
+    let both = Some(Kinds::BOTH);
+    let city = Some(Kinds {
+        city: true,
+        asn: false,
+    });
+    let asn = Some(Kinds {
+        city: false,
+        asn: true,
+    });
+    for (database_type, want) in [
+        ("GeoIP2-City", city),
+        ("GeoLite2-City", city),
+        ("GeoIP2-City-Shield", city),
+        ("GeoLite2-Country", city),
+        ("GeoIP2-Country", city),
+        ("DBIP-City-Lite", city),
+        ("DBIP-Country-Lite", city),
+        ("DBIP-Location (compat=City)", city),
+        ("GeoLite2-ASN", asn),
+        ("GeoIP2-ISP", asn),
+        ("DBIP-ASN-Lite", asn),
+        ("DBIP-ASN-Lite (compat=GeoLite2-ASN)", asn),
+        ("GeoIP2-Enterprise", both),
+        ("GeoIP2-Precision-Enterprise", both),
+        ("DBIP-ISP (compat=Enterprise)", both),
+        ("DBIP-Location-ISP (compat=Enterprise)", both),
+        ("ipinfo country_asn.mmdb", both),
+        // Custom or unknown: the records decide.
+        ("My-Company-Networks", both),
+        ("Test", both),
+        ("", both),
+        // A word inside another word is not that word.
+        ("Display-Names", both),
+        // MaxMind's products without country, city or ASN data.
+        ("GeoIP2-Anonymous-IP", None),
+        ("GeoIP-Anonymous-Plus", None),
+        ("GeoIP2-Connection-Type", None),
+        ("GeoIP2-Domain", None),
+        ("GeoIP2-IP-Risk", None),
+        ("GeoIP2-User-Count", None),
+        ("GeoIP2-DensityIncome", None),
+        ("GeoIP-Residential-Proxy", None),
+    ] {
+        assert_eq!(Kinds::of_type(database_type), want, "{database_type:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// MaxMind's official test databases
+
+/// A config whose slots are files of MaxMind's test data (or absent names).
+fn maxmind_cfg(city: &str, asn: &str) -> GeoipConfig {
+    cfg(Path::new(MAXMIND).join("test-data").as_path(), city, asn)
+}
+
+#[test]
+fn maxmind_city_test_databases() {
+    for city_db in ["GeoLite2-City-Test.mmdb", "GeoIP2-City-Test.mmdb"] {
+        let geo = GeoIp::open(&maxmind_cfg(city_db, "GeoLite2-ASN-Test.mmdb"));
+        assert_eq!(geo.note(), None, "{city_db}");
+        let london = geo.lookup(ip("81.2.69.142"));
+        assert_eq!(
+            (london.country.as_deref(), london.city.as_deref()),
+            (Some("GB"), Some("London")),
+            "{city_db}"
+        );
+        let san_diego = geo.lookup(ip("2001:480:10::1"));
+        assert_eq!(
+            (san_diego.country.as_deref(), san_diego.city.as_deref()),
+            (Some("US"), Some("San Diego")),
+            "{city_db}"
+        );
+        let sweden = geo.lookup(ip("::ffff:89.160.20.112"));
+        assert_eq!(sweden.city.as_deref(), Some("Linköping"), "{city_db}");
+        assert_eq!(
+            geo.describe(),
+            format!("{city_db} (city), GeoLite2-ASN-Test.mmdb (ASN)")
+        );
+    }
+}
+
+#[test]
+fn maxmind_country_test_database() {
+    let geo = GeoIp::open(&maxmind_cfg("GeoLite2-Country-Test.mmdb", "none.mmdb"));
+    assert!(geo.is_active());
+    let note = geo.note().unwrap();
+    assert!(
+        !note.contains("Country"),
+        "only the ASN file is missing: {note}"
+    );
+    assert_eq!(geo.lookup(ip("81.2.69.142")), info("GB", None, None, None));
+    assert_eq!(geo.lookup(ip("2001:218::1")), info("JP", None, None, None));
+    assert_eq!(geo.describe(), "GeoLite2-Country-Test.mmdb (city)");
+}
+
+#[test]
+fn maxmind_asn_test_database() {
+    let geo = GeoIp::open(&maxmind_cfg("none.mmdb", "GeoLite2-ASN-Test.mmdb"));
+    assert!(geo.is_active());
+    let asn = |s: &str| {
+        let got = geo.lookup(ip(s));
+        assert_eq!((&got.country, &got.city), (&None, &None), "{s}");
+        (got.asn, got.org)
+    };
+    assert_eq!(
+        asn("1.128.0.1"),
+        (Some(1221), Some("Telstra Pty Ltd".into()))
+    );
+    assert_eq!(
+        asn("2c0f:ff40::1"),
+        (Some(10474), Some("MWEB-10474".into()))
+    );
+    // A network with a number and no organisation.
+    assert_eq!(asn("12.81.96.1"), (Some(7018), None));
+    assert_eq!(geo.describe(), "GeoLite2-ASN-Test.mmdb (ASN)");
+}
+
+#[test]
+fn maxmind_enterprise_test_database_serves_both_slots() {
+    // Enterprise keeps the ASN under `traits`; one file, no ASN file needed.
+    let geo = GeoIp::open(&maxmind_cfg("GeoIP2-Enterprise-Test.mmdb", "none.mmdb"));
+    assert_eq!(geo.note(), None);
+    assert_eq!(
+        geo.lookup(ip("89.160.20.112")),
+        info("SE", Some("Linköping"), Some(29518), Some("Bredband2 AB"))
+    );
+    assert_eq!(
+        geo.lookup(ip("2001:480:10::1")),
+        info("US", Some("San Diego"), Some(22), Some("DNIC-AS-00022"))
+    );
+    assert_eq!(geo.describe(), "GeoIP2-Enterprise-Test.mmdb (city, ASN)");
+}
+
+#[test]
+fn maxmind_domain_test_database_is_a_note() {
+    let geo = GeoIp::open(&maxmind_cfg("GeoIP2-Domain-Test.mmdb", "none.mmdb"));
+    let note = geo.note().unwrap();
+    assert!(
+        note.contains("GeoIP2-Domain-Test.mmdb is a GeoIP2-Domain database")
+            && note.contains("neither country/city nor ASN"),
+        "{note}"
+    );
+    assert!(!geo.is_active());
+}
+
+/// Every file under `dir`, recursively, that ends in `.mmdb`.
+fn mmdb_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            mmdb_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "mmdb") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn maxmind_bad_and_hostile_files_give_a_note_never_a_crash() {
+    let mut files = Vec::new();
+    mmdb_files(&Path::new(MAXMIND).join("bad-data"), &mut files);
+    let hostile = ["Broken", "Invalid", "broken", "dos", "limit"];
+    let mut test_data = Vec::new();
+    mmdb_files(&Path::new(MAXMIND).join("test-data"), &mut test_data);
+    files.extend(
+        test_data
+            .into_iter()
+            .filter(|p| hostile.iter().any(|h| p.to_string_lossy().contains(h))),
+    );
+    assert!(files.len() >= 30, "{files:?}");
+    let mut rng = Rng(0x5eed_0f6e_0100);
+    let mut refused = 0;
+    let mut faulted = 0;
+    for path in &files {
+        let started = Instant::now();
+        let dir = path.parent().unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let geo = GeoIp::open(&cfg(dir, name, name));
+        let note = geo.note().unwrap_or_default().to_owned();
+        if geo.is_active() {
+            // Opened (its metadata is sound): lookups anywhere come back
+            // empty or partial, never a panic or a hang; one that hits the
+            // corrupt part says so in the note.
+            probe_everything(&geo, &mut rng);
+            let after = geo.note().unwrap_or_default();
+            if after != note {
+                assert!(
+                    after.contains(name) && after.contains("looks corrupt"),
+                    "{after}"
+                );
+                faulted += 1;
+            }
+        } else {
+            assert!(note.contains(name), "{name}: {note}");
+            assert_eq!(geo.lookup(ip("81.2.69.142")), GeoInfo::default());
+            refused += 1;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{name} took {:?}",
+            started.elapsed()
+        );
+    }
+    assert!(
+        refused >= 10,
+        "most bad files are refused at open: {refused}"
+    );
+    assert!(faulted >= 5, "corrupt trees and data are noted: {faulted}");
+}
+
+#[test]
+fn a_corrupt_spot_found_by_a_lookup_is_noted_once() {
+    // Its metadata is sound, so it opens; some of its doubles are not.
+    let geo = GeoIp::open(&maxmind_cfg(
+        "GeoIP2-City-Test-Broken-Double-Format.mmdb",
+        "GeoLite2-ASN-Test.mmdb",
+    ));
+    assert!(geo.is_active());
+    assert_eq!(geo.note(), None);
+    let mut rng = Rng(7);
+    probe_everything(&geo, &mut rng);
+    let note = geo.note().unwrap().to_owned();
+    assert!(
+        note.contains("GeoIP2-City-Test-Broken-Double-Format.mmdb looks corrupt: a lookup failed"),
+        "{note}"
+    );
+    // The ASN file still answers; the note stays the first fault's.
+    assert_eq!(geo.lookup(ip("1.128.0.1")).asn, Some(1221));
+    probe_everything(&geo, &mut rng);
+    assert_eq!(geo.note(), Some(note.as_str()));
 }
 
 #[test]
@@ -454,7 +725,15 @@ fn truncated_and_garbage_files_are_notes() {
 }
 
 fn probe_everything(geo: &GeoIp, rng: &mut Rng) {
-    for s in ["81.2.69.160", "8.8.8.8", "2a00:1450::1", "1.1.1.1"] {
+    for s in [
+        "81.2.69.160",
+        "81.2.69.142",
+        "8.8.8.8",
+        "2a00:1450::1",
+        "1.1.1.1",
+        "1.1.1.3",
+        "2001:480:10::1",
+    ] {
         let _ = geo.lookup(ip(s));
     }
     for _ in 0..20 {

@@ -202,7 +202,7 @@ fn matches_naive_oracle_on_random_and_damaged_lines() {
                 rng.next() % 14
             ));
             let mut line = line.into_bytes();
-            if rng.next() % 4 == 0 {
+            if rng.next().is_multiple_of(4) {
                 let at = (rng.next() as usize) % line.len();
                 line[at] = b"0aZ: \t\r\xff"[(rng.next() % 8) as usize];
             }

@@ -86,7 +86,7 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
 /// Whether the filters in force let `a` through.
 fn shows(d: &Dashboard, m: &Model<'_>, a: &Activity) -> bool {
     let row = m.table.get(a.ip);
-    if d.suspicious && !row.is_some_and(|r| !m.detector.reasons(r).is_empty()) {
+    if d.suspicious && row.is_none_or(|r| m.detector.reasons(r).is_empty()) {
         return false;
     }
     let end = m.table.window_end(m.now);

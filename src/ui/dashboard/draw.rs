@@ -205,7 +205,7 @@ fn keep_top(top: &mut [(u32, Option<std::net::IpAddr>)], n: u32, ip: std::net::I
         return;
     }
     let beats = |&(m, other): &(u32, Option<std::net::IpAddr>)| {
-        n > m || (n == m && other.map_or(true, |other| ip < other))
+        n > m || (n == m && other.is_none_or(|other| ip < other))
     };
     let Some(at) = top.iter().position(beats) else {
         return;

@@ -220,7 +220,7 @@ fn overlong_sequence_is_one_unknown_and_never_buffered() {
 #[test]
 fn overlong_sequence_cut_by_a_key_keeps_the_key() {
     let mut seq = b"\x1b[".to_vec();
-    seq.extend(std::iter::repeat(b'9').take(100));
+    seq.extend(std::iter::repeat_n(b'9', 100));
     seq.extend(b"\r\x1b[B");
     assert_eq!(decode(&seq), [Key::Unknown, Key::Enter, Key::Down]);
 }
