@@ -3,10 +3,12 @@
 
 /// Seconds east of UTC at `t` (Unix time) in the local zone; 0 if libc
 /// cannot tell.
-// `time_t` is i64 here but i32 on some 32-bit targets: `as` is the portable cast.
+// `time_t` is i64 here but i32 on some 32-bit targets: `as` is the portable
+// cast, and `as _` (the type inferred from localtime_r) doesn't name the
+// alias the libc crate marks deprecated on musl.
 #[allow(clippy::unnecessary_cast)]
 pub(crate) fn local_utc_offset(t: i64) -> i64 {
-    let tt = t as libc::time_t;
+    let tt = t as _;
     // SAFETY: all-zero is a valid struct tm; localtime_r writes into it.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     // SAFETY: both pointers are valid for the duration of the call.

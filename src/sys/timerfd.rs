@@ -68,7 +68,8 @@ impl TimerFd {
 
 fn timespec(d: Duration) -> libc::timespec {
     libc::timespec {
-        tv_sec: d.as_secs() as libc::time_t,
+        // `as _`: the field's type, without naming `time_t` (deprecated on musl).
+        tv_sec: d.as_secs() as _,
         tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
     }
 }
