@@ -213,7 +213,8 @@ fn no_history_means_null_and_no_file() {
     assert!(!db.exists());
 }
 
-fn mmdb(db_type: &str, entries: &[(&str, Value)]) -> Vec<u8> {
+/// (Shared with the golden tests.)
+pub(super) fn mmdb(db_type: &str, entries: &[(&str, Value)]) -> Vec<u8> {
     let mut w = Writer::builder(db_type).ip_version(IpVersion::V6).build();
     for (net, v) in entries {
         w.insert_value(net.parse::<ipnet::IpNet>().unwrap(), v.clone())
@@ -222,7 +223,8 @@ fn mmdb(db_type: &str, entries: &[(&str, Value)]) -> Vec<u8> {
     w.to_bytes().unwrap()
 }
 
-fn city(cc: &str, name: &str) -> Value {
+/// (Shared with the golden tests.)
+pub(super) fn city(cc: &str, name: &str) -> Value {
     Value::map([
         (
             "city",
@@ -232,7 +234,8 @@ fn city(cc: &str, name: &str) -> Value {
     ])
 }
 
-fn asn(number: u32, org: &str) -> Value {
+/// (Shared with the golden tests.)
+pub(super) fn asn(number: u32, org: &str) -> Value {
     Value::map([
         ("autonomous_system_number", Value::from(number)),
         ("autonomous_system_organization", Value::from(org)),

@@ -23,8 +23,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mmdb_writer::{IpVersion, Value, Writer};
+use mmdb_writer::Value;
 
+use super::enrich::{asn, city, mmdb};
 use super::fixtures::{syslog_oct_10, unix_utc};
 use super::harness::{self, Running, RUN_TIMEOUT};
 
@@ -255,34 +256,8 @@ fn sshd_corpus() {
     });
 }
 
-fn mmdb(db_type: &str, entries: &[(&str, Value)]) -> Vec<u8> {
-    let mut w = Writer::builder(db_type).ip_version(IpVersion::V6).build();
-    for (net, v) in entries {
-        w.insert_value(net.parse::<ipnet::IpNet>().unwrap(), v.clone())
-            .unwrap();
-    }
-    w.to_bytes().unwrap()
-}
-
-fn city(cc: &str, name: &str) -> Value {
-    Value::map([
-        (
-            "city",
-            Value::map([("names", Value::map([("en", Value::from(name))]))]),
-        ),
-        ("country", Value::map([("iso_code", Value::from(cc))])),
-    ])
-}
-
 fn country(cc: &str) -> Value {
     Value::map([("country", Value::map([("iso_code", Value::from(cc))]))])
-}
-
-fn asn(number: u32, org: &str) -> Value {
-    Value::map([
-        ("autonomous_system_number", Value::from(number)),
-        ("autonomous_system_organization", Value::from(org)),
-    ])
 }
 
 /// GeoIP from databases written here: city and ASN, country only, ASN only, an
