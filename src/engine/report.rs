@@ -134,6 +134,13 @@ impl Reports {
         }
         let report = entry(&mut self.list, &mut at, "sockets");
         parts.dumps.report(parts.reader, report);
+        if let (Some(report), Some(geoip)) = (self.geoip.as_mut(), parts.core.geoip.as_ref()) {
+            // A lookup may find a corrupt spot after the files opened: the
+            // note follows (compared first, so nothing is allocated per event).
+            if report.note.as_deref() != geoip.note() {
+                report.note = geoip.note().map(str::to_string);
+            }
+        }
         if let Some(geoip) = &self.geoip {
             entry(&mut self.list, &mut at, "geoip").clone_from(geoip);
         }

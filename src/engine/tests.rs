@@ -698,3 +698,43 @@ fn resume_starts_a_replaced_log_over() {
     let note = run.logs.sources()[0].note.clone().unwrap_or_default();
     assert!(note.contains("replaced or rotated"), "{note}");
 }
+
+/// A GeoIP file that opens but is corrupt where a row's address leads: the
+/// first lookup that meets the damage puts a note in the geoip source, and
+/// the summary shows it (it used to keep the note of the moment it opened).
+#[test]
+fn a_corrupt_spot_met_by_a_new_row_reaches_the_geoip_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("access.log");
+    let line = |ip: &str| {
+        format!("{ip} - - [10/Oct/2023:08:05:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"t\"\n")
+    };
+    let clients = [
+        "81.2.69.142",
+        "216.160.83.56",
+        "89.160.20.112",
+        "175.16.199.1",
+    ];
+    fs::write(&log, clients.map(line).concat()).expect("log");
+    let (log, proc) = (log.display().to_string(), data("proc"));
+    let args = [
+        "--from-start",
+        "--no-history",
+        "--no-auth-log",
+        "--log-path",
+        &log,
+    ];
+    let mut config = config(&[&args[..], &["--proc-root", &proc]].concat());
+    let maxmind = std::path::Path::new(&data("maxmind")).join("test-data");
+    config.geoip = crate::config::GeoipConfig {
+        enabled: true,
+        city_db: maxmind.join("GeoIP2-City-Test-Broken-Double-Format.mmdb"),
+        asn_db: maxmind.join("GeoLite2-ASN-Test.mmdb"),
+    };
+    let mut engine = Engine::new(&config).expect("engine");
+    assert_eq!(report(&engine, "geoip").note, None, "opens clean");
+    engine.touch_clock();
+    engine.read_logs_now();
+    let note = report(&engine, "geoip").note.clone().unwrap_or_default();
+    assert!(note.contains("looks corrupt"), "{note:?}");
+}
