@@ -216,7 +216,9 @@ impl Session {
             }
             Action::Whois(ip) => {
                 engine.request_whois_now(ip);
-                let text = if engine.whois_enabled() {
+                let text = if !crate::net::is_public(ip) {
+                    format!("whois: {ip} is a private or reserved address, not looked up")
+                } else if engine.whois_enabled() {
                     format!("whois lookup for {ip} asked (first in line)")
                 } else {
                     "whois is off (--no-whois or [whois] enabled = false)".to_string()

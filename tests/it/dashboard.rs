@@ -600,6 +600,12 @@ fn hidden_private_addresses_are_said_and_p_shows_them() {
     std::io::Write::write_all(&mut writer, line("10.0.0.7").as_bytes()).unwrap();
     let screen = tmux.wait_for("the new private row", |s| table_ips(s) == ["10.0.0.7"]);
     assert!(!screen[43].contains("private hidden"), "{}", screen[43]);
+    // `w` on it: a private address is not looked up, and the status says so
+    // (whois is off here too; the address decides first).
+    tmux.send(&["-l", "w"]);
+    tmux.wait_for("the whois status for a private address", |s| {
+        s[44].contains("10.0.0.7 is a private or reserved address, not looked up")
+    });
 
     // `p` again: its row goes, and is counted as hidden.
     tmux.send(&["-l", "p"]);
