@@ -1,4 +1,4 @@
-//! Custom hooks (`[[actions.hooks]]`, keys `1`…`9`): the operator's own
+//! Custom hooks (`[[actions.hooks]]`, on any key no built-in takes): the operator's own
 //! command for the selected address, run without stopping the dashboard.
 //!
 //! The loop drives a [`HookRun`]: register it (it is a mio `Source` for its

@@ -369,7 +369,8 @@ fn file_enrichment(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<
 fn file_hooks(ctx: &FileCtx, entries: &[HookEntry]) -> Result<Vec<Hook>, ConfigError> {
     let mut hooks: Vec<Hook> = Vec::with_capacity(entries.len());
     for e in entries {
-        let key = ctx.check("[[actions.hooks]] key", &e.key, hook_key)?;
+        let name = e.label.as_deref().unwrap_or(e.command.get_ref());
+        let key = ctx.check("[[actions.hooks]] key", &e.key, |v| hook_key(v, name))?;
         if hooks.iter().any(|h| h.key == key) {
             return Err(ctx.err(
                 Some(e.key.span()),
@@ -395,21 +396,32 @@ fn file_hooks(ctx: &FileCtx, entries: &[HookEntry]) -> Result<Vec<Hook>, ConfigE
     Ok(hooks)
 }
 
-/// `"1"`..`"9"`, or the integer for convenience.
-fn hook_key(v: &toml::Value) -> Result<char, String> {
+/// One printable character not taken by a built-in binding (`"z"`, `"4"`),
+/// or a digit as an integer for convenience.
+/// `name` (the hook's label, else its command) names it in a clash.
+fn hook_key(v: &toml::Value, name: &str) -> Result<char, String> {
     let text = match v {
         toml::Value::String(s) => s.clone(),
         toml::Value::Integer(n) => n.to_string(),
         other => {
             return Err(format!(
-                "expected a string \"1\"..\"9\", found {}",
+                "expected a one-character string such as \"1\" or \"z\", found {}",
                 other.type_str()
             ))
         }
     };
-    match text.as_bytes() {
-        [c @ b'1'..=b'9'] => Ok(char::from(*c)),
-        _ => Err(format!("`{text}` is not a key from 1 to 9")),
+    let mut chars = text.chars();
+    let (Some(key), None) = (chars.next(), chars.next()) else {
+        return Err(format!("`{text}` is not a single key"));
+    };
+    if key.is_control() || key.is_whitespace() {
+        return Err(format!("`{}` is not a printable key", key.escape_default()));
+    }
+    match crate::ui::bindings::built_in_action(key) {
+        Some(action) => Err(format!(
+            "`{key}` is the built-in key for {action}; the hook `{name}` needs another key"
+        )),
+        None => Ok(key),
     }
 }
 

@@ -730,7 +730,7 @@ fn bad_values_in_the_file_name_key_and_line() {
 }
 
 #[test]
-fn hooks_keys_are_1_to_9_and_unique() {
+fn hooks_keys_are_single_free_keys_and_unique() {
     let hook = |key: &str| format!("[[actions.hooks]]\nkey = {key}\ncommand = \"x {{ip}}\"\n");
     let two = format!("{}\n{}", hook("\"4\""), hook("\"4\""));
     let msg = file_err(&two);
@@ -738,11 +738,18 @@ fn hooks_keys_are_1_to_9_and_unique() {
         msg.contains("line 6: [[actions.hooks]] key: `4` is used by an earlier hook"),
         "{msg}"
     );
-    for bad in ["\"0\"", "\"10\"", "\"a\"", "\"\""] {
+    for bad in ["\"10\"", "\"za\"", "\"\"", "\" \"", "\"\\t\"", "\"q\""] {
         let msg = file_err(&hook(bad));
         assert!(
             msg.contains("line 2: [[actions.hooks]] key:"),
             "{bad}: {msg}"
+        );
+    }
+    for good in ["\"z\"", "\"0\"", "\"a\"", "\"Z\"", "\"é\""] {
+        let c = with_file(&hook(good), &[], &[]).expect(good);
+        assert_eq!(
+            Some(c.actions.hooks[0].key),
+            good.trim_matches('"').chars().next()
         );
     }
     let c = with_file(&hook("9"), &[], &[]).expect("integer key");
@@ -762,6 +769,25 @@ fn hooks_keys_are_1_to_9_and_unique() {
     )
     .expect("timeout");
     assert_eq!(c.actions.hooks[0].timeout, Duration::from_millis(2500));
+}
+
+#[test]
+fn a_hook_on_a_built_in_key_names_the_key_the_hook_and_the_action() {
+    let msg = file_err(
+        "[[actions.hooks]]\nkey = \"w\"\nlabel = \"ping it\"\ncommand = \"ping -c1 {ip}\"\n",
+    );
+    assert!(
+        msg.contains(
+            "line 2: [[actions.hooks]] key: `w` is the built-in key for whois; \
+             the hook `ping it` needs another key"
+        ),
+        "{msg}"
+    );
+    let msg = file_err("[[actions.hooks]]\nkey = \"/\"\ncommand = \"dig -x {ip}\"\n");
+    assert!(
+        msg.contains("`/` is the built-in key for quick filter; the hook `dig -x {ip}`"),
+        "{msg}"
+    );
 }
 
 #[test]

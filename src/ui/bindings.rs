@@ -21,7 +21,10 @@ pub(crate) const BINDINGS: [(&str, &str); 20] = [
     ("p", "show / hide private and loopback addresses, live"),
     ("c", "copy the selected IP (OSC 52)"),
     ("b", "block assist for the selected IP"),
-    ("1 … 9", "custom hooks ([[actions.hooks]] in the config)"),
+    (
+        "1 … 9, any free key",
+        "custom hooks ([[actions.hooks]] in the config)",
+    ),
     ("?", "this help"),
     ("Esc", "close any modal"),
     ("Ctrl+Z", "suspend (fg to come back)"),
@@ -52,10 +55,39 @@ pub(crate) const IN_MODALS: [(&str, &str); 7] = [
     ),
     (
         "drill-down",
-        "c copy, w whois now, b block, 1 … 9 hooks: on its IP",
+        "c copy, w whois now, b block, hook keys: on its IP",
     ),
     (
         "this help",
         "↑ ↓ PgUp PgDn Home End scroll it on a short terminal",
     ),
 ];
+
+/// Every printable key a built-in binding takes, on the main screen or in a
+/// modal where hook keys also work (drill-down, hook output, help), as
+/// (key, action). A hook may not take one of these.
+const TAKEN_KEYS: [(char, &str); 15] = [
+    ('q', "quit"),
+    ('?', "help"),
+    ('r', "refresh"),
+    ('c', "copy"),
+    ('w', "whois"),
+    ('b', "block assist"),
+    ('s', "sort"),
+    ('!', "suspicious mode"),
+    ('p', "private addresses"),
+    ('/', "quick filter"),
+    ('f', "structured filter"),
+    ('j', "move down"),
+    ('k', "move up"),
+    ('g', "first row"),
+    ('G', "last row"),
+];
+
+/// The built-in action bound to `key`, if any (a hook on it would clash).
+pub(crate) fn built_in_action(key: char) -> Option<&'static str> {
+    TAKEN_KEYS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, what)| *what)
+}

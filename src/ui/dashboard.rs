@@ -401,7 +401,7 @@ impl Dashboard {
             Key::Char('c') => return ip.map_or(Action::None, Action::Copy),
             Key::Char('w') => return ip.map_or(Action::None, Action::Whois),
             Key::Char('b') => return ip.map_or(Action::None, Action::Block),
-            Key::Char(c @ '1'..='9') => return self.hook_action(c, ip, m.now),
+            Key::Char(c) if self.is_hook_key(c) => return self.hook_action(c, ip, m.now),
             _ if in_modal => {}
             Key::Char('s') => {
                 self.sort = self.sort.next();
@@ -440,7 +440,7 @@ impl Dashboard {
             }
             Key::Char('c') => Action::CopyOutput,
             Key::Char('q') => Action::Quit,
-            Key::Char(c @ '1'..='9') => self.hook_action(c, m.hook.map(|h| h.ip), m.now),
+            Key::Char(c) if self.is_hook_key(c) => self.hook_action(c, m.hook.map(|h| h.ip), m.now),
             _ => Action::None,
         }
     }
@@ -468,8 +468,18 @@ impl Dashboard {
         self.modal = Modal::Hook(OutputScroll::default());
     }
 
+    /// A configured hook's key, or `1`…`9` (which say when they have none).
+    /// The config refuses a hook on a built-in key, so no binding is hidden.
+    fn is_hook_key(&self, c: char) -> bool {
+        matches!(c, '1'..='9') || self.hooks.iter().any(|(k, _)| *k == c)
+    }
+
     fn hook_action(&mut self, c: char, ip: Option<IpAddr>, now: UnixTime) -> Action {
         let Some(index) = self.hooks.iter().position(|(k, _)| *k == c) else {
+            let text = format!(
+                "no hook on {c}: add [[actions.hooks]] key = \"{c}\" command = \"… {{ip}}\" to the config"
+            );
+            self.set_status(text, now);
             return Action::None;
         };
         match ip {

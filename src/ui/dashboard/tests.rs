@@ -845,6 +845,42 @@ fn keys_that_leave_the_screen() {
 }
 
 #[test]
+fn a_hook_on_a_letter_runs_and_a_bare_digit_says_how_to_add_one() {
+    let f = Fixture::new();
+    let hooks = vec![('1', "whois".into()), ('z', "zone lookup".into())];
+    let mut d = Dashboard::new("web1".into(), true, hooks);
+    screen(&mut d, &f, 160, 45);
+    let run_z = Action::Hook {
+        index: 1,
+        ip: ip("8.8.4.4"),
+    };
+    assert_eq!(
+        keys(&mut d, &f, &[Key::Char('z')]),
+        std::slice::from_ref(&run_z)
+    );
+    // In the drill-down, on its address too.
+    keys(&mut d, &f, &[Key::Enter]);
+    assert!(matches!(d.modal(), Modal::Detail(_)));
+    assert_eq!(keys(&mut d, &f, &[Key::Char('z')]), [run_z]);
+    keys(&mut d, &f, &[Key::Esc]);
+    // The help lists it by its key.
+    keys(&mut d, &f, &[Key::Char('?')]);
+    let help = screen(&mut d, &f, 160, 45).join("\n");
+    assert!(
+        help.contains("z  ") && help.contains("zone lookup"),
+        "{help}"
+    );
+    keys(&mut d, &f, &[Key::Esc]);
+    // `4` has no hook: the status line says how to add one.
+    assert_eq!(keys(&mut d, &f, &[Key::Char('4')]), [Action::None]);
+    let status = screen(&mut d, &f, 160, 45)[44].clone();
+    assert!(
+        status.contains("no hook on 4: add [[actions.hooks]] key = \"4\""),
+        "{status}"
+    );
+}
+
+#[test]
 fn activity_panel_scrolls_when_focused() {
     let f = Fixture::new();
     let mut d = dashboard();
