@@ -39,7 +39,7 @@ pub(crate) const IN_MODALS: [(&str, &str); 7] = [
     ),
     (
         "filter form",
-        "Tab ↓ / Shift+Tab ↑ next / previous field, Enter applies",
+        "Tab ↓ / Shift+Tab ↑ move, Enter applies, Ctrl+L clears",
     ),
     (
         "block assist",

@@ -59,7 +59,8 @@ impl FilterForm {
     }
 
     /// Tab / Shift-Tab (and ↑ ↓) move between fields, Enter applies,
-    /// Escape closes, anything else edits the field with the cursor.
+    /// Ctrl+L clears (0.2.0's Clear button), Escape closes, anything else
+    /// edits the field with the cursor.
     pub(crate) fn on_key(&mut self, key: Key, config: &FilterConfig) -> Outcome {
         let n = FIELDS.len();
         match key {
@@ -67,9 +68,19 @@ impl FilterForm {
             Key::Tab | Key::Down => self.focus = (self.focus + 1) % n,
             Key::BackTab | Key::Up => self.focus = (self.focus + n - 1) % n,
             Key::Enter => return self.apply(config),
+            Key::Ctrl('l') => return self.clear(config),
             key => edit_line(&mut self.fields[self.focus], key),
         }
         Outcome::Editing
+    }
+
+    /// Empty every field and apply that: no filter of the form's (the
+    /// config's lists still apply, as with empty fields).
+    fn clear(&mut self, config: &FilterConfig) -> Outcome {
+        self.fields = std::array::from_fn(|_| line_editor(""));
+        self.errors.clear();
+        self.focus = 0;
+        self.apply(config)
     }
 
     fn apply(&mut self, config: &FilterConfig) -> Outcome {
@@ -114,7 +125,7 @@ impl FilterForm {
         };
         let rect = area.centered(area.width.saturating_sub(2).min(MAX_WIDTH), height);
         let title = " Filter (all parts must match) ";
-        let hint = " Tab field · Enter apply · Esc dismiss ";
+        let hint = " Enter apply · Ctrl+L clear · Esc cancel ";
         let inner = frame(g, rect, title, hint, t);
         let mut lines = Lines::new(g, inner);
         for (i, &field) in FIELDS.iter().enumerate() {

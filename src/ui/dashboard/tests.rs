@@ -1181,6 +1181,57 @@ fn filter_form_shows_errors_inline_and_applies_nothing() {
 }
 
 #[test]
+fn filter_form_clear_empties_every_field_and_removes_the_filter() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    // A status and a deny list in force.
+    keys(&mut d, &f, &[Key::Char('f'), Key::Tab]);
+    type_text(&mut d, &f, "404");
+    keys(&mut d, &f, &[Key::BackTab, Key::BackTab, Key::BackTab]);
+    type_text(&mut d, &f, "91.198.174.0/24");
+    keys(&mut d, &f, &[Key::Enter]);
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(
+        lines[0].contains(" status:404") && lines[0].contains("deny:1"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(table_rows(&lines).len(), 1);
+
+    // Reopened: the hint line offers Clear; a bad field does not stop it.
+    keys(&mut d, &f, &[Key::Char('f'), Key::Tab, Key::Tab]);
+    type_text(&mut d, &f, "x");
+    keys(&mut d, &f, &[Key::Enter]);
+    let narrow = screen(&mut d, &f, 80, 24);
+    assert!(
+        narrow.iter().any(|l| l.contains("Ctrl+L clear")),
+        "{narrow:#?}"
+    );
+    let lines = screen(&mut d, &f, 160, 45);
+    let hint = "Enter apply · Ctrl+L clear · Esc cancel";
+    assert!(lines.iter().any(|l| l.contains(hint)), "{lines:#?}");
+    let form = form_lines(&lines);
+    assert!(form[5].starts_with("✗ min req/min"), "{form:#?}");
+    assert_eq!(keys(&mut d, &f, &[Key::Ctrl('l')]), [Action::None]);
+    assert!(matches!(d.modal(), Modal::None), "Clear closes the form");
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(
+        !lines[0].contains("status:") && !lines[0].contains("deny:"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(table_rows(&lines).len(), 7, "every row back");
+
+    // Reopened again: every field is empty.
+    keys(&mut d, &f, &[Key::Char('f')]);
+    let form = form_lines(&screen(&mut d, &f, 160, 45));
+    for (i, field) in super::filter_form::FIELDS.iter().enumerate() {
+        let label_and_text = form[2 * i].trim_start_matches('›').trim();
+        assert_eq!(label_and_text, field.label(), "not empty: {form:#?}");
+    }
+}
+
+#[test]
 fn filter_form_composes_with_the_text_filter_and_suspicious_mode() {
     let f = Fixture::new();
     let mut d = dashboard();
