@@ -15,7 +15,10 @@ pub(crate) const BINDINGS: [(&str, &str); 20] = [
     ),
     ("w", "whois lookup for the selected IP now"),
     ("r", "refresh all data now"),
-    ("/", "quick text filter: IP, path, user agent"),
+    (
+        "/",
+        "quick text filter: IP, status, method, path, user agent",
+    ),
     ("f", "structured filter"),
     ("!", "suspicious mode (again: restore the filters)"),
     ("p", "show / hide private and loopback addresses, live"),

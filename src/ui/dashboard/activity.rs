@@ -125,18 +125,65 @@ fn event_view<'t>(a: &Activity, table: &'t IpTable, row: Option<&'t Row>) -> Eve
     }
 }
 
+/// The quick filter on one entry. A request matches as 0.2.0's did, on
+/// "ip status method path" (so `404 post` or `POST /wp` match), or on its
+/// user agent; an sshd event on its address or user name. Nothing is
+/// allocated but the address text.
 fn entry_has_text(a: &Activity, table: &IpTable, needle: &[u8]) -> bool {
     let ip = a.ip.to_string();
-    contains_ignore_case(ip.as_bytes(), needle)
-        || match a.kind {
-            ActivityKind::Http {
-                path, user_agent, ..
-            } => {
-                contains_ignore_case(table.text(path), needle)
-                    || contains_ignore_case(table.text(user_agent), needle)
-            }
-            ActivityKind::Ssh { user, .. } => contains_ignore_case(table.text(user), needle),
+    match a.kind {
+        ActivityKind::Http {
+            method,
+            path,
+            user_agent,
+            status,
+            ..
+        } => {
+            let mut digits = [0u8; 5];
+            let status = decimal(status, &mut digits);
+            let line = [ip.as_bytes(), status, table.text(method), table.text(path)];
+            joined_contains_ignore_case(&line, needle)
+                || contains_ignore_case(table.text(user_agent), needle)
         }
+        ActivityKind::Ssh { user, .. } => {
+            contains_ignore_case(ip.as_bytes(), needle)
+                || contains_ignore_case(table.text(user), needle)
+        }
+    }
+}
+
+/// `n` in decimal, written into `buf`.
+fn decimal(mut n: u16, buf: &mut [u8; 5]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
+/// Whether `needle` occurs (ASCII case ignored) in `parts` joined by single
+/// spaces, without building the joined text.
+fn joined_contains_ignore_case(parts: &[&[u8]], needle: &[u8]) -> bool {
+    let mut joined = parts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| (i > 0).then_some(&b' ').into_iter().chain(p.iter()));
+    loop {
+        let mut rest = joined.clone();
+        if needle
+            .iter()
+            .all(|n| rest.next().is_some_and(|c| c.eq_ignore_ascii_case(n)))
+        {
+            return true;
+        }
+        if joined.next().is_none() {
+            return false;
+        }
+    }
 }
 
 /// `HH:MM:SS` of Unix second `t` shifted by `offset` seconds.
@@ -211,6 +258,39 @@ fn line(d: &Dashboard, g: &mut Grid, rect: Rect, a: &Activity, table: &IpTable, 
             pen.text(ssh_label(kind), t.ssh(kind));
             pen.text(" user=", t.faint());
             pen.bytes(table.text(user), Default::default());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decimal, joined_contains_ignore_case};
+
+    #[test]
+    fn status_digits_and_the_joined_line_match_as_0_2_0s_did() {
+        let mut buf = [0u8; 5];
+        assert_eq!(decimal(404, &mut buf), b"404");
+        assert_eq!(decimal(0, &mut buf), b"0");
+        assert_eq!(decimal(u16::MAX, &mut buf), b"65535");
+        let line: [&[u8]; 4] = [b"1.2.3.4", b"404", b"POST", b"/wp-login.php"];
+        for yes in [
+            "404 post",
+            "post /WP",
+            "4 404",
+            "",
+            "/wp-login.php",
+            "1.2.3.4 404 POST /",
+        ] {
+            assert!(joined_contains_ignore_case(&line, yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "404post",
+            "get",
+            "php ",
+            "  ",
+            "1.2.3.4 404 POST /wp-login.phpx",
+        ] {
+            assert!(!joined_contains_ignore_case(&line, no.as_bytes()), "{no}");
         }
     }
 }

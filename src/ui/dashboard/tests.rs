@@ -473,6 +473,29 @@ fn quick_filter_edits_applies_and_dismisses() {
 }
 
 #[test]
+fn quick_filter_matches_status_and_method_in_the_activity_panel() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let mut log_for = |text: &str| {
+        keys(&mut d, &f, &[Key::Char('/'), Key::Ctrl('u')]);
+        type_text(&mut d, &f, text);
+        keys(&mut d, &f, &[Key::Enter]);
+        activity_lines(&screen(&mut d, &f, 160, 45))
+    };
+    // The status code: the one 500.
+    let log = log_for("500");
+    assert_eq!(log.len(), 1, "{log:#?}");
+    assert!(log[0].contains("151.101.1.69") && log[0].contains(" 500 "));
+    // The method, in any case: the one POST.
+    let log = log_for("post");
+    assert_eq!(log.len(), 1, "{log:#?}");
+    assert!(log[0].contains("/wp-login.php"));
+    // Across the parts, as 0.2.0's "ip status method path".
+    assert_eq!(log_for("404 POST /wp").len(), 1);
+    assert_eq!(log_for("404 get").len(), 2, "/missing and /.env");
+}
+
+#[test]
 fn sort_cycles_and_the_cursor_follows_its_ip() {
     let f = Fixture::new();
     let mut d = dashboard();
