@@ -903,6 +903,27 @@ fn a_hook_on_a_letter_runs_and_a_bare_digit_says_how_to_add_one() {
     );
 }
 
+/// A key the bindings table calls free does nothing on the main screen, so
+/// a hook on it hides no built-in (a new binding must be added to the table).
+#[test]
+fn every_key_left_free_for_hooks_is_unbound() {
+    let f = Fixture::new();
+    for c in (b'!'..=b'~').map(char::from) {
+        if crate::ui::bindings::built_in_action(c).is_some() || c.is_ascii_digit() {
+            continue;
+        }
+        let mut d = Dashboard::new("web1".into(), true, Vec::new());
+        let before = screen(&mut d, &f, 160, 45);
+        assert_eq!(keys(&mut d, &f, &[Key::Char(c)]), [Action::None], "{c}");
+        assert!(matches!(d.modal(), Modal::None), "{c} opened a modal");
+        assert_eq!(
+            screen(&mut d, &f, 160, 45),
+            before,
+            "{c} changed the screen"
+        );
+    }
+}
+
 #[test]
 fn activity_panel_scrolls_when_focused() {
     let f = Fixture::new();
