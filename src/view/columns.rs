@@ -106,7 +106,8 @@ impl Col {
                 Ok(())
             }
             Col::Svc => {
-                write_services(out, row);
+                // Unbounded: the dashboard fits its column itself.
+                write_services(out, row, usize::MAX);
                 Ok(())
             }
             Col::Bytes => {
