@@ -55,7 +55,7 @@ fn col_width(col: Col, ip_width: u16) -> u16 {
         Col::Bytes => 9,
         Col::Auth => 5,
         Col::Hx => 3,
-        Col::Last => LAST_MIN,
+        Col::Last | Col::Reasons => LAST_MIN,
     }
 }
 
