@@ -75,18 +75,20 @@ impl fmt::Display for Service {
 /// Services of a row, most hit first (its sockets on each; a tie keeps
 /// inbound before outbound), no repeats, as nethergaze 0.2.0 orders them.
 /// An address seen in sshd's log has `ssh` too, even without a socket on
-/// port 22: its hits are its sshd events or its sockets on ssh, the more. Kept on the stack: a row has a few.
+/// port 22: its hits are its sshd events or its sockets on ssh, the more.
+/// Kept on the stack: a row has a few services (a spill past 8 is rare).
 pub(crate) fn services(row: &Row) -> impl Iterator<Item = Service> {
     let sockets = row.sockets();
     let ports = sockets.services_in.iter().zip(&sockets.hits_in);
     let ports = ports.chain(sockets.services_out.iter().zip(&sockets.hits_out));
-    let mut hit: SmallVec<[(Service, u32); 4]> = SmallVec::new();
-    let mut count = |service: Service, n: u32| match hit.iter_mut().find(|(s, _)| *s == service) {
-        Some(entry) => entry.1 = entry.1.saturating_add(n),
-        None => hit.push((service, n)),
-    };
+    let mut hit: SmallVec<[(Service, u32); 8]> = SmallVec::new();
     for (&port, &n) in ports {
-        count(Service::of(port), u32::from(n));
+        // Two ports may share a name (an inbound and an outbound https).
+        let service = Service::of(port);
+        match hit.iter_mut().find(|(s, _)| *s == service) {
+            Some(entry) => entry.1 = entry.1.saturating_add(u32::from(n)),
+            None => hit.push((service, u32::from(n))),
+        }
     }
     // A login attempt and its socket on port 22 are one hit, not two.
     let auth_events = row.auth.iter().fold(0u32, |a, &n| a.saturating_add(n));
@@ -105,7 +107,7 @@ pub(crate) fn services(row: &Row) -> impl Iterator<Item = Service> {
 /// those that don't fit are left out and counted, `https,ssh,+2`. The first
 /// is shown whatever `max`, so a row with services never looks empty.
 pub(crate) fn write_services(out: &mut String, row: &Row, max: usize) {
-    let all: SmallVec<[Service; 4]> = services(row).collect();
+    let all: SmallVec<[Service; 8]> = services(row).collect();
     let mut shown = all.len();
     while shown > 1 && joined_len(&all[..shown]) + more_len(all.len() - shown) > max {
         shown -= 1;
