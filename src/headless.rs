@@ -113,7 +113,8 @@ fn summary<'a>(table: &IpTable, info: &RunInfo<'a>, ips: usize, end: UnixTime) -
     }
 }
 
-/// The aligned text table: the dashboard's columns, then a summary line.
+/// The aligned text table: the dashboard's columns (with `--suspicious`, the
+/// reasons too), then a summary line.
 pub(crate) fn write_text(
     out: &mut impl Write,
     table: &IpTable,
@@ -122,7 +123,8 @@ pub(crate) fn write_text(
 ) -> io::Result<()> {
     let end = table.window_end(info.ended);
     let rows = selected(table, detector, info);
-    let mut cells: Vec<[String; Col::ALL.len()]> = vec![Col::ALL.map(|c| c.title().to_string())];
+    let cols = Col::text_columns(info.suspicious_only);
+    let mut cells: Vec<Vec<String>> = vec![cols.iter().map(|c| c.title().to_string()).collect()];
     for row in &rows {
         let view = RowView {
             row,
@@ -130,9 +132,9 @@ pub(crate) fn write_text(
             reasons: detector.reasons(row),
             history: history_of(info, row),
         };
-        cells.push(Col::ALL.map(|col| text_cell(col, &view)));
+        cells.push(cols.iter().map(|&col| text_cell(col, &view)).collect());
     }
-    let mut widths = [0usize; Col::ALL.len()];
+    let mut widths = vec![0usize; cols.len()];
     for line in &cells {
         for (w, cell) in widths.iter_mut().zip(line) {
             *w = (*w).max(cell.chars().count());
@@ -140,7 +142,7 @@ pub(crate) fn write_text(
     }
     let mut text = String::new();
     for line in &cells {
-        for (i, ((cell, w), col)) in line.iter().zip(widths).zip(Col::ALL).enumerate() {
+        for (i, ((cell, &w), &col)) in line.iter().zip(&widths).zip(cols).enumerate() {
             let sep = if i + 1 == line.len() { "" } else { "  " };
             let _ = if col.is_numeric() {
                 write!(text, "{cell:>w$}{sep}")

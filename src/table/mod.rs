@@ -76,6 +76,11 @@ pub(crate) struct SocketSummary {
     pub(crate) services_in: SmallVec<[u16; 2]>,
     /// Remote ports of outbound sockets (their services).
     pub(crate) services_out: SmallVec<[u16; 2]>,
+    /// Sockets per port of `services_in` (same index): the Services
+    /// column orders by it.
+    pub(crate) hits_in: SmallVec<[u16; 2]>,
+    /// Sockets per port of `services_out` (same index).
+    pub(crate) hits_out: SmallVec<[u16; 2]>,
 }
 
 impl SocketSummary {
@@ -105,23 +110,29 @@ impl SocketSummary {
     }
 
     fn add(&mut self, state: TcpState, inbound: bool, port: u16) {
-        let (states, conns, services) = if inbound {
+        let (states, conns, services, hits) = if inbound {
             (
                 &mut self.in_states,
                 &mut self.conns_in,
                 &mut self.services_in,
+                &mut self.hits_in,
             )
         } else {
             (
                 &mut self.out_states,
                 &mut self.conns_out,
                 &mut self.services_out,
+                &mut self.hits_out,
             )
         };
         states[state.index()] = states[state.index()].saturating_add(1);
         *conns += 1;
-        if !services.contains(&port) {
-            services.push(port);
+        match services.iter().position(|&p| p == port) {
+            Some(i) => hits[i] = hits[i].saturating_add(1),
+            None => {
+                services.push(port);
+                hits.push(1);
+            }
         }
     }
 }
@@ -197,6 +208,8 @@ static NO_SOCKETS: SocketSummary = SocketSummary {
     conns_out: 0,
     services_in: SmallVec::new_const(),
     services_out: SmallVec::new_const(),
+    hits_in: SmallVec::new_const(),
+    hits_out: SmallVec::new_const(),
 };
 
 impl Row {

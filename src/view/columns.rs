@@ -23,6 +23,9 @@ pub(crate) enum Col {
     Auth,
     Hx,
     Last,
+    /// The detector's reason codes. Not in [`Col::ALL`]: the dashboard shows
+    /// them in `Last`'s place in suspicious mode, the text table beside it.
+    Reasons,
 }
 
 impl Col {
@@ -41,6 +44,31 @@ impl Col {
         Col::Last,
     ];
 
+    /// The `--once`/`--for` text table's columns: every column, and with
+    /// `--suspicious` the reasons before the last path (plain text has the
+    /// room for both, and a reader of that output wants the why first).
+    pub(crate) fn text_columns(suspicious: bool) -> &'static [Col] {
+        const WITH_REASONS: [Col; 12] = [
+            Col::Ip,
+            Col::Cc,
+            Col::Org,
+            Col::Conns,
+            Col::State,
+            Col::Svc,
+            Col::Reqs,
+            Col::Bytes,
+            Col::Auth,
+            Col::Hx,
+            Col::Reasons,
+            Col::Last,
+        ];
+        if suspicious {
+            &WITH_REASONS
+        } else {
+            &Col::ALL
+        }
+    }
+
     /// The header.
     pub(crate) fn title(self) -> &'static str {
         match self {
@@ -55,6 +83,7 @@ impl Col {
             Col::Auth => "Auth",
             Col::Hx => "Hx",
             Col::Last => "Last path",
+            Col::Reasons => "Reasons",
         }
     }
 
@@ -77,7 +106,7 @@ impl Col {
     /// no auth failures); `--once` text keeps the plain value.
     pub(crate) fn is_blank(self, text: &str) -> bool {
         match self {
-            Col::State | Col::Svc => text.is_empty(),
+            Col::State | Col::Svc | Col::Reasons => text.is_empty(),
             Col::Auth => text == "0",
             _ => false,
         }
@@ -106,11 +135,19 @@ impl Col {
                 Ok(())
             }
             Col::Svc => {
-                write_services(out, row);
+                // Unbounded: the dashboard fits its column itself.
+                write_services(out, row, usize::MAX);
                 Ok(())
             }
             Col::Bytes => {
                 write_human_bytes(out, row.bytes);
+                Ok(())
+            }
+            Col::Reasons => {
+                for (i, reason) in v.reasons.iter().enumerate() {
+                    let sep = if i > 0 { "," } else { "" };
+                    let _ = write!(out, "{sep}{}", reason.code());
+                }
                 Ok(())
             }
             Col::Last => {

@@ -4,6 +4,8 @@
 
 use std::fmt::{self, Write as _};
 
+use smallvec::SmallVec;
+
 use crate::net::service_name;
 use crate::table::Row;
 
@@ -70,25 +72,76 @@ impl fmt::Display for Service {
     }
 }
 
-/// Service names of a row: inbound first, then outbound, no repeats.
-/// Nothing is allocated: a repeat is found by looking back over the few
-/// ports before it.
-pub(crate) fn services(row: &Row) -> impl Iterator<Item = Service> + '_ {
+/// Services of a row, most hit first (its sockets on each; a tie keeps
+/// inbound before outbound), no repeats, as nethergaze 0.2.0 orders them.
+/// An address seen in sshd's log has `ssh` too, even without a socket on
+/// port 22: its hits are its sshd events or its sockets on ssh, the more.
+/// Kept on the stack: a row has a few services (a spill past 8 is rare).
+pub(crate) fn services(row: &Row) -> impl Iterator<Item = Service> {
     let sockets = row.sockets();
-    let ports = || sockets.services_in.iter().chain(&sockets.services_out);
-    ports().enumerate().filter_map(move |(i, &port)| {
+    let ports = sockets.services_in.iter().zip(&sockets.hits_in);
+    let ports = ports.chain(sockets.services_out.iter().zip(&sockets.hits_out));
+    let mut hit: SmallVec<[(Service, u32); 8]> = SmallVec::new();
+    for (&port, &n) in ports {
+        // Two ports may share a name (an inbound and an outbound https).
         let service = Service::of(port);
-        let repeat = ports().take(i).any(|&p| Service::of(p) == service);
-        (!repeat).then_some(service)
-    })
+        match hit.iter_mut().find(|(s, _)| *s == service) {
+            Some(entry) => entry.1 = entry.1.saturating_add(u32::from(n)),
+            None => hit.push((service, u32::from(n))),
+        }
+    }
+    // A login attempt and its socket on port 22 are one hit, not two.
+    let auth_events = row.auth.iter().fold(0u32, |a, &n| a.saturating_add(n));
+    let ssh = Service::Named("ssh");
+    match hit.iter_mut().find(|(s, _)| *s == ssh) {
+        Some(entry) => entry.1 = entry.1.max(auth_events),
+        None if auth_events > 0 => hit.push((ssh, auth_events)),
+        None => {}
+    }
+    // Stable: equal counts keep the order they were seen in.
+    hit.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+    hit.into_iter().map(|(service, _)| service)
 }
 
-/// [`services`] joined with `,` and appended to `out`.
-pub(crate) fn write_services(out: &mut String, row: &Row) {
-    for (i, service) in services(row).enumerate() {
+/// [`services`] joined with `,` and appended to `out`, within `max` characters:
+/// those that don't fit are left out and counted, `https,ssh,+2`. The first
+/// is shown whatever `max`, so a row with services never looks empty.
+pub(crate) fn write_services(out: &mut String, row: &Row, max: usize) {
+    let all: SmallVec<[Service; 8]> = services(row).collect();
+    let mut shown = all.len();
+    while shown > 1 && joined_len(&all[..shown]) + more_len(all.len() - shown) > max {
+        shown -= 1;
+    }
+    for (i, service) in all[..shown].iter().enumerate() {
         let sep = if i > 0 { "," } else { "" };
         let _ = write!(out, "{sep}{service}");
     }
+    if shown < all.len() {
+        let _ = write!(out, ",+{}", all.len() - shown);
+    }
+}
+
+/// Characters of `services` joined with `,`.
+fn joined_len(services: &[Service]) -> usize {
+    let text = |s: &Service| match s {
+        Service::Named(name) => name.chars().count(),
+        Service::Port(port) => digits(usize::from(*port)),
+    };
+    services.iter().map(text).sum::<usize>() + services.len().saturating_sub(1)
+}
+
+/// Characters of `,+n`; none for nothing left out.
+fn more_len(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        2 + digits(n)
+    }
+}
+
+/// Decimal digits of `n`.
+fn digits(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// Text safe for a terminal: controls and other invisible characters become
@@ -126,6 +179,10 @@ pub(crate) fn round2(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::sockets::{SocketEntry, TcpState};
+    use crate::parse::{AuthEvent, AuthKind};
+    use crate::table::IpTable;
+    use crate::testutil::ip;
 
     #[test]
     fn printable_neutralises_controls_and_bidi() {
@@ -134,6 +191,89 @@ mod tests {
             "/a?[2Jb?evil"
         );
         assert_eq!(printable(b"abcdef", 4), "abc…");
+    }
+
+    fn sock(local: &str, remote: &str) -> SocketEntry {
+        SocketEntry {
+            local: local.parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            state: TcpState::Established,
+        }
+    }
+
+    /// `dump` with our listeners on 22, 80, 443 and 9999 (what makes a socket inbound).
+    fn with_listeners(dump: &[SocketEntry]) -> Vec<SocketEntry> {
+        let listen = |port: u16| SocketEntry {
+            local: format!("0.0.0.0:{port}").parse().unwrap(),
+            remote: "0.0.0.0:0".parse().unwrap(),
+            state: TcpState::Listen,
+        };
+        let mut all: Vec<SocketEntry> = [22, 80, 443, 9999].map(listen).to_vec();
+        all.extend_from_slice(dump);
+        all
+    }
+
+    fn failed_login(t: &mut IpTable, client: &str) {
+        let event = AuthEvent {
+            kind: AuthKind::Failed,
+            ip: ip(client),
+            user: b"root",
+            time: Some(1000),
+        };
+        t.apply_auth(&event, 1000);
+    }
+
+    fn shown(t: &IpTable, client: &str, max: usize) -> String {
+        let mut out = String::new();
+        write_services(&mut out, t.get(ip(client)).unwrap(), max);
+        out
+    }
+
+    #[test]
+    fn services_are_ordered_by_sockets_on_each() {
+        let mut t = IpTable::new(100, false);
+        let dump = [
+            sock("192.0.2.1:22", "8.8.8.8:50000"),
+            sock("192.0.2.1:443", "8.8.8.8:50001"),
+            sock("192.0.2.1:443", "8.8.8.8:50002"),
+            sock("192.0.2.1:40000", "8.8.8.8:5432"),
+            sock("192.0.2.1:40001", "8.8.8.8:5432"),
+            sock("192.0.2.1:40002", "8.8.8.8:5432"),
+        ];
+        t.apply_sockets(&with_listeners(&dump), 1000, |_| {});
+        let row = t.get(ip("8.8.8.8")).unwrap();
+        let names: Vec<String> = services(row).map(|s| s.to_string()).collect();
+        assert_eq!(names, ["pg", "https", "ssh"]);
+    }
+
+    #[test]
+    fn an_address_only_in_sshds_log_shows_ssh() {
+        let mut t = IpTable::new(100, false);
+        failed_login(&mut t, "8.8.8.8");
+        assert_eq!(shown(&t, "8.8.8.8", usize::MAX), "ssh");
+        // sshd's events count as hits on ssh, once: no repeat beside port 22.
+        let dump = with_listeners(&[sock("192.0.2.1:22", "8.8.8.8:50000")]);
+        t.apply_sockets(&dump, 1000, |_| {});
+        failed_login(&mut t, "8.8.8.8");
+        assert_eq!(shown(&t, "8.8.8.8", usize::MAX), "ssh");
+    }
+
+    #[test]
+    fn services_that_do_not_fit_are_counted() {
+        let mut t = IpTable::new(100, false);
+        let dump = [
+            sock("192.0.2.1:443", "8.8.8.8:50001"),
+            sock("192.0.2.1:443", "8.8.8.8:50002"),
+            sock("192.0.2.1:80", "8.8.8.8:50003"),
+            sock("192.0.2.1:9999", "8.8.8.8:50004"),
+        ];
+        t.apply_sockets(&with_listeners(&dump), 1000, |_| {});
+        assert_eq!(shown(&t, "8.8.8.8", usize::MAX), "https,http,9999");
+        assert_eq!(shown(&t, "8.8.8.8", 15), "https,http,9999");
+        assert_eq!(shown(&t, "8.8.8.8", 14), "https,http,+1");
+        assert_eq!(shown(&t, "8.8.8.8", 9), "https,+2");
+        // The first is kept whatever the width.
+        assert_eq!(shown(&t, "8.8.8.8", 3), "https,+2");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::table::{IpTable, Row, HIDDEN_MAX};
 use crate::ui::sanitize::{text_width, ELLIPSIS};
 use crate::ui::{Grid, Rect, Style};
 use crate::view::columns::{Col, RowView};
+use crate::view::format::write_services;
 
 /// Which columns go first when the panel is too narrow.
 const DROP_ORDER: [Col; 7] = [
@@ -54,7 +55,7 @@ fn col_width(col: Col, ip_width: u16) -> u16 {
         Col::Bytes => 9,
         Col::Auth => 5,
         Col::Hx => 3,
-        Col::Last => LAST_MIN,
+        Col::Last | Col::Reasons => LAST_MIN,
     }
 }
 
@@ -385,6 +386,16 @@ fn draw_cell(
                 pen.text(" ", base);
                 pen.bytes(v.table.text(r.path), base);
             }
+        }
+        Col::Svc => {
+            let cell = &mut d.cell;
+            cell.clear();
+            // Those that don't fit the column are counted (`+N`), not clipped.
+            write_services(cell, row, usize::from(w));
+            if col.is_blank(cell) {
+                cell.push('-');
+            }
+            put_cell(g, x, y, w, cell, col.is_numeric(), base);
         }
         col => {
             let cell = &mut d.cell;
