@@ -57,6 +57,8 @@ pub(crate) struct Model<'a> {
     pub(crate) sources: &'a [SourceReport],
     /// When the run started (Unix seconds).
     pub(crate) started: UnixTime,
+    /// When the system booted (`None` when unknown): the header's uptime.
+    pub(crate) booted: Option<UnixTime>,
     /// Wall clock now.
     pub(crate) now: UnixTime,
     /// Seconds between socket dumps, for new connections per second.

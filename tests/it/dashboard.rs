@@ -220,6 +220,12 @@ fn dashboard_in_tmux() {
     let want: Vec<String> = ROWS.iter().map(|s| s.to_string()).collect();
     assert_eq!(sorted(table_ips(&screen)), sorted(want.clone()));
     assert!(screen[0].contains("9 IPs"), "{}", screen[0]);
+    // The system's uptime, read from the fixture's proc root, then ours.
+    assert!(
+        screen[0].contains("│ up 3d04h · watching "),
+        "{}",
+        screen[0]
+    );
     assert!(screen[2].contains("Conns▼") && screen[2].contains("Activity"));
 
     // `!`: only the suspicious rows, with reasons; `!` again restores.

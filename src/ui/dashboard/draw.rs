@@ -2,7 +2,7 @@
 //! and the hints line (which also shows status messages and the `/` line).
 //!
 //! ```text
-//! header     host, uptime, totals, SUSPICIOUS / filter markers
+//! header     host, system uptime and our run time, totals, SUSPICIOUS / filter markers
 //! offenders  req/s, new conns/s, top 3 by request rate and by connections
 //! main       IP table │ activity log (the log only from SPLIT_MIN_WIDTH)
 //! stats      lines read, malformed, rows evicted at the cap, private addresses
@@ -130,9 +130,10 @@ fn header(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
     let mut line = String::with_capacity(128);
     let _ = write!(
         line,
-        " nethergaze │ {} │ up {} │ {} IPs │ {} conns ({} est) │ {} req │ {} req/min ",
+        " nethergaze │ {} │ up {} · watching {} │ {} IPs │ {} conns ({} est) │ {} req │ {} req/min ",
         d.host,
-        duration(m.now - m.started),
+        Uptime(m.booted.map(|booted| m.now - booted)),
+        Duration(m.now - m.started),
         table.len(),
         table.connections(),
         table.totals.established_in,
@@ -165,12 +166,33 @@ fn header(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
 
 /// `45s`, `12m05s`, `3h04m`, `2d03h`.
 pub(super) fn duration(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..=86_399 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    Duration(secs).to_string()
+}
+
+/// A span of seconds as [`duration`] writes it, without a String.
+struct Duration(i64);
+
+impl std::fmt::Display for Duration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.0.max(0);
+        match s {
+            0..=59 => write!(f, "{s}s"),
+            60..=3599 => write!(f, "{}m{:02}s", s / 60, s % 60),
+            3600..=86_399 => write!(f, "{}h{:02}m", s / 3600, s % 3600 / 60),
+            _ => write!(f, "{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+        }
+    }
+}
+
+/// The system's uptime, `?` when /proc/uptime could not be read.
+struct Uptime(Option<i64>);
+
+impl std::fmt::Display for Uptime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(secs) => Duration(secs).fmt(f),
+            None => f.write_str("?"),
+        }
     }
 }
 

@@ -179,6 +179,7 @@ impl Fixture {
             geoip: self.geoip.as_ref(),
             sources: &self.sources,
             started: NOW - 3725,
+            booted: Some(NOW - 273_780),
             now: NOW,
             interval_secs: 1.0,
             hook: None,
@@ -245,6 +246,20 @@ fn row_of<'a>(rows: &'a [String], ip: &str) -> &'a str {
 }
 
 #[test]
+fn header_says_when_the_system_uptime_is_unknown() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let m = Model {
+        booted: None,
+        ..f.model()
+    };
+    let mut g = Grid::new(160, 45);
+    d.draw(&mut g, &m);
+    let header = &g.text_lines()[0];
+    assert!(header.contains("│ up ? · watching 1h02m │"), "{header}");
+}
+
+#[test]
 fn full_screen_shows_every_panel() {
     let f = Fixture::new();
     let mut d = dashboard();
@@ -253,7 +268,8 @@ fn full_screen_shows_every_panel() {
     for part in [
         "nethergaze",
         "web1",
-        "up 1h02m",
+        // The system's uptime (3d04h03m), then how long we have watched.
+        "│ up 3d04h · watching 1h02m │",
         "7 IPs",
         "3 conns (2 est)",
         "7 req",
