@@ -5,7 +5,7 @@
 //! header     host, system uptime and our run time, totals, SUSPICIOUS / filter markers
 //! offenders  req/s, new conns/s, top 3 by request rate and by connections
 //! main       IP table │ activity log (the log only from SPLIT_MIN_WIDTH)
-//! stats      lines read, malformed, rows evicted at the cap, private addresses
+//! stats      lines read, malformed, rows evicted at the cap, bytes sent, private addresses
 //!            hidden (and the key that shows them), sources with errors
 //! hints      keys, or a status message, or the filter line being edited
 //! ```
@@ -261,6 +261,10 @@ fn stats(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>, shown: usize) {
     if m.table.totals.evicted > 0 {
         let _ = write!(text, "evicted {} │ ", m.table.totals.evicted);
     }
+    // Response bytes over all requests (0.2.0's "Sent").
+    text.push_str("sent ");
+    crate::view::format::write_human_bytes(&mut text, m.table.totals.bytes);
+    text.push_str(" │ ");
     if shown != m.table.len() {
         let _ = write!(text, "showing {shown} of {} IPs │ ", m.table.len());
     }

@@ -353,6 +353,26 @@ fn full_screen_shows_every_panel() {
     assert!(lines[44].contains("q quit") && lines[44].contains("? help"));
 }
 
+/// Issue 12, item 3: the total of response bytes (0.2.0's "Sent") is in
+/// the stats bar, and grows with the next response.
+#[test]
+fn the_stats_bar_shows_the_bytes_sent() {
+    let mut f = Fixture::new();
+    let mut d = dashboard();
+    let before = f.table.totals.bytes;
+    assert!(before > 0);
+    let stats = |d: &mut Dashboard, f: &Fixture| screen(d, f, 160, 45)[43].clone();
+    let text = stats(&mut d, &f);
+    assert_eq!(before, 8720);
+    assert!(
+        text.contains("lines 10 │ malformed 1 │ sent 8.5 KiB │ sort:"),
+        "{text}"
+    );
+    f.hit("1.1.1.1", -1, "GET", b"/big.iso", 200, 3 << 20, b"curl/8");
+    let text = stats(&mut d, &f);
+    assert!(text.contains("│ sent 3.0 MiB │ "), "{text}");
+}
+
 /// Issue 9, item 2: rows dropped at `max_tracked_ips` are said in the stats
 /// bar, with how many; a table that never reached the cap says nothing.
 #[test]
