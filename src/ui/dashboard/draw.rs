@@ -4,7 +4,8 @@
 //! ```text
 //! header     host, system uptime and our run time, totals, SUSPICIOUS / filter markers
 //! offenders  req/s, new conns/s, top 3 by request rate and by connections
-//! main       IP table │ activity log (the log only from SPLIT_MIN_WIDTH)
+//! main       IP table │ activity log side by side from SPLIT_MIN_WIDTH;
+//!            narrower, the focused one of them (Tab) over the full width
 //! stats      lines read, malformed, rows evicted at the cap, bytes sent, private addresses
 //!            hidden (and the key that shows them), sources with errors
 //! hints      keys, or a status message, or the filter line being edited
@@ -91,9 +92,12 @@ pub(super) fn screen(d: &mut Dashboard, g: &mut Grid, m: &Model<'_>) {
         activity::draw(d, g, right, m);
         d.activity_shown = true;
     } else {
-        table::draw(d, g, main, &rows, m);
-        d.activity_shown = false;
-        d.focus = Panel::Table;
+        // Too narrow for both: Tab gives the full width to one or the other.
+        match d.focus {
+            Panel::Table => table::draw(d, g, main, &rows, m),
+            Panel::Activity => activity::draw(d, g, main, m),
+        }
+        d.activity_shown = true;
     }
     stats(d, g, stats_row, m, rows.len());
     hints(d, g, hints_row);

@@ -909,7 +909,13 @@ fn narrow_screens_drop_the_log_then_columns() {
     assert!(!lines[2].contains("Activity"));
     assert!(lines[2].contains("Organization") && lines[2].contains("Last path"));
     assert_eq!(table_rows(&lines).len(), 7);
-    // Tab has nowhere to go.
+    // Tab gives the width to the log (issue 12 item 6; it used to have
+    // nowhere to go): Down there scrolls the log, not the table.
+    keys(&mut d, &f, &[Key::Tab, Key::Down]);
+    assert_eq!(d.selected(), Some(ip("8.8.4.4")));
+    let lines = screen(&mut d, &f, 100, 30);
+    assert!(lines[2].contains("Activity") && !lines[2].contains("Conns"));
+    // Back to the table, where Down moves the cursor.
     keys(&mut d, &f, &[Key::Tab, Key::Down]);
     assert_eq!(d.selected(), Some(ip("1.1.1.1")));
 
@@ -929,6 +935,59 @@ fn narrow_screens_drop_the_log_then_columns() {
         lines[2]
     );
     assert!(lines.iter().all(|l| l.chars().count() <= 40));
+}
+
+/// Issue 12, item 6: at 80×24 the table and the activity panel share the
+/// full width by turns, Tab switching (the hints offer it), and each keeps
+/// its keys.
+#[test]
+fn at_80_by_24_tab_switches_the_width_between_table_and_log() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let lines = screen(&mut d, &f, 80, 24);
+    assert!(
+        lines[2].contains("IP") && lines[2].contains("Conns"),
+        "{}",
+        lines[2]
+    );
+    assert!(!lines.iter().any(|l| l.contains("Activity")));
+    assert_eq!(table_rows(&lines).len(), 7);
+    assert!(lines[23].contains("Tab panel"), "{}", lines[23]);
+
+    keys(&mut d, &f, &[Key::Tab]);
+    let lines = screen(&mut d, &f, 80, 24);
+    assert!(lines[2].contains("Activity"), "{}", lines[2]);
+    assert!(
+        !lines[2].contains("Conns")
+            && !lines
+                .iter()
+                .any(|l| l.contains('│') && l.contains("8.8.4.4  "))
+    );
+    let body: Vec<&String> = lines[3..22]
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(body.len(), 11, "every activity line: {body:#?}");
+    // The whole width: the newest lines, from the left edge, not clipped
+    // to the right part of the screen.
+    assert!(
+        body.iter().any(|l| l.contains("ssh accepted user=deploy")),
+        "{body:#?}"
+    );
+    assert!(body.iter().all(|l| l.starts_with(" 22:14:")), "{body:#?}");
+    assert!(lines.iter().all(|l| l.chars().count() <= 80));
+    // Keys go to the log: Up scrolls it (on a screen too short for all of
+    // it); the table cursor stays.
+    screen(&mut d, &f, 80, 14);
+    keys(&mut d, &f, &[Key::Up]);
+    assert!(screen(&mut d, &f, 80, 14)[2].contains("scrolled back 1"));
+    assert_eq!(d.selected(), Some(ip("8.8.4.4")));
+
+    // Tab (or BackTab) again: the table, with its cursor.
+    keys(&mut d, &f, &[Key::BackTab, Key::Down]);
+    let lines = screen(&mut d, &f, 80, 24);
+    assert!(lines[2].contains("Conns") && !lines[2].contains("Activity"));
+    assert_eq!(d.selected(), Some(ip("1.1.1.1")));
 }
 
 #[test]
