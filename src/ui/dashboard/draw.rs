@@ -6,8 +6,8 @@
 //! offenders  req/s, new conns/s, top 3 by request rate and by connections
 //! main       IP table │ activity log side by side from SPLIT_MIN_WIDTH;
 //!            narrower, the focused one of them (Tab) over the full width
-//! stats      lines read, malformed, rows evicted at the cap, bytes sent, private addresses
-//!            hidden (and the key that shows them), sources with errors
+//! stats      lines read, malformed, rows evicted at the cap, private addresses
+//!            hidden (and the key that shows them), sort, bytes sent, sources with errors
 //! hints      keys, or a status message, or the filter line being edited
 //! ```
 
@@ -265,10 +265,6 @@ fn stats(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>, shown: usize) {
     if m.table.totals.evicted > 0 {
         let _ = write!(text, "evicted {} │ ", m.table.totals.evicted);
     }
-    // Response bytes over all requests (0.2.0's "Sent").
-    text.push_str("sent ");
-    crate::view::format::write_human_bytes(&mut text, m.table.totals.bytes);
-    text.push_str(" │ ");
     if shown != m.table.len() {
         let _ = write!(text, "showing {shown} of {} IPs │ ", m.table.len());
     }
@@ -278,7 +274,10 @@ fn stats(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>, shown: usize) {
         let n = super::table::hidden_count(hidden);
         let _ = write!(text, "{n} private hidden (p shows) │ ");
     }
-    let _ = write!(text, "sort: {} ", d.sort.name());
+    let _ = write!(text, "sort: {} │ sent ", d.sort.name());
+    // Response bytes over all requests (0.2.0's "Sent").
+    crate::view::format::write_human_bytes(&mut text, m.table.totals.bytes);
+    text.push(' ');
     let mut pen = Pen::new(g, rect);
     pen.text(&text, t.bar());
     let errors: Vec<_> = m.sources.iter().filter(|s| s.error.is_some()).collect();

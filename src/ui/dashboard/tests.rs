@@ -365,7 +365,7 @@ fn the_stats_bar_shows_the_bytes_sent() {
     let text = stats(&mut d, &f);
     assert_eq!(before, 8720);
     assert!(
-        text.contains("lines 10 │ malformed 1 │ sent 8.5 KiB │ sort:"),
+        text.contains("lines 10 │ malformed 1 │ sort: connections │ sent 8.5 KiB │ 1 of 2"),
         "{text}"
     );
     f.hit("1.1.1.1", -1, "GET", b"/big.iso", 200, 3 << 20, b"curl/8");
