@@ -85,6 +85,9 @@ impl Demo {
             demo.write_second(now - second)?;
         }
         demo.write_sockets()?;
+        // A box up 3d04h03m, for the header's uptime.
+        file::create_private(&demo.proc_root().join("uptime"))?
+            .write_all(b"273780.52 1000.00\n")?;
         Ok(demo)
     }
 

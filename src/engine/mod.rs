@@ -35,6 +35,7 @@ use crate::parse::sockets::SocketEntry;
 use crate::parse::{time, UnixTime};
 use crate::source::bandwidth::Bandwidth;
 use crate::source::journal::{self, Journal};
+use crate::source::uptime::Uptime;
 use crate::source::LogSet;
 use crate::store::History;
 use crate::table::IpTable;
@@ -73,6 +74,8 @@ pub(crate) struct Engine {
     interval: Duration,
     /// rx/tx of the interface for the dashboard's header.
     bandwidth: Bandwidth,
+    /// The system's boot time for the header, from /proc/uptime.
+    uptime: Uptime,
     whois: Whois,
     /// Lifetime history (`None` when disabled or when it failed: see `keeper`).
     history: Option<History>,
@@ -106,12 +109,14 @@ impl Engine {
             started: now,
             interval: config.connections_interval,
             bandwidth: Bandwidth::system(config.interface.as_deref()),
+            uptime: Uptime::open(config.proc_root.as_deref()),
             whois: Whois::new(config),
             history,
             keeper,
             reports: Reports::new(config),
             demo,
         };
+        engine.uptime.on_tick(now);
         engine.reports.note_geoip(engine.core.geoip.as_ref());
         engine.core.note_births = engine.whois.wants_births();
         engine.refresh_reports();
@@ -215,6 +220,7 @@ impl Engine {
     /// The periodic tick: logs' safety net, a socket dump, expiry.
     pub(crate) fn on_tick(&mut self) {
         self.bandwidth.on_tick(Instant::now());
+        self.uptime.on_tick(self.core.now);
         self.whois.on_tick(&mut self.core);
         if self.keeper.is_due(self.core.now) {
             self.snapshot_history();
@@ -366,6 +372,11 @@ impl Engine {
     /// When this run started.
     pub(crate) fn started(&self) -> UnixTime {
         self.started
+    }
+
+    /// When the system booted (`None` when /proc/uptime is unreadable).
+    pub(crate) fn booted(&self) -> Option<UnixTime> {
+        self.uptime.booted()
     }
 
     /// The interface's live rx/tx rates.

@@ -10,5 +10,6 @@ pub(crate) mod logset;
 pub(crate) mod procnet;
 pub mod sockdiag;
 mod tailed_file;
+pub(crate) mod uptime;
 
 pub(crate) use logset::{LineSink, LineVerdict, LogCursor, LogKind, LogSet};

@@ -57,6 +57,8 @@ pub(crate) struct Model<'a> {
     pub(crate) sources: &'a [SourceReport],
     /// When the run started (Unix seconds).
     pub(crate) started: UnixTime,
+    /// When the system booted (`None` when unknown): the header's uptime.
+    pub(crate) booted: Option<UnixTime>,
     /// Wall clock now.
     pub(crate) now: UnixTime,
     /// Seconds between socket dumps, for new connections per second.
@@ -223,7 +225,8 @@ pub(crate) struct Dashboard {
     table_page: usize,
     /// Lines of the activity body at the last draw.
     activity_page: usize,
-    /// Whether the right panel was drawn last time (Tab skips it if not).
+    /// Whether the activity panel can be shown (side by side, or alone on a
+    /// narrow screen): Tab skips it if not (below the minimum size).
     activity_shown: bool,
     /// History figures of the rows drawn, read once per history snapshot.
     row_history: RowHistory,

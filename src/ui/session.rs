@@ -504,6 +504,7 @@ fn model<'e>(engine: &'e Engine, sources: &'e [SourceReport], jobs: &'e Jobs) ->
         geoip: engine.geoip(),
         sources,
         started: engine.started(),
+        booted: engine.booted(),
         now: engine.now(),
         interval_secs: engine.tick_interval().as_secs_f64(),
         bandwidth: Some(engine.bandwidth()),

@@ -220,6 +220,12 @@ fn dashboard_in_tmux() {
     let want: Vec<String> = ROWS.iter().map(|s| s.to_string()).collect();
     assert_eq!(sorted(table_ips(&screen)), sorted(want.clone()));
     assert!(screen[0].contains("9 IPs"), "{}", screen[0]);
+    // The system's uptime, read from the fixture's proc root, then ours.
+    assert!(
+        screen[0].contains("│ up 3d04h · watching "),
+        "{}",
+        screen[0]
+    );
     assert!(screen[2].contains("Conns▼") && screen[2].contains("Activity"));
 
     // `!`: only the suspicious rows, with reasons; `!` again restores.
@@ -623,4 +629,52 @@ fn hidden_private_addresses_are_said_and_p_shows_them() {
         !harness::read_or_empty(&after).is_empty()
     });
     assert_eq!(harness::read_or_empty(&rc).trim(), "0");
+}
+
+/// Issue 12, item 6: at 80×24 the footer offers Tab and Tab works: the table
+/// and the activity panel take the full width by turns.
+#[test]
+fn at_80_by_24_tab_switches_between_table_and_log() {
+    if skip_without_tmux() {
+        return;
+    }
+    let dir = harness::tempdir();
+    let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logs/combined.log");
+    let script = format!(
+        "HOME={home} XDG_CONFIG_HOME={home} {bin} --log-path {log} --from-start --no-auth-log \
+         --proc-root {proc} --no-geoip --no-history --no-whois; exec sleep 600",
+        home = shell_quote(&dir.path().join("home")),
+        bin = shell_quote(&harness::nethergaze_bin()),
+        log = shell_quote(&log),
+        proc = shell_quote(Path::new(PROC_ROOT)),
+    );
+    let tmux = Tmux::start(dir.path().join("tmux.sock"), 80, 24, &script);
+    let screen = tmux.wait_for("the table at 80x24", |s| {
+        s.len() == 24 && s[2].contains("Conns") && table_ips(s).iter().any(|ip| ip == ROWS[0])
+    });
+    assert!(!has(&screen, "Activity"), "{}", screen.join("\n"));
+    assert!(screen[23].contains("Tab panel"), "{}", screen[23]);
+
+    tmux.send(&["Tab"]);
+    let screen = tmux.wait_for("the activity panel over the full width", |s| {
+        s[2].contains("Activity") && !s[2].contains("Conns")
+    });
+    // Its lines start at the left edge: a time, an address, a status.
+    let body = &screen[3..22];
+    assert!(
+        body.iter().filter(|l| l.contains(" GET ")).count() > 5,
+        "{}",
+        screen.join("\n")
+    );
+    assert!(
+        body.iter().all(|l| !l.contains('│')),
+        "{}",
+        screen.join("\n")
+    );
+
+    tmux.send(&["Tab"]);
+    tmux.wait_for("the table again", |s| {
+        s[2].contains("Conns") && !s[2].contains("Activity")
+    });
+    tmux.send(&["-l", "q"]);
 }

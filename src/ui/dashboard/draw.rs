@@ -2,11 +2,12 @@
 //! and the hints line (which also shows status messages and the `/` line).
 //!
 //! ```text
-//! header     host, uptime, totals, SUSPICIOUS / filter markers
+//! header     host, system uptime and our run time, totals, SUSPICIOUS / filter markers
 //! offenders  req/s, new conns/s, top 3 by request rate and by connections
-//! main       IP table │ activity log (the log only from SPLIT_MIN_WIDTH)
+//! main       IP table │ activity log side by side from SPLIT_MIN_WIDTH;
+//!            narrower, the focused one of them (Tab) over the full width
 //! stats      lines read, malformed, rows evicted at the cap, private addresses
-//!            hidden (and the key that shows them), sources with errors
+//!            hidden (and the key that shows them), sort, bytes sent, sources with errors
 //! hints      keys, or a status message, or the filter line being edited
 //! ```
 
@@ -91,9 +92,12 @@ pub(super) fn screen(d: &mut Dashboard, g: &mut Grid, m: &Model<'_>) {
         activity::draw(d, g, right, m);
         d.activity_shown = true;
     } else {
-        table::draw(d, g, main, &rows, m);
-        d.activity_shown = false;
-        d.focus = Panel::Table;
+        // Too narrow for both: Tab gives the full width to one or the other.
+        match d.focus {
+            Panel::Table => table::draw(d, g, main, &rows, m),
+            Panel::Activity => activity::draw(d, g, main, m),
+        }
+        d.activity_shown = true;
     }
     stats(d, g, stats_row, m, rows.len());
     hints(d, g, hints_row);
@@ -130,9 +134,10 @@ fn header(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
     let mut line = String::with_capacity(128);
     let _ = write!(
         line,
-        " nethergaze │ {} │ up {} │ {} IPs │ {} conns ({} est) │ {} req │ {} req/min ",
+        " nethergaze │ {} │ up {} · watching {} │ {} IPs │ {} conns ({} est) │ {} req │ {} req/min ",
         d.host,
-        duration(m.now - m.started),
+        Uptime(m.booted.map(|booted| m.now - booted)),
+        Duration(m.now - m.started),
         table.len(),
         table.connections(),
         table.totals.established_in,
@@ -165,12 +170,33 @@ fn header(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
 
 /// `45s`, `12m05s`, `3h04m`, `2d03h`.
 pub(super) fn duration(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..=86_399 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    Duration(secs).to_string()
+}
+
+/// A span of seconds as [`duration`] writes it, without a String.
+struct Duration(i64);
+
+impl std::fmt::Display for Duration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.0.max(0);
+        match s {
+            0..=59 => write!(f, "{s}s"),
+            60..=3599 => write!(f, "{}m{:02}s", s / 60, s % 60),
+            3600..=86_399 => write!(f, "{}h{:02}m", s / 3600, s % 3600 / 60),
+            _ => write!(f, "{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+        }
+    }
+}
+
+/// The system's uptime, `?` when /proc/uptime could not be read.
+struct Uptime(Option<i64>);
+
+impl std::fmt::Display for Uptime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(secs) => Duration(secs).fmt(f),
+            None => f.write_str("?"),
+        }
     }
 }
 
@@ -248,7 +274,10 @@ fn stats(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>, shown: usize) {
         let n = super::table::hidden_count(hidden);
         let _ = write!(text, "{n} private hidden (p shows) │ ");
     }
-    let _ = write!(text, "sort: {} ", d.sort.name());
+    let _ = write!(text, "sort: {} │ sent ", d.sort.name());
+    // Response bytes over all requests (0.2.0's "Sent").
+    crate::view::format::write_human_bytes(&mut text, m.table.totals.bytes);
+    text.push(' ');
     let mut pen = Pen::new(g, rect);
     pen.text(&text, t.bar());
     let errors: Vec<_> = m.sources.iter().filter(|s| s.error.is_some()).collect();

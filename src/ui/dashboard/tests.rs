@@ -179,6 +179,7 @@ impl Fixture {
             geoip: self.geoip.as_ref(),
             sources: &self.sources,
             started: NOW - 3725,
+            booted: Some(NOW - 273_780),
             now: NOW,
             interval_secs: 1.0,
             hook: None,
@@ -245,6 +246,20 @@ fn row_of<'a>(rows: &'a [String], ip: &str) -> &'a str {
 }
 
 #[test]
+fn header_says_when_the_system_uptime_is_unknown() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let m = Model {
+        booted: None,
+        ..f.model()
+    };
+    let mut g = Grid::new(160, 45);
+    d.draw(&mut g, &m);
+    let header = &g.text_lines()[0];
+    assert!(header.contains("│ up ? · watching 1h02m │"), "{header}");
+}
+
+#[test]
 fn full_screen_shows_every_panel() {
     let f = Fixture::new();
     let mut d = dashboard();
@@ -253,7 +268,8 @@ fn full_screen_shows_every_panel() {
     for part in [
         "nethergaze",
         "web1",
-        "up 1h02m",
+        // The system's uptime (3d04h03m), then how long we have watched.
+        "│ up 3d04h · watching 1h02m │",
         "7 IPs",
         "3 conns (2 est)",
         "7 req",
@@ -335,6 +351,26 @@ fn full_screen_shows_every_panel() {
         "{stats}"
     );
     assert!(lines[44].contains("q quit") && lines[44].contains("? help"));
+}
+
+/// Issue 12, item 3: the total of response bytes (0.2.0's "Sent") is in
+/// the stats bar, and grows with the next response.
+#[test]
+fn the_stats_bar_shows_the_bytes_sent() {
+    let mut f = Fixture::new();
+    let mut d = dashboard();
+    let before = f.table.totals.bytes;
+    assert!(before > 0);
+    let stats = |d: &mut Dashboard, f: &Fixture| screen(d, f, 160, 45)[43].clone();
+    let text = stats(&mut d, &f);
+    assert_eq!(before, 8720);
+    assert!(
+        text.contains("lines 10 │ malformed 1 │ sort: connections │ sent 8.5 KiB │ 1 of 2"),
+        "{text}"
+    );
+    f.hit("1.1.1.1", -1, "GET", b"/big.iso", 200, 3 << 20, b"curl/8");
+    let text = stats(&mut d, &f);
+    assert!(text.contains("│ sent 3.0 MiB │ "), "{text}");
 }
 
 /// Issue 9, item 2: rows dropped at `max_tracked_ips` are said in the stats
@@ -953,7 +989,13 @@ fn narrow_screens_drop_the_log_then_columns() {
     assert!(!lines[2].contains("Activity"));
     assert!(lines[2].contains("Organization") && lines[2].contains("Last path"));
     assert_eq!(table_rows(&lines).len(), 7);
-    // Tab has nowhere to go.
+    // Tab gives the width to the log (issue 12 item 6; it used to have
+    // nowhere to go): Down there scrolls the log, not the table.
+    keys(&mut d, &f, &[Key::Tab, Key::Down]);
+    assert_eq!(d.selected(), Some(ip("8.8.4.4")));
+    let lines = screen(&mut d, &f, 100, 30);
+    assert!(lines[2].contains("Activity") && !lines[2].contains("Conns"));
+    // Back to the table, where Down moves the cursor.
     keys(&mut d, &f, &[Key::Tab, Key::Down]);
     assert_eq!(d.selected(), Some(ip("1.1.1.1")));
 
@@ -973,6 +1015,59 @@ fn narrow_screens_drop_the_log_then_columns() {
         lines[2]
     );
     assert!(lines.iter().all(|l| l.chars().count() <= 40));
+}
+
+/// Issue 12, item 6: at 80×24 the table and the activity panel share the
+/// full width by turns, Tab switching (the hints offer it), and each keeps
+/// its keys.
+#[test]
+fn at_80_by_24_tab_switches_the_width_between_table_and_log() {
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let lines = screen(&mut d, &f, 80, 24);
+    assert!(
+        lines[2].contains("IP") && lines[2].contains("Conns"),
+        "{}",
+        lines[2]
+    );
+    assert!(!lines.iter().any(|l| l.contains("Activity")));
+    assert_eq!(table_rows(&lines).len(), 7);
+    assert!(lines[23].contains("Tab panel"), "{}", lines[23]);
+
+    keys(&mut d, &f, &[Key::Tab]);
+    let lines = screen(&mut d, &f, 80, 24);
+    assert!(lines[2].contains("Activity"), "{}", lines[2]);
+    assert!(
+        !lines[2].contains("Conns")
+            && !lines
+                .iter()
+                .any(|l| l.contains('│') && l.contains("8.8.4.4  "))
+    );
+    let body: Vec<&String> = lines[3..22]
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(body.len(), 11, "every activity line: {body:#?}");
+    // The whole width: the newest lines, from the left edge, not clipped
+    // to the right part of the screen.
+    assert!(
+        body.iter().any(|l| l.contains("ssh accepted user=deploy")),
+        "{body:#?}"
+    );
+    assert!(body.iter().all(|l| l.starts_with(" 22:14:")), "{body:#?}");
+    assert!(lines.iter().all(|l| l.chars().count() <= 80));
+    // Keys go to the log: Up scrolls it (on a screen too short for all of
+    // it); the table cursor stays.
+    screen(&mut d, &f, 80, 14);
+    keys(&mut d, &f, &[Key::Up]);
+    assert!(screen(&mut d, &f, 80, 14)[2].contains("scrolled back 1"));
+    assert_eq!(d.selected(), Some(ip("8.8.4.4")));
+
+    // Tab (or BackTab) again: the table, with its cursor.
+    keys(&mut d, &f, &[Key::BackTab, Key::Down]);
+    let lines = screen(&mut d, &f, 80, 24);
+    assert!(lines[2].contains("Conns") && !lines[2].contains("Activity"));
+    assert_eq!(d.selected(), Some(ip("1.1.1.1")));
 }
 
 #[test]
