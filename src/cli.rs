@@ -450,10 +450,53 @@ pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<RawArgs,
 }
 
 fn find_long(name: &str) -> Result<&'static Flag, ConfigError> {
-    FLAGS
+    match resolve_long(FLAGS, name) {
+        Long::Found(flag) => Ok(flag),
+        Long::Unknown => Err(ConfigError::usage(format!(
+            "unknown flag `--{name}` (see --help)"
+        ))),
+        Long::Ambiguous => {
+            let candidates: Vec<String> = prefixed(FLAGS, name)
+                .map(|f| format!("--{}", f.long))
+                .collect();
+            Err(ConfigError::usage(format!(
+                "ambiguous flag `--{name}`: could be {} (see --help)",
+                candidates.join(", ")
+            )))
+        }
+    }
+}
+
+/// What a long name (without `--`, without `=value`) names in a table.
+#[derive(Debug)]
+enum Long<'t> {
+    Found(&'t Flag),
+    Unknown,
+    Ambiguous,
+}
+
+/// The flag `name` names: the one spelled exactly so, else the only one it
+/// is a prefix of (`--no-who` for `--no-whois`, as 0.2.0's argparse took).
+fn resolve_long<'t>(table: &'t [Flag], name: &str) -> Long<'t> {
+    if let Some(flag) = table.iter().find(|f| f.long == name) {
+        return Long::Found(flag);
+    }
+    let mut matches = prefixed(table, name);
+    match (matches.next(), matches.next()) {
+        (Some(flag), None) => Long::Found(flag),
+        (None, _) => Long::Unknown,
+        (Some(_), Some(_)) => Long::Ambiguous,
+    }
+}
+
+/// The flags whose long name starts with `name` (none for an empty name).
+fn prefixed<'t, 'n>(
+    table: &'t [Flag],
+    name: &'n str,
+) -> impl Iterator<Item = &'t Flag> + use<'t, 'n> {
+    table
         .iter()
-        .find(|f| f.long == name)
-        .ok_or_else(|| ConfigError::usage(format!("unknown flag `--{name}` (see --help)")))
+        .filter(move |f| !name.is_empty() && f.long.starts_with(name))
 }
 
 fn find_short(c: char) -> Result<&'static Flag, ConfigError> {
@@ -468,9 +511,9 @@ fn usage(e: lexopt::Error) -> ConfigError {
         lexopt::Error::UnexpectedValue { option, value } => {
             let flag = option.trim_start_matches('-');
             let msg = format!("takes no value (got `{}`)", value.to_string_lossy());
-            match FLAGS.iter().find(|f| f.long == flag) {
-                Some(f) => ConfigError::flag(f.long, msg),
-                None => ConfigError::usage(format!("{option}: {msg}")),
+            match resolve_long(FLAGS, flag) {
+                Long::Found(f) => ConfigError::flag(f.long, msg),
+                Long::Unknown | Long::Ambiguous => ConfigError::usage(format!("{option}: {msg}")),
             }
         }
         other => ConfigError::usage(other.to_string()),

@@ -121,3 +121,65 @@ fn help_gives_the_exit_status() {
     assert!(rest.contains("2 for a usage, config or"), "{rest}");
     assert!(help.contains("p key shows or hides them live"), "{help}");
 }
+
+#[test]
+fn a_unique_prefix_names_its_flag() {
+    assert!(parse_ok(&["--no-who"]).no_whois);
+    assert!(parse_ok(&["--sus"]).suspicious);
+    assert_eq!(parse_ok(&["--log-p", "a.log"]).log_paths, ["a.log"]);
+    assert_eq!(parse_ok(&["--log-p=b.log"]).log_paths, ["b.log"]);
+    assert_eq!(
+        parse_ok(&["--conn=2"]).connections_interval.as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        parse_err(&["--onc=yes"]),
+        "nethergaze: --once: takes no value (got `yes`)"
+    );
+    // Every prefix that only one flag starts with names that flag.
+    for flag in FLAGS {
+        for end in 1..=flag.long.len() {
+            let prefix = &flag.long[..end];
+            let owners = FLAGS.iter().filter(|f| f.long.starts_with(prefix)).count();
+            if owners == 1 {
+                assert_eq!(find_long(prefix).unwrap().id, flag.id, "--{prefix}");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_exact_name_beats_a_longer_one_it_prefixes() {
+    let table = [
+        switch(FlagId::For, "for", Group::Headless, ""),
+        valued(FlagId::LogFormat, "format", "FMT", Group::Headless, ""),
+    ];
+    assert!(matches!(resolve_long(&table, "for"), Long::Found(f) if f.id == FlagId::For));
+    assert!(matches!(resolve_long(&table, "form"), Long::Found(f) if f.id == FlagId::LogFormat));
+    assert!(matches!(resolve_long(&table, "fo"), Long::Ambiguous));
+    assert!(matches!(resolve_long(&table, "x"), Long::Unknown));
+    assert!(matches!(resolve_long(&table, ""), Long::Unknown));
+    // In the real table: `--for` stays `--for`.
+    assert_eq!(
+        parse_ok(&["--for", "5s"]).for_duration.as_deref(),
+        Some("5s")
+    );
+}
+
+#[test]
+fn an_ambiguous_prefix_is_a_usage_error_naming_the_candidates() {
+    let err = parse(args(&["--no"])).unwrap_err();
+    assert!(matches!(err, ConfigError::Usage(_)), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "nethergaze: ambiguous flag `--no`: could be --no-auth-log, --no-geoip, \
+         --no-whois, --no-history (see --help)"
+    );
+    let err = parse_err(&["--co=x"]);
+    assert!(err.contains("ambiguous flag `--co`"), "{err}");
+    for name in ["--connections-interval", "--color", "--config"] {
+        assert!(err.contains(name), "{err}");
+    }
+    // Unknown stays unknown, prefix or not.
+    assert!(parse_err(&["--no-whoisx"]).contains("unknown flag `--no-whoisx`"));
+}

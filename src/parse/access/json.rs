@@ -1,4 +1,8 @@
-//! A zero-copy scanner for the few keys of a Caddy JSON access line.
+//! A zero-copy scanner for the few keys of a Caddy JSON access line, and
+//! of the flat JSON lines nethergaze 0.2.0 read (`path`, `status` or
+//! `resp_status`, `bytes_sent` or `resp_size`, `user_agent` or `user-agent`,
+//! `timestamp` or `time`; the client from `remote_addr`, `remote_ip` or
+//! `client_ip`).
 //!
 //! Not a JSON parser: it walks the top-level object, steps into `request` and
 //! `headers`, and skips every other value by counting brackets outside
@@ -155,6 +159,15 @@ fn unicode_escape(s: &[u8]) -> Option<(char, usize)> {
         char::from_u32(high).unwrap_or(char::REPLACEMENT_CHARACTER),
         6,
     ))
+}
+
+/// Set `slot` to `value` unless an earlier key already filled it.
+#[inline]
+fn fill_gap<'a>(slot: &mut &'a [u8], value: &'a [u8]) -> Option<()> {
+    if slot.is_empty() {
+        *slot = value;
+    }
+    Some(())
 }
 
 /// Which object the scanner is in; decides which keys matter.
@@ -335,10 +348,38 @@ impl<'a> Cursor<'a> {
                 (out.ts, out.ts_is_string) = (ts, is_string);
                 return Some(());
             }
+            // 0.2.0's flat names: each only fills a gap Caddy's own left.
+            b"timestamp" | b"time" => {
+                let (ts, is_string) = self.scalar()?;
+                if out.ts.is_empty() {
+                    (out.ts, out.ts_is_string) = (ts, is_string);
+                }
+                return Some(());
+            }
+            b"user_agent" | b"user-agent" => {
+                let value = self.first_string()?;
+                if out.user_agent.is_empty() {
+                    out.user_agent = value;
+                }
+                return Some(());
+            }
+            // Caddy writes these at the top: they beat 0.2.0's flat aliases.
+            b"status" | b"size" if level == Level::Top => {
+                let slot = if key == b"status" {
+                    &mut out.status
+                } else {
+                    &mut out.size
+                };
+                *slot = self.scalar()?.0;
+                return Some(());
+            }
             b"status" => &mut out.status,
+            b"resp_status" => return fill_gap(&mut out.status, self.scalar()?.0),
             b"size" => &mut out.size,
+            b"bytes_sent" | b"resp_size" => return fill_gap(&mut out.size, self.scalar()?.0),
             b"method" => &mut out.method,
             b"uri" => &mut out.uri,
+            b"path" => return fill_gap(&mut out.uri, self.scalar()?.0),
             b"host" => &mut out.host,
             b"client_ip" => &mut out.client_ip,
             b"remote_ip" => &mut out.remote_ip,

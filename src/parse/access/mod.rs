@@ -234,6 +234,11 @@ impl AccessParser {
         let mut f = json::scan(line)?;
         f.decode(scratch)?;
         let (peer, client) = caddy_addresses(&f, &self.trusted)?;
+        // A line with neither method nor path is no request: counting it as
+        // one would hide a misread log behind rows with status 0.
+        if f.method.is_empty() && f.uri.is_empty() {
+            return Err(Malformed::Shape);
+        }
         let time = if f.ts_is_string {
             parse_rfc3339(f.ts).or_else(|| parse_epoch(f.ts))
         } else {

@@ -385,28 +385,32 @@ fn caddy_line_field_by_field() {
 fn caddy_address_fallbacks() {
     let cases: [(&[u8], &str, &str); 6] = [
         (
-            br#"{"request":{"remote_ip":"::ffff:9.9.9.9"}}"#,
+            br#"{"request":{"remote_ip":"::ffff:9.9.9.9","uri":"/"}}"#,
             "9.9.9.9",
             "9.9.9.9",
         ),
         (
-            br#"{"request":{"remote_addr":"[2001:db8::2]:443"}}"#,
+            br#"{"request":{"remote_addr":"[2001:db8::2]:443","uri":"/"}}"#,
             "2001:db8::2",
             "2001:db8::2",
         ),
         (
-            br#"{"remote_addr":"192.0.2.1:5000","ts":"2026-11-25T17:41:52Z"}"#,
+            br#"{"remote_addr":"192.0.2.1:5000","ts":"2026-11-25T17:41:52Z","uri":"/"}"#,
             "192.0.2.1",
             "192.0.2.1",
         ),
-        (br#"{"remote_ip":"192.0.2.2"}"#, "192.0.2.2", "192.0.2.2"),
         (
-            br#"{"request":{"client_ip":"192.0.2.3"}}"#,
+            br#"{"remote_ip":"192.0.2.2","uri":"/"}"#,
+            "192.0.2.2",
+            "192.0.2.2",
+        ),
+        (
+            br#"{"request":{"client_ip":"192.0.2.3","uri":"/"}}"#,
             "192.0.2.3",
             "192.0.2.3",
         ),
         (
-            br#"{"client_ip":"192.0.2.4","remote_ip":"10.0.0.1"}"#,
+            br#"{"client_ip":"192.0.2.4","remote_ip":"10.0.0.1","uri":"/"}"#,
             "10.0.0.1",
             "192.0.2.4",
         ),
@@ -436,7 +440,7 @@ fn caddy_address_fallbacks() {
         .unwrap_err(),
         Malformed::ClientNotIp
     );
-    let (hit, _) = parse("auto", br#"{"ts":"2026-11-25T17:41:52Z","request":{"remote_ip":"1.1.1.1","headers":{"User-Agent":"plain"}}}"#).unwrap();
+    let (hit, _) = parse("auto", br#"{"ts":"2026-11-25T17:41:52Z","request":{"remote_ip":"1.1.1.1","uri":"/","headers":{"User-Agent":"plain"}}}"#).unwrap();
     assert_eq!(
         (hit.time, hit.user_agent),
         (Some(1_795_628_512), &b"plain"[..])
@@ -447,13 +451,13 @@ fn caddy_address_fallbacks() {
 fn caddy_behind_a_trusted_proxy() {
     let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
     let p = AccessParser::new("json", trusted).unwrap();
-    let xff = br#"{"request":{"remote_ip":"10.0.0.2","client_ip":"10.0.0.2","headers":{"X-Forwarded-For":["198.51.100.4, 10.0.0.3"]}}}"#;
+    let xff = br#"{"request":{"remote_ip":"10.0.0.2","client_ip":"10.0.0.2","uri":"/","headers":{"X-Forwarded-For":["198.51.100.4, 10.0.0.3"]}}}"#;
     let (hit, _) = p.parse_own(xff).unwrap();
     assert_eq!((hit.peer, hit.client), (ip("10.0.0.2"), ip("198.51.100.4")));
     let (hit, _) = p.parse_own(CADDY).unwrap();
     assert_eq!(hit.client, ip("203.0.113.7"));
     let untrusted =
-        br#"{"request":{"remote_ip":"192.0.2.9","headers":{"X-Forwarded-For":["198.51.100.4"]}}}"#;
+        br#"{"request":{"remote_ip":"192.0.2.9","uri":"/","headers":{"X-Forwarded-For":["198.51.100.4"]}}}"#;
     assert_eq!(p.parse_own(untrusted).unwrap().0.client, ip("192.0.2.9"));
 }
 
@@ -828,4 +832,55 @@ fn json_scanner_matches_serde_json() {
         assert_eq!(u64::from(hit.status), value["status"].as_u64().unwrap());
         assert_eq!(hit.bytes, value["size"].as_u64().unwrap());
     }
+}
+
+/// A flat line as nethergaze 0.2.0 read it: path, status, bytes, user agent
+/// and time all reach the hit (exploit and scanner detection need them).
+#[test]
+fn flat_json_lines_of_0_2_0() {
+    let iso = br#"{"remote_addr":"198.51.100.7","method":"GET","path":"/.env","status":404,"bytes_sent":153,"user_agent":"zgrab/0.x","timestamp":"2026-11-25T17:41:52Z"}"#;
+    let epoch = br#"{"client_ip":"198.51.100.8","path":"/wp-login.php","resp_status":"200","resp_size":"9","user-agent":"Nikto","time":1795628512.25}"#;
+    for spec in ["auto", "json"] {
+        let (hit, kind) = parse(spec, iso).unwrap();
+        assert_eq!(kind, FormatKind::Json);
+        assert_eq!(hit.client, ip("198.51.100.7"));
+        assert_eq!((hit.method, hit.path), (&b"GET"[..], &b"/.env"[..]));
+        assert_eq!((hit.status, hit.bytes), (404, 153));
+        assert_eq!(hit.user_agent, b"zgrab/0.x");
+        assert_eq!(hit.time, Some(1_795_628_512));
+        let (hit, _) = parse(spec, epoch).unwrap();
+        assert_eq!(hit.client, ip("198.51.100.8"));
+        assert_eq!(hit.path, b"/wp-login.php");
+        assert_eq!((hit.status, hit.bytes), (200, 9));
+        assert_eq!(hit.user_agent, b"Nikto");
+        assert_eq!(hit.time, Some(1_795_628_512));
+    }
+}
+
+/// A JSON line without a usable client or request is malformed, not a hit
+/// with status 0 and no path.
+#[test]
+fn flat_json_without_client_or_request_is_malformed() {
+    let cases: [(&[u8], Malformed); 4] = [
+        (
+            br#"{"remote_addr":"198.51.100.7","status":200}"#,
+            Malformed::Shape,
+        ),
+        (
+            br#"{"client_ip":"198.51.100.7","path":"","method":""}"#,
+            Malformed::Shape,
+        ),
+        (br#"{"path":"/","status":200}"#, Malformed::NoClient),
+        (br#"{"ip":"198.51.100.7","path":"/"}"#, Malformed::NoClient),
+    ];
+    for (line, want) in cases {
+        assert_eq!(
+            parse("json", line).unwrap_err(),
+            want,
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    let method_only = br#"{"remote_ip":"198.51.100.7","method":"OPTIONS"}"#;
+    assert_eq!(parse("json", method_only).unwrap().0.method, b"OPTIONS");
 }

@@ -115,3 +115,71 @@ fn hostile_json_never_panics() {
     assert!(scan(br#"{"a":[}"#).is_err());
     assert!(scan(b"{\"a\":\"\xff\x00\"}").is_ok());
 }
+
+/// Reads one field of the scanned line (a test case's column).
+type Field = for<'a> fn(&'a CaddyFields<'a>) -> &'a [u8];
+
+/// 0.2.0's flat names, one at a time, each read where Caddy's would be.
+#[test]
+fn flat_names_of_0_2_0() {
+    let cases: [(&[u8], Field, &[u8]); 9] = [
+        (br#"{"path":"/wp-login.php"}"#, |f| f.uri, b"/wp-login.php"),
+        (br#"{"status":"403"}"#, |f| f.status, b"403"),
+        (br#"{"resp_status":502}"#, |f| f.status, b"502"),
+        (br#"{"bytes_sent":1234}"#, |f| f.size, b"1234"),
+        (br#"{"resp_size":77}"#, |f| f.size, b"77"),
+        (
+            br#"{"user_agent":"sqlmap/1.7"}"#,
+            |f| f.user_agent,
+            b"sqlmap/1.7",
+        ),
+        (br#"{"user-agent":"Nikto"}"#, |f| f.user_agent, b"Nikto"),
+        (
+            br#"{"timestamp":"2026-11-25T17:41:52Z"}"#,
+            |f| f.ts,
+            b"2026-11-25T17:41:52Z",
+        ),
+        (br#"{"time":1764092512}"#, |f| f.ts, b"1764092512"),
+    ];
+    for (line, field, want) in cases {
+        let f = scan(line).unwrap();
+        assert_eq!(field(&f), want, "{}", String::from_utf8_lossy(line));
+    }
+    assert!(
+        scan(br#"{"timestamp":"2026-11-25T17:41:52Z"}"#)
+            .unwrap()
+            .ts_is_string
+    );
+    assert!(!scan(br#"{"time":1764092512}"#).unwrap().ts_is_string);
+}
+
+#[test]
+fn caddy_names_beat_flat_ones_in_any_order() {
+    let lines: [&[u8]; 2] = [
+        br#"{"path":"/p","resp_status":1,"resp_size":2,"user_agent":"flat","time":3,"request":{"uri":"/u","headers":{"User-Agent":["caddy"]}},"status":200,"size":10,"ts":5}"#,
+        br#"{"request":{"uri":"/u","headers":{"User-Agent":["caddy"]}},"status":200,"size":10,"ts":5,"path":"/p","resp_status":1,"resp_size":2,"user_agent":"flat","time":3}"#,
+    ];
+    for line in lines {
+        let f = scan(line).unwrap();
+        assert_eq!(
+            (f.uri, f.status, f.size, f.user_agent, f.ts),
+            (
+                &b"/u"[..],
+                &b"200"[..],
+                &b"10"[..],
+                &b"caddy"[..],
+                &b"5"[..]
+            ),
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
+
+#[test]
+fn escaped_flat_values_are_decoded_in_the_scratch() {
+    let line = br#"{"remote_addr":"1.2.3.4","path":"/\u002eenv","user_agent":"a \"b\""}"#;
+    let f = decoded(line).unwrap();
+    assert_eq!(f.uri, b"/.env");
+    assert_eq!(f.user_agent, br#"a "b""#);
+}
