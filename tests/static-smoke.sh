@@ -81,8 +81,15 @@ check() {
 cd /
 out=$(snapshot "$bin" "$fixtures" "$work/state/history.db") || fail "env -i run failed"
 check "env -i" "$out" 1
-out=$(snapshot "$bin" "$fixtures" "$work/state/history.db") || fail "env -i second run failed"
+# The same lines at another path are new to history (no cursor there): a second
+# session. Read once more, they are counted already: still two sessions.
+mkdir -p "$work/copy/logs"
+cp -r "$fixtures/proc" "$work/copy/proc"
+cp "$fixtures/logs/combined.log" "$work/copy/logs/"
+out=$(snapshot "$bin" "$work/copy" "$work/state/history.db") || fail "env -i second run failed"
 check "env -i, history read back" "$out" 2
+out=$(snapshot "$bin" "$work/copy" "$work/state/history.db") || fail "env -i third run failed"
+check "env -i, lines counted once" "$out" 2
 
 # --- in an empty root -----------------------------------------------------------
 if [ "$(id -u)" -ne 0 ]; then
