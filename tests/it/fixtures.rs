@@ -422,17 +422,18 @@ fn sshd_fixture_in_every_framing() {
     let snap = Snapshot::parse(&out.stdout);
     // No row for 6.6.6.6 or 6.6.6.7: they appear only inside forged user names or
     // behind another program's tag.
+    // Seen only in sshd's log: the service is ssh (as 0.2.0 shows it).
     let rows = [
         // Four framings, ::ffff:, CRLF; the [preauth] close is no failure.
-        json!({"ip": CLIENT, "auth_failures": 4, "reasons": ["auth_failures"],
+        json!({"ip": CLIENT, "services": ["ssh"], "auth_failures": 4, "reasons": ["auth_failures"],
             "first_seen": "2023-10-10T14:30:05Z", "last_seen": "2023-10-10T14:30:09Z"}),
         // Syslog framing: two failures, below the threshold of 3.
-        json!({"ip": PROBER, "auth_failures": 2,
+        json!({"ip": PROBER, "services": ["ssh"], "auth_failures": 2,
             "first_seen": syslog_oct_10(14, 31, 0), "last_seen": syslog_oct_10(14, 31, 3)}),
-        json!({"ip": V6, "auth_accepted": 1,
+        json!({"ip": V6, "services": ["ssh"], "auth_accepted": 1,
             "first_seen": "2023-10-10T14:32:00Z", "last_seen": "2023-10-10T14:32:00Z"}),
         // max_attempts: a row, but not a failure.
-        json!({"ip": SCANNER,
+        json!({"ip": SCANNER, "services": ["ssh"],
             "first_seen": "2023-10-10T14:33:00Z", "last_seen": "2023-10-10T14:33:00Z"}),
     ];
     assert_rows(&snap, &rows, &PROC_IPS);
