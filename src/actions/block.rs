@@ -20,7 +20,7 @@ pub(crate) use flow::{FlowError, Step};
 pub(crate) use plan::BlockPlan;
 pub(crate) use plan::{shell_display, target, target_text, Scope, ScopeError};
 pub(crate) use run::CommandResult;
-pub(crate) use run::{BlockRecord, BlockRun};
+pub(crate) use run::{BlockRecord, BlockRun, UfwProbe, UfwState};
 pub(crate) use safety::SafetyContext;
 pub(crate) use safety::Verdict;
 pub(crate) use tools::Tool;

@@ -414,6 +414,7 @@ fn block_record(n: u32) -> BlockRecord {
     let ok = CommandResult {
         argv: vec!["nft".into(), "add".into(), "element".into()],
         is_check: false,
+        is_probe: false,
         status: Ok(ExitStatus::from_raw(0)),
         timed_out: false,
         output: Default::default(),
@@ -421,6 +422,7 @@ fn block_record(n: u32) -> BlockRecord {
     let failed = CommandResult {
         argv: vec!["nft".into(), "list".into()],
         is_check: false,
+        is_probe: false,
         status: Ok(ExitStatus::from_raw(1 << 8)),
         timed_out: false,
         output: Default::default(),
@@ -430,6 +432,7 @@ fn block_record(n: u32) -> BlockRecord {
         ip: v4(n),
         target: ipnet::IpNet::from(v4(n)),
         tool: Tool::Nft,
+        probe: None,
         commands: vec![ok, failed],
     }
 }

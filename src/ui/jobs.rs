@@ -16,7 +16,7 @@ use std::time::Instant;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
-use crate::actions::block::BlockRun;
+use crate::actions::block::{BlockRun, Tools, UfwProbe, UfwState};
 use crate::actions::hooks::HookRun;
 use crate::config::Hook;
 use crate::engine::Engine;
@@ -25,6 +25,8 @@ use crate::engine::Engine;
 enum Job {
     Hook(HookRun),
     Block(BlockRun),
+    /// `ufw status` for the block assist offer.
+    UfwProbe(UfwProbe),
 }
 
 /// The dashboard's child and its place in the poll.
@@ -48,6 +50,8 @@ pub(crate) enum Reaped {
     /// The job is over: its hook ended, or its block run (`Some`: how that
     /// went; the run is recorded in history).
     Over(Option<String>),
+    /// `ufw status` answered (block assist shows it).
+    Ufw(UfwState),
 }
 
 impl Job {
@@ -55,6 +59,7 @@ impl Job {
         match self {
             Job::Hook(run) => run.is_finished(),
             Job::Block(run) => run.is_finished(),
+            Job::UfwProbe(probe) => probe.is_finished(),
         }
     }
 
@@ -63,6 +68,7 @@ impl Job {
         match self {
             Job::Hook(run) => format!("hook {}", run.key),
             Job::Block(_) => "a block command".into(),
+            Job::UfwProbe(_) => "ufw status".into(),
         }
     }
 
@@ -79,6 +85,7 @@ impl Job {
                     .last()
                     .map_or(&[][..], |c| c.output.bytes()),
             },
+            Job::UfwProbe(_) => &[],
         }
     }
 
@@ -87,6 +94,7 @@ impl Job {
         match self {
             Job::Hook(run) => Some(run.as_raw_fd()),
             Job::Block(run) => run.fd(),
+            Job::UfwProbe(probe) => Some(probe.fd()),
         }
     }
 }
@@ -132,7 +140,11 @@ impl Jobs {
     /// While a child still runs, what to tell the operator who asked for
     /// another (one at a time).
     pub(crate) fn busy(&self) -> Option<String> {
+        // `ufw status` for an offer is simply stopped (`end`) by the next job.
         let job = self.job.as_ref().filter(|j| !j.is_finished())?;
+        if matches!(job, Job::UfwProbe(_)) {
+            return None;
+        }
         Some(format!(
             "{} is still running: wait for it (Esc in a hook's window stops the hook)",
             job.name()
@@ -146,6 +158,15 @@ impl Jobs {
             .map_err(|e| format!("hook {}: cannot start: {e}", hook.key))?;
         self.job = Some(Job::Hook(run));
         Ok(())
+    }
+
+    /// Ask `ufw status` for block assist's offer (in place of the last
+    /// job, which the caller has checked is over). Err: what to show.
+    pub(crate) fn start_ufw_probe(&mut self, tools: &Tools, sudo: bool) -> Result<(), String> {
+        self.end();
+        let probe = UfwProbe::start(tools, sudo).map_err(|e| format!("ufw status: {e}"))?;
+        self.job = Some(Job::UfwProbe(probe));
+        self.watch()
     }
 
     /// Block commands started (in place of the last job): watch them, or
@@ -211,6 +232,7 @@ impl Jobs {
         match self.job.as_mut() {
             Some(Job::Hook(run)) => run.on_readable(),
             Some(Job::Block(run)) => run.on_readable(),
+            Some(Job::UfwProbe(probe)) => probe.on_readable(),
             None => false,
         }
     }
@@ -220,6 +242,7 @@ impl Jobs {
         match self.job.as_mut() {
             Some(Job::Hook(run)) => run.on_tick(now),
             Some(Job::Block(run)) => run.on_tick(now),
+            Some(Job::UfwProbe(probe)) => probe.on_tick(now),
             None => {}
         }
     }
@@ -231,6 +254,13 @@ impl Jobs {
         let reaped = match self.job.as_mut() {
             Some(Job::Hook(run)) => !run.is_finished() && run.try_reap().is_some(),
             Some(Job::Block(run)) => run.reap(),
+            Some(Job::UfwProbe(probe)) => {
+                let Some(state) = probe.reap() else {
+                    return Reaped::Nothing;
+                };
+                self.end();
+                return Reaped::Ufw(state);
+            }
             None => false,
         };
         if !reaped {
@@ -256,10 +286,12 @@ impl Jobs {
         engine.record_block(record);
         let target = crate::actions::block::target_text(record.target);
         let tool = record.tool.program();
-        Some(if record.succeeded() {
-            format!("blocked {target} with {tool}")
-        } else {
-            format!("blocking {target} with {tool} failed")
+        Some(match record.failure() {
+            None => format!("blocked {target} with {tool}"),
+            Some(why) if record.refusal().is_some() => {
+                format!("not blocked: {why}; nothing was run")
+            }
+            Some(why) => format!("blocking {target} with {tool} failed: {why}"),
         })
     }
 }

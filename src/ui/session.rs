@@ -233,7 +233,7 @@ impl Session {
                     .and_then(|row| row.whois.as_deref())
                     .and_then(|w| w.cidr.as_deref())
                     .and_then(|cidr| cidr.parse::<ipnet::IpNet>().ok());
-                self.open_block(ip, network);
+                self.open_block(ip, network, now);
             }
             Action::Hook { index, ip } => self.start_hook(index, ip, now),
             Action::CloseJob => self.jobs.close(),
@@ -283,16 +283,27 @@ impl Session {
 
     /// `b`: block assist for `ip`, with the tools and the safety context
     /// as they are now.
-    fn open_block(&mut self, ip: IpAddr, network: Option<ipnet::IpNet>) {
+    /// Not root: the commands carry `sudo` (and run as `sudo -n`). With
+    /// ufw among the tools and no child running, `ufw status` is asked so
+    /// the offer can say whether ufw is on.
+    fn open_block(&mut self, ip: IpAddr, network: Option<ipnet::IpNet>, now: UnixTime) {
+        let tools = Tools::detect();
+        let sudo = !crate::sys::process::is_root();
+        let probe = tools.path(crate::actions::block::Tool::Ufw).is_some();
         let assist = dashboard::BlockAssist::new(
             ip,
-            Tools::detect(),
+            tools.clone(),
             SafetyContext::from_system(&self.config),
             self.config.actions.enable_block_execution,
         )
-        .with_network(network);
+        .with_network(network)
+        .with_sudo(sudo);
         self.jobs.end_if_finished();
         self.dashboard.open_block(assist);
+        if probe && self.jobs.busy().is_none() {
+            let asked = self.jobs.start_ufw_probe(&tools, sudo);
+            self.show(asked.err(), now);
+        }
     }
 
     /// Block assist was confirmed: start its commands in the loop.
@@ -326,6 +337,12 @@ impl Session {
         let now = crate::parse::time::now();
         match self.jobs.reap(engine) {
             Reaped::Nothing => {}
+            Reaped::Ufw(state) => {
+                if let Some(assist) = self.dashboard.block_assist_mut() {
+                    assist.set_ufw_state(state);
+                    self.dirty = true;
+                }
+            }
             Reaped::NextCommand(news) => {
                 self.dirty = true;
                 self.show(news, now);

@@ -99,6 +99,13 @@ pub(crate) struct BlockPlan {
     /// Run next, idempotent (nft: the table, sets, chain and rules).
     pub(crate) setup: Vec<Vec<String>>,
     pub(crate) block: Vec<String>,
+    /// Asked before anything else, not part of the commands shown and
+    /// copied: is the tool on at all? (`ufw status`: an inactive ufw takes
+    /// the rule, says "Rules updated" and blocks nothing.)
+    pub(crate) probe: Option<Vec<String>>,
+    /// Every argv starts with `sudo` (nethergaze is not root): shown and
+    /// copied so, run as `sudo -n`.
+    pub(crate) sudo: bool,
 }
 
 impl BlockPlan {
@@ -132,13 +139,31 @@ impl BlockPlan {
             Tool::Iptables | Tool::Ip6tables => Some(iptables_rule(tool.program(), "-C", &t)),
             _ => None,
         };
+        let probe = (tool == Tool::Ufw).then(|| argv(&["ufw", "status"]));
         Some(BlockPlan {
             tool,
             target,
             check,
             setup,
             block,
+            probe,
+            sudo: false,
         })
+    }
+
+    /// The plan for a user who is not root: every command (and the probe)
+    /// carries `sudo` in front.
+    pub(crate) fn with_sudo(mut self) -> BlockPlan {
+        if self.sudo {
+            return self;
+        }
+        let prefix = |argv: &mut Vec<String>| argv.insert(0, "sudo".to_string());
+        self.check.iter_mut().for_each(prefix);
+        self.setup.iter_mut().for_each(prefix);
+        self.probe.iter_mut().for_each(prefix);
+        prefix(&mut self.block);
+        self.sudo = true;
+        self
     }
 
     /// Plans for every detected tool that can express the target.
@@ -147,6 +172,14 @@ impl BlockPlan {
             .iter()
             .filter_map(|t| BlockPlan::new(t, target))
             .collect()
+    }
+
+    /// The argv the tool itself gets (without a leading `sudo`).
+    pub(crate) fn tool_argv(argv: &[String]) -> &[String] {
+        match argv.split_first() {
+            Some((first, rest)) if first == "sudo" => rest,
+            _ => argv,
+        }
     }
 
     /// The check, setup commands, then the block command.

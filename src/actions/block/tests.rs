@@ -26,7 +26,8 @@ fn net(s: &str) -> IpNet {
 }
 
 /// A temp dir with fake tools that append their argv (one word a line,
-/// then `[end]`) to `calls.log`; `fail` names tools that exit 1. As an
+/// then `[end]`) to `calls.log` (`ufw status`, block assist's probe, only
+/// answers as an active ufw); `fail` names tools that exit 1. As an
 /// empty iptables would, `-C` (is the rule there?) exits 1.
 struct FakeTools {
     dir: tempfile::TempDir,
@@ -44,7 +45,7 @@ impl FakeTools {
         for name in names {
             let code = if fail.contains(name) { 1 } else { 0 };
             let script = format!(
-                "#!/bin/sh\n{{ printf '%s\\n' \"$0\"; for a in \"$@\"; do printf '%s\\n' \"$a\"; done; echo '[end]'; }} >> '{}'\necho {name} ran; echo {name} warns >&2\n[ \"$1\" = -C ] && [ {code} = 0 ] && exit {check_exit}\nexit {code}\n",
+                "#!/bin/sh\n[ \"$*\" = status ] && echo 'Status: active' && exit 0\n{{ printf '%s\\n' \"$0\"; for a in \"$@\"; do printf '%s\\n' \"$a\"; done; echo '[end]'; }} >> '{}'\necho {name} ran; echo {name} warns >&2\n[ \"$1\" = -C ] && [ {code} = 0 ] && exit {check_exit}\nexit {code}\n",
                 log.display()
             );
             let path = dir.path().join(name);
@@ -433,7 +434,9 @@ fn missing_tool_is_a_failed_record_not_a_panic() {
     flow.advance().unwrap();
     let record = flow.run(&empty.tools(), 0).unwrap();
     assert!(!record.succeeded());
-    assert!(record.commands[0].status.is_err());
+    // ufw's probe (`ufw status`) is its first command and could not start.
+    assert!(record.probe.as_ref().unwrap().status.is_err());
+    assert!(record.commands.is_empty());
 }
 
 #[test]
@@ -711,12 +714,137 @@ fn block_run_stops_at_a_failure_and_a_missing_tool() {
     let plan = BlockPlan::new(Tool::Ufw, net("203.0.113.7/32")).unwrap();
     let run = BlockRun::start(&plan, &none.tools(), ip("203.0.113.7"), 0, BLOCK_TIMEOUT);
     assert!(run.is_finished(), "nothing to wait for");
+    // ufw's first step is its probe (`ufw status`), which could not start.
+    assert!(run.record().commands.is_empty());
+    assert!(run.record().refusal().is_some());
     assert_eq!(
-        run.record().commands[0]
+        run.record()
+            .probe
+            .as_ref()
+            .unwrap()
             .status
             .as_ref()
             .err()
             .map(String::as_str),
         Some("tool not found")
     );
+}
+
+// ---------------------------------------------------------------------------
+// ufw's probe and sudo (issue 11 item 1, issue 12 item 9)
+
+#[test]
+fn ufw_status_is_read_as_active_inactive_or_unknown() {
+    use super::UfwState;
+    use std::os::unix::process::ExitStatusExt;
+    let ok = Some(std::process::ExitStatus::from_raw(0));
+    let exit1 = Some(std::process::ExitStatus::from_raw(1 << 8));
+    let active = b"Status: active\n\nTo                         Action      From\n";
+    assert_eq!(UfwState::from_output(ok, active), UfwState::Active);
+    assert_eq!(
+        UfwState::from_output(ok, b"Status: inactive\n"),
+        UfwState::Inactive
+    );
+    // sudo's refusal (its stderr), with a control sequence made harmless.
+    let refused = UfwState::from_output(exit1, b"\x1b[2Jsudo: a password is required\n");
+    assert_eq!(
+        refused,
+        UfwState::Unknown("?[2Jsudo: a password is required".into())
+    );
+    assert_eq!(
+        UfwState::from_output(exit1, active),
+        UfwState::Unknown("Status: active".into()),
+        "only an exit 0 counts"
+    );
+    assert_eq!(
+        UfwState::from_output(None, b""),
+        UfwState::Unknown("no answer".into())
+    );
+}
+
+/// An inactive ufw says "Rules updated" and blocks nothing: the run asks
+/// `ufw status` first and stops there, claiming nothing.
+#[test]
+fn an_inactive_ufw_is_asked_first_and_nothing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let calls = dir.path().join("calls");
+    let ufw = dir.path().join("ufw");
+    let script = format!(
+        "#!/bin/sh\necho \"$*\" >> '{}'\n[ \"$*\" = status ] && echo 'Status: inactive'\necho Rules updated\n",
+        calls.display()
+    );
+    fs::write(&ufw, script).unwrap();
+    fs::set_permissions(&ufw, fs::Permissions::from_mode(0o755)).unwrap();
+    let tools = Tools::detect_in(dir.path().as_os_str());
+    let plan = BlockPlan::new(Tool::Ufw, net("203.0.113.7/32")).unwrap();
+    let mut run = BlockRun::start(&plan, &tools, ip("203.0.113.7"), 0, BLOCK_TIMEOUT);
+    drive(&mut run);
+    let record = run.record();
+    assert!(!record.succeeded());
+    assert!(record.commands.is_empty(), "{:?}", record.commands);
+    assert_eq!(
+        record.refusal().as_deref(),
+        Some("ufw is inactive: a rule would block nothing")
+    );
+    assert_eq!(fs::read_to_string(&calls).unwrap(), "status\n");
+}
+
+#[test]
+fn plans_carry_sudo_when_not_root_and_root_plans_do_not() {
+    let text = |plan: &BlockPlan| -> Vec<String> { plan.commands().map(shell_display).collect() };
+    let ufw = BlockPlan::new(Tool::Ufw, net("203.0.113.7/32")).unwrap();
+    assert_eq!(text(&ufw), ["ufw prepend deny from 203.0.113.7"]);
+    assert_eq!(ufw.probe, Some(vec!["ufw".into(), "status".into()]));
+    let ufw = ufw.with_sudo().with_sudo();
+    assert_eq!(text(&ufw), ["sudo ufw prepend deny from 203.0.113.7"]);
+    assert_eq!(
+        ufw.probe,
+        Some(vec!["sudo".into(), "ufw".into(), "status".into()])
+    );
+
+    let root = BlockPlan::new(Tool::Iptables, net("203.0.113.0/24")).unwrap();
+    let user = root.clone().with_sudo();
+    let (root, user) = (text(&root), text(&user));
+    assert_eq!(root.len(), 2, "the check and the insert");
+    assert_eq!(user.len(), root.len());
+    for (r, u) in root.iter().zip(&user) {
+        assert!(r.starts_with("iptables "), "{r}");
+        assert_eq!(u, &format!("sudo {r}"));
+    }
+    let nft = BlockPlan::new(Tool::Nft, net("2001:db8::/64")).unwrap();
+    let nft = text(&nft.with_sudo());
+    assert!(nft.iter().all(|l| l.starts_with("sudo nft ")), "{nft:?}");
+    assert_eq!(
+        nft.last().unwrap(),
+        "sudo nft add element inet nethergaze blocked6 '{' 2001:db8::/64 '}'"
+    );
+}
+
+/// Run with sudo: `sudo -n TOOL-PATH ARGS`, the tool's own argv after it.
+#[test]
+fn sudo_plans_run_as_sudo_dash_n_with_the_tools_path() {
+    let fake = FakeTools::new(&["sudo", "nft"], &[]);
+    let tools = fake.tools();
+    let plan = BlockPlan::new(Tool::Nft, net("203.0.113.7/32"))
+        .unwrap()
+        .with_sudo();
+    let mut run = BlockRun::start(&plan, &tools, ip("203.0.113.7"), 0, BLOCK_TIMEOUT);
+    drive(&mut run);
+    assert!(run.record().succeeded());
+    let calls = fake.calls();
+    assert_eq!(calls.len(), plan.commands().count());
+    let nft = tools.path(Tool::Nft).unwrap().display().to_string();
+    for (call, argv) in calls.iter().zip(plan.commands()) {
+        assert_eq!(call[..3], ["sudo".to_string(), "-n".into(), nft.clone()]);
+        assert_eq!(call[3..], argv[2..], "the tool's own arguments");
+    }
+    // No sudo on this machine: nothing runs, and the record says why.
+    let no_sudo = FakeTools::new(&["nft"], &[]);
+    let run = BlockRun::start(&plan, &no_sudo.tools(), ip("203.0.113.7"), 0, BLOCK_TIMEOUT);
+    assert!(run.is_finished());
+    assert_eq!(
+        run.record().failure().as_deref(),
+        Some("could not start: sudo not found")
+    );
+    assert!(no_sudo.calls().is_empty());
 }

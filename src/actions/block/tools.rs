@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 /// Where firewall tools live when the user's PATH lacks the sbin dirs
 /// (a non-root login shell on Debian).
 const SBIN_DIRS: &str = "/usr/local/sbin:/usr/sbin:/sbin";
+/// Where sudo lives when PATH lacks it.
+const BIN_DIRS: &str = "/usr/bin:/bin";
 
 /// A firewall front end we know how to drive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,6 +50,8 @@ impl Tool {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Tools {
     found: Vec<(Tool, PathBuf)>,
+    /// `sudo`, for the commands run when nethergaze is not root.
+    sudo: Option<PathBuf>,
 }
 
 impl Tools {
@@ -56,22 +60,32 @@ impl Tools {
         let mut path = std::env::var_os("PATH").unwrap_or_default();
         path.push(":");
         path.push(SBIN_DIRS);
+        path.push(":");
+        path.push(BIN_DIRS);
         Tools::detect_in(&path)
     }
 
     /// Search the directories of a PATH-style list (the seam for tests).
     pub(crate) fn detect_in(path: &OsStr) -> Tools {
         let dirs: Vec<PathBuf> = std::env::split_paths(path).collect();
+        let find = |program: &str| {
+            dirs.iter()
+                .map(|d| d.join(program))
+                .find(|p| is_executable(p))
+        };
         let found = Tool::ALL
             .into_iter()
-            .filter_map(|tool| {
-                dirs.iter()
-                    .map(|d| d.join(tool.program()))
-                    .find(|p| is_executable(p))
-                    .map(|p| (tool, p))
-            })
+            .filter_map(|tool| find(tool.program()).map(|p| (tool, p)))
             .collect();
-        Tools { found }
+        Tools {
+            found,
+            sudo: find("sudo"),
+        }
+    }
+
+    /// Where `sudo` was found, if it was.
+    pub(crate) fn sudo(&self) -> Option<&Path> {
+        self.sudo.as_deref()
     }
 
     /// Where a tool was found, if it was.

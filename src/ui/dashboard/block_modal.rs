@@ -15,7 +15,7 @@ use super::output::{self, OutputScroll};
 use super::{Action, Model, Theme};
 use crate::actions::block::{
     self, shell_display, BlockFlow, BlockPlan, BlockRun, SafetyContext, Scope, ScopeError, Step,
-    Tool, Tools, Verdict,
+    Tool, Tools, UfwState, Verdict,
 };
 use crate::parse::UnixTime;
 use crate::ui::input::Key;
@@ -42,6 +42,10 @@ pub(crate) struct BlockAssist {
     plans: Vec<BlockPlan>,
     verdict: Verdict,
     flow: Option<BlockFlow>,
+    /// Not root: commands carry `sudo` and run as `sudo -n`.
+    sudo: bool,
+    /// What `ufw status` said (`None`: not asked, or no answer yet).
+    ufw: Option<UfwState>,
     /// A one-line answer to the last key (e.g. why `x` did nothing).
     note: Option<String>,
     scroll: OutputScroll,
@@ -68,6 +72,8 @@ impl BlockAssist {
             plans: Vec::new(),
             verdict: Verdict::default(),
             flow: None,
+            sudo: false,
+            ufw: None,
             note: None,
             scroll: OutputScroll::default(),
         };
@@ -80,6 +86,28 @@ impl BlockAssist {
     pub(crate) fn with_network(mut self, network: Option<IpNet>) -> BlockAssist {
         self.network = network;
         self
+    }
+
+    /// Not running as root: the commands shown, copied and run carry
+    /// `sudo` (run as `sudo -n`, which never asks for a password).
+    pub(crate) fn with_sudo(mut self, sudo: bool) -> BlockAssist {
+        self.sudo = sudo;
+        self.rebuild();
+        self
+    }
+
+    /// `ufw status` answered: the offer says whether a ufw rule would
+    /// block anything.
+    pub(crate) fn set_ufw_state(&mut self, state: UfwState) {
+        self.ufw = Some(state);
+    }
+
+    /// Why the ufw plan shown would block nothing (or may not), if so.
+    fn ufw_problem(&self) -> Option<&UfwState> {
+        let ufw_shown = self.plan().is_some_and(|p| p.tool == Tool::Ufw);
+        self.ufw
+            .as_ref()
+            .filter(|s| ufw_shown && **s != UfwState::Active)
     }
 
     /// Where the confirmation stands (`None`: nothing can run).
@@ -123,11 +151,15 @@ impl BlockAssist {
             return;
         };
         self.plans = BlockPlan::for_tools(&self.tools, target);
+        if self.sudo {
+            self.plans = self.plans.drain(..).map(BlockPlan::with_sudo).collect();
+        }
         let runnable = !self.plans.is_empty();
         if !runnable {
             self.plans = Tool::ALL
                 .iter()
                 .filter_map(|&t| BlockPlan::new(t, target))
+                .map(|p| if self.sudo { p.with_sudo() } else { p })
                 .collect();
         }
         self.choice = self.choice.min(self.plans.len().saturating_sub(1));
@@ -193,6 +225,11 @@ impl BlockAssist {
 
     /// `x` asks, `y` answers yes, `Y` answers yes despite a refusal.
     fn confirm(&mut self, key: char) -> Action {
+        if let Some(UfwState::Inactive) = self.ufw_problem() {
+            self.note =
+                Some("ufw is inactive: a rule would block nothing (t: another tool)".into());
+            return Action::None;
+        }
         let Some(flow) = self.flow.as_mut() else {
             self.note = Some(match self.target {
                 Err(e) => format!("nothing to run: {e}"),
@@ -327,6 +364,17 @@ impl BlockAssist {
         for w in &self.verdict.warnings {
             lines.text(&format!("⚠ {w}"), t.suspicious());
         }
+        match self.ufw_problem() {
+            Some(UfwState::Inactive) => lines.text(
+                "✗ ufw is inactive: this rule would block nothing (`ufw enable` first, or t for another tool)",
+                t.error(),
+            ),
+            Some(unknown) => lines.text(
+                &format!("⚠ {unknown}: the run asks again and stops unless it is"),
+                t.suspicious(),
+            ),
+            None => {}
+        }
     }
 
     /// What the operator can do now.
@@ -410,6 +458,8 @@ impl BlockAssist {
                         format!("done: {} blocked", self.target_text()),
                         t.status(200),
                     )
+                } else if let Some(refusal) = record.refusal() {
+                    (format!("not run: {refusal}"), t.error())
                 } else {
                     ("failed: nothing more was run".to_string(), t.error())
                 };

@@ -1612,7 +1612,8 @@ impl FakeTools {
         for name in names {
             let path = dir.path().join(name);
             let script = format!(
-                "#!/bin/sh\necho \"{name} $*\" >> '{}'\necho {name}: ok\n",
+                // `ufw status` (block assist asks it first) as an active ufw.
+                "#!/bin/sh\n[ \"$*\" = status ] && echo 'Status: active' && exit 0\necho \"{name} $*\" >> '{}'\necho {name}: ok\n",
                 dir.path().join("calls").display()
             );
             std::fs::write(&path, script).unwrap();

@@ -219,20 +219,7 @@ fn ufw_with_its_own_etc_ufw_blocks_every_scope_before_its_allow_rules() {
     }
     let lab = Lab::new();
     let dir = tempfile::tempdir().unwrap();
-    let etc = dir.path().join("etc-ufw");
-    run(real("cp"), &["-a", "/etc/ufw", &etc.display().to_string()]);
-    let bin = dir.path().join("bin");
-    fs::create_dir(&bin).unwrap();
-    // `ip netns exec` runs in a private mount namespace: the bind mount of
-    // our copy over /etc/ufw is seen by this ufw alone.
-    let body = format!(
-        "exec {} netns exec {} sh -c 'mount --bind \"$0\" /etc/ufw && exec \"$@\"' {} {} \"$@\"",
-        real("ip"),
-        lab.server.name,
-        quote(&etc.display().to_string()),
-        real("ufw"),
-    );
-    stand_in(&bin, Tool::Ufw, &body);
+    let (bin, etc) = ufw_in(&lab, dir.path());
     let ufw = bin.join("ufw");
     // As on a server: ufw on (default deny incoming), the service allowed.
     run(&ufw, &["--force", "enable"]);
@@ -255,6 +242,59 @@ fn ufw_with_its_own_etc_ufw_blocks_every_scope_before_its_allow_rules() {
             .contains("ENABLED=yes"),
         "ufw wrote its own copy"
     );
+}
+
+/// A private /etc/ufw for the lab's server namespace and a `ufw` stand-in
+/// that runs the real ufw there with it (returns the bin dir and the copy).
+fn ufw_in(lab: &Lab, dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let etc = dir.join("etc-ufw");
+    run(real("cp"), &["-a", "/etc/ufw", &etc.display().to_string()]);
+    let bin = dir.join("bin");
+    fs::create_dir(&bin).unwrap();
+    // `ip netns exec` runs in a private mount namespace: the bind mount of
+    // our copy over /etc/ufw is seen by this ufw alone.
+    let body = format!(
+        "exec {} netns exec {} sh -c 'mount --bind \"$0\" /etc/ufw && exec \"$@\"' {} {} \"$@\"",
+        real("ip"),
+        lab.server.name,
+        quote(&etc.display().to_string()),
+        real("ufw"),
+    );
+    stand_in(&bin, Tool::Ufw, &body);
+    (bin, etc)
+}
+
+/// Issue 11 item 1: an inactive ufw takes `ufw prepend deny` with "Rules
+/// updated" and blocks nothing. The run asks `ufw status` first, stops,
+/// and says so; the "blocked" address still connects.
+#[test]
+fn an_inactive_ufw_is_not_reported_as_blocking() {
+    if skip_unless(&["ip", "ufw", "iptables", "ip6tables", "cp"]) {
+        return;
+    }
+    let lab = Lab::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (bin, etc) = ufw_in(&lab, dir.path());
+    let ufw = bin.join("ufw");
+    run(&ufw, &["--force", "disable"]);
+    assert!(run(&ufw, &["status"]).contains("Status: inactive"));
+    let tools = Tools::detect_in(bin.as_os_str());
+    for f in [&V4, &V6] {
+        let net = target(ip(f.addr), Scope::Address).unwrap();
+        let plan = BlockPlan::new(Tool::Ufw, net).unwrap();
+        let record = execute(&plan, &tools, ip(f.addr), 0, BLOCK_TIMEOUT);
+        assert!(!record.succeeded(), "{}", describe(&record));
+        assert!(record.commands.is_empty(), "{}", describe(&record));
+        assert_eq!(
+            record.failure().as_deref(),
+            Some("ufw is inactive: a rule would block nothing")
+        );
+    }
+    // Nothing was added, and every source still connects.
+    let rules = fs::read_to_string(etc.join("user.rules")).unwrap();
+    assert!(!rules.contains(V4.addr), "{rules}");
+    let all: Vec<&str> = V4.clients().into_iter().chain(V6.clients()).collect();
+    lab.assert_reach(&all, &[]);
 }
 
 // ---------------------------------------------------------------------------
