@@ -357,6 +357,27 @@ impl FirewallNetns {
     }
 }
 
+/// A command prefix that runs what follows as `nobody` (no sudoers rule,
+/// no password) in the namespace.
+fn as_nobody_in(netns: &FirewallNetns) -> String {
+    format!(
+        "{} {} --reuid=nobody --regid=nogroup --clear-groups",
+        netns.prefix(),
+        shell_quote(&harness::bin("setpriv"))
+    )
+}
+
+/// A temp dir `nobody` may read (the config) and a home it may write.
+fn dir_for_nobody() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = harness::tempdir();
+    let mode = |p: &Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    mode(dir.path(), 0o755).unwrap();
+    std::fs::create_dir(dir.path().join("home")).unwrap();
+    mode(&dir.path().join("home"), 0o777).unwrap();
+    dir
+}
+
 impl Drop for FirewallNetns {
     fn drop(&mut self) {
         if let Some(ip) = harness::which("ip") {
@@ -457,7 +478,10 @@ fn hooks_and_the_filter_modal_in_tmux() {
 /// blocks instead; then, with ufw enabled, ufw blocks the next address.
 #[test]
 fn block_assist_in_tmux_runs_the_real_firewalls() {
-    if skip_without_tmux() || harness::skip_unless(&["ip", "ufw", "nft", "iptables", "cp"]) {
+    if skip_without_tmux() {
+        return;
+    }
+    if harness::skip_unless(&["ip", "ufw", "nft", "iptables", "cp"]) {
         return;
     }
     // `b` with execution off: the command shown, x and y run nothing.
@@ -617,6 +641,180 @@ fn block_assist_in_tmux_runs_the_real_firewalls() {
             1
         )]
     );
+}
+
+/// Issue 12 item 9: not root, block assist offers and copies the commands
+/// with `sudo` in front and runs them as `sudo -n`. Run as `nobody` (the
+/// real sudo, no sudoers rule): sudo's refusal is what the status line says
+/// and nothing claims blocked; nothing changed in the namespace.
+#[test]
+fn block_assist_as_a_user_offers_sudo_and_shows_its_refusal() {
+    if skip_without_tmux() {
+        return;
+    }
+    if harness::skip_unless(&["ip", "ufw", "nft", "cp", "sudo", "setpriv"]) {
+        return;
+    }
+    let dir = dir_for_nobody();
+    let netns = FirewallNetns::new(dir.path());
+    let config = shell_quote(&config_file(dir.path(), true));
+    let run = Run::start(
+        dir.path(),
+        &as_nobody_in(&netns),
+        &format!("--config {config}"),
+    );
+    let tmux = &run.tmux;
+    tmux.wait_for("every fixture IP", |s| table_ips(s).len() == ROWS.len());
+    select(tmux, "45.33.32.156");
+    tmux.send(&["-l", "b"]);
+    // `sudo -n ufw status` was refused too: the offer says it cannot tell.
+    let screen = tmux.wait_for("block assist and ufw's state", |s| {
+        has(s, "sudo ufw prepend deny from 45.33.32.156")
+            && has(
+                s,
+                "⚠ cannot tell whether ufw is active (sudo: a password is required)",
+            )
+    });
+    assert!(has(&screen, "x run it"), "{}", screen.join("\n"));
+    // The ufw run asks `sudo -n ufw status` first and stops there.
+    tmux.send(&["-l", "x"]);
+    tmux.wait_for("the question", |s| has(s, "Run this now to block"));
+    tmux.send(&["-l", "y"]);
+    let screen = tmux.wait_for("the refusal", |s| {
+        s[44].contains("not blocked: cannot tell whether ufw is active")
+    });
+    assert!(
+        screen[44].contains("(sudo: a password is required); nothing was run"),
+        "{}",
+        screen[44]
+    );
+    assert!(
+        !screen.iter().any(|l| l.contains("done: ")),
+        "{}",
+        screen.join("\n")
+    );
+    tmux.send(&["Escape"]);
+    tmux.wait_for("block assist to close", |s| !has(s, "Block assist:"));
+    // nft: its first command goes to sudo, which refuses.
+    tmux.send(&["-l", "b"]);
+    tmux.wait_for("block assist", |s| has(s, "sudo ufw prepend deny"));
+    tmux.send(&["-l", "t"]);
+    tmux.wait_for("the nft plan", |s| {
+        has(
+            s,
+            "sudo nft add element inet nethergaze blocked4 '{' 45.33.32.156 '}'",
+        )
+    });
+    tmux.send(&["-l", "x"]);
+    tmux.wait_for("the question", |s| has(s, "Run this now to block"));
+    tmux.send(&["-l", "y"]);
+    let screen = tmux.wait_for("sudo's refusal", |s| {
+        s[44].contains("blocking 45.33.32.156 with nft failed: sudo: a password is required")
+    });
+    let text = screen.join("\n");
+    assert!(text.contains("failed: nothing more was run"), "{text}");
+    assert!(
+        text.contains("1/8 exit 1  $ sudo nft add table inet nethergaze"),
+        "{text}"
+    );
+    assert!(!text.contains("blocked 45.33.32.156"), "{text}");
+    tmux.send(&["Escape"]);
+    run.quit();
+    assert!(
+        !netns
+            .run("nft", &["list", "ruleset"])
+            .contains("nethergaze"),
+        "nothing ran"
+    );
+    let rules = std::fs::read_to_string(netns.etc_ufw.join("user.rules")).unwrap();
+    assert!(!rules.contains("45.33.32.156"), "{rules}");
+}
+
+/// A sudoers rule in /etc/sudoers.d, checked by `visudo -c` before sudo
+/// can read it, removed when dropped.
+struct SudoersRule {
+    path: PathBuf,
+}
+
+impl SudoersRule {
+    fn new(rule: &str) -> SudoersRule {
+        use std::os::unix::fs::PermissionsExt;
+        let path = PathBuf::from(format!(
+            "/etc/sudoers.d/nethergaze-test-{}",
+            std::process::id()
+        ));
+        // sudo skips names with a dot: the draft is never read half-written.
+        let draft = path.with_extension("draft");
+        std::fs::write(&draft, format!("{rule}\n")).unwrap();
+        std::fs::set_permissions(&draft, std::fs::Permissions::from_mode(0o440)).unwrap();
+        let checked = Command::new(harness::bin("visudo"))
+            .arg("-cf")
+            .arg(&draft)
+            .status();
+        if !checked.is_ok_and(|s| s.success()) {
+            let _ = std::fs::remove_file(&draft);
+            panic!("visudo refused {rule:?}");
+        }
+        std::fs::rename(&draft, &path).unwrap();
+        SudoersRule { path }
+    }
+}
+
+impl Drop for SudoersRule {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// With a sudoers rule (`NOPASSWD` for nft, for the system user `daemon`:
+/// not `nobody`, whose refusal the test above needs), the same keys block
+/// for real: `sudo -n` runs nft in the namespace.
+#[test]
+fn block_assist_as_a_user_with_a_sudoers_rule_blocks_with_nft() {
+    if skip_without_tmux() {
+        return;
+    }
+    if harness::skip_unless(&["ip", "ufw", "nft", "cp", "sudo", "visudo", "setpriv"]) {
+        return;
+    }
+    let nft = harness::bin("nft");
+    let _rule = SudoersRule::new(&format!("daemon ALL=(root) NOPASSWD: {}", nft.display()));
+    let dir = dir_for_nobody();
+    let netns = FirewallNetns::new(dir.path());
+    let as_daemon = format!(
+        "{} {} --reuid=daemon --regid=daemon --clear-groups",
+        netns.prefix(),
+        shell_quote(&harness::bin("setpriv"))
+    );
+    let config = shell_quote(&config_file(dir.path(), true));
+    let run = Run::start(dir.path(), &as_daemon, &format!("--config {config}"));
+    let tmux = &run.tmux;
+    tmux.wait_for("every fixture IP", |s| table_ips(s).len() == ROWS.len());
+    select(tmux, "45.33.32.156");
+    tmux.send(&["-l", "b"]);
+    tmux.wait_for("block assist", |s| has(s, "Block assist: 45.33.32.156"));
+    // Tools in preference order: ufw first, then nft.
+    tmux.send(&["-l", "t"]);
+    tmux.wait_for("the nft plan", |s| {
+        has(s, "● nft") && has(s, "sudo nft add element inet nethergaze blocked4")
+    });
+    tmux.send(&["-l", "x"]);
+    tmux.wait_for("the question", |s| {
+        has(s, "Run this now to block 45.33.32.156?")
+    });
+    tmux.send(&["-l", "y"]);
+    let screen = tmux.wait_for("the result", |s| {
+        has(s, "done: 45.33.32.156 blocked") || has(s, "failed: ")
+    });
+    assert!(
+        screen[44].contains("blocked 45.33.32.156 with nft"),
+        "{}",
+        screen.join("\n")
+    );
+    tmux.send(&["Escape"]);
+    run.quit();
+    let set = netns.run("nft", &["list", "set", "inet", "nethergaze", "blocked4"]);
+    assert!(set.contains("45.33.32.156"), "{set}");
 }
 
 /// Once RDAP has answered for the selected address (`w`), block assist offers its
