@@ -6,6 +6,11 @@
 //! The pieces are pure where they can be: [`Tools::detect_in`] takes the
 //! PATH, [`SafetyContext`] takes the environment and the host's addresses,
 //! [`BlockFlow`] is the confirmation state machine the modal drives.
+//!
+//! ufw is asked `ufw status` first ([`UfwProbe`] for the offer, the plan's
+//! probe before a run): an inactive ufw takes rules and blocks nothing.
+//! Not root, every command carries `sudo` and runs as `sudo -n`, which
+//! never prompts: its refusal is the command's output.
 
 mod flow;
 mod plan;

@@ -1,5 +1,7 @@
 //! The child the dashboard runs for the operator, one at a time: a hook
-//! (`1`…`9`) or block assist's commands (`b`, once confirmed), each by argv.
+//! (`1`…`9`), block assist's commands (`b`, once confirmed), each by argv,
+//! or the `ufw status` block assist asks when it opens (any other job
+//! simply replaces that one).
 //!
 //! The child's output pipe joins the loop under the session's child token:
 //! its bytes stream into the modal, SIGCHLD reaps it, the tick enforces its

@@ -285,16 +285,19 @@ impl Session {
     /// as they are now.
     /// Not root: the commands carry `sudo` (and run as `sudo -n`). With
     /// ufw among the tools and no child running, `ufw status` is asked so
-    /// the offer can say whether ufw is on.
+    /// the offer can say whether ufw is on; as a user only when execution
+    /// is on (else a `sudo -n` refused on every `b` would fill the auth
+    /// log for a command nobody will run from here).
     fn open_block(&mut self, ip: IpAddr, network: Option<ipnet::IpNet>, now: UnixTime) {
         let tools = Tools::detect();
         let sudo = !crate::sys::process::is_root();
-        let probe = tools.path(crate::actions::block::Tool::Ufw).is_some();
+        let execution = self.config.actions.enable_block_execution;
+        let probe = tools.path(crate::actions::block::Tool::Ufw).is_some() && (!sudo || execution);
         let assist = dashboard::BlockAssist::new(
             ip,
             tools.clone(),
             SafetyContext::from_system(&self.config),
-            self.config.actions.enable_block_execution,
+            execution,
         )
         .with_network(network)
         .with_sudo(sudo);
