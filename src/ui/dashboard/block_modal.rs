@@ -370,7 +370,7 @@ impl BlockAssist {
                 t.error(),
             ),
             Some(unknown) => lines.text(
-                &format!("⚠ {unknown}: the run asks again and stops unless it is"),
+                &format!("⚠ {unknown}: the run asks again and goes on only if ufw is active"),
                 t.suspicious(),
             ),
             None => {}
