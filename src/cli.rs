@@ -629,7 +629,7 @@ const EXIT_STATUS: &str = "Exit status: 0 when every log source was read (a defa
      that does not exist is only a note); 1 when the snapshot was printed but a log source \
      could not be read (a path you named, a default log that exists, or journald you asked \
      for; the errors go to stderr) or history lost this session; 2 for a usage, config or \
-     start-up error.";
+     start-up error, or a file --import-history could not import.";
 
 /// Help lines stay within this many columns (the left column permitting).
 const HELP_WIDTH: usize = 100;
