@@ -126,15 +126,26 @@ impl Said {
 
     fn add(&mut self, path: &Path, result: Result<Imported, ImportError>, one: &str, many: &str) {
         match result {
-            Ok(Imported::Done { rows, skipped }) => {
+            Ok(Imported::Done {
+                rows,
+                skipped,
+                truncated,
+            }) => {
                 let noun = if rows == 1 { one } else { many };
                 let skipped = match skipped {
                     0 => String::new(),
                     1 => " (1 entry skipped: unusable, or a failed lookup)".into(),
                     n => format!(" ({n} entries skipped: unusable, or failed lookups)"),
                 };
-                self.done
-                    .push(format!("{rows} {noun} from {}{skipped}", path.display()));
+                let truncated = if truncated {
+                    format!(" (the first {}: the rest left out)", import::MAX_ROWS)
+                } else {
+                    String::new()
+                };
+                self.done.push(format!(
+                    "{rows} {noun} from {}{skipped}{truncated}",
+                    path.display()
+                ));
             }
             Ok(Imported::Already { at }) => self.done.push(format!(
                 "{} was imported already ({}), not again",

@@ -35,7 +35,9 @@ pub(crate) const WHOIS_FILE: &str = "whois_cache.json";
 pub(crate) const MAX_ROWS: usize = 1_000_000;
 /// Largest whois_cache.json read (0.2.0 rewrites the whole file per answer,
 /// so a real one stays far below this).
-const MAX_JSON: u64 = 64 << 20; // 64 MiB
+/// Parsed whole, it takes a few times its size in memory: 16 MiB keeps
+/// that within a small VPS's means and is some 80 000 answers.
+const MAX_JSON: u64 = 16 << 20; // 16 MiB
 /// Largest count taken from 0.2.0 (requests, bytes, sessions): 2^48, far
 /// above anything real, far below where sums could overflow.
 const MAX_COUNT: i64 = 1 << 48;
@@ -71,8 +73,13 @@ ON CONFLICT(ip) DO UPDATE SET
 /// What one import did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Imported {
-    /// `rows` taken; `skipped` left out (unparsable, a failed lookup, over [`MAX_ROWS`]).
-    Done { rows: usize, skipped: usize },
+    /// `rows` taken; `skipped` left out (unparsable, a failed lookup);
+    /// `truncated`: the file had more than [`MAX_ROWS`], the rest unread.
+    Done {
+        rows: usize,
+        skipped: usize,
+        truncated: bool,
+    },
     /// This file was imported before, at `at`: nothing done.
     Already { at: UnixTime },
 }
@@ -217,10 +224,13 @@ fn text(v: &Value) -> Option<String> {
     clean(&s[..end]).filter(|s| s != "?")
 }
 
-/// A time column: ISO 8601 as 0.2.0 writes it (`isoformat()`), between 1970 and `now`.
+/// A time column: ISO 8601 as 0.2.0 writes it (`isoformat()`), from 1970
+/// on; one in the future (a clock that was wrong) is taken as `now`.
 fn time(v: &Value, now: UnixTime) -> Option<UnixTime> {
     let Value::Text(s) = v else { return None };
-    parse_rfc3339(s.trim().as_bytes()).filter(|t| (0..=now).contains(t))
+    parse_rfc3339(s.trim().as_bytes())
+        .filter(|t| *t >= 0)
+        .map(|t| t.min(now))
 }
 
 /// 0.2.0's paths are comma-separated, oldest first: ours are the last
@@ -251,7 +261,9 @@ fn old_row(values: &[Value], now: UnixTime) -> Option<OldRow> {
         bytes: count(&values[4]),
         sessions: count(&values[5]).max(1),
         suspicious: count(&values[6]),
-        country: text(&values[7]).filter(|c| c.len() == 2 && c.is_ascii()),
+        country: text(&values[7])
+            .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
+            .map(|c| c.to_ascii_uppercase()),
         org: text(&values[8]),
         paths: paths(&values[9]),
     })
@@ -279,17 +291,44 @@ pub(crate) fn import_history(
         )
         .map_err(|e| fail(path, format!("not nethergaze 0.2.0's history ({e})")))?;
     let mut rows = stmt.query([]).map_err(|e| fail(path, e))?;
+    // Another instance may hold the file for a snapshot: wait it out as
+    // the last snapshot at exit does.
+    history
+        .conn
+        .busy_timeout(super::EXIT_BUSY_TIMEOUT)
+        .map_err(|e| fail(path, e))?;
+    let result = add_rows(history, path, &source, &mut rows, now);
+    history
+        .conn
+        .busy_timeout(super::BUSY_TIMEOUT)
+        .map_err(|e| fail(path, e))?;
+    result
+}
+
+/// The rows into our `ips` with the marker, in one transaction; the marker
+/// is looked for again under the write lock (another instance starting at
+/// the same moment may have imported the file just now).
+fn add_rows(
+    history: &mut History,
+    path: &Path,
+    source: &str,
+    rows: &mut rusqlite::Rows<'_>,
+    now: UnixTime,
+) -> Result<Imported, ImportError> {
     let tx = history
         .conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| fail(path, e))?;
-    let (mut taken, mut skipped) = (0usize, 0usize);
+    if let Some(at) = imported_at(&tx, source).map_err(|e| fail(path, e))? {
+        return Ok(Imported::Already { at });
+    }
+    let (mut taken, mut skipped, mut truncated) = (0usize, 0usize, false);
     {
         let mut upsert = tx.prepare(UPSERT_OLD).map_err(|e| fail(path, e))?;
         while let Some(row) = rows.next().map_err(|e| fail(path, e))? {
             if taken >= MAX_ROWS {
-                skipped += 1;
-                continue;
+                truncated = true;
+                break;
             }
             let values: Vec<Value> = (0..10)
                 .map(|i| row.get::<_, Value>(i).unwrap_or(Value::Null))
@@ -315,12 +354,13 @@ pub(crate) fn import_history(
             taken += 1;
         }
     }
-    mark(&tx, &source, now, taken).map_err(|e| fail(path, e))?;
+    mark(&tx, source, now, taken).map_err(|e| fail(path, e))?;
     tx.commit().map_err(|e| fail(path, e))?;
     history.generation += 1; // figures read before are stale
     Ok(Imported::Done {
         rows: taken,
         skipped,
+        truncated,
     })
 }
 
@@ -369,7 +409,7 @@ pub(crate) fn import_whois(
         .conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| fail(path, e))?;
-    let (mut taken, mut skipped) = (0usize, 0usize);
+    let (mut taken, mut skipped, mut truncated) = (0usize, 0usize, false);
     {
         let mut put = tx
             .prepare(
@@ -383,8 +423,11 @@ pub(crate) fn import_whois(
             let ip: Option<IpAddr> = ip.trim().parse().ok();
             let info = whois_info(entry);
             let fetched = entry.get("_ts").and_then(serde_json::Value::as_f64);
-            let (Some(ip), Some(info), Some(fetched), true) = (ip, info, fetched, taken < MAX_ROWS)
-            else {
+            if taken >= MAX_ROWS {
+                truncated = true;
+                break;
+            }
+            let (Some(ip), Some(info), Some(fetched)) = (ip, info, fetched) else {
                 skipped += 1;
                 continue;
             };
@@ -404,6 +447,7 @@ pub(crate) fn import_whois(
     Ok(Imported::Done {
         rows: taken,
         skipped,
+        truncated,
     })
 }
 

@@ -296,8 +296,9 @@ fn garbage_files_are_a_note_not_a_crash() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
 
-/// A 0.2.0-shaped database with hostile rows: absurd counts are clamped,
-/// rows without an address or a time are skipped, text is cleaned.
+/// A 0.2.0-shaped database with hostile rows: absurd counts and future
+/// times are clamped, rows without an address or a time are skipped, text
+/// is cleaned.
 #[test]
 fn hostile_history_is_clamped_and_cleaned() {
     let rig = Rig::new();
@@ -316,7 +317,7 @@ fn hostile_history_is_clamped_and_cleaned() {
             '/a,/b' || char(27) || '[2J');
          INSERT INTO ip_history VALUES ('not an address', '2026-01-01T00:00:00', '2026-01-01T00:00:00', 1, 1, 1, 0, '?', '?', '');
          INSERT INTO ip_history VALUES ('1.1.1.1', 'yesterday', 'never', 1, 1, 1, 0, '?', '?', '');
-         INSERT INTO ip_history VALUES ('149.112.112.112', '2999-01-01T00:00:00', '2999-01-01T00:00:00', 1, 1, 1, 0, '?', '?', '');",
+         INSERT INTO ip_history VALUES ('8.8.4.4', '2999-01-01T00:00:00', '2999-01-01T00:00:00', 1, 1, 1, 0, '?', '?', '');",
     )
     .unwrap();
     drop(conn);
@@ -325,7 +326,7 @@ fn hostile_history_is_clamped_and_cleaned() {
     assert_no_crash(&out);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(
-        out.stderr.contains("1 address from") && out.stderr.contains("3 entries skipped"),
+        out.stderr.contains("2 addresses from") && out.stderr.contains("2 entries skipped"),
         "{out:?}"
     );
     let ours = Connection::open(rig.our_history()).unwrap();
@@ -344,6 +345,20 @@ fn hostile_history_is_clamped_and_cleaned() {
     assert_eq!(suspicious, 1 << 48);
     // We had none (GeoIP off): 0.2.0's, without its control characters.
     assert_eq!(org.as_deref(), Some("Evil]0;pwnedOrg"));
+    // Seen "in 2999": taken as seen at the import.
+    let (first, last): (i64, i64) = ours
+        .query_row(
+            "SELECT first_seen, last_seen FROM ips WHERE ip = '8.8.4.4'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert_eq!(first, last);
+    assert!(last <= now && last > now - 3600, "{last}");
 }
 
 /// Our history pointed at 0.2.0's file: not used, and not touched.
