@@ -45,8 +45,8 @@ impl Carry {
         let folders = old_folders(config);
         let mut carry = Carry::default();
         if let (true, Some(ours)) = (config.history.enabled, config.history.db.as_deref()) {
-            let old = folders.iter().map(|d| d.join(HISTORY_FILE));
-            if let Some(old) = old.into_iter().find(|old| import::same_file(ours, old)) {
+            let mut old = folders.iter().map(|d| d.join(HISTORY_FILE));
+            if let Some(old) = old.find(|old| old.is_file() && import::same_file(ours, old)) {
                 carry.clash = Some(clash_message(&old));
             } else if !ours.exists() {
                 carry.history = first_with(&folders, HISTORY_FILE);
