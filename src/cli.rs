@@ -73,6 +73,7 @@ pub(crate) enum FlagId {
     ProcRoot,
     Demo,
     HistoryDb,
+    ImportHistory,
     NoHistory,
     Color,
     Help,
@@ -325,6 +326,14 @@ pub(crate) const FLAGS: &[Flag] = &[
         Group::Enrichment,
         "History database (default: $XDG_STATE_HOME/nethergaze/history.db)",
     ),
+    valued(
+        FlagId::ImportHistory,
+        "import-history",
+        "PATH",
+        Group::Enrichment,
+        "Import nethergaze 0.2.0's history.db and whois_cache.json (PATH: either file, or \
+         the folder holding them) into ours, once, and exit",
+    ),
     switch(
         FlagId::NoHistory,
         "no-history",
@@ -419,6 +428,7 @@ pub(crate) struct RawArgs {
     pub(crate) demo: bool,
     pub(crate) history_db: Option<PathBuf>,
     pub(crate) no_history: bool,
+    pub(crate) import_history: Option<PathBuf>,
     pub(crate) color: Option<String>,
     pub(crate) help: bool,
     pub(crate) version: bool,
@@ -555,6 +565,7 @@ fn store(raw: &mut RawArgs, flag: &Flag, value: Option<OsString>) -> Result<(), 
         FlagId::ProcRoot => raw.proc_root = path(),
         FlagId::Demo => raw.demo = true,
         FlagId::HistoryDb => raw.history_db = path(),
+        FlagId::ImportHistory => raw.import_history = path(),
         FlagId::NoHistory => raw.no_history = true,
         FlagId::Color => raw.color = text()?,
         FlagId::Help => raw.help = true,
@@ -618,7 +629,7 @@ const EXIT_STATUS: &str = "Exit status: 0 when every log source was read (a defa
      that does not exist is only a note); 1 when the snapshot was printed but a log source \
      could not be read (a path you named, a default log that exists, or journald you asked \
      for; the errors go to stderr) or history lost this session; 2 for a usage, config or \
-     start-up error.";
+     start-up error, or a file --import-history could not import.";
 
 /// Help lines stay within this many columns (the left column permitting).
 const HELP_WIDTH: usize = 100;

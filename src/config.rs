@@ -254,6 +254,11 @@ pub(crate) struct Config {
     pub(crate) display: DisplayConfig,
     /// `[cache] dir`, else `$XDG_CACHE_HOME/nethergaze`, else `~/.cache/nethergaze`.
     pub(crate) cache_dir: Option<PathBuf>,
+    /// Where nethergaze 0.2.0 kept its data: `~/.cache/nethergaze` (it did
+    /// not read `$XDG_CACHE_HOME`); imported once (`store::import`).
+    pub(crate) old_data_dir: Option<PathBuf>,
+    /// `--import-history PATH`: import 0.2.0's files and exit.
+    pub(crate) import_history: Option<PathBuf>,
 }
 
 /// A start-up error; `main` prints it to stderr and exits 2.
@@ -614,6 +619,8 @@ fn finish(
             max_log_entries_per_ip: m.max_log_entries_per_ip.unwrap_or(100),
         },
         cache_dir: m.cache_dir.or_else(|| xdg("XDG_CACHE_HOME", ".cache")),
+        old_data_dir: home(".cache/nethergaze"),
+        import_history: raw.import_history.clone(),
     })
 }
 

@@ -49,6 +49,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Ok(Invocation::Run(config)) if config.import_history.is_some() => import_history(&config),
         Ok(Invocation::Run(config)) => match run(&config) {
             Ok(ended) => exit_code(ended),
             Err(message) => {
@@ -61,6 +62,33 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+/// `--import-history PATH`: import nethergaze 0.2.0's files and exit. It is
+/// a one-off step of switching over, run from a shell or a provisioning
+/// script, so it says what it did in one line and its exit status tells
+/// whether it worked (0, or 2 when a file could not be imported), rather
+/// than going on into a dashboard or a snapshot that would bury both.
+fn import_history(config: &Config) -> ExitCode {
+    let Some(path) = config.import_history.as_deref() else {
+        return ExitCode::SUCCESS;
+    };
+    let now = time::now();
+    match crate::engine::import::on_demand(config, path, now) {
+        Ok(line) => {
+            say(&line);
+            ExitCode::SUCCESS
+        }
+        Err(line) => {
+            say(&line);
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// One line on stderr, made printable (it names files and quotes their faults).
+fn say(line: &str) {
+    eprintln!("nethergaze: {}", printable(line.as_bytes(), 2000));
 }
 
 /// `--generate KIND` prints the man page or a completion script, without
@@ -128,6 +156,9 @@ fn run(config: &Config) -> Result<Ended, String> {
         Mode::Dashboard => return run_dashboard(config),
     };
     let mut engine = Engine::new(config)?;
+    if let Some(line) = engine.take_import_note() {
+        say(&line);
+    }
     let mut event_loop =
         EventLoop::new(&mut engine).map_err(|e| format!("cannot start the event loop: {e}"))?;
     match run_for {
@@ -178,6 +209,12 @@ fn run_dashboard(config: &Config) -> Result<Ended, String> {
         EventLoop::new(&mut engine).map_err(|e| format!("cannot start the event loop: {e}"))?;
     let mut session =
         Session::open(config).map_err(|e| format!("cannot open the terminal: {e}"))?;
+    if let Some(line) = engine.take_import_note() {
+        // Before the screen is taken (it stays in the scrollback), and in
+        // the status line.
+        say(&line);
+        session.set_status(line, engine.now());
+    }
     engine.touch_clock();
     engine.read_logs_now();
     session

@@ -18,6 +18,7 @@ mod it {
     mod history_cursor;
     mod history_lock;
     mod hostile;
+    mod import;
     mod journald;
     mod limits;
     mod logfiles;

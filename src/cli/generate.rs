@@ -195,7 +195,7 @@ fn man_files(m: &mut String) {
     let logs = DEFAULT_LOG_CANDIDATES.join(", ");
     let auth = DEFAULT_AUTH_CANDIDATES.join(", ");
     let city = format!("{DEFAULT_CITY_DB}, {DEFAULT_ASN_DB}");
-    let entries: [(&str, &str); 7] = [
+    let entries: [(&str, &str); 8] = [
         (
             "$XDG_CONFIG_HOME/nethergaze/config.toml, ~/.nethergaze.toml",
             "The config file: the first that exists (or --config). Every key is documented \
@@ -218,6 +218,12 @@ fn man_files(m: &mut String) {
             &city,
             "GeoIP databases (MaxMind DB format); DB-IP Lite files (dbip-city-lite*.mmdb, \
              dbip-asn-lite*.mmdb) in the same folder are used when these are missing.",
+        ),
+        (
+            "~/.cache/nethergaze/history.db, ~/.cache/nethergaze/whois_cache.json",
+            "nethergaze 0.2.0's history and whois answers (also in [cache] dir): imported \
+             once, read-only, at the first start that finds them and not ours (see \
+             --import-history).",
         ),
         (
             "/proc/net/tcp, /proc/net/tcp6",
@@ -295,7 +301,9 @@ fn man_exit_status(m: &mut String) {
          saved to history: another instance held the file's lock for the whole wait at \
          exit.\n.TP\n2\nA usage or config error, or a start\\-up failure \
          (no terminal for the dashboard); the message names the flag, \
-         variable or config key.\n",
+         variable or config key. Also 2 when \\-\\-import\\-history could not \
+         import a file it was given (0 when it imported everything, or found it \
+         imported already).\n",
     );
 }
 

@@ -67,6 +67,16 @@ impl Keeper {
         (keeper, history)
     }
 
+    /// History off because `path` can't be ours (`why`: nethergaze 0.2.0's file).
+    pub(crate) fn refused(path: Option<PathBuf>, why: String, now: UnixTime) -> Keeper {
+        Keeper {
+            path,
+            error: Some(why),
+            saved: None,
+            last_snapshot: now,
+        }
+    }
+
     /// History turned off in the config: nothing to write or report.
     pub(crate) fn off(now: UnixTime) -> Keeper {
         Keeper {

@@ -14,6 +14,7 @@
 mod demo;
 mod feed;
 mod history;
+pub(crate) mod import;
 mod report;
 mod sockets;
 #[cfg(test)]
@@ -83,6 +84,8 @@ pub(crate) struct Engine {
     reports: Reports,
     /// `--demo`'s files, written to on every tick.
     demo: Option<DemoRun>,
+    /// What the import of nethergaze 0.2.0's data at this start did, to say once.
+    import_note: Option<String>,
 }
 
 impl Engine {
@@ -93,10 +96,15 @@ impl Engine {
         let (demo, demo_config) = DemoRun::start(config, now)?.unzip();
         let config = demo_config.as_ref().unwrap_or(config);
         let core = Core::new(config, now)?;
-        let (mut keeper, history) = match config.history.enabled {
-            true => Keeper::open(config.history.db.clone(), now),
-            false => (Keeper::off(now), None),
+        // 0.2.0's files are looked for before ours are made.
+        let carry = import::Carry::find(config);
+        let (mut keeper, mut history) = match (config.history.enabled, carry.clash.clone()) {
+            (true, Some(why)) => (Keeper::refused(config.history.db.clone(), why, now), None),
+            (true, None) => Keeper::open(config.history.db.clone(), now),
+            (false, _) => (Keeper::off(now), None),
         };
+        let mut whois = Whois::new(config);
+        let import_note = carry.run(history.as_mut(), &mut whois, config, now);
         let cursors = keeper.log_cursors(history.as_ref());
         let logs = feed::open_logs(config, cursors)?;
         let journal = feed::open_journal(config);
@@ -110,7 +118,8 @@ impl Engine {
             interval: config.connections_interval,
             bandwidth: Bandwidth::system(config.interface.as_deref()),
             uptime: Uptime::open(config.proc_root.as_deref()),
-            whois: Whois::new(config),
+            whois,
+            import_note,
             history,
             keeper,
             reports: Reports::new(config),
@@ -390,6 +399,11 @@ impl Engine {
     }
 
     /// Lifetime history, when enabled and open.
+    /// What importing nethergaze 0.2.0's data at this start did (once).
+    pub(crate) fn take_import_note(&mut self) -> Option<String> {
+        self.import_note.take()
+    }
+
     pub(crate) fn history(&self) -> Option<&History> {
         self.history.as_ref()
     }

@@ -170,6 +170,11 @@ impl Whois {
         self.worker.is_some()
     }
 
+    /// The answer cache, to fill with nethergaze 0.2.0's answers (`engine::import`).
+    pub(crate) fn cache_mut(&mut self) -> &mut Option<WhoisCache> {
+        &mut self.cache
+    }
+
     /// Whether new rows are worth noting for [`Whois::attach_born`].
     pub(crate) fn wants_births(&self) -> bool {
         self.cache.is_some()

@@ -12,6 +12,7 @@
 //! off with a visible message; nothing here panics or stops the run.
 
 mod cursor;
+pub(crate) mod import;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -372,9 +373,22 @@ impl History {
     /// immediate SQLITE_BUSY (no busy handler): the whole open is retried for
     /// up to [`OPEN_RETRY`] before history is turned off.
     pub fn open(path: &Path, now: UnixTime) -> Result<History, HistoryError> {
+        History::open_retrying(path, now, true)
+    }
+
+    /// [`History::open`] without starting a session (`--import-history`
+    /// only adds 0.2.0's data; it is no run of its own).
+    pub(crate) fn open_without_session(
+        path: &Path,
+        now: UnixTime,
+    ) -> Result<History, HistoryError> {
+        History::open_retrying(path, now, false)
+    }
+
+    fn open_retrying(path: &Path, now: UnixTime, session: bool) -> Result<History, HistoryError> {
         let give_up = std::time::Instant::now() + OPEN_RETRY;
         loop {
-            match History::open_once(path, now) {
+            match History::open_once(path, now, session) {
                 Err(HistoryError::Busy) if std::time::Instant::now() < give_up => {
                     std::thread::sleep(BUSY_TIMEOUT);
                 }
@@ -383,7 +397,7 @@ impl History {
         }
     }
 
-    fn open_once(path: &Path, now: UnixTime) -> Result<History, HistoryError> {
+    fn open_once(path: &Path, now: UnixTime, session: bool) -> Result<History, HistoryError> {
         let (real, mut notices) = prepare_dir(path)?;
         let mode_notice = prepare_file(path, &real)?;
         let mut conn = match connect(&real) {
@@ -424,6 +438,9 @@ impl History {
             notice,
             generation: next_instance() << 32,
         };
+        if !session {
+            return Ok(history);
+        }
         match history.start_session() {
             Ok(_) | Err(HistoryError::Busy) => Ok(history),
             Err(e) => Err(e),
@@ -1083,6 +1100,17 @@ fn connect(path: &Path) -> Result<Connection, Fault> {
     if check != "ok" {
         return Err(Fault::Corrupt(check));
     }
+    if is_old_history(&conn)? {
+        return Err(Fault::Other(HistoryError::Io {
+            path: path.to_path_buf(),
+            what: "will not use",
+            source: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "it is nethergaze 0.2.0's history (table ip_history), left untouched; \
+                 name another file (--import-history carries its data over)",
+            ),
+        }));
+    }
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         // Still usable (e.g. a filesystem without shared memory); just slower.
@@ -1095,6 +1123,21 @@ fn connect(path: &Path) -> Result<Connection, Fault> {
     // 2 000. A snapshot of 50 000 rows spills to the WAL a little sooner.
     conn.pragma_update(None, "cache_size", -SQLITE_CACHE_KIB)?;
     Ok(conn)
+}
+
+/// Whether the file is nethergaze 0.2.0's history: its table and none of
+/// our schema. Written to (tables added, mode changed) it would no longer
+/// be 0.2.0's as it was.
+fn is_old_history(conn: &Connection) -> rusqlite::Result<bool> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version != 0 {
+        return Ok(false);
+    }
+    conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'ip_history'",
+        [],
+        |r| r.get(0),
+    )
 }
 
 /// Moves the corrupt file at `real` aside and opens a new one there; returns

@@ -642,3 +642,28 @@ fn a_damaged_database_anywhere_is_moved_aside() {
         bytes
     );
 }
+
+/// nethergaze 0.2.0's history file (as 0.2.0 wrote it) named as ours, at any
+/// path: refused before anything is written to it, so 0.2.0 still reads it.
+#[test]
+fn nethergaze_0_2_0_history_is_refused_and_left_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("elsewhere").join("history.db");
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nethergaze-0.2.0/history.db");
+    fs::copy(&fixture, &path).unwrap();
+    let before = fs::read(&path).unwrap();
+    let err = History::open(&path, 1).unwrap_err().to_string();
+    assert!(err.contains("nethergaze 0.2.0's history"), "{err}");
+    assert_eq!(fs::read(&path).unwrap(), before);
+    let conn = Connection::open(&path).unwrap();
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 1, "only 0.2.0's ip_history");
+}

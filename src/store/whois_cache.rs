@@ -51,7 +51,7 @@ pub(crate) struct WhoisEntry {
 
 /// The open cache file.
 pub(crate) struct WhoisCache {
-    conn: Connection,
+    pub(super) conn: Connection,
     path: PathBuf,
 }
 

@@ -121,6 +121,11 @@ impl Session {
         })
     }
 
+    /// A message for the status line (what happened at start-up).
+    pub(crate) fn set_status(&mut self, text: String, now: crate::parse::UnixTime) {
+        self.dashboard.set_status(text, now);
+    }
+
     /// Raw mode and the alternate screen; the first frame follows.
     pub(crate) fn enter(&mut self) -> io::Result<()> {
         self.terminal.enter()?;

@@ -163,7 +163,7 @@ fn country_code(s: &str) -> Option<String> {
 }
 
 /// `s` without control characters, at most [`MAX_FIELD`] characters, `None` if empty.
-fn clean(s: &str) -> Option<String> {
+pub(crate) fn clean(s: &str) -> Option<String> {
     let out: String = s
         .trim()
         .chars()
