@@ -185,6 +185,7 @@ impl Fixture {
             hook: None,
             block: None,
             bandwidth: None,
+            vnstat: None,
             sockets: &self.sockets,
             history: None,
             whois: None,
