@@ -1,0 +1,130 @@
+//! This month's totals from the real vnStat (issue 12 item 1).
+//!
+//! vnstat reads `$HOME/.vnstatrc` before /etc/vnstat.conf, so each test gives it
+//! a HOME of its own whose `.vnstatrc` points `DatabaseDir` into the test's
+//! directory: nothing of the host's database is read or written, and nethergaze
+//! needs no option of its own for it.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::harness::{self, Running, Snapshot, RUN_TIMEOUT};
+
+/// In a private network namespace: a veth pair, `vt0` added to a fresh vnstat
+/// database, vnstatd running while bytes go out of and into `vt0` (UDP to
+/// addresses with static neighbours, so no peer is needed), stopped after one
+/// update (it saves on SIGTERM); vnstat's own answer is written to
+/// `$HOME/expected.json`; then `"$@"` (nethergaze) runs in the same namespace.
+const SCRIPT: &str = r#"set -eu
+log="$HOME/vnstatd.log"
+updates() { grep -c 'processdatacache()' "$log" || true; }
+ip link add vt0 type veth peer name vt1
+ip link set vt0 up
+ip link set vt1 up
+ip addr add 10.9.0.1/24 dev vt0
+ip neigh add 10.9.0.2 lladdr 02:00:00:00:00:02 dev vt0 nud permanent
+ip addr add 10.8.0.1/24 dev vt1
+ip neigh add 10.8.0.2 lladdr 02:00:00:00:00:03 dev vt1 nud permanent
+vnstatd --initdb >/dev/null
+vnstat --add -i vt0 >/dev/null
+stdbuf -oL -eL vnstatd -n -D --noadd > "$log" 2>&1 &
+daemon=$!
+# Its first reading is the baseline: traffic counts from then on.
+for _ in $(seq 600); do [ "$(updates)" -ge 1 ] && break; sleep 0.05; done
+head -c 30000 /dev/zero > /dev/udp/10.9.0.2/9
+head -c 20000 /dev/zero > /dev/udp/10.8.0.2/9
+seen=$(updates)
+for _ in $(seq 600); do [ "$(updates)" -gt "$seen" ] && break; sleep 0.05; done
+kill -TERM "$daemon"
+wait "$daemon" || true
+vnstat --json m 1 -i vt0 > "$HOME/expected.json"
+exec "$@"
+"#;
+
+/// A HOME whose `.vnstatrc` keeps vnstat's database in `home/db`, updated every
+/// 2 s (vnstatd's shortest interval).
+fn vnstat_home(home: &Path) {
+    fs::create_dir_all(home.join("db")).unwrap();
+    let rc = format!(
+        "DatabaseDir \"{}\"\nPollInterval 2\nUpdateInterval 2\nSaveInterval 1\n",
+        home.join("db").display()
+    );
+    fs::write(home.join(".vnstatrc"), rc).unwrap();
+}
+
+/// `nethergaze --once --json` on the fixtures, asking vnstat about `iface`.
+fn once(home: &Path, iface: &str) -> Command {
+    let mut cmd = harness::on_fixtures();
+    cmd.args(["--once", "--no-geoip", "--no-whois", "--no-history"])
+        .args(["--interface", iface])
+        .env("HOME", home);
+    cmd
+}
+
+fn finish(cmd: Command) -> (Snapshot, String) {
+    let out = Running::spawn(cmd).finish(RUN_TIMEOUT);
+    assert!(out.status.success(), "nethergaze failed: {out:?}");
+    (Snapshot::parse(&out.stdout), out.stderr)
+}
+
+#[test]
+fn once_reports_the_month_totals_vnstat_reports() {
+    if harness::skip_unless(&["vnstat", "vnstatd", "unshare", "ip", "bash", "stdbuf"]) {
+        return;
+    }
+    let dir = harness::tempdir();
+    vnstat_home(dir.path());
+    let mut netns = Command::new(harness::bin("unshare"));
+    netns.args(["--net", "--", "bash", "-c", SCRIPT, "bash"]);
+    let (snap, _) = finish(harness::wrapped(netns, &once(dir.path(), "vt0")));
+
+    let expected: Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("expected.json")).unwrap())
+            .unwrap();
+    let month = &expected["interfaces"][0]["traffic"]["month"][0];
+    let (rx, tx) = (month["rx"].as_u64().unwrap(), month["tx"].as_u64().unwrap());
+    // The bytes sent through vt0 (and fragment headers) were counted.
+    assert!(rx >= 20_000 && tx >= 30_000, "vnstat counted {rx}/{tx}");
+    let got = &snap.summary["vnstat"];
+    assert_eq!(got["interface"], "vt0");
+    assert_eq!(got["rx"], rx, "{got}");
+    assert_eq!(got["tx"], tx, "{got}");
+    let date = &month["date"];
+    let label = format!(
+        "{:04}-{:02}",
+        date["year"].as_u64().unwrap(),
+        date["month"].as_u64().unwrap()
+    );
+    assert_eq!(got["month"], label.as_str());
+    assert_eq!(got["note"], Value::Null);
+}
+
+#[test]
+fn no_database_for_the_interface_is_a_quiet_note() {
+    if harness::skip_unless(&["vnstat"]) {
+        return;
+    }
+    let dir = harness::tempdir();
+    vnstat_home(dir.path()); // an empty database directory
+    let (snap, stderr) = finish(once(dir.path(), "lo"));
+    let got = &snap.summary["vnstat"];
+    assert_eq!(got["note"], "no database for the interface", "{got}");
+    assert_eq!(got["rx"], Value::Null);
+    assert!(!stderr.contains("vnstat"), "{stderr}");
+}
+
+#[test]
+fn vnstat_not_installed_is_a_quiet_note() {
+    let dir = harness::tempdir();
+    let mut cmd = once(dir.path(), "lo");
+    // A PATH without vnstat (nothing else in --once runs a program).
+    cmd.env("PATH", dir.path());
+    let (snap, stderr) = finish(cmd);
+    let got = &snap.summary["vnstat"];
+    assert_eq!(got["note"], "not installed", "{got}");
+    assert_eq!(got["month"], Value::Null);
+    assert!(!stderr.contains("vnstat"), "{stderr}");
+}
