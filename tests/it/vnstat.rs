@@ -11,6 +11,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use super::dashboard::{shell_quote, skip_without_tmux, Tmux};
 use super::harness::{self, Running, Snapshot, RUN_TIMEOUT};
 
 /// In a private network namespace: a veth pair, `vt0` added to a fresh vnstat
@@ -81,25 +82,85 @@ fn once_reports_the_month_totals_vnstat_reports() {
     netns.args(["--net", "--", "bash", "-c", SCRIPT, "bash"]);
     let (snap, _) = finish(harness::wrapped(netns, &once(dir.path(), "vt0")));
 
-    let expected: Value =
-        serde_json::from_str(&fs::read_to_string(dir.path().join("expected.json")).unwrap())
-            .unwrap();
-    let month = &expected["interfaces"][0]["traffic"]["month"][0];
-    let (rx, tx) = (month["rx"].as_u64().unwrap(), month["tx"].as_u64().unwrap());
-    // The bytes sent through vt0 (and fragment headers) were counted.
-    assert!(rx >= 20_000 && tx >= 30_000, "vnstat counted {rx}/{tx}");
+    let (rx, tx, label) = expected(dir.path());
     let got = &snap.summary["vnstat"];
     assert_eq!(got["interface"], "vt0");
     assert_eq!(got["rx"], rx, "{got}");
     assert_eq!(got["tx"], tx, "{got}");
+    assert_eq!(got["month"], label.as_str());
+    assert_eq!(got["note"], Value::Null);
+}
+
+/// vnstat's month entry for `vt0` in `$HOME/expected.json`: (rx, tx, "YYYY-MM").
+fn expected(home: &Path) -> (u64, u64, String) {
+    let expected: Value =
+        serde_json::from_str(&fs::read_to_string(home.join("expected.json")).unwrap()).unwrap();
+    let month = &expected["interfaces"][0]["traffic"]["month"][0];
+    let (rx, tx) = (month["rx"].as_u64().unwrap(), month["tx"].as_u64().unwrap());
+    // The bytes sent through vt0 (and fragment headers) were counted.
+    assert!(rx >= 20_000 && tx >= 30_000, "vnstat counted {rx}/{tx}");
     let date = &month["date"];
     let label = format!(
         "{:04}-{:02}",
         date["year"].as_u64().unwrap(),
         date["month"].as_u64().unwrap()
     );
-    assert_eq!(got["month"], label.as_str());
-    assert_eq!(got["note"], Value::Null);
+    (rx, tx, label)
+}
+
+/// Bytes as the dashboard writes them (`view::format::human_bytes`).
+fn human(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let (mut value, mut unit) = (n as f64, 0);
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{n} B"),
+        _ => format!("{value:.1} {}", UNITS[unit]),
+    }
+}
+
+#[test]
+fn dashboard_header_shows_the_month_totals_vnstat_reports() {
+    if skip_without_tmux()
+        || harness::skip_unless(&["vnstat", "vnstatd", "unshare", "ip", "bash", "stdbuf"])
+    {
+        return;
+    }
+    let dir = harness::tempdir();
+    let home = dir.path();
+    vnstat_home(home);
+    fs::write(home.join("netns.sh"), SCRIPT).unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let script = format!(
+        "HOME={home} XDG_CONFIG_HOME={home} {unshare} --net -- bash {netns} {bin} \
+         --log-path {root}/tests/data/logs/combined.log --no-auth-log \
+         --proc-root {root}/tests/data/proc --no-geoip --no-whois --no-history \
+         --interface vt0; exec sleep 600",
+        home = shell_quote(home),
+        unshare = shell_quote(&harness::bin("unshare")),
+        netns = shell_quote(&home.join("netns.sh")),
+        bin = shell_quote(&harness::nethergaze_bin()),
+    );
+    let tmux = Tmux::start(home.join("tmux.sock"), 220, 40, &script);
+    let screen = tmux.wait_for("vnstat's totals in the header", |s| {
+        s.first().is_some_and(|l| l.contains("(vnstat)"))
+    });
+    let (rx, tx, _) = expected(home);
+    let shown = format!("month ↓{} ↑{} (vnstat)", human(rx), human(tx));
+    assert!(
+        screen[0].contains(&shown),
+        "{shown:?} in\n{}",
+        screen.join("\n")
+    );
+    assert!(
+        !screen.join("\n").contains("vnstat:"),
+        "{}",
+        screen.join("\n")
+    );
+    tmux.send(&["-l", "q"]);
 }
 
 #[test]
