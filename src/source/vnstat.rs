@@ -93,7 +93,11 @@ struct Running {
 /// call [`on_readable`](Self::on_readable) when it fires.
 pub(crate) struct Vnstat {
     program: OsString,
+    /// Before the interface name: `--json m 1 -i`.
+    args: Vec<OsString>,
     iface: String,
+    /// [`TIMEOUT`], shorter in tests.
+    timeout: Duration,
     running: Option<Running>,
     /// stdout so far; over [`MAX_ANSWER`] means the answer is refused.
     answer: Vec<u8>,
@@ -109,13 +113,37 @@ impl Vnstat {
     pub(crate) fn new(iface: &str) -> Vnstat {
         Vnstat {
             program: VNSTAT.into(),
+            args: ["--json", "m", "1", "-i"].map(OsString::from).to_vec(),
             iface: iface.to_string(),
+            timeout: TIMEOUT,
             running: None,
             answer: Vec::new(),
             said: Vec::new(),
             status: VnstatStatus::Waiting,
             registration: None,
         }
+    }
+
+    /// Another program and arguments (before the interface name), and
+    /// another timeout: tests run scripts that hang or babble.
+    #[cfg(test)]
+    pub(crate) fn with_command(
+        program: &str,
+        args: &[&str],
+        iface: &str,
+        timeout: Duration,
+    ) -> Vnstat {
+        let mut vnstat = Vnstat::new(iface);
+        vnstat.program = program.into();
+        vnstat.args = args.iter().map(OsString::from).collect();
+        vnstat.timeout = timeout;
+        vnstat
+    }
+
+    /// The running child's pid.
+    #[cfg(test)]
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.running.as_ref().map(|r| r.child.id())
     }
 
     pub(crate) fn status(&self) -> &VnstatStatus {
@@ -151,7 +179,7 @@ impl Vnstat {
 
     fn spawn(&mut self, now: Instant) -> io::Result<Running> {
         let mut cmd = Command::new(&self.program);
-        cmd.args(["--json", "m", "1", "-i"])
+        cmd.args(&self.args)
             .arg(&self.iface)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -208,7 +236,7 @@ impl Vnstat {
     pub(crate) fn run_now(&mut self) {
         let started = Instant::now();
         self.start(started);
-        if let Err(e) = self.wait_for_pipes(started + TIMEOUT) {
+        if let Err(e) = self.wait_for_pipes(started + self.timeout) {
             self.status = VnstatStatus::Failed(format!("vnstat: {e}"));
         }
         self.read_pipes();
@@ -300,7 +328,7 @@ impl Vnstat {
                 }
             }
         }
-        if now.saturating_duration_since(run.started) > TIMEOUT {
+        if now.saturating_duration_since(run.started) > self.timeout {
             self.kill("did not answer in time");
         }
     }
@@ -423,3 +451,6 @@ impl Drop for Vnstat {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
