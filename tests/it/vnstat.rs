@@ -56,12 +56,20 @@ fn vnstat_home(home: &Path) {
     fs::write(home.join(".vnstatrc"), rc).unwrap();
 }
 
-/// `nethergaze --once --json` on the fixtures, asking vnstat about `iface`.
-fn once(home: &Path, iface: &str) -> Command {
+/// `nethergaze --json` on the fixtures, asking vnstat about `iface`; the
+/// caller adds `--once` or `--for`.
+fn on_fixtures(home: &Path, iface: &str) -> Command {
     let mut cmd = harness::on_fixtures();
-    cmd.args(["--once", "--no-geoip", "--no-whois", "--no-history"])
+    cmd.args(["--no-geoip", "--no-whois", "--no-history"])
         .args(["--interface", iface])
         .env("HOME", home);
+    cmd
+}
+
+/// `nethergaze --once --json` on the fixtures, asking vnstat about `iface`.
+fn once(home: &Path, iface: &str) -> Command {
+    let mut cmd = on_fixtures(home, iface);
+    cmd.arg("--once");
     cmd
 }
 
@@ -71,8 +79,12 @@ fn finish(cmd: Command) -> (Snapshot, String) {
     (Snapshot::parse(&out.stdout), out.stderr)
 }
 
+/// `--once` (waits for its vnstat run) into `$HOME/once.json`, then `--for`
+/// (the loop runs vnstat as a child, at the start and every interval).
+const ONCE_THEN_FOR: &str = r#""$@" --once > "$HOME/once.json" && exec "$@" --for 2s"#;
+
 #[test]
-fn once_reports_the_month_totals_vnstat_reports() {
+fn once_and_for_report_the_month_totals_vnstat_reports() {
     if harness::skip_unless(&["vnstat", "vnstatd", "unshare", "ip", "bash", "stdbuf"]) {
         return;
     }
@@ -80,15 +92,21 @@ fn once_reports_the_month_totals_vnstat_reports() {
     vnstat_home(dir.path());
     let mut netns = Command::new(harness::bin("unshare"));
     netns.args(["--net", "--", "bash", "-c", SCRIPT, "bash"]);
-    let (snap, _) = finish(harness::wrapped(netns, &once(dir.path(), "vt0")));
+    let mut twice = Command::new("sh");
+    twice.args(["-c", ONCE_THEN_FOR, "sh"]);
+    let inner = harness::wrapped(twice, &on_fixtures(dir.path(), "vt0"));
+    let (followed, _) = finish(harness::wrapped(netns, &inner));
+    let once = Snapshot::parse(&fs::read_to_string(dir.path().join("once.json")).unwrap());
 
     let (rx, tx, label) = expected(dir.path());
-    let got = &snap.summary["vnstat"];
-    assert_eq!(got["interface"], "vt0");
-    assert_eq!(got["rx"], rx, "{got}");
-    assert_eq!(got["tx"], tx, "{got}");
-    assert_eq!(got["month"], label.as_str());
-    assert_eq!(got["note"], Value::Null);
+    for (run, snap) in [("--once", &once), ("--for", &followed)] {
+        let got = &snap.summary["vnstat"];
+        assert_eq!(got["interface"], "vt0", "{run}");
+        assert_eq!(got["rx"], rx, "{run}: {got}");
+        assert_eq!(got["tx"], tx, "{run}: {got}");
+        assert_eq!(got["month"], label.as_str(), "{run}");
+        assert_eq!(got["note"], Value::Null, "{run}");
+    }
 }
 
 /// vnstat's month entry for `vt0` in `$HOME/expected.json`: (rx, tx, "YYYY-MM").
