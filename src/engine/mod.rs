@@ -108,6 +108,8 @@ impl Engine {
         let cursors = keeper.log_cursors(history.as_ref());
         let logs = feed::open_logs(config, cursors)?;
         let journal = feed::open_journal(config);
+        let bandwidth = Bandwidth::system(config.interface.as_deref());
+        let vnstat = Vnstat::new(bandwidth.iface());
         let mut engine = Engine {
             core,
             logs,
@@ -116,9 +118,9 @@ impl Engine {
             dumps: Dumps::default(),
             started: now,
             interval: config.connections_interval,
-            bandwidth: Bandwidth::system(config.interface.as_deref()),
+            bandwidth,
             uptime: Uptime::open(config.proc_root.as_deref()),
-            vnstat: Vnstat::new(""),
+            vnstat,
             // 0 (accepted from 0.2.0 files) would mean back to back: once a second.
             vnstat_every: config.bandwidth_interval.max(Duration::from_secs(1)),
             vnstat_due: Instant::now(),
@@ -129,7 +131,6 @@ impl Engine {
             demo,
         };
         engine.uptime.on_tick(now);
-        engine.vnstat = Vnstat::new(engine.bandwidth.iface());
         engine.reports.note_geoip(engine.core.geoip.as_ref());
         engine.core.note_births = engine.whois.wants_births();
         engine.refresh_reports();
