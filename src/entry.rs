@@ -238,6 +238,7 @@ fn print_snapshot(engine: &Engine, config: &Config) -> io::Result<()> {
         suspicious_only: config.suspicious_only,
         history: engine.history(),
         history_saved: engine.history_saved(),
+        vnstat: engine.vnstat(),
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());

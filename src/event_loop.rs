@@ -20,7 +20,7 @@ use crate::sys::signalfd::SignalFd;
 use crate::sys::timerfd::TimerFd;
 
 /// The loop's tokens. The engine registers its fds under `FILES`,
-/// `FILES_ALARM`, `SOCKETS` and `JOURNAL` (`Engine::register`); a frontend
+/// `FILES_ALARM`, `SOCKETS`, `JOURNAL` and `VNSTAT` (`Engine::register`); a frontend
 /// gets tokens from [`frontend_token`].
 pub(crate) mod token {
     use mio::Token;
@@ -33,6 +33,8 @@ pub(crate) mod token {
     pub(crate) const SIGNAL: Token = Token(3);
     /// The stdout pipe of `journalctl -f`.
     pub(crate) const JOURNAL: Token = Token(4);
+    /// The stdout and stderr pipes of a running `vnstat`.
+    pub(crate) const VNSTAT: Token = Token(5);
     /// The pacing timer that brings the inotify fd back (`ReadPacer`).
     pub(crate) const FILES_PACED: Token = Token(6);
     /// The whois worker's `mio::Waker`: replies are waiting.
@@ -49,6 +51,7 @@ const SOURCE_TOKENS: SourceTokens = SourceTokens {
     files_alarm: token::FILES_ALARM,
     sockets: token::SOCKETS,
     journal: token::JOURNAL,
+    vnstat: token::VNSTAT,
 };
 
 /// The frontend's token number `n` (the loop hands its events on unread).
@@ -234,6 +237,7 @@ impl OwnFds {
             token::FILES_PACED => self.pacer.on_timer(registry, engine)?,
             token::FILES_ALARM => self.pacer.on_alarm(registry, engine)?,
             token::JOURNAL => engine.on_journal_ready(),
+            token::VNSTAT => engine.on_vnstat_ready(),
             token::WORKER => engine.on_whois_replies(),
             token::SIGNAL => return Ok(self.on_signals(engine, frontend)),
             _ => return Ok(frontend.on_event(token, engine)),

@@ -11,11 +11,14 @@ use std::io::{self, Write};
 
 use crate::detect::Detector;
 use crate::parse::UnixTime;
+use crate::source::vnstat::Vnstat;
 use crate::store::{History, HistoryFigures};
 use crate::table::{IpTable, Row};
 use crate::view::columns::{Col, RowView};
-use crate::view::format::printable;
-use crate::view::wire::{self, IpObject, Rate, Rfc3339, Sources, Summary, SCHEMA_VERSION};
+use crate::view::format::{human_bytes, printable};
+use crate::view::wire::{
+    self, IpObject, Rate, Rfc3339, Sources, Summary, VnstatMonth, SCHEMA_VERSION,
+};
 
 pub(crate) mod run;
 
@@ -46,6 +49,8 @@ pub(crate) struct RunInfo<'a> {
     /// Whether this run's session was written to history at exit: the
     /// summary's `history_saved` (`None`: history off → null).
     pub(crate) history_saved: Option<bool>,
+    /// This month's totals from vnstat, or why there are none.
+    pub(crate) vnstat: &'a Vnstat,
 }
 
 /// Rows to print, in snapshot order, honouring `--suspicious`.
@@ -109,6 +114,7 @@ fn summary<'a>(table: &IpTable, info: &RunInfo<'a>, ips: usize, end: UnixTime) -
         started: Rfc3339(info.started),
         ended: Rfc3339(info.ended),
         history_saved: info.history_saved,
+        vnstat: VnstatMonth::new(info.vnstat),
         sources: Sources(info.sources),
     }
 }
@@ -165,6 +171,17 @@ pub(crate) fn write_text(
         lines,
         f64::from(table.totals.rate.per_minute(end)) / 60.0
     );
+    if let Some(m) = info.vnstat.status().month() {
+        let _ = writeln!(
+            text,
+            "vnstat {} {:04}-{:02}: received {}, sent {}",
+            printable(info.vnstat.iface().as_bytes(), 40),
+            m.year,
+            m.month,
+            human_bytes(m.rx),
+            human_bytes(m.tx)
+        );
+    }
     if table.totals.evicted > 0 {
         let _ = writeln!(
             text,

@@ -29,6 +29,7 @@ mod it {
     mod ship;
     mod sshd;
     mod table_bounds;
+    mod vnstat;
     mod webservers;
     mod whois;
 }

@@ -48,9 +48,9 @@ struct LogSection {
     follow_symlinks: Option<bool>,
 }
 
-/// Only `connections_interval` still matters: logs are followed through
-/// inotify and bandwidth is read at each tick. The others are accepted so
-/// 0.2.0 files keep loading.
+/// `connections_interval` paces the tick, `bandwidth_interval` the vnstat
+/// runs; logs are followed through inotify, so the others are accepted only
+/// so 0.2.0 files keep loading.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 struct RefreshSection {
@@ -273,7 +273,11 @@ fn file_sources(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(),
     )?;
     // Ignored, but still checked: a value out of range is a typo.
     ctx.number(&limits::LOG_INTERVAL, &r.log_interval)?;
-    ctx.number(&limits::BANDWIDTH_INTERVAL, &r.bandwidth_interval)?;
+    layer.bandwidth_interval = ctx.opt(
+        limits::BANDWIDTH_INTERVAL.name,
+        &r.bandwidth_interval,
+        |&s| limits::BANDWIDTH_INTERVAL.seconds(s),
+    )?;
     ctx.number(&limits::AUTH_LOG_INTERVAL, &r.auth_log_interval)?;
 
     let a = &root.auth;

@@ -37,6 +37,7 @@ use crate::parse::{time, UnixTime};
 use crate::source::bandwidth::Bandwidth;
 use crate::source::journal::{self, Journal};
 use crate::source::uptime::Uptime;
+use crate::source::vnstat::Vnstat;
 use crate::source::LogSet;
 use crate::store::History;
 use crate::table::IpTable;
@@ -60,6 +61,8 @@ pub(crate) struct SourceTokens {
     pub(crate) sockets: Token,
     /// `journalctl`'s output, when the sshd source is journald.
     pub(crate) journal: Token,
+    /// The running `vnstat`'s output.
+    pub(crate) vnstat: Token,
 }
 
 pub(crate) struct Engine {
@@ -77,6 +80,11 @@ pub(crate) struct Engine {
     bandwidth: Bandwidth,
     /// The system's boot time for the header, from /proc/uptime.
     uptime: Uptime,
+    /// This month's totals from vnstat, asked every `vnstat_every`.
+    vnstat: Vnstat,
+    vnstat_every: Duration,
+    /// When the next vnstat run starts (the first tick, then every interval).
+    vnstat_due: Instant,
     whois: Whois,
     /// Lifetime history (`None` when disabled or when it failed: see `keeper`).
     history: Option<History>,
@@ -108,6 +116,8 @@ impl Engine {
         let cursors = keeper.log_cursors(history.as_ref());
         let logs = feed::open_logs(config, cursors)?;
         let journal = feed::open_journal(config);
+        let bandwidth = Bandwidth::system(config.interface.as_deref());
+        let vnstat = Vnstat::new(bandwidth.iface());
         let mut engine = Engine {
             core,
             logs,
@@ -116,10 +126,14 @@ impl Engine {
             dumps: Dumps::default(),
             started: now,
             interval: config.connections_interval,
-            bandwidth: Bandwidth::system(config.interface.as_deref()),
+            bandwidth,
             uptime: Uptime::open(config.proc_root.as_deref()),
             whois,
             import_note,
+            vnstat,
+            // 0 (accepted from 0.2.0 files) would mean back to back: once a second.
+            vnstat_every: config.bandwidth_interval.max(Duration::from_secs(1)),
+            vnstat_due: Instant::now(),
             history,
             keeper,
             reports: Reports::new(config),
@@ -147,6 +161,9 @@ impl Engine {
         if let Some(journal) = self.journal.as_mut() {
             registry.register(journal, tokens.journal, Interest::READABLE)?;
         }
+        registry.register(&mut self.vnstat, tokens.vnstat, Interest::READABLE)?;
+        // The first run now, so the totals are there from the first frames.
+        self.poll_vnstat(Instant::now());
         Ok(())
     }
 
@@ -226,9 +243,32 @@ impl Engine {
         self.refresh_reports();
     }
 
+    /// `--once`: this month's totals from vnstat, waited for (at most
+    /// [`vnstat::TIMEOUT`](crate::source::vnstat::TIMEOUT)).
+    pub(crate) fn read_vnstat_now(&mut self) {
+        self.vnstat.run_now();
+    }
+
+    /// vnstat wrote something (or closed its output).
+    pub(crate) fn on_vnstat_ready(&mut self) {
+        self.vnstat.on_readable();
+        self.core.changes += 1;
+    }
+
+    /// Reap or time out the vnstat run, and start one when due: never two
+    /// at once.
+    fn poll_vnstat(&mut self, now: Instant) {
+        self.vnstat.on_tick(now);
+        if !self.vnstat.is_running() && now >= self.vnstat_due {
+            self.vnstat.start(now);
+            self.vnstat_due = now + self.vnstat_every;
+        }
+    }
+
     /// The periodic tick: logs' safety net, a socket dump, expiry.
     pub(crate) fn on_tick(&mut self) {
         self.bandwidth.on_tick(Instant::now());
+        self.poll_vnstat(Instant::now());
         self.uptime.on_tick(self.core.now);
         self.whois.on_tick(&mut self.core);
         if self.keeper.is_due(self.core.now) {
@@ -309,8 +349,10 @@ impl Engine {
         self.keeper.saved()
     }
 
-    /// SIGCHLD or a tick: reap and restart the journal reader when due.
+    /// SIGCHLD or a tick: reap vnstat, and reap and restart the journal
+    /// reader when due.
     pub(crate) fn on_child_exit(&mut self) {
+        self.vnstat.on_tick(Instant::now());
         if let Some(journal) = self.journal.as_mut() {
             let core = &mut self.core;
             journal.on_tick(Instant::now(), &mut |line| core.on_auth_line(line));
@@ -391,6 +433,11 @@ impl Engine {
     /// The interface's live rx/tx rates.
     pub(crate) fn bandwidth(&self) -> &Bandwidth {
         &self.bandwidth
+    }
+
+    /// This month's totals from vnstat, or why there are none.
+    pub(crate) fn vnstat(&self) -> &Vnstat {
+        &self.vnstat
     }
 
     /// The GeoIP databases (`None` with `--no-geoip`).

@@ -11,6 +11,7 @@ pub mod access;
 pub mod auth;
 pub mod sockets;
 pub(crate) mod time;
+pub(crate) mod vnstat;
 
 /// Seconds since the Unix epoch, UTC.
 pub(crate) type UnixTime = i64;

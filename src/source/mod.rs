@@ -11,5 +11,6 @@ pub(crate) mod procnet;
 pub mod sockdiag;
 mod tailed_file;
 pub(crate) mod uptime;
+pub(crate) mod vnstat;
 
 pub(crate) use logset::{LineSink, LineVerdict, LogCursor, LogKind, LogSet};

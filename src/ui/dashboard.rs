@@ -33,6 +33,7 @@ use crate::headless::SourceReport;
 use crate::parse::sockets::SocketEntry;
 use crate::parse::UnixTime;
 use crate::source::bandwidth::Bandwidth;
+use crate::source::vnstat::VnstatStatus;
 use crate::store::History;
 use crate::table::{IpTable, Row};
 use crate::ui::filter::FilterSpec;
@@ -74,6 +75,9 @@ pub(crate) struct Model<'a> {
     pub(crate) sockets: &'a [SocketEntry],
     /// Interface rx/tx for the header (`None` in tests and when unknown).
     pub(crate) bandwidth: Option<&'a Bandwidth>,
+    /// This month's totals from vnstat, or why there are none (`None` in
+    /// tests).
+    pub(crate) vnstat: Option<&'a VnstatStatus>,
     /// What whois is doing per address, for the drill-down (`None` in tests).
     pub(crate) whois: Option<&'a Whois>,
 }

@@ -533,6 +533,7 @@ fn model<'e>(engine: &'e Engine, sources: &'e [SourceReport], jobs: &'e Jobs) ->
         now: engine.now(),
         interval_secs: engine.tick_interval().as_secs_f64(),
         bandwidth: Some(engine.bandwidth()),
+        vnstat: Some(engine.vnstat().status()),
         sockets: engine.last_dump(),
         history: engine.history(),
         whois: Some(engine.whois()),

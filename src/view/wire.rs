@@ -268,7 +268,35 @@ pub(crate) struct Summary<'a> {
     pub(crate) ended: Rfc3339,
     /// Whether this run's session was written to history (null: history off).
     pub(crate) history_saved: Option<bool>,
+    pub(crate) vnstat: VnstatMonth<'a>,
     pub(crate) sources: Sources<'a>,
+}
+
+/// `{"interface":"eth0","month":"2026-12","rx":…,"tx":…,"note":null}`:
+/// this month's bytes received and sent as vnstat counts them; `month`,
+/// `rx`, `tx` are null and `note` says why when there are none
+/// (`not installed`, `no database for the interface`, …).
+#[derive(Serialize)]
+pub(crate) struct VnstatMonth<'a> {
+    interface: &'a str,
+    month: Option<String>,
+    rx: Option<u64>,
+    tx: Option<u64>,
+    note: Option<&'a str>,
+}
+
+impl<'a> VnstatMonth<'a> {
+    pub(crate) fn new(vnstat: &'a crate::source::vnstat::Vnstat) -> VnstatMonth<'a> {
+        let status = vnstat.status();
+        let month = status.month();
+        VnstatMonth {
+            interface: vnstat.iface(),
+            month: month.map(|m| format!("{:04}-{:02}", m.year, m.month)),
+            rx: month.map(|m| m.rx),
+            tx: month.map(|m| m.tx),
+            note: status.note(),
+        }
+    }
 }
 
 /// A rate rounded to two decimals.

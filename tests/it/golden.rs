@@ -14,7 +14,9 @@
 //!   becomes `<year>`;
 //! - the checkout's path becomes `$ROOT`, the test's temporary directory `$TMP`;
 //! - in the one timed run (`--for`, for whois), how often /proc was read: the
-//!   socket source's `lines` and `malformed`, and the text's `lines read`.
+//!   socket source's `lines` and `malformed`, and the text's `lines read`;
+//! - what this host's vnstat says (the summary's `vnstat` object becomes
+//!   `<host>`, the text's `vnstat …` line goes): tests/it/vnstat.rs checks it.
 //!
 //! `NETHERGAZE_BLESS_GOLDEN=1 cargo test --test tests it::golden` rewrites the files;
 //! review the diff before committing it.
@@ -108,8 +110,29 @@ impl Window {
             let stamp = syslog_oct_10(14, 31, s);
             text = text.replace(&stamp, &format!("<year>{}", &stamp[4..]));
         }
-        replace_stamps(&text, |t| (self.start..=end).contains(&t))
+        replace_stamps(&without_vnstat(&text), |t| (self.start..=end).contains(&t))
     }
+}
+
+/// `out` without what this host's vnstat says: the JSON summary's `vnstat`
+/// object becomes `"<host>"`, the text's `vnstat IFACE YYYY-MM: …` line goes.
+fn without_vnstat(out: &str) -> String {
+    let mut text = String::with_capacity(out.len());
+    for line in out.split_inclusive('\n') {
+        if line.starts_with("vnstat ") {
+            continue;
+        }
+        match line.find("\"vnstat\":{") {
+            Some(at) => {
+                let close = line[at..].find('}').map_or(line.len(), |c| at + c + 1);
+                text.push_str(&line[..at]);
+                text.push_str("\"vnstat\":\"<host>\"");
+                text.push_str(&line[close..]);
+            }
+            None => text.push_str(line),
+        }
+    }
+    text
 }
 
 /// Every `"YYYY-MM-DDTHH:MM:SSZ"` whose time satisfies `now` becomes `"<now>"`.

@@ -14,6 +14,7 @@
 use std::fmt::Write as _;
 
 use super::{activity, modal, table, Dashboard, Modal, Model, Panel};
+use crate::source::vnstat::VnstatStatus;
 use crate::ui::{Grid, Rect, Style};
 
 /// Below this the dashboard shows one line saying so.
@@ -161,6 +162,13 @@ fn header(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
             None => {}
         }
     }
+    if let Some(month) = m.vnstat.and_then(VnstatStatus::month) {
+        line.push_str("│ month ↓");
+        crate::view::format::write_human_bytes(&mut line, month.rx);
+        line.push_str(" ↑");
+        crate::view::format::write_human_bytes(&mut line, month.tx);
+        line.push_str(" (vnstat) ");
+    }
     if let Some(geoip) = m.geoip.filter(|g| g.note().is_some()) {
         let what = if geoip.is_active() { "partial" } else { "none" };
         let _ = write!(line, "│ GeoIP: {what} ");
@@ -280,6 +288,16 @@ fn stats(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>, shown: usize) {
     text.push(' ');
     let mut pen = Pen::new(g, rect);
     pen.text(&text, t.bar());
+    // No month totals: why, quietly (the header shows them when known).
+    let vnstat_note = m
+        .vnstat
+        .filter(|v| **v != VnstatStatus::Waiting)
+        .and_then(VnstatStatus::note);
+    if let Some(note) = vnstat_note {
+        pen.text("│ vnstat: ", t.bar());
+        pen.bytes(note.as_bytes(), t.faint());
+        pen.text(" ", t.bar());
+    }
     let errors: Vec<_> = m.sources.iter().filter(|s| s.error.is_some()).collect();
     if let Some(first) = errors.first() {
         let msg = format!(

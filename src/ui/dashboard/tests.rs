@@ -185,6 +185,7 @@ impl Fixture {
             hook: None,
             block: None,
             bandwidth: None,
+            vnstat: None,
             sockets: &self.sockets,
             history: None,
             whois: None,
@@ -1975,6 +1976,56 @@ fn header_shows_the_interface_rates() {
         "{}",
         g.row_text(0)
     );
+}
+
+#[test]
+fn header_shows_vnstat_month_and_the_stats_bar_why_not() {
+    use crate::parse::vnstat::MonthTotals;
+    use crate::source::vnstat::VnstatStatus;
+    let f = Fixture::new();
+    let mut d = dashboard();
+    let mut g = Grid::new(220, 30);
+    let month = VnstatStatus::Month(MonthTotals {
+        year: 2026,
+        month: 12,
+        rx: 12 << 30,
+        tx: 3 << 29,
+    });
+    let m = Model {
+        vnstat: Some(&month),
+        ..f.model()
+    };
+    d.draw(&mut g, &m);
+    assert!(
+        g.row_text(0).contains("month ↓12.0 GiB ↑1.5 GiB (vnstat)"),
+        "{}",
+        g.row_text(0)
+    );
+    let screen = (0..30)
+        .map(|y| g.row_text(y))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!screen.contains("vnstat:"), "{screen}");
+
+    for (status, note) in [
+        (VnstatStatus::NotInstalled, "vnstat: not installed"),
+        (
+            VnstatStatus::NoDatabase,
+            "vnstat: no database for the interface",
+        ),
+    ] {
+        let m = Model {
+            vnstat: Some(&status),
+            ..f.model()
+        };
+        d.draw(&mut g, &m);
+        let screen = (0..30)
+            .map(|y| g.row_text(y))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(screen.contains(note), "{screen}");
+        assert!(!g.row_text(0).contains("month"), "{}", g.row_text(0));
+    }
 }
 
 /// Many addresses, both families, with counts that tie a lot.
