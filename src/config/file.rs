@@ -18,96 +18,13 @@ use toml::Spanned;
 
 use crate::sys::file::{read_text, Links};
 
+mod unknown;
+
 use super::limits::{self, Limit};
 use super::{
     check_glob, check_regex, parse_auth_source, parse_cidr, parse_log_format, parse_url,
     AuthChoice, ConfigError, ConfigWarning, Hook, Layer, DEFAULT_HOOK_TIMEOUT,
 };
-
-/// The keys of every table, for dropping what 0.2.0 would have ignored
-/// before serde (which denies unknown keys) sees the file. `""` is the top
-/// level; `actions.hooks` is each `[[actions.hooks]]` entry.
-const KNOWN_KEYS: [(&str, &[&str]); 11] = [
-    (
-        "",
-        &[
-            "log_path",
-            "log_format",
-            "interface",
-            "show_private_ips",
-            "trusted_proxies",
-            "max_tracked_ips",
-            "log",
-            "refresh",
-            "geoip",
-            "whois",
-            "auth",
-            "cache",
-            "filters",
-            "actions",
-            "history",
-        ],
-    ),
-    (
-        "log",
-        &[
-            "path",
-            "format",
-            "max_log_lines",
-            "max_log_entries_per_ip",
-            "follow_symlinks",
-        ],
-    ),
-    (
-        "refresh",
-        &[
-            "connections_interval",
-            "log_interval",
-            "bandwidth_interval",
-            "auth_log_interval",
-        ],
-    ),
-    ("geoip", &["enabled", "city_db", "asn_db"]),
-    (
-        "whois",
-        &[
-            "enabled",
-            "cache_ttl",
-            "max_workers",
-            "rdap_bootstrap_url",
-            "whois_server",
-        ],
-    ),
-    (
-        "auth",
-        &[
-            "path",
-            "log_path",
-            "enabled",
-            "log_enabled",
-            "interval",
-            "log_interval",
-            "source",
-            "journal_directory",
-        ],
-    ),
-    ("cache", &["dir"]),
-    (
-        "filters",
-        &[
-            "cidr_allow",
-            "cidr_deny",
-            "suspicious_burst_rpm",
-            "suspicious_min_conns",
-            "suspicious_min_auth_failures",
-            "scanner_user_agents",
-            "exploit_path_patterns",
-        ],
-    ),
-    ("actions", &["enable_block_execution", "hooks"]),
-    ("actions.hooks", &["key", "label", "command", "timeout"]),
-    ("history", &["enabled", "db"]),
-];
 
 /// A number where 0.2.0 took any number: an integer, or a float it cut
 /// with `int()`. Integers beyond `i64` are kept, to be moved into range.
@@ -115,6 +32,16 @@ const KNOWN_KEYS: [(&str, &[&str]); 11] = [
 enum Num {
     Int(i128),
     Float(f64),
+}
+
+impl Num {
+    /// `0` or `0.0`: 0.2.0 gave zero a meaning of its own for some keys.
+    fn is_zero(self) -> bool {
+        match self {
+            Num::Int(n) => n == 0,
+            Num::Float(x) => x == 0.0,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Num {
@@ -145,7 +72,10 @@ impl<'de> Deserialize<'de> for Num {
     }
 }
 
-/// The config file as written. Every table denies unknown keys.
+/// The config file as written. Every table denies unknown keys, as a check:
+/// `unknown::KNOWN_KEYS` lists the same keys and drops the others first (the
+/// config tests load config.example.toml, which sets or names every key,
+/// without a warning, and read each table's keys back from the warning).
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 struct FileRoot {
@@ -328,6 +258,30 @@ impl FileCtx<'_> {
         Ok(Some(usize::try_from(used).unwrap_or(usize::MAX)))
     }
 
+    /// A number of a key 0.2.0 knew that nethergaze does not use: out of
+    /// range, a warning that says so; NaN and infinities are errors.
+    fn unused_number(
+        &self,
+        limit: &Limit,
+        value: &Option<Spanned<f64>>,
+    ) -> Result<(), ConfigError> {
+        let Some(v) = value else { return Ok(()) };
+        let x = *v.get_ref();
+        if !x.is_finite() {
+            return self.number(limit, value).map(|_| ());
+        }
+        if x < limit.min || x > limit.max {
+            let msg = format!(
+                "{} = {} {}; not used by nethergaze, ignored",
+                limit.name,
+                self.written(v.span()),
+                out_of_range(limit, x < limit.min),
+            );
+            self.warn(v.span(), msg);
+        }
+        Ok(())
+    }
+
     /// A number of a key 0.2.0 knew: out of range, moved to the nearer end
     /// with a warning; NaN and infinities are errors.
     fn lenient_number(
@@ -459,76 +413,13 @@ fn parse_file(path: &Path, src: &str) -> Result<(Layer, Vec<ConfigWarning>), Con
         warnings: RefCell::new(Vec::new()),
     };
     let mut doc = toml::de::DeTable::parse(src).map_err(|e| toml_error(&ctx, &e))?;
-    drop_unknown(&ctx, "", doc.get_mut());
+    unknown::drop_unknown(&ctx, "", doc.get_mut());
     let root = FileRoot::deserialize(toml::de::Deserializer::from(doc))
         .map_err(|e| toml_error(&ctx, &e))?;
     let layer = file_layer(&ctx, &root)?;
     let mut warnings = ctx.warnings.into_inner();
     warnings.sort_by_key(|w| w.line);
     Ok((layer, warnings))
-}
-
-/// Drops the keys of `table` (named `name`, dotted) that nethergaze does
-/// not know, each with a warning, and walks into the tables it knows.
-fn drop_unknown(ctx: &FileCtx, name: &str, table: &mut toml::de::DeTable) {
-    let Some((_, known)) = KNOWN_KEYS.iter().find(|(t, _)| *t == name) else {
-        return;
-    };
-    let unknown: Vec<_> = table
-        .keys()
-        .filter(|key| !known.contains(&key.get_ref().as_ref()))
-        .cloned()
-        .collect();
-    for key in unknown {
-        if let Some(value) = table.remove(&key) {
-            let msg = unknown_message(name, key.get_ref(), value.get_ref(), known);
-            ctx.warn(key.span(), msg);
-        }
-    }
-    for (key, value) in table.iter_mut() {
-        let child = match name {
-            "" => key.get_ref().to_string(),
-            _ => format!("{name}.{}", key.get_ref()),
-        };
-        match value.get_mut() {
-            toml::de::DeValue::Table(t) => drop_unknown(ctx, &child, t),
-            toml::de::DeValue::Array(items) => {
-                for item in items.iter_mut() {
-                    if let toml::de::DeValue::Table(t) = item.get_mut() {
-                        drop_unknown(ctx, &child, t);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// What the warning for an unknown key says.
-fn unknown_message(table: &str, key: &str, value: &toml::de::DeValue, known: &[&str]) -> String {
-    if (table, key) == ("cache", "cache_dir") {
-        // In 0.2.0's config.example.toml, but its loader read `[cache] dir`.
-        return "[cache] cache_dir ignored: 0.2.0 never read it (its loader read \
-                `dir`), so its caches stayed in ~/.cache/nethergaze; write `dir` to \
-                move nethergaze's cache"
-            .into();
-    }
-    let is_table = matches!(value, toml::de::DeValue::Table(_));
-    match table {
-        "" if is_table => format!("unknown section [{key}] ignored"),
-        "" => format!(
-            "unknown key `{key}` at the top level ignored (known: {})",
-            known.join(", ")
-        ),
-        "actions.hooks" => format!(
-            "unknown key `{key}` in [[actions.hooks]] ignored (known: {})",
-            known.join(", ")
-        ),
-        t => format!(
-            "unknown key `{key}` in [{t}] ignored (known: {})",
-            known.join(", ")
-        ),
-    }
 }
 
 /// The file's values, validated, as a layer.
@@ -562,12 +453,13 @@ fn file_log(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(), Con
         .or(flat_format);
     layer.max_log_lines = match &log.max_log_lines {
         // 0.2.0's panel kept `lines[-0:]`, every line: as many as we keep.
-        Some(v) if matches!(v.get_ref(), Num::Int(0)) => {
+        Some(v) if v.get_ref().is_zero() => {
             let max = limits::MAX_LOG_LINES.max;
             ctx.warn(
                 v.span(),
                 format!(
-                    "[log] max_log_lines = 0 meant no limit in 0.2.0; using the maximum, {}",
+                    "[log] max_log_lines = {} meant no limit in 0.2.0; using the maximum, {}",
+                    ctx.written(v.span()),
                     limits::show(max)
                 ),
             );
@@ -605,14 +497,15 @@ fn file_sources(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(),
     layer.connections_interval = ctx
         .lenient_number(&limits::CONNECTIONS_INTERVAL, &r.connections_interval)?
         .map(Duration::from_secs_f64);
-    // Ignored, but still checked: a value out of range is likely a typo.
-    ctx.lenient_number(&limits::LOG_INTERVAL, &r.log_interval)?;
-    ctx.lenient_number(&limits::BANDWIDTH_INTERVAL, &r.bandwidth_interval)?;
-    ctx.lenient_number(&limits::AUTH_LOG_INTERVAL, &r.auth_log_interval)?;
+    // Not used (logs are followed through inotify), but still checked: a
+    // value out of range is likely a typo.
+    ctx.unused_number(&limits::LOG_INTERVAL, &r.log_interval)?;
+    ctx.unused_number(&limits::BANDWIDTH_INTERVAL, &r.bandwidth_interval)?;
+    ctx.unused_number(&limits::AUTH_LOG_INTERVAL, &r.auth_log_interval)?;
 
     let a = &root.auth;
-    ctx.lenient_number(&limits::AUTH_INTERVAL, &a.interval)?;
-    ctx.lenient_number(&limits::AUTH_LOG_INTERVAL_ALIAS, &a.log_interval)?;
+    ctx.unused_number(&limits::AUTH_INTERVAL, &a.interval)?;
+    ctx.unused_number(&limits::AUTH_LOG_INTERVAL_ALIAS, &a.log_interval)?;
     let twice = |a: &str, b: &str| {
         ctx.err(
             None,
@@ -689,12 +582,14 @@ fn file_enrichment(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<
         .map(|n| Duration::from_secs(n as u64));
     layer.max_workers = match &w.max_workers {
         // 0.2.0's `Semaphore(0)` let no lookup run: no whois, no traffic.
-        Some(v) if matches!(v.get_ref(), Num::Int(0)) => {
+        Some(v) if v.get_ref().is_zero() => {
             ctx.warn(
                 v.span(),
-                "[whois] max_workers = 0 let no lookup run in 0.2.0; whois lookups are \
-                 off (write [whois] enabled = false)"
-                    .into(),
+                format!(
+                    "[whois] max_workers = {} let no lookup run in 0.2.0; whois lookups \
+                     are off (write [whois] enabled = false)",
+                    ctx.written(v.span())
+                ),
             );
             layer.whois_enabled = Some(false);
             None

@@ -462,13 +462,25 @@ fn every_range_is_enforced_by_the_file_reader() {
             if outside == 0.0 && ["[log] max_log_lines", "[whois] max_workers"].contains(&l.name) {
                 continue;
             }
+            // 0.2.0's poll intervals: read, checked, not used.
+            let unused = [
+                "[refresh] log_interval",
+                "[refresh] bandwidth_interval",
+                "[refresh] auth_log_interval",
+                "[auth] interval",
+                "[auth] log_interval",
+            ];
+            let done = if unused.contains(&l.name) {
+                "not used by nethergaze, ignored".to_string()
+            } else {
+                format!("using {}", limits::show(end))
+            };
             let want = format!(
-                "nethergaze: warning: config file F line {line}: {} = {} is {side} {} (allowed: {}); using {}",
+                "nethergaze: warning: config file F line {line}: {} = {} is {side} {} (allowed: {}); {done}",
                 l.name,
                 limits::show(outside),
                 limits::show(end),
                 l.range(),
-                limits::show(end),
             );
             assert_eq!(file_warning(&text), want);
         }
@@ -715,6 +727,11 @@ filters.foo = 3
             "nethergaze: warning: config file F line 2: unknown key `foo` in [filters] ignored"
         ),
         "{msg}"
+    );
+    let msg = file_warning("[[plugins]]\nname = \"a\"\n[[plugins]]\nname = \"b\"\n");
+    assert_eq!(
+        msg,
+        "nethergaze: warning: config file F line 1: unknown section [[plugins]] ignored"
     );
     // The rest of the file still counts.
     let c = with_file("[nope]\nx = 1\n[geoip]\nenabled = false\n", &[], &[]).expect("loads");
@@ -1033,6 +1050,9 @@ cache_dir = "~/.cache/nethergaze"
         Some(Path::new(HOME).join(".cache/nethergaze").as_path()),
         "cache_dir was not used"
     );
+    // 0.2.0's `Semaphore(0.0)` let no lookup run either.
+    let c = with_file("[whois]\nmax_workers = 0.0\n", &[], &[]).expect("loads");
+    assert!(!c.whois.enabled);
     // A flag still wins over what the file's adjustment chose.
     let c = ok(&["--config", &path, "--log-path", "/x.log"], &[]);
     assert_eq!(c.log_paths, ["/x.log"]);
