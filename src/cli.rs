@@ -79,6 +79,7 @@ pub(crate) enum FlagId {
     Help,
     Version,
     Generate,
+    CheckConfig,
 }
 
 /// One flag: everything the parser, `--help`, the man page and the shell
@@ -345,8 +346,17 @@ pub(crate) const FLAGS: &[Flag] = &[
         "config",
         "PATH",
         Group::Config,
-        "Config file (default: $XDG_CONFIG_HOME/nethergaze/config.toml, else \
-         ~/.nethergaze.toml); must exist when given",
+        "Config file; must exist when given (default: the first that exists of \
+         $XDG_CONFIG_HOME/nethergaze/config.toml, ~/.nethergaze.toml, \
+         /etc/nethergaze/config.toml)",
+    ),
+    switch(
+        FlagId::CheckConfig,
+        "check-config",
+        Group::Config,
+        "Check the config file (and the other flags and NETHERGAZE_* variables), print \
+         each warning and exit: 0 when clean, 1 when the file has warnings (keys ignored \
+         or values adjusted, as a start would print them), 2 on an error",
     ),
     Flag {
         short: Some('h'),
@@ -433,6 +443,7 @@ pub(crate) struct RawArgs {
     pub(crate) help: bool,
     pub(crate) version: bool,
     pub(crate) generate: Option<String>,
+    pub(crate) check_config: bool,
 }
 
 /// Parses argv (the program name first, as `std::env::args_os()` gives it).
@@ -571,6 +582,7 @@ fn store(raw: &mut RawArgs, flag: &Flag, value: Option<OsString>) -> Result<(), 
         FlagId::Help => raw.help = true,
         FlagId::Version => raw.version = true,
         FlagId::Generate => raw.generate = text()?,
+        FlagId::CheckConfig => raw.check_config = true,
     }
     Ok(())
 }
@@ -628,8 +640,9 @@ pub(crate) fn help_text() -> String {
 const EXIT_STATUS: &str = "Exit status: 0 when every log source was read (a default location \
      that does not exist is only a note); 1 when the snapshot was printed but a log source \
      could not be read (a path you named, a default log that exists, or journald you asked \
-     for; the errors go to stderr) or history lost this session; 2 for a usage, config or \
-     start-up error, or a file --import-history could not import.";
+     for; the errors go to stderr) or history lost this session, and for --check-config \
+     when the config file has warnings; 2 for a usage, config or start-up error, or a \
+     file --import-history could not import.";
 
 /// Help lines stay within this many columns (the left column permitting).
 const HELP_WIDTH: usize = 100;

@@ -36,6 +36,9 @@ pub(crate) const DEFAULT_LOG_CANDIDATES: [&str; 4] = [
 ];
 /// sshd log files tried by `--auth-source auto`, in order.
 pub(crate) const DEFAULT_AUTH_CANDIDATES: [&str; 2] = ["/var/log/auth.log", "/var/log/secure"];
+/// The system-wide config file, read when the user has none (where fail2ban,
+/// CrowdSec and GoAccess users look).
+pub(crate) const SYSTEM_CONFIG: &str = "/etc/nethergaze/config.toml";
 /// Default `max_tracked_ips`.
 pub(crate) const DEFAULT_MAX_TRACKED_IPS: usize = 50_000;
 /// Default `[whois] rdap_bootstrap_url`: the folder holding ipv4.json and ipv6.json.
@@ -71,6 +74,42 @@ pub(crate) enum Invocation {
     Help(String),
     /// Print this (`--version`) to stdout and exit 0.
     Version(String),
+    /// `--check-config`: everything loaded; print the warnings and exit 1 if
+    /// there are any, else 0.
+    CheckConfig(CheckReport),
+}
+
+/// What `--check-config` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CheckReport {
+    /// The config file read, if any.
+    pub(crate) file: Option<PathBuf>,
+    /// Where a config file was looked for when none was found.
+    pub(crate) searched: Vec<PathBuf>,
+    pub(crate) warnings: Vec<ConfigWarning>,
+}
+
+/// A config file value that 0.2.0 accepted and this version reads in its own
+/// way: the start goes on, the warning says what was done (stderr), and
+/// `--check-config` exits 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConfigWarning {
+    pub(crate) path: PathBuf,
+    pub(crate) line: usize,
+    /// Names the key and says what was done with it.
+    pub(crate) msg: String,
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "nethergaze: warning: config file {} line {}: {}",
+            self.path.display(),
+            self.line,
+            self.msg
+        )
+    }
 }
 
 /// How the run ends.
@@ -264,6 +303,9 @@ pub(crate) struct Config {
     pub(crate) old_data_dir: Option<PathBuf>,
     /// `--import-history PATH`: import 0.2.0's files and exit.
     pub(crate) import_history: Option<PathBuf>,
+    /// What the config file held that was ignored or adjusted; `main`
+    /// prints them on stderr before anything starts.
+    pub(crate) warnings: Vec<ConfigWarning>,
 }
 
 /// A start-up error; `main` prints it to stderr and exits 2.
@@ -322,6 +364,8 @@ pub(crate) struct Probe {
     pub(crate) log_candidates: Vec<String>,
     /// sshd log files tried by `auto`, in order.
     pub(crate) auth_candidates: Vec<PathBuf>,
+    /// The config file read when the user has none ([`SYSTEM_CONFIG`]).
+    pub(crate) system_config: PathBuf,
 }
 
 impl Probe {
@@ -330,6 +374,7 @@ impl Probe {
         Probe {
             log_candidates: DEFAULT_LOG_CANDIDATES.map(String::from).to_vec(),
             auth_candidates: DEFAULT_AUTH_CANDIDATES.map(PathBuf::from).to_vec(),
+            system_config: PathBuf::from(SYSTEM_CONFIG),
         }
     }
 }
@@ -356,15 +401,25 @@ pub(crate) fn load_with(
     if raw.version {
         return Ok(Invocation::Version(cli::version_text()));
     }
-    let (config_file, file) = match config_path(raw.config.as_deref(), env)? {
+    let searched = config_candidates(env, probe);
+    let (config_file, file, warnings) = match config_path(raw.config.as_deref(), &searched)? {
         Some(path) => {
-            let layer = read_file_layer(&path)?;
-            (Some(path), layer)
+            let (layer, warnings) = read_file_layer(&path)?;
+            (Some(path), layer, warnings)
         }
-        None => (None, Layer::default()),
+        None => (None, Layer::default(), Vec::new()),
     };
     let merged = flag_layer(&raw)?.over(env_layer(env)?).over(file);
-    finish(&raw, merged, config_file, env, probe).map(Invocation::Run)
+    let mut config = finish(&raw, merged, config_file, env, probe)?;
+    if raw.check_config {
+        return Ok(Invocation::CheckConfig(CheckReport {
+            file: config.config_file,
+            searched,
+            warnings,
+        }));
+    }
+    config.warnings = warnings;
+    Ok(Invocation::Run(config))
 }
 
 // ---------------------------------------------------------------------------
@@ -629,6 +684,7 @@ fn finish(
         cache_dir: m.cache_dir.or_else(|| xdg("XDG_CACHE_HOME", ".cache")),
         old_data_dir: home(".cache/nethergaze"),
         import_history: raw.import_history.clone(),
+        warnings: Vec::new(),
     })
 }
 
@@ -671,11 +727,26 @@ fn xdg_dir(env: &dyn Fn(&str) -> Option<String>, var: &str) -> Option<PathBuf> {
     env(var).map(PathBuf::from).filter(|p| p.is_absolute())
 }
 
-/// `--config PATH` (must exist), else the XDG path, else `~/.nethergaze.toml`,
+/// Where a config file is looked for without `--config`, in order: the XDG
+/// path, `~/.nethergaze.toml`, then the system-wide file.
+fn config_candidates(env: &dyn Fn(&str) -> Option<String>, probe: &Probe) -> Vec<PathBuf> {
+    let home = env("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+    let xdg = xdg_dir(env, "XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config")));
+    [
+        xdg.map(|d| d.join("nethergaze").join("config.toml")),
+        home.map(|h| h.join(".nethergaze.toml")),
+        Some(probe.system_config.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// `--config PATH` (must exist), else the first of `candidates` that exists,
 /// else no file.
 fn config_path(
     explicit: Option<&Path>,
-    env: &dyn Fn(&str) -> Option<String>,
+    candidates: &[PathBuf],
 ) -> Result<Option<PathBuf>, ConfigError> {
     if let Some(path) = explicit {
         if !path.exists() {
@@ -686,13 +757,7 @@ fn config_path(
         }
         return Ok(Some(path.to_path_buf()));
     }
-    let home = env("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
-    let xdg = xdg_dir(env, "XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config")));
-    let candidates = [
-        xdg.map(|d| d.join("nethergaze").join("config.toml")),
-        home.map(|h| h.join(".nethergaze.toml")),
-    ];
-    Ok(candidates.into_iter().flatten().find(|p| p.exists()))
+    Ok(candidates.iter().find(|p| p.exists()).cloned())
 }
 
 /// The first glob of `candidates` that matches a regular file; if none

@@ -49,8 +49,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Ok(Invocation::CheckConfig(report)) => check_config(&report),
         Ok(Invocation::Run(config)) if config.import_history.is_some() => import_history(&config),
-        Ok(Invocation::Run(config)) => match run(&config) {
+        Ok(Invocation::Run(config)) => match run_warned(&config) {
             Ok(ended) => exit_code(ended),
             Err(message) => {
                 eprintln!("nethergaze: {message}");
@@ -89,6 +90,49 @@ fn import_history(config: &Config) -> ExitCode {
 /// One line on stderr, made printable (it names files and quotes their faults).
 fn say(line: &str) {
     eprintln!("nethergaze: {}", printable(line.as_bytes(), 2000));
+}
+
+/// The config file's warnings go to stderr before anything starts (the
+/// dashboard's screen, the headless output).
+fn run_warned(config: &Config) -> Result<Ended, String> {
+    for warning in &config.warnings {
+        eprintln!("{warning}");
+    }
+    run(config)
+}
+
+/// `--check-config`: the warnings on stderr, one line on stdout; exit 1
+/// when there are warnings (errors already exited 2).
+fn check_config(report: &config::CheckReport) -> ExitCode {
+    for warning in &report.warnings {
+        eprintln!("{warning}");
+    }
+    match &report.file {
+        Some(file) if report.warnings.is_empty() => {
+            println!("config file {}: ok", file.display());
+        }
+        Some(file) => {
+            let n = report.warnings.len();
+            let s = if n == 1 { "" } else { "s" };
+            println!("config file {}: {n} warning{s}", file.display());
+        }
+        None => {
+            let searched: Vec<String> = report
+                .searched
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            println!(
+                "no config file (looked for {}): defaults apply",
+                searched.join(", ")
+            );
+        }
+    }
+    if report.warnings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_INCOMPLETE)
+    }
 }
 
 /// `--generate KIND` prints the man page or a completion script, without

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod it {
+    mod config_files;
     mod dashboard;
     mod demo;
     mod enrich;

@@ -197,9 +197,13 @@ fn man_files(m: &mut String) {
     let city = format!("{DEFAULT_CITY_DB}, {DEFAULT_ASN_DB}");
     let entries: [(&str, &str); 8] = [
         (
-            "$XDG_CONFIG_HOME/nethergaze/config.toml, ~/.nethergaze.toml",
-            "The config file: the first that exists (or --config). Every key is documented \
-             in config.example.toml.",
+            "$XDG_CONFIG_HOME/nethergaze/config.toml, ~/.nethergaze.toml, \
+             /etc/nethergaze/config.toml",
+            "The config file: the first that exists, in this order (or --config, which \
+             must exist). Every key is documented in config.example.toml. What nethergaze \
+             0.2.0 accepted still loads: an unknown key or section is ignored and a number \
+             out of range is moved into it, each with a warning on stderr naming the key \
+             and its line; --check-config reports them and exits 1.",
         ),
         (
             "$XDG_STATE_HOME/nethergaze/history.db",
@@ -299,7 +303,7 @@ fn man_exit_status(m: &mut String) {
          \\-\\-auth\\-source journald. Each error is on stderr (and in the summary's \
          sources), never in the text snapshot. Also 1 when the session could not be \
          saved to history: another instance held the file's lock for the whole wait at \
-         exit.\n.TP\n2\nA usage or config error, or a start\\-up failure \
+         exit. And 1 for \\-\\-check\\-config when the config file has warnings.\n.TP\n2\nA usage or config error, or a start\\-up failure \
          (no terminal for the dashboard); the message names the flag, \
          variable or config key. Also 2 when \\-\\-import\\-history could not \
          import a file it was given (0 when it imported everything, or found it \

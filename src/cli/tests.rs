@@ -183,3 +183,18 @@ fn an_ambiguous_prefix_is_a_usage_error_naming_the_candidates() {
     // Unknown stays unknown, prefix or not.
     assert!(parse_err(&["--no-whoisx"]).contains("unknown flag `--no-whoisx`"));
 }
+
+/// Issue 12 item 11: `--help` and the man page give the config search order,
+/// the system-wide file last, and offer `--check-config`.
+#[test]
+fn help_and_man_page_give_the_config_search_order() {
+    let order = "$XDG_CONFIG_HOME/nethergaze/config.toml, ~/.nethergaze.toml, \
+                 /etc/nethergaze/config.toml";
+    let help: String = help_text().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(help.contains(order), "{help}");
+    assert!(help.contains("--check-config"), "{help}");
+    let man = generate::render(generate::Kind::from_name("man").expect("man"));
+    let files = man.split(".SH FILES").nth(1).expect("FILES section");
+    assert!(files.contains("/etc/nethergaze/config.toml"), "{files}");
+    assert!(man.contains("\\fB\\-\\-check\\-config\\fR"), "{man}");
+}

@@ -1,7 +1,14 @@
-//! The config file: its serde shape (every table denies unknown keys) and
-//! its conversion into a validated `Layer`, with errors that name the key
-//! and its line.
+//! The config file: its serde shape and its conversion into a validated
+//! `Layer`, with errors that name the key and its line.
+//!
+//! nethergaze 0.2.0 ignored what it did not know and took any number; its
+//! files must still start. So an unknown key or section is dropped, and a
+//! number 0.2.0 would have taken (a float for an integer, a value out of
+//! range) is adjusted, each with one [`ConfigWarning`] naming the key, its
+//! line and what was done. What can't mean anything (a type that isn't one,
+//! a regex or CIDR that doesn't compile, NaN) is still an error.
 
+use std::cell::RefCell;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,13 +18,64 @@ use toml::Spanned;
 
 use crate::sys::file::{read_text, Links};
 
+mod unknown;
+
 use super::limits::{self, Limit};
 use super::{
-    check_glob, check_regex, parse_auth_source, parse_cidr, parse_interval, parse_log_format,
-    parse_url, AuthChoice, ConfigError, Hook, Layer, DEFAULT_HOOK_TIMEOUT,
+    check_glob, check_regex, parse_auth_source, parse_cidr, parse_log_format, parse_url,
+    AuthChoice, ConfigError, ConfigWarning, Hook, Layer, DEFAULT_HOOK_TIMEOUT,
 };
 
-/// The config file as written. Every table denies unknown keys.
+/// A number where 0.2.0 took any number: an integer, or a float it cut
+/// with `int()`. Integers beyond `i64` are kept, to be moved into range.
+#[derive(Clone, Copy, Debug)]
+enum Num {
+    Int(i128),
+    Float(f64),
+}
+
+impl Num {
+    /// `0` or `0.0`: 0.2.0 gave zero a meaning of its own for some keys.
+    fn is_zero(self) -> bool {
+        match self {
+            Num::Int(n) => n == 0,
+            Num::Float(x) => x == 0.0,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct NumVisitor;
+        impl serde::de::Visitor<'_> for NumVisitor {
+            type Value = Num;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an integer")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Num, E> {
+                Ok(Num::Int(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Num, E> {
+                Ok(Num::Int(v.into()))
+            }
+            fn visit_i128<E>(self, v: i128) -> Result<Num, E> {
+                Ok(Num::Int(v))
+            }
+            fn visit_u128<E>(self, v: u128) -> Result<Num, E> {
+                Ok(Num::Int(i128::try_from(v).unwrap_or(i128::MAX)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Num, E> {
+                Ok(Num::Float(v))
+            }
+        }
+        d.deserialize_any(NumVisitor)
+    }
+}
+
+/// The config file as written. Every table denies unknown keys, as a check:
+/// `unknown::KNOWN_KEYS` lists the same keys and drops the others first (the
+/// config tests load config.example.toml, which sets or names every key,
+/// without a warning, and read each table's keys back from the warning).
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 struct FileRoot {
@@ -43,8 +101,8 @@ struct FileRoot {
 struct LogSection {
     path: Option<Spanned<toml::Value>>,
     format: Option<Spanned<String>>,
-    max_log_lines: Option<Spanned<i64>>,
-    max_log_entries_per_ip: Option<Spanned<i64>>,
+    max_log_lines: Option<Spanned<Num>>,
+    max_log_entries_per_ip: Option<Spanned<Num>>,
     follow_symlinks: Option<bool>,
 }
 
@@ -72,8 +130,8 @@ struct GeoipSection {
 #[serde(deny_unknown_fields, default)]
 struct WhoisSection {
     enabled: Option<bool>,
-    cache_ttl: Option<Spanned<i64>>,
-    max_workers: Option<Spanned<i64>>,
+    cache_ttl: Option<Spanned<Num>>,
+    max_workers: Option<Spanned<Num>>,
     rdap_bootstrap_url: Option<Spanned<String>>,
     whois_server: Option<Spanned<String>>,
 }
@@ -105,7 +163,7 @@ struct FiltersSection {
     cidr_allow: Option<Vec<Spanned<String>>>,
     cidr_deny: Option<Vec<Spanned<String>>>,
     suspicious_burst_rpm: Option<Spanned<f64>>,
-    suspicious_min_conns: Option<Spanned<i64>>,
+    suspicious_min_conns: Option<Spanned<Num>>,
     suspicious_min_auth_failures: Option<Spanned<i64>>,
     scanner_user_agents: Option<Vec<Spanned<String>>>,
     exploit_path_patterns: Option<Vec<Spanned<String>>>,
@@ -134,13 +192,122 @@ struct HistorySection {
     db: Option<PathBuf>,
 }
 
-/// The file's text and path, to turn byte spans into line numbers.
+/// The file's text and path, to turn byte spans into line numbers, and the
+/// warnings gathered while reading it.
 struct FileCtx<'a> {
     path: &'a Path,
     src: &'a str,
+    warnings: RefCell<Vec<ConfigWarning>>,
 }
 
 impl FileCtx<'_> {
+    fn warn(&self, span: Range<usize>, msg: String) {
+        self.warnings.borrow_mut().push(ConfigWarning {
+            path: self.path.to_path_buf(),
+            line: self.line_of(span.start),
+            msg,
+        });
+    }
+
+    /// The value as written in the file, cut to 24 characters.
+    fn written(&self, span: Range<usize>) -> String {
+        limits::shorten(self.src.get(span).unwrap_or("").trim())
+    }
+
+    /// A whole number of a key 0.2.0 knew. 0.2.0 took any number: a float
+    /// is cut to its integer part (as `int()` did) and a number out of range
+    /// moved to the nearer end, with one warning. NaN and infinities are errors.
+    fn lenient_count(
+        &self,
+        limit: &Limit,
+        value: &Option<Spanned<Num>>,
+    ) -> Result<Option<usize>, ConfigError> {
+        let Some(v) = value else { return Ok(None) };
+        let written = self.written(v.span());
+        let (n, is_float) = match *v.get_ref() {
+            Num::Int(n) => (n, false),
+            // `as` saturates: 1e300 becomes i128::MAX, then the maximum.
+            Num::Float(x) if x.is_finite() => (x.trunc() as i128, true),
+            Num::Float(_) => {
+                let msg = format!(
+                    "{}: {written} is not a whole number (allowed: {})",
+                    limit.name,
+                    limit.range()
+                );
+                return Err(self.err(Some(v.span()), msg));
+            }
+        };
+        // The bounds are whole numbers far inside i128: these casts are exact.
+        let (min, max) = (limit.min as i128, limit.max as i128);
+        let used = n.clamp(min, max);
+        let mut why = Vec::new();
+        if is_float {
+            why.push("is not an integer".to_string());
+        }
+        if used != n {
+            why.push(out_of_range(limit, n < min));
+        }
+        if !why.is_empty() {
+            let msg = format!(
+                "{} = {written} {}; using {used}",
+                limit.name,
+                why.join(" and ")
+            );
+            self.warn(v.span(), msg);
+        }
+        Ok(Some(usize::try_from(used).unwrap_or(usize::MAX)))
+    }
+
+    /// A number of a key 0.2.0 knew that nethergaze does not use: out of
+    /// range, a warning that says so; NaN and infinities are errors.
+    fn unused_number(
+        &self,
+        limit: &Limit,
+        value: &Option<Spanned<f64>>,
+    ) -> Result<(), ConfigError> {
+        let Some(v) = value else { return Ok(()) };
+        let x = *v.get_ref();
+        if !x.is_finite() {
+            return self.number(limit, value).map(|_| ());
+        }
+        if x < limit.min || x > limit.max {
+            let msg = format!(
+                "{} = {} {}; not used by nethergaze, ignored",
+                limit.name,
+                self.written(v.span()),
+                out_of_range(limit, x < limit.min),
+            );
+            self.warn(v.span(), msg);
+        }
+        Ok(())
+    }
+
+    /// A number of a key 0.2.0 knew: out of range, moved to the nearer end
+    /// with a warning; NaN and infinities are errors.
+    fn lenient_number(
+        &self,
+        limit: &Limit,
+        value: &Option<Spanned<f64>>,
+    ) -> Result<Option<f64>, ConfigError> {
+        let Some(v) = value else { return Ok(None) };
+        let x = *v.get_ref();
+        if !x.is_finite() {
+            return self.number(limit, value);
+        }
+        let used = x.clamp(limit.min, limit.max);
+        if used != x {
+            let msg = format!(
+                "{} = {} {}; using {}",
+                limit.name,
+                self.written(v.span()),
+                out_of_range(limit, x < limit.min),
+                limits::show(used)
+            );
+            self.warn(v.span(), msg);
+        }
+        Ok(Some(used))
+    }
+
     fn line_of(&self, offset: usize) -> usize {
         let end = offset.min(self.src.len());
         self.src.as_bytes()[..end]
@@ -212,7 +379,22 @@ impl FileCtx<'_> {
 /// a few KiB; anything near this is not a config (or is /dev/zero).
 const MAX_CONFIG_FILE: u64 = 1 << 20; // 1 MiB
 
-pub(super) fn read_file_layer(path: &Path) -> Result<Layer, ConfigError> {
+/// `is below 0.1 (allowed: 0.1 to 86400 seconds)`.
+fn out_of_range(limit: &Limit, below: bool) -> String {
+    let (side, end) = if below {
+        ("below", limit.min)
+    } else {
+        ("above", limit.max)
+    };
+    format!(
+        "is {side} {} (allowed: {})",
+        limits::show(end),
+        limit.range()
+    )
+}
+
+/// Reads and validates a config file: its layer and its warnings.
+pub(super) fn read_file_layer(path: &Path) -> Result<(Layer, Vec<ConfigWarning>), ConfigError> {
     // Links followed: configs are often links into a managed tree. A FIFO or a
     // device is refused at once rather than blocking or reading forever.
     let src = read_text(path, Links::Follow, MAX_CONFIG_FILE).map_err(|e| ConfigError::File {
@@ -224,9 +406,24 @@ pub(super) fn read_file_layer(path: &Path) -> Result<Layer, ConfigError> {
 }
 
 /// Parses and validates a config file's text (`path` is for messages).
-fn parse_file(path: &Path, src: &str) -> Result<Layer, ConfigError> {
-    let ctx = FileCtx { path, src };
-    let root: FileRoot = toml::from_str(src).map_err(|e| toml_error(&ctx, &e))?;
+fn parse_file(path: &Path, src: &str) -> Result<(Layer, Vec<ConfigWarning>), ConfigError> {
+    let ctx = FileCtx {
+        path,
+        src,
+        warnings: RefCell::new(Vec::new()),
+    };
+    let mut doc = toml::de::DeTable::parse(src).map_err(|e| toml_error(&ctx, &e))?;
+    unknown::drop_unknown(&ctx, "", doc.get_mut());
+    let root = FileRoot::deserialize(toml::de::Deserializer::from(doc))
+        .map_err(|e| toml_error(&ctx, &e))?;
+    let layer = file_layer(&ctx, &root)?;
+    let mut warnings = ctx.warnings.into_inner();
+    warnings.sort_by_key(|w| w.line);
+    Ok((layer, warnings))
+}
+
+/// The file's values, validated, as a layer.
+fn file_layer(ctx: &FileCtx, root: &FileRoot) -> Result<Layer, ConfigError> {
     let mut layer = Layer {
         interface: root.interface.clone(),
         show_private_ips: root.show_private_ips,
@@ -234,13 +431,13 @@ fn parse_file(path: &Path, src: &str) -> Result<Layer, ConfigError> {
         max_tracked_ips: ctx.count(&limits::MAX_TRACKED_IPS, &root.max_tracked_ips)?,
         ..Layer::default()
     };
-    file_log(&ctx, &root, &mut layer)?;
-    file_sources(&ctx, &root, &mut layer)?;
-    file_filters(&ctx, &root.filters, &mut layer)?;
-    file_enrichment(&ctx, &root, &mut layer)?;
+    file_log(ctx, root, &mut layer)?;
+    file_sources(ctx, root, &mut layer)?;
+    file_filters(ctx, &root.filters, &mut layer)?;
+    file_enrichment(ctx, root, &mut layer)?;
     layer.enable_block_execution = root.actions.enable_block_execution;
     if let Some(hooks) = &root.actions.hooks {
-        layer.hooks = Some(file_hooks(&ctx, hooks)?);
+        layer.hooks = Some(file_hooks(ctx, hooks)?);
     }
     Ok(layer)
 }
@@ -248,41 +445,70 @@ fn parse_file(path: &Path, src: &str) -> Result<Layer, ConfigError> {
 /// Flat `log_path` / `log_format` (0.2.0) and `[log]`; the section wins, as in 0.2.0.
 fn file_log(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(), ConfigError> {
     let log = &root.log;
-    let flat_paths = ctx.opt("log_path", &root.log_path, globs_value)?;
-    layer.log_paths = ctx
-        .opt("[log] path", &log.path, globs_value)?
-        .or(flat_paths);
+    let flat_paths = log_paths(ctx, "log_path", &root.log_path)?;
+    layer.log_paths = log_paths(ctx, "[log] path", &log.path)?.or(flat_paths);
     let flat_format = ctx.opt("log_format", &root.log_format, |s| parse_log_format(s))?;
     layer.log_format = ctx
         .opt("[log] format", &log.format, |s| parse_log_format(s))?
         .or(flat_format);
-    layer.max_log_lines = ctx.count(&limits::MAX_LOG_LINES, &log.max_log_lines)?;
+    layer.max_log_lines = match &log.max_log_lines {
+        // 0.2.0's panel kept `lines[-0:]`, every line: as many as we keep.
+        Some(v) if v.get_ref().is_zero() => {
+            let max = limits::MAX_LOG_LINES.max;
+            ctx.warn(
+                v.span(),
+                format!(
+                    "[log] max_log_lines = {} meant no limit in 0.2.0; using the maximum, {}",
+                    ctx.written(v.span()),
+                    limits::show(max)
+                ),
+            );
+            Some(max as usize)
+        }
+        v => ctx.lenient_count(&limits::MAX_LOG_LINES, v)?,
+    };
     layer.max_log_entries_per_ip =
-        ctx.count(&limits::MAX_LOG_ENTRIES_PER_IP, &log.max_log_entries_per_ip)?;
+        ctx.lenient_count(&limits::MAX_LOG_ENTRIES_PER_IP, &log.max_log_entries_per_ip)?;
     layer.follow_symlinks = log.follow_symlinks;
     Ok(())
+}
+
+/// `log_path` / `[log] path`. An empty string read no access log in 0.2.0
+/// (`if config.log_path:`): it still reads none, with a warning.
+fn log_paths(
+    ctx: &FileCtx,
+    key: &str,
+    value: &Option<Spanned<toml::Value>>,
+) -> Result<Option<Vec<String>>, ConfigError> {
+    match value {
+        Some(v) if v.get_ref().as_str() == Some("") => {
+            let msg =
+                format!("{key} = \"\" reads no access log, as in 0.2.0 (sockets and sshd only)");
+            ctx.warn(v.span(), msg);
+            Ok(Some(Vec::new()))
+        }
+        v => ctx.opt(key, v, globs_value),
+    }
 }
 
 /// `[refresh]` and `[auth]`.
 fn file_sources(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(), ConfigError> {
     let r = &root.refresh;
-    layer.connections_interval = ctx.opt(
-        limits::CONNECTIONS_INTERVAL.name,
-        &r.connections_interval,
-        |&s| parse_interval(s),
-    )?;
-    // Ignored, but still checked: a value out of range is a typo.
-    ctx.number(&limits::LOG_INTERVAL, &r.log_interval)?;
-    layer.bandwidth_interval = ctx.opt(
-        limits::BANDWIDTH_INTERVAL.name,
-        &r.bandwidth_interval,
-        |&s| limits::BANDWIDTH_INTERVAL.seconds(s),
-    )?;
-    ctx.number(&limits::AUTH_LOG_INTERVAL, &r.auth_log_interval)?;
+    layer.connections_interval = ctx
+        .lenient_number(&limits::CONNECTIONS_INTERVAL, &r.connections_interval)?
+        .map(Duration::from_secs_f64);
+    // Not used (logs are followed through inotify), but still checked: a
+    // value out of range is likely a typo.
+    ctx.unused_number(&limits::LOG_INTERVAL, &r.log_interval)?;
+    // Paces vnstat (0.2.0's key and meaning).
+    layer.bandwidth_interval = ctx
+        .lenient_number(&limits::BANDWIDTH_INTERVAL, &r.bandwidth_interval)?
+        .map(Duration::from_secs_f64);
+    ctx.unused_number(&limits::AUTH_LOG_INTERVAL, &r.auth_log_interval)?;
 
     let a = &root.auth;
-    ctx.number(&limits::AUTH_INTERVAL, &a.interval)?;
-    ctx.number(&limits::AUTH_LOG_INTERVAL_ALIAS, &a.log_interval)?;
+    ctx.unused_number(&limits::AUTH_INTERVAL, &a.interval)?;
+    ctx.unused_number(&limits::AUTH_LOG_INTERVAL_ALIAS, &a.log_interval)?;
     let twice = |a: &str, b: &str| {
         ctx.err(
             None,
@@ -318,9 +544,12 @@ fn file_sources(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(),
 fn file_filters(ctx: &FileCtx, f: &FiltersSection, layer: &mut Layer) -> Result<(), ConfigError> {
     layer.cidr_allow = ctx.list("[filters] cidr_allow", &f.cidr_allow, |s| parse_cidr(s))?;
     layer.cidr_deny = ctx.list("[filters] cidr_deny", &f.cidr_deny, |s| parse_cidr(s))?;
-    layer.burst_rpm = ctx.number(&limits::BURST_RPM, &f.suspicious_burst_rpm)?;
-    let (conns, failures) = (&limits::MIN_CONNS, &limits::MIN_AUTH_FAILURES);
-    layer.min_conns = ctx.opt(conns.name, &f.suspicious_min_conns, |&n| conns.count_u32(n))?;
+    layer.burst_rpm = ctx.lenient_number(&limits::BURST_RPM, &f.suspicious_burst_rpm)?;
+    let failures = &limits::MIN_AUTH_FAILURES;
+    // Every bound fits a u32.
+    layer.min_conns = ctx
+        .lenient_count(&limits::MIN_CONNS, &f.suspicious_min_conns)?
+        .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
     layer.min_auth_failures = ctx.opt(failures.name, &f.suspicious_min_auth_failures, |&n| {
         failures.count_u32(n)
     })?;
@@ -350,11 +579,28 @@ fn file_enrichment(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<
     layer.asn_db = root.geoip.asn_db.clone();
     let w = &root.whois;
     layer.whois_enabled = w.enabled;
+    // `max_workers = 0` below may turn it off.
     layer.cache_ttl = ctx
-        .count(&limits::CACHE_TTL, &w.cache_ttl)?
+        .lenient_count(&limits::CACHE_TTL, &w.cache_ttl)?
         .map(|n| Duration::from_secs(n as u64));
-    let workers = &limits::MAX_WORKERS;
-    layer.max_workers = ctx.opt(workers.name, &w.max_workers, |&n| workers.count_u32(n))?;
+    layer.max_workers = match &w.max_workers {
+        // 0.2.0's `Semaphore(0)` let no lookup run: no whois, no traffic.
+        Some(v) if v.get_ref().is_zero() => {
+            ctx.warn(
+                v.span(),
+                format!(
+                    "[whois] max_workers = {} let no lookup run in 0.2.0; whois lookups \
+                     are off (write [whois] enabled = false)",
+                    ctx.written(v.span())
+                ),
+            );
+            layer.whois_enabled = Some(false);
+            None
+        }
+        v => ctx
+            .lenient_count(&limits::MAX_WORKERS, v)?
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+    };
     layer.rdap_bootstrap_url =
         ctx.opt("[whois] rdap_bootstrap_url", &w.rdap_bootstrap_url, |s| {
             parse_url(s)

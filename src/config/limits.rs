@@ -181,7 +181,7 @@ impl Limit {
 
 /// A value as written, cut to 24 characters with `…`: a 400-digit number
 /// tells no more than its start.
-fn shorten(written: &str) -> String {
+pub(crate) fn shorten(written: &str) -> String {
     match written.char_indices().nth(24) {
         Some((cut, _)) => format!("{}…", &written[..cut]),
         None => written.to_string(),

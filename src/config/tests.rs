@@ -16,6 +16,7 @@ fn no_probe() -> Probe {
             "/nonexistent-ng/nginx/access.log".into(),
         ],
         auth_candidates: vec![PathBuf::from("/nonexistent-ng/auth.log")],
+        system_config: PathBuf::from("/nonexistent-ng/etc/nethergaze/config.toml"),
     }
 }
 
@@ -72,6 +73,27 @@ fn file_err(text: &str) -> String {
         Ok(c) => panic!("{text:?} loaded: {c:?}"),
         Err(e) => e.to_string().replace(&path, "F"),
     }
+}
+
+/// The warnings a config file gives (it must load), with the temp path
+/// replaced by `F`.
+fn file_warnings(text: &str) -> Vec<String> {
+    let (_dir, path) = file(text);
+    match run(&["--config", &path], &[]) {
+        Ok(c) => c
+            .warnings
+            .iter()
+            .map(|w| w.to_string().replace(&path, "F"))
+            .collect(),
+        Err(e) => panic!("{text:?} refused: {e}"),
+    }
+}
+
+/// The one warning a config file gives.
+fn file_warning(text: &str) -> String {
+    let warnings = file_warnings(text);
+    assert_eq!(warnings.len(), 1, "{text:?}: {warnings:?}");
+    warnings[0].clone()
 }
 
 // ----------------------------------------------------------------- defaults
@@ -254,6 +276,7 @@ fn is_assignment(s: &str) -> bool {
 #[test]
 fn example_file_examples_parse() {
     let c = with_file(&example_uncommented(), &[], &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.warnings, [], "every key of the example is known");
     // [log] path wins over the flat log_path, as in 0.2.0.
     assert_eq!(c.log_paths, ["/var/log/nginx/*.access.log"]);
     assert_eq!(c.interface.as_deref(), Some("eth0"));
@@ -289,15 +312,14 @@ fn example_file_examples_parse() {
     assert_eq!(hooks[1].timeout, DEFAULT_HOOK_TIMEOUT);
 }
 
-/// The keys a table accepts, read back from serde's unknown-field message.
+/// The keys a table accepts, read back from the unknown-key warning.
 fn accepted_keys(table_header: &str) -> Vec<String> {
-    let msg = file_err(&format!("{table_header}\nzzz_unknown = 1\n"));
+    let msg = file_warning(&format!("{table_header}\nzzz_unknown = 1\n"));
     let (_, list) = msg
-        .split_once("(expected ")
+        .split_once("(known: ")
         .unwrap_or_else(|| panic!("{msg}"));
-    list.split('`')
-        .skip(1)
-        .step_by(2)
+    list.trim_end_matches(')')
+        .split(", ")
         .map(String::from)
         .collect()
 }
@@ -411,15 +433,56 @@ fn every_range_is_enforced_by_the_file_reader() {
         } else {
             0.0
         };
+        // nethergaze 0.2.0 took any number for its keys: those load, moved
+        // to the nearer end with a warning. The keys added since stay strict.
+        let strict = [
+            "max_tracked_ips",
+            "[filters] suspicious_min_auth_failures",
+            "[[actions.hooks]] timeout",
+        ];
         for outside in [below, l.max + 1.0] {
-            let msg = file_err(&format!("{head}{key} = {outside}\n"));
+            let text = format!("{head}{key} = {outside}\n");
+            if strict.contains(&l.name) {
+                let msg = file_err(&text);
+                let want = format!(
+                    "nethergaze: config file F line {line}: {}: {} is out of range (allowed: {})",
+                    l.name,
+                    limits::show(outside),
+                    l.range()
+                );
+                assert_eq!(msg, want);
+                continue;
+            }
+            let (side, end) = if outside < l.min {
+                ("below", l.min)
+            } else {
+                ("above", l.max)
+            };
+            // 0 has meanings of its own for these two (tested below).
+            if outside == 0.0 && ["[log] max_log_lines", "[whois] max_workers"].contains(&l.name) {
+                continue;
+            }
+            // 0.2.0's poll intervals: read, checked, not used.
+            let unused = [
+                "[refresh] log_interval",
+                "[refresh] bandwidth_interval",
+                "[refresh] auth_log_interval",
+                "[auth] interval",
+                "[auth] log_interval",
+            ];
+            let done = if unused.contains(&l.name) {
+                "not used by nethergaze, ignored".to_string()
+            } else {
+                format!("using {}", limits::show(end))
+            };
             let want = format!(
-                "nethergaze: config file F line {line}: {}: {} is out of range (allowed: {})",
+                "nethergaze: warning: config file F line {line}: {} = {} is {side} {} (allowed: {}); {done}",
                 l.name,
                 limits::show(outside),
-                l.range()
+                limits::show(end),
+                l.range(),
             );
-            assert_eq!(msg, want);
+            assert_eq!(file_warning(&text), want);
         }
         for inside in [l.min, l.max] {
             let text = format!("{head}{key} = {inside}\n");
@@ -434,14 +497,6 @@ fn every_range_is_enforced_by_the_file_reader() {
 #[test]
 fn values_that_crashed_or_confused_are_refused_with_key_line_and_range() {
     let cases = [
-        (
-            "[log]\nmax_log_lines = 100000000000\n",
-            "line 2: [log] max_log_lines: 100000000000 is out of range (allowed: 1 to 100000 lines)",
-        ),
-        (
-            "\n[log]\nmax_log_lines = 9223372036854775807\n",
-            "line 3: [log] max_log_lines: 9223372036854775807 is out of range (allowed: 1 to 100000 lines)",
-        ),
         (
             "[[actions.hooks]]\nkey = \"1\"\ncommand = \"x\"\ntimeout = 0\n",
             "line 4: [[actions.hooks]] timeout: 0 is out of range (allowed: 0.1 to 86400 seconds)",
@@ -463,10 +518,6 @@ fn values_that_crashed_or_confused_are_refused_with_key_line_and_range() {
             "line 1: max_tracked_ips: integer `-9223372036854775809` is too small",
         ),
         (
-            "[log]\nmax_log_entries_per_ip = 1.0000000000000000000000000000000000000000001\n",
-            "line 2: [log] max_log_entries_per_ip: 1.0000000000000000000000… is not a whole number",
-        ),
-        (
             "[filters]\nsuspicious_burst_rpm = nan\n",
             "line 2: [filters] suspicious_burst_rpm: NaN is out of range",
         ),
@@ -483,6 +534,30 @@ fn values_that_crashed_or_confused_are_refused_with_key_line_and_range() {
         let msg = file_err(text);
         assert!(msg.starts_with("nethergaze: config file F "), "{msg}");
         assert!(msg.contains(want), "{text:?}: {msg}");
+    }
+    // Issue 12 item 11: 0.2.0 took these (any number for its keys); they
+    // load, adjusted, and the warning says how, with the range.
+    let adjusted = [
+        (
+            "[log]\nmax_log_lines = 100000000000\n",
+            "line 2: [log] max_log_lines = 100000000000 is above 100000 (allowed: 1 to 100000 lines); using 100000",
+        ),
+        (
+            "\n[log]\nmax_log_lines = 9223372036854775807\n",
+            "line 3: [log] max_log_lines = 9223372036854775807 is above 100000 (allowed: 1 to 100000 lines); using 100000",
+        ),
+        (
+            "[log]\nmax_log_entries_per_ip = 1.0000000000000000000000000000000000000000001\n",
+            "line 2: [log] max_log_entries_per_ip = 1.0000000000000000000000… is not an integer; using 1",
+        ),
+    ];
+    for (text, want) in adjusted {
+        let msg = file_warning(text);
+        assert!(
+            msg.starts_with("nethergaze: warning: config file F "),
+            "{msg}"
+        );
+        assert!(msg.ends_with(want), "{text:?}: {msg}");
     }
     let msg = err(&["--log-format", "$"], &[]);
     assert!(
@@ -609,42 +684,58 @@ fn both_spellings_of_one_auth_key_is_an_error() {
 // ------------------------------------------------------------- file errors
 
 #[test]
+/// 0.2.0 ignored what it did not know: such a key or section is dropped with
+/// a warning that names it, its table and its line (issue 12 item 11).
 fn unknown_keys_name_the_key_table_and_line() {
-    let msg = file_err("[filters]\ncidr_allow = []\nfoo = 1\n");
+    let msg = file_warning("[filters]\ncidr_allow = []\nfoo = 1\n");
     assert!(
-        msg.starts_with("nethergaze: config file F line 3: unknown key `foo` in [filters]"),
+        msg.starts_with(
+            "nethergaze: warning: config file F line 3: unknown key `foo` in [filters] ignored"
+        ),
         "{msg}"
     );
     assert!(
         msg.contains("cidr_deny"),
         "hint lists the known keys: {msg}"
     );
-    let msg = file_err("log_format = \"auto\"\nlog_pth = \"/x\"\n");
-    assert!(
-        msg.starts_with("nethergaze: config file F line 2: unknown key `log_pth` at the top level"),
-        "{msg}"
-    );
-    let msg = file_err("[geoip]\nenabled = true\n\n[nope]\nx = 1\n");
-    assert!(
-        msg.starts_with("nethergaze: config file F line 4: unknown key `nope` at the top level"),
-        "{msg}"
-    );
-    let msg = file_err("[[actions.hooks]]\nkey = \"1\"\ncommand = \"x\"\ncolour = \"red\"\n");
+    let msg = file_warning("log_format = \"auto\"\nlog_pth = \"/x\"\n");
     assert!(
         msg.starts_with(
-            "nethergaze: config file F line 4: unknown key `colour` in [actions.hooks]"
+            "nethergaze: warning: config file F line 2: unknown key `log_pth` at the top level ignored"
         ),
         "{msg}"
     );
-    let msg = file_err(
+    let msg = file_warning("[geoip]\nenabled = true\n\n[nope]\nx = 1\ny = 2\n");
+    assert_eq!(
+        msg,
+        "nethergaze: warning: config file F line 4: unknown section [nope] ignored"
+    );
+    let msg = file_warning("[[actions.hooks]]\nkey = \"1\"\ncommand = \"x\"\ncolour = \"red\"\n");
+    assert!(
+        msg.starts_with(
+            "nethergaze: warning: config file F line 4: unknown key `colour` in [[actions.hooks]] ignored"
+        ),
+        "{msg}"
+    );
+    let msg = file_warning(
         "show_private_ips = true
 filters.foo = 3
 ",
     );
     assert!(
-        msg.starts_with("nethergaze: config file F line 2: unknown key `foo` in [filters]"),
+        msg.starts_with(
+            "nethergaze: warning: config file F line 2: unknown key `foo` in [filters] ignored"
+        ),
         "{msg}"
     );
+    let msg = file_warning("[[plugins]]\nname = \"a\"\n[[plugins]]\nname = \"b\"\n");
+    assert_eq!(
+        msg,
+        "nethergaze: warning: config file F line 1: unknown section [[plugins]] ignored"
+    );
+    // The rest of the file still counts.
+    let c = with_file("[nope]\nx = 1\n[geoip]\nenabled = false\n", &[], &[]).expect("loads");
+    assert!(!c.geoip.enabled);
 }
 
 #[test]
@@ -722,9 +813,9 @@ fn bad_values_in_the_file_name_key_and_line() {
         msg.contains("line 2: [auth] source: invalid value `syslog`"),
         "{msg}"
     );
-    let msg = file_err("[refresh]\nconnections_interval = 0\n");
+    let msg = file_warning("[refresh]\nconnections_interval = 0\n");
     assert!(
-        msg.contains("line 2: [refresh] connections_interval:"),
+        msg.contains("line 2: [refresh] connections_interval = 0 is below 0.1"),
         "{msg}"
     );
 }
@@ -880,6 +971,154 @@ fn config_found_in_xdg_then_home() {
         ok(&[], &[env[0], ("XDG_CONFIG_HOME", other_s)]).log_format,
         "vhost_combined"
     );
+}
+
+/// Without `--config` and without a file of the user's, the system-wide file
+/// (`/etc/nethergaze/config.toml`, the probe's here) is read; the user's wins.
+#[test]
+fn system_config_is_read_when_the_user_has_none() {
+    let etc = tempfile::tempdir().expect("tempdir");
+    let system = etc.path().join("config.toml");
+    fs::write(&system, "log_format = \"common\"\n").expect("write");
+    let probe = Probe {
+        system_config: system.clone(),
+        ..no_probe()
+    };
+    let c = run_with(&[], &[], &probe).expect("loads");
+    assert_eq!(c.config_file.as_deref(), Some(system.as_path()));
+    assert_eq!(c.log_format, "common");
+    let home = tempfile::tempdir().expect("tempdir");
+    let dot = home.path().join(".nethergaze.toml");
+    fs::write(&dot, "log_format = \"json\"\n").expect("write");
+    let home_s = home.path().to_str().expect("utf-8");
+    let c = run_with(&[], &[("HOME", home_s)], &probe).expect("loads");
+    assert_eq!(c.config_file.as_deref(), Some(dot.as_path()));
+    // An explicit --config that does not exist is still an error.
+    let missing = run_with(&["--config", "/nonexistent-ng/x.toml"], &[], &probe);
+    assert!(missing.is_err(), "{missing:?}");
+}
+
+/// Issue 12 item 11: each value nethergaze 0.2.0 accepted loads, adjusted as
+/// the warning says; one warning per key.
+#[test]
+fn values_0_2_0_accepted_load_with_one_warning_each() {
+    let text = r#"log_path = ""
+[log]
+max_log_lines = 0
+max_log_entries_per_ip = 5.0
+[refresh]
+connections_interval = 0.05
+[whois]
+enabled = true
+max_workers = 0
+cache_ttl = 1e12
+[filters]
+suspicious_min_conns = 5.9
+[cache]
+cache_dir = "~/.cache/nethergaze"
+"#;
+    let (_dir, path) = file(text);
+    let c = run(&["--config", &path], &[]).unwrap_or_else(|e| panic!("{e}"));
+    let warnings: Vec<String> = c
+        .warnings
+        .iter()
+        .map(|w| format!("{}: {}", w.line, w.msg))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "1: log_path = \"\" reads no access log, as in 0.2.0 (sockets and sshd only)",
+            "3: [log] max_log_lines = 0 meant no limit in 0.2.0; using the maximum, 100000",
+            "4: [log] max_log_entries_per_ip = 5.0 is not an integer; using 5",
+            "6: [refresh] connections_interval = 0.05 is below 0.1 (allowed: 0.1 to 86400 seconds); using 0.1",
+            "9: [whois] max_workers = 0 let no lookup run in 0.2.0; whois lookups are off (write [whois] enabled = false)",
+            "10: [whois] cache_ttl = 1e12 is not an integer and is above 31536000 (allowed: 0 to 31536000 seconds); using 31536000",
+            "12: [filters] suspicious_min_conns = 5.9 is not an integer; using 5",
+            "14: [cache] cache_dir ignored: 0.2.0 never read it (its loader read `dir`), so its caches stayed in ~/.cache/nethergaze; write `dir` to move nethergaze's cache",
+        ]
+    );
+    assert_eq!(c.log_paths, Vec::<String>::new());
+    assert!(c.log_paths_named);
+    assert_eq!(c.display.max_log_lines, 100_000);
+    assert_eq!(c.display.max_log_entries_per_ip, 5);
+    assert_eq!(c.connections_interval, MIN_CONNECTIONS_INTERVAL);
+    assert!(!c.whois.enabled);
+    assert_eq!(c.whois.cache_ttl, Duration::from_secs(31_536_000));
+    assert_eq!(c.detect.min_conns, 5);
+    assert_eq!(
+        c.cache_dir.as_deref(),
+        Some(Path::new(HOME).join(".cache/nethergaze").as_path()),
+        "cache_dir was not used"
+    );
+    // 0.2.0's `Semaphore(0.0)` let no lookup run either.
+    let c = with_file("[whois]\nmax_workers = 0.0\n", &[], &[]).expect("loads");
+    assert!(!c.whois.enabled);
+    // A flag still wins over what the file's adjustment chose.
+    let c = ok(&["--config", &path, "--log-path", "/x.log"], &[]);
+    assert_eq!(c.log_paths, ["/x.log"]);
+}
+
+/// What can't mean anything still stops the start, naming key and line.
+#[test]
+fn values_that_mean_nothing_are_still_errors() {
+    for (text, want) in [
+        (
+            "[log]\nmax_log_lines = nan\n",
+            "line 2: [log] max_log_lines: nan is not a whole number (allowed: 1 to 100000 lines)",
+        ),
+        (
+            "[refresh]\nconnections_interval = inf\n",
+            "line 2: [refresh] connections_interval: inf is out of range",
+        ),
+        (
+            "[whois]\nmax_workers = \"3\"\n",
+            "line 2: [whois] max_workers: invalid type: string \"3\", expected an integer",
+        ),
+        (
+            "[filters]\nexploit_path_patterns = [\"(\"]\n",
+            "line 2: [filters] exploit_path_patterns: invalid regex",
+        ),
+        (
+            "[filters]\ncidr_allow = [\"10.0.0.0/33\"]\n",
+            "line 2: [filters] cidr_allow: invalid CIDR",
+        ),
+        ("[nope]\nx = [\n", "line "),
+    ] {
+        let msg = file_err(text);
+        assert!(msg.contains(want), "{text:?}: {msg}");
+    }
+}
+
+/// `--check-config` loads everything and hands back the warnings instead of
+/// a run; errors stay errors.
+#[test]
+fn check_config_reports_warnings() {
+    let check = |args: &[&str]| {
+        let argv = std::iter::once("nethergaze")
+            .chain(args.iter().copied())
+            .map(OsString::from);
+        let env = |k: &str| (k == "HOME").then(|| HOME.to_string());
+        load_with(argv, &env, &no_probe())
+    };
+    let (_dir, path) = file("[whois]\nmax_workers = 0\nfoo = 1\n");
+    match check(&["--check-config", "--config", &path]) {
+        Ok(Invocation::CheckConfig(report)) => {
+            assert_eq!(report.file.as_deref(), Some(Path::new(&path)));
+            let lines: Vec<usize> = report.warnings.iter().map(|w| w.line).collect();
+            assert_eq!(lines, [2, 3]);
+        }
+        other => panic!("{other:?}"),
+    }
+    match check(&["--check-config"]) {
+        Ok(Invocation::CheckConfig(report)) => {
+            assert_eq!(report.file, None);
+            assert_eq!(report.warnings, []);
+            assert_eq!(report.searched.len(), 3, "{:?}", report.searched);
+        }
+        other => panic!("{other:?}"),
+    }
+    let (_bad, bad) = file("[filters]\ncidr_deny = [\"nope\"]\n");
+    assert!(check(&["--check-config", "--config", &bad]).is_err());
 }
 
 // ------------------------------------------------------------- flag errors

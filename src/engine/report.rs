@@ -267,6 +267,7 @@ mod tests {
         let probe = Probe {
             log_candidates: vec![default_log.display().to_string()],
             auth_candidates: Vec::new(),
+            system_config: std::path::PathBuf::new(),
         };
         let proc = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/proc");
         let base = [

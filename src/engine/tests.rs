@@ -22,6 +22,7 @@ fn config(args: &[&str]) -> Config {
     let probe = Probe {
         log_candidates: Vec::new(),
         auth_candidates: Vec::new(),
+        system_config: std::path::PathBuf::new(),
     };
     let argv = ["nethergaze", "--once", "--no-geoip", "--no-whois"]
         .iter()

@@ -42,6 +42,7 @@ fn fixture_config(log: &Path) -> Config {
     let probe = Probe {
         log_candidates: Vec::new(),
         auth_candidates: Vec::new(),
+        system_config: std::path::PathBuf::new(),
     };
     match config::load_with(args, &env, &probe) {
         Ok(Invocation::Run(config)) => config,
