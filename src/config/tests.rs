@@ -465,7 +465,6 @@ fn every_range_is_enforced_by_the_file_reader() {
             // 0.2.0's poll intervals: read, checked, not used.
             let unused = [
                 "[refresh] log_interval",
-                "[refresh] bandwidth_interval",
                 "[refresh] auth_log_interval",
                 "[auth] interval",
                 "[auth] log_interval",
