@@ -128,19 +128,25 @@ fn children(
         out.push(path);
         return false;
     }
-    let Ok(entries) = fs::read_dir(dir) else {
+    // A relative pattern's top level is the working directory, named "".
+    let listed = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = fs::read_dir(listed) else {
         return false;
     };
     let mut added = 0;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        if !glob_matches(part.as_bytes(), name.as_bytes()) || !is_dir(&entry.path()) {
+        if !glob_matches(part.as_bytes(), name.as_bytes()) || !is_dir(&dir.join(&name)) {
             continue;
         }
         if added == room {
             return true;
         }
-        out.push(entry.path());
+        out.push(dir.join(name));
         added += 1;
     }
     false

@@ -102,3 +102,13 @@ fn expansion_keeps_at_most_cap_directories() -> std::io::Result<()> {
     assert_eq!(found.leaves.len(), 10);
     Ok(())
 }
+
+/// `src/*.rs`-style relative patterns start in the working directory (the
+/// package root under `cargo test`), their paths kept relative.
+#[test]
+fn a_relative_pattern_expands_from_the_working_directory() {
+    let found = expand_dirs(Path::new(""), &parts(&["s?c"]), false, MAX_GLOB_DIRS);
+    assert_eq!(found.leaves, [PathBuf::from("src")]);
+    assert_eq!(found.parents, [PathBuf::new()]);
+    assert!(glob_has_file("s*/source/glob.rs"));
+}
