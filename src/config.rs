@@ -258,7 +258,7 @@ pub(crate) struct DisplayConfig {
 pub(crate) struct Config {
     /// The config file that was read, if any.
     pub(crate) config_file: Option<PathBuf>,
-    /// Access-log globs (directory part literal, checked).
+    /// Access-log globs (checked; wildcards in any component).
     pub(crate) log_paths: Vec<String>,
     /// `log_paths` came from a flag, the environment or the config file
     /// (not the default candidates): a failure to read one sets the exit status.

@@ -16,6 +16,7 @@ use crate::store::{History, HistoryFigures};
 use crate::table::{IpTable, Row};
 use crate::view::columns::{Col, RowView};
 use crate::view::format::{human_bytes, printable};
+use crate::view::totals::{self, LineCounts};
 use crate::view::wire::{
     self, IpObject, Rate, Rfc3339, Sources, Summary, VnstatMonth, SCHEMA_VERSION,
 };
@@ -94,10 +95,9 @@ pub(crate) fn write_json(
 }
 
 fn summary<'a>(table: &IpTable, info: &RunInfo<'a>, ips: usize, end: UnixTime) -> Summary<'a> {
-    let access = || info.sources.iter().filter(|s| s.kind == "access");
-    let req_per_sec = f64::from(table.totals.rate.per_minute(end)) / 60.0;
-    let new_conns_per_sec =
-        f64::from(table.totals.new_conns_last_dump) / info.interval_secs.max(0.001);
+    let lines = LineCounts::of(info.sources);
+    let req_per_sec = totals::req_per_sec(table, info.started, end);
+    let new_conns_per_sec = totals::new_conns_per_sec(table, info.interval_secs);
     Summary {
         kind: "summary",
         schema_version: SCHEMA_VERSION,
@@ -107,8 +107,9 @@ fn summary<'a>(table: &IpTable, info: &RunInfo<'a>, ips: usize, end: UnixTime) -
         requests: table.totals.requests,
         bytes: table.totals.bytes,
         auth_failures: table.totals.auth_failures,
-        lines: access().map(|s| s.lines).sum(),
-        malformed: access().map(|s| s.malformed).sum(),
+        lines: lines.access,
+        malformed: lines.malformed,
+        auth_lines: lines.auth,
         req_per_sec: Rate(req_per_sec),
         new_conns_per_sec: Rate(new_conns_per_sec),
         started: Rfc3339(info.started),
@@ -160,16 +161,18 @@ pub(crate) fn write_text(
         text.truncate(trimmed);
         text.push('\n');
     }
-    let lines: u64 = info.sources.iter().map(|s| s.lines).sum();
+    // The JSON summary's figures, by the same definitions (`view::totals`).
+    let lines = LineCounts::of(info.sources);
     let _ = writeln!(
         text,
-        "\n{} IPs, {} connections, {} requests, {} auth failures, {} lines read, {:.1} req/s",
+        "\n{} IPs, {} connections, {} requests, {} auth failures, {} access lines, {} sshd lines, {:.1} req/s",
         rows.len(),
         table.connections(),
         table.totals.requests,
         table.totals.auth_failures,
-        lines,
-        f64::from(table.totals.rate.per_minute(end)) / 60.0
+        lines.access,
+        lines.auth,
+        totals::req_per_sec(table, info.started, end)
     );
     if let Some(m) = info.vnstat.status().month() {
         let _ = writeln!(

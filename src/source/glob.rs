@@ -1,7 +1,12 @@
-//! Access-log globs: a literal directory and a file-name pattern of `*`,
-//! `?` and `[...]`, matched the way a shell (fnmatch) would.
+//! Log globs: a directory and a file-name pattern of `*`, `?` and `[...]`,
+//! matched the way a shell (fnmatch) or Python's `glob.glob` would. The
+//! directory may hold wildcards too (`/var/log/nginx/*/access.log`): each
+//! component matches one directory level, never across a `/`.
 
-use std::path::Path;
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 /// Splits a glob into its literal directory and its file-name pattern.
 /// `access.log` (no slash) is in `.`.
@@ -17,7 +22,7 @@ pub(crate) fn has_wildcard(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-/// A glob is usable when it names files in one literal directory.
+/// A glob is usable when it names files and every `[` is closed.
 pub(crate) fn check_glob(glob: &str) -> Result<(), String> {
     if glob.is_empty() {
         return Err("empty glob".into());
@@ -29,15 +34,122 @@ pub(crate) fn check_glob(glob: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err(format!("`{glob}` names a directory, not files"));
     }
-    if has_wildcard(dir) {
-        return Err(format!(
-            "`{glob}`: wildcards are allowed only in the file name; the directory `{dir}` must be literal"
-        ));
-    }
-    if unclosed_bracket(name.as_bytes()) {
+    let parts = dir.split('/').chain([name]);
+    if parts
+        .into_iter()
+        .any(|part| unclosed_bracket(part.as_bytes()))
+    {
         return Err(format!("`{glob}`: unclosed `[`"));
     }
     Ok(())
+}
+
+/// Splits a directory pattern at its first wildcard component: the literal
+/// directory above it, and the components from there on (empty when the
+/// directory is literal).
+pub(crate) fn split_dir_glob(dir: &Path) -> (PathBuf, Vec<OsString>) {
+    let mut base = PathBuf::new();
+    let mut parts = Vec::new();
+    for part in dir.iter() {
+        if parts.is_empty() && !has_wildcard(&part.to_string_lossy()) {
+            base.push(part);
+        } else {
+            parts.push(part.to_os_string());
+        }
+    }
+    (base, parts)
+}
+
+/// The directories a directory pattern reaches now, from [`expand_dirs`].
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct DirExpansion {
+    /// Directories whose entries a component ranges over: watched, so a
+    /// directory created later that matches is found.
+    pub(crate) parents: Vec<PathBuf>,
+    /// The directories the whole pattern matches, sorted: the file-name
+    /// pattern is matched in each.
+    pub(crate) leaves: Vec<PathBuf>,
+    /// `cap` was reached: directories beyond it were left out.
+    pub(crate) capped: bool,
+}
+
+/// Walks `parts` (from [`split_dir_glob`]) down from `base`, one level a
+/// component, keeping at most `cap` directories (parents and leaves
+/// together). Hidden directories match only a component starting with
+/// `.`; symlinks to directories are followed only with `follow_symlinks`.
+pub(crate) fn expand_dirs(
+    base: &Path,
+    parts: &[OsString],
+    follow_symlinks: bool,
+    cap: usize,
+) -> DirExpansion {
+    let mut found = DirExpansion::default();
+    let mut level = vec![base.to_path_buf()];
+    for part in parts {
+        let mut next = Vec::new();
+        for dir in &level {
+            if found.parents.len() + next.len() >= cap {
+                found.capped = true;
+                break;
+            }
+            found.parents.push(dir.clone());
+            let room = cap - found.parents.len() - next.len();
+            found.capped |= children(dir, part, follow_symlinks, room, &mut next);
+        }
+        next.sort();
+        level = next;
+    }
+    found.leaves = level;
+    found
+}
+
+/// Appends the directories in `dir` that `part` names (at most `room`);
+/// true when some were left out for want of room.
+fn children(
+    dir: &Path,
+    part: &OsStr,
+    follow_symlinks: bool,
+    room: usize,
+    out: &mut Vec<PathBuf>,
+) -> bool {
+    let is_dir = |path: &Path| match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => follow_symlinks && path.is_dir(),
+        Ok(m) => m.is_dir(),
+        Err(_) => false,
+    };
+    if !has_wildcard(&part.to_string_lossy()) {
+        let path = dir.join(part);
+        if !is_dir(&path) {
+            return false;
+        }
+        if room == 0 {
+            return true;
+        }
+        out.push(path);
+        return false;
+    }
+    // A relative pattern's top level is the working directory, named "".
+    let listed = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = fs::read_dir(listed) else {
+        return false;
+    };
+    let mut added = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !glob_matches(part.as_bytes(), name.as_bytes()) || !is_dir(&dir.join(&name)) {
+            continue;
+        }
+        if added == room {
+            return true;
+        }
+        out.push(dir.join(name));
+        added += 1;
+    }
+    false
 }
 
 fn unclosed_bracket(pat: &[u8]) -> bool {
@@ -129,18 +241,30 @@ fn class_has(class: &[u8], c: u8) -> bool {
 
 /// Whether the glob currently matches at least one regular file.
 pub(crate) fn glob_has_file(glob: &str) -> bool {
-    use std::os::unix::ffi::OsStrExt;
     if check_glob(glob).is_err() {
         return false;
     }
     let (dir, name) = split_glob(glob);
-    if !has_wildcard(name) {
+    let (base, parts) = split_dir_glob(Path::new(dir));
+    if parts.is_empty() && !has_wildcard(name) {
         return Path::new(glob).is_file();
     }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    entries
-        .flatten()
-        .any(|e| glob_matches(name.as_bytes(), e.file_name().as_bytes()) && e.path().is_file())
+    let dirs = expand_dirs(&base, &parts, true, MAX_GLOB_DIRS).leaves;
+    dirs.iter().any(|dir| {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return false;
+        };
+        entries
+            .flatten()
+            .any(|e| glob_matches(name.as_bytes(), e.file_name().as_bytes()) && e.path().is_file())
+    })
 }
+
+/// The most directories one pattern with wildcard directories is followed
+/// in (parents watched for new directories and the directories matched,
+/// together): each costs two inotify watches, and the kernel's
+/// `max_user_watches` is shared by every program of the user.
+pub(crate) const MAX_GLOB_DIRS: usize = 256;
+
+#[cfg(test)]
+mod tests;

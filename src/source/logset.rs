@@ -1,11 +1,18 @@
 //! A set of log files followed like `tail -F`, driven by one inotify fd.
 //!
-//! Each pattern is a literal directory plus a file-name glob matched with
-//! `source::glob` (`*`, `?`, `[...]`; a leading `.` must be explicit). Only the
-//! *file name* may contain wildcards: `/var/log/*/access.log` means a
-//! directory literally named `*`. The directory of every pattern is watched
-//! (not the files), so one watch sees files appear, be renamed, deleted or
-//! written, and new files matching a glob are followed at once.
+//! Each pattern is a directory plus a file-name glob matched with
+//! `source::glob` (`*`, `?`, `[...]`; a leading `.` must be explicit). The
+//! directory of every pattern is watched (not the files), so one watch sees
+//! files appear, be renamed, deleted or written, and new files matching a
+//! glob are followed at once.
+//!
+//! The directory may hold wildcards too (`/var/log/nginx/*/access.log`, as
+//! Python's `glob.glob`): every directory a wildcard component ranges over
+//! is watched as well (`/var/log/nginx` here), so a directory created later
+//! that matches is watched and its files followed, read from byte 0. At
+//! most [`MAX_GLOB_DIRS`] directories per such pattern are watched (two
+//! inotify watches each); the pattern's first source notes when more were
+//! left out.
 //!
 //! Following rules (`tail -F`, nothing lost, nothing counted twice):
 //! - files present at [`LogSet::open`] are read from their end (or from
@@ -63,7 +70,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::glob::{glob_matches, has_wildcard};
+use super::glob::{expand_dirs, glob_matches, has_wildcard, split_dir_glob, MAX_GLOB_DIRS};
 use super::linebuf::Line;
 pub(crate) use super::tailed_file::LogCursor;
 use super::tailed_file::{not_regular, Consumed, FileId, Start, TailedFile, MAX_COPY_READ};
@@ -227,6 +234,9 @@ struct Files {
     opening: bool,
     /// The event queue overflowed: look at everything again.
     rescan: bool,
+    /// Something was created in a directory that wildcard directories
+    /// range over: expand them again.
+    regrow: bool,
     /// History's cursors by path, used while opening (then dropped).
     cursors: Vec<(PathBuf, LogCursor)>,
     /// Renames away from a followed path in this batch of events: cookie
@@ -245,6 +255,11 @@ struct WatchedDir {
     alarm: Option<Watch>,
     /// The directory was moved; its watch follows it and must go.
     moved: bool,
+    /// Not yet watched: [`LogSet::watch_fresh`] watches it, then lists it.
+    fresh: bool,
+    /// A wildcard directory component ranges over its entries: a
+    /// directory created in it may match.
+    ranged: bool,
 }
 
 impl WatchedDir {
@@ -270,6 +285,25 @@ struct Pattern {
     has_files: bool,
     /// The pattern as given, for the placeholder's path.
     text: PathBuf,
+    /// The pattern as given that this one was expanded from (itself for a
+    /// pattern as given): it holds the placeholder and `has_files`.
+    group: usize,
+    /// Wildcard directories: this pattern matches no file itself, it
+    /// expands into one pattern per directory matched (`dir` is the
+    /// literal directory above the first wildcard).
+    dir_glob: Option<DirGlob>,
+}
+
+/// The wildcard directory components of a pattern, and what they reached.
+struct DirGlob {
+    /// The components from the first wildcard one (`["*"]` for
+    /// `/var/log/nginx/*/access.log`).
+    parts: Vec<std::ffi::OsString>,
+    /// Directories (indices into `dirs`) watched for this pattern, parents
+    /// and matches: at most `MAX_GLOB_DIRS`.
+    dirs: Vec<usize>,
+    /// Some directories were left out for the bound: noted once.
+    capped: bool,
 }
 
 /// How much a source needs looking at after inotify events.
@@ -334,6 +368,7 @@ impl LogSet {
             open_files: 0,
             opening: true,
             rescan: false,
+            regrow: false,
             cursors,
             moved_from: Vec::new(),
             renamed: Vec::new(),
@@ -341,14 +376,15 @@ impl LogSet {
         for (text, kind) in patterns {
             files.add_pattern(Path::new(text), *kind)?;
         }
+        let mut set = LogSet {
+            inotify,
+            alarm,
+            events: EventBuf::new(),
+            files,
+        };
         // Watch before listing, so a file created in between is not missed.
-        for dir in &mut files.dirs {
-            dir.watch = inotify.add_watch(dir.fs_path(), WATCH_MASK).ok();
-            dir.alarm = alarm.add_watch(dir.fs_path(), ALARM_MASK).ok();
-        }
-        for p in 0..files.patterns.len() {
-            files.scan_pattern(p);
-        }
+        set.watch_fresh();
+        let files = &mut set.files;
         // Nothing is read at open; a sink comes with the first call.
         files.flush_dirty(
             &mut |_: LogKind, _: usize, _: &[u8]| LineVerdict::Ignored,
@@ -356,12 +392,29 @@ impl LogSet {
         );
         files.opening = false;
         files.cursors = Vec::new();
-        Ok(LogSet {
-            inotify,
-            alarm,
-            events: EventBuf::new(),
-            files,
-        })
+        Ok(set)
+    }
+
+    /// Watch the directories not watched yet, then list them: a file or
+    /// directory created before the watch took is found by the listing,
+    /// one created after by an event. Listing a directory that wildcard
+    /// directories range over can find new directories: round again.
+    fn watch_fresh(&mut self) {
+        loop {
+            let fresh: Vec<usize> = (0..self.files.dirs.len())
+                .filter(|&d| self.files.dirs[d].fresh)
+                .collect();
+            if fresh.is_empty() {
+                return;
+            }
+            for &d in &fresh {
+                let dir = &mut self.files.dirs[d];
+                dir.fresh = false;
+                dir.watch = self.inotify.add_watch(dir.fs_path(), WATCH_MASK).ok();
+                dir.alarm = self.alarm.add_watch(dir.fs_path(), ALARM_MASK).ok();
+            }
+            self.files.scan_dirs(&fresh);
+        }
     }
 
     /// The inotify fd is readable: drain its events until `WouldBlock`,
@@ -391,7 +444,10 @@ impl LogSet {
         self.drop_moved_watches();
         if std::mem::take(&mut self.files.rescan) {
             self.files.rescan_all();
+        } else if std::mem::take(&mut self.files.regrow) {
+            self.files.expand_all();
         }
+        self.watch_fresh();
         self.files.flush_dirty(sink, false);
         self.files.moved_from.clear();
         self.files.read_renamed(sink);
@@ -427,18 +483,14 @@ impl LogSet {
     /// and close rotated-away files that went quiet.
     pub(crate) fn on_tick(&mut self, sink: &mut impl LineSink) {
         self.drop_moved_watches();
-        for d in 0..self.files.dirs.len() {
-            if self.files.dirs[d].watch.is_some() {
-                continue;
-            }
-            let dir = &mut self.files.dirs[d];
-            dir.watch = self.inotify.add_watch(dir.fs_path(), WATCH_MASK).ok();
-            dir.alarm = self.alarm.add_watch(dir.fs_path(), ALARM_MASK).ok();
-            // Whether or not the watch took, list the directory: it may have
-            // just appeared, or we may be without inotify for it (ENOSPC).
-            self.files.scan_dir(d);
+        // Whether or not the watch takes, list the directory: it may have
+        // just appeared, or we may be without inotify for it (ENOSPC).
+        for dir in &mut self.files.dirs {
+            dir.fresh |= dir.watch.is_none();
         }
+        self.watch_fresh();
         self.files.rescan = false;
+        self.files.regrow = false;
         self.files.mark_all(Dirty::Path);
         self.files.flush_dirty(sink, false);
         self.files.age_draining(sink);
@@ -552,20 +604,14 @@ impl Files {
             .file_name()
             .ok_or_else(|| invalid("no file name to match"))?;
         let name = CString::new(name.as_bytes()).map_err(|_| invalid("contains a NUL byte"))?;
-        let dir_path = text.parent().unwrap_or(Path::new("")).to_path_buf();
-        let dir = match self.dirs.iter().position(|d| d.path == dir_path) {
-            Some(d) => d,
-            None => {
-                self.dirs.push(WatchedDir {
-                    path: dir_path,
-                    watch: None,
-                    alarm: None,
-                    moved: false,
-                });
-                self.dirs.len() - 1
-            }
-        };
-        let literal = !has_wildcard(&name.to_string_lossy());
+        let (base, parts) = split_dir_glob(text.parent().unwrap_or(Path::new("")));
+        let dir = self.dir_index(base);
+        let dir_glob = (!parts.is_empty()).then(|| DirGlob {
+            parts,
+            dirs: Vec::new(),
+            capped: false,
+        });
+        let literal = dir_glob.is_none() && !has_wildcard(&name.to_string_lossy());
         self.patterns.push(Pattern {
             dir,
             name,
@@ -574,22 +620,152 @@ impl Files {
             placeholder: None,
             has_files: false,
             text: text.to_path_buf(),
+            group: self.patterns.len(),
+            dir_glob,
         });
         Ok(())
     }
 
+    /// The index of the watched directory at `path`, added (fresh) if new.
+    fn dir_index(&mut self, path: PathBuf) -> usize {
+        if let Some(d) = self.dirs.iter().position(|d| d.path == path) {
+            return d;
+        }
+        self.dirs.push(WatchedDir {
+            path,
+            watch: None,
+            alarm: None,
+            moved: false,
+            fresh: true,
+            ranged: false,
+        });
+        self.dirs.len() - 1
+    }
+
+    /// Expand every pattern with wildcard directories again.
+    fn expand_all(&mut self) {
+        for p in 0..self.patterns.len() {
+            if self.patterns[p].dir_glob.is_some() {
+                self.scan_pattern(p);
+            }
+        }
+    }
+
+    /// Pattern `p` has wildcard directories: find the directories they
+    /// match now, add a pattern for each new one (matching the file name
+    /// there, never an error when it matches nothing) and scan them.
+    fn expand(&mut self, p: usize) {
+        let Some(glob) = &self.patterns[p].dir_glob else {
+            return;
+        };
+        let base = self.dirs[self.patterns[p].dir].path.clone();
+        let room = MAX_GLOB_DIRS;
+        let found = expand_dirs(&base, &glob.parts, self.follow.follow_symlinks, room);
+        let mut capped = found.capped;
+        for parent in found.parents {
+            if let Some(d) = self.glob_dir(p, parent, &mut capped) {
+                self.dirs[d].ranged = true;
+            }
+        }
+        let leaves = found.leaves.len();
+        for leaf in found.leaves {
+            let Some(d) = self.glob_dir(p, leaf, &mut capped) else {
+                continue;
+            };
+            let known = self
+                .patterns
+                .iter()
+                .position(|q| q.group == p && q.dir == d);
+            let q = known.unwrap_or_else(|| self.add_expansion(p, d));
+            self.scan_pattern(q);
+        }
+        self.note_capped(p, capped);
+        if leaves == 0 {
+            self.mark_unmatched(p, "no directory matches");
+        } else {
+            self.mark_unmatched(p, "no file matches");
+        }
+    }
+
+    /// The directory `path` of pattern `p`'s wildcard directories, added
+    /// unless that passes the bound (then `capped` is set).
+    fn glob_dir(&mut self, p: usize, path: PathBuf, capped: &mut bool) -> Option<usize> {
+        let known = self.dirs.iter().position(|d| d.path == path);
+        let glob = self.patterns[p].dir_glob.as_ref()?;
+        if let Some(d) = known.filter(|d| glob.dirs.contains(d)) {
+            return Some(d);
+        }
+        if glob.dirs.len() >= MAX_GLOB_DIRS {
+            *capped = true;
+            return None;
+        }
+        let d = self.dir_index(path);
+        self.patterns[p].dir_glob.as_mut()?.dirs.push(d);
+        Some(d)
+    }
+
+    /// Pattern `p`'s file name in directory `d`, one of the directories its
+    /// wildcard directories match.
+    fn add_expansion(&mut self, p: usize, d: usize) -> usize {
+        let head = &self.patterns[p];
+        let expansion = Pattern {
+            dir: d,
+            name: head.name.clone(),
+            literal: false,
+            kind: head.kind,
+            placeholder: None,
+            has_files: false,
+            text: head.text.clone(),
+            group: p,
+            dir_glob: None,
+        };
+        self.patterns.push(expansion);
+        self.patterns.len() - 1
+    }
+
+    /// Say once, on the pattern's first source, that the bound was reached.
+    fn note_capped(&mut self, p: usize, capped: bool) {
+        let Some(glob) = self.patterns[p].dir_glob.as_mut() else {
+            return;
+        };
+        if !capped || glob.capped {
+            return;
+        }
+        glob.capped = true;
+        let expansions = self.patterns.iter().filter(|q| q.dir_glob.is_none());
+        let first = expansions.filter(|q| q.group == p).find(|q| q.has_files);
+        let Some(first) = first.map(|q| q.dir) else {
+            return; // the placeholder's error says no file matches
+        };
+        let Some(i) = self.tails.iter().position(|t| t.dir == first) else {
+            return;
+        };
+        self.stats[i].note = Some(format!(
+            "matches more than {MAX_GLOB_DIRS} directories: the rest are not followed"
+        ));
+    }
+
     fn matches(&self, p: usize, name: &CStr) -> bool {
         let pat = &self.patterns[p];
-        if pat.literal {
+        if pat.dir_glob.is_some() {
+            false // matches directories, through its expansions
+        } else if pat.literal {
             pat.name.as_c_str() == name
         } else {
             glob_matches(pat.name.as_bytes(), name.to_bytes())
         }
     }
 
-    fn scan_dir(&mut self, d: usize) {
+    /// List directories `ds` again: the patterns in them, and the wildcard
+    /// directories that range over them.
+    fn scan_dirs(&mut self, ds: &[usize]) {
         for p in 0..self.patterns.len() {
-            if self.patterns[p].dir == d {
+            let pat = &self.patterns[p];
+            let listed = match &pat.dir_glob {
+                Some(glob) => glob.dirs.iter().chain([&pat.dir]).any(|d| ds.contains(d)),
+                None => ds.contains(&pat.dir),
+            };
+            if listed {
                 self.scan_pattern(p);
             }
         }
@@ -605,6 +781,10 @@ impl Files {
     /// Find the files a pattern names now, creating sources for new ones
     /// (marked to be looked at by the next `flush_dirty`).
     fn scan_pattern(&mut self, p: usize) {
+        if self.patterns[p].dir_glob.is_some() {
+            self.expand(p);
+            return;
+        }
         if self.patterns[p].literal {
             let name = self.patterns[p].name.clone();
             self.ensure_tail(p, &name);
@@ -635,9 +815,11 @@ impl Files {
         }
     }
 
-    /// A glob that matches nothing keeps one source saying so.
+    /// A glob that matches nothing keeps one source saying so (one for a
+    /// pattern as given, whatever its wildcard directories expand into).
     fn mark_unmatched(&mut self, p: usize, why: impl Display) {
-        let pat = &mut self.patterns[p];
+        let group = self.patterns[p].group;
+        let pat = &mut self.patterns[group];
         if pat.has_files {
             return;
         }
@@ -678,13 +860,16 @@ impl Files {
         let pat = &mut self.patterns[p];
         pat.has_files = true;
         let tail = Tail::new(pat.dir, name.to_owned(), pat.literal, false);
-        if let Some(i) = pat.placeholder.take() {
+        let (kind, group) = (pat.kind, pat.group);
+        let head = &mut self.patterns[group];
+        head.has_files = true;
+        if let Some(i) = head.placeholder.take() {
             self.tails[i] = tail;
-            self.stats[i] = new_stats(path, pat.kind);
+            self.stats[i] = new_stats(path, kind);
             return i;
         }
         self.tails.push(tail);
-        self.stats.push(new_stats(path, pat.kind));
+        self.stats.push(new_stats(path, kind));
         self.tails.len() - 1
     }
 
@@ -708,6 +893,9 @@ impl Files {
             self.note_dir_itself(d, ev.mask);
             return;
         };
+        if self.dirs[d].ranged && ev.mask & (IN_CREATE | IN_MOVED_TO) != 0 {
+            self.regrow = true; // perhaps a directory a wildcard matches
+        }
         let level = if ev.mask & !(IN_MODIFY | IN_CLOSE_WRITE) == 0 {
             Dirty::Data
         } else {

@@ -283,6 +283,9 @@ pub(crate) struct Totals {
     pub(crate) established_in: u64,
     /// Requests over all rows, per second of event time.
     pub(crate) rate: RateRing,
+    /// Event time of the oldest request seen: how far back the rate
+    /// window is covered (`view::totals::req_per_sec`).
+    pub(crate) first_request: Option<UnixTime>,
     /// Rows dropped at the `max_tracked_ips` cap (not those that aged out).
     pub(crate) evicted: u64,
 }
@@ -592,6 +595,7 @@ impl IpTable {
         self.totals.requests += 1;
         self.totals.bytes += hit.bytes;
         self.totals.rate.record(t);
+        self.totals.first_request = Some(self.totals.first_request.map_or(t, |f| f.min(t)));
         let row = self.live_row(id);
         row.requests += 1;
         row.bytes += hit.bytes;

@@ -179,9 +179,11 @@ impl<'a> RowView<'a> {
         geo.or_else(|| row.whois.as_deref().and_then(|w| w.country.as_deref()))
     }
 
-    /// Inbound and outbound connections.
+    /// Connections: inbound sockets in any state but LISTEN, as the
+    /// header's total, "top conns" and JSON `conns` count them (outbound
+    /// ones are JSON `conns_out`, and the drill-down's).
     pub(crate) fn conns(&self) -> u32 {
-        self.row.sockets().conns_in + self.row.sockets().conns_out
+        self.row.sockets().conns_in
     }
 
     /// The path of the latest request, as logged.

@@ -7,9 +7,11 @@
 //! - [`columns`]: the IP table's columns and what each shows for a row;
 //! - [`format`]: byte counts, socket states, services, terminal-safe text;
 //! - [`wire`]: the `--json` objects as serde types;
-//! - [`history`]: history figures held per row, so no frame asks SQLite.
+//! - [`history`]: history figures held per row, so no frame asks SQLite;
+//! - [`totals`]: the run's headline numbers (lines, req/s, new conns/s).
 
 pub(crate) mod columns;
 pub(crate) mod format;
 pub(crate) mod history;
+pub(crate) mod totals;
 pub(crate) mod wire;

@@ -262,6 +262,8 @@ pub(crate) struct Summary<'a> {
     /// Access-log lines and malformed ones (sshd and socket sources apart).
     pub(crate) lines: u64,
     pub(crate) malformed: u64,
+    /// sshd lines, from files or journald (added with issue 12 item 18).
+    pub(crate) auth_lines: u64,
     pub(crate) req_per_sec: Rate,
     pub(crate) new_conns_per_sec: Rate,
     pub(crate) started: Rfc3339,

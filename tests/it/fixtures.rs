@@ -698,3 +698,124 @@ fn the_live_socket_source_counts_what_it_read() {
     );
     drop(listener);
 }
+
+/// Issue 12 item 18: one count of connections (inbound sockets) and of lines
+/// (access, sshd apart) in the text table, its summary line and the JSON, over
+/// the fixtures (8.8.4.4 has an inbound and an outbound socket; its Conns once
+/// said 2 while the header said 1).
+#[test]
+fn header_table_text_and_json_count_the_same() {
+    let (access, auth) = (fixture("combined.log"), fixture("auth.log"));
+    let args = |json: bool| {
+        let mut cmd = harness::nethergaze();
+        cmd.args(["--once", "--from-start", "--no-geoip", "--no-whois"]);
+        cmd.args(["--no-history", "--log-path"]).arg(&access);
+        cmd.arg("--auth-log-path").arg(&auth);
+        cmd.args(["--proc-root", PROC_ROOT]);
+        if json {
+            cmd.arg("--json");
+        }
+        cmd
+    };
+    let out = harness::run_cmd(args(true));
+    assert!(out.status.success(), "{out:?}");
+    let snap = Snapshot::parse(&out.stdout);
+    let json_conns: u64 = snap.ips.values().map(|ip| num(ip, "conns")).sum();
+    let s = &snap.summary;
+    assert_eq!(num(s, "connections"), json_conns, "{s}");
+    assert_eq!(num(snap.ip("8.8.4.4"), "conns"), 1);
+    assert_eq!(num(snap.ip("8.8.4.4"), "conns_out"), 1);
+
+    let out = harness::run_cmd(args(false));
+    assert!(out.status.success(), "{out:?}");
+    let text = out.stdout;
+    let mut lines = text.lines();
+    let head = lines.next().unwrap();
+    let at = head.find("Conns").unwrap() + "Conns".len();
+    let table: Vec<&str> = lines.by_ref().take_while(|l| !l.is_empty()).collect();
+    let conns_cell = |row: &str| -> u64 {
+        let cell = row.get(..at).unwrap_or(row).split_whitespace().last();
+        cell.and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("{row}"))
+    };
+    let row_8844 = table.iter().find(|r| r.starts_with("8.8.4.4 ")).unwrap();
+    assert_eq!(conns_cell(row_8844), 1, "{row_8844}");
+    let table_conns: u64 = table.iter().map(|r| conns_cell(r)).sum();
+    let summary = lines.next().unwrap_or_default();
+    let want = format!(
+        "{} IPs, {} connections, {} requests, {} auth failures, {} access lines, {} sshd lines,",
+        table.len(),
+        table_conns,
+        num(s, "requests"),
+        num(s, "auth_failures"),
+        num(s, "lines"),
+        num(s, "auth_lines"),
+    );
+    assert!(summary.starts_with(&want), "{summary:?} vs {want:?}");
+    assert_eq!(table_conns, json_conns);
+    // Log lines by kind; the sources' own counts add up to them, records of
+    // the socket source apart.
+    let sources = s["sources"].as_array().unwrap();
+    let of_kind = |kind: &str| -> u64 {
+        let all = sources.iter().filter(|src| src["kind"] == kind);
+        all.map(|src| num(src, "lines")).sum()
+    };
+    assert_eq!(num(s, "lines"), of_kind("access"));
+    assert_eq!(num(s, "auth_lines"), of_kind("auth"));
+    assert!(num(s, "auth_lines") > 0 && of_kind("sockets") > 0, "{s}");
+}
+
+/// Issue 12 item 18: `req_per_sec` of a short `--for` run tailing a log is its
+/// requests over the seconds it ran, not over 60.
+#[test]
+fn req_per_sec_of_a_short_run_uses_its_own_window() {
+    let dir = harness::tempdir();
+    let log = dir.path().join("access.json");
+    std::fs::write(&log, "").unwrap();
+    let mut live = harness::Live::start(&[
+        &"--for",
+        &"3s",
+        &"--log-path",
+        &log,
+        &"--no-auth-log",
+        &"--proc-root",
+        &PROC_ROOT,
+    ]);
+    live.wait_ready(&[&log]);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut lines = String::new();
+    for n in 0..12 {
+        lines.push_str(&format!(
+            "{{\"ts\":{now},\"request\":{{\"remote_ip\":\"45.33.7.{n}\",\"method\":\"GET\",\"uri\":\"/\"}},\"status\":200,\"size\":1}}\n"
+        ));
+    }
+    std::fs::write(&log, lines).unwrap();
+    let snap = live.wait_end();
+    let s = &snap.summary;
+    assert_eq!(num(s, "requests"), 12, "{s}");
+    let secs = |key: &str| rfc3339_secs(str_of(s, key));
+    // The rate window ends at the later of the end and the newest line.
+    let window = (secs("ended").max(now as i64) - secs("started")).clamp(1, 60);
+    let rate = s["req_per_sec"].as_f64().unwrap();
+    let want = (12.0 / window as f64 * 100.0).round() / 100.0;
+    assert_eq!(rate, want, "{s}");
+    assert!(window < 60 && rate > 12.0 / 60.0, "not 12 / 60: {s}");
+}
+
+/// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SSZ` (days from civil date,
+/// Howard Hinnant's algorithm).
+fn rfc3339_secs(t: &str) -> i64 {
+    let n = |r: std::ops::Range<usize>| -> i64 { t[r].parse().unwrap() };
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)
+}

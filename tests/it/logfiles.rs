@@ -204,3 +204,39 @@ fn a_log_grown_by_gigabytes_does_not_hold_up_sigterm() {
     let source = snap.source(&log);
     assert_eq!(source["error"], Value::Null, "{source}");
 }
+
+/// `--log-path /var/log/nginx/*/access.log` (issue 12 item 14, as 0.2.0's
+/// `glob.glob`): a vhost directory made after start, then its access.log, are
+/// followed live and their lines counted, by the real binary.
+#[test]
+fn a_new_vhost_directory_is_followed_live() {
+    let dir = harness::tempdir();
+    fs::create_dir(dir.path().join("a.com")).unwrap();
+    let old = dir.path().join("a.com/access.log");
+    fs::write(&old, line(1)).unwrap();
+    let glob = dir.path().join("*/access.log");
+    let mut live = Live::start(&[
+        &"--for",
+        &"120s",
+        &"--log-path",
+        &glob,
+        &"--no-auth-log",
+        &"--proc-root",
+        &PROC_ROOT,
+    ]);
+    live.wait_ready(&[&old]);
+    fs::create_dir(dir.path().join("b.com")).unwrap();
+    let new = dir.path().join("b.com/access.log");
+    let mut file = fs::File::create(&new).unwrap();
+    for n in 2..5 {
+        file.write_all(line(n).as_bytes()).unwrap();
+    }
+    live.wait_for("nethergaze to open b.com/access.log", |pid| {
+        harness::open_fd(pid, &new).is_some()
+    });
+    live.wait_caught_up(&new);
+    let snap = live.stop();
+    assert_eq!(num(snap.source(&new), "lines"), 3, "{}", snap.summary);
+    assert_eq!(num(snap.source(&old), "lines"), 0, "read from its end");
+    assert_eq!(num(&snap.summary, "lines"), 3, "{}", snap.summary);
+}

@@ -748,3 +748,98 @@ fn resume_reads_every_generation_rotated_since() -> io::Result<()> {
     assert_eq!(read_split(&mut set).new, ["a2", "b0", "b1", "c0"]);
     Ok(())
 }
+
+/// `/var/log/nginx/*/access.log` (issue 12 item 14): the vhost directories
+/// present are followed, and a vhost directory made after start, then its
+/// access.log, are found through inotify alone, read from byte 0.
+#[test]
+fn wildcard_directories_gain_new_directories_live() -> io::Result<()> {
+    let root = tempfile::tempdir()?;
+    let nginx = root.path().join("nginx");
+    fs::create_dir_all(nginx.join("a.com"))?;
+    fs::create_dir_all(nginx.join("empty.org"))?; // no access.log: no source, no error
+    fs::write(nginx.join("a.com/access.log"), "old\n")?;
+    fs::write(nginx.join("a.com/error.log"), "not matched\n")?;
+    let glob = nginx.join("*").join("access.log");
+    let mut set = LogSet::open(&pattern(&glob), false)?;
+    let paths: Vec<_> = set.sources().iter().map(|s| s.path.clone()).collect();
+    assert_eq!(paths, [nginx.join("a.com/access.log")]);
+    assert_eq!(set.sources()[0].error, None);
+
+    append(&nginx.join("a.com/access.log"), b"a1\n")?;
+    assert_eq!(lines(&events(&mut set)), ["a1"]);
+
+    fs::create_dir(nginx.join("b.com"))?;
+    assert!(events(&mut set).is_empty());
+    append(&nginx.join("b.com/access.log"), b"b1\nb2\n")?;
+    assert_eq!(lines(&events(&mut set)), ["b1", "b2"]);
+    assert_eq!(set.sources()[1].path, nginx.join("b.com/access.log"));
+
+    // Made with its log already inside (mkdir + write before we look).
+    fs::create_dir(nginx.join("c.com"))?;
+    fs::write(nginx.join("c.com/access.log"), "c1\n")?;
+    fs::write(nginx.join("c.com/other.log"), "no\n")?;
+    assert_eq!(lines(&events(&mut set)), ["c1"]);
+    append(&nginx.join("c.com/access.log"), b"c2\n")?;
+    assert_eq!(lines(&events(&mut set)), ["c2"]);
+    Ok(())
+}
+
+/// Two wildcard levels with a literal one between: `*/logs/*.log`. A
+/// `logs` directory made later inside an existing site is found too, and
+/// a pattern that matches nothing yet keeps one source saying so.
+#[test]
+fn nested_wildcard_directories_are_watched_at_every_level() -> io::Result<()> {
+    let root = tempfile::tempdir()?;
+    let r = root.path();
+    fs::create_dir_all(r.join("site1"))?;
+    let glob = r.join("*").join("logs").join("*.log");
+    let mut set = LogSet::open(&pattern(&glob), false)?;
+    assert_eq!(set.sources().len(), 1);
+    assert_eq!(set.sources()[0].path, glob);
+    assert_eq!(
+        set.sources()[0].error.as_deref(),
+        Some("no directory matches")
+    );
+
+    fs::create_dir(r.join("site1/logs"))?;
+    assert!(events(&mut set).is_empty());
+    let err = set.sources()[0].error.as_deref();
+    assert_eq!(err, Some("no file matches"));
+    append(&r.join("site1/logs/x.log"), b"x1\n")?;
+    assert_eq!(lines(&events(&mut set)), ["x1"]);
+    assert_eq!(set.sources()[0].path, r.join("site1/logs/x.log"));
+    assert_eq!(set.sources()[0].error, None);
+
+    fs::create_dir_all(r.join("site2/logs"))?;
+    append(&r.join("site2/logs/y.log"), b"y1\n")?;
+    assert_eq!(lines(&events(&mut set)), ["y1"]);
+    // Files of a glob with directory wildcards are globbed files: one that
+    // goes away is gone, no error.
+    fs::remove_dir_all(r.join("site2"))?;
+    events(&mut set);
+    tick(&mut set);
+    assert!(set.sources().iter().all(|s| s.error.is_none()));
+    Ok(())
+}
+
+/// The watches a pattern with wildcard directories takes are bounded.
+#[test]
+fn wildcard_directories_are_bounded() -> io::Result<()> {
+    let root = tempfile::tempdir()?;
+    let r = root.path();
+    for i in 0..MAX_GLOB_DIRS + 5 {
+        fs::create_dir(r.join(format!("d{i:03}")))?;
+    }
+    fs::write(r.join("d000/access.log"), "")?;
+    let glob = r.join("*").join("access.log");
+    let set = LogSet::open(&pattern(&glob), false)?;
+    assert!(
+        set.files.dirs.len() <= MAX_GLOB_DIRS + 1,
+        "{}",
+        set.files.dirs.len()
+    );
+    let note = set.sources()[0].note.as_deref().unwrap_or_default();
+    assert!(note.contains("more than 256 directories"), "{note}");
+    Ok(())
+}

@@ -6,8 +6,9 @@
 //! offenders  req/s, new conns/s, top 3 by request rate and by connections
 //! main       IP table │ activity log side by side from SPLIT_MIN_WIDTH;
 //!            narrower, the focused one of them (Tab) over the full width
-//! stats      lines read, malformed, rows evicted at the cap, private addresses
-//!            hidden (and the key that shows them), sort, bytes sent, sources with errors
+//! stats      access and sshd lines read, malformed access lines, rows evicted at
+//!            the cap, private addresses hidden (and the key that shows them), sort,
+//!            bytes sent, sources with errors
 //! hints      keys, or a status message, or the filter line being edited
 //! ```
 
@@ -213,8 +214,8 @@ fn offenders(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>) {
     g.fill(rect, t.offenders());
     let table = m.table;
     let end = table.window_end(m.now);
-    let req_per_sec = f64::from(table.totals.rate.per_minute(end)) / 60.0;
-    let new_per_sec = f64::from(table.totals.new_conns_last_dump) / m.interval_secs.max(0.001);
+    let req_per_sec = crate::view::totals::req_per_sec(table, m.started, end);
+    let new_per_sec = crate::view::totals::new_conns_per_sec(table, m.interval_secs);
     let mut by_rate: [(u32, Option<std::net::IpAddr>); 3] = [(0, None); 3];
     let mut by_conns: [(u32, Option<std::net::IpAddr>); 3] = [(0, None); 3];
     for row in table.rows() {
@@ -264,11 +265,14 @@ fn push_top(line: &mut String, top: &[(u32, Option<std::net::IpAddr>)]) {
 fn stats(d: &Dashboard, g: &mut Grid, rect: Rect, m: &Model<'_>, shown: usize) {
     let t = d.theme;
     g.fill(rect, t.bar());
-    // Log lines only: the socket source counts malformed records per dump.
-    let logs = || m.sources.iter().filter(|s| s.kind != "sockets");
-    let lines: u64 = logs().map(|s| s.lines).sum();
-    let malformed: u64 = logs().map(|s| s.malformed).sum();
-    let mut text = format!(" lines {lines} │ malformed {malformed} │ ");
+    // As the JSON summary counts them (`view::totals`): access lines, and
+    // sshd lines once there are any (the bar is short at 80 columns).
+    let lines = crate::view::totals::LineCounts::of(m.sources);
+    let mut text = format!(" lines {}", lines.access);
+    if lines.auth > 0 {
+        let _ = write!(text, " · sshd {}", lines.auth);
+    }
+    let _ = write!(text, " │ malformed {} │ ", lines.malformed);
     // Rows dropped at max_tracked_ips: the table is not the whole picture.
     if m.table.totals.evicted > 0 {
         let _ = write!(text, "evicted {} │ ", m.table.totals.evicted);

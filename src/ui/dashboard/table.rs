@@ -90,7 +90,8 @@ pub(super) fn sort_rows(rows: &mut Vec<&Row>, key: SortKey) {
 /// `(count descending, address family, address)`: ascending order of this
 /// tuple is the table's order for `key` (IPv4 before IPv6, as `IpAddr`).
 fn row_key(r: &Row, key: SortKey) -> (u128, u8, u128) {
-    let conns = u128::from(r.sockets().conns_in) + u128::from(r.sockets().conns_out);
+    // The Conns column's count: inbound sockets (`RowView::conns`).
+    let conns = u128::from(r.sockets().conns_in);
     let count: u128 = match key {
         // Connections, then requests: 33 bits over 64.
         SortKey::Conns => (conns << 64) | u128::from(r.requests),

@@ -260,6 +260,12 @@ fn header_says_when_the_system_uptime_is_unknown() {
     assert!(header.contains("│ up ? · watching 1h02m │"), "{header}");
 }
 
+/// The number in a table row's Conns column (the first bare number).
+fn conns_cell(row: &str) -> u64 {
+    let mut words = row.split_whitespace();
+    words.find_map(|w| w.parse().ok()).unwrap_or(0)
+}
+
 #[test]
 fn full_screen_shows_every_panel() {
     let f = Fixture::new();
@@ -305,11 +311,19 @@ fn full_screen_shows_every_panel() {
 
     let rows = table_rows(&lines);
     assert_eq!(rows.len(), 7, "{rows:#?}");
-    // Sorted by connections: 8.8.4.4 (3) first, then 1.1.1.1 (1 outbound).
+    // Sorted by connections, inbound ones as the header counts them (issue
+    // 12 item 18): 8.8.4.4 (3) first; 1.1.1.1 (1 outbound, 0 inbound) with
+    // the rows without connections, by requests.
     assert!(rows[0].starts_with("!8.8.4.4"), "{rows:#?}");
     assert!(
-        rows[1].starts_with("→1.1.1.1"),
+        rows[5].starts_with("→1.1.1.1"),
         "outbound-only marked: {rows:#?}"
+    );
+    let conns: u64 = rows.iter().map(|r| conns_cell(r)).sum();
+    assert_eq!(
+        conns,
+        f.table.connections(),
+        "the Conns column adds up to the header's"
     );
     let busy = row_of(&rows, "8.8.4.4");
     assert!(busy.contains("2E 1S") && busy.contains("https"), "{busy}");
@@ -537,13 +551,13 @@ fn sort_cycles_and_the_cursor_follows_its_ip() {
     let f = Fixture::new();
     let mut d = dashboard();
     screen(&mut d, &f, 160, 45);
-    // Down to the visitor (third by connections: 8.8.4.4, 1.1.1.1, then the
-    // rows without sockets by requests: 45.33.32.156).
-    keys(&mut d, &f, &[Key::Down, Key::Char('j')]);
+    // Down to the visitor (second by inbound connections: 8.8.4.4, then the
+    // rows without inbound sockets by requests: 45.33.32.156).
+    keys(&mut d, &f, &[Key::Down, Key::Char('j'), Key::Char('k')]);
     let lines = screen(&mut d, &f, 160, 45);
     assert_eq!(d.selected(), Some(ip("45.33.32.156")));
     let g = draw(&mut d, &f, 160, 45);
-    assert!(g.cell(5, 5).unwrap().style().is_reverse(), "{lines:#?}");
+    assert!(g.cell(5, 4).unwrap().style().is_reverse(), "{lines:#?}");
 
     let markers = ["Reqs▼", "Bytes▼", "Auth▼", "Svc▼", "IP▲", "Conns▼"];
     for marker in markers {
@@ -678,6 +692,7 @@ fn outbound_sockets_in_the_drill_down() {
             Key::Char('.'),
             Key::Char('1'),
             Key::Char('.'),
+            Key::Char('1'), // "1.1." matches 151.101.1.69 too
             Key::Enter,
             Key::Enter,
         ],
@@ -979,7 +994,7 @@ fn activity_panel_scrolls_when_focused() {
     assert!(activity_lines(&screen(&mut d, &f, 160, 14))[0].contains("/index.html"));
     assert_eq!(d.selected(), Some(ip("8.8.4.4")));
     keys(&mut d, &f, &[Key::BackTab, Key::Down]);
-    assert_eq!(d.selected(), Some(ip("1.1.1.1")));
+    assert_eq!(d.selected(), Some(ip("45.33.32.156")));
 }
 
 #[test]
@@ -998,7 +1013,7 @@ fn narrow_screens_drop_the_log_then_columns() {
     assert!(lines[2].contains("Activity") && !lines[2].contains("Conns"));
     // Back to the table, where Down moves the cursor.
     keys(&mut d, &f, &[Key::Tab, Key::Down]);
-    assert_eq!(d.selected(), Some(ip("1.1.1.1")));
+    assert_eq!(d.selected(), Some(ip("45.33.32.156")));
 
     let lines = screen(&mut d, &f, 60, 20);
     let head = &lines[2];
@@ -1068,7 +1083,7 @@ fn at_80_by_24_tab_switches_the_width_between_table_and_log() {
     keys(&mut d, &f, &[Key::BackTab, Key::Down]);
     let lines = screen(&mut d, &f, 80, 24);
     assert!(lines[2].contains("Conns") && !lines[2].contains("Activity"));
-    assert_eq!(d.selected(), Some(ip("1.1.1.1")));
+    assert_eq!(d.selected(), Some(ip("45.33.32.156")));
 }
 
 #[test]
@@ -1188,11 +1203,12 @@ fn without_colour_state_shows_by_attributes_and_markers() {
 fn outbound_rows_are_marked_and_dim() {
     let f = Fixture::new();
     let mut d = dashboard();
-    keys(&mut d, &f, &[Key::Down, Key::Down]);
+    // Sixth: no inbound connection, no request (issue 12 item 18).
+    keys(&mut d, &f, &[Key::Down; 5]);
     let g = draw(&mut d, &f, 160, 45);
     let lines = g.text_lines();
-    assert!(lines[4].starts_with("→1.1.1.1"));
-    assert!(g.cell(2, 4).unwrap().style().is_dim());
+    assert!(lines[8].starts_with("→1.1.1.1"), "{lines:#?}");
+    assert!(g.cell(2, 8).unwrap().style().is_dim());
 }
 
 #[test]
@@ -2051,7 +2067,7 @@ fn crowded() -> Fixture {
 #[test]
 fn sort_matches_the_row_comparator() {
     let f = crowded();
-    let conns = |r: &Row| r.sockets().conns_in + r.sockets().conns_out;
+    let conns = |r: &Row| r.sockets().conns_in; // the Conns column (issue 12 item 18)
     let svc = |r: &Row| r.sockets().services_in.len() + r.sockets().services_out.len();
     for key in [
         SortKey::Conns,
