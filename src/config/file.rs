@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::parse::UnixTime;
 use crate::sys::file::{read_text, Links};
 
 use super::limits::{self, Limit};
@@ -105,6 +106,7 @@ struct FiltersSection {
     cidr_allow: Option<Vec<Spanned<String>>>,
     cidr_deny: Option<Vec<Spanned<String>>>,
     suspicious_burst_rpm: Option<Spanned<f64>>,
+    reason_ttl: Option<Spanned<i64>>,
     suspicious_min_conns: Option<Spanned<i64>>,
     suspicious_min_auth_failures: Option<Spanned<i64>>,
     scanner_user_agents: Option<Vec<Spanned<String>>>,
@@ -315,6 +317,9 @@ fn file_filters(ctx: &FileCtx, f: &FiltersSection, layer: &mut Layer) -> Result<
     layer.cidr_allow = ctx.list("[filters] cidr_allow", &f.cidr_allow, |s| parse_cidr(s))?;
     layer.cidr_deny = ctx.list("[filters] cidr_deny", &f.cidr_deny, |s| parse_cidr(s))?;
     layer.burst_rpm = ctx.number(&limits::BURST_RPM, &f.suspicious_burst_rpm)?;
+    layer.reason_ttl = ctx
+        .count(&limits::REASON_TTL, &f.reason_ttl)?
+        .map(|n| n as UnixTime);
     let (conns, failures) = (&limits::MIN_CONNS, &limits::MIN_AUTH_FAILURES);
     layer.min_conns = ctx.opt(conns.name, &f.suspicious_min_conns, |&n| conns.count_u32(n))?;
     layer.min_auth_failures = ctx.opt(failures.name, &f.suspicious_min_auth_failures, |&n| {
