@@ -148,6 +148,9 @@ pub(crate) struct DetectConfig {
     pub(crate) min_auth_failures: u32,
     /// Extra scanner user-agent substrings, added to the built-in list.
     pub(crate) scanner_user_agents: Vec<String>,
+    /// Extensions of static assets, which count a quarter in the burst rate
+    /// (`static_extensions`; each without its dot).
+    pub(crate) static_extensions: Vec<String>,
     /// Extra exploit path regexes (each known to compile), added to the built-in ones.
     pub(crate) exploit_path_patterns: Vec<String>,
 }
@@ -384,6 +387,7 @@ struct Layer {
     min_conns: Option<u32>,
     min_auth_failures: Option<u32>,
     scanner_user_agents: Option<Vec<String>>,
+    static_extensions: Option<Vec<String>>,
     exploit_path_patterns: Option<Vec<String>>,
     cidr_allow: Option<Vec<IpNet>>,
     cidr_deny: Option<Vec<IpNet>>,
@@ -427,6 +431,7 @@ impl Layer {
             trusted_proxies, max_tracked_ips, auth_enabled, auth_path, auth_source,
             journal_directory,
             burst_rpm, reason_ttl, min_conns, min_auth_failures, scanner_user_agents,
+            static_extensions,
             exploit_path_patterns, cidr_allow, cidr_deny, geoip_enabled, city_db, asn_db,
             whois_enabled, cache_ttl, max_workers, rdap_bootstrap_url, whois_server,
             history_enabled,
@@ -583,6 +588,12 @@ fn finish(
             min_conns: m.min_conns.unwrap_or(5),
             min_auth_failures: m.min_auth_failures.unwrap_or(3),
             scanner_user_agents: m.scanner_user_agents.unwrap_or_default(),
+            static_extensions: m.static_extensions.unwrap_or_else(|| {
+                crate::detect::DEFAULT_STATIC_EXTENSIONS
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect()
+            }),
             exploit_path_patterns: m.exploit_path_patterns.unwrap_or_default(),
         },
         filters: FilterConfig {

@@ -110,6 +110,7 @@ struct FiltersSection {
     suspicious_min_conns: Option<Spanned<i64>>,
     suspicious_min_auth_failures: Option<Spanned<i64>>,
     scanner_user_agents: Option<Vec<Spanned<String>>>,
+    static_extensions: Option<Vec<Spanned<String>>>,
     exploit_path_patterns: Option<Vec<Spanned<String>>>,
 }
 
@@ -336,12 +337,33 @@ fn file_filters(ctx: &FileCtx, f: &FiltersSection, layer: &mut Layer) -> Result<
             }
         },
     )?;
+    layer.static_extensions = ctx.list(
+        "[filters] static_extensions",
+        &f.static_extensions,
+        |s: &String| parse_extension(s),
+    )?;
     layer.exploit_path_patterns = ctx.list(
         "[filters] exploit_path_patterns",
         &f.exploit_path_patterns,
         |s: &String| check_regex(s).map(|()| s.clone()),
     )?;
     Ok(())
+}
+
+/// A static asset's extension, as matched: without a leading dot, in lower
+/// case. Only the last extension of a path is compared, so one with a dot
+/// inside (`tar.gz`) could never match.
+fn parse_extension(s: &str) -> Result<String, String> {
+    let e = s.strip_prefix('.').unwrap_or(s);
+    if e.is_empty() {
+        return Err("an empty extension".into());
+    }
+    if let Some(c) = e.chars().find(|c| matches!(c, '.' | '/' | '?' | '#')) {
+        return Err(format!(
+            "{s:?}: `{c}` can't be in an extension (the part after a path's last dot)"
+        ));
+    }
+    Ok(e.to_ascii_lowercase())
 }
 
 /// `[geoip]`, `[whois]`, `[history]`, `[cache]`.

@@ -19,9 +19,10 @@ pub(super) enum Fading {
     Burst = 2,
 }
 
-/// Units a request adds to the burst meter (quarters, so that a request
-/// can also count for less than one).
+/// Units a request adds to the burst meter: a page counts as 4, a static
+/// asset as 1 (a quarter of a request, see `Detector::check_request`).
 pub(super) const PAGE_UNITS: u16 = 4;
+pub(super) const ASSET_UNITS: u16 = 1;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Evidence {
@@ -116,7 +117,7 @@ mod tests {
         // One more at the next minute's first second: 59/60 of the last one.
         assert_eq!(m.add(t0 + 60, PAGE_UNITS), 4.0 + 240.0 * 59.0 / 60.0);
         // At its last second, nothing of the previous minute is left.
-        assert_eq!(m.add(t0 + 119, 1), 5.0);
+        assert_eq!(m.add(t0 + 119, ASSET_UNITS), 5.0);
         // A gap of more than a minute forgets both.
         assert_eq!(m.add(t0 + 300, PAGE_UNITS), 4.0);
         // A late line from the previous minute counts there, ends nothing.

@@ -20,7 +20,7 @@ use regex_automata::util::syntax;
 use crate::parse::AccessHit;
 use crate::parse::UnixTime;
 use crate::table::{IpTable, RecentRequest, Row, RowId};
-use evidence::{row_clock, Fading, PAGE_UNITS};
+use evidence::{row_clock, Fading, ASSET_UNITS, PAGE_UNITS};
 use memo::{Memo, EXPLOIT_PATH, SCANNER_UA};
 
 /// One reason an IP is suspicious. Codes are a contract (JSON, filters).
@@ -120,6 +120,12 @@ pub(crate) const DEFAULT_EXPLOIT_PATH_PATTERNS: &[&str] = &[
     r"\.(asp|aspx|jsp|cgi)([?#;/]|$)",
 ];
 
+/// Extensions of static assets (`[filters] static_extensions`): a request
+/// for one counts a quarter in the burst rate.
+pub(crate) const DEFAULT_STATIC_EXTENSIONS: &[&str] = &[
+    "css", "js", "png", "jpg", "jpeg", "gif", "svg", "woff", "woff2", "ico", "webp", "map",
+];
+
 /// Thresholds and user patterns, from `[filters]`.
 #[derive(Debug, Clone)]
 pub struct DetectSettings {
@@ -130,6 +136,9 @@ pub struct DetectSettings {
     pub(crate) min_auth_failures: u32,
     pub(crate) scanner_user_agents: Vec<String>,
     pub(crate) exploit_path_patterns: Vec<String>,
+    /// Extensions (without the dot) whose requests count a quarter in the
+    /// burst rate; matched case-insensitively.
+    pub(crate) static_extensions: Vec<String>,
 }
 
 impl Default for DetectSettings {
@@ -141,6 +150,10 @@ impl Default for DetectSettings {
             min_auth_failures: 3,
             scanner_user_agents: Vec::new(),
             exploit_path_patterns: Vec::new(),
+            static_extensions: DEFAULT_STATIC_EXTENSIONS
+                .iter()
+                .map(|e| e.to_string())
+                .collect(),
         }
     }
 }
@@ -157,6 +170,8 @@ pub struct Detector {
     scanner_ua: Regex,
     /// Verdicts on request strings, by interned id.
     memo: Memo,
+    /// `static_extensions`, as bytes.
+    static_extensions: Vec<Box<[u8]>>,
 }
 
 impl Detector {
@@ -176,6 +191,11 @@ impl Detector {
                 .map_err(|e| format!("exploit_path_patterns: {e}"))?,
             scanner_ua: byte_matcher(agents.collect())
                 .map_err(|e| format!("scanner_user_agents: {e}"))?,
+            static_extensions: settings
+                .static_extensions
+                .iter()
+                .map(|e| e.as_bytes().into())
+                .collect(),
             settings,
             now: 0,
             memo: Memo::default(),
@@ -231,7 +251,15 @@ impl Detector {
         if is_scanner {
             evidence.note(Fading::ScannerUa, t);
         }
-        if evidence.meter(t, PAGE_UNITS) > self.settings.burst_rpm * f64::from(PAGE_UNITS) {
+        // A page load brings its stylesheets, scripts, images and fonts
+        // along: counted in full, a visitor's dozen pages with their assets
+        // in half a minute are a "burst". An asset counts a quarter, so a
+        // flood of them (a hotlinking bot, a download loop) still is one.
+        let units = match is_static_asset(&self.static_extensions, hit.path) {
+            true => ASSET_UNITS,
+            false => PAGE_UNITS,
+        };
+        if evidence.meter(t, units) > self.settings.burst_rpm * f64::from(PAGE_UNITS) {
             evidence.note(Fading::Burst, t);
         }
     }
@@ -319,6 +347,19 @@ impl Thresholds {
         }
         r
     }
+}
+
+/// Whether `path`'s last segment, without its query or fragment, ends in
+/// one of `extensions` (any case). No allocation: two memchr scans and a
+/// few short comparisons.
+fn is_static_asset(extensions: &[Box<[u8]>], path: &[u8]) -> bool {
+    let end = memchr::memchr2(b'?', b'#', path).unwrap_or(path.len());
+    let path = &path[..end];
+    let extension = match memchr::memrchr2(b'.', b'/', path) {
+        Some(dot) if path[dot] == b'.' => &path[dot + 1..],
+        _ => return false,
+    };
+    extensions.iter().any(|e| e.eq_ignore_ascii_case(extension))
 }
 
 /// Whether a matcher finds any of its patterns in `text` (never in empty text).

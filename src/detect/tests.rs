@@ -366,3 +366,103 @@ fn a_faded_row_is_no_longer_spared_by_eviction() {
     assert!(t.get(ip("9.9.9.9")).is_none(), "faded: evicted first");
     assert!(t.get(ip("9.9.9.8")).is_some(), "still flagged: spared");
 }
+
+// ---- issue 12, item 17: static assets count a quarter in the burst rate ----
+
+#[test]
+fn static_assets_are_told_by_their_last_extension() {
+    let d = Detector::new(DetectSettings::default()).unwrap();
+    let is_asset = |p: &str| is_static_asset(&d.static_extensions, p.as_bytes());
+    for p in [
+        "/app.css",
+        "/js/app.min.JS?v=3.2",
+        "/img/logo.PNG#top",
+        "/fonts/x.woff2",
+        "/favicon.ico",
+        "/a.js.map",
+        "/a.jpeg?x=/y.php",
+    ] {
+        assert!(is_asset(p), "{p}");
+    }
+    for p in [
+        "/",
+        "",
+        "/index.html",
+        "/search?q=a.css",
+        "/style.css/",
+        "/v1.2/users",
+        "/style.css.php",
+        "/x.cssx",
+        "/file.",
+    ] {
+        assert!(!is_asset(p), "{p}");
+    }
+    let none = Detector::new(DetectSettings {
+        static_extensions: Vec::new(),
+        ..DetectSettings::default()
+    })
+    .unwrap();
+    assert!(!is_static_asset(&none.static_extensions, b"/app.css"));
+}
+
+/// The issue's visitor: 12 pages with their assets (71 requests) in 30 s.
+fn visit(t: &mut IpTable, d: &mut Detector, client: &str, start: UnixTime) -> usize {
+    let assets: [&[u8]; 5] = [
+        b"/css/site.css?v=7",
+        b"/js/app.js",
+        b"/img/hero.JPG",
+        b"/fonts/inter.woff2",
+        b"/favicon.ico",
+    ];
+    let mut sent = 0;
+    for page in 0..12 {
+        let second = start + page * 30 / 12;
+        access(t, d, &hit(client, second, b"/blog/post", 200, 0), second);
+        sent += 1;
+        let n = if page < 11 { 5 } else { 4 };
+        for asset in &assets[..n] {
+            access(t, d, &hit(client, second, asset, 200, 0), second);
+            sent += 1;
+        }
+    }
+    sent
+}
+
+/// Counted in full, the visitor's 71 requests are over the default 60 a
+/// minute; with assets at a quarter they are 12 + 59 / 4. A client
+/// hammering one page at the same pace is a burst.
+#[test]
+fn a_visitor_loading_pages_is_no_burst_but_a_hammering_client_is() {
+    let mut d = Detector::new(DetectSettings::default()).unwrap();
+    let mut t = IpTable::new(100, false);
+    let start = 6000; // the start of a minute: one window holds all
+    assert_eq!(visit(&mut t, &mut d, "8.8.8.8", start), 71);
+    let visitor = t.get(ip("8.8.8.8")).unwrap();
+    assert_eq!(visitor.rate.peak(), 71, "peak_rpm counts every request");
+    assert!(d.reasons(visitor).is_empty(), "{:?}", d.reasons(visitor));
+
+    for n in 0..71 {
+        let second = start + n * 30 / 71;
+        access(
+            &mut t,
+            &mut d,
+            &hit("9.9.9.9", second, b"/search?q=x", 200, 0),
+            second,
+        );
+    }
+    assert!(d
+        .reasons(t.get(ip("9.9.9.9")).unwrap())
+        .contains(Reason::Burst));
+
+    // Without the rule (no static extensions), the visitor is a burst.
+    let mut d = Detector::new(DetectSettings {
+        static_extensions: Vec::new(),
+        ..DetectSettings::default()
+    })
+    .unwrap();
+    let mut t = IpTable::new(100, false);
+    visit(&mut t, &mut d, "8.8.8.8", start);
+    assert!(d
+        .reasons(t.get(ip("8.8.8.8")).unwrap())
+        .contains(Reason::Burst));
+}

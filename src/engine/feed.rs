@@ -243,6 +243,7 @@ fn detect_settings(config: &Config) -> DetectSettings {
         min_conns: config.detect.min_conns,
         min_auth_failures: config.detect.min_auth_failures,
         scanner_user_agents: config.detect.scanner_user_agents.clone(),
+        static_extensions: config.detect.static_extensions.clone(),
         exploit_path_patterns: config.detect.exploit_path_patterns.clone(),
     }
 }
