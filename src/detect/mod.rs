@@ -88,6 +88,28 @@ impl Reasons {
     }
 }
 
+/// A row's reasons with the age of each ([`Detector::age`]): JSON's
+/// `reason_ages`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ReasonAges {
+    reasons: Reasons,
+    /// By the reason's bit position.
+    ages: [Option<UnixTime>; Reason::ALL.len()],
+}
+
+impl ReasonAges {
+    pub(crate) fn reasons(&self) -> Reasons {
+        self.reasons
+    }
+
+    /// Each reason with its age (`None` for the socket reasons).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Reason, Option<UnixTime>)> + '_ {
+        self.reasons
+            .iter()
+            .map(|r| (r, self.ages[(r as u8).trailing_zeros() as usize]))
+    }
+}
+
 /// Scanner user agents matched as case-insensitive substrings.
 pub(crate) const DEFAULT_SCANNER_USER_AGENTS: &[&str] = &[
     "zgrab",
@@ -282,6 +304,16 @@ impl Detector {
     pub(crate) fn age(&self, row: &Row, reason: Reason) -> Option<UnixTime> {
         let at = evidence_time(row, reason)?;
         Some((row_clock(row.last_seen, row.last_active, self.now) - i64::from(at)).max(0))
+    }
+
+    /// A row's reasons now, each with its age.
+    pub(crate) fn reason_ages(&self, row: &Row) -> ReasonAges {
+        let reasons = self.reasons(row);
+        let mut ages = [None; Reason::ALL.len()];
+        for r in reasons.iter() {
+            ages[(r as u8).trailing_zeros() as usize] = self.age(row, r);
+        }
+        ReasonAges { reasons, ages }
     }
 
     /// The thresholds [`Detector::reasons`] applies (copied into
