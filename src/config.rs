@@ -20,6 +20,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use crate::cli::{self, RawArgs};
+use crate::parse::UnixTime;
 
 mod file;
 mod limits;
@@ -177,14 +178,20 @@ pub(crate) struct AuthConfig {
 /// Suspicious-IP thresholds and extra patterns.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct DetectConfig {
-    /// `burst` when `peak_rpm` exceeds this (`suspicious_burst_rpm`, default 60).
+    /// `burst` when the burst meter exceeds this (`suspicious_burst_rpm`, default 60).
     pub(crate) burst_rpm: f64,
+    /// Seconds without new evidence after which a reason fades
+    /// (`reason_ttl`, default an hour).
+    pub(crate) reason_ttl: UnixTime,
     /// `conns_no_requests` from this many inbound sockets (default 5).
     pub(crate) min_conns: u32,
     /// `auth_failures` from this many failures (default 3).
     pub(crate) min_auth_failures: u32,
     /// Extra scanner user-agent substrings, added to the built-in list.
     pub(crate) scanner_user_agents: Vec<String>,
+    /// Extensions of static assets, which count a quarter in the burst rate
+    /// (`static_extensions`; each without its dot).
+    pub(crate) static_extensions: Vec<String>,
     /// Extra exploit path regexes (each known to compile), added to the built-in ones.
     pub(crate) exploit_path_patterns: Vec<String>,
 }
@@ -442,9 +449,11 @@ struct Layer {
     auth_source: Option<AuthChoice>,
     journal_directory: Option<PathBuf>,
     burst_rpm: Option<f64>,
+    reason_ttl: Option<UnixTime>,
     min_conns: Option<u32>,
     min_auth_failures: Option<u32>,
     scanner_user_agents: Option<Vec<String>>,
+    static_extensions: Option<Vec<String>>,
     exploit_path_patterns: Option<Vec<String>>,
     cidr_allow: Option<Vec<IpNet>>,
     cidr_deny: Option<Vec<IpNet>>,
@@ -488,7 +497,8 @@ impl Layer {
             bandwidth_interval,
             trusted_proxies, max_tracked_ips, auth_enabled, auth_path, auth_source,
             journal_directory,
-            burst_rpm, min_conns, min_auth_failures, scanner_user_agents,
+            burst_rpm, reason_ttl, min_conns, min_auth_failures, scanner_user_agents,
+            static_extensions,
             exploit_path_patterns, cidr_allow, cidr_deny, geoip_enabled, city_db, asn_db,
             whois_enabled, cache_ttl, max_workers, rdap_bootstrap_url, whois_server,
             history_enabled,
@@ -642,9 +652,16 @@ fn finish(
         auth,
         detect: DetectConfig {
             burst_rpm: m.burst_rpm.unwrap_or(60.0),
+            reason_ttl: m.reason_ttl.unwrap_or(crate::detect::DEFAULT_REASON_TTL),
             min_conns: m.min_conns.unwrap_or(5),
             min_auth_failures: m.min_auth_failures.unwrap_or(3),
             scanner_user_agents: m.scanner_user_agents.unwrap_or_default(),
+            static_extensions: m.static_extensions.unwrap_or_else(|| {
+                crate::detect::DEFAULT_STATIC_EXTENSIONS
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect()
+            }),
             exploit_path_patterns: m.exploit_path_patterns.unwrap_or_default(),
         },
         filters: FilterConfig {

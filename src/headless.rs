@@ -83,7 +83,7 @@ pub(crate) fn write_json(
             table,
             row,
             end,
-            detector.reasons(row),
+            detector.reason_ages(row),
             history_of(info, row),
         );
         wire::write_line(&mut line, &object)?;

@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::parse::UnixTime;
 use crate::sys::file::{read_text, Links};
 
 mod unknown;
@@ -163,9 +164,11 @@ struct FiltersSection {
     cidr_allow: Option<Vec<Spanned<String>>>,
     cidr_deny: Option<Vec<Spanned<String>>>,
     suspicious_burst_rpm: Option<Spanned<f64>>,
+    reason_ttl: Option<Spanned<i64>>,
     suspicious_min_conns: Option<Spanned<Num>>,
     suspicious_min_auth_failures: Option<Spanned<i64>>,
     scanner_user_agents: Option<Vec<Spanned<String>>>,
+    static_extensions: Option<Vec<Spanned<String>>>,
     exploit_path_patterns: Option<Vec<Spanned<String>>>,
 }
 
@@ -545,6 +548,9 @@ fn file_filters(ctx: &FileCtx, f: &FiltersSection, layer: &mut Layer) -> Result<
     layer.cidr_allow = ctx.list("[filters] cidr_allow", &f.cidr_allow, |s| parse_cidr(s))?;
     layer.cidr_deny = ctx.list("[filters] cidr_deny", &f.cidr_deny, |s| parse_cidr(s))?;
     layer.burst_rpm = ctx.lenient_number(&limits::BURST_RPM, &f.suspicious_burst_rpm)?;
+    layer.reason_ttl = ctx
+        .count(&limits::REASON_TTL, &f.reason_ttl)?
+        .map(|n| n as UnixTime);
     let failures = &limits::MIN_AUTH_FAILURES;
     // Every bound fits a u32.
     layer.min_conns = ctx
@@ -564,12 +570,33 @@ fn file_filters(ctx: &FileCtx, f: &FiltersSection, layer: &mut Layer) -> Result<
             }
         },
     )?;
+    layer.static_extensions = ctx.list(
+        "[filters] static_extensions",
+        &f.static_extensions,
+        |s: &String| parse_extension(s),
+    )?;
     layer.exploit_path_patterns = ctx.list(
         "[filters] exploit_path_patterns",
         &f.exploit_path_patterns,
         |s: &String| check_regex(s).map(|()| s.clone()),
     )?;
     Ok(())
+}
+
+/// A static asset's extension, as matched: without a leading dot, in lower
+/// case. Only the last extension of a path is compared, so one with a dot
+/// inside (`tar.gz`) could never match.
+fn parse_extension(s: &str) -> Result<String, String> {
+    let e = s.strip_prefix('.').unwrap_or(s);
+    if e.is_empty() {
+        return Err("an empty extension".into());
+    }
+    if let Some(c) = e.chars().find(|c| matches!(c, '.' | '/' | '?' | '#')) {
+        return Err(format!(
+            "{s:?}: `{c}` can't be in an extension (the part after a path's last dot)"
+        ));
+    }
+    Ok(e.to_ascii_lowercase())
 }
 
 /// `[geoip]`, `[whois]`, `[history]`, `[cache]`.

@@ -73,6 +73,9 @@ pub(crate) const BURST_RPM: Limit = limit(
     1_000_000.0,
     "requests per minute",
 );
+/// A second is the shortest quiet time that means anything; a year the
+/// longest (and the sum with a Unix time stays far from overflowing).
+pub(crate) const REASON_TTL: Limit = limit("[filters] reason_ttl", 1.0, 31_536_000.0, "seconds");
 /// Above a million sockets from one address the check could never fire.
 pub(crate) const MIN_CONNS: Limit = limit(
     "[filters] suspicious_min_conns",
@@ -99,7 +102,7 @@ pub(crate) const RUN_FOR: Limit = Limit {
 
 /// Every row: for the tests that hold the documentation to them, and to
 /// name the range when TOML itself refuses a value ([`Limit::named`]).
-pub(crate) const ALL: [Limit; 16] = [
+pub(crate) const ALL: [Limit; 17] = [
     MAX_TRACKED_IPS,
     MAX_LOG_LINES,
     MAX_LOG_ENTRIES_PER_IP,
@@ -112,6 +115,7 @@ pub(crate) const ALL: [Limit; 16] = [
     CACHE_TTL,
     MAX_WORKERS,
     BURST_RPM,
+    REASON_TTL,
     MIN_CONNS,
     MIN_AUTH_FAILURES,
     HOOK_TIMEOUT,

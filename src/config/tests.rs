@@ -1586,3 +1586,30 @@ fn cidr_parsing_is_lenient_like_python() {
     assert!(parse_cidr("10.0.0.0/33").is_err());
     assert!(parse_cidr("").is_err());
 }
+
+/// Issue 12, items 16 and 17: `reason_ttl` and `static_extensions`.
+#[test]
+fn reason_ttl_and_static_extensions() {
+    let c = with_file("", &[], &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.detect.reason_ttl, 3600);
+    assert!(c.detect.static_extensions.iter().any(|e| e == "woff2"));
+    let text = "[filters]\nreason_ttl = 600\nstatic_extensions = [\"CSS\", \".js\"]\n";
+    let c = with_file(text, &[], &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.detect.reason_ttl, 600);
+    assert_eq!(c.detect.static_extensions, ["css", "js"]);
+    let c = with_file("[filters]\nstatic_extensions = []\n", &[], &[]).unwrap();
+    assert!(
+        c.detect.static_extensions.is_empty(),
+        "every request in full"
+    );
+    for (bad, why) in [
+        ("\"\"", "an empty extension"),
+        ("\"tar.gz\"", "`.` can't be"),
+    ] {
+        let msg = file_err(&format!("[filters]\nstatic_extensions = [{bad}]\n"));
+        assert!(
+            msg.contains("[filters] static_extensions") && msg.contains(why),
+            "{msg}"
+        );
+    }
+}

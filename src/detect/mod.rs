@@ -2,18 +2,25 @@
 //!
 //! Path and user-agent checks run once per request as it arrives (one
 //! multi-pattern regex-automata matcher each, its verdict kept per distinct
-//! string in [`memo`]) and stick to the row ([`Row::sticky`]); the threshold
-//! checks read the row's counters whenever a view asks. Detection reads the
-//! table; the table never calls it (eviction is handed
-//! [`Detector::flagged_test`]).
+//! string in [`memo`]), as does the burst meter; what they find is kept on
+//! the row as the time of its newest evidence ([`Evidence`]). A reason with
+//! evidence (scanner, exploit, burst, sshd failures) holds until it has had
+//! none for `reason_ttl` on the row's clock ([`evidence::row_clock`]); the
+//! socket reasons hold while the sockets do. Detection reads the table; the
+//! table never calls it (eviction is handed [`Detector::flagged_test`]).
 
+mod evidence;
 mod memo;
+
+pub(crate) use evidence::Evidence;
 
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 
 use crate::parse::AccessHit;
+use crate::parse::UnixTime;
 use crate::table::{IpTable, RecentRequest, Row, RowId};
+use evidence::{row_clock, Fading, ASSET_UNITS, PAGE_UNITS};
 use memo::{Memo, EXPLOIT_PATH, SCANNER_UA};
 
 /// One reason an IP is suspicious. Codes are a contract (JSON, filters).
@@ -76,12 +83,30 @@ impl Reasons {
     pub(crate) fn is_empty(self) -> bool {
         self.0 == 0
     }
-    /// The reasons found in a row's requests as they arrived.
-    pub(crate) fn sticky(row: &Row) -> Reasons {
-        Reasons(row.sticky)
-    }
     pub(crate) fn iter(self) -> impl Iterator<Item = Reason> {
         Reason::ALL.into_iter().filter(move |r| self.contains(*r))
+    }
+}
+
+/// A row's reasons with the age of each ([`Detector::age`]): JSON's
+/// `reason_ages`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ReasonAges {
+    reasons: Reasons,
+    /// By the reason's bit position.
+    ages: [Option<UnixTime>; Reason::ALL.len()],
+}
+
+impl ReasonAges {
+    pub(crate) fn reasons(&self) -> Reasons {
+        self.reasons
+    }
+
+    /// Each reason with its age (`None` for the socket reasons).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Reason, Option<UnixTime>)> + '_ {
+        self.reasons
+            .iter()
+            .map(|r| (r, self.ages[(r as u8).trailing_zeros() as usize]))
     }
 }
 
@@ -117,34 +142,58 @@ pub(crate) const DEFAULT_EXPLOIT_PATH_PATTERNS: &[&str] = &[
     r"\.(asp|aspx|jsp|cgi)([?#;/]|$)",
 ];
 
+/// Extensions of static assets (`[filters] static_extensions`): a request
+/// for one counts a quarter in the burst rate.
+pub(crate) const DEFAULT_STATIC_EXTENSIONS: &[&str] = &[
+    "css", "js", "png", "jpg", "jpeg", "gif", "svg", "woff", "woff2", "ico", "webp", "map",
+];
+
 /// Thresholds and user patterns, from `[filters]`.
 #[derive(Debug, Clone)]
 pub struct DetectSettings {
     pub(crate) burst_rpm: f64,
+    /// Seconds without new evidence after which a reason fades.
+    pub(crate) reason_ttl: UnixTime,
     pub(crate) min_conns: u32,
     pub(crate) min_auth_failures: u32,
     pub(crate) scanner_user_agents: Vec<String>,
     pub(crate) exploit_path_patterns: Vec<String>,
+    /// Extensions (without the dot) whose requests count a quarter in the
+    /// burst rate; matched case-insensitively.
+    pub(crate) static_extensions: Vec<String>,
 }
 
 impl Default for DetectSettings {
     fn default() -> Self {
         DetectSettings {
             burst_rpm: 60.0,
+            reason_ttl: DEFAULT_REASON_TTL,
             min_conns: 5,
             min_auth_failures: 3,
             scanner_user_agents: Vec::new(),
             exploit_path_patterns: Vec::new(),
+            static_extensions: DEFAULT_STATIC_EXTENSIONS
+                .iter()
+                .map(|e| e.to_string())
+                .collect(),
         }
     }
 }
 
+/// `[filters] reason_ttl`'s default: an hour.
+pub(crate) const DEFAULT_REASON_TTL: UnixTime = 3600;
+
 pub struct Detector {
     settings: DetectSettings,
+    /// Wall clock, as the engine last set it (0 until then: rows are then
+    /// judged as of their newest event).
+    now: UnixTime,
     exploit_path: Regex,
     scanner_ua: Regex,
     /// Verdicts on request strings, by interned id.
     memo: Memo,
+    /// `static_extensions`, as bytes.
+    static_extensions: Vec<Box<[u8]>>,
 }
 
 impl Detector {
@@ -164,7 +213,13 @@ impl Detector {
                 .map_err(|e| format!("exploit_path_patterns: {e}"))?,
             scanner_ua: byte_matcher(agents.collect())
                 .map_err(|e| format!("scanner_user_agents: {e}"))?,
+            static_extensions: settings
+                .static_extensions
+                .iter()
+                .map(|e| e.as_bytes().into())
+                .collect(),
             settings,
+            now: 0,
             memo: Memo::default(),
         })
     }
@@ -179,10 +234,17 @@ impl Detector {
         is_match(&self.scanner_ua, user_agent)
     }
 
+    /// Tell the detector the wall clock (once per loop iteration).
+    pub(crate) fn set_now(&mut self, now: UnixTime) {
+        self.now = now;
+    }
+
     /// Classify the request `IpTable::apply_access` just counted in `row`
     /// (`request` as it returned it, from `hit`): an exploit path or a
-    /// scanner's user agent sticks to the row. Each check runs once per
-    /// distinct string; the memo answers the repeats.
+    /// scanner's user agent is noted on the row as evidence at the request's
+    /// time, and so is a burst when the request takes the meter over the
+    /// threshold. Each pattern check runs once per distinct string; the memo
+    /// answers the repeats.
     pub fn check_request(
         &mut self,
         table: &mut IpTable,
@@ -190,39 +252,68 @@ impl Detector {
         request: &RecentRequest,
         hit: &AccessHit<'_>,
     ) {
-        let mut found = Reasons::default();
         let strings = &table.strings;
         let (memo, exploit_path, scanner_ua) =
             (&mut self.memo, &self.exploit_path, &self.scanner_ua);
-        if memo.verdict(strings, request.path, hit.path, EXPLOIT_PATH, |text| {
+        let is_exploit = memo.verdict(strings, request.path, hit.path, EXPLOIT_PATH, |text| {
             is_match(exploit_path, text)
-        }) {
-            found.insert(Reason::ExploitPath);
-        }
-        if memo.verdict(
+        });
+        let is_scanner = memo.verdict(
             strings,
             request.user_agent,
             hit.user_agent,
             SCANNER_UA,
             |text| is_match(scanner_ua, text),
-        ) {
-            found.insert(Reason::ScannerUa);
+        );
+        let evidence = &mut table.row_mut(row).evidence;
+        let t = request.time;
+        if is_exploit {
+            evidence.note(Fading::ExploitPath, t);
         }
-        if !found.is_empty() {
-            table.row_mut(row).sticky |= found.0;
+        if is_scanner {
+            evidence.note(Fading::ScannerUa, t);
+        }
+        // A page load brings its stylesheets, scripts, images and fonts
+        // along: counted in full, a visitor's dozen pages with their assets
+        // in half a minute are a "burst". An asset counts a quarter, so a
+        // flood of them (a hotlinking bot, a download loop) still is one.
+        let units = match is_static_asset(&self.static_extensions, hit.path) {
+            true => ASSET_UNITS,
+            false => PAGE_UNITS,
+        };
+        if evidence.meter(t, units) > self.settings.burst_rpm * f64::from(PAGE_UNITS) {
+            evidence.note(Fading::Burst, t);
         }
     }
 
     /// The table's eviction test (see `IpTable::set_flagged`): whether a row
-    /// has any reason now.
-    pub fn flagged_test(&self) -> impl Fn(&Row) -> bool + 'static {
+    /// has any reason at wall-clock `now`.
+    pub fn flagged_test(&self) -> impl Fn(&Row, UnixTime) -> bool + 'static {
         let thresholds = self.thresholds();
-        move |row| !thresholds.reasons(row).is_empty()
+        move |row, now| !thresholds.reasons(row, now).is_empty()
     }
 
     /// Every reason that applies to a row now.
     pub(crate) fn reasons(&self, row: &Row) -> Reasons {
-        self.thresholds().reasons(row)
+        self.thresholds().reasons(row, self.now)
+    }
+
+    /// Seconds since the newest evidence for `reason` on the row's clock, for
+    /// the reasons that fade (`None` for those read from sockets, which hold
+    /// exactly while the sockets do).
+    pub(crate) fn age(&self, row: &Row, reason: Reason) -> Option<UnixTime> {
+        let at = evidence_time(row, reason)?;
+        Some((row_clock(row.last_seen, row.last_active, self.now) - i64::from(at)).max(0))
+    }
+
+    /// A row's reasons now, each with its age.
+    pub(crate) fn reason_ages(&self, row: &Row) -> ReasonAges {
+        let reasons = self.reasons(row);
+        let mut ages = [None; Reason::ALL.len()];
+        for r in reasons.iter() {
+            ages[(r as u8).trailing_zeros() as usize] = self.age(row, r);
+        }
+        ReasonAges { reasons, ages }
     }
 
     /// The thresholds [`Detector::reasons`] applies (copied into
@@ -230,40 +321,77 @@ impl Detector {
     fn thresholds(&self) -> Thresholds {
         let s = &self.settings;
         Thresholds {
-            burst_rpm: s.burst_rpm,
+            reason_ttl: s.reason_ttl,
             min_conns: s.min_conns,
             min_auth_failures: s.min_auth_failures,
         }
     }
 }
 
-/// The counter thresholds of `[filters]`: with a row's sticky reasons, all
-/// that decides whether it is flagged. Copy, and a few comparisons a row.
+/// When a reason that fades last had evidence on the row (`None`: never, or
+/// a reason judged on the sockets alone).
+fn evidence_time(row: &Row, reason: Reason) -> Option<u32> {
+    let fading = match reason {
+        Reason::ScannerUa => Fading::ScannerUa,
+        Reason::ExploitPath => Fading::ExploitPath,
+        Reason::Burst => Fading::Burst,
+        Reason::AuthFailures => return Some(row.last_failure).filter(|&t| t != 0),
+        Reason::SynRecv | Reason::ConnsNoRequests => return None,
+    };
+    row.evidence.last(fading)
+}
+
+/// The thresholds of `[filters]` that are read when a row is judged: with
+/// the row's evidence, all that decides whether it is flagged. Copy, and a
+/// few comparisons a row.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Thresholds {
-    burst_rpm: f64,
+    reason_ttl: UnixTime,
     min_conns: u32,
     min_auth_failures: u32,
 }
 
 impl Thresholds {
-    /// Every reason that applies to a row now.
-    fn reasons(&self, row: &Row) -> Reasons {
-        let mut r = Reasons::sticky(row);
+    /// Every reason that applies to a row at wall-clock `now`: those with
+    /// evidence younger than the TTL on the row's clock, and the socket ones.
+    fn reasons(&self, row: &Row, now: UnixTime) -> Reasons {
+        let clock = row_clock(row.last_seen, row.last_active, now);
+        let mut r = Reasons::default();
+        let fresh = |reason| {
+            evidence_time(row, reason).is_some_and(|at| clock - i64::from(at) <= self.reason_ttl)
+        };
+        for reason in [Reason::Burst, Reason::ScannerUa, Reason::ExploitPath] {
+            if fresh(reason) {
+                r.insert(reason);
+            }
+        }
         if row.sockets().syn_recv_in() > 0 && row.requests == 0 {
             r.insert(Reason::SynRecv);
         }
         if row.sockets().conns_in >= self.min_conns && row.requests <= 1 {
             r.insert(Reason::ConnsNoRequests);
         }
-        if f64::from(row.rate.peak()) > self.burst_rpm {
-            r.insert(Reason::Burst);
-        }
-        if row.auth_failures() >= u64::from(self.min_auth_failures) && self.min_auth_failures > 0 {
+        if self.min_auth_failures > 0
+            && row.auth_failures() >= u64::from(self.min_auth_failures)
+            && fresh(Reason::AuthFailures)
+        {
             r.insert(Reason::AuthFailures);
         }
         r
     }
+}
+
+/// Whether `path`'s last segment, without its query or fragment, ends in
+/// one of `extensions` (any case). No allocation: two memchr scans and a
+/// few short comparisons.
+fn is_static_asset(extensions: &[Box<[u8]>], path: &[u8]) -> bool {
+    let end = memchr::memchr2(b'?', b'#', path).unwrap_or(path.len());
+    let path = &path[..end];
+    let extension = match memchr::memrchr2(b'.', b'/', path) {
+        Some(dot) if path[dot] == b'.' => &path[dot + 1..],
+        _ => return false,
+    };
+    extensions.iter().any(|e| e.eq_ignore_ascii_case(extension))
 }
 
 /// Whether a matcher finds any of its patterns in `text` (never in empty text).

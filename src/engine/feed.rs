@@ -56,7 +56,8 @@ impl Core {
     /// Parsers, detector and table from a validated config (the demo's, when
     /// `--demo` replaced the sources).
     pub(crate) fn new(config: &Config, now: UnixTime) -> Result<Core, String> {
-        let detector = Detector::new(detect_settings(config))?;
+        let mut detector = Detector::new(detect_settings(config))?;
+        detector.set_now(now);
         let access = AccessParser::new(&config.log_format, config.trusted_proxies.clone())
             .map_err(|e| format!("log_format: {e}"))?;
         let mut table = IpTable::new(config.max_tracked_ips, config.show_private_ips);
@@ -85,6 +86,7 @@ impl Core {
     pub(crate) fn touch_clock(&mut self) {
         self.now = time::now();
         self.auth.set_now(self.now);
+        self.detector.set_now(self.now);
     }
 
     /// The format access source `source` was last seen in (`auto` detects
@@ -237,9 +239,11 @@ fn parse_access<'a>(
 fn detect_settings(config: &Config) -> DetectSettings {
     DetectSettings {
         burst_rpm: config.detect.burst_rpm,
+        reason_ttl: config.detect.reason_ttl,
         min_conns: config.detect.min_conns,
         min_auth_failures: config.detect.min_auth_failures,
         scanner_user_agents: config.detect.scanner_user_agents.clone(),
+        static_extensions: config.detect.static_extensions.clone(),
         exploit_path_patterns: config.detect.exploit_path_patterns.clone(),
     }
 }

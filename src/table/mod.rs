@@ -30,6 +30,7 @@ pub(crate) use hidden::HIDDEN_MAX;
 pub(crate) use intern::{Interner, StrId, MAX_STRING};
 pub(crate) use rate::RateRing;
 
+use crate::detect::Evidence;
 use crate::net::{is_public, GeoInfo, WhoisInfo};
 use crate::parse::sockets::{SocketEntry, TcpState};
 use crate::parse::{AccessHit, AuthEvent, AuthKind, UnixTime};
@@ -158,10 +159,12 @@ pub struct Row {
     pub(crate) last_seen: UnixTime,
     /// Wall clock of the last update (expiry and eviction).
     pub(crate) last_active: UnixTime,
-    /// Bits a classifier set from requests as they arrived: the detector
-    /// keeps the reasons it found in paths and user agents here. The table
-    /// stores them and never reads them.
-    pub(crate) sticky: u8,
+    /// What the detector noted from requests as they arrived (when each
+    /// reason last had evidence). The table stores it and never reads it.
+    pub(crate) evidence: Evidence,
+    /// Event second of the last sshd failure (`failed` or `invalid_user`),
+    /// 0 before the first.
+    pub(crate) last_failure: u32,
     /// GeoIP, attached by the engine when the row is created; `None` without
     /// a database or for an address it doesn't know (boxed: 8 bytes when absent).
     pub(crate) geo: Option<Box<GeoInfo>>,
@@ -240,7 +243,8 @@ impl Row {
             first_seen: seen,
             last_seen: seen,
             last_active: now,
-            sticky: 0,
+            evidence: Evidence::default(),
+            last_failure: 0,
             geo: None,
             whois: None,
         }
@@ -303,9 +307,9 @@ pub struct Applied {
     pub is_new: bool,
 }
 
-/// Whether a row is flagged, so eviction can spare it: handed in by whoever
-/// decides (the detector), see [`IpTable::set_flagged`].
-type FlaggedTest = Box<dyn Fn(&Row) -> bool>;
+/// Whether a row is flagged at wall-clock `now`, so eviction can spare it:
+/// handed in by whoever decides (the detector), see [`IpTable::set_flagged`].
+type FlaggedTest = Box<dyn Fn(&Row, UnixTime) -> bool>;
 
 pub struct IpTable {
     rows: Vec<Option<Row>>,
@@ -336,7 +340,7 @@ impl IpTable {
             index: HashMap::default(),
             strings: Interner::new(INTERNER_BYTE_CAP),
             max_rows: max_rows.max(1),
-            is_flagged: Box::new(|_| false),
+            is_flagged: Box::new(|_, _| false),
             show_private,
             hidden: hidden::Hidden::default(),
             totals: Totals::default(),
@@ -350,7 +354,7 @@ impl IpTable {
 
     /// How eviction tells a flagged row, which it evicts only once no
     /// unflagged row is left (until set, no row is flagged).
-    pub fn set_flagged(&mut self, is_flagged: impl Fn(&Row) -> bool + 'static) {
+    pub fn set_flagged(&mut self, is_flagged: impl Fn(&Row, UnixTime) -> bool + 'static) {
         self.is_flagged = Box::new(is_flagged);
     }
 
@@ -426,7 +430,7 @@ impl IpTable {
     }
 
     /// The row an `apply_*` just counted, to attach enrichment or a
-    /// classifier's [`Row::sticky`] bits to.
+    /// classifier's [`Row::evidence`] to.
     pub(crate) fn row_mut(&mut self, id: RowId) -> &mut Row {
         self.live_row(id.0)
     }
@@ -456,7 +460,7 @@ impl IpTable {
             return (id, false);
         }
         if self.index.len() >= self.max_rows {
-            self.evict();
+            self.evict(now);
         }
         let row = Some(Row::new(ip, seen, now));
         let id = match self.free.pop() {
@@ -544,12 +548,12 @@ impl IpTable {
     /// Evict 1/16 of the rows in one pass, in the order of [`IpTable::eviction_key`]:
     /// a flagged row goes only once every unflagged one has (a full batch
     /// each time, so a table of flagged rows doesn't pay a pass per new row).
-    fn evict(&mut self) {
+    fn evict(&mut self, now: UnixTime) {
         let mut order: Vec<(EvictionKey, u32)> = self
             .rows
             .iter()
             .enumerate()
-            .filter_map(|(id, r)| r.as_ref().map(|r| (self.eviction_key(r), id as u32)))
+            .filter_map(|(id, r)| r.as_ref().map(|r| (self.eviction_key(r, now), id as u32)))
             .collect();
         let count = (order.len() >> EVICT_SHIFT).max(1);
         order.select_nth_unstable(count - 1);
@@ -561,8 +565,8 @@ impl IpTable {
 
     /// Lower goes first: unflagged before flagged, quiet (no sockets) before
     /// connected, then the oldest event time, then the least recently updated.
-    fn eviction_key(&self, row: &Row) -> EvictionKey {
-        let flagged = (self.is_flagged)(row);
+    fn eviction_key(&self, row: &Row, now: UnixTime) -> EvictionKey {
+        let flagged = (self.is_flagged)(row, now);
         let seconds = |t: UnixTime| t.clamp(0, i64::from(u32::MAX)) as u64;
         u64::from(flagged) << 63
             | u64::from(!row.sockets().is_empty()) << 62
@@ -648,6 +652,10 @@ impl IpTable {
         }
         let row = self.live_row(id);
         row.auth[auth_index(event.kind)] += 1;
+        if event.kind.is_failure() {
+            let second = t.clamp(1, i64::from(u32::MAX)) as u32;
+            row.last_failure = row.last_failure.max(second);
+        }
         row.seen_at(t, now);
         if self.activity.is_enabled() {
             let user = self.strings.intern(event.user);

@@ -340,9 +340,9 @@ fn new_rows_are_reported() {
 #[test]
 fn eviction_spares_rows_the_caller_flags() {
     let mut t = IpTable::new(16, false);
-    t.set_flagged(|row| row.sticky != 0);
-    let kept = t.apply_access(&hit("9.9.9.9", 1000, b"/", 200, 0), 1000);
-    t.row_mut(kept.unwrap().0.row).sticky = 1;
+    t.set_flagged(|row, _| row.last_failure != 0);
+    t.apply_access(&hit("9.9.9.9", 1000, b"/", 200, 0), 1000);
+    t.apply_auth(&auth("9.9.9.9", 1000, AuthKind::Failed, b"root"), 1000);
     for n in 0..100u8 {
         let mut h = hit("8.8.8.8", 1001 + i64::from(n), b"/", 200, 0);
         h.client = IpAddr::from([8, 8, 9, n]);

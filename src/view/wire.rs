@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::ser::{CharEscape, Formatter};
 
 use super::format::{round2, services, Service};
-use crate::detect::Reasons;
+use crate::detect::{ReasonAges, Reasons};
 use crate::enrich::whois::WhoisInfo;
 use crate::headless::SourceReport;
 use crate::parse::time::format_rfc3339;
@@ -54,6 +54,9 @@ pub(crate) struct IpObject<'a> {
     whois: Option<Whois<'a>>,
     suspicious: bool,
     reasons: ReasonCodes,
+    /// Seconds since each reason's last evidence (null for the socket
+    /// reasons); an addition to schema 1.
+    reason_ages: ReasonAgeMap,
     last_request: Option<LastRequest<'a>>,
     first_seen: Rfc3339,
     last_seen: Rfc3339,
@@ -62,15 +65,16 @@ pub(crate) struct IpObject<'a> {
 
 impl<'a> IpObject<'a> {
     /// The object of `row`; `end` closes the rate window, `reasons` are the
-    /// detector's, `history` the row's lifetime figures (`None`: history off
-    /// or no record).
+    /// detector's with their ages, `history` the row's lifetime figures
+    /// (`None`: history off or no record).
     pub(crate) fn new(
         table: &'a IpTable,
         row: &'a Row,
         end: UnixTime,
-        reasons: Reasons,
+        reasons: ReasonAges,
         history: Option<HistoryFigures>,
     ) -> IpObject<'a> {
+        let (ages, reasons) = (reasons, reasons.reasons());
         let sockets = row.sockets();
         let geo = row.geo.as_deref();
         IpObject {
@@ -94,6 +98,7 @@ impl<'a> IpObject<'a> {
             whois: row.whois.as_deref().map(Whois::from),
             suspicious: !reasons.is_empty(),
             reasons: ReasonCodes(reasons),
+            reason_ages: ReasonAgeMap(ages),
             last_request: row.recent.back().map(|r| LastRequest::new(table, r)),
             first_seen: Rfc3339(row.first_seen),
             last_seen: Rfc3339(row.last_seen),
@@ -150,6 +155,16 @@ struct ReasonCodes(Reasons);
 impl Serialize for ReasonCodes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.0.iter().map(|r| r.code()))
+    }
+}
+
+/// `{"burst":12,"syn_recv":null}`: seconds since each reason's last
+/// evidence.
+struct ReasonAgeMap(ReasonAges);
+
+impl Serialize for ReasonAgeMap {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(r, age)| (r.code(), age)))
     }
 }
 

@@ -48,14 +48,16 @@ fn once_over(log: &str, extra: &[Arg]) -> Snapshot {
 
 /// The full `ip` object a row must print: `fields` (which hold `ip`) over the
 /// defaults (no sockets, nothing counted, no enrichment); `suspicious` follows
-/// `reasons`. Log-only rows must give `first_seen` and `last_seen`.
+/// `reasons`, and `reason_ages` too unless given ([`fresh_ages`]). Log-only
+/// rows must give `first_seen` and `last_seen`.
 fn row(fields: &Value) -> Value {
     let mut want = json!({
         "type": "ip", "conns": 0, "conns_out": 0, "states": {}, "services": [],
         "requests": 0, "bytes": 0, "status": {}, "rpm": 0, "peak_rpm": 0,
         "auth_failures": 0, "auth_accepted": 0,
         "country": null, "city": null, "asn": null, "org": null, "whois": null,
-        "suspicious": false, "reasons": [], "last_request": null, "history": null,
+        "suspicious": false, "reasons": [], "reason_ages": {}, "last_request": null,
+        "history": null,
     });
     for (key, value) in fields.as_object().unwrap() {
         let known =
@@ -66,7 +68,22 @@ fn row(fields: &Value) -> Value {
     if want["reasons"].as_array().is_some_and(|r| !r.is_empty()) {
         want["suspicious"] = json!(true);
     }
+    if fields.get("reason_ages").is_none() {
+        want["reason_ages"] = fresh_ages(&want["reasons"]);
+    }
     want
+}
+
+/// `reason_ages` when each reason's evidence is the row's newest line (age
+/// 0), as in every fixture: null for the reasons read from the sockets.
+fn fresh_ages(reasons: &Value) -> Value {
+    let mut ages = serde_json::Map::new();
+    for code in reasons.as_array().unwrap() {
+        let code = code.as_str().unwrap();
+        let socket = ["syn_recv", "conns_no_requests"].contains(&code);
+        ages.insert(code.into(), if socket { Value::Null } else { json!(0) });
+    }
+    Value::Object(ages)
 }
 
 /// `last_request` of a row.
@@ -91,8 +108,26 @@ fn assert_rows(snap: &Snapshot, want: &[Value], extra_ips: &[&str]) {
     );
     for fields in want {
         let ip = fields["ip"].as_str().unwrap();
-        assert_eq!(snap.ip(ip), &row(fields), "row {ip}");
+        let want = row(fields);
+        assert_eq!(ticked_once(snap.ip(ip).clone(), &want), want, "row {ip}");
     }
+}
+
+/// `got` with each reason age one second over `want`'s set to it: an age
+/// adds the wall-clock time since the row's newest line was read, and the
+/// clock may tick once between reading a line and the snapshot.
+fn ticked_once(mut got: Value, want: &Value) -> Value {
+    let Some(ages) = got["reason_ages"].as_object_mut() else {
+        return got;
+    };
+    for (reason, age) in ages.iter_mut() {
+        if let (Some(g), Some(w)) = (age.as_u64(), want["reason_ages"][reason].as_u64()) {
+            if g == w + 1 {
+                *age = json!(w);
+            }
+        }
+    }
+    got
 }
 
 /// The rows the /proc fixture adds to every run without `--show-private-ips`.
@@ -128,7 +163,8 @@ fn assert_socket_row(snap: &Snapshot, fields: &Value) {
             "{ip}: {key} {t} outside the run {started}..{ended}"
         );
     }
-    assert_eq!(got, row(fields), "row {ip}");
+    let want = row(fields);
+    assert_eq!(ticked_once(got, &want), want, "row {ip}");
 }
 
 fn str_of<'a>(obj: &'a Value, key: &str) -> &'a str {

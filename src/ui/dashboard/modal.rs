@@ -263,7 +263,13 @@ fn summary(
     } else {
         lines.text("! suspicious:", t.suspicious());
         for r in reasons.iter() {
-            lines.text(&format!("  - {}", r.describe()), t.suspicious());
+            // How long since the last evidence (a reason fades after
+            // `reason_ttl` of it); socket reasons hold while the sockets do.
+            let age = match m.detector.age(row, r) {
+                Some(age) => format!("last evidence {} ago", duration(age)),
+                None => "now".to_string(),
+            };
+            lines.text(&format!("  - {} ({age})", r.describe()), t.suspicious());
         }
     }
     let end = m.table.window_end(m.now);

@@ -729,6 +729,24 @@ fn syn_recv_without_a_listener_is_inbound_in_the_drill_down() {
     );
 }
 
+/// Issue 12, item 16: each reason says how old its last evidence is.
+#[test]
+fn the_drill_down_shows_each_reasons_age() {
+    let mut f = Fixture::new();
+    f.detector.set_now(NOW);
+    f.hit("9.9.9.1", -120, "GET", b"/.env", 404, 0, b"curl/8.0");
+    f.hit("9.9.9.1", 0, "GET", b"/", 200, 0, b"curl/8.0");
+    let mut d = dashboard();
+    let filter = "/9.9.9.1".chars().map(Key::Char);
+    let keys_in: Vec<Key> = filter.chain([Key::Enter, Key::Enter]).collect();
+    keys(&mut d, &f, &keys_in);
+    let text = screen(&mut d, &f, 160, 45).join("\n");
+    assert!(
+        text.contains("- requested an exploit or probe path (last evidence 2m00s ago)"),
+        "{text}"
+    );
+}
+
 #[test]
 fn long_ipv6_addresses_stay_distinct_and_whole_in_the_drill_down() {
     let mut f = Fixture::new();
