@@ -9,6 +9,7 @@
 mod it {
     mod dashboard;
     mod demo;
+    mod drill_down;
     mod enrich;
     mod exit_status;
     mod files;

@@ -246,6 +246,14 @@ fn detail(
     summary(&mut lines, d, m, row, reasons, history);
     sparkline(&mut lines, d, m, row);
     lines.text("", Style::new());
+    // sshd events take what is left when the address sent no request
+    // (a brute forcer), else half of it: the requests keep the rest.
+    let ssh_rows = if row.recent.is_empty() {
+        lines.rows_left().saturating_sub(2)
+    } else {
+        lines.rows_left() / 2
+    };
+    detail::ssh_events(&mut lines, d, row, ssh_rows);
     requests(&mut lines, d, m, row);
 }
 
@@ -566,5 +574,6 @@ pub(super) fn text_field(
     g.map_style(Rect::new(cx, rect.y, 1, 1), Style::reverse);
 }
 
+mod detail;
 #[cfg(test)]
 mod tests;

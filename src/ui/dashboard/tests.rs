@@ -2247,3 +2247,62 @@ fn hidden_private_addresses_are_said_where_rows_would_be() {
         [Action::ShowPrivate(false)]
     );
 }
+
+/// Issue 12 item 4: the drill-down of an ssh brute forcer lists the user
+/// names it tried, with times, newest first; a hostile name is cut and
+/// sanitised, and the list keeps the last 30 events.
+#[test]
+fn drill_down_lists_the_sshd_events_with_user_names_and_times() {
+    let mut f = Fixture::new();
+    let forcer = "185.199.108.153";
+    f.auth(forcer, -9, AuthKind::InvalidUser, b"oracle");
+    f.auth(forcer, -8, AuthKind::Failed, b"\x1b[2Jadmin\x07");
+    f.auth(forcer, -7, AuthKind::InvalidUser, &[b'x'; 300]);
+    let mut d = dashboard();
+    keys(&mut d, &f, &[Key::Char('/')]);
+    type_text(&mut d, &f, forcer);
+    keys(&mut d, &f, &[Key::Enter, Key::Enter]);
+    let lines = screen(&mut d, &f, 160, 45);
+    let text = lines.join("\n");
+    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
+    let at = |dt: i64| activity::clock(NOW + dt, d.utc_offset);
+    let heading = lines
+        .iter()
+        .position(|l| l.contains("last 30 sshd events, newest first"))
+        .unwrap_or_else(|| panic!("no sshd events in\n{text}"));
+    let events: Vec<&str> = lines[heading + 1..heading + 8]
+        .iter()
+        .map(|l| l.trim_start_matches(['│', ' ']))
+        .collect();
+    let want = [
+        (at(-7), "invalid user", "xxxxxxxxxxxxxxxxxxxxxxxxx…"),
+        (at(-8), "failed", "admin"),
+        (at(-9), "invalid user", "oracle"),
+        (at(-11), "accepted", "deploy"),
+        (at(-13), "failed", "root"),
+        (at(-14), "failed", "root"),
+        (at(-15), "failed", "root"),
+    ];
+    for (line, (time, kind, user)) in events.iter().zip(want) {
+        assert!(line.starts_with(&format!("{time} {kind:<15} ")), "{line}");
+        assert!(line.contains(user), "{user} in {line}");
+    }
+    assert!(!events[0].contains(&"x".repeat(26)), "cut: {}", events[0]);
+
+    // 40 more: the newest 30 are kept, the list stops at what fits.
+    for n in 0..40 {
+        f.auth(
+            forcer,
+            -6 + n / 10,
+            AuthKind::Failed,
+            format!("u{n}").as_bytes(),
+        );
+    }
+    let text = screen(&mut d, &f, 160, 70).join("\n");
+    let tried = |user: &str| text.contains(&format!("{:<15} {user} ", "failed"));
+    assert!(tried("u39") && tried("u10"), "{text}");
+    let oldest = format!("{:<15} oracle", "invalid user");
+    assert!(!tried("u9") && !text.contains(&oldest), "{text}");
+    let listed = text.matches(&format!("{:<15} u", "failed")).count();
+    assert_eq!(listed, 30, "{text}");
+}
