@@ -8,6 +8,7 @@ fn sock(local: &str, remote: &str, state: TcpState) -> SocketEntry {
         local: local.parse::<SocketAddr>().unwrap(),
         remote: remote.parse().unwrap(),
         state,
+        inode: 0,
     }
 }
 

@@ -181,6 +181,9 @@ impl Session {
                 flow = self.on_key(key, engine);
             }
         }
+        // A drill-down just opened names its processes in the same frame.
+        self.dashboard
+            .refresh_owners(engine.last_dump(), Instant::now());
         flow
     }
 
@@ -469,6 +472,9 @@ impl Frontend for Session {
     fn on_tick(&mut self, engine: &mut Engine) {
         self.dashboard.utc_offset = dashboard::local_utc_offset(engine.now());
         self.dirty = true;
+        // Only while the drill-down is open, at most once a second.
+        self.dashboard
+            .refresh_owners(engine.last_dump(), Instant::now());
         self.jobs.on_tick(Instant::now());
         self.reap_job(engine);
     }

@@ -16,6 +16,7 @@ use crate::net::service_name;
 use crate::parse::sockets::TcpState;
 use crate::parse::time::format_rfc3339;
 use crate::parse::{AuthKind, UnixTime};
+use crate::source::owners::MAX_FDS_VISITED;
 use crate::store::HistoryFigures;
 use crate::table::{Row, RECENT_REQUESTS};
 use crate::ui::sanitize::text_width;
@@ -300,7 +301,7 @@ fn summary(
         Style::new(),
     );
     lines.text(&sockets_line(row), Style::new());
-    socket_list(lines, m, row);
+    socket_list(lines, d, m, row);
     let auth: Vec<String> = [
         AuthKind::Failed,
         AuthKind::InvalidUser,
@@ -425,7 +426,9 @@ fn sockets_line(row: &Row) -> String {
 
 /// Sockets listed one per line, from the last dump:
 /// `  in  ESTABLISHED  https ← :51234` / `  out ESTABLISHED  → 443`.
-fn socket_list(lines: &mut Lines<'_>, m: &Model<'_>, row: &Row) {
+/// Each ends with the process holding it, when the walk of /proc found it
+/// (`  pid 812 nginx`).
+fn socket_list(lines: &mut Lines<'_>, d: &Dashboard, m: &Model<'_>, row: &Row) {
     const SHOWN: usize = 8;
     let mut of_row = m
         .sockets
@@ -445,11 +448,20 @@ fn socket_list(lines: &mut Lines<'_>, m: &Model<'_>, row: &Row) {
             let service = service_name(remote).map_or_else(|| remote.to_string(), str::to_string);
             format!("  out {:<12} → {service} (from :{local})", s.state.name())
         };
-        lines.text(&line, Style::new());
+        let Some(mut pen) = lines.next() else { break };
+        pen.text(&line, Style::new());
+        if let Some(owner) = d.owners.owner(row.ip, s.inode) {
+            pen.text(&format!("  pid {} ", owner.pid), d.theme.faint());
+            pen.bytes(&owner.comm, Style::new());
+        }
     }
     let more = of_row.count();
     if more > 0 {
         lines.text(&format!("  … and {more} more"), Style::new());
+    }
+    if d.owners.is_cut_short(row.ip) {
+        let note = format!("  (process lookup stopped after {MAX_FDS_VISITED} open files)");
+        lines.text(&note, d.theme.faint());
     }
 }
 

@@ -120,6 +120,7 @@ impl Fixture {
             local: local.parse::<SocketAddr>().unwrap(),
             remote: remote.parse().unwrap(),
             state,
+            inode: 0,
         };
         f.sockets = vec![
             sock("0.0.0.0:443", "0.0.0.0:0", TcpState::Listen),
@@ -699,6 +700,7 @@ fn syn_recv_without_a_listener_is_inbound_in_the_drill_down() {
         local: "192.0.2.1:8443".parse().unwrap(),
         remote: "1.1.1.1:50100".parse().unwrap(),
         state: TcpState::SynRecv,
+        inode: 0,
     });
     f.table.apply_sockets(&f.sockets, NOW, |_| {});
     let mut d = dashboard();
@@ -2305,4 +2307,59 @@ fn drill_down_lists_the_sshd_events_with_user_names_and_times() {
     assert!(!tried("u9") && !text.contains(&oldest), "{text}");
     let listed = text.matches(&format!("{:<15} u", "failed")).count();
     assert_eq!(listed, 30, "{text}");
+}
+
+/// Issue 12 item 4: the drill-down names the process holding each
+/// connection, from a walk of `--proc-root`'s `*/fd`; the walk is done only
+/// while the drill-down is open, at most once a second.
+#[test]
+fn drill_down_names_each_connections_process_and_walks_only_while_open() {
+    let mut f = Fixture::new();
+    for (s, inode) in f.sockets.iter_mut().zip([0, 4001, 4002, 0, 4003]) {
+        s.inode = inode;
+    }
+    let proc_root = tempfile::tempdir().unwrap();
+    let fd = proc_root.path().join("812/fd");
+    std::fs::create_dir_all(&fd).unwrap();
+    std::fs::write(proc_root.path().join("812/comm"), "nginx\x1b[2J\n").unwrap();
+    std::os::unix::fs::symlink("socket:[4001]", fd.join("7")).unwrap();
+    std::os::unix::fs::symlink("socket:[4003]", fd.join("8")).unwrap();
+    let mut d = dashboard();
+    d.owners = SocketOwners::new(Some(proc_root.path()));
+    let t0 = Instant::now();
+    screen(&mut d, &f, 160, 45);
+
+    // Closed: no walk, however often asked.
+    for n in 0..5 {
+        assert!(!d.refresh_owners(&f.sockets, t0 + Duration::from_secs(n)));
+    }
+    assert_eq!(d.owners.walks, 0);
+
+    // Open on 8.8.4.4: one walk, its process shown beside its socket only.
+    keys(&mut d, &f, &[Key::Enter]);
+    assert!(d.refresh_owners(&f.sockets, t0));
+    let text = screen(&mut d, &f, 160, 45).join("\n");
+    let line = |port: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!("https ← :{port}")))
+            .unwrap_or_else(|| panic!("{port} in\n{text}"))
+            .to_string()
+    };
+    assert!(
+        line("50000").contains("https ← :50000  pid 812 nginx"),
+        "{text}"
+    );
+    assert!(!line("50000").contains('\x1b'));
+    assert!(!line("50001").contains("pid"), "{}", line("50001"));
+    assert!(!text.contains("process lookup stopped"));
+    // Within the second, no new walk; after it, one.
+    assert!(!d.refresh_owners(&f.sockets, t0 + Duration::from_millis(500)));
+    assert!(d.refresh_owners(&f.sockets, t0 + Duration::from_secs(1)));
+    assert_eq!(d.owners.walks, 2);
+
+    // Closed again: no more walks, and nothing held.
+    keys(&mut d, &f, &[Key::Esc]);
+    assert!(!d.refresh_owners(&f.sockets, t0 + Duration::from_secs(9)));
+    assert_eq!(d.owners.walks, 2);
+    assert_eq!(d.owners.owner(ip("8.8.4.4"), 4001), None);
 }
