@@ -38,8 +38,13 @@ use crate::parse::{AccessHit, AuthEvent, AuthKind, UnixTime};
 
 /// Rows without sockets and without activity for this long are dropped.
 pub(crate) const IDLE_EXPIRY_SECS: UnixTime = 5 * 60;
-/// Recent requests kept per row.
+/// Recent requests a row keeps, unless `[log] max_log_entries_per_ip` is
+/// smaller, or the row is widened (see [`IpTable::widen`]).
 pub(crate) const RECENT_REQUESTS: usize = 20;
+/// Recent-request slots all widened rows may hold together: 64 Ki entries,
+/// 1.5 MiB at 24 bytes (656 rows at the default 100 entries, 6 at the
+/// largest `max_log_entries_per_ip`). Past it a row stays at the small ring.
+const WIDE_SLOTS_BUDGET: usize = 1 << 16;
 /// String bytes the interner may hold (paths, user agents, methods), with
 /// their bookkeeping (`intern::STRING_OVERHEAD` a string). Part of the
 /// 64 MiB bound at 50 000 rows (`benches/memcap.py`): when unique strings
@@ -165,6 +170,9 @@ pub struct Row {
     pub(crate) last_seen: UnixTime,
     /// Wall clock of the last update (expiry and eviction).
     pub(crate) last_active: UnixTime,
+    /// Whether its recent-request ring may grow to `max_log_entries_per_ip`
+    /// (opened in the drill-down, or flagged): see [`IpTable::widen`].
+    wide: bool,
     /// Bits a classifier set from requests as they arrived: the detector
     /// keeps the reasons it found in paths and user agents here. The table
     /// stores them and never reads them.
@@ -248,6 +256,7 @@ impl Row {
             first_seen: seen,
             last_seen: seen,
             last_active: now,
+            wide: false,
             sticky: 0,
             geo: None,
             whois: None,
@@ -257,6 +266,15 @@ impl Row {
     /// The last sshd events, oldest first (at most [`RECENT_SSH_EVENTS`]).
     pub(crate) fn ssh_events(&self) -> impl DoubleEndedIterator<Item = &SshEvent> + '_ {
         self.ssh.iter().flat_map(|ring| ring.iter())
+    }
+
+    /// Recent requests it keeps at most, `max_recent` for a wide row.
+    fn recent_cap(&self, max_recent: usize) -> usize {
+        if self.wide {
+            max_recent
+        } else {
+            RECENT_REQUESTS.min(max_recent)
+        }
     }
 
     pub(crate) fn auth_count(&self, kind: AuthKind) -> u32 {
@@ -336,6 +354,10 @@ pub struct IpTable {
     listen_ports: Vec<u16>,
     inbound_now: HashSet<(SocketAddr, u16)>,
     inbound_before: HashSet<(SocketAddr, u16)>,
+    /// `[log] max_log_entries_per_ip`: the recent-request ring of a widened row.
+    max_recent: usize,
+    /// Rows widened now (at most [`IpTable::max_wide_rows`]).
+    wide_rows: usize,
 }
 
 impl IpTable {
@@ -355,6 +377,69 @@ impl IpTable {
             listen_ports: Vec::new(),
             inbound_now: HashSet::new(),
             inbound_before: HashSet::new(),
+            max_recent: RECENT_REQUESTS,
+            wide_rows: 0,
+        }
+    }
+
+    /// `[log] max_log_entries_per_ip` (0.2.0's per-address log): the
+    /// recent requests a widened row keeps. Every row keeps
+    /// [`RECENT_REQUESTS`] (or fewer, when this is smaller); only rows
+    /// opened in the drill-down or flagged grow to this, and all of them
+    /// together within `WIDE_SLOTS_BUDGET`: at `max_tracked_ips` rows a
+    /// ring this size for every row could take gigabytes, while the rows
+    /// anyone reads that far back are the ones they open or that stand out.
+    pub(crate) fn set_max_recent(&mut self, entries: usize) {
+        self.max_recent = entries.max(1);
+    }
+
+    /// Recent requests `row` keeps at most.
+    pub(crate) fn recent_cap(&self, row: &Row) -> usize {
+        row.recent_cap(self.max_recent)
+    }
+
+    /// Rows that may be widened at once.
+    fn max_wide_rows(&self) -> usize {
+        (WIDE_SLOTS_BUDGET / self.max_recent).max(1)
+    }
+
+    /// Let the row of `ip` keep `max_log_entries_per_ip` recent requests
+    /// from now on (the drill-down opened it), while the budget allows:
+    /// returns whether it is wide. A row stays wide until it goes.
+    pub(crate) fn widen(&mut self, ip: IpAddr) -> bool {
+        match self.index.get(&ip) {
+            Some(&id) => self.widen_id(id),
+            None => false,
+        }
+    }
+
+    fn widen_id(&mut self, id: u32) -> bool {
+        let room = self.wide_rows < self.max_wide_rows();
+        let small = self.max_recent <= RECENT_REQUESTS;
+        let row = self.live_row(id);
+        if row.wide {
+            return true;
+        }
+        if !room || small {
+            return false;
+        }
+        row.wide = true;
+        self.wide_rows += 1;
+        true
+    }
+
+    /// Widen a row once it is flagged: the detector is asked every 16th
+    /// request of a row whose small ring is full, not per line.
+    fn widen_if_flagged(&mut self, id: u32) {
+        const ASK_EVERY: u64 = 16; // a power of two: a mask, no division
+        let Some(row) = self.rows[id as usize].as_ref() else {
+            return;
+        };
+        let due = !row.wide
+            && row.requests & (ASK_EVERY - 1) == 0
+            && row.recent.len() >= RECENT_REQUESTS.min(self.max_recent);
+        if due && (self.is_flagged)(row) {
+            self.widen_id(id);
         }
     }
 
@@ -515,6 +600,7 @@ impl IpTable {
 
     fn remove(&mut self, id: u32) {
         if let Some(row) = self.rows[id as usize].take() {
+            self.wide_rows -= usize::from(row.wide);
             self.index.remove(&row.ip);
             self.free.push(id);
         }
@@ -605,23 +691,27 @@ impl IpTable {
         self.totals.requests += 1;
         self.totals.bytes += hit.bytes;
         self.totals.rate.record(t);
+        let max_recent = self.max_recent;
         let row = self.live_row(id);
+        let cap = row.recent_cap(max_recent);
         row.requests += 1;
         row.bytes += hit.bytes;
         row.status[status_class(hit.status)] += 1;
         row.rate.record(t);
         row.seen_at(t, now);
-        if row.recent.len() == RECENT_REQUESTS {
+        if row.recent.len() >= cap {
             row.recent.pop_front();
         } else if row.recent.len() == row.recent.capacity() {
-            // 4 slots, then 10, then the whole ring: most clients send a few
-            // requests, and at 20 000 rows the rings are most of the memory.
+            // 4 slots, then 10, then the small ring, then doubling to a wide
+            // row's: most clients send a few requests, and at 20 000 rows
+            // the rings are most of the memory.
             let want = match row.recent.capacity() {
                 0..4 => 4,
                 4..10 => 10,
-                _ => RECENT_REQUESTS,
+                c if c < RECENT_REQUESTS => RECENT_REQUESTS,
+                c => c * 2,
             };
-            row.recent.reserve_exact(want - row.recent.len());
+            row.recent.reserve_exact(want.min(cap) - row.recent.len());
         }
         row.recent.push_back(request);
         self.activity.push(Activity {
@@ -635,6 +725,7 @@ impl IpTable {
                 bytes: request.bytes,
             },
         });
+        self.widen_if_flagged(id);
         if self.strings.wants_sweep() {
             self.sweep_strings();
         }

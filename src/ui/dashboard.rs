@@ -303,6 +303,14 @@ impl Dashboard {
         }
     }
 
+    /// The address the drill-down shows, while it is open.
+    pub(crate) fn detail_ip(&self) -> Option<IpAddr> {
+        match self.modal {
+            Modal::Detail(ip) => Some(ip),
+            _ => None,
+        }
+    }
+
     /// Show `text` in the hints line for a few seconds.
     pub(crate) fn set_status(&mut self, text: impl Into<String>, now: UnixTime) {
         self.status = Some((text.into(), now));

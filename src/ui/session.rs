@@ -181,9 +181,13 @@ impl Session {
                 flow = self.on_key(key, engine);
             }
         }
-        // A drill-down just opened names its processes in the same frame.
+        // A drill-down just opened names its processes in the same frame,
+        // and its row keeps `max_log_entries_per_ip` requests from now on.
         self.dashboard
             .refresh_owners(engine.last_dump(), Instant::now());
+        if let Some(ip) = self.dashboard.detail_ip() {
+            engine.widen_row(ip);
+        }
         flow
     }
 

@@ -18,7 +18,7 @@ use crate::parse::time::format_rfc3339;
 use crate::parse::{AuthKind, UnixTime};
 use crate::source::owners::MAX_FDS_VISITED;
 use crate::store::HistoryFigures;
-use crate::table::{Row, RECENT_REQUESTS};
+use crate::table::Row;
 use crate::ui::sanitize::text_width;
 use crate::ui::{Grid, Rect, Style};
 use crate::view::format::{human_bytes, services};
@@ -488,10 +488,8 @@ fn sparkline(lines: &mut Lines<'_>, d: &Dashboard, m: &Model<'_>, row: &Row) {
 /// The last requests, newest first: time, status, method, bytes, path, user agent.
 fn requests(lines: &mut Lines<'_>, d: &Dashboard, m: &Model<'_>, row: &Row) {
     let t = d.theme;
-    lines.text(
-        &format!("last {RECENT_REQUESTS} requests, newest first"),
-        t.heading(),
-    );
+    let kept = m.table.recent_cap(row);
+    lines.text(&format!("last {kept} requests, newest first"), t.heading());
     if row.recent.is_empty() {
         lines.text("none", t.faint());
         return;
