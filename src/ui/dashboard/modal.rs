@@ -313,6 +313,9 @@ fn summary(
     .map(|&k| format!("{} {}", ssh_label(k), row.auth_count(k)))
     .collect();
     lines.text(&format!("sshd: {}", auth.join(" · ")), Style::new());
+    if let Some(country) = detail::country_line(m, row) {
+        lines.text(&country, Style::new());
+    }
     match row.geo.as_deref() {
         Some(g) => {
             let field = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
@@ -383,7 +386,7 @@ fn whois_state_line(state: WhoisState<'_>, now: UnixTime) -> String {
     format!("whois: {text}")
 }
 
-/// `seen 4 sessions since 2026-11-02, 1200 requests, suspicious twice`
+/// `seen 4 sessions since 2026-11-02, 1200 requests (3.5 MiB), 0 auth failures, suspicious twice`
 fn history_line(h: &HistoryFigures) -> String {
     let times = match h.suspicious_sessions {
         0 => "never".to_string(),
@@ -393,11 +396,12 @@ fn history_line(h: &HistoryFigures) -> String {
     };
     let since = format_rfc3339(h.first_seen);
     format!(
-        "history: seen {} session{} since {}, {} requests, {} auth failures, suspicious {times}",
+        "history: seen {} session{} since {}, {} requests ({}), {} auth failures, suspicious {times}",
         h.sessions,
         if h.sessions == 1 { "" } else { "s" },
         since.get(..10).unwrap_or(&since),
         h.requests,
+        human_bytes(h.bytes),
         h.auth_failures
     )
 }

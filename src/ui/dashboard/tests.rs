@@ -2165,7 +2165,7 @@ fn history_fills_hx_and_the_drill_down() {
         first_seen: NOW - 86_400,
         last_seen: NOW,
         requests: 1200,
-        bytes: 0,
+        bytes: 3 << 20,
         auth_failures: 0,
         suspicious: true,
         country: None,
@@ -2195,7 +2195,7 @@ fn history_fills_hx_and_the_drill_down() {
     let day = &crate::parse::time::format_rfc3339(NOW - 86_400)[..10];
     assert!(
         text.contains(&format!(
-            "history: seen 1 session since {day}, 1200 requests, 0 auth failures, suspicious once"
+            "history: seen 1 session since {day}, 1200 requests (3.0 MiB), 0 auth failures, suspicious once"
         )),
         "{text}"
     );
@@ -2362,4 +2362,39 @@ fn drill_down_names_each_connections_process_and_walks_only_while_open() {
     assert!(!d.refresh_owners(&f.sockets, t0 + Duration::from_secs(9)));
     assert_eq!(d.owners.walks, 2);
     assert_eq!(d.owners.owner(ip("8.8.4.4"), 4001), None);
+}
+
+/// Issue 12 item 4: the drill-down names the country in full (GeoIP's
+/// English name, here from MaxMind's test database), else gives the code
+/// GeoIP or whois had.
+#[test]
+fn drill_down_names_the_country() {
+    use crate::config::GeoipConfig;
+    use crate::enrich::geoip::GeoIp;
+    use crate::net::WhoisInfo;
+    let mut f = Fixture::new();
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/maxmind/test-data");
+    let geoip = GeoIp::open(&GeoipConfig {
+        enabled: true,
+        city_db: format!("{data}/GeoIP2-City-Test.mmdb").into(),
+        asn_db: "/nowhere/ASN.mmdb".into(),
+    });
+    f.hit("81.2.69.142", -3, "GET", b"/", 200, 10, b"curl/8.0");
+    f.table.get_mut(ip("81.2.69.142")).unwrap().geo = geoip.lookup_boxed(ip("81.2.69.142"));
+    f.table.get_mut(ip("45.33.32.156")).unwrap().whois = Some(Box::new(WhoisInfo {
+        country: Some("DE".into()),
+        ..WhoisInfo::default()
+    }));
+    f.geoip = Some(geoip);
+    let drill = |addr: &str| {
+        let mut d = dashboard();
+        keys(&mut d, &f, &[Key::Char('/')]);
+        type_text(&mut d, &f, addr);
+        keys(&mut d, &f, &[Key::Enter, Key::Enter]);
+        screen(&mut d, &f, 160, 45).join("\n")
+    };
+    let text = drill("81.2.69.142");
+    assert!(text.contains("country: United Kingdom (GB)"), "{text}");
+    let text = drill("45.33.32.156");
+    assert!(text.contains("country: DE (whois)"), "{text}");
 }
