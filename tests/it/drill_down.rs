@@ -96,3 +96,67 @@ fn drill_down_of_an_ssh_brute_forcer_lists_user_names_with_times() {
     });
     assert_eq!(harness::read_or_empty(&rc).trim(), "0");
 }
+
+/// The drill-down names the process holding each connection, walking
+/// `--proc-root`'s `*/fd` (the fixture's sockets, with two processes added).
+#[test]
+fn drill_down_names_the_process_of_each_connection() {
+    if skip_without_tmux() {
+        return;
+    }
+    let dir = harness::tempdir();
+    let proc = dir.path().join("proc");
+    std::fs::create_dir_all(proc.join("net")).unwrap();
+    for name in ["net/tcp", "net/tcp6", "uptime"] {
+        std::fs::copy(Path::new(PROC_ROOT).join(name), proc.join(name)).unwrap();
+    }
+    // 8.8.4.4's sockets in the fixture: inbound to https (inode 90412), and
+    // ours out to its https (90500).
+    for (pid, comm, fd, inode) in [("812", "nginx", "7", 90412), ("900", "curl", "3", 90500)] {
+        std::fs::create_dir_all(proc.join(pid).join("fd")).unwrap();
+        std::fs::write(proc.join(pid).join("comm"), format!("{comm}\n")).unwrap();
+        let link = proc.join(pid).join("fd").join(fd);
+        std::os::unix::fs::symlink(format!("socket:[{inode}]"), link).unwrap();
+    }
+    let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logs/combined.log");
+    let (rc, after) = (dir.path().join("rc"), dir.path().join("after"));
+    let script = format!(
+        "HOME={home} XDG_CONFIG_HOME={home} {bin} --log-path {log} --from-start --no-auth-log \
+         --proc-root {proc} --no-geoip --no-history --no-whois; echo $? > {rc}; \
+         echo done > {after}; exec sleep 600",
+        home = shell_quote(&dir.path().join("home")),
+        bin = shell_quote(&harness::nethergaze_bin()),
+        log = shell_quote(&log),
+        proc = shell_quote(&proc),
+        rc = shell_quote(&rc),
+        after = shell_quote(&after),
+    );
+    let tmux = Tmux::start(dir.path().join("tmux.sock"), 160, 45, &script);
+    tmux.wait_for("8.8.4.4's row", |s| has(s, "8.8.4.4"));
+    tmux.send(&["-l", "/8.8.4.4"]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the filter", |s| s[0].contains("filter: 8.8.4.4"));
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for("the processes", |s| {
+        has(s, "pid 812 nginx") && has(s, "pid 900 curl")
+    });
+    let line = |pid: &str| screen.iter().find(|l| l.contains(pid)).unwrap().clone();
+    assert!(
+        line("pid 812").contains("in  ESTABLISHED  https ← :55012"),
+        "{}",
+        line("pid 812")
+    );
+    assert!(
+        line("pid 900").contains("out ESTABLISHED  → https (from :44870)"),
+        "{}",
+        line("pid 900")
+    );
+
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the drill-down to close", |s| !has(s, "pid 812"));
+    tmux.send(&["-l", "q"]);
+    wait_until("nethergaze to exit", READY_TIMEOUT, || {
+        !harness::read_or_empty(&after).is_empty()
+    });
+    assert_eq!(harness::read_or_empty(&rc).trim(), "0");
+}
