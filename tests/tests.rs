@@ -10,6 +10,7 @@ mod it {
     mod config_files;
     mod dashboard;
     mod demo;
+    mod drill_down;
     mod enrich;
     mod exit_status;
     mod files;

@@ -39,7 +39,10 @@ pub(crate) const MAX_TRACKED_IPS: Limit = limit("max_tracked_ips", 1.0, 1_000_00
 /// The ring is allocated up front at 40 bytes an entry: 100 000 is 4 MB,
 /// and the panel shows a screenful of them.
 pub(crate) const MAX_LOG_LINES: Limit = limit("[log] max_log_lines", 1.0, 100_000.0, "lines");
-/// Per address, so it multiplies by `max_tracked_ips`: kept small.
+/// Recent requests of a row opened in the drill-down or flagged (others
+/// keep 20): 10 000 is 240 KB a row, and all widened rows share a 1.5 MiB
+/// budget (`table::WIDE_SLOTS_BUDGET`: 6 rows at this bound, 656 at the
+/// default 100), so it does not multiply by `max_tracked_ips`.
 pub(crate) const MAX_LOG_ENTRIES_PER_IP: Limit =
     limit("[log] max_log_entries_per_ip", 1.0, 10_000.0, "entries");
 /// Below 0.1 s the socket dump costs more than it tells; a day is the

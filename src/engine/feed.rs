@@ -62,6 +62,7 @@ impl Core {
             .map_err(|e| format!("log_format: {e}"))?;
         let mut table = IpTable::new(config.max_tracked_ips, config.show_private_ips);
         table.set_flagged(detector.flagged_test());
+        table.set_max_recent(config.display.max_log_entries_per_ip);
         if config.mode == Mode::Dashboard {
             table.activity.set_capacity(config.display.max_log_lines);
         }

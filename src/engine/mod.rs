@@ -399,6 +399,12 @@ impl Engine {
         self.core.changes += 1;
     }
 
+    /// The drill-down opened `ip`: its row keeps `[log]
+    /// max_log_entries_per_ip` recent requests from now on (see [`IpTable::widen`]).
+    pub(crate) fn widen_row(&mut self, ip: IpAddr) {
+        self.core.table.widen(ip);
+    }
+
     /// What happened, per address.
     pub(crate) fn table(&self) -> &IpTable {
         &self.core.table

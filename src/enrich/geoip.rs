@@ -217,6 +217,9 @@ struct Traits<'a> {
 struct Iso<'a> {
     #[serde(borrow)]
     iso_code: Option<&'a str>,
+    /// `names.en`: read only by [`GeoIp::country_name`].
+    #[serde(borrow)]
+    names: Option<En<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -235,6 +238,17 @@ impl<'a> Record<'a> {
     fn country(&self) -> Option<&'a str> {
         let code = |c: &Option<Iso<'a>>| c.as_ref().and_then(|c| c.iso_code);
         non_empty(code(&self.country)).or_else(|| non_empty(code(&self.registered_country)))
+    }
+
+    /// The English name of the country [`Record::country`] gives the code of.
+    fn country_name(&self) -> Option<&'a str> {
+        let code = |c: &Option<Iso<'a>>| non_empty(c.as_ref().and_then(|c| c.iso_code));
+        let country = if code(&self.country).is_some() {
+            self.country.as_ref()
+        } else {
+            self.registered_country.as_ref()
+        };
+        non_empty(country?.names.as_ref()?.en)
     }
 
     fn city(&self) -> Option<&'a str> {
@@ -519,6 +533,19 @@ impl GeoIp {
             }
         }
         info
+    }
+
+    /// The English name of `ip`'s country (`country.names.en`, else
+    /// `registered_country`'s), from the city database. Looked up when the
+    /// drill-down shows it: rows keep the code only (a name per row would
+    /// cost ~40 bytes at every row with a country).
+    pub(crate) fn country_name(&self, ip: IpAddr) -> Option<String> {
+        if !self.enabled || !is_public(ip) {
+            return None;
+        }
+        let db = self.provider(Role::City)?;
+        let rec = self.record(db, ip.to_canonical())?;
+        rec.country_name().map(str::to_owned)
     }
 
     /// Reopens a database whose file was replaced (new inode, size or mtime),

@@ -82,6 +82,9 @@ pub struct SocketEntry {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub state: TcpState,
+    /// The socket's inode (0 when unknown): what /proc/PID/fd links name
+    /// (`socket:[INODE]`), so the drill-down can find a connection's process.
+    pub inode: u32,
 }
 
 /// Address family of a socket table (`/proc/net/tcp` or `/proc/net/tcp6`).
@@ -152,10 +155,17 @@ fn parse_fields<'a>(
         return None;
     }
     let state = TcpState::from_kernel(u8::try_from(hex_u32(state)?).ok()?)?;
+    // tx:rx queues, timer, retransmits, uid, timeout, then the inode; a
+    // line without one still counts (the inode only names the process).
+    let inode = rest
+        .nth(5)
+        .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok())
+        .unwrap_or(0);
     Some(SocketEntry {
         local,
         remote,
         state,
+        inode,
     })
 }
 

@@ -7,6 +7,7 @@ pub(crate) mod glob;
 pub(crate) mod journal;
 pub mod linebuf;
 pub(crate) mod logset;
+pub(crate) mod owners;
 pub(crate) mod procnet;
 pub mod sockdiag;
 mod tailed_file;

@@ -19,6 +19,7 @@ mod hash;
 mod hidden;
 mod intern;
 mod rate;
+mod ssh;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -29,6 +30,7 @@ pub(crate) use activity::{Activity, ActivityKind, ActivityLog};
 pub(crate) use hidden::HIDDEN_MAX;
 pub(crate) use intern::{Interner, StrId, MAX_STRING};
 pub(crate) use rate::RateRing;
+pub(crate) use ssh::{SshEvent, RECENT_SSH_EVENTS};
 
 use crate::detect::Evidence;
 use crate::net::{is_public, GeoInfo, WhoisInfo};
@@ -37,8 +39,13 @@ use crate::parse::{AccessHit, AuthEvent, AuthKind, UnixTime};
 
 /// Rows without sockets and without activity for this long are dropped.
 pub(crate) const IDLE_EXPIRY_SECS: UnixTime = 5 * 60;
-/// Recent requests kept per row.
+/// Recent requests a row keeps, unless `[log] max_log_entries_per_ip` is
+/// smaller, or the row is widened (see [`IpTable::widen`]).
 pub(crate) const RECENT_REQUESTS: usize = 20;
+/// Recent-request slots all widened rows may hold together: 64 Ki entries,
+/// 1.5 MiB at 24 bytes (656 rows at the default 100 entries, 6 at the
+/// largest `max_log_entries_per_ip`). Past it a row stays at the small ring.
+const WIDE_SLOTS_BUDGET: usize = 1 << 16;
 /// String bytes the interner may hold (paths, user agents, methods), with
 /// their bookkeeping (`intern::STRING_OVERHEAD` a string). Part of the
 /// 64 MiB bound at 50 000 rows (`benches/memcap.py`): when unique strings
@@ -154,6 +161,11 @@ pub struct Row {
     pub(crate) recent: VecDeque<RecentRequest>,
     /// sshd events by kind, indexed by `auth_index`.
     pub(crate) auth: [u32; 5],
+    /// The last sshd events (user names cut short, inline), for the
+    /// drill-down; boxed: most rows never see sshd (8 bytes when absent,
+    /// 32 for an empty `VecDeque`: 1.2 MB more at 50 000 rows).
+    #[allow(clippy::box_collection)]
+    ssh: Option<Box<VecDeque<SshEvent>>>,
     /// Event time of the first and last thing seen from this address.
     pub(crate) first_seen: UnixTime,
     pub(crate) last_seen: UnixTime,
@@ -165,6 +177,9 @@ pub struct Row {
     /// Event second of the last sshd failure (`failed` or `invalid_user`),
     /// 0 before the first.
     pub(crate) last_failure: u32,
+    /// Whether its recent-request ring may grow to `max_log_entries_per_ip`
+    /// (opened in the drill-down, or flagged): see [`IpTable::widen`].
+    wide: bool,
     /// GeoIP, attached by the engine when the row is created; `None` without
     /// a database or for an address it doesn't know (boxed: 8 bytes when absent).
     pub(crate) geo: Option<Box<GeoInfo>>,
@@ -240,13 +255,29 @@ impl Row {
             rate: RateRing::default(),
             recent: VecDeque::new(),
             auth: [0; 5],
+            ssh: None,
             first_seen: seen,
             last_seen: seen,
             last_active: now,
             evidence: Evidence::default(),
             last_failure: 0,
+            wide: false,
             geo: None,
             whois: None,
+        }
+    }
+
+    /// The last sshd events, oldest first (at most [`RECENT_SSH_EVENTS`]).
+    pub(crate) fn ssh_events(&self) -> impl DoubleEndedIterator<Item = &SshEvent> + '_ {
+        self.ssh.iter().flat_map(|ring| ring.iter())
+    }
+
+    /// Recent requests it keeps at most, `max_recent` for a wide row.
+    fn recent_cap(&self, max_recent: usize) -> usize {
+        if self.wide {
+            max_recent
+        } else {
+            RECENT_REQUESTS.min(max_recent)
         }
     }
 
@@ -330,6 +361,10 @@ pub struct IpTable {
     listen_ports: Vec<u16>,
     inbound_now: HashSet<(SocketAddr, u16)>,
     inbound_before: HashSet<(SocketAddr, u16)>,
+    /// `[log] max_log_entries_per_ip`: the recent-request ring of a widened row.
+    max_recent: usize,
+    /// Rows widened now (at most [`IpTable::max_wide_rows`]).
+    wide_rows: usize,
 }
 
 impl IpTable {
@@ -349,6 +384,69 @@ impl IpTable {
             listen_ports: Vec::new(),
             inbound_now: HashSet::new(),
             inbound_before: HashSet::new(),
+            max_recent: RECENT_REQUESTS,
+            wide_rows: 0,
+        }
+    }
+
+    /// `[log] max_log_entries_per_ip` (0.2.0's per-address log): the
+    /// recent requests a widened row keeps. Every row keeps
+    /// [`RECENT_REQUESTS`] (or fewer, when this is smaller); only rows
+    /// opened in the drill-down or flagged grow to this, and all of them
+    /// together within `WIDE_SLOTS_BUDGET`: at `max_tracked_ips` rows a
+    /// ring this size for every row could take gigabytes, while the rows
+    /// anyone reads that far back are the ones they open or that stand out.
+    pub(crate) fn set_max_recent(&mut self, entries: usize) {
+        self.max_recent = entries.max(1);
+    }
+
+    /// Recent requests `row` keeps at most.
+    pub(crate) fn recent_cap(&self, row: &Row) -> usize {
+        row.recent_cap(self.max_recent)
+    }
+
+    /// Rows that may be widened at once.
+    fn max_wide_rows(&self) -> usize {
+        (WIDE_SLOTS_BUDGET / self.max_recent).max(1)
+    }
+
+    /// Let the row of `ip` keep `max_log_entries_per_ip` recent requests
+    /// from now on (the drill-down opened it), while the budget allows:
+    /// returns whether it is wide. A row stays wide until it goes.
+    pub(crate) fn widen(&mut self, ip: IpAddr) -> bool {
+        match self.index.get(&ip) {
+            Some(&id) => self.widen_id(id),
+            None => false,
+        }
+    }
+
+    fn widen_id(&mut self, id: u32) -> bool {
+        let room = self.wide_rows < self.max_wide_rows();
+        let small = self.max_recent <= RECENT_REQUESTS;
+        let row = self.live_row(id);
+        if row.wide {
+            return true;
+        }
+        if !room || small {
+            return false;
+        }
+        row.wide = true;
+        self.wide_rows += 1;
+        true
+    }
+
+    /// Widen a row once it is flagged: the detector is asked every 16th
+    /// request of a row whose small ring is full, not per line.
+    fn widen_if_flagged(&mut self, id: u32, now: UnixTime) {
+        const ASK_EVERY: u64 = 16; // a power of two: a mask, no division
+        let Some(row) = self.rows[id as usize].as_ref() else {
+            return;
+        };
+        let due = !row.wide
+            && row.requests & (ASK_EVERY - 1) == 0
+            && row.recent.len() >= RECENT_REQUESTS.min(self.max_recent);
+        if due && (self.is_flagged)(row, now) {
+            self.widen_id(id);
         }
     }
 
@@ -509,6 +607,7 @@ impl IpTable {
 
     fn remove(&mut self, id: u32) {
         if let Some(row) = self.rows[id as usize].take() {
+            self.wide_rows -= usize::from(row.wide);
             self.index.remove(&row.ip);
             self.free.push(id);
         }
@@ -600,23 +699,27 @@ impl IpTable {
         self.totals.bytes += hit.bytes;
         self.totals.rate.record(t);
         self.totals.first_request = Some(self.totals.first_request.map_or(t, |f| f.min(t)));
+        let max_recent = self.max_recent;
         let row = self.live_row(id);
+        let cap = row.recent_cap(max_recent);
         row.requests += 1;
         row.bytes += hit.bytes;
         row.status[status_class(hit.status)] += 1;
         row.rate.record(t);
         row.seen_at(t, now);
-        if row.recent.len() == RECENT_REQUESTS {
+        if row.recent.len() >= cap {
             row.recent.pop_front();
         } else if row.recent.len() == row.recent.capacity() {
-            // 4 slots, then 10, then the whole ring: most clients send a few
-            // requests, and at 20 000 rows the rings are most of the memory.
+            // 4 slots, then 10, then the small ring, then doubling to a wide
+            // row's: most clients send a few requests, and at 20 000 rows
+            // the rings are most of the memory.
             let want = match row.recent.capacity() {
                 0..4 => 4,
                 4..10 => 10,
-                _ => RECENT_REQUESTS,
+                c if c < RECENT_REQUESTS => RECENT_REQUESTS,
+                c => c * 2,
             };
-            row.recent.reserve_exact(want - row.recent.len());
+            row.recent.reserve_exact(want.min(cap) - row.recent.len());
         }
         row.recent.push_back(request);
         self.activity.push(Activity {
@@ -630,6 +733,7 @@ impl IpTable {
                 bytes: request.bytes,
             },
         });
+        self.widen_if_flagged(id, now);
         if self.strings.wants_sweep() {
             self.sweep_strings();
         }
@@ -650,6 +754,7 @@ impl IpTable {
         if event.kind.is_failure() {
             self.totals.auth_failures += 1;
         }
+        let time = t.clamp(0, i64::from(u32::MAX)) as u32;
         let row = self.live_row(id);
         row.auth[auth_index(event.kind)] += 1;
         if event.kind.is_failure() {
@@ -657,10 +762,12 @@ impl IpTable {
             row.last_failure = row.last_failure.max(second);
         }
         row.seen_at(t, now);
+        let ring = row.ssh.get_or_insert_with(Box::default);
+        ssh::push(ring, SshEvent::new(time, event.kind, event.user));
         if self.activity.is_enabled() {
             let user = self.strings.intern(event.user);
             self.activity.push(Activity {
-                time: t.clamp(0, i64::from(u32::MAX)) as u32,
+                time,
                 ip: event.ip,
                 kind: ActivityKind::Ssh {
                     kind: event.kind,

@@ -8,6 +8,7 @@ fn sock(local: &str, remote: &str, state: TcpState) -> SocketEntry {
         local: local.parse::<SocketAddr>().unwrap(),
         remote: remote.parse().unwrap(),
         state,
+        inode: 0,
     }
 }
 
@@ -395,4 +396,59 @@ fn hidden_private_addresses_are_counted_and_shown_on_demand() {
     // The next dump does not bring the removed rows back.
     t.apply_sockets(&dump, 1002, |_| {});
     assert_eq!((t.len(), t.hidden_private()), (1, 2));
+}
+
+fn requests(t: &mut IpTable, client: &str, n: i64) {
+    for k in 0..n {
+        t.apply_access(&hit(client, 1000 + k, b"/", 200, 1), 1000);
+    }
+}
+
+/// Issue 12 item 4: `[log] max_log_entries_per_ip` is the ring of a row
+/// opened in the drill-down or flagged; every other row keeps 20.
+#[test]
+fn opened_and_flagged_rows_keep_max_log_entries_per_ip() {
+    let mut t = IpTable::new(100, false);
+    t.set_max_recent(100);
+    t.set_flagged(|row, _| row.ip == ip("9.9.9.9"));
+    requests(&mut t, "8.8.8.8", 150);
+    requests(&mut t, "1.1.1.1", 150);
+    requests(&mut t, "9.9.9.9", 150);
+    let kept = |t: &IpTable, a: &str| t.get(ip(a)).unwrap().recent.len();
+    assert_eq!(kept(&t, "8.8.8.8"), RECENT_REQUESTS);
+    assert_eq!(kept(&t, "9.9.9.9"), 100, "flagged: widened");
+    assert!(t.widen(ip("1.1.1.1")), "opened in the drill-down");
+    assert_eq!(t.recent_cap(t.get(ip("1.1.1.1")).unwrap()), 100);
+    requests(&mut t, "1.1.1.1", 150);
+    assert_eq!(kept(&t, "1.1.1.1"), 100);
+    assert!(t.get(ip("1.1.1.1")).unwrap().recent.capacity() < 200);
+    assert_eq!(t.wide_rows, 2);
+    assert!(!t.widen(ip("4.4.4.4")), "no row");
+
+    // Smaller than 20: every row keeps that many, and none widens.
+    let mut t = IpTable::new(100, false);
+    t.set_max_recent(5);
+    requests(&mut t, "8.8.8.8", 50);
+    assert!(!t.widen(ip("8.8.8.8")));
+    assert_eq!(kept(&t, "8.8.8.8"), 5);
+}
+
+/// Widened rows share one budget: at the largest value only a few rows
+/// widen, the rest keep 20; a row that goes frees its share.
+#[test]
+fn widened_rows_stay_within_the_budget() {
+    let mut t = IpTable::new(100, false);
+    t.set_max_recent(10_000);
+    let most = t.max_wide_rows();
+    assert_eq!(most, 6);
+    for n in 0..most {
+        requests(&mut t, &format!("8.8.8.{n}"), 1);
+        assert!(t.widen(ip(&format!("8.8.8.{n}"))));
+    }
+    requests(&mut t, "9.9.9.9", 1);
+    assert!(!t.widen(ip("9.9.9.9")), "budget spent");
+    t.expire(1000 + IDLE_EXPIRY_SECS);
+    assert_eq!(t.wide_rows, 0);
+    requests(&mut t, "7.7.7.7", 1);
+    assert!(t.widen(ip("7.7.7.7")), "the expired rows' shares are free");
 }

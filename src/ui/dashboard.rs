@@ -18,6 +18,7 @@ mod table;
 mod theme;
 
 use std::net::IpAddr;
+use std::time::Instant;
 
 use tui_textarea::{Input, Key as EditKey, TextArea};
 
@@ -34,6 +35,7 @@ use crate::parse::sockets::SocketEntry;
 use crate::parse::UnixTime;
 use crate::source::bandwidth::Bandwidth;
 use crate::source::vnstat::VnstatStatus;
+use crate::source::owners::SocketOwners;
 use crate::store::History;
 use crate::table::{IpTable, Row};
 use crate::ui::filter::FilterSpec;
@@ -236,6 +238,9 @@ pub(crate) struct Dashboard {
     row_history: RowHistory,
     /// Reused for the text of a table cell.
     cell: String,
+    /// Processes holding the drill-down's sockets: walked only while it is
+    /// open, at most once a second ([`Dashboard::refresh_owners`]).
+    pub(crate) owners: SocketOwners,
 }
 
 impl Dashboard {
@@ -250,6 +255,7 @@ impl Dashboard {
             .collect();
         let mut d = Dashboard::new(host, color, hooks);
         d.suspicious = config.suspicious_only;
+        d.owners = SocketOwners::new(config.proc_root.as_deref());
         d.set_filter_config(config.filters.clone());
         d
     }
@@ -284,6 +290,28 @@ impl Dashboard {
             activity_shown: true,
             row_history: RowHistory::default(),
             cell: String::new(),
+            owners: SocketOwners::new(None),
+        }
+    }
+
+    /// Look up which processes hold the drill-down's sockets in `dump`
+    /// (a walk of /proc/*/fd, at most once a second); nothing while the
+    /// drill-down is closed. Returns whether it walked (redraw).
+    pub(crate) fn refresh_owners(&mut self, dump: &[SocketEntry], now: Instant) -> bool {
+        match self.modal {
+            Modal::Detail(ip) => self.owners.refresh(ip, dump, now),
+            _ => {
+                self.owners.clear();
+                false
+            }
+        }
+    }
+
+    /// The address the drill-down shows, while it is open.
+    pub(crate) fn detail_ip(&self) -> Option<IpAddr> {
+        match self.modal {
+            Modal::Detail(ip) => Some(ip),
+            _ => None,
         }
     }
 

@@ -186,6 +186,13 @@ impl Session {
                 flow = self.on_key(key, engine);
             }
         }
+        // A drill-down just opened names its processes in the same frame,
+        // and its row keeps `max_log_entries_per_ip` requests from now on.
+        self.dashboard
+            .refresh_owners(engine.last_dump(), Instant::now());
+        if let Some(ip) = self.dashboard.detail_ip() {
+            engine.widen_row(ip);
+        }
         flow
     }
 
@@ -494,6 +501,9 @@ impl Frontend for Session {
     fn on_tick(&mut self, engine: &mut Engine) {
         self.dashboard.utc_offset = dashboard::local_utc_offset(engine.now());
         self.dirty = true;
+        // Only while the drill-down is open, at most once a second.
+        self.dashboard
+            .refresh_owners(engine.last_dump(), Instant::now());
         self.jobs.on_tick(Instant::now());
         self.reap_job(engine);
     }

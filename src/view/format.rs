@@ -198,6 +198,7 @@ mod tests {
             local: local.parse().unwrap(),
             remote: remote.parse().unwrap(),
             state: TcpState::Established,
+            inode: 0,
         }
     }
 
@@ -207,6 +208,7 @@ mod tests {
             local: format!("0.0.0.0:{port}").parse().unwrap(),
             remote: "0.0.0.0:0".parse().unwrap(),
             state: TcpState::Listen,
+            inode: 0,
         };
         let mut all: Vec<SocketEntry> = [22, 80, 443, 9999].map(listen).to_vec();
         all.extend_from_slice(dump);

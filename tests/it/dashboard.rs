@@ -249,10 +249,11 @@ fn dashboard_in_tmux() {
     let screen = tmux.wait_for("the text filter", |s| s[0].contains("filter: feed"));
     assert_eq!(table_ips(&screen), ["104.16.0.1"]);
 
-    // Enter: the drill-down of the selected row; Escape closes it.
+    // Enter: the drill-down of the selected row (opened, its row keeps
+    // `[log] max_log_entries_per_ip` requests, 100 by default); Escape closes it.
     tmux.send(&["Enter"]);
     let screen = tmux.wait_for("the drill-down", |s| {
-        s.iter().any(|l| l.contains("last 20 requests"))
+        s.iter().any(|l| l.contains("last 100 requests"))
     });
     let text = screen.join("\n");
     assert!(
@@ -262,7 +263,7 @@ fn dashboard_in_tmux() {
     assert!(text.contains("feedreader"));
     tmux.send(&["Escape"]);
     tmux.wait_for("the drill-down to close", |s| {
-        !s.iter().any(|l| l.contains("last 20 requests"))
+        !s.iter().any(|l| l.contains("last 100 requests"))
     });
 
     // `?`: help.

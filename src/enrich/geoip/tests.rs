@@ -450,6 +450,31 @@ fn maxmind_city_test_databases() {
     }
 }
 
+/// Issue 12 item 4: the drill-down's full country name, from MaxMind's
+/// own test databases (city and country files).
+#[test]
+fn country_names_in_english() {
+    for city_db in ["GeoIP2-City-Test.mmdb", "GeoLite2-Country-Test.mmdb"] {
+        let geo = GeoIp::open(&maxmind_cfg(city_db, "none.mmdb"));
+        let name = |a: &str| geo.country_name(ip(a));
+        assert_eq!(
+            name("81.2.69.142").as_deref(),
+            Some("United Kingdom"),
+            "{city_db}"
+        );
+        assert_eq!(
+            name("::ffff:89.160.20.112").as_deref(),
+            Some("Sweden"),
+            "{city_db}"
+        );
+        assert_eq!(name("10.0.0.1"), None, "private: not looked up");
+    }
+    // Our own GeoLite2-shaped file has codes and no names.
+    let dir = geolite_dir();
+    let geo = GeoIp::open(&cfg(dir.path(), "GeoLite2-City.mmdb", "GeoLite2-ASN.mmdb"));
+    assert_eq!(geo.country_name(ip("81.2.69.160")), None);
+}
+
 #[test]
 fn maxmind_country_test_database() {
     let geo = GeoIp::open(&maxmind_cfg("GeoLite2-Country-Test.mmdb", "none.mmdb"));

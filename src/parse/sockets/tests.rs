@@ -7,11 +7,23 @@ fn sa(text: &str) -> SocketAddr {
     text.parse().expect("test address")
 }
 
+/// `dump` with every inode 0, to compare with [`entry`]s.
+fn without_inodes(dump: &[SocketEntry]) -> Vec<SocketEntry> {
+    dump.iter()
+        .map(|&s| SocketEntry { inode: 0, ..s })
+        .collect()
+}
+
+/// The inode column of the fixtures' parsed lines, in order.
+const TCP_INODES: [u32; 10] = [18231, 20112, 20113, 19877, 88231, 0, 0, 90412, 90500, 70001];
+const TCP6_INODES: [u32; 6] = [18233, 20114, 91001, 91002, 0, 0];
+
 fn entry(local: &str, remote: &str, state: TcpState) -> SocketEntry {
     SocketEntry {
         local: sa(local),
         remote: sa(remote),
         state,
+        inode: 0,
     }
 }
 
@@ -58,6 +70,7 @@ fn naive_line(line: &str, family: Family) -> Option<SocketEntry> {
         local: endpoint(fields[1])?,
         remote: endpoint(fields[2])?,
         state: TcpState::from_kernel(u8::from_str_radix(fields[3], 16).ok()?)?,
+        inode: fields.get(9).and_then(|f| f.parse().ok()).unwrap_or(0),
     })
 }
 
@@ -103,7 +116,12 @@ fn fixture_tcp_rows() {
         entry("198.51.100.10:44870", "8.8.4.4:443", Established),
         entry("127.0.0.1:5432", "127.0.0.1:38000", Established),
     ];
-    assert_eq!(got, want);
+    assert_eq!(without_inodes(&got), want);
+    let inodes: Vec<u32> = got.iter().map(|s| s.inode).collect();
+    assert_eq!(
+        inodes, TCP_INODES,
+        "the inode column, 0 where the line has none"
+    );
 }
 
 #[test]
@@ -127,7 +145,9 @@ fn fixture_tcp6_rows_with_mapped_v4() {
         entry("[2001:db8::10]:22", "[2001:db8::beef]:41000", TimeWait),
         entry("[2001:db8::10]:443", "[2001:db8:1::77]:39100", SynRecv),
     ];
-    assert_eq!(got, want);
+    assert_eq!(without_inodes(&got), want);
+    let inodes: Vec<u32> = got.iter().map(|s| s.inode).collect();
+    assert_eq!(inodes, TCP6_INODES);
 }
 
 #[test]

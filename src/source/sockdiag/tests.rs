@@ -80,6 +80,7 @@ fn entry(local: &str, remote: &str, state: TcpState) -> SocketEntry {
         local: local.parse().expect("addr"),
         remote: remote.parse().expect("addr"),
         state,
+        inode: 0,
     }
 }
 
@@ -700,4 +701,49 @@ fn new_connection_between_ticks_makes_the_next_tick_dump() {
     diag.gate.skipped = 0;
     assert!(dump(&mut diag).iter().any(|e| e.local.port() == port));
     drop((client, server));
+}
+
+/// Issue 12 item 4: netlink and /proc give each socket the inode its fd
+/// links name (`socket:[INODE]`), which the drill-down's process lookup
+/// walks for.
+#[test]
+fn both_readers_give_each_socket_its_fds_inode() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    let Some(mut diag) = open_or_skip() else {
+        return;
+    };
+    let p = pair("127.0.0.1:0", "127.0.0.1").expect("IPv4 loopback");
+    let inode = |fd: i32| {
+        let meta = std::fs::metadata(format!("/proc/self/fd/{fd}")).expect("fd link");
+        meta.ino() as u32
+    };
+    let addr = |s: io::Result<SocketAddr>| s.expect("addr");
+    let any: SocketAddr = "0.0.0.0:0".parse().expect("addr");
+    let want = [
+        (
+            addr(p.client.local_addr()),
+            addr(p.client.peer_addr()),
+            inode(p.client.as_raw_fd()),
+        ),
+        (
+            addr(p.server.local_addr()),
+            addr(p.server.peer_addr()),
+            inode(p.server.as_raw_fd()),
+        ),
+        (
+            addr(p.listener.local_addr()),
+            any,
+            inode(p.listener.as_raw_fd()),
+        ),
+    ];
+    for (reader, got) in [("netlink", dump(&mut diag)), ("/proc", proc_read())] {
+        for (local, remote, inode) in want {
+            let found = got
+                .iter()
+                .find(|s| (s.local, s.remote) == (local, remote))
+                .map(|s| s.inode);
+            assert_eq!(found, Some(inode), "{reader}: {local}");
+        }
+    }
 }

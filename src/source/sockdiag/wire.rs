@@ -214,6 +214,7 @@ fn socket_entry(body: &[u8]) -> Option<SocketEntry> {
         local: SocketAddr::new(ip(msg.id.src)?, u16::from_be_bytes(msg.id.sport)),
         remote: SocketAddr::new(ip(msg.id.dst)?, u16::from_be_bytes(msg.id.dport)),
         state: TcpState::from_kernel(msg.state)?,
+        inode: msg.inode,
     })
 }
 

@@ -16,8 +16,9 @@ use crate::net::service_name;
 use crate::parse::sockets::TcpState;
 use crate::parse::time::format_rfc3339;
 use crate::parse::{AuthKind, UnixTime};
+use crate::source::owners::MAX_FDS_VISITED;
 use crate::store::HistoryFigures;
-use crate::table::{Row, RECENT_REQUESTS};
+use crate::table::Row;
 use crate::ui::sanitize::text_width;
 use crate::ui::{Grid, Rect, Style};
 use crate::view::format::{human_bytes, services};
@@ -246,6 +247,14 @@ fn detail(
     summary(&mut lines, d, m, row, reasons, history);
     sparkline(&mut lines, d, m, row);
     lines.text("", Style::new());
+    // sshd events take what is left when the address sent no request
+    // (a brute forcer), else half of it: the requests keep the rest.
+    let ssh_rows = if row.recent.is_empty() {
+        lines.rows_left().saturating_sub(2)
+    } else {
+        lines.rows_left() / 2
+    };
+    detail::ssh_events(&mut lines, d, row, ssh_rows);
     requests(&mut lines, d, m, row);
 }
 
@@ -298,7 +307,7 @@ fn summary(
         Style::new(),
     );
     lines.text(&sockets_line(row), Style::new());
-    socket_list(lines, m, row);
+    socket_list(lines, d, m, row);
     let auth: Vec<String> = [
         AuthKind::Failed,
         AuthKind::InvalidUser,
@@ -310,6 +319,9 @@ fn summary(
     .map(|&k| format!("{} {}", ssh_label(k), row.auth_count(k)))
     .collect();
     lines.text(&format!("sshd: {}", auth.join(" · ")), Style::new());
+    if let Some(country) = detail::country_line(m, row) {
+        lines.text(&country, Style::new());
+    }
     match row.geo.as_deref() {
         Some(g) => {
             let field = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
@@ -380,7 +392,7 @@ fn whois_state_line(state: WhoisState<'_>, now: UnixTime) -> String {
     format!("whois: {text}")
 }
 
-/// `seen 4 sessions since 2026-11-02, 1200 requests, suspicious twice`
+/// `seen 4 sessions since 2026-11-02, 1200 requests (3.5 MiB), 0 auth failures, suspicious twice`
 fn history_line(h: &HistoryFigures) -> String {
     let times = match h.suspicious_sessions {
         0 => "never".to_string(),
@@ -390,11 +402,12 @@ fn history_line(h: &HistoryFigures) -> String {
     };
     let since = format_rfc3339(h.first_seen);
     format!(
-        "history: seen {} session{} since {}, {} requests, {} auth failures, suspicious {times}",
+        "history: seen {} session{} since {}, {} requests ({}), {} auth failures, suspicious {times}",
         h.sessions,
         if h.sessions == 1 { "" } else { "s" },
         since.get(..10).unwrap_or(&since),
         h.requests,
+        human_bytes(h.bytes),
         h.auth_failures
     )
 }
@@ -423,7 +436,9 @@ fn sockets_line(row: &Row) -> String {
 
 /// Sockets listed one per line, from the last dump:
 /// `  in  ESTABLISHED  https ← :51234` / `  out ESTABLISHED  → 443`.
-fn socket_list(lines: &mut Lines<'_>, m: &Model<'_>, row: &Row) {
+/// Each ends with the process holding it, when the walk of /proc found it
+/// (`  pid 812 nginx`).
+fn socket_list(lines: &mut Lines<'_>, d: &Dashboard, m: &Model<'_>, row: &Row) {
     const SHOWN: usize = 8;
     let mut of_row = m
         .sockets
@@ -443,11 +458,20 @@ fn socket_list(lines: &mut Lines<'_>, m: &Model<'_>, row: &Row) {
             let service = service_name(remote).map_or_else(|| remote.to_string(), str::to_string);
             format!("  out {:<12} → {service} (from :{local})", s.state.name())
         };
-        lines.text(&line, Style::new());
+        let Some(mut pen) = lines.next() else { break };
+        pen.text(&line, Style::new());
+        if let Some(owner) = d.owners.owner(row.ip, s.inode) {
+            pen.text(&format!("  pid {} ", owner.pid), d.theme.faint());
+            pen.bytes(&owner.comm, Style::new());
+        }
     }
     let more = of_row.count();
     if more > 0 {
         lines.text(&format!("  … and {more} more"), Style::new());
+    }
+    if d.owners.is_cut_short(row.ip) {
+        let note = format!("  (process lookup stopped after {MAX_FDS_VISITED} open files)");
+        lines.text(&note, d.theme.faint());
     }
 }
 
@@ -474,10 +498,8 @@ fn sparkline(lines: &mut Lines<'_>, d: &Dashboard, m: &Model<'_>, row: &Row) {
 /// The last requests, newest first: time, status, method, bytes, path, user agent.
 fn requests(lines: &mut Lines<'_>, d: &Dashboard, m: &Model<'_>, row: &Row) {
     let t = d.theme;
-    lines.text(
-        &format!("last {RECENT_REQUESTS} requests, newest first"),
-        t.heading(),
-    );
+    let kept = m.table.recent_cap(row);
+    lines.text(&format!("last {kept} requests, newest first"), t.heading());
     if row.recent.is_empty() {
         lines.text("none", t.faint());
         return;
@@ -572,5 +594,6 @@ pub(super) fn text_field(
     g.map_style(Rect::new(cx, rect.y, 1, 1), Style::reverse);
 }
 
+mod detail;
 #[cfg(test)]
 mod tests;

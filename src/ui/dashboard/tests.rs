@@ -120,6 +120,7 @@ impl Fixture {
             local: local.parse::<SocketAddr>().unwrap(),
             remote: remote.parse().unwrap(),
             state,
+            inode: 0,
         };
         f.sockets = vec![
             sock("0.0.0.0:443", "0.0.0.0:0", TcpState::Listen),
@@ -715,6 +716,7 @@ fn syn_recv_without_a_listener_is_inbound_in_the_drill_down() {
         local: "192.0.2.1:8443".parse().unwrap(),
         remote: "1.1.1.1:50100".parse().unwrap(),
         state: TcpState::SynRecv,
+        inode: 0,
     });
     f.table.apply_sockets(&f.sockets, NOW, |_| {});
     let mut d = dashboard();
@@ -2249,7 +2251,7 @@ fn history_fills_hx_and_the_drill_down() {
         first_seen: NOW - 86_400,
         last_seen: NOW,
         requests: 1200,
-        bytes: 0,
+        bytes: 3 << 20,
         auth_failures: 0,
         suspicious: true,
         country: None,
@@ -2279,7 +2281,7 @@ fn history_fills_hx_and_the_drill_down() {
     let day = &crate::parse::time::format_rfc3339(NOW - 86_400)[..10];
     assert!(
         text.contains(&format!(
-            "history: seen 1 session since {day}, 1200 requests, 0 auth failures, suspicious once"
+            "history: seen 1 session since {day}, 1200 requests (3.0 MiB), 0 auth failures, suspicious once"
         )),
         "{text}"
     );
@@ -2332,4 +2334,153 @@ fn hidden_private_addresses_are_said_where_rows_would_be() {
         keys(&mut d, &f, &[Key::Char('p')]),
         [Action::ShowPrivate(false)]
     );
+}
+
+/// Issue 12 item 4: the drill-down of an ssh brute forcer lists the user
+/// names it tried, with times, newest first; a hostile name is cut and
+/// sanitised, and the list keeps the last 30 events.
+#[test]
+fn drill_down_lists_the_sshd_events_with_user_names_and_times() {
+    let mut f = Fixture::new();
+    let forcer = "185.199.108.153";
+    f.auth(forcer, -9, AuthKind::InvalidUser, b"oracle");
+    f.auth(forcer, -8, AuthKind::Failed, b"\x1b[2Jadmin\x07");
+    f.auth(forcer, -7, AuthKind::InvalidUser, &[b'x'; 300]);
+    let mut d = dashboard();
+    keys(&mut d, &f, &[Key::Char('/')]);
+    type_text(&mut d, &f, forcer);
+    keys(&mut d, &f, &[Key::Enter, Key::Enter]);
+    let lines = screen(&mut d, &f, 160, 45);
+    let text = lines.join("\n");
+    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
+    let at = |dt: i64| activity::clock(NOW + dt, d.utc_offset);
+    let heading = lines
+        .iter()
+        .position(|l| l.contains("last 30 sshd events, newest first"))
+        .unwrap_or_else(|| panic!("no sshd events in\n{text}"));
+    let events: Vec<&str> = lines[heading + 1..heading + 8]
+        .iter()
+        .map(|l| l.trim_start_matches(['│', ' ']))
+        .collect();
+    let want = [
+        (at(-7), "invalid user", "xxxxxxxxxxxxxxxxxxxxxxxxx…"),
+        (at(-8), "failed", "admin"),
+        (at(-9), "invalid user", "oracle"),
+        (at(-11), "accepted", "deploy"),
+        (at(-13), "failed", "root"),
+        (at(-14), "failed", "root"),
+        (at(-15), "failed", "root"),
+    ];
+    for (line, (time, kind, user)) in events.iter().zip(want) {
+        assert!(line.starts_with(&format!("{time} {kind:<15} ")), "{line}");
+        assert!(line.contains(user), "{user} in {line}");
+    }
+    assert!(!events[0].contains(&"x".repeat(26)), "cut: {}", events[0]);
+
+    // 40 more: the newest 30 are kept, the list stops at what fits.
+    for n in 0..40 {
+        f.auth(
+            forcer,
+            -6 + n / 10,
+            AuthKind::Failed,
+            format!("u{n}").as_bytes(),
+        );
+    }
+    let text = screen(&mut d, &f, 160, 70).join("\n");
+    let tried = |user: &str| text.contains(&format!("{:<15} {user} ", "failed"));
+    assert!(tried("u39") && tried("u10"), "{text}");
+    let oldest = format!("{:<15} oracle", "invalid user");
+    assert!(!tried("u9") && !text.contains(&oldest), "{text}");
+    let listed = text.matches(&format!("{:<15} u", "failed")).count();
+    assert_eq!(listed, 30, "{text}");
+}
+
+/// Issue 12 item 4: the drill-down names the process holding each
+/// connection, from a walk of `--proc-root`'s `*/fd`; the walk is done only
+/// while the drill-down is open, at most once a second.
+#[test]
+fn drill_down_names_each_connections_process_and_walks_only_while_open() {
+    let mut f = Fixture::new();
+    for (s, inode) in f.sockets.iter_mut().zip([0, 4001, 4002, 0, 4003]) {
+        s.inode = inode;
+    }
+    let proc_root = tempfile::tempdir().unwrap();
+    let fd = proc_root.path().join("812/fd");
+    std::fs::create_dir_all(&fd).unwrap();
+    std::fs::write(proc_root.path().join("812/comm"), "nginx\x1b[2J\n").unwrap();
+    std::os::unix::fs::symlink("socket:[4001]", fd.join("7")).unwrap();
+    std::os::unix::fs::symlink("socket:[4003]", fd.join("8")).unwrap();
+    let mut d = dashboard();
+    d.owners = SocketOwners::new(Some(proc_root.path()));
+    let t0 = Instant::now();
+    screen(&mut d, &f, 160, 45);
+
+    // Closed: no walk, however often asked.
+    for n in 0..5 {
+        assert!(!d.refresh_owners(&f.sockets, t0 + Duration::from_secs(n)));
+    }
+    assert_eq!(d.owners.walks, 0);
+
+    // Open on 8.8.4.4: one walk, its process shown beside its socket only.
+    keys(&mut d, &f, &[Key::Enter]);
+    assert!(d.refresh_owners(&f.sockets, t0));
+    let text = screen(&mut d, &f, 160, 45).join("\n");
+    let line = |port: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!("https ← :{port}")))
+            .unwrap_or_else(|| panic!("{port} in\n{text}"))
+            .to_string()
+    };
+    assert!(
+        line("50000").contains("https ← :50000  pid 812 nginx"),
+        "{text}"
+    );
+    assert!(!line("50000").contains('\x1b'));
+    assert!(!line("50001").contains("pid"), "{}", line("50001"));
+    assert!(!text.contains("process lookup stopped"));
+    // Within the second, no new walk; after it, one.
+    assert!(!d.refresh_owners(&f.sockets, t0 + Duration::from_millis(500)));
+    assert!(d.refresh_owners(&f.sockets, t0 + Duration::from_secs(1)));
+    assert_eq!(d.owners.walks, 2);
+
+    // Closed again: no more walks, and nothing held.
+    keys(&mut d, &f, &[Key::Esc]);
+    assert!(!d.refresh_owners(&f.sockets, t0 + Duration::from_secs(9)));
+    assert_eq!(d.owners.walks, 2);
+    assert_eq!(d.owners.owner(ip("8.8.4.4"), 4001), None);
+}
+
+/// Issue 12 item 4: the drill-down names the country in full (GeoIP's
+/// English name, here from MaxMind's test database), else gives the code
+/// GeoIP or whois had.
+#[test]
+fn drill_down_names_the_country() {
+    use crate::config::GeoipConfig;
+    use crate::enrich::geoip::GeoIp;
+    use crate::net::WhoisInfo;
+    let mut f = Fixture::new();
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/maxmind/test-data");
+    let geoip = GeoIp::open(&GeoipConfig {
+        enabled: true,
+        city_db: format!("{data}/GeoIP2-City-Test.mmdb").into(),
+        asn_db: "/nowhere/ASN.mmdb".into(),
+    });
+    f.hit("81.2.69.142", -3, "GET", b"/", 200, 10, b"curl/8.0");
+    f.table.get_mut(ip("81.2.69.142")).unwrap().geo = geoip.lookup_boxed(ip("81.2.69.142"));
+    f.table.get_mut(ip("45.33.32.156")).unwrap().whois = Some(Box::new(WhoisInfo {
+        country: Some("DE".into()),
+        ..WhoisInfo::default()
+    }));
+    f.geoip = Some(geoip);
+    let drill = |addr: &str| {
+        let mut d = dashboard();
+        keys(&mut d, &f, &[Key::Char('/')]);
+        type_text(&mut d, &f, addr);
+        keys(&mut d, &f, &[Key::Enter, Key::Enter]);
+        screen(&mut d, &f, 160, 45).join("\n")
+    };
+    let text = drill("81.2.69.142");
+    assert!(text.contains("country: United Kingdom (GB)"), "{text}");
+    let text = drill("45.33.32.156");
+    assert!(text.contains("country: DE (whois)"), "{text}");
 }

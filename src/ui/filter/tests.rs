@@ -64,6 +64,7 @@ fn table() -> IpTable {
         local: "10.0.0.1:443".parse::<SocketAddr>().unwrap(),
         remote: remote.parse().unwrap(),
         state,
+        inode: 0,
     };
     let dump = [
         sock("0.0.0.0:0", TcpState::Listen),
