@@ -438,6 +438,7 @@ fn every_range_is_enforced_by_the_file_reader() {
         let strict = [
             "max_tracked_ips",
             "[filters] suspicious_min_auth_failures",
+            "[filters] reason_ttl",
             "[[actions.hooks]] timeout",
         ];
         for outside in [below, l.max + 1.0] {

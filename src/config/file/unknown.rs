@@ -82,6 +82,8 @@ const KNOWN_KEYS: [(&str, &[&str]); 11] = [
             "suspicious_min_auth_failures",
             "scanner_user_agents",
             "exploit_path_patterns",
+            "reason_ttl",
+            "static_extensions",
         ],
     ),
     ("actions", &["enable_block_execution", "hooks"]),
