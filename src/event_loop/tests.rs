@@ -174,7 +174,10 @@ fn the_frontend_gets_its_tokens_the_ticks_and_none_of_the_loops() {
     // Only its own tokens, each once: the engine's (files, sockets) and the
     // loop's (tick, signals, pacing) stay with the loop.
     assert_eq!(calls.events, [POKE, DEADLINE]);
-    assert!(calls.signals.is_empty(), "{:?}", calls.signals);
+    // No signal was sent; SIGCHLD may come from the engine's vnstat child
+    // when vnstat is installed.
+    let sent = calls.signals.iter().filter(|&&s| s != libc::SIGCHLD);
+    assert_eq!(sent.count(), 0, "{:?}", calls.signals);
     // About 4; a loaded machine merges expirations into fewer calls.
     assert!((1..=5).contains(&calls.ticks), "{} ticks", calls.ticks);
     // Before the first poll, then after each batch of events.
