@@ -515,7 +515,7 @@ impl Screen {
     /// The address in the drill-down's title (`┌─ IP ─…`), when one is open.
     fn detail_ip(&self) -> Option<String> {
         let rows = self.rows();
-        if !rows.iter().any(|r| r.contains("last 20 requests")) {
+        if !rows.iter().any(|r| names_recent_requests(r)) {
             return None;
         }
         let title = rows
@@ -523,6 +523,16 @@ impl Screen {
             .find_map(|r| r.split_once("┌─ ").map(|(_, t)| t))?;
         title.split_whitespace().next().map(str::to_owned)
     }
+}
+
+/// Whether a screen row holds the drill-down's "last N requests" heading (N
+/// is the row's ring, 20 or `max_log_entries_per_ip` once opened).
+fn names_recent_requests(row: &str) -> bool {
+    row.match_indices("last ").any(|(at, _)| {
+        let rest = &row[at + 5..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        digits > 0 && rest[digits..].starts_with(" requests")
+    })
 }
 
 /// Every rule over the finished stream: one `ENTER_SEQ` first, one `LEAVE_SEQ` last,

@@ -1,6 +1,8 @@
 //! Numbers out of their range (issue 9, item 7) stop the real binary at start with
 //! exit 2 and one line naming the file, the line, the key and the allowed range;
-//! nothing is printed on stdout.
+//! nothing is printed on stdout. The keys nethergaze 0.2.0 had are the exception
+//! (issue 12, item 11): their value is moved into range with one warning naming
+//! the same, and the run goes on.
 
 use super::harness::{self, Running, RUN_TIMEOUT};
 
@@ -31,14 +33,6 @@ fn refused(config: &str, args: &[&str]) -> (String, String) {
 fn the_issues_examples_name_file_line_key_and_range() {
     let cases = [
         (
-            "[log]\nmax_log_lines = 100000000000\n",
-            "line 2: [log] max_log_lines: 100000000000 is out of range (allowed: 1 to 100000 lines)",
-        ),
-        (
-            "[log]\nformat = \"auto\"\nmax_log_lines = 9223372036854775807\n",
-            "line 3: [log] max_log_lines: 9223372036854775807 is out of range (allowed: 1 to 100000 lines)",
-        ),
-        (
             "[[actions.hooks]]\nkey = \"1\"\ncommand = \"true\"\ntimeout = 0\n",
             "line 4: [[actions.hooks]] timeout: 0 is out of range (allowed: 0.1 to 86400 seconds)",
         ),
@@ -59,6 +53,43 @@ fn the_issues_examples_name_file_line_key_and_range() {
         let (stderr, path) = refused(config, &["--once"]);
         let want = format!("nethergaze: config file {path} {want}\n");
         assert_eq!(stderr, want, "{config:?}");
+    }
+}
+
+/// A key of 0.2.0's out of range: one warning naming file, line, key and
+/// range, then the run with the nearer end of the range.
+#[test]
+fn the_issues_examples_for_0_2_0_keys_warn_and_run() {
+    let cases = [
+        (
+            "[log]\nmax_log_lines = 100000000000\n",
+            "line 2: [log] max_log_lines = 100000000000 is above 100000 (allowed: 1 to 100000 lines); using 100000",
+        ),
+        (
+            "[log]\nformat = \"auto\"\nmax_log_lines = 9223372036854775807\n",
+            "line 3: [log] max_log_lines = 9223372036854775807 is above 100000 (allowed: 1 to 100000 lines); using 100000",
+        ),
+    ];
+    for (config, want) in cases {
+        let dir = harness::tempdir();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, config).unwrap();
+        let log = dir.path().join("access.log");
+        std::fs::write(&log, "").unwrap();
+        let mut cmd = harness::nethergaze();
+        cmd.args(["--once", "--json", "--no-auth-log", "--no-history"])
+            .arg("--config")
+            .arg(&path)
+            .arg("--log-path")
+            .arg(&log);
+        let out = Running::spawn(cmd).finish(RUN_TIMEOUT);
+        assert_eq!(out.status.code(), Some(0), "{config:?}: {out:?}");
+        assert!(out.stdout.contains("\"type\":\"summary\""), "{out:?}");
+        let want = format!(
+            "nethergaze: warning: config file {} {want}\n",
+            path.display()
+        );
+        assert_eq!(out.stderr, want, "{config:?}");
     }
 }
 
