@@ -16,6 +16,7 @@ use crate::table::{Interner, StrId, MAX_STRING};
 /// "yes".
 pub(super) const EXPLOIT_PATH: u8 = 1 << 0;
 pub(super) const SCANNER_UA: u8 = 1 << 2;
+pub(super) const STATIC_ASSET: u8 = 1 << 4;
 
 /// What is known about one interned string.
 #[derive(Debug, Clone, Copy, Default)]

@@ -21,7 +21,7 @@ use crate::parse::AccessHit;
 use crate::parse::UnixTime;
 use crate::table::{IpTable, RecentRequest, Row, RowId};
 use evidence::{row_clock, Fading, ASSET_UNITS, PAGE_UNITS};
-use memo::{Memo, EXPLOIT_PATH, SCANNER_UA};
+use memo::{Memo, EXPLOIT_PATH, SCANNER_UA, STATIC_ASSET};
 
 /// One reason an IP is suspicious. Codes are a contract (JSON, filters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,8 +253,12 @@ impl Detector {
         hit: &AccessHit<'_>,
     ) {
         let strings = &table.strings;
-        let (memo, exploit_path, scanner_ua) =
-            (&mut self.memo, &self.exploit_path, &self.scanner_ua);
+        let (memo, exploit_path, scanner_ua, static_extensions) = (
+            &mut self.memo,
+            &self.exploit_path,
+            &self.scanner_ua,
+            &self.static_extensions,
+        );
         let is_exploit = memo.verdict(strings, request.path, hit.path, EXPLOIT_PATH, |text| {
             is_match(exploit_path, text)
         });
@@ -265,6 +269,14 @@ impl Detector {
             SCANNER_UA,
             |text| is_match(scanner_ua, text),
         );
+        // A page load brings its stylesheets, scripts, images and fonts
+        // along: counted in full, a visitor's dozen pages with their assets
+        // in half a minute are a "burst". An asset counts a quarter, so a
+        // flood of them (a hotlinking bot, a download loop) still is one.
+        // Memoised per path like the patterns: a bit test per line.
+        let is_asset = memo.verdict(strings, request.path, hit.path, STATIC_ASSET, |text| {
+            is_static_asset(static_extensions, text)
+        });
         let evidence = &mut table.row_mut(row).evidence;
         let t = request.time;
         if is_exploit {
@@ -273,16 +285,26 @@ impl Detector {
         if is_scanner {
             evidence.note(Fading::ScannerUa, t);
         }
-        // A page load brings its stylesheets, scripts, images and fonts
-        // along: counted in full, a visitor's dozen pages with their assets
-        // in half a minute are a "burst". An asset counts a quarter, so a
-        // flood of them (a hotlinking bot, a download loop) still is one.
-        let units = match is_static_asset(&self.static_extensions, hit.path) {
+        let units = match is_asset {
             true => ASSET_UNITS,
             false => PAGE_UNITS,
         };
-        if evidence.meter(t, units) > self.settings.burst_rpm * f64::from(PAGE_UNITS) {
+        let is_burst = evidence.meter(t, units) > self.settings.burst_rpm * f64::from(PAGE_UNITS);
+        if is_burst {
             evidence.note(Fading::Burst, t);
+        }
+        if is_exploit || is_scanner || is_burst {
+            // A flagged row keeps `max_log_entries_per_ip` requests.
+            table.widen_row(row);
+        }
+    }
+
+    /// An sshd event was counted on `row`: a row at the failure threshold
+    /// keeps `max_log_entries_per_ip` requests, as any flagged row does.
+    pub fn check_auth(&self, table: &mut IpTable, row: RowId) {
+        let failures = table.row_mut(row).auth_failures();
+        if failures >= u64::from(self.settings.min_auth_failures) {
+            table.widen_row(row);
         }
     }
 

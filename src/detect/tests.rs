@@ -466,3 +466,36 @@ fn a_visitor_loading_pages_is_no_burst_but_a_hammering_client_is() {
         .reasons(t.get(ip("8.8.8.8")).unwrap())
         .contains(Reason::Burst));
 }
+
+/// Issue 12 item 4: a row the detector flags keeps `max_log_entries_per_ip`
+/// requests (a probe, a scanner, a burst, sshd failures at the threshold);
+/// an unflagged one keeps 20.
+#[test]
+fn flagged_rows_keep_max_log_entries_per_ip() {
+    let mut t = IpTable::new(100, false);
+    t.set_max_recent(100);
+    let mut d = detector();
+    for k in 0..150 {
+        let at = 1000 + k * 10; // 6 a minute: no burst
+        access(&mut t, &mut d, &hit("8.8.8.8", at, b"/", 200, 1), at);
+        let path: &[u8] = if k == 0 { b"/.env" } else { b"/" };
+        access(&mut t, &mut d, &hit("9.9.9.9", at, path, 200, 1), at);
+    }
+    let kept = |t: &IpTable, a: &str| t.get(ip(a)).unwrap().recent.len();
+    assert_eq!(kept(&t, "8.8.8.8"), crate::table::RECENT_REQUESTS);
+    assert_eq!(kept(&t, "9.9.9.9"), 100, "a probe widens its row");
+
+    for s in 0..3 {
+        let applied = t.apply_auth(&auth("4.4.4.4", 1000 + s, AuthKind::Failed, b"root"), 1000);
+        d.check_auth(&mut t, applied.unwrap().row);
+    }
+    for k in 0..150 {
+        access(
+            &mut t,
+            &mut d,
+            &hit("4.4.4.4", 2000 + k * 10, b"/", 200, 1),
+            2000 + k * 10,
+        );
+    }
+    assert_eq!(kept(&t, "4.4.4.4"), 100, "a brute forcer's row is wide");
+}

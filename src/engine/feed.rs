@@ -107,6 +107,7 @@ impl Core {
             Some(event) => {
                 let applied = self.table.apply_auth(&event, self.now);
                 if let Some(applied) = applied {
+                    self.detector.check_auth(&mut self.table, applied.row);
                     self.enrich_if_new(applied);
                 }
                 self.changes += 1;

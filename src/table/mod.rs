@@ -435,19 +435,10 @@ impl IpTable {
         true
     }
 
-    /// Widen a row once it is flagged: the detector is asked every 16th
-    /// request of a row whose small ring is full, not per line.
-    fn widen_if_flagged(&mut self, id: u32, now: UnixTime) {
-        const ASK_EVERY: u64 = 16; // a power of two: a mask, no division
-        let Some(row) = self.rows[id as usize].as_ref() else {
-            return;
-        };
-        let due = !row.wide
-            && row.requests & (ASK_EVERY - 1) == 0
-            && row.recent.len() >= RECENT_REQUESTS.min(self.max_recent);
-        if due && (self.is_flagged)(row, now) {
-            self.widen_id(id);
-        }
+    /// Widen a row the detector just flagged (as [`IpTable::widen`]): it
+    /// says so when it notes evidence, so nothing is asked per line.
+    pub(crate) fn widen_row(&mut self, row: RowId) -> bool {
+        self.widen_id(row.0)
     }
 
     /// How eviction tells a flagged row, which it evicts only once no
@@ -733,7 +724,6 @@ impl IpTable {
                 bytes: request.bytes,
             },
         });
-        self.widen_if_flagged(id, now);
         if self.strings.wants_sweep() {
             self.sweep_strings();
         }
