@@ -27,9 +27,8 @@ use std::ffi::OsString;
 use std::fmt::Display;
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command};
 use std::time::{Duration, Instant};
 
 use mio::event::Source;
@@ -38,7 +37,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 
 use super::linebuf::{Line, LineBuf};
 use super::logset::{LineVerdict, LogKind, SourceStats};
-use crate::sys::process::{self, ParentDeath};
+use crate::sys::process::{self, PipedChild};
 
 /// The program run by [`Journal::new`].
 pub(crate) const JOURNALCTL: &str = "journalctl";
@@ -240,33 +239,19 @@ impl Journal {
 
     fn spawn(&mut self, now: Instant) -> io::Result<Running> {
         let mut cmd = Command::new(&self.program);
-        cmd.args(&self.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Own process group: a ^C or ^Z at the terminal is ours to
-            // handle, not the child's.
-            .process_group(0);
-        // Die with us, even if we are killed without cleaning up.
-        process::prepare_child(&mut cmd, ParentDeath::Kill);
-        let mut child = cmd.spawn()?;
-        let stdout = match child.stdout.take() {
-            Some(out) => out,
-            None => return Err(kill_after(child, "no stdout pipe")),
-        };
-        let Some(stderr) = child.stderr.take() else {
-            return Err(kill_after(child, "no stderr pipe"));
-        };
-        for fd in [stdout.as_raw_fd(), stderr.as_raw_fd()] {
-            if let Err(e) = crate::sys::fd::set_nonblocking(fd) {
-                return Err(kill_after(child, e));
+        cmd.args(&self.args);
+        let registration = &self.registration;
+        let piped = process::spawn_piped(cmd, |fd| match registration {
+            Some((registry, token, interest)) => {
+                SourceFd(&fd).register(registry, *token, *interest)
             }
-            if let Some((registry, token, interest)) = &self.registration {
-                if let Err(e) = SourceFd(&fd).register(registry, *token, *interest) {
-                    return Err(kill_after(child, e));
-                }
-            }
-        }
+            None => Ok(()),
+        })?;
+        let PipedChild {
+            child,
+            stdout,
+            stderr,
+        } = piped;
         self.buf.clear();
         self.said.clear();
         Ok(Running {
@@ -585,13 +570,6 @@ fn append_said(said: &mut String, bytes: &[u8]) {
             said.push(ch);
         }
     }
-}
-
-/// A child that cannot be used: kill and reap it, return the error.
-fn kill_after(mut child: Child, why: impl Display) -> io::Error {
-    let _ = child.kill();
-    let _ = child.wait();
-    io::Error::other(why.to_string())
 }
 
 /// journalctl's own informational lines on stdout (`-- No entries --`,

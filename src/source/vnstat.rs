@@ -16,8 +16,7 @@
 use std::ffi::OsString;
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use mio::event::Source;
@@ -25,7 +24,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 
 use crate::parse::vnstat::{month_totals, MonthTotals, VnstatParseError, MAX_ANSWER};
-use crate::sys::process::{self, ParentDeath};
+use crate::sys::process::{self, PipedChild};
 
 /// The program run.
 pub(crate) const VNSTAT: &str = "vnstat";
@@ -179,34 +178,17 @@ impl Vnstat {
 
     fn spawn(&mut self, now: Instant) -> io::Result<Running> {
         let mut cmd = Command::new(&self.program);
-        cmd.args(&self.args)
-            .arg(&self.iface)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Own process group: a ^C at the terminal is ours, not its.
-            .process_group(0);
-        process::prepare_child(&mut cmd, ParentDeath::Kill);
-        let mut child = cmd.spawn()?;
-        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(io::Error::other("no pipes"));
-        };
-        for fd in [stdout.as_raw_fd(), stderr.as_raw_fd()] {
-            let registered =
-                crate::sys::fd::set_nonblocking(fd).and_then(|()| match &self.registration {
-                    Some((registry, token)) => {
-                        SourceFd(&fd).register(registry, *token, Interest::READABLE)
-                    }
-                    None => Ok(()),
-                });
-            if let Err(e) = registered {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(e);
-            }
-        }
+        cmd.args(&self.args).arg(&self.iface);
+        let registration = &self.registration;
+        let piped = process::spawn_piped(cmd, |fd| match registration {
+            Some((registry, token)) => SourceFd(&fd).register(registry, *token, Interest::READABLE),
+            None => Ok(()),
+        })?;
+        let PipedChild {
+            child,
+            stdout,
+            stderr,
+        } = piped;
         self.answer.clear();
         self.said.clear();
         Ok(Running {

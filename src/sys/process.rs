@@ -2,8 +2,9 @@
 //! reaping without blocking, signalling the whole group.
 
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, ExitStatus};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 
 /// What a child does when we die without cleaning up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +13,50 @@ pub(crate) enum ParentDeath {
     Survive,
     /// It gets `SIGKILL` (`PR_SET_PDEATHSIG`).
     Kill,
+}
+
+/// A child whose output the loop reads (journalctl, vnstat).
+pub(crate) struct PipedChild {
+    pub(crate) child: Child,
+    pub(crate) stdout: ChildStdout,
+    pub(crate) stderr: ChildStderr,
+}
+
+/// Start `cmd` with stdin from /dev/null and stdout and stderr on
+/// non-blocking pipes, each handed to `register` (the loop's poll); in its
+/// own process group (a ^C or ^Z at the terminal is ours to handle, not
+/// the child's) and dying with us, even if we are killed without cleaning
+/// up. On any failure the child is killed and reaped.
+pub(crate) fn spawn_piped(
+    mut cmd: Command,
+    mut register: impl FnMut(RawFd) -> io::Result<()>,
+) -> io::Result<PipedChild> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    prepare_child(&mut cmd, ParentDeath::Kill);
+    let mut child = cmd.spawn()?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(kill_after(child, io::Error::other("no pipes")));
+    };
+    for fd in [stdout.as_raw_fd(), stderr.as_raw_fd()] {
+        if let Err(e) = crate::sys::fd::set_nonblocking(fd).and_then(|()| register(fd)) {
+            return Err(kill_after(child, e));
+        }
+    }
+    Ok(PipedChild {
+        child,
+        stdout,
+        stderr,
+    })
+}
+
+/// Kill and reap a child we give up on; `why` is the error to return.
+fn kill_after(mut child: Child, why: io::Error) -> io::Error {
+    let _ = child.kill();
+    let _ = child.wait();
+    why
 }
 
 /// Between fork and exec, undo the loop's signal mask (the loop blocks the
