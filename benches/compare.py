@@ -2,14 +2,18 @@
 """Side-by-side figures: nethergaze against GoAccess (when installed), same
 machine, same run. Run through `make bench-compare`.
 
-    compare.py BINARY [--lines 1000000] [--live-secs 20] [--runs 3]
+    compare.py BINARY [--lines 1000000] [--live-secs 20] [--runs 3] [--live-log both]
 
-Batch: `--once --json --from-start` over a generated combined log (median of
---runs wall times) and GoAccess's `-o out.json` over the same file.
-Live: each tool follows a log while a writer appends at 0, 1 000 and 5 000
-lines/s over 20 000 client IPs; CPU is utime+stime over the window from
-/proc/PID/stat, peak RSS is VmHWM.
+Batch, for each of two generated combined logs (`genlog.py`'s simple one and
+its `--realistic` one): `--once --json --from-start` (median of --runs wall
+times) and GoAccess's `-o out.json` over the same file, with the lines each
+tool could not parse. Live (--live-log simple, realistic or both): each tool
+follows a log while a writer appends at 0, 1 000 and 5 000 lines/s over
+20 000 client IPs; CPU is utime+stime over the window from /proc/PID/stat,
+peak RSS is VmHWM.
 """
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -27,18 +31,60 @@ def arg(name, default):
     return type(default)(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
 
 
-def generate(path, lines, start=1764000000):
+LOGS = {"simple": [], "realistic": ["--realistic"]}
+
+
+def generate(path, lines, kind, start=1764000000):
     if not os.path.exists(path):
-        subprocess.run([sys.executable, os.path.join(HERE, "genlog.py"), path, str(lines), "--start", str(start)], check=True)
+        subprocess.run([sys.executable, os.path.join(HERE, "genlog.py"), path, str(lines), "--start", str(start), *LOGS[kind]], check=True)
 
 
-def median_wall(cmd, runs):
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def bench_log(lines, kind):
+    """The cached batch log; the realistic one's name carries its generator's
+    hash, so an edited generator never reuses a stale file."""
+    tag = ""
+    if kind == "realistic":
+        with open(os.path.join(HERE, "reallog.py"), "rb") as f:
+            tag = "-real-" + hashlib.sha256(f.read()).hexdigest()[:8]
+    path = os.path.join(os.environ.get("BENCH_DIR", "/tmp"), f"nethergaze-bench{tag}-{lines}.log")
+    generate(path, lines, kind)
+    return path
+
+
+def nethergaze_malformed(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True).stdout
+    summary = json.loads(out.splitlines()[-1])
+    return summary["requests"], summary["malformed"]
+
+
+def goaccess_failed(out_json):
+    with open(out_json) as f:
+        general = json.load(f)["general"]
+    return general["valid_requests"], general["failed_requests"]
+
+
+def batch(binary, goaccess, log, kind, lines, runs, work):
+    ng_cmd = [binary, "--once", "--json", "--from-start", "--log-path", log, "--no-auth-log", "--no-geoip", "--no-whois", "--no-history", "--proc-root", os.path.join(work, "noproc")]
+    ga_cmd = [goaccess, log, "--log-format=COMBINED", "--no-global-config", "--no-progress", "-o", os.path.join(work, "out.json")] if goaccess else None
+    print(f"# {kind}: {log}, {lines} lines, {os.path.getsize(log) / 1e6:.0f} MB")
+    ng, ga = [], []
+    for _ in range(runs):  # interleaved, so a drift of the machine hits both tools alike
+        ng.append(wall(ng_cmd))
+        if ga_cmd:
+            ga.append(wall(ga_cmd))
+    ng_med = statistics.median(ng)
+    requests, malformed = nethergaze_malformed(ng_cmd)
+    print(f"batch  {kind:9} nethergaze  {ng_med:7.2f} s  {lines / ng_med / 1e6:6.2f} M lines/s   ({requests} requests, {malformed} malformed)")
+    if ga_cmd:
+        ga_med = statistics.median(ga)
+        valid, failed = goaccess_failed(os.path.join(work, "out.json"))
+        print(f"batch  {kind:9} goaccess    {ga_med:7.2f} s  {lines / ga_med / 1e6:6.2f} M lines/s   ({valid} valid, {failed} failed)   nethergaze is {ga_med / ng_med:.1f}x faster")
+
+
+def wall(cmd):
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
 
 
 def cpu_ticks(pid):
@@ -87,41 +133,43 @@ def live(cmd, log, rate, secs, source_lines):
     return cpu, rss
 
 
-def main():
-    binary = sys.argv[1]
-    lines = arg("--lines", 1000000)
-    secs = arg("--live-secs", 20)
-    runs = arg("--runs", 3)
-    work = tempfile.mkdtemp(prefix="ng-bench-")
-    big = os.path.join(os.environ.get("BENCH_DIR", "/tmp"), f"nethergaze-bench-{lines}.log")
-    generate(big, lines)
-    goaccess = shutil.which("goaccess")
-    print(f"# {time.strftime('%Y-%m-%d')} on {os.uname().nodename}, {os.cpu_count()} cores; {lines} lines, {os.path.getsize(big) / 1e6:.0f} MB")
-
-    ng_batch = [binary, "--once", "--json", "--from-start", "--log-path", big, "--no-auth-log", "--no-geoip", "--no-whois", "--no-history", "--proc-root", os.path.join(work, "noproc")]
-    ng = median_wall(ng_batch, runs)
-    print(f"batch  nethergaze  {ng:7.2f} s  {lines / ng / 1e6:6.2f} M lines/s")
-    if goaccess:
-        ga = median_wall([goaccess, big, "--log-format=COMBINED", "--no-global-config", "--no-progress", "-o", os.path.join(work, "out.json")], runs)
-        print(f"batch  goaccess    {ga:7.2f} s  {lines / ga / 1e6:6.2f} M lines/s   nethergaze is {ga / ng:.1f}x faster")
-
-    # Live: 20 000 distinct clients, fresh timestamps so rates are live.
+def live_phase(binary, goaccess, kind, secs, work):
+    # 20 000 distinct clients, fresh timestamps so rates are live.
     feed = os.path.join(work, "feed.log")
-    subprocess.run([sys.executable, os.path.join(HERE, "genlog.py"), feed, str(5000 * secs + 1000), "--start", str(int(time.time()))], check=True)
+    subprocess.run([sys.executable, os.path.join(HERE, "genlog.py"), feed, str(5000 * secs + 1000), "--start", str(int(time.time())), *LOGS[kind]], check=True)
     source = writer_lines(feed)
     log = os.path.join(work, "live.log")
     tools = [("nethergaze", [binary, "--for", "1h", "--log-path", log, "--no-auth-log", "--no-geoip", "--no-whois", "--no-history", "--json"])]
     if goaccess:
         tools.append(("goaccess", [goaccess, log, "--log-format=COMBINED", "--no-global-config", "--real-time-html", "--addr=127.0.0.1", "--port=7891", "-o", os.path.join(work, "rt.html")]))
-    print(f"{'live':6} {'tool':11} {'lines/s':>8} {'CPU %':>7} {'peak RSS MiB':>13}")
+    print(f"{'live':6} {'log':9} {'tool':11} {'lines/s':>8} {'CPU %':>7} {'peak RSS MiB':>13}")
     for rate in (0, 1000, 5000):
         cpus = []
         for name, cmd in tools:
             cpu, rss = live(cmd, log, rate, secs, source)
             cpus.append(cpu)
-            print(f"live   {name:11} {rate:8} {cpu:7.2f} {rss:13.1f}")
+            print(f"live   {kind:9} {name:11} {rate:8} {cpu:7.2f} {rss:13.1f}")
         if len(cpus) == 2 and cpus[0] > 0 and rate > 0:
-            print(f"live   {'':11} {rate:8}   GoAccess uses {cpus[1] / cpus[0]:.1f}x the CPU")
+            print(f"live   {kind:9} {'':11} {rate:8}   GoAccess uses {cpus[1] / cpus[0]:.1f}x the CPU")
+
+
+def main():
+    binary = sys.argv[1]
+    lines = arg("--lines", 1000000)
+    secs = arg("--live-secs", 20)
+    runs = arg("--runs", 3)
+    live_logs = arg("--live-log", "both")
+    live_kinds = list(LOGS) if live_logs == "both" else [live_logs]
+    if any(kind not in LOGS for kind in live_kinds):
+        sys.exit("--live-log: simple, realistic or both")
+    work = tempfile.mkdtemp(prefix="ng-bench-")
+    goaccess = shutil.which("goaccess")
+    version = subprocess.run([goaccess, "--version"], capture_output=True, text=True).stdout.split("\n")[0] if goaccess else "no GoAccess"
+    print(f"# {time.strftime('%Y-%m-%d')} on {os.uname().nodename}, {os.cpu_count()} cores; {version}")
+    for kind in LOGS:
+        batch(binary, goaccess, bench_log(lines, kind), kind, lines, runs, work)
+    for kind in live_kinds:
+        live_phase(binary, goaccess, kind, secs, work)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """Deterministic access-log generator for benchmarks (no dependencies).
 
-    genlog.py OUT LINES [--clients N] [--start EPOCH]
+    genlog.py OUT LINES [--clients N] [--start EPOCH] [--realistic] [--truth FILE]
 
 Writes nginx `combined` lines from ~N client IPs (some IPv6), with probes,
 scanner user agents and TLS garbage lines mixed in, one second apart per
 ~50 lines. The same arguments always give the same bytes.
+
+--realistic writes a log like a busy real site instead (benches/reallog.py:
+Zipf clients, real user agents, hundreds of paths with query strings and a
+long tail, referers, probes, TLS garbage); --truth FILE (realistic only) also
+writes what a parser must find in it, as JSON.
 """
 import random
 import sys
@@ -43,6 +48,12 @@ def main():
     out, lines = args[0], int(args[1])
     n_clients = int(args[args.index("--clients") + 1]) if "--clients" in args else 20000
     start = int(args[args.index("--start") + 1]) if "--start" in args else 1764000000
+    if "--realistic" in args:
+        import reallog  # benches/reallog.py, beside this file
+
+        truth = args[args.index("--truth") + 1] if "--truth" in args else None
+        reallog.write(out, lines, n_clients, start, truth)
+        return
     rng = random.Random(42)
     ips = clients(rng, n_clients)
     with open(out, "w", encoding="ascii", newline="\n") as f:

@@ -27,6 +27,7 @@ mod it {
     mod nginx;
     mod preflight;
     mod readme;
+    mod reallog;
     mod rotation;
     mod ship;
     mod sshd;
