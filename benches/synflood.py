@@ -2,6 +2,7 @@
 """A SYN flood at scale (issue 13, items 4 and 5): socket dump cost vs sockets.
 
     synflood.py BINARY [--sizes 1000,10000,60000] [--addresses 20000] [--runs 5]
+                       [--presses 10]
     synflood.py --hold --sockets N --addresses A     (inside a private netns)
 
 Needs root. For each size, a private network namespace (`ip netns add`) gets
@@ -31,12 +32,21 @@ a shared machine hits every column alike):
   netlink  the same in the flood's namespace: one sock_diag dump + table update
   proc     the same with --proc-root /proc: the /proc/net/tcp{,6} fallback
 
-and prints medians: wall time minus the empty baseline (the dump, the table
-update and the JSON output of every row), CPU time (user+sys, wait4), and
-peak RSS (ru_maxrss) against the 64 MiB `max_tracked_ips` budget. The first
+and prints medians, each minus the empty baseline: "update", the CPU spent
+before the first byte of output (perf cpu-clock samples, when perf is
+installed: the socket read, the table update and the snapshot's ordering);
+the whole run's CPU (user+sys from wait4: adds the JSON of every row) and
+wall time; and peak RSS (GNU time) against the 64 MiB `max_tracked_ips`
+budget. The first
 netlink run's JSON is checked: one row per source address plus 127.0.0.1
 (the established clients' outbound sockets), and the SYN_RECV and
-ESTABLISHED counts the flood made.
+ESTABLISHED counts the flood made. Then the dashboard runs in a 200x50 tmux
+window in the namespace (a dump every second) and `s` is pressed --presses
+times: the time until the status bar shows the next sort order (an upper
+bound: the screen is polled with capture-pane).
+
+Every time here is CPU time except "wall" and the key's: on a shared VM
+wall time can be several times CPU time for any program.
 
 `--hold` makes the flood in the current (already private) namespace, prints
 one JSON line {"syn_recv":…, "established":…, "addresses":…, "sockets":…}
@@ -245,6 +255,59 @@ def cpu_before_output(cmd, tmp):
     return None
 
 
+def key_latency(ns, binary, flags, env, presses):
+    """ms from `tmux send-keys s` (the next sort order) until the status bar
+    names it, for the dashboard in a 200x50 tmux window in namespace `ns`
+    while the flood's sockets are dumped every second; the screen is polled
+    with capture-pane (about 10 ms a poll here), so each figure is an upper
+    bound. Empty without tmux. (Not `p`: hidden private addresses are not
+    tracked, so showing them again waits for the next dump.)"""
+    if not shutil.which("tmux"):
+        return []
+    sock = os.path.join(env["HOME"], "tmux.sock")
+    tmux = ["tmux", "-S", sock]
+    dash = [f for f in flags if f not in ("--once", "--json")]
+    cmd = " ".join(["ip", "netns", "exec", ns, "env", "HOME=" + env["HOME"], binary, *dash])
+    subprocess.run([*tmux, "new-session", "-d", "-s", "ng", "-x", "200", "-y", "50",
+                    cmd + "; exec sleep 600"], check=True)
+
+    def screen():
+        return subprocess.run([*tmux, "capture-pane", "-p", "-t", "ng"],
+                              capture_output=True, text=True).stdout
+
+    def sort_order():
+        """The status bar's `sort: …`, once the flood's rows are on screen."""
+        text = screen()
+        if "!127.1." not in text:
+            return None
+        for line in text.splitlines():
+            if "sort:" in line:
+                return line.split("sort:", 1)[1].split("\u2502", 1)[0].strip()
+        return None
+
+    def wait_for(done, what, limit=30.0):
+        start = time.monotonic()
+        while not done():
+            if time.monotonic() - start > limit:
+                sys.exit("synflood: the dashboard did not %s in %.0f s:\n%s"
+                         % (what, limit, screen()))
+
+    latencies = []
+    try:
+        wait_for(lambda: sort_order() is not None, "show the flood's rows")
+        time.sleep(2)  # a few dumps in: the steady state, not start-up
+        for i in range(presses):
+            time.sleep(0.1 + (i % 7) * 0.13)  # at different points of the 1 s tick
+            before = sort_order()
+            start = time.monotonic()
+            subprocess.run([*tmux, "send-keys", "-t", "ng", "-l", "s"], check=True)
+            wait_for(lambda: sort_order() not in (None, before), "change the sort order")
+            latencies.append(1000 * (time.monotonic() - start))
+    finally:
+        subprocess.run([*tmux, "kill-server"], stderr=subprocess.DEVNULL)
+    return latencies
+
+
 def check_rows(path, made):
     rows = [json.loads(l) for l in open(path) if l.startswith('{"type":"ip"')]
     syn_recv = sum(r["states"].get("SYN_RECV", 0) for r in rows)
@@ -304,6 +367,7 @@ def bench():
                         cols[name].append((*timed(cmd, env), cpu_before_output(cmd, tmp)))
                 med = {k: [median([r[i] for r in v]) if v[0][i] is not None else None
                            for i in range(4)] for k, v in cols.items()}
+                med["keys"] = key_latency(ns, binary, flags, env, arg("--presses", 10))
                 results.append((size, made, med))
             finally:
                 holder.stdin.close()
@@ -335,6 +399,13 @@ def report(results, runs):
             made["sockets"], made["syn_recv"], 2 * made["established"], made["addresses"],
             figures(med["netlink"], e), figures(med["proc"], e),
             med["netlink"][2], med["proc"][2]))
+    print()
+    for size, made, med in results:
+        keys = sorted(med["keys"])
+        if keys:
+            print("dashboard, %d sockets: a key's effect on screen in %.0f ms median, "
+                  "%.0f ms at most (%d presses, tmux capture-pane polling included)"
+                  % (made["sockets"], median(keys), keys[-1], len(keys)))
     worst = max(max(m["netlink"][2], m["proc"][2]) for _, _, m in results)
     e = results[0][2]["empty"]
     print()
