@@ -17,6 +17,8 @@ BENCH_FLAGS  ?=
 ROTATION_ARGS ?=
 # Extra flags for `make bench-memcap`, e.g. MEMCAP_ARGS="--clients 6000 --cap 5000 --live-secs 5".
 MEMCAP_ARGS  ?=
+# Extra flags for `make bench-synflood`, e.g. SYNFLOOD_ARGS="--sizes 1000 --runs 1" (CI).
+SYNFLOOD_ARGS ?=
 
 MUSL_BIN     := target/$(MUSL_TARGET)/release/nethergaze
 # SQLite extensions and APIs nethergaze does not use (full-text search, R-tree,
@@ -40,7 +42,7 @@ FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
 # The Rust version Cargo.toml declares (`rust-version`), checked by `make msrv`.
 MSRV         := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 
-.PHONY: run test bench bench-compare bench-dashboard bench-memcap bench-rotation fuzz static test-static msrv
+.PHONY: run test bench bench-compare bench-dashboard bench-memcap bench-rotation bench-synflood fuzz static test-static msrv
 
 run:
 	$(CARGO) build --release
@@ -85,6 +87,14 @@ bench-rotation:
 bench-memcap:
 	$(CARGO) build --release
 	python3 benches/memcap.py ./target/release/nethergaze $(MEMCAP_ARGS)
+
+# Root only: 1 000, 10 000 and 60 000 TCP sockets (four fifths SYN_RECV from
+# raw SYNs, the rest established) from up to 20 000 loopback addresses, each
+# size in its own network namespace: `--once --json` over netlink and over
+# /proc/net/tcp, time (minus an empty namespace's run), CPU and peak RSS.
+bench-synflood:
+	$(CARGO) build --release
+	python3 benches/synflood.py ./target/release/nethergaze $(SYNFLOOD_ARGS)
 
 # Seed inputs beside each target's own corpus (fuzz/corpus/<target>, not in git):
 # the geoip target starts from MaxMind's test, corrupt and hostile databases.

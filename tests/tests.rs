@@ -31,6 +31,7 @@ mod it {
     mod rotation;
     mod ship;
     mod sshd;
+    mod synflood;
     mod table_bounds;
     mod vnstat;
     mod webservers;
