@@ -130,7 +130,7 @@ pub(crate) fn write_text(
 ) -> io::Result<()> {
     let end = table.window_end(info.ended);
     let rows = selected(table, detector, info);
-    let cols = Col::text_columns(info.suspicious_only);
+    let cols: Vec<Col> = Col::columns(info.suspicious_only).collect();
     let mut cells: Vec<Vec<String>> = vec![cols.iter().map(|c| c.title().to_string()).collect()];
     for row in &rows {
         let view = RowView {
@@ -149,7 +149,7 @@ pub(crate) fn write_text(
     }
     let mut text = String::new();
     for line in &cells {
-        for (i, ((cell, &w), &col)) in line.iter().zip(&widths).zip(cols).enumerate() {
+        for (i, ((cell, &w), &col)) in line.iter().zip(&widths).zip(&cols).enumerate() {
             let sep = if i + 1 == line.len() { "" } else { "  " };
             let _ = if col.is_numeric() {
                 write!(text, "{cell:>w$}{sep}")

@@ -325,7 +325,7 @@ impl Detector {
     /// exactly while the sockets do).
     pub(crate) fn age(&self, row: &Row, reason: Reason) -> Option<UnixTime> {
         let at = evidence_time(row, reason)?;
-        Some((row_clock(row.last_seen, row.last_active, self.now) - i64::from(at)).max(0))
+        Some((row_clock(row.last_seen(), row.last_active(), self.now) - i64::from(at)).max(0))
     }
 
     /// A row's reasons now, each with its age.
@@ -357,7 +357,7 @@ fn evidence_time(row: &Row, reason: Reason) -> Option<u32> {
         Reason::ScannerUa => Fading::ScannerUa,
         Reason::ExploitPath => Fading::ExploitPath,
         Reason::Burst => Fading::Burst,
-        Reason::AuthFailures => return Some(row.last_failure).filter(|&t| t != 0),
+        Reason::AuthFailures => return Some(row.last_failure()).filter(|&t| t != 0),
         Reason::SynRecv | Reason::ConnsNoRequests => return None,
     };
     row.evidence.last(fading)
@@ -377,7 +377,7 @@ impl Thresholds {
     /// Every reason that applies to a row at wall-clock `now`: those with
     /// evidence younger than the TTL on the row's clock, and the socket ones.
     fn reasons(&self, row: &Row, now: UnixTime) -> Reasons {
-        let clock = row_clock(row.last_seen, row.last_active, now);
+        let clock = row_clock(row.last_seen(), row.last_active(), now);
         let mut r = Reasons::default();
         let fresh = |reason| {
             evidence_time(row, reason).is_some_and(|at| clock - i64::from(at) <= self.reason_ttl)

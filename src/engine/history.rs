@@ -185,7 +185,7 @@ impl Keeper {
         };
         for (ip, added) in core.recounted.drain() {
             if let Some(row) = core.table.get(ip) {
-                store.add_recounted(row.ip, row.first_seen, row.last_seen, added);
+                store.add_recounted(row.ip, row.first_seen(), row.last_seen(), added);
             }
         }
         store.stage_cursors(logs.cursors(), core.now);
@@ -225,8 +225,8 @@ fn session_row(core: &Core, row: &Row) -> SessionRow {
     let text = |id| String::from_utf8_lossy(core.table.text(id)).into_owned();
     SessionRow {
         ip: row.ip,
-        first_seen: row.first_seen,
-        last_seen: row.last_seen,
+        first_seen: row.first_seen(),
+        last_seen: row.last_seen(),
         requests: row.requests,
         bytes: row.bytes,
         auth_failures: row.auth_failures(),

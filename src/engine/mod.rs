@@ -9,11 +9,18 @@
 //!   looked up, the replies;
 //! - [`history`]: the SQLite file's snapshots and block log;
 //! - [`report`]: every source's health, kept up to date for the summary;
+//! - [`host`]: the machine's own readings for the header (bandwidth, boot
+//!   time, vnstat's monthly totals and their schedule);
 //! - [`demo`]: `--demo`'s generated sources.
+//!
+//! The facade itself holds no state of its own beyond the run's start and
+//! tick interval: each method hands an event to the rooms it concerns and
+//! then refreshes the source reports.
 
 mod demo;
 mod feed;
 mod history;
+mod host;
 pub(crate) mod import;
 mod report;
 mod sockets;
@@ -36,7 +43,6 @@ use crate::parse::sockets::SocketEntry;
 use crate::parse::{time, UnixTime};
 use crate::source::bandwidth::Bandwidth;
 use crate::source::journal::{self, Journal};
-use crate::source::uptime::Uptime;
 use crate::source::vnstat::Vnstat;
 use crate::source::LogSet;
 use crate::store::History;
@@ -45,6 +51,7 @@ use crate::table::IpTable;
 use self::demo::DemoRun;
 pub(crate) use self::feed::Core;
 use self::history::Keeper;
+use self::host::Host;
 use self::report::{Parts, Reports};
 use self::sockets::Dumps;
 pub(crate) use self::sockets::SocketReader;
@@ -76,15 +83,8 @@ pub(crate) struct Engine {
     dumps: Dumps,
     started: UnixTime,
     interval: Duration,
-    /// rx/tx of the interface for the dashboard's header.
-    bandwidth: Bandwidth,
-    /// The system's boot time for the header, from /proc/uptime.
-    uptime: Uptime,
-    /// This month's totals from vnstat, asked every `vnstat_every`.
-    vnstat: Vnstat,
-    vnstat_every: Duration,
-    /// When the next vnstat run starts (the first tick, then every interval).
-    vnstat_due: Instant,
+    /// Bandwidth, boot time and vnstat for the header.
+    host: Host,
     whois: Whois,
     /// Lifetime history (`None` when disabled or when it failed: see `keeper`).
     history: Option<History>,
@@ -116,8 +116,6 @@ impl Engine {
         let cursors = keeper.log_cursors(history.as_ref());
         let logs = feed::open_logs(config, cursors)?;
         let journal = feed::open_journal(config);
-        let bandwidth = Bandwidth::system(config.interface.as_deref());
-        let vnstat = Vnstat::new(bandwidth.iface());
         let mut engine = Engine {
             core,
             logs,
@@ -126,20 +124,14 @@ impl Engine {
             dumps: Dumps::default(),
             started: now,
             interval: config.connections_interval,
-            bandwidth,
-            uptime: Uptime::open(config.proc_root.as_deref()),
+            host: Host::new(config, now),
             whois,
             import_note,
-            vnstat,
-            // 0 (accepted from 0.2.0 files) would mean back to back: once a second.
-            vnstat_every: config.bandwidth_interval.max(Duration::from_secs(1)),
-            vnstat_due: Instant::now(),
             history,
             keeper,
             reports: Reports::new(config),
             demo,
         };
-        engine.uptime.on_tick(now);
         engine.reports.note_geoip(engine.core.geoip.as_ref());
         engine.core.note_births = engine.whois.wants_births();
         engine.refresh_reports();
@@ -161,10 +153,7 @@ impl Engine {
         if let Some(journal) = self.journal.as_mut() {
             registry.register(journal, tokens.journal, Interest::READABLE)?;
         }
-        registry.register(&mut self.vnstat, tokens.vnstat, Interest::READABLE)?;
-        // The first run now, so the totals are there from the first frames.
-        self.poll_vnstat(Instant::now());
-        Ok(())
+        self.host.register(registry, tokens.vnstat)
     }
 
     /// Take the logs' inotify fd out of the poll: the loop paces reads,
@@ -246,30 +235,19 @@ impl Engine {
     /// `--once`: this month's totals from vnstat, waited for (at most
     /// [`vnstat::TIMEOUT`](crate::source::vnstat::TIMEOUT)).
     pub(crate) fn read_vnstat_now(&mut self) {
-        self.vnstat.run_now();
+        self.host.read_vnstat_now();
     }
 
     /// vnstat wrote something (or closed its output).
     pub(crate) fn on_vnstat_ready(&mut self) {
-        self.vnstat.on_readable();
+        self.host.on_vnstat_ready();
         self.core.changes += 1;
     }
 
-    /// Reap or time out the vnstat run, and start one when due: never two
-    /// at once.
-    fn poll_vnstat(&mut self, now: Instant) {
-        self.vnstat.on_tick(now);
-        if !self.vnstat.is_running() && now >= self.vnstat_due {
-            self.vnstat.start(now);
-            self.vnstat_due = now + self.vnstat_every;
-        }
-    }
-
-    /// The periodic tick: logs' safety net, a socket dump, expiry.
+    /// The periodic tick: the host's readings, logs' safety net, a socket
+    /// dump, expiry.
     pub(crate) fn on_tick(&mut self) {
-        self.bandwidth.on_tick(Instant::now());
-        self.poll_vnstat(Instant::now());
-        self.uptime.on_tick(self.core.now);
+        self.host.on_tick(self.core.now);
         self.whois.on_tick(&mut self.core);
         if self.keeper.is_due(self.core.now) {
             self.snapshot_history();
@@ -352,7 +330,7 @@ impl Engine {
     /// SIGCHLD or a tick: reap vnstat, and reap and restart the journal
     /// reader when due.
     pub(crate) fn on_child_exit(&mut self) {
-        self.vnstat.on_tick(Instant::now());
+        self.host.on_child_exit();
         if let Some(journal) = self.journal.as_mut() {
             let core = &mut self.core;
             journal.on_tick(Instant::now(), &mut |line| core.on_auth_line(line));
@@ -433,17 +411,17 @@ impl Engine {
 
     /// When the system booted (`None` when /proc/uptime is unreadable).
     pub(crate) fn booted(&self) -> Option<UnixTime> {
-        self.uptime.booted()
+        self.host.booted()
     }
 
     /// The interface's live rx/tx rates.
     pub(crate) fn bandwidth(&self) -> &Bandwidth {
-        &self.bandwidth
+        self.host.bandwidth()
     }
 
     /// This month's totals from vnstat, or why there are none.
     pub(crate) fn vnstat(&self) -> &Vnstat {
-        &self.vnstat
+        self.host.vnstat()
     }
 
     /// The GeoIP databases (`None` with `--no-geoip`).
@@ -451,12 +429,12 @@ impl Engine {
         self.core.geoip.as_ref()
     }
 
-    /// Lifetime history, when enabled and open.
     /// What importing nethergaze 0.2.0's data at this start did (once).
     pub(crate) fn take_import_note(&mut self) -> Option<String> {
         self.import_note.take()
     }
 
+    /// Lifetime history, when enabled and open.
     pub(crate) fn history(&self) -> Option<&History> {
         self.history.as_ref()
     }

@@ -104,6 +104,16 @@ impl WhoisCache {
         &self.path
     }
 
+    /// One read transaction for a batch of [`WhoisCache::get`]s, held until
+    /// the guard drops: SQLite takes its shared lock (fcntl calls, and a WAL
+    /// read mark) once for the batch instead of once per read. A batch that
+    /// cannot begin (the file busy) leaves each read to run on its own.
+    pub(crate) fn read_batch(&self) -> ReadBatch<'_> {
+        ReadBatch {
+            _transaction: self.conn.unchecked_transaction().ok(),
+        }
+    }
+
     /// The cached answer for `ip` if it is still fresh at `now`: answers
     /// for `ttl_ok`, failures for `ttl_failed`. One indexed read.
     pub(crate) fn get(
@@ -153,6 +163,12 @@ impl WhoisCache {
             Err(e) => Err(e),
         }
     }
+}
+
+/// A read transaction over the cache (see [`WhoisCache::read_batch`]); it
+/// writes nothing, so ending it by rollback on drop is all it needs.
+pub(crate) struct ReadBatch<'c> {
+    _transaction: Option<rusqlite::Transaction<'c>>,
 }
 
 /// An address as stored: its canonical text (`::ffff:1.2.3.4` is `1.2.3.4`).

@@ -30,6 +30,7 @@ pub(crate) use activity::{Activity, ActivityKind, ActivityLog};
 pub(crate) use hidden::HIDDEN_MAX;
 pub(crate) use intern::{Interner, StrId, MAX_STRING};
 pub(crate) use rate::RateRing;
+use ssh::SshLog;
 pub(crate) use ssh::{SshEvent, RECENT_SSH_EVENTS};
 
 use crate::detect::Evidence;
@@ -159,24 +160,23 @@ pub struct Row {
     pub(crate) status: [u32; 6],
     pub(crate) rate: RateRing,
     pub(crate) recent: VecDeque<RecentRequest>,
-    /// sshd events by kind, indexed by `auth_index`.
-    pub(crate) auth: [u32; 5],
-    /// The last sshd events (user names cut short, inline), for the
-    /// drill-down; boxed: most rows never see sshd (8 bytes when absent,
-    /// 32 for an empty `VecDeque`: 1.2 MB more at 50 000 rows).
-    #[allow(clippy::box_collection)]
-    ssh: Option<Box<VecDeque<SshEvent>>>,
-    /// Event time of the first and last thing seen from this address.
-    pub(crate) first_seen: UnixTime,
-    pub(crate) last_seen: UnixTime,
-    /// Wall clock of the last update (expiry and eviction).
-    pub(crate) last_active: UnixTime,
+    /// sshd counts, last failure and last events (user names cut short,
+    /// inline), for detection and the drill-down; boxed: most rows never
+    /// see sshd (8 bytes when absent). Read through [`Row::auth_count`],
+    /// [`Row::last_failure`], [`Row::ssh_events`].
+    ssh: Option<Box<SshLog>>,
+    /// Event time of the first and last thing seen from this address, in
+    /// unix seconds (u32, like `RecentRequest::time`: 12 bytes a row less
+    /// than three `UnixTime`s). Read through [`Row::first_seen`] and
+    /// [`Row::last_seen`].
+    first_seen: u32,
+    last_seen: u32,
+    /// Wall clock of the last update (expiry and eviction), see
+    /// [`Row::last_active`].
+    last_active: u32,
     /// What the detector noted from requests as they arrived (when each
     /// reason last had evidence). The table stores it and never reads it.
     pub(crate) evidence: Evidence,
-    /// Event second of the last sshd failure (`failed` or `invalid_user`),
-    /// 0 before the first.
-    pub(crate) last_failure: u32,
     /// Whether its recent-request ring may grow to `max_log_entries_per_ip`
     /// (opened in the drill-down, or flagged): see [`IpTable::widen`].
     wide: bool,
@@ -198,6 +198,11 @@ fn prefetch_line(at: *const u8) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = at;
+}
+
+/// Unix seconds as u32 (lasts until 2106), clamped: what rows and rings store.
+fn secs32(t: UnixTime) -> u32 {
+    t.clamp(0, UnixTime::from(u32::MAX)) as u32
 }
 
 /// Index into `Row::status`: 1..=5 for 1xx..5xx, 0 for anything else.
@@ -254,13 +259,11 @@ impl Row {
             status: [0; 6],
             rate: RateRing::default(),
             recent: VecDeque::new(),
-            auth: [0; 5],
             ssh: None,
-            first_seen: seen,
-            last_seen: seen,
-            last_active: now,
+            first_seen: secs32(seen),
+            last_seen: secs32(seen),
+            last_active: secs32(now),
             evidence: Evidence::default(),
-            last_failure: 0,
             wide: false,
             geo: None,
             whois: None,
@@ -269,7 +272,34 @@ impl Row {
 
     /// The last sshd events, oldest first (at most [`RECENT_SSH_EVENTS`]).
     pub(crate) fn ssh_events(&self) -> impl DoubleEndedIterator<Item = &SshEvent> + '_ {
-        self.ssh.iter().flat_map(|ring| ring.iter())
+        self.ssh.iter().flat_map(|log| log.events.iter())
+    }
+
+    /// Event time of the first thing seen from this address.
+    pub(crate) fn first_seen(&self) -> UnixTime {
+        UnixTime::from(self.first_seen)
+    }
+
+    /// Event time of the last thing seen from this address.
+    pub(crate) fn last_seen(&self) -> UnixTime {
+        UnixTime::from(self.last_seen)
+    }
+
+    /// Wall clock of the last update (expiry and eviction).
+    pub(crate) fn last_active(&self) -> UnixTime {
+        UnixTime::from(self.last_active)
+    }
+
+    /// Event second of the last sshd failure (`failed` or `invalid_user`),
+    /// 0 before the first.
+    pub(crate) fn last_failure(&self) -> u32 {
+        self.ssh.as_deref().map_or(0, |log| log.last_failure)
+    }
+
+    /// sshd events by kind (`auth_index` order), all 0 for a row sshd
+    /// never mentioned.
+    pub(crate) fn auth_counts(&self) -> [u32; 5] {
+        self.ssh.as_deref().map_or([0; 5], |log| log.counts)
     }
 
     /// Recent requests it keeps at most, `max_recent` for a wide row.
@@ -282,7 +312,7 @@ impl Row {
     }
 
     pub(crate) fn auth_count(&self, kind: AuthKind) -> u32 {
-        self.auth[auth_index(kind)]
+        self.auth_counts()[auth_index(kind)]
     }
 
     /// `failed` + `invalid_user` lines, as nethergaze 0.2.0 counts them.
@@ -292,9 +322,10 @@ impl Row {
     }
 
     fn seen_at(&mut self, t: UnixTime, now: UnixTime) {
+        let t = secs32(t);
         self.first_seen = self.first_seen.min(t);
         self.last_seen = self.last_seen.max(t);
-        self.last_active = now;
+        self.last_active = secs32(now);
     }
 
     /// Whether only outbound sockets tie this address to us.
@@ -302,7 +333,7 @@ impl Row {
         self.sockets().conns_out > 0
             && self.sockets().conns_in == 0
             && self.requests == 0
-            && self.auth == [0; 5]
+            && self.ssh.is_none()
     }
 }
 
@@ -657,11 +688,10 @@ impl IpTable {
     /// connected, then the oldest event time, then the least recently updated.
     fn eviction_key(&self, row: &Row, now: UnixTime) -> EvictionKey {
         let flagged = (self.is_flagged)(row, now);
-        let seconds = |t: UnixTime| t.clamp(0, i64::from(u32::MAX)) as u64;
         u64::from(flagged) << 63
             | u64::from(!row.sockets().is_empty()) << 62
-            | seconds(row.last_seen) << 30
-            | seconds(row.last_active) & ((1 << 30) - 1)
+            | u64::from(row.last_seen) << 30
+            | u64::from(row.last_active) & ((1 << 30) - 1)
     }
 
     /// Count one HTTP request. Returns it as recorded (its strings' ids), so
@@ -679,7 +709,7 @@ impl IpTable {
         let t = hit.time.unwrap_or(now);
         let (id, is_new) = self.row_id(hit.client, t, now);
         let request = RecentRequest {
-            time: t.clamp(0, i64::from(u32::MAX)) as u32,
+            time: secs32(t),
             bytes: hit.bytes.min(u64::from(u32::MAX)) as u32,
             method: self.strings.intern(hit.method),
             path: self.strings.intern(hit.path),
@@ -744,16 +774,15 @@ impl IpTable {
         if event.kind.is_failure() {
             self.totals.auth_failures += 1;
         }
-        let time = t.clamp(0, i64::from(u32::MAX)) as u32;
+        let time = secs32(t);
         let row = self.live_row(id);
-        row.auth[auth_index(event.kind)] += 1;
-        if event.kind.is_failure() {
-            let second = t.clamp(1, i64::from(u32::MAX)) as u32;
-            row.last_failure = row.last_failure.max(second);
-        }
         row.seen_at(t, now);
-        let ring = row.ssh.get_or_insert_with(Box::default);
-        ssh::push(ring, SshEvent::new(time, event.kind, event.user));
+        let log = row.ssh.get_or_insert_with(Box::default);
+        log.counts[auth_index(event.kind)] += 1;
+        if event.kind.is_failure() {
+            log.last_failure = log.last_failure.max(time.max(1));
+        }
+        ssh::push(&mut log.events, SshEvent::new(time, event.kind, event.user));
         if self.activity.is_enabled() {
             let user = self.strings.intern(event.user);
             self.activity.push(Activity {
@@ -853,8 +882,8 @@ impl IpTable {
         row.sockets
             .get_or_insert_with(Box::default)
             .add(socket.state, inbound, port);
-        row.last_seen = row.last_seen.max(now);
-        row.last_active = now;
+        row.last_seen = row.last_seen.max(secs32(now));
+        row.last_active = secs32(now);
     }
 
     /// Whether a local port was listening in the last dump (inbound sockets).
@@ -875,7 +904,7 @@ impl IpTable {
             .iter()
             .enumerate()
             .filter_map(|(id, r)| r.as_ref().map(|r| (id as u32, r)))
-            .filter(|(_, r)| r.sockets().is_empty() && now - r.last_active >= IDLE_EXPIRY_SECS)
+            .filter(|(_, r)| r.sockets().is_empty() && now - r.last_active() >= IDLE_EXPIRY_SECS)
             .map(|(id, _)| id)
             .collect();
         for id in idle {

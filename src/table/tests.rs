@@ -31,7 +31,7 @@ fn requests_are_counted_per_client() {
         (row.requests, row.bytes, row.status[2], row.status[4]),
         (2, 15, 1, 1)
     );
-    assert_eq!((row.first_seen, row.last_seen), (1000, 1001));
+    assert_eq!((row.first_seen(), row.last_seen()), (1000, 1001));
     assert_eq!(t.text(row.recent.back().unwrap().path), b"/x");
     assert_eq!(t.totals.requests, 2);
     assert_eq!(t.len(), 1);
@@ -341,7 +341,7 @@ fn new_rows_are_reported() {
 #[test]
 fn eviction_spares_rows_the_caller_flags() {
     let mut t = IpTable::new(16, false);
-    t.set_flagged(|row, _| row.last_failure != 0);
+    t.set_flagged(|row, _| row.last_failure() != 0);
     t.apply_access(&hit("9.9.9.9", 1000, b"/", 200, 0), 1000);
     t.apply_auth(&auth("9.9.9.9", 1000, AuthKind::Failed, b"root"), 1000);
     for n in 0..100u8 {
@@ -456,4 +456,20 @@ fn widened_rows_stay_within_the_budget() {
     assert_eq!(t.wide_rows, 0);
     requests(&mut t, "7.7.7.7", 1);
     assert!(t.widen(ip("7.7.7.7")), "the expired rows' shares are free");
+}
+
+/// The row is the table's unit of memory: at the `max_tracked_ips` cap
+/// (50 000 rows) every 8 bytes here is 0.4 MB of the 64 MiB budget
+/// (`make bench-memcap`). Rare data lives behind a pointer (sockets, sshd,
+/// GeoIP, whois) and times are u32 seconds; this bound keeps it so.
+#[test]
+fn a_row_stays_small() {
+    let size = std::mem::size_of::<Row>();
+    println!("size_of::<Row>() = {size}");
+    assert!(size <= 304, "Row grew to {size} bytes");
+    assert_eq!(
+        std::mem::size_of::<Option<Row>>(),
+        size,
+        "the arena's slot costs nothing more"
+    );
 }

@@ -23,14 +23,17 @@ pub(crate) enum Col {
     Auth,
     Hx,
     Last,
-    /// The detector's reason codes. Not in [`Col::ALL`]: the dashboard shows
-    /// them in `Last`'s place in suspicious mode, the text table beside it.
+    /// The detector's reason codes, shown only in suspicious mode: by the
+    /// dashboard in `Last`'s place, by the text table beside it.
     Reasons,
 }
 
 impl Col {
-    /// Every column, left to right.
-    pub(crate) const ALL: [Col; 11] = [
+    /// Every column, left to right. The reasons sit before `Last`: there the
+    /// `--once`/`--for` text table shows them with `--suspicious` (plain text
+    /// has the room for both, and a reader of that output wants the why
+    /// first); the dashboard shows them in `Last`'s place instead.
+    pub(crate) const ALL: [Col; 12] = [
         Col::Ip,
         Col::Cc,
         Col::Org,
@@ -41,32 +44,16 @@ impl Col {
         Col::Bytes,
         Col::Auth,
         Col::Hx,
+        Col::Reasons,
         Col::Last,
     ];
 
-    /// The `--once`/`--for` text table's columns: every column, and with
-    /// `--suspicious` the reasons before the last path (plain text has the
-    /// room for both, and a reader of that output wants the why first).
-    pub(crate) fn text_columns(suspicious: bool) -> &'static [Col] {
-        const WITH_REASONS: [Col; 12] = [
-            Col::Ip,
-            Col::Cc,
-            Col::Org,
-            Col::Conns,
-            Col::State,
-            Col::Svc,
-            Col::Reqs,
-            Col::Bytes,
-            Col::Auth,
-            Col::Hx,
-            Col::Reasons,
-            Col::Last,
-        ];
-        if suspicious {
-            &WITH_REASONS
-        } else {
-            &Col::ALL
-        }
+    /// The table's columns, left to right: [`Col::ALL`], with the reasons
+    /// only when asked for (the text table with `--suspicious`).
+    pub(crate) fn columns(with_reasons: bool) -> impl Iterator<Item = Col> {
+        Col::ALL
+            .into_iter()
+            .filter(move |&c| with_reasons || c != Col::Reasons)
     }
 
     /// The header.

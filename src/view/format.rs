@@ -91,7 +91,10 @@ pub(crate) fn services(row: &Row) -> impl Iterator<Item = Service> {
         }
     }
     // A login attempt and its socket on port 22 are one hit, not two.
-    let auth_events = row.auth.iter().fold(0u32, |a, &n| a.saturating_add(n));
+    let auth_events = row
+        .auth_counts()
+        .iter()
+        .fold(0u32, |a, &n| a.saturating_add(n));
     let ssh = Service::Named("ssh");
     match hit.iter_mut().find(|(s, _)| *s == ssh) {
         Some(entry) => entry.1 = entry.1.max(auth_events),

@@ -100,8 +100,8 @@ impl<'a> IpObject<'a> {
             reasons: ReasonCodes(reasons),
             reason_ages: ReasonAgeMap(ages),
             last_request: row.recent.back().map(|r| LastRequest::new(table, r)),
-            first_seen: Rfc3339(row.first_seen),
-            last_seen: Rfc3339(row.last_seen),
+            first_seen: Rfc3339(row.first_seen()),
+            last_seen: Rfc3339(row.last_seen()),
             history: history.map(History::from),
         }
     }

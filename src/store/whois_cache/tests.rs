@@ -35,6 +35,40 @@ fn answers_and_failures_keep_for_their_ttls() {
     assert!(get("::ffff:192.0.2.7", 1000).is_some());
 }
 
+/// A batch of reads is one read transaction: it reads what is there, holds
+/// no writer up meanwhile (another instance stores an answer), and once it
+/// ends this connection reads the new answer and writes again.
+#[test]
+fn a_read_batch_is_one_transaction_that_ends_when_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = WhoisCache::open(dir.path(), true).cache.unwrap();
+    let day = Duration::from_secs(86_400);
+    assert!(cache.put(ip("192.0.2.7"), 1000, true, "{}").unwrap());
+    let mut other = WhoisCache::open(dir.path(), true).cache.unwrap();
+    {
+        let _batch = cache.read_batch();
+        assert!(!cache.conn.is_autocommit(), "inside one transaction");
+        assert!(cache
+            .get(ip("192.0.2.7"), 1000, day, day)
+            .unwrap()
+            .is_some());
+        assert!(cache
+            .get(ip("192.0.2.8"), 1000, day, day)
+            .unwrap()
+            .is_none());
+        assert!(
+            other.put(ip("192.0.2.8"), 1000, true, "{}").unwrap(),
+            "not held up"
+        );
+    }
+    assert!(cache.conn.is_autocommit(), "the batch ended");
+    assert!(cache
+        .get(ip("192.0.2.8"), 1000, day, day)
+        .unwrap()
+        .is_some());
+    assert!(cache.put(ip("192.0.2.9"), 1000, true, "{}").unwrap());
+}
+
 #[test]
 fn the_file_is_private_and_lives_in_the_cache_folder() {
     let dir = tempfile::tempdir().unwrap();

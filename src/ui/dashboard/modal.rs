@@ -300,9 +300,9 @@ fn summary(
     lines.text(
         &format!(
             "first seen {} · last seen {} ({} ago)",
-            format_rfc3339(row.first_seen),
-            format_rfc3339(row.last_seen),
-            duration(m.now - row.last_seen)
+            format_rfc3339(row.first_seen()),
+            format_rfc3339(row.last_seen()),
+            duration(m.now - row.last_seen())
         ),
         Style::new(),
     );

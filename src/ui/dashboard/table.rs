@@ -114,7 +114,7 @@ fn service_count(r: &Row) -> usize {
 
 /// `(column, x, width)` of each column shown in `width` cells.
 fn layout(x0: u16, width: u16, ip_width: u16) -> SmallVec<[(Col, u16, u16); 11]> {
-    let mut cols: SmallVec<[Col; 11]> = Col::ALL.iter().copied().collect();
+    let mut cols: SmallVec<[Col; 11]> = Col::columns(false).collect();
     let total = |cols: &[Col]| -> u32 {
         cols.iter()
             .map(|&c| u32::from(col_width(c, ip_width)) + 1)
