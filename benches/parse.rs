@@ -219,5 +219,55 @@ fn table_apply(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, access, auth, procnet, table_apply);
+/// Lines of the many-clients bench: enough that the table outgrows the caches.
+const FEED_LINES: usize = 1 << 16;
+/// Distinct clients of the many-clients bench (issue 13's busy site).
+const FEED_CLIENTS: usize = 20_000;
+
+/// The engine's line feed over 20 000 clients: parse with the early
+/// address hint (the row is prefetched), count, classify. At this many
+/// rows the index and the rows miss the cache, as they do end to end.
+fn table_feed(c: &mut Criterion) {
+    let parser = AccessParser::new("combined", Vec::new()).expect("valid format");
+    let mut detector = Detector::new(DetectSettings::default()).expect("default patterns");
+    let mut r = Rng(0x2545_f491_4f6c_dd1d);
+    let clients: Vec<String> = (0..FEED_CLIENTS).map(|_| client(&mut r)).collect();
+    let log: Vec<String> = (0..FEED_LINES)
+        .map(|_| {
+            let ip = &clients[r.below(FEED_CLIENTS as u64) as usize];
+            let (req, status, bytes) = (request(&mut r), 200 + r.below(300), r.below(100_000));
+            format!("{ip} - - [{TIME}] \"{req}\" {status} {bytes} \"https://www.example.com/\" \"{UA}\"")
+        })
+        .collect();
+    let mut group = c.benchmark_group("table");
+    group.throughput(Throughput::Bytes(
+        log.iter().map(|l| l.len() as u64 + 1).sum(),
+    ));
+    group.bench_with_input(
+        BenchmarkId::new("feed_20k_clients", FEED_LINES),
+        &log,
+        |b, log| {
+            let mut table = IpTable::new(50_000, true);
+            table.set_flagged(detector.flagged_test());
+            let mut scratch = Vec::new();
+            b.iter(|| {
+                for line in log {
+                    let parsed =
+                        parser.parse_with(black_box(line.as_bytes()), &mut scratch, |ip| {
+                            table.prefetch(ip)
+                        });
+                    if let Ok((hit, _)) = parsed {
+                        if let Some((applied, request)) = table.apply_access(&hit, 1_795_628_512) {
+                            detector.check_request(&mut table, applied.row, &request, &hit);
+                        }
+                    }
+                }
+                table.len()
+            })
+        },
+    );
+    group.finish();
+}
+
+criterion_group!(benches, access, auth, procnet, table_apply, table_feed);
 criterion_main!(benches);

@@ -129,26 +129,32 @@ fn parse_ipv4_fast(bytes: &[u8]) -> Option<std::net::Ipv4Addr> {
     if bytes.len() < 7 || bytes.len() > 15 {
         return None;
     }
+    // One pass: up to 3 digits, a dot, and so on (no split iterator).
     let mut octets = [0u8; 4];
-    let mut fields = bytes.split(|&b| b == b'.');
-    for octet in &mut octets {
-        let field = fields.next()?;
-        if field.is_empty() || field.len() > 3 || (field.len() > 1 && field[0] == b'0') {
-            return None;
-        }
-        let mut value = 0u16;
-        for &c in field {
-            if !c.is_ascii_digit() {
+    let mut at = 0;
+    for (n, octet) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if bytes.get(at) != Some(&b'.') {
                 return None;
             }
+            at += 1;
+        }
+        let start = at;
+        let mut value = 0u16;
+        while let Some(&c) = bytes.get(at) {
+            if !c.is_ascii_digit() || at - start == 3 {
+                break;
+            }
             value = value * 10 + u16::from(c - b'0');
+            at += 1;
+        }
+        let digits = at - start;
+        if digits == 0 || (digits > 1 && bytes.get(start) == Some(&b'0')) {
+            return None;
         }
         *octet = u8::try_from(value).ok()?;
     }
-    if fields.next().is_some() {
-        return None;
-    }
-    Some(std::net::Ipv4Addr::from(octets))
+    (at == bytes.len()).then(|| std::net::Ipv4Addr::from(octets))
 }
 
 /// IPv6 in hex groups (with at most one `::`) without the generic parser,

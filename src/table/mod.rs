@@ -21,6 +21,7 @@ mod intern;
 mod rate;
 mod ssh;
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
@@ -396,6 +397,9 @@ pub struct IpTable {
     max_recent: usize,
     /// Rows widened now (at most [`IpTable::max_wide_rows`]).
     wide_rows: usize,
+    /// The row [`IpTable::prefetch`] found: the line's update takes it
+    /// instead of hashing and probing for the same address again.
+    prefetched: Cell<Option<u32>>,
 }
 
 impl IpTable {
@@ -417,6 +421,7 @@ impl IpTable {
             inbound_before: HashSet::new(),
             max_recent: RECENT_REQUESTS,
             wide_rows: 0,
+            prefetched: Cell::new(None),
         }
     }
 
@@ -576,6 +581,9 @@ impl IpTable {
 
     /// The row of `ip`, and whether it was created now.
     fn row_id(&mut self, ip: IpAddr, seen: UnixTime, now: UnixTime) -> (u32, bool) {
+        if let Some(id) = self.take_prefetched(ip) {
+            return (id, false);
+        }
         if let Some(&id) = self.index.get(&ip) {
             return (id, false);
         }
@@ -608,15 +616,28 @@ impl IpTable {
     /// called with the address at the start of a log line, so the row's
     /// cache misses overlap with parsing the rest of the line.
     #[inline]
-    pub(crate) fn prefetch(&self, ip: IpAddr) {
+    pub fn prefetch(&self, ip: IpAddr) {
         let Some(&id) = self.index.get(&ip) else {
             return;
         };
+        self.prefetched.set(Some(id));
         if (id as usize) < self.rows.len() {
             let row = self.rows.as_ptr().wrapping_add(id as usize).cast::<u8>();
             for line in (0..std::mem::size_of::<Option<Row>>()).step_by(64) {
                 prefetch_line(row.wrapping_add(line));
             }
+        }
+    }
+
+    /// The row the last [`prefetch`](Self::prefetch) found, if it is the
+    /// row of `ip`. Checked against the row itself, not trusted: a live row
+    /// holding `ip` is the one the index maps `ip` to, whatever happened
+    /// since the prefetch.
+    fn take_prefetched(&self, ip: IpAddr) -> Option<u32> {
+        let id = self.prefetched.take()?;
+        match self.rows.get(id as usize) {
+            Some(Some(row)) if row.ip == ip => Some(id),
+            _ => None,
         }
     }
 

@@ -473,3 +473,26 @@ fn a_row_stays_small() {
         "the arena's slot costs nothing more"
     );
 }
+
+#[test]
+fn a_prefetched_row_is_used_only_for_its_own_address() {
+    let mut t = IpTable::new(1, false);
+    t.apply_access(&hit("8.8.8.8", 1000, b"/", 200, 1), 1000);
+    // The hint names 8.8.8.8's row; the line is from another address,
+    // which evicts 8.8.8.8 (one row at most) and takes over its slot.
+    t.prefetch(ip("8.8.8.8"));
+    t.apply_access(&hit("9.9.9.9", 1001, b"/", 200, 1), 1001);
+    assert!(t.get(ip("8.8.8.8")).is_none());
+    assert_eq!(t.get(ip("9.9.9.9")).unwrap().requests, 1);
+    // A stale hint for the evicted address (its slot now holds 9.9.9.9)
+    // must not count the line on 9.9.9.9.
+    t.prefetch(ip("9.9.9.9"));
+    t.apply_access(&hit("8.8.8.8", 1002, b"/", 200, 1), 1002);
+    assert_eq!(t.get(ip("8.8.8.8")).unwrap().requests, 1);
+    assert!(t.get(ip("9.9.9.9")).is_none());
+    // The hint for the line's own address is taken.
+    t.prefetch(ip("8.8.8.8"));
+    t.apply_access(&hit("8.8.8.8", 1003, b"/", 200, 1), 1003);
+    assert_eq!(t.get(ip("8.8.8.8")).unwrap().requests, 2);
+    assert_eq!(t.len(), 1);
+}

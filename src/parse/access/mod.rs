@@ -172,7 +172,7 @@ impl AccessParser {
     /// `$remote_addr`): the engine starts loading that client's row then, so
     /// its cache misses overlap with the parsing.
     #[inline]
-    pub(crate) fn parse_with<'a, F: FnOnce(IpAddr)>(
+    pub fn parse_with<'a, F: FnOnce(IpAddr)>(
         &self,
         line: &'a [u8],
         scratch: &'a mut Vec<u8>,
