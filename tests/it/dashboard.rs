@@ -127,6 +127,16 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
+/// `q`, then wait for the script around nethergaze to write `after` (the
+/// tty's settings once it exited) and check its exit status in `rc` is 0.
+pub(super) fn quit_with_exit_0(tmux: &Tmux, after: &Path, rc: &Path) {
+    tmux.send(&["-l", "q"]);
+    wait_until("nethergaze to exit", READY_TIMEOUT, || {
+        !harness::read_or_empty(after).is_empty()
+    });
+    assert_eq!(harness::read_or_empty(rc).trim(), "0");
+}
+
 pub(super) fn skip_without_tmux() -> bool {
     if harness::which("tmux").is_some() {
         return false;
@@ -192,11 +202,7 @@ impl Run {
 
     /// `q`: exit 0, the terminal as it was.
     fn quit(&self) {
-        self.tmux.send(&["-l", "q"]);
-        wait_until("nethergaze to exit", READY_TIMEOUT, || {
-            !harness::read_or_empty(&self.after).is_empty()
-        });
-        assert_eq!(harness::read_or_empty(&self.rc).trim(), "0");
+        quit_with_exit_0(&self.tmux, &self.after, &self.rc);
         let (b, a) = (
             harness::read_or_empty(&self.before),
             harness::read_or_empty(&self.after),
@@ -985,11 +991,7 @@ fn hidden_private_addresses_are_said_and_p_shows_them() {
         screen[43]
     );
 
-    tmux.send(&["-l", "q"]);
-    wait_until("nethergaze to exit", READY_TIMEOUT, || {
-        !harness::read_or_empty(&after).is_empty()
-    });
-    assert_eq!(harness::read_or_empty(&rc).trim(), "0");
+    quit_with_exit_0(&tmux, &after, &rc);
 }
 
 /// Issue 12, item 6: at 80×24 the footer offers Tab and Tab works: the table

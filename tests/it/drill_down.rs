@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use super::dashboard::{shell_quote, skip_without_tmux, Tmux};
-use super::harness::{self, wait_until, READY_TIMEOUT};
+use super::dashboard::{quit_with_exit_0, shell_quote, skip_without_tmux, Tmux};
+use super::harness;
 
 const PROC_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/proc");
 
@@ -90,11 +90,7 @@ fn drill_down_of_an_ssh_brute_forcer_lists_user_names_with_times() {
     tmux.wait_for("the drill-down to close", |s| {
         !has(s, "last 30 sshd events")
     });
-    tmux.send(&["-l", "q"]);
-    wait_until("nethergaze to exit", READY_TIMEOUT, || {
-        !harness::read_or_empty(&after).is_empty()
-    });
-    assert_eq!(harness::read_or_empty(&rc).trim(), "0");
+    quit_with_exit_0(&tmux, &after, &rc);
 }
 
 /// The drill-down names the process holding each connection, walking
@@ -154,9 +150,5 @@ fn drill_down_names_the_process_of_each_connection() {
 
     tmux.send(&["Escape"]);
     tmux.wait_for("the drill-down to close", |s| !has(s, "pid 812"));
-    tmux.send(&["-l", "q"]);
-    wait_until("nethergaze to exit", READY_TIMEOUT, || {
-        !harness::read_or_empty(&after).is_empty()
-    });
-    assert_eq!(harness::read_or_empty(&rc).trim(), "0");
+    quit_with_exit_0(&tmux, &after, &rc);
 }
