@@ -1638,6 +1638,12 @@ fn a_running_hook_says_so_and_small_screens_hold() {
 }
 
 /// A directory of fake firewall tools that append their argv to `calls`.
+/// Why a fake here: these are in-process tests of the block modal's flow,
+/// which need a tool's exit status chosen at will (an `iptables -C` that
+/// finds the rule, a failing run) without root or a namespace. The real
+/// nft, iptables, ufw, fail2ban and cscli run in network namespaces in
+/// `actions/block/tests/firewall.rs` and, through the keys, in
+/// `tests/it/dashboard.rs`.
 struct FakeTools {
     dir: tempfile::TempDir,
 }
