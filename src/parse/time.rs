@@ -3,6 +3,8 @@
 //! Civil-date arithmetic is Howard Hinnant's `days_from_civil`, exact for the
 //! proleptic Gregorian calendar. Parsers take bytes and never panic.
 
+use std::cell::Cell;
+
 use super::UnixTime;
 
 /// Days since 1970-01-01 for a proleptic Gregorian date.
@@ -136,6 +138,33 @@ pub(crate) fn parse_clf(b: &[u8]) -> Option<UnixTime> {
     Some(unix_from_civil(i64::from(year), month, day, h, m, s)? - offset)
 }
 
+/// Length of a `$time_local` with a `+hhmm` offset, the form every server writes.
+const CLF_LEN: usize = 26;
+
+/// The last `$time_local` parsed and its answer. A busy log writes one
+/// second on dozens of lines in a row, so most lines compare 26 bytes
+/// instead of parsing a date; the same text always has the same answer.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClfMemo(Cell<Option<([u8; CLF_LEN], UnixTime)>>);
+
+impl ClfMemo {
+    /// [`parse_clf`], answered from the memo when `b` is the last text parsed.
+    #[inline]
+    pub(crate) fn parse(&self, b: &[u8]) -> Option<UnixTime> {
+        let text = <[u8; CLF_LEN]>::try_from(b).ok();
+        if let (Some(text), Some((last, t))) = (text, self.0.get()) {
+            if text == last {
+                return Some(t);
+            }
+        }
+        let t = parse_clf(b)?;
+        if let Some(text) = text {
+            self.0.set(Some((text, t)));
+        }
+        Some(t)
+    }
+}
+
 /// RFC 3339 / ISO 8601: `2026-11-25T17:41:52`, optional `.fraction`, optional
 /// offset (`Z`, `+00:00`, `+0000`); `T` or a space between date and time.
 /// Without an offset the time is taken as UTC. Returns the time and the bytes used.
@@ -201,6 +230,9 @@ pub(crate) fn parse_epoch(b: &[u8]) -> Option<UnixTime> {
 
 /// `2026-11-25T17:41:52Z`
 pub(crate) fn format_rfc3339(t: UnixTime) -> String {
+    if let Some(text) = rfc3339_bytes(t) {
+        return String::from_utf8_lossy(&text).into_owned();
+    }
     let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
     let (y, mo, d) = civil_from_days(days);
     format!(
@@ -209,6 +241,31 @@ pub(crate) fn format_rfc3339(t: UnixTime) -> String {
         secs / 60 % 60,
         secs % 60
     )
+}
+
+/// [`format_rfc3339`] without allocating or formatting machinery, for the
+/// years 0 to 9999 (`None` outside them): the JSON snapshot writes a few
+/// times for each of tens of thousands of rows.
+pub(crate) fn rfc3339_bytes(t: UnixTime) -> Option<[u8; 20]> {
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    let (y, mo, d) = civil_from_days(days);
+    let year = u32::try_from(y).ok().filter(|y| *y <= 9999)?;
+    let mut out = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, value: u32, width: usize| {
+        let mut v = value;
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(5, mo, 2);
+    put(8, d, 2);
+    let secs = secs as u32; // 0..86 400
+    put(11, secs / 3600, 2);
+    put(14, secs / 60 % 60, 2);
+    put(17, secs % 60, 2);
+    Some(out)
 }
 
 /// The wall clock, as Unix seconds.
@@ -221,6 +278,49 @@ pub(crate) fn now() -> UnixTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_bytes_are_the_formatted_time() {
+        let formatted = |t: UnixTime| {
+            let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+            let (y, mo, d) = civil_from_days(days);
+            format!(
+                "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60
+            )
+        };
+        let year_10000 = days_from_civil(10_000, 1, 1) * 86_400;
+        let year_0 = days_from_civil(0, 1, 1) * 86_400;
+        for t in (year_0..year_10000).step_by(86_400 * 97 + 3_613) {
+            let bytes = rfc3339_bytes(t).expect("years 0 to 9999");
+            assert_eq!(std::str::from_utf8(&bytes).unwrap(), formatted(t));
+        }
+        for t in [0, 1, 59, 3_599, 86_399, 951_782_400, i64::from(u32::MAX)] {
+            assert_eq!(format_rfc3339(t), formatted(t));
+        }
+        assert_eq!(rfc3339_bytes(year_10000), None);
+        assert_eq!(rfc3339_bytes(year_0 - 1), None);
+        assert_eq!(format_rfc3339(year_10000), formatted(year_10000));
+        assert_eq!(format_rfc3339(year_0 - 1), formatted(year_0 - 1));
+    }
+
+    #[test]
+    fn clf_memo_answers_as_the_parser() {
+        let memo = ClfMemo::default();
+        let texts: [&[u8]; 6] = [
+            b"25/Nov/2026:17:41:52 +0000",
+            b"25/Nov/2026:17:41:52 +0000",
+            b"25/Nov/2026:18:41:52 +0100",
+            b"31/Feb/2026:00:00:00 +0000",
+            b"25/Nov/2026:17:41:52 +01:00",
+            b"25/Nov/2026:17:41:52 +0000",
+        ];
+        for text in texts {
+            assert_eq!(memo.parse(text), parse_clf(text), "{text:?}");
+        }
+    }
 
     #[test]
     fn civil_round_trips_over_four_centuries() {

@@ -22,7 +22,7 @@ use super::format::{round2, services, Service};
 use crate::detect::{ReasonAges, Reasons};
 use crate::enrich::whois::WhoisInfo;
 use crate::headless::SourceReport;
-use crate::parse::time::format_rfc3339;
+use crate::parse::time::{format_rfc3339, rfc3339_bytes};
 use crate::parse::{AuthKind, UnixTime};
 use crate::store::HistoryFigures;
 use crate::table::{IpTable, RecentRequest, Row, StrId};
@@ -173,7 +173,11 @@ pub(crate) struct Rfc3339(pub(crate) UnixTime);
 
 impl Serialize for Rfc3339 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format_rfc3339(self.0))
+        match rfc3339_bytes(self.0) {
+            // ASCII digits and punctuation only.
+            Some(text) => s.serialize_str(std::str::from_utf8(&text).unwrap_or_default()),
+            None => s.serialize_str(&format_rfc3339(self.0)),
+        }
     }
 }
 
@@ -388,6 +392,10 @@ impl Formatter for Contract {
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        // Most text is printable ASCII: one vectorised test, one write.
+        if fragment.bytes().all(|b| b < 0x7f) {
+            return w.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {

@@ -23,7 +23,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::time::{parse_clf, parse_epoch, parse_rfc3339};
+use super::time::{parse_epoch, parse_rfc3339, ClfMemo};
 use super::{parse_ip, AccessHit, Malformed, UnixTime};
 
 mod format;
@@ -98,6 +98,8 @@ enum Spec {
 pub struct AccessParser {
     spec: Spec,
     trusted: Vec<IpNet>,
+    /// The last `$time_local` and its answer (text formats).
+    clf: ClfMemo,
 }
 
 impl AccessParser {
@@ -142,6 +144,7 @@ impl AccessParser {
         Ok(AccessParser {
             spec,
             trusted: trusted_proxies,
+            clf: ClfMemo::default(),
         })
     }
 
@@ -195,7 +198,10 @@ impl AccessParser {
                 let lead = announce(early);
                 let fields = program.run(line)?;
                 let kind = reported_kind(*kind, fields.short);
-                Ok((hit_from_fields(&fields, &self.trusted, lead)?, kind))
+                Ok((
+                    hit_from_fields(&fields, &self.trusted, &self.clf, lead)?,
+                    kind,
+                ))
             }
             Spec::Json => self.json(line, scratch),
         }
@@ -212,7 +218,10 @@ impl AccessParser {
     ) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
         let first_try = combined.run(line).and_then(|fields| {
             let kind = reported_kind(FormatKind::Combined, fields.short);
-            Ok((hit_from_fields(&fields, &self.trusted, lead)?, kind))
+            Ok((
+                hit_from_fields(&fields, &self.trusted, &self.clf, lead)?,
+                kind,
+            ))
         });
         let Err(err) = first_try else {
             return first_try;
@@ -223,7 +232,10 @@ impl AccessParser {
         }
         let fields = vhost.run(line).map_err(|_| err)?;
         let kind = reported_kind(FormatKind::VhostCombined, fields.short);
-        Ok((hit_from_fields(&fields, &self.trusted, None)?, kind))
+        Ok((
+            hit_from_fields(&fields, &self.trusted, &self.clf, None)?,
+            kind,
+        ))
     }
 
     fn json<'a>(
@@ -292,6 +304,7 @@ fn leading_address(line: &[u8]) -> Option<LeadingAddress<'_>> {
 fn hit_from_fields<'a>(
     f: &Fields<'a>,
     trusted: &[IpNet],
+    clf: &ClfMemo,
     lead: Option<LeadingAddress<'a>>,
 ) -> Result<AccessHit<'a>, Malformed> {
     let raw = f.get(Var::RemoteAddr);
@@ -321,7 +334,7 @@ fn hit_from_fields<'a>(
     Ok(AccessHit {
         peer,
         client,
-        time: text_time(f),
+        time: text_time(f, clf),
         method,
         path,
         status: parse_status(f.get(Var::Status)),
@@ -334,8 +347,8 @@ fn hit_from_fields<'a>(
 }
 
 /// `$time_local`, else `$time_iso8601`, else `$msec`.
-fn text_time(f: &Fields<'_>) -> Option<UnixTime> {
-    parse_clf(f.get(Var::TimeLocal))
+fn text_time(f: &Fields<'_>, clf: &ClfMemo) -> Option<UnixTime> {
+    clf.parse(f.get(Var::TimeLocal))
         .or_else(|| parse_rfc3339(f.get(Var::TimeIso8601)))
         .or_else(|| parse_epoch(f.get(Var::Msec)))
 }
