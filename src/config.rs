@@ -251,6 +251,9 @@ pub(crate) struct Hook {
 pub(crate) struct ActionsConfig {
     pub(crate) enable_block_execution: bool,
     pub(crate) hooks: Vec<Hook>,
+    /// The jail, cscli duration and reason, nft table and sets the block
+    /// commands use.
+    pub(crate) targets: crate::actions::block::BlockTargets,
 }
 
 /// Display limits.
@@ -469,6 +472,12 @@ struct Layer {
     history_db: Option<PathBuf>,
     enable_block_execution: Option<bool>,
     hooks: Option<Vec<Hook>>,
+    fail2ban_jail: Option<String>,
+    cscli_duration: Option<String>,
+    cscli_reason: Option<String>,
+    nft_table: Option<String>,
+    nft_set_v4: Option<String>,
+    nft_set_v6: Option<String>,
     max_log_lines: Option<usize>,
     max_log_entries_per_ip: Option<usize>,
     cache_dir: Option<PathBuf>,
@@ -504,6 +513,7 @@ impl Layer {
             history_enabled,
             history_db, enable_block_execution, hooks, max_log_lines,
             max_log_entries_per_ip, cache_dir,
+            fail2ban_jail, cscli_duration, cscli_reason, nft_table, nft_set_v4, nft_set_v6,
         )
     }
 }
@@ -693,6 +703,14 @@ fn finish(
         actions: ActionsConfig {
             enable_block_execution: m.enable_block_execution.unwrap_or(false),
             hooks: m.hooks.unwrap_or_default(),
+            targets: block_targets(
+                m.fail2ban_jail,
+                m.cscli_duration,
+                m.cscli_reason,
+                m.nft_table,
+                m.nft_set_v4,
+                m.nft_set_v6,
+            ),
         },
         display: DisplayConfig {
             max_log_lines: m.max_log_lines.unwrap_or(500),
@@ -703,6 +721,26 @@ fn finish(
         import_history: raw.import_history.clone(),
         warnings: Vec::new(),
     })
+}
+
+/// `[actions]`'s block targets, each key's default where it is not set.
+fn block_targets(
+    fail2ban_jail: Option<String>,
+    cscli_duration: Option<String>,
+    cscli_reason: Option<String>,
+    nft_table: Option<String>,
+    nft_set_v4: Option<String>,
+    nft_set_v6: Option<String>,
+) -> crate::actions::block::BlockTargets {
+    let d = crate::actions::block::BlockTargets::default();
+    crate::actions::block::BlockTargets {
+        fail2ban_jail: fail2ban_jail.unwrap_or(d.fail2ban_jail),
+        cscli_duration: cscli_duration.unwrap_or(d.cscli_duration),
+        cscli_reason: cscli_reason.or(d.cscli_reason),
+        nft_table: nft_table.unwrap_or(d.nft_table),
+        nft_set_v4: nft_set_v4.unwrap_or(d.nft_set_v4),
+        nft_set_v6: nft_set_v6.unwrap_or(d.nft_set_v6),
+    }
 }
 
 fn mode(raw: &RawArgs) -> Result<Mode, ConfigError> {

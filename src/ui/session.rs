@@ -301,7 +301,7 @@ impl Session {
     /// is on (else a `sudo -n` refused on every `b` would fill the auth
     /// log for a command nobody will run from here).
     fn open_block(&mut self, ip: IpAddr, network: Option<ipnet::IpNet>, now: UnixTime) {
-        let tools = Tools::detect();
+        let tools = Tools::detect().with_targets(self.config.actions.targets.clone());
         let sudo = !crate::sys::process::is_root();
         let execution = self.config.actions.enable_block_execution;
         let probe = tools.path(crate::actions::block::Tool::Ufw).is_some() && (!sudo || execution);
