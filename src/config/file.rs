@@ -118,6 +118,7 @@ struct RefreshSection {
     log_interval: Option<Spanned<f64>>,
     bandwidth_interval: Option<Spanned<f64>>,
     auth_log_interval: Option<Spanned<f64>>,
+    metrics_interval: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -559,6 +560,9 @@ fn file_sources(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(),
         .lenient_number(&limits::BANDWIDTH_INTERVAL, &r.bandwidth_interval)?
         .map(Duration::from_secs_f64);
     ctx.unused_number(&limits::AUTH_LOG_INTERVAL, &r.auth_log_interval)?;
+    layer.metrics_interval = ctx
+        .number(&limits::METRICS_INTERVAL, &r.metrics_interval)?
+        .map(Duration::from_secs_f64);
 
     let a = &root.auth;
     ctx.unused_number(&limits::AUTH_INTERVAL, &a.interval)?;

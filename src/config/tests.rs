@@ -241,6 +241,37 @@ fn precedence_file_only_keys_against_flags() {
 // ----------------------------------------------------------------- example
 
 #[test]
+fn metrics_file_is_a_flag_and_its_interval_a_refresh_key() {
+    let c = ok(&[], &[]);
+    assert_eq!(
+        (c.metrics_file, c.metrics_interval),
+        (None, Duration::from_secs(15))
+    );
+    let c = with_file(
+        "[refresh]\nmetrics_interval = 2.5\n",
+        &[
+            "--metrics-file",
+            "/var/lib/prometheus/node-exporter/nethergaze.prom",
+        ],
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.metrics_file.as_deref(),
+        Some(Path::new(
+            "/var/lib/prometheus/node-exporter/nethergaze.prom"
+        ))
+    );
+    assert_eq!(c.metrics_interval, Duration::from_millis(2500));
+    for dir in ["/tmp/", "/", ".."] {
+        assert_eq!(
+            err(&["--metrics-file", dir], &[]),
+            format!("nethergaze: --metrics-file: `{dir}` names no file"),
+        );
+    }
+}
+
+#[test]
 fn block_targets_default_to_the_old_values_and_load_from_actions() {
     let d = ok(&[], &[]).actions.targets;
     assert_eq!(
@@ -509,6 +540,7 @@ fn every_range_is_enforced_by_the_file_reader() {
             "[filters] suspicious_min_auth_failures",
             "[filters] reason_ttl",
             "[[actions.hooks]] timeout",
+            "[refresh] metrics_interval",
         ];
         for outside in [below, l.max + 1.0] {
             let text = format!("{head}{key} = {outside}\n");

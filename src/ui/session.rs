@@ -476,6 +476,12 @@ impl Session {
 
 /// The dashboard's frontend: its fds, the tick and the screen's signals.
 impl Frontend for Session {
+    /// In the status line (stderr is the screen).
+    fn on_notice(&mut self, text: String, engine: &mut Engine) {
+        self.dashboard.set_status(text, engine.now());
+        self.dirty = true;
+    }
+
     /// The tty and the two timers; a child's pipe joins under `CHILD`
     /// while it runs.
     fn register(&mut self, registry: &Registry) -> io::Result<()> {
