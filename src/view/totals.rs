@@ -119,15 +119,19 @@ pub(crate) struct SocketStates {
 
 impl SocketStates {
     pub(crate) fn of(table: &IpTable) -> SocketStates {
+        // Where each kernel state is counted, looked up once per call.
+        let mut slot = [0usize; TcpState::COUNT];
+        for (i, at) in slot.iter_mut().enumerate() {
+            let name = TcpState::from_kernel(i as u8 + 1).map(TcpState::name);
+            *at = STATE_NAMES
+                .iter()
+                .position(|&n| Some(n) == name)
+                .unwrap_or(0);
+        }
         let mut states = SocketStates::default();
         for row in table.rows() {
             let s = row.sockets();
-            for (i, (&n_in, &n_out)) in s.in_states.iter().zip(&s.out_states).enumerate() {
-                let Some(at) = TcpState::from_kernel(i as u8 + 1)
-                    .and_then(|st| STATE_NAMES.iter().position(|&name| name == st.name()))
-                else {
-                    continue;
-                };
+            for ((&n_in, &n_out), &at) in s.in_states.iter().zip(&s.out_states).zip(&slot) {
                 states.inbound[at] += u64::from(n_in);
                 states.outbound[at] += u64::from(n_out);
             }
