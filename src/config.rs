@@ -54,6 +54,8 @@ pub(crate) const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) const DEFAULT_WHOIS_CACHE_TTL: Duration = Duration::from_secs(86_400);
 /// Default `[refresh] bandwidth_interval`, as 0.2.0's.
 pub(crate) const DEFAULT_BANDWIDTH_INTERVAL: Duration = Duration::from_secs(30);
+/// Default `[refresh] metrics_interval`: node-exporter's usual scrape period.
+pub(crate) const DEFAULT_METRICS_INTERVAL: Duration = Duration::from_secs(15);
 /// Default `connections_interval`.
 pub(crate) const DEFAULT_CONNECTIONS_INTERVAL: Duration = Duration::from_secs(1);
 /// Shortest accepted `connections_interval`: below it the dump costs more than it tells.
@@ -251,6 +253,9 @@ pub(crate) struct Hook {
 pub(crate) struct ActionsConfig {
     pub(crate) enable_block_execution: bool,
     pub(crate) hooks: Vec<Hook>,
+    /// The jail, cscli duration and reason, nft table and sets the block
+    /// commands use.
+    pub(crate) targets: crate::actions::block::BlockTargets,
 }
 
 /// Display limits.
@@ -283,6 +288,10 @@ pub(crate) struct Config {
     /// `[refresh] bandwidth_interval`: how often vnstat is asked for the
     /// month's totals.
     pub(crate) bandwidth_interval: Duration,
+    /// `--metrics-file`: where Prometheus metrics are written, if anywhere.
+    pub(crate) metrics_file: Option<PathBuf>,
+    /// `[refresh] metrics_interval`: how often the metrics file is replaced.
+    pub(crate) metrics_interval: Duration,
     /// `None`: the interface of the default route.
     pub(crate) interface: Option<String>,
     pub(crate) show_private_ips: bool,
@@ -440,6 +449,7 @@ struct Layer {
     follow_symlinks: Option<bool>,
     connections_interval: Option<Duration>,
     bandwidth_interval: Option<Duration>,
+    metrics_interval: Option<Duration>,
     interface: Option<String>,
     show_private_ips: Option<bool>,
     trusted_proxies: Option<Vec<IpNet>>,
@@ -469,6 +479,12 @@ struct Layer {
     history_db: Option<PathBuf>,
     enable_block_execution: Option<bool>,
     hooks: Option<Vec<Hook>>,
+    fail2ban_jail: Option<String>,
+    cscli_duration: Option<String>,
+    cscli_reason: Option<String>,
+    nft_table: Option<String>,
+    nft_set_v4: Option<String>,
+    nft_set_v6: Option<String>,
     max_log_lines: Option<usize>,
     max_log_entries_per_ip: Option<usize>,
     cache_dir: Option<PathBuf>,
@@ -504,6 +520,8 @@ impl Layer {
             history_enabled,
             history_db, enable_block_execution, hooks, max_log_lines,
             max_log_entries_per_ip, cache_dir,
+            fail2ban_jail, cscli_duration, cscli_reason, nft_table, nft_set_v4, nft_set_v6,
+            metrics_interval,
         )
     }
 }
@@ -639,6 +657,8 @@ fn finish(
             .connections_interval
             .unwrap_or(DEFAULT_CONNECTIONS_INTERVAL),
         bandwidth_interval: m.bandwidth_interval.unwrap_or(DEFAULT_BANDWIDTH_INTERVAL),
+        metrics_file: metrics_file(raw)?,
+        metrics_interval: m.metrics_interval.unwrap_or(DEFAULT_METRICS_INTERVAL),
         interface: m.interface,
         show_private_ips: m.show_private_ips.unwrap_or(false),
         trusted_proxies: m.trusted_proxies.unwrap_or_default(),
@@ -693,6 +713,14 @@ fn finish(
         actions: ActionsConfig {
             enable_block_execution: m.enable_block_execution.unwrap_or(false),
             hooks: m.hooks.unwrap_or_default(),
+            targets: block_targets(
+                m.fail2ban_jail,
+                m.cscli_duration,
+                m.cscli_reason,
+                m.nft_table,
+                m.nft_set_v4,
+                m.nft_set_v6,
+            ),
         },
         display: DisplayConfig {
             max_log_lines: m.max_log_lines.unwrap_or(500),
@@ -703,6 +731,43 @@ fn finish(
         import_history: raw.import_history.clone(),
         warnings: Vec::new(),
     })
+}
+
+/// `--metrics-file`: a file name is needed (the temporary file is written
+/// beside it and renamed over it).
+fn metrics_file(raw: &RawArgs) -> Result<Option<PathBuf>, ConfigError> {
+    let Some(path) = &raw.metrics_file else {
+        return Ok(None);
+    };
+    let names_a_file =
+        path.file_name().is_some() && !path.as_os_str().as_encoded_bytes().ends_with(b"/");
+    if !names_a_file {
+        return Err(ConfigError::flag(
+            "metrics-file",
+            format!("`{}` names no file", path.display()),
+        ));
+    }
+    Ok(Some(path.clone()))
+}
+
+/// `[actions]`'s block targets, each key's default where it is not set.
+fn block_targets(
+    fail2ban_jail: Option<String>,
+    cscli_duration: Option<String>,
+    cscli_reason: Option<String>,
+    nft_table: Option<String>,
+    nft_set_v4: Option<String>,
+    nft_set_v6: Option<String>,
+) -> crate::actions::block::BlockTargets {
+    let d = crate::actions::block::BlockTargets::default();
+    crate::actions::block::BlockTargets {
+        fail2ban_jail: fail2ban_jail.unwrap_or(d.fail2ban_jail),
+        cscli_duration: cscli_duration.unwrap_or(d.cscli_duration),
+        cscli_reason: cscli_reason.or(d.cscli_reason),
+        nft_table: nft_table.unwrap_or(d.nft_table),
+        nft_set_v4: nft_set_v4.unwrap_or(d.nft_set_v4),
+        nft_set_v6: nft_set_v6.unwrap_or(d.nft_set_v6),
+    }
 }
 
 fn mode(raw: &RawArgs) -> Result<Mode, ConfigError> {

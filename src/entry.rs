@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use crate::cli::{self, generate};
 use crate::config::{self, Config, Invocation, Mode};
 use crate::engine::Engine;
-use crate::event_loop::EventLoop;
+use crate::event_loop::{EventLoop, MetricsFile};
 use crate::headless::{self, RunInfo};
 use crate::parse::time;
 use crate::ui::session::Session;
@@ -205,11 +205,15 @@ fn run(config: &Config) -> Result<Ended, String> {
     }
     let mut event_loop =
         EventLoop::new(&mut engine).map_err(|e| format!("cannot start the event loop: {e}"))?;
+    export_metrics(config, &mut event_loop)?;
     match run_for {
         None => headless::run::once(&mut engine, &mut event_loop)?,
         Some(duration) => {
             headless::run::follow_for(&mut engine, &mut event_loop, duration)?;
         }
+    }
+    if let Some(text) = event_loop.write_metrics_now(&engine) {
+        say(&text);
     }
     // The session is kept, and `history` includes it; a failure is in the summary.
     let lost = engine.save_history();
@@ -251,6 +255,7 @@ fn run_dashboard(config: &Config) -> Result<Ended, String> {
     let mut engine = Engine::new(config)?;
     let mut event_loop =
         EventLoop::new(&mut engine).map_err(|e| format!("cannot start the event loop: {e}"))?;
+    export_metrics(config, &mut event_loop)?;
     let mut session =
         Session::open(config).map_err(|e| format!("cannot open the terminal: {e}"))?;
     if let Some(line) = engine.take_import_note() {
@@ -266,10 +271,23 @@ fn run_dashboard(config: &Config) -> Result<Ended, String> {
         .map_err(|e| format!("cannot set up the terminal: {e}"))?;
     let ended = event_loop.run(&mut engine, &mut session);
     let left = session.leave();
+    if let Some(text) = event_loop.write_metrics_now(&engine) {
+        say(&text);
+    }
     let lost = engine.save_history();
     ended.map_err(|e| format!("event loop: {e}"))?;
     left.map_err(|e| format!("cannot restore the terminal: {e}"))?;
     Ok(outcome(&engine, lost))
+}
+
+/// `--metrics-file`: written on its timer from the loop's start.
+fn export_metrics(config: &Config, event_loop: &mut EventLoop) -> Result<(), String> {
+    let Some(path) = &config.metrics_file else {
+        return Ok(());
+    };
+    MetricsFile::new(path.clone(), config.metrics_interval)
+        .and_then(|file| event_loop.export_metrics(file))
+        .map_err(|e| format!("cannot start the metrics timer: {e}"))
 }
 
 fn print_snapshot(engine: &Engine, config: &Config) -> io::Result<()> {

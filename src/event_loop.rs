@@ -10,6 +10,8 @@
 //! dashboard (`ui::session::Session`). `EventLoop` is generic over it, as
 //! alacritty's event loop is over its listener.
 
+mod metrics;
+
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,8 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use crate::engine::{Engine, SourceTokens};
 use crate::sys::signalfd::SignalFd;
 use crate::sys::timerfd::TimerFd;
+
+pub(crate) use metrics::MetricsFile;
 
 /// The loop's tokens. The engine registers its fds under `FILES`,
 /// `FILES_ALARM`, `SOCKETS`, `JOURNAL` and `VNSTAT` (`Engine::register`); a frontend
@@ -41,6 +45,8 @@ pub(crate) mod token {
     pub(crate) const WORKER: Token = Token(11);
     /// A log is about to rotate (`LogSet::drain_alarm`): read now, unpaced.
     pub(crate) const FILES_ALARM: Token = Token(12);
+    /// The `--metrics-file` timer.
+    pub(crate) const METRICS: Token = Token(13);
     /// Tokens from here on are the frontend's.
     pub(super) const FIRST_FRONTEND: usize = 16;
 }
@@ -106,6 +112,14 @@ pub(crate) trait Frontend {
     /// Before the first poll and after every batch of events: the place to
     /// draw, at most once per loop iteration.
     fn after_events(&mut self, _engine: &mut Engine) {}
+
+    /// Something the operator should know that stops nothing (a metrics
+    /// file that cannot be written). Headless: a line on stderr.
+    fn on_notice(&mut self, text: String, _engine: &mut Engine) {
+        // It names a file, which may hold anything.
+        let text = crate::view::format::printable(text.as_bytes(), 2000);
+        eprintln!("nethergaze: {text}");
+    }
 }
 
 pub(crate) struct EventLoop {
@@ -119,6 +133,7 @@ struct OwnFds {
     tick: TimerFd,
     signals: SignalFd,
     pacer: ReadPacer,
+    metrics: Option<MetricsFile>,
 }
 
 /// Spaces log reads at least `MIN_READ_GAP` apart (see there).
@@ -156,8 +171,23 @@ impl EventLoop {
                 tick,
                 signals,
                 pacer,
+                metrics: None,
             },
         })
+    }
+
+    /// Write `file` on its timer from now on (`--metrics-file`).
+    pub(crate) fn export_metrics(&mut self, mut file: MetricsFile) -> io::Result<()> {
+        let registry = self.poll.registry();
+        registry.register(&mut file.timer, token::METRICS, Interest::READABLE)?;
+        self.own.metrics = Some(file);
+        Ok(())
+    }
+
+    /// Write the metrics file now, if there is one (the end of a run): the
+    /// error to report, as [`MetricsFile::write`].
+    pub(crate) fn write_metrics_now(&mut self, engine: &Engine) -> Option<String> {
+        self.own.metrics.as_mut().and_then(|m| m.write(engine))
     }
 
     /// Run until the frontend or a signal ends it: one poll, one dispatch
@@ -239,10 +269,20 @@ impl OwnFds {
             token::JOURNAL => engine.on_journal_ready(),
             token::VNSTAT => engine.on_vnstat_ready(),
             token::WORKER => engine.on_whois_replies(),
+            token::METRICS => self.on_metrics_timer(engine, frontend),
             token::SIGNAL => return Ok(self.on_signals(engine, frontend)),
             _ => return Ok(frontend.on_event(token, engine)),
         }
         Ok(Flow::Continue)
+    }
+
+    fn on_metrics_timer(&mut self, engine: &mut Engine, frontend: &mut impl Frontend) {
+        let Some(metrics) = self.metrics.as_mut().filter(|m| m.timer.drain() > 0) else {
+            return;
+        };
+        if let Some(text) = metrics.write(engine) {
+            frontend.on_notice(text, engine);
+        }
     }
 
     /// Every pending signal: SIGCHLD reaps the engine's children first.

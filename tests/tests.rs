@@ -24,6 +24,7 @@ mod it {
     mod journald;
     mod limits;
     mod logfiles;
+    mod metrics;
     mod nginx;
     mod preflight;
     mod readme;

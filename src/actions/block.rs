@@ -28,5 +28,6 @@ pub(crate) use run::CommandResult;
 pub(crate) use run::{BlockRecord, BlockRun, UfwProbe, UfwState};
 pub(crate) use safety::SafetyContext;
 pub(crate) use safety::Verdict;
+pub(crate) use tools::BlockTargets;
 pub(crate) use tools::Tool;
 pub(crate) use tools::Tools;

@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::actions::block::BlockTargets;
 use crate::parse::UnixTime;
 use crate::sys::file::{read_text, Links};
 
@@ -117,6 +118,7 @@ struct RefreshSection {
     log_interval: Option<Spanned<f64>>,
     bandwidth_interval: Option<Spanned<f64>>,
     auth_log_interval: Option<Spanned<f64>>,
+    metrics_interval: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -177,6 +179,12 @@ struct FiltersSection {
 struct ActionsSection {
     enable_block_execution: Option<bool>,
     hooks: Option<Vec<HookEntry>>,
+    fail2ban_jail: Option<Spanned<String>>,
+    cscli_duration: Option<Spanned<String>>,
+    cscli_reason: Option<Spanned<String>>,
+    nft_table: Option<Spanned<String>>,
+    nft_set_v4: Option<Spanned<String>>,
+    nft_set_v6: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -442,7 +450,51 @@ fn file_layer(ctx: &FileCtx, root: &FileRoot) -> Result<Layer, ConfigError> {
     if let Some(hooks) = &root.actions.hooks {
         layer.hooks = Some(file_hooks(ctx, hooks)?);
     }
+    file_block_targets(ctx, &root.actions, &mut layer)?;
     Ok(layer)
+}
+
+/// `[actions]`'s jail, cscli duration and reason, nft table and sets: each
+/// reaches a command line, so each is checked strictly.
+fn file_block_targets(
+    ctx: &FileCtx,
+    a: &ActionsSection,
+    layer: &mut Layer,
+) -> Result<(), ConfigError> {
+    let checked =
+        |key: &str, value: &Option<Spanned<String>>, f: fn(&str) -> Result<(), String>| {
+            ctx.opt(&format!("[actions] {key}"), value, |s: &String| {
+                f(s).map(|()| s.clone())
+            })
+        };
+    let name = BlockTargets::check_name;
+    layer.fail2ban_jail = checked("fail2ban_jail", &a.fail2ban_jail, name)?;
+    layer.nft_table = checked("nft_table", &a.nft_table, name)?;
+    layer.nft_set_v4 = checked("nft_set_v4", &a.nft_set_v4, name)?;
+    layer.nft_set_v6 = checked("nft_set_v6", &a.nft_set_v6, name)?;
+    layer.cscli_duration = checked(
+        "cscli_duration",
+        &a.cscli_duration,
+        BlockTargets::check_duration,
+    )?;
+    layer.cscli_reason = checked("cscli_reason", &a.cscli_reason, BlockTargets::check_reason)?;
+    // One set holds one family: the same name twice would fail at the
+    // first block, long after start-up.
+    let d = BlockTargets::default();
+    let v4 = layer.nft_set_v4.as_deref().unwrap_or(&d.nft_set_v4);
+    let v6 = layer.nft_set_v6.as_deref().unwrap_or(&d.nft_set_v6);
+    if v4 == v6 {
+        let span = a
+            .nft_set_v6
+            .as_ref()
+            .or(a.nft_set_v4.as_ref())
+            .map(|v| v.span());
+        return Err(ctx.err(
+            span,
+            format!("[actions] nft_set_v4 and nft_set_v6 are both {v4:?}: one set per family"),
+        ));
+    }
+    Ok(())
 }
 
 /// Flat `log_path` / `log_format` (0.2.0) and `[log]`; the section wins, as in 0.2.0.
@@ -508,6 +560,9 @@ fn file_sources(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(),
         .lenient_number(&limits::BANDWIDTH_INTERVAL, &r.bandwidth_interval)?
         .map(Duration::from_secs_f64);
     ctx.unused_number(&limits::AUTH_LOG_INTERVAL, &r.auth_log_interval)?;
+    layer.metrics_interval = ctx
+        .number(&limits::METRICS_INTERVAL, &r.metrics_interval)?
+        .map(Duration::from_secs_f64);
 
     let a = &root.auth;
     ctx.unused_number(&limits::AUTH_INTERVAL, &a.interval)?;

@@ -61,6 +61,10 @@ pub(crate) const AUTH_LOG_INTERVAL: Limit =
 pub(crate) const AUTH_INTERVAL: Limit = limit("[auth] interval", 0.0, 86_400.0, "seconds");
 pub(crate) const AUTH_LOG_INTERVAL_ALIAS: Limit =
     limit("[auth] log_interval", 0.0, 86_400.0, "seconds");
+/// node-exporter is scraped every 15 to 60 s: below a second the writes
+/// cost more than anyone reads; a day is the longest pause worth a gauge.
+pub(crate) const METRICS_INTERVAL: Limit =
+    limit("[refresh] metrics_interval", 1.0, 86_400.0, "seconds");
 /// A year: answers older than that are stale anyway, and the sum with a
 /// Unix time stays far from overflowing.
 pub(crate) const CACHE_TTL: Limit = limit("[whois] cache_ttl", 0.0, 31_536_000.0, "seconds");
@@ -105,7 +109,7 @@ pub(crate) const RUN_FOR: Limit = Limit {
 
 /// Every row: for the tests that hold the documentation to them, and to
 /// name the range when TOML itself refuses a value ([`Limit::named`]).
-pub(crate) const ALL: [Limit; 17] = [
+pub(crate) const ALL: [Limit; 18] = [
     MAX_TRACKED_IPS,
     MAX_LOG_LINES,
     MAX_LOG_ENTRIES_PER_IP,
@@ -113,6 +117,7 @@ pub(crate) const ALL: [Limit; 17] = [
     LOG_INTERVAL,
     BANDWIDTH_INTERVAL,
     AUTH_LOG_INTERVAL,
+    METRICS_INTERVAL,
     AUTH_INTERVAL,
     AUTH_LOG_INTERVAL_ALIAS,
     CACHE_TTL,

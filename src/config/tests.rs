@@ -241,6 +241,102 @@ fn precedence_file_only_keys_against_flags() {
 // ----------------------------------------------------------------- example
 
 #[test]
+fn metrics_file_is_a_flag_and_its_interval_a_refresh_key() {
+    let c = ok(&[], &[]);
+    assert_eq!(
+        (c.metrics_file, c.metrics_interval),
+        (None, Duration::from_secs(15))
+    );
+    let c = with_file(
+        "[refresh]\nmetrics_interval = 2.5\n",
+        &[
+            "--metrics-file",
+            "/var/lib/prometheus/node-exporter/nethergaze.prom",
+        ],
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.metrics_file.as_deref(),
+        Some(Path::new(
+            "/var/lib/prometheus/node-exporter/nethergaze.prom"
+        ))
+    );
+    assert_eq!(c.metrics_interval, Duration::from_millis(2500));
+    for dir in ["/tmp/", "/", ".."] {
+        assert_eq!(
+            err(&["--metrics-file", dir], &[]),
+            format!("nethergaze: --metrics-file: `{dir}` names no file"),
+        );
+    }
+}
+
+#[test]
+fn block_targets_default_to_the_old_values_and_load_from_actions() {
+    let d = ok(&[], &[]).actions.targets;
+    assert_eq!(
+        (
+            d.fail2ban_jail.as_str(),
+            d.cscli_duration.as_str(),
+            d.cscli_reason.as_deref()
+        ),
+        ("sshd", "4h", None)
+    );
+    assert_eq!(
+        (
+            d.nft_table.as_str(),
+            d.nft_set_v4.as_str(),
+            d.nft_set_v6.as_str()
+        ),
+        ("nethergaze", "blocked4", "blocked6")
+    );
+    let text = "[actions]\nfail2ban_jail = \"nginx-http-auth\"\ncscli_duration = \"1h30m\"\n\
+                cscli_reason = \"seen by nethergaze: burst\"\nnft_table = \"edge.v2\"\n\
+                nft_set_v4 = \"bad_v4\"\nnft_set_v6 = \"bad_v6\"\n";
+    let t = with_file(text, &[], &[])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .actions
+        .targets;
+    assert_eq!(t.fail2ban_jail, "nginx-http-auth");
+    assert_eq!(t.cscli_duration, "1h30m");
+    assert_eq!(t.cscli_reason.as_deref(), Some("seen by nethergaze: burst"));
+    assert_eq!(
+        (
+            t.nft_table.as_str(),
+            t.nft_set_v4.as_str(),
+            t.nft_set_v6.as_str()
+        ),
+        ("edge.v2", "bad_v4", "bad_v6")
+    );
+}
+
+#[test]
+fn block_targets_that_could_mislead_a_command_are_refused_naming_the_key() {
+    let cases = [
+        ("fail2ban_jail = \"-c/etc/evil\"", "line 2: [actions] fail2ban_jail: \"-c/etc/evil\" starts with `-`"),
+        ("fail2ban_jail = \"\"", "line 2: [actions] fail2ban_jail: \"\": 1 to 64 characters"),
+        ("nft_table = \"a b\"", "line 2: [actions] nft_table: \"a b\": only letters, digits, `_`, `.` and `-` are allowed"),
+        ("nft_set_v4 = \"x;flush ruleset\"", "line 2: [actions] nft_set_v4: \"x;flush ruleset\": only letters, digits, `_`, `.` and `-` are allowed"),
+        ("nft_set_v6 = \"blocked4\"", "line 2: [actions] nft_set_v4 and nft_set_v6 are both \"blocked4\": one set per family"),
+        ("cscli_duration = \"4 hours\"", "line 2: [actions] cscli_duration: \"4 hours\" is not a cscli duration (such as 4h, 30m, 1h30m, 90s or 1d)"),
+        ("cscli_duration = \"0h\"", "line 2: [actions] cscli_duration: \"0h\" is not a cscli duration (such as 4h, 30m, 1h30m, 90s or 1d)"),
+        ("cscli_reason = \"two\\nlines\"", "line 2: [actions] cscli_reason: holds a control character (a newline, a tab, an escape…)"),
+        ("cscli_reason = \"--type captcha\"", "line 2: [actions] cscli_reason: \"--type captcha\" starts with `-`"),
+    ];
+    for (line, want) in cases {
+        let msg = file_err(&format!("[actions]\n{line}\n"));
+        assert_eq!(msg, format!("nethergaze: config file F {want}"), "{line}");
+    }
+    let long = format!("[actions]\ncscli_reason = \"{}\"\n", "x".repeat(129));
+    assert!(file_err(&long).ends_with("cscli_reason: longer than 128 characters"));
+    let fits = format!("[actions]\ncscli_reason = \"{}\"\n", "é".repeat(128));
+    assert!(
+        with_file(&fits, &[], &[]).is_ok(),
+        "128 characters, not bytes"
+    );
+}
+
+#[test]
 fn example_file_holds_the_defaults() {
     let (_dir, path) = file(EXAMPLE);
     let from_example = run(&["--config", &path], &[]).unwrap_or_else(|e| panic!("{e}"));
@@ -310,6 +406,10 @@ fn example_file_examples_parse() {
     assert_eq!(hooks[0].command, "dig -x {ip}");
     assert_eq!(hooks[1].key, '2');
     assert_eq!(hooks[1].timeout, DEFAULT_HOOK_TIMEOUT);
+    assert_eq!(
+        c.actions.targets.cscli_reason.as_deref(),
+        Some("nethergaze block assist")
+    );
 }
 
 /// The keys a table accepts, read back from the unknown-key warning.
@@ -440,6 +540,7 @@ fn every_range_is_enforced_by_the_file_reader() {
             "[filters] suspicious_min_auth_failures",
             "[filters] reason_ttl",
             "[[actions.hooks]] timeout",
+            "[refresh] metrics_interval",
         ];
         for outside in [below, l.max + 1.0] {
             let text = format!("{head}{key} = {outside}\n");

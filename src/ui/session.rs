@@ -301,7 +301,7 @@ impl Session {
     /// is on (else a `sudo -n` refused on every `b` would fill the auth
     /// log for a command nobody will run from here).
     fn open_block(&mut self, ip: IpAddr, network: Option<ipnet::IpNet>, now: UnixTime) {
-        let tools = Tools::detect();
+        let tools = Tools::detect().with_targets(self.config.actions.targets.clone());
         let sudo = !crate::sys::process::is_root();
         let execution = self.config.actions.enable_block_execution;
         let probe = tools.path(crate::actions::block::Tool::Ufw).is_some() && (!sudo || execution);
@@ -476,6 +476,12 @@ impl Session {
 
 /// The dashboard's frontend: its fds, the tick and the screen's signals.
 impl Frontend for Session {
+    /// In the status line (stderr is the screen).
+    fn on_notice(&mut self, text: String, engine: &mut Engine) {
+        self.dashboard.set_status(text, engine.now());
+        self.dirty = true;
+    }
+
     /// The tty and the two timers; a child's pipe joins under `CHILD`
     /// while it runs.
     fn register(&mut self, registry: &Registry) -> io::Result<()> {

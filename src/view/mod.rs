@@ -13,5 +13,6 @@
 pub(crate) mod columns;
 pub(crate) mod format;
 pub(crate) mod history;
+pub(crate) mod metrics;
 pub(crate) mod totals;
 pub(crate) mod wire;

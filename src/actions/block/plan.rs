@@ -5,11 +5,9 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::tools::{Tool, Tools};
+use super::tools::{BlockTargets, Tool, Tools};
 use crate::actions::{address_text, non_unicast, NonUnicast};
 
-/// Table and sets the nft commands create and own.
-const NFT_TABLE: &str = "nethergaze";
 /// Shortest prefix a block may have: beyond this it is not a block, it is
 /// cutting the server off from a continent.
 const MIN_PREFIX_V4: u8 = 8;
@@ -109,30 +107,42 @@ pub(crate) struct BlockPlan {
 }
 
 impl BlockPlan {
-    /// For `tool`, or `None` when it cannot express this target (iptables
-    /// for IPv6, ip6tables for IPv4, fail2ban for a network).
+    /// For `tool` with the default targets (jail `sshd`, table
+    /// `nethergaze`…), or `None` as [`BlockPlan::for_target`].
+    #[cfg(test)]
     pub(crate) fn new(tool: Tool, target: IpNet) -> Option<BlockPlan> {
+        BlockPlan::for_target(tool, target, &BlockTargets::default())
+    }
+
+    /// For `tool`, blocking into `targets` (jail, table and sets, cscli's
+    /// duration and reason), or `None` when it cannot express this target
+    /// (iptables for IPv6, ip6tables for IPv4, fail2ban for a network).
+    pub(crate) fn for_target(
+        tool: Tool,
+        target: IpNet,
+        targets: &BlockTargets,
+    ) -> Option<BlockPlan> {
         let t = target_text(target);
         let v4 = matches!(target, IpNet::V4(_));
         let single = target.prefix_len() == target.max_prefix_len();
         let (setup, block) = match tool {
             Tool::Ufw => (vec![], argv(&["ufw", "prepend", "deny", "from", &t])),
-            Tool::Nft => (nft_setup(), nft_block(v4, &t)),
+            Tool::Nft => (nft_setup(targets), nft_block(targets, v4, &t)),
             Tool::Iptables if v4 => (vec![], iptables_rule("iptables", "-I", &t)),
             Tool::Ip6tables if !v4 => (vec![], iptables_rule("ip6tables", "-I", &t)),
             Tool::Iptables | Tool::Ip6tables => return None,
             Tool::Fail2ban if single => (
                 vec![],
-                argv(&["fail2ban-client", "set", "sshd", "banip", &t]),
+                argv(&[
+                    "fail2ban-client",
+                    "set",
+                    &targets.fail2ban_jail,
+                    "banip",
+                    &t,
+                ]),
             ),
             Tool::Fail2ban => return None,
-            Tool::Cscli => {
-                let flag = if single { "--ip" } else { "--range" };
-                (
-                    vec![],
-                    argv(&["cscli", "decisions", "add", flag, &t, "--duration", "4h"]),
-                )
-            }
+            Tool::Cscli => (vec![], cscli_block(targets, single, &t)),
         };
         // `iptables -I` inserts the same rule again each time it is asked.
         let check = match tool {
@@ -170,7 +180,7 @@ impl BlockPlan {
     pub(crate) fn for_tools(tools: &Tools, target: IpNet) -> Vec<BlockPlan> {
         tools
             .iter()
-            .filter_map(|t| BlockPlan::new(t, target))
+            .filter_map(|t| BlockPlan::for_target(t, target, tools.targets()))
             .collect()
     }
 
@@ -226,14 +236,15 @@ fn iptables_rule(program: &str, op: &str, target: &str) -> Vec<String> {
 /// `add` is idempotent for tables, sets and chains; rules are not, so the
 /// chain is flushed and its two rules added again (for a few milliseconds
 /// in between, earlier blocks do not apply).
-fn nft_setup() -> Vec<Vec<String>> {
+fn nft_setup(targets: &BlockTargets) -> Vec<Vec<String>> {
+    let table = targets.nft_table.as_str();
     let set = |name: &str, ty: &str| {
         argv(&[
             "nft",
             "add",
             "set",
             "inet",
-            NFT_TABLE,
+            table,
             name,
             "{",
             "type",
@@ -248,30 +259,50 @@ fn nft_setup() -> Vec<Vec<String>> {
         ])
     };
     let drop_rule = |family: &str, set: &str| {
+        let set = format!("@{set}");
         argv(&[
-            "nft", "add", "rule", "inet", NFT_TABLE, "input", family, "saddr", set, "drop",
+            "nft", "add", "rule", "inet", table, "input", family, "saddr", &set, "drop",
         ])
     };
     vec![
-        argv(&["nft", "add", "table", "inet", NFT_TABLE]),
-        set("blocked4", "ipv4_addr"),
-        set("blocked6", "ipv6_addr"),
+        argv(&["nft", "add", "table", "inet", table]),
+        set(&targets.nft_set_v4, "ipv4_addr"),
+        set(&targets.nft_set_v6, "ipv6_addr"),
         // `--`: nft would read `-10` as an option.
         argv(&[
-            "nft", "--", "add", "chain", "inet", NFT_TABLE, "input", "{", "type", "filter", "hook",
+            "nft", "--", "add", "chain", "inet", table, "input", "{", "type", "filter", "hook",
             "input", "priority", "-10", ";", "}",
         ]),
-        argv(&["nft", "flush", "chain", "inet", NFT_TABLE, "input"]),
-        drop_rule("ip", "@blocked4"),
-        drop_rule("ip6", "@blocked6"),
+        argv(&["nft", "flush", "chain", "inet", table, "input"]),
+        drop_rule("ip", &targets.nft_set_v4),
+        drop_rule("ip6", &targets.nft_set_v6),
     ]
 }
 
-fn nft_block(v4: bool, target: &str) -> Vec<String> {
-    let set = if v4 { "blocked4" } else { "blocked6" };
+fn nft_block(targets: &BlockTargets, v4: bool, target: &str) -> Vec<String> {
+    let (table, set) = (&targets.nft_table, targets.nft_set(v4));
     argv(&[
-        "nft", "add", "element", "inet", NFT_TABLE, set, "{", target, "}",
+        "nft", "add", "element", "inet", table, set, "{", target, "}",
     ])
+}
+
+/// `cscli decisions add`, with `--reason` only when one is configured.
+fn cscli_block(targets: &BlockTargets, single: bool, target: &str) -> Vec<String> {
+    let flag = if single { "--ip" } else { "--range" };
+    let duration = targets.cscli_duration.as_str();
+    let mut words = argv(&[
+        "cscli",
+        "decisions",
+        "add",
+        flag,
+        target,
+        "--duration",
+        duration,
+    ]);
+    if let Some(reason) = &targets.cscli_reason {
+        words.extend(argv(&["--reason", reason]));
+    }
+    words
 }
 
 /// An argv as the operator would type it (for display and copying): words

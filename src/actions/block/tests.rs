@@ -184,6 +184,114 @@ fn commands_for_each_tool_and_family() {
     );
 }
 
+fn custom_targets() -> BlockTargets {
+    BlockTargets {
+        fail2ban_jail: "nginx-http-auth".into(),
+        cscli_duration: "30m".into(),
+        cscli_reason: Some("nethergaze: burst; it's 'quoted'".into()),
+        nft_table: "edge".into(),
+        nft_set_v4: "bad4".into(),
+        nft_set_v6: "bad6".into(),
+    }
+}
+
+#[test]
+fn plans_use_the_configured_jail_duration_reason_table_and_sets() {
+    let targets = custom_targets();
+    let plan = |tool, target| BlockPlan::for_target(tool, net(target), &targets).unwrap();
+    assert_eq!(
+        plan(Tool::Fail2ban, "203.0.113.7/32").block,
+        [
+            "fail2ban-client",
+            "set",
+            "nginx-http-auth",
+            "banip",
+            "203.0.113.7"
+        ]
+    );
+    // The reason is one argv element, whatever it holds.
+    assert_eq!(
+        plan(Tool::Cscli, "203.0.113.0/24").block,
+        [
+            "cscli",
+            "decisions",
+            "add",
+            "--range",
+            "203.0.113.0/24",
+            "--duration",
+            "30m",
+            "--reason",
+            "nethergaze: burst; it's 'quoted'",
+        ]
+    );
+    assert_eq!(
+        shell_display(&plan(Tool::Cscli, "2001:db8::7/128").block),
+        r"cscli decisions add --ip 2001:db8::7 --duration 30m --reason 'nethergaze: burst; it'\''s '\''quoted'\'''"
+    );
+    let nft = plan(Tool::Nft, "2001:db8::/64");
+    let shown: Vec<String> = nft.commands().map(shell_display).collect();
+    assert_eq!(
+        shown,
+        [
+            "nft add table inet edge",
+            "nft add set inet edge bad4 '{' type ipv4_addr ';' flags interval ';' auto-merge ';' '}'",
+            "nft add set inet edge bad6 '{' type ipv6_addr ';' flags interval ';' auto-merge ';' '}'",
+            "nft -- add chain inet edge input '{' type filter hook input priority -10 ';' '}'",
+            "nft flush chain inet edge input",
+            "nft add rule inet edge input ip saddr @bad4 drop",
+            "nft add rule inet edge input ip6 saddr @bad6 drop",
+            "nft add element inet edge bad6 '{' 2001:db8::/64 '}'",
+        ]
+    );
+    // The tools carry the targets to every plan they make.
+    let fakes = FakeTools::new(&["nft", "fail2ban-client"], &[]);
+    let tools = fakes.tools().with_targets(targets.clone());
+    let plans = BlockPlan::for_tools(&tools, net("203.0.113.7/32"));
+    let blocks: Vec<String> = plans.iter().map(|p| p.block.join(" ")).collect();
+    assert_eq!(
+        blocks,
+        [
+            "nft add element inet edge bad4 { 203.0.113.7 }",
+            "fail2ban-client set nginx-http-auth banip 203.0.113.7",
+        ]
+    );
+}
+
+#[test]
+fn target_names_durations_and_reasons_are_checked_strictly() {
+    for good in ["sshd", "nginx-http-auth", "a.b_c-1", &"x".repeat(64)] {
+        assert_eq!(BlockTargets::check_name(good), Ok(()), "{good}");
+    }
+    for bad in [
+        "",
+        "-x",
+        "a b",
+        "a;b",
+        "a/b",
+        "a\nb",
+        "é",
+        "{x}",
+        "@set",
+        &"x".repeat(65),
+    ] {
+        assert!(BlockTargets::check_name(bad).is_err(), "{bad:?}");
+    }
+    for good in ["4h", "30m", "90s", "1h30m", "2h0m5s", "1d", "365d"] {
+        assert_eq!(BlockTargets::check_duration(good), Ok(()), "{good}");
+    }
+    for bad in [
+        "", "4", "h", "0h", "0d", "0h0m", "4H", "1d4h", "30m1h", "4h4h", "-4h", "4h ", "1.5h",
+        "1w", "9999999h",
+    ] {
+        assert!(BlockTargets::check_duration(bad).is_err(), "{bad:?}");
+    }
+    assert_eq!(BlockTargets::check_reason("burst from 203.0.113.7"), Ok(()));
+    for bad in ["", "  ", "a\tb", "a\u{1b}[31m", "-x", &"r".repeat(129)] {
+        assert!(BlockTargets::check_reason(bad).is_err(), "{bad:?}");
+    }
+    assert_eq!(BlockTargets::check_reason(&"r".repeat(128)), Ok(()));
+}
+
 #[test]
 fn nft_plan_shows_its_own_table_sets_and_chain() {
     let plan = BlockPlan::new(Tool::Nft, net("203.0.113.0/24")).unwrap();

@@ -45,6 +45,7 @@ const KNOWN_KEYS: [(&str, &[&str]); 11] = [
             "log_interval",
             "bandwidth_interval",
             "auth_log_interval",
+            "metrics_interval",
         ],
     ),
     ("geoip", &["enabled", "city_db", "asn_db"]),
@@ -86,7 +87,19 @@ const KNOWN_KEYS: [(&str, &[&str]); 11] = [
             "static_extensions",
         ],
     ),
-    ("actions", &["enable_block_execution", "hooks"]),
+    (
+        "actions",
+        &[
+            "enable_block_execution",
+            "hooks",
+            "fail2ban_jail",
+            "cscli_duration",
+            "cscli_reason",
+            "nft_table",
+            "nft_set_v4",
+            "nft_set_v6",
+        ],
+    ),
     ("actions.hooks", &["key", "label", "command", "timeout"]),
     ("history", &["enabled", "db"]),
 ];

@@ -158,7 +158,7 @@ impl BlockAssist {
         if !runnable {
             self.plans = Tool::ALL
                 .iter()
-                .filter_map(|&t| BlockPlan::new(t, target))
+                .filter_map(|&t| BlockPlan::for_target(t, target, self.tools.targets()))
                 .map(|p| if self.sudo { p.with_sudo() } else { p })
                 .collect();
         }

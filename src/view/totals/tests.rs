@@ -69,3 +69,13 @@ fn new_conns_per_sec_is_per_second_between_dumps() {
     assert_eq!(new_conns_per_sec(&table, 2.0), 3.0);
     assert_eq!(new_conns_per_sec(&table, 0.5), 12.0);
 }
+
+/// Every kernel state has its name in `STATE_NAMES` (NEW_SYN_RECV under
+/// SYN_RECV), so no socket is counted under another state's name.
+#[test]
+fn every_kernel_state_is_named_in_the_socket_states() {
+    for n in 1..=TcpState::COUNT as u8 {
+        let state = TcpState::from_kernel(n).unwrap();
+        assert!(STATE_NAMES.contains(&state.name()), "{state:?}");
+    }
+}

@@ -25,14 +25,16 @@ use lab::{
 };
 
 use super::super::run::{execute, BlockRecord, BLOCK_TIMEOUT};
-use super::super::{shell_display, target, target_text, BlockPlan, Scope, Tool, Tools};
+use super::super::{
+    shell_display, target, target_text, BlockPlan, BlockTargets, Scope, Tool, Tools,
+};
 
 /// Runs the plan for `tool` as the dashboard does; panics with every
 /// command, its status and output unless the block succeeded.
 fn block(tools: &Tools, tool: Tool, addr: &str, scope: Scope) -> BlockRecord {
     let net = target(ip(addr), scope).unwrap();
-    let plan =
-        BlockPlan::new(tool, net).unwrap_or_else(|| panic!("{tool:?} has no plan for {net}"));
+    let plan = BlockPlan::for_target(tool, net, tools.targets())
+        .unwrap_or_else(|| panic!("{tool:?} has no plan for {net}"));
     let record = execute(&plan, tools, ip(addr), 0, BLOCK_TIMEOUT);
     assert!(
         record.succeeded(),
@@ -153,6 +155,44 @@ fn nft_blocks_every_scope_widened_and_narrowed_and_drops_the_blocked() {
     }
     let chain = run(&nft, &["list", "chain", "inet", "nethergaze", "input"]);
     assert_eq!(chain.matches(" drop").count(), 2, "{chain}");
+}
+
+/// `[actions] nft_table`, `nft_set_v4`, `nft_set_v6`: the blocks land in
+/// the configured table and sets, and nothing named `nethergaze` appears.
+#[test]
+fn nft_blocks_into_the_configured_table_and_sets() {
+    if skip_unless(&["ip", "nft"]) {
+        return;
+    }
+    let lab = Lab::new();
+    let dir = tempfile::tempdir().unwrap();
+    let enter = format!("exec {} netns exec {}", real("ip"), lab.server.name);
+    stand_in(
+        dir.path(),
+        Tool::Nft,
+        &format!("{enter} {} \"$@\"", real("nft")),
+    );
+    let targets = BlockTargets {
+        nft_table: "edge_guard".into(),
+        nft_set_v4: "deny.v4".into(),
+        nft_set_v6: "deny-v6".into(),
+        ..BlockTargets::default()
+    };
+    let tools = Tools::detect_in(dir.path().as_os_str()).with_targets(targets);
+    for f in [&V4, &V6] {
+        block(&tools, Tool::Nft, f.addr, Scope::Address);
+    }
+    lab.assert_reach(&[V4.neighbour, V6.neighbour], &[V4.addr, V6.addr]);
+    let nft = dir.path().join("nft");
+    for (set, f) in [("deny.v4", &V4), ("deny-v6", &V6)] {
+        let listed = run(&nft, &["list", "set", "inet", "edge_guard", set]);
+        assert!(
+            listed.contains(&format!("elements = {{ {} }}", f.addr)),
+            "{set}: {listed}"
+        );
+    }
+    let tables = run(&nft, &["list", "tables"]);
+    assert_eq!(tables.trim(), "table inet edge_guard", "{tables}");
 }
 
 #[test]
@@ -326,12 +366,16 @@ fn fail2ban_server_bans_what_the_fail2ban_client_plan_sends() {
         "[Definition]\nfailregex = ^nethergaze-test-never <HOST>$\n",
     )
     .unwrap();
+    // And a second jail for `[actions] fail2ban_jail`.
+    let jail = |name: &str| {
+        format!(
+            "[{name}]\nenabled = true\nbackend = polling\nfilter = nothing\nlogpath = {}\n",
+            d("empty.log")
+        )
+    };
     fs::write(
         dir.path().join("conf/jail.conf"),
-        format!(
-            "[sshd]\nenabled = true\nbackend = polling\nfilter = nothing\nlogpath = {}\n",
-            d("empty.log")
-        ),
+        jail("sshd") + &jail("nginx-probe"),
     )
     .unwrap();
     let mut server = Command::new(real("fail2ban-server"));
@@ -377,6 +421,22 @@ fn fail2ban_server_bans_what_the_fail2ban_client_plan_sends() {
         .find(|l| l.contains("Currently banned:"))
         .and_then(|l| l.split_whitespace().last());
     assert_eq!(current, Some("2"), "banned twice, listed once:\n{status}");
+    // The configured jail takes the ban, and sshd's is left alone.
+    let custom = BlockTargets {
+        fail2ban_jail: "nginx-probe".into(),
+        ..BlockTargets::default()
+    };
+    let tools = tools.with_targets(custom);
+    block(&tools, Tool::Fail2ban, V4.bystander, Scope::Address);
+    let status = run(&client, &["-s", &sock, "status", "nginx-probe"]);
+    let listed = status.lines().find(|l| l.contains("Banned IP list:"));
+    assert_eq!(
+        listed.map(|l| l.split_whitespace().last()),
+        Some(Some(V4.bystander)),
+        "{status}"
+    );
+    let sshd = run(&client, &["-s", &sock, "status", "sshd"]);
+    assert!(!sshd.contains(V4.bystander), "{sshd}");
 }
 
 #[test]
@@ -450,6 +510,43 @@ fn crowdsec_local_api_takes_the_cscli_decisions() {
             assert!(values.contains(&t.as_str()), "{t} not in {values:?}");
         }
     }
+    // `[actions] cscli_duration` and `cscli_reason` reach the decision.
+    let custom = BlockTargets {
+        cscli_duration: "30m".into(),
+        cscli_reason: Some("nethergaze: burst, 'quoted'".into()),
+        ..BlockTargets::default()
+    };
+    block(
+        &tools.with_targets(custom),
+        Tool::Cscli,
+        V4.bystander,
+        Scope::Address,
+    );
+    let listed = run(
+        &cscli,
+        &[
+            "-c",
+            &config,
+            "decisions",
+            "list",
+            "--ip",
+            V4.bystander,
+            "-o",
+            "json",
+        ],
+    );
+    let alerts: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let decision = &alerts[0]["decisions"][0];
+    assert_eq!(decision["value"], V4.bystander, "{listed}");
+    assert_eq!(
+        decision["scenario"], "nethergaze: burst, 'quoted'",
+        "{listed}"
+    );
+    let left = decision["duration"].as_str().unwrap_or_default();
+    assert!(
+        left.starts_with("29m") || left == "30m0s",
+        "{left}: {listed}"
+    );
 }
 
 /// Debian's default profile: a ban for every alert on an IP or a range.
