@@ -8,6 +8,7 @@
 
 mod it {
     mod config_files;
+    mod contrib_systemd;
     mod dashboard;
     mod demo;
     mod drill_down;
