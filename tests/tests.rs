@@ -8,6 +8,7 @@
 
 mod it {
     mod config_files;
+    mod contrib_fail2ban;
     mod contrib_systemd;
     mod dashboard;
     mod demo;
