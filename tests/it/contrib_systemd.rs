@@ -1,6 +1,7 @@
 //! `contrib/nethergaze-events.service` (issue 14, item 3). PID 1 here is not
 //! systemd, so the unit cannot be started: `systemd-analyze verify` lints it (with
-//! ExecStart pointed at the build), and the binary is run under what of the sandbox
+//! ExecStart pointed at the build), `systemd-analyze security` rates its sandbox, and
+//! the binary is run under what of the sandbox
 //! can be rebuilt without systemd: a user that is not root with the unit's
 //! supplementary groups, no capabilities, no new privileges, every mount read-only but
 //! the state and cache folders, and the unit's own `Environment=`.
@@ -78,6 +79,25 @@ fn systemd_analyze_verify_accepts_the_unit() {
         .replace("NoNewPrivileges=", "NoNewPrivilege=");
     let complaints = lint(dir.path(), &broken);
     assert_eq!(complaints.len(), 2, "{complaints:?}");
+}
+
+/// systemd's own reckoning of the sandbox: `systemd-analyze security` rates the
+/// unit's exposure 0 (locked down) to 10; ours must stay at 2.0 or below ("OK").
+/// Dropping ProtectSystem= and the capability bounding set takes it to 3.7.
+#[test]
+fn systemd_analyze_security_rates_the_unit_exposure_ok() {
+    if harness::skip_unless(&["systemd-analyze"]) {
+        return;
+    }
+    let dir = harness::tempdir();
+    let path = dir.path().join(UNIT_NAME);
+    fs::write(&path, unit_running(&harness::nethergaze_bin())).unwrap();
+    let mut cmd = Command::new(harness::bin("systemd-analyze"));
+    // --threshold is the exposure times ten; above it the command fails.
+    cmd.args(["security", "--offline=true", "--threshold=20", "--no-pager"])
+        .arg(&path);
+    let out = run_cmd(cmd);
+    assert!(out.status.success(), "{}\n{}", out.stdout, out.stderr);
 }
 
 /// What the issue asks of the sandbox, as the unit writes it.
