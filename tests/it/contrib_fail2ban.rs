@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde_json::Value;
+
 use super::harness::{self, run_cmd, wait_until, Daemon, READY_TIMEOUT};
 
 const STREAM: &str = concat!(
@@ -117,6 +119,65 @@ fn reasons_picked_per_jail_match_only_their_announcements() {
         let found = failures(STREAM, &format!("{FILTER}[reasons=\"{reasons}\"]"));
         assert_eq!(addresses(&found), expect, "reasons={reasons}");
     }
+}
+
+/// True when this build has `--events` (issue 14 item 1, on another branch until
+/// the two are merged).
+fn has_events_flag() -> bool {
+    let mut cmd = harness::nethergaze();
+    cmd.arg("--help");
+    run_cmd(cmd).stdout.contains("--events")
+}
+
+/// nethergaze's own stream, not a hand-written one: `--events --for 2s
+/// --from-start` on the fixture logs (exploit paths, scanners, sshd failures and
+/// a login after them), then fail2ban-regex on what it wrote finds exactly the
+/// addresses of its `suspicious` lines, in order (each announces a new reason).
+#[test]
+fn the_filter_matches_nethergazes_own_stream() {
+    if harness::skip_unless(&["fail2ban-regex"]) {
+        return;
+    }
+    if !has_events_flag() {
+        eprintln!("SKIP: this build has no --events yet (issue 14 item 1)");
+        return;
+    }
+    let logs = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/logs");
+    let mut cmd = harness::nethergaze();
+    cmd.args([
+        "--events",
+        "--for",
+        "2s",
+        "--from-start",
+        "--show-private-ips",
+    ])
+    .args(["--no-geoip", "--no-whois", "--no-history", "--proc-root"])
+    .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/proc"))
+    .arg("--log-path")
+    .arg(format!("{logs}/combined.log"))
+    .arg("--auth-log-path")
+    .arg(format!("{logs}/auth.log"));
+    let out = run_cmd(cmd);
+    assert!(out.status.success(), "{out:?}");
+    let mut expect = Vec::new();
+    for line in out.stdout.lines() {
+        let event: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if event["type"] == "suspicious" {
+            assert_ne!(event["new_reasons"], Value::Array(Vec::new()), "{line}");
+            expect.push(event["ip"].as_str().unwrap().to_owned());
+        }
+    }
+    assert!(
+        expect.len() >= 2,
+        "too few suspicious lines:\n{}",
+        out.stdout
+    );
+    let dir = harness::tempdir();
+    let stream = dir.path().join("events.ndjson");
+    fs::write(&stream, &out.stdout).unwrap();
+    let found = failures(stream.to_str().unwrap(), FILTER);
+    assert_eq!(addresses(&found), expect, "{}", out.stdout);
 }
 
 /// Where Debian puts journal-remote: not on `PATH`.
