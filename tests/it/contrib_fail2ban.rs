@@ -192,11 +192,17 @@ fn journal_remote() -> Option<PathBuf> {
 }
 
 /// journal-remote, and the `systemd` Python module (python3-systemd) that
-/// fail2ban's systemd backend needs; `None` (a skip, a failure under `CI=true`)
-/// when one is missing.
+/// fail2ban's systemd backend needs, in the Python fail2ban runs with (its `#!`
+/// line: a `python3` earlier in `$PATH`, pyenv's, is another one); `None` (a skip,
+/// a failure under `CI=true`) when one is missing.
 fn journal_backend() -> Option<PathBuf> {
-    let mut python = Command::new(harness::bin("python3"));
-    python.args(["-c", "import systemd.journal"]);
+    let script = fs::read_to_string(harness::bin("fail2ban-regex")).unwrap();
+    let shebang = script.lines().next().and_then(|l| l.strip_prefix("#!"));
+    let interpreter: Vec<&str> = shebang.unwrap_or("python3").split_whitespace().collect();
+    let mut python = Command::new(interpreter[0]);
+    python
+        .args(&interpreter[1..])
+        .args(["-c", "import systemd.journal"]);
     let missing = match (journal_remote(), run_cmd(python).status.success()) {
         (None, _) => "systemd-journal-remote not installed",
         (_, false) => "python3-systemd not installed",
@@ -263,7 +269,7 @@ fn write_journal(remote: &Path, dir: &Path) -> PathBuf {
 /// other unit's line is not read at all (the filter's journalmatch).
 #[test]
 fn fail2ban_regex_reads_the_same_addresses_from_the_services_journal() {
-    if harness::skip_unless(&["fail2ban-regex", "python3"]) {
+    if harness::skip_unless(&["fail2ban-regex"]) {
         return;
     }
     let Some(remote) = journal_backend() else {
@@ -346,7 +352,6 @@ fn a_private_fail2ban_server_bans_the_streams_addresses() {
     if harness::skip_unless(&[
         "fail2ban-server",
         "fail2ban-client",
-        "python3",
         "unshare",
         "nsenter",
         "nft",
