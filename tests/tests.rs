@@ -8,6 +8,8 @@
 
 mod it {
     mod config_files;
+    mod contrib_fail2ban;
+    mod contrib_systemd;
     mod dashboard;
     mod demo;
     mod drill_down;
