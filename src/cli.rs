@@ -71,6 +71,7 @@ pub(crate) enum FlagId {
     Json,
     MetricsFile,
     Suspicious,
+    GroupBy,
     ProcRoot,
     Demo,
     HistoryDb,
@@ -294,6 +295,18 @@ pub(crate) const FLAGS: &[Flag] = &[
         Group::Headless,
         "Only suspicious IPs (in the dashboard: start in suspicious mode)",
     ),
+    Flag {
+        choices: &crate::view::groups::GroupBy::CHOICES,
+        ..valued(
+            FlagId::GroupBy,
+            "group-by",
+            "KIND",
+            Group::Headless,
+            "One row per network (the whois network, else the /24 or /64), ASN or country, \
+             summing its addresses; with --suspicious, groups flagged together or through a \
+             member (in the dashboard: start grouped; n cycles)",
+        )
+    },
     switch(
         FlagId::Demo,
         "demo",
@@ -445,6 +458,7 @@ pub(crate) struct RawArgs {
     pub(crate) json: bool,
     pub(crate) metrics_file: Option<PathBuf>,
     pub(crate) suspicious: bool,
+    pub(crate) group_by: Option<String>,
     pub(crate) proc_root: Option<PathBuf>,
     pub(crate) demo: bool,
     pub(crate) history_db: Option<PathBuf>,
@@ -585,6 +599,7 @@ fn store(raw: &mut RawArgs, flag: &Flag, value: Option<OsString>) -> Result<(), 
         FlagId::Json => raw.json = true,
         FlagId::MetricsFile => raw.metrics_file = path(),
         FlagId::Suspicious => raw.suspicious = true,
+        FlagId::GroupBy => raw.group_by = text()?,
         FlagId::ProcRoot => raw.proc_root = path(),
         FlagId::Demo => raw.demo = true,
         FlagId::HistoryDb => raw.history_db = path(),

@@ -303,6 +303,8 @@ pub(crate) struct Config {
     pub(crate) mode: Mode,
     pub(crate) json: bool,
     pub(crate) suspicious_only: bool,
+    /// `--group-by`: the table's grouping (`Ip`: none).
+    pub(crate) group_by: crate::view::groups::GroupBy,
     pub(crate) color: ColorChoice,
     pub(crate) auth: AuthConfig,
     pub(crate) detect: DetectConfig,
@@ -668,6 +670,7 @@ fn finish(
         mode,
         json: raw.json,
         suspicious_only: raw.suspicious,
+        group_by: group_by(raw)?,
         color,
         auth,
         detect: DetectConfig {
@@ -783,6 +786,17 @@ fn mode(raw: &RawArgs) -> Result<Mode, ConfigError> {
         return Err(ConfigError::flag("json", "needs --once or --for"));
     }
     Ok(mode)
+}
+
+/// `--group-by`: net, asn or country (none: one row an address).
+fn group_by(raw: &RawArgs) -> Result<crate::view::groups::GroupBy, ConfigError> {
+    use crate::view::groups::GroupBy;
+    match raw.group_by.as_deref() {
+        None => Ok(GroupBy::Ip),
+        Some(v) => GroupBy::parse(v).ok_or_else(|| {
+            ConfigError::flag("group-by", format!("`{v}` is not one of net, asn, country"))
+        }),
+    }
 }
 
 /// `--resume` reads on from history's cursors: it needs a headless run

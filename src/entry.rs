@@ -298,6 +298,7 @@ fn print_snapshot(engine: &Engine, config: &Config) -> io::Result<()> {
         sources,
         interval_secs: engine.tick_interval().as_secs_f64(),
         suspicious_only: config.suspicious_only,
+        group_by: config.group_by,
         history: engine.history(),
         history_saved: engine.history_saved(),
         vnstat: engine.vnstat(),

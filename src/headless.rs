@@ -16,9 +16,10 @@ use crate::store::{History, HistoryFigures};
 use crate::table::{IpTable, Row};
 use crate::view::columns::{Col, RowView};
 use crate::view::format::{human_bytes, printable};
+use crate::view::groups::{Group, GroupBy, Grouper};
 use crate::view::totals::{self, LineCounts};
 use crate::view::wire::{
-    self, IpObject, Rate, Rfc3339, Sources, Summary, VnstatMonth, SCHEMA_VERSION,
+    self, GroupObject, IpObject, Rate, Rfc3339, Sources, Summary, VnstatMonth, SCHEMA_VERSION,
 };
 
 pub(crate) mod run;
@@ -45,6 +46,8 @@ pub(crate) struct RunInfo<'a> {
     /// Seconds between socket dumps, for new connections per second.
     pub(crate) interval_secs: f64,
     pub(crate) suspicious_only: bool,
+    /// `--group-by`: group rows instead of address rows (`Ip`: none).
+    pub(crate) group_by: GroupBy,
     /// Lifetime history for the `history` object (`None`: disabled → null).
     pub(crate) history: Option<&'a History>,
     /// Whether this run's session was written to history at exit: the
@@ -63,6 +66,23 @@ fn selected<'t>(table: &'t IpTable, detector: &Detector, info: &RunInfo<'_>) -> 
     rows
 }
 
+/// The groups of the table (`--group-by`), honouring `--suspicious`: a
+/// group flagged together or through a member. Empty without a grouping.
+fn selected_groups(
+    grouper: &mut Grouper,
+    table: &IpTable,
+    detector: &Detector,
+    info: &RunInfo<'_>,
+    end: UnixTime,
+) -> Vec<Group> {
+    let groups = grouper.group(table.rows(), detector, info.group_by, end);
+    groups
+        .iter()
+        .filter(|g| !info.suspicious_only || g.is_suspicious())
+        .copied()
+        .collect()
+}
+
 /// The row's lifetime history figures (`None`: history off, or no record).
 /// Read once per row per output: `--once` prints each row once.
 fn history_of(info: &RunInfo<'_>, row: &Row) -> Option<HistoryFigures> {
@@ -78,6 +98,15 @@ pub(crate) fn write_json(
     let end = table.window_end(info.ended);
     let rows = selected(table, detector, info);
     let mut line = Vec::with_capacity(512);
+    if info.group_by != GroupBy::Ip {
+        for group in selected_groups(&mut Grouper::default(), table, detector, info, end) {
+            wire::write_line(&mut line, &GroupObject::new(&group))?;
+            out.write_all(&line)?;
+        }
+        wire::write_line(&mut line, &summary(table, info, rows.len(), end))?;
+        out.write_all(&line)?;
+        return out.flush();
+    }
     for row in &rows {
         let object = IpObject::new(
             table,
@@ -130,17 +159,14 @@ pub(crate) fn write_text(
 ) -> io::Result<()> {
     let end = table.window_end(info.ended);
     let rows = selected(table, detector, info);
-    let cols: Vec<Col> = Col::columns(info.suspicious_only).collect();
-    let mut cells: Vec<Vec<String>> = vec![cols.iter().map(|c| c.title().to_string()).collect()];
-    for row in &rows {
-        let view = RowView {
-            row,
-            table,
-            reasons: detector.reasons(row),
-            history: history_of(info, row),
-        };
-        cells.push(cols.iter().map(|&col| text_cell(col, &view)).collect());
-    }
+    let (cols, cells) = match info.group_by {
+        GroupBy::Ip => address_cells(table, detector, info, &rows),
+        by => group_cells(
+            by,
+            &selected_groups(&mut Grouper::default(), table, detector, info, end),
+            info,
+        ),
+    };
     let mut widths = vec![0usize; cols.len()];
     for line in &cells {
         for (w, cell) in widths.iter_mut().zip(line) {
@@ -205,6 +231,50 @@ pub(crate) fn write_text(
     }
     out.write_all(text.as_bytes())?;
     out.flush()
+}
+
+/// The text table's columns and cells (titles first), one line an address.
+fn address_cells(
+    table: &IpTable,
+    detector: &Detector,
+    info: &RunInfo<'_>,
+    rows: &[&Row],
+) -> (Vec<Col>, Vec<Vec<String>>) {
+    let cols: Vec<Col> = Col::columns(info.suspicious_only).collect();
+    let mut cells: Vec<Vec<String>> = vec![cols.iter().map(|c| c.title().to_string()).collect()];
+    for row in rows {
+        let view = RowView {
+            row,
+            table,
+            reasons: detector.reasons(row),
+            history: history_of(info, row),
+        };
+        cells.push(cols.iter().map(|&col| text_cell(col, &view)).collect());
+    }
+    (cols, cells)
+}
+
+/// The text table's columns and cells (titles first), one line a group; a
+/// suspicious group's key marked `!`, as an address is.
+fn group_cells(by: GroupBy, groups: &[Group], info: &RunInfo<'_>) -> (Vec<Col>, Vec<Vec<String>>) {
+    let cols: Vec<Col> = Col::group_columns(info.suspicious_only).collect();
+    let title = |c: Col| match c {
+        Col::Group => by.title().to_string(),
+        c => c.title().to_string(),
+    };
+    let mut cells: Vec<Vec<String>> = vec![cols.iter().map(|&c| title(c)).collect()];
+    for g in groups {
+        let line = cols.iter().map(|&col| {
+            let mut cell = String::new();
+            if col == Col::Group && g.is_suspicious() {
+                cell.push('!');
+            }
+            col.write_group(g, &mut cell);
+            cell
+        });
+        cells.push(line.collect());
+    }
+    (cols, cells)
 }
 
 /// One cell of the text table: the column's text, made safe and cut where

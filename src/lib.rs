@@ -25,4 +25,4 @@ pub mod table;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod ui;
-pub(crate) mod view;
+pub mod view;

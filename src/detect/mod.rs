@@ -83,6 +83,10 @@ impl Reasons {
     pub(crate) fn is_empty(self) -> bool {
         self.0 == 0
     }
+    /// Every reason in either set.
+    pub(crate) fn union(self, other: Reasons) -> Reasons {
+        Reasons(self.0 | other.0)
+    }
     pub(crate) fn iter(self) -> impl Iterator<Item = Reason> {
         Reason::ALL.into_iter().filter(move |r| self.contains(*r))
     }
@@ -346,6 +350,52 @@ impl Detector {
             reason_ttl: s.reason_ttl,
             min_conns: s.min_conns,
             min_auth_failures: s.min_auth_failures,
+        }
+    }
+}
+
+/// What the members of a group (a network, an ASN, a country: see
+/// `view::groups`) did together: the sums [`Detector::group_reasons`] judges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct GroupLoad {
+    /// Requests in the minute ending now, summed over the members.
+    pub(crate) rpm: u64,
+    /// Half-open inbound sockets (SYN_RECV), summed.
+    pub(crate) syn_recv: u64,
+    /// sshd authentication failures still within `reason_ttl`, summed.
+    pub(crate) auth_failures: u64,
+}
+
+impl Detector {
+    /// The reasons a group earns together that its members may not earn
+    /// alone, by the per-address thresholds: `burst` when the summed rate is
+    /// above `burst_rpm` (a /24 doing 600 req/min over 60 addresses at 10
+    /// each), `auth_failures` at `min_auth_failures` summed failures,
+    /// `syn_recv` at `min_conns` summed half-open sockets (one address with
+    /// one is already flagged alone; a spread flood needs a count). The
+    /// members' own reasons are added by the caller.
+    pub(crate) fn group_reasons(&self, load: &GroupLoad) -> Reasons {
+        let s = &self.settings;
+        let mut r = Reasons::default();
+        if load.syn_recv > 0 && load.syn_recv >= u64::from(s.min_conns) {
+            r.insert(Reason::SynRecv);
+        }
+        if load.rpm as f64 > s.burst_rpm {
+            r.insert(Reason::Burst);
+        }
+        if s.min_auth_failures > 0 && load.auth_failures >= u64::from(s.min_auth_failures) {
+            r.insert(Reason::AuthFailures);
+        }
+        r
+    }
+
+    /// The row's sshd failures while they still count (their newest is
+    /// younger than `reason_ttl`, as for the row's own `auth_failures`
+    /// reason), else 0: what a group sums.
+    pub(crate) fn fresh_auth_failures(&self, row: &Row) -> u64 {
+        match self.age(row, Reason::AuthFailures) {
+            Some(age) if age <= self.settings.reason_ttl => row.auth_failures(),
+            _ => 0,
         }
     }
 }

@@ -28,6 +28,7 @@ use std::net::{IpAddr, SocketAddr};
 use smallvec::SmallVec;
 
 pub(crate) use activity::{Activity, ActivityKind, ActivityLog};
+pub(crate) use hash::SeededState;
 pub(crate) use hidden::HIDDEN_MAX;
 pub(crate) use intern::{Interner, StrId, MAX_STRING};
 pub(crate) use rate::RateRing;

@@ -1,10 +1,11 @@
 //! The IP table's columns, shared by the dashboard's left panel and the
 //! `--once`/`--for` text table: their order, titles, alignment and what each
-//! shows for a row. The frontends lay them out (widths, styles, marks).
+//! shows for a row or a group row (`view::groups`). The frontends lay them out (widths, styles, marks).
 
 use std::fmt::Write as _;
 
 use super::format::{write_human_bytes, write_services, write_state_summary};
+use super::groups::Group;
 use crate::detect::Reasons;
 use crate::store::HistoryFigures;
 use crate::table::{IpTable, Row};
@@ -26,6 +27,14 @@ pub(crate) enum Col {
     /// The detector's reason codes, shown only in suspicious mode: by the
     /// dashboard in `Last`'s place, by the text table beside it.
     Reasons,
+    /// A group row's key (network, ASN, country): its first column.
+    Group,
+    /// How many addresses a group holds.
+    Members,
+    /// How many of them are suspicious alone.
+    Suspects,
+    /// Requests in the last minute, summed over a group's members.
+    Rpm,
 }
 
 impl Col {
@@ -56,6 +65,25 @@ impl Col {
             .filter(move |&c| with_reasons || c != Col::Reasons)
     }
 
+    /// A grouped table's columns (`view::groups`), left to right: the
+    /// key, the members, the summed counts; the reasons when asked for.
+    pub(crate) const GROUP: [Col; 8] = [
+        Col::Group,
+        Col::Members,
+        Col::Suspects,
+        Col::Conns,
+        Col::Reqs,
+        Col::Rpm,
+        Col::Bytes,
+        Col::Auth,
+    ];
+
+    /// [`Col::GROUP`], then the reasons when asked for.
+    pub(crate) fn group_columns(with_reasons: bool) -> impl Iterator<Item = Col> {
+        let reasons = with_reasons.then_some(Col::Reasons);
+        Col::GROUP.into_iter().chain(reasons)
+    }
+
     /// The header.
     pub(crate) fn title(self) -> &'static str {
         match self {
@@ -71,12 +99,25 @@ impl Col {
             Col::Hx => "Hx",
             Col::Last => "Last path",
             Col::Reasons => "Reasons",
+            Col::Group => "Group",
+            Col::Members => "Addrs",
+            Col::Suspects => "Susp",
+            Col::Rpm => "Req/min",
         }
     }
 
     /// Counts, right-aligned.
     pub(crate) fn is_numeric(self) -> bool {
-        matches!(self, Col::Conns | Col::Reqs | Col::Bytes | Col::Auth)
+        matches!(
+            self,
+            Col::Conns
+                | Col::Reqs
+                | Col::Bytes
+                | Col::Auth
+                | Col::Members
+                | Col::Suspects
+                | Col::Rpm
+        )
     }
 
     /// Text from outside (GeoIP, whois, the log) that plain text output cuts
@@ -131,10 +172,7 @@ impl Col {
                 Ok(())
             }
             Col::Reasons => {
-                for (i, reason) in v.reasons.iter().enumerate() {
-                    let sep = if i > 0 { "," } else { "" };
-                    let _ = write!(out, "{sep}{}", reason.code());
-                }
+                write_reasons(out, v.reasons);
                 Ok(())
             }
             Col::Last => {
@@ -143,7 +181,42 @@ impl Col {
                 }
                 Ok(())
             }
+            // A group's columns: nothing for one address.
+            Col::Group | Col::Members | Col::Suspects | Col::Rpm => Ok(()),
         };
+    }
+
+    /// Appends what the column shows for a group row to `out` (the key is
+    /// made of digits, letters and punctuation: always safe); nothing for
+    /// the columns a group has not.
+    pub(crate) fn write_group(self, g: &Group, out: &mut String) {
+        // Writing to a String cannot fail.
+        let _ = match self {
+            Col::Group => write!(out, "{}", g.key),
+            Col::Members => write!(out, "{}", g.members),
+            Col::Suspects => write!(out, "{}", g.suspicious_members),
+            Col::Conns => write!(out, "{}", g.conns),
+            Col::Reqs => write!(out, "{}", g.requests),
+            Col::Rpm => write!(out, "{}", g.load.rpm),
+            Col::Auth => write!(out, "{}", g.auth_failures),
+            Col::Bytes => {
+                write_human_bytes(out, g.bytes);
+                Ok(())
+            }
+            Col::Reasons => {
+                write_reasons(out, g.reasons);
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+    }
+}
+
+/// Reason codes, comma-separated.
+fn write_reasons(out: &mut String, reasons: Reasons) {
+    for (i, reason) in reasons.iter().enumerate() {
+        let sep = if i > 0 { "," } else { "" };
+        let _ = write!(out, "{sep}{}", reason.code());
     }
 }
 

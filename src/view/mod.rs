@@ -8,10 +8,12 @@
 //! - [`format`]: byte counts, socket states, services, terminal-safe text;
 //! - [`wire`]: the `--json` objects as serde types;
 //! - [`history`]: history figures held per row, so no frame asks SQLite;
+//! - [`groups`]: the table grouped by network, ASN or country;
 //! - [`totals`]: the run's headline numbers (lines, req/s, new conns/s).
 
 pub(crate) mod columns;
 pub(crate) mod format;
+pub mod groups;
 pub(crate) mod history;
 pub(crate) mod metrics;
 pub(crate) mod totals;

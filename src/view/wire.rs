@@ -26,6 +26,7 @@ use crate::parse::time::{format_rfc3339, rfc3339_bytes};
 use crate::parse::{AuthKind, UnixTime};
 use crate::store::HistoryFigures;
 use crate::table::{IpTable, RecentRequest, Row, StrId};
+use crate::view::groups::Group;
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
 
@@ -132,6 +133,49 @@ impl Serialize for Services<'_> {
 impl Serialize for Service {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+/// One `{"type":"group",…}` line (`--group-by`; an addition to schema 1):
+/// a network, ASN or country and its members' sums.
+#[derive(Serialize)]
+pub(crate) struct GroupObject {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// `net`, `asn` or `country`.
+    #[serde(rename = "kind")]
+    group_kind: &'static str,
+    /// `203.0.113.0/24`, `AS64500`, `DE`, or `unknown`.
+    key: String,
+    members: u32,
+    suspicious_members: u32,
+    conns: u64,
+    syn_recv: u64,
+    requests: u64,
+    bytes: u64,
+    rpm: u64,
+    auth_failures: u64,
+    suspicious: bool,
+    reasons: ReasonCodes,
+}
+
+impl GroupObject {
+    pub(crate) fn new(g: &Group) -> GroupObject {
+        GroupObject {
+            kind: "group",
+            group_kind: g.key.kind(),
+            key: g.key.to_string(),
+            members: g.members,
+            suspicious_members: g.suspicious_members,
+            conns: g.conns,
+            syn_recv: g.load.syn_recv,
+            requests: g.requests,
+            bytes: g.bytes,
+            rpm: g.load.rpm,
+            auth_failures: g.auth_failures,
+            suspicious: g.is_suspicious(),
+            reasons: ReasonCodes(g.reasons),
+        }
     }
 }
 

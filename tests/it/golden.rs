@@ -264,6 +264,31 @@ fn corpus_without_history() {
     });
 }
 
+/// The corpus grouped by network (`--group-by net`, issue 15 item 3): one
+/// `group` object a /24 or /64, then the summary as without grouping; with
+/// `--suspicious`, only the groups flagged together or through a member.
+#[test]
+fn corpus_grouped_by_network() {
+    let dir = harness::tempdir();
+    let window = Window::open(dir.path());
+    assert_both("corpus-group-net", &window, || {
+        let mut cmd = once(&[&"--no-geoip", &"--no-history", &"--group-by", &"net"]);
+        on_corpus(&mut cmd);
+        cmd
+    });
+    assert_both("corpus-group-net-suspicious", &window, || {
+        let mut cmd = once(&[
+            &"--no-geoip",
+            &"--no-history",
+            &"--group-by",
+            &"net",
+            &"--suspicious",
+        ]);
+        on_corpus(&mut cmd);
+        cmd
+    });
+}
+
 /// The corpus read three times into one history file: the JSON of the second run
 /// and the text of the third. The run's own session is saved before it prints;
 /// log lines count once (issue 11: lifetime requests are the corpus's, and an

@@ -56,6 +56,8 @@ fn col_width(col: Col, ip_width: u16) -> u16 {
         Col::Auth => 5,
         Col::Hx => 3,
         Col::Last | Col::Reasons => LAST_MIN,
+        Col::Group => ip_width,
+        Col::Members | Col::Suspects | Col::Rpm => 7,
     }
 }
 
