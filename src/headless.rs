@@ -75,7 +75,7 @@ fn selected_groups(
     info: &RunInfo<'_>,
     end: UnixTime,
 ) -> Vec<Group> {
-    let groups = grouper.group(table.rows(), detector, info.group_by, end);
+    let groups = grouper.group_table(table, detector, info.group_by, end);
     groups
         .iter()
         .filter(|g| !info.suspicious_only || g.is_suspicious())

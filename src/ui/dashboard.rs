@@ -12,6 +12,7 @@ mod activity;
 mod block_modal;
 mod draw;
 mod filter_form;
+mod groups;
 mod modal;
 mod output;
 mod table;
@@ -39,6 +40,7 @@ use crate::source::vnstat::VnstatStatus;
 use crate::store::History;
 use crate::table::{IpTable, Row};
 use crate::ui::filter::FilterSpec;
+use crate::view::groups::GroupBy;
 use crate::view::history::RowHistory;
 
 pub(crate) use block_modal::BlockAssist;
@@ -99,6 +101,9 @@ pub(crate) enum Action {
     Whois(IpAddr),
     /// `b`: open block assist for this address.
     Block(IpAddr),
+    /// `b` on a group: block assist for this member, on this network (the
+    /// group's) when it is one of the scopes.
+    BlockNet(IpAddr, ipnet::IpNet),
     /// `1`…`9`: run configured hook `index` for this address.
     Hook {
         index: usize,
@@ -238,6 +243,8 @@ pub(crate) struct Dashboard {
     row_history: RowHistory,
     /// Reused for the text of a table cell.
     cell: String,
+    /// `n`: the table grouped by network, ASN or country.
+    grouping: groups::Grouping,
     /// Processes holding the drill-down's sockets: walked only while it is
     /// open, at most once a second ([`Dashboard::refresh_owners`]).
     pub(crate) owners: SocketOwners,
@@ -255,6 +262,7 @@ impl Dashboard {
             .collect();
         let mut d = Dashboard::new(host, color, hooks);
         d.suspicious = config.suspicious_only;
+        d.grouping.by = config.group_by;
         d.owners = SocketOwners::new(config.proc_root.as_deref());
         d.set_filter_config(config.filters.clone());
         d
@@ -290,6 +298,7 @@ impl Dashboard {
             activity_shown: true,
             row_history: RowHistory::default(),
             cell: String::new(),
+            grouping: groups::Grouping::default(),
             owners: SocketOwners::new(None),
         }
     }
@@ -349,7 +358,13 @@ impl Dashboard {
         let mut rows: Vec<&Row> = m
             .table
             .rows()
-            .filter(|r| !self.suspicious || !m.detector.reasons(r).is_empty())
+            // Grouped, suspicious mode judges groups; a group's members
+            // are listed whatever their own reasons.
+            .filter(|r| {
+                let judged = self.suspicious && self.grouping.by == GroupBy::Ip;
+                !judged || !m.detector.reasons(r).is_empty()
+            })
+            .filter(|r| self.grouping.admits(r))
             .filter(|r| {
                 let org = r.org().map(str::as_bytes);
                 self.filter.spec.matches(r, m.table, org, end)
@@ -417,6 +432,7 @@ impl Dashboard {
                 }
                 self.on_main_key(key, m, Some(ip))
             }
+            Modal::None if self.grouping.shows_groups() => self.on_group_key(key, m),
             Modal::None => {
                 let selected = self.sync_cursor(&self.visible_rows(m));
                 self.on_main_key(key, m, selected)
@@ -430,6 +446,7 @@ impl Dashboard {
         let in_modal = !matches!(self.modal, Modal::None);
         match key {
             Key::Char('q') => return Action::Quit,
+            Key::Esc if !in_modal && self.grouping.leave_members() => {}
             Key::Esc => self.status = None,
             Key::Char('?') => self.modal = Modal::Help(0),
             Key::Char('r') => return Action::Refresh,
@@ -443,6 +460,17 @@ impl Dashboard {
                 self.set_status(format!("sorted by {}", self.sort.name()), m.now);
             }
             Key::Char('!') => self.toggle_suspicious(m.now),
+            Key::Char('n') => {
+                let said = match self.grouping.cycle() {
+                    GroupBy::Ip => "one row per address (n groups by network)",
+                    GroupBy::Net => {
+                        "grouped by network: whois network, else /24 or /64 (n: by ASN)"
+                    }
+                    GroupBy::Asn => "grouped by ASN (n: by country)",
+                    GroupBy::Country => "grouped by country (n: one row per address)",
+                };
+                self.set_status(said, m.now);
+            }
             Key::Char('p') => return Action::ShowPrivate(!m.table.shows_private()),
             Key::Char('/') => self.open_filter_line(),
             Key::Char('f') => {

@@ -238,14 +238,12 @@ impl Session {
                 self.dashboard.set_status(text, now);
             }
             Action::Block(ip) => {
-                // The whois network is a scope choice once RDAP has answered.
-                let network = engine
-                    .table()
-                    .get(ip)
-                    .and_then(|row| row.whois.as_deref())
-                    .and_then(|w| w.cidr.as_deref())
-                    .and_then(|cidr| cidr.parse::<ipnet::IpNet>().ok());
-                self.open_block(ip, network, now);
+                let network = whois_network(engine, ip);
+                self.open_block(ip, network, None, now);
+            }
+            Action::BlockNet(ip, group) => {
+                let network = whois_network(engine, ip);
+                self.open_block(ip, network, Some(group), now);
             }
             Action::Hook { index, ip } => self.start_hook(index, ip, now),
             Action::CloseJob => self.jobs.close(),
@@ -300,7 +298,15 @@ impl Session {
     /// the offer can say whether ufw is on; as a user only when execution
     /// is on (else a `sudo -n` refused on every `b` would fill the auth
     /// log for a command nobody will run from here).
-    fn open_block(&mut self, ip: IpAddr, network: Option<ipnet::IpNet>, now: UnixTime) {
+    /// Block assist for `ip`, on the scope whose target is `group` (a
+    /// group's network) when one is.
+    fn open_block(
+        &mut self,
+        ip: IpAddr,
+        network: Option<ipnet::IpNet>,
+        group: Option<ipnet::IpNet>,
+        now: UnixTime,
+    ) {
         let tools = Tools::detect().with_targets(self.config.actions.targets.clone());
         let sudo = !crate::sys::process::is_root();
         let execution = self.config.actions.enable_block_execution;
@@ -312,7 +318,8 @@ impl Session {
             execution,
         )
         .with_network(network)
-        .with_sudo(sudo);
+        .with_sudo(sudo)
+        .with_scope_of(group);
         self.jobs.end_if_finished();
         self.dashboard.open_block(assist);
         if probe && self.jobs.busy().is_none() {
@@ -569,3 +576,13 @@ fn frame_wait(since: Option<Duration>, urgent: bool) -> Duration {
 
 #[cfg(test)]
 mod tests;
+
+/// The whois network of `ip`, a scope choice once RDAP has answered.
+fn whois_network(engine: &Engine, ip: IpAddr) -> Option<ipnet::IpNet> {
+    engine
+        .table()
+        .get(ip)
+        .and_then(|row| row.whois.as_deref())
+        .and_then(|w| w.cidr.as_deref())
+        .and_then(|cidr| cidr.parse::<ipnet::IpNet>().ok())
+}

@@ -14,8 +14,8 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::detect::{Detector, GroupLoad, Reasons};
 use crate::parse::UnixTime;
-use crate::table::Row;
 use crate::table::SeededState;
+use crate::table::{IpTable, Row};
 
 /// What the table is grouped by; `n` on the dashboard cycles through them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,6 +34,16 @@ pub enum GroupBy {
 impl GroupBy {
     /// `--group-by`'s values (`ip` is the dashboard's plain table).
     pub(crate) const CHOICES: [&'static str; 3] = ["net", "asn", "country"];
+
+    /// The next grouping in the dashboard's cycle.
+    pub(crate) fn next(self) -> GroupBy {
+        match self {
+            GroupBy::Ip => GroupBy::Net,
+            GroupBy::Net => GroupBy::Asn,
+            GroupBy::Asn => GroupBy::Country,
+            GroupBy::Country => GroupBy::Ip,
+        }
+    }
 
     /// `--group-by`'s value for this grouping.
     pub(crate) fn parse(text: &str) -> Option<GroupBy> {
@@ -74,6 +84,15 @@ impl GroupKey {
             GroupBy::Net => Some(GroupKey::Net(network_of(row))),
             GroupBy::Asn => Some(GroupKey::Asn(row.geo.as_deref().and_then(|g| g.asn))),
             GroupBy::Country => Some(GroupKey::Country(country_of(row))),
+        }
+    }
+
+    /// The grouping this key is of.
+    pub(crate) fn by(self) -> GroupBy {
+        match self {
+            GroupKey::Net(_) => GroupBy::Net,
+            GroupKey::Asn(_) => GroupBy::Asn,
+            GroupKey::Country(_) => GroupBy::Country,
         }
     }
 
@@ -234,6 +253,22 @@ impl Grouper {
                 .then_with(|| a.key.cmp(&b.key))
         });
         &self.groups
+    }
+
+    /// The groups the last [`group`](Self::group) built.
+    pub(crate) fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// [`group`](Self::group) over every row of `table` (the snapshot's).
+    pub fn group_table(
+        &mut self,
+        table: &IpTable,
+        detector: &Detector,
+        by: GroupBy,
+        end: UnixTime,
+    ) -> &[Group] {
+        self.group(table.rows(), detector, by, end)
     }
 }
 

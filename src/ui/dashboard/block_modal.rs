@@ -96,6 +96,22 @@ impl BlockAssist {
         self
     }
 
+    /// Open on the scope whose target is `net` (a group's network: its /24
+    /// or /64, or its whois network), when one is; the scope is checked
+    /// and the safety verdict made as for any other.
+    pub(crate) fn with_scope_of(mut self, net: Option<IpNet>) -> BlockAssist {
+        let ip = self.ip;
+        let scope = self
+            .scopes()
+            .into_iter()
+            .find(|&s| net.is_some() && block::target(ip, s).ok() == net);
+        if let Some(scope) = scope {
+            self.scope = scope;
+            self.rebuild();
+        }
+        self
+    }
+
     /// `ufw status` answered: the offer says whether a ufw rule would
     /// block anything.
     pub(crate) fn set_ufw_state(&mut self, state: UfwState) {

@@ -16,6 +16,7 @@ use std::fmt::Write as _;
 
 use super::{activity, modal, table, Dashboard, Modal, Model, Panel};
 use crate::source::vnstat::VnstatStatus;
+use crate::table::Row;
 use crate::ui::{Grid, Rect, Style};
 
 /// Below this the dashboard shows one line saying so.
@@ -84,19 +85,22 @@ pub(super) fn screen(d: &mut Dashboard, g: &mut Grid, m: &Model<'_>) {
 
     let rows = d.visible_rows(m);
     d.sync_cursor(&rows);
+    if d.grouping.shows_groups() {
+        d.grouping.rebuild(&rows, m, d.suspicious, d.sort);
+    }
     header(d, g, header_row, m);
     offenders(d, g, offenders_row, m);
     if main.width >= SPLIT_MIN_WIDTH {
         let (left, right) = main.split_ratio(TABLE_EIGHTHS, 8);
         let (sep, right) = right.split_left(1);
         g.fill_char(sep, '│', d.theme.faint());
-        table::draw(d, g, left, &rows, m);
+        table_or_groups(d, g, left, &rows, m);
         activity::draw(d, g, right, m);
         d.activity_shown = true;
     } else {
         // Too narrow for both: Tab gives the full width to one or the other.
         match d.focus {
-            Panel::Table => table::draw(d, g, main, &rows, m),
+            Panel::Table => table_or_groups(d, g, main, &rows, m),
             Panel::Activity => activity::draw(d, g, main, m),
         }
         d.activity_shown = true;
@@ -352,5 +356,13 @@ fn hints(d: &Dashboard, g: &mut Grid, rect: Rect) {
         pen.text(" ", t.bar()).text(key, t.key()).text(" ", t.bar());
         pen.text(what, t.bar());
         pen.text(" ", t.bar());
+    }
+}
+
+/// The left panel: the address table, or the groups when grouped (`n`).
+fn table_or_groups(d: &mut Dashboard, g: &mut Grid, rect: Rect, rows: &[&Row], m: &Model<'_>) {
+    match d.grouping.shows_groups() {
+        true => super::groups::draw(d, g, rect),
+        false => table::draw(d, g, rect, rows, m),
     }
 }

@@ -43,7 +43,7 @@ fn title(col: Col, suspicious: bool) -> &'static str {
 }
 
 /// Width before `Last path` takes the rest (room for a sort marker).
-fn col_width(col: Col, ip_width: u16) -> u16 {
+pub(super) fn col_width(col: Col, ip_width: u16) -> u16 {
     match col {
         Col::Ip => ip_width,
         Col::Cc => 2,
@@ -340,7 +340,15 @@ pub(super) fn write_fit_address(out: &mut String, ip: IpAddr, room: usize) {
 }
 
 /// Text in a column, right-aligned for numbers.
-fn put_cell(g: &mut Grid, x: u16, y: u16, w: u16, text: &str, numeric: bool, style: Style) {
+pub(super) fn put_cell(
+    g: &mut Grid,
+    x: u16,
+    y: u16,
+    w: u16,
+    text: &str,
+    numeric: bool,
+    style: Style,
+) {
     let tw = text_width(text).min(usize::from(w)) as u16;
     let x = if numeric { x + (w - tw) } else { x };
     g.put_str(x, y, w, text, style);

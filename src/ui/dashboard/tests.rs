@@ -981,7 +981,9 @@ fn a_hook_on_a_letter_runs_and_a_bare_digit_says_how_to_add_one() {
 fn every_key_left_free_for_hooks_is_unbound() {
     let f = Fixture::new();
     for c in (b'!'..=b'~').map(char::from) {
-        if crate::ui::bindings::built_in_action(c).is_some() || c.is_ascii_digit() {
+        let bound = crate::ui::bindings::built_in_action(c)
+            .or_else(|| crate::ui::bindings::added_action(c));
+        if bound.is_some() || c.is_ascii_digit() {
             continue;
         }
         let mut d = Dashboard::new("web1".into(), true, Vec::new());
@@ -2489,4 +2491,90 @@ fn drill_down_names_the_country() {
     assert!(text.contains("country: United Kingdom (GB)"), "{text}");
     let text = drill("45.33.32.156");
     assert!(text.contains("country: DE (whois)"), "{text}");
+}
+
+/// A /24 of 60 addresses at 10 requests a minute each (issue 15 item 3):
+/// none suspicious alone, the group is. `n` groups, `!` keeps the flagged
+/// groups, Enter lists the members, Esc comes back, `b` offers the /24.
+#[test]
+fn grouped_by_network_lists_members_and_offers_the_network() {
+    let mut f = Fixture::new();
+    for host in 1..=60 {
+        let client = format!("80.90.100.{host}");
+        for n in 0..10 {
+            f.hit(&client, -54 + 6 * n, "GET", b"/", 200, 100, b"Mozilla/5.0");
+        }
+    }
+    let mut d = dashboard();
+    screen(&mut d, &f, 160, 45);
+    keys(&mut d, &f, &[Key::Char('!')]);
+    let lines = screen(&mut d, &f, 160, 45);
+    let rows = table_rows(&lines);
+    assert!(!rows.iter().any(|l| l.contains("80.90.100.")), "{lines:#?}");
+
+    keys(&mut d, &f, &[Key::Char('n')]);
+    let lines = screen(&mut d, &f, 160, 45);
+    assert!(lines[2].starts_with(" Network"), "{lines:#?}");
+    let keys_shown = groups::shown_keys(&d);
+    let at = keys_shown.iter().position(|k| k == "80.90.100.0/24");
+    let at = at.unwrap_or_else(|| panic!("{keys_shown:?}"));
+    let row = lines.iter().find(|l| l.contains("80.90.100.0/24")).unwrap();
+    assert!(row.starts_with("!80.90.100.0/24"), "{row}");
+    assert!(row.contains(" 60 ") && row.contains("burst"), "{row}");
+
+    for _ in 0..at {
+        keys(&mut d, &f, &[Key::Down]);
+    }
+    assert_eq!(keys(&mut d, &f, &[Key::Enter]), [Action::None]);
+    let lines = screen(&mut d, &f, 160, 45);
+    let rows = table_rows(&lines);
+    let members: Vec<&String> = rows.iter().filter(|l| !l.trim().is_empty()).collect();
+    assert!(members.len() >= 30, "{lines:#?}");
+    assert!(
+        members
+            .iter()
+            .all(|l| l.trim_start().starts_with("80.90.100.")),
+        "{members:#?}"
+    );
+    assert!(matches!(d.modal(), Modal::None));
+
+    keys(&mut d, &f, &[Key::Esc]);
+    assert!(screen(&mut d, &f, 160, 45)[2].starts_with(" Network"));
+    let actions = keys(&mut d, &f, &[Key::Char('b')]);
+    let [Action::BlockNet(member, net)] = actions[..] else {
+        panic!("{actions:?}");
+    };
+    assert_eq!(net.to_string(), "80.90.100.0/24");
+    assert!(net.contains(&member), "{member}");
+
+    // Block assist opens on the /24, with its safety checks.
+    let fake = FakeTools::new(&["iptables"]);
+    let assist = BlockAssist::new(member, fake.tools(), SafetyContext::default(), false)
+        .with_scope_of(Some(net));
+    d.open_block(assist);
+    let lines = block_lines(&mut d, &f.model(), 160, 45);
+    assert!(lines[1].contains("● its /24 80.90.100.0/24"), "{lines:#?}");
+
+    // n cycles on: ASN, country, then one row per address again.
+    keys(&mut d, &f, &[Key::Esc]);
+    for title in [" ASN", " Country"] {
+        keys(&mut d, &f, &[Key::Char('n')]);
+        assert!(screen(&mut d, &f, 160, 45)[2].starts_with(title));
+    }
+    keys(&mut d, &f, &[Key::Char('n')]);
+    assert!(screen(&mut d, &f, 160, 45)[2].starts_with(" IP"));
+}
+
+/// A hook on `n` (free in 0.2.0) keeps it: the hook runs, no grouping.
+#[test]
+fn a_hook_on_n_wins_over_grouping() {
+    let f = Fixture::new();
+    let mut d = Dashboard::new("web1".into(), true, vec![('n', "notes".into())]);
+    screen(&mut d, &f, 160, 45);
+    let actions = keys(&mut d, &f, &[Key::Char('n')]);
+    assert!(
+        matches!(actions[..], [Action::Hook { index: 0, .. }]),
+        "{actions:?}"
+    );
+    assert!(!screen(&mut d, &f, 160, 45)[2].contains("Network"));
 }
