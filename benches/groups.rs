@@ -15,12 +15,8 @@ const END: i64 = 1_795_628_512;
 
 fn clients() -> Vec<String> {
     let v4 = (0..44_000).map(|n| {
-        format!(
-            "198.{}.{}.{}",
-            18 + n / 22 / 256 % 2,
-            n / 22 % 256,
-            1 + n % 22
-        )
+        let net = n / 22;
+        format!("{}.{}.7.{}", 11 + net / 256, net % 256, 1 + n % 22)
     });
     let v6 = (0..ROWS - 44_000).map(|n| format!("2001:db8:{:x}::{:x}", n / 10, 1 + n % 10));
     v4.chain(v6).collect()

@@ -312,7 +312,7 @@ fn man_exit_status(m: &mut String) {
 }
 
 fn man_examples(m: &mut String) {
-    let examples: [(&str, &[&str]); 7] = [
+    let examples: [(&str, &[&str]); 8] = [
         ("The dashboard on this machine's logs:", &["nethergaze"]),
         (
             "nginx virtual hosts, including the lines already there:",
@@ -321,6 +321,11 @@ fn man_examples(m: &mut String) {
         (
             "A headless snapshot for cron or a fleet, as JSON Lines:",
             &["nethergaze --once --json --suspicious"],
+        ),
+        (
+            "An attack spread over a network: one row per /24 (or /64, or whois network), \
+             flagged when its addresses together cross the thresholds:",
+            &["nethergaze --once --from-start --group-by net --suspicious"],
         ),
         (
             "From cron or a systemd timer, every log line once: each run reads on where the \

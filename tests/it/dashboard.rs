@@ -889,6 +889,40 @@ fn block_assist_offers_the_whois_network_once_known() {
     run.quit();
 }
 
+/// Issue 15 item 3: `n` groups the table by network; Enter lists a group's
+/// members, Escape comes back; `b` on the group opens block assist on its /24.
+#[test]
+fn grouped_by_network_in_tmux() {
+    if skip_without_tmux() {
+        return;
+    }
+    let dir = harness::tempdir();
+    let run = Run::start(dir.path(), "", "");
+    let tmux = &run.tmux;
+    tmux.wait_for("every fixture IP", |s| table_ips(s).len() == ROWS.len());
+    select(tmux, "104.16.0.1");
+    tmux.send(&["-l", "n"]);
+    let screen = tmux.wait_for("the groups", |s| s[2].starts_with(" Network"));
+    let row = screen.iter().find(|l| l.starts_with(" 104.16.0.0/24"));
+    let row = row.unwrap_or_else(|| panic!("{}", screen.join("\n")));
+    assert!(row.contains(" 1 ") && row.contains(" 61 "), "{row}");
+    assert!(has(&screen, "grouped by network"), "{}", screen.join("\n"));
+
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the members", |s| table_ips(s) == ["104.16.0.1"]);
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the groups again", |s| s[2].starts_with(" Network"));
+
+    tmux.send(&["-l", "b"]);
+    let screen = tmux.wait_for("block assist on the /24", |s| {
+        has(s, "● its /24 104.16.0.0/24")
+    });
+    assert!(has(&screen, "104.16.0.0/24"), "{}", screen.join("\n"));
+    tmux.send(&["Escape"]);
+    tmux.wait_for("block assist to close", |s| !has(s, "● its /24"));
+    run.quit();
+}
+
 /// Issue 11, item 7: every address is private (a load balancer on 10/8, Docker,
 /// loopback). The empty table, the stats bar and the help screen say how many are
 /// hidden and how to show them; `p` shows private addresses from then on, and `p`
