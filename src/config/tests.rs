@@ -1715,3 +1715,30 @@ fn reason_ttl_and_static_extensions() {
         );
     }
 }
+
+/// `--group-by` (issue 15 item 3): net, asn or country; anything else names
+/// the flag. A hook on `n`, the grouping key added since 0.2.0, still loads.
+#[test]
+fn group_by_takes_its_three_kinds_and_n_stays_free_for_hooks() {
+    use crate::view::groups::GroupBy;
+    assert_eq!(ok(&[], &[]).group_by, GroupBy::Ip);
+    for (v, by) in [
+        ("net", GroupBy::Net),
+        ("asn", GroupBy::Asn),
+        ("country", GroupBy::Country),
+    ] {
+        assert_eq!(ok(&["--once", "--group-by", v], &[]).group_by, by);
+    }
+    let msg = err(&["--once", "--group-by", "ip"], &[]);
+    assert!(
+        msg.contains("--group-by") && msg.contains("not one of net, asn, country"),
+        "{msg}"
+    );
+    let c = with_file(
+        "[[actions.hooks]]\nkey = \"n\"\ncommand = \"x {ip}\"\n",
+        &[],
+        &[],
+    )
+    .expect("a hook on n");
+    assert_eq!(c.actions.hooks[0].key, 'n');
+}
