@@ -183,7 +183,8 @@ pub(crate) const FLAGS: &[Flag] = &[
             "log-path",
             "GLOB",
             Group::Sources,
-            "HTTP access log(s) to read; a glob, repeatable (default: the first of \
+            "HTTP access log(s) to read; a glob, repeatable; - reads standard input \
+             (zcat access.log.*.gz | nethergaze --once --log-path -) (default: the first of \
              /var/log/nginx/*.access.log, /var/log/nginx/access.log, \
              /var/log/apache2/*access.log, /var/log/caddy/*.log that matches)",
         )

@@ -256,8 +256,15 @@ fn run_dashboard(config: &Config) -> Result<Ended, String> {
     let mut event_loop =
         EventLoop::new(&mut engine).map_err(|e| format!("cannot start the event loop: {e}"))?;
     export_metrics(config, &mut event_loop)?;
-    let mut session =
-        Session::open(config).map_err(|e| format!("cannot open the terminal: {e}"))?;
+    let mut session = Session::open(config).map_err(|e| {
+        // Keys come from /dev/tty, never from stdin, which may be the log.
+        let stdin_is_log = config.log_paths.iter().any(|p| p == "-");
+        let hint = match stdin_is_log {
+            true => " (standard input is the log, so keys are read from /dev/tty: run with --once or --for DURATION without a terminal)",
+            false => "",
+        };
+        format!("cannot open the terminal: {e}{hint}")
+    })?;
     if let Some(line) = engine.take_import_note() {
         // Before the screen is taken (it stays in the scrollback), and in
         // the status line.

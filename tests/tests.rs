@@ -34,6 +34,7 @@ mod it {
     mod rotation;
     mod ship;
     mod sshd;
+    mod stdin;
     mod synflood;
     mod table_bounds;
     mod vnstat;

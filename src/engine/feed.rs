@@ -269,6 +269,7 @@ pub(crate) fn open_logs(
         follow_symlinks: config.follow_symlinks,
         max_open: crate::sys::rlimit::log_file_budget(),
         resume: config.resume,
+        stdin_to_end: config.mode == Mode::Once,
     };
     LogSet::open_at_cursors(&patterns, follow, cursors)
         .map_err(|e| format!("cannot watch logs: {e}"))

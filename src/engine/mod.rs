@@ -147,6 +147,15 @@ impl Engine {
     ) -> io::Result<()> {
         registry.register(&mut self.logs, tokens.files, Interest::READABLE)?;
         registry.register(self.logs.alarm(), tokens.files_alarm, Interest::READABLE)?;
+        if let Some(stdin) = self.logs.stdin_mut() {
+            // Under the inotify fd's token: the same read, the same pacing.
+            match registry.register(stdin, tokens.files, Interest::READABLE) {
+                Ok(()) => stdin.pollable = true,
+                // A regular file or device as stdin: read on every pass.
+                Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
+                Err(e) => return Err(e),
+            }
+        }
         if let SocketReader::Netlink(diag) = &mut self.sockets {
             registry.register(diag, tokens.sockets, Interest::READABLE)?;
         }
@@ -159,6 +168,10 @@ impl Engine {
     /// Take the logs' inotify fd out of the poll: the loop paces reads,
     /// and writes meanwhile should not wake it.
     pub(crate) fn pause_log_events(&mut self, registry: &Registry) -> io::Result<()> {
+        if let Some(stdin) = self.logs.stdin_mut().filter(|s| s.pollable) {
+            // Already gone at its end of input: nothing to take out.
+            let _ = registry.deregister(stdin);
+        }
         registry.deregister(&mut self.logs)
     }
 
@@ -169,6 +182,11 @@ impl Engine {
         registry: &Registry,
         files: Token,
     ) -> io::Result<()> {
+        if let Some(stdin) = self.logs.stdin_mut() {
+            if stdin.pollable && !stdin.has_ended() {
+                registry.register(stdin, files, Interest::READABLE)?;
+            }
+        }
         registry.register(&mut self.logs, files, Interest::READABLE)
     }
 

@@ -72,6 +72,7 @@ use std::path::{Path, PathBuf};
 
 use super::glob::{expand_dirs, glob_matches, has_wildcard, split_dir_glob, MAX_GLOB_DIRS};
 use super::linebuf::Line;
+use super::stdin::{StdinLog, ENDED_NOTE, STDIN_PATH};
 pub(crate) use super::tailed_file::LogCursor;
 use super::tailed_file::{not_regular, Consumed, FileId, Start, TailedFile, MAX_COPY_READ};
 use crate::sys::file::{open_read, Links};
@@ -178,6 +179,8 @@ pub(crate) struct Follow {
     /// `--resume`: files present at start are read from their cursor (from
     /// byte 0 without one), rotated ones from their copy beside them.
     pub(crate) resume: bool,
+    /// `--once`: standard input (`-`) is read to its end, waited for.
+    pub(crate) stdin_to_end: bool,
 }
 
 impl Follow {
@@ -189,6 +192,7 @@ impl Follow {
             follow_symlinks: false,
             max_open: usize::MAX,
             resume: false,
+            stdin_to_end: false,
         }
     }
 }
@@ -217,6 +221,8 @@ pub(crate) struct LogSet {
     alarm: Inotify,
     events: EventBuf,
     files: Files,
+    /// `-` among the patterns: standard input, read as source `.0`.
+    stdin: Option<(usize, StdinLog)>,
 }
 
 /// The state `on_inotify` updates while the event buffer is borrowed.
@@ -373,7 +379,17 @@ impl LogSet {
             moved_from: Vec::new(),
             renamed: Vec::new(),
         };
+        let mut stdin = None;
         for (text, kind) in patterns {
+            if text == STDIN_PATH {
+                if stdin.is_some() {
+                    let why = "-: standard input can be read only once";
+                    return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+                }
+                let log = StdinLog::open(follow.stdin_to_end)?;
+                stdin = Some((files.add_stdin(*kind), log));
+                continue;
+            }
             files.add_pattern(Path::new(text), *kind)?;
         }
         let mut set = LogSet {
@@ -381,6 +397,7 @@ impl LogSet {
             alarm,
             events: EventBuf::new(),
             files,
+            stdin,
         };
         // Watch before listing, so a file created in between is not missed.
         set.watch_fresh();
@@ -451,6 +468,7 @@ impl LogSet {
         self.files.flush_dirty(sink, false);
         self.files.moved_from.clear();
         self.files.read_renamed(sink);
+        self.pump_stdin(sink);
     }
 
     /// The alarm fd (see `ALARM_MASK`), to register in the loop.
@@ -494,6 +512,7 @@ impl LogSet {
         self.files.mark_all(Dirty::Path);
         self.files.flush_dirty(sink, false);
         self.files.age_draining(sink);
+        self.pump_stdin(sink);
     }
 
     /// Look at every source and read what it holds now, up to
@@ -502,6 +521,28 @@ impl LogSet {
     pub(crate) fn read_available(&mut self, sink: &mut impl LineSink) {
         self.files.mark_all(Dirty::Path);
         self.files.flush_dirty(sink, false);
+        self.pump_stdin(sink);
+    }
+
+    /// Standard input, when `-` is a pattern: the engine registers it in
+    /// the loop's poll beside the inotify fd.
+    pub(crate) fn stdin_mut(&mut self) -> Option<&mut StdinLog> {
+        self.stdin.as_mut().map(|(_, log)| log)
+    }
+
+    /// Read standard input on, a bounded slice; at its end the source's
+    /// note says so.
+    fn pump_stdin(&mut self, sink: &mut impl LineSink) {
+        let Some((i, log)) = self.stdin.as_mut().filter(|(_, log)| !log.has_ended()) else {
+            return;
+        };
+        let (i, stats) = (*i, &mut self.files.stats[*i]);
+        if let Err(e) = log.pump(&mut |line| deliver(stats, i, sink, line)) {
+            stats.set_error(e);
+        }
+        if log.has_ended() && stats.error.is_none() {
+            stats.note = Some(ENDED_NOTE.to_string());
+        }
     }
 
     /// A file stopped at `MAX_PUMP_BYTES` with more to read: the next
@@ -509,9 +550,11 @@ impl LogSet {
     /// reads on without waiting for an event.
     pub(crate) fn has_backlog(&self) -> bool {
         let files = self.files.tails.iter();
-        files
-            .flat_map(|t| t.current.iter().chain(&t.draining))
-            .any(TailedFile::has_more)
+        let stdin = self.stdin.as_ref().is_some_and(|(_, log)| log.has_more());
+        stdin
+            || files
+                .flat_map(|t| t.current.iter().chain(&t.draining))
+                .any(TailedFile::has_more)
     }
 
     /// Per-source counters; the index is the one passed to the sink.
@@ -624,6 +667,16 @@ impl Files {
             dir_glob,
         });
         Ok(())
+    }
+
+    /// Standard input's source: stats, and an inert placeholder tail (no
+    /// directory, no pattern: nothing else ever looks at it) so indices stay
+    /// parallel.
+    fn add_stdin(&mut self, kind: LogKind) -> usize {
+        self.tails
+            .push(Tail::new(usize::MAX, CString::default(), true, true));
+        self.stats.push(new_stats(PathBuf::from(STDIN_PATH), kind));
+        self.tails.len() - 1
     }
 
     /// The index of the watched directory at `path`, added (fresh) if new.

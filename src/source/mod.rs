@@ -10,6 +10,7 @@ pub(crate) mod logset;
 pub(crate) mod owners;
 pub(crate) mod procnet;
 pub mod sockdiag;
+pub(crate) mod stdin;
 mod tailed_file;
 pub(crate) mod uptime;
 pub(crate) mod vnstat;
