@@ -65,6 +65,7 @@ pub(crate) enum FlagId {
     NoAuthLog,
     AuthSource,
     FromStart,
+    Since,
     Resume,
     Once,
     For,
@@ -205,6 +206,15 @@ pub(crate) const FLAGS: &[Flag] = &[
         "from-start",
         Group::Sources,
         "Read logs present at start from their beginning instead of their end",
+    ),
+    valued(
+        FlagId::Since,
+        "since",
+        "DURATION",
+        Group::Sources,
+        "Read back DURATION (30m, 1h, 24h) through the logs and their rotated \
+         copies (access.log.1, access.log.2.gz, ...) and the journal, oldest first, \
+         then follow",
     ),
     valued(
         FlagId::AuthLogPath,
@@ -443,6 +453,8 @@ pub(crate) struct RawArgs {
     pub(crate) resume: bool,
     pub(crate) once: bool,
     pub(crate) for_duration: Option<String>,
+    /// `--since DURATION`, checked by the config.
+    pub(crate) since: Option<String>,
     pub(crate) json: bool,
     pub(crate) metrics_file: Option<PathBuf>,
     pub(crate) suspicious: bool,
@@ -580,6 +592,7 @@ fn store(raw: &mut RawArgs, flag: &Flag, value: Option<OsString>) -> Result<(), 
         FlagId::NoAuthLog => raw.no_auth_log = true,
         FlagId::AuthSource => raw.auth_source = text()?,
         FlagId::FromStart => raw.from_start = true,
+        FlagId::Since => raw.since = text()?,
         FlagId::Resume => raw.resume = true,
         FlagId::Once => raw.once = true,
         FlagId::For => raw.for_duration = text()?,

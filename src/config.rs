@@ -278,6 +278,9 @@ pub(crate) struct Config {
     /// A name of [`LOG_FORMAT_NAMES`] or an nginx `log_format` string.
     pub(crate) log_format: String,
     pub(crate) from_start: bool,
+    /// `--since` / `[log] since`: read back this far through the logs and
+    /// their rotated copies at start.
+    pub(crate) since: Option<Duration>,
     /// `--resume`: logs start where the last run with this history file
     /// stopped (headless only, history on).
     pub(crate) resume: bool,
@@ -447,6 +450,7 @@ struct Layer {
     log_paths: Option<Vec<String>>,
     log_format: Option<String>,
     follow_symlinks: Option<bool>,
+    since: Option<Duration>,
     connections_interval: Option<Duration>,
     bandwidth_interval: Option<Duration>,
     metrics_interval: Option<Duration>,
@@ -509,7 +513,7 @@ impl Layer {
     fn over(self, lower: Layer) -> Layer {
         let (hi, lo) = (self, lower);
         over!(hi, lo;
-            log_paths, log_format, follow_symlinks, connections_interval, interface, show_private_ips,
+            log_paths, log_format, follow_symlinks, since, connections_interval, interface, show_private_ips,
             bandwidth_interval,
             trusted_proxies, max_tracked_ips, auth_enabled, auth_path, auth_source,
             journal_directory,
@@ -546,6 +550,9 @@ fn flag_layer(raw: &RawArgs) -> Result<Layer, ConfigError> {
     if let Some(v) = &raw.log_format {
         layer.log_format =
             Some(parse_log_format(v).map_err(|m| ConfigError::flag("log-format", m))?);
+    }
+    if let Some(v) = &raw.since {
+        layer.since = Some(parse_duration(v).map_err(|m| ConfigError::flag("since", m))?);
     }
     if let Some(v) = &raw.connections_interval {
         let d = parse_interval_text(v).map_err(|m| ConfigError::flag("connections-interval", m))?;
@@ -651,6 +658,7 @@ fn finish(
         log_paths_named,
         log_format: m.log_format.unwrap_or_else(|| "auto".to_string()),
         from_start: raw.from_start,
+        since: m.since,
         resume: raw.resume,
         follow_symlinks: m.follow_symlinks.unwrap_or(false),
         connections_interval: m

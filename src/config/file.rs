@@ -106,6 +106,7 @@ struct LogSection {
     max_log_lines: Option<Spanned<Num>>,
     max_log_entries_per_ip: Option<Spanned<Num>>,
     follow_symlinks: Option<bool>,
+    since: Option<Spanned<String>>,
 }
 
 /// `connections_interval` paces the tick, `bandwidth_interval` the vnstat
@@ -525,6 +526,9 @@ fn file_log(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(), Con
     layer.max_log_entries_per_ip =
         ctx.lenient_count(&limits::MAX_LOG_ENTRIES_PER_IP, &log.max_log_entries_per_ip)?;
     layer.follow_symlinks = log.follow_symlinks;
+    layer.since = ctx.opt("[log] since", &log.since, |s| {
+        crate::config::parse_duration(s)
+    })?;
     Ok(())
 }
 

@@ -34,6 +34,9 @@ pub(crate) struct Core {
     /// JSON string values decoded from their escapes, reused for every line.
     access_scratch: Vec<u8>,
     auth: AuthParser,
+    /// Reads the times of sshd lines `--since` looks at out of order, so
+    /// `auth`'s year guess follows the lines applied only.
+    auth_probe: AuthParser,
     /// Format each access source was last seen in, by source index.
     formats: Vec<&'static str>,
     /// Wall clock, refreshed once per loop iteration (not per line).
@@ -74,6 +77,7 @@ impl Core {
             access,
             access_scratch: Vec::new(),
             auth: AuthParser::new(now),
+            auth_probe: AuthParser::new(now),
             formats: Vec::new(),
             now,
             changes: 0,
@@ -87,6 +91,7 @@ impl Core {
     pub(crate) fn touch_clock(&mut self) {
         self.now = time::now();
         self.auth.set_now(self.now);
+        self.auth_probe.set_now(self.now);
         self.detector.set_now(self.now);
     }
 
@@ -223,6 +228,18 @@ impl LineSink for Core {
     fn recounted_line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict {
         self.apply_recounted(kind, source, line)
     }
+
+    fn line_time(&mut self, kind: LogKind, line: &[u8]) -> Option<UnixTime> {
+        match kind {
+            LogKind::Access => {
+                let hit = self
+                    .access
+                    .parse_with(line, &mut self.access_scratch, |_| {});
+                hit.ok()?.0.time
+            }
+            LogKind::Auth => self.auth_probe.parse(line)?.time,
+        }
+    }
 }
 
 /// The row of the line's address starts loading into the cache while the
@@ -270,9 +287,16 @@ pub(crate) fn open_logs(
         max_open: crate::sys::rlimit::log_file_budget(),
         resume: config.resume,
         stdin_to_end: config.mode == Mode::Once,
+        since: since_cut(config),
     };
     LogSet::open_at_cursors(&patterns, follow, cursors)
         .map_err(|e| format!("cannot watch logs: {e}"))
+}
+
+/// `--since`'s cut: now − the duration.
+fn since_cut(config: &Config) -> Option<UnixTime> {
+    let back = i64::try_from(config.since?.as_secs()).unwrap_or(i64::MAX);
+    Some(time::now().saturating_sub(back))
 }
 
 /// `journalctl` when the sshd source is journald: followed (`-f`), or read
@@ -285,6 +309,7 @@ pub(crate) fn open_journal(config: &Config) -> Option<Journal> {
                 directory: config.auth.journal_directory.clone(),
                 from_start: config.from_start,
                 follow: config.mode != Mode::Once,
+                since: since_cut(config),
             };
             let mut journal = Journal::with_query(&query);
             let _ = journal.start(Instant::now());

@@ -2,6 +2,7 @@
 //! line splitter they share, the netlink socket dump
 //! and its /proc fallback.
 
+pub(crate) mod backfill;
 pub(crate) mod bandwidth;
 pub(crate) mod glob;
 pub(crate) mod journal;

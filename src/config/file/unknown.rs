@@ -36,6 +36,7 @@ const KNOWN_KEYS: [(&str, &[&str]); 11] = [
             "max_log_lines",
             "max_log_entries_per_ip",
             "follow_symlinks",
+            "since",
         ],
     ),
     (
