@@ -272,7 +272,12 @@ fn run_dashboard(config: &Config) -> Result<Ended, String> {
         session.set_status(line, engine.now());
     }
     engine.touch_clock();
-    engine.read_logs_now();
+    match config.since {
+        // The read-back goes on in the loop, in slices: the screen comes
+        // first and answers keys meanwhile.
+        Some(_) => engine.read_logs_pass(),
+        None => engine.read_logs_now(),
+    }
     session
         .enter()
         .map_err(|e| format!("cannot set up the terminal: {e}"))?;

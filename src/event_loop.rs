@@ -200,6 +200,11 @@ impl EventLoop {
         frontend.register(self.poll.registry())?;
         engine.touch_clock();
         engine.start_socket_dump();
+        if engine.has_log_backlog() {
+            // Left for the loop (a --since read-back under the dashboard):
+            // read on in paced slices as if inotify had spoken.
+            self.own.pacer.read(self.poll.registry(), engine)?;
+        }
         loop {
             frontend.after_events(engine);
             if let Err(e) = self.poll.poll(&mut self.events, None) {

@@ -59,6 +59,16 @@ pub(super) enum OldFile {
     Gz(GzCopy),
 }
 
+impl OldFile {
+    /// Its size on disk (compressed for a `.gz`): what progress is told in.
+    pub(super) fn size(&self) -> u64 {
+        match self {
+            OldFile::Plain { file, .. } => file.size(),
+            OldFile::Gz(copy) => copy.reader.get_ref().metadata().map_or(0, |m| m.len()),
+        }
+    }
+}
+
 /// A gzip copy being decompressed.
 #[derive(Debug)]
 pub(super) struct GzCopy {

@@ -356,6 +356,10 @@ struct Tail {
     /// `--since`: the current file is to be placed at the cut (with the
     /// sink's clock, on its first pump).
     seek_pending: bool,
+    /// `--since`'s progress through the copies: how many there were, and
+    /// bytes on disk read and in all.
+    backfill_files: usize,
+    backfill_bytes: (u64, u64),
 }
 
 impl LogSet {
@@ -643,6 +647,8 @@ impl Tail {
             dirty: Dirty::Path,
             backfill: std::collections::VecDeque::new(),
             seek_pending: false,
+            backfill_files: 0,
+            backfill_bytes: (0, 0),
         }
     }
 
@@ -1210,6 +1216,8 @@ impl Files {
         });
         self.open_files += copies.len();
         let tail = &mut self.tails[i];
+        tail.backfill_files = copies.len();
+        tail.backfill_bytes = (0, copies.iter().map(OldFile::size).sum());
         tail.backfill = copies.into();
         tail.seek_pending = true;
     }
@@ -1330,7 +1338,6 @@ impl Files {
             return false;
         };
         let (tail, stats) = (&mut self.tails[i], &mut self.stats[i]);
-        let left = tail.backfill.len();
         let Some(old) = tail.backfill.front_mut() else {
             return false;
         };
@@ -1350,6 +1357,7 @@ impl Files {
             }
         };
         if done {
+            tail.backfill_bytes.0 += old.size();
             tail.backfill.pop_front();
         }
         let ours = stats
@@ -1359,11 +1367,7 @@ impl Files {
         stats.note = match tail.backfill.is_empty() {
             true if ours => None,
             true => stats.note.take(),
-            false => Some(format!(
-                "{READING_BACK}: {} of its rotated copies left, {} lines so far",
-                left - usize::from(done),
-                stats.lines
-            )),
+            false => Some(backfill_note(tail, stats.lines)),
         };
         !tail.backfill.is_empty()
     }
@@ -1646,6 +1650,18 @@ fn is_copy_name(log: &[u8], other: &[u8]) -> bool {
     other.len() > log.len() + 1
         && other.starts_with(log)
         && matches!(other[log.len()], b'.' | b'-' | b'_')
+}
+
+/// `--since`'s progress, in the source's note (the stats bar shows it):
+/// `reading back (--since): file 2 of 4, 51234 lines, 37% done`.
+fn backfill_note(tail: &Tail, lines: u64) -> String {
+    let file = tail.backfill_files - tail.backfill.len() + 1;
+    let (done, all) = tail.backfill_bytes;
+    let percent = (done * 100).checked_div(all).unwrap_or(0);
+    format!(
+        "{READING_BACK}: file {file} of {}, {lines} lines, {percent}% done",
+        tail.backfill_files + 1
+    )
 }
 
 /// A slice of a compressed copy, at most `SLICE_BYTES` decompressed: the

@@ -307,6 +307,11 @@ impl TailedFile {
         total
     }
 
+    /// The file's size now (0 when it cannot be read).
+    pub(crate) fn size(&self) -> u64 {
+        self.file.metadata().map_or(0, |m| m.len())
+    }
+
     /// Whether the last [`pump`](Self::pump) stopped at [`MAX_PUMP_BYTES`]
     /// with more to read.
     pub(crate) fn has_more(&self) -> bool {

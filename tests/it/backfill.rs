@@ -232,3 +232,121 @@ fn a_rotation_during_the_read_back_still_counts_every_line_once() {
         assert_eq!(requests, u64::from(t >= t0 - 3600), "line {n} at {t}");
     }
 }
+
+/// A compressed copy of `lines` lines from 45.99.(k / 250).(1 + k % 250) over the
+/// last half hour, made with `gzip -1` from a pipe.
+fn big_gz(path: &Path, lines: usize, t0: i64) {
+    use std::io::Write;
+    let file = fs::File::create(path).unwrap();
+    let mut gzip = Command::new("gzip")
+        .arg("-1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(file)
+        .spawn()
+        .unwrap();
+    let mut input = std::io::BufWriter::new(gzip.stdin.take().unwrap());
+    let stamps: Vec<String> = (0..30).map(|m| time_local(t0 - 1800 + m * 60)).collect();
+    for k in 0..lines {
+        let stamp = &stamps[k * 30 / lines];
+        writeln!(
+            input,
+            "45.99.{}.{} - - [{stamp}] \"GET /{k} HTTP/1.1\" 200 10 \"-\" \"backfill-test\"",
+            k / 250 % 250,
+            1 + k % 250
+        )
+        .unwrap();
+    }
+    drop(input);
+    assert!(gzip.wait().unwrap().success());
+}
+
+#[test]
+fn the_dashboard_answers_keys_while_it_reads_back() {
+    use super::dashboard::{quit_with_exit_0, shell_quote, skip_without_tmux, Tmux};
+    if skip_without_tmux() || harness::skip_unless(&["gzip"]) {
+        return;
+    }
+    let dir = harness::tempdir();
+    let t0 = now();
+    // 300 000 lines to read back, compressed (seconds for a debug build).
+    big_gz(&dir.path().join("access.log.1.gz"), 300_000, t0);
+    let log = dir.path().join("access.log");
+    fs::write(&log, line(0, &time_local(t0 - 5))).unwrap();
+    let (rc, after) = (dir.path().join("rc"), dir.path().join("after"));
+    let script = format!(
+        "HOME={home} XDG_CONFIG_HOME={home} {bin} --log-path {log} --since 1h --no-auth-log \
+         --proc-root {proc} --no-geoip --no-history --no-whois; echo $? > {rc}; \
+         echo done > {after}; exec sleep 600",
+        home = shell_quote(&dir.path().join("home")),
+        bin = shell_quote(&harness::nethergaze_bin()),
+        log = shell_quote(&log),
+        proc = shell_quote(Path::new(PROC_ROOT)),
+        rc = shell_quote(&rc),
+        after = shell_quote(&after),
+    );
+    let tmux = Tmux::start(dir.path().join("tmux.sock"), 200, 45, &script);
+    let reading = |s: &[String]| s.iter().any(|l| l.contains("note: reading back (--since)"));
+    tmux.wait_for("the read-back's progress in the stats bar", reading);
+    // A key while it reads: the sort changes at once, the read-back goes on.
+    tmux.send(&["-l", "s"]);
+    let screen = tmux.wait_for("the next sort", |s| {
+        s.iter().any(|l| l.contains("sort: requests"))
+            || s.iter().any(|l| l.contains("sort: bytes"))
+    });
+    assert!(
+        reading(&screen),
+        "the read-back ended before the key was answered:\n{}",
+        screen.join("\n")
+    );
+    // Then it ends: every line read, the progress gone.
+    tmux.wait_for("the end of the read-back", |s| {
+        !reading(s) && s.iter().any(|l| l.contains("lines 300001"))
+    });
+    quit_with_exit_0(&tmux, &after, &rc);
+}
+
+#[test]
+fn the_set_the_real_logrotate_makes_is_read_back_exactly() {
+    if harness::skip_unless(&["logrotate", "gzip"]) {
+        return;
+    }
+    let dir = harness::tempdir();
+    let log = dir.path().join("access.log");
+    let (conf, state) = (dir.path().join("logrotate.conf"), dir.path().join("state"));
+    fs::write(
+        &conf,
+        format!(
+            "{} {{\n  rotate 5\n  compress\n  delaycompress\n  create 0640\n}}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let t0 = now();
+    let times: Vec<i64> = (0..3 * 3600 / STEP)
+        .map(|k| t0 - 3 * 3600 + k * STEP + STEP / 2)
+        .collect();
+    // Written in four parts, rotated after each of the first three (-f: now):
+    // access.log.3.gz, access.log.2.gz, access.log.1 and access.log.
+    let bounds = [3 * 3600, 2 * 3600, 50 * 60, 20 * 60, 0];
+    for k in 0..4 {
+        let (from, to) = (t0 - bounds[k], t0 - bounds[k + 1]);
+        let text: String = (0..times.len())
+            .filter(|&n| times[n] >= from && times[n] < to)
+            .map(|n| line(n, &time_local(times[n])))
+            .collect();
+        fs::write(&log, text).unwrap();
+        if k < 3 {
+            let mut rotate = Command::new("logrotate");
+            rotate.arg("-f").arg("-s").arg(&state).arg(&conf);
+            let out = harness::run_cmd(rotate);
+            assert!(out.status.success(), "{out:?}");
+        }
+    }
+    for name in ["access.log.3.gz", "access.log.2.gz", "access.log.1"] {
+        assert!(dir.path().join(name).is_file(), "logrotate made no {name}");
+    }
+    let snap = once_since(&log, "1h");
+    assert_exactly_from(&snap, &times, t0 - 3600);
+    let snap = once_since(&log, "24h");
+    assert_exactly_from(&snap, &times, 0);
+}
