@@ -350,3 +350,124 @@ fn the_set_the_real_logrotate_makes_is_read_back_exactly() {
     let snap = once_since(&log, "24h");
     assert_exactly_from(&snap, &times, 0);
 }
+
+/// A syslog stamp (`Dec  7 05:00:00`) of Unix time `t` in local time, as rsyslog
+/// writes auth.log.
+fn syslog_stamp(t: i64) -> String {
+    let out = Command::new("date")
+        .args(["-d", &format!("@{t}"), "+%b %e %H:%M:%S"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+#[test]
+fn since_reads_back_the_sshd_log_and_its_copies_too() {
+    if harness::skip_unless(&["gzip"]) {
+        return;
+    }
+    let dir = harness::tempdir();
+    let t0 = now();
+    let times: Vec<i64> = (0..3 * 3600 / STEP)
+        .map(|k| t0 - 3 * 3600 + k * STEP + STEP / 2)
+        .collect();
+    let auth = dir.path().join("auth.log");
+    let bounds = [3 * 3600, 2 * 3600, 40 * 60, 0];
+    for (k, name) in ["auth.log.2", "auth.log.1", "auth.log"].iter().enumerate() {
+        let (from, to) = (t0 - bounds[k], t0 - bounds[k + 1]);
+        let mut text = String::new();
+        for (n, &t) in times
+            .iter()
+            .enumerate()
+            .filter(|(_, &t)| t >= from && t < to)
+        {
+            // Other programs' lines in between, as in a real auth.log.
+            text.push_str(&format!(
+                "{} host CRON[9]: pam_unix(cron:session): session opened\n",
+                syslog_stamp(t)
+            ));
+            text.push_str(&format!(
+                "{} host sshd[{n}]: Failed password for root from {} port 22 ssh2\n",
+                syslog_stamp(t),
+                addr(n)
+            ));
+        }
+        let path = dir.path().join(name);
+        fs::write(&path, text).unwrap();
+        if k == 0 {
+            assert!(Command::new("gzip").arg(&path).status().unwrap().success());
+        }
+    }
+    let access = dir.path().join("access.log");
+    fs::write(&access, "").unwrap();
+    let snap = harness::snapshot(&[
+        &"--once",
+        &"--since",
+        &"1h",
+        &"--log-path",
+        &access,
+        &"--auth-log-path",
+        &auth,
+        &"--proc-root",
+        &PROC_ROOT,
+    ]);
+    let cut = t0 - 3600;
+    let want = times.iter().filter(|&&t| t >= cut).count() as u64;
+    assert_eq!(
+        num(&snap.summary, "auth_failures"),
+        want,
+        "{}",
+        snap.summary
+    );
+    for (n, &t) in times.iter().enumerate() {
+        let failures = snap
+            .ips
+            .get(&addr(n))
+            .map_or(0, |ip| num(ip, "auth_failures"));
+        assert_eq!(failures, u64::from(t >= cut), "line {n} at {t}, cut {cut}");
+    }
+}
+
+/// `nethergaze --once --json --resume` with a history file, plus `extra`.
+fn resume_run(log: &Path, db: &Path, extra: &[&str]) -> Snapshot {
+    let mut cmd = harness::nethergaze();
+    cmd.args(["--once", "--json", "--resume", "--no-geoip", "--no-whois"])
+        .arg("--history-db")
+        .arg(db)
+        .arg("--log-path")
+        .arg(log)
+        .args(["--no-auth-log", "--proc-root", PROC_ROOT])
+        .args(extra);
+    let out = harness::Running::spawn(cmd).finish(harness::RUN_TIMEOUT);
+    assert!(out.status.success(), "{out:?}");
+    Snapshot::parse(&out.stdout)
+}
+
+#[test]
+fn since_with_resume_reads_back_but_adds_no_line_to_history_twice() {
+    if harness::skip_unless(&["gzip"]) {
+        return;
+    }
+    let dir = harness::tempdir();
+    let t0 = now();
+    let times = rotated_set(dir.path(), t0);
+    let (log, db) = (dir.path().join("access.log"), dir.path().join("history.db"));
+    // The cron job's first run counts access.log (the last 20 minutes).
+    let first = resume_run(&log, &db, &[]);
+    assert_exactly_from(&first, &times, t0 - 1200);
+    // --since wins over the cursor for where to start: the last hour again…
+    let again = resume_run(&log, &db, &["--since", "1h"]);
+    assert_exactly_from(&again, &times, t0 - 3600);
+    // …but what the first run counted is not added to the lifetime totals twice.
+    for (n, &t) in times.iter().enumerate().filter(|(_, &t)| t >= t0 - 3600) {
+        let row = &again.ips[&addr(n)];
+        assert_eq!(
+            num(&row["history"], "requests"),
+            1,
+            "line {n} at {t}: {row}"
+        );
+    }
+}
