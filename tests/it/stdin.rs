@@ -221,3 +221,26 @@ fn the_dashboard_reads_its_keys_from_the_tty_when_stdin_is_the_log() {
     tmux.send(&["Escape"]);
     quit_with_exit_0(&tmux, &after, &rc);
 }
+
+#[test]
+fn without_a_tty_for_keys_the_dashboard_says_why() {
+    if harness::which("script").is_none() || harness::which("setsid").is_none() {
+        eprintln!("SKIP: script or setsid (util-linux) not installed");
+        return;
+    }
+    // stdout is a terminal (script's), but setsid leaves no controlling
+    // terminal to read keys from: the log on stdin cannot stand in for it.
+    let inner = format!(
+        "setsid -w {} --log-path - --no-auth-log --no-history --no-whois < /dev/null; echo rc=$?",
+        shell_quote(&harness::nethergaze_bin())
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &inner, "/dev/null"]);
+    let out = harness::run_cmd(cmd);
+    assert!(
+        out.stdout.contains("cannot open the terminal")
+            && out.stdout.contains("standard input is the log")
+            && out.stdout.contains("rc=2"),
+        "{out:?}"
+    );
+}
