@@ -67,6 +67,19 @@ impl OldFile {
             OldFile::Gz(copy) => copy.reader.get_ref().metadata().map_or(0, |m| m.len()),
         }
     }
+
+    /// How much of [`size`](Self::size) is read (compressed bytes taken
+    /// by the decoder, for a `.gz`).
+    pub(super) fn position(&self) -> u64 {
+        use std::io::Seek;
+        match self {
+            OldFile::Plain { file, .. } => file.position(),
+            OldFile::Gz(copy) => {
+                let mut file = copy.reader.get_ref();
+                file.stream_position().unwrap_or(0)
+            }
+        }
+    }
 }
 
 /// A gzip copy being decompressed.

@@ -1657,7 +1657,11 @@ fn is_copy_name(log: &[u8], other: &[u8]) -> bool {
 fn backfill_note(tail: &Tail, lines: u64) -> String {
     let file = tail.backfill_files - tail.backfill.len() + 1;
     let (done, all) = tail.backfill_bytes;
-    let percent = (done * 100).checked_div(all).unwrap_or(0);
+    let reading = tail.backfill.front().map_or(0, OldFile::position);
+    let percent = ((done + reading) * 100)
+        .checked_div(all)
+        .unwrap_or(0)
+        .min(100);
     format!(
         "{READING_BACK}: file {file} of {}, {lines} lines, {percent}% done",
         tail.backfill_files + 1

@@ -307,6 +307,11 @@ impl TailedFile {
         total
     }
 
+    /// How far into the file we have read.
+    pub(crate) fn position(&self) -> u64 {
+        self.offset
+    }
+
     /// The file's size now (0 when it cannot be read).
     pub(crate) fn size(&self) -> u64 {
         self.file.metadata().map_or(0, |m| m.len())

@@ -268,8 +268,8 @@ fn the_dashboard_answers_keys_while_it_reads_back() {
     }
     let dir = harness::tempdir();
     let t0 = now();
-    // 300 000 lines to read back, compressed (seconds for a debug build).
-    big_gz(&dir.path().join("access.log.1.gz"), 300_000, t0);
+    // 800 000 lines to read back, compressed (seconds for a debug build).
+    big_gz(&dir.path().join("access.log.1.gz"), 800_000, t0);
     let log = dir.path().join("access.log");
     fs::write(&log, line(0, &time_local(t0 - 5))).unwrap();
     let (rc, after) = (dir.path().join("rc"), dir.path().join("after"));
@@ -284,7 +284,8 @@ fn the_dashboard_answers_keys_while_it_reads_back() {
         rc = shell_quote(&rc),
         after = shell_quote(&after),
     );
-    let tmux = Tmux::start(dir.path().join("tmux.sock"), 200, 45, &script);
+    // Wide enough for the whole progress note in the stats bar.
+    let tmux = Tmux::start(dir.path().join("tmux.sock"), 280, 45, &script);
     let reading = |s: &[String]| s.iter().any(|l| l.contains("note: reading back (--since)"));
     tmux.wait_for("the read-back's progress in the stats bar", reading);
     // A key while it reads: the sort changes at once, the read-back goes on.
@@ -298,9 +299,24 @@ fn the_dashboard_answers_keys_while_it_reads_back() {
         "the read-back ended before the key was answered:\n{}",
         screen.join("\n")
     );
+    // The progress moves: some part of the copy read, not all of it.
+    tmux.wait_for("a percentage on the way", |s| {
+        s.iter().any(|l| {
+            let Some((_, rest)) = l.split_once("file 1 of 2, ") else {
+                return false;
+            };
+            let percent = rest
+                .split("% done")
+                .next()
+                .and_then(|p| p.rsplit(' ').next());
+            percent
+                .and_then(|p| p.parse::<u32>().ok())
+                .is_some_and(|p| (1..100).contains(&p))
+        })
+    });
     // Then it ends: every line read, the progress gone.
     tmux.wait_for("the end of the read-back", |s| {
-        !reading(s) && s.iter().any(|l| l.contains("lines 300001"))
+        !reading(s) && s.iter().any(|l| l.contains("lines 800001"))
     });
     quit_with_exit_0(&tmux, &after, &rc);
 }
