@@ -64,7 +64,7 @@ impl OldFile {
     pub(super) fn size(&self) -> u64 {
         match self {
             OldFile::Plain { file, .. } => file.size(),
-            OldFile::Gz(copy) => copy.reader.get_ref().metadata().map_or(0, |m| m.len()),
+            OldFile::Gz(copy) => copy.file().metadata().map_or(0, |m| m.len()),
         }
     }
 
@@ -75,17 +75,26 @@ impl OldFile {
         match self {
             OldFile::Plain { file, .. } => file.position(),
             OldFile::Gz(copy) => {
-                let mut file = copy.reader.get_ref();
+                let mut file = copy.file();
                 file.stream_position().unwrap_or(0)
             }
         }
     }
 }
 
+/// A compressed copy's file, and its decoder once it is read.
+#[derive(Debug)]
+enum Decoder {
+    Waiting(File),
+    Reading(MultiGzDecoder<File>),
+}
+
 /// A gzip copy being decompressed.
 #[derive(Debug)]
 pub(super) struct GzCopy {
-    reader: MultiGzDecoder<File>,
+    /// The decoder's buffers are only made when the copy is read: copies
+    /// waiting their turn hold just their fd.
+    reader: Decoder,
     pub(super) buf: LineBuf,
     /// A line at or after the cut was seen: the rest is all read.
     pub(super) reached: bool,
@@ -93,9 +102,16 @@ pub(super) struct GzCopy {
 }
 
 impl GzCopy {
+    fn file(&self) -> &File {
+        match &self.reader {
+            Decoder::Waiting(file) => file,
+            Decoder::Reading(reader) => reader.get_ref(),
+        }
+    }
+
     fn open(file: File) -> GzCopy {
         GzCopy {
-            reader: MultiGzDecoder::new(file),
+            reader: Decoder::Waiting(file),
             buf: LineBuf::new(),
             reached: false,
             done: false,
@@ -105,7 +121,19 @@ impl GzCopy {
     /// Decompress once into the buffer; at the end (or on a corrupt
     /// stream, which ends the copy) the last partial line is handed out.
     pub(super) fn fill(&mut self) -> io::Result<usize> {
-        match self.buf.fill(&mut self.reader) {
+        if let Decoder::Waiting(file) = &self.reader {
+            match file.try_clone() {
+                Ok(file) => self.reader = Decoder::Reading(MultiGzDecoder::new(file)),
+                Err(e) => {
+                    self.done = true; // unreadable: the copy ends here
+                    return Err(e);
+                }
+            }
+        }
+        let Decoder::Reading(reader) = &mut self.reader else {
+            return Ok(0);
+        };
+        match self.buf.fill(reader) {
             Ok(0) => {
                 self.buf.finish();
                 self.done = true;

@@ -487,3 +487,21 @@ fn since_with_resume_reads_back_but_adds_no_line_to_history_twice() {
         );
     }
 }
+
+#[test]
+fn a_corrupt_compressed_copy_ends_there_and_the_rest_is_read() {
+    if harness::skip_unless(&["gzip"]) {
+        return;
+    }
+    let dir = harness::tempdir();
+    let t0 = now();
+    let times = rotated_set(dir.path(), t0);
+    // The oldest copy is not gzip at all (a truncated upload, a planted file).
+    fs::write(
+        dir.path().join("access.log.3.gz"),
+        b"\x1f\x8bnot really gzip\n\0\xff",
+    )
+    .unwrap();
+    let snap = once_since(&dir.path().join("access.log"), "24h");
+    assert_exactly_from(&snap, &times, t0 - 2 * 3600);
+}
