@@ -1376,6 +1376,11 @@ impl Files {
     /// handing out a last line that never got its newline.
     fn age_draining(&mut self, sink: &mut impl LineSink) {
         for (i, (tail, stats)) in self.tails.iter_mut().zip(&mut self.stats).enumerate() {
+            if tail.is_backfilling() {
+                // Its files are not read until the read-back is done: none
+                // goes quiet meanwhile.
+                continue;
+            }
             tail.draining.retain_mut(|file| {
                 file.idle_ticks += 1;
                 if file.idle_ticks < DRAIN_IDLE_TICKS {
