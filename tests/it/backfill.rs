@@ -215,6 +215,13 @@ fn a_rotation_during_the_read_back_still_counts_every_line_once() {
         .collect();
     times.extend(std::iter::repeat_n(t0, 100));
     fs::write(&log, new).unwrap();
+    // The rotation came during the read-back: the big copy (now .2) is still
+    // held, as copies are closed once read. (60 000 lines take a debug build
+    // about a second; `make test-static` does not run this module.)
+    assert!(
+        harness::open_fd(run.pid(), &dir.path().join("access.log.2")).is_some(),
+        "the read-back was over before the rotation: nothing tested"
+    );
     // The new log is read after the copies: once it is read, all is.
     run.wait_caught_up(&log);
     let snap = run.stop();
