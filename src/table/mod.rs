@@ -23,7 +23,7 @@ mod ssh;
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use smallvec::SmallVec;
 
@@ -357,6 +357,11 @@ pub(crate) struct Totals {
     pub(crate) evicted: u64,
 }
 
+/// An inbound socket across dumps: remote address, remote port, local port
+/// (22 bytes, hashed with the table's keyed hash: the flood's addresses and
+/// ports are the attacker's).
+type InboundKey = (IpAddr, u16, u16);
+
 /// Handle to a row, valid until the table next changes its set of rows (the
 /// next `apply_*` or [`IpTable::expire`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -390,9 +395,15 @@ pub struct IpTable {
     pub(crate) activity: ActivityLog,
     /// Rows whose socket summary must be cleared before the next dump.
     with_sockets: Vec<u32>,
+    /// Whether the rows are still what the last [`IpTable::apply_sockets`]
+    /// left: no row with sockets removed since (evicted for a log line,
+    /// hidden by `p`), no private address admitted again. Then applying the
+    /// same dump again changes nothing but the rows' times
+    /// ([`IpTable::reapply_same_sockets`]).
+    sockets_intact: bool,
     listen_ports: Vec<u16>,
-    inbound_now: HashSet<(SocketAddr, u16)>,
-    inbound_before: HashSet<(SocketAddr, u16)>,
+    inbound_now: HashSet<InboundKey, hash::SeededState>,
+    inbound_before: HashSet<InboundKey, hash::SeededState>,
     /// `[log] max_log_entries_per_ip`: the recent-request ring of a widened row.
     max_recent: usize,
     /// Rows widened now (at most [`IpTable::max_wide_rows`]).
@@ -416,9 +427,10 @@ impl IpTable {
             totals: Totals::default(),
             activity: ActivityLog::default(),
             with_sockets: Vec::new(),
+            sockets_intact: false,
             listen_ports: Vec::new(),
-            inbound_now: HashSet::new(),
-            inbound_before: HashSet::new(),
+            inbound_now: HashSet::default(),
+            inbound_before: HashSet::default(),
             max_recent: RECENT_REQUESTS,
             wide_rows: 0,
             prefetched: Cell::new(None),
@@ -519,6 +531,9 @@ impl IpTable {
             return;
         }
         self.show_private = on;
+        // Shown: the dump's private addresses become rows again; hidden:
+        // their rows go below.
+        self.sockets_intact = false;
         if on {
             self.hidden.clear();
             return;
@@ -650,6 +665,9 @@ impl IpTable {
 
     fn remove(&mut self, id: u32) {
         if let Some(row) = self.rows[id as usize].take() {
+            if !row.sockets().is_empty() {
+                self.sockets_intact = false;
+            }
             self.wide_rows -= usize::from(row.wide);
             self.index.remove(&row.ip);
             self.free.push(id);
@@ -858,8 +876,14 @@ impl IpTable {
         for socket in dump.iter().filter(|s| s.state != TcpState::Listen) {
             self.apply_socket(socket, now, &mut born);
         }
+        // Only rows in `with_sockets` have any (a row evicted during this
+        // dump left its id behind, maybe reused: each live id counted once).
+        self.with_sockets.sort_unstable();
+        self.with_sockets.dedup();
         self.totals.established_in = self
-            .rows()
+            .with_sockets
+            .iter()
+            .filter_map(|&id| self.rows[id as usize].as_ref())
             .map(|r| u64::from(r.sockets().in_states[TcpState::Established.index()]))
             .sum();
         self.totals.new_conns_last_dump = self
@@ -867,6 +891,32 @@ impl IpTable {
             .iter()
             .filter(|k| !self.inbound_before.contains(k))
             .count() as u32;
+        // Rows the cap evicted during this dump are this dump's result.
+        self.sockets_intact = true;
+    }
+
+    /// Apply again the dump [`IpTable::apply_sockets`] applied last (a tick
+    /// skipped its dump, or the new dump is equal): if the rows are intact
+    /// since, that changes only the times of the rows with sockets (seen
+    /// now) and the count of new connections (none), so only those are
+    /// written, not 60 000 sockets walked again under a flood. Returns
+    /// false, changing nothing, when rows are not intact: the caller then
+    /// applies the dump in full, which brings back rows it had made.
+    pub(crate) fn reapply_same_sockets(&mut self, now: UnixTime) -> bool {
+        if !self.sockets_intact {
+            return false;
+        }
+        let now = secs32(now);
+        for &id in &self.with_sockets {
+            if let Some(row) = self.rows[id as usize].as_mut() {
+                if !row.sockets().is_empty() {
+                    row.last_seen = row.last_seen.max(now);
+                    row.last_active = now;
+                }
+            }
+        }
+        self.totals.new_conns_last_dump = 0;
+        true
     }
 
     fn apply_socket(
@@ -886,10 +936,8 @@ impl IpTable {
             socket.remote.port()
         };
         if inbound {
-            self.inbound_now.insert((
-                SocketAddr::new(remote, socket.remote.port()),
-                socket.local.port(),
-            ));
+            self.inbound_now
+                .insert((remote, socket.remote.port(), socket.local.port()));
         }
         let (id, is_new) = self.row_id(remote, now, now);
         let row = self.live_row(id);
