@@ -604,3 +604,24 @@ fn reapplying_is_refused_once_rows_changed_behind_the_dump() {
     t.set_show_private(false);
     assert!(!t.reapply_same_sockets(1003), "192.168.1.2's row went");
 }
+
+/// Issue 13 item 4: past `max_tracked_ips` a flood's rows are evicted whole:
+/// the sockets of one address, scattered over the dump as the kernel hands
+/// them out, are applied together, so a row kept has all of them.
+#[test]
+fn a_row_kept_at_the_cap_has_every_socket_of_its_address() {
+    let mut dump = vec![sock("0.0.0.0:443", "0.0.0.0:0", TcpState::Listen)];
+    for n in 0..3 {
+        for a in 0..30 {
+            let remote = format!("8.8.8.{a}:{}", 40000 + n);
+            dump.push(sock("192.0.2.1:443", &remote, TcpState::SynRecv));
+        }
+    }
+    let mut t = IpTable::new(10, false);
+    t.apply_sockets(&dump, 1000, |_| {});
+    assert!(t.len() <= 10 && t.totals.evicted >= 20, "{}", t.len());
+    for row in t.rows() {
+        assert_eq!(row.sockets().syn_recv_in(), 3, "{}", row.ip);
+    }
+    assert_eq!(t.connections(), 3 * t.len() as u64);
+}

@@ -214,13 +214,29 @@ fn past_the_cap(ns: &Netns, bin: &Path, log: &Path, home: &Path, dir: &Path) {
         "{}",
         snap.summary
     );
-    // Every row kept is one of the flood's (no row without a socket).
-    for row in snap.ips.values() {
-        assert!(
-            states(row, "SYN_RECV") + states(row, "ESTABLISHED") > 0,
-            "{row}"
-        );
+    // Every row kept has every socket of its address, as without the cap:
+    // address k has the (k + 1000 n)-th half-open connections and the
+    // server's side of the k-th established one (127.0.0.1's row has their
+    // clients' sides).
+    for k in 0..ADDRESSES {
+        let Some(row) = snap.ips.get(&source_address(k)) else {
+            continue;
+        };
+        let syn_recv = (0..SYN_RECV).filter(|i| i % u64::from(ADDRESSES) == u64::from(k));
+        assert_eq!(states(row, "SYN_RECV"), syn_recv.count() as u64, "{row}");
+        let established = u64::from(u64::from(k) < ESTABLISHED);
+        assert_eq!(states(row, "ESTABLISHED"), established, "{row}");
     }
+    if let Some(server) = snap.ips.get("127.0.0.1") {
+        assert_eq!(server["conns_out"], ESTABLISHED, "{server}");
+    }
+    let flood_rows = (0..ADDRESSES).filter(|&k| snap.ips.contains_key(&source_address(k)));
+    let server_row = usize::from(snap.ips.contains_key("127.0.0.1"));
+    assert_eq!(
+        flood_rows.count() + server_row,
+        snap.ips.len(),
+        "only the flood's rows"
+    );
 
     let script = format!(
         "ip netns exec {ns} env HOME={home} {bin} {flags}; exec sleep 600",
