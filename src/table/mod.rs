@@ -23,7 +23,7 @@ mod ssh;
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use smallvec::SmallVec;
 
@@ -201,6 +201,34 @@ fn prefetch_line(at: *const u8) {
     let _ = at;
 }
 
+/// Positions of a dump's sockets but LISTEN ones, those of one remote
+/// address together, each address's in dump order. The kernel hands sockets
+/// out in its hash order, an address's scattered over the dump; applied
+/// together, its row is created once and gets all of them before the next
+/// address may evict it at `max_tracked_ips`, so a row the cap keeps has
+/// every socket of its address (and the row stays in the cache meanwhile).
+/// Allocated per dump (32 bytes a socket): not kept between dumps.
+fn by_address(dump: &[SocketEntry]) -> impl Iterator<Item = u32> {
+    let mut order: Vec<(u128, u32)> = dump
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.state != TcpState::Listen)
+        .map(|(i, s)| (address_key(s.remote.ip().to_canonical()), i as u32))
+        .collect();
+    order.sort_unstable();
+    order.into_iter().map(|(_, i)| i)
+}
+
+/// An address as one number, for grouping. IPv4 `a.b.c.d` and IPv6
+/// `::a.b.c.d` share a key: their sockets may then interleave, which costs
+/// a lookup, never a count (each socket still finds its own row).
+fn address_key(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
 /// Unix seconds as u32 (lasts until 2106), clamped: what rows and rings store.
 fn secs32(t: UnixTime) -> u32 {
     t.clamp(0, UnixTime::from(u32::MAX)) as u32
@@ -357,6 +385,11 @@ pub(crate) struct Totals {
     pub(crate) evicted: u64,
 }
 
+/// An inbound socket across dumps: remote address, remote port, local port
+/// (22 bytes, hashed with the table's keyed hash: the flood's addresses and
+/// ports are the attacker's).
+type InboundKey = (IpAddr, u16, u16);
+
 /// Handle to a row, valid until the table next changes its set of rows (the
 /// next `apply_*` or [`IpTable::expire`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -390,9 +423,15 @@ pub struct IpTable {
     pub(crate) activity: ActivityLog,
     /// Rows whose socket summary must be cleared before the next dump.
     with_sockets: Vec<u32>,
+    /// Whether the rows are still what the last [`IpTable::apply_sockets`]
+    /// left: no row with sockets removed since (evicted for a log line,
+    /// hidden by `p`), no private address admitted again. Then applying the
+    /// same dump again changes nothing but the rows' times
+    /// ([`IpTable::reapply_same_sockets`]).
+    sockets_intact: bool,
     listen_ports: Vec<u16>,
-    inbound_now: HashSet<(SocketAddr, u16)>,
-    inbound_before: HashSet<(SocketAddr, u16)>,
+    inbound_now: HashSet<InboundKey, hash::SeededState>,
+    inbound_before: HashSet<InboundKey, hash::SeededState>,
     /// `[log] max_log_entries_per_ip`: the recent-request ring of a widened row.
     max_recent: usize,
     /// Rows widened now (at most [`IpTable::max_wide_rows`]).
@@ -416,9 +455,10 @@ impl IpTable {
             totals: Totals::default(),
             activity: ActivityLog::default(),
             with_sockets: Vec::new(),
+            sockets_intact: false,
             listen_ports: Vec::new(),
-            inbound_now: HashSet::new(),
-            inbound_before: HashSet::new(),
+            inbound_now: HashSet::default(),
+            inbound_before: HashSet::default(),
             max_recent: RECENT_REQUESTS,
             wide_rows: 0,
             prefetched: Cell::new(None),
@@ -519,6 +559,9 @@ impl IpTable {
             return;
         }
         self.show_private = on;
+        // Shown: the dump's private addresses become rows again; hidden:
+        // their rows go below.
+        self.sockets_intact = false;
         if on {
             self.hidden.clear();
             return;
@@ -650,6 +693,9 @@ impl IpTable {
 
     fn remove(&mut self, id: u32) {
         if let Some(row) = self.rows[id as usize].take() {
+            if !row.sockets().is_empty() {
+                self.sockets_intact = false;
+            }
             self.wide_rows -= usize::from(row.wide);
             self.index.remove(&row.ip);
             self.free.push(id);
@@ -855,11 +901,17 @@ impl IpTable {
         self.listen_ports.dedup();
         std::mem::swap(&mut self.inbound_now, &mut self.inbound_before);
         self.inbound_now.clear();
-        for socket in dump.iter().filter(|s| s.state != TcpState::Listen) {
-            self.apply_socket(socket, now, &mut born);
+        for i in by_address(dump) {
+            self.apply_socket(&dump[i as usize], now, &mut born);
         }
+        // Only rows in `with_sockets` have any (a row evicted during this
+        // dump left its id behind, maybe reused: each live id counted once).
+        self.with_sockets.sort_unstable();
+        self.with_sockets.dedup();
         self.totals.established_in = self
-            .rows()
+            .with_sockets
+            .iter()
+            .filter_map(|&id| self.rows[id as usize].as_ref())
             .map(|r| u64::from(r.sockets().in_states[TcpState::Established.index()]))
             .sum();
         self.totals.new_conns_last_dump = self
@@ -867,6 +919,32 @@ impl IpTable {
             .iter()
             .filter(|k| !self.inbound_before.contains(k))
             .count() as u32;
+        // Rows the cap evicted during this dump are this dump's result.
+        self.sockets_intact = true;
+    }
+
+    /// Apply again the dump [`IpTable::apply_sockets`] applied last (a tick
+    /// skipped its dump, or the new dump is equal): if the rows are intact
+    /// since, that changes only the times of the rows with sockets (seen
+    /// now) and the count of new connections (none), so only those are
+    /// written, not 60 000 sockets walked again under a flood. Returns
+    /// false, changing nothing, when rows are not intact: the caller then
+    /// applies the dump in full, which brings back rows it had made.
+    pub(crate) fn reapply_same_sockets(&mut self, now: UnixTime) -> bool {
+        if !self.sockets_intact {
+            return false;
+        }
+        let now = secs32(now);
+        for &id in &self.with_sockets {
+            if let Some(row) = self.rows[id as usize].as_mut() {
+                if !row.sockets().is_empty() {
+                    row.last_seen = row.last_seen.max(now);
+                    row.last_active = now;
+                }
+            }
+        }
+        self.totals.new_conns_last_dump = 0;
+        true
     }
 
     fn apply_socket(
@@ -886,10 +964,8 @@ impl IpTable {
             socket.remote.port()
         };
         if inbound {
-            self.inbound_now.insert((
-                SocketAddr::new(remote, socket.remote.port()),
-                socket.local.port(),
-            ));
+            self.inbound_now
+                .insert((remote, socket.remote.port(), socket.local.port()));
         }
         let (id, is_new) = self.row_id(remote, now, now);
         let row = self.live_row(id);
