@@ -324,11 +324,12 @@ impl Detector {
         }
     }
 
-    /// An sshd login was accepted on `row` at event second `t`, from an
+    /// An sshd login was accepted for `ip` at event second `t`, from an
     /// address that failed `failures_before` times (this run's count, or
-    /// history's lifetime one): with any failure before, it is a breach,
-    /// held on the row for the rest of the run (it never fades). Returns
-    /// whether it was one.
+    /// history's lifetime one): at `min_auth_failures` or more (at least
+    /// one), a brute forcer got in. That is a breach, held on the row for
+    /// the rest of the run (it never fades). Returns whether it was one. A
+    /// single typo before an operator's login is not one.
     pub(crate) fn check_accepted(
         &self,
         table: &mut IpTable,
@@ -336,7 +337,7 @@ impl Detector {
         t: UnixTime,
         failures_before: u64,
     ) -> bool {
-        if failures_before == 0 {
+        if failures_before < u64::from(self.settings.min_auth_failures.max(1)) {
             return false;
         }
         let Some(row) = table.get_mut(ip) else {
