@@ -740,3 +740,85 @@ fn a_corrupt_spot_met_by_a_new_row_reaches_the_geoip_report() {
     let note = report(&engine, "geoip").note.clone().unwrap_or_default();
     assert!(note.contains("looks corrupt"), "{note:?}");
 }
+
+/// One `--once --from-start` run over the sshd log `auth` with history in
+/// `db`: everything read, saved as at exit.
+fn auth_run_with_history(dir: &std::path::Path, auth: &std::path::Path) -> Engine {
+    let access = dir.join("empty-access.log");
+    append(&access, "");
+    let (access, auth, db, proc) = (
+        access.display().to_string(),
+        auth.display().to_string(),
+        dir.join("h.db").display().to_string(),
+        data("proc"),
+    );
+    let args = [
+        "--from-start",
+        "--auth-log-path",
+        &auth,
+        "--history-db",
+        &db,
+        "--log-path",
+        &access,
+        "--proc-root",
+        &proc,
+    ];
+    let mut engine = Engine::new(&config(&args)).expect("engine");
+    engine.touch_clock();
+    engine.read_logs_now();
+    assert_eq!(engine.save_history(), None);
+    engine
+}
+
+/// Issue 14 item 2: a login from an address this run saw no failure from
+/// is a breach when history counted `min_auth_failures` from it before
+/// (one query a login, after the batch of lines); not without that record.
+#[test]
+fn a_login_after_failures_in_history_is_a_breach() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let line =
+        |t: &str, what: &str| format!("2026-12-06T10:00:{t}.000000+00:00 web1 sshd[7]: {what}\n");
+    let first = dir.path().join("auth.log.1");
+    for s in 0..3 {
+        append(
+            &first,
+            &line(
+                &format!("0{s}"),
+                &format!("Failed password for root from {A} port 4000{s} ssh2"),
+            ),
+        );
+    }
+    drop(auth_run_with_history(dir.path(), &first));
+    let second = dir.path().join("auth.log");
+    append(
+        &second,
+        &line(
+            "30",
+            &format!("Accepted password for root from {A} port 40010 ssh2"),
+        ),
+    );
+    append(
+        &second,
+        &line(
+            "31",
+            &format!("Accepted password for root from {B} port 40011 ssh2"),
+        ),
+    );
+    let engine = auth_run_with_history(dir.path(), &second);
+    let reasons = |client| {
+        engine
+            .detector()
+            .reasons(engine.table().get(ip(client)).unwrap())
+    };
+    assert_eq!(
+        engine.table().get(ip(A)).unwrap().auth_failures(),
+        0,
+        "none this run"
+    );
+    assert!(reasons(A).contains(crate::detect::Reason::Breach));
+    assert!(
+        reasons(B).is_empty(),
+        "no failure anywhere: an ordinary login"
+    );
+    assert!(engine.core.unresolved_accepts.is_empty());
+}
