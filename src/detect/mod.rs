@@ -324,6 +324,12 @@ impl Detector {
         }
     }
 
+    /// Failures before a login that make it a breach: `min_auth_failures`,
+    /// at least one.
+    pub(crate) fn breach_threshold(&self) -> u64 {
+        u64::from(self.settings.min_auth_failures.max(1))
+    }
+
     /// An sshd login was accepted for `ip` at event second `t`, from an
     /// address that failed `failures_before` times (this run's count, or
     /// history's lifetime one): at `min_auth_failures` or more (at least
@@ -337,7 +343,7 @@ impl Detector {
         t: UnixTime,
         failures_before: u64,
     ) -> bool {
-        if failures_before < u64::from(self.settings.min_auth_failures.max(1)) {
+        if failures_before < self.breach_threshold() {
             return false;
         }
         let Some(row) = table.get_mut(ip) else {

@@ -26,19 +26,21 @@ use crate::table::{Applied, IpTable, Row, RowId};
 
 use super::events::Events;
 
-/// Logins from addresses without a failure this run, waiting for history's
-/// lifetime count (`Engine::resolve_accepts`); a flood beyond this is
-/// judged on this run alone.
+/// Logins from addresses without enough failures this run to be a breach,
+/// waiting for history's lifetime count (`Engine::resolve_accepts`); a
+/// flood beyond this is judged on this run alone.
 const MAX_UNRESOLVED_ACCEPTS: usize = 256;
 /// User name bytes an `auth` event keeps.
 const AUTH_USER_MAX: usize = 256;
 
-/// An sshd login accepted from an address with no failure this run: a
-/// breach if history counted failures from it before.
+/// An sshd login accepted from an address with fewer failures this run
+/// than make a breach: one if history counted enough from it.
 pub(crate) struct UnresolvedAccept {
     pub(crate) ip: IpAddr,
     pub(crate) time: UnixTime,
     pub(crate) user: Box<[u8]>,
+    /// This run's failures from the address before the login.
+    pub(crate) failures: u64,
 }
 
 /// What lines and dumps are applied to: parsers, detector, table, clock.
@@ -175,21 +177,22 @@ impl Core {
     }
 
     /// sshd accepted a login on `row`: a breach when its address failed
-    /// before (this run; or in history, asked after this batch of lines),
-    /// announced on the event stream before the `auth` line.
+    /// `min_auth_failures` times before (this run; else history is asked,
+    /// after this batch of lines), announced on the event stream before the
+    /// `auth` line.
     fn on_accepted(&mut self, row: RowId, event: &AuthEvent<'_>) {
         let row = self.table.row_mut(row);
         let (ip, failures) = (row.ip, row.auth_failures());
         let time = event.time.unwrap_or(self.now);
         let user = &event.user[..event.user.len().min(AUTH_USER_MAX)];
-        if failures == 0 && self.ask_history {
-            if self.unresolved_accepts.len() < MAX_UNRESOLVED_ACCEPTS {
-                self.unresolved_accepts.push(UnresolvedAccept {
-                    ip,
-                    time,
-                    user: user.into(),
-                });
-            }
+        let judged_now = failures >= self.detector.breach_threshold() || !self.ask_history;
+        if !judged_now && self.unresolved_accepts.len() < MAX_UNRESOLVED_ACCEPTS {
+            self.unresolved_accepts.push(UnresolvedAccept {
+                ip,
+                time,
+                user: user.into(),
+                failures,
+            });
             return;
         }
         self.judge_accepted(ip, time, user, failures);

@@ -478,8 +478,10 @@ impl Engine {
         }
     }
 
-    /// Logins this run saw no failure before: a breach when history counted
-    /// failures from the address (one query a login; logins are rare).
+    /// Logins this run saw too few failures before: a breach when history
+    /// counted enough from the address (its lifetime count includes this
+    /// run's once a snapshot is written, so the larger of the two is taken).
+    /// One query a login; logins are rare.
     fn resolve_accepts(&mut self) {
         if self.core.unresolved_accepts.is_empty() {
             return;
@@ -490,8 +492,9 @@ impl Engine {
                 .as_ref()
                 .and_then(|h| h.figures(accept.ip).ok().flatten())
                 .map_or(0, |f| f.auth_failures);
+            let failures = lifetime.max(accept.failures);
             self.core
-                .judge_accepted(accept.ip, accept.time, &accept.user, lifetime);
+                .judge_accepted(accept.ip, accept.time, &accept.user, failures);
         }
     }
 }

@@ -770,55 +770,65 @@ fn auth_run_with_history(dir: &std::path::Path, auth: &std::path::Path) -> Engin
     engine
 }
 
-/// Issue 14 item 2: a login from an address this run saw no failure from
-/// is a breach when history counted `min_auth_failures` from it before
+/// Issue 14 item 2: a login from an address this run saw too few failures
+/// from is a breach when history counted `min_auth_failures` from it before
 /// (one query a login, after the batch of lines); not without that record.
 #[test]
 fn a_login_after_failures_in_history_is_a_breach() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let line =
-        |t: &str, what: &str| format!("2026-12-06T10:00:{t}.000000+00:00 web1 sshd[7]: {what}\n");
+    let line = |t: u32, what: String| {
+        format!("2026-12-06T10:00:{t:02}.000000+00:00 web1 sshd[7]: {what}\n")
+    };
     let first = dir.path().join("auth.log.1");
     for s in 0..3 {
-        append(
-            &first,
-            &line(
-                &format!("0{s}"),
-                &format!("Failed password for root from {A} port 4000{s} ssh2"),
-            ),
-        );
+        for client in [A, C] {
+            append(
+                &first,
+                &line(
+                    s,
+                    format!("Failed password for root from {client} port 1 ssh2"),
+                ),
+            );
+        }
     }
     drop(auth_run_with_history(dir.path(), &first));
     let second = dir.path().join("auth.log");
     append(
         &second,
         &line(
-            "30",
-            &format!("Accepted password for root from {A} port 40010 ssh2"),
+            30,
+            format!("Accepted password for root from {A} port 2 ssh2"),
         ),
     );
     append(
         &second,
         &line(
-            "31",
-            &format!("Accepted password for root from {B} port 40011 ssh2"),
+            31,
+            format!("Accepted password for root from {B} port 3 ssh2"),
+        ),
+    );
+    // One failure this run, three before: the lifetime count decides.
+    append(
+        &second,
+        &line(32, format!("Failed password for root from {C} port 4 ssh2")),
+    );
+    append(
+        &second,
+        &line(
+            33,
+            format!("Accepted password for root from {C} port 4 ssh2"),
         ),
     );
     let engine = auth_run_with_history(dir.path(), &second);
-    let reasons = |client| {
-        engine
-            .detector()
-            .reasons(engine.table().get(ip(client)).unwrap())
-    };
-    assert_eq!(
-        engine.table().get(ip(A)).unwrap().auth_failures(),
-        0,
-        "none this run"
-    );
+    let row = |client| engine.table().get(ip(client)).unwrap();
+    let reasons = |client| engine.detector().reasons(row(client));
+    assert_eq!(row(A).auth_failures(), 0, "none this run");
     assert!(reasons(A).contains(crate::detect::Reason::Breach));
     assert!(
         reasons(B).is_empty(),
         "no failure anywhere: an ordinary login"
     );
+    assert_eq!(row(C).auth_failures(), 1);
+    assert!(reasons(C).contains(crate::detect::Reason::Breach));
     assert!(engine.core.unresolved_accepts.is_empty());
 }

@@ -943,7 +943,9 @@ impl IpTable {
             .iter()
             .enumerate()
             .filter_map(|(id, r)| r.as_ref().map(|r| (id as u32, r)))
-            .filter(|(_, r)| r.sockets().is_empty() && now - r.last_active() >= IDLE_EXPIRY_SECS)
+            // A breach is held for the run, idle or not.
+            .filter(|(_, r)| r.sockets().is_empty() && r.breach_time().is_none())
+            .filter(|(_, r)| now - r.last_active() >= IDLE_EXPIRY_SECS)
             .map(|(id, _)| id)
             .collect();
         for id in idle {

@@ -118,7 +118,8 @@ pub(crate) struct Auth<'a> {
     /// The user name as logged (escaped; invalid UTF-8 as U+FFFD).
     user: super::Text<'a>,
     /// Failed attempts from the address before it: this run's, or
-    /// history's lifetime count when this run saw none.
+    /// history's lifetime count when that is larger (history on, and this
+    /// run saw fewer than make a breach).
     after_failures: u64,
     #[serde(flatten)]
     counts: Counts<'a>,
