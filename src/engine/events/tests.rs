@@ -311,3 +311,43 @@ fn the_file_is_created_for_its_owner_only_and_appended_to() {
     let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+fn command(argv: &[&str], code: i32) -> crate::actions::block::CommandResult {
+    use std::os::unix::process::ExitStatusExt;
+    crate::actions::block::CommandResult {
+        argv: argv.iter().map(|a| a.to_string()).collect(),
+        is_check: false,
+        is_probe: false,
+        status: Ok(std::process::ExitStatus::from_raw(code << 8)),
+        timed_out: false,
+        output: Default::default(),
+    }
+}
+
+/// A block run that worked, and one that failed: `blocked` with its
+/// scope, tool and result.
+#[test]
+fn a_block_run_is_announced_with_its_result() {
+    use crate::actions::block::Tool;
+    let mut e = stream();
+    let mut record = BlockRecord {
+        time: T0,
+        ip: ip("203.0.113.77"),
+        target: "203.0.113.0/24".parse().unwrap(),
+        tool: Tool::Nft,
+        probe: None,
+        commands: vec![command(&["nft", "add", "element"], 0)],
+    };
+    e.blocked(&record, T0);
+    record.commands.push(command(&["nft", "list"], 1));
+    e.blocked(&record, T0);
+    let all = lines(&e);
+    assert_eq!(all[0]["type"], "blocked");
+    assert_eq!(all[0]["ip"], "203.0.113.77");
+    assert_eq!(all[0]["scope"], "203.0.113.0/24");
+    assert_eq!(all[0]["tool"], "nft");
+    assert_eq!(all[0]["result"], "ok");
+    assert_eq!(all[0]["error"], Value::Null);
+    assert_eq!(all[1]["result"], "failed");
+    assert_eq!(all[1]["error"], "exit status: 1", "{}", all[1]);
+}
