@@ -2,11 +2,14 @@
 //! line per event (the shapes are in [`wire::events`]), written and
 //! flushed as it happens.
 //!
-//! Each kind has one place it is emitted from: `suspicious` after a line
-//! counted on a row ([`Events::after_row`]) and after a socket dump
+//! Each kind has one place it is noted: `suspicious` after a line counted
+//! on a row ([`Events::after_row`]) and after a socket dump
 //! ([`Events::reconcile`]), `cleared` on the tick ([`Events::reconcile`]),
 //! `auth` when sshd accepts a login, `blocked` when a block run ends,
-//! `source` when a source's health flips. De-duplication is a map of the
+//! `source` when a source's health flips. `suspicious` and `auth` are
+//! queued while a batch of lines is applied and written by
+//! [`Events::flush`] right after it (new rows have their cached whois
+//! answer by then); the others are written at once. De-duplication is a map of the
 //! reasons announced per address: a reason is announced once, until it
 //! clears. Nothing here runs per line unless the stream is on, and then a
 //! line costs a few comparisons (the row's reasons), plus a hash lookup
@@ -85,6 +88,18 @@ impl Sink {
     }
 }
 
+/// An event noted while a batch of lines is applied.
+enum Pending {
+    /// `new` reasons of `ip` to announce.
+    Suspicious { ip: IpAddr, new: Reasons },
+    /// A login (the user name copied: logins are rare).
+    Auth {
+        ip: IpAddr,
+        user: Box<[u8]>,
+        after_failures: u64,
+    },
+}
+
 pub(crate) struct Events {
     sinks: Vec<Sink>,
     host: String,
@@ -92,6 +107,8 @@ pub(crate) struct Events {
     line: Vec<u8>,
     /// Reasons announced per address, until they clear.
     announced: HashMap<IpAddr, Reasons>,
+    /// Events noted while lines are applied, written by [`Events::flush`].
+    pending: Vec<Pending>,
     /// Whether each source report (by position) was failing at the last look.
     failing: Vec<bool>,
     /// The first write error, said once.
@@ -133,15 +150,17 @@ impl Events {
             host,
             line: Vec::with_capacity(512),
             announced: HashMap::new(),
+            pending: Vec::new(),
             failing: Vec::new(),
             error: WriteFault::default(),
             to_stderr,
         }
     }
 
-    /// A line was counted on `row`: announce the reasons it has gained.
-    /// Without a reason (most rows, most lines), no lookup at all.
-    pub(crate) fn after_row(&mut self, detector: &Detector, row: &Row, now: UnixTime) {
+    /// A line was counted on `row`: the reasons it has gained are noted as
+    /// announced, and queued for [`Events::flush`]. Without a reason (most
+    /// rows, most lines), no lookup at all.
+    pub(crate) fn after_row(&mut self, detector: &Detector, row: &Row) {
         let reasons = detector.reasons(row);
         if reasons.is_empty() {
             return;
@@ -152,12 +171,53 @@ impl Events {
             return;
         }
         self.announced.insert(row.ip, reasons.union(known));
-        let header = Header {
-            time: now,
-            host: &self.host,
-        };
-        let line = Suspicious::new(header, row, reasons, new);
-        emit(&mut self.line, &mut self.sinks, &line, &mut self.error);
+        self.pending.push(Pending::Suspicious { ip: row.ip, new });
+    }
+
+    /// sshd accepted a login for `user` on `row`, after `after_failures`
+    /// failed attempts from its address: queued behind the row's reasons.
+    pub(crate) fn accepted(&mut self, row: &Row, user: &[u8], after_failures: u64) {
+        self.pending.push(Pending::Auth {
+            ip: row.ip,
+            user: user.into(),
+            after_failures,
+        });
+    }
+
+    /// Write what was queued, in order. The engine calls this once a batch
+    /// of lines is applied and new rows have their cached whois answer, so
+    /// a first event carries the organisation when it is known.
+    pub(crate) fn flush(&mut self, table: &IpTable, detector: &Detector, now: UnixTime) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        for event in pending.drain(..) {
+            let header = Header {
+                time: now,
+                host: &self.host,
+            };
+            match event {
+                Pending::Suspicious { ip, new } => {
+                    // Evicted since (a flood at the cap): its `cleared` follows.
+                    let Some(row) = table.get(ip) else { continue };
+                    let reasons = detector.reasons(row).union(new);
+                    let line = Suspicious::new(header, row, reasons, new);
+                    emit(&mut self.line, &mut self.sinks, &line, &mut self.error);
+                }
+                Pending::Auth {
+                    ip,
+                    user,
+                    after_failures,
+                } => {
+                    let Some(row) = table.get(ip) else { continue };
+                    let line = Auth::new(header, row, &user, after_failures);
+                    emit(&mut self.line, &mut self.sinks, &line, &mut self.error);
+                }
+            }
+        }
+        // The queue's room is kept for the next batch.
+        self.pending = pending;
         self.say_error();
     }
 
@@ -165,8 +225,9 @@ impl Events {
     /// announced, and reasons that faded (or whose row is gone) cleared.
     pub(crate) fn reconcile(&mut self, table: &IpTable, detector: &Detector, now: UnixTime) {
         for row in table.rows() {
-            self.after_row(detector, row, now);
+            self.after_row(detector, row);
         }
+        self.flush(table, detector, now);
         let (host, line, sinks, error) =
             (&self.host, &mut self.line, &mut self.sinks, &mut self.error);
         self.announced.retain(|&ip, known| {
@@ -187,18 +248,6 @@ impl Events {
             }
             !known.is_empty()
         });
-        self.say_error();
-    }
-
-    /// sshd accepted a login for `user` on `row`, after `after_failures`
-    /// failed attempts from its address.
-    pub(crate) fn accepted(&mut self, row: &Row, user: &[u8], after_failures: u64, now: UnixTime) {
-        let header = Header {
-            time: now,
-            host: &self.host,
-        };
-        let line = Auth::new(header, row, user, after_failures);
-        emit(&mut self.line, &mut self.sinks, &line, &mut self.error);
         self.say_error();
     }
 

@@ -140,7 +140,7 @@ impl Core {
                     if event.kind == AuthKind::Accepted {
                         self.on_accepted(applied.row, &event);
                     } else if let Some(events) = self.events.as_mut() {
-                        events.after_row(&self.detector, self.table.row_mut(applied.row), self.now);
+                        events.after_row(&self.detector, self.table.row_mut(applied.row));
                     }
                 }
                 self.changes += 1;
@@ -165,7 +165,7 @@ impl Core {
                         .check_request(&mut self.table, applied.row, &request, &hit);
                     self.enrich_if_new(applied);
                     if let Some(events) = self.events.as_mut() {
-                        events.after_row(&self.detector, self.table.row_mut(applied.row), self.now);
+                        events.after_row(&self.detector, self.table.row_mut(applied.row));
                     }
                     row = Some(applied.row);
                 }
@@ -212,8 +212,15 @@ impl Core {
         let (Some(events), Some(row)) = (self.events.as_mut(), self.table.get(ip)) else {
             return;
         };
-        events.after_row(&self.detector, row, self.now);
-        events.accepted(row, user, failures, self.now);
+        events.after_row(&self.detector, row);
+        events.accepted(row, user, failures);
+    }
+
+    /// Write the events this batch of lines noted.
+    pub(crate) fn flush_events(&mut self) {
+        if let Some(events) = self.events.as_mut() {
+            events.flush(&self.table, &self.detector, self.now);
+        }
     }
 
     /// The tick, or a socket dump: announce what sockets show and clear

@@ -473,6 +473,7 @@ impl Engine {
             keeper: &self.keeper,
             whois: &self.whois,
         });
+        self.core.flush_events();
         if let Some(events) = self.core.events.as_mut() {
             events.sources(self.reports.as_slice(), self.core.now);
         }

@@ -832,3 +832,65 @@ fn a_login_after_failures_in_history_is_a_breach() {
     assert!(reasons(C).contains(crate::detect::Reason::Breach));
     assert!(engine.core.unresolved_accepts.is_empty());
 }
+
+/// Issue 14 item 1: an address's first `suspicious` event carries what is
+/// known of it, the whois cache's organisation included (events are written
+/// once the batch's new rows have their cached answer).
+#[test]
+fn a_first_event_carries_the_cached_whois_org() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (conf, cache_dir) = (dir.path().join("config.toml"), dir.path().join("cache"));
+    let toml = format!(
+        "[whois]\nrdap_bootstrap_url = \"http://127.0.0.1:1/\"\n\
+         whois_server = \"127.0.0.1:1\"\n[cache]\ndir = {cache_dir:?}\n"
+    );
+    fs::write(&conf, toml).expect("config");
+    let scanner = ip("64.233.160.5");
+    let info = crate::enrich::whois::WhoisInfo {
+        org: Some("Cached Org".into()),
+        ..Default::default()
+    };
+    {
+        let opened = crate::store::whois_cache::WhoisCache::open(&cache_dir, true);
+        let mut cache = opened.cache.expect("cache");
+        let body = serde_json::to_string(&info).expect("json");
+        cache.put(scanner, time::now(), true, &body).expect("put");
+    }
+    let events = dir.path().join("events.ndjson");
+    let (log, proc, conf, file) = (
+        data("logs/combined.log"),
+        data("proc"),
+        conf.display().to_string(),
+        events.display().to_string(),
+    );
+    let args = [
+        "--config",
+        &conf,
+        "--from-start",
+        "--no-auth-log",
+        "--no-history",
+        "--log-path",
+        &log,
+        "--proc-root",
+        &proc,
+        "--events-file",
+        &file,
+    ];
+    let mut config = config(&args);
+    config.whois.enabled = true; // `config` says --no-whois
+    let mut engine = Engine::new(&config).expect("engine");
+    engine.touch_clock();
+    engine.read_logs_now();
+    let text = fs::read_to_string(&events).expect("events");
+    let first: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .find(|e| e["ip"] == "64.233.160.5")
+        .expect("the scanner's event");
+    assert_eq!(
+        first["new_reasons"],
+        serde_json::json!(["scanner_ua"]),
+        "{first}"
+    );
+    assert_eq!(first["org"], "Cached Org", "{first}");
+}

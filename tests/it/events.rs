@@ -306,7 +306,9 @@ fn events_follow_a_brute_forcer_and_a_scanner_in_order() {
     let login = &events[5];
     assert_eq!(login["user"], "root");
     let scan = &events[3];
-    assert_eq!(scan["requests"], 1);
+    // Counts are as of the batch of lines read together: one probe or both.
+    let requests = scan["requests"].as_u64().unwrap();
+    assert!((1..=2).contains(&requests), "{scan}");
     for key in ["time", "host", "country", "org", "connections", "syn_recv"] {
         assert!(scan.get(key).is_some(), "{key} missing: {scan}");
     }

@@ -77,13 +77,15 @@ fn failed_at(
     };
     let applied = t.apply_auth(&event, now).unwrap();
     d.check_auth(t, applied.row);
-    e.after_row(d, t.row_mut(applied.row), now);
+    e.after_row(d, t.row_mut(applied.row));
+    e.flush(t, d, now);
 }
 
 fn request(t: &mut IpTable, d: &mut Detector, e: &mut Events, hit: &AccessHit<'_>) {
     let (applied, request) = t.apply_access(hit, T0).unwrap();
     d.check_request(t, applied.row, &request, hit);
-    e.after_row(d, t.row_mut(applied.row), T0);
+    e.after_row(d, t.row_mut(applied.row));
+    e.flush(t, d, T0);
 }
 
 #[test]
@@ -173,8 +175,9 @@ fn a_breach_is_announced_and_never_cleared() {
     }
     assert!(d.check_accepted(&mut t, ip("8.8.4.4"), T0 + 5, 3));
     let row = t.get(ip("8.8.4.4")).unwrap();
-    e.after_row(&d, row, T0);
-    e.accepted(row, b"root", 3, T0);
+    e.after_row(&d, row);
+    e.accepted(row, b"root", 3);
+    e.flush(&t, &d, T0);
     let mut d = d;
     d.set_now(T0 + 100 * TTL);
     e.reconcile(&t, &d, T0 + 100 * TTL);
@@ -238,7 +241,8 @@ fn every_line_starts_with_the_fixed_prefix() {
     for s in 0..3 {
         failed(&mut t, &d, &mut e, "8.8.4.4", T0 + s);
     }
-    e.accepted(t.get(ip("8.8.4.4")).unwrap(), b"r\x1b[31m\n\xff", 3, T0);
+    e.accepted(t.get(ip("8.8.4.4")).unwrap(), b"r\x1b[31m\n\xff", 3);
+    e.flush(&t, &d, T0);
     e.sources(&[report("auth", Some("bad\x07"))], T0);
     let Sink::Memory(bytes) = &e.sinks[0] else {
         unreachable!()
