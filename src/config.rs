@@ -124,6 +124,9 @@ pub(crate) enum Mode {
     Once,
     /// `--for`: live without a screen for this long, then a snapshot.
     For(Duration),
+    /// `--events` without `--for`: live without a screen until a
+    /// terminating signal, the event stream the only output.
+    Stream,
 }
 
 /// `--color`.
@@ -302,6 +305,8 @@ pub(crate) struct Config {
     pub(crate) demo: bool,
     pub(crate) mode: Mode,
     pub(crate) json: bool,
+    /// `--events` / `--events-file`: where the event stream goes.
+    pub(crate) events: crate::engine::events::EventsConfig,
     pub(crate) suspicious_only: bool,
     pub(crate) color: ColorChoice,
     pub(crate) auth: AuthConfig,
@@ -667,6 +672,10 @@ fn finish(
         demo: raw.demo,
         mode,
         json: raw.json,
+        events: crate::engine::events::EventsConfig {
+            stdout: raw.events,
+            file: raw.events_file.clone(),
+        },
         suspicious_only: raw.suspicious,
         color,
         auth,
@@ -777,8 +786,21 @@ fn mode(raw: &RawArgs) -> Result<Mode, ConfigError> {
         }
         (Some(v), false) => Mode::For(parse_duration(v).map_err(|m| ConfigError::flag("for", m))?),
         (None, true) => Mode::Once,
+        (None, false) if raw.events => Mode::Stream,
         (None, false) => Mode::Dashboard,
     };
+    if raw.events && raw.once {
+        return Err(ConfigError::flag(
+            "events",
+            "follows the logs: use it alone or with --for, not with --once",
+        ));
+    }
+    if raw.events && raw.json {
+        return Err(ConfigError::flag(
+            "json",
+            "with --events, stdout is the event stream (no snapshot is printed)",
+        ));
+    }
     if raw.json && mode == Mode::Dashboard {
         return Err(ConfigError::flag("json", "needs --once or --for"));
     }

@@ -14,6 +14,7 @@ mod it {
     mod demo;
     mod drill_down;
     mod enrich;
+    pub mod events;
     mod exit_status;
     mod files;
     mod fixtures;

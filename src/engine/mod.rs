@@ -11,13 +11,15 @@
 //! - [`report`]: every source's health, kept up to date for the summary;
 //! - [`host`]: the machine's own readings for the header (bandwidth, boot
 //!   time, vnstat's monthly totals and their schedule);
-//! - [`demo`]: `--demo`'s generated sources.
+//! - [`demo`]: `--demo`'s generated sources;
+//! - [`events`]: the event stream (`--events`, `--events-file`).
 //!
 //! The facade itself holds no state of its own beyond the run's start and
 //! tick interval: each method hands an event to the rooms it concerns and
 //! then refreshes the source reports.
 
 mod demo;
+pub(crate) mod events;
 mod feed;
 mod history;
 mod host;
@@ -35,7 +37,7 @@ use std::time::{Duration, Instant};
 use mio::{Interest, Registry, Token};
 
 use crate::actions::block::BlockRecord;
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::detect::Detector;
 use crate::enrich::geoip::GeoIp;
 use crate::headless::SourceReport;
@@ -103,7 +105,8 @@ impl Engine {
         let now = time::now();
         let (demo, demo_config) = DemoRun::start(config, now)?.unzip();
         let config = demo_config.as_ref().unwrap_or(config);
-        let core = Core::new(config, now)?;
+        let mut core = Core::new(config, now)?;
+        core.events = events::Events::open(&config.events, config.mode != Mode::Dashboard)?;
         // 0.2.0's files are looked for before ours are made.
         let carry = import::Carry::find(config);
         let (mut keeper, mut history) = match (config.history.enabled, carry.clash.clone()) {
@@ -134,6 +137,7 @@ impl Engine {
         };
         engine.reports.note_geoip(engine.core.geoip.as_ref());
         engine.core.note_births = engine.whois.wants_births();
+        engine.core.ask_history = engine.history.is_some();
         engine.refresh_reports();
         Ok(engine)
     }
@@ -265,6 +269,7 @@ impl Engine {
         self.on_child_exit();
         self.dumps.request(&mut self.sockets, &mut self.core, false);
         self.core.table.expire(self.core.now);
+        self.core.reconcile_events();
         self.refresh_reports();
     }
 
@@ -300,6 +305,9 @@ impl Engine {
 
     /// Log a block command that ran (history's `blocks` table).
     pub(crate) fn record_block(&mut self, record: &BlockRecord) {
+        if let Some(events) = self.core.events.as_mut() {
+            events.blocked(record, self.core.now);
+        }
         self.keeper.record_block(&mut self.history, record);
         self.refresh_reports();
     }
@@ -347,6 +355,9 @@ impl Engine {
     /// The netlink socket is readable. Returns true when a dump completed.
     pub(crate) fn on_sockets_ready(&mut self) -> bool {
         let done = self.dumps.on_ready(&mut self.sockets, &mut self.core);
+        if done {
+            self.core.reconcile_events();
+        }
         self.refresh_reports();
         done
     }
@@ -434,6 +445,12 @@ impl Engine {
         self.import_note.take()
     }
 
+    /// The event stream's first write error, once (the dashboard's status
+    /// line; headless runs say it on stderr themselves).
+    pub(crate) fn take_events_error(&mut self) -> Option<String> {
+        self.core.events.as_mut().and_then(|e| e.take_error())
+    }
+
     /// Lifetime history, when enabled and open.
     pub(crate) fn history(&self) -> Option<&History> {
         self.history.as_ref()
@@ -446,6 +463,7 @@ impl Engine {
     /// snapshot) shows it.
     fn refresh_reports(&mut self) {
         self.whois.attach_born(&mut self.core);
+        self.resolve_accepts();
         self.reports.refresh(&Parts {
             logs: &self.logs,
             core: &self.core,
@@ -455,5 +473,29 @@ impl Engine {
             keeper: &self.keeper,
             whois: &self.whois,
         });
+        self.core.flush_events();
+        if let Some(events) = self.core.events.as_mut() {
+            events.sources(self.reports.as_slice(), self.core.now);
+        }
+    }
+
+    /// Logins this run saw too few failures before: a breach when history
+    /// counted enough from the address (its lifetime count includes this
+    /// run's once a snapshot is written, so the larger of the two is taken).
+    /// One query a login; logins are rare.
+    fn resolve_accepts(&mut self) {
+        if self.core.unresolved_accepts.is_empty() {
+            return;
+        }
+        for accept in std::mem::take(&mut self.core.unresolved_accepts) {
+            let lifetime = self
+                .history
+                .as_ref()
+                .and_then(|h| h.figures(accept.ip).ok().flatten())
+                .map_or(0, |f| f.auth_failures);
+            let failures = lifetime.max(accept.failures);
+            self.core
+                .judge_accepted(accept.ip, accept.time, &accept.user, failures);
+        }
     }
 }

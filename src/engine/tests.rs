@@ -740,3 +740,157 @@ fn a_corrupt_spot_met_by_a_new_row_reaches_the_geoip_report() {
     let note = report(&engine, "geoip").note.clone().unwrap_or_default();
     assert!(note.contains("looks corrupt"), "{note:?}");
 }
+
+/// One `--once --from-start` run over the sshd log `auth` with history in
+/// `db`: everything read, saved as at exit.
+fn auth_run_with_history(dir: &std::path::Path, auth: &std::path::Path) -> Engine {
+    let access = dir.join("empty-access.log");
+    append(&access, "");
+    let (access, auth, db, proc) = (
+        access.display().to_string(),
+        auth.display().to_string(),
+        dir.join("h.db").display().to_string(),
+        data("proc"),
+    );
+    let args = [
+        "--from-start",
+        "--auth-log-path",
+        &auth,
+        "--history-db",
+        &db,
+        "--log-path",
+        &access,
+        "--proc-root",
+        &proc,
+    ];
+    let mut engine = Engine::new(&config(&args)).expect("engine");
+    engine.touch_clock();
+    engine.read_logs_now();
+    assert_eq!(engine.save_history(), None);
+    engine
+}
+
+/// Issue 14 item 2: a login from an address this run saw too few failures
+/// from is a breach when history counted `min_auth_failures` from it before
+/// (one query a login, after the batch of lines); not without that record.
+#[test]
+fn a_login_after_failures_in_history_is_a_breach() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let line = |t: u32, what: String| {
+        format!("2026-12-06T10:00:{t:02}.000000+00:00 web1 sshd[7]: {what}\n")
+    };
+    let first = dir.path().join("auth.log.1");
+    for s in 0..3 {
+        for client in [A, C] {
+            append(
+                &first,
+                &line(
+                    s,
+                    format!("Failed password for root from {client} port 1 ssh2"),
+                ),
+            );
+        }
+    }
+    drop(auth_run_with_history(dir.path(), &first));
+    let second = dir.path().join("auth.log");
+    append(
+        &second,
+        &line(
+            30,
+            format!("Accepted password for root from {A} port 2 ssh2"),
+        ),
+    );
+    append(
+        &second,
+        &line(
+            31,
+            format!("Accepted password for root from {B} port 3 ssh2"),
+        ),
+    );
+    // One failure this run, three before: the lifetime count decides.
+    append(
+        &second,
+        &line(32, format!("Failed password for root from {C} port 4 ssh2")),
+    );
+    append(
+        &second,
+        &line(
+            33,
+            format!("Accepted password for root from {C} port 4 ssh2"),
+        ),
+    );
+    let engine = auth_run_with_history(dir.path(), &second);
+    let row = |client| engine.table().get(ip(client)).unwrap();
+    let reasons = |client| engine.detector().reasons(row(client));
+    assert_eq!(row(A).auth_failures(), 0, "none this run");
+    assert!(reasons(A).contains(crate::detect::Reason::Breach));
+    assert!(
+        reasons(B).is_empty(),
+        "no failure anywhere: an ordinary login"
+    );
+    assert_eq!(row(C).auth_failures(), 1);
+    assert!(reasons(C).contains(crate::detect::Reason::Breach));
+    assert!(engine.core.unresolved_accepts.is_empty());
+}
+
+/// Issue 14 item 1: an address's first `suspicious` event carries what is
+/// known of it, the whois cache's organisation included (events are written
+/// once the batch's new rows have their cached answer).
+#[test]
+fn a_first_event_carries_the_cached_whois_org() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (conf, cache_dir) = (dir.path().join("config.toml"), dir.path().join("cache"));
+    let toml = format!(
+        "[whois]\nrdap_bootstrap_url = \"http://127.0.0.1:1/\"\n\
+         whois_server = \"127.0.0.1:1\"\n[cache]\ndir = {cache_dir:?}\n"
+    );
+    fs::write(&conf, toml).expect("config");
+    let scanner = ip("64.233.160.5");
+    let info = crate::enrich::whois::WhoisInfo {
+        org: Some("Cached Org".into()),
+        ..Default::default()
+    };
+    {
+        let opened = crate::store::whois_cache::WhoisCache::open(&cache_dir, true);
+        let mut cache = opened.cache.expect("cache");
+        let body = serde_json::to_string(&info).expect("json");
+        cache.put(scanner, time::now(), true, &body).expect("put");
+    }
+    let events = dir.path().join("events.ndjson");
+    let (log, proc, conf, file) = (
+        data("logs/combined.log"),
+        data("proc"),
+        conf.display().to_string(),
+        events.display().to_string(),
+    );
+    let args = [
+        "--config",
+        &conf,
+        "--from-start",
+        "--no-auth-log",
+        "--no-history",
+        "--log-path",
+        &log,
+        "--proc-root",
+        &proc,
+        "--events-file",
+        &file,
+    ];
+    let mut config = config(&args);
+    config.whois.enabled = true; // `config` says --no-whois
+    let mut engine = Engine::new(&config).expect("engine");
+    engine.touch_clock();
+    engine.read_logs_now();
+    let text = fs::read_to_string(&events).expect("events");
+    let first: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .find(|e| e["ip"] == "64.233.160.5")
+        .expect("the scanner's event");
+    assert_eq!(
+        first["new_reasons"],
+        serde_json::json!(["scanner_ua"]),
+        "{first}"
+    );
+    assert_eq!(first["org"], "Cached Org", "{first}");
+}

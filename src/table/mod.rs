@@ -325,6 +325,24 @@ impl Row {
         self.ssh.as_deref().map_or(0, |log| log.last_failure)
     }
 
+    /// Event second of the first breach the detector noted (an sshd login
+    /// accepted after failures), if any.
+    pub(crate) fn breach_time(&self) -> Option<u32> {
+        self.ssh
+            .as_deref()
+            .map(|log| log.breach)
+            .filter(|&t| t != 0)
+    }
+
+    /// The detector's note of a breach at event second `t` (the first one
+    /// is kept).
+    pub(crate) fn note_breach(&mut self, t: UnixTime) {
+        let log = self.ssh.get_or_insert_with(Box::default);
+        if log.breach == 0 {
+            log.breach = secs32(t).max(1);
+        }
+    }
+
     /// sshd events by kind (`auth_index` order), all 0 for a row sshd
     /// never mentioned.
     pub(crate) fn auth_counts(&self) -> [u32; 5] {
@@ -610,8 +628,8 @@ impl IpTable {
         }
     }
 
-    /// A row to change by hand in tests (GeoIP without a database).
-    #[cfg(test)]
+    /// The row of `ip`, to change (the detector's notes; tests set GeoIP
+    /// by hand).
     pub(crate) fn get_mut(&mut self, ip: IpAddr) -> Option<&mut Row> {
         let id = *self.index.get(&ip)?;
         self.rows[id as usize].as_mut()
@@ -1001,7 +1019,9 @@ impl IpTable {
             .iter()
             .enumerate()
             .filter_map(|(id, r)| r.as_ref().map(|r| (id as u32, r)))
-            .filter(|(_, r)| r.sockets().is_empty() && now - r.last_active() >= IDLE_EXPIRY_SECS)
+            // A breach is held for the run, idle or not.
+            .filter(|(_, r)| r.sockets().is_empty() && r.breach_time().is_none())
+            .filter(|(_, r)| now - r.last_active() >= IDLE_EXPIRY_SECS)
             .map(|(id, _)| id)
             .collect();
         for id in idle {

@@ -624,4 +624,15 @@ fn a_row_kept_at_the_cap_has_every_socket_of_its_address() {
         assert_eq!(row.sockets().syn_recv_in(), 3, "{}", row.ip);
     }
     assert_eq!(t.connections(), 3 * t.len() as u64);
+/// A breach (issue 14 item 2) is held for the run: its row is not dropped
+/// when idle, as others without sockets are.
+#[test]
+fn a_breached_row_does_not_expire() {
+    let mut t = IpTable::new(100, false);
+    requests(&mut t, "7.7.7.7", 1);
+    requests(&mut t, "8.8.8.8", 1);
+    t.get_mut(ip("8.8.8.8")).unwrap().note_breach(1000);
+    t.expire(1000 + 10 * IDLE_EXPIRY_SECS);
+    assert!(t.get(ip("7.7.7.7")).is_none());
+    assert_eq!(t.get(ip("8.8.8.8")).unwrap().breach_time(), Some(1000));
 }

@@ -1,4 +1,5 @@
-//! The `--json` wire types: one `ip` object per row, then one `summary`.
+//! The `--json` wire types: one `ip` object per row, then one `summary`
+//! (and, in [`events`], the `--events` stream's lines).
 //!
 //! The schema is a contract (schema_version 1, issue 2 §5): key order is the
 //! field order here, unknown values are `null`, a source's `note` is left
@@ -26,6 +27,8 @@ use crate::parse::time::{format_rfc3339, rfc3339_bytes};
 use crate::parse::{AuthKind, UnixTime};
 use crate::store::HistoryFigures;
 use crate::table::{IpTable, RecentRequest, Row, StrId};
+
+pub(crate) mod events;
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
 

@@ -10,7 +10,7 @@ use super::activity::{clock, ssh_label};
 use super::draw::{duration, Pen};
 use super::output;
 use super::{Dashboard, Modal, Model, Theme};
-use crate::detect::Reasons;
+use crate::detect::{Reason, Reasons};
 use crate::engine::WhoisState;
 use crate::net::service_name;
 use crate::parse::sockets::TcpState;
@@ -278,7 +278,11 @@ fn summary(
                 Some(age) => format!("last evidence {} ago", duration(age)),
                 None => "now".to_string(),
             };
-            lines.text(&format!("  - {} ({age})", r.describe()), t.suspicious());
+            let style = match r {
+                Reason::Breach => t.breach(),
+                _ => t.suspicious(),
+            };
+            lines.text(&format!("  - {} ({age})", r.describe()), style);
         }
     }
     let end = m.table.window_end(m.now);

@@ -9,6 +9,7 @@ use smallvec::SmallVec;
 
 use super::draw::Pen;
 use super::{Dashboard, Model, Panel, SortKey};
+use crate::detect::Reason;
 use crate::table::{IpTable, Row, HIDDEN_MAX};
 use crate::ui::sanitize::{text_width, ELLIPSIS};
 use crate::ui::{Grid, Rect, Style};
@@ -197,7 +198,9 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, rows: &[&Row], m
             reasons: m.detector.reasons(row),
             history: d.row_history.get(m.history, row.ip),
         };
-        let base = if row.is_outbound_only() {
+        let base = if view.reasons.contains(Reason::Breach) {
+            t.breach()
+        } else if row.is_outbound_only() {
             t.outbound()
         } else {
             Style::new()
@@ -353,10 +356,16 @@ fn draw_cell(
 ) {
     let t = d.theme;
     let (row, reasons) = (v.row, v.reasons);
+    // A breach colours the whole row (`base`); other reasons the mark and codes.
+    let flagged = if reasons.contains(Reason::Breach) {
+        base
+    } else {
+        t.suspicious()
+    };
     match col {
         Col::Ip => {
             let (mark, style) = if !reasons.is_empty() {
-                ('!', t.suspicious())
+                ('!', flagged)
             } else if row.is_outbound_only() {
                 ('→', base)
             } else {
@@ -378,7 +387,7 @@ fn draw_cell(
                 }
                 codes.push_str(r.code());
             }
-            Pen::new(g, Rect::new(x, y, w, 1)).text(codes, t.suspicious());
+            Pen::new(g, Rect::new(x, y, w, 1)).text(codes, flagged);
         }
         Col::Last => {
             if let Some(r) = row.recent.back() {

@@ -597,6 +597,35 @@ fn sort_cycles_and_the_cursor_follows_its_ip() {
     assert_eq!(d.selected(), Some(ip("8.8.4.4")));
 }
 
+/// Issue 14 item 2: a login accepted after failures is a breach: first in
+/// suspicious mode whatever the sort, the whole row white on red, and
+/// named in the drill-down.
+#[test]
+fn a_breach_comes_first_and_red() {
+    let mut f = Fixture::new();
+    let brute = ip("185.199.108.153");
+    assert!(f.detector.check_accepted(&mut f.table, brute, NOW - 11, 3));
+    let mut d = dashboard();
+    keys(&mut d, &f, &[Key::Char('!')]);
+    let g = draw(&mut d, &f, 160, 45);
+    let rows = table_rows(&g.text_lines());
+    assert!(rows[0].starts_with("!185.199.108.153"), "{rows:#?}");
+    assert!(rows[0].contains(" breach,auth_f"), "{rows:#?}");
+    assert!(
+        rows[1].starts_with("!8.8.4.4"),
+        "the others keep their order"
+    );
+    // The first body row (y 3), past the cursor's column: white on red.
+    let style = g.cell(20, 3).unwrap().style();
+    assert_eq!(style.bg_color(), Color::RED, "{rows:#?}");
+    keys(&mut d, &f, &[Key::Home, Key::Enter]);
+    let text = screen(&mut d, &f, 160, 45).join("\n");
+    assert!(
+        text.contains("- sshd login accepted after failed attempts"),
+        "{text}"
+    );
+}
+
 #[test]
 fn drill_down_is_live_and_escape_closes_it() {
     let mut f = Fixture::new();
