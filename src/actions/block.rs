@@ -23,7 +23,7 @@ mod tools;
 pub(crate) use flow::BlockFlow;
 pub(crate) use flow::{FlowError, Step};
 pub(crate) use plan::BlockPlan;
-pub(crate) use plan::{shell_display, target, target_text, Scope, ScopeError};
+pub(crate) use plan::{nft_table_name, shell_display, target, target_text, Scope, ScopeError};
 pub(crate) use run::CommandResult;
 pub(crate) use run::{BlockRecord, BlockRun, UfwProbe, UfwState};
 pub(crate) use safety::SafetyContext;

@@ -117,6 +117,8 @@ struct RefreshSection {
     log_interval: Option<Spanned<f64>>,
     bandwidth_interval: Option<Spanned<f64>>,
     auth_log_interval: Option<Spanned<f64>>,
+    /// How often the firewalls are read for addresses already blocked.
+    blocked_interval: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -508,6 +510,9 @@ fn file_sources(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(),
         .lenient_number(&limits::BANDWIDTH_INTERVAL, &r.bandwidth_interval)?
         .map(Duration::from_secs_f64);
     ctx.unused_number(&limits::AUTH_LOG_INTERVAL, &r.auth_log_interval)?;
+    layer.blocked_interval = ctx
+        .lenient_number(&limits::BLOCKED_INTERVAL, &r.blocked_interval)?
+        .map(Duration::from_secs_f64);
 
     let a = &root.auth;
     ctx.unused_number(&limits::AUTH_INTERVAL, &a.interval)?;

@@ -17,6 +17,7 @@
 //! tick interval: each method hands an event to the rooms it concerns and
 //! then refreshes the source reports.
 
+mod blocked;
 mod demo;
 mod feed;
 mod history;
@@ -48,6 +49,7 @@ use crate::source::LogSet;
 use crate::store::History;
 use crate::table::IpTable;
 
+use self::blocked::Blocked;
 use self::demo::DemoRun;
 pub(crate) use self::feed::Core;
 use self::history::Keeper;
@@ -70,6 +72,8 @@ pub(crate) struct SourceTokens {
     pub(crate) journal: Token,
     /// The running `vnstat`'s output.
     pub(crate) vnstat: Token,
+    /// The output of the tool asked who is blocked.
+    pub(crate) blocked: Token,
 }
 
 pub(crate) struct Engine {
@@ -85,6 +89,8 @@ pub(crate) struct Engine {
     interval: Duration,
     /// Bandwidth, boot time and vnstat for the header.
     host: Host,
+    /// Which addresses the firewalls and ban engines already block.
+    blocked: Blocked,
     whois: Whois,
     /// Lifetime history (`None` when disabled or when it failed: see `keeper`).
     history: Option<History>,
@@ -125,6 +131,7 @@ impl Engine {
             started: now,
             interval: config.connections_interval,
             host: Host::new(config, now),
+            blocked: Blocked::new(config.blocked_interval),
             whois,
             import_note,
             history,
@@ -153,6 +160,8 @@ impl Engine {
         if let Some(journal) = self.journal.as_mut() {
             registry.register(journal, tokens.journal, Interest::READABLE)?;
         }
+        self.blocked
+            .register(registry, tokens.blocked, &mut self.core)?;
         self.host.register(registry, tokens.vnstat)
     }
 
@@ -244,6 +253,17 @@ impl Engine {
         self.core.changes += 1;
     }
 
+    /// `--once`: which addresses are blocked, asked and waited for (each
+    /// tool at most [`blocklists::TIMEOUT`](crate::source::blocklists::TIMEOUT)).
+    pub(crate) fn read_blocked_now(&mut self) {
+        self.blocked.read_now(&mut self.core);
+    }
+
+    /// The tool asked who is blocked wrote something (or closed its output).
+    pub(crate) fn on_blocked_ready(&mut self) {
+        self.blocked.on_ready(&mut self.core);
+    }
+
     /// The periodic tick: the host's readings, logs' safety net, a socket
     /// dump, expiry.
     pub(crate) fn on_tick(&mut self) {
@@ -301,6 +321,7 @@ impl Engine {
     /// Log a block command that ran (history's `blocks` table).
     pub(crate) fn record_block(&mut self, record: &BlockRecord) {
         self.keeper.record_block(&mut self.history, record);
+        self.blocked.note_block(&mut self.core, record);
         self.refresh_reports();
     }
 
@@ -331,6 +352,7 @@ impl Engine {
     /// reader when due.
     pub(crate) fn on_child_exit(&mut self) {
         self.host.on_child_exit();
+        self.blocked.poll(&mut self.core, Instant::now());
         if let Some(journal) = self.journal.as_mut() {
             let core = &mut self.core;
             journal.on_tick(Instant::now(), &mut |line| core.on_auth_line(line));

@@ -476,6 +476,7 @@ fn registered_logs_wake_the_poll_when_a_line_arrives() {
         sockets: mio::Token(3),
         journal: mio::Token(4),
         vnstat: mio::Token(5),
+        blocked: mio::Token(6),
     };
     engine.register(poll.registry(), &tokens).expect("register");
     engine.touch_clock();

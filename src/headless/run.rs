@@ -62,6 +62,7 @@ pub(crate) fn once(engine: &mut Engine, event_loop: &mut EventLoop) -> Result<()
     engine.read_logs_now();
     engine.read_journal_now();
     engine.read_vnstat_now();
+    engine.read_blocked_now();
     event_loop
         .one_dump(engine)
         .map_err(|e| format!("socket dump: {e}"))

@@ -35,6 +35,7 @@ use ssh::SshLog;
 pub(crate) use ssh::{SshEvent, RECENT_SSH_EVENTS};
 
 use crate::detect::Evidence;
+use crate::enrich::blocked::{BlockId, BlockIndex, BlockMark};
 use crate::net::{is_public, GeoInfo, WhoisInfo};
 use crate::parse::sockets::{SocketEntry, TcpState};
 use crate::parse::{AccessHit, AuthEvent, AuthKind, UnixTime};
@@ -186,6 +187,10 @@ pub struct Row {
     pub(crate) geo: Option<Box<GeoInfo>>,
     /// RDAP/whois answer, filled in when the worker replies.
     pub(crate) whois: Option<Box<WhoisInfo>>,
+    /// Already blocked: its mark in the table's blocked index, looked up
+    /// when the row is born and again when the index changes. Read through
+    /// [`IpTable::blocked`].
+    blocked: Option<BlockId>,
 }
 
 /// Hint the CPU to load the cache line at `at`; a no-op off x86_64. A
@@ -268,6 +273,7 @@ impl Row {
             wide: false,
             geo: None,
             whois: None,
+            blocked: None,
         }
     }
 
@@ -400,6 +406,8 @@ pub struct IpTable {
     /// The row [`IpTable::prefetch`] found: the line's update takes it
     /// instead of hashing and probing for the same address again.
     prefetched: Cell<Option<u32>>,
+    /// The networks already blocked (rows point into it).
+    blocked: BlockIndex,
 }
 
 impl IpTable {
@@ -422,7 +430,21 @@ impl IpTable {
             max_recent: RECENT_REQUESTS,
             wide_rows: 0,
             prefetched: Cell::new(None),
+            blocked: BlockIndex::default(),
         }
+    }
+
+    /// The networks already blocked changed: every row is looked up again.
+    pub(crate) fn set_blocked(&mut self, index: BlockIndex) {
+        for row in self.rows.iter_mut().flatten() {
+            row.blocked = index.lookup_id(row.ip);
+        }
+        self.blocked = index;
+    }
+
+    /// Whether `row`'s address is inside a blocked network, and by what.
+    pub(crate) fn blocked(&self, row: &Row) -> Option<&BlockMark> {
+        row.blocked.and_then(|id| self.blocked.mark(id))
     }
 
     /// `[log] max_log_entries_per_ip` (0.2.0's per-address log): the
@@ -590,7 +612,9 @@ impl IpTable {
         if self.index.len() >= self.max_rows {
             self.evict(now);
         }
-        let row = Some(Row::new(ip, seen, now));
+        let mut row = Row::new(ip, seen, now);
+        row.blocked = self.blocked.lookup_id(ip);
+        let row = Some(row);
         let id = match self.free.pop() {
             Some(id) => {
                 self.rows[id as usize] = row;

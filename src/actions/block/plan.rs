@@ -10,6 +10,11 @@ use crate::actions::{address_text, non_unicast, NonUnicast};
 
 /// Table and sets the nft commands create and own.
 const NFT_TABLE: &str = "nethergaze";
+
+/// The nft table block assist fills (the blocked-address reader lists it).
+pub(crate) fn nft_table_name() -> &'static str {
+    NFT_TABLE
+}
 /// Shortest prefix a block may have: beyond this it is not a block, it is
 /// cutting the server off from a continent.
 const MIN_PREFIX_V4: u8 = 8;

@@ -45,6 +45,7 @@ const KNOWN_KEYS: [(&str, &[&str]); 11] = [
             "log_interval",
             "bandwidth_interval",
             "auth_log_interval",
+            "blocked_interval",
         ],
     ),
     ("geoip", &["enabled", "city_db", "asn_db"]),
