@@ -741,3 +741,45 @@ fn a_corrupt_spot_met_by_a_new_row_reaches_the_geoip_report() {
     let note = report(&engine, "geoip").note.clone().unwrap_or_default();
     assert!(note.contains("looks corrupt"), "{note:?}");
 }
+
+/// Issue 14 item 5: a block run from the dashboard that succeeded marks
+/// its rows at once (the next read of the firewalls confirms it); one that
+/// failed marks nothing.
+#[test]
+fn a_block_that_succeeded_marks_its_rows_at_once() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::ExitStatus;
+
+    use crate::actions::block::{BlockRecord, CommandResult, Tool};
+    let mut engine = engine_over("combined.log", "combined", &[]);
+    let addr = engine.table().rows().next().expect("a row").ip;
+    let net = ipnet::IpNet::new(addr, if addr.is_ipv4() { 24 } else { 64 })
+        .unwrap()
+        .trunc();
+    let record = |code: i32| BlockRecord {
+        time: 77,
+        ip: addr,
+        target: net,
+        tool: Tool::Ufw,
+        probe: None,
+        commands: vec![CommandResult {
+            argv: vec!["ufw".into(), "prepend".into()],
+            is_check: false,
+            is_probe: false,
+            status: Ok(ExitStatus::from_raw(code << 8)),
+            timed_out: false,
+            output: Default::default(),
+        }],
+    };
+    let blocked = |e: &Engine| e.table().blocked(e.table().get(addr).unwrap()).copied();
+    assert_eq!(blocked(&engine), None);
+    engine.record_block(&record(1));
+    assert_eq!(blocked(&engine), None, "the command failed");
+    let changes = engine.changes();
+    engine.record_block(&record(0));
+    let mark = blocked(&engine).expect("marked at once");
+    let by: Vec<&str> = mark.by.iter().map(|b| b.name()).collect();
+    assert_eq!(by, ["ufw"]);
+    assert_eq!((mark.scope, mark.since), (net, Some(77)));
+    assert!(engine.changes() > changes, "the screen redraws");
+}

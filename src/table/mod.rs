@@ -242,6 +242,12 @@ static NO_SOCKETS: SocketSummary = SocketSummary {
 };
 
 impl Row {
+    /// Whether its address is inside a network already blocked (see
+    /// [`IpTable::blocked`] for by what).
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.blocked.is_some()
+    }
+
     /// Its sockets in the last dump (all zero when it has none).
     pub(crate) fn sockets(&self) -> &SocketSummary {
         self.sockets.as_deref().unwrap_or(&NO_SOCKETS)

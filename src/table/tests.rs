@@ -496,3 +496,40 @@ fn a_prefetched_row_is_used_only_for_its_own_address() {
     assert_eq!(t.get(ip("8.8.8.8")).unwrap().requests, 2);
     assert_eq!(t.len(), 1);
 }
+
+/// Issue 14 item 5: a row is looked up in the blocked index when it is
+/// born (a line or a socket), and every row again when the index changes.
+#[test]
+fn rows_are_marked_blocked_at_birth_and_when_the_index_changes() {
+    use crate::enrich::blocked::BlockIndex;
+    use crate::parse::blocklist::{BlockedNet, Blocker};
+    let mut t = IpTable::new(100, false);
+    requests(&mut t, "8.8.8.8", 1);
+    let index = |nets: &[&str]| {
+        let nets: Vec<BlockedNet> = nets
+            .iter()
+            .map(|n| BlockedNet {
+                net: n.parse().unwrap(),
+                by: Blocker::Fail2ban,
+                since: None,
+            })
+            .collect();
+        BlockIndex::new(&nets)
+    };
+    t.set_blocked(index(&["8.8.8.0/24"]));
+    let blocked = |t: &IpTable, s: &str| t.get(ip(s)).is_some_and(|r| t.blocked(r).is_some());
+    assert!(blocked(&t, "8.8.8.8"), "an existing row");
+    requests(&mut t, "8.8.8.9", 1);
+    requests(&mut t, "8.8.9.9", 1);
+    assert!(blocked(&t, "8.8.8.9"), "born inside the /24");
+    assert!(!blocked(&t, "8.8.9.9"));
+    let scope = t.blocked(t.get(ip("8.8.8.9")).unwrap()).unwrap().scope;
+    assert_eq!(scope.to_string(), "8.8.8.0/24");
+    t.set_blocked(index(&["8.8.9.9/32"]));
+    assert!(
+        !blocked(&t, "8.8.8.8") && !blocked(&t, "8.8.8.9"),
+        "unblocked"
+    );
+    assert!(blocked(&t, "8.8.9.9"));
+    assert!(t.get(ip("8.8.9.9")).unwrap().is_blocked());
+}

@@ -50,7 +50,12 @@ impl Netns {
                 "--no-whois",
                 "--no-history",
             ])
-            .args(["--no-auth-log", "--show-private-ips", "--from-start", "--log-path"])
+            .args([
+                "--no-auth-log",
+                "--show-private-ips",
+                "--from-start",
+                "--log-path",
+            ])
             .arg(log)
             .args(extra);
         let mut ip = Command::new(bin("ip"));
