@@ -1,7 +1,8 @@
 //! Issue 14 item 5: `--once --json` run inside a network namespace whose
 //! firewall blocks some of the log's addresses (nethergaze's own nft set,
 //! an operator's iptables rule for a /24) says so in each `ip` object's
-//! `"blocked"`, read from the real nft and iptables (documentation
+//! `"blocked"` (and so does `--for`, read by the loop), from the real
+//! nft and iptables (documentation
 //! addresses: `--show-private-ips` tracks them); `[refresh]
 //! blocked_interval = 0` asks nothing.
 
@@ -39,17 +40,15 @@ impl Netns {
         assert!(out.status.success(), "{program} {args:?}: {out:?}");
     }
 
-    /// `nethergaze --once --json ARGS` in the namespace.
+    /// `nethergaze --json ARGS` in the namespace (`--once` unless ARGS
+    /// say `--for`).
     fn snapshot(&self, log: &Path, extra: &[&str]) -> Snapshot {
         let mut inner = harness::nethergaze();
+        if !extra.contains(&"--for") {
+            inner.arg("--once");
+        }
         inner
-            .args([
-                "--once",
-                "--json",
-                "--no-geoip",
-                "--no-whois",
-                "--no-history",
-            ])
+            .args(["--json", "--no-geoip", "--no-whois", "--no-history"])
             .args([
                 "--no-auth-log",
                 "--show-private-ips",
@@ -136,6 +135,14 @@ fn once_json_says_which_addresses_the_namespaces_firewall_blocks() {
         "inside the dropped /24"
     );
     assert_eq!(blocked("192.0.2.50"), Value::Null);
+
+    // Followed (`--for`): the loop reads the firewall in a child of its own.
+    let live = netns.snapshot(&log, &["--for", "1s"]);
+    assert_eq!(
+        live.ip("198.51.100.9")["blocked"]["scope"],
+        "198.51.100.0/24"
+    );
+    assert!(live.ip("203.0.113.8")["blocked"].is_null());
 
     // Reading switched off: nothing is asked, nothing is known.
     let config = dir.path().join("config.toml");
