@@ -136,6 +136,34 @@ fn once_json_says_which_addresses_the_namespaces_firewall_blocks() {
     );
     assert_eq!(blocked("192.0.2.50"), Value::Null);
 
+    // The text table says it beside the address.
+    let mut inner = harness::nethergaze();
+    inner
+        .args([
+            "--once",
+            "--no-geoip",
+            "--no-whois",
+            "--no-history",
+            "--no-auth-log",
+        ])
+        .args(["--show-private-ips", "--from-start", "--log-path"])
+        .arg(&log);
+    let mut ip = Command::new(bin("ip"));
+    ip.args(["netns", "exec", &netns.0]);
+    let text = run_cmd(wrapped(ip, &inner)).stdout;
+    let row = |addr: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!("{addr} ")))
+            .unwrap_or_else(|| panic!("{addr} in:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        row("203.0.113.7").contains("203.0.113.7 (blocked)"),
+        "{text}"
+    );
+    assert!(row("198.51.100.9").contains("(blocked)"), "{text}");
+    assert!(!row("203.0.113.8").contains("(blocked)"), "{text}");
+
     // Followed (`--for`): the loop reads the firewall in a child of its own.
     let live = netns.snapshot(&log, &["--for", "1s"]);
     assert_eq!(
