@@ -47,7 +47,7 @@ pub(crate) struct BlockMark {
     pub(crate) by: Blockers,
     /// The widest blocked network that holds it (the address alone: /32 or /128).
     pub(crate) scope: IpNet,
-    /// The earliest start a tool gave (CrowdSec), if any did.
+    /// The earliest start a tool gave (fail2ban, CrowdSec), if any did.
     pub(crate) since: Option<UnixTime>,
 }
 

@@ -1,8 +1,8 @@
 //! What the firewalls and ban engines say is blocked, one pure parser per
 //! tool's output: `nft -j list table inet nethergaze` (our own sets),
 //! `iptables -S` / `ip6tables -S` (DROP/REJECT rules on a source, ufw's
-//! chains among them), `fail2ban-client banned`, `cscli decisions list -o
-//! json`.
+//! chains among them), `fail2ban-client banned` and `get JAIL banip
+//! --with-time`, `cscli decisions list -o json`.
 //!
 //! The text comes from programs run as root, but what it holds (jail
 //! names, rule comments, CrowdSec reasons) can be anyone's: every parser
@@ -69,7 +69,7 @@ impl Blocker {
 pub(crate) struct BlockedNet {
     pub(crate) net: IpNet,
     pub(crate) by: Blocker,
-    /// When the block began, where the tool says (CrowdSec).
+    /// When the block began, where the tool says (fail2ban, CrowdSec).
     pub(crate) since: Option<UnixTime>,
 }
 
@@ -297,6 +297,105 @@ pub(crate) fn fail2ban_banned(text: &[u8], out: &mut Vec<BlockedNet>) {
             push(out, IpNet::from(addr), Blocker::Fail2ban, None);
         }
     }
+}
+
+/// Jails asked for their ban times at most (one `get JAIL banip
+/// --with-time` each).
+pub(crate) const MAX_JAILS: usize = 16;
+
+/// The jails with bans in a `fail2ban-client banned` answer, to ask for
+/// their ban times: names of letters, digits and `-_.@:` only (a jail is a
+/// section of fail2ban's config; nothing else is asked about).
+pub(crate) fn fail2ban_jails(text: &[u8]) -> Vec<String> {
+    let mut jails = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.iter().position(|&b| b == b'\'' || b == b'"') {
+        let quote = rest[open];
+        let after = &rest[open + 1..];
+        let Some(len) = after.iter().position(|&b| b == quote) else {
+            break;
+        };
+        let word = &after[..len];
+        rest = &after[len + 1..];
+        // `'jail': [` with something other than `]` next: it has bans.
+        let is_key = trim_ws(rest).first() == Some(&b':');
+        let list = trim_ws(trim_ws(rest).get(1..).unwrap_or_default());
+        let has_bans =
+            list.first() == Some(&b'[') && trim_ws(&list[1..]).first().is_some_and(|&b| b != b']');
+        let plain = !word.is_empty()
+            && word.len() <= 64
+            && word
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"-_.@:".contains(&b));
+        if is_key && has_bans && plain && jails.len() < MAX_JAILS {
+            jails.push(String::from_utf8_lossy(word).into_owned());
+        }
+    }
+    jails
+}
+
+fn trim_ws(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    &b[start..]
+}
+
+/// `fail2ban-client get JAIL banip --with-time`: one ban a line,
+/// `203.0.113.9 \t2026-12-07 04:59:37 + 600 = 2026-12-07 05:09:37`, the
+/// start in the server's local time; `local` turns it into Unix time.
+/// Sets the start of the matching single-address bans in `out`.
+pub(crate) fn fail2ban_ban_times(
+    text: &[u8],
+    local: impl Fn(i64, u32, u32, u32, u32, u32) -> Option<UnixTime>,
+    out: &mut [BlockedNet],
+) {
+    for line in text.split(|&b| b == b'\n') {
+        let Ok(line) = std::str::from_utf8(line) else {
+            continue;
+        };
+        let mut words = line.trim().splitn(2, char::is_whitespace);
+        let (Some(addr), Some(rest)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let Ok(addr) = addr.parse::<IpAddr>() else {
+            continue;
+        };
+        let Some(start) = local_time(rest.trim_start().as_bytes(), &local) else {
+            continue;
+        };
+        let net = canonical(IpNet::from(addr));
+        for b in out
+            .iter_mut()
+            .filter(|b| b.net == net && b.by == Blocker::Fail2ban)
+        {
+            b.since = Some(b.since.map_or(start, |s| s.min(start)));
+        }
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` at the start of `b`, as local time.
+fn local_time(
+    b: &[u8],
+    local: &impl Fn(i64, u32, u32, u32, u32, u32) -> Option<UnixTime>,
+) -> Option<UnixTime> {
+    use super::time::digits;
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (y, mo, d) = (digits(b, 0, 4)?, digits(b, 5, 2)?, digits(b, 8, 2)?);
+    let (h, mi, s) = (digits(b, 11, 2)?, digits(b, 14, 2)?, digits(b, 17, 2)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    local(i64::from(y), mo, d, h, mi, s)
 }
 
 // ---------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 //!
 //! - `nft -j list table inet nethergaze` (the sets block assist fills);
 //! - `iptables -S`, `ip6tables -S` (ufw's rules are in its chains there);
-//! - `fail2ban-client banned`;
+//! - `fail2ban-client banned`, then `fail2ban-client get JAIL banip
+//!   --with-time` for each jail with bans (when each ban began);
 //! - `cscli decisions list -o json`.
 //!
 //! A round asks every tool; its answers replace the last ones together
@@ -27,6 +28,7 @@ use crate::actions::block::{nft_table_name, Tool, Tools};
 use crate::parse::blocklist::{self, BlockedNet, Blocker};
 use crate::source::vnstat::read_capped;
 use crate::sys::process::{self, PipedChild};
+use crate::sys::time::mktime_local;
 
 /// How long one tool may take before it is killed (cscli asks the local
 /// API over HTTP; the others answer in milliseconds).
@@ -101,6 +103,8 @@ impl Ask {
 
 struct Running {
     ask: usize,
+    /// A fail2ban jail asked for its ban times (after `banned`).
+    jail: Option<String>,
     child: Child,
     /// `None` once at EOF.
     stdout: Option<ChildStdout>,
@@ -117,6 +121,10 @@ pub(crate) struct BlockReader {
     answers: Vec<Vec<BlockedNet>>,
     /// The next ask of the round under way; `None` between rounds.
     next: Option<usize>,
+    /// fail2ban jails still to ask for their ban times, and the ask whose
+    /// answer they complete.
+    jails: Vec<String>,
+    jails_of: usize,
     running: Option<Running>,
     answer: Vec<u8>,
     said: Vec<u8>,
@@ -143,6 +151,8 @@ impl BlockReader {
             answers: vec![Vec::new(); asks.len()],
             asks,
             next: None,
+            jails: Vec::new(),
+            jails_of: 0,
             running: None,
             answer: Vec::new(),
             said: Vec::new(),
@@ -206,7 +216,7 @@ impl BlockReader {
                 // Pipes closed: it has exited or is exiting.
                 let status = run.child.wait();
                 self.unregister(&mut run);
-                self.finish(run.ask, status.ok());
+                self.finish(run.ask, run.jail.as_deref(), status.ok());
             }
             self.advance(Instant::now());
         }
@@ -245,8 +255,15 @@ impl BlockReader {
         }
     }
 
-    /// Start the round's next ask, or end the round.
+    /// Start the round's next ask (a jail's ban times first), or end the
+    /// round.
     fn advance(&mut self, now: Instant) {
+        while let Some(jail) = self.jails.pop() {
+            if let Ok(run) = self.spawn(self.jails_of, Some(jail), now) {
+                self.running = Some(run);
+                return;
+            }
+        }
         while let Some(at) = self.next {
             if at >= self.asks.len() {
                 self.next = None;
@@ -255,17 +272,20 @@ impl BlockReader {
             }
             self.next = Some(at + 1);
             // A tool gone since it was found keeps its last answer.
-            if let Ok(run) = self.spawn(at, now) {
+            if let Ok(run) = self.spawn(at, None, now) {
                 self.running = Some(run);
                 return;
             }
         }
     }
 
-    fn spawn(&mut self, at: usize, now: Instant) -> io::Result<Running> {
+    fn spawn(&mut self, at: usize, jail: Option<String>, now: Instant) -> io::Result<Running> {
         let (ask, path) = &self.asks[at];
         let mut cmd = Command::new(path);
-        cmd.args(ask.args());
+        match &jail {
+            Some(jail) => cmd.args(["get", jail, "banip", "--with-time"]),
+            None => cmd.args(ask.args()),
+        };
         let registration = &self.registration;
         let PipedChild {
             child,
@@ -279,6 +299,7 @@ impl BlockReader {
         self.said.clear();
         Ok(Running {
             ask: at,
+            jail,
             child,
             stdout: Some(stdout),
             stderr: Some(stderr),
@@ -313,17 +334,17 @@ impl BlockReader {
         if closed {
             match run.child.try_wait() {
                 Ok(Some(status)) => {
-                    let ask = run.ask;
+                    let (ask, jail) = (run.ask, run.jail.take());
                     self.running = None;
-                    self.finish(ask, Some(status));
+                    self.finish(ask, jail.as_deref(), Some(status));
                     self.advance(now);
                     return;
                 }
                 Ok(None) => {} // exiting; the next tick or SIGCHLD reaps it
                 Err(_) => {
-                    let ask = run.ask;
+                    let (ask, jail) = (run.ask, run.jail.take());
                     self.running = None;
-                    self.finish(ask, None);
+                    self.finish(ask, jail.as_deref(), None);
                     self.advance(now);
                     return;
                 }
@@ -359,15 +380,26 @@ impl BlockReader {
         }
     }
 
-    /// An ask ended: a good answer replaces its last one.
-    fn finish(&mut self, at: usize, exit: Option<ExitStatus>) {
+    /// An ask ended: a good answer replaces its last one (a jail's ban
+    /// times complete the fail2ban answer; `banned` names the jails to ask).
+    fn finish(&mut self, at: usize, jail: Option<&str>, exit: Option<ExitStatus>) {
         let whole = self.answer.len() <= MAX_ANSWER;
         let ask = self.asks[at].0;
-        if let Some(nets) = exit
+        let ok = exit.filter(|e| e.success() && whole).is_some();
+        if jail.is_some() {
+            if ok {
+                let times = &self.answer;
+                blocklist::fail2ban_ban_times(times, mktime_local, &mut self.answers[at]);
+            }
+        } else if let Some(nets) = exit
             .filter(|_| whole)
             .and_then(|e| ask.parse(e, &self.answer))
         {
             self.answers[at] = nets;
+            if ask == Ask::Fail2ban {
+                self.jails = blocklist::fail2ban_jails(&self.answer);
+                self.jails_of = at;
+            }
         }
         self.answer.clear();
         self.said.clear();

@@ -118,7 +118,7 @@ impl<'a> IpObject<'a> {
 
 /// `{"by":["nft","fail2ban"],"scope":"203.0.113.0/24","since":null}`: who
 /// blocks the address, the widest blocked network holding it, and since
-/// when (where a tool says: CrowdSec).
+/// when (where a tool says: fail2ban, CrowdSec).
 #[derive(Serialize)]
 struct Blocked {
     by: BlockedBy,

@@ -101,6 +101,60 @@ fn fail2ban_banned_lists_every_jails_addresses() {
 }
 
 #[test]
+fn fail2ban_jails_with_bans_are_asked_for_their_ban_times() {
+    assert_eq!(
+        fail2ban_jails(include_bytes!("fail2ban-banned.txt")),
+        ["test", "web"]
+    );
+    let text =
+        b"[{'sshd': []}, {'web' : [ '192.0.2.1']}, {'a b': ['192.0.2.2']}, {'-x;rm': ['1.2.3.4']}]";
+    assert_eq!(
+        fail2ban_jails(text),
+        ["web"],
+        "empty and odd names are not asked"
+    );
+    let many: String = (0..40)
+        .map(|i| format!("{{'j{i}': ['192.0.2.1']}}, "))
+        .collect();
+    assert_eq!(fail2ban_jails(many.as_bytes()).len(), MAX_JAILS);
+}
+
+#[test]
+fn fail2ban_ban_times_set_the_start_of_the_matching_bans() {
+    let mut out = Vec::new();
+    fail2ban_banned(include_bytes!("fail2ban-banned.txt"), &mut out);
+    // As if the server's zone were UTC.
+    let utc = |y, mo, d, h, mi, s| crate::parse::time::unix_from_civil(y, mo, d, h, mi, s);
+    fail2ban_ban_times(
+        include_bytes!("fail2ban-banip-with-time.txt"),
+        utc,
+        &mut out,
+    );
+    let since = |a: &str| {
+        out.iter()
+            .find(|b| b.net == IpNet::from(a.parse::<IpAddr>().unwrap()))
+            .unwrap()
+            .since
+    };
+    let start = 1_796_619_577; // 2026-12-07T04:59:37Z
+    assert_eq!(since("203.0.113.9"), Some(start));
+    assert_eq!(since("2001:db8::7"), Some(start));
+    assert_eq!(since("198.51.100.3"), None, "another jail's, not asked yet");
+    // Cut or odd lines change nothing.
+    let mut none = Vec::new();
+    fail2ban_banned(b"['198.51.100.3']", &mut none);
+    for text in [
+        &b"198.51.100.3 \t2026-13-07 04:59:37 + 600"[..],
+        b"198.51.100.3",
+        b"x 2026-12-07 04:59:37",
+        b"198.51.100.3 2026-12-07 04:59",
+    ] {
+        fail2ban_ban_times(text, utc, &mut none);
+    }
+    assert_eq!(none[0].since, None);
+}
+
+#[test]
 fn cscli_bans_on_addresses_and_ranges_with_their_start() {
     let mut out = Vec::new();
     cscli_decisions(include_bytes!("cscli_decisions.json"), &mut out).unwrap();
@@ -123,7 +177,8 @@ fn cscli_bans_on_addresses_and_ranges_with_their_start() {
 /// Hostile or cut text: no panic, nothing but parsed networks, bounded.
 #[test]
 fn hostile_text_never_panics_and_stays_bounded() {
-    let samples: [&[u8]; 7] = [
+    let samples: [&[u8]; 8] = [
+        include_bytes!("fail2ban-banip-with-time.txt"),
         include_bytes!("nft-list-table.json"),
         include_bytes!("iptables-S.txt"),
         include_bytes!("fail2ban-banned.txt"),
@@ -139,6 +194,8 @@ fn hostile_text_never_panics_and_stays_bounded() {
             let _ = nft_table(part, &mut out);
             iptables_rules(part, Blocker::Iptables, &mut out);
             fail2ban_banned(part, &mut out);
+            let _ = fail2ban_jails(part);
+            fail2ban_ban_times(part, |_, _, _, _, _, _| Some(0), &mut out);
             let _ = cscli_decisions(part, &mut out);
         }
     }

@@ -230,6 +230,7 @@ fn reader_asks_a_private_fail2ban_server_what_it_banned() {
     stand_in(&bin, Tool::Fail2ban, &body);
     let tools = Tools::detect_in(bin.as_os_str());
     assert!(read_round(&tools).is_empty());
+    let before = crate::parse::time::now();
     // The plan bans in the sshd jail; another jail's ban is read as well.
     block(&tools, Tool::Fail2ban, V4.addr, Scope::Address);
     run(
@@ -237,6 +238,15 @@ fn reader_asks_a_private_fail2ban_server_what_it_banned() {
         &["-s", &sock, "set", "nginx-probe", "banip", V6.addr],
     );
     let found = read_round(&tools);
+    let after = crate::parse::time::now();
+    for b in &found {
+        // `get JAIL banip --with-time`, the server's local time.
+        let since = b.since.expect("fail2ban says when");
+        assert!(
+            (before - 1..=after + 1).contains(&since),
+            "{since} not in {before}..{after}"
+        );
+    }
     assert_eq!(
         nets(&found, Blocker::Fail2ban),
         ["2001:db8:1::7/128", "203.0.113.7/32"]
