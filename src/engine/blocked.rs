@@ -11,7 +11,7 @@ use mio::{Interest, Registry, Token};
 
 use super::Core;
 use crate::actions::block::{BlockRecord, Tool, Tools};
-use crate::enrich::blocked::BlockIndex;
+use crate::enrich::blocked::{install, BlockIndex};
 use crate::parse::blocklist::{BlockedNet, Blocker};
 use crate::source::blocklists::BlockReader;
 
@@ -110,7 +110,8 @@ impl Blocked {
     fn rebuild(&mut self, core: &mut Core) {
         let mut all = self.listed.clone();
         all.extend(self.pending.iter().map(|(net, _)| *net));
-        core.table.set_blocked(BlockIndex::new(&all));
+        core.blocked = BlockIndex::new(&all);
+        install(&mut core.table, &core.blocked);
         core.changes += 1;
     }
 }

@@ -10,66 +10,11 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::num::NonZeroU32;
+use std::sync::Arc;
 
-use ipnet::IpNet;
-
-use crate::parse::blocklist::{BlockedNet, Blocker};
-use crate::parse::UnixTime;
-
-/// A set of [`Blocker`]s (one bit each).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Blockers(u8);
-
-impl Blockers {
-    pub(crate) fn insert(&mut self, by: Blocker) {
-        self.0 |= by.bit();
-    }
-
-    pub(crate) fn contains(self, by: Blocker) -> bool {
-        self.0 & by.bit() != 0
-    }
-
-    /// The members, in [`Blocker::ALL`] order.
-    pub(crate) fn iter(self) -> impl Iterator<Item = Blocker> {
-        Blocker::ALL.into_iter().filter(move |b| self.contains(*b))
-    }
-
-    fn union(self, other: Blockers) -> Blockers {
-        Blockers(self.0 | other.0)
-    }
-}
-
-/// What a row shows about its address being blocked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BlockMark {
-    /// Every tool that blocks it (at any scope).
-    pub(crate) by: Blockers,
-    /// The widest blocked network that holds it (the address alone: /32 or /128).
-    pub(crate) scope: IpNet,
-    /// The earliest start a tool gave (fail2ban, CrowdSec), if any did.
-    pub(crate) since: Option<UnixTime>,
-}
-
-impl BlockMark {
-    fn merge(self, other: BlockMark) -> BlockMark {
-        BlockMark {
-            by: self.by.union(other.by),
-            scope: if other.scope.prefix_len() < self.scope.prefix_len() {
-                other.scope
-            } else {
-                self.scope
-            },
-            since: match (self.since, other.since) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            },
-        }
-    }
-}
-
-/// A row's mark in the index ([`BlockIndex::mark`]): 4 bytes in the row.
-pub(crate) type BlockId = NonZeroU32;
+use crate::net::{BlockId, BlockMark, Blockers};
+use crate::parse::blocklist::BlockedNet;
+use crate::table::IpTable;
 
 /// Blocked networks of one family and prefix length: masked bits → mark.
 #[derive(Debug, Clone)]
@@ -88,8 +33,9 @@ struct Bucket {
 pub(crate) struct BlockIndex {
     /// Most specific first within a family.
     buckets: Vec<Bucket>,
-    /// By id: what an address inside the network shows.
-    marks: Vec<BlockMark>,
+    /// By id: what an address inside the network shows (shared with the
+    /// table, which resolves its rows' ids).
+    marks: Arc<[BlockMark]>,
 }
 
 /// An address's bits, IPv4 in the low 32.
@@ -121,73 +67,16 @@ fn width(v6: bool) -> u8 {
 impl BlockIndex {
     /// The index of `nets` (duplicates merged; at most `u32::MAX` networks).
     pub(crate) fn new(nets: &[BlockedNet]) -> BlockIndex {
-        let mut index = BlockIndex::default();
+        let mut buckets = Vec::new();
+        let mut marks = Vec::new();
         for b in nets {
-            index.insert(*b);
+            insert(&mut buckets, &mut marks, *b);
         }
-        index
-            .buckets
-            .sort_by_key(|k| (k.v6, std::cmp::Reverse(k.prefix)));
-        index.merge_ancestors();
-        index
-    }
-
-    fn insert(&mut self, b: BlockedNet) {
-        let (v6, value) = bits(b.net.network());
-        let prefix = b.net.prefix_len();
-        let mut by = Blockers::default();
-        by.insert(b.by);
-        let mark = BlockMark {
-            by,
-            scope: b.net.trunc(),
-            since: b.since,
-        };
-        let at = match self
-            .buckets
-            .iter()
-            .position(|k| k.v6 == v6 && k.prefix == prefix)
-        {
-            Some(at) => at,
-            None => {
-                self.buckets.push(Bucket {
-                    v6,
-                    prefix,
-                    ids: HashMap::new(),
-                });
-                self.buckets.len() - 1
-            }
-        };
-        let key = masked(value, prefix, width(v6));
-        match self.buckets[at].ids.get(&key) {
-            Some(&id) => self.marks[id as usize] = self.marks[id as usize].merge(mark),
-            None if self.marks.len() < u32::MAX as usize => {
-                self.buckets[at].ids.insert(key, self.marks.len() as u32);
-                self.marks.push(mark);
-            }
-            None => {}
-        }
-    }
-
-    /// Each network's mark merged with its nearest ancestor's, widest
-    /// buckets first (so that ancestor's is merged already).
-    fn merge_ancestors(&mut self) {
-        let mut merges = Vec::new();
-        for at in (0..self.buckets.len()).rev() {
-            merges.clear();
-            let bucket = &self.buckets[at];
-            for (&key, &id) in &bucket.ids {
-                let ancestor = self.buckets[at + 1..]
-                    .iter()
-                    .take_while(|k| k.v6 == bucket.v6)
-                    .find_map(|k| k.ids.get(&masked(key, k.prefix, width(k.v6))));
-                if let Some(&parent) = ancestor {
-                    merges.push((id, parent));
-                }
-            }
-            for &(id, parent) in &merges {
-                let merged = self.marks[id as usize].merge(self.marks[parent as usize]);
-                self.marks[id as usize] = merged;
-            }
+        buckets.sort_by_key(|k: &Bucket| (k.v6, std::cmp::Reverse(k.prefix)));
+        merge_ancestors(&buckets, &mut marks);
+        BlockIndex {
+            buckets,
+            marks: marks.into(),
         }
     }
 
@@ -208,8 +97,13 @@ impl BlockIndex {
             .and_then(|&id| BlockId::new(id + 1))
     }
 
-    /// What [`lookup_id`](Self::lookup_id) found (`None` for an id of an
-    /// older index).
+    /// The marks ids point at, shared.
+    pub(crate) fn marks(&self) -> Arc<[BlockMark]> {
+        Arc::clone(&self.marks)
+    }
+
+    /// What [`lookup_id`](Self::lookup_id) found.
+    #[cfg(test)]
     pub(crate) fn mark(&self, id: BlockId) -> Option<&BlockMark> {
         self.marks.get(id.get() as usize - 1)
     }
@@ -221,9 +115,77 @@ impl BlockIndex {
     }
 }
 
+/// Add `b` to its bucket (merged with an equal network's mark).
+fn insert(buckets: &mut Vec<Bucket>, marks: &mut Vec<BlockMark>, b: BlockedNet) {
+    let (v6, value) = bits(b.net.network());
+    let prefix = b.net.prefix_len();
+    let mut by = Blockers::default();
+    by.insert(b.by);
+    let mark = BlockMark {
+        by,
+        scope: b.net.trunc(),
+        since: b.since,
+    };
+    let at = match buckets
+        .iter()
+        .position(|k| k.v6 == v6 && k.prefix == prefix)
+    {
+        Some(at) => at,
+        None => {
+            buckets.push(Bucket {
+                v6,
+                prefix,
+                ids: HashMap::new(),
+            });
+            buckets.len() - 1
+        }
+    };
+    let key = masked(value, prefix, width(v6));
+    match buckets[at].ids.get(&key) {
+        Some(&id) => marks[id as usize] = marks[id as usize].merge(mark),
+        None if marks.len() < u32::MAX as usize => {
+            buckets[at].ids.insert(key, marks.len() as u32);
+            marks.push(mark);
+        }
+        None => {}
+    }
+}
+
+/// Each network's mark merged with its nearest ancestor's, widest
+/// buckets first (so that ancestor's is merged already).
+fn merge_ancestors(buckets: &[Bucket], marks: &mut [BlockMark]) {
+    let mut merges = Vec::new();
+    for at in (0..buckets.len()).rev() {
+        merges.clear();
+        let bucket = &buckets[at];
+        for (&key, &id) in &bucket.ids {
+            let ancestor = buckets[at + 1..]
+                .iter()
+                .take_while(|k| k.v6 == bucket.v6)
+                .find_map(|k| k.ids.get(&masked(key, k.prefix, width(k.v6))));
+            if let Some(&parent) = ancestor {
+                merges.push((id, parent));
+            }
+        }
+        for &(id, parent) in &merges {
+            let merged = marks[id as usize].merge(marks[parent as usize]);
+            marks[id as usize] = merged;
+        }
+    }
+}
+
+/// Mark every row of `table` by `index` (which new rows are then looked
+/// up in as they are born).
+pub(crate) fn install(table: &mut IpTable, index: &BlockIndex) {
+    table.set_blocked(index.marks(), |ip| index.lookup_id(ip));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Blocker;
+    use crate::parse::UnixTime;
+    use ipnet::IpNet;
 
     fn net(s: &str, by: Blocker, since: Option<UnixTime>) -> BlockedNet {
         BlockedNet {

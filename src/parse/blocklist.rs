@@ -16,53 +16,12 @@ use serde::Deserialize;
 
 use super::time::parse_rfc3339;
 use super::UnixTime;
+pub(crate) use crate::net::Blocker;
 
 /// Networks kept from one tool's answer: a CrowdSec with a few community
 /// lists holds tens of thousands of decisions; past this the rest is
 /// dropped (memory stays bounded whatever a tool prints).
 pub(crate) const MAX_ENTRIES: usize = 200_000;
-
-/// Who blocks: the names the JSON's `blocked.by` and the drill-down use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Blocker {
-    /// nethergaze's own nft sets.
-    Nft,
-    Iptables,
-    Ip6tables,
-    /// A rule in one of ufw's chains (`ufw-user-input`, ...).
-    Ufw,
-    Fail2ban,
-    /// A CrowdSec decision (`cscli`).
-    Crowdsec,
-}
-
-impl Blocker {
-    /// Every blocker, in the order `blocked.by` lists them.
-    pub(crate) const ALL: [Blocker; 6] = [
-        Blocker::Nft,
-        Blocker::Iptables,
-        Blocker::Ip6tables,
-        Blocker::Ufw,
-        Blocker::Fail2ban,
-        Blocker::Crowdsec,
-    ];
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Blocker::Nft => "nft",
-            Blocker::Iptables => "iptables",
-            Blocker::Ip6tables => "ip6tables",
-            Blocker::Ufw => "ufw",
-            Blocker::Fail2ban => "fail2ban",
-            Blocker::Crowdsec => "crowdsec",
-        }
-    }
-
-    /// Its bit in a [`Blockers`] set.
-    pub(crate) fn bit(self) -> u8 {
-        1 << (self as u8)
-    }
-}
 
 /// One blocked network and who blocks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,6 +24,7 @@ mod ssh;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use smallvec::SmallVec;
 
@@ -35,8 +36,7 @@ use ssh::SshLog;
 pub(crate) use ssh::{SshEvent, RECENT_SSH_EVENTS};
 
 use crate::detect::Evidence;
-use crate::enrich::blocked::{BlockId, BlockIndex, BlockMark};
-use crate::net::{is_public, GeoInfo, WhoisInfo};
+use crate::net::{is_public, BlockId, BlockMark, GeoInfo, WhoisInfo};
 use crate::parse::sockets::{SocketEntry, TcpState};
 use crate::parse::{AccessHit, AuthEvent, AuthKind, UnixTime};
 
@@ -187,9 +187,9 @@ pub struct Row {
     pub(crate) geo: Option<Box<GeoInfo>>,
     /// RDAP/whois answer, filled in when the worker replies.
     pub(crate) whois: Option<Box<WhoisInfo>>,
-    /// Already blocked: its mark in the table's blocked index, looked up
-    /// when the row is born and again when the index changes. Read through
-    /// [`IpTable::blocked`].
+    /// Already blocked: which of the table's blocked marks, attached by the
+    /// engine when the row is born and again when the marks change. Read
+    /// through [`IpTable::blocked`].
     blocked: Option<BlockId>,
 }
 
@@ -246,6 +246,11 @@ impl Row {
     /// [`IpTable::blocked`] for by what).
     pub(crate) fn is_blocked(&self) -> bool {
         self.blocked.is_some()
+    }
+
+    /// Attach the row's blocked mark (the engine, when the row is born).
+    pub(crate) fn set_blocked(&mut self, id: Option<BlockId>) {
+        self.blocked = id;
     }
 
     /// Its sockets in the last dump (all zero when it has none).
@@ -412,8 +417,8 @@ pub struct IpTable {
     /// The row [`IpTable::prefetch`] found: the line's update takes it
     /// instead of hashing and probing for the same address again.
     prefetched: Cell<Option<u32>>,
-    /// The networks already blocked (rows point into it).
-    blocked: BlockIndex,
+    /// What rows' [`BlockId`]s point at.
+    blocked: Arc<[BlockMark]>,
 }
 
 impl IpTable {
@@ -436,21 +441,27 @@ impl IpTable {
             max_recent: RECENT_REQUESTS,
             wide_rows: 0,
             prefetched: Cell::new(None),
-            blocked: BlockIndex::default(),
+            blocked: Arc::from([]),
         }
     }
 
-    /// The networks already blocked changed: every row is looked up again.
-    pub(crate) fn set_blocked(&mut self, index: BlockIndex) {
+    /// The blocked networks changed: the new marks, and every row's
+    /// address looked up again by `lookup`.
+    pub(crate) fn set_blocked(
+        &mut self,
+        marks: Arc<[BlockMark]>,
+        lookup: impl Fn(IpAddr) -> Option<BlockId>,
+    ) {
         for row in self.rows.iter_mut().flatten() {
-            row.blocked = index.lookup_id(row.ip);
+            row.blocked = lookup(row.ip);
         }
-        self.blocked = index;
+        self.blocked = marks;
     }
 
     /// Whether `row`'s address is inside a blocked network, and by what.
     pub(crate) fn blocked(&self, row: &Row) -> Option<&BlockMark> {
-        row.blocked.and_then(|id| self.blocked.mark(id))
+        row.blocked
+            .and_then(|id| self.blocked.get(id.get() as usize - 1))
     }
 
     /// `[log] max_log_entries_per_ip` (0.2.0's per-address log): the
@@ -618,9 +629,7 @@ impl IpTable {
         if self.index.len() >= self.max_rows {
             self.evict(now);
         }
-        let mut row = Row::new(ip, seen, now);
-        row.blocked = self.blocked.lookup_id(ip);
-        let row = Some(row);
+        let row = Some(Row::new(ip, seen, now));
         let id = match self.free.pop() {
             Some(id) => {
                 self.rows[id as usize] = row;

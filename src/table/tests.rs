@@ -497,39 +497,42 @@ fn a_prefetched_row_is_used_only_for_its_own_address() {
     assert_eq!(t.len(), 1);
 }
 
-/// Issue 14 item 5: a row is looked up in the blocked index when it is
-/// born (a line or a socket), and every row again when the index changes.
+/// Issue 14 item 5: the engine attaches a row's blocked mark when it is
+/// born ([`Row::set_blocked`]); when the marks change, every row is looked
+/// up again and points into the new ones.
 #[test]
-fn rows_are_marked_blocked_at_birth_and_when_the_index_changes() {
-    use crate::enrich::blocked::BlockIndex;
-    use crate::parse::blocklist::{BlockedNet, Blocker};
+fn rows_point_into_the_blocked_marks_and_follow_their_changes() {
+    use std::num::NonZeroU32;
+
+    use crate::net::{BlockMark, Blocker, Blockers};
     let mut t = IpTable::new(100, false);
     requests(&mut t, "8.8.8.8", 1);
-    let index = |nets: &[&str]| {
-        let nets: Vec<BlockedNet> = nets
-            .iter()
-            .map(|n| BlockedNet {
-                net: n.parse().unwrap(),
-                by: Blocker::Fail2ban,
-                since: None,
-            })
-            .collect();
-        BlockIndex::new(&nets)
-    };
-    t.set_blocked(index(&["8.8.8.0/24"]));
-    let blocked = |t: &IpTable, s: &str| t.get(ip(s)).is_some_and(|r| t.blocked(r).is_some());
-    assert!(blocked(&t, "8.8.8.8"), "an existing row");
-    requests(&mut t, "8.8.8.9", 1);
     requests(&mut t, "8.8.9.9", 1);
-    assert!(blocked(&t, "8.8.8.9"), "born inside the /24");
-    assert!(!blocked(&t, "8.8.9.9"));
-    let scope = t.blocked(t.get(ip("8.8.8.9")).unwrap()).unwrap().scope;
-    assert_eq!(scope.to_string(), "8.8.8.0/24");
-    t.set_blocked(index(&["8.8.9.9/32"]));
-    assert!(
-        !blocked(&t, "8.8.8.8") && !blocked(&t, "8.8.8.9"),
-        "unblocked"
-    );
-    assert!(blocked(&t, "8.8.9.9"));
-    assert!(t.get(ip("8.8.9.9")).unwrap().is_blocked());
+    let mark = |net: &str| {
+        let mut by = Blockers::default();
+        by.insert(Blocker::Fail2ban);
+        BlockMark {
+            by,
+            scope: net.parse().unwrap(),
+            since: None,
+        }
+    };
+    let blocked = |t: &IpTable, s: &str| {
+        t.get(ip(s))
+            .and_then(|r| t.blocked(r))
+            .map(|m| m.scope.to_string())
+    };
+    let first = NonZeroU32::new(1);
+    t.set_blocked(std::sync::Arc::from([mark("8.8.8.0/24")]), |a| {
+        (a == ip("8.8.8.8")).then_some(first).flatten()
+    });
+    assert_eq!(blocked(&t, "8.8.8.8").as_deref(), Some("8.8.8.0/24"));
+    assert_eq!(blocked(&t, "8.8.9.9"), None);
+    assert!(t.get(ip("8.8.8.8")).unwrap().is_blocked());
+    t.set_blocked(std::sync::Arc::from([mark("8.8.9.9/32")]), |a| {
+        (a == ip("8.8.9.9")).then_some(first).flatten()
+    });
+    assert_eq!(blocked(&t, "8.8.8.8"), None, "unblocked");
+    assert_eq!(blocked(&t, "8.8.9.9").as_deref(), Some("8.8.9.9/32"));
+    assert!(!t.get(ip("8.8.8.8")).unwrap().is_blocked());
 }

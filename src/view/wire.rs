@@ -20,9 +20,9 @@ use serde_json::ser::{CharEscape, Formatter};
 
 use super::format::{round2, services, Service};
 use crate::detect::{ReasonAges, Reasons};
-use crate::enrich::blocked::Blockers;
 use crate::enrich::whois::WhoisInfo;
 use crate::headless::SourceReport;
+use crate::net::Blockers;
 use crate::parse::time::format_rfc3339;
 use crate::parse::{AuthKind, UnixTime};
 use crate::store::HistoryFigures;

@@ -2507,7 +2507,7 @@ fn drill_down_names_the_country() {
 /// filter form's `blocked` field keeps (yes) or hides (no) those rows.
 #[test]
 fn blocked_addresses_are_marked_described_and_filtered() {
-    use crate::enrich::blocked::BlockIndex;
+    use crate::enrich::blocked::{install, BlockIndex};
     use crate::parse::blocklist::{BlockedNet, Blocker};
     let mut f = Fixture::new();
     let net = |s: &str, by, since| BlockedNet {
@@ -2515,11 +2515,14 @@ fn blocked_addresses_are_marked_described_and_filtered() {
         by,
         since,
     };
-    f.table.set_blocked(BlockIndex::new(&[
-        net("8.8.4.4/32", Blocker::Nft, None),
-        net("8.8.0.0/16", Blocker::Crowdsec, Some(NOW - 7200)),
-        net("91.198.174.0/24", Blocker::Ufw, None),
-    ]));
+    install(
+        &mut f.table,
+        &BlockIndex::new(&[
+            net("8.8.4.4/32", Blocker::Nft, None),
+            net("8.8.0.0/16", Blocker::Crowdsec, Some(NOW - 7200)),
+            net("91.198.174.0/24", Blocker::Ufw, None),
+        ]),
+    );
     let mut d = dashboard();
     let lines = screen(&mut d, &f, 200, 45);
     let rows = table_rows(&lines);

@@ -494,7 +494,7 @@ fn hostile_input_never_panics() {
 /// activity log follows the row of each line's address.
 #[test]
 fn blocked_yes_no_any_follow_the_rows_blocked_marks() {
-    use crate::enrich::blocked::BlockIndex;
+    use crate::enrich::blocked::{install, BlockIndex};
     use crate::parse::blocklist::{BlockedNet, Blocker};
     let mut t = table();
     let blocked = |s: &str, by| BlockedNet {
@@ -502,10 +502,13 @@ fn blocked_yes_no_any_follow_the_rows_blocked_marks() {
         by,
         since: None,
     };
-    t.set_blocked(BlockIndex::new(&[
-        blocked("8.8.0.0/16", Blocker::Iptables),
-        blocked("2001:db8::1/128", Blocker::Fail2ban),
-    ]));
+    install(
+        &mut t,
+        &BlockIndex::new(&[
+            blocked("8.8.0.0/16", Blocker::Iptables),
+            blocked("2001:db8::1/128", Blocker::Fail2ban),
+        ]),
+    );
     let yes = spec(FilterFields {
         blocked: " Yes ",
         ..Default::default()
