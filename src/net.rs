@@ -108,7 +108,7 @@ pub(crate) struct WhoisInfo {
 
 /// Who blocks: the names the JSON's `blocked.by` and the drill-down use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Blocker {
+pub enum Blocker {
     /// nethergaze's own nft sets.
     Nft,
     Iptables,

@@ -16,16 +16,16 @@ use serde::Deserialize;
 
 use super::time::parse_rfc3339;
 use super::UnixTime;
-pub(crate) use crate::net::Blocker;
+pub use crate::net::Blocker;
 
 /// Networks kept from one tool's answer: a CrowdSec with a few community
 /// lists holds tens of thousands of decisions; past this the rest is
 /// dropped (memory stays bounded whatever a tool prints).
-pub(crate) const MAX_ENTRIES: usize = 200_000;
+pub const MAX_ENTRIES: usize = 200_000;
 
 /// One blocked network and who blocks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BlockedNet {
+pub struct BlockedNet {
     pub(crate) net: IpNet,
     pub(crate) by: Blocker,
     /// When the block began, where the tool says (fail2ban, CrowdSec).
@@ -34,7 +34,7 @@ pub(crate) struct BlockedNet {
 
 /// Why an answer could not be read at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BlocklistError {
+pub enum BlocklistError {
     /// Not the JSON the tool writes.
     NotJson,
 }
@@ -76,7 +76,7 @@ fn parse_net(text: &str) -> Option<IpNet> {
 /// `nft -j list table inet TABLE`: every element of the table's address
 /// sets (bare addresses, `prefix` and `range` elements; a range becomes
 /// the few prefixes that cover it exactly).
-pub(crate) fn nft_table(json: &[u8], out: &mut Vec<BlockedNet>) -> Result<(), BlocklistError> {
+pub fn nft_table(json: &[u8], out: &mut Vec<BlockedNet>) -> Result<(), BlocklistError> {
     let doc: serde_json::Value =
         serde_json::from_slice(json).map_err(|_| BlocklistError::NotJson)?;
     let items = doc
@@ -158,7 +158,7 @@ fn push_range(from: IpAddr, to: IpAddr, out: &mut Vec<BlockedNet>) {
 /// reject a source network and match nothing else (a comment aside), in
 /// any chain but the forward and output ones. A rule in a ufw chain is
 /// ufw's; the others are `family`'s. `! -s` (everyone but) is not a block.
-pub(crate) fn iptables_rules(text: &[u8], family: Blocker, out: &mut Vec<BlockedNet>) {
+pub fn iptables_rules(text: &[u8], family: Blocker, out: &mut Vec<BlockedNet>) {
     let mut words = Vec::new();
     for line in text.split(|&b| b == b'\n') {
         let Ok(line) = std::str::from_utf8(line) else {
@@ -235,7 +235,7 @@ fn split_words<'a>(line: &'a str, words: &mut Vec<&'a str>) {
 /// `[{'sshd': ['203.0.113.9', '2001:db8::7']}, {'web': []}]`. Every quoted
 /// word that is an address is banned; the jail names (followed by `:`) and
 /// anything else are not.
-pub(crate) fn fail2ban_banned(text: &[u8], out: &mut Vec<BlockedNet>) {
+pub fn fail2ban_banned(text: &[u8], out: &mut Vec<BlockedNet>) {
     let mut rest = text;
     while let Some(open) = rest.iter().position(|&b| b == b'\'' || b == b'"') {
         let quote = rest[open];
@@ -260,12 +260,12 @@ pub(crate) fn fail2ban_banned(text: &[u8], out: &mut Vec<BlockedNet>) {
 
 /// Jails asked for their ban times at most (one `get JAIL banip
 /// --with-time` each).
-pub(crate) const MAX_JAILS: usize = 16;
+pub const MAX_JAILS: usize = 16;
 
 /// The jails with bans in a `fail2ban-client banned` answer, to ask for
 /// their ban times: names of letters, digits and `-_.@:` only (a jail is a
 /// section of fail2ban's config; nothing else is asked about).
-pub(crate) fn fail2ban_jails(text: &[u8]) -> Vec<String> {
+pub fn fail2ban_jails(text: &[u8]) -> Vec<String> {
     let mut jails = Vec::new();
     let mut rest = text;
     while let Some(open) = rest.iter().position(|&b| b == b'\'' || b == b'"') {
@@ -305,7 +305,7 @@ fn trim_ws(b: &[u8]) -> &[u8] {
 /// `203.0.113.9 \t2026-12-07 04:59:37 + 600 = 2026-12-07 05:09:37`, the
 /// start in the server's local time; `local` turns it into Unix time.
 /// Sets the start of the matching single-address bans in `out`.
-pub(crate) fn fail2ban_ban_times(
+pub fn fail2ban_ban_times(
     text: &[u8],
     local: impl Fn(i64, u32, u32, u32, u32, u32) -> Option<UnixTime>,
     out: &mut [BlockedNet],
@@ -383,10 +383,7 @@ struct Decision {
 /// `cscli decisions list -o json`: `null` (none) or alerts, each with its
 /// decisions. A `ban` on an `Ip` or a `Range` is a block (a `captcha` is
 /// not; nor is a simulated one); since the alert's `created_at`.
-pub(crate) fn cscli_decisions(
-    json: &[u8],
-    out: &mut Vec<BlockedNet>,
-) -> Result<(), BlocklistError> {
+pub fn cscli_decisions(json: &[u8], out: &mut Vec<BlockedNet>) -> Result<(), BlocklistError> {
     let alerts: Option<Vec<Alert>> =
         serde_json::from_slice(json).map_err(|_| BlocklistError::NotJson)?;
     for alert in alerts.into_iter().flatten() {
