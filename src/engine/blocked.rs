@@ -1,7 +1,7 @@
 //! Which rows are already blocked: the firewalls and ban engines are read
-//! every `[refresh] blocked_interval` in a child process ([`BlockReader`]); when a round's
-//! answer differs from the last, the index is rebuilt and every row looked
-//! up again. A block run from the dashboard marks its rows at once; the
+//! every `[refresh] blocked_interval` in a child process ([`BlockReader`]);
+//! when a round's answer differs from the last, the index is rebuilt and
+//! every row looked up again. A block run from the dashboard marks its rows at once; the
 //! next round that started after it confirms (or drops) the mark.
 
 use std::io;

@@ -163,7 +163,7 @@ impl BlockReader {
         }
     }
 
-    /// Whether there is anything to ask.
+    /// Whether no round is under way.
     pub(crate) fn is_idle(&self) -> bool {
         self.next.is_none() && self.running.is_none()
     }
