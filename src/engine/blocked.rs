@@ -43,15 +43,21 @@ impl Blocked {
         }
     }
 
-    /// Register the reader's pipes under `token` and start the first round.
+    /// Register the reader's pipes under `token`; live, start the first
+    /// round. `--once` asks after its socket dump instead
+    /// ([`read_now`](Self::read_now)), so its one dump never holds the
+    /// tools' own sockets (cscli's to its local API).
     pub(super) fn register(
         &mut self,
         registry: &Registry,
         token: Token,
         core: &mut Core,
+        live: bool,
     ) -> io::Result<()> {
         registry.register(&mut self.reader, token, Interest::READABLE)?;
-        self.poll(core, Instant::now());
+        if live {
+            self.poll(core, Instant::now());
+        }
         Ok(())
     }
 

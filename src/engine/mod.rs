@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use mio::{Interest, Registry, Token};
 
 use crate::actions::block::BlockRecord;
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::detect::Detector;
 use crate::enrich::geoip::GeoIp;
 use crate::headless::SourceReport;
@@ -91,6 +91,9 @@ pub(crate) struct Engine {
     host: Host,
     /// Which addresses the firewalls and ban engines already block.
     blocked: Blocked,
+    /// `--once`: the firewalls are read after the socket dump
+    /// ([`Engine::read_blocked_now`]), not when registered.
+    once: bool,
     whois: Whois,
     /// Lifetime history (`None` when disabled or when it failed: see `keeper`).
     history: Option<History>,
@@ -132,6 +135,7 @@ impl Engine {
             interval: config.connections_interval,
             host: Host::new(config, now),
             blocked: Blocked::new(config.blocked_interval),
+            once: config.mode == Mode::Once,
             whois,
             import_note,
             history,
@@ -161,7 +165,7 @@ impl Engine {
             registry.register(journal, tokens.journal, Interest::READABLE)?;
         }
         self.blocked
-            .register(registry, tokens.blocked, &mut self.core)?;
+            .register(registry, tokens.blocked, &mut self.core, !self.once)?;
         self.host.register(registry, tokens.vnstat)
     }
 
