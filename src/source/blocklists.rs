@@ -431,3 +431,6 @@ impl Drop for BlockReader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
