@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use mio::{Interest, Registry, Token};
 
 use super::Core;
-use crate::actions::block::{BlockRecord, Tool, Tools};
+use crate::actions::block::{nft_table_name, BlockRecord, Tool, Tools};
 use crate::enrich::blocked::{install, BlockIndex};
 use crate::parse::blocklist::{BlockedNet, Blocker};
 use crate::source::blocklists::BlockReader;
@@ -35,7 +35,8 @@ impl Blocked {
             Tools::detect()
         };
         Blocked {
-            reader: BlockReader::new(&tools),
+            // The table block assist fills (the same name its plans use).
+            reader: BlockReader::new(&tools, nft_table_name()),
             every,
             due: Instant::now(),
             listed: Vec::new(),

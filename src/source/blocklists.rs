@@ -24,7 +24,7 @@ use mio::event::Source;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 
-use crate::actions::block::{nft_table_name, Tool, Tools};
+use crate::actions::block::{Tool, Tools};
 use crate::parse::blocklist::{self, BlockedNet, Blocker};
 use crate::source::vnstat::read_capped;
 use crate::sys::process::{self, PipedChild};
@@ -70,7 +70,8 @@ impl Ask {
         }
     }
 
-    fn args(self) -> Vec<String> {
+    /// Its arguments; `nft_table` is the table block assist fills.
+    fn args(self, nft_table: &str) -> Vec<String> {
         let words: &[&str] = match self {
             Ask::Nft => &["-j", "list", "table", "inet"],
             Ask::Iptables | Ask::Ip6tables => &["-S"],
@@ -79,7 +80,7 @@ impl Ask {
         };
         let mut args: Vec<String> = words.iter().map(|w| (*w).to_string()).collect();
         if self == Ask::Nft {
-            args.push(nft_table_name().to_string());
+            args.push(nft_table.to_string());
         }
         args
     }
@@ -117,6 +118,8 @@ struct Running {
 /// [`on_tick`](Self::on_tick) each tick and on SIGCHLD.
 pub(crate) struct BlockReader {
     asks: Vec<(Ask, PathBuf)>,
+    /// nethergaze's nft table (whose sets block assist fills).
+    nft_table: String,
     /// The last good answer of each ask (same index).
     answers: Vec<Vec<BlockedNet>>,
     /// The next ask of the round under way; `None` between rounds.
@@ -136,9 +139,9 @@ pub(crate) struct BlockReader {
 }
 
 impl BlockReader {
-    /// Asks the tools in `tools` that it knows how to read; none when not
-    /// root (each would refuse).
-    pub(crate) fn new(tools: &Tools) -> BlockReader {
+    /// Asks the tools in `tools` that it knows how to read, nft about
+    /// `nft_table`; none when not root (each would refuse).
+    pub(crate) fn new(tools: &Tools, nft_table: &str) -> BlockReader {
         let asks: Vec<(Ask, PathBuf)> = if process::is_root() {
             Ask::ALL
                 .into_iter()
@@ -150,6 +153,7 @@ impl BlockReader {
         BlockReader {
             answers: vec![Vec::new(); asks.len()],
             asks,
+            nft_table: nft_table.to_string(),
             next: None,
             jails: Vec::new(),
             jails_of: 0,
@@ -284,7 +288,7 @@ impl BlockReader {
         let mut cmd = Command::new(path);
         match &jail {
             Some(jail) => cmd.args(["get", jail, "banip", "--with-time"]),
-            None => cmd.args(ask.args()),
+            None => cmd.args(ask.args(&self.nft_table)),
         };
         let registration = &self.registration;
         let PipedChild {
