@@ -52,6 +52,8 @@ pub(crate) const DEFAULT_ASN_DB: &str = "/usr/share/GeoIP/GeoLite2-ASN.mmdb";
 pub(crate) const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `[whois] cache_ttl`: 24 h.
 pub(crate) const DEFAULT_WHOIS_CACHE_TTL: Duration = Duration::from_secs(86_400);
+/// Default `[refresh] blocked_interval`.
+pub(crate) const DEFAULT_BLOCKED_INTERVAL: Duration = Duration::from_secs(30);
 /// Default `[refresh] bandwidth_interval`, as 0.2.0's.
 pub(crate) const DEFAULT_BANDWIDTH_INTERVAL: Duration = Duration::from_secs(30);
 /// Default `[refresh] metrics_interval`: node-exporter's usual scrape period.
@@ -295,6 +297,9 @@ pub(crate) struct Config {
     pub(crate) metrics_file: Option<PathBuf>,
     /// `[refresh] metrics_interval`: how often the metrics file is replaced.
     pub(crate) metrics_interval: Duration,
+    /// `[refresh] blocked_interval`: how often the firewalls and ban
+    /// engines are asked which addresses they block (zero: never).
+    pub(crate) blocked_interval: Duration,
     /// `None`: the interface of the default route.
     pub(crate) interface: Option<String>,
     pub(crate) show_private_ips: bool,
@@ -455,6 +460,7 @@ struct Layer {
     connections_interval: Option<Duration>,
     bandwidth_interval: Option<Duration>,
     metrics_interval: Option<Duration>,
+    blocked_interval: Option<Duration>,
     interface: Option<String>,
     show_private_ips: Option<bool>,
     trusted_proxies: Option<Vec<IpNet>>,
@@ -515,7 +521,7 @@ impl Layer {
         let (hi, lo) = (self, lower);
         over!(hi, lo;
             log_paths, log_format, follow_symlinks, connections_interval, interface, show_private_ips,
-            bandwidth_interval,
+            bandwidth_interval, blocked_interval,
             trusted_proxies, max_tracked_ips, auth_enabled, auth_path, auth_source,
             journal_directory,
             burst_rpm, reason_ttl, min_conns, min_auth_failures, scanner_user_agents,
@@ -664,6 +670,7 @@ fn finish(
         bandwidth_interval: m.bandwidth_interval.unwrap_or(DEFAULT_BANDWIDTH_INTERVAL),
         metrics_file: metrics_file(raw)?,
         metrics_interval: m.metrics_interval.unwrap_or(DEFAULT_METRICS_INTERVAL),
+        blocked_interval: m.blocked_interval.unwrap_or(DEFAULT_BLOCKED_INTERVAL),
         interface: m.interface,
         show_private_ips: m.show_private_ips.unwrap_or(false),
         trusted_proxies: m.trusted_proxies.unwrap_or_default(),

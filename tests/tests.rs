@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod it {
+    mod blocked;
     mod config_files;
     mod contrib_fail2ban;
     mod contrib_systemd;

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use crate::config::{AuthSource, Config, Mode};
 use crate::detect::{DetectSettings, Detector};
+use crate::enrich::blocked::BlockIndex;
 use crate::enrich::geoip::GeoIp;
 use crate::parse::access::{AccessParser, FormatKind};
 use crate::parse::auth::AuthParser;
@@ -49,6 +50,8 @@ pub(crate) struct Core {
     pub(crate) detector: Detector,
     /// GeoIP, attached to each row when it is created (`None` with `--no-geoip`).
     pub(crate) geoip: Option<GeoIp>,
+    /// The networks already blocked, looked up for each row when it is born.
+    pub(crate) blocked: BlockIndex,
     access: AccessParser,
     /// JSON string values decoded from their escapes, reused for every line.
     access_scratch: Vec<u8>,
@@ -96,6 +99,7 @@ impl Core {
             table,
             detector,
             geoip,
+            blocked: BlockIndex::default(),
             access,
             access_scratch: Vec::new(),
             auth: AuthParser::new(now),
@@ -273,9 +277,11 @@ impl Core {
     /// A complete socket dump: every row's sockets replaced, new rows enriched.
     pub(crate) fn apply_sockets(&mut self, dump: &[SocketEntry]) {
         let geoip = self.geoip.as_ref();
+        let blocked = &self.blocked;
         let mut born = self.note_births.then_some(&mut self.born);
         self.table.apply_sockets(dump, self.now, |row| {
             attach_geo(geoip, row);
+            row.set_blocked(blocked.lookup_id(row.ip));
             if let Some(born) = born.as_deref_mut() {
                 born.push(row.ip);
             }
@@ -283,11 +289,12 @@ impl Core {
     }
 
     /// The row a line counted was created for it: attach its GeoIP record
-    /// and note it for its cached whois answer.
+    /// and blocked mark, and note it for its cached whois answer.
     fn enrich_if_new(&mut self, applied: Applied) {
         if applied.is_new {
             let row = self.table.row_mut(applied.row);
             attach_geo(self.geoip.as_ref(), row);
+            row.set_blocked(self.blocked.lookup_id(row.ip));
             if self.note_births {
                 self.born.push(row.ip);
             }

@@ -18,6 +18,7 @@
 //! tick interval: each method hands an event to the rooms it concerns and
 //! then refreshes the source reports.
 
+mod blocked;
 mod demo;
 pub(crate) mod events;
 mod feed;
@@ -50,6 +51,7 @@ use crate::source::LogSet;
 use crate::store::History;
 use crate::table::IpTable;
 
+use self::blocked::Blocked;
 use self::demo::DemoRun;
 pub(crate) use self::feed::Core;
 use self::history::Keeper;
@@ -72,6 +74,8 @@ pub(crate) struct SourceTokens {
     pub(crate) journal: Token,
     /// The running `vnstat`'s output.
     pub(crate) vnstat: Token,
+    /// The output of the tool asked who is blocked.
+    pub(crate) blocked: Token,
 }
 
 pub(crate) struct Engine {
@@ -87,6 +91,11 @@ pub(crate) struct Engine {
     interval: Duration,
     /// Bandwidth, boot time and vnstat for the header.
     host: Host,
+    /// Which addresses the firewalls and ban engines already block.
+    blocked: Blocked,
+    /// `--once`: the firewalls are read after the socket dump
+    /// ([`Engine::read_blocked_now`]), not when registered.
+    once: bool,
     whois: Whois,
     /// Lifetime history (`None` when disabled or when it failed: see `keeper`).
     history: Option<History>,
@@ -128,6 +137,8 @@ impl Engine {
             started: now,
             interval: config.connections_interval,
             host: Host::new(config, now),
+            blocked: Blocked::new(config.blocked_interval, &config.actions.targets.nft_table),
+            once: config.mode == Mode::Once,
             whois,
             import_note,
             history,
@@ -157,6 +168,8 @@ impl Engine {
         if let Some(journal) = self.journal.as_mut() {
             registry.register(journal, tokens.journal, Interest::READABLE)?;
         }
+        self.blocked
+            .register(registry, tokens.blocked, &mut self.core, !self.once)?;
         self.host.register(registry, tokens.vnstat)
     }
 
@@ -248,6 +261,17 @@ impl Engine {
         self.core.changes += 1;
     }
 
+    /// `--once`: which addresses are blocked, asked and waited for (each
+    /// tool at most [`blocklists::TIMEOUT`](crate::source::blocklists::TIMEOUT)).
+    pub(crate) fn read_blocked_now(&mut self) {
+        self.blocked.read_now(&mut self.core);
+    }
+
+    /// The tool asked who is blocked wrote something (or closed its output).
+    pub(crate) fn on_blocked_ready(&mut self) {
+        self.blocked.on_ready(&mut self.core);
+    }
+
     /// The periodic tick: the host's readings, logs' safety net, a socket
     /// dump, expiry.
     pub(crate) fn on_tick(&mut self) {
@@ -309,6 +333,7 @@ impl Engine {
             events.blocked(record, self.core.now);
         }
         self.keeper.record_block(&mut self.history, record);
+        self.blocked.note_block(&mut self.core, record);
         self.refresh_reports();
     }
 
@@ -339,6 +364,7 @@ impl Engine {
     /// reader when due.
     pub(crate) fn on_child_exit(&mut self) {
         self.host.on_child_exit();
+        self.blocked.poll(&mut self.core, Instant::now());
         if let Some(journal) = self.journal.as_mut() {
             let core = &mut self.core;
             journal.on_tick(Instant::now(), &mut |line| core.on_auth_line(line));

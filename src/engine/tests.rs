@@ -476,6 +476,7 @@ fn registered_logs_wake_the_poll_when_a_line_arrives() {
         sockets: mio::Token(3),
         journal: mio::Token(4),
         vnstat: mio::Token(5),
+        blocked: mio::Token(6),
     };
     engine.register(poll.registry(), &tokens).expect("register");
     engine.touch_clock();
@@ -893,4 +894,92 @@ fn a_first_event_carries_the_cached_whois_org() {
         "{first}"
     );
     assert_eq!(first["org"], "Cached Org", "{first}");
+/// Issue 14 item 5: a block run from the dashboard that succeeded marks
+/// its rows at once (the next read of the firewalls confirms it); one that
+/// failed marks nothing.
+#[test]
+fn a_block_that_succeeded_marks_its_rows_at_once() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::ExitStatus;
+
+    use crate::actions::block::{BlockRecord, CommandResult, Tool};
+    let mut engine = engine_over("combined.log", "combined", &[]);
+    let addr = engine.table().rows().next().expect("a row").ip;
+    let net = ipnet::IpNet::new(addr, if addr.is_ipv4() { 24 } else { 64 })
+        .unwrap()
+        .trunc();
+    let record = |code: i32| BlockRecord {
+        time: 77,
+        ip: addr,
+        target: net,
+        tool: Tool::Ufw,
+        probe: None,
+        commands: vec![CommandResult {
+            argv: vec!["ufw".into(), "prepend".into()],
+            is_check: false,
+            is_probe: false,
+            status: Ok(ExitStatus::from_raw(code << 8)),
+            timed_out: false,
+            output: Default::default(),
+        }],
+    };
+    let blocked = |e: &Engine| e.table().blocked(e.table().get(addr).unwrap()).copied();
+    assert_eq!(blocked(&engine), None);
+    engine.record_block(&record(1));
+    assert_eq!(blocked(&engine), None, "the command failed");
+    let changes = engine.changes();
+    engine.record_block(&record(0));
+    let mark = blocked(&engine).expect("marked at once");
+    let by: Vec<&str> = mark.by.iter().map(|b| b.name()).collect();
+    assert_eq!(by, ["ufw"]);
+    assert_eq!((mark.scope, mark.since), (net, Some(77)));
+    assert!(engine.changes() > changes, "the screen redraws");
+}
+
+/// Issue 14 item 5: rows born after the blocked list was read, from a log
+/// line or a socket, are looked up in it then (never per line after).
+#[test]
+fn rows_born_inside_a_blocked_network_are_marked_at_birth() {
+    use crate::enrich::blocked::{install, BlockIndex};
+    use crate::parse::blocklist::{BlockedNet, Blocker};
+    use crate::source::{LineSink, LogKind};
+    let mut engine = engine_over("combined.log", "combined", &[]);
+    let nets = [BlockedNet {
+        net: "192.0.2.0/24".parse().unwrap(),
+        by: Blocker::Iptables,
+        since: None,
+    }];
+    let core = &mut engine.core;
+    core.blocked = BlockIndex::new(&nets);
+    install(&mut core.table, &core.blocked);
+    core.table.set_show_private(true);
+    let line = |ip: &str| {
+        format!("{ip} - - [10/Oct/2023:13:55:36 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"x\"")
+    };
+    for ip in ["192.0.2.77", "192.0.3.77"] {
+        core.line(LogKind::Access, 0, line(ip).as_bytes());
+    }
+    let dump = [crate::parse::sockets::SocketEntry {
+        local: "10.0.0.1:443".parse().unwrap(),
+        remote: "192.0.2.78:5000".parse().unwrap(),
+        state: crate::parse::sockets::TcpState::Established,
+        inode: 0,
+    }];
+    core.apply_sockets(&dump);
+    let table = engine.table();
+    let scope = |a: &str| {
+        let row = table.get(ip(a)).unwrap_or_else(|| panic!("no row {a}"));
+        table.blocked(row).map(|m| m.scope.to_string())
+    };
+    assert_eq!(
+        scope("192.0.2.77").as_deref(),
+        Some("192.0.2.0/24"),
+        "a line's"
+    );
+    assert_eq!(
+        scope("192.0.2.78").as_deref(),
+        Some("192.0.2.0/24"),
+        "a socket's"
+    );
+    assert_eq!(scope("192.0.3.77"), None);
 }

@@ -66,7 +66,10 @@ pub(crate) fn once(engine: &mut Engine, event_loop: &mut EventLoop) -> Result<()
     engine.read_vnstat_now();
     event_loop
         .one_dump(engine)
-        .map_err(|e| format!("socket dump: {e}"))
+        .map_err(|e| format!("socket dump: {e}"))?;
+    // After the dump: cscli's connection to its local API is not a row.
+    engine.read_blocked_now();
+    Ok(())
 }
 
 /// `--for DURATION`: what the logs hold already (`--from-start`), then

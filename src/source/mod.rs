@@ -3,6 +3,7 @@
 //! and its /proc fallback.
 
 pub(crate) mod bandwidth;
+pub(crate) mod blocklists;
 pub(crate) mod glob;
 pub(crate) mod journal;
 pub mod linebuf;

@@ -24,6 +24,7 @@ mod ssh;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use smallvec::SmallVec;
 
@@ -35,7 +36,7 @@ use ssh::SshLog;
 pub(crate) use ssh::{SshEvent, RECENT_SSH_EVENTS};
 
 use crate::detect::Evidence;
-use crate::net::{is_public, GeoInfo, WhoisInfo};
+use crate::net::{is_public, BlockId, BlockMark, GeoInfo, WhoisInfo};
 use crate::parse::sockets::{SocketEntry, TcpState};
 use crate::parse::{AccessHit, AuthEvent, AuthKind, UnixTime};
 
@@ -186,6 +187,10 @@ pub struct Row {
     pub(crate) geo: Option<Box<GeoInfo>>,
     /// RDAP/whois answer, filled in when the worker replies.
     pub(crate) whois: Option<Box<WhoisInfo>>,
+    /// Already blocked: which of the table's blocked marks, attached by the
+    /// engine when the row is born and again when the marks change. Read
+    /// through [`IpTable::blocked`].
+    blocked: Option<BlockId>,
 }
 
 /// Hint the CPU to load the cache line at `at`; a no-op off x86_64. A
@@ -265,6 +270,17 @@ static NO_SOCKETS: SocketSummary = SocketSummary {
 };
 
 impl Row {
+    /// Whether its address is inside a network already blocked (see
+    /// [`IpTable::blocked`] for by what).
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.blocked.is_some()
+    }
+
+    /// Attach the row's blocked mark (the engine, when the row is born).
+    pub(crate) fn set_blocked(&mut self, id: Option<BlockId>) {
+        self.blocked = id;
+    }
+
     /// Its sockets in the last dump (all zero when it has none).
     pub(crate) fn sockets(&self) -> &SocketSummary {
         self.sockets.as_deref().unwrap_or(&NO_SOCKETS)
@@ -296,6 +312,7 @@ impl Row {
             wide: false,
             geo: None,
             whois: None,
+            blocked: None,
         }
     }
 
@@ -457,6 +474,8 @@ pub struct IpTable {
     /// The row [`IpTable::prefetch`] found: the line's update takes it
     /// instead of hashing and probing for the same address again.
     prefetched: Cell<Option<u32>>,
+    /// What rows' [`BlockId`]s point at.
+    blocked: Arc<[BlockMark]>,
 }
 
 impl IpTable {
@@ -480,7 +499,27 @@ impl IpTable {
             max_recent: RECENT_REQUESTS,
             wide_rows: 0,
             prefetched: Cell::new(None),
+            blocked: Arc::from([]),
         }
+    }
+
+    /// The blocked networks changed: the new marks, and every row's
+    /// address looked up again by `lookup`.
+    pub(crate) fn set_blocked(
+        &mut self,
+        marks: Arc<[BlockMark]>,
+        lookup: impl Fn(IpAddr) -> Option<BlockId>,
+    ) {
+        for row in self.rows.iter_mut().flatten() {
+            row.blocked = lookup(row.ip);
+        }
+        self.blocked = marks;
+    }
+
+    /// Whether `row`'s address is inside a blocked network, and by what.
+    pub(crate) fn blocked(&self, row: &Row) -> Option<&BlockMark> {
+        row.blocked
+            .and_then(|id| self.blocked.get(id.get() as usize - 1))
     }
 
     /// `[log] max_log_entries_per_ip` (0.2.0's per-address log): the

@@ -497,6 +497,7 @@ fn a_prefetched_row_is_used_only_for_its_own_address() {
     assert_eq!(t.len(), 1);
 }
 
+<<<<<<< HEAD
 /// What a socket dump leaves in the table, row by row (sorted by address).
 fn socket_view(t: &IpTable) -> Vec<(IpAddr, u32, u32, u32, UnixTime, UnixTime)> {
     let mut rows: Vec<_> = t
@@ -635,4 +636,44 @@ fn a_breached_row_does_not_expire() {
     t.expire(1000 + 10 * IDLE_EXPIRY_SECS);
     assert!(t.get(ip("7.7.7.7")).is_none());
     assert_eq!(t.get(ip("8.8.8.8")).unwrap().breach_time(), Some(1000));
+=======
+/// Issue 14 item 5: the engine attaches a row's blocked mark when it is
+/// born ([`Row::set_blocked`]); when the marks change, every row is looked
+/// up again and points into the new ones.
+#[test]
+fn rows_point_into_the_blocked_marks_and_follow_their_changes() {
+    use std::num::NonZeroU32;
+
+    use crate::net::{BlockMark, Blocker, Blockers};
+    let mut t = IpTable::new(100, false);
+    requests(&mut t, "8.8.8.8", 1);
+    requests(&mut t, "8.8.9.9", 1);
+    let mark = |net: &str| {
+        let mut by = Blockers::default();
+        by.insert(Blocker::Fail2ban);
+        BlockMark {
+            by,
+            scope: net.parse().unwrap(),
+            since: None,
+        }
+    };
+    let blocked = |t: &IpTable, s: &str| {
+        t.get(ip(s))
+            .and_then(|r| t.blocked(r))
+            .map(|m| m.scope.to_string())
+    };
+    let first = NonZeroU32::new(1);
+    t.set_blocked(std::sync::Arc::from([mark("8.8.8.0/24")]), |a| {
+        (a == ip("8.8.8.8")).then_some(first).flatten()
+    });
+    assert_eq!(blocked(&t, "8.8.8.8").as_deref(), Some("8.8.8.0/24"));
+    assert_eq!(blocked(&t, "8.8.9.9"), None);
+    assert!(t.get(ip("8.8.8.8")).unwrap().is_blocked());
+    t.set_blocked(std::sync::Arc::from([mark("8.8.9.9/32")]), |a| {
+        (a == ip("8.8.9.9")).then_some(first).flatten()
+    });
+    assert_eq!(blocked(&t, "8.8.8.8"), None, "unblocked");
+    assert_eq!(blocked(&t, "8.8.9.9").as_deref(), Some("8.8.9.9/32"));
+    assert!(!t.get(ip("8.8.8.8")).unwrap().is_blocked());
+>>>>>>> blocked
 }

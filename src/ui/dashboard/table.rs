@@ -32,6 +32,9 @@ const LAST_MIN: u16 = 10;
 /// The IP column fits `!255.255.255.255` at least, an IPv6 address at most.
 const IP_MIN: u16 = 16;
 const IP_MAX: u16 = 40;
+/// Before an address a firewall or ban engine already blocks (in place of
+/// `!`: the address stays red when it is suspicious).
+pub(super) const BLOCKED_MARK: char = '⊘';
 
 /// A column's title in the panel: the address column leaves a cell for
 /// its mark; suspicious mode shows the reasons where the last path was.
@@ -364,7 +367,10 @@ fn draw_cell(
     };
     match col {
         Col::Ip => {
-            let (mark, style) = if !reasons.is_empty() {
+            let (mark, style) = if v.table.blocked(row).is_some() {
+                // Already handled: the mark says so, the address keeps its colour.
+                (BLOCKED_MARK, t.faint())
+            } else if !reasons.is_empty() {
                 ('!', flagged)
             } else if row.is_outbound_only() {
                 ('→', base)
@@ -376,7 +382,12 @@ fn draw_cell(
             write_fit_address(address, row.ip, usize::from(w.saturating_sub(1)));
             let mut pen = Pen::new(g, Rect::new(x, y, w, 1));
             pen.text(mark.encode_utf8(&mut [0; 4]), style);
-            pen.text(address, if reasons.is_empty() { base } else { style });
+            let address_style = if reasons.is_empty() {
+                base
+            } else {
+                t.suspicious()
+            };
+            pen.text(address, address_style);
         }
         Col::Last if d.suspicious => {
             let codes = &mut d.cell;
