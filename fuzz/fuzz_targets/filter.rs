@@ -31,6 +31,8 @@ fuzz_target!(|data: &[u8]| {
             };
             let _ = spec.matches_event(&event, None, 0);
         }
-        Err(errors) => errors.iter().for_each(|e| assert!(!e.to_string().is_empty())),
+        Err(errors) => errors
+            .iter()
+            .for_each(|e| assert!(!e.to_string().is_empty())),
     }
 });

@@ -894,6 +894,8 @@ fn a_first_event_carries_the_cached_whois_org() {
         "{first}"
     );
     assert_eq!(first["org"], "Cached Org", "{first}");
+}
+
 /// Issue 14 item 5: a block run from the dashboard that succeeded marks
 /// its rows at once (the next read of the firewalls confirms it); one that
 /// failed marks nothing.

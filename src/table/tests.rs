@@ -497,7 +497,6 @@ fn a_prefetched_row_is_used_only_for_its_own_address() {
     assert_eq!(t.len(), 1);
 }
 
-<<<<<<< HEAD
 /// What a socket dump leaves in the table, row by row (sorted by address).
 fn socket_view(t: &IpTable) -> Vec<(IpAddr, u32, u32, u32, UnixTime, UnixTime)> {
     let mut rows: Vec<_> = t
@@ -625,6 +624,8 @@ fn a_row_kept_at_the_cap_has_every_socket_of_its_address() {
         assert_eq!(row.sockets().syn_recv_in(), 3, "{}", row.ip);
     }
     assert_eq!(t.connections(), 3 * t.len() as u64);
+}
+
 /// A breach (issue 14 item 2) is held for the run: its row is not dropped
 /// when idle, as others without sockets are.
 #[test]
@@ -636,7 +637,8 @@ fn a_breached_row_does_not_expire() {
     t.expire(1000 + 10 * IDLE_EXPIRY_SECS);
     assert!(t.get(ip("7.7.7.7")).is_none());
     assert_eq!(t.get(ip("8.8.8.8")).unwrap().breach_time(), Some(1000));
-=======
+}
+
 /// Issue 14 item 5: the engine attaches a row's blocked mark when it is
 /// born ([`Row::set_blocked`]); when the marks change, every row is looked
 /// up again and points into the new ones.
@@ -675,5 +677,4 @@ fn rows_point_into_the_blocked_marks_and_follow_their_changes() {
     assert_eq!(blocked(&t, "8.8.8.8"), None, "unblocked");
     assert_eq!(blocked(&t, "8.8.9.9").as_deref(), Some("8.8.9.9/32"));
     assert!(!t.get(ip("8.8.8.8")).unwrap().is_blocked());
->>>>>>> blocked
 }

@@ -17,7 +17,7 @@ use crate::source::blocklists::BlockReader;
 
 /// One whole round of the reader with `tools`, as `--once` runs it.
 fn read_round(tools: &Tools) -> Vec<BlockedNet> {
-    let mut reader = BlockReader::new(tools, crate::actions::block::DEFAULT_NFT_TABLE);
+    let mut reader = BlockReader::new(tools, crate::actions::block::tools::DEFAULT_NFT_TABLE);
     reader.run_now();
     reader.take_round().expect("the round ended")
 }
