@@ -52,6 +52,8 @@ pub(crate) const DEFAULT_ASN_DB: &str = "/usr/share/GeoIP/GeoLite2-ASN.mmdb";
 pub(crate) const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `[whois] cache_ttl`: 24 h.
 pub(crate) const DEFAULT_WHOIS_CACHE_TTL: Duration = Duration::from_secs(86_400);
+/// Default `[refresh] blocked_interval`.
+pub(crate) const DEFAULT_BLOCKED_INTERVAL: Duration = Duration::from_secs(30);
 /// Default `[refresh] bandwidth_interval`, as 0.2.0's.
 pub(crate) const DEFAULT_BANDWIDTH_INTERVAL: Duration = Duration::from_secs(30);
 /// Default `[refresh] metrics_interval`: node-exporter's usual scrape period.
@@ -124,6 +126,9 @@ pub(crate) enum Mode {
     Once,
     /// `--for`: live without a screen for this long, then a snapshot.
     For(Duration),
+    /// `--events` without `--for`: live without a screen until a
+    /// terminating signal, the event stream the only output.
+    Stream,
 }
 
 /// `--color`.
@@ -295,6 +300,9 @@ pub(crate) struct Config {
     pub(crate) metrics_file: Option<PathBuf>,
     /// `[refresh] metrics_interval`: how often the metrics file is replaced.
     pub(crate) metrics_interval: Duration,
+    /// `[refresh] blocked_interval`: how often the firewalls and ban
+    /// engines are asked which addresses they block (zero: never).
+    pub(crate) blocked_interval: Duration,
     /// `None`: the interface of the default route.
     pub(crate) interface: Option<String>,
     pub(crate) show_private_ips: bool,
@@ -305,6 +313,8 @@ pub(crate) struct Config {
     pub(crate) demo: bool,
     pub(crate) mode: Mode,
     pub(crate) json: bool,
+    /// `--events` / `--events-file`: where the event stream goes.
+    pub(crate) events: crate::engine::events::EventsConfig,
     pub(crate) suspicious_only: bool,
     pub(crate) color: ColorChoice,
     pub(crate) auth: AuthConfig,
@@ -454,6 +464,7 @@ struct Layer {
     connections_interval: Option<Duration>,
     bandwidth_interval: Option<Duration>,
     metrics_interval: Option<Duration>,
+    blocked_interval: Option<Duration>,
     interface: Option<String>,
     show_private_ips: Option<bool>,
     trusted_proxies: Option<Vec<IpNet>>,
@@ -514,7 +525,7 @@ impl Layer {
         let (hi, lo) = (self, lower);
         over!(hi, lo;
             log_paths, log_format, follow_symlinks, since, connections_interval, interface, show_private_ips,
-            bandwidth_interval,
+            bandwidth_interval, blocked_interval,
             trusted_proxies, max_tracked_ips, auth_enabled, auth_path, auth_source,
             journal_directory,
             burst_rpm, reason_ttl, min_conns, min_auth_failures, scanner_user_agents,
@@ -667,6 +678,7 @@ fn finish(
         bandwidth_interval: m.bandwidth_interval.unwrap_or(DEFAULT_BANDWIDTH_INTERVAL),
         metrics_file: metrics_file(raw)?,
         metrics_interval: m.metrics_interval.unwrap_or(DEFAULT_METRICS_INTERVAL),
+        blocked_interval: m.blocked_interval.unwrap_or(DEFAULT_BLOCKED_INTERVAL),
         interface: m.interface,
         show_private_ips: m.show_private_ips.unwrap_or(false),
         trusted_proxies: m.trusted_proxies.unwrap_or_default(),
@@ -675,6 +687,10 @@ fn finish(
         demo: raw.demo,
         mode,
         json: raw.json,
+        events: crate::engine::events::EventsConfig {
+            stdout: raw.events,
+            file: raw.events_file.clone(),
+        },
         suspicious_only: raw.suspicious,
         color,
         auth,
@@ -785,8 +801,21 @@ fn mode(raw: &RawArgs) -> Result<Mode, ConfigError> {
         }
         (Some(v), false) => Mode::For(parse_duration(v).map_err(|m| ConfigError::flag("for", m))?),
         (None, true) => Mode::Once,
+        (None, false) if raw.events => Mode::Stream,
         (None, false) => Mode::Dashboard,
     };
+    if raw.events && raw.once {
+        return Err(ConfigError::flag(
+            "events",
+            "follows the logs: use it alone or with --for, not with --once",
+        ));
+    }
+    if raw.events && raw.json {
+        return Err(ConfigError::flag(
+            "json",
+            "with --events, stdout is the event stream (no snapshot is printed)",
+        ));
+    }
     if raw.json && mode == Mode::Dashboard {
         return Err(ConfigError::flag("json", "needs --once or --for"));
     }

@@ -193,7 +193,8 @@ fn run(config: &Config) -> Result<Ended, String> {
     let _ = crate::sys::rlimit::raise_nofile();
     let run_for = match config.mode {
         Mode::Once => None,
-        Mode::For(d) => Some(d),
+        Mode::For(d) => Some(Some(d)),
+        Mode::Stream => Some(None),
         Mode::Dashboard if !io::stdout().is_terminal() => {
             return Err("stdout is not a terminal: use --once or --for DURATION for a headless snapshot (add --json for JSON Lines)".into());
         }
@@ -217,7 +218,10 @@ fn run(config: &Config) -> Result<Ended, String> {
     }
     // The session is kept, and `history` includes it; a failure is in the summary.
     let lost = engine.save_history();
-    print_snapshot(&engine, config).map_err(|e| format!("cannot write the snapshot: {e}"))?;
+    if !config.events.stdout {
+        // With `--events`, stdout is the stream: no snapshot after it.
+        print_snapshot(&engine, config).map_err(|e| format!("cannot write the snapshot: {e}"))?;
+    }
     Ok(outcome(&engine, lost))
 }
 

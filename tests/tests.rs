@@ -8,6 +8,7 @@
 
 mod it {
     mod backfill;
+    mod blocked;
     mod config_files;
     mod contrib_fail2ban;
     mod contrib_systemd;
@@ -15,6 +16,7 @@ mod it {
     mod demo;
     mod drill_down;
     mod enrich;
+    pub mod events;
     mod exit_status;
     mod files;
     mod fixtures;

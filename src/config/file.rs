@@ -120,6 +120,8 @@ struct RefreshSection {
     bandwidth_interval: Option<Spanned<f64>>,
     auth_log_interval: Option<Spanned<f64>>,
     metrics_interval: Option<Spanned<f64>>,
+    /// How often the firewalls are read for addresses already blocked.
+    blocked_interval: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -566,6 +568,9 @@ fn file_sources(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(),
     ctx.unused_number(&limits::AUTH_LOG_INTERVAL, &r.auth_log_interval)?;
     layer.metrics_interval = ctx
         .number(&limits::METRICS_INTERVAL, &r.metrics_interval)?
+        .map(Duration::from_secs_f64);
+    layer.blocked_interval = ctx
+        .lenient_number(&limits::BLOCKED_INTERVAL, &r.blocked_interval)?
         .map(Duration::from_secs_f64);
 
     let a = &root.auth;

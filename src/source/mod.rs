@@ -4,6 +4,7 @@
 
 pub(crate) mod backfill;
 pub(crate) mod bandwidth;
+pub(crate) mod blocklists;
 pub(crate) mod glob;
 pub(crate) mod journal;
 pub mod linebuf;

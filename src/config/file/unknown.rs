@@ -47,6 +47,7 @@ const KNOWN_KEYS: [(&str, &[&str]); 11] = [
             "bandwidth_interval",
             "auth_log_interval",
             "metrics_interval",
+            "blocked_interval",
         ],
     ),
     ("geoip", &["enabled", "city_db", "asn_db"]),
