@@ -19,6 +19,8 @@ ROTATION_ARGS ?=
 MEMCAP_ARGS  ?=
 # Extra flags for `make bench-synflood`, e.g. SYNFLOOD_ARGS="--sizes 1000 --runs 1" (CI).
 SYNFLOOD_ARGS ?=
+# Extra flags for `make bench-curves`, e.g. CURVES_ARGS="--lines 200000 --sockets none".
+CURVES_ARGS  ?=
 
 MUSL_BIN     := target/$(MUSL_TARGET)/release/nethergaze
 # SQLite extensions and APIs nethergaze does not use (full-text search, R-tree,
@@ -42,7 +44,7 @@ FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
 # The Rust version Cargo.toml declares (`rust-version`), checked by `make msrv`.
 MSRV         := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 
-.PHONY: run test bench bench-compare bench-dashboard bench-memcap bench-rotation bench-synflood fuzz static test-static msrv
+.PHONY: run test bench bench-compare bench-dashboard bench-memcap bench-rotation bench-synflood bench-curves fuzz static test-static msrv
 
 run:
 	$(CARGO) build --release
@@ -91,10 +93,18 @@ bench-memcap:
 # Root only: 1 000, 10 000 and 60 000 TCP sockets (four fifths SYN_RECV from
 # raw SYNs, the rest established) from up to 20 000 loopback addresses, each
 # size in its own network namespace: `--once --json` over netlink and over
-# /proc/net/tcp, time (minus an empty namespace's run), CPU and peak RSS.
+# /proc/net/tcp, time (minus an empty namespace's run), CPU and peak RSS; the
+# steady tick (--for 5); the largest flood again at max_tracked_ips = 5000.
 bench-synflood:
 	$(CARGO) build --release
 	python3 benches/synflood.py ./target/release/nethergaze $(SYNFLOOD_ARGS)
+
+# The README's cost curves, as markdown: lines/s and peak RSS vs distinct
+# clients (1 k to 1 M, past the max_tracked_ips cap), and (root) socket dump
+# time vs sockets through benches/synflood.py. A few minutes.
+bench-curves:
+	$(CARGO) build --release
+	python3 benches/curves.py ./target/release/nethergaze $(CURVES_ARGS)
 
 # Seed inputs beside each target's own corpus (fuzz/corpus/<target>, not in git):
 # the geoip target starts from MaxMind's test, corrupt and hostile databases.

@@ -217,12 +217,15 @@ def response(rng, kind, method):
     return 200, rng.randrange(4000, 90000)
 
 
-def write(out, lines, n_clients, start, truth_path=None):
+def write(out, lines, n_clients, start, truth_path=None, exponent=1.0):
+    """`exponent`: the Zipf exponent of the client mix (1.0, a busy site;
+    smaller spreads the lines over more of the N clients: benches/curves.py
+    uses 0.5 so a pool of 1 M clients puts ~560 k distinct ones in 1 M lines)."""
     rng = random.Random(SEED)
     ips = make_clients(rng, n_clients)
     agents, kinds = make_agents(rng, n_clients)
     paths = make_paths(rng)
-    cum = zipf_cumulative(n_clients)
+    cum = zipf_cumulative(n_clients, exponent)
     total = cum[-1]
     requests = [0] * n_clients
     counts = {"lines": lines, "probes": 0, "not_http": 0, "tail": 0, "bytes": 0, "ipv6_clients": 0}

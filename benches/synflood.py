@@ -2,7 +2,7 @@
 """A SYN flood at scale (issue 13, items 4 and 5): socket dump cost vs sockets.
 
     synflood.py BINARY [--sizes 1000,10000,60000] [--addresses 20000] [--runs 5]
-                       [--presses 10]
+                       [--presses 10] [--cap 5000]
     synflood.py --hold --sockets N --addresses A     (inside a private netns)
 
 Needs root. For each size, a private network namespace (`ip netns add`) gets
@@ -31,6 +31,10 @@ a shared machine hits every column alike):
            start-up, config, output of nothing)
   netlink  the same in the flood's namespace: one sock_diag dump + table update
   proc     the same with --proc-root /proc: the /proc/net/tcp{,6} fallback
+  steady   --for 5 in the flood's namespace: its CPU minus netlink's, per
+           second, is what each later tick costs while the flood stands
+           (no socket changes: the kernel's counters stand still, so most
+           ticks skip the dump, and an identical dump changes nothing)
 
 and prints medians, each minus the empty baseline: "update", the CPU spent
 before the first byte of output (perf cpu-clock samples, when perf is
@@ -43,7 +47,13 @@ netlink run's JSON is checked: one row per source address plus 127.0.0.1
 ESTABLISHED counts the flood made. Then the dashboard runs in a 200x50 tmux
 window in the namespace (a dump every second) and `s` is pressed --presses
 times: the time until the status bar shows the next sort order (an upper
-bound: the screen is polled with capture-pane).
+bound: the screen is polled with capture-pane), and the dashboard's peak
+RSS is read from /proc before it quits. --presses 0: no dashboard.
+
+--cap N (default 5000, 0: none) then runs the largest flood again with
+`max_tracked_ips = N` in a config file, fewer than its addresses: --once and
+--for 5 must keep at most N rows and say they evicted the rest, and their
+peak RSS and the dashboard's (with its key latency) are reported.
 
 Every time here is CPU time except "wall" and the key's: on a shared VM
 wall time can be several times CPU time for any program.
@@ -255,15 +265,30 @@ def cpu_before_output(cmd, tmp):
     return None
 
 
+def peak_rss_of_children(pid):
+    """Peak RSS (VmHWM, MiB) of the first child of `pid`, or None."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            child = int(f.read().split()[0])
+        with open("/proc/%d/status" % child) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return None
+
+
 def key_latency(ns, binary, flags, env, presses):
     """ms from `tmux send-keys s` (the next sort order) until the status bar
     names it, for the dashboard in a 200x50 tmux window in namespace `ns`
     while the flood's sockets are dumped every second; the screen is polled
     with capture-pane (about 10 ms a poll here), so each figure is an upper
-    bound. Empty without tmux. (Not `p`: hidden private addresses are not
-    tracked, so showing them again waits for the next dump.)"""
-    if not shutil.which("tmux"):
-        return []
+    bound. Returns (latencies, the dashboard's peak RSS in MiB or None);
+    nothing without tmux or presses. (Not `p`: hidden private addresses are
+    not tracked, so showing them again waits for the next dump.)"""
+    if not shutil.which("tmux") or presses == 0:
+        return [], None
     sock = os.path.join(env["HOME"], "tmux.sock")
     tmux = ["tmux", "-S", sock]
     dash = [f for f in flags if f not in ("--once", "--json")]
@@ -292,7 +317,7 @@ def key_latency(ns, binary, flags, env, presses):
                 sys.exit("synflood: the dashboard did not %s in %.0f s:\n%s"
                          % (what, limit, screen()))
 
-    latencies = []
+    latencies, rss = [], None
     try:
         wait_for(lambda: sort_order() is not None, "show the flood's rows")
         time.sleep(2)  # a few dumps in: the steady state, not start-up
@@ -303,13 +328,24 @@ def key_latency(ns, binary, flags, env, presses):
             subprocess.run([*tmux, "send-keys", "-t", "ng", "-l", "s"], check=True)
             wait_for(lambda: sort_order() not in (None, before), "change the sort order")
             latencies.append(1000 * (time.monotonic() - start))
+        pane = subprocess.run([*tmux, "list-panes", "-t", "ng", "-F", "#{pane_pid}"],
+                              capture_output=True, text=True).stdout.split()
+        rss = peak_rss_of_children(int(pane[0])) if pane else None
     finally:
         subprocess.run([*tmux, "kill-server"], stderr=subprocess.DEVNULL)
-    return latencies
+    return latencies, rss
+
+
+def ip_rows(path):
+    return [json.loads(l) for l in open(path) if l.startswith('{"type":"ip"')]
+
+
+def summary(path):
+    return [json.loads(l) for l in open(path) if l.startswith('{"type":"summary"')][-1]
 
 
 def check_rows(path, made):
-    rows = [json.loads(l) for l in open(path) if l.startswith('{"type":"ip"')]
+    rows = ip_rows(path)
     syn_recv = sum(r["states"].get("SYN_RECV", 0) for r in rows)
     est = sum(r["states"].get("ESTABLISHED", 0) for r in rows)
     want_rows = made["addresses"] + (1 if made["established"] else 0)
@@ -317,6 +353,32 @@ def check_rows(path, made):
     if not ok:
         sys.exit("synflood: nethergaze saw %d rows, %d SYN_RECV, %d ESTABLISHED; made %s"
                  % (len(rows), syn_recv, est, made))
+
+
+STEADY_SECS = 5
+
+
+def capped_run(ns, binary, flags, env, tmp, made, cap, presses):
+    """The flood against `max_tracked_ips = cap`: rows kept, evicted, RSS."""
+    config = os.path.join(tmp, "capped.toml")
+    with open(config, "w") as f:
+        f.write("max_tracked_ips = %d\n" % cap)
+    flags = [*flags, "--config", config]
+    once = ["ip", "netns", "exec", ns, binary, *flags]
+    steady = [f if f != "--once" else "--for" for f in once]
+    steady.insert(steady.index("--for") + 1, str(STEADY_SECS))
+    out = {}
+    for name, cmd in (("once", once), ("steady", steady)):
+        path = os.path.join(tmp, "capped.json")
+        with open(path, "w") as f:
+            _, cpu, rss = timed(cmd, env, f)
+        rows, evicted = len(ip_rows(path)), summary(path)["evicted"]
+        if rows > cap or evicted == 0:
+            sys.exit("synflood: at max_tracked_ips = %d, %s kept %d rows and evicted %d"
+                     % (cap, name, rows, evicted))
+        out[name] = (rows, evicted, rss, cpu)
+    out["keys"] = key_latency(ns, binary, flags, env, presses)
+    return out
 
 
 def median(xs):
@@ -361,13 +423,24 @@ def bench():
                 check_rows(first, made)
                 outside = ["ip", "netns", "exec", empty, binary, *flags]
                 proc = inside + ["--proc-root", "/proc"]
-                cols = {"empty": [], "netlink": [], "proc": []}
+                steady = [f if f != "--once" else "--for" for f in inside]
+                steady.insert(steady.index("--for") + 1, str(STEADY_SECS))
+                cols = {"empty": [], "netlink": [], "proc": [], "steady": []}
                 for _ in range(runs):
                     for name, cmd in (("empty", outside), ("netlink", inside), ("proc", proc)):
                         cols[name].append((*timed(cmd, env), cpu_before_output(cmd, tmp)))
+                    cols["steady"].append((*timed(steady, env), None))
                 med = {k: [median([r[i] for r in v]) if v[0][i] is not None else None
                            for i in range(4)] for k, v in cols.items()}
+                # Per round, steady minus netlink: the median of differences
+                # drifts less than a difference of medians on a busy machine.
+                med["tick"] = median([(s[1] - n[1]) / STEADY_SECS
+                                      for s, n in zip(cols["steady"], cols["netlink"])])
                 med["keys"] = key_latency(ns, binary, flags, env, arg("--presses", 10))
+                cap = arg("--cap", 5000)
+                if size == max(sizes) and 0 < cap < made["addresses"]:
+                    med["capped"] = (cap, capped_run(ns, binary, flags, env, tmp, made, cap,
+                                                     arg("--presses", 10)))
                 results.append((size, made, med))
             finally:
                 holder.stdin.close()
@@ -386,8 +459,8 @@ def report(results, runs):
           "(+ JSON of every row); wall = the whole run's wall time" % runs)
     print()
     print("| sockets (SYN_RECV + established) | addresses | netlink: update / run CPU, wall "
-          "| /proc: update / run CPU, wall | peak RSS netlink, /proc |")
-    print("|---|---|---|---|---|")
+          "| /proc: update / run CPU, wall | steady tick CPU | peak RSS netlink, /proc |")
+    print("|---|---|---|---|---|---|")
 
     def figures(m, e):
         update = "-" if m[3] is None else "%.0f ms" % (m[3] - e[3])
@@ -395,17 +468,38 @@ def report(results, runs):
 
     for size, made, med in results:
         e = med["empty"]
-        print("| %d (%d + %d) | %d | %s | %s | %.1f, %.1f MiB |" % (
+        tick = med["tick"]
+        print("| %d (%d + %d) | %d | %s | %s | %.1f ms/s | %.1f, %.1f MiB |" % (
             made["sockets"], made["syn_recv"], 2 * made["established"], made["addresses"],
-            figures(med["netlink"], e), figures(med["proc"], e),
+            figures(med["netlink"], e), figures(med["proc"], e), 1000 * tick,
             med["netlink"][2], med["proc"][2]))
     print()
+    print("steady tick = (CPU of --for %d - CPU of --once) / %d s, in the same namespace "
+          "(median over the rounds)" % (STEADY_SECS, STEADY_SECS))
+    print()
     for size, made, med in results:
-        keys = sorted(med["keys"])
+        keys, rss = med["keys"]
+        keys = sorted(keys)
         if keys:
             print("dashboard, %d sockets: a key's effect on screen in %.0f ms median, "
-                  "%.0f ms at most (%d presses, tmux capture-pane polling included)"
-                  % (made["sockets"], median(keys), keys[-1], len(keys)))
+                  "%.0f ms at most (%d presses, tmux capture-pane polling included); "
+                  "peak RSS %s" % (made["sockets"], median(keys), keys[-1], len(keys),
+                                   "-" if rss is None else "%.1f MiB" % rss))
+    for size, made, med in results:
+        if "capped" in med:
+            cap, c = med["capped"]
+            keys, rss = c["keys"]
+            keys = sorted(keys)
+            print()
+            print("max_tracked_ips = %d, %d sockets from %d addresses: --once kept %d rows "
+                  "(evicted %d), peak RSS %.1f MiB; --for %d kept %d rows (evicted %d), "
+                  "peak RSS %.1f MiB; dashboard: %s, peak RSS %s" % (
+                      cap, made["sockets"], made["addresses"], c["once"][0], c["once"][1],
+                      c["once"][2], STEADY_SECS, c["steady"][0], c["steady"][1],
+                      c["steady"][2],
+                      "a key's effect in %.0f ms median, %.0f ms at most" % (
+                          median(keys), keys[-1]) if keys else "not run",
+                      "-" if rss is None else "%.1f MiB" % rss))
     worst = max(max(m["netlink"][2], m["proc"][2]) for _, _, m in results)
     e = results[0][2]["empty"]
     print()

@@ -65,11 +65,14 @@ pub(crate) enum FlagId {
     NoAuthLog,
     AuthSource,
     FromStart,
+    Since,
     Resume,
     Once,
     For,
     Json,
     MetricsFile,
+    Events,
+    EventsFile,
     Suspicious,
     GroupBy,
     ProcRoot,
@@ -184,7 +187,8 @@ pub(crate) const FLAGS: &[Flag] = &[
             "log-path",
             "GLOB",
             Group::Sources,
-            "HTTP access log(s) to read; a glob, repeatable (default: the first of \
+            "HTTP access log(s) to read; a glob, repeatable; - reads standard input \
+             (zcat access.log.*.gz | nethergaze --once --log-path -) (default: the first of \
              /var/log/nginx/*.access.log, /var/log/nginx/access.log, \
              /var/log/apache2/*access.log, /var/log/caddy/*.log that matches)",
         )
@@ -205,6 +209,15 @@ pub(crate) const FLAGS: &[Flag] = &[
         "from-start",
         Group::Sources,
         "Read logs present at start from their beginning instead of their end",
+    ),
+    valued(
+        FlagId::Since,
+        "since",
+        "DURATION",
+        Group::Sources,
+        "Read back DURATION (30m, 1h, 24h) through the logs and their rotated \
+         copies (access.log.1, access.log.2.gz, ...) and the journal, oldest first, \
+         then follow",
     ),
     valued(
         FlagId::AuthLogPath,
@@ -279,6 +292,22 @@ pub(crate) const FLAGS: &[Flag] = &[
         "Write Prometheus metrics to PATH for node-exporter's textfile collector, \
          replaced atomically every [refresh] metrics_interval (default: 15 s) and at \
          the end; with the dashboard too",
+    ),
+    switch(
+        FlagId::Events,
+        "events",
+        Group::Headless,
+        "Write the event stream to stdout instead of a snapshot: one JSON line per event \
+         (suspicious, cleared, auth, blocked, source), flushed as it happens; runs without a \
+         screen until stopped, or for --for DURATION",
+    ),
+    valued(
+        FlagId::EventsFile,
+        "events-file",
+        "PATH",
+        Group::Headless,
+        "Also append the event stream to PATH (created mode 0600), with the dashboard or \
+         headless: blocks run from the dashboard land there",
     ),
     switch(
         FlagId::Resume,
@@ -455,8 +484,12 @@ pub(crate) struct RawArgs {
     pub(crate) resume: bool,
     pub(crate) once: bool,
     pub(crate) for_duration: Option<String>,
+    /// `--since DURATION`, checked by the config.
+    pub(crate) since: Option<String>,
     pub(crate) json: bool,
     pub(crate) metrics_file: Option<PathBuf>,
+    pub(crate) events: bool,
+    pub(crate) events_file: Option<PathBuf>,
     pub(crate) suspicious: bool,
     pub(crate) group_by: Option<String>,
     pub(crate) proc_root: Option<PathBuf>,
@@ -593,11 +626,14 @@ fn store(raw: &mut RawArgs, flag: &Flag, value: Option<OsString>) -> Result<(), 
         FlagId::NoAuthLog => raw.no_auth_log = true,
         FlagId::AuthSource => raw.auth_source = text()?,
         FlagId::FromStart => raw.from_start = true,
+        FlagId::Since => raw.since = text()?,
         FlagId::Resume => raw.resume = true,
         FlagId::Once => raw.once = true,
         FlagId::For => raw.for_duration = text()?,
         FlagId::Json => raw.json = true,
         FlagId::MetricsFile => raw.metrics_file = path(),
+        FlagId::Events => raw.events = true,
+        FlagId::EventsFile => raw.events_file = path(),
         FlagId::Suspicious => raw.suspicious = true,
         FlagId::GroupBy => raw.group_by = text()?,
         FlagId::ProcRoot => raw.proc_root = path(),

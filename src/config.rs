@@ -52,6 +52,8 @@ pub(crate) const DEFAULT_ASN_DB: &str = "/usr/share/GeoIP/GeoLite2-ASN.mmdb";
 pub(crate) const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `[whois] cache_ttl`: 24 h.
 pub(crate) const DEFAULT_WHOIS_CACHE_TTL: Duration = Duration::from_secs(86_400);
+/// Default `[refresh] blocked_interval`.
+pub(crate) const DEFAULT_BLOCKED_INTERVAL: Duration = Duration::from_secs(30);
 /// Default `[refresh] bandwidth_interval`, as 0.2.0's.
 pub(crate) const DEFAULT_BANDWIDTH_INTERVAL: Duration = Duration::from_secs(30);
 /// Default `[refresh] metrics_interval`: node-exporter's usual scrape period.
@@ -124,6 +126,9 @@ pub(crate) enum Mode {
     Once,
     /// `--for`: live without a screen for this long, then a snapshot.
     For(Duration),
+    /// `--events` without `--for`: live without a screen until a
+    /// terminating signal, the event stream the only output.
+    Stream,
 }
 
 /// `--color`.
@@ -278,6 +283,9 @@ pub(crate) struct Config {
     /// A name of [`LOG_FORMAT_NAMES`] or an nginx `log_format` string.
     pub(crate) log_format: String,
     pub(crate) from_start: bool,
+    /// `--since` / `[log] since`: read back this far through the logs and
+    /// their rotated copies at start.
+    pub(crate) since: Option<Duration>,
     /// `--resume`: logs start where the last run with this history file
     /// stopped (headless only, history on).
     pub(crate) resume: bool,
@@ -292,6 +300,9 @@ pub(crate) struct Config {
     pub(crate) metrics_file: Option<PathBuf>,
     /// `[refresh] metrics_interval`: how often the metrics file is replaced.
     pub(crate) metrics_interval: Duration,
+    /// `[refresh] blocked_interval`: how often the firewalls and ban
+    /// engines are asked which addresses they block (zero: never).
+    pub(crate) blocked_interval: Duration,
     /// `None`: the interface of the default route.
     pub(crate) interface: Option<String>,
     pub(crate) show_private_ips: bool,
@@ -302,6 +313,8 @@ pub(crate) struct Config {
     pub(crate) demo: bool,
     pub(crate) mode: Mode,
     pub(crate) json: bool,
+    /// `--events` / `--events-file`: where the event stream goes.
+    pub(crate) events: crate::engine::events::EventsConfig,
     pub(crate) suspicious_only: bool,
     /// `--group-by`: the table's grouping (`Ip`: none).
     pub(crate) group_by: crate::view::groups::GroupBy,
@@ -449,9 +462,11 @@ struct Layer {
     log_paths: Option<Vec<String>>,
     log_format: Option<String>,
     follow_symlinks: Option<bool>,
+    since: Option<Duration>,
     connections_interval: Option<Duration>,
     bandwidth_interval: Option<Duration>,
     metrics_interval: Option<Duration>,
+    blocked_interval: Option<Duration>,
     interface: Option<String>,
     show_private_ips: Option<bool>,
     trusted_proxies: Option<Vec<IpNet>>,
@@ -511,8 +526,8 @@ impl Layer {
     fn over(self, lower: Layer) -> Layer {
         let (hi, lo) = (self, lower);
         over!(hi, lo;
-            log_paths, log_format, follow_symlinks, connections_interval, interface, show_private_ips,
-            bandwidth_interval,
+            log_paths, log_format, follow_symlinks, since, connections_interval, interface, show_private_ips,
+            bandwidth_interval, blocked_interval,
             trusted_proxies, max_tracked_ips, auth_enabled, auth_path, auth_source,
             journal_directory,
             burst_rpm, reason_ttl, min_conns, min_auth_failures, scanner_user_agents,
@@ -548,6 +563,9 @@ fn flag_layer(raw: &RawArgs) -> Result<Layer, ConfigError> {
     if let Some(v) = &raw.log_format {
         layer.log_format =
             Some(parse_log_format(v).map_err(|m| ConfigError::flag("log-format", m))?);
+    }
+    if let Some(v) = &raw.since {
+        layer.since = Some(parse_duration(v).map_err(|m| ConfigError::flag("since", m))?);
     }
     if let Some(v) = &raw.connections_interval {
         let d = parse_interval_text(v).map_err(|m| ConfigError::flag("connections-interval", m))?;
@@ -653,6 +671,7 @@ fn finish(
         log_paths_named,
         log_format: m.log_format.unwrap_or_else(|| "auto".to_string()),
         from_start: raw.from_start,
+        since: m.since,
         resume: raw.resume,
         follow_symlinks: m.follow_symlinks.unwrap_or(false),
         connections_interval: m
@@ -661,6 +680,7 @@ fn finish(
         bandwidth_interval: m.bandwidth_interval.unwrap_or(DEFAULT_BANDWIDTH_INTERVAL),
         metrics_file: metrics_file(raw)?,
         metrics_interval: m.metrics_interval.unwrap_or(DEFAULT_METRICS_INTERVAL),
+        blocked_interval: m.blocked_interval.unwrap_or(DEFAULT_BLOCKED_INTERVAL),
         interface: m.interface,
         show_private_ips: m.show_private_ips.unwrap_or(false),
         trusted_proxies: m.trusted_proxies.unwrap_or_default(),
@@ -669,6 +689,10 @@ fn finish(
         demo: raw.demo,
         mode,
         json: raw.json,
+        events: crate::engine::events::EventsConfig {
+            stdout: raw.events,
+            file: raw.events_file.clone(),
+        },
         suspicious_only: raw.suspicious,
         group_by: group_by(raw)?,
         color,
@@ -780,8 +804,21 @@ fn mode(raw: &RawArgs) -> Result<Mode, ConfigError> {
         }
         (Some(v), false) => Mode::For(parse_duration(v).map_err(|m| ConfigError::flag("for", m))?),
         (None, true) => Mode::Once,
+        (None, false) if raw.events => Mode::Stream,
         (None, false) => Mode::Dashboard,
     };
+    if raw.events && raw.once {
+        return Err(ConfigError::flag(
+            "events",
+            "follows the logs: use it alone or with --for, not with --once",
+        ));
+    }
+    if raw.events && raw.json {
+        return Err(ConfigError::flag(
+            "json",
+            "with --events, stdout is the event stream (no snapshot is printed)",
+        ));
+    }
     if raw.json && mode == Mode::Dashboard {
         return Err(ConfigError::flag("json", "needs --once or --for"));
     }

@@ -193,7 +193,8 @@ fn run(config: &Config) -> Result<Ended, String> {
     let _ = crate::sys::rlimit::raise_nofile();
     let run_for = match config.mode {
         Mode::Once => None,
-        Mode::For(d) => Some(d),
+        Mode::For(d) => Some(Some(d)),
+        Mode::Stream => Some(None),
         Mode::Dashboard if !io::stdout().is_terminal() => {
             return Err("stdout is not a terminal: use --once or --for DURATION for a headless snapshot (add --json for JSON Lines)".into());
         }
@@ -217,7 +218,10 @@ fn run(config: &Config) -> Result<Ended, String> {
     }
     // The session is kept, and `history` includes it; a failure is in the summary.
     let lost = engine.save_history();
-    print_snapshot(&engine, config).map_err(|e| format!("cannot write the snapshot: {e}"))?;
+    if !config.events.stdout {
+        // With `--events`, stdout is the stream: no snapshot after it.
+        print_snapshot(&engine, config).map_err(|e| format!("cannot write the snapshot: {e}"))?;
+    }
     Ok(outcome(&engine, lost))
 }
 
@@ -256,8 +260,15 @@ fn run_dashboard(config: &Config) -> Result<Ended, String> {
     let mut event_loop =
         EventLoop::new(&mut engine).map_err(|e| format!("cannot start the event loop: {e}"))?;
     export_metrics(config, &mut event_loop)?;
-    let mut session =
-        Session::open(config).map_err(|e| format!("cannot open the terminal: {e}"))?;
+    let mut session = Session::open(config).map_err(|e| {
+        // Keys come from /dev/tty, never from stdin, which may be the log.
+        let stdin_is_log = config.log_paths.iter().any(|p| p == "-");
+        let hint = match stdin_is_log {
+            true => " (standard input is the log, so keys are read from /dev/tty: run with --once or --for DURATION without a terminal)",
+            false => "",
+        };
+        format!("cannot open the terminal: {e}{hint}")
+    })?;
     if let Some(line) = engine.take_import_note() {
         // Before the screen is taken (it stays in the scrollback), and in
         // the status line.
@@ -265,7 +276,12 @@ fn run_dashboard(config: &Config) -> Result<Ended, String> {
         session.set_status(line, engine.now());
     }
     engine.touch_clock();
-    engine.read_logs_now();
+    match config.since {
+        // The read-back goes on in the loop, in slices: the screen comes
+        // first and answers keys meanwhile.
+        Some(_) => engine.read_logs_pass(),
+        None => engine.read_logs_now(),
+    }
     session
         .enter()
         .map_err(|e| format!("cannot set up the terminal: {e}"))?;

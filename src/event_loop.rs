@@ -41,6 +41,8 @@ pub(crate) mod token {
     pub(crate) const VNSTAT: Token = Token(5);
     /// The pacing timer that brings the inotify fd back (`ReadPacer`).
     pub(crate) const FILES_PACED: Token = Token(6);
+    /// The pipes of the tool asked who is already blocked.
+    pub(crate) const BLOCKED: Token = Token(7);
     /// The whois worker's `mio::Waker`: replies are waiting.
     pub(crate) const WORKER: Token = Token(11);
     /// A log is about to rotate (`LogSet::drain_alarm`): read now, unpaced.
@@ -58,6 +60,7 @@ const SOURCE_TOKENS: SourceTokens = SourceTokens {
     sockets: token::SOCKETS,
     journal: token::JOURNAL,
     vnstat: token::VNSTAT,
+    blocked: token::BLOCKED,
 };
 
 /// The frontend's token number `n` (the loop hands its events on unread).
@@ -200,6 +203,11 @@ impl EventLoop {
         frontend.register(self.poll.registry())?;
         engine.touch_clock();
         engine.start_socket_dump();
+        if engine.has_log_backlog() {
+            // Left for the loop (a --since read-back under the dashboard):
+            // read on in paced slices as if inotify had spoken.
+            self.own.pacer.read(self.poll.registry(), engine)?;
+        }
         loop {
             frontend.after_events(engine);
             if let Err(e) = self.poll.poll(&mut self.events, None) {
@@ -268,6 +276,7 @@ impl OwnFds {
             token::FILES_ALARM => self.pacer.on_alarm(registry, engine)?,
             token::JOURNAL => engine.on_journal_ready(),
             token::VNSTAT => engine.on_vnstat_ready(),
+            token::BLOCKED => engine.on_blocked_ready(),
             token::WORKER => engine.on_whois_replies(),
             token::METRICS => self.on_metrics_timer(engine, frontend),
             token::SIGNAL => return Ok(self.on_signals(engine, frontend)),

@@ -278,8 +278,9 @@ fn group_cells(by: GroupBy, groups: &[Group], info: &RunInfo<'_>) -> (Vec<Col>, 
 }
 
 /// One cell of the text table: the column's text, made safe and cut where
-/// it comes from outside; the address marked `!` when suspicious and
-/// `(out)` when the row only has outbound connections; no `-` for a blank
+/// it comes from outside; the address marked `!` when suspicious,
+/// `(out)` when the row only has outbound connections and `(blocked)` when
+/// a firewall or ban engine already blocks it; no `-` for a blank
 /// (see [`Col::is_blank`]).
 fn text_cell(col: Col, view: &RowView<'_>) -> String {
     let mut cell = String::new();
@@ -291,6 +292,9 @@ fn text_cell(col: Col, view: &RowView<'_>) -> String {
             col.write(view, &mut cell);
             if view.row.is_outbound_only() {
                 cell.push_str(" (out)");
+            }
+            if view.row.is_blocked() {
+                cell.push_str(" (blocked)");
             }
         }
         Col::Last => {

@@ -2,10 +2,16 @@
 //! imports another for them: whether it is public (the table hides the
 //! rest, GeoIP and whois don't look them up), what a port is called, and
 //! the records enrichment attaches to a row (`GeoInfo` from the GeoIP
-//! databases, `WhoisInfo` from RDAP/whois). The table stores these records;
-//! `enrich` produces them; neither depends on the other.
+//! databases, `WhoisInfo` from RDAP/whois, `BlockMark` from the firewalls
+//! and ban engines). The table stores these records; `enrich` produces
+//! them; neither depends on the other.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::num::NonZeroU32;
+
+use ipnet::IpNet;
+
+use crate::parse::UnixTime;
 
 /// Whether an address is globally routable. Loopback, private, link-local,
 /// CGNAT, documentation, benchmarking, multicast and reserved ranges are not;
@@ -99,6 +105,104 @@ pub(crate) struct WhoisInfo {
     /// The abuse contact's e-mail address.
     pub(crate) abuse: Option<String>,
 }
+
+/// Who blocks: the names the JSON's `blocked.by` and the drill-down use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Blocker {
+    /// nethergaze's own nft sets.
+    Nft,
+    Iptables,
+    Ip6tables,
+    /// A rule in one of ufw's chains (`ufw-user-input`, ...).
+    Ufw,
+    Fail2ban,
+    /// A CrowdSec decision (`cscli`).
+    Crowdsec,
+}
+
+impl Blocker {
+    /// Every blocker, in the order `blocked.by` lists them.
+    pub(crate) const ALL: [Blocker; 6] = [
+        Blocker::Nft,
+        Blocker::Iptables,
+        Blocker::Ip6tables,
+        Blocker::Ufw,
+        Blocker::Fail2ban,
+        Blocker::Crowdsec,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Blocker::Nft => "nft",
+            Blocker::Iptables => "iptables",
+            Blocker::Ip6tables => "ip6tables",
+            Blocker::Ufw => "ufw",
+            Blocker::Fail2ban => "fail2ban",
+            Blocker::Crowdsec => "crowdsec",
+        }
+    }
+
+    /// Its bit in a [`Blockers`] set.
+    pub(crate) fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A set of [`Blocker`]s (one bit each).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Blockers(u8);
+
+impl Blockers {
+    pub(crate) fn insert(&mut self, by: Blocker) {
+        self.0 |= by.bit();
+    }
+
+    pub(crate) fn contains(self, by: Blocker) -> bool {
+        self.0 & by.bit() != 0
+    }
+
+    /// The members, in [`Blocker::ALL`] order.
+    pub(crate) fn iter(self) -> impl Iterator<Item = Blocker> {
+        Blocker::ALL.into_iter().filter(move |b| self.contains(*b))
+    }
+
+    fn union(self, other: Blockers) -> Blockers {
+        Blockers(self.0 | other.0)
+    }
+}
+
+/// What a row shows about its address being blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BlockMark {
+    /// Every tool that blocks it (at any scope).
+    pub(crate) by: Blockers,
+    /// The widest blocked network that holds it (the address alone: /32 or /128).
+    pub(crate) scope: IpNet,
+    /// The earliest start a tool gave (fail2ban, CrowdSec), if any did.
+    pub(crate) since: Option<UnixTime>,
+}
+
+impl BlockMark {
+    /// Both marks: every tool, the wider scope, the earlier start.
+    pub(crate) fn merge(self, other: BlockMark) -> BlockMark {
+        BlockMark {
+            by: self.by.union(other.by),
+            scope: if other.scope.prefix_len() < self.scope.prefix_len() {
+                other.scope
+            } else {
+                self.scope
+            },
+            since: match (self.since, other.since) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+        }
+    }
+}
+
+/// Which [`BlockMark`] a row points at (the table holds the marks): 4
+/// bytes in the row.
+pub(crate) type BlockId = NonZeroU32;
 
 #[cfg(test)]
 mod tests {

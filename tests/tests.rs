@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod it {
+    mod backfill;
+    mod blocked;
     mod config_files;
     mod contrib_fail2ban;
     mod contrib_systemd;
@@ -14,6 +16,7 @@ mod it {
     mod demo;
     mod drill_down;
     mod enrich;
+    pub mod events;
     mod exit_status;
     mod files;
     mod fixtures;
@@ -34,6 +37,7 @@ mod it {
     mod rotation;
     mod ship;
     mod sshd;
+    mod stdin;
     mod synflood;
     mod table_bounds;
     mod vnstat;

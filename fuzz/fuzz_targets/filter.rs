@@ -1,5 +1,5 @@
 #![no_main]
-//! Six filter fields split on 0xFF, parsed: an error must display, a spec
+//! Seven filter fields split on 0xFF, parsed: an error must display, a spec
 //! must describe itself and test a log line without panicking.
 use libfuzzer_sys::fuzz_target;
 use nethergaze::config::FilterConfig;
@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let mut parts = data.split(|&b| b == 0xFF).map(String::from_utf8_lossy);
     let mut next = || parts.next().unwrap_or_default();
     let (states, status, min_rpm) = (next(), next(), next());
-    let (cidr_allow, cidr_deny, text) = (next(), next(), next());
+    let (cidr_allow, cidr_deny, text, blocked) = (next(), next(), next(), next());
     let fields = FilterFields {
         states: &states,
         status: &status,
@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
         cidr_allow: &cidr_allow,
         cidr_deny: &cidr_deny,
         text: &text,
+        blocked: &blocked,
     };
     match FilterSpec::parse(&fields, &FilterConfig::default()) {
         Ok(spec) => {
@@ -30,6 +31,8 @@ fuzz_target!(|data: &[u8]| {
             };
             let _ = spec.matches_event(&event, None, 0);
         }
-        Err(errors) => errors.iter().for_each(|e| assert!(!e.to_string().is_empty())),
+        Err(errors) => errors
+            .iter()
+            .for_each(|e| assert!(!e.to_string().is_empty())),
     }
 });

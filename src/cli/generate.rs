@@ -121,6 +121,8 @@ fn man_synopsis(m: &mut String) {
          .B nethergaze\n[\\fIOPTIONS\\fR]\n.br\n\
          .B nethergaze\n\\fB\\-\\-once\\fR | \\fB\\-\\-for\\fR \\fIDURATION\\fR \
          [\\fB\\-\\-json\\fR] [\\fIOPTIONS\\fR]\n.br\n\
+         .B nethergaze\n\\fB\\-\\-events\\fR [\\fB\\-\\-for\\fR \\fIDURATION\\fR] \
+         [\\fIOPTIONS\\fR]\n.br\n\
          .B nethergaze \\-\\-generate\n\\fIKIND\\fR\n",
     );
 }
@@ -136,7 +138,10 @@ fn man_description(m: &mut String) {
         "Without --once or --for it draws an interactive dashboard (stdout must be a \
          terminal). With --once it prints one snapshot and exits; with --for it watches \
          for a while without a screen, then prints the snapshot. --json prints the \
-         snapshot as JSON Lines.",
+         snapshot as JSON Lines. With --events it writes the event stream instead: one \
+         JSON line per event (suspicious, cleared, auth, blocked, source) as it happens, \
+         until stopped or for --for DURATION; --events-file appends the same lines to a \
+         file, also from the dashboard.",
         "It runs one thread that sleeps in the kernel until something happens: new log \
          lines (inotify), the socket table (netlink sock_diag, or /proc/net/tcp), a key, \
          a signal. Settings come from, in order of precedence:",
@@ -312,7 +317,7 @@ fn man_exit_status(m: &mut String) {
 }
 
 fn man_examples(m: &mut String) {
-    let examples: [(&str, &[&str]); 8] = [
+    let examples: [(&str, &[&str]); 9] = [
         ("The dashboard on this machine's logs:", &["nethergaze"]),
         (
             "nginx virtual hosts, including the lines already there:",
@@ -335,6 +340,10 @@ fn man_examples(m: &mut String) {
         (
             "Watch five minutes without a screen, then print:",
             &["nethergaze --for 5m --json"],
+        ),
+        (
+            "The event stream, for journald, fail2ban or jq:",
+            &["nethergaze --events --events-file /var/log/nethergaze/events.ndjson"],
         ),
         ("Synthetic traffic to try the dashboard:", &["nethergaze --demo"]),
         (

@@ -106,6 +106,7 @@ struct LogSection {
     max_log_lines: Option<Spanned<Num>>,
     max_log_entries_per_ip: Option<Spanned<Num>>,
     follow_symlinks: Option<bool>,
+    since: Option<Spanned<String>>,
 }
 
 /// `connections_interval` paces the tick, `bandwidth_interval` the vnstat
@@ -119,6 +120,8 @@ struct RefreshSection {
     bandwidth_interval: Option<Spanned<f64>>,
     auth_log_interval: Option<Spanned<f64>>,
     metrics_interval: Option<Spanned<f64>>,
+    /// How often the firewalls are read for addresses already blocked.
+    blocked_interval: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -525,6 +528,9 @@ fn file_log(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(), Con
     layer.max_log_entries_per_ip =
         ctx.lenient_count(&limits::MAX_LOG_ENTRIES_PER_IP, &log.max_log_entries_per_ip)?;
     layer.follow_symlinks = log.follow_symlinks;
+    layer.since = ctx.opt("[log] since", &log.since, |s| {
+        crate::config::parse_duration(s)
+    })?;
     Ok(())
 }
 
@@ -562,6 +568,9 @@ fn file_sources(ctx: &FileCtx, root: &FileRoot, layer: &mut Layer) -> Result<(),
     ctx.unused_number(&limits::AUTH_LOG_INTERVAL, &r.auth_log_interval)?;
     layer.metrics_interval = ctx
         .number(&limits::METRICS_INTERVAL, &r.metrics_interval)?
+        .map(Duration::from_secs_f64);
+    layer.blocked_interval = ctx
+        .lenient_number(&limits::BLOCKED_INTERVAL, &r.blocked_interval)?
         .map(Duration::from_secs_f64);
 
     let a = &root.auth;

@@ -56,6 +56,9 @@ pub(crate) const CONNECTIONS_INTERVAL: Limit = Limit {
 pub(crate) const LOG_INTERVAL: Limit = limit("[refresh] log_interval", 0.0, 86_400.0, "seconds");
 pub(crate) const BANDWIDTH_INTERVAL: Limit =
     limit("[refresh] bandwidth_interval", 0.0, 86_400.0, "seconds");
+/// 0 turns the reading off.
+pub(crate) const BLOCKED_INTERVAL: Limit =
+    limit("[refresh] blocked_interval", 0.0, 86_400.0, "seconds");
 pub(crate) const AUTH_LOG_INTERVAL: Limit =
     limit("[refresh] auth_log_interval", 0.0, 86_400.0, "seconds");
 pub(crate) const AUTH_INTERVAL: Limit = limit("[auth] interval", 0.0, 86_400.0, "seconds");

@@ -1369,6 +1369,33 @@ fn modes_and_conflicts() {
     assert_eq!(c.proc_root.as_deref(), Some(Path::new("/tmp/fixture")));
 }
 
+/// Issue 14 item 1: `--events` alone runs until stopped, with `--for` for
+/// a while; stdout is the stream, so no `--json` or `--once` with it.
+/// `--events-file` goes with any mode.
+#[test]
+fn events_modes_and_conflicts() {
+    let c = ok(&["--events"], &[]);
+    assert_eq!(c.mode, Mode::Stream);
+    assert!(c.events.stdout && c.events.file.is_none());
+    let c = ok(&["--events", "--for", "1m"], &[]);
+    assert_eq!(c.mode, Mode::For(Duration::from_secs(60)));
+    assert!(c.events.stdout);
+    let c = ok(&["--events-file", "/tmp/e.ndjson"], &[]);
+    assert_eq!(c.mode, Mode::Dashboard);
+    assert_eq!(c.events.file.as_deref(), Some(Path::new("/tmp/e.ndjson")));
+    assert!(!c.events.stdout);
+    assert!(!ok(&[], &[]).events.is_on());
+    assert_eq!(
+        err(&["--events", "--once"], &[]),
+        "nethergaze: --events: follows the logs: use it alone or with --for, not with --once"
+    );
+    assert_eq!(
+        err(&["--events", "--for", "1m", "--json"], &[]),
+        "nethergaze: --json: with --events, stdout is the event stream (no snapshot is printed)"
+    );
+    assert!(ok(&["--events", "--resume"], &[]).resume);
+}
+
 #[test]
 fn help_and_version_win_over_everything_else() {
     let env = |_: &str| None;

@@ -14,6 +14,8 @@ mod memo;
 
 pub(crate) use evidence::Evidence;
 
+use std::net::IpAddr;
+
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 
@@ -33,10 +35,14 @@ pub(crate) enum Reason {
     ScannerUa = 1 << 3,
     ExploitPath = 1 << 4,
     AuthFailures = 1 << 5,
+    Breach = 1 << 6,
 }
 
 impl Reason {
-    pub(crate) const ALL: [Reason; 6] = [
+    /// In the order reasons are listed (JSON's `reasons`, the table, the
+    /// event stream): `breach` first, the one never to miss.
+    pub(crate) const ALL: [Reason; 7] = [
+        Reason::Breach,
         Reason::SynRecv,
         Reason::ConnsNoRequests,
         Reason::Burst,
@@ -53,6 +59,7 @@ impl Reason {
             Reason::ScannerUa => "scanner_ua",
             Reason::ExploitPath => "exploit_path",
             Reason::AuthFailures => "auth_failures",
+            Reason::Breach => "breach",
         }
     }
 
@@ -65,6 +72,7 @@ impl Reason {
             Reason::ScannerUa => "user agent of a known scanner",
             Reason::ExploitPath => "requested an exploit or probe path",
             Reason::AuthFailures => "repeated sshd authentication failures",
+            Reason::Breach => "sshd login accepted after failed attempts (held for the run)",
         }
     }
 }
@@ -83,12 +91,16 @@ impl Reasons {
     pub(crate) fn is_empty(self) -> bool {
         self.0 == 0
     }
-    /// Every reason in either set.
+    pub(crate) fn iter(self) -> impl Iterator<Item = Reason> {
+        Reason::ALL.into_iter().filter(move |r| self.contains(*r))
+    }
+    /// The reasons in either.
     pub(crate) fn union(self, other: Reasons) -> Reasons {
         Reasons(self.0 | other.0)
     }
-    pub(crate) fn iter(self) -> impl Iterator<Item = Reason> {
-        Reason::ALL.into_iter().filter(move |r| self.contains(*r))
+    /// The reasons in `self` and not in `other`.
+    pub(crate) fn without(self, other: Reasons) -> Reasons {
+        Reasons(self.0 & !other.0)
     }
 }
 
@@ -312,6 +324,36 @@ impl Detector {
         }
     }
 
+    /// Failures before a login that make it a breach: `min_auth_failures`,
+    /// at least one.
+    pub(crate) fn breach_threshold(&self) -> u64 {
+        u64::from(self.settings.min_auth_failures.max(1))
+    }
+
+    /// An sshd login was accepted for `ip` at event second `t`, from an
+    /// address that failed `failures_before` times (this run's count, or
+    /// history's lifetime one): at `min_auth_failures` or more (at least
+    /// one), a brute forcer got in. That is a breach, held on the row for
+    /// the rest of the run (it never fades). Returns whether it was one. A
+    /// single typo before an operator's login is not one.
+    pub(crate) fn check_accepted(
+        &self,
+        table: &mut IpTable,
+        ip: IpAddr,
+        t: UnixTime,
+        failures_before: u64,
+    ) -> bool {
+        if failures_before < self.breach_threshold() {
+            return false;
+        }
+        let Some(row) = table.get_mut(ip) else {
+            return false;
+        };
+        row.note_breach(t);
+        table.widen(ip);
+        true
+    }
+
     /// The table's eviction test (see `IpTable::set_flagged`): whether a row
     /// has any reason at wall-clock `now`.
     pub fn flagged_test(&self) -> impl Fn(&Row, UnixTime) -> bool + 'static {
@@ -408,6 +450,7 @@ fn evidence_time(row: &Row, reason: Reason) -> Option<u32> {
         Reason::ExploitPath => Fading::ExploitPath,
         Reason::Burst => Fading::Burst,
         Reason::AuthFailures => return Some(row.last_failure()).filter(|&t| t != 0),
+        Reason::Breach => return row.breach_time(),
         Reason::SynRecv | Reason::ConnsNoRequests => return None,
     };
     row.evidence.last(fading)
@@ -429,6 +472,10 @@ impl Thresholds {
     fn reasons(&self, row: &Row, now: UnixTime) -> Reasons {
         let clock = row_clock(row.last_seen(), row.last_active(), now);
         let mut r = Reasons::default();
+        // Never fades: the operator must not miss it.
+        if row.breach_time().is_some() {
+            r.insert(Reason::Breach);
+        }
         let fresh = |reason| {
             evidence_time(row, reason).is_some_and(|at| clock - i64::from(at) <= self.reason_ttl)
         };

@@ -499,3 +499,42 @@ fn flagged_rows_keep_max_log_entries_per_ip() {
     }
     assert_eq!(kept(&t, "4.4.4.4"), 100, "a brute forcer's row is wide");
 }
+
+/// Issue 14 item 2: a login accepted after `min_auth_failures` failures is
+/// a breach (one typo is not); it comes first among the reasons and never
+/// fades, whatever `reason_ttl`.
+#[test]
+fn a_login_after_failures_is_a_breach_that_never_fades() {
+    let mut d = Detector::new(DetectSettings {
+        reason_ttl: 60,
+        ..DetectSettings::default()
+    })
+    .unwrap();
+    let mut t = IpTable::new(100, false);
+    for (client, failures) in [("8.8.4.4", 3), ("9.9.9.9", 1)] {
+        for s in 0..failures {
+            t.apply_auth(&auth(client, 1000 + s, AuthKind::Failed, b"root"), 1000);
+        }
+        t.apply_auth(&auth(client, 1010, AuthKind::Accepted, b"root"), 1000);
+    }
+    assert!(d.check_accepted(&mut t, ip("8.8.4.4"), 1010, 3));
+    assert!(!d.check_accepted(&mut t, ip("9.9.9.9"), 1010, 1), "a typo");
+    assert!(!d.check_accepted(&mut t, ip("1.1.1.1"), 1010, 5), "no row");
+    let codes = |d: &Detector, t: &IpTable, client| {
+        d.reasons(t.get(ip(client)).unwrap())
+            .iter()
+            .map(Reason::code)
+            .collect::<Vec<_>>()
+    };
+    d.set_now(1000);
+    assert_eq!(codes(&d, &t, "8.8.4.4"), ["breach", "auth_failures"]);
+    assert!(codes(&d, &t, "9.9.9.9").is_empty());
+    d.set_now(1_000_000);
+    assert_eq!(codes(&d, &t, "8.8.4.4"), ["breach"], "breach stays");
+    let row = t.get(ip("8.8.4.4")).unwrap();
+    assert_eq!(row.breach_time(), Some(1010));
+    assert!(
+        d.flagged_test()(row, 1_000_000),
+        "never evicted as unflagged"
+    );
+}

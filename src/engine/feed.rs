@@ -12,17 +12,37 @@ use std::time::Instant;
 
 use crate::config::{AuthSource, Config, Mode};
 use crate::detect::{DetectSettings, Detector};
+use crate::enrich::blocked::BlockIndex;
 use crate::enrich::geoip::GeoIp;
 use crate::parse::access::{AccessParser, FormatKind};
 use crate::parse::auth::AuthParser;
 use crate::parse::sockets::SocketEntry;
 use crate::parse::time;
-use crate::parse::{AccessHit, Malformed, UnixTime};
+use crate::parse::{AccessHit, AuthEvent, AuthKind, Malformed, UnixTime};
 use crate::source::journal::{Journal, JournalQuery};
 use crate::source::logset::Follow;
 use crate::source::{LineSink, LineVerdict, LogCursor, LogKind, LogSet};
 use crate::store::Recounted;
 use crate::table::{Applied, IpTable, Row, RowId};
+
+use super::events::Events;
+
+/// Logins from addresses without enough failures this run to be a breach,
+/// waiting for history's lifetime count (`Engine::resolve_accepts`); a
+/// flood beyond this is judged on this run alone.
+const MAX_UNRESOLVED_ACCEPTS: usize = 256;
+/// User name bytes an `auth` event keeps.
+const AUTH_USER_MAX: usize = 256;
+
+/// An sshd login accepted from an address with fewer failures this run
+/// than make a breach: one if history counted enough from it.
+pub(crate) struct UnresolvedAccept {
+    pub(crate) ip: IpAddr,
+    pub(crate) time: UnixTime,
+    pub(crate) user: Box<[u8]>,
+    /// This run's failures from the address before the login.
+    pub(crate) failures: u64,
+}
 
 /// What lines and dumps are applied to: parsers, detector, table, clock.
 pub(crate) struct Core {
@@ -30,10 +50,15 @@ pub(crate) struct Core {
     pub(crate) detector: Detector,
     /// GeoIP, attached to each row when it is created (`None` with `--no-geoip`).
     pub(crate) geoip: Option<GeoIp>,
+    /// The networks already blocked, looked up for each row when it is born.
+    pub(crate) blocked: BlockIndex,
     access: AccessParser,
     /// JSON string values decoded from their escapes, reused for every line.
     access_scratch: Vec<u8>,
     auth: AuthParser,
+    /// Reads the times of sshd lines `--since` looks at out of order, so
+    /// `auth`'s year guess follows the lines applied only.
+    auth_probe: AuthParser,
     /// Format each access source was last seen in, by source index.
     formats: Vec<&'static str>,
     /// Wall clock, refreshed once per loop iteration (not per line).
@@ -50,6 +75,12 @@ pub(crate) struct Core {
     /// until the next snapshot hands it to history (which keeps it out of
     /// the lifetime totals).
     pub(crate) recounted: HashMap<IpAddr, Recounted>,
+    /// The event stream (`None`: off).
+    pub(crate) events: Option<Events>,
+    /// Whether history is open, to ask it about logins this run saw no
+    /// failure before ([`UnresolvedAccept`]).
+    pub(crate) ask_history: bool,
+    pub(crate) unresolved_accepts: Vec<UnresolvedAccept>,
 }
 
 impl Core {
@@ -71,15 +102,20 @@ impl Core {
             table,
             detector,
             geoip,
+            blocked: BlockIndex::default(),
             access,
             access_scratch: Vec::new(),
             auth: AuthParser::new(now),
+            auth_probe: AuthParser::new(now),
             formats: Vec::new(),
             now,
             changes: 0,
             born: Vec::new(),
             note_births: false,
             recounted: HashMap::new(),
+            events: None,
+            ask_history: false,
+            unresolved_accepts: Vec::new(),
         })
     }
 
@@ -87,6 +123,7 @@ impl Core {
     pub(crate) fn touch_clock(&mut self) {
         self.now = time::now();
         self.auth.set_now(self.now);
+        self.auth_probe.set_now(self.now);
         self.detector.set_now(self.now);
     }
 
@@ -109,6 +146,11 @@ impl Core {
                 if let Some(applied) = applied {
                     self.detector.check_auth(&mut self.table, applied.row);
                     self.enrich_if_new(applied);
+                    if event.kind == AuthKind::Accepted {
+                        self.on_accepted(applied.row, &event);
+                    } else if let Some(events) = self.events.as_mut() {
+                        events.after_row(&self.detector, self.table.row_mut(applied.row));
+                    }
                 }
                 self.changes += 1;
                 (LineVerdict::Used, applied.map(|a| a.row))
@@ -131,12 +173,70 @@ impl Core {
                     self.detector
                         .check_request(&mut self.table, applied.row, &request, &hit);
                     self.enrich_if_new(applied);
+                    if let Some(events) = self.events.as_mut() {
+                        events.after_row(&self.detector, self.table.row_mut(applied.row));
+                    }
                     row = Some(applied.row);
                 }
                 self.changes += 1;
                 (LineVerdict::Used, row)
             }
             Err(_) => (LineVerdict::Malformed, None),
+        }
+    }
+
+    /// sshd accepted a login on `row`: a breach when its address failed
+    /// `min_auth_failures` times before (this run; else history is asked,
+    /// after this batch of lines), announced on the event stream before the
+    /// `auth` line.
+    fn on_accepted(&mut self, row: RowId, event: &AuthEvent<'_>) {
+        let row = self.table.row_mut(row);
+        let (ip, failures) = (row.ip, row.auth_failures());
+        let time = event.time.unwrap_or(self.now);
+        let user = &event.user[..event.user.len().min(AUTH_USER_MAX)];
+        let judged_now = failures >= self.detector.breach_threshold() || !self.ask_history;
+        if !judged_now && self.unresolved_accepts.len() < MAX_UNRESOLVED_ACCEPTS {
+            self.unresolved_accepts.push(UnresolvedAccept {
+                ip,
+                time,
+                user: user.into(),
+                failures,
+            });
+            return;
+        }
+        self.judge_accepted(ip, time, user, failures);
+    }
+
+    /// A login from `ip` at `time` after `failures` failed attempts (this
+    /// run's, or history's): noted as a breach if any, then announced.
+    pub(crate) fn judge_accepted(
+        &mut self,
+        ip: IpAddr,
+        time: UnixTime,
+        user: &[u8],
+        failures: u64,
+    ) {
+        self.detector
+            .check_accepted(&mut self.table, ip, time, failures);
+        let (Some(events), Some(row)) = (self.events.as_mut(), self.table.get(ip)) else {
+            return;
+        };
+        events.after_row(&self.detector, row);
+        events.accepted(row, user, failures);
+    }
+
+    /// Write the events this batch of lines noted.
+    pub(crate) fn flush_events(&mut self) {
+        if let Some(events) = self.events.as_mut() {
+            events.flush(&self.table, &self.detector, self.now);
+        }
+    }
+
+    /// The tick, or a socket dump: announce what sockets show and clear
+    /// what faded.
+    pub(crate) fn reconcile_events(&mut self) {
+        if let Some(events) = self.events.as_mut() {
+            events.reconcile(&self.table, &self.detector, self.now);
         }
     }
 
@@ -182,9 +282,11 @@ impl Core {
     /// A complete socket dump: every row's sockets replaced, new rows enriched.
     pub(crate) fn apply_sockets(&mut self, dump: &[SocketEntry]) {
         let geoip = self.geoip.as_ref();
+        let blocked = &self.blocked;
         let mut born = self.note_births.then_some(&mut self.born);
         self.table.apply_sockets(dump, self.now, |row| {
             attach_geo(geoip, row);
+            row.set_blocked(blocked.lookup_id(row.ip));
             if let Some(born) = born.as_deref_mut() {
                 born.push(row.ip);
             }
@@ -192,11 +294,12 @@ impl Core {
     }
 
     /// The row a line counted was created for it: attach its GeoIP record
-    /// and note it for its cached whois answer.
+    /// and blocked mark, and note it for its cached whois answer.
     fn enrich_if_new(&mut self, applied: Applied) {
         if applied.is_new {
             let row = self.table.row_mut(applied.row);
             attach_geo(self.geoip.as_ref(), row);
+            row.set_blocked(self.blocked.lookup_id(row.ip));
             if self.note_births {
                 self.born.push(row.ip);
             }
@@ -222,6 +325,18 @@ impl LineSink for Core {
 
     fn recounted_line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict {
         self.apply_recounted(kind, source, line)
+    }
+
+    fn line_time(&mut self, kind: LogKind, line: &[u8]) -> Option<UnixTime> {
+        match kind {
+            LogKind::Access => {
+                let hit = self
+                    .access
+                    .parse_with(line, &mut self.access_scratch, |_| {});
+                hit.ok()?.0.time
+            }
+            LogKind::Auth => self.auth_probe.parse(line)?.time,
+        }
     }
 }
 
@@ -269,9 +384,17 @@ pub(crate) fn open_logs(
         follow_symlinks: config.follow_symlinks,
         max_open: crate::sys::rlimit::log_file_budget(),
         resume: config.resume,
+        stdin_to_end: config.mode == Mode::Once,
+        since: since_cut(config),
     };
     LogSet::open_at_cursors(&patterns, follow, cursors)
         .map_err(|e| format!("cannot watch logs: {e}"))
+}
+
+/// `--since`'s cut: now − the duration.
+fn since_cut(config: &Config) -> Option<UnixTime> {
+    let back = i64::try_from(config.since?.as_secs()).unwrap_or(i64::MAX);
+    Some(time::now().saturating_sub(back))
 }
 
 /// `journalctl` when the sshd source is journald: followed (`-f`), or read
@@ -284,6 +407,7 @@ pub(crate) fn open_journal(config: &Config) -> Option<Journal> {
                 directory: config.auth.journal_directory.clone(),
                 from_start: config.from_start,
                 follow: config.mode != Mode::Once,
+                since: since_cut(config),
             };
             let mut journal = Journal::with_query(&query);
             let _ = journal.start(Instant::now());

@@ -11,13 +11,16 @@
 //! - [`report`]: every source's health, kept up to date for the summary;
 //! - [`host`]: the machine's own readings for the header (bandwidth, boot
 //!   time, vnstat's monthly totals and their schedule);
-//! - [`demo`]: `--demo`'s generated sources.
+//! - [`demo`]: `--demo`'s generated sources;
+//! - [`events`]: the event stream (`--events`, `--events-file`).
 //!
 //! The facade itself holds no state of its own beyond the run's start and
 //! tick interval: each method hands an event to the rooms it concerns and
 //! then refreshes the source reports.
 
+mod blocked;
 mod demo;
+pub(crate) mod events;
 mod feed;
 mod history;
 mod host;
@@ -35,7 +38,7 @@ use std::time::{Duration, Instant};
 use mio::{Interest, Registry, Token};
 
 use crate::actions::block::BlockRecord;
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::detect::Detector;
 use crate::enrich::geoip::GeoIp;
 use crate::headless::SourceReport;
@@ -48,6 +51,7 @@ use crate::source::LogSet;
 use crate::store::History;
 use crate::table::IpTable;
 
+use self::blocked::Blocked;
 use self::demo::DemoRun;
 pub(crate) use self::feed::Core;
 use self::history::Keeper;
@@ -70,6 +74,8 @@ pub(crate) struct SourceTokens {
     pub(crate) journal: Token,
     /// The running `vnstat`'s output.
     pub(crate) vnstat: Token,
+    /// The output of the tool asked who is blocked.
+    pub(crate) blocked: Token,
 }
 
 pub(crate) struct Engine {
@@ -85,6 +91,11 @@ pub(crate) struct Engine {
     interval: Duration,
     /// Bandwidth, boot time and vnstat for the header.
     host: Host,
+    /// Which addresses the firewalls and ban engines already block.
+    blocked: Blocked,
+    /// `--once`: the firewalls are read after the socket dump
+    /// ([`Engine::read_blocked_now`]), not when registered.
+    once: bool,
     whois: Whois,
     /// Lifetime history (`None` when disabled or when it failed: see `keeper`).
     history: Option<History>,
@@ -103,7 +114,8 @@ impl Engine {
         let now = time::now();
         let (demo, demo_config) = DemoRun::start(config, now)?.unzip();
         let config = demo_config.as_ref().unwrap_or(config);
-        let core = Core::new(config, now)?;
+        let mut core = Core::new(config, now)?;
+        core.events = events::Events::open(&config.events, config.mode != Mode::Dashboard)?;
         // 0.2.0's files are looked for before ours are made.
         let carry = import::Carry::find(config);
         let (mut keeper, mut history) = match (config.history.enabled, carry.clash.clone()) {
@@ -125,6 +137,8 @@ impl Engine {
             started: now,
             interval: config.connections_interval,
             host: Host::new(config, now),
+            blocked: Blocked::new(config.blocked_interval, &config.actions.targets.nft_table),
+            once: config.mode == Mode::Once,
             whois,
             import_note,
             history,
@@ -134,6 +148,7 @@ impl Engine {
         };
         engine.reports.note_geoip(engine.core.geoip.as_ref());
         engine.core.note_births = engine.whois.wants_births();
+        engine.core.ask_history = engine.history.is_some();
         engine.refresh_reports();
         Ok(engine)
     }
@@ -147,18 +162,33 @@ impl Engine {
     ) -> io::Result<()> {
         registry.register(&mut self.logs, tokens.files, Interest::READABLE)?;
         registry.register(self.logs.alarm(), tokens.files_alarm, Interest::READABLE)?;
+        if let Some(stdin) = self.logs.stdin_mut() {
+            // Under the inotify fd's token: the same read, the same pacing.
+            match registry.register(stdin, tokens.files, Interest::READABLE) {
+                Ok(()) => stdin.pollable = true,
+                // A regular file or device as stdin: read on every pass.
+                Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
+                Err(e) => return Err(e),
+            }
+        }
         if let SocketReader::Netlink(diag) = &mut self.sockets {
             registry.register(diag, tokens.sockets, Interest::READABLE)?;
         }
         if let Some(journal) = self.journal.as_mut() {
             registry.register(journal, tokens.journal, Interest::READABLE)?;
         }
+        self.blocked
+            .register(registry, tokens.blocked, &mut self.core, !self.once)?;
         self.host.register(registry, tokens.vnstat)
     }
 
     /// Take the logs' inotify fd out of the poll: the loop paces reads,
     /// and writes meanwhile should not wake it.
     pub(crate) fn pause_log_events(&mut self, registry: &Registry) -> io::Result<()> {
+        if let Some(stdin) = self.logs.stdin_mut().filter(|s| s.pollable) {
+            // Already gone at its end of input: nothing to take out.
+            let _ = registry.deregister(stdin);
+        }
         registry.deregister(&mut self.logs)
     }
 
@@ -169,6 +199,11 @@ impl Engine {
         registry: &Registry,
         files: Token,
     ) -> io::Result<()> {
+        if let Some(stdin) = self.logs.stdin_mut() {
+            if stdin.pollable && !stdin.has_ended() {
+                registry.register(stdin, files, Interest::READABLE)?;
+            }
+        }
         registry.register(&mut self.logs, files, Interest::READABLE)
     }
 
@@ -244,6 +279,17 @@ impl Engine {
         self.core.changes += 1;
     }
 
+    /// `--once`: which addresses are blocked, asked and waited for (each
+    /// tool at most [`blocklists::TIMEOUT`](crate::source::blocklists::TIMEOUT)).
+    pub(crate) fn read_blocked_now(&mut self) {
+        self.blocked.read_now(&mut self.core);
+    }
+
+    /// The tool asked who is blocked wrote something (or closed its output).
+    pub(crate) fn on_blocked_ready(&mut self) {
+        self.blocked.on_ready(&mut self.core);
+    }
+
     /// The periodic tick: the host's readings, logs' safety net, a socket
     /// dump, expiry.
     pub(crate) fn on_tick(&mut self) {
@@ -265,6 +311,7 @@ impl Engine {
         self.on_child_exit();
         self.dumps.request(&mut self.sockets, &mut self.core, false);
         self.core.table.expire(self.core.now);
+        self.core.reconcile_events();
         self.refresh_reports();
     }
 
@@ -300,7 +347,11 @@ impl Engine {
 
     /// Log a block command that ran (history's `blocks` table).
     pub(crate) fn record_block(&mut self, record: &BlockRecord) {
+        if let Some(events) = self.core.events.as_mut() {
+            events.blocked(record, self.core.now);
+        }
         self.keeper.record_block(&mut self.history, record);
+        self.blocked.note_block(&mut self.core, record);
         self.refresh_reports();
     }
 
@@ -331,6 +382,7 @@ impl Engine {
     /// reader when due.
     pub(crate) fn on_child_exit(&mut self) {
         self.host.on_child_exit();
+        self.blocked.poll(&mut self.core, Instant::now());
         if let Some(journal) = self.journal.as_mut() {
             let core = &mut self.core;
             journal.on_tick(Instant::now(), &mut |line| core.on_auth_line(line));
@@ -347,6 +399,9 @@ impl Engine {
     /// The netlink socket is readable. Returns true when a dump completed.
     pub(crate) fn on_sockets_ready(&mut self) -> bool {
         let done = self.dumps.on_ready(&mut self.sockets, &mut self.core);
+        if done {
+            self.core.reconcile_events();
+        }
         self.refresh_reports();
         done
     }
@@ -434,6 +489,12 @@ impl Engine {
         self.import_note.take()
     }
 
+    /// The event stream's first write error, once (the dashboard's status
+    /// line; headless runs say it on stderr themselves).
+    pub(crate) fn take_events_error(&mut self) -> Option<String> {
+        self.core.events.as_mut().and_then(|e| e.take_error())
+    }
+
     /// Lifetime history, when enabled and open.
     pub(crate) fn history(&self) -> Option<&History> {
         self.history.as_ref()
@@ -446,6 +507,7 @@ impl Engine {
     /// snapshot) shows it.
     fn refresh_reports(&mut self) {
         self.whois.attach_born(&mut self.core);
+        self.resolve_accepts();
         self.reports.refresh(&Parts {
             logs: &self.logs,
             core: &self.core,
@@ -455,5 +517,29 @@ impl Engine {
             keeper: &self.keeper,
             whois: &self.whois,
         });
+        self.core.flush_events();
+        if let Some(events) = self.core.events.as_mut() {
+            events.sources(self.reports.as_slice(), self.core.now);
+        }
+    }
+
+    /// Logins this run saw too few failures before: a breach when history
+    /// counted enough from the address (its lifetime count includes this
+    /// run's once a snapshot is written, so the larger of the two is taken).
+    /// One query a login; logins are rare.
+    fn resolve_accepts(&mut self) {
+        if self.core.unresolved_accepts.is_empty() {
+            return;
+        }
+        for accept in std::mem::take(&mut self.core.unresolved_accepts) {
+            let lifetime = self
+                .history
+                .as_ref()
+                .and_then(|h| h.figures(accept.ip).ok().flatten())
+                .map_or(0, |f| f.auth_failures);
+            let failures = lifetime.max(accept.failures);
+            self.core
+                .judge_accepted(accept.ip, accept.time, &accept.user, failures);
+        }
     }
 }

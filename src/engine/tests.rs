@@ -476,6 +476,7 @@ fn registered_logs_wake_the_poll_when_a_line_arrives() {
         sockets: mio::Token(3),
         journal: mio::Token(4),
         vnstat: mio::Token(5),
+        blocked: mio::Token(6),
     };
     engine.register(poll.registry(), &tokens).expect("register");
     engine.touch_clock();
@@ -739,4 +740,248 @@ fn a_corrupt_spot_met_by_a_new_row_reaches_the_geoip_report() {
     engine.read_logs_now();
     let note = report(&engine, "geoip").note.clone().unwrap_or_default();
     assert!(note.contains("looks corrupt"), "{note:?}");
+}
+
+/// One `--once --from-start` run over the sshd log `auth` with history in
+/// `db`: everything read, saved as at exit.
+fn auth_run_with_history(dir: &std::path::Path, auth: &std::path::Path) -> Engine {
+    let access = dir.join("empty-access.log");
+    append(&access, "");
+    let (access, auth, db, proc) = (
+        access.display().to_string(),
+        auth.display().to_string(),
+        dir.join("h.db").display().to_string(),
+        data("proc"),
+    );
+    let args = [
+        "--from-start",
+        "--auth-log-path",
+        &auth,
+        "--history-db",
+        &db,
+        "--log-path",
+        &access,
+        "--proc-root",
+        &proc,
+    ];
+    let mut engine = Engine::new(&config(&args)).expect("engine");
+    engine.touch_clock();
+    engine.read_logs_now();
+    assert_eq!(engine.save_history(), None);
+    engine
+}
+
+/// Issue 14 item 2: a login from an address this run saw too few failures
+/// from is a breach when history counted `min_auth_failures` from it before
+/// (one query a login, after the batch of lines); not without that record.
+#[test]
+fn a_login_after_failures_in_history_is_a_breach() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let line = |t: u32, what: String| {
+        format!("2026-12-06T10:00:{t:02}.000000+00:00 web1 sshd[7]: {what}\n")
+    };
+    let first = dir.path().join("auth.log.1");
+    for s in 0..3 {
+        for client in [A, C] {
+            append(
+                &first,
+                &line(
+                    s,
+                    format!("Failed password for root from {client} port 1 ssh2"),
+                ),
+            );
+        }
+    }
+    drop(auth_run_with_history(dir.path(), &first));
+    let second = dir.path().join("auth.log");
+    append(
+        &second,
+        &line(
+            30,
+            format!("Accepted password for root from {A} port 2 ssh2"),
+        ),
+    );
+    append(
+        &second,
+        &line(
+            31,
+            format!("Accepted password for root from {B} port 3 ssh2"),
+        ),
+    );
+    // One failure this run, three before: the lifetime count decides.
+    append(
+        &second,
+        &line(32, format!("Failed password for root from {C} port 4 ssh2")),
+    );
+    append(
+        &second,
+        &line(
+            33,
+            format!("Accepted password for root from {C} port 4 ssh2"),
+        ),
+    );
+    let engine = auth_run_with_history(dir.path(), &second);
+    let row = |client| engine.table().get(ip(client)).unwrap();
+    let reasons = |client| engine.detector().reasons(row(client));
+    assert_eq!(row(A).auth_failures(), 0, "none this run");
+    assert!(reasons(A).contains(crate::detect::Reason::Breach));
+    assert!(
+        reasons(B).is_empty(),
+        "no failure anywhere: an ordinary login"
+    );
+    assert_eq!(row(C).auth_failures(), 1);
+    assert!(reasons(C).contains(crate::detect::Reason::Breach));
+    assert!(engine.core.unresolved_accepts.is_empty());
+}
+
+/// Issue 14 item 1: an address's first `suspicious` event carries what is
+/// known of it, the whois cache's organisation included (events are written
+/// once the batch's new rows have their cached answer).
+#[test]
+fn a_first_event_carries_the_cached_whois_org() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (conf, cache_dir) = (dir.path().join("config.toml"), dir.path().join("cache"));
+    let toml = format!(
+        "[whois]\nrdap_bootstrap_url = \"http://127.0.0.1:1/\"\n\
+         whois_server = \"127.0.0.1:1\"\n[cache]\ndir = {cache_dir:?}\n"
+    );
+    fs::write(&conf, toml).expect("config");
+    let scanner = ip("64.233.160.5");
+    let info = crate::enrich::whois::WhoisInfo {
+        org: Some("Cached Org".into()),
+        ..Default::default()
+    };
+    {
+        let opened = crate::store::whois_cache::WhoisCache::open(&cache_dir, true);
+        let mut cache = opened.cache.expect("cache");
+        let body = serde_json::to_string(&info).expect("json");
+        cache.put(scanner, time::now(), true, &body).expect("put");
+    }
+    let events = dir.path().join("events.ndjson");
+    let (log, proc, conf, file) = (
+        data("logs/combined.log"),
+        data("proc"),
+        conf.display().to_string(),
+        events.display().to_string(),
+    );
+    let args = [
+        "--config",
+        &conf,
+        "--from-start",
+        "--no-auth-log",
+        "--no-history",
+        "--log-path",
+        &log,
+        "--proc-root",
+        &proc,
+        "--events-file",
+        &file,
+    ];
+    let mut config = config(&args);
+    config.whois.enabled = true; // `config` says --no-whois
+    let mut engine = Engine::new(&config).expect("engine");
+    engine.touch_clock();
+    engine.read_logs_now();
+    let text = fs::read_to_string(&events).expect("events");
+    let first: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .find(|e| e["ip"] == "64.233.160.5")
+        .expect("the scanner's event");
+    assert_eq!(
+        first["new_reasons"],
+        serde_json::json!(["scanner_ua"]),
+        "{first}"
+    );
+    assert_eq!(first["org"], "Cached Org", "{first}");
+}
+
+/// Issue 14 item 5: a block run from the dashboard that succeeded marks
+/// its rows at once (the next read of the firewalls confirms it); one that
+/// failed marks nothing.
+#[test]
+fn a_block_that_succeeded_marks_its_rows_at_once() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::ExitStatus;
+
+    use crate::actions::block::{BlockRecord, CommandResult, Tool};
+    let mut engine = engine_over("combined.log", "combined", &[]);
+    let addr = engine.table().rows().next().expect("a row").ip;
+    let net = ipnet::IpNet::new(addr, if addr.is_ipv4() { 24 } else { 64 })
+        .unwrap()
+        .trunc();
+    let record = |code: i32| BlockRecord {
+        time: 77,
+        ip: addr,
+        target: net,
+        tool: Tool::Ufw,
+        probe: None,
+        commands: vec![CommandResult {
+            argv: vec!["ufw".into(), "prepend".into()],
+            is_check: false,
+            is_probe: false,
+            status: Ok(ExitStatus::from_raw(code << 8)),
+            timed_out: false,
+            output: Default::default(),
+        }],
+    };
+    let blocked = |e: &Engine| e.table().blocked(e.table().get(addr).unwrap()).copied();
+    assert_eq!(blocked(&engine), None);
+    engine.record_block(&record(1));
+    assert_eq!(blocked(&engine), None, "the command failed");
+    let changes = engine.changes();
+    engine.record_block(&record(0));
+    let mark = blocked(&engine).expect("marked at once");
+    let by: Vec<&str> = mark.by.iter().map(|b| b.name()).collect();
+    assert_eq!(by, ["ufw"]);
+    assert_eq!((mark.scope, mark.since), (net, Some(77)));
+    assert!(engine.changes() > changes, "the screen redraws");
+}
+
+/// Issue 14 item 5: rows born after the blocked list was read, from a log
+/// line or a socket, are looked up in it then (never per line after).
+#[test]
+fn rows_born_inside_a_blocked_network_are_marked_at_birth() {
+    use crate::enrich::blocked::{install, BlockIndex};
+    use crate::parse::blocklist::{BlockedNet, Blocker};
+    use crate::source::{LineSink, LogKind};
+    let mut engine = engine_over("combined.log", "combined", &[]);
+    let nets = [BlockedNet {
+        net: "192.0.2.0/24".parse().unwrap(),
+        by: Blocker::Iptables,
+        since: None,
+    }];
+    let core = &mut engine.core;
+    core.blocked = BlockIndex::new(&nets);
+    install(&mut core.table, &core.blocked);
+    core.table.set_show_private(true);
+    let line = |ip: &str| {
+        format!("{ip} - - [10/Oct/2023:13:55:36 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"x\"")
+    };
+    for ip in ["192.0.2.77", "192.0.3.77"] {
+        core.line(LogKind::Access, 0, line(ip).as_bytes());
+    }
+    let dump = [crate::parse::sockets::SocketEntry {
+        local: "10.0.0.1:443".parse().unwrap(),
+        remote: "192.0.2.78:5000".parse().unwrap(),
+        state: crate::parse::sockets::TcpState::Established,
+        inode: 0,
+    }];
+    core.apply_sockets(&dump);
+    let table = engine.table();
+    let scope = |a: &str| {
+        let row = table.get(ip(a)).unwrap_or_else(|| panic!("no row {a}"));
+        table.blocked(row).map(|m| m.scope.to_string())
+    };
+    assert_eq!(
+        scope("192.0.2.77").as_deref(),
+        Some("192.0.2.0/24"),
+        "a line's"
+    );
+    assert_eq!(
+        scope("192.0.2.78").as_deref(),
+        Some("192.0.2.0/24"),
+        "a socket's"
+    );
+    assert_eq!(scope("192.0.3.77"), None);
 }

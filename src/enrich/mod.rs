@@ -1,5 +1,7 @@
-//! Who an address is: local GeoIP databases and the RDAP whois worker.
+//! Who an address is: local GeoIP databases and the RDAP whois worker;
+//! whether it is already blocked.
 
+pub(crate) mod blocked;
 pub mod geoip;
 pub(crate) mod whois;
 

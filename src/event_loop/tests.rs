@@ -215,7 +215,12 @@ fn a_headless_run_ends_after_its_deadline_with_the_fixture_counted() {
     let mut event_loop = EventLoop::new(&mut engine).unwrap();
     let started = Instant::now();
 
-    let ending = follow_for(&mut engine, &mut event_loop, Duration::from_millis(200)).unwrap();
+    let ending = follow_for(
+        &mut engine,
+        &mut event_loop,
+        Some(Duration::from_millis(200)),
+    )
+    .unwrap();
 
     assert_eq!(ending, Ending::Deadline);
     assert!(started.elapsed() >= Duration::from_millis(200));
@@ -235,7 +240,7 @@ fn a_headless_run_ends_after_its_deadline_with_the_fixture_counted() {
 fn a_headless_run_ends_on_hangup() {
     let mut engine = Engine::new(&fixture_config(&combined_log())).unwrap();
     let mut event_loop = EventLoop::new(&mut engine).unwrap();
-    let mut headless = Headless::lasting(Duration::from_secs(10)).unwrap();
+    let mut headless = Headless::lasting(Some(Duration::from_secs(10))).unwrap();
     // SAFETY: `EventLoop::new` blocked SIGHUP in this thread: it waits in
     // the signalfd.
     unsafe { libc::raise(libc::SIGHUP) };

@@ -21,10 +21,12 @@ pub(crate) struct Headless {
 }
 
 impl Headless {
-    /// A run that ends `run_for` from now.
-    pub(crate) fn lasting(run_for: Duration) -> io::Result<Headless> {
+    /// A run that ends `run_for` from now (`None`: at a terminating signal).
+    pub(crate) fn lasting(run_for: Option<Duration>) -> io::Result<Headless> {
         let deadline = TimerFd::disarmed()?;
-        deadline.arm(run_for, Duration::ZERO)?;
+        if let Some(run_for) = run_for {
+            deadline.arm(run_for, Duration::ZERO)?;
+        }
         Ok(Headless { deadline })
     }
 }
@@ -64,15 +66,19 @@ pub(crate) fn once(engine: &mut Engine, event_loop: &mut EventLoop) -> Result<()
     engine.read_vnstat_now();
     event_loop
         .one_dump(engine)
-        .map_err(|e| format!("socket dump: {e}"))
+        .map_err(|e| format!("socket dump: {e}"))?;
+    // After the dump: cscli's connection to its local API is not a row.
+    engine.read_blocked_now();
+    Ok(())
 }
 
 /// `--for DURATION`: what the logs hold already (`--from-start`), then
-/// follow them until the deadline or a terminating signal.
+/// follow them until the deadline (`None`: `--events` alone, none) or a
+/// terminating signal.
 pub(crate) fn follow_for(
     engine: &mut Engine,
     event_loop: &mut EventLoop,
-    duration: Duration,
+    duration: Option<Duration>,
 ) -> Result<Ending, String> {
     engine.touch_clock();
     engine.read_logs_now();

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 pub mod access;
 pub mod auth;
+pub mod blocklist;
 pub mod sockets;
 pub(crate) mod time;
 pub(crate) mod vnstat;

@@ -71,6 +71,9 @@ pub(crate) struct JournalQuery {
     pub(crate) from_start: bool,
     /// Follow (`-f`), or stop at the end of the journal (`--once`).
     pub(crate) follow: bool,
+    /// `--since`: the first child starts at this time (`--since @SECONDS`),
+    /// which wins over `from_start`.
+    pub(crate) since: Option<crate::parse::UnixTime>,
 }
 
 impl JournalQuery {
@@ -85,7 +88,11 @@ impl JournalQuery {
             args.push("-f".into());
         }
         args.push("-a".into());
-        match (self.from_start && first, self.follow) {
+        if let Some(since) = self.since.filter(|_| first) {
+            args.extend(["--since".into(), format!("@{since}").into()]);
+        }
+        let from_start = (self.from_start || self.since.is_some()) && first;
+        match (from_start, self.follow) {
             // Without -f, journalctl prints every entry unless told otherwise.
             (true, false) => {}
             // With -f it prints the last ten unless told to print them all.

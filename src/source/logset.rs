@@ -70,10 +70,13 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::backfill::{self, OldFile};
 use super::glob::{expand_dirs, glob_matches, has_wildcard, split_dir_glob, MAX_GLOB_DIRS};
 use super::linebuf::Line;
+use super::stdin::{StdinLog, ENDED_NOTE, STDIN_PATH};
 pub(crate) use super::tailed_file::LogCursor;
 use super::tailed_file::{not_regular, Consumed, FileId, Start, TailedFile, MAX_COPY_READ};
+use crate::parse::UnixTime;
 use crate::sys::file::{open_read, Links};
 use crate::sys::inotify::{
     Event, EventBuf, Inotify, Watch, IN_ATTRIB, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE,
@@ -123,6 +126,12 @@ pub(crate) trait LineSink {
     /// lifetime totals by sinks that keep them.
     fn recounted_line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict {
         self.line(kind, source, line)
+    }
+
+    /// The event time a line carries (`None`: none that can be read), for
+    /// `--since` to find where to start reading. Changes nothing.
+    fn line_time(&mut self, _kind: LogKind, _line: &[u8]) -> Option<UnixTime> {
+        None
     }
 }
 
@@ -178,6 +187,12 @@ pub(crate) struct Follow {
     /// `--resume`: files present at start are read from their cursor (from
     /// byte 0 without one), rotated ones from their copy beside them.
     pub(crate) resume: bool,
+    /// `--once`: standard input (`-`) is read to its end, waited for.
+    pub(crate) stdin_to_end: bool,
+    /// `--since`: files present at start are read back from their first
+    /// line at or after this time, after their rotated copies (see
+    /// `source::backfill`). Wins over `from_start` and `resume`.
+    pub(crate) since: Option<UnixTime>,
 }
 
 impl Follow {
@@ -189,6 +204,8 @@ impl Follow {
             follow_symlinks: false,
             max_open: usize::MAX,
             resume: false,
+            stdin_to_end: false,
+            since: None,
         }
     }
 }
@@ -204,6 +221,9 @@ const SYMLINK_NOTE: &str =
 /// can read at once, before the rotation, instead of after its pacing gap.
 const ALARM_MASK: u32 = IN_CREATE | IN_MOVED_FROM | IN_DELETE | IN_OPEN | IN_ONLYDIR;
 
+/// How a source's note says `--since` is reading its rotated copies.
+const READING_BACK: &str = "reading back (--since)";
+
 /// Quiet ticks after which a rotated-away file is closed. The writer had
 /// that long to reopen its log (nginx does on USR1, within milliseconds).
 const DRAIN_IDLE_TICKS: u32 = 5;
@@ -217,6 +237,8 @@ pub(crate) struct LogSet {
     alarm: Inotify,
     events: EventBuf,
     files: Files,
+    /// `-` among the patterns: standard input, read as source `.0`.
+    stdin: Option<(usize, StdinLog)>,
 }
 
 /// The state `on_inotify` updates while the event buffer is borrowed.
@@ -328,6 +350,16 @@ struct Tail {
     /// Files that were at this path, still read until their writer is done.
     draining: Vec<TailedFile>,
     dirty: Dirty,
+    /// `--since`: rotated copies still to read back, oldest first; the
+    /// current file waits until they are read.
+    backfill: std::collections::VecDeque<OldFile>,
+    /// `--since`: the current file is to be placed at the cut (with the
+    /// sink's clock, on its first pump).
+    seek_pending: bool,
+    /// `--since`'s progress through the copies: how many there were, and
+    /// bytes on disk read and in all.
+    backfill_files: usize,
+    backfill_bytes: (u64, u64),
 }
 
 impl LogSet {
@@ -373,7 +405,17 @@ impl LogSet {
             moved_from: Vec::new(),
             renamed: Vec::new(),
         };
+        let mut stdin = None;
         for (text, kind) in patterns {
+            if text == STDIN_PATH {
+                if stdin.is_some() {
+                    let why = "-: standard input can be read only once";
+                    return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+                }
+                let log = StdinLog::open(follow.stdin_to_end)?;
+                stdin = Some((files.add_stdin(*kind), log));
+                continue;
+            }
             files.add_pattern(Path::new(text), *kind)?;
         }
         let mut set = LogSet {
@@ -381,6 +423,7 @@ impl LogSet {
             alarm,
             events: EventBuf::new(),
             files,
+            stdin,
         };
         // Watch before listing, so a file created in between is not missed.
         set.watch_fresh();
@@ -451,6 +494,7 @@ impl LogSet {
         self.files.flush_dirty(sink, false);
         self.files.moved_from.clear();
         self.files.read_renamed(sink);
+        self.pump_stdin(sink);
     }
 
     /// The alarm fd (see `ALARM_MASK`), to register in the loop.
@@ -494,6 +538,7 @@ impl LogSet {
         self.files.mark_all(Dirty::Path);
         self.files.flush_dirty(sink, false);
         self.files.age_draining(sink);
+        self.pump_stdin(sink);
     }
 
     /// Look at every source and read what it holds now, up to
@@ -502,6 +547,28 @@ impl LogSet {
     pub(crate) fn read_available(&mut self, sink: &mut impl LineSink) {
         self.files.mark_all(Dirty::Path);
         self.files.flush_dirty(sink, false);
+        self.pump_stdin(sink);
+    }
+
+    /// Standard input, when `-` is a pattern: the engine registers it in
+    /// the loop's poll beside the inotify fd.
+    pub(crate) fn stdin_mut(&mut self) -> Option<&mut StdinLog> {
+        self.stdin.as_mut().map(|(_, log)| log)
+    }
+
+    /// Read standard input on, a bounded slice; at its end the source's
+    /// note says so.
+    fn pump_stdin(&mut self, sink: &mut impl LineSink) {
+        let Some((i, log)) = self.stdin.as_mut().filter(|(_, log)| !log.has_ended()) else {
+            return;
+        };
+        let (i, stats) = (*i, &mut self.files.stats[*i]);
+        if let Err(e) = log.pump(&mut |line| deliver(stats, i, sink, line)) {
+            stats.set_error(e);
+        }
+        if log.has_ended() && stats.error.is_none() {
+            stats.note = Some(ENDED_NOTE.to_string());
+        }
     }
 
     /// A file stopped at `MAX_PUMP_BYTES` with more to read: the next
@@ -509,9 +576,12 @@ impl LogSet {
     /// reads on without waiting for an event.
     pub(crate) fn has_backlog(&self) -> bool {
         let files = self.files.tails.iter();
-        files
-            .flat_map(|t| t.current.iter().chain(&t.draining))
-            .any(TailedFile::has_more)
+        let stdin = self.stdin.as_ref().is_some_and(|(_, log)| log.has_more());
+        stdin
+            || self.files.tails.iter().any(Tail::is_backfilling)
+            || files
+                .flat_map(|t| t.current.iter().chain(&t.draining))
+                .any(TailedFile::has_more)
     }
 
     /// Per-source counters; the index is the one passed to the sink.
@@ -575,11 +645,20 @@ impl Tail {
             current: None,
             draining: Vec::new(),
             dirty: Dirty::Path,
+            backfill: std::collections::VecDeque::new(),
+            seek_pending: false,
+            backfill_files: 0,
+            backfill_bytes: (0, 0),
         }
     }
 
     fn open_files(&self) -> usize {
-        usize::from(self.current.is_some()) + self.draining.len()
+        usize::from(self.current.is_some()) + self.draining.len() + self.backfill.len()
+    }
+
+    /// `--since`'s read-back of this source is not done.
+    fn is_backfilling(&self) -> bool {
+        self.seek_pending || !self.backfill.is_empty()
     }
 
     #[cfg(test)]
@@ -624,6 +703,16 @@ impl Files {
             dir_glob,
         });
         Ok(())
+    }
+
+    /// Standard input's source: stats, and an inert placeholder tail (no
+    /// directory, no pattern: nothing else ever looks at it) so indices stay
+    /// parallel.
+    fn add_stdin(&mut self, kind: LogKind) -> usize {
+        self.tails
+            .push(Tail::new(usize::MAX, CString::default(), true, true));
+        self.stats.push(new_stats(PathBuf::from(STDIN_PATH), kind));
+        self.tails.len() - 1
     }
 
     /// The index of the watched directory at `path`, added (fresh) if new.
@@ -1019,6 +1108,7 @@ impl Files {
     /// The path no longer names the current file: read it to its end now
     /// (lines before the switch come first), then keep draining it.
     fn retire(&mut self, i: usize, sink: &mut impl LineSink) {
+        self.place_at_cut(i, sink);
         let Some(mut file) = self.tails[i].current.take() else {
             return;
         };
@@ -1059,7 +1149,8 @@ impl Files {
             self.stats[i].set_error(format_args!("not followed: {max} log files are open, all this process can afford (raise the hard RLIMIT_NOFILE, LimitNOFILE= in systemd, to follow more)"));
             return;
         }
-        let start = if self.opening && !self.follow.from_start && !self.follow.resume {
+        let since = self.opening && self.follow.since.is_some();
+        let start = if self.opening && !since && !self.follow.from_start && !self.follow.resume {
             Start::End
         } else {
             Start::Beginning
@@ -1073,6 +1164,9 @@ impl Files {
                     if let Err(e) = self.place_at_cursor(i, &mut file) {
                         self.stats[i].set_error(e);
                     }
+                }
+                if let Some(cut) = self.follow.since.filter(|_| since) {
+                    self.start_backfill(i, cut, file.id);
                 }
                 self.tails[i].current = Some(file);
             }
@@ -1090,7 +1184,9 @@ impl Files {
         if cursor.offset == 0 {
             return Ok(());
         }
-        match (file.is_at(&cursor)?, self.follow.resume) {
+        // `--since` wins over `--resume`: read back, recounting.
+        let resume = self.follow.resume && self.follow.since.is_none();
+        match (file.is_at(&cursor)?, resume) {
             (true, true) => file.skip_to(cursor.offset),
             (true, false) => file.count_until(cursor.offset),
             (false, true) => {
@@ -1100,6 +1196,30 @@ impl Files {
             // Replaced or truncated since: nothing of it was counted.
             (false, false) => Ok(()),
         }
+    }
+
+    /// `--since` at start: source `i`'s current file (`current`) is placed
+    /// at the cut on its first pump, after its rotated copies in range are
+    /// read; a copy history has a cursor for recounts what it counted.
+    fn start_backfill(&mut self, i: usize, cut: UnixTime, current: FileId) {
+        let path = &self.stats[i].path;
+        let cursor = self.cursors.iter().find(|(p, _)| p == path).map(|c| c.1);
+        let mut copies = backfill::open_copies(path, cut);
+        copies.retain_mut(|old| match old {
+            OldFile::Plain { file, .. } => {
+                if let Some(cursor) = cursor.filter(|c| file.is_at(c).unwrap_or(false)) {
+                    let _ = file.count_until(cursor.offset);
+                }
+                file.id != current // a second name of the log itself
+            }
+            OldFile::Gz(_) => true,
+        });
+        self.open_files += copies.len();
+        let tail = &mut self.tails[i];
+        tail.backfill_files = copies.len();
+        tail.backfill_bytes = (0, copies.iter().map(OldFile::size).sum());
+        tail.backfill = copies.into();
+        tail.seek_pending = true;
     }
 
     /// `--resume` found another file at source `i`'s path than the
@@ -1171,6 +1291,10 @@ impl Files {
     /// that stopped at `MAX_PUMP_BYTES` leaves the source dirty: the next
     /// read goes on (see [`LogSet::has_backlog`]).
     fn pump(&mut self, i: usize, sink: &mut impl LineSink) {
+        if self.read_back(i, sink) {
+            self.tails[i].dirty = Dirty::Data;
+            return;
+        }
         let (tail, stats) = (&mut self.tails[i], &mut self.stats[i]);
         for file in tail.draining.iter_mut() {
             // A read error on a file we only drain is not worth an error.
@@ -1180,6 +1304,9 @@ impl Files {
             if let Err(e) = pump_file(file, stats, i, sink, true) {
                 stats.set_error(e);
             }
+            if !file.has_more() {
+                file.end_slices(); // caught up: a read-back's slices are over
+            }
         }
         let files = tail.current.iter().chain(&tail.draining);
         if files.into_iter().any(TailedFile::has_more) {
@@ -1187,10 +1314,73 @@ impl Files {
         }
     }
 
+    /// `--since`: place source `i`'s current file at the cut, once.
+    fn place_at_cut(&mut self, i: usize, sink: &mut impl LineSink) {
+        let (tail, stats) = (&mut self.tails[i], &mut self.stats[i]);
+        let Some(cut) = self.follow.since.filter(|_| tail.seek_pending) else {
+            return;
+        };
+        tail.seek_pending = false;
+        let kind = stats.kind;
+        if let Some(file) = tail.current.as_mut() {
+            let slice = backfill::SLICE_BYTES;
+            if let Err(e) = file.seek_to_time(cut, slice, &mut |l| sink.line_time(kind, l)) {
+                stats.set_error(e);
+            }
+        }
+    }
+
+    /// `--since`: read a slice of source `i`'s oldest rotated copy left.
+    /// True while copies are left (the current file waits for them).
+    fn read_back(&mut self, i: usize, sink: &mut impl LineSink) -> bool {
+        self.place_at_cut(i, sink);
+        let Some(cut) = self.follow.since else {
+            return false;
+        };
+        let (tail, stats) = (&mut self.tails[i], &mut self.stats[i]);
+        let Some(old) = tail.backfill.front_mut() else {
+            return false;
+        };
+        let done = match old {
+            OldFile::Plain { file, placed } => {
+                if !std::mem::replace(placed, true) {
+                    let kind = stats.kind;
+                    let slice = backfill::SLICE_BYTES;
+                    let _ = file.seek_to_time(cut, slice, &mut |l| sink.line_time(kind, l));
+                }
+                // A read error on a copy ends it, as for a draining file.
+                pump_file(file, stats, i, sink, false).is_err() || !file.has_more()
+            }
+            OldFile::Gz(copy) => {
+                let _ = pump_gz(copy, cut, stats, i, sink);
+                copy.done
+            }
+        };
+        if done {
+            tail.backfill_bytes.0 += old.size();
+            tail.backfill.pop_front();
+        }
+        let ours = stats
+            .note
+            .as_deref()
+            .is_some_and(|n| n.starts_with(READING_BACK));
+        stats.note = match tail.backfill.is_empty() {
+            true if ours => None,
+            true => stats.note.take(),
+            false => Some(backfill_note(tail, stats.lines)),
+        };
+        !tail.backfill.is_empty()
+    }
+
     /// One tick passed: close draining files that stayed quiet long enough,
     /// handing out a last line that never got its newline.
     fn age_draining(&mut self, sink: &mut impl LineSink) {
         for (i, (tail, stats)) in self.tails.iter_mut().zip(&mut self.stats).enumerate() {
+            if tail.is_backfilling() {
+                // Its files are not read until the read-back is done: none
+                // goes quiet meanwhile.
+                continue;
+            }
             tail.draining.retain_mut(|file| {
                 file.idle_ticks += 1;
                 if file.idle_ticks < DRAIN_IDLE_TICKS {
@@ -1465,6 +1655,52 @@ fn is_copy_name(log: &[u8], other: &[u8]) -> bool {
     other.len() > log.len() + 1
         && other.starts_with(log)
         && matches!(other[log.len()], b'.' | b'-' | b'_')
+}
+
+/// `--since`'s progress, in the source's note (the stats bar shows it):
+/// `reading back (--since): file 2 of 4, 51234 lines, 37% done`.
+fn backfill_note(tail: &Tail, lines: u64) -> String {
+    let file = tail.backfill_files - tail.backfill.len() + 1;
+    let (done, all) = tail.backfill_bytes;
+    let reading = tail.backfill.front().map_or(0, OldFile::position);
+    let percent = ((done + reading) * 100)
+        .checked_div(all)
+        .unwrap_or(0)
+        .min(100);
+    format!(
+        "{READING_BACK}: file {file} of {}, {lines} lines, {percent}% done",
+        tail.backfill_files + 1
+    )
+}
+
+/// A slice of a compressed copy, at most `SLICE_BYTES` decompressed: the
+/// lines from the first at or after the cut.
+fn pump_gz(
+    copy: &mut backfill::GzCopy,
+    cut: UnixTime,
+    stats: &mut SourceStats,
+    i: usize,
+    sink: &mut impl LineSink,
+) -> io::Result<()> {
+    let mut total = 0u64;
+    let kind = stats.kind;
+    while !copy.done && total < backfill::SLICE_BYTES {
+        let read = copy.fill();
+        while let Some(line) = copy.buf.next_line() {
+            if !copy.reached {
+                let Line::Complete(bytes) = line else {
+                    continue;
+                };
+                match sink.line_time(kind, bytes) {
+                    Some(t) if t >= cut => copy.reached = true,
+                    _ => continue,
+                }
+            }
+            deliver(stats, i, sink, line);
+        }
+        total += read? as u64;
+    }
+    Ok(())
 }
 
 /// Hand one line of source `i` to the sink, counting it.

@@ -2,7 +2,9 @@
 //! line splitter they share, the netlink socket dump
 //! and its /proc fallback.
 
+pub(crate) mod backfill;
 pub(crate) mod bandwidth;
+pub(crate) mod blocklists;
 pub(crate) mod glob;
 pub(crate) mod journal;
 pub mod linebuf;
@@ -10,6 +12,7 @@ pub(crate) mod logset;
 pub(crate) mod owners;
 pub(crate) mod procnet;
 pub mod sockdiag;
+pub(crate) mod stdin;
 mod tailed_file;
 pub(crate) mod uptime;
 pub(crate) mod vnstat;

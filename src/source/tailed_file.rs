@@ -142,6 +142,9 @@ pub(crate) struct TailedFile {
     copy_capped: bool,
     /// The last pump stopped at [`MAX_PUMP_BYTES`]: read on soon.
     more: bool,
+    /// The most bytes one pump reads ([`MAX_PUMP_BYTES`], less while a
+    /// `--since` read-back runs, so the loop is served between slices).
+    slice: u64,
     /// Bytes of the file history has counted already (an earlier run's
     /// cursor): lines below are read as recounted, not new.
     counted_until: u64,
@@ -190,6 +193,7 @@ impl TailedFile {
             idle_ticks: 0,
             copy_capped: false,
             more: false,
+            slice: MAX_PUMP_BYTES,
             counted_until: 0,
             fingerprint: None,
         })
@@ -213,6 +217,25 @@ impl TailedFile {
         self.buf.clear();
         self.fingerprint = first_line_fingerprint(&self.file)?;
         Ok(())
+    }
+
+    /// `--since`: read on from the first line at or after `cut` (a binary
+    /// search on offsets, see `source::backfill`), in slices of `slice`
+    /// bytes until [`end_slices`](Self::end_slices).
+    pub(crate) fn seek_to_time(
+        &mut self,
+        cut: crate::parse::UnixTime,
+        slice: u64,
+        time_of: &mut impl FnMut(&[u8]) -> Option<crate::parse::UnixTime>,
+    ) -> io::Result<()> {
+        let at = super::backfill::first_line_at(&self.file, cut, time_of)?;
+        self.slice = slice;
+        self.skip_to(at)
+    }
+
+    /// Back to full-size reads (the read-back is done).
+    pub(crate) fn end_slices(&mut self) {
+        self.slice = MAX_PUMP_BYTES;
     }
 
     /// History has counted this file up to `offset` (a line boundary): the
@@ -250,7 +273,7 @@ impl TailedFile {
         let mut total = 0;
         if self.offset < self.counted_until {
             // Up to the boundary only, so no line straddles it.
-            let limit = (self.counted_until - self.offset).min(MAX_PUMP_BYTES);
+            let limit = (self.counted_until - self.offset).min(self.slice);
             let mut from = (&self.file).take(limit);
             total = read_into(&mut self.buf, &mut self.seen, &mut from, &mut |l| {
                 emit(l, true)
@@ -262,7 +285,7 @@ impl TailedFile {
                 return Ok(self.pumped(total, total == limit));
             }
         }
-        let mut from = (&self.file).take(MAX_PUMP_BYTES - total);
+        let mut from = (&self.file).take(self.slice - total);
         let n = read_into(&mut self.buf, &mut self.seen, &mut from, &mut |l| {
             emit(l, false)
         })?;
@@ -273,7 +296,7 @@ impl TailedFile {
             // (unreadable now: no cursor is kept for the file).
             self.fingerprint = first_line_fingerprint(&self.file).unwrap_or(None);
         }
-        Ok(self.pumped(total, total >= MAX_PUMP_BYTES))
+        Ok(self.pumped(total, total >= self.slice))
     }
 
     fn pumped(&mut self, total: u64, more: bool) -> u64 {
@@ -282,6 +305,16 @@ impl TailedFile {
             self.idle_ticks = 0;
         }
         total
+    }
+
+    /// How far into the file we have read.
+    pub(crate) fn position(&self) -> u64 {
+        self.offset
+    }
+
+    /// The file's size now (0 when it cannot be read).
+    pub(crate) fn size(&self) -> u64 {
+        self.file.metadata().map_or(0, |m| m.len())
     }
 
     /// Whether the last [`pump`](Self::pump) stopped at [`MAX_PUMP_BYTES`]

@@ -378,7 +378,7 @@ fn classify_complaint(said: &[u8], exit: ExitStatus) -> VnstatStatus {
 /// Read `pipe` into `buf` until `WouldBlock`, keeping at most `cap` bytes
 /// (the rest is read and dropped, so the child never blocks on a full pipe).
 /// Returns true at EOF or on an error: the pipe is done (and deregistered).
-fn read_capped<R: Read + AsRawFd>(
+pub(crate) fn read_capped<R: Read + AsRawFd>(
     pipe: &mut Option<R>,
     buf: &mut Vec<u8>,
     cap: usize,

@@ -45,6 +45,15 @@ pub(crate) const STRING_OVERHEAD: usize = 96;
 /// string of the next one is refused.
 const HEADROOM: usize = 2 * (MAX_STRING + STRING_OVERHEAD);
 
+/// Up to eight bytes as a little-endian word.
+#[inline]
+fn word(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    let n = bytes.len().min(8);
+    w[..n].copy_from_slice(&bytes[..n]);
+    u64::from_le_bytes(w)
+}
+
 /// Handle to an interned string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct StrId(u32);
@@ -80,6 +89,10 @@ struct Slot {
     marked: bool,
 }
 
+/// Slots in the cache of recent lookups (a power of two): 16 KiB of ids,
+/// enough for the user agents and the common paths of a busy site.
+const RECENT_BITS: u32 = 12;
+
 /// Identity hasher for keys that already are hashes.
 #[derive(Default)]
 struct PreHashed(u64);
@@ -109,6 +122,14 @@ pub(crate) struct Interner {
     refused: u32,
     /// Counts interned strings (hits and inserts), for [`Slot::last_use`].
     clock: u32,
+    /// Direct-mapped cache of recent answers, by [`Interner::cheap_key`]:
+    /// a repeat is confirmed by comparing its text with the slot's, without
+    /// hashing the whole string or probing the index. An entry may be stale
+    /// (its slot freed or reused); the comparison catches that. A collision,
+    /// even an aimed one, only sends a string down the keyed path.
+    recent: Box<[u32]>,
+    /// Secret odd multiplier of the cheap key.
+    recent_key: u64,
 }
 
 /// What one [`Interner::sweep`] freed.
@@ -144,7 +165,23 @@ impl Interner {
             sweep_at: FIRST_SWEEP_AT.min(byte_cap.saturating_sub(HEADROOM)),
             refused: 0,
             clock: 0,
+            recent: vec![StrId::EMPTY.0; 1 << RECENT_BITS].into(),
+            recent_key: random_seed() | 1,
         }
+    }
+
+    /// Where `text` sits in the cache of recent answers: a multiply of its
+    /// length and two words (its start and end, where paths and user agents
+    /// differ), keyed by a secret.
+    #[inline]
+    fn cheap_key(&self, text: &[u8]) -> usize {
+        let n = text.len();
+        let (head, tail) = match n {
+            8.. => (word(&text[..8]), word(&text[n - 8..])),
+            _ => (word(text), 0),
+        };
+        let mixed = (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(self.recent_key);
+        (mixed >> (64 - RECENT_BITS)) as usize
     }
 
     /// The id of `text` (cut at `MAX_STRING`), adding it if new.
@@ -156,8 +193,25 @@ impl Interner {
         if let Some(i) = PINNED_METHODS.iter().position(|m| *m == text) {
             return StrId(2 + i as u32);
         }
-        let hash = seeded_hash(self.seed, text);
         self.clock = self.clock.wrapping_add(1);
+        let key = self.cheap_key(text);
+        let id = self.recent[key];
+        if let Some(Some(slot)) = self.slots.get_mut(id as usize) {
+            if &*slot.bytes == text {
+                slot.last_use = self.clock;
+                return StrId(id);
+            }
+        }
+        let id = self.intern_keyed(text);
+        if id.0 >= FIRST_DYNAMIC {
+            self.recent[key] = id.0;
+        }
+        id
+    }
+
+    /// [`intern`](Self::intern) through the keyed hash index.
+    fn intern_keyed(&mut self, text: &[u8]) -> StrId {
+        let hash = seeded_hash(self.seed, text);
         if let Some(ids) = self.by_hash.get(&hash) {
             for &id in ids {
                 if let Some(slot) = self.slots[id as usize]

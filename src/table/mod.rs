@@ -23,7 +23,8 @@ mod ssh;
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use smallvec::SmallVec;
 
@@ -36,7 +37,7 @@ use ssh::SshLog;
 pub(crate) use ssh::{SshEvent, RECENT_SSH_EVENTS};
 
 use crate::detect::Evidence;
-use crate::net::{is_public, GeoInfo, WhoisInfo};
+use crate::net::{is_public, BlockId, BlockMark, GeoInfo, WhoisInfo};
 use crate::parse::sockets::{SocketEntry, TcpState};
 use crate::parse::{AccessHit, AuthEvent, AuthKind, UnixTime};
 
@@ -187,6 +188,10 @@ pub struct Row {
     pub(crate) geo: Option<Box<GeoInfo>>,
     /// RDAP/whois answer, filled in when the worker replies.
     pub(crate) whois: Option<Box<WhoisInfo>>,
+    /// Already blocked: which of the table's blocked marks, attached by the
+    /// engine when the row is born and again when the marks change. Read
+    /// through [`IpTable::blocked`].
+    blocked: Option<BlockId>,
 }
 
 /// Hint the CPU to load the cache line at `at`; a no-op off x86_64. A
@@ -200,6 +205,34 @@ fn prefetch_line(at: *const u8) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = at;
+}
+
+/// Positions of a dump's sockets but LISTEN ones, those of one remote
+/// address together, each address's in dump order. The kernel hands sockets
+/// out in its hash order, an address's scattered over the dump; applied
+/// together, its row is created once and gets all of them before the next
+/// address may evict it at `max_tracked_ips`, so a row the cap keeps has
+/// every socket of its address (and the row stays in the cache meanwhile).
+/// Allocated per dump (32 bytes a socket): not kept between dumps.
+fn by_address(dump: &[SocketEntry]) -> impl Iterator<Item = u32> {
+    let mut order: Vec<(u128, u32)> = dump
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.state != TcpState::Listen)
+        .map(|(i, s)| (address_key(s.remote.ip().to_canonical()), i as u32))
+        .collect();
+    order.sort_unstable();
+    order.into_iter().map(|(_, i)| i)
+}
+
+/// An address as one number, for grouping. IPv4 `a.b.c.d` and IPv6
+/// `::a.b.c.d` share a key: their sockets may then interleave, which costs
+/// a lookup, never a count (each socket still finds its own row).
+fn address_key(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
 }
 
 /// Unix seconds as u32 (lasts until 2106), clamped: what rows and rings store.
@@ -238,6 +271,17 @@ static NO_SOCKETS: SocketSummary = SocketSummary {
 };
 
 impl Row {
+    /// Whether its address is inside a network already blocked (see
+    /// [`IpTable::blocked`] for by what).
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.blocked.is_some()
+    }
+
+    /// Attach the row's blocked mark (the engine, when the row is born).
+    pub(crate) fn set_blocked(&mut self, id: Option<BlockId>) {
+        self.blocked = id;
+    }
+
     /// Its sockets in the last dump (all zero when it has none).
     pub(crate) fn sockets(&self) -> &SocketSummary {
         self.sockets.as_deref().unwrap_or(&NO_SOCKETS)
@@ -269,6 +313,7 @@ impl Row {
             wide: false,
             geo: None,
             whois: None,
+            blocked: None,
         }
     }
 
@@ -296,6 +341,24 @@ impl Row {
     /// 0 before the first.
     pub(crate) fn last_failure(&self) -> u32 {
         self.ssh.as_deref().map_or(0, |log| log.last_failure)
+    }
+
+    /// Event second of the first breach the detector noted (an sshd login
+    /// accepted after failures), if any.
+    pub(crate) fn breach_time(&self) -> Option<u32> {
+        self.ssh
+            .as_deref()
+            .map(|log| log.breach)
+            .filter(|&t| t != 0)
+    }
+
+    /// The detector's note of a breach at event second `t` (the first one
+    /// is kept).
+    pub(crate) fn note_breach(&mut self, t: UnixTime) {
+        let log = self.ssh.get_or_insert_with(Box::default);
+        if log.breach == 0 {
+            log.breach = secs32(t).max(1);
+        }
     }
 
     /// sshd events by kind (`auth_index` order), all 0 for a row sshd
@@ -358,6 +421,11 @@ pub(crate) struct Totals {
     pub(crate) evicted: u64,
 }
 
+/// An inbound socket across dumps: remote address, remote port, local port
+/// (22 bytes, hashed with the table's keyed hash: the flood's addresses and
+/// ports are the attacker's).
+type InboundKey = (IpAddr, u16, u16);
+
 /// Handle to a row, valid until the table next changes its set of rows (the
 /// next `apply_*` or [`IpTable::expire`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -391,9 +459,15 @@ pub struct IpTable {
     pub(crate) activity: ActivityLog,
     /// Rows whose socket summary must be cleared before the next dump.
     with_sockets: Vec<u32>,
+    /// Whether the rows are still what the last [`IpTable::apply_sockets`]
+    /// left: no row with sockets removed since (evicted for a log line,
+    /// hidden by `p`), no private address admitted again. Then applying the
+    /// same dump again changes nothing but the rows' times
+    /// ([`IpTable::reapply_same_sockets`]).
+    sockets_intact: bool,
     listen_ports: Vec<u16>,
-    inbound_now: HashSet<(SocketAddr, u16)>,
-    inbound_before: HashSet<(SocketAddr, u16)>,
+    inbound_now: HashSet<InboundKey, hash::SeededState>,
+    inbound_before: HashSet<InboundKey, hash::SeededState>,
     /// `[log] max_log_entries_per_ip`: the recent-request ring of a widened row.
     max_recent: usize,
     /// Rows widened now (at most [`IpTable::max_wide_rows`]).
@@ -401,6 +475,8 @@ pub struct IpTable {
     /// The row [`IpTable::prefetch`] found: the line's update takes it
     /// instead of hashing and probing for the same address again.
     prefetched: Cell<Option<u32>>,
+    /// What rows' [`BlockId`]s point at.
+    blocked: Arc<[BlockMark]>,
 }
 
 impl IpTable {
@@ -417,13 +493,34 @@ impl IpTable {
             totals: Totals::default(),
             activity: ActivityLog::default(),
             with_sockets: Vec::new(),
+            sockets_intact: false,
             listen_ports: Vec::new(),
-            inbound_now: HashSet::new(),
-            inbound_before: HashSet::new(),
+            inbound_now: HashSet::default(),
+            inbound_before: HashSet::default(),
             max_recent: RECENT_REQUESTS,
             wide_rows: 0,
             prefetched: Cell::new(None),
+            blocked: Arc::from([]),
         }
+    }
+
+    /// The blocked networks changed: the new marks, and every row's
+    /// address looked up again by `lookup`.
+    pub(crate) fn set_blocked(
+        &mut self,
+        marks: Arc<[BlockMark]>,
+        lookup: impl Fn(IpAddr) -> Option<BlockId>,
+    ) {
+        for row in self.rows.iter_mut().flatten() {
+            row.blocked = lookup(row.ip);
+        }
+        self.blocked = marks;
+    }
+
+    /// Whether `row`'s address is inside a blocked network, and by what.
+    pub(crate) fn blocked(&self, row: &Row) -> Option<&BlockMark> {
+        row.blocked
+            .and_then(|id| self.blocked.get(id.get() as usize - 1))
     }
 
     /// `[log] max_log_entries_per_ip` (0.2.0's per-address log): the
@@ -520,6 +617,9 @@ impl IpTable {
             return;
         }
         self.show_private = on;
+        // Shown: the dump's private addresses become rows again; hidden:
+        // their rows go below.
+        self.sockets_intact = false;
         if on {
             self.hidden.clear();
             return;
@@ -568,8 +668,8 @@ impl IpTable {
         }
     }
 
-    /// A row to change by hand in tests (GeoIP without a database).
-    #[cfg(test)]
+    /// The row of `ip`, to change (the detector's notes; tests set GeoIP
+    /// by hand).
     pub(crate) fn get_mut(&mut self, ip: IpAddr) -> Option<&mut Row> {
         let id = *self.index.get(&ip)?;
         self.rows[id as usize].as_mut()
@@ -651,6 +751,9 @@ impl IpTable {
 
     fn remove(&mut self, id: u32) {
         if let Some(row) = self.rows[id as usize].take() {
+            if !row.sockets().is_empty() {
+                self.sockets_intact = false;
+            }
             self.wide_rows -= usize::from(row.wide);
             self.index.remove(&row.ip);
             self.free.push(id);
@@ -856,11 +959,17 @@ impl IpTable {
         self.listen_ports.dedup();
         std::mem::swap(&mut self.inbound_now, &mut self.inbound_before);
         self.inbound_now.clear();
-        for socket in dump.iter().filter(|s| s.state != TcpState::Listen) {
-            self.apply_socket(socket, now, &mut born);
+        for i in by_address(dump) {
+            self.apply_socket(&dump[i as usize], now, &mut born);
         }
+        // Only rows in `with_sockets` have any (a row evicted during this
+        // dump left its id behind, maybe reused: each live id counted once).
+        self.with_sockets.sort_unstable();
+        self.with_sockets.dedup();
         self.totals.established_in = self
-            .rows()
+            .with_sockets
+            .iter()
+            .filter_map(|&id| self.rows[id as usize].as_ref())
             .map(|r| u64::from(r.sockets().in_states[TcpState::Established.index()]))
             .sum();
         self.totals.new_conns_last_dump = self
@@ -868,6 +977,32 @@ impl IpTable {
             .iter()
             .filter(|k| !self.inbound_before.contains(k))
             .count() as u32;
+        // Rows the cap evicted during this dump are this dump's result.
+        self.sockets_intact = true;
+    }
+
+    /// Apply again the dump [`IpTable::apply_sockets`] applied last (a tick
+    /// skipped its dump, or the new dump is equal): if the rows are intact
+    /// since, that changes only the times of the rows with sockets (seen
+    /// now) and the count of new connections (none), so only those are
+    /// written, not 60 000 sockets walked again under a flood. Returns
+    /// false, changing nothing, when rows are not intact: the caller then
+    /// applies the dump in full, which brings back rows it had made.
+    pub(crate) fn reapply_same_sockets(&mut self, now: UnixTime) -> bool {
+        if !self.sockets_intact {
+            return false;
+        }
+        let now = secs32(now);
+        for &id in &self.with_sockets {
+            if let Some(row) = self.rows[id as usize].as_mut() {
+                if !row.sockets().is_empty() {
+                    row.last_seen = row.last_seen.max(now);
+                    row.last_active = now;
+                }
+            }
+        }
+        self.totals.new_conns_last_dump = 0;
+        true
     }
 
     fn apply_socket(
@@ -887,10 +1022,8 @@ impl IpTable {
             socket.remote.port()
         };
         if inbound {
-            self.inbound_now.insert((
-                SocketAddr::new(remote, socket.remote.port()),
-                socket.local.port(),
-            ));
+            self.inbound_now
+                .insert((remote, socket.remote.port(), socket.local.port()));
         }
         let (id, is_new) = self.row_id(remote, now, now);
         let row = self.live_row(id);
@@ -926,7 +1059,9 @@ impl IpTable {
             .iter()
             .enumerate()
             .filter_map(|(id, r)| r.as_ref().map(|r| (id as u32, r)))
-            .filter(|(_, r)| r.sockets().is_empty() && now - r.last_active() >= IDLE_EXPIRY_SECS)
+            // A breach is held for the run, idle or not.
+            .filter(|(_, r)| r.sockets().is_empty() && r.breach_time().is_none())
+            .filter(|(_, r)| now - r.last_active() >= IDLE_EXPIRY_SECS)
             .map(|(id, _)| id)
             .collect();
         for id in idle {

@@ -66,6 +66,9 @@ pub(super) struct SshLog {
     /// Event second of the last failure (`failed` or `invalid_user`), 0
     /// before the first.
     pub(super) last_failure: u32,
+    /// Event second of the breach the detector noted (a login accepted
+    /// after failures), 0 for none: see `Row::note_breach`.
+    pub(super) breach: u32,
     pub(super) events: VecDeque<SshEvent>,
 }
 

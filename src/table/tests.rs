@@ -496,3 +496,185 @@ fn a_prefetched_row_is_used_only_for_its_own_address() {
     assert_eq!(t.get(ip("8.8.8.8")).unwrap().requests, 2);
     assert_eq!(t.len(), 1);
 }
+
+/// What a socket dump leaves in the table, row by row (sorted by address).
+fn socket_view(t: &IpTable) -> Vec<(IpAddr, u32, u32, u32, UnixTime, UnixTime)> {
+    let mut rows: Vec<_> = t
+        .rows()
+        .map(|r| {
+            let s = r.sockets();
+            let times = (r.last_seen(), r.last_active());
+            (
+                r.ip,
+                s.conns_in,
+                s.conns_out,
+                s.syn_recv_in(),
+                times.0,
+                times.1,
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn flood_dump() -> Vec<SocketEntry> {
+    let mut dump = vec![sock("0.0.0.0:443", "0.0.0.0:0", TcpState::Listen)];
+    for k in 0..40 {
+        let remote = format!("8.8.{}.{}:{}", k / 10, k % 10, 40000 + k);
+        dump.push(sock("192.0.2.1:443", &remote, TcpState::SynRecv));
+    }
+    dump.push(sock("192.0.2.1:443", "9.9.9.9:5000", TcpState::Established));
+    dump.push(sock(
+        "192.0.2.1:40000",
+        "1.1.1.1:443",
+        TcpState::Established,
+    ));
+    dump
+}
+
+/// Issue 13 item 4: the same dump applied again the cheap way leaves the
+/// table exactly as walking it again would.
+#[test]
+fn reapplying_the_same_dump_equals_applying_it_in_full() {
+    let dump = flood_dump();
+    let (mut cheap, mut full) = (IpTable::new(100, false), IpTable::new(100, false));
+    for t in [&mut cheap, &mut full] {
+        t.apply_access(&hit("8.8.0.0", 990, b"/", 200, 1), 990);
+        t.apply_sockets(&dump, 1000, |_| {});
+        assert_eq!(t.totals.new_conns_last_dump, 41);
+    }
+    assert!(cheap.reapply_same_sockets(1003));
+    full.apply_sockets(&dump, 1003, |_| {});
+    assert_eq!(socket_view(&cheap), socket_view(&full));
+    assert_eq!(
+        socket_view(&cheap).len(),
+        42,
+        "40 SYN_RECV addresses, 9.9.9.9, 1.1.1.1"
+    );
+    for t in [&cheap, &full] {
+        assert_eq!(t.totals.new_conns_last_dump, 0);
+        assert_eq!(t.totals.established_in, 1);
+        assert_eq!(t.connections(), 41);
+    }
+    // The next dump after a cheap one counts new sockets against the same set.
+    let mut next = dump.clone();
+    next.push(sock("192.0.2.1:443", "9.9.9.9:5001", TcpState::Established));
+    for t in [&mut cheap, &mut full] {
+        t.apply_sockets(&next, 1004, |_| {});
+        assert_eq!(t.totals.new_conns_last_dump, 1);
+        assert_eq!(t.totals.established_in, 2);
+    }
+    assert_eq!(socket_view(&cheap), socket_view(&full));
+}
+
+/// The cheap way is refused, and the dump must be applied in full, once a
+/// row it made is gone (evicted for a log line at the cap, hidden with `p`)
+/// or hidden addresses are shown again.
+#[test]
+fn reapplying_is_refused_once_rows_changed_behind_the_dump() {
+    let dump = flood_dump();
+    let mut t = IpTable::new(42, false);
+    t.apply_sockets(&dump, 1000, |_| {});
+    assert_eq!(t.len(), 42);
+    assert!(t.reapply_same_sockets(1001));
+    // A log line at the cap evicts a row with sockets (all rows have some).
+    t.apply_access(&hit("4.4.4.4", 1002, b"/", 200, 1), 1002);
+    assert!(t.totals.evicted > 0);
+    assert!(!t.reapply_same_sockets(1002));
+    t.apply_sockets(&dump, 1002, |_| {});
+    assert!(
+        t.reapply_same_sockets(1003),
+        "intact again after a full dump"
+    );
+
+    let mut t = IpTable::new(100, false);
+    let mut dump = flood_dump();
+    dump.push(sock(
+        "10.0.0.9:443",
+        "192.168.1.2:5000",
+        TcpState::Established,
+    ));
+    t.apply_sockets(&dump, 1000, |_| {});
+    t.set_show_private(true);
+    assert!(!t.reapply_same_sockets(1001), "192.168.1.2 must come back");
+    t.apply_sockets(&dump, 1001, |_| {});
+    assert!(t.get(ip("192.168.1.2")).is_some());
+    assert!(t.reapply_same_sockets(1002));
+    t.set_show_private(false);
+    assert!(!t.reapply_same_sockets(1003), "192.168.1.2's row went");
+}
+
+/// Issue 13 item 4: past `max_tracked_ips` a flood's rows are evicted whole:
+/// the sockets of one address, scattered over the dump as the kernel hands
+/// them out, are applied together, so a row kept has all of them.
+#[test]
+fn a_row_kept_at_the_cap_has_every_socket_of_its_address() {
+    let mut dump = vec![sock("0.0.0.0:443", "0.0.0.0:0", TcpState::Listen)];
+    for n in 0..3 {
+        for a in 0..30 {
+            let remote = format!("8.8.8.{a}:{}", 40000 + n);
+            dump.push(sock("192.0.2.1:443", &remote, TcpState::SynRecv));
+        }
+    }
+    let mut t = IpTable::new(10, false);
+    t.apply_sockets(&dump, 1000, |_| {});
+    assert!(t.len() <= 10 && t.totals.evicted >= 20, "{}", t.len());
+    for row in t.rows() {
+        assert_eq!(row.sockets().syn_recv_in(), 3, "{}", row.ip);
+    }
+    assert_eq!(t.connections(), 3 * t.len() as u64);
+}
+
+/// A breach (issue 14 item 2) is held for the run: its row is not dropped
+/// when idle, as others without sockets are.
+#[test]
+fn a_breached_row_does_not_expire() {
+    let mut t = IpTable::new(100, false);
+    requests(&mut t, "7.7.7.7", 1);
+    requests(&mut t, "8.8.8.8", 1);
+    t.get_mut(ip("8.8.8.8")).unwrap().note_breach(1000);
+    t.expire(1000 + 10 * IDLE_EXPIRY_SECS);
+    assert!(t.get(ip("7.7.7.7")).is_none());
+    assert_eq!(t.get(ip("8.8.8.8")).unwrap().breach_time(), Some(1000));
+}
+
+/// Issue 14 item 5: the engine attaches a row's blocked mark when it is
+/// born ([`Row::set_blocked`]); when the marks change, every row is looked
+/// up again and points into the new ones.
+#[test]
+fn rows_point_into_the_blocked_marks_and_follow_their_changes() {
+    use std::num::NonZeroU32;
+
+    use crate::net::{BlockMark, Blocker, Blockers};
+    let mut t = IpTable::new(100, false);
+    requests(&mut t, "8.8.8.8", 1);
+    requests(&mut t, "8.8.9.9", 1);
+    let mark = |net: &str| {
+        let mut by = Blockers::default();
+        by.insert(Blocker::Fail2ban);
+        BlockMark {
+            by,
+            scope: net.parse().unwrap(),
+            since: None,
+        }
+    };
+    let blocked = |t: &IpTable, s: &str| {
+        t.get(ip(s))
+            .and_then(|r| t.blocked(r))
+            .map(|m| m.scope.to_string())
+    };
+    let first = NonZeroU32::new(1);
+    t.set_blocked(std::sync::Arc::from([mark("8.8.8.0/24")]), |a| {
+        (a == ip("8.8.8.8")).then_some(first).flatten()
+    });
+    assert_eq!(blocked(&t, "8.8.8.8").as_deref(), Some("8.8.8.0/24"));
+    assert_eq!(blocked(&t, "8.8.9.9"), None);
+    assert!(t.get(ip("8.8.8.8")).unwrap().is_blocked());
+    t.set_blocked(std::sync::Arc::from([mark("8.8.9.9/32")]), |a| {
+        (a == ip("8.8.9.9")).then_some(first).flatten()
+    });
+    assert_eq!(blocked(&t, "8.8.8.8"), None, "unblocked");
+    assert_eq!(blocked(&t, "8.8.9.9").as_deref(), Some("8.8.9.9/32"));
+    assert!(!t.get(ip("8.8.8.8")).unwrap().is_blocked());
+}

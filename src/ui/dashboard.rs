@@ -28,7 +28,7 @@ use super::input::Key;
 use crate::actions::block::BlockRun;
 use crate::actions::hooks::HookRun;
 use crate::config::{Config, FilterConfig};
-use crate::detect::Detector;
+use crate::detect::{Detector, Reason};
 use crate::engine::Whois;
 use crate::enrich::geoip::GeoIp;
 use crate::headless::SourceReport;
@@ -372,6 +372,10 @@ impl Dashboard {
             .filter(|r| needle.is_none_or(|n| row_has_text(r, m.table, n, &mut ip_text)))
             .collect();
         table::sort_rows(&mut rows, self.sort);
+        if self.suspicious {
+            // Breaches first, each group in the chosen order (a stable sort).
+            rows.sort_by_key(|r| !m.detector.reasons(r).contains(Reason::Breach));
+        }
         rows
     }
 

@@ -37,6 +37,8 @@ pub struct FilterFields<'a> {
     pub cidr_deny: &'a str,
     /// Substring of IP, organisation, path or user agent (ASCII case-insensitive).
     pub text: &'a str,
+    /// `yes` (already blocked by a firewall or ban engine), `no`, or `any`/empty.
+    pub blocked: &'a str,
 }
 
 /// Which field an error is about.
@@ -48,6 +50,7 @@ pub(crate) enum FilterField {
     CidrAllow,
     CidrDeny,
     Text,
+    Blocked,
 }
 
 impl FilterField {
@@ -60,6 +63,7 @@ impl FilterField {
             FilterField::CidrAllow => "CIDR allow",
             FilterField::CidrDeny => "CIDR deny",
             FilterField::Text => "text",
+            FilterField::Blocked => "blocked",
         }
     }
 }
@@ -72,6 +76,7 @@ pub(crate) enum FilterErrorKind {
     ReversedRange,
     BadNumber,
     BadCidr,
+    BadChoice,
 }
 
 /// One bad token in one field. `token` is user text: sanitise it when drawing.
@@ -105,6 +110,7 @@ impl fmt::Display for FilterError {
             FilterErrorKind::ReversedRange => ("range ends before it starts", "e.g. 400-499"),
             FilterErrorKind::BadNumber => ("not a number ≥ 0", "e.g. 60"),
             FilterErrorKind::BadCidr => ("not a network or address", "e.g. 203.0.113.0/24"),
+            FilterErrorKind::BadChoice => ("not yes, no or any", "e.g. yes"),
         };
         write!(
             f,
@@ -135,6 +141,8 @@ pub struct FilterSpec {
     config_deny: Vec<IpNet>,
     /// ASCII-lowercased, trimmed; empty = any.
     text: Vec<u8>,
+    /// Already blocked (`Some(true)`), not (`Some(false)`), or either.
+    blocked: Option<bool>,
 }
 
 /// One activity-log line, as `matches_event` sees it.
@@ -175,6 +183,7 @@ impl FilterSpec {
         keep(parse_min_rpm(fields.min_rpm).map(|m| spec.min_rpm = m));
         keep(parse_nets(fields.cidr_allow, FilterField::CidrAllow).map(|n| spec.allow = n));
         keep(parse_nets(fields.cidr_deny, FilterField::CidrDeny).map(|n| spec.deny = n));
+        keep(parse_blocked(fields.blocked).map(|b| spec.blocked = b));
         spec.text = fields.text.trim().as_bytes().to_ascii_lowercase();
         spec.full_classes = full_classes(&spec.status);
         if errors.is_empty() {
@@ -192,6 +201,7 @@ impl FilterSpec {
             || !self.allow.is_empty()
             || !self.deny.is_empty()
             || !self.text.is_empty()
+            || self.blocked.is_some()
     }
 
     /// Whether a row passes every part.
@@ -227,7 +237,7 @@ impl FilterSpec {
     ) -> bool {
         let row_ok = || match row {
             Some(row) => self.row_parts_pass(row, window_end),
-            None => self.states == 0 && self.min_rpm.is_none(),
+            None => self.states == 0 && self.min_rpm.is_none() && self.blocked.is_none(),
         };
         let status_ok = self.status.is_empty() || event.status.is_some_and(|s| self.status_in(s));
         let text_ok = self.text.is_empty()
@@ -264,6 +274,11 @@ impl FilterSpec {
         if !self.text.is_empty() {
             parts.push(format!("\"{}\"", String::from_utf8_lossy(&self.text)));
         }
+        match self.blocked {
+            Some(true) => parts.push("blocked".to_string()),
+            Some(false) => parts.push("not-blocked".to_string()),
+            None => {}
+        }
         parts.join(" ")
     }
 
@@ -275,8 +290,12 @@ impl FilterSpec {
             && !inside(&self.config_deny)
     }
 
-    /// TCP states and req/min: properties of the address, not of one line.
+    /// TCP states, req/min and blocked: properties of the address, not of
+    /// one line.
     fn row_parts_pass(&self, row: &Row, window_end: UnixTime) -> bool {
+        if self.blocked.is_some_and(|want| row.is_blocked() != want) {
+            return false;
+        }
         let states_ok = self.states == 0
             || (0..TcpState::COUNT).any(|i| {
                 self.states & (1 << i) != 0
@@ -351,6 +370,21 @@ pub(crate) fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
 /// Comma-separated tokens, trimmed, empty ones skipped.
 fn tokens(field: &str) -> impl Iterator<Item = &str> {
     field.split(',').map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// `yes`, `no`, `any` or empty (either), case-insensitive.
+fn parse_blocked(text: &str) -> Result<Option<bool>, FilterError> {
+    let t = text.trim();
+    match t.to_ascii_lowercase().as_str() {
+        "" | "any" => Ok(None),
+        "yes" | "y" => Ok(Some(true)),
+        "no" | "n" => Ok(Some(false)),
+        _ => Err(FilterError::new(
+            FilterField::Blocked,
+            FilterErrorKind::BadChoice,
+            t,
+        )),
+    }
 }
 
 fn parse_states(field: &str) -> Result<u16, FilterError> {

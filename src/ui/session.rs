@@ -519,6 +519,9 @@ impl Frontend for Session {
             .refresh_owners(engine.last_dump(), Instant::now());
         self.jobs.on_tick(Instant::now());
         self.reap_job(engine);
+        if let Some(error) = engine.take_events_error() {
+            self.dashboard.set_status(error, engine.now());
+        }
     }
 
     /// The screen's signals; TERM, INT and HUP end the run.

@@ -1,4 +1,5 @@
-//! The `--json` wire types: one `ip` object per row, then one `summary`.
+//! The `--json` wire types: one `ip` object per row, then one `summary`
+//! (and, in [`events`], the `--events` stream's lines).
 //!
 //! The schema is a contract (schema_version 1, issue 2 §5): key order is the
 //! field order here, unknown values are `null`, a source's `note` is left
@@ -22,11 +23,14 @@ use super::format::{round2, services, Service};
 use crate::detect::{ReasonAges, Reasons};
 use crate::enrich::whois::WhoisInfo;
 use crate::headless::SourceReport;
+use crate::net::Blockers;
 use crate::parse::time::{format_rfc3339, rfc3339_bytes};
 use crate::parse::{AuthKind, UnixTime};
 use crate::store::HistoryFigures;
 use crate::table::{IpTable, RecentRequest, Row, StrId};
 use crate::view::groups::Group;
+
+pub(crate) mod events;
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
 
@@ -62,6 +66,9 @@ pub(crate) struct IpObject<'a> {
     first_seen: Rfc3339,
     last_seen: Rfc3339,
     history: Option<History>,
+    /// Already blocked, and by what (`null`: not blocked, or not known); an
+    /// addition to schema 1.
+    blocked: Option<Blocked>,
 }
 
 impl<'a> IpObject<'a> {
@@ -104,7 +111,31 @@ impl<'a> IpObject<'a> {
             first_seen: Rfc3339(row.first_seen()),
             last_seen: Rfc3339(row.last_seen()),
             history: history.map(History::from),
+            blocked: table.blocked(row).map(|m| Blocked {
+                by: BlockedBy(m.by),
+                scope: m.scope.to_string(),
+                since: m.since.map(Rfc3339),
+            }),
         }
+    }
+}
+
+/// `{"by":["nft","fail2ban"],"scope":"203.0.113.0/24","since":null}`: who
+/// blocks the address, the widest blocked network holding it, and since
+/// when (where a tool says: fail2ban, CrowdSec).
+#[derive(Serialize)]
+struct Blocked {
+    by: BlockedBy,
+    scope: String,
+    since: Option<Rfc3339>,
+}
+
+/// `["nft","fail2ban"]`.
+struct BlockedBy(Blockers);
+
+impl Serialize for BlockedBy {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|b| b.name()))
     }
 }
 

@@ -118,7 +118,7 @@ fn table_ips(screen: &[String]) -> Vec<String> {
         .iter()
         .filter_map(|l| l.split('│').next())
         .filter_map(|l| l.split_whitespace().next())
-        .map(|w| w.trim_start_matches(['!', '→']).to_owned())
+        .map(|w| w.trim_start_matches(['!', '→', '⊘']).to_owned())
         .collect()
 }
 
@@ -540,7 +540,13 @@ fn block_assist_in_tmux_runs_the_real_firewalls() {
     // Execution on, ufw still off: `x` refuses ufw; `t` picks nft, `x`
     // asks, `y` runs it.
     let dir2 = harness::tempdir();
-    let config = shell_quote(&config_file(dir.path(), true));
+    let config = config_file(dir.path(), true);
+    // The firewalls are read at the start and then not for an hour: a
+    // blocked mark after the block is the block's own (issue 14 item 5).
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[refresh]\nblocked_interval = 3600\n");
+    std::fs::write(&config, text).unwrap();
+    let config = shell_quote(&config);
     let db = dir2.path().join("history.db");
     let run = Run::start(
         dir2.path(),
@@ -580,6 +586,10 @@ fn block_assist_in_tmux_runs_the_real_firewalls() {
     assert!(!rules.contains("45.33.32.156"), "only the chosen tool ran");
     tmux.send(&["Escape"]);
     tmux.wait_for("block assist to close", |s| !has(s, "Block assist:"));
+    // Issue 14 item 5: the row is marked blocked at once.
+    tmux.wait_for("the blocked mark", |s| {
+        s.iter().any(|l| l.starts_with("⊘45.33.32.156 "))
+    });
 
     // ufw enabled: the next block is ufw's, and ufw holds it.
     netns.run("ufw", &["--force", "enable"]);
@@ -1074,4 +1084,88 @@ fn at_80_by_24_tab_switches_between_table_and_log() {
         s[2].contains("Conns") && !s[2].contains("Activity")
     });
     tmux.send(&["-l", "q"]);
+}
+
+/// Issue 14 item 5: the dashboard in a namespace whose firewall already
+/// blocks two of the log's addresses (nethergaze's nft set, an operator's
+/// iptables rule for a /24) marks them `⊘` once its reader has asked the
+/// real tools, the `f` form's `blocked` field keeps only them, and the
+/// drill-down says by what.
+#[test]
+fn blocked_addresses_in_tmux_are_marked_filtered_and_explained() {
+    if skip_without_tmux() {
+        return;
+    }
+    if harness::skip_unless(&["ip", "nft", "iptables", "cp"]) {
+        return;
+    }
+    let dir = harness::tempdir();
+    let netns = FirewallNetns::new(dir.path());
+    netns.run("nft", &["add", "table", "inet", "nethergaze"]);
+    netns.run(
+        "nft",
+        &[
+            "add",
+            "set",
+            "inet",
+            "nethergaze",
+            "blocked4",
+            "{",
+            "type",
+            "ipv4_addr",
+            ";",
+            "flags",
+            "interval",
+            ";",
+            "}",
+        ],
+    );
+    netns.run(
+        "nft",
+        &[
+            "add",
+            "element",
+            "inet",
+            "nethergaze",
+            "blocked4",
+            "{",
+            "91.198.174.192",
+            "}",
+        ],
+    );
+    netns.run(
+        "iptables",
+        &["-A", "INPUT", "-s", "45.33.32.0/24", "-j", "DROP"],
+    );
+    let config = shell_quote(&config_file(dir.path(), false));
+    let run = Run::start(dir.path(), &netns.prefix(), &format!("--config {config}"));
+    let tmux = &run.tmux;
+    let marked = |s: &[String], ip: &str| {
+        s.iter().any(|l| {
+            l.split('│')
+                .next()
+                .is_some_and(|c| c.starts_with(&format!("⊘{ip} ")))
+        })
+    };
+    tmux.wait_for("the blocked marks", |s| {
+        table_ips(s).len() == ROWS.len() && marked(s, "91.198.174.192") && marked(s, "45.33.32.156")
+    });
+    tmux.send(&["-l", "f"]);
+    tmux.wait_for("the filter form", |s| {
+        has(s, "Filter (all parts must match)")
+    });
+    tmux.send(&["BTab"]);
+    tmux.send(&["-l", "yes"]);
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for("the blocked rows alone", |s| {
+        sorted(table_ips(s)) == ["45.33.32.156", "91.198.174.192"]
+    });
+    assert!(screen[0].contains(" blocked"), "{}", screen[0]);
+    select(tmux, "45.33.32.156");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the drill-down's blocked line", |s| {
+        has(s, "blocked: by iptables · 45.33.32.0/24")
+    });
+    tmux.send(&["Escape"]);
+    run.quit();
 }

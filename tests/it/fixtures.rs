@@ -57,7 +57,7 @@ fn row(fields: &Value) -> Value {
         "auth_failures": 0, "auth_accepted": 0,
         "country": null, "city": null, "asn": null, "org": null, "whois": null,
         "suspicious": false, "reasons": [], "reason_ages": {}, "last_request": null,
-        "history": null,
+        "history": null, "blocked": null,
     });
     for (key, value) in fields.as_object().unwrap() {
         let known =

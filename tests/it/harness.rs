@@ -14,7 +14,7 @@ use std::os::fd::FromRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -345,9 +345,14 @@ pub struct Running {
 
 impl Running {
     /// Starts `cmd` contained, stdin from /dev/null.
-    pub fn spawn(mut cmd: Command) -> Running {
+    pub fn spawn(cmd: Command) -> Running {
+        Running::spawn_fed(cmd, Stdio::null())
+    }
+
+    /// [`Running::spawn`] with `stdin` as its standard input.
+    pub fn spawn_fed(mut cmd: Command, stdin: Stdio) -> Running {
         let what = format!("{cmd:?}");
-        cmd.stdin(Stdio::null())
+        cmd.stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         contain(&mut cmd);
@@ -367,6 +372,16 @@ impl Running {
     /// The child's pid.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// The write end of the child's stdin, if it was piped (once).
+    pub fn stdin(&mut self) -> Option<ChildStdin> {
+        self.child.as_mut()?.stdin.take()
+    }
+
+    /// Whether the child has exited (it stays unreaped).
+    pub fn has_exited(&self) -> bool {
+        self.child.as_ref().is_none_or(has_exited)
     }
 
     /// Panics with what the child said if it has exited.
@@ -480,7 +495,8 @@ pub fn on_fixtures() -> Command {
     cmd
 }
 
-fn with_args(args: &[Arg]) -> Command {
+/// `nethergaze --json --no-geoip --no-whois --no-history ARGS`.
+pub fn with_args(args: &[Arg]) -> Command {
     let mut cmd = nethergaze();
     cmd.args(QUIET_FLAGS);
     cmd.args(args.iter().map(|a| a.as_ref()));

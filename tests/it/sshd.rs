@@ -19,7 +19,11 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
+use super::events::{describe, EventRun};
 use super::harness::{self, assert_reasons, lo, num, Arg, Daemon, READY_TIMEOUT};
 
 const DEV_LOG: &str = "/dev/log";
@@ -187,8 +191,41 @@ struct Sshd {
     port: u16,
 }
 
+/// A login sshd accepts, in copies of /etc/passwd and /etc/shadow that are
+/// bind-mounted over the real ones in sshd's private mount namespace (the
+/// machine's own accounts are never touched).
+struct Account {
+    passwd: PathBuf,
+    shadow: PathBuf,
+}
+
+/// The account's name and password ([`SECRET_HASH`] is its SHA-512 crypt).
+const ACCOUNT: &str = "ngitest";
+const SECRET: &str = "secret";
+const SECRET_HASH: &str = "$6$abcdefgh$ltjgWl6579NluT/Vi1nwEvcil.G5Nbc4NiXZaNGStk8PSwGfQv72N2CKPPrVACtLtip/cZ/1GM/O6IND4WQhG.";
+
+impl Account {
+    fn create(dir: &Path) -> Account {
+        let (passwd, shadow) = (dir.join("passwd"), dir.join("shadow"));
+        let mut users = fs::read_to_string("/etc/passwd").unwrap();
+        users.push_str(&format!(
+            "{ACCOUNT}:x:64999:64999:nethergaze test:/tmp:/bin/sh\n"
+        ));
+        fs::write(&passwd, users).unwrap();
+        let mut secrets = fs::read_to_string("/etc/shadow").unwrap();
+        secrets.push_str(&format!("{ACCOUNT}:{SECRET_HASH}:19000:0:99999:7:::\n"));
+        fs::write(&shadow, secrets).unwrap();
+        fs::set_permissions(&shadow, fs::Permissions::from_mode(0o600)).unwrap();
+        Account { passwd, shadow }
+    }
+}
+
 impl Sshd {
     fn start(dir: &Path, syslog: &Syslog) -> Sshd {
+        Sshd::start_with(dir, syslog, None)
+    }
+
+    fn start_with(dir: &Path, syslog: &Syslog, account: Option<&Account>) -> Sshd {
         // sshd refuses to start without its privilege-separation directory.
         fs::create_dir_all("/run/sshd").unwrap();
         fs::set_permissions("/run/sshd", fs::Permissions::from_mode(0o755)).unwrap();
@@ -203,7 +240,8 @@ impl Sshd {
         for _ in 0..5 {
             let port = harness::free_ports(1)[0];
             write_sshd_config(&conf, dir, &key, port);
-            let daemon = Daemon::spawn("sshd", sshd_command(&conf, syslog), &dir.join("sshd.out"));
+            let command = sshd_command(&conf, syslog, account);
+            let daemon = Daemon::spawn("sshd", command, &dir.join("sshd.out"));
             // The line names the daemon's pid: a stale line from a failed try never counts.
             let listening = format!(
                 "[{}]: Server listening on 127.0.0.1 port {port}.",
@@ -233,8 +271,18 @@ impl Sshd {
     /// Returns whether it reached sshd's password check ("Permission denied"): a newer
     /// ssh client may refuse a username like [`FORGED_USER`] before connecting.
     fn fail_login(&self, src: u8, user: &str) -> bool {
+        let out = self.login(src, user, "wrong-password");
+        assert!(
+            !out.status.success(),
+            "login as {user:?} with a wrong password succeeded"
+        );
+        out.stderr.contains("Permission denied")
+    }
+
+    /// One password login as `user` from 127.0.0.`src`, running `true`.
+    fn login(&self, src: u8, user: &str, password: &str) -> harness::Output {
         let mut cmd = Command::new(harness::bin("sshpass"));
-        cmd.args(["-p", "wrong-password"]).arg(harness::bin("ssh"));
+        cmd.args(["-p", password]).arg(harness::bin("ssh"));
         cmd.args(["-F", "/dev/null", "-o", "StrictHostKeyChecking=no"]);
         cmd.args([
             "-o",
@@ -254,11 +302,7 @@ impl Sshd {
         cmd.arg("-l").arg(user).args(["127.0.0.1", "true"]);
         let out = harness::run_cmd(cmd);
         self.daemon.assert_running();
-        assert!(
-            !out.status.success(),
-            "login as {user:?} with a wrong password succeeded"
-        );
-        out.stderr.contains("Permission denied")
+        out
     }
 }
 
@@ -297,24 +341,39 @@ fn sshd_test(conf: &Path) -> Result<(), String> {
     }
 }
 
-/// `sshd -D -f CONF`, wrapped in a private mount namespace with the temp syslog
-/// socket over /dev/log when a system logger owns the real one.
-fn sshd_command(conf: &Path, syslog: &Syslog) -> Command {
+/// `sshd -D -f CONF`, wrapped in a private mount namespace when a system logger owns
+/// /dev/log (the temp syslog socket is bind-mounted over it) or when `account` is
+/// given (its passwd and shadow over the real ones).
+fn sshd_command(conf: &Path, syslog: &Syslog, account: Option<&Account>) -> Command {
     let sshd = harness::bin("sshd");
-    if !syslog.namespaced {
+    let mut binds: Vec<(&Path, &str)> = Vec::new();
+    if syslog.namespaced {
+        binds.push((&syslog.socket, DEV_LOG));
+    }
+    if let Some(account) = account {
+        binds.push((&account.passwd, "/etc/passwd"));
+        binds.push((&account.shadow, "/etc/shadow"));
+    }
+    if binds.is_empty() {
         let mut cmd = Command::new(sshd);
         cmd.arg("-D").arg("-f").arg(conf);
         return cmd;
     }
-    // `exec` keeps the pid, so the daemon guard signals sshd itself.
+    // `exec` keeps the pid, so the daemon guard signals sshd itself. The
+    // sources are the positional parameters ($1…), sshd and its arguments follow.
+    let mut script: String = binds
+        .iter()
+        .enumerate()
+        .map(|(i, (_, target))| format!(r#"mount --bind "${}" {target} && "#, i + 1))
+        .collect();
+    script.push_str(&format!(r#"shift {} && exec "$@""#, binds.len()));
     let mut cmd = Command::new(harness::bin("unshare"));
     cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"]);
-    cmd.arg(r#"mount --bind "$0" /dev/log && exec "$@""#);
-    cmd.arg(&syslog.socket)
-        .arg(sshd)
-        .arg("-D")
-        .arg("-f")
-        .arg(conf);
+    cmd.arg(script).arg("sh");
+    for (source, _) in &binds {
+        cmd.arg(source);
+    }
+    cmd.arg(sshd).arg("-D").arg("-f").arg(conf);
     cmd
 }
 
@@ -484,4 +543,134 @@ fn sshd_snapshot_counts_every_failure() {
         let source = snap.source(file);
         assert!(source["error"].is_null(), "{source}");
     }
+}
+
+/// Polls the sshd log and the event stream together until `event` has
+/// arrived; returns how long after the log first held `logged` lines
+/// matching `line` it was seen (at the poll's resolution, a few ms).
+fn lag(
+    run: &EventRun,
+    log: &Path,
+    line: &str,
+    logged: usize,
+    event: impl Fn(&Value) -> bool,
+) -> Duration {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut in_log = None;
+    loop {
+        let now = Instant::now();
+        if in_log.is_none() && harness::read_or_empty(log).matches(line).count() >= logged {
+            in_log = Some(now);
+        }
+        if run.events().iter().any(&event) {
+            return now - in_log.unwrap_or(now);
+        }
+        assert!(now < deadline, "no event for {line:?}: {:#?}", run.events());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Issue 14's end-to-end test: a real sshd logging through rsyslog, a brute
+/// forcer (sshpass) failing `min_auth_failures` (3) times and then logging in
+/// with the right password. `nethergaze --events` on the auth log prints
+/// `suspicious` with `auth_failures`, then `suspicious` with `breach`, then
+/// `auth` with `after_failures` 3, in that order. How long after sshd's line
+/// each arrived is measured and printed, not asserted.
+#[test]
+fn sshd_brute_force_then_login_is_a_breach_on_the_event_stream() {
+    if harness::skip_unless(&[
+        "sshd",
+        "rsyslogd",
+        "sshpass",
+        "ssh",
+        "ssh-keygen",
+        "unshare",
+    ]) {
+        return;
+    }
+    let dir = harness::tempdir();
+    let syslog = Syslog::start(dir.path());
+    let account = Account::create(dir.path());
+    let sshd = Sshd::start_with(dir.path(), &syslog, Some(&account));
+    let access = dir.path().join("empty-access.log");
+    fs::write(&access, "").unwrap();
+    let proc = dir.path().join("proc");
+    fs::create_dir_all(proc.join("net")).unwrap();
+    for name in ["tcp", "tcp6"] {
+        fs::write(
+            proc.join("net").join(name),
+            "  sl  local_address rem_address   st\n",
+        )
+        .unwrap();
+    }
+    let args: [Arg; 7] = [
+        &"--show-private-ips",
+        &"--auth-log-path",
+        &syslog.traditional,
+        &"--log-path",
+        &access,
+        &"--proc-root",
+        &proc,
+    ];
+    let run = EventRun::start(dir.path(), &args);
+    run.wait_open(&syslog.traditional);
+    let brute = lo(31).to_string();
+    let failed = format!("Failed password for {ACCOUNT} from {brute} ");
+    let attempts = 3;
+    for _ in 1..attempts {
+        assert!(
+            sshd.fail_login(31, ACCOUNT),
+            "the wrong password reached sshd"
+        );
+    }
+    // The last failure and the login run while the log and the stream are
+    // watched, so the lag is measured from the moment sshd's line lands.
+    let failures_lag = std::thread::scope(|s| {
+        let attempt = s.spawn(|| sshd.fail_login(31, ACCOUNT));
+        let lag = lag(&run, &syslog.traditional, &failed, attempts, |e| {
+            e["ip"] == brute.as_str() && e["new_reasons"] == serde_json::json!(["auth_failures"])
+        });
+        assert!(attempt.join().unwrap(), "the wrong password reached sshd");
+        lag
+    });
+    let accepted = format!("Accepted password for {ACCOUNT} from {brute} ");
+    let breach_lag = std::thread::scope(|s| {
+        let login = s.spawn(|| sshd.login(31, ACCOUNT, SECRET));
+        let lag = lag(&run, &syslog.traditional, &accepted, 1, |e| {
+            e["ip"] == brute.as_str() && e["type"] == "auth"
+        });
+        let out = login.join().unwrap();
+        assert!(out.status.success(), "the right password: {out:?}");
+        lag
+    });
+    eprintln!(
+        "event stream lag after sshd's line (via rsyslog): auth_failures {failures_lag:?}, \
+         breach and auth {breach_lag:?}"
+    );
+    let events = run.stop();
+    let seen: Vec<String> = events
+        .iter()
+        .filter(|e| e["ip"] == brute.as_str())
+        .map(describe)
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            format!("suspicious {brute} +auth_failures"),
+            format!("suspicious {brute} +breach"),
+            format!("auth {brute} after 3"),
+        ],
+        "{events:#?}"
+    );
+    let breach = events
+        .iter()
+        .find(|e| e["new_reasons"][0] == "breach")
+        .unwrap();
+    assert_eq!(
+        breach["reasons"],
+        serde_json::json!(["breach", "auth_failures"])
+    );
+    assert_eq!(breach["auth_failures"], 3);
+    let login = events.iter().find(|e| e["type"] == "auth").unwrap();
+    assert_eq!(login["user"], ACCOUNT);
 }

@@ -4,6 +4,9 @@
 //! 300 established pairs) and keeps them while the test runs; then
 //! `--once --json` must count exactly what was made, and the dashboard, in a
 //! tmux pane inside the namespace, must show the rows flagged and answer a key.
+//! Then the same flood against `max_tracked_ips = 300`, fewer than its
+//! addresses: rows evicted as designed, never more than the cap, and the
+//! dashboard still answering a key.
 //!
 //! Needs root, python3, ip (iproute2), nft and tmux; a skip otherwise, a failure
 //! under `CI=true`.
@@ -22,6 +25,8 @@ const ADDRESSES: u32 = 1000;
 /// The script's split: four fifths half-open, one fifth in established pairs.
 const SYN_RECV: u64 = 2400;
 const ESTABLISHED: u64 = 300;
+/// `max_tracked_ips` of the capped run: under the flood's addresses.
+const CAP: usize = 300;
 
 /// A named network namespace, deleted when dropped.
 struct Netns(String);
@@ -179,7 +184,97 @@ fn a_syn_flood_is_counted_flagged_and_the_dashboard_answers_keys() {
     tmux.send(&["-l", "p"]);
     tmux.wait_for("private addresses shown again", |s| flagged_rows(s) >= 30);
     tmux.send(&["-l", "q"]);
+    drop(tmux);
+
+    past_the_cap(&ns, &bin, &log, &home, dir.path());
     drop(flood);
+}
+
+/// The flood against `max_tracked_ips = CAP` (issue 13 item 4): `--for 3`
+/// applies a few dumps, each evicting rows to make room; never more rows
+/// than the cap; the dashboard answers `s` (the next sort order) on screen.
+fn past_the_cap(ns: &Netns, bin: &Path, log: &Path, home: &Path, dir: &Path) {
+    let config = dir.join("capped.toml");
+    std::fs::write(&config, format!("max_tracked_ips = {CAP}\n")).unwrap();
+    let mut flags = flags(log);
+    flags.extend(["--config".to_owned(), config.display().to_string()]);
+    let mut run = ns.exec(&[bin.to_str().unwrap(), "--for", "3", "--json"]);
+    run.args(&flags).env("HOME", home);
+    let out = harness::run_cmd(run);
+    assert!(out.status.success(), "{out:?}");
+    let snap = Snapshot::parse(&out.stdout);
+    assert!(
+        (1..=CAP).contains(&snap.ips.len()),
+        "{} rows at max_tracked_ips = {CAP}",
+        snap.ips.len()
+    );
+    let evicted = snap.summary["evicted"].as_u64().unwrap();
+    assert!(
+        evicted >= u64::from(ADDRESSES) - CAP as u64,
+        "{}",
+        snap.summary
+    );
+    // Every row kept has every socket of its address, as without the cap:
+    // address k has the (k + 1000 n)-th half-open connections and the
+    // server's side of the k-th established one (127.0.0.1's row has their
+    // clients' sides).
+    for k in 0..ADDRESSES {
+        let Some(row) = snap.ips.get(&source_address(k)) else {
+            continue;
+        };
+        let syn_recv = (0..SYN_RECV).filter(|i| i % u64::from(ADDRESSES) == u64::from(k));
+        assert_eq!(states(row, "SYN_RECV"), syn_recv.count() as u64, "{row}");
+        let established = u64::from(u64::from(k) < ESTABLISHED);
+        assert_eq!(states(row, "ESTABLISHED"), established, "{row}");
+    }
+    if let Some(server) = snap.ips.get("127.0.0.1") {
+        assert_eq!(server["conns_out"], ESTABLISHED, "{server}");
+    }
+    let flood_rows = (0..ADDRESSES).filter(|&k| snap.ips.contains_key(&source_address(k)));
+    let server_row = usize::from(snap.ips.contains_key("127.0.0.1"));
+    assert_eq!(
+        flood_rows.count() + server_row,
+        snap.ips.len(),
+        "only the flood's rows"
+    );
+
+    let script = format!(
+        "ip netns exec {ns} env HOME={home} {bin} {flags}; exec sleep 600",
+        ns = ns.0,
+        home = shell_quote(home),
+        bin = shell_quote(bin),
+        flags = flags
+            .iter()
+            .map(|f| shell_quote(Path::new(f)))
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
+    let tmux = Tmux::start(dir.join("tmux-capped.sock"), 160, 45, &script);
+    let screen = tmux.wait_for("the flood's rows under the cap", |s| {
+        header_ips(s).is_some() && flagged_rows(s) >= 30
+    });
+    let shown = header_ips(&screen).unwrap();
+    assert!((1..=CAP).contains(&shown), "{shown} IPs on screen");
+    let before = sort_order(&screen).unwrap();
+    tmux.send(&["-l", "s"]);
+    tmux.wait_for("the next sort order", |s| {
+        sort_order(s).is_some_and(|o| o != before) && header_ips(s).is_some_and(|n| n <= CAP)
+    });
+    tmux.send(&["-l", "q"]);
+}
+
+/// The header's count of IPs (`… 300 IPs …`).
+fn header_ips(screen: &[String]) -> Option<usize> {
+    let header = screen.first()?;
+    let before = &header[..header.find(" IPs")?];
+    before.rsplit(' ').next()?.parse().ok()
+}
+
+/// The status bar's sort order (`sort: connections │`).
+fn sort_order(screen: &[String]) -> Option<String> {
+    let line = screen.iter().find(|l| l.contains("sort: "))?;
+    let rest = &line[line.find("sort: ")? + 6..];
+    Some(rest.split('\u{2502}').next()?.trim().to_owned())
 }
 
 /// Rows of the table that are flood addresses marked suspicious (`!127.1.…`).

@@ -36,6 +36,7 @@ const KNOWN_KEYS: [(&str, &[&str]); 11] = [
             "max_log_lines",
             "max_log_entries_per_ip",
             "follow_symlinks",
+            "since",
         ],
     ),
     (
@@ -46,6 +47,7 @@ const KNOWN_KEYS: [(&str, &[&str]); 11] = [
             "bandwidth_interval",
             "auth_log_interval",
             "metrics_interval",
+            "blocked_interval",
         ],
     ),
     ("geoip", &["enabled", "city_db", "asn_db"]),

@@ -149,6 +149,7 @@ fn query_args_live_default_is_journal_args() {
         directory: None,
         from_start: false,
         follow: true,
+        since: None,
     };
     let want: Vec<OsString> = JOURNAL_ARGS.iter().map(OsString::from).collect();
     assert_eq!(live.args(true), want);
@@ -174,6 +175,7 @@ fn query_args_directory_from_start_and_once() {
         directory: Some(PathBuf::from("/mnt/var/log/journal")),
         from_start: true,
         follow: false,
+        since: None,
     };
     let head = ["--directory", "/mnt/var/log/journal", "-a"];
     assert_eq!(args(&rescued, true), [&head[..], &tail[..]].concat());
@@ -189,12 +191,28 @@ fn query_args_directory_from_start_and_once() {
         directory: None,
         from_start: true,
         follow: true,
+        since: None,
     };
     assert_eq!(
         args(&followed, true),
         [&["-f", "-a", "--no-tail"][..], &tail[..]].concat()
     );
     assert_eq!(args(&followed, false), JOURNAL_ARGS);
+    // --since: the first child from that time, followed; a restart only new ones.
+    let since = JournalQuery {
+        from_start: false,
+        since: Some(1_700_000_000),
+        ..followed
+    };
+    assert_eq!(
+        args(&since, true),
+        [
+            &["-f", "-a", "--since", "@1700000000", "--no-tail"][..],
+            &tail[..]
+        ]
+        .concat()
+    );
+    assert_eq!(args(&since, false), JOURNAL_ARGS);
 }
 
 #[test]
@@ -203,6 +221,7 @@ fn a_restart_uses_the_restart_args() -> io::Result<()> {
         directory: None,
         from_start: true,
         follow: true,
+        since: None,
     };
     let mut journal = Journal::with_query(&query);
     assert_eq!(journal.args, query.args(true));

@@ -98,3 +98,28 @@ fn a_full_store_of_marked_strings_trims_the_oldest() {
     assert_ne!(fresh, StrId::DROPPED);
     assert_eq!(i.get(fresh), b"/new/after/the/trim");
 }
+
+/// The cache of recent answers never answers for a string that is gone:
+/// after a sweep frees a string and its slot goes to another, both are
+/// looked up by their text again.
+#[test]
+fn recent_answers_follow_freed_and_reused_slots() {
+    let mut i = Interner::new(1 << 20);
+    let old = i.intern(b"/gone");
+    assert_eq!(i.intern(b"/gone"), old, "a repeat is answered");
+    i.sweep(); // unmarked: freed
+    let reused = i.intern(b"/new-string-in-the-old-slot");
+    assert_eq!(reused, old, "the freed slot is reused");
+    assert_eq!(i.get(reused), b"/new-string-in-the-old-slot");
+    let again = i.intern(b"/gone");
+    assert_ne!(again, reused);
+    assert_eq!(i.get(again), b"/gone");
+    assert_eq!(i.intern(b"/new-string-in-the-old-slot"), reused);
+    // Texts that share their first and last eight bytes and their length
+    // are told apart by their full text.
+    let a = i.intern(b"/aaaaaaaa-1-zzzzzzzz");
+    let b = i.intern(b"/aaaaaaaa-2-zzzzzzzz");
+    assert_ne!(a, b);
+    assert_eq!(i.intern(b"/aaaaaaaa-1-zzzzzzzz"), a);
+    assert_eq!(i.intern(b"/aaaaaaaa-2-zzzzzzzz"), b);
+}

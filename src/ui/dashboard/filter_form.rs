@@ -13,13 +13,14 @@ use crate::ui::input::Key;
 use crate::ui::{Grid, Rect, Style};
 
 /// The fields, top to bottom.
-pub(crate) const FIELDS: [FilterField; 6] = [
+pub(crate) const FIELDS: [FilterField; 7] = [
     FilterField::States,
     FilterField::Status,
     FilterField::MinRpm,
     FilterField::CidrAllow,
     FilterField::CidrDeny,
     FilterField::Text,
+    FilterField::Blocked,
 ];
 
 /// The text of every field, in [`FIELDS`] order.
@@ -92,6 +93,7 @@ impl FilterForm {
             cidr_allow: t[3],
             cidr_deny: t[4],
             text: t[5],
+            blocked: t[6],
         };
         match FilterSpec::parse(&fields, config) {
             Ok(spec) => Outcome::Apply(Box::new((spec, t.map(|s| s.trim().to_string())))),
@@ -179,6 +181,9 @@ fn example(field: FilterField) -> &'static str {
         FilterField::CidrAllow => "only these networks, e.g. 203.0.113.0/24, 2001:db8::/32",
         FilterField::CidrDeny => "hide these networks",
         FilterField::Text => "in the IP, path or user agent",
+        FilterField::Blocked => {
+            "yes: already blocked (nft, iptables, ufw, fail2ban, CrowdSec) · no · any"
+        }
     }
 }
 

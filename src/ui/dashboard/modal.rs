@@ -10,9 +10,9 @@ use super::activity::{clock, ssh_label};
 use super::draw::{duration, Pen};
 use super::output;
 use super::{Dashboard, Modal, Model, Theme};
-use crate::detect::Reasons;
+use crate::detect::{Reason, Reasons};
 use crate::engine::WhoisState;
-use crate::net::service_name;
+use crate::net::{service_name, BlockMark, Blocker};
 use crate::parse::sockets::TcpState;
 use crate::parse::time::format_rfc3339;
 use crate::parse::{AuthKind, UnixTime};
@@ -278,7 +278,11 @@ fn summary(
                 Some(age) => format!("last evidence {} ago", duration(age)),
                 None => "now".to_string(),
             };
-            lines.text(&format!("  - {} ({age})", r.describe()), t.suspicious());
+            let style = match r {
+                Reason::Breach => t.breach(),
+                _ => t.suspicious(),
+            };
+            lines.text(&format!("  - {} ({age})", r.describe()), style);
         }
     }
     let end = m.table.window_end(m.now);
@@ -360,9 +364,28 @@ fn summary(
             None => lines.text("whois: - (w asks now)", t.faint()),
         },
     }
+    match m.table.blocked(row) {
+        Some(mark) => lines.text(&blocked_line(mark, m.now), Style::new()),
+        None => lines.text("blocked: -", t.faint()),
+    }
     if let Some(h) = history {
         lines.text(&history_line(&h), Style::new());
     }
+}
+
+/// `blocked: by nft, fail2ban · 203.0.113.0/24 · since … (2h ago)`.
+fn blocked_line(mark: &BlockMark, now: UnixTime) -> String {
+    let by: Vec<&str> = mark.by.iter().map(Blocker::name).collect();
+    let mut line = format!("blocked: by {} · {}", by.join(", "), mark.scope);
+    if let Some(since) = mark.since {
+        let _ = write!(
+            line,
+            " · since {} ({} ago)",
+            format_rfc3339(since),
+            duration(now - since)
+        );
+    }
+    line
 }
 
 /// What whois is doing for an address it has no answer for (at `now`).

@@ -9,6 +9,7 @@ use smallvec::SmallVec;
 
 use super::draw::Pen;
 use super::{Dashboard, Model, Panel, SortKey};
+use crate::detect::Reason;
 use crate::table::{IpTable, Row, HIDDEN_MAX};
 use crate::ui::sanitize::{text_width, ELLIPSIS};
 use crate::ui::{Grid, Rect, Style};
@@ -31,6 +32,9 @@ const LAST_MIN: u16 = 10;
 /// The IP column fits `!255.255.255.255` at least, an IPv6 address at most.
 const IP_MIN: u16 = 16;
 const IP_MAX: u16 = 40;
+/// Before an address a firewall or ban engine already blocks (in place of
+/// `!`: the address stays red when it is suspicious).
+pub(super) const BLOCKED_MARK: char = '⊘';
 
 /// A column's title in the panel: the address column leaves a cell for
 /// its mark; suspicious mode shows the reasons where the last path was.
@@ -199,7 +203,9 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, rows: &[&Row], m
             reasons: m.detector.reasons(row),
             history: d.row_history.get(m.history, row.ip),
         };
-        let base = if row.is_outbound_only() {
+        let base = if view.reasons.contains(Reason::Breach) {
+            t.breach()
+        } else if row.is_outbound_only() {
             t.outbound()
         } else {
             Style::new()
@@ -363,10 +369,19 @@ fn draw_cell(
 ) {
     let t = d.theme;
     let (row, reasons) = (v.row, v.reasons);
+    // A breach colours the whole row (`base`); other reasons the mark and codes.
+    let flagged = if reasons.contains(Reason::Breach) {
+        base
+    } else {
+        t.suspicious()
+    };
     match col {
         Col::Ip => {
-            let (mark, style) = if !reasons.is_empty() {
-                ('!', t.suspicious())
+            let (mark, style) = if v.table.blocked(row).is_some() {
+                // Already handled: the mark says so, the address keeps its colour.
+                (BLOCKED_MARK, t.faint())
+            } else if !reasons.is_empty() {
+                ('!', flagged)
             } else if row.is_outbound_only() {
                 ('→', base)
             } else {
@@ -377,7 +392,12 @@ fn draw_cell(
             write_fit_address(address, row.ip, usize::from(w.saturating_sub(1)));
             let mut pen = Pen::new(g, Rect::new(x, y, w, 1));
             pen.text(mark.encode_utf8(&mut [0; 4]), style);
-            pen.text(address, if reasons.is_empty() { base } else { style });
+            let address_style = if reasons.is_empty() {
+                base
+            } else {
+                t.suspicious()
+            };
+            pen.text(address, address_style);
         }
         Col::Last if d.suspicious => {
             let codes = &mut d.cell;
@@ -388,7 +408,7 @@ fn draw_cell(
                 }
                 codes.push_str(r.code());
             }
-            Pen::new(g, Rect::new(x, y, w, 1)).text(codes, t.suspicious());
+            Pen::new(g, Rect::new(x, y, w, 1)).text(codes, flagged);
         }
         Col::Last => {
             if let Some(r) = row.recent.back() {

@@ -597,6 +597,35 @@ fn sort_cycles_and_the_cursor_follows_its_ip() {
     assert_eq!(d.selected(), Some(ip("8.8.4.4")));
 }
 
+/// Issue 14 item 2: a login accepted after failures is a breach: first in
+/// suspicious mode whatever the sort, the whole row white on red, and
+/// named in the drill-down.
+#[test]
+fn a_breach_comes_first_and_red() {
+    let mut f = Fixture::new();
+    let brute = ip("185.199.108.153");
+    assert!(f.detector.check_accepted(&mut f.table, brute, NOW - 11, 3));
+    let mut d = dashboard();
+    keys(&mut d, &f, &[Key::Char('!')]);
+    let g = draw(&mut d, &f, 160, 45);
+    let rows = table_rows(&g.text_lines());
+    assert!(rows[0].starts_with("!185.199.108.153"), "{rows:#?}");
+    assert!(rows[0].contains(" breach,auth_f"), "{rows:#?}");
+    assert!(
+        rows[1].starts_with("!8.8.4.4"),
+        "the others keep their order"
+    );
+    // The first body row (y 3), past the cursor's column: white on red.
+    let style = g.cell(20, 3).unwrap().style();
+    assert_eq!(style.bg_color(), Color::RED, "{rows:#?}");
+    keys(&mut d, &f, &[Key::Home, Key::Enter]);
+    let text = screen(&mut d, &f, 160, 45).join("\n");
+    assert!(
+        text.contains("- sshd login accepted after failed attempts"),
+        "{text}"
+    );
+}
+
 #[test]
 fn drill_down_is_live_and_escape_closes_it() {
     let mut f = Fixture::new();
@@ -1300,7 +1329,8 @@ fn filter_form_shows_errors_inline_and_applies_nothing() {
     assert!(form[1].contains("e.g. SYN_RECV,ESTABLISHED"));
     assert!(form[2].starts_with("status codes"));
     assert!(form[10].starts_with("text"));
-    assert_eq!(form[12], "empty fields: no constraint");
+    assert!(form[12].starts_with("blocked"));
+    assert_eq!(form[14], "empty fields: no constraint");
 
     // Status field: a bad token, and a bad CIDR further down.
     keys(&mut d, &f, &[Key::Tab]);
@@ -1365,7 +1395,12 @@ fn filter_form_clear_empties_every_field_and_removes_the_filter() {
     // A status and a deny list in force.
     keys(&mut d, &f, &[Key::Char('f'), Key::Tab]);
     type_text(&mut d, &f, "404");
-    keys(&mut d, &f, &[Key::BackTab, Key::BackTab, Key::BackTab]);
+    // Back past blocked and text to the deny list.
+    keys(
+        &mut d,
+        &f,
+        &[Key::BackTab, Key::BackTab, Key::BackTab, Key::BackTab],
+    );
     type_text(&mut d, &f, "91.198.174.0/24");
     keys(&mut d, &f, &[Key::Enter]);
     let lines = screen(&mut d, &f, 160, 45);
@@ -1440,7 +1475,11 @@ fn filter_form_composes_with_the_text_filter_and_suspicious_mode() {
 
     // Deny list from the form: hides the address in both panels.
     let mut d = dashboard();
-    keys(&mut d, &f, &[Key::Char('f'), Key::BackTab, Key::BackTab]);
+    keys(
+        &mut d,
+        &f,
+        &[Key::Char('f'), Key::BackTab, Key::BackTab, Key::BackTab],
+    );
     type_text(&mut d, &f, "91.198.174.0/24");
     keys(&mut d, &f, &[Key::Enter]);
     let lines = screen(&mut d, &f, 160, 45);
@@ -1464,7 +1503,7 @@ fn config_cidr_lists_always_apply() {
     keys(&mut d, &f, &[Key::Char('f')]);
     let form = form_lines(&screen(&mut d, &f, 160, 45));
     assert!(
-        form[12].ends_with("config's cidr_allow 0, cidr_deny 1 always apply"),
+        form[14].ends_with("config's cidr_allow 0, cidr_deny 1 always apply"),
         "{form:#?}"
     );
     keys(&mut d, &f, &[Key::Enter, Key::Char('!'), Key::Char('!')]);
@@ -1482,12 +1521,12 @@ fn filter_form_on_a_short_screen_marks_the_bad_field() {
     let form = form_lines(&lines);
     assert_eq!(
         form.len(),
-        7,
+        8,
         "one line a field and the message: {lines:#?}"
     );
     assert!(form[1].starts_with("✗status codes"), "{form:#?}");
     assert!(
-        form[6].starts_with("✗ status codes: not a status"),
+        form[7].starts_with("✗ status codes: not a status"),
         "{form:#?}"
     );
     for (w, h) in [(40, 10), (41, 11), (60, 19), (60, 20), (3, 3)] {
@@ -2577,4 +2616,81 @@ fn a_hook_on_n_wins_over_grouping() {
         "{actions:?}"
     );
     assert!(!screen(&mut d, &f, 160, 45)[2].contains("Network"));
+}
+
+/// Issue 14 item 5: an address a firewall or ban engine already blocks
+/// is marked `⊘` in the table (the suspicious ones keep their red), its
+/// drill-down says by what, at what scope and since when, and the
+/// filter form's `blocked` field keeps (yes) or hides (no) those rows.
+#[test]
+fn blocked_addresses_are_marked_described_and_filtered() {
+    use crate::enrich::blocked::{install, BlockIndex};
+    use crate::parse::blocklist::{BlockedNet, Blocker};
+    let mut f = Fixture::new();
+    let net = |s: &str, by, since| BlockedNet {
+        net: s.parse().unwrap(),
+        by,
+        since,
+    };
+    install(
+        &mut f.table,
+        &BlockIndex::new(&[
+            net("8.8.4.4/32", Blocker::Nft, None),
+            net("8.8.0.0/16", Blocker::Crowdsec, Some(NOW - 7200)),
+            net("91.198.174.0/24", Blocker::Ufw, None),
+        ]),
+    );
+    let mut d = dashboard();
+    let lines = screen(&mut d, &f, 200, 45);
+    let rows = table_rows(&lines);
+    let row_of = |ip: &str| {
+        rows.iter()
+            .find(|l| l.contains(&format!("{ip} ")))
+            .unwrap_or_else(|| panic!("{ip} in {rows:#?}"))
+            .clone()
+    };
+    assert!(row_of("8.8.4.4").starts_with("⊘8.8.4.4"), "{rows:#?}");
+    assert!(row_of("91.198.174.192").starts_with("⊘91.198.174.192"));
+    assert!(!row_of("45.33.32.156").starts_with('⊘'), "not blocked");
+
+    // Only the blocked ones: `blocked` is the form's last field.
+    keys(&mut d, &f, &[Key::Char('f'), Key::BackTab]);
+    type_text(&mut d, &f, "yes");
+    keys(&mut d, &f, &[Key::Enter]);
+    let lines = screen(&mut d, &f, 200, 45);
+    assert!(lines[0].contains(" blocked"), "{}", lines[0]);
+    let rows = table_rows(&lines);
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    assert!(rows.iter().all(|r| r.starts_with('⊘')), "{rows:#?}");
+
+    // The drill-down of 8.8.4.4 (the busiest of the two) says by what.
+    let first = rows[0].clone();
+    keys(&mut d, &f, &[Key::Enter]);
+    let text = screen(&mut d, &f, 200, 45).join("\n");
+    let want = if first.contains("8.8.4.4") {
+        "blocked: by nft, crowdsec · 8.8.0.0/16 · since"
+    } else {
+        "blocked: by ufw · 91.198.174.0/24"
+    };
+    assert!(text.contains(want), "{text}");
+    if first.contains("8.8.4.4") {
+        assert!(
+            text.contains("(2h00m ago)") || text.contains("(2h ago)"),
+            "{text}"
+        );
+    }
+
+    // The rest: `no` hides them.
+    keys(
+        &mut d,
+        &f,
+        &[Key::Esc, Key::Char('f'), Key::BackTab, Key::Ctrl('u')],
+    );
+    type_text(&mut d, &f, "no");
+    keys(&mut d, &f, &[Key::Enter]);
+    let lines = screen(&mut d, &f, 200, 45);
+    assert!(lines[0].contains(" not-blocked"), "{}", lines[0]);
+    let rows = table_rows(&lines);
+    assert_eq!(rows.len(), 5, "{rows:#?}");
+    assert!(rows.iter().all(|r| !r.starts_with('⊘')), "{rows:#?}");
 }

@@ -66,6 +66,15 @@ impl Theme {
         )
     }
 
+    /// A row with a breach (an sshd login accepted after failures): the
+    /// whole row white on red, the one thing never to miss.
+    pub(crate) fn breach(self) -> Style {
+        self.pick(
+            Style::new().fg(Color::BRIGHT_WHITE).bg(Color::RED).bold(),
+            Style::new().reverse().bold(),
+        )
+    }
+
     /// Rows tied to us only by our own outbound connections.
     pub(crate) fn outbound(self) -> Style {
         Style::new().dim()

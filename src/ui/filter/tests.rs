@@ -477,6 +477,7 @@ fn hostile_input_never_panics() {
                 cidr_allow: b,
                 cidr_deny: a,
                 text: b,
+                blocked: a,
             };
             match FilterSpec::parse(&fields, &FilterConfig::default()) {
                 Ok(s) => {
@@ -486,4 +487,74 @@ fn hostile_input_never_panics() {
             }
         }
     }
+}
+
+/// Issue 14 item 5: `blocked` keeps the rows a firewall or ban engine
+/// already blocks (`yes`), the others (`no`), or all (`any`, empty); the
+/// activity log follows the row of each line's address.
+#[test]
+fn blocked_yes_no_any_follow_the_rows_blocked_marks() {
+    use crate::enrich::blocked::{install, BlockIndex};
+    use crate::parse::blocklist::{BlockedNet, Blocker};
+    let mut t = table();
+    let blocked = |s: &str, by| BlockedNet {
+        net: net(s),
+        by,
+        since: None,
+    };
+    install(
+        &mut t,
+        &BlockIndex::new(&[
+            blocked("8.8.0.0/16", Blocker::Iptables),
+            blocked("2001:db8::1/128", Blocker::Fail2ban),
+        ]),
+    );
+    let yes = spec(FilterFields {
+        blocked: " Yes ",
+        ..Default::default()
+    });
+    assert!(yes.is_active());
+    assert_eq!(yes.describe(), "blocked");
+    assert_eq!(matching(&yes, &t), ["2001:db8::1", "8.8.8.8"]);
+    let no = spec(FilterFields {
+        blocked: "no",
+        ..Default::default()
+    });
+    assert_eq!(no.describe(), "not-blocked");
+    assert_eq!(matching(&no, &t), ["1.1.1.1", "5.5.5.5", "9.9.9.9"]);
+    for any in ["any", "", "  "] {
+        let s = spec(FilterFields {
+            blocked: any,
+            ..Default::default()
+        });
+        assert!(!s.is_active());
+        assert_eq!(matching(&s, &t).len(), 5);
+    }
+    let line = EventView {
+        ip: ip("8.8.8.8"),
+        status: Some(200),
+        path: b"/index",
+        user_agent: b"",
+        org: None,
+    };
+    let row = t.get(ip("8.8.8.8"));
+    assert!(yes.matches_event(&line, row, T0));
+    assert!(!no.matches_event(&line, row, T0));
+    assert!(
+        !yes.matches_event(&line, None, T0),
+        "a line whose row is gone"
+    );
+    let e = errors(FilterFields {
+        blocked: "maybe",
+        ..Default::default()
+    });
+    assert_eq!(e.len(), 1);
+    assert_eq!(
+        (e[0].field, e[0].kind),
+        (FilterField::Blocked, FilterErrorKind::BadChoice)
+    );
+    assert_eq!(
+        e[0].to_string(),
+        "blocked: not yes, no or any `maybe` (e.g. yes)"
+    );
 }

@@ -15,6 +15,7 @@
 //! `SKIP: …` and passes, except under `CI=true`, where that is a failure.
 
 mod lab;
+mod readback;
 
 use std::fs;
 use std::net::{TcpListener, TcpStream};
