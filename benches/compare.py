@@ -2,7 +2,7 @@
 """Side-by-side figures: nethergaze against GoAccess (when installed), same
 machine, same run. Run through `make bench-compare`.
 
-    compare.py BINARY [--lines 1000000] [--live-secs 20] [--runs 3] [--live-log both]
+    compare.py BINARY [--lines 1000000] [--live-secs 20] [--runs 3] [--live-log both] [--no-events]
 
 Batch, for each of two generated combined logs (`genlog.py`'s simple one and
 its `--realistic` one): `--once --json --from-start` (median of --runs wall
@@ -10,7 +10,8 @@ times) and GoAccess's `-o out.json` over the same file, with the lines each
 tool could not parse. Live (--live-log simple, realistic or both): each tool
 follows a log while a writer appends at 0, 1 000 and 5 000 lines/s over
 20 000 client IPs; CPU is utime+stime over the window from /proc/PID/stat,
-peak RSS is VmHWM.
+peak RSS is VmHWM. `ng+events` is the same nethergaze run with
+`--events-file` (the event stream written as it goes); --no-events skips it.
 """
 import hashlib
 import json
@@ -133,13 +134,18 @@ def live(cmd, log, rate, secs, source_lines):
     return cpu, rss
 
 
-def live_phase(binary, goaccess, kind, secs, work):
+def live_phase(binary, goaccess, kind, secs, work, with_events):
     # 20 000 distinct clients, fresh timestamps so rates are live.
     feed = os.path.join(work, "feed.log")
     subprocess.run([sys.executable, os.path.join(HERE, "genlog.py"), feed, str(5000 * secs + 1000), "--start", str(int(time.time())), *LOGS[kind]], check=True)
     source = writer_lines(feed)
     log = os.path.join(work, "live.log")
-    tools = [("nethergaze", [binary, "--for", "1h", "--log-path", log, "--no-auth-log", "--no-geoip", "--no-whois", "--no-history", "--json"])]
+    headless = [binary, "--for", "1h", "--log-path", log, "--no-auth-log", "--no-geoip", "--no-whois", "--no-history", "--json"]
+    tools = [("nethergaze", headless)]
+    if with_events:
+        # The same run writing the event stream to a file (issue 14: it must
+        # cost nothing measurable at 5 000 lines/s).
+        tools.append(("ng+events", headless + ["--events-file", os.path.join(work, "events.ndjson")]))
     if goaccess:
         tools.append(("goaccess", [goaccess, log, "--log-format=COMBINED", "--no-global-config", "--real-time-html", "--addr=127.0.0.1", "--port=7891", "-o", os.path.join(work, "rt.html")]))
     print(f"{'live':6} {'log':9} {'tool':11} {'lines/s':>8} {'CPU %':>7} {'peak RSS MiB':>13}")
@@ -149,8 +155,8 @@ def live_phase(binary, goaccess, kind, secs, work):
             cpu, rss = live(cmd, log, rate, secs, source)
             cpus.append(cpu)
             print(f"live   {kind:9} {name:11} {rate:8} {cpu:7.2f} {rss:13.1f}")
-        if len(cpus) == 2 and cpus[0] > 0 and rate > 0:
-            print(f"live   {kind:9} {'':11} {rate:8}   GoAccess uses {cpus[1] / cpus[0]:.1f}x the CPU")
+        if goaccess and cpus[0] > 0 and rate > 0:
+            print(f"live   {kind:9} {'':11} {rate:8}   GoAccess uses {cpus[-1] / cpus[0]:.1f}x the CPU")
 
 
 def main():
@@ -169,7 +175,7 @@ def main():
     for kind in LOGS:
         batch(binary, goaccess, bench_log(lines, kind), kind, lines, runs, work)
     for kind in live_kinds:
-        live_phase(binary, goaccess, kind, secs, work)
+        live_phase(binary, goaccess, kind, secs, work, "--no-events" not in sys.argv)
     shutil.rmtree(work, ignore_errors=True)
 
 
