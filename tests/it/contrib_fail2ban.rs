@@ -343,6 +343,26 @@ fn sorted(ips: &[&str]) -> Vec<String> {
     ips
 }
 
+/// The recorded stream with its times moved to the last minutes: fail2ban
+/// skips lines older than the jail's `findtime` (1 h), so the recording's
+/// own times (all `2026-12-07T05:00:SS`) would stop banning an hour after
+/// they were written.
+fn stream_stamped_in_the_last_minutes() -> Vec<u8> {
+    let recorded = fs::read_to_string(STREAM).unwrap();
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 120;
+    let (y, m, d) = super::events::civil((secs / 86_400) as i64);
+    let (hh, mm) = (secs % 86_400 / 3600, secs % 3600 / 60);
+    let minute = format!("\"time\":\"{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:");
+    assert!(recorded.contains("\"time\":\"2026-12-07T05:00:"));
+    recorded
+        .replace("\"time\":\"2026-12-07T05:00:", &minute)
+        .into_bytes()
+}
+
 /// A private fail2ban-server with the example jails bans exactly the expected
 /// addresses: from the journal (the `[nethergaze]` jail, `breach` only) at start,
 /// and from the file (`[nethergaze-file]`) once the stream is appended to it; the
@@ -391,7 +411,7 @@ fn a_private_fail2ban_server_bans_the_streams_addresses() {
     });
 
     // Lines appended to the file are read by the file jail.
-    let stream = fs::read(STREAM).unwrap();
+    let stream = stream_stamped_in_the_last_minutes();
     fs::OpenOptions::new()
         .append(true)
         .open(&events)
