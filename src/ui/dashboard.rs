@@ -343,20 +343,38 @@ impl Dashboard {
 
     /// Rows shown in the table, filtered and in the chosen order.
     pub(crate) fn visible_rows<'t>(&self, m: &Model<'t>) -> Vec<&'t Row> {
+        let mut rows: Vec<&Row> = self.passing_rows(m).collect();
+        table::sort_rows(&mut rows, self.sort);
+        rows
+    }
+
+    /// The rows that pass the filters, in the table's storage order.
+    fn passing_rows<'s, 't>(&'s self, m: &'s Model<'t>) -> impl Iterator<Item = &'t Row> + 's {
         let needle = self.text_filter.as_deref().map(str::as_bytes);
         let mut ip_text = String::new();
         let end = m.table.window_end(m.now);
-        let mut rows: Vec<&Row> = m
-            .table
+        m.table
             .rows()
             .filter(|r| !self.suspicious || !m.detector.reasons(r).is_empty())
-            .filter(|r| {
+            .filter(move |r| {
                 let org = r.org().map(str::as_bytes);
                 self.filter.spec.matches(r, m.table, org, end)
             })
-            .filter(|r| needle.is_none_or(|n| row_has_text(r, m.table, n, &mut ip_text)))
-            .collect();
-        table::sort_rows(&mut rows, self.sort);
+            .filter(move |r| needle.is_none_or(|n| row_has_text(r, m.table, n, &mut ip_text)))
+    }
+
+    /// [`Dashboard::visible_rows`] for a frame, with the cursor put back on
+    /// its address as [`Dashboard::sync_cursor`] does, but ordered only at
+    /// the cursor: the table's drawing orders the rows it shows.
+    fn frame_rows<'t>(&mut self, m: &Model<'t>) -> table::Ranked<'t> {
+        let mut rows = table::Ranked::new(self.passing_rows(m), self.sort, m.table.len());
+        let c = &mut self.cursor;
+        match c.ip.and_then(|ip| rows.rank_of(ip)) {
+            Some(i) => c.index = i,
+            None => c.index = c.index.min(rows.len().saturating_sub(1)),
+        }
+        rows.order(c.index, c.index + 1);
+        c.ip = rows.get(c.index).map(|r| r.ip);
         rows
     }
 

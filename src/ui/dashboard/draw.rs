@@ -82,21 +82,20 @@ pub(super) fn screen(d: &mut Dashboard, g: &mut Grid, m: &Model<'_>) {
     let (main, bottom) = rest.split_bottom(2);
     let (stats_row, hints_row) = bottom.split_top(1);
 
-    let rows = d.visible_rows(m);
-    d.sync_cursor(&rows);
+    let mut rows = d.frame_rows(m);
     header(d, g, header_row, m);
     offenders(d, g, offenders_row, m);
     if main.width >= SPLIT_MIN_WIDTH {
         let (left, right) = main.split_ratio(TABLE_EIGHTHS, 8);
         let (sep, right) = right.split_left(1);
         g.fill_char(sep, '│', d.theme.faint());
-        table::draw(d, g, left, &rows, m);
+        table::draw(d, g, left, &mut rows, m);
         activity::draw(d, g, right, m);
         d.activity_shown = true;
     } else {
         // Too narrow for both: Tab gives the full width to one or the other.
         match d.focus {
-            Panel::Table => table::draw(d, g, main, &rows, m),
+            Panel::Table => table::draw(d, g, main, &mut rows, m),
             Panel::Activity => activity::draw(d, g, main, m),
         }
         d.activity_shown = true;

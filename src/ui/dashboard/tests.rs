@@ -2090,6 +2090,39 @@ fn crowded() -> Fixture {
     f
 }
 
+/// A frame orders only the rows it shows: every window `order` puts in
+/// place, and every rank `rank_of` counts, is the full sort's.
+#[test]
+fn ranked_windows_match_the_full_sort() {
+    let f = crowded();
+    for key in [SortKey::Conns, SortKey::Requests, SortKey::Ip] {
+        let mut full: Vec<&Row> = f.table.rows().collect();
+        table::sort_rows(&mut full, key);
+        let n = full.len();
+        for (i, row) in full.iter().enumerate().step_by(37) {
+            let ranked = table::Ranked::new(f.table.rows(), key, n);
+            assert_eq!(ranked.rank_of(row.ip), Some(i), "{key:?}");
+        }
+        for (lo, hi) in [
+            (0, 1),
+            (0, 45),
+            (10, 55),
+            (n - 3, n + 10),
+            (n / 2, n / 2 + 1),
+            (0, n),
+        ] {
+            let mut ranked = table::Ranked::new(f.table.rows(), key, n);
+            ranked.order(lo, hi);
+            let got: Vec<_> = (lo..hi.min(n))
+                .map(|i| ranked.get(i).map(|r| r.ip))
+                .collect();
+            let want: Vec<_> = full[lo..hi.min(n)].iter().map(|r| Some(r.ip)).collect();
+            assert_eq!(got, want, "{key:?} {lo}..{hi}");
+            assert_eq!(ranked.rows().count(), n);
+        }
+    }
+}
+
 #[test]
 fn sort_matches_the_row_comparator() {
     let f = crowded();
