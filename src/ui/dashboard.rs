@@ -196,12 +196,25 @@ struct SavedFilters {
 /// The table's cursor: the address it is on, so it follows that address
 /// across refreshes and re-sorts, and the index as a fallback when the
 /// address leaves the list.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Cursor {
     ip: Option<IpAddr>,
     index: usize,
     /// First row shown.
     scroll: usize,
+}
+
+impl Cursor {
+    /// Scroll so that the cursor's row is among the `page` rows shown of
+    /// `len`, moving as little as possible, with no empty space below.
+    fn follow(&mut self, page: usize, len: usize) {
+        if self.index < self.scroll {
+            self.scroll = self.index;
+        } else if page > 0 && self.index >= self.scroll + page {
+            self.scroll = self.index + 1 - page;
+        }
+        self.scroll = self.scroll.min(len.saturating_sub(page));
+    }
 }
 
 /// The dashboard's state. See the module doc.
@@ -350,31 +363,60 @@ impl Dashboard {
 
     /// The rows that pass the filters, in the table's storage order.
     fn passing_rows<'s, 't>(&'s self, m: &'s Model<'t>) -> impl Iterator<Item = &'t Row> + 's {
+        let mut passes = self.row_filter(m);
+        m.table.rows().filter(move |r| passes(r))
+    }
+
+    /// Whether a row passes the filters (suspicious only, the filter form,
+    /// the quick filter).
+    fn row_filter<'s>(&'s self, m: &'s Model<'_>) -> impl FnMut(&Row) -> bool + 's {
         let needle = self.text_filter.as_deref().map(str::as_bytes);
         let mut ip_text = String::new();
         let end = m.table.window_end(m.now);
-        m.table
-            .rows()
-            .filter(|r| !self.suspicious || !m.detector.reasons(r).is_empty())
-            .filter(move |r| {
-                let org = r.org().map(str::as_bytes);
-                self.filter.spec.matches(r, m.table, org, end)
-            })
-            .filter(move |r| needle.is_none_or(|n| row_has_text(r, m.table, n, &mut ip_text)))
+        move |r| {
+            (!self.suspicious || !m.detector.reasons(r).is_empty())
+                && self
+                    .filter
+                    .spec
+                    .matches(r, m.table, r.org().map(str::as_bytes), end)
+                && needle.is_none_or(|n| row_has_text(r, m.table, n, &mut ip_text))
+        }
     }
 
-    /// [`Dashboard::visible_rows`] for a frame, with the cursor put back on
-    /// its address as [`Dashboard::sync_cursor`] does, but ordered only at
-    /// the cursor: the table's drawing orders the rows it shows.
-    fn frame_rows<'t>(&mut self, m: &Model<'t>) -> table::Ranked<'t> {
-        let mut rows = table::Ranked::new(self.passing_rows(m), self.sort, m.table.len());
-        let c = &mut self.cursor;
-        match c.ip.and_then(|ip| rows.rank_of(ip)) {
+    /// [`Dashboard::visible_rows`] for a frame whose table shows `page`
+    /// rows: the cursor put back on its address as
+    /// [`Dashboard::sync_cursor`] does, and scrolled as the table will be,
+    /// with only the rows down to the window's bottom held in order.
+    fn frame_rows<'t>(&mut self, m: &Model<'t>, page: usize) -> table::FrameRows<'t> {
+        let mut passes = self.row_filter(m);
+        let cursor_row = self
+            .cursor
+            .ip
+            .and_then(|ip| m.table.get(ip))
+            .filter(|r| passes(r));
+        let scan = |keep: usize, passes: &mut dyn FnMut(&Row) -> bool| {
+            table::FrameRows::scan(
+                m.table.rows().filter(|r| passes(r)),
+                self.sort,
+                cursor_row,
+                keep,
+            )
+        };
+        // Where the last frame's window ended: enough unless the cursor jumped.
+        let mut rows = scan(self.cursor.scroll + page, &mut passes);
+        let mut c = self.cursor.clone();
+        match rows.cursor_rank() {
             Some(i) => c.index = i,
             None => c.index = c.index.min(rows.len().saturating_sub(1)),
         }
-        rows.order(c.index, c.index + 1);
+        c.follow(page, rows.len());
+        let end = (c.scroll + page).max(c.index + 1);
+        if !rows.holds(end) {
+            rows = scan(end, &mut passes);
+        }
         c.ip = rows.get(c.index).map(|r| r.ip);
+        drop(passes);
+        self.cursor = c;
         rows
     }
 

@@ -82,20 +82,27 @@ pub(super) fn screen(d: &mut Dashboard, g: &mut Grid, m: &Model<'_>) {
     let (main, bottom) = rest.split_bottom(2);
     let (stats_row, hints_row) = bottom.split_top(1);
 
-    let mut rows = d.frame_rows(m);
+    // The table's body (below its header row) when the table is drawn.
+    let table_shown = main.width >= SPLIT_MIN_WIDTH || d.focus == Panel::Table;
+    let page = if table_shown {
+        usize::from(main.height.saturating_sub(1))
+    } else {
+        0
+    };
+    let rows = d.frame_rows(m, page);
     header(d, g, header_row, m);
     offenders(d, g, offenders_row, m);
     if main.width >= SPLIT_MIN_WIDTH {
         let (left, right) = main.split_ratio(TABLE_EIGHTHS, 8);
         let (sep, right) = right.split_left(1);
         g.fill_char(sep, '│', d.theme.faint());
-        table::draw(d, g, left, &mut rows, m);
+        table::draw(d, g, left, &rows, m);
         activity::draw(d, g, right, m);
         d.activity_shown = true;
     } else {
         // Too narrow for both: Tab gives the full width to one or the other.
         match d.focus {
-            Panel::Table => table::draw(d, g, main, &mut rows, m),
+            Panel::Table => table::draw(d, g, main, &rows, m),
             Panel::Activity => activity::draw(d, g, main, m),
         }
         d.activity_shown = true;

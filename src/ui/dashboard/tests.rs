@@ -2090,36 +2090,33 @@ fn crowded() -> Fixture {
     f
 }
 
-/// A frame orders only the rows it shows: every window `order` puts in
-/// place, and every rank `rank_of` counts, is the full sort's.
+/// A frame keeps only the rows down to its window's bottom: what it holds,
+/// the cursor's rank, the count and the widest address are the full
+/// sort's, whatever the number kept (below, at and above the 2 × keep
+/// candidates that trigger a selection).
 #[test]
-fn ranked_windows_match_the_full_sort() {
+fn frame_rows_match_the_full_sort() {
     let f = crowded();
     for key in [SortKey::Conns, SortKey::Requests, SortKey::Ip] {
         let mut full: Vec<&Row> = f.table.rows().collect();
         table::sort_rows(&mut full, key);
         let n = full.len();
-        for (i, row) in full.iter().enumerate().step_by(37) {
-            let ranked = table::Ranked::new(f.table.rows(), key, n);
-            assert_eq!(ranked.rank_of(row.ip), Some(i), "{key:?}");
+        let widest = full.iter().map(|r| r.ip.to_string().len() + 1).max();
+        for keep in [0, 1, 2, 45, n / 3, n / 2, n - 1, n, n + 5] {
+            for cursor in [0, 1, keep.min(n - 1), n / 2, n - 1] {
+                let rows = table::FrameRows::scan(f.table.rows(), key, Some(full[cursor]), keep);
+                assert_eq!(rows.len(), n);
+                assert_eq!(rows.cursor_rank(), Some(cursor), "{key:?} keep {keep}");
+                assert!(rows.holds(keep));
+                assert_eq!(rows.holds(keep.max(1) + 1), keep.max(1) >= n);
+                let held: Vec<_> = (0..n).map_while(|i| rows.get(i)).map(|r| r.ip).collect();
+                let want: Vec<_> = full[..keep.max(1).min(n)].iter().map(|r| r.ip).collect();
+                assert_eq!(held, want, "{key:?} keep {keep}");
+                assert_eq!(Some(usize::from(rows.widest_ip())), widest);
+            }
         }
-        for (lo, hi) in [
-            (0, 1),
-            (0, 45),
-            (10, 55),
-            (n - 3, n + 10),
-            (n / 2, n / 2 + 1),
-            (0, n),
-        ] {
-            let mut ranked = table::Ranked::new(f.table.rows(), key, n);
-            ranked.order(lo, hi);
-            let got: Vec<_> = (lo..hi.min(n))
-                .map(|i| ranked.get(i).map(|r| r.ip))
-                .collect();
-            let want: Vec<_> = full[lo..hi.min(n)].iter().map(|r| Some(r.ip)).collect();
-            assert_eq!(got, want, "{key:?} {lo}..{hi}");
-            assert_eq!(ranked.rows().count(), n);
-        }
+        let rows = table::FrameRows::scan(f.table.rows(), key, None, 10);
+        assert_eq!(rows.cursor_rank(), None);
     }
 }
 
