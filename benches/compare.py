@@ -3,6 +3,7 @@
 machine, same run. Run through `make bench-compare`.
 
     compare.py BINARY [--lines 1000000] [--live-secs 20] [--runs 3] [--live-log both]
+               [--live-history]
 
 Batch, for each of two generated combined logs (`genlog.py`'s simple one and
 its `--realistic` one): `--once --json --from-start` (median of --runs wall
@@ -10,7 +11,9 @@ times) and GoAccess's `-o out.json` over the same file, with the lines each
 tool could not parse. Live (--live-log simple, realistic or both): each tool
 follows a log while a writer appends at 0, 1 000 and 5 000 lines/s over
 20 000 client IPs; CPU is utime+stime over the window from /proc/PID/stat,
-peak RSS is VmHWM.
+peak RSS is VmHWM. --live-history runs nethergaze live with a fresh history
+file each time instead of --no-history (the dashboard's own figures, in a
+pty: `benches/dashboard.py`).
 """
 import hashlib
 import json
@@ -108,6 +111,9 @@ def writer_lines(lines_file):
 
 def live(cmd, log, rate, secs, source_lines):
     open(log, "wb").close()
+    for old in (log + ".history.db", log + ".history.db-wal", log + ".history.db-shm"):
+        if os.path.exists(old):
+            os.remove(old)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(2)  # start-up is not what we measure
     t0, c0 = time.monotonic(), cpu_ticks(proc.pid)
@@ -139,7 +145,8 @@ def live_phase(binary, goaccess, kind, secs, work):
     subprocess.run([sys.executable, os.path.join(HERE, "genlog.py"), feed, str(5000 * secs + 1000), "--start", str(int(time.time())), *LOGS[kind]], check=True)
     source = writer_lines(feed)
     log = os.path.join(work, "live.log")
-    tools = [("nethergaze", [binary, "--for", "1h", "--log-path", log, "--no-auth-log", "--no-geoip", "--no-whois", "--no-history", "--json"])]
+    history = ["--history-db", log + ".history.db"] if "--live-history" in sys.argv else ["--no-history"]
+    tools = [("nethergaze", [binary, "--for", "1h", "--log-path", log, "--no-auth-log", "--no-geoip", "--no-whois", *history, "--json"])]
     if goaccess:
         tools.append(("goaccess", [goaccess, log, "--log-format=COMBINED", "--no-global-config", "--real-time-html", "--addr=127.0.0.1", "--port=7891", "-o", os.path.join(work, "rt.html")]))
     print(f"{'live':6} {'log':9} {'tool':11} {'lines/s':>8} {'CPU %':>7} {'peak RSS MiB':>13}")
