@@ -2,7 +2,8 @@
 """Side-by-side figures: nethergaze against GoAccess (when installed), same
 machine, same run. Run through `make bench-compare`.
 
-    compare.py BINARY [--lines 1000000] [--live-secs 20] [--runs 3] [--live-log both] [--no-events]
+    compare.py BINARY [--lines 1000000] [--live-secs 20] [--runs 3] [--live-log both]
+               [--live-history] [--no-events]
 
 Batch, for each of two generated combined logs (`genlog.py`'s simple one and
 its `--realistic` one): `--once --json --from-start` (median of --runs wall
@@ -10,8 +11,11 @@ times) and GoAccess's `-o out.json` over the same file, with the lines each
 tool could not parse. Live (--live-log simple, realistic or both): each tool
 follows a log while a writer appends at 0, 1 000 and 5 000 lines/s over
 20 000 client IPs; CPU is utime+stime over the window from /proc/PID/stat,
-peak RSS is VmHWM. `ng+events` is the same nethergaze run with
-`--events-file` (the event stream written as it goes); --no-events skips it.
+peak RSS is VmHWM. --live-history runs nethergaze live with a fresh history
+file each time instead of --no-history (the dashboard's own figures, in a
+pty: `benches/dashboard.py`).
+`ng+events` is the same nethergaze run with `--events-file` (the event
+stream written as it goes); --no-events skips it.
 """
 import hashlib
 import json
@@ -109,6 +113,9 @@ def writer_lines(lines_file):
 
 def live(cmd, log, rate, secs, source_lines):
     open(log, "wb").close()
+    for old in (log + ".history.db", log + ".history.db-wal", log + ".history.db-shm"):
+        if os.path.exists(old):
+            os.remove(old)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(2)  # start-up is not what we measure
     t0, c0 = time.monotonic(), cpu_ticks(proc.pid)
@@ -140,7 +147,8 @@ def live_phase(binary, goaccess, kind, secs, work, with_events):
     subprocess.run([sys.executable, os.path.join(HERE, "genlog.py"), feed, str(5000 * secs + 1000), "--start", str(int(time.time())), *LOGS[kind]], check=True)
     source = writer_lines(feed)
     log = os.path.join(work, "live.log")
-    headless = [binary, "--for", "1h", "--log-path", log, "--no-auth-log", "--no-geoip", "--no-whois", "--no-history", "--json"]
+    history = ["--history-db", log + ".history.db"] if "--live-history" in sys.argv else ["--no-history"]
+    headless = [binary, "--for", "1h", "--log-path", log, "--no-auth-log", "--no-geoip", "--no-whois", *history, "--json"]
     tools = [("nethergaze", headless)]
     if with_events:
         # The same run writing the event stream to a file (issue 14: it must

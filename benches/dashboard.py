@@ -2,8 +2,10 @@
 """What the interactive dashboard costs: bytes to the terminal and CPU while a
 log grows. Run through `make bench-dashboard` (a measurement, not a test).
 
-    dashboard.py BINARY [--secs 30] [--rates 1000,5000] [--cols 200]
-                        [--rows 50] [--idle-secs 5] [--headless] [--history]
+    dashboard.py BINARY [BINARY ...] [--secs 30] [--rates 1000,5000]
+                        [--cols 200] [--rows 50] [--idle-secs 5] [--headless]
+                        [--history] [--log simple|realistic] [--runs 1]
+                        [--no-sockets]
 
 The binary runs in a pseudo-terminal opened here (COLSxROWS set with
 TIOCSWINSZ, the slave its controlling terminal), following an empty log with
@@ -21,6 +23,25 @@ writing window). The issue's figures: bytes/s at 1 000 lines/s, CPU at 5 000.
 terminal): the engine alone, so the difference is what drawing costs.
 --history runs with a fresh history file (in the run's temporary folder)
 instead of --no-history, so the frame's cost with history on is measured.
+--log realistic feeds the lines of `genlog.py --realistic` (benches/reallog.py:
+Zipf clients, real user agents, query strings, referers) restamped with the
+wall clock as they are written, instead of genlog.py's short simple ones.
+
+--no-sockets reads sockets from an empty --proc-root instead of netlink: a
+dump walks the kernel's whole TCP hash, every network namespace's sockets
+included (10 ms here with 12 000 sockets in another namespace), and how
+often the gate lets it run depends on host-wide counters that any other
+program moves, so this isolates the cost of reading and drawing for A/B
+runs of those.
+
+Each run also reports idle CPU (over --idle-secs, before the first line) and
+peak RSS (VmHWM at the end). CPU is the sum of every thread's run time from
+/proc/PID/task/*/schedstat (nanoseconds), so an idle figure of 0.01 % is
+resolved in seconds, which utime+stime's 10 ms ticks cannot do.
+
+Several BINARYs with --runs N: runs interleaved (A B A B ..., each on a fresh
+dashboard), then the median per binary and rate and each binary's ratio to
+the first, so a drift of the shared machine hits all of them alike.
 """
 import fcntl
 import os
@@ -41,26 +62,54 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import genlog  # noqa: E402  (clients, paths and agents of the batch benchmark)
 
-TICKS = os.sysconf("SC_CLK_TCK")
 FRAME_START = b"\x1b[?2026h"
 CSI = re.compile(rb"\x1b\[(\??)([0-9;]*)([A-Za-z])")
 
 
 def history_flags(log):
-    """--no-history, or with --history a fresh history file beside the log."""
-    if "--history" in sys.argv:
-        return ["--history-db", log + ".history.db"]
-    return ["--no-history"]
+    """--no-history, or with --history a fresh history file beside the log;
+    with --no-sockets, an empty --proc-root beside it too."""
+    flags = ["--history-db", log + ".history.db"] if "--history" in sys.argv else ["--no-history"]
+    if "--no-sockets" in sys.argv:
+        flags += ["--proc-root", os.path.join(os.path.dirname(log), "noproc")]
+    return flags
 
 
 def arg(name, default):
     return type(default)(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
 
 
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+def cpu_seconds(pid):
+    """Run time of all the process's threads so far, in seconds (schedstat, ns)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:  # the thread ended meanwhile
+            pass
+    return total / 1e9
+
+
+def peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def realistic_lines(work, count):
+    """`count` lines of the realistic log, each split around its time stamp."""
+    path = os.path.join(work, "realistic-feed.log")
+    if not os.path.exists(path):
+        subprocess.run([sys.executable, os.path.join(HERE, "genlog.py"), path, str(count), "--realistic"], check=True)
+    out = []
+    with open(path) as f:
+        for line in f:
+            a, b = line.index("["), line.index("]")
+            out.append((line[:a + 1], line[b:]))
+    return out
 
 
 class Headless:
@@ -131,8 +180,9 @@ class Dashboard:
         return b"".join(d for t, d in self.reads if (t0 is None or t >= t0) and (t1 is None or t < t1))
 
 
-def feeder(log, rate, secs, rng, ips):
-    """Append `rate` combined lines/s to `log` for `secs`, stamped with the wall clock."""
+def feeder(log, rate, secs, rng, ips, real=None):
+    """Append `rate` combined lines/s to `log` for `secs`, stamped with the wall
+    clock: genlog.py's simple lines, or the realistic ones in `real`."""
     written = 0
     t0 = time.monotonic()
     with open(log, "ab", buffering=0) as out:
@@ -141,7 +191,11 @@ def feeder(log, rate, secs, rng, ips):
             if due > written:
                 stamp = genlog.clf_time(int(time.time()))
                 chunk = []
-                for _ in range(due - written):
+                if real:
+                    for i in range(written, due):
+                        head, tail = real[i % len(real)]
+                        chunk.append(head + stamp + tail)
+                for _ in range(0 if real else due - written):
                     ip = ips[min(int(rng.paretovariate(1.2)) - 1, len(ips) - 1) if rng.random() < 0.5 else rng.randrange(len(ips))]
                     path = rng.choice(genlog.PROBES) if rng.random() < 0.02 else rng.choice(genlog.PATHS)
                     status = 404 if path in genlog.PROBES else rng.choice([200, 200, 200, 200, 304, 301, 500])
@@ -205,18 +259,22 @@ def regions(stream, a, b, cols, rows):
     return out, sep
 
 
-def run(binary, rate, secs, idle, cols, rows, work, headless=False):
+def run(binary, rate, secs, idle, cols, rows, work, headless=False, real=None):
     log = os.path.join(work, f"live-{rate}-{headless}.log")
+    for old in (log, log + ".history.db", log + ".history.db-wal", log + ".history.db-shm"):
+        if os.path.exists(old):
+            os.remove(old)
     open(log, "wb").close()
     dash = Headless(binary, log) if headless else Dashboard(binary, log, cols, rows)
     time.sleep(2)  # start-up and the first full frame are not what we measure
-    t_idle = time.monotonic()
+    t_idle, c_idle = time.monotonic(), cpu_seconds(dash.proc.pid)
     time.sleep(idle)
     rng = random.Random(7)
     ips = genlog.clients(random.Random(42), arg("--clients", 20000))
-    t0, c0 = time.monotonic(), cpu_ticks(dash.proc.pid)
-    written = feeder(log, rate, secs, rng, ips)
-    t1, c1 = time.monotonic(), cpu_ticks(dash.proc.pid)
+    t0, c0 = time.monotonic(), cpu_seconds(dash.proc.pid)
+    written = feeder(log, rate, secs, rng, ips, real)
+    t1, c1 = time.monotonic(), cpu_seconds(dash.proc.pid)
+    rss = peak_rss_mib(dash.proc.pid)
     time.sleep(0.5)
     dash.quit()
     idle_bytes = len(dash.stream(t_idle, t0)) / idle if idle else 0.0
@@ -225,7 +283,8 @@ def run(binary, rate, secs, idle, cols, rows, work, headless=False):
     where, sep = regions(dash.stream(), before, before + len(dash.stream(t0, t1)), cols, rows)
     return {
         "rate": rate, "written": written, "elapsed": t1 - t0,
-        "cpu": (c1 - c0) / TICKS / (t1 - t0) * 100,
+        "cpu": (c1 - c0) / (t1 - t0) * 100,
+        "idle_cpu": (c0 - c_idle) / (t0 - t_idle) * 100 if idle else 0.0, "rss": rss,
         "idle_bps": idle_bytes, "buckets": buckets, "frames": frames,
         "where": where, "sep": sep,
     }
@@ -242,22 +301,58 @@ def report(r, cols, rows):
     print(f"         idle (no lines) before: {r['idle_bps'] / 1000:.2f} kB/s")
     parts = ", ".join(f"{k} {v / total * 100:.0f} %" for k, v in r["where"].items()) if total else "-"
     print(f"         bytes by region (activity log right of column {r['sep']}): {parts}")
-    print(f"         CPU {r['cpu']:.2f} % of one core (utime+stime)")
+    print(f"         CPU {r['cpu']:.2f} % of one core (all threads' run time), idle before {r['idle_cpu']:.3f} %; peak RSS {r['rss']:.1f} MiB")
+
+
+def binaries():
+    """The positional arguments before the first option."""
+    out = []
+    for a in sys.argv[1:]:
+        if a.startswith("--"):
+            break
+        out.append(a)
+    return out
+
+
+def compare(bins, rates, runs, run_one):
+    """Interleaved runs of every binary; medians and ratios to the first."""
+    results = {(b, rate): [] for b in bins for rate in rates}
+    for i in range(runs):
+        for rate in rates:
+            for b in bins:
+                r = run_one(b, rate)
+                results[(b, rate)].append(r)
+                print(f"# run {i + 1}/{runs} {rate} lines/s {b}: CPU {r['cpu']:.2f} %, idle {r['idle_cpu']:.3f} %, peak RSS {r['rss']:.1f} MiB", flush=True)
+    print(f"{'lines/s':>7} {'binary':30} {'CPU %':>7} {'idle %':>7} {'RSS MiB':>8}   ratio to {bins[0]}")
+    for rate in rates:
+        base = None
+        for b in bins:
+            rs = results[(b, rate)]
+            med = [statistics.median(r[k] for r in rs) for k in ("cpu", "idle_cpu", "rss")]
+            base = base or med
+            ratio = " ".join(f"{m / o:.2f}" if o else "-" for m, o in zip(med, base))
+            print(f"{rate:>7} {b[-30:]:30} {med[0]:7.2f} {med[1]:7.3f} {med[2]:8.1f}   {ratio}")
 
 
 def main():
-    if len(sys.argv) < 2:
+    bins = binaries()
+    if not bins:
         sys.exit(__doc__)
-    binary = sys.argv[1]
     secs, idle = arg("--secs", 30), arg("--idle-secs", 5)
     cols, rows = arg("--cols", 200), arg("--rows", 50)
     work = tempfile.mkdtemp(prefix="ng-dash-bench-")
+    real = realistic_lines(work, 5000 * secs) if arg("--log", "simple") == "realistic" else None
     load = os.getloadavg()
     print(f"# {time.strftime('%Y-%m-%d')} on {os.uname().nodename}, {os.cpu_count()} cores, load {load[0]:.2f}")
-    for rate in (int(r) for r in arg("--rates", "1000,5000").split(",")):
-        report(run(binary, rate, secs, idle, cols, rows, work), cols, rows)
+    rates = [int(r) for r in arg("--rates", "1000,5000").split(",")]
+    if len(bins) > 1 or arg("--runs", 1) > 1:
+        compare(bins, rates, arg("--runs", 1), lambda b, rate: run(b, rate, secs, idle, cols, rows, work, real=real))
+        return
+    binary = bins[0]
+    for rate in rates:
+        report(run(binary, rate, secs, idle, cols, rows, work, real=real), cols, rows)
         if "--headless" in sys.argv:
-            r = run(binary, rate, secs, 0, cols, rows, work, headless=True)
+            r = run(binary, rate, secs, 0, cols, rows, work, headless=True, real=real)
             print(f"{rate:>6} lines/s headless (--for, no terminal): CPU {r['cpu']:.2f} % of one core")
 
 

@@ -72,7 +72,14 @@ pub(crate) const fn frontend_token(n: usize) -> Token {
 /// request and inotify reports every write; reading on each would cost a
 /// wake-up per line. Within the gap, the inotify fd is taken out of the poll
 /// (so further writes don't wake us) and a one-shot timer brings it back.
-const MIN_READ_GAP: Duration = Duration::from_millis(50);
+/// As long as the dashboard's gap between data-only frames: a read per
+/// frame, so a line reaches the screen within two gaps (half a second),
+/// well within a tick, for a fifth of the wake-ups a 50 ms gap cost.
+/// A rotation is read at once whatever the gap (`on_alarm`).
+const MIN_READ_GAP: Duration = Duration::from_millis(250);
+/// A file stopped at its per-read bound (a backlog) is read on after this
+/// shorter gap, so catching up keeps its pace.
+const BACKLOG_READ_GAP: Duration = Duration::from_millis(50);
 
 /// How long `--once` waits for one netlink dump before giving up on it.
 const ONCE_DUMP_TIMEOUT: Duration = Duration::from_secs(3);
@@ -139,7 +146,8 @@ struct OwnFds {
     metrics: Option<MetricsFile>,
 }
 
-/// Spaces log reads at least `MIN_READ_GAP` apart (see there).
+/// Spaces log reads at least `MIN_READ_GAP` apart, `BACKLOG_READ_GAP` while
+/// catching up (see there).
 struct ReadPacer {
     timer: TimerFd,
     last_read: Option<Instant>,
@@ -357,7 +365,7 @@ impl ReadPacer {
             // as if inotify had spoken, with the loop's other fds served
             // in between.
             engine.pause_log_events(registry)?;
-            self.timer.arm(MIN_READ_GAP, Duration::ZERO)?;
+            self.timer.arm(BACKLOG_READ_GAP, Duration::ZERO)?;
             self.deferred = true;
         }
         Ok(())

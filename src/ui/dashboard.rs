@@ -201,12 +201,25 @@ struct SavedFilters {
 /// The table's cursor: the address it is on, so it follows that address
 /// across refreshes and re-sorts, and the index as a fallback when the
 /// address leaves the list.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Cursor {
     ip: Option<IpAddr>,
     index: usize,
     /// First row shown.
     scroll: usize,
+}
+
+impl Cursor {
+    /// Scroll so that the cursor's row is among the `page` rows shown of
+    /// `len`, moving as little as possible, with no empty space below.
+    fn follow(&mut self, page: usize, len: usize) {
+        if self.index < self.scroll {
+            self.scroll = self.index;
+        } else if page > 0 && self.index >= self.scroll + page {
+            self.scroll = self.index + 1 - page;
+        }
+        self.scroll = self.scroll.min(len.saturating_sub(page));
+    }
 }
 
 /// The dashboard's state. See the module doc.
@@ -352,30 +365,77 @@ impl Dashboard {
 
     /// Rows shown in the table, filtered and in the chosen order.
     pub(crate) fn visible_rows<'t>(&self, m: &Model<'t>) -> Vec<&'t Row> {
+        let mut rows: Vec<&Row> = self.passing_rows(m).collect();
+        table::sort_rows(&mut rows, self.sort, &self.ahead(m));
+        rows
+    }
+
+    /// The rows put ahead of the chosen order: breaches, in suspicious mode.
+    fn ahead<'s>(&'s self, m: &'s Model<'_>) -> impl Fn(&Row) -> bool + 's {
+        move |r| self.suspicious && m.detector.reasons(r).contains(Reason::Breach)
+    }
+
+    /// The rows that pass the filters, in the table's storage order.
+    fn passing_rows<'s, 't>(&'s self, m: &'s Model<'t>) -> impl Iterator<Item = &'t Row> + 's {
+        let mut passes = self.row_filter(m);
+        m.table.rows().filter(move |r| passes(r))
+    }
+
+    /// Whether a row passes the filters (suspicious only, the filter form,
+    /// the quick filter).
+    fn row_filter<'s>(&'s self, m: &'s Model<'_>) -> impl FnMut(&Row) -> bool + 's {
         let needle = self.text_filter.as_deref().map(str::as_bytes);
         let mut ip_text = String::new();
         let end = m.table.window_end(m.now);
-        let mut rows: Vec<&Row> = m
-            .table
-            .rows()
-            // Grouped, suspicious mode judges groups; a group's members
-            // are listed whatever their own reasons.
-            .filter(|r| {
-                let judged = self.suspicious && self.grouping.by == GroupBy::Ip;
-                !judged || !m.detector.reasons(r).is_empty()
-            })
-            .filter(|r| self.grouping.admits(r))
-            .filter(|r| {
-                let org = r.org().map(str::as_bytes);
-                self.filter.spec.matches(r, m.table, org, end)
-            })
-            .filter(|r| needle.is_none_or(|n| row_has_text(r, m.table, n, &mut ip_text)))
-            .collect();
-        table::sort_rows(&mut rows, self.sort);
-        if self.suspicious {
-            // Breaches first, each group in the chosen order (a stable sort).
-            rows.sort_by_key(|r| !m.detector.reasons(r).contains(Reason::Breach));
+        // Grouped, suspicious mode judges groups; a group's members are
+        // listed whatever their own reasons.
+        let judged = self.suspicious && self.grouping.by == GroupBy::Ip;
+        move |r| {
+            (!judged || !m.detector.reasons(r).is_empty())
+                && self.grouping.admits(r)
+                && self
+                    .filter
+                    .spec
+                    .matches(r, m.table, r.org().map(str::as_bytes), end)
+                && needle.is_none_or(|n| row_has_text(r, m.table, n, &mut ip_text))
         }
+    }
+
+    /// [`Dashboard::visible_rows`] for a frame whose table shows `page`
+    /// rows: the cursor put back on its address as
+    /// [`Dashboard::sync_cursor`] does, and scrolled as the table will be,
+    /// with only the rows down to the window's bottom held in order.
+    fn frame_rows<'t>(&mut self, m: &Model<'t>, page: usize) -> table::FrameRows<'t> {
+        let mut passes = self.row_filter(m);
+        let cursor_row = self
+            .cursor
+            .ip
+            .and_then(|ip| m.table.get(ip))
+            .filter(|r| passes(r));
+        let scan = |keep: usize, passes: &mut dyn FnMut(&Row) -> bool| {
+            table::FrameRows::scan(
+                m.table.rows().filter(|r| passes(r)),
+                self.sort,
+                &self.ahead(m),
+                cursor_row,
+                keep,
+            )
+        };
+        // Where the last frame's window ended: enough unless the cursor jumped.
+        let mut rows = scan(self.cursor.scroll + page, &mut passes);
+        let mut c = self.cursor.clone();
+        match rows.cursor_rank() {
+            Some(i) => c.index = i,
+            None => c.index = c.index.min(rows.len().saturating_sub(1)),
+        }
+        c.follow(page, rows.len());
+        let end = (c.scroll + page).max(c.index + 1);
+        if !rows.holds(end) {
+            rows = scan(end, &mut passes);
+        }
+        c.ip = rows.get(c.index).map(|r| r.ip);
+        drop(passes);
+        self.cursor = c;
         rows
     }
 

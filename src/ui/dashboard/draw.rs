@@ -16,7 +16,6 @@ use std::fmt::Write as _;
 
 use super::{activity, modal, table, Dashboard, Modal, Model, Panel};
 use crate::source::vnstat::VnstatStatus;
-use crate::table::Row;
 use crate::ui::{Grid, Rect, Style};
 
 /// Below this the dashboard shows one line saying so.
@@ -83,10 +82,18 @@ pub(super) fn screen(d: &mut Dashboard, g: &mut Grid, m: &Model<'_>) {
     let (main, bottom) = rest.split_bottom(2);
     let (stats_row, hints_row) = bottom.split_top(1);
 
-    let rows = d.visible_rows(m);
-    d.sync_cursor(&rows);
+    // The table's body (below its header row) when the table is drawn.
+    let table_shown = main.width >= SPLIT_MIN_WIDTH || d.focus == Panel::Table;
+    let page = if table_shown {
+        usize::from(main.height.saturating_sub(1))
+    } else {
+        0
+    };
+    let rows = d.frame_rows(m, page);
     if d.grouping.shows_groups() {
-        d.grouping.rebuild(&rows, m, d.suspicious, d.sort);
+        // Groups sum every visible row, not just the window's.
+        let all = d.visible_rows(m);
+        d.grouping.rebuild(&all, m, d.suspicious, d.sort);
     }
     header(d, g, header_row, m);
     offenders(d, g, offenders_row, m);
@@ -360,7 +367,13 @@ fn hints(d: &Dashboard, g: &mut Grid, rect: Rect) {
 }
 
 /// The left panel: the address table, or the groups when grouped (`n`).
-fn table_or_groups(d: &mut Dashboard, g: &mut Grid, rect: Rect, rows: &[&Row], m: &Model<'_>) {
+fn table_or_groups(
+    d: &mut Dashboard,
+    g: &mut Grid,
+    rect: Rect,
+    rows: &table::FrameRows<'_>,
+    m: &Model<'_>,
+) {
     match d.grouping.shows_groups() {
         true => super::groups::draw(d, g, rect),
         false => table::draw(d, g, rect, rows, m),

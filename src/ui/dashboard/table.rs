@@ -85,17 +85,113 @@ fn sort_key(col: Col) -> Option<SortKey> {
 /// comparator reading the rows would mostly compare `IpAddr`s through
 /// pointers, and that was most of a frame's cost. Addresses are unique, so
 /// the order is total and an unstable sort gives the one order there is.
-pub(super) fn sort_rows(rows: &mut Vec<&Row>, key: SortKey) {
-    let mut keyed: Vec<((u128, u8, u128), &Row)> =
-        rows.iter().map(|&r| (row_key(r, key), r)).collect();
+pub(super) fn sort_rows(rows: &mut Vec<&Row>, key: SortKey, ahead: &dyn Fn(&Row) -> bool) {
+    let mut keyed: Vec<(RowKey, &Row)> =
+        rows.iter().map(|&r| (row_key(r, key, ahead), r)).collect();
     keyed.sort_unstable_by_key(|&(k, _)| k);
     rows.clear();
     rows.extend(keyed.into_iter().map(|(_, r)| r));
 }
 
+/// A row's place in the table's order: see [`row_key`].
+type RowKey = (bool, u128, u8, u128);
+
+/// What a frame needs of the rows that pass the filters: how many there
+/// are, the widest address, where the cursor's row stands, and the first
+/// rows in table order, down to the bottom of what the screen shows.
+///
+/// Found in one pass that neither sorts nor keeps every row: with 20 000
+/// clients, sorting them all each frame (four a second while a log grows)
+/// to show ~50 was a quarter of the dashboard's CPU at 5 000 lines/s, and
+/// the keyed copy of every row (56 bytes each) was mapped and unmapped
+/// again every frame. Only the best `2 × keep` candidates are held.
+pub(super) struct FrameRows<'t> {
+    len: usize,
+    /// Characters of the longest address, plus its mark.
+    widest_ip: u16,
+    /// Rows before the cursor's, if the cursor's row passes.
+    cursor_rank: Option<usize>,
+    /// The first rows in table order (at most `keep`).
+    top: Vec<(RowKey, &'t Row)>,
+}
+
+impl<'t> FrameRows<'t> {
+    /// Scan `rows` (those that pass the filters) for `key`'s order, keeping
+    /// the first `keep` (at least one); `cursor`: the cursor's row, if it
+    /// passes the filters.
+    pub(super) fn scan(
+        rows: impl Iterator<Item = &'t Row>,
+        key: SortKey,
+        ahead: &dyn Fn(&Row) -> bool,
+        cursor: Option<&Row>,
+        keep: usize,
+    ) -> FrameRows<'t> {
+        let keep = keep.max(1);
+        let by_key = |&(k, _): &(RowKey, &Row)| k;
+        let cursor_key = cursor.map(|r| row_key(r, key, ahead));
+        let (mut len, mut widest_ip, mut before) = (0, 0, 0);
+        let mut top = Vec::with_capacity(2 * keep);
+        // Keys from here on cannot be among the first `keep` (keys are unique).
+        let mut bound: Option<RowKey> = None;
+        for r in rows {
+            len += 1;
+            widest_ip = widest_ip.max(ip_len(r) + 1);
+            let k = row_key(r, key, ahead);
+            if cursor_key.is_some_and(|c| k < c) {
+                before += 1;
+            }
+            if bound.is_some_and(|b| k >= b) {
+                continue;
+            }
+            top.push((k, r));
+            if top.len() == 2 * keep {
+                top.select_nth_unstable_by_key(keep, by_key);
+                bound = Some(top[keep].0);
+                top.truncate(keep);
+            }
+        }
+        top.sort_unstable_by_key(by_key);
+        top.truncate(keep);
+        FrameRows {
+            len,
+            widest_ip,
+            cursor_rank: cursor_key.map(|_| before),
+            top,
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[cfg(test)]
+    pub(super) fn widest_ip(&self) -> u16 {
+        self.widest_ip
+    }
+
+    pub(super) fn cursor_rank(&self) -> Option<usize> {
+        self.cursor_rank
+    }
+
+    /// Whether the rows at places `..end` are all held.
+    pub(super) fn holds(&self, end: usize) -> bool {
+        self.top.len() >= end.min(self.len)
+    }
+
+    /// The row at place `i` in table order, if held.
+    pub(super) fn get(&self, i: usize) -> Option<&'t Row> {
+        self.top.get(i).map(|&(_, r)| r)
+    }
+}
+
 /// `(count descending, address family, address)`: ascending order of this
 /// tuple is the table's order for `key` (IPv4 before IPv6, as `IpAddr`).
-fn row_key(r: &Row, key: SortKey) -> (u128, u8, u128) {
+/// `ahead` rows come first (breaches in suspicious mode), each part in `key`'s order.
+fn row_key(r: &Row, key: SortKey, ahead: &dyn Fn(&Row) -> bool) -> RowKey {
     // The Conns column's count: inbound sockets (`RowView::conns`).
     let conns = u128::from(r.sockets().conns_in);
     let count: u128 = match key {
@@ -111,7 +207,7 @@ fn row_key(r: &Row, key: SortKey) -> (u128, u8, u128) {
         IpAddr::V4(a) => (4, u128::from(u32::from(a))),
         IpAddr::V6(a) => (6, u128::from(a)),
     };
-    (u128::MAX - count, family, addr)
+    (!ahead(r), u128::MAX - count, family, addr)
 }
 
 fn service_count(r: &Row) -> usize {
@@ -151,13 +247,19 @@ fn layout(x0: u16, width: u16, ip_width: u16) -> SmallVec<[(Col, u16, u16); 11]>
     out
 }
 
-pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, rows: &[&Row], m: &Model<'_>) {
+pub(super) fn draw(
+    d: &mut Dashboard,
+    g: &mut Grid,
+    rect: Rect,
+    rows: &FrameRows<'_>,
+    m: &Model<'_>,
+) {
     if rect.is_empty() {
         return;
     }
     let t = d.theme;
     let (head, body) = rect.split_top(1);
-    let ip_width = ip_width(rows, rect.width);
+    let ip_width = ip_width(rows.widest_ip, rect.width);
     let cols = layout(rect.x, rect.width, ip_width);
 
     let focused = d.focus == Panel::Table;
@@ -182,20 +284,16 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, rows: &[&Row], m
 
     let page = usize::from(body.height);
     d.table_page = page;
-    let cursor = &mut d.cursor;
-    if cursor.index < cursor.scroll {
-        cursor.scroll = cursor.index;
-    } else if page > 0 && cursor.index >= cursor.scroll + page {
-        cursor.scroll = cursor.index + 1 - page;
-    }
-    cursor.scroll = cursor.scroll.min(rows.len().saturating_sub(page));
-    let (scroll, selected) = (cursor.scroll, cursor.index);
+    d.cursor.follow(page, rows.len());
+    let (scroll, selected) = (d.cursor.scroll, d.cursor.index);
 
     if rows.is_empty() {
         empty_message(d, g, body, m);
         return;
     }
-    for (i, row) in rows.iter().enumerate().skip(scroll).take(page) {
+    for i in scroll..(scroll + page).min(rows.len()) {
+        // Held: `Dashboard::frame_rows` scrolled for this same page.
+        let Some(row) = rows.get(i) else { break };
         let y = body.y + (i - scroll) as u16;
         let view = RowView {
             row,
@@ -220,17 +318,11 @@ pub(super) fn draw(d: &mut Dashboard, g: &mut Grid, rect: Rect, rows: &[&Row], m
 }
 
 /// Width of the IP column: the longest address and its mark, within bounds.
-fn ip_width(rows: &[&Row], panel_width: u16) -> u16 {
+/// `widest`: the longest address's characters plus its mark.
+fn ip_width(widest: u16, panel_width: u16) -> u16 {
     // A long IPv6 address is elided in the middle (see `fit_address`)
     // rather than crowd out every other column of a narrow panel.
     let cap = IP_MAX.min((panel_width / 3).max(IP_MIN));
-    let mut widest = 0;
-    for r in rows {
-        widest = widest.max(ip_len(r) + 1);
-        if widest >= cap {
-            break;
-        }
-    }
     widest.clamp(IP_MIN, IP_MAX).min(cap)
 }
 
@@ -293,24 +385,52 @@ fn ip_len(row: &Row) -> u16 {
 
 /// Characters of an address as text (what `Display` writes).
 ///
-/// Every row's address is measured each frame, so IPv4 (the common case)
-/// is counted from its octets rather than formatted.
+/// Every row's address is measured each frame (the IP column is as wide as
+/// the widest one), so addresses are counted, not formatted.
 pub(super) fn addr_len(ip: IpAddr) -> u16 {
     match ip {
-        IpAddr::V4(a) => {
-            a.octets()
-                .iter()
-                .map(|&o| 1 + u16::from(o >= 10) + u16::from(o >= 100))
-                .sum::<u16>()
-                + 3
+        IpAddr::V4(a) => v4_len(a),
+        IpAddr::V6(a) => v6_len(a),
+    }
+}
+
+fn v4_len(a: std::net::Ipv4Addr) -> u16 {
+    a.octets()
+        .iter()
+        .map(|&o| 1 + u16::from(o >= 10) + u16::from(o >= 100))
+        .sum::<u16>()
+        + 3
+}
+
+/// What std's `Display` writes (RFC 5952): `::ffff:` and dotted IPv4 for
+/// a mapped address; else hex groups without leading zeros, the longest
+/// run of two or more zero groups (the first of equals) written as `::`.
+fn v6_len(a: std::net::Ipv6Addr) -> u16 {
+    if let Some(v4) = a.to_ipv4_mapped() {
+        return 7 + v4_len(v4);
+    }
+    let groups = a.segments();
+    let (mut run, mut longest) = ((0, 0), (0, 0)); // (start, length)
+    for (i, &g) in groups.iter().enumerate() {
+        if g != 0 {
+            run = (i + 1, 0);
+            continue;
         }
-        IpAddr::V6(a) => {
-            use std::io::Write as _;
-            let mut buf = [0u8; 48];
-            let mut cur = std::io::Cursor::new(&mut buf[..]);
-            let _ = write!(cur, "{a}");
-            cur.position() as u16
+        run.1 += 1;
+        if run.1 > longest.1 {
+            longest = run;
         }
+    }
+    let joined = |gs: &[u16]| -> u16 {
+        let digits: u16 = gs
+            .iter()
+            .map(|&g| 1 + u16::from(g > 0xf) + u16::from(g > 0xff) + u16::from(g > 0xfff))
+            .sum();
+        digits + (gs.len() as u16).saturating_sub(1)
+    };
+    match longest {
+        (start, len) if len > 1 => joined(&groups[..start]) + 2 + joined(&groups[start + len..]),
+        _ => joined(&groups),
     }
 }
 

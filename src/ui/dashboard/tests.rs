@@ -2131,6 +2131,42 @@ fn crowded() -> Fixture {
     f
 }
 
+/// A frame keeps only the rows down to its window's bottom: what it holds,
+/// the cursor's rank, the count and the widest address are the full
+/// sort's, whatever the number kept (below, at and above the 2 × keep
+/// candidates that trigger a selection).
+#[test]
+fn frame_rows_match_the_full_sort() {
+    let f = crowded();
+    for key in [SortKey::Conns, SortKey::Requests, SortKey::Ip] {
+        let mut full: Vec<&Row> = f.table.rows().collect();
+        table::sort_rows(&mut full, key, &|_| false);
+        let n = full.len();
+        let widest = full.iter().map(|r| r.ip.to_string().len() + 1).max();
+        for keep in [0, 1, 2, 45, n / 3, n / 2, n - 1, n, n + 5] {
+            for cursor in [0, 1, keep.min(n - 1), n / 2, n - 1] {
+                let rows = table::FrameRows::scan(
+                    f.table.rows(),
+                    key,
+                    &|_| false,
+                    Some(full[cursor]),
+                    keep,
+                );
+                assert_eq!(rows.len(), n);
+                assert_eq!(rows.cursor_rank(), Some(cursor), "{key:?} keep {keep}");
+                assert!(rows.holds(keep));
+                assert_eq!(rows.holds(keep.max(1) + 1), keep.max(1) >= n);
+                let held: Vec<_> = (0..n).map_while(|i| rows.get(i)).map(|r| r.ip).collect();
+                let want: Vec<_> = full[..keep.max(1).min(n)].iter().map(|r| r.ip).collect();
+                assert_eq!(held, want, "{key:?} keep {keep}");
+                assert_eq!(Some(usize::from(rows.widest_ip())), widest);
+            }
+        }
+        let rows = table::FrameRows::scan(f.table.rows(), key, &|_| false, None, 10);
+        assert_eq!(rows.cursor_rank(), None);
+    }
+}
+
 #[test]
 fn sort_matches_the_row_comparator() {
     let f = crowded();
@@ -2145,7 +2181,7 @@ fn sort_matches_the_row_comparator() {
         SortKey::Ip,
     ] {
         let mut fast: Vec<&Row> = f.table.rows().collect();
-        table::sort_rows(&mut fast, key);
+        table::sort_rows(&mut fast, key, &|_| false);
         // The comparator the table used before keys were precomputed.
         let mut naive: Vec<&Row> = f.table.rows().collect();
         naive.sort_by(|a, b| {

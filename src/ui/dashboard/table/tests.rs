@@ -34,6 +34,39 @@ fn ip_len_is_the_displayed_length() {
     }
 }
 
+/// The counted length of IPv6 addresses against std's `Display` (the
+/// oracle), over addresses made of every pattern of zero groups with
+/// short and long non-zero ones, and IPv4-mapped ones.
+#[test]
+fn v6_len_is_what_display_writes() {
+    let fill = [0x1, 0xab, 0xfff, 0x1000, 0xffff, 0x10];
+    for zeros in 0u32..256 {
+        for (k, _) in fill.iter().enumerate() {
+            let mut groups = [0u16; 8];
+            for (i, g) in groups.iter_mut().enumerate() {
+                if zeros & (1 << i) == 0 {
+                    *g = fill[(i + k) % fill.len()];
+                }
+            }
+            let a = std::net::Ipv6Addr::from(groups);
+            assert_eq!(usize::from(v6_len(a)), a.to_string().len(), "{a}");
+        }
+    }
+    for v4 in ["0.0.0.0", "1.2.3.4", "255.255.255.255", "10.0.100.9"] {
+        let a = v4.parse::<std::net::Ipv4Addr>().unwrap().to_ipv6_mapped();
+        assert_eq!(usize::from(v6_len(a)), a.to_string().len(), "{a}");
+        let compat = v4
+            .parse::<std::net::Ipv4Addr>()
+            .unwrap()
+            .to_ipv6_compatible();
+        assert_eq!(
+            usize::from(v6_len(compat)),
+            compat.to_string().len(),
+            "{compat}"
+        );
+    }
+}
+
 #[test]
 fn a_long_address_keeps_both_ends() {
     let ip = |s: &str| s.parse::<IpAddr>().unwrap();
