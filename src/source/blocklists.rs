@@ -1,6 +1,7 @@
 //! Who is already blocked: each firewall or ban engine found on PATH is
 //! asked in turn, one child at a time, whose stdout and stderr pipes are
-//! fds in the caller's mio loop under one token (as vnstat's are):
+//! fds in the caller's mio loop under one token ([`ChildRun`], as vnstat's
+//! are):
 //!
 //! - `nft -j list table inet nethergaze` (the sets block assist fills);
 //! - `iptables -S`, `ip6tables -S` (ufw's rules are in its chains there);
@@ -15,19 +16,17 @@
 //! They all need root; run as a user, nothing is asked.
 
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus};
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use mio::event::Source;
-use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Registry, Token};
+use mio::{Interest, Registry, Token};
 
 use crate::actions::block::{Tool, Tools};
 use crate::parse::blocklist::{self, BlockedNet, Blocker};
-use crate::source::vnstat::read_capped;
-use crate::sys::process::{self, PipedChild};
+use crate::source::child_run::{ChildRun, Ended};
+use crate::sys::process;
 use crate::sys::time::mktime_local;
 
 /// How long one tool may take before it is killed (cscli asks the local
@@ -102,17 +101,6 @@ impl Ask {
     }
 }
 
-struct Running {
-    ask: usize,
-    /// A fail2ban jail asked for its ban times (after `banned`).
-    jail: Option<String>,
-    child: Child,
-    /// `None` once at EOF.
-    stdout: Option<ChildStdout>,
-    stderr: Option<ChildStderr>,
-    started: Instant,
-}
-
 /// The reader: register it in mio (readable), call
 /// [`on_readable`](Self::on_readable) when it fires and
 /// [`on_tick`](Self::on_tick) each tick and on SIGCHLD.
@@ -128,14 +116,15 @@ pub(crate) struct BlockReader {
     /// answer they complete.
     jails: Vec<String>,
     jails_of: usize,
-    running: Option<Running>,
-    answer: Vec<u8>,
-    said: Vec<u8>,
-    timeout: Duration,
+    /// The child: at most [`MAX_ANSWER`] (+1, to see an answer over it)
+    /// and [`MAX_SAID`] bytes kept, killed after [`TIMEOUT`].
+    child: ChildRun,
+    /// The ask the running child answers, and the fail2ban jail it is
+    /// asked about (after `banned`).
+    asked: Option<(usize, Option<String>)>,
     /// Rounds started so far (the one under way included).
     rounds: u64,
     round_done: bool,
-    registration: Option<(Registry, Token)>,
 }
 
 impl BlockReader {
@@ -157,19 +146,16 @@ impl BlockReader {
             next: None,
             jails: Vec::new(),
             jails_of: 0,
-            running: None,
-            answer: Vec::new(),
-            said: Vec::new(),
-            timeout: TIMEOUT,
+            child: ChildRun::new(MAX_ANSWER, MAX_SAID, TIMEOUT),
+            asked: None,
             rounds: 0,
             round_done: false,
-            registration: None,
         }
     }
 
     /// Whether no round is under way.
     pub(crate) fn is_idle(&self) -> bool {
-        self.next.is_none() && self.running.is_none()
+        self.next.is_none() && !self.child.is_running()
     }
 
     /// Rounds started so far.
@@ -203,59 +189,18 @@ impl BlockReader {
     /// Each tick and on SIGCHLD: read, reap a finished child (and start the
     /// next), kill one over [`TIMEOUT`].
     pub(crate) fn on_tick(&mut self, now: Instant) {
-        self.read_pipes();
-        self.reap(now);
+        if let Some(ended) = self.child.on_tick(now) {
+            self.finish(ended);
+            self.advance(now);
+        }
     }
 
     /// `--once`: a whole round, waited for (each tool at most [`TIMEOUT`]).
     pub(crate) fn run_now(&mut self) {
         self.start_round(Instant::now());
-        while let Some(run) = self.running.as_ref() {
-            let deadline = run.started + self.timeout;
-            if self.wait_for_pipes(deadline).is_err() {
-                self.kill();
-            }
-            self.read_pipes();
-            if let Some(mut run) = self.running.take() {
-                // Pipes closed: it has exited or is exiting.
-                let status = run.child.wait();
-                self.unregister(&mut run);
-                self.finish(run.ask, run.jail.as_deref(), status.ok());
-            }
+        while let Some(ended) = self.child.wait() {
+            self.finish(ended);
             self.advance(Instant::now());
-        }
-    }
-
-    fn wait_for_pipes(&mut self, deadline: Instant) -> io::Result<()> {
-        let mut poll = Poll::new()?;
-        if let Some(run) = self.running.as_ref() {
-            for fd in [
-                run.stdout.as_ref().map(AsRawFd::as_raw_fd),
-                run.stderr.as_ref().map(AsRawFd::as_raw_fd),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                poll.registry()
-                    .register(&mut SourceFd(&fd), Token(0), Interest::READABLE)?;
-            }
-        }
-        let mut events = Events::with_capacity(2);
-        loop {
-            self.read_pipes();
-            if self.pipes_closed() {
-                return Ok(());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                self.kill();
-                return Ok(());
-            }
-            match poll.poll(&mut events, Some(left)) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-                Ok(()) => {}
-            }
         }
     }
 
@@ -263,8 +208,7 @@ impl BlockReader {
     /// round.
     fn advance(&mut self, now: Instant) {
         while let Some(jail) = self.jails.pop() {
-            if let Ok(run) = self.spawn(self.jails_of, Some(jail), now) {
-                self.running = Some(run);
+            if self.spawn(self.jails_of, Some(jail), now).is_ok() {
                 return;
             }
         }
@@ -276,163 +220,74 @@ impl BlockReader {
             }
             self.next = Some(at + 1);
             // A tool gone since it was found keeps its last answer.
-            if let Ok(run) = self.spawn(at, None, now) {
-                self.running = Some(run);
+            if self.spawn(at, None, now).is_ok() {
                 return;
             }
         }
     }
 
-    fn spawn(&mut self, at: usize, jail: Option<String>, now: Instant) -> io::Result<Running> {
+    fn spawn(&mut self, at: usize, jail: Option<String>, now: Instant) -> io::Result<()> {
         let (ask, path) = &self.asks[at];
         let mut cmd = Command::new(path);
         match &jail {
             Some(jail) => cmd.args(["get", jail, "banip", "--with-time"]),
             None => cmd.args(ask.args(&self.nft_table)),
         };
-        let registration = &self.registration;
-        let PipedChild {
-            child,
-            stdout,
-            stderr,
-        } = process::spawn_piped(cmd, |fd| match registration {
-            Some((registry, token)) => SourceFd(&fd).register(registry, *token, Interest::READABLE),
-            None => Ok(()),
-        })?;
-        self.answer.clear();
-        self.said.clear();
-        Ok(Running {
-            ask: at,
-            jail,
-            child,
-            stdout: Some(stdout),
-            stderr: Some(stderr),
-            started: now,
-        })
-    }
-
-    fn pipes_closed(&self) -> bool {
-        self.running
-            .as_ref()
-            .is_none_or(|r| r.stdout.is_none() && r.stderr.is_none())
-    }
-
-    fn read_pipes(&mut self) {
-        let Some(run) = self.running.as_mut() else {
-            return;
-        };
-        let registry = self.registration.as_ref().map(|(r, _)| r);
-        if read_capped(&mut run.stdout, &mut self.answer, MAX_ANSWER + 1, registry) {
-            run.stdout = None;
-        }
-        if read_capped(&mut run.stderr, &mut self.said, MAX_SAID, registry) {
-            run.stderr = None;
-        }
-    }
-
-    fn reap(&mut self, now: Instant) {
-        let closed = self.pipes_closed();
-        let Some(run) = self.running.as_mut() else {
-            return;
-        };
-        if closed {
-            match run.child.try_wait() {
-                Ok(Some(status)) => {
-                    let (ask, jail) = (run.ask, run.jail.take());
-                    self.running = None;
-                    self.finish(ask, jail.as_deref(), Some(status));
-                    self.advance(now);
-                    return;
-                }
-                Ok(None) => {} // exiting; the next tick or SIGCHLD reaps it
-                Err(_) => {
-                    let (ask, jail) = (run.ask, run.jail.take());
-                    self.running = None;
-                    self.finish(ask, jail.as_deref(), None);
-                    self.advance(now);
-                    return;
-                }
-            }
-        }
-        if now.saturating_duration_since(run.started) > self.timeout {
-            self.kill();
-            self.advance(now);
-        }
-    }
-
-    /// Kill the running child (it keeps its last answer).
-    fn kill(&mut self) {
-        if let Some(mut run) = self.running.take() {
-            self.unregister(&mut run);
-            let _ = run.child.kill();
-            let _ = run.child.wait(); // brief: SIGKILL was sent
-        }
-    }
-
-    fn unregister(&self, run: &mut Running) {
-        let Some((registry, _)) = &self.registration else {
-            return;
-        };
-        for fd in [
-            run.stdout.take().map(|p| p.as_raw_fd()),
-            run.stderr.take().map(|p| p.as_raw_fd()),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let _ = SourceFd(&fd).deregister(registry);
-        }
+        self.child.start(cmd, now)?;
+        self.asked = Some((at, jail));
+        Ok(())
     }
 
     /// An ask ended: a good answer replaces its last one (a jail's ban
     /// times complete the fail2ban answer; `banned` names the jails to ask).
-    fn finish(&mut self, at: usize, jail: Option<&str>, exit: Option<ExitStatus>) {
-        let whole = self.answer.len() <= MAX_ANSWER;
+    /// A tool that failed or hung keeps its last answer.
+    fn finish(&mut self, ended: Ended) {
+        let Some((at, jail)) = self.asked.take() else {
+            return;
+        };
+        let Ended::Exited(exit) = ended else {
+            return;
+        };
+        let answer = self.child.answer();
+        if answer.len() > MAX_ANSWER {
+            return;
+        }
         let ask = self.asks[at].0;
-        let ok = exit.filter(|e| e.success() && whole).is_some();
         if jail.is_some() {
-            if ok {
-                let times = &self.answer;
-                blocklist::fail2ban_ban_times(times, mktime_local, &mut self.answers[at]);
+            if exit.success() {
+                blocklist::fail2ban_ban_times(answer, mktime_local, &mut self.answers[at]);
             }
-        } else if let Some(nets) = exit
-            .filter(|_| whole)
-            .and_then(|e| ask.parse(e, &self.answer))
-        {
+        } else if let Some(nets) = ask.parse(exit, answer) {
             self.answers[at] = nets;
             if ask == Ask::Fail2ban {
-                self.jails = blocklist::fail2ban_jails(&self.answer);
+                self.jails = blocklist::fail2ban_jails(answer);
                 self.jails_of = at;
             }
         }
-        self.answer.clear();
-        self.said.clear();
     }
 }
 
 impl Source for BlockReader {
-    fn register(&mut self, registry: &Registry, token: Token, _: Interest) -> io::Result<()> {
-        self.registration = Some((registry.try_clone()?, token));
-        Ok(())
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        self.child.register(registry, token, interest)
     }
 
-    fn reregister(&mut self, registry: &Registry, token: Token, _: Interest) -> io::Result<()> {
-        self.registration = Some((registry.try_clone()?, token));
-        Ok(())
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        self.child.reregister(registry, token, interest)
     }
 
-    fn deregister(&mut self, _registry: &Registry) -> io::Result<()> {
-        self.registration = None;
-        Ok(())
-    }
-}
-
-impl Drop for BlockReader {
-    fn drop(&mut self) {
-        if let Some(mut run) = self.running.take() {
-            let _ = run.child.kill();
-            let _ = run.child.wait();
-        }
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        self.child.deregister(registry)
     }
 }
 

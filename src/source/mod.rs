@@ -5,6 +5,7 @@
 pub(crate) mod backfill;
 pub(crate) mod bandwidth;
 pub(crate) mod blocklists;
+pub(crate) mod child_run;
 pub(crate) mod glob;
 pub(crate) mod journal;
 pub mod linebuf;

@@ -32,7 +32,7 @@ fn script(dir: &Path, name: &str, body: &str) {
 
 fn reader(dir: &Path, timeout: Duration) -> BlockReader {
     let mut reader = BlockReader::new(&Tools::detect_in(dir.as_os_str()), "nethergaze");
-    reader.timeout = timeout;
+    reader.child.set_timeout(timeout);
     reader
 }
 

@@ -80,7 +80,7 @@ fn endless_output_is_bounded_and_refused() {
         v.status(),
         &VnstatStatus::Failed("vnstat: unreadable answer".into())
     );
-    assert!(v.answer.capacity() <= 2 * (MAX_ANSWER + 4096));
+    assert!(v.child.answer_capacity() <= 2 * (MAX_ANSWER + 4096));
 }
 
 #[test]
