@@ -322,3 +322,50 @@ impl Drop for ChildRun {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::process::exists;
+
+    fn sh(body: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", body]);
+        cmd
+    }
+
+    #[test]
+    fn both_pipes_are_kept_up_to_their_caps_and_drained() {
+        let mut run = ChildRun::new(10, 4, Duration::from_secs(30));
+        let body = "head -c 100000 /dev/zero; head -c 100000 /dev/zero >&2; exit 3";
+        run.start(sh(body), Instant::now()).unwrap();
+        let Some(Ended::Exited(exit)) = run.wait() else {
+            panic!("the child ran to its end");
+        };
+        assert_eq!(exit.code(), Some(3));
+        assert_eq!(run.answer().len(), 11, "one byte over: the answer was cut");
+        assert_eq!(run.said().len(), 4);
+        assert!(!run.is_running());
+    }
+
+    #[test]
+    fn never_two_children_at_once() {
+        let mut run = ChildRun::new(10, 10, Duration::from_secs(30));
+        let now = Instant::now();
+        run.start(sh("exec sleep 30"), now).unwrap();
+        let first = run.pid();
+        assert!(run.start(sh("exit 0"), now).is_err());
+        assert_eq!(run.pid(), first);
+    }
+
+    #[test]
+    fn wait_kills_a_child_over_its_timeout() {
+        let mut run = ChildRun::new(10, 10, Duration::from_millis(100));
+        run.start(sh("exec sleep 30"), Instant::now()).unwrap();
+        let pid = run.pid().expect("running") as libc::pid_t;
+        assert!(matches!(run.wait(), Some(Ended::TimedOut)));
+        assert!(!run.is_running());
+        assert!(!exists(pid), "killed and reaped");
+        assert!(run.wait().is_none(), "nothing left to wait for");
+    }
+}
