@@ -172,15 +172,7 @@ fn copy_name(log: &[u8], name: &[u8]) -> Option<(bool, u64)> {
 /// The rotated copies of `log` last written at or after `cut`, opened,
 /// oldest first (by mtime, then by generation: `.2` before `.1`).
 pub(super) fn open_copies(log: &Path, cut: UnixTime) -> Vec<OldFile> {
-    let (Some(dir), Some(name)) = (log.parent(), log.file_name()) else {
-        return Vec::new();
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let Ok(entries) = fs::read_dir(dir) else {
+    let Some((name, entries)) = super::logset::siblings(log) else {
         return Vec::new();
     };
     let cut_time = SystemTime::UNIX_EPOCH + Duration::from_secs(cut.max(0).unsigned_abs());

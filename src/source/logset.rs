@@ -1605,18 +1605,21 @@ fn open_copy(path: &Path) -> io::Result<fs::File> {
     open_read(path, Links::Refuse)
 }
 
+/// `path`'s file name and the entries of its directory (`.` for a bare
+/// name): where its rotated copies are looked for.
+pub(super) fn siblings(path: &Path) -> Option<(&std::ffi::OsStr, fs::ReadDir)> {
+    let (dir, name) = (path.parent()?, path.file_name()?);
+    let dir = match dir.as_os_str().is_empty() {
+        true => Path::new("."),
+        false => dir,
+    };
+    Some((name, fs::read_dir(dir).ok()?))
+}
+
 /// Regular files (not symlinks) beside `path` named like its rotated
 /// copies, newest first, at most `MAX_COPIES`.
 fn copies_of(path: &Path) -> Vec<RotatedCopy> {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return Vec::new();
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let Ok(entries) = fs::read_dir(dir) else {
+    let Some((name, entries)) = siblings(path) else {
         return Vec::new();
     };
     let name = name.as_bytes();
