@@ -19,6 +19,28 @@ pub(crate) struct Header<'a> {
     pub(crate) host: &'a str,
 }
 
+impl<'a> Header<'a> {
+    fn prefix(&self, kind: &'static str) -> Prefix<'a> {
+        Prefix {
+            schema_version: SCHEMA_VERSION,
+            kind,
+            time: Rfc3339(self.time),
+            host: self.host,
+        }
+    }
+}
+
+/// The fields every line begins with, in this order (flattened first into
+/// each type, so the order holds).
+#[derive(Serialize)]
+struct Prefix<'a> {
+    schema_version: u32,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    time: Rfc3339,
+    host: &'a str,
+}
+
 /// The counts and place an address event carries: requests, sshd failures,
 /// inbound connections, half-open sockets, country and organisation (null
 /// when unknown).
@@ -49,11 +71,8 @@ impl<'a> Counts<'a> {
 /// `suspicious`: an address became suspicious or gained a reason.
 #[derive(Serialize)]
 pub(crate) struct Suspicious<'a> {
-    schema_version: u32,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    time: Rfc3339,
-    host: &'a str,
+    #[serde(flatten)]
+    prefix: Prefix<'a>,
     ip: IpAddr,
     /// Every reason it has now.
     reasons: ReasonCodes,
@@ -66,10 +85,7 @@ pub(crate) struct Suspicious<'a> {
 impl<'a> Suspicious<'a> {
     pub(crate) fn new(h: Header<'a>, row: &'a Row, reasons: Reasons, new: Reasons) -> Self {
         Suspicious {
-            schema_version: SCHEMA_VERSION,
-            kind: "suspicious",
-            time: Rfc3339(h.time),
-            host: h.host,
+            prefix: h.prefix("suspicious"),
             ip: row.ip,
             reasons: ReasonCodes(reasons),
             new_reasons: ReasonCodes(new),
@@ -82,11 +98,8 @@ impl<'a> Suspicious<'a> {
 /// is what it still has (empty: no longer suspicious).
 #[derive(Serialize)]
 pub(crate) struct Cleared<'a> {
-    schema_version: u32,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    time: Rfc3339,
-    host: &'a str,
+    #[serde(flatten)]
+    prefix: Prefix<'a>,
     ip: IpAddr,
     reasons: ReasonCodes,
     cleared_reasons: ReasonCodes,
@@ -95,10 +108,7 @@ pub(crate) struct Cleared<'a> {
 impl<'a> Cleared<'a> {
     pub(crate) fn new(h: Header<'a>, ip: IpAddr, reasons: Reasons, cleared: Reasons) -> Self {
         Cleared {
-            schema_version: SCHEMA_VERSION,
-            kind: "cleared",
-            time: Rfc3339(h.time),
-            host: h.host,
+            prefix: h.prefix("cleared"),
             ip,
             reasons: ReasonCodes(reasons),
             cleared_reasons: ReasonCodes(cleared),
@@ -109,11 +119,8 @@ impl<'a> Cleared<'a> {
 /// `auth`: sshd accepted a login.
 #[derive(Serialize)]
 pub(crate) struct Auth<'a> {
-    schema_version: u32,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    time: Rfc3339,
-    host: &'a str,
+    #[serde(flatten)]
+    prefix: Prefix<'a>,
     ip: IpAddr,
     /// The user name as logged (escaped; invalid UTF-8 as U+FFFD).
     user: super::Text<'a>,
@@ -128,10 +135,7 @@ pub(crate) struct Auth<'a> {
 impl<'a> Auth<'a> {
     pub(crate) fn new(h: Header<'a>, row: &'a Row, user: &'a [u8], after_failures: u64) -> Self {
         Auth {
-            schema_version: SCHEMA_VERSION,
-            kind: "auth",
-            time: Rfc3339(h.time),
-            host: h.host,
+            prefix: h.prefix("auth"),
             ip: row.ip,
             user: super::Text(user),
             after_failures,
@@ -143,11 +147,8 @@ impl<'a> Auth<'a> {
 /// `blocked`: a block command ran.
 #[derive(Serialize)]
 pub(crate) struct Blocked<'a> {
-    schema_version: u32,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    time: Rfc3339,
-    host: &'a str,
+    #[serde(flatten)]
+    prefix: Prefix<'a>,
     ip: IpAddr,
     /// What was blocked: the address, or its network (`203.0.113.0/24`).
     scope: String,
@@ -163,10 +164,7 @@ pub(crate) struct Blocked<'a> {
 impl<'a> Blocked<'a> {
     pub(crate) fn new(h: Header<'a>, ip: IpAddr, scope: String, tool: &'a str) -> Self {
         Blocked {
-            schema_version: SCHEMA_VERSION,
-            kind: "blocked",
-            time: Rfc3339(h.time),
-            host: h.host,
+            prefix: h.prefix("blocked"),
             ip,
             scope,
             tool,
@@ -186,11 +184,8 @@ impl<'a> Blocked<'a> {
 /// `source`: a source failed, or recovered.
 #[derive(Serialize)]
 pub(crate) struct Source<'a> {
-    schema_version: u32,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    time: Rfc3339,
-    host: &'a str,
+    #[serde(flatten)]
+    prefix: Prefix<'a>,
     /// The source's kind as the summary names it (`access`, `auth`,
     /// `sockets`, `history`, `whois`, …) and its path.
     source: &'a str,
@@ -209,10 +204,7 @@ impl<'a> Source<'a> {
         error: Option<&'a str>,
     ) -> Self {
         Source {
-            schema_version: SCHEMA_VERSION,
-            kind: "source",
-            time: Rfc3339(h.time),
-            host: h.host,
+            prefix: h.prefix("source"),
             source,
             path,
             status: if error.is_some() {
