@@ -158,6 +158,73 @@ fn static_binary_carries_its_dependency_list() {
     }
 }
 
+/// A RustSec advisory database holding one advisory, against every rusqlite: a
+/// git repository as `cargo audit --db` reads it.
+fn advisory_db_against_rusqlite(dir: &Path) -> PathBuf {
+    let db = dir.join("advisory-db");
+    fs::create_dir_all(db.join("crates/rusqlite")).unwrap();
+    fs::write(
+        db.join("crates/rusqlite/RUSTSEC-2099-0001.md"),
+        "```toml\n[advisory]\nid = \"RUSTSEC-2099-0001\"\npackage = \"rusqlite\"\n\
+         date = \"2026-12-07\"\nurl = \"https://example.invalid/nethergaze-test\"\n\n\
+         [versions]\npatched = [\">= 999.0.0\"]\n```\n\n\
+         # Every rusqlite (nethergaze's release test)\n\n\
+         cargo audit must find rusqlite in the binary's embedded dependency list.\n",
+    )
+    .unwrap();
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &["commit", "-q", "-m", "one advisory"],
+    ] {
+        let mut git = Command::new(harness::bin("git"));
+        git.arg("-C").arg(&db);
+        git.args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.invalid",
+        ]);
+        git.args(args);
+        ok(git);
+    }
+    db
+}
+
+#[test]
+fn cargo_audit_bin_reads_the_dependency_list() {
+    let Some(bin) = static_binary() else { return };
+    if harness::skip_unless(&["cargo-auditable", "cargo-audit", "git"]) {
+        return;
+    }
+    // A private database (CI has no route to GitHub's advisory-db, and the
+    // real one may hold nothing against today's lock): the advisory must be
+    // found in the binary alone, without Cargo.lock.
+    let dir = harness::tempdir();
+    let db = advisory_db_against_rusqlite(dir.path());
+    let mut audit = Command::new(cargo());
+    audit
+        .args(["audit", "--db"])
+        .arg(&db)
+        .args(["--no-fetch", "--stale", "bin"])
+        .arg(&bin)
+        .current_dir(dir.path());
+    let out = run_cmd(audit);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let report = format!("{}{}", out.stdout, out.stderr);
+    assert!(report.contains("Found 'cargo auditable' data"), "{report}");
+    assert!(report.contains("RUSTSEC-2099-0001"), "{report}");
+    let locked = linked_crates()
+        .into_iter()
+        .find(|c| c.starts_with("rusqlite "))
+        .unwrap();
+    let version = locked.split(' ').nth(1).unwrap();
+    assert!(
+        report.contains(&format!("Version:   {version}")),
+        "{report}"
+    );
+}
+
 #[test]
 fn dist_tarball_holds_the_release_and_verifies() {
     let Some(bin) = static_binary() else { return };
