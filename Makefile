@@ -23,6 +23,15 @@ SYNFLOOD_ARGS ?=
 CURVES_ARGS  ?=
 
 MUSL_BIN     := target/$(MUSL_TARGET)/release/nethergaze
+# With cargo-auditable installed (`cargo install --locked cargo-auditable`; .ci/run
+# does), the static binary carries its dependency list in a `.dep-v0` section, for
+# `cargo audit bin` and other scanners (issue 15 item 4). Without it, a plain build.
+STATIC_BUILD := $(if $(shell command -v cargo-auditable),auditable rustc,rustc)
+# Flags for the final link only (`cargo rustc -- …`; with LTO that step emits all
+# the code). Relative relocations packed (DT_RELR, which musl's static-pie start-up
+# applies): the static-pie binary's .rela.dyn of ~250 KB becomes ~3 KB, keeping
+# ASLR without costing the 5 MiB budget.
+STATIC_LINK_FLAGS := -C link-arg=-Wl,-z,pack-relative-relocs
 # SQLite extensions and APIs nethergaze does not use (full-text search, R-tree,
 # JSON, deprecated and shared-cache APIs; session 5: extension loading, progress
 # and trace callbacks, UTF-16, incremental blobs, get_table, introspection
@@ -43,8 +52,12 @@ FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
 
 # The Rust version Cargo.toml declares (`rust-version`), checked by `make msrv`.
 MSRV         := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+# The package version (Cargo.toml), which names the release tarball.
+VERSION      := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+# Where `make dist` and `make deb` put the tarball, its .sha256 and the .deb.
+DIST_DIR     := target/dist
 
-.PHONY: run test bench bench-compare bench-dashboard bench-memcap bench-rotation bench-synflood bench-curves fuzz static test-static msrv
+.PHONY: run test bench bench-compare bench-dashboard bench-memcap bench-rotation bench-synflood bench-curves fuzz static test-static msrv release-assets dist deb
 
 run:
 	$(CARGO) build --release
@@ -140,7 +153,8 @@ static:
 			echo "make static: musl-gcc is missing; run: sudo apt-get install musl-tools" >&2; \
 			exit 1; \
 		fi; }
-	LIBSQLITE3_FLAGS="$(STATIC_SQLITE_FLAGS)" $(CARGO) build --release --target $(MUSL_TARGET)
+	LIBSQLITE3_FLAGS="$(STATIC_SQLITE_FLAGS)" $(CARGO) $(STATIC_BUILD) --release --target $(MUSL_TARGET) \
+		--bin nethergaze -- $(STATIC_LINK_FLAGS)
 	@echo "built $(MUSL_BIN): $$(stat -c %s $(MUSL_BIN)) bytes"
 
 # `make static`, then what CI checks on it: the smoke test (statically linked,
@@ -149,4 +163,23 @@ static:
 test-static: static
 	tests/static-smoke.sh $(MUSL_BIN)
 	NETHERGAZE_TEST_BIN=$(abspath $(MUSL_BIN)) $(CARGO) test --test tests -- \
-		it::fixtures it::hostile it::enrich it::whois it::demo it::ship it::import it::golden
+		it::fixtures it::hostile it::enrich it::whois it::demo it::ship it::import it::golden it::release
+
+# The generated files of a release, from the static binary: man page,
+# completions and the third-party licence bundle (target/dist/assets).
+release-assets: static
+	contrib/release/assets.sh $(MUSL_BIN) $(MUSL_TARGET) $(DIST_DIR)/assets
+
+# target/dist/nethergaze-$(VERSION)-x86_64-linux-musl.tar.gz and its .sha256: the
+# static binary, man page, completions, config.example.toml, contrib/ (systemd
+# unit, fail2ban), LICENSE, README.md and THIRD-PARTY-LICENSES.
+dist: release-assets
+	contrib/release/dist.sh $(MUSL_BIN) $(VERSION) $(DIST_DIR)
+
+# target/dist/nethergaze_$(VERSION)-1_amd64.deb from the same static binary
+# (Cargo.toml's [package.metadata.deb] says what goes where). Needs cargo-deb
+# (`cargo install --locked cargo-deb`).
+deb: release-assets
+	@command -v cargo-deb >/dev/null || { \
+		echo "make deb: cargo-deb is missing; run: cargo install --locked cargo-deb" >&2; exit 1; }
+	$(CARGO) deb --no-build --no-strip --target $(MUSL_TARGET) --output $(DIST_DIR)

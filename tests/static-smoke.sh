@@ -42,6 +42,15 @@ size=$(stat -c %s "$bin")
 [ "$size" -le "$max_bytes" ] || fail "$size bytes, over 5 MiB ($max_bytes)"
 ok "size: $size bytes (limit $max_bytes)"
 
+# cargo-auditable (when `make static` had it) embeds the dependency list that
+# `cargo audit bin` and scanners read; tests/it/release.rs decodes it.
+if command -v cargo-auditable >/dev/null; then
+    readelf -S -W "$bin" | grep -q ' \.dep-v0 ' || fail "no .dep-v0 section (cargo-auditable)"
+    ok "the .dep-v0 dependency list is embedded"
+elif [ "${CI:-}" = true ]; then
+    fail "CI=true but cargo-auditable is not installed"
+fi
+
 # --- it does its job with nothing around it -----------------------------------
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

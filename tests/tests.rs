@@ -34,6 +34,7 @@ mod it {
     mod preflight;
     mod readme;
     mod reallog;
+    mod release;
     mod rotation;
     mod ship;
     mod sshd;
