@@ -15,7 +15,9 @@ ago, compressed by the real gzip), `access.log.1` (2 h to 30 min ago: the cut of
 
 and prints the median wall time and the lines an hour it reads back per second.
 Use a release build (the default --bin is target/release/nethergaze) on a quiet
-machine; compare builds side by side in one run (--bin twice, interleaved).
+machine; compare builds side by side in one run (--bin twice, interleaved). With
+--dir the set stays, for `benches/backfill_keys.py DIR` (the dashboard's answer to
+keys during the read-back).
 """
 import argparse
 import json
