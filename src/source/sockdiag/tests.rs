@@ -389,18 +389,21 @@ fn proc_read() -> Vec<SocketEntry> {
     got
 }
 
-/// The test's own sockets: those whose local address is one of its
-/// sockets' (an address and port only one live socket can hold; matching
-/// on ports alone let another test's connection to a port of the same
-/// number in). TIME_WAIT is left out because an old connection may have
-/// used one of those addresses.
+/// The test's own sockets: those whose local and remote address are one
+/// of its sockets' pairs. Matching on the local address alone let another
+/// test's connection in: connect() shares an ephemeral port between
+/// connections to different destinations, so a parallel test's client may
+/// hold 127.0.0.1:P towards its own listener while ours holds it towards
+/// ours. The remote side is one of our listeners' ports, which no other
+/// socket can hold. TIME_WAIT is left out because an old connection may
+/// have used one of those pairs.
 fn ours(
     all: &[SocketEntry],
-    locals: &BTreeSet<SocketAddr>,
+    pairs: &BTreeSet<(SocketAddr, SocketAddr)>,
 ) -> BTreeSet<(SocketAddr, SocketAddr, TcpState)> {
     all.iter()
         .filter(|e| e.state != TcpState::TimeWait)
-        .filter(|e| locals.contains(&e.local))
+        .filter(|e| pairs.contains(&(e.local, e.remote)))
         .map(|e| (e.local, e.remote, e.state))
         .collect()
 }
@@ -457,9 +460,9 @@ fn check_real_sockets(diag: &mut SockDiag) -> DumpStats {
     }
     let want: BTreeSet<_> = want.into_iter().collect();
 
-    let locals: BTreeSet<SocketAddr> = want.iter().map(|w| w.0).collect();
-    let from_netlink = ours(&dump(diag), &locals);
-    let from_proc = ours(&proc_read(), &locals);
+    let pairs: BTreeSet<_> = want.iter().map(|w| (w.0, w.1)).collect();
+    let from_netlink = ours(&dump(diag), &pairs);
+    let from_proc = ours(&proc_read(), &pairs);
     assert_eq!(from_netlink, want);
     assert_eq!(from_proc, want);
     assert_eq!(diag.stats().malformed, 0);
