@@ -570,15 +570,15 @@ UDP6: inuse 1
 
 const SNMP: &[u8] = b"Ip: Forwarding DefaultTTL
 Ip: 1 64
-Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs
-Tcp: 1 200 120000 -1 40 30 4 2 6 5000
+Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs
+Tcp: 1 200 120000 -1 40 30 4 2 6 5000 4000 8
 Udp: InDatagrams NoPorts
 Udp: 7 0
 ";
 
 /// Counters in field order: inuse, tw, inuse6, then snmp's ActiveOpens,
-/// PassiveOpens, AttemptFails, EstabResets, CurrEstab.
-fn counters(c: [u32; 8]) -> TcpCounters {
+/// PassiveOpens, AttemptFails, EstabResets, CurrEstab, RetransSegs.
+fn counters(c: [u32; 9]) -> TcpCounters {
     TcpCounters {
         inuse: c[0],
         tw: c[1],
@@ -588,10 +588,11 @@ fn counters(c: [u32; 8]) -> TcpCounters {
         attempt_fails: c[5],
         estab_resets: c[6],
         curr_estab: c[7],
+        retrans_segs: c[8],
     }
 }
 
-const PARSED: [u32; 8] = [5, 2, 3, 40, 30, 4, 2, 6];
+const PARSED: [u32; 9] = [5, 2, 3, 40, 30, 4, 2, 6, 8];
 
 #[test]
 fn sockstat_parses_the_tcp_counters() {
@@ -668,23 +669,24 @@ fn dump_due_only_when_counters_move_or_too_long_skipped() {
 
 /// The bookkeeping around `dump_due`, tick by tick.
 #[test]
-fn gate_skips_at_most_four_ticks_after_a_whole_dump() {
+fn gate_skips_at_most_max_skipped_ticks_after_a_whole_dump() {
     let c = Some(counters(PARSED));
     let mut gate = DumpGate::new(None);
     assert!(gate.tick(c), "no dump yet");
     assert!(gate.tick(c), "the first one is still in flight");
     gate.completed(true);
-    let ticks: Vec<bool> = (0..11).map(|_| gate.tick(c)).collect();
-    // Tick 4 must dump; that dump never completes, so every later tick
+    let max = MAX_SKIPPED_TICKS as usize;
+    let ticks: Vec<bool> = (0..max + 7).map(|_| gate.tick(c)).collect();
+    // Tick `max` must dump; that dump never completes, so every later tick
     // dumps too (the engine would not ask while one is in flight).
-    let mut want = [false; 11];
-    want[4] = true;
-    assert_eq!(ticks[..5], want[..5]);
-    assert!(ticks[5..].iter().all(|&t| t), "in flight: {ticks:?}");
+    let mut want = vec![false; max + 1];
+    want[max] = true;
+    assert_eq!(ticks[..=max], want[..]);
+    assert!(ticks[max + 1..].iter().all(|&t| t), "in flight: {ticks:?}");
     gate.completed(true);
     assert!(!gate.tick(c));
     // Counters moved: dump at once, and the new values are the baseline.
-    let moved = Some(counters([6, 2, 3, 41, 30, 4, 2, 7]));
+    let moved = Some(counters([6, 2, 3, 41, 30, 4, 2, 7, 8]));
     assert!(gate.tick(moved));
     gate.completed(true);
     assert!(!gate.tick(moved));
