@@ -24,8 +24,6 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use smallvec::SmallVec;
-
 use super::hash::{random_seed, seeded_hash};
 
 /// Longest string kept, in bytes (longer ones are cut).
@@ -36,9 +34,11 @@ pub(crate) const MAX_STRING: usize = 512;
 const REFUSALS_PER_SWEEP: u32 = 4096;
 /// Bytes held before the first sweep is asked for.
 const FIRST_SWEEP_AT: usize = 1 << 20; // 1 MiB
-/// Bytes a string costs besides its text: its slot (32), its entry in the
-/// hash index (32, at a load of 1/2 to 7/8) and the allocator's header and
-/// rounding of the text (about 24).
+/// Bytes a string costs besides its text, counted high: its slot (24), its
+/// entry in the hash index (16, at a load of 1/2 to 7/8) and the
+/// allocator's header and rounding of the text (about 24). Kept at what
+/// they cost before the slot and the index entry shrank (32 each), so the
+/// sweeps come as often and the bound holds with room.
 pub(crate) const STRING_OVERHEAD: usize = 96;
 /// Room kept free below the cap for one line's strings (path and user
 /// agent), so the sweep asked for at the end of a line runs before any
@@ -79,9 +79,9 @@ const PINNED_METHODS: [&[u8]; 8] = [
 /// Ids below this are placeholders or pinned strings.
 const FIRST_DYNAMIC: u32 = 2 + PINNED_METHODS.len() as u32;
 
+/// 24 bytes: the keyed hash is not kept (a free computes it again).
 struct Slot {
     bytes: Box<[u8]>,
-    hash: u64,
     /// [`Interner::clock`] when last interned: the newest request holding
     /// it. Compared as an age (wrapping), so the u32 may roll over.
     last_use: u32,
@@ -113,7 +113,11 @@ pub(crate) struct Interner {
     /// kept beside the slots because a freed slot must remember it.
     generations: Vec<u32>,
     free: Vec<u32>,
-    by_hash: HashMap<u64, SmallVec<[u32; 1]>, BuildHasherDefault<PreHashed>>,
+    /// Keyed hash to the slot holding that text. Two texts with one hash (a
+    /// 64-bit keyed hash: no one can aim at it) keep the first one's entry;
+    /// the second is then never found here and each interning of it adds a
+    /// copy: a collision costs room within the cap, never a wrong string.
+    by_hash: HashMap<u64, u32, BuildHasherDefault<PreHashed>>,
     seed: u64,
     bytes_held: usize,
     byte_cap: usize,
@@ -147,7 +151,6 @@ impl Interner {
         let pinned = |text: &[u8]| {
             Some(Slot {
                 bytes: text.into(),
-                hash: 0,
                 last_use: 0,
                 marked: true,
             })
@@ -212,15 +215,13 @@ impl Interner {
     /// [`intern`](Self::intern) through the keyed hash index.
     fn intern_keyed(&mut self, text: &[u8]) -> StrId {
         let hash = seeded_hash(self.seed, text);
-        if let Some(ids) = self.by_hash.get(&hash) {
-            for &id in ids {
-                if let Some(slot) = self.slots[id as usize]
-                    .as_mut()
-                    .filter(|s| &*s.bytes == text)
-                {
-                    slot.last_use = self.clock;
-                    return StrId(id);
-                }
+        if let Some(&id) = self.by_hash.get(&hash) {
+            if let Some(slot) = self.slots[id as usize]
+                .as_mut()
+                .filter(|s| &*s.bytes == text)
+            {
+                slot.last_use = self.clock;
+                return StrId(id);
             }
         }
         if self.bytes_held + text.len() + STRING_OVERHEAD > self.byte_cap {
@@ -233,7 +234,6 @@ impl Interner {
     fn insert(&mut self, text: &[u8], hash: u64) -> StrId {
         let slot = Some(Slot {
             bytes: text.into(),
-            hash,
             last_use: self.clock,
             marked: false,
         });
@@ -251,7 +251,7 @@ impl Interner {
             }
         };
         self.bytes_held += text.len() + STRING_OVERHEAD;
-        self.by_hash.entry(hash).or_default().push(id);
+        self.by_hash.entry(hash).or_insert(id);
         StrId(id)
     }
 
@@ -321,11 +321,9 @@ impl Interner {
         };
         self.free.push(id as u32);
         self.bytes_held -= slot.bytes.len() + STRING_OVERHEAD;
-        if let Some(ids) = self.by_hash.get_mut(&slot.hash) {
-            ids.retain(|i| *i != id as u32);
-            if ids.is_empty() {
-                self.by_hash.remove(&slot.hash);
-            }
+        let hash = seeded_hash(self.seed, &slot.bytes);
+        if self.by_hash.get(&hash) == Some(&(id as u32)) {
+            self.by_hash.remove(&hash);
         }
     }
 

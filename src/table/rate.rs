@@ -8,15 +8,18 @@ const WINDOW_SECS: usize = 60;
 /// seen), with the running sum of the window and the highest sum reached.
 /// Events older than the window still count as requests but not as rate.
 ///
-/// Counts are u16 (120 bytes a row) until one second passes 65 535 events
-/// (a replayed flood, or the all-rows ring of a busy server); the ring then
-/// moves to u32 counts on the heap for good, so no count ever saturates.
+/// Counts are u8 (60 bytes a row: the ring is the largest part of a row,
+/// and almost every client sends a few requests a second at most) until one
+/// second passes 255 events (a flood, or the all-rows ring of a busy
+/// server); the ring then moves to u32 counts on the heap for good, so no
+/// count ever saturates. Seconds are u32 (until 2106, like the rows' times).
 #[derive(Debug, Clone)]
 pub(crate) struct RateRing {
-    slots: [u16; WINDOW_SECS],
-    /// The counts once any second outgrew u16; `slots` is unused then.
+    slots: [u8; WINDOW_SECS],
+    /// The counts once any second outgrew u8; `slots` is unused then.
     wide: Option<Box<[u32; WINDOW_SECS]>>,
-    head: UnixTime,
+    /// Newest second recorded; 0 before the first event.
+    head: u32,
     sum: u32,
     peak: u32,
 }
@@ -26,35 +29,47 @@ impl Default for RateRing {
         RateRing {
             slots: [0; WINDOW_SECS],
             wide: None,
-            head: UnixTime::MIN,
+            head: 0,
             sum: 0,
             peak: 0,
         }
     }
 }
 
+/// A second as the ring keeps it: clamped to 1..=u32::MAX (0 means none).
+fn ring_secs(t: UnixTime) -> u32 {
+    t.clamp(1, UnixTime::from(u32::MAX)) as u32
+}
+
 impl RateRing {
+    /// Newest second recorded as `UnixTime`; meaningless before the first event.
+    #[inline]
+    fn head(&self) -> UnixTime {
+        UnixTime::from(self.head)
+    }
+
     /// Count one event at second `t`.
     pub(crate) fn record(&mut self, t: UnixTime) {
-        if self.head == UnixTime::MIN {
+        let t = ring_secs(t);
+        if self.head == 0 {
             self.head = t;
         }
         if t > self.head {
             self.advance(t);
-        } else if t <= self.head - WINDOW_SECS as UnixTime {
+        } else if UnixTime::from(t) <= self.head() - WINDOW_SECS as UnixTime {
             return; // older than the window: no effect on rate
         }
-        let i = slot_of(t);
+        let i = slot_of(UnixTime::from(t));
         match self.wide.as_deref_mut() {
             Some(wide) => wide[i] = wide[i].saturating_add(1),
-            None if self.slots[i] == u16::MAX => self.widen(i),
+            None if self.slots[i] == u8::MAX => self.widen(i),
             None => self.slots[i] += 1,
         }
         self.sum = self.sum.saturating_add(1);
         self.peak = self.peak.max(self.sum);
     }
 
-    /// Move to u32 counts, counting one more event in slot `i` (full in u16).
+    /// Move to u32 counts, counting one more event in slot `i` (full in u8).
     #[cold]
     fn widen(&mut self, i: usize) {
         let mut wide = Box::new(self.slots.map(u32::from));
@@ -73,9 +88,9 @@ impl RateRing {
     }
 
     /// Move the window's end to `t`, dropping the seconds that leave it.
-    fn advance(&mut self, t: UnixTime) {
+    fn advance(&mut self, t: u32) {
         let gap = t - self.head;
-        if gap >= WINDOW_SECS as UnixTime {
+        if gap >= WINDOW_SECS as u32 {
             // The whole window left: no need to walk it.
             self.slots = [0; WINDOW_SECS];
             if let Some(wide) = self.wide.as_deref_mut() {
@@ -83,7 +98,7 @@ impl RateRing {
             }
             self.sum = 0;
         } else {
-            let mut slot = slot_of(self.head);
+            let mut slot = slot_of(self.head());
             for _ in 0..gap {
                 slot = if slot + 1 == WINDOW_SECS { 0 } else { slot + 1 };
                 self.sum -= self.count(slot);
@@ -98,11 +113,11 @@ impl RateRing {
 
     /// Events in the 60 s ending at `end` (normally `max(now, newest event)`).
     pub(crate) fn per_minute(&self, end: UnixTime) -> u32 {
-        if self.head == UnixTime::MIN || end - self.head >= WINDOW_SECS as UnixTime {
+        if self.head == 0 || end - self.head() >= WINDOW_SECS as UnixTime {
             return 0;
         }
         let first_kept = end - WINDOW_SECS as UnixTime + 1;
-        (first_kept..=self.head)
+        (first_kept..=self.head())
             .map(|s| self.count(slot_of(s)))
             .sum()
     }
@@ -114,7 +129,7 @@ impl RateRing {
 
     /// Newest second recorded, if any.
     pub(crate) fn newest(&self) -> Option<UnixTime> {
-        (self.head != UnixTime::MIN).then_some(self.head)
+        (self.head != 0).then_some(self.head())
     }
 
     /// Counts per second for the last `N` seconds ending at `end`, oldest first.
@@ -122,7 +137,7 @@ impl RateRing {
         let mut out = [0; N];
         for (i, v) in out.iter_mut().enumerate() {
             let s = end - (N - 1 - i) as UnixTime;
-            if s <= self.head && self.head - s < WINDOW_SECS as UnixTime {
+            if s <= self.head() && self.head() - s < WINDOW_SECS as UnixTime {
                 *v = self.count(slot_of(s));
             }
         }
@@ -201,6 +216,25 @@ mod tests {
             let in_window = times.iter().filter(|&&s| s > t - 60 && s <= t).count();
             assert_eq!(ring.per_minute(t) as usize, in_window, "end {t}");
         }
+    }
+
+    /// Counts are u8 until a second passes 255: the ring then widens to
+    /// u32 counts, and every second's count stays exact across the move.
+    #[test]
+    fn a_second_over_u8_widens_the_ring_exactly() {
+        let mut ring = RateRing::default();
+        for _ in 0..255 {
+            ring.record(2000);
+        }
+        ring.record(2001);
+        assert!(ring.wide.is_none(), "255 still fits");
+        ring.record(2000);
+        assert!(ring.wide.is_some(), "the 256th event of a second widens");
+        assert_eq!(ring.recent_seconds::<2>(2001), [256, 1]);
+        assert_eq!(ring.per_minute(2001), 257);
+        assert_eq!(ring.peak(), 257);
+        ring.record(2061);
+        assert_eq!(ring.per_minute(2061), 1, "both seconds left the window");
     }
 
     #[test]

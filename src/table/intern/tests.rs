@@ -123,3 +123,28 @@ fn recent_answers_follow_freed_and_reused_slots() {
     assert_eq!(i.intern(b"/aaaaaaaa-1-zzzzzzzz"), a);
     assert_eq!(i.intern(b"/aaaaaaaa-2-zzzzzzzz"), b);
 }
+
+/// Two texts with one keyed hash: the index keeps the first one's entry,
+/// the second still gets a slot of its own and reads back as itself, and
+/// freeing it leaves the first one's entry alone.
+#[test]
+fn a_hash_collision_costs_a_copy_never_a_wrong_string() {
+    let mut strings = Interner::new(1 << 20);
+    let first = strings.intern(b"/first");
+    let hash = seeded_hash(strings.seed, b"/first");
+    let second = strings.insert(b"/second", hash);
+    assert_ne!(first, second);
+    assert_eq!(strings.get(first), b"/first");
+    assert_eq!(strings.get(second), b"/second");
+    assert_eq!(strings.by_hash.get(&hash), Some(&first.0));
+    assert_eq!(strings.intern(b"/first"), first);
+    strings.free_slot(second.index());
+    assert_eq!(strings.by_hash.get(&hash), Some(&first.0));
+    strings.free_slot(first.index());
+    assert_eq!(
+        strings.by_hash.get(&hash),
+        None,
+        "the entry goes with its slot"
+    );
+    assert!(!strings.is_live(first));
+}
