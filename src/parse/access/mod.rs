@@ -24,7 +24,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::time::{parse_epoch, parse_rfc3339, ClfMemo};
-use super::{parse_ip, AccessHit, Malformed, UnixTime};
+use super::{leading_ipv4, parse_ip, AccessHit, Malformed, UnixTime};
 
 mod combined;
 mod format;
@@ -337,6 +337,12 @@ struct LeadingAddress<'a> {
 /// The address a line starts with, if it does (the longest IPv6 text is 45 bytes).
 #[inline]
 fn leading_address(line: &[u8]) -> Option<LeadingAddress<'_>> {
+    if let Some((ip, len)) = leading_ipv4(line) {
+        return Some(LeadingAddress {
+            word: &line[..len],
+            ip: IpAddr::V4(ip),
+        });
+    }
     let head = &line[..line.len().min(46)];
     let word = memchr::memchr(b' ', head).map_or(head, |end| &head[..end]);
     Some(LeadingAddress {
