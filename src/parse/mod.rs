@@ -127,35 +127,50 @@ pub(crate) fn parse_ip(bytes: &[u8]) -> Option<IpAddr> {
 /// which then goes through the standard parser.
 #[inline]
 fn parse_ipv4_fast(bytes: &[u8]) -> Option<std::net::Ipv4Addr> {
-    if bytes.len() < 7 || bytes.len() > 15 {
-        return None;
+    match dotted_quad_prefix(bytes)? {
+        (ip, len) if len == bytes.len() => Some(ip),
+        _ => None,
     }
-    // One pass: up to 3 digits, a dot, and so on (no split iterator).
+}
+
+/// A dotted-quad IPv4 address that is the first word of `line` (ended by a
+/// space or the end of the line), and its length: what [`parse_ip`] gives for
+/// that word, read without first finding the space. `None` when the line
+/// does not start that way (IPv6, a port, a name...): parse the word instead.
+#[inline]
+pub(crate) fn leading_ipv4(line: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
+    let (ip, len) = dotted_quad_prefix(line)?;
+    matches!(line.get(len), None | Some(b' ')).then_some((ip, len))
+}
+
+/// The dotted quad `b` starts with and its length, with `Ipv4Addr::from_str`'s
+/// rules for the quad itself (1-3 digits an octet, ≤ 255, no leading zero);
+/// whatever follows it is the caller's to judge.
+#[inline]
+fn dotted_quad_prefix(b: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
+    let digit = |at: usize| b.get(at).map(|c| c.wrapping_sub(b'0')).filter(|&d| d <= 9);
     let mut octets = [0u8; 4];
     let mut at = 0;
     for (n, octet) in octets.iter_mut().enumerate() {
         if n > 0 {
-            if bytes.get(at) != Some(&b'.') {
+            if b.get(at) != Some(&b'.') {
                 return None;
             }
             at += 1;
         }
-        let start = at;
-        let mut value = 0u16;
-        while let Some(&c) = bytes.get(at) {
-            if !c.is_ascii_digit() || at - start == 3 {
-                break;
+        let mut value = u16::from(digit(at)?);
+        at += 1;
+        while let Some(d) = digit(at) {
+            // A fourth digit, or any digit after a leading zero, is not an octet.
+            if value == 0 || value >= 100 {
+                return None;
             }
-            value = value * 10 + u16::from(c - b'0');
+            value = value * 10 + u16::from(d);
             at += 1;
-        }
-        let digits = at - start;
-        if digits == 0 || (digits > 1 && bytes.get(start) == Some(&b'0')) {
-            return None;
         }
         *octet = u8::try_from(value).ok()?;
     }
-    (at == bytes.len()).then(|| std::net::Ipv4Addr::from(octets))
+    Some((std::net::Ipv4Addr::from(octets), at))
 }
 
 /// IPv6 in hex groups (with at most one `::`) without the generic parser,
@@ -344,5 +359,59 @@ mod tests {
                 _ => None,
             },
         );
+    }
+
+    #[test]
+    fn leading_ipv4_is_parse_ip_of_the_first_word() {
+        let check = |line: &[u8]| {
+            let shown = String::from_utf8_lossy(line);
+            let word = line.split(|&c| c == b' ').next().unwrap_or_default();
+            let dotted_quad = std::str::from_utf8(word)
+                .ok()
+                .and_then(|t| t.parse::<std::net::Ipv4Addr>().ok());
+            match leading_ipv4(line) {
+                Some((ip, len)) => {
+                    assert_eq!(len, word.len(), "{shown:?}");
+                    assert_eq!(Some(IpAddr::V4(ip)), parse_ip(word), "{shown:?}");
+                }
+                None => assert_eq!(dotted_quad, None, "{shown:?}"),
+            }
+        };
+        for fixed in [
+            "1.2.3.4 - - [",
+            "1.2.3.4",
+            "255.255.255.255 x",
+            "256.1.1.1 x",
+            "01.2.3.4 x",
+            "1.2.3.00 x",
+            "1.2.3.4:80 x",
+            "1.2.3.4.5 x",
+            "1.2.3.1234 x",
+            "1.2.3.4\t",
+            "0.0.0.0 ",
+            "1.2.3",
+            "",
+            " 1.2.3.4",
+            "::ffff:1.2.3.4 x",
+            "100.200.250.199 ",
+        ] {
+            check(fixed.as_bytes());
+        }
+        let alphabet = b"0123456789012345678901.....: x";
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..200_000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (seed >> 59) as usize + 1;
+            let mut r = seed;
+            let line: Vec<u8> = (0..len)
+                .map(|_| {
+                    r = r.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    alphabet[((r >> 33) % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            check(&line);
+        }
     }
 }

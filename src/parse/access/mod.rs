@@ -24,8 +24,9 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::time::{parse_epoch, parse_rfc3339, ClfMemo};
-use super::{parse_ip, AccessHit, Malformed, UnixTime};
+use super::{leading_ipv4, parse_ip, AccessHit, Malformed, UnixTime};
 
+mod combined;
 mod format;
 mod json;
 mod proxy;
@@ -181,7 +182,34 @@ impl AccessParser {
         scratch: &'a mut Vec<u8>,
         early: F,
     ) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
+        self.parse_via(line, scratch, early, Route::Fast)
+    }
+
+    /// [`parse`](Self::parse) through the generic `log_format` program only,
+    /// never the combined fast path: the reference the differential tests
+    /// and the `access_combined` fuzz target compare `parse` with.
+    #[doc(hidden)]
+    pub fn parse_generic<'a>(
+        &self,
+        line: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
+        self.parse_via(line, scratch, |_| {}, Route::Generic)
+    }
+
+    #[inline]
+    fn parse_via<'a, F: FnOnce(IpAddr)>(
+        &self,
+        line: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+        early: F,
+        route: Route,
+    ) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let fast = |lead: Option<LeadingAddress<'a>>| match (route, lead) {
+            (Route::Fast, Some(lead)) => combined::hit(line, lead, &self.trusted, &self.clf),
+            _ => None,
+        };
         let announce = |early: F| {
             let lead = leading_address(line);
             if let Some(lead) = lead {
@@ -192,10 +220,19 @@ impl AccessParser {
         match &self.spec {
             Spec::Auto { .. } if line.first() == Some(&b'{') => self.json(line, scratch),
             Spec::Auto { combined, vhost } => {
-                self.auto_text(line, combined, vhost, announce(early))
+                let lead = announce(early);
+                if let Some(hit) = fast(lead) {
+                    return Ok(hit);
+                }
+                self.auto_text(line, combined, vhost, lead)
             }
             Spec::Text { program, kind, .. } => {
                 let lead = announce(early);
+                if *kind == FormatKind::Combined {
+                    if let Some(hit) = fast(lead) {
+                        return Ok(hit);
+                    }
+                }
                 let fields = program.run(line)?;
                 let kind = reported_kind(*kind, fields.short);
                 Ok((
@@ -273,6 +310,15 @@ impl AccessParser {
     }
 }
 
+/// Whether [`AccessParser::parse_via`] may take the combined fast path.
+#[derive(Clone, Copy)]
+enum Route {
+    /// [`combined::hit`] first, the program when it declines.
+    Fast,
+    /// The program only (the reference for differential tests).
+    Generic,
+}
+
 /// A combined-family line that stopped after the bytes field reads as common.
 fn reported_kind(kind: FormatKind, short: bool) -> FormatKind {
     match (kind, short) {
@@ -291,6 +337,12 @@ struct LeadingAddress<'a> {
 /// The address a line starts with, if it does (the longest IPv6 text is 45 bytes).
 #[inline]
 fn leading_address(line: &[u8]) -> Option<LeadingAddress<'_>> {
+    if let Some((ip, len)) = leading_ipv4(line) {
+        return Some(LeadingAddress {
+            word: &line[..len],
+            ip: IpAddr::V4(ip),
+        });
+    }
     let head = &line[..line.len().min(46)];
     let word = memchr::memchr(b' ', head).map_or(head, |end| &head[..end]);
     Some(LeadingAddress {

@@ -884,3 +884,128 @@ fn flat_json_without_client_or_request_is_malformed() {
     let method_only = br#"{"remote_ip":"198.51.100.7","method":"OPTIONS"}"#;
     assert_eq!(parse("json", method_only).unwrap().0.method, b"OPTIONS");
 }
+
+// ---- the combined fast path against the generic program ------------------------
+
+/// `parse` (fast path first) and `parse_generic` (the program only) give the
+/// same answer for `line`, for every parser that may take the fast path.
+fn assert_fast_path_agrees(parsers: &[AccessParser], line: &[u8]) {
+    for p in parsers {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let fast = p.parse(line, &mut a);
+        let generic = p.parse_generic(line, &mut b);
+        assert_eq!(
+            fast,
+            generic,
+            "{} ({})",
+            String::from_utf8_lossy(line),
+            p.spec_name()
+        );
+    }
+}
+
+fn fast_path_parsers() -> Vec<AccessParser> {
+    let trusted = vec![
+        "10.0.0.0/8".parse().unwrap(),
+        "2001:db8::/32".parse().unwrap(),
+    ];
+    vec![
+        parser("auto"),
+        parser("combined"),
+        AccessParser::new("auto", trusted.clone()).unwrap(),
+        AccessParser::new("combined", trusted).unwrap(),
+    ]
+}
+
+#[test]
+fn fast_path_agrees_with_the_program_on_the_fixtures() {
+    let parsers = fast_path_parsers();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut lines = 0;
+    for file in [
+        "logs/combined.log",
+        "logs/common.log",
+        "logs/vhost_combined.log",
+        "logs/mixed.log",
+        "logs/custom.log",
+        "hostile/combined.log",
+    ] {
+        let text = std::fs::read(root.join(file)).unwrap();
+        for line in text.split(|&c| c == b'\n') {
+            assert_fast_path_agrees(&parsers, line);
+            lines += 1;
+        }
+    }
+    assert!(lines > 100, "{lines} fixture lines");
+}
+
+/// Pieces a hostile combined line is cut from: each one is somewhere the
+/// fast path must either read exactly as the program or decline.
+const HOSTILE_PIECES: [&[u8]; 24] = [
+    b" ", b"  ", b"-", b"\"", b"\\\"", b"\\\\\"", b"\\", b"[", b"]", b"] \"", b" - ", b" [", b",",
+    b", ", b" : ", b":", b"\" \"", b"\" ", b" \"", b"\r", b"\x00", b"\xff", b"200", b"x",
+];
+
+/// A well-formed combined line with one of its separators or fields
+/// replaced, extended or doubled by hostile pieces.
+fn gen_hostile_combined(r: &mut Rng) -> Vec<u8> {
+    let time = r.pick(&[
+        "25/Nov/2026:17:41:52 +0000",
+        "25/Nov/2026:17:41:52 +00]]",
+        "25/Nov/2026:17:41:52 +0]00",
+        "25/Nov/2026:17:41:52 +01:00",
+        "25/Nov/2026:17:41:52 +0000]",
+        "31/Feb/2026:00:00:00 +0000",
+        "2026-11-25T17:41:52Z",
+        "",
+    ]);
+    let mut parts: Vec<Vec<u8>> = [
+        gen_ip(r).as_str(),
+        " - ",
+        r.pick(&["-", "frank", "a b", "a,", "a, b", "", " : x"]),
+        " [",
+        time,
+        "] \"",
+        &gen_request(r),
+        "\" ",
+        r.pick(&["200", "404", "20", "2000", "-", "abc"]),
+        " ",
+        r.pick(&["612", "-", "", "12345678901234567890123", "0"]),
+        " \"",
+        &gen_quoted(r),
+        "\" \"",
+        &gen_quoted(r),
+        "\"",
+        r.pick(&["", " \"1.2.3.4, 5.6.7.8\"", " x", "\""]),
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    for _ in 0..r.below(3) {
+        let at = r.below(parts.len() as u64) as usize;
+        let piece = r.pick(&HOSTILE_PIECES).to_vec();
+        match r.below(3) {
+            0 => parts[at] = piece,
+            1 => parts[at].extend_from_slice(&piece),
+            _ => {
+                parts[at].splice(0..0, piece);
+            }
+        }
+    }
+    let cut = r.below(8) == 0;
+    let mut line = parts.concat();
+    if cut {
+        line.truncate(r.below(line.len() as u64 + 1) as usize);
+    }
+    line
+}
+
+#[test]
+fn fast_path_agrees_with_the_program_on_generated_and_hostile_lines() {
+    let parsers = fast_path_parsers();
+    let mut r = Rng(0x5eed_c0ff_ee15_900d);
+    for _ in 0..20_000 {
+        assert_fast_path_agrees(&parsers, gen_text_line(&mut r).as_bytes());
+        assert_fast_path_agrees(&parsers, &gen_hostile_combined(&mut r));
+    }
+}
