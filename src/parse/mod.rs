@@ -146,7 +146,7 @@ pub(crate) fn leading_ipv4(line: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
 /// The dotted quad `b` starts with and its length, with `Ipv4Addr::from_str`'s
 /// rules for the quad itself (1-3 digits an octet, ≤ 255, no leading zero);
 /// whatever follows it is the caller's to judge.
-#[inline]
+#[inline(always)]
 fn dotted_quad_prefix(b: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
     let (first, mut at) = octet_at(b, 0)?;
     let mut addr = first;
