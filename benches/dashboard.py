@@ -30,9 +30,10 @@ wall clock as they are written, instead of genlog.py's short simple ones.
 --no-sockets reads sockets from an empty --proc-root instead of netlink: a
 dump walks the kernel's whole TCP hash, every network namespace's sockets
 included (10 ms here with 12 000 sockets in another namespace), and how
-often the gate lets it run depends on host-wide counters that any other
-program moves, so this isolates the cost of reading and drawing for A/B
-runs of those.
+often the gate lets it run depends on this namespace's counters, which
+other programs on the host move, so this isolates the cost of reading and
+drawing for A/B runs of those. (For the gate itself, run the binary in a
+namespace of its own: a script that runs `exec unshare -n BINARY "$@"`.)
 
 Each run also reports idle CPU (over --idle-secs, before the first line) and
 peak RSS (VmHWM at the end). CPU is the sum of every thread's run time from

@@ -146,31 +146,50 @@ pub(crate) fn leading_ipv4(line: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
 /// The dotted quad `b` starts with and its length, with `Ipv4Addr::from_str`'s
 /// rules for the quad itself (1-3 digits an octet, ≤ 255, no leading zero);
 /// whatever follows it is the caller's to judge.
-#[inline]
+#[inline(always)]
 fn dotted_quad_prefix(b: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
-    let digit = |at: usize| b.get(at).map(|c| c.wrapping_sub(b'0')).filter(|&d| d <= 9);
-    let mut octets = [0u8; 4];
-    let mut at = 0;
-    for (n, octet) in octets.iter_mut().enumerate() {
-        if n > 0 {
-            if b.get(at) != Some(&b'.') {
-                return None;
-            }
-            at += 1;
+    let (first, mut at) = octet_at(b, 0)?;
+    let mut addr = first;
+    for _ in 1..4 {
+        if b.get(at) != Some(&b'.') {
+            return None;
         }
-        let mut value = u16::from(digit(at)?);
-        at += 1;
-        while let Some(d) = digit(at) {
-            // A fourth digit, or any digit after a leading zero, is not an octet.
-            if value == 0 || value >= 100 {
-                return None;
-            }
-            value = value * 10 + u16::from(d);
-            at += 1;
-        }
-        *octet = u8::try_from(value).ok()?;
+        let (octet, len) = octet_at(b, at + 1)?;
+        addr = addr << 8 | octet;
+        at += 1 + len;
     }
-    Some((std::net::Ipv4Addr::from(octets), at))
+    Some((std::net::Ipv4Addr::from(addr), at))
+}
+
+/// The octet at `b[at..]` and its length in digits, unrolled: a fourth
+/// digit, a leading zero or a value over 255 is no octet.
+#[inline(always)]
+fn octet_at(b: &[u8], at: usize) -> Option<(u32, usize)> {
+    // 10 and up: not a digit (a byte below '0' wraps to a large value).
+    let digit = |i: usize| {
+        b.get(at + i)
+            .map_or(10, |c| u32::from(c.wrapping_sub(b'0')))
+    };
+    let d0 = digit(0);
+    if d0 > 9 {
+        return None;
+    }
+    let d1 = digit(1);
+    if d1 > 9 {
+        return Some((d0, 1));
+    }
+    if d0 == 0 {
+        return None;
+    }
+    let d2 = digit(2);
+    if d2 > 9 {
+        return Some((d0 * 10 + d1, 2));
+    }
+    let value = d0 * 100 + d1 * 10 + d2;
+    if digit(3) <= 9 || value > 255 {
+        return None;
+    }
+    Some((value, 3))
 }
 
 /// IPv6 in hex groups (with at most one `::`) without the generic parser,

@@ -667,3 +667,17 @@ fn nethergaze_0_2_0_history_is_refused_and_left_as_it_is() {
         .unwrap();
     assert_eq!(tables, 1, "only 0.2.0's ip_history");
 }
+
+/// One entry of the `written` map per address of the session: 52 bytes
+/// (16-byte key, 36-byte record), and one key per address whatever its
+/// spelling (`1.2.3.4` and `::ffff:1.2.3.4` are one address).
+#[test]
+fn a_written_entry_stays_small_and_keyed_canonically() {
+    assert_eq!(std::mem::size_of::<(AddrKey, Written)>(), 52);
+    let v4: IpAddr = "1.2.3.4".parse().unwrap();
+    let mapped: IpAddr = "::ffff:1.2.3.4".parse().unwrap();
+    let v6: IpAddr = "2001:db8::1".parse().unwrap();
+    assert_eq!(addr_key(v4), addr_key(mapped));
+    assert_ne!(addr_key(v4), addr_key(v6));
+    assert_eq!(addr_key(v6), Ipv6Addr::from(addr_key(v6)).octets());
+}

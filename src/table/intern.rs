@@ -54,16 +54,29 @@ fn word(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// Handle to an interned string.
+/// Handle to an interned string: 16 bits, as the interner never holds more
+/// than [`MAX_SLOTS`] strings, so a recent request (three of these) is 16
+/// bytes, not 24.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct StrId(u32);
+pub(crate) struct StrId(u16);
 
 impl StrId {
     /// A dense index, for caches kept beside the interner (slots are reused,
     /// so there are never more than the strings held at once plus the
     /// pinned ones).
     pub(crate) fn index(self) -> usize {
-        self.0 as usize
+        usize::from(self.0)
+    }
+
+    /// The id of slot `slot` (below [`MAX_SLOTS`]: `insert` sees to it).
+    fn of_slot(slot: u32) -> StrId {
+        debug_assert!(slot < MAX_SLOTS);
+        StrId(slot as u16)
+    }
+
+    /// As the slot index the interner keeps in its own tables.
+    fn slot(self) -> u32 {
+        u32::from(self.0)
     }
 
     /// The empty string; never freed.
@@ -78,6 +91,11 @@ const PINNED_METHODS: [&[u8]; 8] = [
 ];
 /// Ids below this are placeholders or pinned strings.
 const FIRST_DYNAMIC: u32 = 2 + PINNED_METHODS.len() as u32;
+/// Slots there may be: what a [`StrId`] can name. A string costs at least
+/// `1 + STRING_OVERHEAD` bytes of the cap, so the table's cap (6 MiB: at
+/// most 64 860 strings) never meets it; a larger cap (tests) refuses
+/// strings past it as if full.
+pub(crate) const MAX_SLOTS: u32 = 1 << 16;
 
 /// 24 bytes: the keyed hash is not kept (a free computes it again).
 struct Slot {
@@ -168,7 +186,7 @@ impl Interner {
             sweep_at: FIRST_SWEEP_AT.min(byte_cap.saturating_sub(HEADROOM)),
             refused: 0,
             clock: 0,
-            recent: vec![StrId::EMPTY.0; 1 << RECENT_BITS].into(),
+            recent: vec![StrId::EMPTY.slot(); 1 << RECENT_BITS].into(),
             recent_key: random_seed() | 1,
         }
     }
@@ -194,7 +212,7 @@ impl Interner {
             return StrId::EMPTY;
         }
         if let Some(i) = PINNED_METHODS.iter().position(|m| *m == text) {
-            return StrId(2 + i as u32);
+            return StrId::of_slot(2 + i as u32);
         }
         self.clock = self.clock.wrapping_add(1);
         let key = self.cheap_key(text);
@@ -202,12 +220,12 @@ impl Interner {
         if let Some(Some(slot)) = self.slots.get_mut(id as usize) {
             if &*slot.bytes == text {
                 slot.last_use = self.clock;
-                return StrId(id);
+                return StrId::of_slot(id);
             }
         }
         let id = self.intern_keyed(text);
-        if id.0 >= FIRST_DYNAMIC {
-            self.recent[key] = id.0;
+        if id.slot() >= FIRST_DYNAMIC {
+            self.recent[key] = id.slot();
         }
         id
     }
@@ -221,10 +239,11 @@ impl Interner {
                 .filter(|s| &*s.bytes == text)
             {
                 slot.last_use = self.clock;
-                return StrId(id);
+                return StrId::of_slot(id);
             }
         }
-        if self.bytes_held + text.len() + STRING_OVERHEAD > self.byte_cap {
+        let no_slot = self.free.is_empty() && self.slots.len() >= MAX_SLOTS as usize;
+        if no_slot || self.bytes_held + text.len() + STRING_OVERHEAD > self.byte_cap {
             self.refused += 1;
             return StrId::DROPPED;
         }
@@ -252,7 +271,7 @@ impl Interner {
         };
         self.bytes_held += text.len() + STRING_OVERHEAD;
         self.by_hash.entry(hash).or_insert(id);
-        StrId(id)
+        StrId::of_slot(id)
     }
 
     /// Whether enough has been added since the last sweep to run one.
@@ -262,7 +281,7 @@ impl Interner {
 
     /// Keep `id` through the sweep in progress.
     pub(crate) fn mark(&mut self, id: StrId) {
-        if let Some(slot) = self.slots.get_mut(id.0 as usize).and_then(Option::as_mut) {
+        if let Some(slot) = self.slots.get_mut(id.index()).and_then(Option::as_mut) {
             slot.marked = true;
         }
     }
@@ -331,13 +350,13 @@ impl Interner {
     /// a sweep freed it (until the slot is reused, which the owner must not
     /// wait for: see the module documentation).
     pub(crate) fn is_live(&self, id: StrId) -> bool {
-        self.slots.get(id.0 as usize).is_some_and(Option::is_some)
+        self.slots.get(id.index()).is_some_and(Option::is_some)
     }
 
     /// The bytes of an interned string.
     pub(crate) fn get(&self, id: StrId) -> &[u8] {
         self.slots
-            .get(id.0 as usize)
+            .get(id.index())
             .and_then(Option::as_ref)
             .map_or(&[], |s| &s.bytes)
     }
@@ -349,8 +368,8 @@ impl Interner {
     /// once a sweep.) `None` for the placeholders and pinned strings (never
     /// worth caching) and for a freed id.
     pub(crate) fn generation(&self, id: StrId) -> Option<u32> {
-        let live = self.slots.get(id.0 as usize).is_some_and(Option::is_some);
-        (id.0 >= FIRST_DYNAMIC && live).then(|| self.generations[id.0 as usize])
+        let live = self.slots.get(id.index()).is_some_and(Option::is_some);
+        (id.slot() >= FIRST_DYNAMIC && live).then(|| self.generations[id.index()])
     }
 
     /// Bytes held now: text plus `STRING_OVERHEAD` a string.

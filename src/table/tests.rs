@@ -468,6 +468,8 @@ fn a_row_stays_small() {
     let size = std::mem::size_of::<Row>();
     println!("size_of::<Row>() = {size}");
     assert!(size <= 240, "Row grew to {size} bytes");
+    let recent = std::mem::size_of::<RecentRequest>();
+    assert_eq!(recent, 16, "a recent request grew to {recent} bytes");
     assert_eq!(
         std::mem::size_of::<Option<Row>>(),
         size,

@@ -18,16 +18,14 @@ use ipnet::IpNet;
 
 use super::super::time::ClfMemo;
 use super::super::{AccessHit, UnixTime};
-use super::{
-    not_dash, parse_bytes, parse_status, resolve_client, split_request, FormatKind, LeadingAddress,
-};
+use super::{not_dash, resolve_client, split_request, FormatKind, LeadingAddress};
 
 /// The fields of a combined or common line the hit needs.
 struct Combined<'a> {
     time: UnixTime,
     request: &'a [u8],
-    status: &'a [u8],
-    bytes: &'a [u8],
+    status: u16,
+    bytes: u64,
     /// Empty for a common line.
     user_agent: &'a [u8],
     kind: FormatKind,
@@ -57,8 +55,8 @@ pub(super) fn hit<'a>(
         time: Some(f.time),
         method,
         path,
-        status: parse_status(f.status),
-        bytes: parse_bytes(f.bytes),
+        status: f.status,
+        bytes: f.bytes,
         user_agent: not_dash(f.user_agent),
         forwarded_for: b"",
         client_ip_field: b"",
@@ -101,23 +99,21 @@ fn read<'a>(line: &'a [u8], addr_len: usize, clf: &ClfMemo) -> Option<Combined<'
     let rest = &rest[end + 2..];
 
     // Three digits and a space (not ` : `, which the program reads as a list).
-    let status = rest.get(..3)?;
-    if !status.iter().all(u8::is_ascii_digit)
-        || rest.get(3) != Some(&b' ')
-        || rest.get(4) == Some(&b':')
-    {
+    let [d0, d1, d2, b' '] = *rest.get(..4)? else {
+        return None;
+    };
+    let status = three_digits([d0, d1, d2])?;
+    if rest.get(4) == Some(&b':') {
         return None;
     }
     let rest = &rest[4..];
 
     // Digits or `-`; then ` "` (combined) or the end of the line (common).
-    let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
-    let len = match (digits, rest.first()) {
-        (0, Some(b'-')) => 1,
+    let (len, bytes) = match leading_number(rest) {
+        (0, _) if rest.first() == Some(&b'-') => (1, 0),
         (0, _) => return None,
-        (n, _) => n,
+        number => number,
     };
-    let bytes = &rest[..len];
     if len == rest.len() {
         return Some(Combined {
             time,
@@ -155,6 +151,27 @@ fn read<'a>(line: &'a [u8], addr_len: usize, clf: &ClfMemo) -> Option<Combined<'
         user_agent: &rest[..end],
         kind: FormatKind::Combined,
     })
+}
+
+/// `parse_status` of three bytes that must all be digits.
+#[inline]
+fn three_digits(b: [u8; 3]) -> Option<u16> {
+    let [d0, d1, d2] = b.map(|c| c.wrapping_sub(b'0'));
+    (d0 <= 9 && d1 <= 9 && d2 <= 9)
+        .then(|| u16::from(d0) * 100 + u16::from(d1) * 10 + u16::from(d2))
+}
+
+/// The run of digits `b` starts with: its length and `parse_bytes` of it
+/// (0 when longer than 19 digits, as there), read in one pass.
+#[inline]
+fn leading_number(b: &[u8]) -> (usize, u64) {
+    let mut value = 0u64;
+    let mut len = 0;
+    while let Some(d) = b.get(len).map(|c| c.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+        value = value.wrapping_mul(10).wrapping_add(u64::from(d));
+        len += 1;
+    }
+    (len, if len > 19 { 0 } else { value })
 }
 
 /// Past `$remote_user [`: the user's first space must start ` [` and not

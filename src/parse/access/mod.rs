@@ -441,26 +441,34 @@ fn split_request(request: &[u8]) -> (&[u8], &[u8]) {
     if request == b"-" {
         return (b"", b"");
     }
-    let (method, rest) = match memchr::memchr(b' ', request) {
-        Some(sp) => (&request[..sp], &request[sp + 1..]),
-        None => (request, &b""[..]),
-    };
-    if !is_method(method) {
+    // The method is the first word when that is 1-32 method characters;
+    // one pass finds its end and checks it (no separate search for the space).
+    let mut method_len = 0;
+    while method_len <= METHOD_MAX && request.get(method_len).is_some_and(|&c| is_method_char(c)) {
+        method_len += 1;
+    }
+    if method_len == 0 || method_len > METHOD_MAX {
         return (b"", request);
     }
+    let rest = match request.get(method_len) {
+        None => &b""[..],
+        Some(b' ') => &request[method_len + 1..],
+        Some(_) => return (b"", request),
+    };
     let path = match memchr::memchr(b' ', rest) {
         Some(sp) => &rest[..sp],
         None => rest,
     };
-    (method, path)
+    (&request[..method_len], path)
 }
 
-/// An HTTP method as servers log it: 1-32 of `A-Z`, `-`, `_`.
-fn is_method(word: &[u8]) -> bool {
-    (1..=32).contains(&word.len())
-        && word
-            .iter()
-            .all(|&c| c.is_ascii_uppercase() || c == b'-' || c == b'_')
+/// The longest HTTP method we take as one.
+const METHOD_MAX: usize = 32;
+
+/// A byte of an HTTP method as servers log it: `A-Z`, `-`, `_`.
+#[inline]
+fn is_method_char(c: u8) -> bool {
+    c.is_ascii_uppercase() || c == b'-' || c == b'_'
 }
 
 /// 1-3 digits, else 0 ("no readable status").

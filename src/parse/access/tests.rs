@@ -1009,3 +1009,71 @@ fn fast_path_agrees_with_the_program_on_generated_and_hostile_lines() {
         assert_fast_path_agrees(&parsers, &gen_hostile_combined(&mut r));
     }
 }
+
+/// `split_request` as it was written first (two searches for a space, then a
+/// check of the method): the reference for the one-pass version.
+fn split_request_reference(request: &[u8]) -> (&[u8], &[u8]) {
+    if request == b"-" {
+        return (b"", b"");
+    }
+    let (method, rest) = match request.iter().position(|&c| c == b' ') {
+        Some(sp) => (&request[..sp], &request[sp + 1..]),
+        None => (request, &b""[..]),
+    };
+    let is_method = (1..=32).contains(&method.len())
+        && method
+            .iter()
+            .all(|&c| c.is_ascii_uppercase() || c == b'-' || c == b'_');
+    if !is_method {
+        return (b"", request);
+    }
+    let path = match rest.iter().position(|&c| c == b' ') {
+        Some(sp) => &rest[..sp],
+        None => rest,
+    };
+    (method, path)
+}
+
+#[test]
+fn split_request_matches_its_reference() {
+    let long = "A".repeat(32);
+    let longer = "A".repeat(33);
+    let mut requests: Vec<Vec<u8>> = [
+        "-",
+        "",
+        " ",
+        "GET",
+        "GET ",
+        "GET /",
+        "GET / HTTP/1.1",
+        "get / HTTP/1.1",
+        "M-SEARCH * HTTP/1.1",
+        "_ x",
+        "-x y",
+        "GET  /a",
+        "GET\t/a",
+        "\\x16\\x03\\x01",
+        "GET /a b c",
+        "G3T /",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    for method in [&long, &longer] {
+        requests.push(format!("{method} /x HTTP/1.1").into_bytes());
+        requests.push(method.clone().into_bytes());
+    }
+    let mut r = Rng(7);
+    for _ in 0..50_000 {
+        let len = r.below(40) as usize;
+        requests.push((0..len).map(|_| r.pick(b"GETA-_ /x\x00\xffa")).collect());
+    }
+    for request in &requests {
+        assert_eq!(
+            split_request(request),
+            split_request_reference(request),
+            "{}",
+            String::from_utf8_lossy(request)
+        );
+    }
+}

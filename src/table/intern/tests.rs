@@ -136,10 +136,10 @@ fn a_hash_collision_costs_a_copy_never_a_wrong_string() {
     assert_ne!(first, second);
     assert_eq!(strings.get(first), b"/first");
     assert_eq!(strings.get(second), b"/second");
-    assert_eq!(strings.by_hash.get(&hash), Some(&first.0));
+    assert_eq!(strings.by_hash.get(&hash), Some(&first.slot()));
     assert_eq!(strings.intern(b"/first"), first);
     strings.free_slot(second.index());
-    assert_eq!(strings.by_hash.get(&hash), Some(&first.0));
+    assert_eq!(strings.by_hash.get(&hash), Some(&first.slot()));
     strings.free_slot(first.index());
     assert_eq!(
         strings.by_hash.get(&hash),
@@ -147,4 +147,24 @@ fn a_hash_collision_costs_a_copy_never_a_wrong_string() {
         "the entry goes with its slot"
     );
     assert!(!strings.is_live(first));
+}
+
+/// Ids are 16 bits: with a cap that would admit more strings than that
+/// (the table's never does), the ones past `MAX_SLOTS` are refused as if
+/// the store were full, and every id given reads back its own text.
+#[test]
+fn strings_past_the_last_id_are_refused() {
+    let mut strings = Interner::new(1 << 30);
+    let ids: Vec<StrId> = (0..MAX_SLOTS + 100)
+        .map(|n| strings.intern(format!("/{n}").as_bytes()))
+        .collect();
+    let dropped = ids.iter().filter(|&&id| id == StrId::DROPPED).count();
+    assert_eq!(dropped, 100 + FIRST_DYNAMIC as usize);
+    for (n, id) in ids
+        .iter()
+        .enumerate()
+        .filter(|(_, &id)| id != StrId::DROPPED)
+    {
+        assert_eq!(strings.get(*id), format!("/{n}").as_bytes());
+    }
 }
