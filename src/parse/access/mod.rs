@@ -2,8 +2,11 @@
 //!
 //! Text formats are nginx `log_format` strings compiled into small programs
 //! ([`format`]); the built-in `combined`, `common` and `vhost_combined` are
-//! such strings too. Caddy's JSON goes through a scanner for the few keys we
-//! need ([`json`]). Either way a hit borrows the line: no copy, no allocation.
+//! such strings too; a combined (or common) line is first offered to a
+//! straight-pass reader of that fixed layout ([`combined`]), which declines
+//! whatever the program might read differently. Caddy's JSON goes through a
+//! scanner for the few keys we need ([`json`]). Either way a hit borrows the
+//! line: no copy, no allocation.
 //!
 //! Line rules, for every format:
 //! - a trailing `\r` is dropped (CRLF logs);
