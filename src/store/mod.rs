@@ -51,8 +51,11 @@ pub const EXIT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const OPEN_BUSY_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long [`History::open`] retries an open that met another instance's lock.
 const OPEN_RETRY: Duration = Duration::from_secs(3);
-/// SQLite's page cache, KiB: part of the memory bound at the row cap.
-const SQLITE_CACHE_KIB: i64 = 1024;
+/// SQLite's page cache, KiB: part of the memory bound at the row cap, and
+/// of the peak RSS after each snapshot. 256 rather than 1 024 (issue 13
+/// item 3): `cargo bench --bench history` (20 000 rows) measured no slower
+/// snapshot, the file's pages being in the OS's cache anyway.
+const SQLITE_CACHE_KIB: i64 = 256;
 /// Rows written per transaction of a snapshot: what is held aside until its
 /// commit (64 bytes a row) stays small whatever the table's size.
 const ROWS_PER_COMMIT: usize = 4096;
