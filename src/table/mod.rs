@@ -680,11 +680,19 @@ impl IpTable {
         self.strings.get(id)
     }
 
-    /// The row of `ip`, and whether it was created now.
+    /// The row of `ip`, and whether it was created now. Inline for the
+    /// common case, the row [`prefetch`](Self::prefetch) found.
+    #[inline]
     fn row_id(&mut self, ip: IpAddr, seen: UnixTime, now: UnixTime) -> (u32, bool) {
-        if let Some(id) = self.take_prefetched(ip) {
-            return (id, false);
+        match self.take_prefetched(ip) {
+            Some(id) => (id, false),
+            None => self.row_id_looked_up(ip, seen, now),
         }
+    }
+
+    /// [`row_id`](Self::row_id) through the index, adding the row if new.
+    #[inline(never)]
+    fn row_id_looked_up(&mut self, ip: IpAddr, seen: UnixTime, now: UnixTime) -> (u32, bool) {
         if let Some(&id) = self.index.get(&ip) {
             return (id, false);
         }
@@ -734,6 +742,7 @@ impl IpTable {
     /// row of `ip`. Checked against the row itself, not trusted: a live row
     /// holding `ip` is the one the index maps `ip` to, whatever happened
     /// since the prefetch.
+    #[inline]
     fn take_prefetched(&self, ip: IpAddr) -> Option<u32> {
         let id = self.prefetched.take()?;
         match self.rows.get(id as usize) {
