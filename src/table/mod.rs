@@ -29,6 +29,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 pub(crate) use activity::{Activity, ActivityKind, ActivityLog};
+use hash::AddrKey;
 pub(crate) use hash::SeededState;
 pub(crate) use hidden::HIDDEN_MAX;
 pub(crate) use intern::{Interner, StrId, MAX_STRING};
@@ -446,7 +447,7 @@ type FlaggedTest = Box<dyn Fn(&Row, UnixTime) -> bool>;
 pub struct IpTable {
     rows: Vec<Option<Row>>,
     free: Vec<u32>,
-    index: HashMap<IpAddr, u32, hash::SeededState>,
+    index: HashMap<AddrKey, u32, hash::SeededState>,
     pub(crate) strings: Interner,
     max_rows: usize,
     /// Tells flagged rows at eviction (see [`IpTable::set_flagged`]).
@@ -548,7 +549,7 @@ impl IpTable {
     /// from now on (the drill-down opened it), while the budget allows:
     /// returns whether it is wide. A row stays wide until it goes.
     pub(crate) fn widen(&mut self, ip: IpAddr) -> bool {
-        match self.index.get(&ip) {
+        match self.index.get(&AddrKey(ip)) {
             Some(&id) => self.widen_id(id),
             None => false,
         }
@@ -647,7 +648,7 @@ impl IpTable {
 
     pub(crate) fn get(&self, ip: IpAddr) -> Option<&Row> {
         self.index
-            .get(&ip)
+            .get(&AddrKey(ip))
             .and_then(|&id| self.rows[id as usize].as_ref())
     }
 
@@ -663,7 +664,7 @@ impl IpTable {
 
     /// Attach a whois answer to the row of `ip`, if it is still tracked.
     pub(crate) fn set_whois(&mut self, ip: IpAddr, info: WhoisInfo) {
-        if let Some(&id) = self.index.get(&ip) {
+        if let Some(&id) = self.index.get(&AddrKey(ip)) {
             self.live_row(id).whois = Some(Box::new(info));
         }
     }
@@ -671,7 +672,7 @@ impl IpTable {
     /// The row of `ip`, to change (the detector's notes; tests set GeoIP
     /// by hand).
     pub(crate) fn get_mut(&mut self, ip: IpAddr) -> Option<&mut Row> {
-        let id = *self.index.get(&ip)?;
+        let id = *self.index.get(&AddrKey(ip))?;
         self.rows[id as usize].as_mut()
     }
 
@@ -693,7 +694,7 @@ impl IpTable {
     /// [`row_id`](Self::row_id) through the index, adding the row if new.
     #[inline(never)]
     fn row_id_looked_up(&mut self, ip: IpAddr, seen: UnixTime, now: UnixTime) -> (u32, bool) {
-        if let Some(&id) = self.index.get(&ip) {
+        if let Some(&id) = self.index.get(&AddrKey(ip)) {
             return (id, false);
         }
         if self.index.len() >= self.max_rows {
@@ -717,7 +718,7 @@ impl IpTable {
                 (self.rows.len() - 1) as u32
             }
         };
-        self.index.insert(ip, id);
+        self.index.insert(AddrKey(ip), id);
         (id, true)
     }
 
@@ -726,7 +727,7 @@ impl IpTable {
     /// cache misses overlap with parsing the rest of the line.
     #[inline]
     pub fn prefetch(&self, ip: IpAddr) {
-        let Some(&id) = self.index.get(&ip) else {
+        let Some(&id) = self.index.get(&AddrKey(ip)) else {
             return;
         };
         self.prefetched.set(Some(id));
@@ -764,7 +765,7 @@ impl IpTable {
                 self.sockets_intact = false;
             }
             self.wide_rows -= usize::from(row.wide);
-            self.index.remove(&row.ip);
+            self.index.remove(&AddrKey(row.ip));
             self.free.push(id);
         }
     }
@@ -837,11 +838,14 @@ impl IpTable {
         hit: &AccessHit<'_>,
         now: UnixTime,
     ) -> Option<(Applied, RecentRequest)> {
-        if !self.admit(hit.client) {
-            return None;
-        }
         let t = hit.time.unwrap_or(now);
-        let (id, is_new) = self.row_id(hit.client, t, now);
+        let (id, is_new) = match self.take_prefetched(hit.client) {
+            // Admitted: a row is only made for an address that is shown,
+            // and rows of addresses no longer shown go (`set_show_private`).
+            Some(id) => (id, false),
+            None if !self.admit(hit.client) => return None,
+            None => self.row_id_looked_up(hit.client, t, now),
+        };
         let request = RecentRequest {
             time: secs32(t),
             bytes: hit.bytes.min(u64::from(u32::MAX)) as u32,
