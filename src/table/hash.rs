@@ -15,8 +15,7 @@
 //! bits) must each be a well-mixed function of every input bit; `quality` is
 //! `fast` plus one final folded multiply that gives that avalanche.
 
-use std::hash::{BuildHasher, Hash, Hasher};
-use std::net::IpAddr;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
 
 use foldhash::quality::FoldHasher;
@@ -73,27 +72,11 @@ impl BuildHasher for SeededState {
 
 pub(crate) type SeededHasher = FoldHasher;
 
-/// An address as the row index's key, hashed as one integer (an IPv4
-/// address as its u32, an IPv6 one as its u128) rather than by `IpAddr`'s
-/// derived hash (its variant, a length and the bytes: three rounds of the
-/// hasher). The index is probed for every log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct AddrKey(pub(crate) IpAddr);
-
-impl Hash for AddrKey {
-    #[inline]
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        match self.0 {
-            IpAddr::V4(v4) => state.write_u32(u32::from(v4)),
-            IpAddr::V6(v6) => state.write_u128(u128::from(v6)),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashSet;
+    use std::net::IpAddr;
 
     #[test]
     fn distinct_addresses_spread_over_buckets() {

@@ -29,7 +29,6 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 pub(crate) use activity::{Activity, ActivityKind, ActivityLog};
-use hash::AddrKey;
 pub(crate) use hash::SeededState;
 pub(crate) use hidden::HIDDEN_MAX;
 pub(crate) use intern::{Interner, StrId, MAX_STRING};
@@ -447,7 +446,7 @@ type FlaggedTest = Box<dyn Fn(&Row, UnixTime) -> bool>;
 pub struct IpTable {
     rows: Vec<Option<Row>>,
     free: Vec<u32>,
-    index: HashMap<AddrKey, u32, hash::SeededState>,
+    index: HashMap<IpAddr, u32, hash::SeededState>,
     pub(crate) strings: Interner,
     max_rows: usize,
     /// Tells flagged rows at eviction (see [`IpTable::set_flagged`]).
@@ -549,7 +548,7 @@ impl IpTable {
     /// from now on (the drill-down opened it), while the budget allows:
     /// returns whether it is wide. A row stays wide until it goes.
     pub(crate) fn widen(&mut self, ip: IpAddr) -> bool {
-        match self.index.get(&AddrKey(ip)) {
+        match self.index.get(&ip) {
             Some(&id) => self.widen_id(id),
             None => false,
         }
@@ -648,7 +647,7 @@ impl IpTable {
 
     pub(crate) fn get(&self, ip: IpAddr) -> Option<&Row> {
         self.index
-            .get(&AddrKey(ip))
+            .get(&ip)
             .and_then(|&id| self.rows[id as usize].as_ref())
     }
 
@@ -664,7 +663,7 @@ impl IpTable {
 
     /// Attach a whois answer to the row of `ip`, if it is still tracked.
     pub(crate) fn set_whois(&mut self, ip: IpAddr, info: WhoisInfo) {
-        if let Some(&id) = self.index.get(&AddrKey(ip)) {
+        if let Some(&id) = self.index.get(&ip) {
             self.live_row(id).whois = Some(Box::new(info));
         }
     }
@@ -672,7 +671,7 @@ impl IpTable {
     /// The row of `ip`, to change (the detector's notes; tests set GeoIP
     /// by hand).
     pub(crate) fn get_mut(&mut self, ip: IpAddr) -> Option<&mut Row> {
-        let id = *self.index.get(&AddrKey(ip))?;
+        let id = *self.index.get(&ip)?;
         self.rows[id as usize].as_mut()
     }
 
@@ -694,7 +693,7 @@ impl IpTable {
     /// [`row_id`](Self::row_id) through the index, adding the row if new.
     #[inline(never)]
     fn row_id_looked_up(&mut self, ip: IpAddr, seen: UnixTime, now: UnixTime) -> (u32, bool) {
-        if let Some(&id) = self.index.get(&AddrKey(ip)) {
+        if let Some(&id) = self.index.get(&ip) {
             return (id, false);
         }
         if self.index.len() >= self.max_rows {
@@ -718,7 +717,7 @@ impl IpTable {
                 (self.rows.len() - 1) as u32
             }
         };
-        self.index.insert(AddrKey(ip), id);
+        self.index.insert(ip, id);
         (id, true)
     }
 
@@ -727,7 +726,7 @@ impl IpTable {
     /// cache misses overlap with parsing the rest of the line.
     #[inline]
     pub fn prefetch(&self, ip: IpAddr) {
-        let Some(&id) = self.index.get(&AddrKey(ip)) else {
+        let Some(&id) = self.index.get(&ip) else {
             return;
         };
         self.prefetched.set(Some(id));
@@ -765,7 +764,7 @@ impl IpTable {
                 self.sockets_intact = false;
             }
             self.wide_rows -= usize::from(row.wide);
-            self.index.remove(&AddrKey(row.ip));
+            self.index.remove(&row.ip);
             self.free.push(id);
         }
     }
