@@ -37,6 +37,7 @@ impl Memo {
     /// The verdict of `check` on `text`, interned as `id` in `strings`: from
     /// the cache when this string was checked before, else checked now and
     /// cached when the id stands for the whole text.
+    #[cfg(test)]
     pub(super) fn verdict(
         &mut self,
         strings: &Interner,
@@ -45,9 +46,17 @@ impl Memo {
         check_bits: u8,
         check: impl FnOnce(&[u8]) -> bool,
     ) -> bool {
+        self.bits(strings, id, text)
+            .verdict(text, check_bits, check)
+    }
+
+    /// What is cached about `text`, interned as `id` in `strings`, for
+    /// several checks of one string with one lookup ([`Cached::verdict`]);
+    /// nothing when the id does not stand for the whole text.
+    pub(super) fn bits(&mut self, strings: &Interner, id: StrId, text: &[u8]) -> Cached<'_> {
         let generation = match strings.generation(id) {
             Some(generation) if text.len() <= MAX_STRING => generation,
-            _ => return check(text),
+            _ => return Cached(None),
         };
         if id.index() >= self.entries.len() {
             // Amortised: the table grows as the interner's slots do.
@@ -60,12 +69,31 @@ impl Memo {
                 bits: 0,
             };
         }
+        Cached(Some(&mut entry.bits))
+    }
+}
+
+/// The cached verdicts of one string ([`Memo::bits`]), or none (never cached).
+pub(super) struct Cached<'a>(Option<&'a mut u8>);
+
+impl Cached<'_> {
+    /// The verdict of `check` on the string's `text`: from the cache when
+    /// checked before, else checked now (and cached, if there is a cache).
+    pub(super) fn verdict(
+        &mut self,
+        text: &[u8],
+        check_bits: u8,
+        check: impl FnOnce(&[u8]) -> bool,
+    ) -> bool {
+        let Some(bits) = self.0.as_deref_mut() else {
+            return check(text);
+        };
         let (checked, yes) = (check_bits, check_bits << 1);
-        if entry.bits & checked != 0 {
-            return entry.bits & yes != 0;
+        if *bits & checked != 0 {
+            return *bits & yes != 0;
         }
         let verdict = check(text);
-        entry.bits |= checked | if verdict { yes } else { 0 };
+        *bits |= checked | if verdict { yes } else { 0 };
         verdict
     }
 }

@@ -275,24 +275,22 @@ impl Detector {
             &self.scanner_ua,
             &self.static_extensions,
         );
-        let is_exploit = memo.verdict(strings, request.path, hit.path, EXPLOIT_PATH, |text| {
-            is_match(exploit_path, text)
-        });
-        let is_scanner = memo.verdict(
-            strings,
-            request.user_agent,
-            hit.user_agent,
-            SCANNER_UA,
-            |text| is_match(scanner_ua, text),
-        );
+        // One memo lookup a string: the path answers two checks.
+        let mut path = memo.bits(strings, request.path, hit.path);
+        let is_exploit = path.verdict(hit.path, EXPLOIT_PATH, |text| is_match(exploit_path, text));
         // A page load brings its stylesheets, scripts, images and fonts
         // along: counted in full, a visitor's dozen pages with their assets
         // in half a minute are a "burst". An asset counts a quarter, so a
         // flood of them (a hotlinking bot, a download loop) still is one.
         // Memoised per path like the patterns: a bit test per line.
-        let is_asset = memo.verdict(strings, request.path, hit.path, STATIC_ASSET, |text| {
+        let is_asset = path.verdict(hit.path, STATIC_ASSET, |text| {
             is_static_asset(static_extensions, text)
         });
+        let is_scanner = memo
+            .bits(strings, request.user_agent, hit.user_agent)
+            .verdict(hit.user_agent, SCANNER_UA, |text| {
+                is_match(scanner_ua, text)
+            });
         let evidence = &mut table.row_mut(row).evidence;
         let t = request.time;
         if is_exploit {

@@ -295,14 +295,22 @@ impl Core {
 
     /// The row a line counted was created for it: attach its GeoIP record
     /// and blocked mark, and note it for its cached whois answer.
+    #[inline]
     fn enrich_if_new(&mut self, applied: Applied) {
         if applied.is_new {
-            let row = self.table.row_mut(applied.row);
-            attach_geo(self.geoip.as_ref(), row);
-            row.set_blocked(self.blocked.lookup_id(row.ip));
-            if self.note_births {
-                self.born.push(row.ip);
-            }
+            self.enrich_new(applied.row);
+        }
+    }
+
+    /// [`enrich_if_new`](Self::enrich_if_new) for a new row (out of line:
+    /// most lines count an existing row).
+    #[inline(never)]
+    fn enrich_new(&mut self, row: RowId) {
+        let row = self.table.row_mut(row);
+        attach_geo(self.geoip.as_ref(), row);
+        row.set_blocked(self.blocked.lookup_id(row.ip));
+        if self.note_births {
+            self.born.push(row.ip);
         }
     }
 }

@@ -89,6 +89,15 @@ impl StrId {
 const PINNED_METHODS: [&[u8]; 8] = [
     b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT",
 ];
+/// The longest pinned method, in bytes.
+const LONGEST_PINNED: usize = 7;
+const _: () = {
+    let mut i = 0;
+    while i < PINNED_METHODS.len() {
+        assert!(PINNED_METHODS[i].len() <= LONGEST_PINNED);
+        i += 1;
+    }
+};
 /// Ids below this are placeholders or pinned strings.
 const FIRST_DYNAMIC: u32 = 2 + PINNED_METHODS.len() as u32;
 /// Slots there may be: what a [`StrId`] can name. A string costs at least
@@ -144,14 +153,18 @@ pub(crate) struct Interner {
     refused: u32,
     /// Counts interned strings (hits and inserts), for [`Slot::last_use`].
     clock: u32,
-    /// Direct-mapped cache of recent answers, by [`Interner::cheap_key`]:
+    /// Two-way cache of recent answers, by [`Interner::cheap_key`]:
     /// a repeat is confirmed by comparing its text with the slot's, without
     /// hashing the whole string or probing the index. An entry may be stale
     /// (its slot freed or reused); the comparison catches that. A collision,
-    /// even an aimed one, only sends a string down the keyed path.
+    /// even an aimed one, only sends a string down the keyed path. A string
+    /// enters it when seen the second time (see `intern_uncached`).
     recent: Box<[u32]>,
     /// Secret odd multiplier of the cheap key.
     recent_key: u64,
+    /// Lookups the cache of recent answers did not answer (tests).
+    #[cfg(test)]
+    uncached: u64,
 }
 
 /// What one [`Interner::sweep`] freed.
@@ -188,50 +201,89 @@ impl Interner {
             clock: 0,
             recent: vec![StrId::EMPTY.slot(); 1 << RECENT_BITS].into(),
             recent_key: random_seed() | 1,
+            #[cfg(test)]
+            uncached: 0,
         }
     }
 
-    /// Where `text` sits in the cache of recent answers: a multiply of its
-    /// length and two words (its start and end, where paths and user agents
-    /// differ), keyed by a secret.
+    /// Where `text` sits in the cache of recent answers: two multiplies of
+    /// its length and a few words, keyed by a secret. The first and last
+    /// words tell most paths apart; browsers' user agents share them
+    /// ("Mozilla/" … "537.36") and often their length, so a long string
+    /// also mixes in its second word (the platform, "5.0 (Win"), its
+    /// middle, and its third word from the end (Chrome's version,
+    /// "/131.0.0"): three Chromes on one platform would otherwise share
+    /// a slot and push each other out on every line.
     #[inline]
     fn cheap_key(&self, text: &[u8]) -> usize {
         let n = text.len();
-        let (head, tail) = match n {
-            8.. => (word(&text[..8]), word(&text[n - 8..])),
-            _ => (word(text), 0),
+        let at = |i: usize| word(&text[i..i + 8]);
+        let (head, middle, tail) = match n {
+            32.. => (
+                at(0) ^ at(8).rotate_left(23),
+                at(n / 2 - 4),
+                at(n - 24) ^ at(n - 8),
+            ),
+            16.. => (at(0), at(8), at(n - 8)),
+            8.. => (at(0), 0, at(n - 8)),
+            _ => (word(text), 0, 0),
         };
-        let mixed = (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(self.recent_key);
+        let k = self.recent_key;
+        let first = (head ^ n as u64).wrapping_mul(k).rotate_left(31);
+        let mixed = (first ^ middle ^ tail.rotate_left(17)).wrapping_mul(k);
         (mixed >> (64 - RECENT_BITS)) as usize
     }
 
-    /// The id of `text` (cut at `MAX_STRING`), adding it if new.
+    /// The id of `text` (cut at `MAX_STRING`), adding it if new. Inline, as
+    /// small as the common case (a repeat the cache of recent answers has);
+    /// the rest is out of line in [`intern_uncached`](Self::intern_uncached).
+    #[inline(always)]
     pub(crate) fn intern(&mut self, text: &[u8]) -> StrId {
         let text = &text[..text.len().min(MAX_STRING)];
-        if text.is_empty() {
-            return StrId::EMPTY;
-        }
-        if let Some(i) = PINNED_METHODS.iter().position(|m| *m == text) {
-            return StrId::of_slot(2 + i as u32);
+        if text.len() <= LONGEST_PINNED {
+            // Paths and user agents are longer: one comparison spares them
+            // the walk over the methods.
+            if text.is_empty() {
+                return StrId::EMPTY;
+            }
+            if let Some(i) = PINNED_METHODS.iter().position(|m| *m == text) {
+                return StrId::of_slot(2 + i as u32);
+            }
         }
         self.clock = self.clock.wrapping_add(1);
         let key = self.cheap_key(text);
-        let id = self.recent[key];
-        if let Some(Some(slot)) = self.slots.get_mut(id as usize) {
-            if &*slot.bytes == text {
-                slot.last_use = self.clock;
-                return StrId::of_slot(id);
+        // Two ways: `key` (the newest there) and its neighbour.
+        for way in [key, key ^ 1] {
+            if let Some(id) = self.cached(way, text) {
+                return id;
             }
         }
-        let id = self.intern_keyed(text);
-        if id.slot() >= FIRST_DYNAMIC {
-            self.recent[key] = id.slot();
-        }
-        id
+        self.intern_uncached(text, key)
     }
 
-    /// [`intern`](Self::intern) through the keyed hash index.
-    fn intern_keyed(&mut self, text: &[u8]) -> StrId {
+    /// The string of the cache's entry `way`, if it is `text`.
+    #[inline(always)]
+    fn cached(&mut self, way: usize, text: &[u8]) -> Option<StrId> {
+        let id = self.recent[way];
+        let slot = self.slots.get_mut(id as usize)?.as_mut()?;
+        if &*slot.bytes != text {
+            return None;
+        }
+        slot.last_use = self.clock;
+        Some(StrId::of_slot(id))
+    }
+
+    /// [`intern`](Self::intern) of a string not in the cache of recent
+    /// answers at `key`: through the keyed hash index. A string found there
+    /// (seen before) takes the cache's slot; a new one does not, so the
+    /// long tail of strings seen once (unique paths: a tenth of a busy
+    /// site's lines) never pushes a repeating one out of the cache.
+    #[inline(never)]
+    fn intern_uncached(&mut self, text: &[u8], key: usize) -> StrId {
+        #[cfg(test)]
+        {
+            self.uncached += 1;
+        }
         let hash = seeded_hash(self.seed, text);
         if let Some(&id) = self.by_hash.get(&hash) {
             if let Some(slot) = self.slots[id as usize]
@@ -239,6 +291,9 @@ impl Interner {
                 .filter(|s| &*s.bytes == text)
             {
                 slot.last_use = self.clock;
+                // The older string of the pair moves to the other way.
+                self.recent[key ^ 1] = self.recent[key];
+                self.recent[key] = id;
                 return StrId::of_slot(id);
             }
         }

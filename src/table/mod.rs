@@ -685,11 +685,19 @@ impl IpTable {
         self.strings.get(id)
     }
 
-    /// The row of `ip`, and whether it was created now.
+    /// The row of `ip`, and whether it was created now. Inline for the
+    /// common case, the row [`prefetch`](Self::prefetch) found.
+    #[inline]
     fn row_id(&mut self, ip: IpAddr, seen: UnixTime, now: UnixTime) -> (u32, bool) {
-        if let Some(id) = self.take_prefetched(ip) {
-            return (id, false);
+        match self.take_prefetched(ip) {
+            Some(id) => (id, false),
+            None => self.row_id_looked_up(ip, seen, now),
         }
+    }
+
+    /// [`row_id`](Self::row_id) through the index, adding the row if new.
+    #[inline(never)]
+    fn row_id_looked_up(&mut self, ip: IpAddr, seen: UnixTime, now: UnixTime) -> (u32, bool) {
         if let Some(&id) = self.index.get(&ip) {
             return (id, false);
         }
@@ -739,6 +747,7 @@ impl IpTable {
     /// row of `ip`. Checked against the row itself, not trusted: a live row
     /// holding `ip` is the one the index maps `ip` to, whatever happened
     /// since the prefetch.
+    #[inline]
     fn take_prefetched(&self, ip: IpAddr) -> Option<u32> {
         let id = self.prefetched.take()?;
         match self.rows.get(id as usize) {
@@ -833,11 +842,14 @@ impl IpTable {
         hit: &AccessHit<'_>,
         now: UnixTime,
     ) -> Option<(Applied, RecentRequest)> {
-        if !self.admit(hit.client) {
-            return None;
-        }
         let t = hit.time.unwrap_or(now);
-        let (id, is_new) = self.row_id(hit.client, t, now);
+        let (id, is_new) = match self.take_prefetched(hit.client) {
+            // Admitted: a row is only made for an address that is shown,
+            // and rows of addresses no longer shown go (`set_show_private`).
+            Some(id) => (id, false),
+            None if !self.admit(hit.client) => return None,
+            None => self.row_id_looked_up(hit.client, t, now),
+        };
         let request = RecentRequest {
             time: secs32(t),
             bytes: hit.bytes.min(u64::from(u32::MAX)) as u32,

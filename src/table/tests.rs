@@ -500,6 +500,22 @@ fn a_prefetched_row_is_used_only_for_its_own_address() {
     assert_eq!(t.len(), 1);
 }
 
+/// A line whose row was prefetched skips the shown test (a row exists only
+/// for a shown address): a row hidden after its hint was taken is gone, so
+/// the stale hint doesn't let its address back in.
+#[test]
+fn a_hint_for_a_row_hidden_since_does_not_admit_its_address() {
+    let mut t = IpTable::new(10, true);
+    t.apply_access(&hit("10.0.0.1", 1000, b"/", 200, 1), 1000);
+    t.prefetch(ip("10.0.0.1"));
+    t.set_show_private(false);
+    assert!(t
+        .apply_access(&hit("10.0.0.1", 1001, b"/", 200, 1), 1001)
+        .is_none());
+    assert!(t.get(ip("10.0.0.1")).is_none());
+    assert_eq!(t.hidden_private(), 1);
+}
+
 /// What a socket dump leaves in the table, row by row (sorted by address).
 fn socket_view(t: &IpTable) -> Vec<(IpAddr, u32, u32, u32, UnixTime, UnixTime)> {
     let mut rows: Vec<_> = t

@@ -171,3 +171,31 @@ fn clear_forgets_discard_mode() {
     buf.fill(&mut &b"ok\n"[..]).expect("fill");
     assert_eq!(buf.next_line(), Some(Line::Complete(b"ok")));
 }
+
+/// Issue 13: a backlog is read in big reads, the lines come out as with
+/// the usual reads, and after `usual_reads` the buffer gives the memory
+/// back at the next fill while keeping a partial line it holds.
+#[test]
+fn big_reads_split_the_same_and_give_the_memory_back() {
+    let mut rng = Rng(13);
+    let input = random_input(&mut rng, 3 << 20);
+    let mut buf = LineBuf::new();
+    buf.big_reads(1 << 20);
+    let mut out = Vec::new();
+    let mut rest = &input[..input.len() - 100];
+    let mut peak = 0;
+    while buf.fill(&mut rest).expect("fill from a slice") > 0 {
+        peak = peak.max(buf.capacity());
+        collect(&mut buf, &mut out);
+    }
+    assert!(peak >= 1 << 20, "read in big reads: {peak}");
+    buf.usual_reads();
+    let mut tail = &input[input.len() - 100..];
+    while buf.fill(&mut tail).expect("fill from a slice") > 0 {
+        assert!(buf.capacity() <= MAX_LINE + READ_MIN, "{}", buf.capacity());
+        collect(&mut buf, &mut out);
+    }
+    buf.finish();
+    collect(&mut buf, &mut out);
+    assert_eq!(out, oracle(&input, MAX_LINE, true));
+}

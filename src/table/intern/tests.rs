@@ -168,3 +168,37 @@ fn strings_past_the_last_id_are_refused() {
         assert_eq!(strings.get(*id), format!("/{n}").as_bytes());
     }
 }
+
+/// Issue 13: the cache of recent answers holds what repeats. Three
+/// browsers' user agents of one length that differ only in a version in
+/// their middle (they share their first and last words) don't push each
+/// other out, and a flood of strings seen once doesn't push them out.
+#[test]
+fn repeats_stay_cached_through_lookalikes_and_one_offs() {
+    let mut i = Interner::new(6 << 20);
+    let chrome = |version: u32| {
+        format!(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
+             (KHTML, like Gecko) Chrome/{version}.0.0.0 Safari/537.36"
+        )
+    };
+    let agents = [chrome(129), chrome(130), chrome(131), "/index.html".into()];
+    // Seen twice: in the index, then in the cache.
+    for _ in 0..2 {
+        for agent in &agents {
+            i.intern(agent.as_bytes());
+        }
+    }
+    let before = i.uncached;
+    for n in 0..10_000 {
+        i.intern(format!("/search?q={n}").as_bytes());
+        let agent = &agents[n % agents.len()];
+        let id = i.intern(agent.as_bytes());
+        assert_eq!(i.get(id), agent.as_bytes());
+    }
+    assert_eq!(
+        i.uncached - before,
+        10_000,
+        "only the strings seen once went past the cache"
+    );
+}
