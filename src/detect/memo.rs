@@ -34,22 +34,6 @@ pub(super) struct Memo {
 }
 
 impl Memo {
-    /// The verdict of `check` on `text`, interned as `id` in `strings`: from
-    /// the cache when this string was checked before, else checked now and
-    /// cached when the id stands for the whole text.
-    #[cfg(test)]
-    pub(super) fn verdict(
-        &mut self,
-        strings: &Interner,
-        id: StrId,
-        text: &[u8],
-        check_bits: u8,
-        check: impl FnOnce(&[u8]) -> bool,
-    ) -> bool {
-        self.bits(strings, id, text)
-            .verdict(text, check_bits, check)
-    }
-
     /// What is cached about `text`, interned as `id` in `strings`, for
     /// several checks of one string with one lookup ([`Cached::verdict`]);
     /// nothing when the id does not stand for the whole text.
@@ -101,6 +85,24 @@ impl Cached<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One check through [`Memo::bits`], as the detector makes it.
+    impl Memo {
+        /// The verdict of `check` on `text`, interned as `id` in `strings`: from
+        /// the cache when this string was checked before, else checked now and
+        /// cached when the id stands for the whole text.
+        fn verdict(
+            &mut self,
+            strings: &Interner,
+            id: StrId,
+            text: &[u8],
+            check_bits: u8,
+            check: impl FnOnce(&[u8]) -> bool,
+        ) -> bool {
+            self.bits(strings, id, text)
+                .verdict(text, check_bits, check)
+        }
+    }
 
     #[test]
     fn a_repeated_string_is_checked_once() {

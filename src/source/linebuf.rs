@@ -90,6 +90,7 @@ impl LineBuf {
     /// A splitter with another line limit (tests and fuzzing use small ones
     /// to reach the discard path with small inputs).
     pub fn with_max_line(max_line: usize) -> LineBuf {
+        let read_min = READ_MIN.min(max_line.saturating_add(1));
         LineBuf {
             buf: Vec::new(),
             start: 0,
@@ -98,8 +99,8 @@ impl LineBuf {
             mode: Mode::Normal,
             at_eof: false,
             max_line,
-            read_min: READ_MIN.min(max_line.saturating_add(1)),
-            base_read_min: READ_MIN.min(max_line.saturating_add(1)),
+            read_min,
+            base_read_min: read_min,
         }
     }
 

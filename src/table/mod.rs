@@ -55,8 +55,9 @@ const WIDE_SLOTS_BUDGET: usize = 1 << 16;
 /// 64 MiB bound at 50 000 rows (`benches/memcap.py`): when unique strings
 /// fill it, the newest 3 to 6 MiB of them stay readable.
 const INTERNER_BYTE_CAP: usize = 6 << 20; // 6 MiB
-                                          // Every string the cap admits has an id ([`StrId`] is 16 bits): a string
-                                          // costs at least `1 + STRING_OVERHEAD` bytes of it, and 10 ids are pinned.
+
+// Every string the cap admits has an id ([`StrId`] is 16 bits): a string
+// costs at least `1 + STRING_OVERHEAD` bytes of it, and 10 ids are pinned.
 const _: () =
     assert!(INTERNER_BYTE_CAP / (intern::STRING_OVERHEAD + 1) + 10 < intern::MAX_SLOTS as usize);
 /// Share of rows evicted at once when the table is full (1/16).
