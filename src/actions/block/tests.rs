@@ -872,6 +872,10 @@ fn ufw_status_is_read_as_active_inactive_or_unknown() {
 
 /// An inactive ufw says "Rules updated" and blocks nothing: the run asks
 /// `ufw status` first and stops there, claiming nothing.
+///
+/// A script stands in for ufw here only to see the order of the calls (no
+/// second command after `status`); the real ufw, inactive in a network
+/// namespace, is `firewall::an_inactive_ufw_is_not_reported_as_blocking`.
 #[test]
 fn an_inactive_ufw_is_asked_first_and_nothing_runs() {
     let dir = tempfile::tempdir().unwrap();
