@@ -450,6 +450,87 @@ fn cached_whois_answers_are_attached_when_rows_are_born() {
     );
 }
 
+/// A batch of new rows at least `SCAN_FROM` long reads a cache no bigger
+/// than the batch in one scan, else address by address: both attach the
+/// same answers and failures, and neither an expired answer nor a filler
+/// entry for an address the log never saw.
+#[test]
+fn a_big_batch_of_new_rows_reads_the_cache_alike_by_scan_or_by_address() {
+    let clients: Vec<IpAddr> = (0..whois::SCAN_FROM as u8 + 36)
+        .map(|i| IpAddr::from([45, 33, 7, i]))
+        .collect();
+    let info = crate::enrich::whois::WhoisInfo {
+        network: Some("CACHED".into()),
+        ..Default::default()
+    };
+    let body = serde_json::to_string(&info).expect("json");
+    for filler in [0, 2 * clients.len()] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (conf, cache_dir, log) = (
+            dir.path().join("config.toml"),
+            dir.path().join("cache"),
+            dir.path().join("access.log"),
+        );
+        let toml = format!("[cache]\ndir = {cache_dir:?}\n");
+        fs::write(&conf, toml).expect("config");
+        let lines: String = clients
+            .iter()
+            .map(|ip| {
+                format!(
+                    "{ip} - - [07/Dec/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"x\"\n"
+                )
+            })
+            .collect();
+        fs::write(&log, lines).expect("log");
+        let now = time::now();
+        {
+            let opened = crate::store::whois_cache::WhoisCache::open(&cache_dir, true);
+            let mut cache = opened.cache.expect("cache");
+            for ip in &clients[..10] {
+                cache.put(*ip, now, true, &body).expect("put");
+            }
+            cache
+                .put(clients[10], now, false, "HTTP status 404")
+                .expect("put");
+            cache
+                .put(clients[11], now - 400 * 86_400, true, &body)
+                .expect("put");
+            for i in 0..filler {
+                let other = IpAddr::from([46, 33, (i / 256) as u8, (i % 256) as u8]);
+                cache.put(other, now, true, &body).expect("put");
+            }
+        }
+        let (conf, log, proc) = (
+            conf.display().to_string(),
+            log.display().to_string(),
+            data("proc"),
+        );
+        let args = [
+            "--config",
+            &conf,
+            "--from-start",
+            "--no-auth-log",
+            "--no-history",
+            "--log-format",
+            "combined",
+            "--log-path",
+            &log,
+            "--proc-root",
+            &proc,
+        ];
+        let mut engine = Engine::new(&config(&args)).expect("engine");
+        engine.touch_clock();
+        engine.read_logs_now();
+        let answered: Vec<IpAddr> = clients
+            .iter()
+            .filter(|ip| engine.core.table.get(**ip).expect("row").whois.is_some())
+            .copied()
+            .collect();
+        assert_eq!(answered, clients[..10], "filler {filler}");
+        assert_eq!(engine.whois.failed(), [clients[10]], "filler {filler}");
+    }
+}
+
 /// Registered in a poll, the engine is woken by inotify when a log grows,
 /// and the line is in the table after `on_files_ready`.
 #[test]

@@ -49,6 +49,16 @@ pub(crate) struct WhoisEntry {
     pub(crate) ok: bool,
 }
 
+impl WhoisEntry {
+    /// Whether it is still used at `now`: answers for `ttl_ok`, failures
+    /// for `ttl_failed`; an entry from the future is not.
+    fn is_fresh(&self, now: UnixTime, ttl_ok: Duration, ttl_failed: Duration) -> bool {
+        let ttl = if self.ok { ttl_ok } else { ttl_failed };
+        let age = now.saturating_sub(self.fetched_at);
+        (0..i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)).contains(&age)
+    }
+}
+
 /// The open cache file.
 pub(crate) struct WhoisCache {
     pub(super) conn: Connection,
@@ -135,11 +145,52 @@ impl WhoisCache {
                 })
             })
             .optional()?;
-        Ok(entry.filter(|e| {
-            let ttl = if e.ok { ttl_ok } else { ttl_failed };
-            let age = now.saturating_sub(e.fetched_at);
-            (0..i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)).contains(&age)
-        }))
+        Ok(entry.filter(|e| e.is_fresh(now, ttl_ok, ttl_failed)))
+    }
+
+    /// Every fresh entry with its address, if the file holds at most
+    /// `limit` entries; `None` if it holds more. Counting stops at
+    /// `limit + 1`, so a big cache costs a bounded read before the caller
+    /// falls back to [`WhoisCache::get`] per address; a small one (a cold
+    /// cache under a first read of a big log) costs one scan instead of a
+    /// point read per new row. A key that is not an address is skipped.
+    pub(crate) fn fresh_entries_if_at_most(
+        &self,
+        limit: usize,
+        now: UnixTime,
+        ttl_ok: Duration,
+        ttl_failed: Duration,
+    ) -> rusqlite::Result<Option<Vec<(IpAddr, WhoisEntry)>>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX - 1);
+        let held: i64 = self.conn.query_row(
+            "SELECT count(*) FROM (SELECT 1 FROM whois_cache LIMIT ?1)",
+            [limit + 1],
+            |r| r.get(0),
+        )?;
+        if held > limit {
+            return Ok(None);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, body, fetched_at, ok FROM whois_cache")?;
+        let rows = stmt.query_map([], |r| {
+            let key: String = r.get(0)?;
+            let entry = WhoisEntry {
+                body: r.get(1)?,
+                fetched_at: r.get(2)?,
+                ok: r.get(3)?,
+            };
+            Ok((key.parse::<IpAddr>().ok(), entry))
+        })?;
+        let mut fresh = Vec::new();
+        for row in rows {
+            if let (Some(ip), entry) = row? {
+                if entry.is_fresh(now, ttl_ok, ttl_failed) {
+                    fresh.push((ip, entry));
+                }
+            }
+        }
+        Ok(Some(fresh))
     }
 
     /// Stores an answer (or a lasting failure) for `ip`. `Ok(false)` when

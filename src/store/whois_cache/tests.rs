@@ -133,3 +133,31 @@ fn a_damaged_cache_starts_afresh_and_garbage_is_left_alone() {
     assert!(opened.cache.is_none());
     assert!(path.exists());
 }
+
+/// The scan answers only while the file holds at most `limit` entries, and
+/// then with exactly the fresh ones under their canonical address.
+#[test]
+fn the_scan_gives_every_fresh_entry_of_a_small_cache_and_nothing_of_a_big_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = WhoisCache::open(dir.path(), true).cache.unwrap();
+    let (day, hour) = (Duration::from_secs(86_400), Duration::from_secs(3600));
+    cache.put(ip("192.0.2.7"), 1000, true, "{}").unwrap();
+    cache.put(ip("::ffff:198.51.100.7"), 1000, false, "timeout").unwrap();
+    cache.put(ip("2001:db8::1"), 1000 - 86_400, true, "{}").unwrap();
+    let scan = |limit, now| {
+        let mut found = cache
+            .fresh_entries_if_at_most(limit, now, day, hour)
+            .unwrap()?
+            .into_iter()
+            .map(|(ip, e)| (ip, e.ok))
+            .collect::<Vec<_>>();
+        found.sort();
+        Some(found)
+    };
+    let both = vec![(ip("192.0.2.7"), true), (ip("198.51.100.7"), false)];
+    assert_eq!(scan(3, 1000), Some(both.clone()));
+    assert_eq!(scan(30, 1000), Some(both));
+    assert_eq!(scan(2, 1000), None, "three entries, limit two");
+    assert_eq!(scan(0, 1000), None);
+    assert_eq!(scan(3, 1000 + 3600), Some(vec![(ip("192.0.2.7"), true)]));
+}
