@@ -142,8 +142,12 @@ fn the_scan_gives_every_fresh_entry_of_a_small_cache_and_nothing_of_a_big_one() 
     let mut cache = WhoisCache::open(dir.path(), true).cache.unwrap();
     let (day, hour) = (Duration::from_secs(86_400), Duration::from_secs(3600));
     cache.put(ip("192.0.2.7"), 1000, true, "{}").unwrap();
-    cache.put(ip("::ffff:198.51.100.7"), 1000, false, "timeout").unwrap();
-    cache.put(ip("2001:db8::1"), 1000 - 86_400, true, "{}").unwrap();
+    cache
+        .put(ip("::ffff:198.51.100.7"), 1000, false, "timeout")
+        .unwrap();
+    cache
+        .put(ip("2001:db8::1"), 1000 - 86_400, true, "{}")
+        .unwrap();
     let scan = |limit, now| {
         let mut found = cache
             .fresh_entries_if_at_most(limit, now, day, hour)
