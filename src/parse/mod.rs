@@ -148,48 +148,59 @@ pub(crate) fn leading_ipv4(line: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
 /// whatever follows it is the caller's to judge.
 #[inline(always)]
 fn dotted_quad_prefix(b: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
-    let (first, mut at) = octet_at(b, 0)?;
-    let mut addr = first;
-    for _ in 1..4 {
-        if b.get(at) != Some(&b'.') {
-            return None;
+    // The longest quad and the byte after it fit in 16 bytes; a shorter
+    // line is padded with NULs, which end a quad as the line's end does.
+    match b.first_chunk::<16>() {
+        Some(head) => dotted_quad_in(head),
+        None => {
+            let mut head = [0u8; 16];
+            head[..b.len()].copy_from_slice(b);
+            dotted_quad_in(&head)
         }
-        let (octet, len) = octet_at(b, at + 1)?;
-        addr = addr << 8 | octet;
-        at += 1 + len;
     }
-    Some((std::net::Ipv4Addr::from(addr), at))
 }
 
-/// The octet at `b[at..]` and its length in digits, unrolled: a fourth
-/// digit, a leading zero or a value over 255 is no octet.
+/// [`dotted_quad_prefix`] of a line's first 16 bytes: fixed size, so no
+/// read needs a bounds check (the last one read is byte 15, after a
+/// fourth octet of three digits).
 #[inline(always)]
-fn octet_at(b: &[u8], at: usize) -> Option<(u32, usize)> {
+fn dotted_quad_in(b: &[u8; 16]) -> Option<(std::net::Ipv4Addr, usize)> {
     // 10 and up: not a digit (a byte below '0' wraps to a large value).
-    let digit = |i: usize| {
-        b.get(at + i)
-            .map_or(10, |c| u32::from(c.wrapping_sub(b'0')))
-    };
-    let d0 = digit(0);
-    if d0 > 9 {
-        return None;
+    let digit = |i: usize| u32::from(b[i & 15].wrapping_sub(b'0'));
+    let mut addr = 0u32;
+    let mut at = 0;
+    for octet in 0..4 {
+        if octet > 0 {
+            if b[at & 15] != b'.' {
+                return None;
+            }
+            at += 1;
+        }
+        let d0 = digit(at);
+        if d0 > 9 {
+            return None;
+        }
+        let d1 = digit(at + 1);
+        let (value, len) = if d1 > 9 {
+            (d0, 1)
+        } else if d0 == 0 {
+            return None; // a leading zero
+        } else {
+            let d2 = digit(at + 2);
+            if d2 > 9 {
+                (d0 * 10 + d1, 2)
+            } else {
+                let value = d0 * 100 + d1 * 10 + d2;
+                if value > 255 || digit(at + 3) <= 9 {
+                    return None; // too big, or a fourth digit
+                }
+                (value, 3)
+            }
+        };
+        addr = addr << 8 | value;
+        at += len;
     }
-    let d1 = digit(1);
-    if d1 > 9 {
-        return Some((d0, 1));
-    }
-    if d0 == 0 {
-        return None;
-    }
-    let d2 = digit(2);
-    if d2 > 9 {
-        return Some((d0 * 10 + d1, 2));
-    }
-    let value = d0 * 100 + d1 * 10 + d2;
-    if digit(3) <= 9 || value > 255 {
-        return None;
-    }
-    Some((value, 3))
+    Some((std::net::Ipv4Addr::from(addr), at))
 }
 
 /// IPv6 in hex groups (with at most one `::`) without the generic parser,
