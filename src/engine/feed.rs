@@ -162,16 +162,18 @@ impl Core {
     /// Apply one access-log line of source `source`, and say which row it
     /// counted.
     fn apply_access_line(&mut self, source: usize, line: &[u8]) -> (LineVerdict, Option<RowId>) {
-        match parse_access(&self.access, &self.table, line, &mut self.access_scratch) {
+        // Matched by reference: moving the ~170-byte hit out is a copy.
+        let parsed = parse_access(&self.access, &self.table, line, &mut self.access_scratch);
+        match &parsed {
             Ok((hit, format)) => {
                 if self.formats.len() <= source {
                     self.formats.resize(source + 1, "");
                 }
                 self.formats[source] = format.name();
                 let mut row = None;
-                if let Some((applied, request)) = self.table.apply_access(&hit, self.now) {
+                if let Some((applied, request)) = self.table.apply_access(hit, self.now) {
                     self.detector
-                        .check_request(&mut self.table, applied.row, &request, &hit);
+                        .check_request(&mut self.table, applied.row, &request, hit);
                     self.enrich_if_new(applied);
                     if let Some(events) = self.events.as_mut() {
                         events.after_row(&self.detector, self.table.row_mut(applied.row));

@@ -33,8 +33,9 @@ struct Combined<'a> {
 
 /// The hit for `line` read as combined (or common, when it stops after the
 /// bytes field), or `None` when the generic program must decide. `lead` is the
-/// line's first word, already parsed as an address.
-#[inline]
+/// line's first word, already parsed as an address. Always inline: the hit
+/// (~170 bytes) is then built where the caller keeps it, not copied there.
+#[inline(always)]
 pub(super) fn hit<'a>(
     line: &'a [u8],
     lead: LeadingAddress<'a>,
