@@ -260,7 +260,12 @@ struct Text<'a>(&'a [u8]);
 
 impl Serialize for Text<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&String::from_utf8_lossy(self.0))
+        // `from_utf8` checks a word at a time; the lossy conversion, which
+        // gives the same text for valid UTF-8, only where it is not.
+        match std::str::from_utf8(self.0) {
+            Ok(text) => s.serialize_str(text),
+            Err(_) => s.serialize_str(&String::from_utf8_lossy(self.0)),
+        }
     }
 }
 

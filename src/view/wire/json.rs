@@ -67,15 +67,20 @@ fn needs_care(b: u8) -> bool {
 }
 
 /// Whether `bytes` can be copied between quotes as they are. Tested 16
-/// bytes at a time without an early exit inside a block, so it vectorises.
+/// bytes at a time without an early exit inside a block, so it vectorises;
+/// the tail as the last 16 bytes (a string under 16 padded with spaces),
+/// not byte by byte.
 fn is_plain(bytes: &[u8]) -> bool {
-    let mut blocks = bytes.chunks_exact(16);
-    for block in &mut blocks {
-        if block.iter().fold(false, |any, &b| any | needs_care(b)) {
-            return false;
-        }
+    fn any_care(block: &[u8]) -> bool {
+        block.iter().fold(false, |any, &b| any | needs_care(b))
     }
-    !blocks.remainder().iter().any(|&b| needs_care(b))
+    if bytes.len() < 16 {
+        let mut block = [b' '; 16];
+        block[..bytes.len()].copy_from_slice(bytes);
+        return !any_care(&block);
+    }
+    let tail = &bytes[bytes.len() - 16..];
+    !(bytes.chunks_exact(16).any(any_care) || any_care(tail))
 }
 
 /// `text` as a JSON string, quotes included.

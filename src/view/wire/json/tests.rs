@@ -323,4 +323,16 @@ fn plain_bytes_are_the_ones_copied_as_they_are() {
         assert_eq!(is_plain(&[b]), plain, "{b:#x}");
         assert_eq!(is_plain(&[[b'a'; 20].as_slice(), &[b]].concat()), plain);
     }
+    // One byte needing care anywhere in a string of any length up to three
+    // blocks: in a block, in the tail, in a padded short string.
+    for len in 0..=48 {
+        assert!(is_plain(&vec![b'a'; len]));
+        for at in 0..len {
+            for b in [0, b'"', b'\\', 0x7f, 0xc2] {
+                let mut text = vec![b'a'; len];
+                text[at] = b;
+                assert!(!is_plain(&text), "{len} {at} {b:#x}");
+            }
+        }
+    }
 }
