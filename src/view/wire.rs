@@ -444,6 +444,24 @@ impl<'a> From<&'a SourceReport> for Source<'a> {
     }
 }
 
+/// Every row's `ip` line, as `--once --json` writes them (history off),
+/// appended to `out`: the JSON snapshot's cost, for benches/json.rs.
+#[doc(hidden)]
+pub fn write_ip_lines(
+    out: &mut Vec<u8>,
+    table: &IpTable,
+    detector: &crate::detect::Detector,
+    end: UnixTime,
+) -> io::Result<()> {
+    let mut line = Vec::with_capacity(512);
+    for row in table.rows() {
+        let object = IpObject::new(table, row, end, detector.reason_ages(row), None);
+        write_line(&mut line, &object)?;
+        out.extend_from_slice(&line);
+    }
+    Ok(())
+}
+
 /// Writes `value` and a newline into `line` (cleared first), as the
 /// contract spells JSON (see the module doc and [`json`]).
 pub(crate) fn write_line(line: &mut Vec<u8>, value: &impl Serialize) -> io::Result<()> {
