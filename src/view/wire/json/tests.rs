@@ -30,6 +30,10 @@ impl Formatter for Contract {
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        // Most text is printable ASCII: one vectorised test, one write.
+        if fragment.bytes().all(|b| b < 0x7f) {
+            return w.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
