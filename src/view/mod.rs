@@ -17,4 +17,4 @@ pub mod groups;
 pub(crate) mod history;
 pub(crate) mod metrics;
 pub(crate) mod totals;
-pub(crate) mod wire;
+pub mod wire;

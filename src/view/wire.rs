@@ -6,18 +6,16 @@
 //! out when there is none. The structs borrow from the table; only what must
 //! be converted (lossy UTF-8, RFC 3339 times) is made on the way out.
 //!
-//! [`Contract`] keeps the escaping and number format of the hand-written
-//! writer these types replaced: every control character (C0, DEL, C1) and
-//! U+2028/U+2029 as `\u00xx`, never `\b`/`\f`; rates as Rust prints an `f64`
-//! (`0`, `1.5`), not `0.0`.
+//! [`json`] writes them with the escaping and number format of the
+//! hand-written writer these types replaced: every control character (C0,
+//! DEL, C1) and U+2028/U+2029 as `\u00xx`, never `\b`/`\f`; rates as Rust
+//! prints an `f64` (`0`, `1.5`), not `0.0`.
 
-use std::borrow::Cow;
-use std::io::{self, Write};
+use std::io;
 use std::net::IpAddr;
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
-use serde_json::ser::{CharEscape, Formatter};
 
 use super::format::{round2, services, Service};
 use crate::detect::{ReasonAges, Reasons};
@@ -31,6 +29,7 @@ use crate::table::{IpTable, RecentRequest, Row, StrId};
 use crate::view::groups::Group;
 
 pub(crate) mod events;
+mod json;
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
 
@@ -261,7 +260,12 @@ struct Text<'a>(&'a [u8]);
 
 impl Serialize for Text<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&String::from_utf8_lossy(self.0))
+        // `from_utf8` checks a word at a time; the lossy conversion, which
+        // gives the same text for valid UTF-8, only where it is not.
+        match std::str::from_utf8(self.0) {
+            Ok(text) => s.serialize_str(text),
+            Err(_) => s.serialize_str(&String::from_utf8_lossy(self.0)),
+        }
     }
 }
 
@@ -440,66 +444,31 @@ impl<'a> From<&'a SourceReport> for Source<'a> {
     }
 }
 
-/// Writes `value` and a newline into `line` (cleared first), as the
-/// contract spells JSON.
-pub(crate) fn write_line(line: &mut Vec<u8>, value: &impl Serialize) -> io::Result<()> {
-    line.clear();
-    let mut ser = serde_json::Serializer::with_formatter(&mut *line, Contract);
-    value.serialize(&mut ser).map_err(io::Error::other)?;
-    line.push(b'\n');
+/// Every row's `ip` line, as `--once --json` writes them (history off),
+/// appended to `out`: the JSON snapshot's cost, for benches/json.rs.
+#[doc(hidden)]
+pub fn write_ip_lines(
+    out: &mut Vec<u8>,
+    table: &IpTable,
+    detector: &crate::detect::Detector,
+    end: UnixTime,
+) -> io::Result<()> {
+    let mut line = Vec::with_capacity(512);
+    for row in table.rows() {
+        let object = IpObject::new(table, row, end, detector.reason_ages(row), None);
+        write_line(&mut line, &object)?;
+        out.extend_from_slice(&line);
+    }
     Ok(())
 }
 
-/// serde_json's compact output with the contract's escaping and floats
-/// (see the module doc).
-struct Contract;
-
-impl Formatter for Contract {
-    fn write_f64<W: ?Sized + Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
-        write!(w, "{value}")
-    }
-
-    /// serde_json has escaped quotes, backslashes and C0 controls around
-    /// `fragment`; DEL, C1 controls and the JavaScript line separators are
-    /// escaped here.
-    fn write_string_fragment<W: ?Sized + Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
-        // Most text is printable ASCII: one vectorised test, one write.
-        if fragment.bytes().all(|b| b < 0x7f) {
-            return w.write_all(fragment.as_bytes());
-        }
-        let mut start = 0;
-        for (i, c) in fragment.char_indices() {
-            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
-                w.write_all(&fragment.as_bytes()[start..i])?;
-                write!(w, "\\u{:04x}", c as u32)?;
-                start = i + c.len_utf8();
-            }
-        }
-        w.write_all(&fragment.as_bytes()[start..])
-    }
-
-    fn write_char_escape<W: ?Sized + Write>(
-        &mut self,
-        w: &mut W,
-        escape: CharEscape,
-    ) -> io::Result<()> {
-        let text: Cow<'static, str> = match escape {
-            CharEscape::Quote => "\\\"".into(),
-            CharEscape::ReverseSolidus => "\\\\".into(),
-            CharEscape::Solidus => "/".into(),
-            CharEscape::LineFeed => "\\n".into(),
-            CharEscape::CarriageReturn => "\\r".into(),
-            CharEscape::Tab => "\\t".into(),
-            CharEscape::Backspace => "\\u0008".into(),
-            CharEscape::FormFeed => "\\u000c".into(),
-            CharEscape::AsciiControl(b) => format!("\\u{b:04x}").into(),
-        };
-        w.write_all(text.as_bytes())
-    }
+/// Writes `value` and a newline into `line` (cleared first), as the
+/// contract spells JSON (see the module doc and [`json`]).
+pub(crate) fn write_line(line: &mut Vec<u8>, value: &impl Serialize) -> io::Result<()> {
+    line.clear();
+    json::write(line, value).map_err(io::Error::other)?;
+    line.push(b'\n');
+    Ok(())
 }
 
 #[cfg(test)]
