@@ -298,7 +298,6 @@ impl Whois {
         }
     }
 
-    /// What whois is doing for `row` (the drill-down).
     /// Addresses with a remembered failure, sorted (tests).
     #[cfg(test)]
     pub(super) fn failed(&self) -> Vec<IpAddr> {
@@ -307,6 +306,7 @@ impl Whois {
         failed
     }
 
+    /// What whois is doing for `row` (the drill-down).
     pub(crate) fn state(&self, row: &Row) -> WhoisState<'_> {
         if row.whois.is_some() {
             return WhoisState::Done;
