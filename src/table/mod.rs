@@ -17,12 +17,14 @@
 mod activity;
 mod hash;
 mod hidden;
+mod index;
 mod intern;
 mod rate;
 mod ssh;
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -452,7 +454,9 @@ type FlaggedTest = Box<dyn Fn(&Row, UnixTime) -> bool>;
 pub struct IpTable {
     rows: Vec<Option<Row>>,
     free: Vec<u32>,
-    index: HashMap<IpAddr, u32, hash::SeededState>,
+    /// Address to row id; hashed by `index_key`, confirmed on the row.
+    index: index::RowIndex,
+    index_key: hash::SeededState,
     pub(crate) strings: Interner,
     max_rows: usize,
     /// Tells flagged rows at eviction (see [`IpTable::set_flagged`]).
@@ -490,7 +494,8 @@ impl IpTable {
         IpTable {
             rows: Vec::new(),
             free: Vec::new(),
-            index: HashMap::default(),
+            index: index::RowIndex::default(),
+            index_key: hash::SeededState::default(),
             strings: Interner::new(INTERNER_BYTE_CAP),
             max_rows: max_rows.max(1),
             is_flagged: Box::new(|_, _| false),
@@ -554,8 +559,8 @@ impl IpTable {
     /// from now on (the drill-down opened it), while the budget allows:
     /// returns whether it is wide. A row stays wide until it goes.
     pub(crate) fn widen(&mut self, ip: IpAddr) -> bool {
-        match self.index.get(&ip) {
-            Some(&id) => self.widen_id(id),
+        match self.id_of(ip) {
+            Some(id) => self.widen_id(id),
             None => false,
         }
     }
@@ -652,9 +657,30 @@ impl IpTable {
     }
 
     pub(crate) fn get(&self, ip: IpAddr) -> Option<&Row> {
-        self.index
-            .get(&ip)
-            .and_then(|&id| self.rows[id as usize].as_ref())
+        self.id_of(ip)
+            .and_then(|id| self.rows[id as usize].as_ref())
+    }
+
+    /// The index's hash of `ip`.
+    #[inline]
+    fn hash_of(&self, ip: IpAddr) -> u32 {
+        self.index_key.hash_one(ip) as u32
+    }
+
+    /// The row id of `ip`, if it has a row.
+    #[inline]
+    fn id_of(&self, ip: IpAddr) -> Option<u32> {
+        self.id_of_hashed(ip, self.hash_of(ip))
+    }
+
+    /// [`id_of`](Self::id_of) with the index's hash of `ip` at hand.
+    #[inline]
+    fn id_of_hashed(&self, ip: IpAddr, hash: u32) -> Option<u32> {
+        let rows = &self.rows;
+        self.index.find(
+            hash,
+            |id| matches!(rows.get(id as usize), Some(Some(row)) if row.ip == ip),
+        )
     }
 
     pub(crate) fn rows(&self) -> impl Iterator<Item = &Row> {
@@ -669,7 +695,7 @@ impl IpTable {
 
     /// Attach a whois answer to the row of `ip`, if it is still tracked.
     pub(crate) fn set_whois(&mut self, ip: IpAddr, info: WhoisInfo) {
-        if let Some(&id) = self.index.get(&ip) {
+        if let Some(id) = self.id_of(ip) {
             self.live_row(id).whois = Some(Box::new(info));
         }
     }
@@ -677,7 +703,7 @@ impl IpTable {
     /// The row of `ip`, to change (the detector's notes; tests set GeoIP
     /// by hand).
     pub(crate) fn get_mut(&mut self, ip: IpAddr) -> Option<&mut Row> {
-        let id = *self.index.get(&ip)?;
+        let id = self.id_of(ip)?;
         self.rows[id as usize].as_mut()
     }
 
@@ -699,7 +725,8 @@ impl IpTable {
     /// [`row_id`](Self::row_id) through the index, adding the row if new.
     #[inline(never)]
     fn row_id_looked_up(&mut self, ip: IpAddr, seen: UnixTime, now: UnixTime) -> (u32, bool) {
-        if let Some(&id) = self.index.get(&ip) {
+        let hash = self.hash_of(ip);
+        if let Some(id) = self.id_of_hashed(ip, hash) {
             return (id, false);
         }
         if self.index.len() >= self.max_rows {
@@ -723,7 +750,7 @@ impl IpTable {
                 (self.rows.len() - 1) as u32
             }
         };
-        self.index.insert(ip, id);
+        self.index.insert(hash, id);
         (id, true)
     }
 
@@ -732,7 +759,9 @@ impl IpTable {
     /// cache misses overlap with parsing the rest of the line.
     #[inline]
     pub fn prefetch(&self, ip: IpAddr) {
-        let Some(&id) = self.index.get(&ip) else {
+        // Unconfirmed (the row is what is being fetched):
+        // `take_prefetched` checks the row's address.
+        let Some(id) = self.index.candidate(self.hash_of(ip)) else {
             return;
         };
         self.prefetched.set(Some(id));
@@ -770,7 +799,7 @@ impl IpTable {
                 self.sockets_intact = false;
             }
             self.wide_rows -= usize::from(row.wide);
-            self.index.remove(&row.ip);
+            self.index.remove(self.hash_of(row.ip), id);
             self.free.push(id);
         }
     }
