@@ -183,11 +183,11 @@ impl Keeper {
             core.recounted.clear();
             return None;
         };
-        for (ip, added) in core.recounted.drain() {
-            if let Some(row) = core.table.get(ip) {
-                store.add_recounted(row.ip, row.first_seen(), row.last_seen(), added);
-            }
-        }
+        let table = &core.table;
+        store.add_recounted(core.recounted.drain().filter_map(|(ip, added)| {
+            let row = table.get(ip)?;
+            Some((row.ip, row.first_seen(), row.last_seen(), added))
+        }));
         store.stage_cursors(logs.cursors(), core.now);
         let core = &*core;
         self.last_snapshot = core.now;

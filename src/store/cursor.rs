@@ -157,7 +157,7 @@ mod tests {
             bytes: 200,
             auth_failures: 0,
         };
-        second.add_recounted(row(2).ip, 1000, 1002, recounted);
+        second.add_recounted([(row(2).ip, 1000, 1002, recounted)]);
         second.mark_live(row(2).ip);
         second.snapshot([row(2)].into_iter()).unwrap();
         let got = second.lookup(row(2).ip).unwrap().unwrap();
@@ -214,7 +214,7 @@ mod tests {
             bytes: 200,
             auth_failures: 0,
         };
-        second.add_recounted(row(2).ip, 1000, 1002, recounted);
+        second.add_recounted([(row(2).ip, 1000, 1002, recounted)]);
         second.snapshot([row(2)].into_iter()).unwrap();
         let got = second.lookup(row(2).ip).unwrap().unwrap();
         assert_eq!((got.requests, got.bytes, got.sessions), (2, 200, 1));

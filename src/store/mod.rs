@@ -14,12 +14,12 @@
 mod cursor;
 pub(crate) mod import;
 mod schema;
+mod sorted;
 #[cfg(test)]
 mod tests;
 pub(crate) mod whois_cache;
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
 use std::fmt;
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::hash::{Hash, Hasher};
@@ -36,6 +36,8 @@ use crate::actions::block::{target_text, BlockRecord, CommandResult};
 use crate::parse::UnixTime;
 use crate::source::LogCursor;
 use crate::sys::file;
+
+use sorted::SortedMap;
 
 /// How long any call waits for another instance's write lock. Short: two
 /// instances must not stall each other's loop.
@@ -295,6 +297,14 @@ impl Written {
         }
     }
 
+    /// Count what lines an earlier run committed as committed.
+    fn add(&mut self, added: Recounted) {
+        self.requests = self.requests.saturating_add(added.requests);
+        self.bytes = self.bytes.saturating_add(added.bytes);
+        let failures = u64::from(self.auth_failures).saturating_add(added.auth_failures);
+        self.auth_failures = failures.min(u64::from(u32::MAX)) as u32;
+    }
+
     /// Nothing committed yet for a row first seen at `first_seen`, last at
     /// `last_seen`, and this session not counted for it.
     fn nothing(first_seen: UnixTime, last_seen: UnixTime) -> Written {
@@ -345,7 +355,8 @@ pub struct History {
     /// `None` until the session row is written (deferred when the file was
     /// busy at open).
     session: Option<i64>,
-    written: HashMap<AddrKey, Written>,
+    /// What this session committed, by address (see [`Written`]).
+    written: SortedMap<AddrKey, Written>,
     /// Block records that met a busy file; written with the next snapshot.
     pending_blocks: Vec<BlockRow>,
     /// Log cursors to write with the next snapshot's last transaction.
@@ -449,7 +460,7 @@ impl History {
             path: path.to_path_buf(),
             started: now,
             session: None,
-            written: HashMap::new(),
+            written: SortedMap::default(),
             pending_blocks: Vec::new(),
             pending_cursors: Vec::new(),
             cursors_at: now,
@@ -544,26 +555,37 @@ impl History {
     }
 
     /// Lines history had already counted were read again and applied to
-    /// `ip`'s row (now first seen at `first_seen`, last at `last_seen`):
-    /// what they added is taken as committed already, so snapshots add only
-    /// what comes on top of them. An address seen only in such lines is not
-    /// written at all (this session adds nothing to it), unless it is on a
-    /// socket ([`History::mark_live`]).
+    /// rows: for each, its address, when its row was first and last seen
+    /// now, and what the lines added. That is taken as committed already,
+    /// so snapshots add only what comes on top of it. An address seen only
+    /// in such lines is not written at all (this session adds nothing to
+    /// it), unless it is on a socket ([`History::mark_live`]).
     pub(crate) fn add_recounted(
         &mut self,
-        ip: IpAddr,
-        first_seen: UnixTime,
-        last_seen: UnixTime,
-        added: Recounted,
+        rows: impl IntoIterator<Item = (IpAddr, UnixTime, UnixTime, Recounted)>,
     ) {
-        let base = self
-            .written
-            .entry(addr_key(ip))
-            .or_insert_with(|| Written::nothing(first_seen, last_seen));
-        base.requests = base.requests.saturating_add(added.requests);
-        base.bytes = base.bytes.saturating_add(added.bytes);
-        let failures = u64::from(base.auth_failures).saturating_add(added.auth_failures);
-        base.auth_failures = failures.min(u64::from(u32::MAX)) as u32;
+        // By key, so an address seen in two spellings (`1.2.3.4` and
+        // `::ffff:1.2.3.4`) is one new entry.
+        let mut rows: Vec<_> = rows
+            .into_iter()
+            .map(|(ip, first, last, added)| (addr_key(ip), first, last, added))
+            .collect();
+        rows.sort_unstable_by_key(|row| row.0);
+        let mut new: Vec<(AddrKey, Written)> = Vec::new();
+        for (key, first_seen, last_seen, added) in rows {
+            let base = match self.written.get_mut(&key) {
+                Some(base) => base,
+                None => match new.last_mut() {
+                    Some((last, base)) if *last == key => base,
+                    _ => {
+                        new.push((key, Written::nothing(first_seen, last_seen)));
+                        &mut new.last_mut().expect("just pushed").1
+                    }
+                },
+            };
+            base.add(added);
+        }
+        self.written.set_all(new);
     }
 
     /// `ip` has sockets now: this session counts for it even if its lines
@@ -678,7 +700,7 @@ impl History {
             self.pending_cursors.clear();
         }
         let changed = updates.len();
-        self.written.extend(updates);
+        self.written.set_all(updates);
         Ok(changed)
     }
 

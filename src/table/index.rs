@@ -5,9 +5,7 @@
 //! here: a slot whose hash matches is confirmed on the row it names (which
 //! the caller reads next anyway). At 20 000 rows the index is 32 768 slots,
 //! 256 KiB, where std's `HashMap<IpAddr, u32>` took 800 KiB (24-byte
-//! buckets and control bytes): it stays in the core's own cache, and the
-//! slot an address starts at is known from its hash alone, so a look-up
-//! can be prefetched before the line is parsed.
+//! buckets and control bytes), so more of it stays in the core's cache.
 //!
 //! Slots run at most 13/16 full, so 50 000 rows (the default
 //! `max_tracked_ips`) fit 65 536 slots (512 KiB). Removal shifts the entries
@@ -63,14 +61,6 @@ impl RowIndex {
     pub(crate) fn candidate(&self, hash: u32) -> Option<u32> {
         self.probe(hash, |slot| slot.hash == hash)
             .map(|i| self.slots[i].id)
-    }
-
-    /// Hint the CPU to load the slot `hash` starts at.
-    #[inline]
-    pub(crate) fn prefetch(&self, hash: u32) {
-        if !self.slots.is_empty() {
-            super::prefetch_line(self.slots[self.home(hash)..].as_ptr().cast());
-        }
     }
 
     /// The position of the first slot of `hash`'s run that `matches`.
@@ -230,7 +220,6 @@ mod tests {
     fn a_candidate_is_the_first_row_of_its_hash() {
         let mut index = RowIndex::default();
         assert_eq!(index.candidate(5), None);
-        index.prefetch(5); // empty: nothing to touch, no panic
         index.insert(5, 1);
         index.insert(5, 2);
         index.insert(6, 3);
