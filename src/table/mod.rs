@@ -20,10 +20,11 @@ mod hidden;
 mod index;
 mod intern;
 mod rate;
+mod recent;
 mod ssh;
 
 use std::cell::Cell;
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub(crate) use hash::SeededState;
 pub(crate) use hidden::HIDDEN_MAX;
 pub(crate) use intern::{Interner, StrId, MAX_STRING};
 pub(crate) use rate::RateRing;
+pub(crate) use recent::RecentRing;
 use ssh::SshLog;
 pub(crate) use ssh::{SshEvent, RECENT_SSH_EVENTS};
 
@@ -170,7 +172,7 @@ pub struct Row {
     /// Requests by status class: index 0 other/unknown, 1..=5 for 1xx..5xx.
     pub(crate) status: [u32; 6],
     pub(crate) rate: RateRing,
-    pub(crate) recent: VecDeque<RecentRequest>,
+    pub(crate) recent: RecentRing,
     /// sshd counts, last failure and last events (user names cut short,
     /// inline), for detection and the drill-down; boxed: most rows never
     /// see sshd (8 bytes when absent). Read through [`Row::auth_count`],
@@ -312,7 +314,7 @@ impl Row {
             bytes: 0,
             status: [0; 6],
             rate: RateRing::default(),
-            recent: VecDeque::new(),
+            recent: RecentRing::default(),
             ssh: None,
             first_seen: secs32(seen),
             last_seen: secs32(seen),
@@ -809,7 +811,7 @@ impl IpTable {
     /// become `DROPPED` here, before anything is interned again.
     fn sweep_strings(&mut self) {
         for row in self.rows.iter().flatten() {
-            for r in &row.recent {
+            for r in row.recent.iter() {
                 self.strings.mark(r.method);
                 self.strings.mark(r.path);
                 self.strings.mark(r.user_agent);
@@ -826,7 +828,7 @@ impl IpTable {
             }
         };
         for row in self.rows.iter_mut().flatten() {
-            for r in &mut row.recent {
+            for r in row.recent.iter_mut() {
                 live(&mut r.method);
                 live(&mut r.path);
                 live(&mut r.user_agent);
@@ -900,24 +902,7 @@ impl IpTable {
         row.status[status_class(hit.status)] += 1;
         row.rate.record(t);
         row.seen_at(t, now);
-        if row.recent.len() >= cap {
-            row.recent.pop_front();
-        } else if row.recent.len() == row.recent.capacity() {
-            // 1, 2, 4 slots, then 10, then the small ring, then doubling to
-            // a wide row's: most clients send a few requests (on the
-            // realistic log a third of them one, a quarter two), and at
-            // 20 000 rows the rings are most of the heap.
-            let want = match row.recent.capacity() {
-                0 => 1,
-                1 => 2,
-                2..4 => 4,
-                4..10 => 10,
-                c if c < RECENT_REQUESTS => RECENT_REQUESTS,
-                c => c * 2,
-            };
-            row.recent.reserve_exact(want.min(cap) - row.recent.len());
-        }
-        row.recent.push_back(request);
+        row.recent.push(request, cap);
         self.activity.push(Activity {
             time: request.time,
             ip: hit.client,

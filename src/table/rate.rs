@@ -8,15 +8,16 @@ const WINDOW_SECS: usize = 60;
 /// seen), with the running sum of the window and the highest sum reached.
 /// Events older than the window still count as requests but not as rate.
 ///
-/// Counts are u8 (60 bytes a row: the ring is the largest part of a row,
-/// and almost every client sends a few requests a second at most) until one
-/// second passes 255 events (a flood, or the all-rows ring of a busy
-/// server); the ring then moves to u32 counts on the heap for good, so no
-/// count ever saturates. Seconds are u32 (until 2106, like the rows' times).
+/// Counts are 4 bits, two seconds a byte (30 bytes a row: the ring is the
+/// largest part of a row, and almost every client sends a few requests a
+/// second at most) until one second passes 15 events (a busy crawler, a
+/// flood, the all-rows ring of a busy server); the ring then moves to u32
+/// counts on the heap for good, so no count ever saturates. Seconds are u32
+/// (until 2106, like the rows' times).
 #[derive(Debug, Clone)]
 pub(crate) struct RateRing {
-    slots: [u8; WINDOW_SECS],
-    /// The counts once any second outgrew u8; `slots` is unused then.
+    slots: Nibbles,
+    /// The counts once any second outgrew 4 bits; `slots` is unused then.
     wide: Option<Box<[u32; WINDOW_SECS]>>,
     /// Newest second recorded; 0 before the first event.
     head: u32,
@@ -24,10 +25,65 @@ pub(crate) struct RateRing {
     peak: u32,
 }
 
+/// Sixty counts of 0..=15, slot `i` in byte `i / 2` (the low half for an
+/// even `i`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Nibbles([u8; WINDOW_SECS / 2]);
+
+impl Nibbles {
+    /// The largest count a slot holds.
+    const MAX: u32 = 15;
+
+    #[inline]
+    fn shift(i: usize) -> u32 {
+        4 * (i as u32 & 1)
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> u32 {
+        u32::from(self.0[i / 2] >> Self::shift(i)) & 15
+    }
+
+    /// Count one more in slot `i` (below [`Nibbles::MAX`]).
+    #[inline]
+    fn bump(&mut self, i: usize) {
+        self.0[i / 2] += 1 << Self::shift(i);
+    }
+
+    /// Slot `i`'s count, and the slot emptied.
+    #[inline]
+    fn take(&mut self, i: usize) -> u32 {
+        let count = self.get(i);
+        self.0[i / 2] &= !(15 << Self::shift(i));
+        count
+    }
+
+    /// The sum of the counts in `range`, emptied: whole bytes at a time
+    /// between an odd first slot and an even last one.
+    #[inline]
+    fn take_range(&mut self, range: std::ops::Range<usize>) -> u32 {
+        let (mut i, end) = (range.start, range.end);
+        let mut sum = 0;
+        if i < end && i % 2 == 1 {
+            sum += self.take(i);
+            i += 1;
+        }
+        while i + 2 <= end {
+            let pair = std::mem::take(&mut self.0[i / 2]);
+            sum += u32::from(pair & 15) + u32::from(pair >> 4);
+            i += 2;
+        }
+        if i < end {
+            sum += self.take(i);
+        }
+        sum
+    }
+}
+
 impl Default for RateRing {
     fn default() -> Self {
         RateRing {
-            slots: [0; WINDOW_SECS],
+            slots: Nibbles::default(),
             wide: None,
             head: 0,
             sum: 0,
@@ -65,19 +121,19 @@ impl RateRing {
         };
         match self.wide.as_deref_mut() {
             Some(wide) => wide[i] = wide[i].saturating_add(1),
-            None if self.slots[i] == u8::MAX => self.widen(i),
-            None => self.slots[i] += 1,
+            None if self.slots.get(i) == Nibbles::MAX => self.widen(i),
+            None => self.slots.bump(i),
         }
         self.sum = self.sum.saturating_add(1);
         self.peak = self.peak.max(self.sum);
     }
 
-    /// Move to u32 counts, counting one more event in slot `i` (full in u8).
+    /// Move to u32 counts, counting one more event in slot `i` (full in 4 bits).
     #[cold]
     fn widen(&mut self, i: usize) {
-        let mut wide = Box::new(self.slots.map(u32::from));
+        let mut wide = Box::new(std::array::from_fn(|s| self.slots.get(s)));
         wide[i] += 1;
-        self.slots = [0; WINDOW_SECS];
+        self.slots = Nibbles::default();
         self.wide = Some(wide);
     }
 
@@ -86,7 +142,7 @@ impl RateRing {
     fn count(&self, i: usize) -> u32 {
         match self.wide.as_deref() {
             Some(wide) => wide[i],
-            None => u32::from(self.slots[i]),
+            None => self.slots.get(i),
         }
     }
 
@@ -104,7 +160,7 @@ impl RateRing {
         let new = slot_of(UnixTime::from(t));
         if gap >= WINDOW_SECS as u32 {
             // The whole window left: no need to walk it.
-            self.slots = [0; WINDOW_SECS];
+            self.slots = Nibbles::default();
             if let Some(wide) = self.wide.as_deref_mut() {
                 *wide = [0; WINDOW_SECS];
             }
@@ -120,8 +176,8 @@ impl RateRing {
             end => (first..WINDOW_SECS, 0..end - WINDOW_SECS),
         };
         let left = match self.wide.as_deref_mut() {
-            Some(wide) => clear_runs(wide, run, wrapped),
-            None => clear_runs(&mut self.slots, run, wrapped),
+            Some(wide) => take_wide(wide, run) + take_wide(wide, wrapped),
+            None => self.slots.take_range(run) + self.slots.take_range(wrapped),
         };
         self.sum -= left;
         new
@@ -161,21 +217,11 @@ impl RateRing {
     }
 }
 
-/// Sum the counts in two runs of ring slots and set them to zero.
+/// The sum of the u32 counts in `range`, emptied (one pass, no `memset`
+/// call for a few slots).
 #[inline]
-fn clear_runs<C: Copy + Into<u32> + Default>(
-    slots: &mut [C; WINDOW_SECS],
-    run: std::ops::Range<usize>,
-    wrapped: std::ops::Range<usize>,
-) -> u32 {
-    let mut left = 0;
-    for range in [run, wrapped] {
-        // One pass that reads and clears (no `memset` call for a few slots).
-        for count in &mut slots[range] {
-            left += std::mem::take(count).into();
-        }
-    }
-    left
+fn take_wide(slots: &mut [u32; WINDOW_SECS], range: std::ops::Range<usize>) -> u32 {
+    slots[range].iter_mut().map(std::mem::take).sum()
 }
 
 /// Ring index of a second: consecutive seconds take consecutive slots
@@ -295,22 +341,41 @@ mod tests {
         assert_eq!(ring.peak(), 2);
     }
 
-    /// Counts are u8 until a second passes 255: the ring then widens to
-    /// u32 counts, and every second's count stays exact across the move.
+    /// Counts are 4 bits until a second passes 15: the ring then widens to
+    /// u32 counts, and every second's count stays exact across the move
+    /// (both halves of a byte: an even and an odd second).
     #[test]
-    fn a_second_over_u8_widens_the_ring_exactly() {
+    fn a_second_over_four_bits_widens_the_ring_exactly() {
         let mut ring = RateRing::default();
-        for _ in 0..255 {
+        for _ in 0..15 {
             ring.record(2000);
+            ring.record(2001);
         }
-        ring.record(2001);
-        assert!(ring.wide.is_none(), "255 still fits");
+        assert!(ring.wide.is_none(), "15 still fits");
         ring.record(2000);
-        assert!(ring.wide.is_some(), "the 256th event of a second widens");
-        assert_eq!(ring.recent_seconds::<2>(2001), [256, 1]);
-        assert_eq!(ring.per_minute(2001), 257);
-        assert_eq!(ring.peak(), 257);
+        assert!(ring.wide.is_some(), "the 16th event of a second widens");
+        ring.record(2001);
+        assert_eq!(ring.recent_seconds::<3>(2001), [0, 16, 16]);
+        assert_eq!(ring.per_minute(2001), 32);
+        assert_eq!(ring.peak(), 32);
         ring.record(2061);
         assert_eq!(ring.per_minute(2061), 1, "both seconds left the window");
+    }
+
+    /// Each half of a byte counts, and empties, alone.
+    #[test]
+    fn neighbouring_seconds_keep_their_own_counts() {
+        let mut ring = RateRing::default();
+        for (t, n) in [(3000, 15), (3001, 7), (3002, 1), (3003, 15)] {
+            for _ in 0..n {
+                ring.record(t);
+            }
+        }
+        assert!(ring.wide.is_none());
+        assert_eq!(ring.recent_seconds::<4>(3003), [15, 7, 1, 15]);
+        // 3000 and 3001 leave the window; 3002 and 3003 stay.
+        ring.record(3061);
+        assert_eq!(ring.recent_seconds::<4>(3003), [0, 0, 1, 15]);
+        assert_eq!(ring.per_minute(3061), 17);
     }
 }
