@@ -13,14 +13,25 @@ const WINDOW_SECS: usize = 60;
 /// second at most) until one second passes 15 events (a busy crawler, a
 /// flood, the all-rows ring of a busy server); the ring then moves to u32
 /// counts on the heap for good, so no count ever saturates. Seconds are u32
-/// (until 2106, like the rows' times).
+/// (until 2106, like the rows' times). 48 bytes.
 #[derive(Debug, Clone)]
 pub(crate) struct RateRing {
     slots: Nibbles,
-    /// The counts once any second outgrew 4 bits; `slots` is unused then.
-    wide: Option<Box<[u32; WINDOW_SECS]>>,
+    /// The window's sum and the highest it reached while the counts are 4
+    /// bits: at most 60 x 15, so u16 (the wide counts keep their own).
+    sum: u16,
+    peak: u16,
     /// Newest second recorded; 0 before the first event.
     head: u32,
+    /// The counts once any second outgrew 4 bits; `slots`, `sum` and
+    /// `peak` are unused then.
+    wide: Option<Box<WideCounts>>,
+}
+
+/// A ring's counts once a second outgrew 4 bits.
+#[derive(Debug, Clone)]
+struct WideCounts {
+    slots: [u32; WINDOW_SECS],
     sum: u32,
     peak: u32,
 }
@@ -120,28 +131,36 @@ impl RateRing {
             slot_of(UnixTime::from(t))
         };
         match self.wide.as_deref_mut() {
-            Some(wide) => wide[i] = wide[i].saturating_add(1),
+            Some(wide) => {
+                wide.slots[i] = wide.slots[i].saturating_add(1);
+                wide.sum = wide.sum.saturating_add(1);
+                wide.peak = wide.peak.max(wide.sum);
+            }
             None if self.slots.get(i) == Nibbles::MAX => self.widen(i),
-            None => self.slots.bump(i),
+            None => {
+                self.slots.bump(i);
+                self.sum += 1;
+                self.peak = self.peak.max(self.sum);
+            }
         }
-        self.sum = self.sum.saturating_add(1);
-        self.peak = self.peak.max(self.sum);
     }
 
     /// Move to u32 counts, counting one more event in slot `i` (full in 4 bits).
     #[cold]
     fn widen(&mut self, i: usize) {
-        let mut wide = Box::new(std::array::from_fn(|s| self.slots.get(s)));
-        wide[i] += 1;
-        self.slots = Nibbles::default();
-        self.wide = Some(wide);
+        let mut slots = std::array::from_fn(|s| self.slots.get(s));
+        slots[i] += 1;
+        let sum = u32::from(self.sum) + 1;
+        let peak = u32::from(self.peak).max(sum);
+        self.wide = Some(Box::new(WideCounts { slots, sum, peak }));
+        (self.slots, self.sum, self.peak) = (Nibbles::default(), 0, 0);
     }
 
     /// Events counted in ring slot `i`.
     #[inline]
     fn count(&self, i: usize) -> u32 {
         match self.wide.as_deref() {
-            Some(wide) => wide[i],
+            Some(wide) => wide.slots[i],
             None => self.slots.get(i),
         }
     }
@@ -160,11 +179,10 @@ impl RateRing {
         let new = slot_of(UnixTime::from(t));
         if gap >= WINDOW_SECS as u32 {
             // The whole window left: no need to walk it.
-            self.slots = Nibbles::default();
-            if let Some(wide) = self.wide.as_deref_mut() {
-                *wide = [0; WINDOW_SECS];
+            match self.wide.as_deref_mut() {
+                Some(wide) => (wide.slots, wide.sum) = ([0; WINDOW_SECS], 0),
+                None => (self.slots, self.sum) = (Nibbles::default(), 0),
             }
-            self.sum = 0;
             return new;
         }
         // The seconds after the old head up to `t`: slots `first..` for
@@ -175,11 +193,15 @@ impl RateRing {
             end if end <= WINDOW_SECS => (first..end, 0..0),
             end => (first..WINDOW_SECS, 0..end - WINDOW_SECS),
         };
-        let left = match self.wide.as_deref_mut() {
-            Some(wide) => take_wide(wide, run) + take_wide(wide, wrapped),
-            None => self.slots.take_range(run) + self.slots.take_range(wrapped),
-        };
-        self.sum -= left;
+        match self.wide.as_deref_mut() {
+            Some(wide) => {
+                wide.sum -= take_wide(&mut wide.slots, run) + take_wide(&mut wide.slots, wrapped);
+            }
+            None => {
+                let left = self.slots.take_range(run) + self.slots.take_range(wrapped);
+                self.sum -= left as u16; // at most the window's sum, a u16
+            }
+        }
         new
     }
 
@@ -196,7 +218,10 @@ impl RateRing {
 
     /// The most events seen in any 60 s window.
     pub(crate) fn peak(&self) -> u32 {
-        self.peak
+        match self.wide.as_deref() {
+            Some(wide) => wide.peak,
+            None => u32::from(self.peak),
+        }
     }
 
     /// Newest second recorded, if any.
