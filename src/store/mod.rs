@@ -297,6 +297,15 @@ impl Written {
         }
     }
 
+    /// What the record counts, as recounted lines would add it.
+    fn counts(&self) -> Recounted {
+        Recounted {
+            requests: self.requests,
+            bytes: self.bytes,
+            auth_failures: u64::from(self.auth_failures),
+        }
+    }
+
     /// Count what lines an earlier run committed as committed.
     fn add(&mut self, added: Recounted) {
         self.requests = self.requests.saturating_add(added.requests);
@@ -564,27 +573,28 @@ impl History {
         &mut self,
         rows: impl IntoIterator<Item = (IpAddr, UnixTime, UnixTime, Recounted)>,
     ) {
-        // By key, so an address seen in two spellings (`1.2.3.4` and
-        // `::ffff:1.2.3.4`) is one new entry.
-        let mut rows: Vec<_> = rows
-            .into_iter()
-            .map(|(ip, first, last, added)| (addr_key(ip), first, last, added))
-            .collect();
-        rows.sort_unstable_by_key(|row| row.0);
         let mut new: Vec<(AddrKey, Written)> = Vec::new();
-        for (key, first_seen, last_seen, added) in rows {
-            let base = match self.written.get_mut(&key) {
-                Some(base) => base,
-                None => match new.last_mut() {
-                    Some((last, base)) if *last == key => base,
-                    _ => {
-                        new.push((key, Written::nothing(first_seen, last_seen)));
-                        &mut new.last_mut().expect("just pushed").1
-                    }
-                },
-            };
-            base.add(added);
+        for (ip, first_seen, last_seen, added) in rows {
+            let key = addr_key(ip);
+            match self.written.get_mut(&key) {
+                Some(base) => base.add(added),
+                None => {
+                    let mut base = Written::nothing(first_seen, last_seen);
+                    base.add(added);
+                    new.push((key, base));
+                }
+            }
         }
+        // An address seen in two spellings (`1.2.3.4` and `::ffff:1.2.3.4`)
+        // is one entry: the counts of the second added to the first.
+        sorted::sort_batch(&mut new);
+        new.dedup_by(|second, first| {
+            let same = second.0 == first.0;
+            if same {
+                first.1.add(second.1.counts());
+            }
+            same
+        });
         self.written.set_all(new);
     }
 

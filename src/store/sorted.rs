@@ -41,15 +41,15 @@ impl<K: Ord + Copy, V: Copy> SortedMap<K, V> {
         self.search(key).ok().map(|i| &mut self.entries[i].1)
     }
 
-    /// Set every key of `batch` to its value (the last one, for a key given
-    /// twice): keys present are overwritten where they are, the others
-    /// merged in, in one pass over the entries after the first new key.
+    /// Set every key of `batch` (each given once) to its value: keys
+    /// present are overwritten where they are, the others merged in, in
+    /// one pass over the entries after the first new key.
     pub(crate) fn set_all(&mut self, mut batch: Vec<(K, V)>) {
-        // Stable: of a key's values, the last given stays last.
-        batch.sort_by(|a, b| a.0.cmp(&b.0));
-        batch.reverse();
-        batch.dedup_by(|later, earlier| later.0 == earlier.0);
-        batch.reverse();
+        sort_batch(&mut batch);
+        debug_assert!(
+            batch.windows(2).all(|w| w[0].0 != w[1].0),
+            "a key given twice"
+        );
         batch.retain(|(key, value)| match self.search(key) {
             Ok(i) => {
                 self.entries[i].1 = *value;
@@ -85,14 +85,20 @@ impl<K: Ord + Copy, V: Copy> SortedMap<K, V> {
     }
 }
 
+/// Sort a batch by key (unstable: one sort instantiated per map type,
+/// shared by [`SortedMap::set_all`] and callers that fold repeated keys
+/// first; the static binary's size budget is tight).
+pub(crate) fn sort_batch<K: Ord, V>(batch: &mut [(K, V)]) {
+    batch.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
     /// Against a `BTreeMap` through batches of overwrites and new keys,
-    /// including keys given twice in one batch and keys before, between
-    /// and after the ones held.
+    /// before, between and after the ones held.
     #[test]
     fn agrees_with_a_btree_map_through_batches() {
         let mut rng = 0x2545_F491_4F6C_DD1Du64;
@@ -106,12 +112,15 @@ mod tests {
         let mut model = BTreeMap::new();
         for round in 0..300u32 {
             let size = (next() % 40) as usize;
-            let batch: Vec<(u16, u32)> = (0..size)
-                .map(|i| ((next() % 500) as u16, round * 100 + i as u32))
-                .collect();
-            for &(k, v) in &batch {
-                model.insert(k, v);
+            let mut given = BTreeMap::new();
+            for i in 0..size {
+                given.insert((next() % 500) as u16, round * 100 + i as u32);
             }
+            model.extend(given.iter().map(|(&k, &v)| (k, v)));
+            // In no particular order: `set_all` sorts.
+            let mut batch: Vec<(u16, u32)> = given.into_iter().collect();
+            batch.reverse();
+            batch.rotate_left(size / 3);
             map.set_all(batch);
             assert_eq!(map.len(), model.len());
             assert!(map.entries.windows(2).all(|w| w[0].0 < w[1].0));

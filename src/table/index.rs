@@ -196,7 +196,7 @@ mod tests {
                 rng ^= rng << 13;
                 rng ^= rng >> 7;
                 rng ^= rng << 17;
-                (rng % 3 != 0, (rng >> 8) as u32 % 64)
+                (!rng.is_multiple_of(3), (rng >> 8) as u32 % 64)
             })
             .collect()
     }

@@ -14,7 +14,7 @@ const WINDOW_SECS: usize = 60;
 /// flood, the all-rows ring of a busy server); the ring then moves to u32
 /// counts on the heap for good, so no count ever saturates. Seconds are u32
 /// (until 2106, like the rows' times). 48 bytes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct RateRing {
     slots: Nibbles,
     /// The window's sum and the highest it reached while the counts are 4
@@ -88,18 +88,6 @@ impl Nibbles {
             sum += self.take(i);
         }
         sum
-    }
-}
-
-impl Default for RateRing {
-    fn default() -> Self {
-        RateRing {
-            slots: Nibbles::default(),
-            wide: None,
-            head: 0,
-            sum: 0,
-            peak: 0,
-        }
     }
 }
 

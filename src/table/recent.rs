@@ -108,10 +108,12 @@ impl RecentRing {
             c if c < super::RECENT_REQUESTS => super::RECENT_REQUESTS,
             c => c * 2,
         };
-        let mut slots = Vec::with_capacity(want.min(cap));
-        slots.extend(self.iter().copied());
-        slots.resize(want.min(cap), FILLER);
-        self.slots = slots.into_boxed_slice();
+        let mut slots = vec![FILLER; want.min(cap)].into_boxed_slice();
+        let (older, newer) = self.runs();
+        let (to_older, rest) = slots.split_at_mut(older.len());
+        to_older.copy_from_slice(older);
+        rest[..newer.len()].copy_from_slice(newer);
+        self.slots = slots;
         self.head = 0;
     }
 }
