@@ -164,6 +164,33 @@ mod tests {
         assert_eq!((got.requests, got.bytes, got.sessions), (2, 200, 2));
     }
 
+    /// Recounted lines of one address in two spellings (`1.2.3.4` and
+    /// `::ffff:1.2.3.4`: two rows of the table) are both taken as committed,
+    /// so only what came on top of them is added to the lifetime totals.
+    #[test]
+    fn recounted_lines_of_one_address_in_two_spellings_are_added_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = History::open(&db(&dir), 1).unwrap();
+        first.snapshot([row(2)].into_iter()).unwrap();
+        drop(first);
+        let mut second = History::open(&db(&dir), 2).unwrap();
+        let one = super::super::Recounted {
+            requests: 1,
+            bytes: 100,
+            auth_failures: 0,
+        };
+        let v4 = row(2).ip;
+        let IpAddr::V4(octets) = v4 else {
+            unreachable!()
+        };
+        let mapped = IpAddr::V6(octets.to_ipv6_mapped());
+        second.add_recounted([(v4, 1000, 1002, one), (mapped, 1000, 1002, one)]);
+        // The two recounted lines and three new ones.
+        second.snapshot([row(5)].into_iter()).unwrap();
+        let got = second.lookup(v4).unwrap().unwrap();
+        assert_eq!((got.requests, got.bytes, got.sessions), (5, 500, 2));
+    }
+
     #[test]
     fn cursors_not_updated_for_90_days_are_forgotten() {
         let dir = tempfile::tempdir().unwrap();
