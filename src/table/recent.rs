@@ -33,12 +33,20 @@ impl RecentRing {
         self.slots.len()
     }
 
+    /// Entries from the oldest to the slice's end (the rest wrap to its
+    /// start). `head` is below the slice's length, or 0 with no slice.
+    fn first_run_len(&self) -> usize {
+        self.len().min(self.slots.len() - usize::from(self.head))
+    }
+
     /// The entries as two runs of slots: from the oldest to the slice's
     /// end, then from its start.
     fn runs(&self) -> (&[RecentRequest], &[RecentRequest]) {
-        let (head, len) = (usize::from(self.head), self.len());
-        let first = len.min(self.slots.len() - head.min(self.slots.len()));
-        (&self.slots[head..head + first], &self.slots[..len - first])
+        let (head, first) = (usize::from(self.head), self.first_run_len());
+        (
+            &self.slots[head..head + first],
+            &self.slots[..self.len() - first],
+        )
     }
 
     /// Oldest first.
@@ -49,10 +57,9 @@ impl RecentRing {
 
     /// Oldest first, to rewrite string ids.
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut RecentRequest> {
-        let (head, len) = (usize::from(self.head), self.len());
-        let first = len.min(self.slots.len() - head.min(self.slots.len()));
-        let (start, end) = self.slots.split_at_mut(head);
-        end[..first].iter_mut().chain(&mut start[..len - first])
+        let (first, rest) = (self.first_run_len(), self.len() - self.first_run_len());
+        let (start, end) = self.slots.split_at_mut(usize::from(self.head));
+        end[..first].iter_mut().chain(&mut start[..rest])
     }
 
     /// The newest entry.
