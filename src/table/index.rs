@@ -1,20 +1,24 @@
-//! The table's index: client address to row id.
+//! A keyed-hash index to `u32` ids: the table's client addresses to row
+//! ids, and the interner's strings to slot ids.
 //!
-//! Open addressing with linear probing over 8-byte slots, each a row id and
-//! 32 bits of the address's keyed hash. The address itself is not kept
-//! here: a slot whose hash matches is confirmed on the row it names (which
-//! the caller reads next anyway). At 20 000 rows the index is 32 768 slots,
-//! 256 KiB, where std's `HashMap<IpAddr, u32>` took 800 KiB (24-byte
-//! buckets and control bytes), so more of it stays in the core's cache.
+//! Open addressing with linear probing over 8-byte slots, each an id and 32
+//! bits of the key's keyed hash. The key itself is not kept here: a slot
+//! whose hash matches is confirmed by the caller on what the id names (the
+//! row, the string), which it reads next anyway. At 20 000 rows the index
+//! is 32 768 slots, 256 KiB, where std's `HashMap<IpAddr, u32>` took
+//! 800 KiB (24-byte buckets and control bytes), so more of it stays in the
+//! core's cache; the interner's `HashMap<u64, u32>` took 16 bytes a bucket
+//! where this takes 8.
 //!
 //! Slots run at most 13/16 full, so 50 000 rows (the default
 //! `max_tracked_ips`) fit 65 536 slots (512 KiB). Removal shifts the entries
 //! after the slot back (no tombstones), so probe runs don't lengthen as
-//! rows come and go (eviction removes and adds rows all the time). The hash
-//! is keyed per process ([`super::SeededState`]): an attacker choosing
-//! addresses can't aim them at one run of slots.
+//! entries come and go (eviction removes and adds rows all the time). The
+//! callers' hashes are keyed per process ([`super::SeededState`],
+//! [`super::hash::seeded_hash`]): an attacker choosing addresses or paths
+//! can't aim them at one run of slots.
 
-/// A row id and the low 32 bits of its address's hash; `id == EMPTY`: free.
+/// An id and the low 32 bits of its key's hash; `id == EMPTY`: free.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Slot {
     id: u32,
@@ -24,15 +28,15 @@ struct Slot {
 const EMPTY: u32 = u32::MAX;
 const FREE: Slot = Slot { id: EMPTY, hash: 0 };
 
-/// Address hashes to row ids; the caller hashes and confirms.
+/// Keyed hashes to ids; the caller hashes and confirms.
 #[derive(Debug, Default)]
-pub(crate) struct RowIndex {
+pub(crate) struct HashIndex {
     /// A power of two long, or empty before the first insert.
     slots: Box<[Slot]>,
     len: usize,
 }
 
-impl RowIndex {
+impl HashIndex {
     pub(crate) fn len(&self) -> usize {
         self.len
     }
@@ -47,15 +51,15 @@ impl RowIndex {
         hash as usize & (self.slots.len() - 1)
     }
 
-    /// The row whose hash is `hash` and for which `is_it` says yes.
+    /// The id whose hash is `hash` and for which `is_it` says yes.
     #[inline]
     pub(crate) fn find(&self, hash: u32, is_it: impl Fn(u32) -> bool) -> Option<u32> {
         self.probe(hash, |slot| slot.hash == hash && is_it(slot.id))
             .map(|i| self.slots[i].id)
     }
 
-    /// The first row with hash `hash`, unconfirmed: almost always the row
-    /// of the address hashed (two addresses sharing 32 hash bits in one
+    /// The first id with hash `hash`, unconfirmed: almost always the id
+    /// of the key hashed (two keys sharing 32 hash bits in one
     /// probe run are rare), for a prefetch the caller confirms later.
     #[inline]
     pub(crate) fn candidate(&self, hash: u32) -> Option<u32> {
@@ -83,7 +87,7 @@ impl RowIndex {
         }
     }
 
-    /// Add row `id` under `hash`; the caller has checked that its address
+    /// Add `id` under `hash`; the caller has checked that its key
     /// is not in yet.
     pub(crate) fn insert(&mut self, hash: u32, id: u32) {
         debug_assert_ne!(id, EMPTY);
@@ -106,7 +110,7 @@ impl RowIndex {
     }
 
     /// Twice the slots (16 at first), every entry placed again from its
-    /// stored hash: no address is hashed again, no row read.
+    /// stored hash: no key is hashed again, no row or string read.
     #[cold]
     fn grow(&mut self) {
         let size = (self.slots.len() * 2).max(16);
@@ -116,7 +120,7 @@ impl RowIndex {
         }
     }
 
-    /// Remove row `id`, indexed under `hash`; returns whether it was there.
+    /// Remove `id`, indexed under `hash`; returns whether it was there.
     pub(crate) fn remove(&mut self, hash: u32, id: u32) -> bool {
         let Some(mut hole) = self.probe(hash, |slot| slot.id == id) else {
             return false;
@@ -162,7 +166,7 @@ mod tests {
     /// look-up, whatever the order of inserts and removals, for hashes that
     /// collide, share runs and wrap around the end.
     fn check_against_model(hash_of: impl Fn(u32) -> u32, ops: &[(bool, u32)]) {
-        let mut index = RowIndex::default();
+        let mut index = HashIndex::default();
         let mut model: HashMap<u32, u32> = HashMap::new();
         for &(add, id) in ops {
             let hash = hash_of(id);
@@ -218,7 +222,7 @@ mod tests {
 
     #[test]
     fn a_candidate_is_the_first_row_of_its_hash() {
-        let mut index = RowIndex::default();
+        let mut index = HashIndex::default();
         assert_eq!(index.candidate(5), None);
         index.insert(5, 1);
         index.insert(5, 2);
@@ -234,7 +238,7 @@ mod tests {
 
     #[test]
     fn fifty_thousand_rows_fit_half_a_mebibyte() {
-        let mut index = RowIndex::default();
+        let mut index = HashIndex::default();
         for id in 0..50_000u32 {
             index.insert(id.wrapping_mul(0x9E37_79B9), id);
         }

@@ -21,10 +21,8 @@
 //! verdicts) keys it by [`Interner::generation`] too: a slot's generation
 //! changes each time the slot is given to a new string.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use super::hash::{random_seed, seeded_hash};
+use super::index::HashIndex;
 
 /// Longest string kept, in bytes (longer ones are cut).
 pub(crate) const MAX_STRING: usize = 512;
@@ -35,7 +33,7 @@ const REFUSALS_PER_SWEEP: u32 = 4096;
 /// Bytes held before the first sweep is asked for.
 const FIRST_SWEEP_AT: usize = 1 << 20; // 1 MiB
 /// Bytes a string costs besides its text, counted high: its slot (24), its
-/// entry in the hash index (16, at a load of 1/2 to 7/8) and the
+/// entry in the hash index (8, at a load of 13/32 to 13/16) and the
 /// allocator's header and rounding of the text (about 24). Kept at what
 /// they cost before the slot and the index entry shrank (32 each), so the
 /// sweeps come as often and the bound holds with room.
@@ -120,31 +118,15 @@ struct Slot {
 /// enough for the user agents and the common paths of a busy site.
 const RECENT_BITS: u32 = 12;
 
-/// Identity hasher for keys that already are hashes.
-#[derive(Default)]
-struct PreHashed(u64);
-
-impl Hasher for PreHashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _: &[u8]) {}
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 pub(crate) struct Interner {
     slots: Vec<Option<Slot>>,
     /// Times each slot was given to a new string (see [`Interner::generation`]):
     /// kept beside the slots because a freed slot must remember it.
     generations: Vec<u32>,
     free: Vec<u32>,
-    /// Keyed hash to the slot holding that text. Two texts with one hash (a
-    /// 64-bit keyed hash: no one can aim at it) keep the first one's entry;
-    /// the second is then never found here and each interning of it adds a
-    /// copy: a collision costs room within the cap, never a wrong string.
-    by_hash: HashMap<u64, u32, BuildHasherDefault<PreHashed>>,
+    /// Keyed hash to the slot holding that text, confirmed on the slot's
+    /// bytes (texts sharing the 32 hash bits kept are both found).
+    by_hash: HashIndex,
     seed: u64,
     bytes_held: usize,
     byte_cap: usize,
@@ -192,7 +174,7 @@ impl Interner {
             generations: vec![0; slots.len()],
             slots,
             free: Vec::new(),
-            by_hash: HashMap::default(),
+            by_hash: HashIndex::default(),
             seed: random_seed(),
             bytes_held: 0,
             byte_cap,
@@ -284,18 +266,20 @@ impl Interner {
         {
             self.uncached += 1;
         }
-        let hash = seeded_hash(self.seed, text);
-        if let Some(&id) = self.by_hash.get(&hash) {
-            if let Some(slot) = self.slots[id as usize]
-                .as_mut()
-                .filter(|s| &*s.bytes == text)
-            {
+        let hash = self.hash_of(text);
+        let holds_text = |id: u32| {
+            self.slots[id as usize]
+                .as_ref()
+                .is_some_and(|s| &*s.bytes == text)
+        };
+        if let Some(id) = self.by_hash.find(hash, holds_text) {
+            if let Some(slot) = self.slots[id as usize].as_mut() {
                 slot.last_use = self.clock;
-                // The older string of the pair moves to the other way.
-                self.recent[key ^ 1] = self.recent[key];
-                self.recent[key] = id;
-                return StrId::of_slot(id);
             }
+            // The older string of the pair moves to the other way.
+            self.recent[key ^ 1] = self.recent[key];
+            self.recent[key] = id;
+            return StrId::of_slot(id);
         }
         let no_slot = self.free.is_empty() && self.slots.len() >= MAX_SLOTS as usize;
         if no_slot || self.bytes_held + text.len() + STRING_OVERHEAD > self.byte_cap {
@@ -305,7 +289,12 @@ impl Interner {
         self.insert(text, hash)
     }
 
-    fn insert(&mut self, text: &[u8], hash: u64) -> StrId {
+    /// The keyed hash the index keeps: its low 32 bits.
+    fn hash_of(&self, text: &[u8]) -> u32 {
+        seeded_hash(self.seed, text) as u32
+    }
+
+    fn insert(&mut self, text: &[u8], hash: u32) -> StrId {
         let slot = Some(Slot {
             bytes: text.into(),
             last_use: self.clock,
@@ -325,7 +314,7 @@ impl Interner {
             }
         };
         self.bytes_held += text.len() + STRING_OVERHEAD;
-        self.by_hash.entry(hash).or_insert(id);
+        self.by_hash.insert(hash, id);
         StrId::of_slot(id)
     }
 
@@ -395,10 +384,8 @@ impl Interner {
         };
         self.free.push(id as u32);
         self.bytes_held -= slot.bytes.len() + STRING_OVERHEAD;
-        let hash = seeded_hash(self.seed, &slot.bytes);
-        if self.by_hash.get(&hash) == Some(&(id as u32)) {
-            self.by_hash.remove(&hash);
-        }
+        let removed = self.by_hash.remove(self.hash_of(&slot.bytes), id as u32);
+        debug_assert!(removed, "every dynamic string is indexed");
     }
 
     /// Whether `id` still stands for the text it was given for: false once

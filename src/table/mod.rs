@@ -457,7 +457,7 @@ pub struct IpTable {
     rows: Vec<Option<Row>>,
     free: Vec<u32>,
     /// Address to row id; hashed by `index_key`, confirmed on the row.
-    index: index::RowIndex,
+    index: index::HashIndex,
     index_key: hash::SeededState,
     pub(crate) strings: Interner,
     max_rows: usize,
@@ -496,7 +496,7 @@ impl IpTable {
         IpTable {
             rows: Vec::new(),
             free: Vec::new(),
-            index: index::RowIndex::default(),
+            index: index::HashIndex::default(),
             index_key: hash::SeededState::default(),
             strings: Interner::new(INTERNER_BYTE_CAP),
             max_rows: max_rows.max(1),
