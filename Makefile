@@ -32,22 +32,7 @@ STATIC_BUILD := $(if $(shell command -v cargo-auditable),auditable rustc,rustc)
 # applies): the static-pie binary's .rela.dyn of ~250 KB becomes ~3 KB, keeping
 # ASLR without costing the 5 MiB budget.
 STATIC_LINK_FLAGS := -C link-arg=-Wl,-z,pack-relative-relocs
-# SQLite extensions and APIs nethergaze does not use (full-text search, R-tree,
-# JSON, deprecated and shared-cache APIs; session 5: extension loading, progress
-# and trace callbacks, UTF-16, incremental blobs, get_table, introspection
-# pragmas, memory statistics, double-quoted string literals), left out of the
-# static build to keep it under 5 MiB (-65 KB). Only options that need no
-# regenerated parser (they work with the amalgamation). The history and whois
-# databases use none of them (tests/static-smoke.sh, make test-static).
-STATIC_SQLITE_FLAGS := -USQLITE_ENABLE_FTS3 -USQLITE_ENABLE_FTS3_PARENTHESIS \
-	-USQLITE_ENABLE_FTS5 -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_DBSTAT_VTAB \
-	-USQLITE_ENABLE_STAT4 -USQLITE_SOUNDEX -USQLITE_ENABLE_COLUMN_METADATA \
-	-DSQLITE_OMIT_JSON -DSQLITE_OMIT_DEPRECATED -DSQLITE_OMIT_SHARED_CACHE \
-	-DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_OMIT_PROGRESS_CALLBACK -DSQLITE_OMIT_COMPLETE \
-	-DSQLITE_OMIT_GET_TABLE -DSQLITE_OMIT_TCL_VARIABLE -DSQLITE_OMIT_COMPILEOPTION_DIAGS \
-	-DSQLITE_OMIT_INCRBLOB -DSQLITE_OMIT_UTF16 -DSQLITE_OMIT_INTROSPECTION_PRAGMAS \
-	-DSQLITE_OMIT_TRACE -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_DQS=0 -DSQLITE_MAX_EXPR_DEPTH=0
-
+# The bundled SQLite's compile options, the same in every build: .cargo/config.toml.
 FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
 
 # The Rust version Cargo.toml declares (`rust-version`), checked by `make msrv`.
@@ -153,7 +138,7 @@ static:
 			echo "make static: musl-gcc is missing; run: sudo apt-get install musl-tools" >&2; \
 			exit 1; \
 		fi; }
-	LIBSQLITE3_FLAGS="$(STATIC_SQLITE_FLAGS)" $(CARGO) $(STATIC_BUILD) --release --target $(MUSL_TARGET) \
+	$(CARGO) $(STATIC_BUILD) --release --target $(MUSL_TARGET) \
 		--bin nethergaze -- $(STATIC_LINK_FLAGS)
 	@echo "built $(MUSL_BIN): $$(stat -c %s $(MUSL_BIN)) bytes"
 
