@@ -883,6 +883,7 @@ impl IpTable {
             None if !self.admit(hit.client) => return None,
             None => self.row_id_looked_up(hit.client, t, now),
         };
+        self.live_row(id).recent.prefetch_next();
         let request = RecentRequest {
             time: secs32(t),
             bytes: hit.bytes.min(u64::from(u32::MAX)) as u32,

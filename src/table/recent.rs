@@ -68,6 +68,21 @@ impl RecentRing {
         Some(&self.slots[self.wrap(usize::from(self.head) + last)])
     }
 
+    /// Ask the CPU for the slot the next [`push`](Self::push) writes (when
+    /// the ring is full, the oldest, which that push overwrites). The slice
+    /// lives apart from its row: without this its line is a cache miss at
+    /// the push; with it, the miss overlaps the interning of the line's
+    /// strings, which comes between.
+    #[inline]
+    pub(crate) fn prefetch_next(&self) {
+        if let Some(slot) = self
+            .slots
+            .get(self.wrap(usize::from(self.head) + self.len()))
+        {
+            super::prefetch_line(std::ptr::from_ref(slot).cast());
+        }
+    }
+
     /// `i` wrapped into the slice, for `i` below twice its length (no
     /// division: capacities like 10 and 20 aren't powers of two).
     #[inline]
