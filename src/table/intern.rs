@@ -104,14 +104,13 @@ const FIRST_DYNAMIC: u32 = 2 + PINNED_METHODS.len() as u32;
 /// strings past it as if full.
 pub(crate) const MAX_SLOTS: u32 = 1 << 16;
 
-/// 24 bytes: the keyed hash is not kept (a free computes it again).
+/// 24 bytes: the keyed hash is not kept (a free computes it again), and
+/// the sweep's mark is a bit in [`Interner::marks`].
 struct Slot {
     bytes: Box<[u8]>,
     /// [`Interner::clock`] when last interned: the newest request holding
     /// it. Compared as an age (wrapping), so the u32 may roll over.
     last_use: u32,
-    /// Set by [`Interner::mark`] during a sweep.
-    marked: bool,
 }
 
 /// Slots in the cache of recent lookups (a power of two): 16 KiB of ids,
@@ -123,6 +122,11 @@ pub(crate) struct Interner {
     /// Times each slot was given to a new string (see [`Interner::generation`]):
     /// kept beside the slots because a freed slot must remember it.
     generations: Vec<u32>,
+    /// One bit a slot, set by [`Interner::mark`] during a sweep: 8 KiB at
+    /// most, where a flag in each slot made every mark a cache miss into
+    /// the slots (1.5 MiB at 65 536); a sweep marks every id the table
+    /// holds.
+    marks: Vec<u64>,
     free: Vec<u32>,
     /// Keyed hash to the slot holding that text, confirmed on the slot's
     /// bytes (texts sharing the 32 hash bits kept are both found).
@@ -165,13 +169,13 @@ impl Interner {
             Some(Slot {
                 bytes: text.into(),
                 last_use: 0,
-                marked: true,
             })
         };
         let mut slots = vec![pinned(b""), pinned("…".as_bytes())];
         slots.extend(PINNED_METHODS.iter().map(|m| pinned(m)));
         Interner {
             generations: vec![0; slots.len()],
+            marks: vec![0; slots.len().div_ceil(64)],
             slots,
             free: Vec::new(),
             by_hash: HashIndex::default(),
@@ -298,7 +302,6 @@ impl Interner {
         let slot = Some(Slot {
             bytes: text.into(),
             last_use: self.clock,
-            marked: false,
         });
         let id = match self.free.pop() {
             Some(id) => {
@@ -310,6 +313,9 @@ impl Interner {
             None => {
                 self.slots.push(slot);
                 self.generations.push(0);
+                if self.marks.len() * 64 < self.slots.len() {
+                    self.marks.push(0);
+                }
                 (self.slots.len() - 1) as u32
             }
         };
@@ -325,9 +331,15 @@ impl Interner {
 
     /// Keep `id` through the sweep in progress.
     pub(crate) fn mark(&mut self, id: StrId) {
-        if let Some(slot) = self.slots.get_mut(id.index()).and_then(Option::as_mut) {
-            slot.marked = true;
+        if let Some(word) = self.marks.get_mut(id.index() / 64) {
+            *word |= 1 << (id.index() % 64);
         }
+    }
+
+    fn is_marked(&self, id: usize) -> bool {
+        self.marks
+            .get(id / 64)
+            .is_some_and(|word| word & 1 << (id % 64) != 0)
     }
 
     /// Free every dynamic string not marked since the last sweep, then, when
@@ -336,10 +348,7 @@ impl Interner {
     pub(crate) fn sweep(&mut self) -> Swept {
         let mut swept = Swept::default();
         for id in FIRST_DYNAMIC as usize..self.slots.len() {
-            let Some(slot) = self.slots[id].as_mut() else {
-                continue;
-            };
-            if std::mem::take(&mut slot.marked) {
+            if self.slots[id].is_none() || self.is_marked(id) {
                 continue;
             }
             self.free_slot(id);
@@ -349,6 +358,7 @@ impl Interner {
         if self.bytes_held > keep {
             swept.trimmed = self.trim_to(keep);
         }
+        self.marks.fill(0);
         self.refused = 0;
         let most = self.byte_cap.saturating_sub(HEADROOM);
         self.sweep_at = (self.bytes_held * 2).max(FIRST_SWEEP_AT).min(most);

@@ -216,3 +216,21 @@ fn repeats_stay_cached_through_lookalikes_and_one_offs() {
         "only the strings seen once went past the cache"
     );
 }
+
+/// Marks are bits, a word per 64 slots added as slots are: marks in every
+/// word keep their strings, the rest go, and a sweep clears every mark.
+#[test]
+fn marks_in_every_word_of_the_bitset_keep_their_strings() {
+    let mut i = Interner::new(1 << 20);
+    let ids: Vec<StrId> = (0..200)
+        .map(|n| i.intern(format!("/s{n}").as_bytes()))
+        .collect();
+    for id in ids.iter().step_by(3) {
+        i.mark(*id);
+    }
+    assert_eq!(i.sweep().unmarked, 200 - 67);
+    for (n, id) in ids.iter().enumerate() {
+        assert_eq!(i.is_live(*id), n % 3 == 0, "string {n}");
+    }
+    assert_eq!(i.sweep().unmarked, 67, "the last sweep's marks are gone");
+}
