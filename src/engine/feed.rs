@@ -396,6 +396,7 @@ pub(crate) fn open_logs(
         resume: config.resume,
         stdin_to_end: config.mode == Mode::Once,
         since: since_cut(config),
+        watch: config.mode != Mode::Once,
     };
     LogSet::open_at_cursors(&patterns, follow, cursors)
         .map_err(|e| format!("cannot watch logs: {e}"))

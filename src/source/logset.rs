@@ -193,6 +193,11 @@ pub(crate) struct Follow {
     /// line at or after this time, after their rotated copies (see
     /// `source::backfill`). Wins over `from_start` and `resume`.
     pub(crate) since: Option<UnixTime>,
+    /// Watch the directories with inotify (not for `--once`, which reads
+    /// what is there and exits: a watch on a busy directory walks its
+    /// entries, and closing the watches at exit waits for the kernel's
+    /// grace period, ~15 ms of a `--once` run's wall time).
+    pub(crate) watch: bool,
 }
 
 impl Follow {
@@ -206,6 +211,7 @@ impl Follow {
             resume: false,
             stdin_to_end: false,
             since: None,
+            watch: true,
         }
     }
 }
@@ -450,11 +456,14 @@ impl LogSet {
             if fresh.is_empty() {
                 return;
             }
+            let watch = self.files.follow.watch;
             for &d in &fresh {
                 let dir = &mut self.files.dirs[d];
                 dir.fresh = false;
-                dir.watch = self.inotify.add_watch(dir.fs_path(), WATCH_MASK).ok();
-                dir.alarm = self.alarm.add_watch(dir.fs_path(), ALARM_MASK).ok();
+                if watch {
+                    dir.watch = self.inotify.add_watch(dir.fs_path(), WATCH_MASK).ok();
+                    dir.alarm = self.alarm.add_watch(dir.fs_path(), ALARM_MASK).ok();
+                }
             }
             self.files.scan_dirs(&fresh);
         }

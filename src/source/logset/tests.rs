@@ -98,6 +98,30 @@ fn present_files_start_at_end_unless_from_start() -> io::Result<()> {
     Ok(())
 }
 
+/// `--once` (no watching): the files present, by glob, are found and read
+/// to their end as when watching, but no directory is watched, so a line
+/// written later brings no event.
+#[test]
+fn a_set_that_does_not_watch_reads_what_is_there() -> io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    fs::write(dir.path().join("a.log"), "a1\na2\n")?;
+    fs::write(dir.path().join("b.log"), "b1\n")?;
+    let glob = dir.path().join("*.log").display().to_string();
+    let follow = Follow {
+        watch: false,
+        ..Follow::new(true)
+    };
+    let mut set = LogSet::open_with(&[(glob, LogKind::Access)], follow)?;
+    let dirs = &set.files.dirs;
+    assert!(dirs.iter().all(|d| d.watch.is_none() && d.alarm.is_none()));
+    let mut got = Got::new();
+    set.read_available(&mut recorder(&mut got));
+    assert_eq!(lines(&got), ["a1", "a2", "b1"]);
+    append(&dir.path().join("a.log"), b"a3\n")?;
+    assert!(events(&mut set).is_empty(), "not watched: no event");
+    Ok(())
+}
+
 #[test]
 fn partial_line_is_handed_out_once_complete() -> io::Result<()> {
     let dir = tempfile::tempdir()?;
