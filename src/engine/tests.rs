@@ -549,7 +549,10 @@ fn registered_logs_wake_the_poll_when_a_line_arrives() {
         "--proc-root",
         &proc,
     ];
-    let mut engine = Engine::new(&config(&args)).expect("engine");
+    // Followed, as the dashboard and `--for` are (`--once` watches nothing).
+    let mut config = config(&args);
+    config.mode = crate::config::Mode::For(Duration::from_secs(60));
+    let mut engine = Engine::new(&config).expect("engine");
     let mut poll = mio::Poll::new().expect("poll");
     let tokens = SourceTokens {
         files: mio::Token(1),
