@@ -75,12 +75,15 @@ impl RecentRing {
     /// strings, which comes between.
     #[inline]
     pub(crate) fn prefetch_next(&self) {
-        if let Some(slot) = self
-            .slots
-            .get(self.wrap(usize::from(self.head) + self.len()))
-        {
+        if let Some(slot) = self.slots.get(self.next_slot()) {
             super::prefetch_line(std::ptr::from_ref(slot).cast());
         }
+    }
+
+    /// The slot after the newest entry (the oldest's when the ring is full).
+    #[inline]
+    fn next_slot(&self) -> usize {
+        self.wrap(usize::from(self.head) + self.len())
     }
 
     /// `i` wrapped into the slice, for `i` below twice its length (no
@@ -108,7 +111,7 @@ impl RecentRing {
         if self.len() == self.slots.len() {
             self.grow(cap);
         }
-        let at = self.wrap(usize::from(self.head) + self.len());
+        let at = self.next_slot();
         self.slots[at] = request;
         self.len += 1;
     }
