@@ -83,19 +83,19 @@ impl Tmux {
         self.run(&args);
     }
 
-    /// Waits until the screen satisfies `check`; returns that screen.
+    /// Waits until the screen satisfies `check` and has settled: two captures in a
+    /// row are the same. tmux may be caught halfway through parsing a frame (the
+    /// help overlay is larger than one read from the pty), and a half-drawn frame
+    /// can pass `check` yet lack what the caller asserts next.
     pub(super) fn wait_for(&self, what: &str, check: impl Fn(&[String]) -> bool) -> Vec<String> {
-        let mut last = Vec::new();
-        let mut seen = |s: Vec<String>| {
-            let ok = check(&s);
-            last = s;
-            ok
-        };
+        let mut last: Vec<String> = Vec::new();
         let deadline = std::time::Instant::now() + READY_TIMEOUT;
         while std::time::Instant::now() < deadline {
-            if seen(self.screen()) {
-                return last;
+            let screen = self.screen();
+            if screen == last && check(&screen) {
+                return screen;
             }
+            last = screen;
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         panic!("timed out waiting for {what}; screen:\n{}", last.join("\n"));

@@ -111,24 +111,19 @@ impl Dash {
         self.out.lock().unwrap().clone()
     }
 
-    /// The screen as drawn so far; panics on a forbidden sequence.
-    fn screen(&self) -> Screen {
-        let bytes = self.bytes();
-        let mut screen = Screen::new(COLS, LINES);
-        if let Err(v) = scan(&bytes, false, &mut screen) {
-            panic!("{}", v.describe(&bytes));
-        }
-        screen
-    }
-
-    /// Wait until `check` holds for the screen; the screen is dumped on timeout.
+    /// Wait until `check` holds for the screen and no byte arrived since the last
+    /// look (a frame still being written can pass `check` half-drawn); the screen
+    /// is dumped on timeout.
     fn wait_for(&mut self, what: &str, check: impl Fn(&Screen) -> bool) -> Screen {
         let deadline = Instant::now() + READY_TIMEOUT;
+        let mut seen_len = usize::MAX;
         loop {
-            let screen = self.screen();
-            if check(&screen) {
+            let bytes = self.bytes();
+            let screen = drawn(&bytes);
+            if bytes.len() == seen_len && check(&screen) {
                 return screen;
             }
+            seen_len = bytes.len();
             if Instant::now() > deadline || self.exited() {
                 panic!("waiting for {what}; the screen:\n{}", screen.text());
             }
@@ -168,6 +163,15 @@ impl Dash {
         );
         bytes
     }
+}
+
+/// The screen `bytes` draw; panics on a forbidden sequence.
+fn drawn(bytes: &[u8]) -> Screen {
+    let mut screen = Screen::new(COLS, LINES);
+    if let Err(v) = scan(bytes, false, &mut screen) {
+        panic!("{}", v.describe(bytes));
+    }
+    screen
 }
 
 impl Drop for Dash {
