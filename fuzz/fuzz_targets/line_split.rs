@@ -4,7 +4,7 @@
 //! Input: byte 0 picks the line limit, byte 1 seeds the chunk sizes, the
 //! rest is the stream.
 use libfuzzer_sys::fuzz_target;
-use nethergaze::source::linebuf::{Line, LineBuf};
+use nethergaze::source::linebuf::LineBuf;
 
 fn oracle(input: &[u8], max_line: usize) -> Vec<Option<Vec<u8>>> {
     input
@@ -16,10 +16,7 @@ fn oracle(input: &[u8], max_line: usize) -> Vec<Option<Vec<u8>>> {
 
 fn drain(buf: &mut LineBuf, out: &mut Vec<Option<Vec<u8>>>) {
     while let Some(line) = buf.next_line() {
-        out.push(match line {
-            Line::Complete(l) => Some(l.to_vec()),
-            Line::TooLong => None,
-        });
+        out.push(line.text().map(<[u8]>::to_vec));
     }
 }
 

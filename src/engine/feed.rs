@@ -14,7 +14,7 @@ use crate::config::{AuthSource, Config, Mode};
 use crate::detect::{DetectSettings, Detector};
 use crate::enrich::blocked::BlockIndex;
 use crate::enrich::geoip::GeoIp;
-use crate::parse::access::{AccessParser, FormatKind};
+use crate::parse::access::{AccessParser, FormatKind, LeadAhead};
 use crate::parse::auth::AuthParser;
 use crate::parse::sockets::SocketEntry;
 use crate::parse::time;
@@ -55,6 +55,8 @@ pub(crate) struct Core {
     access: AccessParser,
     /// JSON string values decoded from their escapes, reused for every line.
     access_scratch: Vec<u8>,
+    /// The next access line's leading address, read one line early.
+    lead_ahead: LeadAhead,
     auth: AuthParser,
     /// Reads the times of sshd lines `--since` looks at out of order, so
     /// `auth`'s year guess follows the lines applied only.
@@ -105,6 +107,7 @@ impl Core {
             blocked: BlockIndex::default(),
             access,
             access_scratch: Vec::new(),
+            lead_ahead: LeadAhead::default(),
             auth: AuthParser::new(now),
             auth_probe: AuthParser::new(now),
             formats: Vec::new(),
@@ -160,10 +163,24 @@ impl Core {
     }
 
     /// Apply one access-log line of source `source`, and say which row it
-    /// counted.
-    fn apply_access_line(&mut self, source: usize, line: &[u8]) -> (LineVerdict, Option<RowId>) {
+    /// counted. `next` is what was read after the line (empty if unknown):
+    /// the next line's address is read from it now, and its row starts
+    /// loading into the cache while this line is handled.
+    fn apply_access_line(
+        &mut self,
+        source: usize,
+        line: &[u8],
+        next: &[u8],
+    ) -> (LineVerdict, Option<RowId>) {
+        let known = self.table.next_line(&mut self.lead_ahead, next);
         // Matched by reference: moving the ~170-byte hit out is a copy.
-        let parsed = parse_access(&self.access, &self.table, line, &mut self.access_scratch);
+        let parsed = parse_access(
+            &self.access,
+            &self.table,
+            line,
+            &mut self.access_scratch,
+            &known,
+        );
         match &parsed {
             Ok((hit, format)) => {
                 if self.formats.len() <= source {
@@ -247,7 +264,7 @@ impl Core {
     fn apply_recounted(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict {
         let before = session_totals(&self.table);
         let (verdict, row) = match kind {
-            LogKind::Access => self.apply_access_line(source, line),
+            LogKind::Access => self.apply_access_line(source, line, b""),
             LogKind::Auth => self.apply_auth_line(line),
         };
         if let Some(row) = row {
@@ -327,8 +344,18 @@ fn attach_geo(geoip: Option<&GeoIp>, row: &mut Row) {
 impl LineSink for Core {
     /// Feed one complete line from a log source.
     fn line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict {
+        self.line_before(kind, source, line, b"")
+    }
+
+    fn line_before(
+        &mut self,
+        kind: LogKind,
+        source: usize,
+        line: &[u8],
+        next: &[u8],
+    ) -> LineVerdict {
         match kind {
-            LogKind::Access => self.apply_access_line(source, line).0,
+            LogKind::Access => self.apply_access_line(source, line, next).0,
             LogKind::Auth => self.on_auth_line(line),
         }
     }
@@ -351,16 +378,18 @@ impl LineSink for Core {
 }
 
 /// The row of the line's address starts loading into the cache while the
-/// rest of the line is parsed. (A function of the fields it needs, so the
-/// hit may borrow the scratch while the table is updated.)
+/// rest of the line is parsed, unless the line before read the address
+/// (`known`) and started it then. (A function of the fields it needs, so
+/// the hit may borrow the scratch while the table is updated.)
 #[inline]
 fn parse_access<'a>(
     access: &AccessParser,
     table: &IpTable,
     line: &'a [u8],
     scratch: &'a mut Vec<u8>,
+    known: &LeadAhead,
 ) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
-    access.parse_with(line, scratch, |ip| table.prefetch(ip))
+    access.parse_after(line, scratch, known, |ip| table.prefetch(ip))
 }
 
 fn detect_settings(config: &Config) -> DetectSettings {

@@ -402,7 +402,7 @@ impl Journal {
                 Ok(_) => {
                     while let Some(line) = self.buf.next_line() {
                         if !is_marker(&line) {
-                            self.stats.count(line, &mut *sink);
+                            self.stats.count(line, |text, _| sink(text));
                         }
                     }
                 }
@@ -585,7 +585,7 @@ fn append_said(said: &mut String, bytes: &[u8]) {
 /// entry can't forge one: every entry starts with its time stamp, and a
 /// message's continuation lines are indented.
 fn is_marker(line: &Line<'_>) -> bool {
-    matches!(line, Line::Complete(bytes) if bytes.starts_with(b"-- ") && bytes.ends_with(b" --"))
+    matches!(line, Line::Complete { text, .. } if text.starts_with(b"-- ") && text.ends_with(b" --"))
 }
 
 #[cfg(test)]

@@ -31,9 +31,25 @@ const READ_MIN: usize = 16 << 10; // 16 KiB
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Line<'a> {
     /// A complete, non-empty line without its `\n` (a `\r` before it stays).
-    Complete(&'a [u8]),
+    Complete {
+        text: &'a [u8],
+        /// The bytes read after the line: the lines that follow it, the
+        /// last maybe partial (empty at the end of what was read). The
+        /// engine reads the next line's address from them one line early.
+        next: &'a [u8],
+    },
     /// A line over the limit was skipped; its bytes are gone.
     TooLong,
+}
+
+impl<'a> Line<'a> {
+    /// The text of a complete line.
+    pub fn text(self) -> Option<&'a [u8]> {
+        match self {
+            Line::Complete { text, .. } => Some(text),
+            Line::TooLong => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,7 +260,10 @@ impl LineBuf {
                 return Some(Line::TooLong);
             }
             if !is_blank(&self.buf[range.clone()]) {
-                return Some(Line::Complete(&self.buf[range]));
+                return Some(Line::Complete {
+                    text: &self.buf[range],
+                    next: &self.buf[self.start..self.end],
+                });
             }
         }
     }
@@ -274,7 +293,10 @@ impl LineBuf {
             return match tail.len() {
                 n if n > self.max_line => Some(Line::TooLong),
                 _ if is_blank(&self.buf[tail.clone()]) => None,
-                _ => Some(Line::Complete(&self.buf[tail])),
+                _ => Some(Line::Complete {
+                    text: &self.buf[tail],
+                    next: b"",
+                }),
             };
         }
         if tail.len() > self.max_line {

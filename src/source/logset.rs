@@ -121,6 +121,20 @@ pub(crate) enum LineVerdict {
 pub(crate) trait LineSink {
     fn line(&mut self, kind: LogKind, source: usize, line: &[u8]) -> LineVerdict;
 
+    /// [`line`](Self::line), told `next`: the bytes read after the line (the
+    /// lines that follow, the last maybe partial). A sink may read the next
+    /// line's start from them to prepare for it (the engine starts loading
+    /// its client's row); what the line counts is the same.
+    fn line_before(
+        &mut self,
+        kind: LogKind,
+        source: usize,
+        line: &[u8],
+        _next: &[u8],
+    ) -> LineVerdict {
+        self.line(kind, source, line)
+    }
+
     /// A line history counted in an earlier run (read again from the start
     /// of a log it has a cursor for): shown like any other, kept out of
     /// lifetime totals by sinks that keep them.
@@ -1700,10 +1714,10 @@ fn pump_gz(
         let read = copy.fill();
         while let Some(line) = copy.buf.next_line() {
             if !copy.reached {
-                let Line::Complete(bytes) = line else {
+                let Some(text) = line.text() else {
                     continue;
                 };
-                match sink.line_time(kind, bytes) {
+                match sink.line_time(kind, text) {
                     Some(t) if t >= cut => copy.reached = true,
                     _ => continue,
                 }
@@ -1718,23 +1732,27 @@ fn pump_gz(
 /// Hand one line of source `i` to the sink, counting it.
 fn deliver(stats: &mut SourceStats, i: usize, sink: &mut impl LineSink, line: Line<'_>) {
     let kind = stats.kind;
-    stats.count(line, |bytes| sink.line(kind, i, bytes));
+    stats.count(line, |text, next| sink.line_before(kind, i, text, next));
 }
 
 /// Hand one line of source `i` that history counted already to the sink.
 fn deliver_recounted(stats: &mut SourceStats, i: usize, sink: &mut impl LineSink, line: Line<'_>) {
     let kind = stats.kind;
-    stats.count(line, |bytes| sink.recounted_line(kind, i, bytes));
+    stats.count(line, |text, _| sink.recounted_line(kind, i, text));
 }
 
 impl SourceStats {
     /// Count one line. Over-long lines are counted malformed without
     /// bothering `judge`, which sees complete lines only.
-    pub(crate) fn count(&mut self, line: Line<'_>, judge: impl FnOnce(&[u8]) -> LineVerdict) {
+    pub(crate) fn count(
+        &mut self,
+        line: Line<'_>,
+        judge: impl FnOnce(&[u8], &[u8]) -> LineVerdict,
+    ) {
         self.lines += 1;
         let malformed = match line {
             Line::TooLong => true,
-            Line::Complete(bytes) => judge(bytes) == LineVerdict::Malformed,
+            Line::Complete { text, next } => judge(text, next) == LineVerdict::Malformed,
         };
         self.malformed += u64::from(malformed);
     }

@@ -203,7 +203,7 @@ mod tests {
     fn lines(log: &mut StdinLog) -> Vec<String> {
         let mut out = Vec::new();
         log.pump(&mut |line| match line {
-            Line::Complete(b) => out.push(String::from_utf8_lossy(b).into_owned()),
+            Line::Complete { text, .. } => out.push(String::from_utf8_lossy(text).into_owned()),
             Line::TooLong => out.push("<too long>".into()),
         })
         .unwrap();

@@ -42,6 +42,7 @@ pub(crate) use ssh::{SshEvent, RECENT_SSH_EVENTS};
 
 use crate::detect::Evidence;
 use crate::net::{is_public, BlockId, BlockMark, GeoInfo, WhoisInfo};
+use crate::parse::access::LeadAhead;
 use crate::parse::sockets::{SocketEntry, TcpState};
 use crate::parse::{AccessHit, AuthEvent, AuthKind, UnixTime};
 
@@ -487,6 +488,10 @@ pub struct IpTable {
     /// The row [`IpTable::prefetch`] found: the line's update takes it
     /// instead of hashing and probing for the same address again.
     prefetched: Cell<Option<u32>>,
+    /// The row [`IpTable::next_line`] found for the next line's address,
+    /// [`prefetched`](Self::prefetched) once that line comes
+    /// ([`IpTable::next_line`]).
+    prefetched_ahead: Cell<Option<u32>>,
     /// What rows' [`BlockId`]s point at.
     blocked: Arc<[BlockMark]>,
 }
@@ -513,6 +518,7 @@ impl IpTable {
             max_recent: RECENT_REQUESTS,
             wide_rows: 0,
             prefetched: Cell::new(None),
+            prefetched_ahead: Cell::new(None),
             blocked: Arc::from([]),
         }
     }
@@ -762,18 +768,38 @@ impl IpTable {
     /// cache misses overlap with parsing the rest of the line.
     #[inline]
     pub fn prefetch(&self, ip: IpAddr) {
-        // Unconfirmed (the row is what is being fetched):
-        // `take_prefetched` checks the row's address.
-        let Some(id) = self.index.candidate(self.hash_of(ip)) else {
-            return;
-        };
-        self.prefetched.set(Some(id));
+        self.prefetched.set(self.fetch_row(ip));
+    }
+
+    /// An access line starts, `next` the bytes read after it: the row
+    /// fetched for it one line ago becomes its hint (taken when the address
+    /// matches), and `ahead` reads the next line's address from `next` and
+    /// that row starts loading, with a whole line's work to arrive (a
+    /// [`prefetch`](Self::prefetch) after the address has only the rest of
+    /// the parse). Returns what `ahead` knew of this line's address, for
+    /// [`AccessParser::parse_after`](crate::parse::access::AccessParser::parse_after).
+    #[inline]
+    pub fn next_line(&self, ahead: &mut LeadAhead, next: &[u8]) -> LeadAhead {
+        self.prefetched.set(self.prefetched_ahead.take());
+        let known = *ahead;
+        let fetched = ahead.read(next).and_then(|ip| self.fetch_row(ip));
+        self.prefetched_ahead.set(fetched);
+        known
+    }
+
+    /// The id the index holds for `ip`'s hash, its row's cache lines asked
+    /// for. Unconfirmed (the row is what is being fetched):
+    /// `take_prefetched` checks the row's address.
+    #[inline]
+    fn fetch_row(&self, ip: IpAddr) -> Option<u32> {
+        let id = self.index.candidate(self.hash_of(ip))?;
         if (id as usize) < self.rows.len() {
             let row = self.rows.as_ptr().wrapping_add(id as usize).cast::<u8>();
             for line in (0..std::mem::size_of::<Option<Row>>()).step_by(64) {
                 prefetch_line(row.wrapping_add(line));
             }
         }
+        Some(id)
     }
 
     /// The row the last [`prefetch`](Self::prefetch) found, if it is the

@@ -501,6 +501,37 @@ fn a_prefetched_row_is_used_only_for_its_own_address() {
     assert_eq!(t.len(), 1);
 }
 
+/// The row fetched one line ahead is the next line's hint only from
+/// `next_line` on, and like any hint only for its own address: a line in
+/// between (the prefetched one's) keeps its own hint, and a stale one for
+/// an evicted address counts nothing on the row that took its slot.
+#[test]
+fn a_row_fetched_ahead_serves_the_next_line_of_its_address_only() {
+    let mut t = IpTable::new(1, false);
+    let mut ahead = LeadAhead::default();
+    t.apply_access(&hit("8.8.8.8", 1000, b"/", 200, 1), 1000);
+    // The line being handled is 9.9.9.9's, the next one 8.8.8.8's. This
+    // line evicts 8.8.8.8 (one row at most) and takes its slot.
+    t.next_line(&mut ahead, b"8.8.8.8 - - [");
+    t.prefetch(ip("9.9.9.9"));
+    t.apply_access(&hit("9.9.9.9", 1001, b"/", 200, 1), 1001);
+    assert_eq!(t.get(ip("9.9.9.9")).unwrap().requests, 1);
+    // 8.8.8.8's line: what was fetched for it is stale (9.9.9.9's row now).
+    t.next_line(&mut ahead, b"8.8.8.8 - - [");
+    t.apply_access(&hit("8.8.8.8", 1002, b"/", 200, 1), 1002);
+    assert_eq!(t.get(ip("8.8.8.8")).unwrap().requests, 1);
+    assert!(t.get(ip("9.9.9.9")).is_none());
+    // Fetched a line ahead and taken by its own address's line.
+    t.next_line(&mut ahead, b"");
+    t.apply_access(&hit("8.8.8.8", 1003, b"/", 200, 1), 1003);
+    assert_eq!(t.get(ip("8.8.8.8")).unwrap().requests, 2);
+    // A line with nothing fetched ahead looks its row up.
+    t.next_line(&mut ahead, b"");
+    t.apply_access(&hit("8.8.8.8", 1004, b"/", 200, 1), 1004);
+    assert_eq!(t.get(ip("8.8.8.8")).unwrap().requests, 3);
+    assert_eq!(t.len(), 1);
+}
+
 /// A line whose row was prefetched skips the shown test (a row exists only
 /// for a shown address): a row hidden after its hint was taken is gone, so
 /// the stale hint doesn't let its address back in.

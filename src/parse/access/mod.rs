@@ -185,7 +185,23 @@ impl AccessParser {
         scratch: &'a mut Vec<u8>,
         early: F,
     ) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
-        self.parse_via(line, scratch, early, Route::Fast)
+        self.parse_via(line, scratch, None, early, Route::Fast)
+    }
+
+    /// [`parse_with`](Self::parse_with) of a line whose leading address
+    /// `ahead` may have read already (from the bytes after the line before):
+    /// then that reading is used and `early` is not called, as the caller
+    /// started loading the row when `ahead` read it.
+    #[inline]
+    pub fn parse_after<'a, F: FnOnce(IpAddr)>(
+        &self,
+        line: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+        ahead: &LeadAhead,
+        early: F,
+    ) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
+        let known = ahead.lead_of(line);
+        self.parse_via(line, scratch, known, early, Route::Fast)
     }
 
     /// [`parse`](Self::parse) through the generic `log_format` program only,
@@ -197,7 +213,7 @@ impl AccessParser {
         line: &'a [u8],
         scratch: &'a mut Vec<u8>,
     ) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
-        self.parse_via(line, scratch, |_| {}, Route::Generic)
+        self.parse_via(line, scratch, None, |_| {}, Route::Generic)
     }
 
     #[inline]
@@ -205,6 +221,7 @@ impl AccessParser {
         &self,
         line: &'a [u8],
         scratch: &'a mut Vec<u8>,
+        known: Option<LeadingAddress<'a>>,
         early: F,
         route: Route,
     ) -> Result<(AccessHit<'a>, FormatKind), Malformed> {
@@ -214,6 +231,9 @@ impl AccessParser {
             _ => None,
         };
         let announce = |early: F| {
+            if known.is_some() {
+                return known;
+            }
             let lead = leading_address(line);
             if let Some(lead) = lead {
                 early(lead.ip);
@@ -335,6 +355,67 @@ fn reported_kind(kind: FormatKind, short: bool) -> FormatKind {
 struct LeadingAddress<'a> {
     word: &'a [u8],
     ip: IpAddr,
+}
+
+/// The leading address of the next line, read from the bytes after the line
+/// being handled, so the caller can start loading its row one line early;
+/// the next line's parse then takes it instead of reading the address again.
+///
+/// Kept as a copy of the word, not a pointer into the read buffer: the next
+/// line may come from another buffer, or from this one after it was refilled.
+/// A line starting with the same word and a space has the same leading
+/// address ([`leading_address`] reads nothing past the first space).
+#[derive(Debug, Clone, Copy)]
+pub struct LeadAhead {
+    word: [u8; LEAD_MAX],
+    /// 0: nothing read ahead.
+    len: usize,
+    ip: IpAddr,
+}
+
+/// Longest leading address text [`LeadAhead`] keeps (IPv6's longest is 45).
+const LEAD_MAX: usize = 45;
+
+impl Default for LeadAhead {
+    fn default() -> Self {
+        LeadAhead {
+            word: [0; LEAD_MAX],
+            len: 0,
+            ip: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        }
+    }
+}
+
+impl LeadAhead {
+    /// Read the leading address of `next`, the bytes after the current line
+    /// (the next line, maybe only its start): only a word ended by a space
+    /// within them counts, as a cut-off word may be part of a longer one.
+    /// Returns the address, to start loading its row.
+    #[inline]
+    pub fn read(&mut self, next: &[u8]) -> Option<IpAddr> {
+        self.len = 0;
+        let lead = leading_address(next)?;
+        let len = lead.word.len();
+        if len > LEAD_MAX || next.get(len) != Some(&b' ') {
+            return None;
+        }
+        self.word[..len].copy_from_slice(lead.word);
+        (self.len, self.ip) = (len, lead.ip);
+        Some(lead.ip)
+    }
+
+    /// The address read ahead, when `line` starts with its word and a space.
+    #[inline]
+    fn lead_of<'a>(&self, line: &'a [u8]) -> Option<LeadingAddress<'a>> {
+        let len = self.len;
+        if len == 0 || line.get(len) != Some(&b' ') || line[..len] != self.word[..len] {
+            return None;
+        }
+        Some(LeadingAddress {
+            word: &line[..len],
+            ip: self.ip,
+        })
+    }
 }
 
 /// The address a line starts with, if it does (the longest IPv6 text is 45 bytes).

@@ -347,6 +347,70 @@ fn parse_with_announces_the_leading_address_and_changes_nothing() {
     assert_eq!(p.parse_own(line).unwrap().0.peer, ip("192.0.2.1"));
 }
 
+/// `parse_after` with what `LeadAhead` read: for a line starting with the
+/// word read ahead and a space, that reading is the line's address and
+/// `early` is not called; for any other line the address is read from the
+/// line. Either way the hit is `parse`'s.
+fn parse_after_reading(
+    p: &AccessParser,
+    ahead_of: &[u8],
+    line: &[u8],
+) -> (AccessHit<'static>, bool) {
+    let mut ahead = LeadAhead::default();
+    ahead.read(ahead_of);
+    let line: &'static [u8] = Box::leak(line.to_vec().into_boxed_slice());
+    let scratch = Box::leak(Box::default());
+    let mut announced = false;
+    let (hit, _) = p
+        .parse_after(line, scratch, &ahead, |_| announced = true)
+        .unwrap();
+    assert_eq!(hit, p.parse_own(line).unwrap().0);
+    (hit, !announced)
+}
+
+/// Issue 13: the next line's address is read one line early from the bytes
+/// after the current line, which end anywhere: a word those bytes cut off
+/// is not kept (`1.2.3.4` may be the start of `1.2.3.45`), and a reading is
+/// used only for a line that starts with the same word and a space (the
+/// next line may come from another log, or from this one refilled).
+#[test]
+fn an_address_read_ahead_serves_only_a_line_starting_with_its_word() {
+    let p = parser("auto");
+    let line = |addr: &str| {
+        format!("{addr} - - [25/Nov/2026:17:41:52 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"-\"")
+    };
+    let mut ahead = LeadAhead::default();
+    assert_eq!(ahead.read(b"1.2.3.4"), None, "cut off after the word");
+    assert_eq!(ahead.read(b"2001:db8::"), None);
+    assert_eq!(ahead.read(b""), None);
+    assert_eq!(ahead.read(b"{\"ts\":1"), None);
+    assert_eq!(ahead.read(b"1.2.3.4 - -"), Some(ip("1.2.3.4")));
+    assert_eq!(ahead.read(b"2001:db8::7 -"), Some(ip("2001:db8::7")));
+    let v6 = "2001:db8:1:2:3:4:5:6";
+    let cases: [(String, String, &str, bool); 6] = [
+        // The same line: the reading is used, `early` is not called.
+        (line("1.2.3.4"), line("1.2.3.4"), "1.2.3.4", true),
+        (line(v6), line(v6), v6, true),
+        // Only the start of the next line was read: still the same word.
+        (
+            "1.2.3.4 - - [25/Nov".into(),
+            line("1.2.3.4"),
+            "1.2.3.4",
+            true,
+        ),
+        // A longer address starting with the cut-off word.
+        ("1.2.3.4".into(), line("1.2.3.45"), "1.2.3.45", false),
+        // Another line than the one read ahead.
+        (line("1.2.3.4"), line("1.2.3.45"), "1.2.3.45", false),
+        (line("1.2.3.45"), line("1.2.3.4"), "1.2.3.4", false),
+    ];
+    for (read, parsed, client, used) in cases {
+        let (hit, was_used) = parse_after_reading(&p, read.as_bytes(), parsed.as_bytes());
+        assert_eq!(hit.client, ip(client), "{read:?} then {parsed:?}");
+        assert_eq!(was_used, used, "{read:?} then {parsed:?}");
+    }
+}
+
 #[test]
 fn explicit_formats_reject_other_shapes() {
     assert_eq!(parse("json", NGINX_COMBINED).unwrap_err(), Malformed::Shape);

@@ -388,7 +388,7 @@ fn skip(why: &str) -> io::Result<()> {
 /// "not readable" notice reaches stderr) are not counted as log lines.
 #[test]
 fn journalctl_markers_are_not_lines() {
-    let marker = |text: &[u8]| is_marker(&Line::Complete(text));
+    let marker = |text: &[u8]| is_marker(&Line::Complete { text, next: b"" });
     assert!(marker(b"-- No entries --"));
     assert!(marker(b"-- Boot 0f1e2d3c4b5a69788796a5b4c3d2e1f0 --"));
     assert!(!marker(b"2026-12-06T10:00:00+0000 host sshd[1]: -- x --"));

@@ -23,7 +23,7 @@ fn oracle(input: &[u8], max_line: usize, at_eof: bool) -> Vec<Option<Vec<u8>>> {
 fn collect(buf: &mut LineBuf, out: &mut Vec<Option<Vec<u8>>>) {
     while let Some(line) = buf.next_line() {
         out.push(match line {
-            Line::Complete(l) => Some(l.to_vec()),
+            Line::Complete { text, .. } => Some(text.to_vec()),
             Line::TooLong => None,
         });
     }
@@ -126,7 +126,13 @@ fn partial_line_waits_for_its_newline() {
     assert_eq!(buf.next_line(), None);
     assert_eq!(buf.pending(), 9);
     buf.fill(&mut &b"TP/1.1\r\n\r\n\n"[..]).expect("fill");
-    assert_eq!(buf.next_line(), Some(Line::Complete(b"GET /a HTTP/1.1\r")));
+    assert_eq!(
+        buf.next_line(),
+        Some(Line::Complete {
+            text: b"GET /a HTTP/1.1\r",
+            next: b"\r\n\n"
+        })
+    );
     assert_eq!(buf.next_line(), None);
     assert_eq!(buf.pending(), 0);
 }
@@ -136,8 +142,20 @@ fn nul_and_invalid_utf8_are_plain_bytes() {
     let mut buf = LineBuf::new();
     buf.fill(&mut &b"a\0b\xff\xfe\n\xc3\x28\n"[..])
         .expect("fill");
-    assert_eq!(buf.next_line(), Some(Line::Complete(b"a\0b\xff\xfe")));
-    assert_eq!(buf.next_line(), Some(Line::Complete(b"\xc3\x28")));
+    assert_eq!(
+        buf.next_line(),
+        Some(Line::Complete {
+            text: b"a\0b\xff\xfe",
+            next: b"\xc3\x28\n"
+        })
+    );
+    assert_eq!(
+        buf.next_line(),
+        Some(Line::Complete {
+            text: b"\xc3\x28",
+            next: b""
+        })
+    );
     assert_eq!(buf.next_line(), None);
 }
 
@@ -146,7 +164,13 @@ fn skip_to_next_line_drops_the_head_silently() {
     let mut buf = LineBuf::new();
     buf.skip_to_next_line();
     buf.fill(&mut &b"ail of a line\nwhole\n"[..]).expect("fill");
-    assert_eq!(buf.next_line(), Some(Line::Complete(b"whole")));
+    assert_eq!(
+        buf.next_line(),
+        Some(Line::Complete {
+            text: b"whole",
+            next: b""
+        })
+    );
     assert_eq!(buf.next_line(), None);
 }
 
@@ -156,7 +180,13 @@ fn finish_hands_out_the_tail_once_then_reuses() {
     buf.fill(&mut &b"no newline"[..]).expect("fill");
     assert_eq!(buf.next_line(), None);
     buf.finish();
-    assert_eq!(buf.next_line(), Some(Line::Complete(b"no newline")));
+    assert_eq!(
+        buf.next_line(),
+        Some(Line::Complete {
+            text: b"no newline",
+            next: b""
+        })
+    );
     assert_eq!(buf.next_line(), None);
     buf.fill(&mut &b"again"[..]).expect("fill");
     assert_eq!(buf.next_line(), None, "finish must not stick");
@@ -169,7 +199,13 @@ fn clear_forgets_discard_mode() {
     assert_eq!(buf.next_line(), None);
     buf.clear();
     buf.fill(&mut &b"ok\n"[..]).expect("fill");
-    assert_eq!(buf.next_line(), Some(Line::Complete(b"ok")));
+    assert_eq!(
+        buf.next_line(),
+        Some(Line::Complete {
+            text: b"ok",
+            next: b""
+        })
+    );
 }
 
 /// Issue 13: a backlog is read in big reads, the lines come out as with
