@@ -250,6 +250,27 @@ impl Netns {
         run(real("ip"), &["-n", &self.name, "-batch", &path]);
     }
 
+    /// Waits (up to 5 s) until `ip` lists no tentative IPv6 address: one
+    /// that is still tentative cannot be bound.
+    fn wait_until_no_address_is_tentative(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let tentative = run(
+                real("ip"),
+                &["-n", &self.name, "-6", "addr", "show", "tentative"],
+            );
+            if tentative.trim().is_empty() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: addresses still tentative:\n{tentative}",
+                self.name
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Runs `f` on a thread that has joined the namespace (setns is per
     /// thread); sockets it creates stay in the namespace.
     fn enter<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
@@ -309,15 +330,22 @@ impl Lab {
         ];
         let mut cli = vec!["link set lo up".to_string(), "link set vc up".into()];
         for f in [&V4, &V6] {
-            let len = if f.is_v6() { "128" } else { "32" };
-            srv.push(format!("addr add {}/{len} dev vs", f.server));
+            // `nodad`: an IPv6 address is usable at once, even before the
+            // veth's carrier is up (accept_dad=0 alone left one tentative
+            // for a moment in a CI run: its bind failed with EADDRNOTAVAIL).
+            let (len, flags) = if f.is_v6() {
+                ("128", " nodad")
+            } else {
+                ("32", "")
+            };
+            srv.push(format!("addr add {}/{len} dev vs{flags}", f.server));
             cli.push(format!("route add {}/{len} dev vc", f.server));
             cli.push(format!(
                 "neigh replace {} lladdr {SERVER_MAC} dev vc nud permanent",
                 f.server
             ));
             for addr in f.clients() {
-                cli.push(format!("addr add {addr}/{len} dev vc"));
+                cli.push(format!("addr add {addr}/{len} dev vc{flags}"));
                 srv.push(format!("route replace {addr}/{len} dev vs"));
                 srv.push(format!(
                     "neigh replace {addr} lladdr {CLIENT_MAC} dev vs nud permanent"
@@ -326,6 +354,9 @@ impl Lab {
         }
         server.ip_batch(&srv);
         client.ip_batch(&cli);
+        for ns in [&server, &client] {
+            ns.wait_until_no_address_is_tentative();
+        }
         let listeners: Vec<TcpListener> = server.enter(|| {
             [&V4, &V6]
                 .map(|f| {
